@@ -1,0 +1,260 @@
+"""Shared harness for system tests: real processes on free loopback ports,
+temp dirs, and cleanup of everything started, also on failure.
+
+Usage in a test file:
+    import wvtest as t
+    def main(): ...
+    t.run(main)          # runs, cleans up, exits 0/1 with a summary line
+"""
+import atexit
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BIN = os.environ.get("WOVENET_BIN", "wovenet")
+BUILD = os.environ.get("WOVENET_BUILD", ".")
+SRC = os.environ.get("WOVENET_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+_procs = []
+_cleanups = []
+_checks = {"passed": 0, "failed": 0}
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what):
+    """Records one assertion; raises on failure so the test stops there."""
+    if cond:
+        _checks["passed"] += 1
+        print(f"  ok   {what}", flush=True)
+    else:
+        _checks["failed"] += 1
+        print(f"  FAIL {what}", flush=True)
+        raise Fail(what)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        print(f"       got  {got!r}\n       want {want!r}")
+    check(got == want, what)
+
+
+def tmpdir(prefix="wvtest-"):
+    d = tempfile.mkdtemp(prefix=prefix)
+    _cleanups.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    return d
+
+
+def on_cleanup(fn):
+    _cleanups.append(fn)
+
+
+def free_port(kind=socket.SOCK_STREAM, family=socket.AF_INET):
+    """A port free for both TCP and UDP on loopback right now."""
+    for _ in range(100):
+        s = socket.socket(family, kind)
+        s.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        try:
+            o = socket.socket(family, other)
+            o.bind(("127.0.0.1" if family == socket.AF_INET else "::1", port))
+            o.close()
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def spawn(argv, log_path=None, env=None, cwd=None, **kw):
+    """Starts a process in its own process group, logged to log_path."""
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=e, cwd=cwd,
+                         start_new_session=True, **kw)
+    p.log_path = log_path
+    _procs.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10):
+    """Stops p (SIGTERM, then SIGKILL after timeout). Returns its exit code."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    return p.returncode
+
+
+def wait_for(fn, timeout=5.0, interval=0.02, what="condition"):
+    """Polls fn until it returns a truthy value; returns it, or raises Fail."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+            if last:
+                return last
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        time.sleep(interval)
+    raise Fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def tcp_accepts(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wovenet(*args, input=None, timeout=60):
+    """Runs the CLI to completion: (exit code, stdout, stderr)."""
+    r = subprocess.run([BIN, *args], input=input, capture_output=True, timeout=timeout,
+                       text=True)
+    return r.returncode, r.stdout, r.stderr
+
+
+class Mosquitto:
+    def __init__(self, port=None, extra_conf=""):
+        self.port = port or free_port()
+        self.dir = tmpdir("wvmqtt-")
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                    f"persistence false\n{extra_conf}\n")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = spawn(["mosquitto", "-c", self.conf], os.path.join(self.dir, "log"))
+        wait_for(lambda: tcp_accepts(self.port), 5, what="mosquitto")
+
+    def stop(self, sig=signal.SIGTERM):
+        stop(self.proc, sig)
+
+    @property
+    def url(self):
+        return f"mqtt://127.0.0.1:{self.port}"
+
+
+class Agent:
+    """One `wovenet run` with its own temp DB and API port."""
+
+    def __init__(self, name="site", config=None, db=None, api_port=None, args=(), env=None,
+                 start=True):
+        self.dir = tmpdir(f"wv-{name}-")
+        self.name = name
+        self.db = db or os.path.join(self.dir, "wovenet.db")
+        self.api_port = api_port or free_port()
+        self.config = None
+        if config is not None:
+            self.config = os.path.join(self.dir, "config.yaml")
+            with open(self.config, "w") as f:
+                f.write(config)
+        self.args = list(args)
+        self.env = env
+        self.log = os.path.join(self.dir, "agent.log")
+        self.proc = None
+        self.token = None
+        if start:
+            self.start()
+
+    def start(self, wait=True):
+        argv = [BIN, "run", "--db", self.db, "--api", f"127.0.0.1:{self.api_port}"]
+        if self.config:
+            argv += ["--config", self.config]
+        self.proc = spawn(argv + self.args, self.log, env=self.env)
+        if wait:
+            wait_for(lambda: self.proc.poll() is None and self.api("GET", "/healthz")[0] == 200,
+                     10, what=f"agent {self.name} healthz")
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        return stop(self.proc, sig, timeout)
+
+    def api(self, method, path, body=None, headers=None, raw=None, timeout=10):
+        """(status, parsed JSON or text, headers dict with lower-case keys)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=timeout)
+        h = {}
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        if headers:
+            h.update(headers)
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        text = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        c.close()
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text.decode(errors="replace")
+        return r.status, parsed, hdrs
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+
+def _cleanup():
+    for p in reversed(_procs):
+        try:
+            stop(p, timeout=5)
+        except Exception:
+            pass
+    for fn in reversed(_cleanups):
+        try:
+            fn()
+        except Exception:
+            traceback.print_exc()
+    _procs.clear()
+    _cleanups.clear()
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+
+
+def run(main):
+    """Runs a test's main, always cleans up, prints 'N passed, N failed'."""
+    ok = True
+    try:
+        main()
+    except Exception:
+        ok = False
+        traceback.print_exc()
+        for p in _procs:
+            if getattr(p, "log_path", None) and os.path.exists(p.log_path):
+                with open(p.log_path, errors="replace") as f:
+                    tail = f.read()[-3000:]
+                print(f"--- log of {p.args[0]} ({p.log_path}) ---\n{tail}")
+    finally:
+        _cleanup()
+    failed = _checks["failed"] + (0 if ok else (1 if _checks["failed"] == 0 else 0))
+    print(f"{_checks['passed']} passed, {failed} failed")
+    sys.exit(0 if ok and failed == 0 else 1)
