@@ -1,0 +1,254 @@
+#include "reconcile.h"
+#include "applisten.h"
+#include "common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum rapp_state { RAPP_WAITING, RAPP_LISTENING, RAPP_ERROR };
+static const char *const rapp_state_names[] = {"waiting-for-site", "listening", "error"};
+
+/* A running remote app: its listener and what it was built from. */
+struct rapp {
+    struct rapp *next;
+    wv_reconciler *r;
+    char *name;
+    json_t *spec; /* the stored object the listener was made from */
+    wv_applisten *listener;
+    enum rapp_state state;
+    char error[160];
+    struct wv_app_counters counters;
+    bool seen; /* mark for the sweep of deleted apps */
+};
+
+struct wv_reconciler {
+    uv_loop_t *loop;
+    wv_log *log;
+    wv_store *store;
+    struct wv_reconcile_callbacks cbs;
+    void *user;
+    uv_timer_t kick;  /* zero-delay timer: coalesces kicks into one pass */
+    uv_timer_t retry; /* re-tries failed binds every second */
+    struct rapp *rapps;
+    int closing;
+};
+
+static void notify(wv_reconciler *r, enum wv_kind kind, const char *name) {
+    if (r->cbs.on_status)
+        r->cbs.on_status(r, kind, name, r->user);
+}
+
+static bool site_up(wv_reconciler *r, const char *site) {
+    return r->cbs.site_up && r->cbs.site_up(r, site, r->user);
+}
+
+static void on_client(wv_applisten *l, uv_stream_t *client, void *user) {
+    struct rapp *a = user;
+    wv_reconciler *r = a->r;
+    a->counters.connections++;
+    const char *site = json_string_value(json_object_get(a->spec, "siteName"));
+    /* With no tunnel to the site, refuse at once rather than leave the
+     * client hanging: it learns immediately and can retry. */
+    if (a->state != RAPP_LISTENING || !r->cbs.on_remote_conn ||
+        r->cbs.on_remote_conn(r, a->name, a->spec, client, r->user) != 0) {
+        WV_DEBUG(r->log, "reconcile", "remote app %s: connection refused (site %s not reachable)",
+                 a->name, site ? site : "?");
+        wv_close_free((uv_handle_t *)client);
+    }
+}
+
+static void set_state(struct rapp *a, enum rapp_state st, const char *err) {
+    bool changed = a->state != st || strcmp(a->error, err ? err : "") != 0;
+    a->state = st;
+    snprintf(a->error, sizeof(a->error), "%s", err ? err : "");
+    if (changed)
+        notify(a->r, WV_KIND_REMOTE_APP, a->name);
+}
+
+static enum rapp_state up_state(wv_reconciler *r, struct rapp *a) {
+    return site_up(r, json_string_value(json_object_get(a->spec, "siteName"))) ? RAPP_LISTENING
+                                                                                : RAPP_WAITING;
+}
+
+static void bind_app(wv_reconciler *r, struct rapp *a) {
+    struct wv_app_socket sock;
+    char why[160] = "";
+    const char *ls = json_string_value(json_object_get(a->spec, "localSocket"));
+    if (!ls || wv_parse_app_socket(ls, &sock, why) != 0) {
+        set_state(a, RAPP_ERROR, why[0] ? why : "invalid localSocket");
+        return;
+    }
+    if (wv_applisten_new(r->loop, &sock, on_client, a, &a->listener, why) != 0) {
+        if (a->state != RAPP_ERROR || strcmp(a->error, why) != 0)
+            WV_WARN(r->log, "reconcile", "remote app %s: cannot listen on %s: %s", a->name, ls,
+                    why);
+        a->listener = NULL;
+        set_state(a, RAPP_ERROR, why);
+        return;
+    }
+    WV_INFO(r->log, "reconcile", "remote app %s: listening on %s", a->name, ls);
+    set_state(a, up_state(r, a), NULL);
+}
+
+static void rapp_free(struct rapp *a) {
+    wv_applisten_close(a->listener);
+    json_decref(a->spec);
+    free(a->name);
+    free(a);
+}
+
+static struct rapp *find_rapp(wv_reconciler *r, const char *name) {
+    for (struct rapp *a = r->rapps; a; a = a->next)
+        if (strcmp(a->name, name) == 0)
+            return a;
+    return NULL;
+}
+
+static void reconcile_remote_apps(wv_reconciler *r) {
+    json_t *list = NULL;
+    if (wv_store_list(r->store, WV_KIND_REMOTE_APP, &list) != 0) {
+        WV_ERROR(r->log, "reconcile", "cannot read remote apps from the store");
+        return;
+    }
+    for (struct rapp *a = r->rapps; a; a = a->next)
+        a->seen = false;
+    size_t i;
+    json_t *obj;
+    json_array_foreach(list, i, obj) {
+        const char *name = json_string_value(json_object_get(obj, "name"));
+        if (!name)
+            continue;
+        json_object_del(obj, "status");
+        struct rapp *a = find_rapp(r, name);
+        if (a && !json_equal(a->spec, obj)) {
+            /* Changed: rebuild from scratch; counters start over. */
+            wv_applisten_close(a->listener);
+            a->listener = NULL;
+            json_decref(a->spec);
+            a->spec = json_incref(obj);
+            a->state = RAPP_WAITING;
+            bind_app(r, a);
+        } else if (!a) {
+            a = wv_calloc(1, sizeof(*a));
+            a->r = r;
+            a->name = wv_strdup(name);
+            a->spec = json_incref(obj);
+            a->state = RAPP_WAITING;
+            a->next = r->rapps;
+            r->rapps = a;
+            bind_app(r, a);
+        } else if (!a->listener) {
+            bind_app(r, a); /* retry a failed bind */
+        } else {
+            set_state(a, up_state(r, a), NULL);
+        }
+        a->seen = true;
+    }
+    json_decref(list);
+    for (struct rapp **pp = &r->rapps; *pp;) {
+        struct rapp *a = *pp;
+        if (a->seen) {
+            pp = &a->next;
+            continue;
+        }
+        *pp = a->next;
+        WV_INFO(r->log, "reconcile", "remote app %s: deleted, listener closed", a->name);
+        char *name = wv_strdup(a->name);
+        rapp_free(a);
+        notify(r, WV_KIND_REMOTE_APP, name);
+        free(name);
+    }
+}
+
+static bool any_failed(wv_reconciler *r) {
+    for (struct rapp *a = r->rapps; a; a = a->next)
+        if (!a->listener)
+            return true;
+    return false;
+}
+
+static void on_retry(uv_timer_t *t);
+
+void wv_reconcile_run(wv_reconciler *r) {
+    if (r->closing)
+        return;
+    reconcile_remote_apps(r);
+    if (any_failed(r))
+        uv_timer_start(&r->retry, on_retry, 1000, 0);
+    else
+        uv_timer_stop(&r->retry);
+}
+
+static void on_kick(uv_timer_t *t) {
+    wv_reconcile_run(WV_CONTAINER_OF(t, wv_reconciler, kick));
+}
+
+static void on_retry(uv_timer_t *t) {
+    wv_reconcile_run(WV_CONTAINER_OF(t, wv_reconciler, retry));
+}
+
+wv_reconciler *wv_reconcile_new(uv_loop_t *loop, wv_log *log, wv_store *store,
+                                const struct wv_reconcile_callbacks *cbs, void *user) {
+    wv_reconciler *r = wv_calloc(1, sizeof(*r));
+    r->loop = loop;
+    r->log = log;
+    r->store = store;
+    if (cbs)
+        r->cbs = *cbs;
+    r->user = user;
+    uv_timer_init(loop, &r->kick);
+    uv_timer_init(loop, &r->retry);
+    return r;
+}
+
+void wv_reconcile_kick(wv_reconciler *r) {
+    if (!r->closing && !uv_is_active((uv_handle_t *)&r->kick))
+        uv_timer_start(&r->kick, on_kick, 0, 0);
+}
+
+void wv_reconcile_site_changed(wv_reconciler *r, const char *site) {
+    for (struct rapp *a = r->rapps; a; a = a->next) {
+        const char *s = json_string_value(json_object_get(a->spec, "siteName"));
+        if (a->listener && s && strcmp(s, site) == 0)
+            set_state(a, up_state(r, a), NULL);
+    }
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+    wv_reconciler *r = h->data;
+    if (--r->closing == 1)
+        free(r);
+}
+
+void wv_reconcile_free(wv_reconciler *r) {
+    if (!r)
+        return;
+    while (r->rapps) {
+        struct rapp *a = r->rapps;
+        r->rapps = a->next;
+        rapp_free(a);
+    }
+    /* closing counts the two timers still to close, plus one. */
+    r->closing = 3;
+    r->kick.data = r->retry.data = r;
+    uv_close((uv_handle_t *)&r->kick, on_timer_closed);
+    uv_close((uv_handle_t *)&r->retry, on_timer_closed);
+}
+
+json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *name) {
+    if (kind != WV_KIND_REMOTE_APP)
+        return json_object();
+    struct rapp *a = find_rapp(r, name);
+    if (!a)
+        return json_object();
+    return json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I}", "state", rapp_state_names[a->state],
+                     "error", a->error[0] ? a->error : NULL, "connections",
+                     (json_int_t)a->counters.connections, "activeConnections",
+                     (json_int_t)a->counters.active, "bytesIn", (json_int_t)a->counters.bytes_in,
+                     "bytesOut", (json_int_t)a->counters.bytes_out);
+}
+
+struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name) {
+    struct rapp *a = find_rapp(r, name);
+    return a ? &a->counters : NULL;
+}
