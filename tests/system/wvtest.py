@@ -258,3 +258,36 @@ def run(main):
     failed = _checks["failed"] + (0 if ok else (1 if _checks["failed"] == 0 else 0))
     print(f"{_checks['passed']} passed, {failed} failed")
     sys.exit(0 if ok and failed == 0 else 1)
+
+
+def site_yaml(name, key="test-network-key-1", broker="mqtt://127.0.0.1:1", topic="wvtest/net",
+              sockets=(), exposed=(), remote=(), extra=""):
+    """A config in the upstream's newer YAML format.
+
+    sockets: dicts of tunnel.localSockets keys; exposed: dicts of
+    localExposedApps keys; remote: dicts of remoteApps keys.
+    """
+    def block(items, indent="  "):
+        out = []
+        for it in items:
+            first = True
+            for k, v in it.items():
+                if isinstance(v, (list, tuple)):
+                    v = "[" + ", ".join(json.dumps(str(x)) for x in v) + "]"
+                elif isinstance(v, str):
+                    v = json.dumps(v)
+                out.append(f"{indent}{'- ' if first else '  '}{k}: {v}")
+                first = False
+        return "\n".join(out)
+
+    y = [f"siteName: {name}", "crypto:", f"  key: {json.dumps(key)}",
+         "logger:", "  level: DEBUG", "  format: text",
+         "messageChannel:", "  protocol: mqtt", "  mqtt:", f"    brokerServer: {broker}",
+         f"    topic: {json.dumps(topic)}"]
+    if sockets:
+        y += ["tunnel:", "  localSockets:", block(sockets, "  ")]
+    if exposed:
+        y += ["localExposedApps:", block(exposed, "")]
+    if remote:
+        y += ["remoteApps:", block(remote, "")]
+    return "\n".join(y) + "\n" + extra
