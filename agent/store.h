@@ -47,7 +47,7 @@ int wv_store_get_site(wv_store *st, json_t **out);
  * revision the caller read (WV_ERR_CONFLICT otherwise). *changed may be NULL. */
 int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *changed, wv_verr *err);
 /* The network key in clear, for the runtime's key schedule. Caller frees
- * with wv_memwipe + free. */
+ * with wv_memwipe + free. WV_ERR_NOTFOUND before any site (both getters). */
 int wv_store_get_network_key(wv_store *st, char **key);
 /* The MQTT password ("" if none). Caller frees. */
 int wv_store_get_mqtt_password(wv_store *st, char **password);

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include "common.h"
@@ -102,8 +103,10 @@ static void check_consistent(wv_store *st, int64_t committed) {
     assert_true(rev <= committed + 1);
     if (rev == 0)
         return;
-    assert_int_equal(query_int(db, "SELECT max(updated_rev) FROM (SELECT updated_rev FROM remote_apps "
-                                   "UNION ALL SELECT updated_rev FROM site)"), rev);
+    assert_int_equal(query_int(db,
+                               "SELECT max(updated_rev) FROM (SELECT updated_rev FROM remote_apps "
+                               "UNION ALL SELECT updated_rev FROM site)"),
+                     rev);
 
     json_t *list;
     assert_int_equal(wv_store_list(st, WV_KIND_REMOTE_APP, &list), 0);
