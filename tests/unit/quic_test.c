@@ -38,7 +38,7 @@ struct side {
     size_t slen, soff;
     bool sfin;
     /* Many-streams mode. */
-    int streams_target, streams_done;
+    int streams_target, streams_done, streams_opened;
     bool ping_pong;
 };
 
@@ -88,14 +88,18 @@ static void echo_out(side *s, wv_quic_conn *c) {
         s->rlen = s->echo_off = 0;
 }
 
-static void open_next(side *s, wv_quic_conn *c) {
+static bool open_next(side *s, wv_quic_conn *c) {
     int64_t sid;
+    if (s->streams_opened >= s->streams_target)
+        return false;
     int rv = wv_quic_stream_open(c, &sid);
     if (rv == WV_ERR_AGAIN)
-        return; /* on_streams_available */
+        return false; /* on_streams_available */
     assert_int_equal(rv, 0);
     s->sid = sid;
+    s->streams_opened++;
     assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"ping", 4, true), 4);
+    return true;
 }
 
 static void on_stream_data(wv_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
@@ -165,8 +169,8 @@ static void on_writable(wv_quic_conn *c, int64_t sid, void *user) {
 static void on_avail(wv_quic_conn *c, void *user) {
     side *s = side_of(user);
     s->avail++;
-    if (s->ping_pong && s->streams_done < s->streams_target)
-        open_next(s, c);
+    while (s->ping_pong && open_next(s, c))
+        ;
 }
 
 static void on_closed(wv_quic_conn *c, const wv_quic_close_info *info, void *user) {
@@ -335,11 +339,181 @@ static void ipv6_loopback_works(void **state) {
     fx_free(f);
 }
 
+
+static uint8_t *pattern(size_t len) {
+    uint8_t *p = malloc(len);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+    return p;
+}
+
+static void echo_8mib_round_trip_intact(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    /* Small windows so that flow control is exercised all the way. */
+    cfg.stream_window = 256 * 1024;
+    cfg.conn_window = 512 * 1024;
+    cfg.max_udp_payload = 1452;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    f->a.echo = true;
+    f->b.consume = true;
+    size_t len = 8u << 20;
+    uint8_t *data = pattern(len);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    f->b.sid = sid;
+    f->b.sbuf = data;
+    f->b.slen = len;
+    pump_send(&f->b, f->b.conn);
+    /* The sender may queue no more than the peer's stream window. */
+    assert_true(f->b.soff <= cfg.stream_window);
+    RUN_UNTIL(f, f->b.rfin, 20000);
+    assert_true(f->b.rfin);
+    assert_int_equal(f->b.rlen, len);
+    assert_memory_equal(f->b.rbuf, data, len);
+    assert_true(f->b.writables > 0);
+    assert_int_equal(f->a.stream_opens, 1);
+    RUN_UNTIL(f, f->a.stream_closes == 1 && f->b.stream_closes == 1, 3000);
+    assert_int_equal(f->a.stream_closes, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    free(data);
+    fx_free(f);
+}
+
+static void receiver_that_does_not_consume_stalls_sender_at_window(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.stream_window = 64 * 1024;
+    cfg.conn_window = 1024 * 1024;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    size_t len = 1u << 20;
+    uint8_t *data = pattern(len);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    f->b.sid = sid;
+    f->b.sbuf = data;
+    f->b.slen = len;
+    pump_send(&f->b, f->b.conn);
+    RUN_UNTIL(f, f->a.rlen == cfg.stream_window, 3000);
+    /* Let it try for a while: nothing more may arrive or be accepted. */
+    RUN_UNTIL(f, false, 200);
+    assert_int_equal(f->a.rlen, cfg.stream_window);
+    assert_int_equal(f->b.soff, cfg.stream_window);
+    assert_int_equal(f->a.unconsumed, cfg.stream_window);
+    /* Consuming opens the window and the rest flows. */
+    f->a.consume = true;
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, f->a.sid, f->a.unconsumed), 0);
+    f->a.unconsumed = 0;
+    RUN_UNTIL(f, f->a.rfin, 5000);
+    assert_int_equal(f->a.rlen, len);
+    assert_memory_equal(f->a.rbuf, data, len);
+    free(data);
+    fx_free(f);
+}
+
+static void two_thousand_sequential_streams_reuse_slots(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.max_streams_bidi = 16;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    f->a.ping_pong = f->b.ping_pong = true;
+    f->b.streams_target = 2000;
+    /* Open until the peer's limit bites, then one per finished stream. */
+    while (open_next(&f->b, f->b.conn))
+        ;
+    assert_int_equal(f->b.streams_opened, 16);
+    RUN_UNTIL(f, f->b.streams_done == 2000, 20000);
+    assert_int_equal(f->b.streams_done, 2000);
+    assert_true(f->b.avail > 0); /* the limit was hit and lifted */
+    RUN_UNTIL(f, f->a.stream_closes == 2000 && f->b.stream_closes == 2000, 3000);
+    assert_int_equal(f->a.stream_opens, 2000);
+    assert_int_equal(f->a.stream_closes, 2000);
+    assert_int_equal(f->b.stream_closes, 2000);
+    fx_free(f);
+}
+
+static void idle_timeout_closes_conn_whose_peer_vanished(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.idle_timeout_ms = 1000;
+    cfg.keepalive_ms = 300;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    /* Keep-alive holds an idle but healthy connection open. */
+    RUN_UNTIL(f, false, 1500);
+    assert_int_equal(f->b.closed, 0);
+    wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
+    f->a.ep = NULL;
+    uint64_t t0 = uv_hrtime();
+    RUN_UNTIL(f, f->b.closed, 4000);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.close.err, WV_ERR_CLOSED);
+    assert_string_equal(f->b.close.what, "idle timeout");
+    uint64_t ms = (f->b.close_ns - t0) / 1000000;
+    assert_true(ms <= 1500);
+    assert_int_equal(f->ep_closed, 1);
+    f->ep_closed = 0;
+    fx_free(f);
+}
+
+static void stream_reset_reaches_peer(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+    RUN_UNTIL(f, f->a.rlen == 3, 2000);
+    assert_int_equal(wv_quic_stream_reset(f->b.conn, sid, 7), 0);
+    RUN_UNTIL(f, f->a.resets == 1 && f->b.stream_closes == 1, 2000);
+    assert_int_equal(f->a.resets, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"x", 1, false),
+                     WV_ERR_NOTFOUND);
+    assert_int_equal(wv_quic_stream_reset(f->a.conn, f->a.sid, 8), 0);
+    RUN_UNTIL(f, f->a.stream_closes == 1, 2000);
+    assert_int_equal(f->a.stream_closes, 1);
+    /* Unknown streams and over-consumption are refused. */
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, 999, 1), WV_ERR_NOTFOUND);
+    fx_free(f);
+}
+
+static void open_streams_end_with_conn(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+    RUN_UNTIL(f, f->a.rlen == 3, 2000);
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, f->a.sid, 4), WV_ERR_INVAL);
+    wv_quic_conn_close(f->a.conn, 42);
+    RUN_UNTIL(f, f->a.closed && f->b.closed, 2000);
+    assert_int_equal(f->a.stream_closes, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    assert_int_equal(f->b.close.err, WV_ERR_CLOSED);
+    assert_true(f->b.close.app_code);
+    assert_int_equal(f->b.close.code, 42);
+    fx_free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
         cmocka_unit_test(wrong_pin_fails_with_crypto_error),
         cmocka_unit_test(ipv6_loopback_works),
+        cmocka_unit_test(echo_8mib_round_trip_intact),
+        cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
+        cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),
+        cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
+        cmocka_unit_test(stream_reset_reaches_peer),
+        cmocka_unit_test(open_streams_end_with_conn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
