@@ -1,0 +1,394 @@
+/* The endpoint: one UDP socket, CID routing, version negotiation,
+ * stateless resets, the send path and deferred processing. */
+#include "quic_int.h"
+
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+/* recvmmsg batches as many datagrams as fit in the buffer in 64 KiB slots
+ * (libuv caps it at 20). */
+#define RX_SLOTS 16
+#define RX_SLOT 65536
+/* Stateless resets we send per second: cheap to forge a trigger for. */
+#define RESETS_PER_SEC 100
+
+void wv_quic_config_default(wv_quic_config *cfg) {
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->stream_window = 16u << 20;
+    cfg->conn_window = 24u << 20;
+    cfg->max_streams_bidi = 1024;
+    cfg->idle_timeout_ms = 10000;
+    cfg->keepalive_ms = 2500;
+    cfg->handshake_timeout_ms = 10000;
+    cfg->cc = WV_QUIC_CC_CUBIC;
+    cfg->max_udp_payload = 1452;
+    cfg->sock_buf = 8u << 20;
+    cfg->accept = true;
+}
+
+socklen_t qaddr_len(const struct sockaddr *sa) {
+    return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static void idle_cb(uv_idle_t *h);
+
+int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_identity *id,
+                         wv_log *log, const wv_quic_callbacks *cbs, void *user,
+                         wv_quic_endpoint **out) {
+    wv_quic_config def;
+    if (!cfg) {
+        wv_quic_config_default(&def);
+        cfg = &def;
+    }
+    if (!loop || !id || cfg->max_udp_payload < 1200 || cfg->max_udp_payload > 65527 ||
+        cfg->stream_window == 0 || cfg->conn_window == 0 || cfg->idle_timeout_ms == 0 ||
+        cfg->cc > WV_QUIC_CC_BBR2)
+        return WV_ERR_INVAL;
+    wv_quic_endpoint *ep = wv_calloc(1, sizeof(*ep));
+    ep->loop = loop;
+    ep->log = log;
+    ep->cfg = *cfg;
+    if (cbs)
+        ep->cbs = *cbs;
+    ep->user = user;
+    if (qtls_endpoint_init(ep, id) < 0) {
+        free(ep);
+        return WV_ERR_CRYPTO;
+    }
+    if (gnutls_rnd(GNUTLS_RND_RANDOM, ep->reset_secret, sizeof(ep->reset_secret)) < 0) {
+        qtls_endpoint_dispose(ep);
+        free(ep);
+        return WV_ERR_CRYPTO;
+    }
+    qmap_init(&ep->cids);
+    ql_init(&ep->conns);
+    ql_init(&ep->dirty);
+    uv_idle_init(loop, &ep->idle);
+    ep->idle.data = ep;
+    ep->handles = 1;
+    ep->rxbuflen = RX_SLOTS * RX_SLOT;
+    ep->rxbuf = wv_malloc(ep->rxbuflen);
+    ep->txbuflen = cfg->max_udp_payload;
+    ep->txbuf = wv_malloc(ep->txbuflen);
+    *out = ep;
+    return 0;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    wv_quic_endpoint *ep = h->data;
+    /* One buffer reused for every batch: datagrams are consumed
+     * synchronously in recv_cb, before libuv asks for the next one. */
+    *buf = uv_buf_init((char *)ep->rxbuf, (unsigned)ep->rxbuflen);
+}
+
+static void send_version_negotiation(wv_quic_endpoint *ep, const ngtcp2_version_cid *vc,
+                                     const struct sockaddr *from) {
+    uint32_t sv[] = {NGTCP2_PROTO_VER_V1};
+    uint8_t rnd;
+    if (gnutls_rnd(GNUTLS_RND_NONCE, &rnd, 1) < 0)
+        return;
+    ngtcp2_ssize n = ngtcp2_pkt_write_version_negotiation(
+        ep->txbuf, ep->txbuflen, rnd, vc->scid, vc->scidlen, vc->dcid, vc->dcidlen, sv, 1);
+    if (n > 0)
+        qep_send(ep, from, ep->txbuf, (size_t)n);
+}
+
+/* A short-header packet for no connection we know: most likely a peer that
+ * still talks to a connection we lost (restart, idle drop). A reset tells it
+ * at once instead of after its idle timeout. */
+static void send_stateless_reset(wv_quic_endpoint *ep, const ngtcp2_version_cid *vc,
+                                 const struct sockaddr *from, size_t pktlen) {
+    /* Always smaller than the trigger, so two endpoints cannot loop. */
+    if (pktlen < 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN + 1)
+        return;
+    uint64_t sec = uv_now(ep->loop) / 1000;
+    if (sec != ep->reset_window_ms) {
+        ep->reset_window_ms = sec;
+        ep->resets_in_window = 0;
+    }
+    if (++ep->resets_in_window > RESETS_PER_SEC)
+        return;
+    size_t randlen = pktlen - 1 - 1 - NGTCP2_STATELESS_RESET_TOKENLEN;
+    if (randlen > 40)
+        randlen = 40;
+    uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN], rnd[40];
+    ngtcp2_cid cid;
+    ngtcp2_cid_init(&cid, vc->dcid, vc->dcidlen);
+    if (ngtcp2_crypto_generate_stateless_reset_token(token, ep->reset_secret,
+                                                     sizeof(ep->reset_secret), &cid) != 0 ||
+        gnutls_rnd(GNUTLS_RND_NONCE, rnd, randlen) < 0)
+        return;
+    ngtcp2_ssize n =
+        ngtcp2_pkt_write_stateless_reset(ep->txbuf, ep->txbuflen, token, rnd, randlen);
+    if (n > 0) {
+        WV_DEBUG(ep->log, QSUB, "stateless reset for unknown connection");
+        qep_send(ep, from, ep->txbuf, (size_t)n);
+    }
+}
+
+static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
+                            const struct sockaddr *from) {
+    ngtcp2_version_cid vc;
+    int rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, QCID_LEN);
+    if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
+        /* Only answer datagrams large enough to be a client's first
+         * flight, so we never amplify. */
+        if (ep->cfg.accept && len >= 1200)
+            send_version_negotiation(ep, &vc, from);
+        return;
+    }
+    if (rv != 0)
+        return;
+    wv_quic_conn *c = qmap_get(&ep->cids, vc.dcid, vc.dcidlen);
+    if (c) {
+        qconn_read(c, from, pkt, len);
+        return;
+    }
+    if (!(pkt[0] & 0x80)) {
+        send_stateless_reset(ep, &vc, from, len);
+        return;
+    }
+    if (!ep->cfg.accept || ep->closing)
+        return;
+    ngtcp2_pkt_hd hd;
+    if (ngtcp2_accept(&hd, pkt, len) != 0)
+        return;
+    if (qconn_new(ep, true, from, &hd, &c) < 0)
+        return;
+    if (ep->cbs.on_accept)
+        ep->cbs.on_accept(ep, c, ep->user);
+    /* on_accept may have closed it already; qconn_read copes. */
+    qconn_read(c, from, pkt, len);
+}
+
+static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
+                    unsigned flags) {
+    wv_quic_endpoint *ep = h->data;
+    if (nread < 0) {
+        WV_DEBUG(ep->log, QSUB, "udp recv: %s", uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0 || !from || ep->closing)
+        return;
+    if (flags & UV_UDP_PARTIAL)
+        return;
+    handle_datagram(ep, (const uint8_t *)buf->base, (size_t)nread, from);
+}
+
+static void set_buf(wv_quic_endpoint *ep, int fd, int opt, int force, const char *name) {
+    int want = (int)ep->cfg.sock_buf, got = 0;
+    socklen_t len = sizeof(got);
+    /* FORCE passes rmem_max/wmem_max when we have CAP_NET_ADMIN. */
+    if (setsockopt(fd, SOL_SOCKET, force, &want, sizeof(want)) != 0)
+        setsockopt(fd, SOL_SOCKET, opt, &want, sizeof(want));
+    getsockopt(fd, SOL_SOCKET, opt, &got, &len);
+    /* Linux reports double what it accounts for payload. */
+    WV_INFO(ep->log, QSUB, "%s asked %d, kernel granted %d", name, want, got / 2);
+}
+
+int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr) {
+    if (ep->bound || ep->closing || !addr ||
+        (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+        return WV_ERR_INVAL;
+    int rv = uv_udp_init_ex(ep->loop, &ep->udp, addr->sa_family | UV_UDP_RECVMMSG);
+    if (rv < 0)
+        return WV_ERR_IO;
+    ep->udp.data = ep;
+    ep->handles++;
+    ep->bound = true;
+    rv = uv_udp_bind(&ep->udp, addr, 0);
+    if (rv < 0) {
+        WV_WARN(ep->log, QSUB, "udp bind: %s", uv_strerror(rv));
+        goto fail;
+    }
+    int len = sizeof(ep->local);
+    uv_udp_getsockname(&ep->udp, (struct sockaddr *)&ep->local, &len);
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&ep->udp, &fd) == 0) {
+        set_buf(ep, fd, SO_RCVBUF, SO_RCVBUFFORCE, "SO_RCVBUF");
+        set_buf(ep, fd, SO_SNDBUF, SO_SNDBUFFORCE, "SO_SNDBUF");
+        /* DF bit: PMTUD probes must fail rather than fragment. */
+        int val = IP_PMTUDISC_DO;
+        if (addr->sa_family == AF_INET6) {
+            val = IPV6_PMTUDISC_DO;
+            setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &val, sizeof(val));
+        } else {
+            setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &val, sizeof(val));
+        }
+    }
+    rv = uv_udp_recv_start(&ep->udp, alloc_cb, recv_cb);
+    if (rv < 0)
+        goto fail;
+    return 0;
+fail:
+    /* The handle stays open and is released by endpoint_close. */
+    return WV_ERR_IO;
+}
+
+int wv_quic_endpoint_local_addr(const wv_quic_endpoint *ep, struct sockaddr_storage *out) {
+    if (!ep->bound)
+        return WV_ERR_INVAL;
+    *out = ep->local;
+    return 0;
+}
+
+typedef struct qsend {
+    uv_udp_send_t req;
+    wv_quic_endpoint *ep;
+    size_t len;
+    uint8_t data[];
+} qsend;
+
+static void send_cb(uv_udp_send_t *req, int status) {
+    qsend *s = WV_CONTAINER_OF(req, qsend, req);
+    wv_quic_endpoint *ep = s->ep;
+    ep->sendq_bytes -= s->len;
+    free(s);
+    /* Writers paused on a full queue resume once it drains. */
+    if (ep->sendq_bytes == 0 && ql_linked(&ep->dirty) && !ep->idle_on && !ep->closing) {
+        uv_idle_start(&ep->idle, idle_cb);
+        ep->idle_on = true;
+    }
+}
+
+void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len) {
+    if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
+        return;
+    uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
+    int rv = UV_EAGAIN;
+    if (ep->sendq_bytes == 0)
+        rv = uv_udp_try_send(&ep->udp, &b, 1, to);
+    if (rv >= 0)
+        return;
+    if (rv != UV_EAGAIN && rv != UV_ENOBUFS) {
+        /* EMSGSIZE (a PMTUD probe too big), unreachable, ...: the packet
+         * is lost and QUIC recovers. */
+        WV_DEBUG(ep->log, QSUB, "udp send: %s", uv_strerror(rv));
+        return;
+    }
+    qsend *s = wv_malloc(sizeof(*s) + len);
+    s->ep = ep;
+    s->len = len;
+    memcpy(s->data, pkt, len);
+    b = uv_buf_init((char *)s->data, (unsigned)len);
+    if (uv_udp_send(&s->req, &ep->udp, &b, 1, to, send_cb) < 0) {
+        free(s);
+        return;
+    }
+    ep->sendq_bytes += len;
+}
+
+bool qep_send_paused(const wv_quic_endpoint *ep) { return ep->sendq_bytes >= QSENDQ_MAX; }
+
+void qep_mark_dirty(wv_quic_conn *c) {
+    wv_quic_endpoint *ep = c->ep;
+    if (!ql_linked(&c->dirty_link))
+        ql_push(&ep->dirty, &c->dirty_link);
+    if (!ep->idle_on) {
+        uv_idle_start(&ep->idle, idle_cb);
+        ep->idle_on = true;
+    }
+}
+
+static void finish_close(wv_quic_endpoint *ep);
+
+static void handle_close_cb(uv_handle_t *h) {
+    wv_quic_endpoint *ep = h->data;
+    qep_handle_closed(ep);
+}
+
+void qep_handle_closed(wv_quic_endpoint *ep) {
+    if (--ep->handles == 0 && ep->closing)
+        finish_close(ep);
+}
+
+static void finish_close(wv_quic_endpoint *ep) {
+    void (*cb)(void *) = ep->close_cb;
+    void *arg = ep->close_arg;
+    qmap_dispose(&ep->cids);
+    qtls_endpoint_dispose(ep);
+    free(ep->rxbuf);
+    free(ep->txbuf);
+    free(ep);
+    if (cb)
+        cb(arg);
+}
+
+/* Runs outside any ngtcp2 call: the only place, with timers and recv,
+ * where packets are written and objects freed. */
+static void idle_cb(uv_idle_t *h) {
+    wv_quic_endpoint *ep = h->data;
+    /* Detach the list first: processing may mark connections dirty again
+     * (e.g. a batch that did not finish). */
+    qlink work;
+    ql_init(&work);
+    if (ql_linked(&ep->dirty)) {
+        work.next = ep->dirty.next;
+        work.prev = ep->dirty.prev;
+        work.next->prev = &work;
+        work.prev->next = &work;
+        ql_init(&ep->dirty);
+    }
+    while (ql_linked(&work)) {
+        wv_quic_conn *c = WV_CONTAINER_OF(work.next, wv_quic_conn, dirty_link);
+        ql_del(&c->dirty_link);
+        if (!ep->closing && qep_send_paused(ep)) {
+            ql_push(&ep->dirty, &c->dirty_link);
+            continue;
+        }
+        qconn_process(c);
+    }
+    if (ep->closing) {
+        while (ql_linked(&ep->conns)) {
+            wv_quic_conn *c = WV_CONTAINER_OF(ep->conns.next, wv_quic_conn, ep_link);
+            qconn_abort(c, "endpoint closed");
+        }
+        uv_idle_stop(&ep->idle);
+        ep->idle_on = false;
+        if (!uv_is_closing((uv_handle_t *)&ep->idle)) {
+            uv_close((uv_handle_t *)&ep->idle, handle_close_cb);
+            if (ep->bound)
+                uv_close((uv_handle_t *)&ep->udp, handle_close_cb);
+        }
+        return;
+    }
+    if (!ql_linked(&ep->dirty) || qep_send_paused(ep)) {
+        uv_idle_stop(&ep->idle);
+        ep->idle_on = false;
+    }
+}
+
+void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *arg) {
+    if (ep->closing)
+        return;
+    ep->closing = true;
+    ep->close_cb = cb;
+    ep->close_arg = arg;
+    if (ep->bound)
+        uv_udp_recv_stop(&ep->udp);
+    /* Teardown happens in idle_cb so that a close from inside a callback
+     * never frees what the caller's stack still uses. */
+    uv_idle_start(&ep->idle, idle_cb);
+    ep->idle_on = true;
+}
+
+int wv_quic_dial(wv_quic_endpoint *ep, const struct sockaddr *remote,
+                 const uint8_t pin[WV_FINGERPRINT_LEN], wv_quic_conn **out) {
+    if (ep->closing)
+        return WV_ERR_CLOSED;
+    if (!ep->bound || !remote || !pin || remote->sa_family != ep->local.ss_family)
+        return WV_ERR_INVAL;
+    wv_quic_conn *c;
+    int rv = qconn_new(ep, false, remote, NULL, &c);
+    if (rv < 0)
+        return rv;
+    c->has_pin = true;
+    memcpy(c->pin, pin, WV_FINGERPRINT_LEN);
+    qep_mark_dirty(c);
+    *out = c;
+    return 0;
+}

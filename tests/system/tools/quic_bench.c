@@ -1,0 +1,144 @@
+/* quic_bench: pushes N MiB over one QUIC stream between two endpoints in
+ * this process on loopback and prints the rate. No assertions.
+ *
+ *   quic_bench [MiB=256] [max_udp_payload=1452] [cc=cubic|reno|bbr|bbr2] [ipv4|ipv6]
+ */
+#include "common.h"
+#include "identity.h"
+#include "quic.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bench {
+    uv_loop_t *loop;
+    wv_quic_endpoint *srv, *cli;
+    wv_quic_conn *conn;
+    int64_t sid;
+    uint8_t chunk[65536];
+    uint64_t total, sent, recvd;
+    uint64_t t_start, t_end;
+    bool done, failed;
+} bench;
+
+static void pump(bench *b) {
+    while (b->sent < b->total) {
+        size_t want = (size_t)WV_MIN((uint64_t)sizeof(b->chunk), b->total - b->sent);
+        long n = wv_quic_stream_write(b->conn, b->sid, b->chunk, want, b->sent + want == b->total);
+        if (n < 0) {
+            b->failed = true;
+            return;
+        }
+        b->sent += (uint64_t)n;
+        if ((size_t)n < want)
+            return;
+    }
+}
+
+static void on_hs(wv_quic_conn *c, void *user) {
+    bench *b = user;
+    if (wv_quic_conn_is_server(c))
+        return;
+    b->conn = c;
+    if (wv_quic_stream_open(c, &b->sid) < 0) {
+        b->failed = true;
+        return;
+    }
+    b->t_start = uv_hrtime();
+    pump(b);
+}
+
+static void on_data(wv_quic_conn *c, int64_t sid, const uint8_t *d, size_t len, bool fin,
+                    void *user) {
+    bench *b = user;
+    b->recvd += len;
+    wv_quic_stream_consumed(c, sid, len);
+    if (fin) {
+        b->t_end = uv_hrtime();
+        b->done = true;
+        wv_quic_conn_close(c, 0);
+    }
+}
+
+static void on_writable(wv_quic_conn *c, int64_t sid, void *user) { pump(user); }
+
+static void on_closed(wv_quic_conn *c, const wv_quic_close_info *info, void *user) {
+    bench *b = user;
+    if (!b->done) {
+        fprintf(stderr, "connection closed early: %s\n", info->what);
+        b->failed = true;
+    }
+}
+
+static void stop_when_done(uv_timer_t *t) {
+    bench *b = t->data;
+    if (b->done || b->failed) {
+        uv_timer_stop(t);
+        wv_quic_endpoint_close(b->srv, NULL, NULL);
+        wv_quic_endpoint_close(b->cli, NULL, NULL);
+        uv_close((uv_handle_t *)t, NULL);
+    }
+}
+
+int main(int argc, char **argv) {
+    uint64_t mib = argc > 1 ? strtoull(argv[1], NULL, 10) : 256;
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    if (argc > 2)
+        cfg.max_udp_payload = strtoul(argv[2], NULL, 10);
+    if (argc > 3) {
+        const char *names[] = {"cubic", "reno", "bbr", "bbr2"};
+        for (int i = 0; i < 4; i++)
+            if (strcmp(argv[3], names[i]) == 0)
+                cfg.cc = (enum wv_quic_cc)i;
+    }
+    bool v6 = argc > 4 && strcmp(argv[4], "ipv6") == 0;
+
+    bench b = {.total = mib << 20};
+    memset(b.chunk, 0x5a, sizeof(b.chunk));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    b.loop = &loop;
+    wv_identity *ids, *idc;
+    if (wv_identity_generate("srv", &ids) < 0 || wv_identity_generate("cli", &idc) < 0)
+        return 1;
+    wv_quic_callbacks cbs = {.on_handshake_done = on_hs,
+                             .on_stream_data = on_data,
+                             .on_stream_writable = on_writable,
+                             .on_conn_closed = on_closed};
+    if (wv_quic_endpoint_new(&loop, &cfg, ids, NULL, &cbs, &b, &b.srv) < 0 ||
+        wv_quic_endpoint_new(&loop, &cfg, idc, NULL, &cbs, &b, &b.cli) < 0) {
+        fprintf(stderr, "bad configuration\n");
+        return 1;
+    }
+    struct sockaddr_storage ss;
+    if (v6)
+        uv_ip6_addr("::1", 0, (struct sockaddr_in6 *)&ss);
+    else
+        uv_ip4_addr("127.0.0.1", 0, (struct sockaddr_in *)&ss);
+    if (wv_quic_endpoint_bind(b.srv, (struct sockaddr *)&ss) < 0 ||
+        wv_quic_endpoint_bind(b.cli, (struct sockaddr *)&ss) < 0)
+        return 1;
+    wv_quic_endpoint_local_addr(b.srv, &ss);
+    wv_quic_conn *c;
+    if (wv_quic_dial(b.cli, (struct sockaddr *)&ss, wv_identity_fingerprint(ids), &c) < 0)
+        return 1;
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = &b;
+    uv_timer_start(&t, stop_when_done, 10, 10);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    wv_identity_free(ids);
+    wv_identity_free(idc);
+    if (b.failed || !b.done) {
+        fprintf(stderr, "transfer failed\n");
+        return 1;
+    }
+    double secs = (double)(b.t_end - b.t_start) / 1e9;
+    printf("quic_bench: %llu MiB in %.3f s = %.1f MB/s (payload %zu, cc %d, %s)\n",
+           (unsigned long long)mib, secs, (double)b.total / secs / 1e6, cfg.max_udp_payload,
+           (int)cfg.cc, v6 ? "ipv6" : "ipv4");
+    return 0;
+}

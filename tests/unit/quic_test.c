@@ -1,0 +1,519 @@
+/* QUIC transport, in process: two endpoints on one loop over loopback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common.h"
+#include "identity.h"
+#include "quic.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct side side;
+typedef struct fx fx;
+
+struct side {
+    fx *f;
+    const char *name;
+    wv_quic_endpoint *ep;
+    wv_identity *id;
+    wv_quic_conn *conn;
+    int accepts, hs, closed, stream_opens, stream_closes, resets, writables, avail;
+    wv_quic_close_info close;
+    uint64_t close_ns;
+    /* Receive side of the current stream. */
+    int64_t sid;
+    uint8_t *rbuf;
+    size_t rlen, rcap, unconsumed;
+    bool rfin;
+    bool consume;   /* give credit back as soon as data arrives */
+    bool echo;      /* write received bytes back, credit only what went out */
+    size_t echo_off; /* bytes of rbuf already echoed */
+    /* Send side of the current stream. */
+    const uint8_t *sbuf;
+    size_t slen, soff;
+    bool sfin;
+    /* Many-streams mode. */
+    int streams_target, streams_done, streams_opened;
+    bool ping_pong;
+};
+
+struct fx {
+    uv_loop_t loop;
+    uv_timer_t tick;
+    side a, b; /* a serves, b dials */
+    int ep_closed;
+    wv_log *log;
+};
+
+static side *side_of(void *user) { return user; }
+
+static void on_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) {
+    side *s = side_of(user);
+    s->accepts++;
+    s->conn = c;
+}
+
+static void on_hs(wv_quic_conn *c, void *user) { side_of(user)->hs++; }
+
+static void pump_send(side *s, wv_quic_conn *c);
+
+static void on_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
+    side *s = side_of(user);
+    s->stream_opens++;
+    s->sid = sid;
+}
+
+static void echo_out(side *s, wv_quic_conn *c) {
+    while (s->echo_off < s->rlen) {
+        long n = wv_quic_stream_write(c, s->sid, s->rbuf + s->echo_off, s->rlen - s->echo_off,
+                                      s->rfin);
+        assert_true(n >= 0);
+        if (n == 0)
+            return;
+        /* End to end: credit goes back only for bytes passed on. */
+        assert_int_equal(wv_quic_stream_consumed(c, s->sid, (size_t)n), 0);
+        s->echo_off += (size_t)n;
+    }
+    if (s->rfin && !s->sfin) {
+        s->sfin = true;
+        assert_int_equal(wv_quic_stream_shutdown_write(c, s->sid), 0);
+    }
+    /* The echo side keeps only a window's worth; drop what went out. */
+    if (s->echo_off == s->rlen)
+        s->rlen = s->echo_off = 0;
+}
+
+static bool open_next(side *s, wv_quic_conn *c) {
+    int64_t sid;
+    if (s->streams_opened >= s->streams_target)
+        return false;
+    int rv = wv_quic_stream_open(c, &sid);
+    if (rv == WV_ERR_AGAIN)
+        return false; /* on_streams_available */
+    assert_int_equal(rv, 0);
+    s->sid = sid;
+    s->streams_opened++;
+    assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"ping", 4, true), 4);
+    return true;
+}
+
+static void on_stream_data(wv_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
+                           bool fin, void *user) {
+    side *s = side_of(user);
+    if (s->ping_pong) {
+        if (wv_quic_conn_is_server(c)) {
+            assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
+            if (fin)
+                assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"pong", 4, true),
+                                 4);
+        } else if (fin) {
+            assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
+            if (++s->streams_done < s->streams_target)
+                open_next(s, c);
+        } else {
+            assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
+        }
+        return;
+    }
+    if (s->rlen + len > s->rcap) {
+        s->rcap = (s->rlen + len) * 2;
+        s->rbuf = realloc(s->rbuf, s->rcap);
+    }
+    memcpy(s->rbuf + s->rlen, data, len);
+    s->rlen += len;
+    s->unconsumed += len;
+    if (fin)
+        s->rfin = true;
+    if (s->consume) {
+        assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
+        s->unconsumed -= len;
+    }
+    if (s->echo)
+        echo_out(s, c);
+}
+
+static void on_stream_reset(wv_quic_conn *c, int64_t sid, uint64_t err, void *user) {
+    side_of(user)->resets++;
+}
+
+static void on_stream_close(wv_quic_conn *c, int64_t sid, uint64_t err, void *user) {
+    side_of(user)->stream_closes++;
+}
+
+static void pump_send(side *s, wv_quic_conn *c) {
+    while (s->soff < s->slen) {
+        size_t want = WV_MIN(s->slen - s->soff, (size_t)65536);
+        bool fin = s->soff + want == s->slen;
+        long n = wv_quic_stream_write(c, s->sid, s->sbuf + s->soff, want, fin);
+        assert_true(n >= 0);
+        s->soff += (size_t)n;
+        if ((size_t)n < want)
+            return;
+    }
+}
+
+static void on_writable(wv_quic_conn *c, int64_t sid, void *user) {
+    side *s = side_of(user);
+    s->writables++;
+    if (s->echo)
+        echo_out(s, c);
+    else
+        pump_send(s, c);
+}
+
+static void on_avail(wv_quic_conn *c, void *user) {
+    side *s = side_of(user);
+    s->avail++;
+    while (s->ping_pong && open_next(s, c))
+        ;
+}
+
+static void on_closed(wv_quic_conn *c, const wv_quic_close_info *info, void *user) {
+    side *s = side_of(user);
+    s->closed++;
+    s->close = *info;
+    s->close_ns = uv_hrtime();
+    if (s->conn == c)
+        s->conn = NULL;
+}
+
+static const wv_quic_callbacks cbs = {
+    .on_accept = on_accept,
+    .on_handshake_done = on_hs,
+    .on_stream_open = on_stream_open,
+    .on_stream_data = on_stream_data,
+    .on_stream_reset = on_stream_reset,
+    .on_stream_close = on_stream_close,
+    .on_stream_writable = on_writable,
+    .on_streams_available = on_avail,
+    .on_conn_closed = on_closed,
+};
+
+static void tick_cb(uv_timer_t *t) {}
+
+static void make_side(fx *f, side *s, const char *name, const char *ip, bool accept,
+                      const wv_quic_config *base) {
+    wv_quic_config cfg;
+    if (base)
+        cfg = *base;
+    else
+        wv_quic_config_default(&cfg);
+    cfg.accept = accept;
+    s->f = f;
+    s->name = name;
+    assert_int_equal(wv_identity_generate(name, &s->id), 0);
+    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, s->id, f->log, &cbs, s, &s->ep), 0);
+    struct sockaddr_storage ss;
+    if (strchr(ip, ':'))
+        assert_int_equal(uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)&ss), 0);
+    else
+        assert_int_equal(uv_ip4_addr(ip, 0, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(wv_quic_endpoint_bind(s->ep, (struct sockaddr *)&ss), 0);
+}
+
+static fx *fx_new(const char *ip, const wv_quic_config *cfg) {
+    fx *f = calloc(1, sizeof(*f));
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    /* QUIC_TEST_LOG=1 shows the module's log lines. */
+    if (getenv("QUIC_TEST_LOG"))
+        f->log = wv_log_new(WV_LOG_DEBUG, WV_LOG_TEXT, NULL);
+    /* Keeps UV_RUN_ONCE from blocking while a test waits for a condition. */
+    uv_timer_init(&f->loop, &f->tick);
+    uv_timer_start(&f->tick, tick_cb, 5, 5);
+    make_side(f, &f->a, "a", ip, true, cfg);
+    make_side(f, &f->b, "b", ip, false, cfg);
+    return f;
+}
+
+static void ep_closed_cb(void *arg) { ((fx *)arg)->ep_closed++; }
+
+static void fx_free(fx *f) {
+    if (f->a.ep)
+        wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
+    if (f->b.ep)
+        wv_quic_endpoint_close(f->b.ep, ep_closed_cb, f);
+    uv_close((uv_handle_t *)&f->tick, NULL);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(f->ep_closed, (f->a.ep != NULL) + (f->b.ep != NULL));
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    wv_identity_free(f->a.id);
+    wv_identity_free(f->b.id);
+    free(f->a.rbuf);
+    free(f->b.rbuf);
+    wv_log_free(f->log);
+    free(f);
+}
+
+#define RUN_UNTIL(f, cond, ms)                                                                     \
+    do {                                                                                           \
+        uint64_t deadline_ = uv_hrtime() + (uint64_t)(ms) * 1000000;                              \
+        while (!(cond) && uv_hrtime() < deadline_)                                                 \
+            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
+    } while (0)
+
+static wv_quic_conn *dial(fx *f, const uint8_t *pin) {
+    struct sockaddr_storage ss;
+    wv_quic_conn *c = NULL;
+    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, &ss), 0);
+    assert_int_equal(wv_quic_dial(f->b.ep, (struct sockaddr *)&ss, pin, &c), 0);
+    f->b.conn = c;
+    return c;
+}
+
+static void connect_pair(fx *f) {
+    dial(f, wv_identity_fingerprint(f->a.id));
+    RUN_UNTIL(f, f->a.hs && f->b.hs, 3000);
+    assert_int_equal(f->a.hs, 1);
+    assert_int_equal(f->b.hs, 1);
+    assert_int_equal(f->a.accepts, 1);
+}
+
+static void handshake_with_pin_exposes_fingerprints(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    assert_memory_equal(wv_quic_conn_peer_fingerprint(f->b.conn), wv_identity_fingerprint(f->a.id),
+                        WV_FINGERPRINT_LEN);
+    assert_memory_equal(wv_quic_conn_peer_fingerprint(f->a.conn), wv_identity_fingerprint(f->b.id),
+                        WV_FINGERPRINT_LEN);
+    assert_true(wv_quic_conn_is_server(f->a.conn));
+    assert_false(wv_quic_conn_is_server(f->b.conn));
+
+    uint8_t ea[32], eb[32], other[32];
+    assert_int_equal(wv_quic_conn_exporter(f->a.conn, "EXPORTER-wovenet-test", (const uint8_t *)"x",
+                                           1, ea, sizeof(ea)),
+                     0);
+    assert_int_equal(wv_quic_conn_exporter(f->b.conn, "EXPORTER-wovenet-test", (const uint8_t *)"x",
+                                           1, eb, sizeof(eb)),
+                     0);
+    assert_memory_equal(ea, eb, sizeof(ea));
+    assert_int_equal(wv_quic_conn_exporter(f->b.conn, "EXPORTER-wovenet-other",
+                                           (const uint8_t *)"x", 1, other, sizeof(other)),
+                     0);
+    assert_memory_not_equal(ea, other, sizeof(ea));
+
+    wv_quic_conn_stats st;
+    wv_quic_conn_stats_get(f->b.conn, &st);
+    assert_true(st.smoothed_rtt_ns > 0);
+    assert_true(st.bytes_sent > 0 && st.bytes_recv > 0);
+    assert_int_equal(st.remote.ss_family, AF_INET);
+
+    /* A clean close reaches the other side with code 0. */
+    wv_quic_conn_close(f->b.conn, 0);
+    RUN_UNTIL(f, f->a.closed && f->b.closed, 3000);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.close.err, 0);
+    assert_int_equal(f->a.closed, 1);
+    assert_int_equal(f->a.close.err, 0);
+    assert_true(f->a.close.remote);
+    fx_free(f);
+}
+
+static void wrong_pin_fails_with_crypto_error(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    uint8_t pin[WV_FINGERPRINT_LEN];
+    memcpy(pin, wv_identity_fingerprint(f->a.id), sizeof(pin));
+    pin[0] ^= 1;
+    dial(f, pin);
+    RUN_UNTIL(f, f->b.closed && f->a.closed, 3000);
+    assert_int_equal(f->b.hs, 0);
+    assert_int_equal(f->a.hs, 0);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.close.err, WV_ERR_CRYPTO);
+    /* The server learns it from the client's alert. */
+    assert_int_equal(f->a.closed, 1);
+    assert_int_equal(f->a.close.err, WV_ERR_CRYPTO);
+    fx_free(f);
+}
+
+static void ipv6_loopback_works(void **state) {
+    fx *f = fx_new("::1", NULL);
+    connect_pair(f);
+    wv_quic_conn_stats st;
+    wv_quic_conn_stats_get(f->a.conn, &st);
+    assert_int_equal(st.remote.ss_family, AF_INET6);
+    fx_free(f);
+}
+
+
+static uint8_t *pattern(size_t len) {
+    uint8_t *p = malloc(len);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+    return p;
+}
+
+static void echo_8mib_round_trip_intact(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    /* Small windows so that flow control is exercised all the way. */
+    cfg.stream_window = 256 * 1024;
+    cfg.conn_window = 512 * 1024;
+    cfg.max_udp_payload = 1452;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    f->a.echo = true;
+    f->b.consume = true;
+    size_t len = 8u << 20;
+    uint8_t *data = pattern(len);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    f->b.sid = sid;
+    f->b.sbuf = data;
+    f->b.slen = len;
+    pump_send(&f->b, f->b.conn);
+    /* The sender may queue no more than the peer's stream window. */
+    assert_true(f->b.soff <= cfg.stream_window);
+    RUN_UNTIL(f, f->b.rfin, 20000);
+    assert_true(f->b.rfin);
+    assert_int_equal(f->b.rlen, len);
+    assert_memory_equal(f->b.rbuf, data, len);
+    assert_true(f->b.writables > 0);
+    assert_int_equal(f->a.stream_opens, 1);
+    RUN_UNTIL(f, f->a.stream_closes == 1 && f->b.stream_closes == 1, 3000);
+    assert_int_equal(f->a.stream_closes, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    free(data);
+    fx_free(f);
+}
+
+static void receiver_that_does_not_consume_stalls_sender_at_window(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.stream_window = 64 * 1024;
+    cfg.conn_window = 1024 * 1024;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    size_t len = 1u << 20;
+    uint8_t *data = pattern(len);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    f->b.sid = sid;
+    f->b.sbuf = data;
+    f->b.slen = len;
+    pump_send(&f->b, f->b.conn);
+    RUN_UNTIL(f, f->a.rlen == cfg.stream_window, 3000);
+    /* Let it try for a while: nothing more may arrive or be accepted. */
+    RUN_UNTIL(f, false, 200);
+    assert_int_equal(f->a.rlen, cfg.stream_window);
+    assert_int_equal(f->b.soff, cfg.stream_window);
+    assert_int_equal(f->a.unconsumed, cfg.stream_window);
+    /* Consuming opens the window and the rest flows. */
+    f->a.consume = true;
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, f->a.sid, f->a.unconsumed), 0);
+    f->a.unconsumed = 0;
+    RUN_UNTIL(f, f->a.rfin, 5000);
+    assert_int_equal(f->a.rlen, len);
+    assert_memory_equal(f->a.rbuf, data, len);
+    free(data);
+    fx_free(f);
+}
+
+static void two_thousand_sequential_streams_reuse_slots(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.max_streams_bidi = 16;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    f->a.ping_pong = f->b.ping_pong = true;
+    f->b.streams_target = 2000;
+    /* Open until the peer's limit bites, then one per finished stream. */
+    while (open_next(&f->b, f->b.conn))
+        ;
+    assert_int_equal(f->b.streams_opened, 16);
+    RUN_UNTIL(f, f->b.streams_done == 2000, 20000);
+    assert_int_equal(f->b.streams_done, 2000);
+    assert_true(f->b.avail > 0); /* the limit was hit and lifted */
+    RUN_UNTIL(f, f->a.stream_closes == 2000 && f->b.stream_closes == 2000, 3000);
+    assert_int_equal(f->a.stream_opens, 2000);
+    assert_int_equal(f->a.stream_closes, 2000);
+    assert_int_equal(f->b.stream_closes, 2000);
+    fx_free(f);
+}
+
+static void idle_timeout_closes_conn_whose_peer_vanished(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.idle_timeout_ms = 1000;
+    cfg.keepalive_ms = 300;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    /* Keep-alive holds an idle but healthy connection open. */
+    RUN_UNTIL(f, false, 1500);
+    assert_int_equal(f->b.closed, 0);
+    wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
+    f->a.ep = NULL;
+    uint64_t t0 = uv_hrtime();
+    RUN_UNTIL(f, f->b.closed, 4000);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.close.err, WV_ERR_CLOSED);
+    assert_string_equal(f->b.close.what, "idle timeout");
+    uint64_t ms = (f->b.close_ns - t0) / 1000000;
+    assert_true(ms <= 1500);
+    assert_int_equal(f->ep_closed, 1);
+    f->ep_closed = 0;
+    fx_free(f);
+}
+
+static void stream_reset_reaches_peer(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+    RUN_UNTIL(f, f->a.rlen == 3, 2000);
+    assert_int_equal(wv_quic_stream_reset(f->b.conn, sid, 7), 0);
+    RUN_UNTIL(f, f->a.resets == 1 && f->b.stream_closes == 1, 2000);
+    assert_int_equal(f->a.resets, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"x", 1, false),
+                     WV_ERR_NOTFOUND);
+    assert_int_equal(wv_quic_stream_reset(f->a.conn, f->a.sid, 8), 0);
+    RUN_UNTIL(f, f->a.stream_closes == 1, 2000);
+    assert_int_equal(f->a.stream_closes, 1);
+    /* Unknown streams and over-consumption are refused. */
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, 999, 1), WV_ERR_NOTFOUND);
+    fx_free(f);
+}
+
+static void open_streams_end_with_conn(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+    RUN_UNTIL(f, f->a.rlen == 3, 2000);
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, f->a.sid, 4), WV_ERR_INVAL);
+    wv_quic_conn_close(f->a.conn, 42);
+    RUN_UNTIL(f, f->a.closed && f->b.closed, 2000);
+    assert_int_equal(f->a.stream_closes, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    assert_int_equal(f->b.close.err, WV_ERR_CLOSED);
+    assert_true(f->b.close.app_code);
+    assert_int_equal(f->b.close.code, 42);
+    fx_free(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
+        cmocka_unit_test(wrong_pin_fails_with_crypto_error),
+        cmocka_unit_test(ipv6_loopback_works),
+        cmocka_unit_test(echo_8mib_round_trip_intact),
+        cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
+        cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),
+        cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
+        cmocka_unit_test(stream_reset_reaches_peer),
+        cmocka_unit_test(open_streams_end_with_conn),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
