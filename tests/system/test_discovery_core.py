@@ -1,0 +1,225 @@
+"""Discovery core against a real mosquitto: wv_disco processes (one
+discovery instance each) find each other, leak nothing in clear, reject a
+wrong key, replays and malformed payloads, survive a broker restart, and see
+a SIGKILLed peer go offline through its Last Will."""
+import os
+import signal
+import subprocess
+import time
+
+import wvtest as t
+
+TOOL = os.path.join(t.BUILD, "tests", "wv_disco")
+TOPIC = "wvtest/core"
+KEY = "s3cret-Network-Key-42"
+ITER = "1000"  # the default work factor is only for production
+KEEPALIVE = 2
+
+
+class Disco:
+    def __init__(self, broker, site, key=KEY, apps=(), sockets=()):
+        self.site = site
+        self.dir = t.tmpdir(f"wvdisco-{site}-")
+        self.log = os.path.join(self.dir, "out")
+        argv = [TOOL, "run", "--site", site, "--key", key, "--topic", TOPIC, "--iterations",
+                ITER, "--keepalive", str(KEEPALIVE), "--broker", broker.url]
+        for a in apps:
+            argv += ["--app", a]
+        for s in sockets:
+            argv += ["--socket", s]
+        self.proc = t.spawn(argv, self.log, stdin=subprocess.PIPE)
+        ready = t.wait_for(lambda: self.find("EV READY"), 10, what=f"{site} ready")
+        self.hash = ready[-1].split("hash=")[1].split()[0]
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def find(self, prefix):
+        return [ln for ln in self.text().splitlines() if ln.startswith(prefix)]
+
+    def cmd(self, c):
+        self.proc.stdin.write((c + "\n").encode())
+        self.proc.stdin.flush()
+
+    def query(self, c, prefix):
+        n = len(self.find(prefix))
+        self.cmd(c)
+        return t.wait_for(lambda: (lambda l: l[n] if len(l) > n else None)(self.find(prefix)),
+                          5, what=f"{self.site} {c}")
+
+    def stats(self):
+        line = self.query("stats", "EV STATS")
+        return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[2:])}
+
+    def peers(self):
+        line = self.query("peers", "EV PEERS")
+        return {k: v == "1" for k, v in (p.split(":") for p in line.split()[2:])}
+
+
+def pub(broker, topic, data, retain=False):
+    path = os.path.join(broker.dir, "payload")
+    with open(path, "wb") as f:
+        f.write(data)
+    argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", topic,
+            "-f", path] + (["-r"] if retain else [])
+    subprocess.run(argv, check=True, timeout=10)
+
+
+def sub_once(broker, topic, timeout=5):
+    """Starts a subscriber that saves the next message on topic; returns a reader."""
+    path = os.path.join(broker.dir, f"one-{time.monotonic_ns()}")
+    p = t.spawn(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic, "-C",
+                 "1", "-N"], path)
+
+    def read():
+        p.wait(timeout)
+        with open(path, "rb") as f:
+            return f.read()
+    return read
+
+
+def seal(plain, full_topic):
+    r = subprocess.run([TOOL, "seal", "--key", KEY, "--topic", TOPIC, "--iterations", ITER,
+                        "--to", full_topic], input=plain, capture_output=True, check=True)
+    return r.stdout
+
+
+def sees(d, name, online=True):
+    return d.peers().get(name) == online
+
+
+def main():
+    broker = t.Mosquitto()
+    cap_path = os.path.join(broker.dir, "capture")
+    t.spawn(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "#", "-v"], cap_path)
+    # The capture is live once it sees a probe.
+    t.wait_for(lambda: pub(broker, "probe/x", b"probe") or b"probe" in open(cap_path, "rb").read(),
+               5, interval=0.2, what="capture subscribed")
+
+    print("two sites find each other")
+    a = Disco(broker, "siteAlpha7", apps=["webAppQx"], sockets=["127.0.0.1:4433"])
+    start = time.monotonic()
+    b = Disco(broker, "siteBravo9")
+    t.wait_for(lambda: sees(b, "siteAlpha7") and sees(a, "siteBravo9"), 5, what="mutual discovery")
+    t.check(time.monotonic() - start < 3, "found each other within 2 s of the last start")
+    t.check(any("apps=webAppQx" in ln for ln in b.find("EV PEER added siteAlpha7")),
+            "bravo sees alpha's app")
+
+    print("wrong key: no peer, a clear log line")
+    c = Disco(broker, "siteCharlie3", key="another-key")
+    line = "fail to decrypt: is the network key the same on every site?"
+    t.wait_for(lambda: line in c.text(), 5, what="wrong-key line in charlie's log")
+    t.wait_for(lambda: line in a.text(), 5, what="wrong-key line in alpha's log")
+    t.check(f"messages on topic {TOPIC} fail to decrypt" in c.text(), "the line names the topic")
+    t.check(c.text().count(line) == 1 and a.text().count(line) == 1, "logged once")
+    t.check(KEY not in a.text() and "another-key" not in c.text(), "keys never logged")
+    t.check_eq(c.peers(), {}, "charlie sees no peer")
+    t.check("siteCharlie3" not in a.peers() and "siteCharlie3" not in b.peers(),
+            "no one sees charlie")
+    t.check(a.stats()["decrypt"] >= 1, "alpha counted the undecryptable announcement")
+    t.check_eq(t.stop(c.proc), 0, "charlie stops cleanly")
+
+    print("replayed announcement changes nothing")
+    atopic = f"{TOPIC}/a/{a.hash}"
+    old = sub_once(broker, atopic)()
+    t.check(len(old) > 29, "captured alpha's retained announcement")
+    a.cmd("addapp extraApp")
+    t.wait_for(lambda: any("extraApp" in ln for ln in b.find("EV PEER changed siteAlpha7")), 5,
+               what="bravo sees alpha's change")
+    before, nchanged = b.stats(), len(b.find("EV PEER"))
+    pub(broker, atopic, old, retain=True)
+    t.wait_for(lambda: b.stats()["replay"] == before["replay"] + 1, 5, what="replay counted")
+    time.sleep(0.3)
+    t.check_eq(len(b.find("EV PEER")), nchanged, "no peer event from the replay")
+    t.check(b.peers()["siteAlpha7"], "alpha still online at bravo")
+
+    print("inbox request, answer, and a replayed request")
+    inbox = sub_once(broker, f"{TOPIC}/i/{a.hash}")
+    time.sleep(0.3)
+    n = len(b.find("EV PEER changed siteAlpha7"))
+    b.cmd("request siteAlpha7")
+    t.wait_for(lambda: len(b.find("EV PEER changed siteAlpha7")) > n, 5, what="sockinfo answer")
+    req = inbox()
+    answered = a.stats()["answered"]
+    t.check_eq(answered, 1, "alpha answered one request")
+    replays = a.stats()["replay"]
+    pub(broker, f"{TOPIC}/i/{a.hash}", req)
+    t.wait_for(lambda: a.stats()["replay"] == replays + 1, 5, what="inbox replay counted")
+    t.check_eq(a.stats()["answered"], answered, "the replayed request is not answered")
+
+    print("malformed payloads are counted and ignored")
+    slot = f"{TOPIC}/a/{'0' * 32}"
+    s0 = a.stats()
+    pub(broker, slot, os.urandom(300))
+    pub(broker, slot, old[:12])
+    pub(broker, slot, b"\x01" + os.urandom(60))
+    pub(broker, slot, b"x" * (1 << 20))
+    pub(broker, slot, seal(b"this is not json", slot))
+    pub(broker, slot, seal(b'{"type":"announce","site":7}', slot))
+    pub(broker, slot, seal(b'{"type":"hello"}', slot))
+    # A valid message moved to another slot fails: the topic is authenticated.
+    pub(broker, slot, old)
+    pub(broker, f"{TOPIC}/i/{a.hash}", seal(b'{"type":"offline"}', f"{TOPIC}/i/{a.hash}"))
+    want = {"decrypt": s0["decrypt"] + 4, "parse": s0["parse"] + 4,
+            "oversize": s0["oversize"] + 1}
+    t.wait_for(lambda: {k: a.stats()[k] for k in want} == want, 5, what=f"counters {want}")
+    t.check(a.proc.poll() is None and sees(a, "siteBravo9"), "alpha alive and still sees bravo")
+
+    print("broker restart: reconnect and re-announce")
+    nb = len(b.find("EV PEER changed siteAlpha7"))
+    na = len(a.find("EV STATE up"))
+    broker.stop()
+    t.wait_for(lambda: b.find("EV STATE down") and a.find("EV STATE down"), 10,
+               what="both notice the broker is gone")
+    broker.start()
+    restarted = time.monotonic()
+    t.wait_for(lambda: len(a.find("EV STATE up")) > na and
+               len(b.find("EV PEER changed siteAlpha7")) > nb, 10, what="re-announce")
+    took = time.monotonic() - restarted
+    print(f"       reconnected and re-announced {took:.1f} s after the restart")
+    t.check(took < 5, "within 5 s of the restart")
+    t.wait_for(lambda: sees(a, "siteBravo9") and sees(b, "siteAlpha7"), 5, what="still peers")
+
+    print("SIGKILL: the Last Will marks the site offline (the kernel closes its socket)")
+    t.stop(a.proc, signal.SIGKILL)
+    killed = time.monotonic()
+    t.wait_for(lambda: b.find("EV PEER offline siteAlpha7"), KEEPALIVE * 1.5 + 3,
+               what="alpha offline at bravo")
+    took = time.monotonic() - killed
+    print(f"       offline after {took:.1f} s (keepalive {KEEPALIVE} s)")
+    t.check(took <= KEEPALIVE * 1.5 + 1.5, "within keepalive x 1.5 (+ broker check slack)")
+
+    print("a frozen site (SIGSTOP: socket open, no pings) goes offline by keepalive")
+    a2 = Disco(broker, "siteAlpha7", apps=["webAppQx"])
+    t.wait_for(lambda: sees(a2, "siteBravo9") and sees(b, "siteAlpha7"), 5, what="alpha is back")
+    n = len(b.find("EV PEER offline siteAlpha7"))
+    os.killpg(a2.proc.pid, signal.SIGSTOP)
+    frozen = time.monotonic()
+    t.wait_for(lambda: len(b.find("EV PEER offline siteAlpha7")) > n, KEEPALIVE * 1.5 + 3,
+               what="frozen alpha offline at bravo")
+    took = time.monotonic() - frozen
+    print(f"       offline after {took:.1f} s (keepalive {KEEPALIVE} s)")
+    t.check(took <= KEEPALIVE * 1.5 + 1.5, "within keepalive x 1.5 (+ broker check slack)")
+    n = len(b.find("EV PEER changed siteAlpha7"))
+    os.killpg(a2.proc.pid, signal.SIGCONT)
+    t.wait_for(lambda: len(b.find("EV PEER changed siteAlpha7")) > n, 10,
+               what="thawed alpha reconnects and is online again")
+    t.check(b.peers()["siteAlpha7"], "alpha online again at bravo")
+
+    print("SIGTERM: clean stop publishes offline at once")
+    t.stop(b.proc)
+    t.check_eq(b.proc.returncode, 0, "bravo exits 0 (all handles closed)")
+    t.wait_for(lambda: a2.find("EV PEER offline siteBravo9"), 2, what="bravo offline at once")
+
+    print("the broker capture holds nothing in clear")
+    t.stop(a2.proc)
+    time.sleep(0.2)
+    cap = open(cap_path, "rb").read()
+    t.check(len(cap) > 1000, f"capture has traffic ({len(cap)} bytes)")
+    for secret in [b"siteAlpha7", b"siteBravo9", b"siteCharlie3", b"webAppQx", b"extraApp",
+                   b"127.0.0.1", KEY.encode(), b"another-key", b"announce", b"offline"]:
+        t.check(secret not in cap, f"capture does not contain {secret.decode()}")
+
+
+t.run(main)
