@@ -1,0 +1,233 @@
+/* Tunnel manager, in process: two or three sites on one loop over loopback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "common.h"
+#include "identity.h"
+#include "tunnel.h"
+#include "validate.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct site {
+    const char *name;
+    wv_identity *id;
+    wv_tunnels *t;
+    uint16_t port;
+    int ups, downs;
+    bool up_to[4];
+    uint8_t key[32];
+};
+
+static uv_loop_t loop;
+static wv_log *logger;
+static int closed;
+
+static void on_site_state(wv_tunnels *t, const char *site, bool up, void *user) {
+    struct site *s = user;
+    if (up)
+        s->ups++;
+    else
+        s->downs++;
+}
+
+static void on_closed(void *arg) {
+    closed++;
+}
+
+static uint16_t free_udp_port(void) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&a, sizeof(a));
+    socklen_t len = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void site_init(struct site *s, const char *name, uint8_t keybyte) {
+    memset(s, 0, sizeof(*s));
+    s->name = name;
+    assert_int_equal(wv_identity_generate(name, &s->id), 0);
+    memset(s->key, keybyte, sizeof(s->key));
+    struct wv_tunnels_options o = {.site = name, .auth_key = s->key, .id = s->id};
+    wv_quic_config_default(&o.quic);
+    o.quic.idle_timeout_ms = 2000;
+    o.quic.keepalive_ms = 500;
+    struct wv_tunnels_callbacks cbs = {.site_state = on_site_state};
+    assert_int_equal(wv_tunnels_new(&loop, logger, &o, &cbs, s, &s->t), 0);
+    s->port = free_udp_port();
+    struct wv_tunnel_socket sock = {.name = "s1"};
+    assert_int_equal(wv_parse_ip("127.0.0.1", s->port, &sock.listen), 0);
+    char errs[1][128];
+    wv_tunnels_set_sockets(s->t, &sock, 1, errs);
+    assert_string_equal(errs[0], "");
+}
+
+static void introduce(struct site *to, struct site *about) {
+    struct wv_peer_socket ps = {.port = about->port};
+    snprintf(ps.address, sizeof(ps.address), "127.0.0.1");
+    wv_tunnels_set_peer(to->t, about->name, wv_identity_fingerprint(about->id), &ps, 1);
+}
+
+static void run_ms(uint64_t ms) {
+    uint64_t end = uv_now(&loop) + ms;
+    while (uv_now(&loop) < end) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+}
+
+static bool wait_until(bool (*cond)(void *), void *arg, uint64_t ms) {
+    uint64_t end = uv_now(&loop) + ms;
+    while (uv_now(&loop) < end) {
+        if (cond(arg))
+            return true;
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    return cond(arg);
+}
+
+static size_t up_channels(struct site *s, const char *peer) {
+    json_t *arr = wv_tunnels_channels_json(s->t, peer);
+    size_t n = 0, i;
+    json_t *c;
+    json_array_foreach(arr, i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "state")), "up") == 0)
+            n++;
+    }
+    json_decref(arr);
+    return n;
+}
+
+struct pair {
+    struct site *a, *b;
+};
+
+static bool both_have_two(void *arg) {
+    struct pair *p = arg;
+    return up_channels(p->a, p->b->name) == 2 && up_channels(p->b, p->a->name) == 2;
+}
+
+static void teardown(struct site *s, int n) {
+    closed = 0;
+    for (int i = 0; i < n; i++)
+        wv_tunnels_close(s[i].t, on_closed, NULL);
+    while (closed < n)
+        uv_run(&loop, UV_RUN_ONCE);
+    for (int i = 0; i < n; i++)
+        wv_identity_free(s[i].id);
+}
+
+static int setup(void **state) {
+    uv_loop_init(&loop);
+    logger = getenv("WV_TEST_LOG") ? wv_log_new(WV_LOG_DEBUG, WV_LOG_TEXT, NULL) : NULL;
+    return 0;
+}
+
+static int teardown_loop(void **state) {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    wv_log_free(logger);
+    return 0;
+}
+
+static void two_sites_get_two_up_channels_each(void **state) {
+    struct site s[2];
+    site_init(&s[0], "siteA", 7);
+    site_init(&s[1], "siteB", 7);
+    introduce(&s[0], &s[1]);
+    introduce(&s[1], &s[0]);
+    struct pair p = {&s[0], &s[1]};
+    assert_true(wait_until(both_have_two, &p, 3000));
+    assert_true(wv_tunnels_site_up(s[0].t, "siteB"));
+    assert_true(wv_tunnels_site_up(s[1].t, "siteA"));
+    assert_int_equal(s[0].ups, 1);
+    /* One outbound and one inbound on each side. */
+    json_t *arr = wv_tunnels_channels_json(s[0].t, "siteB");
+    int out = 0;
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        out += strcmp(json_string_value(json_object_get(json_array_get(arr, i), "direction")),
+                      "outbound") == 0;
+    assert_int_equal(out, 1);
+    json_decref(arr);
+    teardown(s, 2);
+}
+
+static void wrong_key_never_comes_up(void **state) {
+    struct site s[2];
+    site_init(&s[0], "siteA", 7);
+    site_init(&s[1], "siteB", 8);
+    introduce(&s[0], &s[1]);
+    introduce(&s[1], &s[0]);
+    run_ms(1500);
+    assert_false(wv_tunnels_site_up(s[0].t, "siteB"));
+    assert_false(wv_tunnels_site_up(s[1].t, "siteA"));
+    struct wv_tunnels_stats st;
+    wv_tunnels_get_stats(s[0].t, &st);
+    assert_true(st.proofs_failed > 0);
+    teardown(s, 2);
+}
+
+static void wrong_pin_is_refused(void **state) {
+    struct site s[3];
+    site_init(&s[0], "siteA", 7);
+    site_init(&s[1], "siteB", 7);
+    site_init(&s[2], "siteC", 7);
+    /* A is told B's sockets with C's certificate: the dial must fail. */
+    struct wv_peer_socket ps = {.port = s[1].port};
+    snprintf(ps.address, sizeof(ps.address), "127.0.0.1");
+    wv_tunnels_set_peer(s[0].t, "siteB", wv_identity_fingerprint(s[2].id), &ps, 1);
+    run_ms(1500);
+    assert_false(wv_tunnels_site_up(s[0].t, "siteB"));
+    struct wv_tunnels_stats st;
+    wv_tunnels_get_stats(s[0].t, &st);
+    assert_true(st.dial_failures > 0);
+    assert_int_equal(st.channels_up, 0);
+    teardown(s, 3);
+}
+
+static bool a_up(void *arg) {
+    struct pair *p = arg;
+    return up_channels(p->a, p->b->name) >= 1;
+}
+
+static void channel_redialed_after_peer_restart(void **state) {
+    struct site s[2];
+    site_init(&s[0], "siteA", 7);
+    site_init(&s[1], "siteB", 7);
+    introduce(&s[0], &s[1]);
+    struct pair p = {&s[0], &s[1]};
+    assert_true(wait_until(a_up, &p, 3000));
+    /* B vanishes without a word (its endpoint closes), then comes back on
+     * the same port with the same identity. */
+    uint16_t port = s[1].port;
+    wv_identity *id = s[1].id;
+    closed = 0;
+    wv_tunnels_close(s[1].t, on_closed, NULL);
+    while (closed < 1)
+        uv_run(&loop, UV_RUN_ONCE);
+    struct wv_tunnels_options o = {.site = "siteB", .auth_key = s[1].key, .id = id};
+    wv_quic_config_default(&o.quic);
+    assert_int_equal(wv_tunnels_new(&loop, logger, &o, NULL, NULL, &s[1].t), 0);
+    struct wv_tunnel_socket sock = {.name = "s1"};
+    wv_parse_ip("127.0.0.1", port, &sock.listen);
+    wv_tunnels_set_sockets(s[1].t, &sock, 1, NULL);
+    /* The dead channel goes (idle timeout 2 s), then the re-dial succeeds. */
+    assert_true(wait_until(a_up, &p, 12000));
+    teardown(s, 2);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(two_sites_get_two_up_channels_each),
+        cmocka_unit_test(wrong_key_never_comes_up),
+        cmocka_unit_test(wrong_pin_is_refused),
+        cmocka_unit_test(channel_redialed_after_peer_restart),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown_loop);
+}
