@@ -413,6 +413,28 @@ static void canonical_paths_map_to_yaml_paths(void **state) {
     }
 }
 
+/* What import produces passes the one validator (needs secrets: a fresh DB). */
+static void imports_validate(void **state) {
+    const char *yamls[] = {seed_aws, seed_local, newer};
+    for (size_t i = 0; i < WV_COUNTOF(yamls); i++) {
+        json_t *d = parse_ok(yamls[i]);
+        wv_verr err;
+        if (wv_validate_document(d, true, &err))
+            fail_msg("config %zu: %s: %s", i, err.field, err.message);
+        wv_config_doc_free(d);
+    }
+    json_t *d = parse_ok("siteName: x\ncrypto: {key: abcdefghij}\n"
+                         "messageChannel: {mqtt: {brokerServer: mqtt://127.0.0.1:1883}}\n"
+                         "tunnel:\n  localSockets:\n  - mode: bogus\n");
+    wv_verr err;
+    assert_int_equal(wv_validate_document(d, true, &err), WV_ERR_INVAL);
+    char field[256];
+    wv_config_yaml_field("x", 1, err.field, field, sizeof(field));
+    assert_string_equal(field, "tunnel.localSockets[0].mode");
+    assert_non_null(strstr(err.message, "\"bogus\""));
+    wv_config_doc_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(seed_aws_imports),
@@ -424,6 +446,7 @@ int main(void) {
         cmocka_unit_test(derived_names_are_stable_and_unique),
         cmocka_unit_test(yaml_round_trip_reproduces_document),
         cmocka_unit_test(canonical_paths_map_to_yaml_paths),
+        cmocka_unit_test(imports_validate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
