@@ -6,9 +6,9 @@
 #include "config_int.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -512,8 +512,8 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
 /* --- Derived values ----------------------------------------------------------- */
 
 static bool name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 /* Keeps [A-Za-z0-9._-] (others become '-'), drops a leading non-alphanumeric
@@ -632,8 +632,8 @@ int wv_config_from_yaml(const char *text, size_t len, json_t **doc, wv_verr *err
     int rc = wv_ytree_parse(text, len, &root, err);
     if (rc)
         return rc == WV_ERR_TOOBIG ? WV_ERR_INVAL : rc;
-    json_t *d = json_pack("{s:{}, s:[], s:[], s:[]}", "site", "tunnelSockets", "exposedApps",
-                          "remoteApps");
+    json_t *d =
+        json_pack("{s:{}, s:[], s:[], s:[]}", "site", "tunnelSockets", "exposedApps", "remoteApps");
     struct walk w = {.err = err};
     rc = do_top(&w, root, d);
     wv_ytree_free(root);

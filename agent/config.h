@@ -29,8 +29,7 @@ void wv_config_doc_free(json_t *doc);
  * path in the YAML text it came from ("tunnel.localSockets[0].mode",
  * "messageChannel.cryptoKey" or "crypto.key", "localExposedApps[1].id"),
  * following the spelling the text used. Writes at most size bytes to out. */
-void wv_config_yaml_field(const char *text, size_t len, const char *canon, char *out,
-                          size_t size);
+void wv_config_yaml_field(const char *text, size_t len, const char *canon, char *out, size_t size);
 
 /* Writes a canonical document (as exported: no secrets) as YAML in the
  * upstream's newer format, every item with its name, secrets replaced by

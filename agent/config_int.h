@@ -15,13 +15,13 @@ enum ynode_type { YN_SCALAR, YN_MAP, YN_SEQ };
 
 struct ynode {
     enum ynode_type type;
-    char *s;      /* scalar value (NUL-terminated) */
+    char *s; /* scalar value (NUL-terminated) */
     size_t slen;
-    bool plain;   /* plain (unquoted) scalar style */
-    int line;     /* 1-based */
-    size_t n;     /* map entries or sequence items */
+    bool plain; /* plain (unquoted) scalar style */
+    int line;   /* 1-based */
+    size_t n;   /* map entries or sequence items */
     size_t cap;
-    char **keys;  /* map keys (n of them) */
+    char **keys; /* map keys (n of them) */
     struct ynode **items;
 };
 

@@ -156,8 +156,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev) {
             set_err(b->err, path, "nesting deeper than %s%ld levels", "", WV_CONFIG_MAX_DEPTH);
             return WV_ERR_TOOBIG;
         }
-        struct ynode *n =
-            ynode_new(ev->type == YAML_MAPPING_START_EVENT ? YN_MAP : YN_SEQ, line);
+        struct ynode *n = ynode_new(ev->type == YAML_MAPPING_START_EVENT ? YN_MAP : YN_SEQ, line);
         /* Push first so a key that is a map is reported by attach(). */
         int rc = attach(b, n);
         if (rc)
@@ -194,10 +193,11 @@ int wv_ytree_parse(const char *text, size_t len, struct ynode **out, wv_verr *er
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
             snprintf(err->field, sizeof(err->field), "%s", "");
-            snprintf(err->message, sizeof(err->message), "YAML syntax error at line %zu, column %zu: %s%s%s",
+            snprintf(err->message, sizeof(err->message),
+                     "YAML syntax error at line %zu, column %zu: %s%s%s",
                      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                     parser.problem ? parser.problem : "unknown problem",
-                     parser.context ? " " : "", parser.context ? parser.context : "");
+                     parser.problem ? parser.problem : "unknown problem", parser.context ? " " : "",
+                     parser.context ? parser.context : "");
             rc = WV_ERR_INVAL;
             break;
         }

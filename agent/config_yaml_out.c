@@ -79,7 +79,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
     json_array_foreach(json_object_get(doc, "exposedApps"), i, v) {
         json_t *a = json_object();
         copy(a, "appName", v, "name");
-        copy_keys(a, v, (const char *const[]){"mode", "appSocket", "portRange", "addressRange", NULL});
+        copy_keys(a, v,
+                  (const char *const[]){"mode", "appSocket", "portRange", "addressRange", NULL});
         json_array_append_new(exposed, a);
     }
     json_object_set_new(y, "localExposedApps", exposed);
@@ -87,9 +88,9 @@ static json_t *shape_site(json_t *doc, json_t *site) {
     json_t *remote = json_array();
     json_array_foreach(json_object_get(doc, "remoteApps"), i, v) {
         json_t *a = json_object();
-        copy_keys(a, v,
-                  (const char *const[]){"name", "siteName", "appName", "localSocket", "appSocket",
-                                        NULL});
+        copy_keys(
+            a, v,
+            (const char *const[]){"name", "siteName", "appName", "localSocket", "appSocket", NULL});
         json_array_append_new(remote, a);
     }
     json_object_set_new(y, "remoteApps", remote);
@@ -111,7 +112,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
             json_array_foreach(users, j, u) {
                 json_t *o = json_object();
                 copy(o, "user", u, "user");
-                if (json_is_true(json_object_get(u, "passwordSet")) || json_object_get(u, "password"))
+                if (json_is_true(json_object_get(u, "passwordSet")) ||
+                    json_object_get(u, "password"))
                     json_object_set_new(o, "passwordSet", json_true());
                 json_array_append_new(list, o);
             }
@@ -144,8 +146,8 @@ static int write_cb(void *data, unsigned char *buf, size_t size) {
 /* Would a plain scalar with this text read back as something else than a
  * string (number, bool, null) in a generic YAML reader? Quote it then. */
 static bool needs_quotes(const char *s) {
-    static const char *const words[] = {"", "~", "null", "true", "false", "yes", "no",
-                                        "on", "off", "y", "n"};
+    static const char *const words[] = {"",   "~",  "null", "true", "false", "yes",
+                                        "no", "on", "off",  "y",    "n"};
     for (size_t i = 0; i < WV_COUNTOF(words); i++)
         if (strcasecmp(s, words[i]) == 0)
             return true;
@@ -271,8 +273,7 @@ static const char *spelled(const struct ynode *list, long idx, const char *a, co
     return a;
 }
 
-void wv_config_yaml_field(const char *text, size_t len, const char *canon, char *out,
-                          size_t size) {
+void wv_config_yaml_field(const char *text, size_t len, const char *canon, char *out, size_t size) {
     struct ynode *root = NULL;
     wv_verr ignore;
     if (text)

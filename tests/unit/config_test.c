@@ -1,7 +1,10 @@
+/* cmocka needs these first, in this order */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+/* clang-format on */
 
 #include "common.h"
 #include "config.h"
@@ -11,134 +14,131 @@
 #include <string.h>
 
 /* The two configs of shared/seed/release-public-ip.md, verbatim. */
-static const char seed_aws[] =
-    "siteName: aws\n"
-    "\n"
-    "logger:\n"
-    "  level: DEBUG\n"
-    "  file: \"\"\n"
-    "  format: json\n"
-    "\n"
-    "messageChannel:\n"
-    "  protocol: mqtt\n"
-    "  cryptoKey: \"aA6wBHTYd%#dOPr8\"\n"
-    "  mqtt:\n"
-    "    brokerServer: mqtt://mqtt.eclipseprojects.io:1883\n"
-    "    topic: \"kungze/wovenet/dual-stack-ui78Tydwq\"\n"
-    "\n"
-    "tunnel:\n"
-    "  localSockets:\n"
-    "  - mode: dedicated-address\n"
-    "    transportProtocol: quic\n"
-    "    publicAddress: 2406:da12:35a:3d02:1f43:11a1:abf2:2900\n"
-    "    publicPort: 25890\n"
-    "\n"
-    "localExposedApps:\n"
-    "- socket: 127.0.0.1:5201\n"
-    "  id: afe87405-0f46-4290-84df-b6034b54761f\n";
+static const char seed_aws[] = "siteName: aws\n"
+                               "\n"
+                               "logger:\n"
+                               "  level: DEBUG\n"
+                               "  file: \"\"\n"
+                               "  format: json\n"
+                               "\n"
+                               "messageChannel:\n"
+                               "  protocol: mqtt\n"
+                               "  cryptoKey: \"aA6wBHTYd%#dOPr8\"\n"
+                               "  mqtt:\n"
+                               "    brokerServer: mqtt://mqtt.eclipseprojects.io:1883\n"
+                               "    topic: \"kungze/wovenet/dual-stack-ui78Tydwq\"\n"
+                               "\n"
+                               "tunnel:\n"
+                               "  localSockets:\n"
+                               "  - mode: dedicated-address\n"
+                               "    transportProtocol: quic\n"
+                               "    publicAddress: 2406:da12:35a:3d02:1f43:11a1:abf2:2900\n"
+                               "    publicPort: 25890\n"
+                               "\n"
+                               "localExposedApps:\n"
+                               "- socket: 127.0.0.1:5201\n"
+                               "  id: afe87405-0f46-4290-84df-b6034b54761f\n";
 
-static const char seed_local[] =
-    "siteName: local\n"
-    "\n"
-    "logger:\n"
-    "  level: DEBUG\n"
-    "  file: \"\"\n"
-    "  format: json\n"
-    "\n"
-    "messageChannel:\n"
-    "  protocol: mqtt\n"
-    "  cryptoKey: \"aA6wBHTYd%#dOPr8\"\n"
-    "  mqtt:\n"
-    "    brokerServer: mqtt://mqtt.eclipseprojects.io:1883\n"
-    "    topic: \"kungze/wovenet/dual-stack-ui78Tydwq\"\n"
-    "\n"
-    "tunnel:\n"
-    "  localSockets:\n"
-    "  - mode: port-forwarding\n"
-    "    transportProtocol: quic\n"
-    "    publicAddress: 36.106.107.114\n"
-    "    publicPort: 36092\n"
-    "    listenPort: 26098\n"
-    "\n"
-    "remoteApps:\n"
-    "- siteName: aws\n"
-    "  remoteAppId: afe87405-0f46-4290-84df-b6034b54761f\n"
-    "  localSocket: 127.0.0.1:5201\n";
+static const char seed_local[] = "siteName: local\n"
+                                 "\n"
+                                 "logger:\n"
+                                 "  level: DEBUG\n"
+                                 "  file: \"\"\n"
+                                 "  format: json\n"
+                                 "\n"
+                                 "messageChannel:\n"
+                                 "  protocol: mqtt\n"
+                                 "  cryptoKey: \"aA6wBHTYd%#dOPr8\"\n"
+                                 "  mqtt:\n"
+                                 "    brokerServer: mqtt://mqtt.eclipseprojects.io:1883\n"
+                                 "    topic: \"kungze/wovenet/dual-stack-ui78Tydwq\"\n"
+                                 "\n"
+                                 "tunnel:\n"
+                                 "  localSockets:\n"
+                                 "  - mode: port-forwarding\n"
+                                 "    transportProtocol: quic\n"
+                                 "    publicAddress: 36.106.107.114\n"
+                                 "    publicPort: 36092\n"
+                                 "    listenPort: 26098\n"
+                                 "\n"
+                                 "remoteApps:\n"
+                                 "- siteName: aws\n"
+                                 "  remoteAppId: afe87405-0f46-4290-84df-b6034b54761f\n"
+                                 "  localSocket: 127.0.0.1:5201\n";
 
 /* The newer upstream format with its whole feature set. */
-static const char newer[] =
-    "siteName: branch-7\n"
-    "crypto:\n"
-    "  key: \"correct horse battery\"\n"
-    "logger: {level: info, file: /tmp/wv.log, format: text}\n"
-    "messageChannel:\n"
-    "  protocol: mqtt\n"
-    "  mqtt:\n"
-    "    brokerServer: mqtts://broker.example:8883\n"
-    "    brokerServers: [mqtt://198.51.100.7:1883]\n"
-    "    topic: \"\"\n"
-    "    username: site\n"
-    "    password: \"mqtt-pass-1\"\n"
-    "tunnel:\n"
-    "  localSockets:\n"
-    "  - mode: dedicated-address\n"
-    "    transportProtocol: quic\n"
-    "    publicAddress: 2001:db8::5\n"
-    "    listenAddress: 2001:db8::5\n"
-    "    listenPort: 40001\n"
-    "  - mode: port-forwarding\n"
-    "    publicAddress: autoHttpDetect\n"
-    "    publicPort: 40002\n"
-    "    listenAddress: 203.0.113.9\n"
-    "    listenPort: 40003\n"
-    "    httpDetector:\n"
-    "      url: http://203.0.113.1/ip\n"
-    "      interval: 120\n"
-    "  - mode: port-forwarding\n"
-    "    publicAddress: 198.51.100.4\n"
-    "    publicPort: 40004\n"
-    "    listenPort: 40003\n"
-    "localExposedApps:\n"
-    "- appName: files\n"
-    "  appSocket: tcp:10.1.1.5:8000\n"
-    "- appName: engine\n"
-    "  mode: single\n"
-    "  appSocket: unix:/run/engine.sock\n"
-    "- appName: desktops\n"
-    "  mode: range\n"
-    "  portRange: [5900, \"6000-6010\"]\n"
-    "  addressRange:\n"
-    "  - 10.9.0.0/16\n"
-    "  - ::1\n"
-    "remoteApps:\n"
-    "- siteName: hq\n"
-    "  appName: files\n"
-    "  localSocket: tcp:127.0.0.1:18000\n"
-    "- siteName: hq\n"
-    "  appName: engine\n"
-    "  localSocket: unix:/tmp/hq-engine.sock\n"
-    "- siteName: hq\n"
-    "  appName: desktops\n"
-    "  appSocket: tcp:10.9.0.3:5901\n"
-    "  localSocket: tcp:[::1]:15901\n"
-    "- name: my-own\n"
-    "  siteName: hq\n"
-    "  appName: desktops\n"
-    "  appSocket: tcp:10.9.0.4:5901\n"
-    "  localSocket: tcp:127.0.0.1:15902\n"
-    "restfulApi:\n"
-    "  enabled: true\n"
-    "  listenAddr: 127.0.0.1:18443\n"
-    "  logger:\n"
-    "    file: /tmp/api.log\n"
-    "  tls:\n"
-    "    enabled: true\n"
-    "    key: /etc/wv/key.pem\n"
-    "    cert: /etc/wv/cert.pem\n"
-    "  auth:\n"
-    "    basicAuth:\n"
-    "    - user: ops\n"
-    "      password: \"a long password\"\n";
+static const char newer[] = "siteName: branch-7\n"
+                            "crypto:\n"
+                            "  key: \"correct horse battery\"\n"
+                            "logger: {level: info, file: /tmp/wv.log, format: text}\n"
+                            "messageChannel:\n"
+                            "  protocol: mqtt\n"
+                            "  mqtt:\n"
+                            "    brokerServer: mqtts://broker.example:8883\n"
+                            "    brokerServers: [mqtt://198.51.100.7:1883]\n"
+                            "    topic: \"\"\n"
+                            "    username: site\n"
+                            "    password: \"mqtt-pass-1\"\n"
+                            "tunnel:\n"
+                            "  localSockets:\n"
+                            "  - mode: dedicated-address\n"
+                            "    transportProtocol: quic\n"
+                            "    publicAddress: 2001:db8::5\n"
+                            "    listenAddress: 2001:db8::5\n"
+                            "    listenPort: 40001\n"
+                            "  - mode: port-forwarding\n"
+                            "    publicAddress: autoHttpDetect\n"
+                            "    publicPort: 40002\n"
+                            "    listenAddress: 203.0.113.9\n"
+                            "    listenPort: 40003\n"
+                            "    httpDetector:\n"
+                            "      url: http://203.0.113.1/ip\n"
+                            "      interval: 120\n"
+                            "  - mode: port-forwarding\n"
+                            "    publicAddress: 198.51.100.4\n"
+                            "    publicPort: 40004\n"
+                            "    listenPort: 40003\n"
+                            "localExposedApps:\n"
+                            "- appName: files\n"
+                            "  appSocket: tcp:10.1.1.5:8000\n"
+                            "- appName: engine\n"
+                            "  mode: single\n"
+                            "  appSocket: unix:/run/engine.sock\n"
+                            "- appName: desktops\n"
+                            "  mode: range\n"
+                            "  portRange: [5900, \"6000-6010\"]\n"
+                            "  addressRange:\n"
+                            "  - 10.9.0.0/16\n"
+                            "  - ::1\n"
+                            "remoteApps:\n"
+                            "- siteName: hq\n"
+                            "  appName: files\n"
+                            "  localSocket: tcp:127.0.0.1:18000\n"
+                            "- siteName: hq\n"
+                            "  appName: engine\n"
+                            "  localSocket: unix:/tmp/hq-engine.sock\n"
+                            "- siteName: hq\n"
+                            "  appName: desktops\n"
+                            "  appSocket: tcp:10.9.0.3:5901\n"
+                            "  localSocket: tcp:[::1]:15901\n"
+                            "- name: my-own\n"
+                            "  siteName: hq\n"
+                            "  appName: desktops\n"
+                            "  appSocket: tcp:10.9.0.4:5901\n"
+                            "  localSocket: tcp:127.0.0.1:15902\n"
+                            "restfulApi:\n"
+                            "  enabled: true\n"
+                            "  listenAddr: 127.0.0.1:18443\n"
+                            "  logger:\n"
+                            "    file: /tmp/api.log\n"
+                            "  tls:\n"
+                            "    enabled: true\n"
+                            "    key: /etc/wv/key.pem\n"
+                            "    cert: /etc/wv/cert.pem\n"
+                            "  auth:\n"
+                            "    basicAuth:\n"
+                            "    - user: ops\n"
+                            "      password: \"a long password\"\n";
 
 static json_t *parse_ok(const char *yaml) {
     json_t *doc = NULL;
@@ -184,7 +184,8 @@ static void seed_aws_imports(void **state) {
     assert_string_equal(sget(d, "site/messageChannel/protocol"), "mqtt");
     assert_string_equal(sget(d, "site/messageChannel/brokers/0"),
                         "mqtt://mqtt.eclipseprojects.io:1883");
-    assert_string_equal(sget(d, "site/messageChannel/topic"), "kungze/wovenet/dual-stack-ui78Tydwq");
+    assert_string_equal(sget(d, "site/messageChannel/topic"),
+                        "kungze/wovenet/dual-stack-ui78Tydwq");
     assert_string_equal(sget(d, "tunnelSockets/0/name"), "dedicated-address-25890");
     assert_string_equal(sget(d, "tunnelSockets/0/publicAddress"),
                         "2406:da12:35a:3d02:1f43:11a1:abf2:2900");
@@ -227,11 +228,11 @@ static void newer_format_imports(void **state) {
     assert_string_equal(sget(d, "tunnelSockets/2/name"), "port-forwarding-40003-2");
     assert_string_equal(sget(d, "tunnelSockets/1/publicAddress"), "autoHttpDetect");
     assert_string_equal(sget(d, "tunnelSockets/1/httpDetector/url"), "http://203.0.113.1/ip");
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(json_array_get(json_object_get(d, "tunnelSockets"), 1),
-                                         "httpDetector"),
-                         "interval")),
-                     120);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(d, "tunnelSockets"), 1), "httpDetector"),
+            "interval")),
+        120);
     assert_string_equal(sget(d, "exposedApps/1/appSocket"), "unix:/run/engine.sock");
     assert_string_equal(sget(d, "exposedApps/2/mode"), "range");
     assert_string_equal(sget(d, "exposedApps/2/portRange/0"), "5900");
@@ -249,7 +250,8 @@ static void newer_format_imports(void **state) {
     assert_string_equal(sget(d, "site/restfulApi/auth/basicAuth/0/user"), "ops");
     assert_string_equal(sget(d, "site/restfulApi/auth/basicAuth/0/password"), "a long password");
     /* the separate API log file is accepted and ignored */
-    assert_null(json_object_get(json_object_get(json_object_get(d, "site"), "restfulApi"), "logger"));
+    assert_null(
+        json_object_get(json_object_get(json_object_get(d, "site"), "restfulApi"), "logger"));
     wv_config_doc_free(d);
 }
 
@@ -264,8 +266,8 @@ static void unknown_keys_name_their_path(void **state) {
 }
 
 static void type_errors_name_their_path(void **state) {
-    parse_err("tunnel:\n  localSockets:\n  - publicPort: abc\n", "tunnel.localSockets[0].publicPort",
-              "expected an integer");
+    parse_err("tunnel:\n  localSockets:\n  - publicPort: abc\n",
+              "tunnel.localSockets[0].publicPort", "expected an integer");
     parse_err("tunnel:\n  localSockets:\n  - listenPort: \"80\"\n",
               "tunnel.localSockets[0].listenPort", "expected an integer");
     parse_err("restfulApi:\n  enabled: maybe\n", "restfulApi.enabled", "expected true or false");
@@ -328,6 +330,10 @@ static void derived_names_are_stable_and_unique(void **state) {
     assert_int_equal(strlen(t1), 8 + 32);
     assert_int_equal(strncmp(t1, "wovenet/", 8), 0);
     assert_null(strstr(t1, "aA6wBHTYd"));
+    /* Pinned (the store derives the same value; see store_test). */
+    char *pinned = wv_config_derive_topic("aA6wBHTYd%#dOPr8-secret");
+    assert_string_equal(pinned, "wovenet/40344293cc275a83d73c02ef71b5c537");
+    free(pinned);
     free(t1);
     free(t2);
     free(t3);
