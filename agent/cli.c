@@ -1,6 +1,7 @@
 /* Argument parsing and usage texts. */
 #include "cli.h"
 #include "common.h"
+#include "validate.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -169,6 +170,10 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
                                           {0}};
         out->cmd = WV_CLI_RUN;
         parse_cmd(sub_argc, sub_argv, out, usage_run, ":c:d:a:h", o, 0);
+        struct sockaddr_storage ss;
+        if (out->cmd == WV_CLI_RUN && out->api && wv_parse_hostport(out->api, &ss) < 0)
+            usage_error(out, usage_run,
+                        "run: invalid --api address \"%s\" (ADDR:PORT or [v6]:PORT)", out->api);
     } else if (strcmp(cmd, "import") == 0) {
         static const struct option o[] = {
             {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};

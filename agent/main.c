@@ -13,7 +13,8 @@
 
 struct run_ctx {
     wv_agent *agent;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
+    wv_log *log;
     bool stopping;
 };
 
@@ -21,6 +22,16 @@ static void on_agent_stopped(wv_agent *agent, void *user) {
     struct run_ctx *ctx = user;
     uv_close((uv_handle_t *)&ctx->sigint, NULL);
     uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+    uv_close((uv_handle_t *)&ctx->sighup, NULL);
+}
+
+/* SIGHUP: reopen the log file (after rotation). */
+static void on_sighup(uv_signal_t *h, int signum) {
+    struct run_ctx *ctx = h->data;
+    if (wv_log_reopen(ctx->log))
+        WV_ERROR(ctx->log, "main", "cannot reopen the log file: %s", strerror(errno));
+    else
+        WV_INFO(ctx->log, "main", "log file reopened");
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -93,9 +104,12 @@ static int run(const struct wv_cli *cli) {
     if (!rc) {
         uv_signal_init(&loop, &ctx.sigint);
         uv_signal_init(&loop, &ctx.sigterm);
-        ctx.sigint.data = ctx.sigterm.data = &ctx;
+        uv_signal_init(&loop, &ctx.sighup);
+        ctx.sigint.data = ctx.sigterm.data = ctx.sighup.data = &ctx;
+        ctx.log = log;
         uv_signal_start(&ctx.sigint, on_signal, SIGINT);
         uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+        uv_signal_start(&ctx.sighup, on_sighup, SIGHUP);
         uv_run(&loop, UV_RUN_DEFAULT);
     } else {
         fprintf(stderr, "wovenet: cannot start: %s\n", wv_strerror(rc));

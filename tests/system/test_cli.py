@@ -168,7 +168,8 @@ def usage(d):
     print("usage errors exit 2; help and version exit 0")
     for args in (["frobnicate"], [], ["import"], ["export", "--bogus"], ["run", "--db"],
                  ["export", "--format", "xml"], ["token"], ["token", "create"],
-                 ["token", "delete"], ["import", "a.yaml", "b.yaml"], ["--nope"]):
+                 ["token", "delete"], ["import", "a.yaml", "b.yaml"], ["--nope"],
+                 ["run", "--api", "nonsense"], ["run", "extra"]):
         rc, out, err = t.wovenet(*args)
         t.check(rc == 2 and "usage: wovenet" in err and out == "",
                 f"wovenet {' '.join(args)} -> exit 2 with usage on stderr")
@@ -206,6 +207,9 @@ def run_stops(d):
         p = t.spawn([t.BIN, "run", "--config", cfg, "--db", db, "--api", f"127.0.0.1:{t.free_port()}"], log)
         t.wait_for(lambda: "site local running" in open(log).read(), 10, what="running line")
         t.check(p.poll() is None, "run keeps running")
+        os.killpg(p.pid, signal.SIGHUP)  # reopens the log, keeps running
+        t.wait_for(lambda: "log file reopened" in open(log).read(), 5, what="reopen line")
+        t.check(p.poll() is None, "SIGHUP does not stop run")
         os.killpg(p.pid, sig)
         p.wait(10)
         t.check_eq(p.returncode, 0, f"run exits 0 on {signal.Signals(sig).name}")
