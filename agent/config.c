@@ -16,7 +16,9 @@
 
 /* YAML paths in error messages are bounded (wv_verr.field is 256 bytes);
  * a truncated path in a message is acceptable. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 /* A walk position: the YAML path of the map being read. */
 struct walk {
