@@ -164,6 +164,8 @@ static json_t *child(json_t *obj, const char *key) {
     return c;
 }
 
+static const char *str_or(json_t *obj, const char *key, const char *dflt);
+
 #define UNKNOWN(w, path, key) fail((w), (path), (key), "unknown key")
 #define IS(k) (strcmp(key, (k)) == 0)
 
@@ -404,6 +406,9 @@ static int do_exposed(struct walk *w, const char *path, const struct ynode *m, j
         if (rc)
             return rc;
     }
+    /* Upstream ignores appSocket on a range app; so does import. */
+    if (strcmp(str_or(app, "mode", ""), "range") == 0)
+        json_object_del(app, "appSocket");
     return 0;
 }
 

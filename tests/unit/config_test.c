@@ -106,6 +106,7 @@ static const char newer[] = "siteName: branch-7\n"
                             "  appSocket: unix:/run/engine.sock\n"
                             "- appName: desktops\n"
                             "  mode: range\n"
+                            "  appSocket: tcp:10.9.0.1:1\n"
                             "  portRange: [5900, \"6000-6010\"]\n"
                             "  addressRange:\n"
                             "  - 10.9.0.0/16\n"
@@ -235,6 +236,8 @@ static void newer_format_imports(void **state) {
         120);
     assert_string_equal(sget(d, "exposedApps/1/appSocket"), "unix:/run/engine.sock");
     assert_string_equal(sget(d, "exposedApps/2/mode"), "range");
+    /* ignored on a range app, as upstream does */
+    assert_null(json_object_get(json_array_get(json_object_get(d, "exposedApps"), 2), "appSocket"));
     assert_string_equal(sget(d, "exposedApps/2/portRange/0"), "5900");
     assert_string_equal(sget(d, "exposedApps/2/portRange/1"), "6000-6010");
     assert_string_equal(sget(d, "exposedApps/2/addressRange/1"), "::1");
