@@ -64,6 +64,47 @@ remoteApps:
   localSocket: 127.0.0.1:5201
 """
 
+NEWER = """siteName: branch-7
+crypto:
+  key: "correct horse battery"
+logger: {level: info, file: "", format: text}
+messageChannel:
+  protocol: mqtt
+  mqtt:
+    brokerServer: mqtts://broker.example:8883
+    brokerServers: [mqtt://198.51.100.7:1883]
+    topic: ""
+    password: "mqtt-pass-1"
+tunnel:
+  localSockets:
+  - mode: port-forwarding
+    publicAddress: autoHttpDetect
+    publicPort: 40002
+    listenPort: 40003
+    httpDetector:
+      url: http://203.0.113.1/ip
+localExposedApps:
+- appName: engine
+  appSocket: unix:/run/engine.sock
+- appName: desktops
+  mode: range
+  portRange: [5900, "6000-6010"]
+  addressRange: [10.9.0.0/16, "::1"]
+remoteApps:
+- siteName: hq
+  appName: desktops
+  appSocket: tcp:10.9.0.3:5901
+  localSocket: tcp:[::1]:15901
+restfulApi:
+  enabled: true
+  listenAddr: 127.0.0.1:18443
+  logger: {file: /tmp/ignored.log}
+  auth:
+    basicAuth:
+    - user: ops
+      password: "a long password"
+"""
+
 
 def write(d, name, text):
     p = os.path.join(d, name)
@@ -129,6 +170,26 @@ def seed_imports(d):
         rc, _, err = t.wovenet("import", "--db", fresh, y)
         t.check_eq(rc, 1, f"{name}: exported YAML without the key is refused by a new DB")
         t.check("crypto.key" in err, f"{name}: ... naming crypto.key ({err.strip()})")
+
+
+def newer_format(d):
+    print("newer upstream format: range, unix, autoHttpDetect, basicAuth, restfulApi")
+    db = os.path.join(d, "newer.db")
+    rc, _, err = t.wovenet("import", "--db", db, write(d, "newer.yaml", NEWER))
+    t.check_eq((rc, err), (0, ""), "newer format imports")
+    js = export(db)
+    for secret in ("correct horse", "mqtt-pass-1", "a long password"):
+        t.check(secret not in js, f"secret {secret[:4]}... not exported")
+    doc = json.loads(js)
+    t.check(doc["site"]["messageChannel"]["topic"].startswith("wovenet/"), "topic derived")
+    t.check_eq(doc["exposedApps"][0]["portRange"], ["5900", "6000-6010"], "range app ports")
+    t.check_eq(doc["tunnelSockets"][0]["name"], "port-forwarding-40003", "derived socket name")
+    t.check_eq(doc["site"]["restfulApi"]["auth"]["basicAuth"],
+               [{"user": "ops", "passwordSet": True}], "basic auth user without password")
+    y = write(d, "newer-export.yaml", export(db, "yaml"))
+    rc, out, _ = t.wovenet("import", "--db", db, y)
+    t.check(rc == 0 and "0 created, 0 changed, 0 deleted" in out, "re-import changes nothing")
+    t.check_eq(strip_rev(json.loads(export(db))), strip_rev(doc), "import(export(x)) == x")
 
 
 def errors(d):
@@ -226,6 +287,7 @@ def run_stops(d):
 def main():
     d = t.tmpdir()
     seed_imports(d)
+    newer_format(d)
     errors(d)
     usage(d)
     tokens(d)
