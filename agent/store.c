@@ -129,6 +129,18 @@ static long migration_version(const char *path) {
     return end == base + 3 && *end == '_' ? v : -1;
 }
 
+/* The highest recorded migration. */
+static int schema_version(wv_store *st, int64_t *have) {
+    sqlite3_stmt *s;
+    if (wv_st_prepare(st, "SELECT coalesce(max(version), 0) FROM schema_migrations", &s) < 0)
+        return WV_ERR_DB;
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_st_dberr(st, "read schema version");
+    if (rc == 0)
+        *have = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int migrate(wv_store *st) {
     if (wv_st_exec(
             st, "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -136,11 +148,8 @@ static int migrate(wv_store *st) {
         return WV_ERR_DB;
     sqlite3_stmt *s;
     int64_t have = 0;
-    if (wv_st_prepare(st, "SELECT coalesce(max(version), 0) FROM schema_migrations", &s) < 0)
+    if (schema_version(st, &have) < 0)
         return WV_ERR_DB;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        have = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
 
     long known = 0;
     for (const struct wv_embedded *m = wv_migrations; m->path; m++)
@@ -161,6 +170,15 @@ static int migrate(wv_store *st) {
         /* One transaction per migration: a crash leaves it wholly applied or not. */
         if (wv_st_begin(st) < 0)
             return WV_ERR_DB;
+        /* Another process may have migrated while we waited for the lock. */
+        if (schema_version(st, &have) < 0) {
+            wv_st_rollback(st);
+            return WV_ERR_DB;
+        }
+        if (v <= have) {
+            wv_st_rollback(st);
+            continue;
+        }
         if (wv_st_exec(st, (const char *)m->data) < 0 ||
             wv_st_prepare(st,
                           "INSERT INTO schema_migrations (version, name, applied_at) "

@@ -118,6 +118,23 @@ static void migrations_from_empty(void **state) {
     assert_int_equal(wv_store_open(f->path, NULL, &f->st), 0);
 }
 
+/* Two connections on one file (e.g. `wovenet token create` while the agent
+ * runs): each sees the other's commits, migrations are not re-applied. */
+static void two_handles_share_the_file(void **state) {
+    struct fx *f = *state;
+    wv_store *other;
+    assert_int_equal(wv_store_open(f->path, NULL, &other), 0);
+    json_t *r = remote("x", 9);
+    assert_int_equal(wv_store_create(other, WV_KIND_REMOTE_APP, r, 0, NULL), 0);
+    json_decref(r);
+    assert_int_equal(wv_store_revision(f->st), 1);
+    char *tok;
+    assert_int_equal(wv_store_token_create(f->st, "t", &tok), 0);
+    assert_int_equal(wv_store_token_check(other, tok), 0);
+    free(tok);
+    wv_store_close(other);
+}
+
 static void not_a_database_and_bad_path(void **state) {
     struct fx *f = *state;
     char p[160];
@@ -534,6 +551,7 @@ static void identity(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(migrations_from_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_handles_share_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(not_a_database_and_bad_path, setup, teardown),
         cmocka_unit_test_setup_teardown(file_mode_0600, setup, teardown),
         cmocka_unit_test_setup_teardown(crud_and_revision, setup, teardown),
