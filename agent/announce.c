@@ -20,10 +20,10 @@ static const char *const type_names[] = {
 
 /* Fields allowed per type; anything else is refused so that two versions of
  * the protocol never silently half-understand each other. */
-static const char *const announce_fields[] = {"type", "site", "instance", "seq", "ts",
+static const char *const announce_fields[] = {"type",    "site", "instance",    "seq", "ts",
                                               "sockets", "apps", "fingerprint", NULL};
-static const char *const reply_fields[] = {"type", "site", "to", "instance", "seq", "ts",
-                                           "sockets", "apps", "fingerprint", NULL};
+static const char *const reply_fields[] = {"type", "site",    "to",   "instance",    "seq",
+                                           "ts",   "sockets", "apps", "fingerprint", NULL};
 static const char *const offline_fields[] = {"type", "site", "instance", "seq", "ts", NULL};
 static const char *const request_fields[] = {"type", "from", "to", "instance", "seq", "ts", NULL};
 static const char *const socket_fields[] = {"address", "port", "protocol", "detected", NULL};
@@ -65,8 +65,7 @@ static bool address_valid(const char *s) {
     unsigned char buf[16];
     if (strnlen(s, WV_ADDRESS_MAX + 1) > WV_ADDRESS_MAX)
         return false;
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1 ||
-           hostname_valid(s);
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1 || hostname_valid(s);
 }
 
 static bool hex_valid(const char *s, size_t len) {
@@ -154,10 +153,9 @@ static bool parse_sockets(json_t *arr, wv_msg *m) {
         uint64_t port;
         json_t *det = json_object_get(s, "detected");
         if (!json_is_object(s) || !only_fields(s, socket_fields) ||
-            !get_str(s, "address", o->address, sizeof o->address) ||
-            !get_uint(s, "port", &port) || port == 0 || port > 65535 ||
-            !get_str(s, "protocol", proto, sizeof proto) || strcmp(proto, "quic") != 0 ||
-            !json_is_boolean(det))
+            !get_str(s, "address", o->address, sizeof o->address) || !get_uint(s, "port", &port) ||
+            port == 0 || port > 65535 || !get_str(s, "protocol", proto, sizeof proto) ||
+            strcmp(proto, "quic") != 0 || !json_is_boolean(det))
             return false;
         o->port = (uint16_t)port;
         o->detected = json_is_true(det);
@@ -206,10 +204,9 @@ static bool parse_obj(json_t *root, wv_msg *m) {
     m->ts = (int64_t)ts;
     if (has_to(m->type) && !get_str(root, "to", m->to, sizeof m->to))
         return false;
-    if (has_body(m->type) &&
-        (!parse_sockets(json_object_get(root, "sockets"), m) ||
-         !parse_apps(json_object_get(root, "apps"), m) ||
-         !get_str(root, "fingerprint", m->fingerprint, sizeof m->fingerprint)))
+    if (has_body(m->type) && (!parse_sockets(json_object_get(root, "sockets"), m) ||
+                              !parse_apps(json_object_get(root, "apps"), m) ||
+                              !get_str(root, "fingerprint", m->fingerprint, sizeof m->fingerprint)))
         return false;
     return msg_valid(m);
 }
@@ -244,10 +241,10 @@ char *wv_msg_encode(const wv_msg *m) {
     if (has_body(m->type)) {
         json_t *socks = json_array();
         for (size_t i = 0; i < m->nsockets; i++)
-            json_array_append_new(
-                socks, json_pack("{s:s, s:i, s:s, s:b}", "address", m->sockets[i].address, "port",
-                                 (int)m->sockets[i].port, "protocol", "quic", "detected",
-                                 (int)m->sockets[i].detected));
+            json_array_append_new(socks, json_pack("{s:s, s:i, s:s, s:b}", "address",
+                                                   m->sockets[i].address, "port",
+                                                   (int)m->sockets[i].port, "protocol", "quic",
+                                                   "detected", (int)m->sockets[i].detected));
         json_object_set_new(o, "sockets", socks);
         json_t *apps = json_array();
         for (size_t i = 0; i < m->napps; i++)
@@ -330,7 +327,7 @@ struct wv_replay {
     struct entry {
         char instance[WV_INSTANCE_HEX_LEN + 1];
         uint64_t seq;
-    } *e;
+    } * e;
 };
 
 wv_replay *wv_replay_new(size_t capacity, int64_t window_ms) {

@@ -171,8 +171,8 @@ static wv_peer *add_peer(wv_discovery *d, wv_msg *ann) {
 
 static void emit(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev) {
     static const char *const names[] = {"added", "changed", "offline"};
-    WV_INFO(d->log, SUB, "peer %s %s (%zu sockets, %zu apps)", p->name, names[ev],
-            p->ann.nsockets, p->ann.napps);
+    WV_INFO(d->log, SUB, "peer %s %s (%zu sockets, %zu apps)", p->name, names[ev], p->ann.nsockets,
+            p->ann.napps);
     if (d->cb.peer && !d->closing)
         d->cb.peer(d, p, ev, d->user);
 }
@@ -254,11 +254,13 @@ static bool hash_matches(wv_discovery *d, const char *site, const char *seg) {
 }
 
 static void on_own_slot(wv_discovery *d, const wv_msg *m) {
-    if (strcmp(m->instance, d->instance) != 0 && m->type == WV_MSG_ANNOUNCE &&
-        !d->warned_twin && m->ts > now_ms() - 60000) {
+    if (strcmp(m->instance, d->instance) != 0 && m->type == WV_MSG_ANNOUNCE && !d->warned_twin &&
+        m->ts > now_ms() - 60000) {
         d->warned_twin = true;
-        WV_WARN(d->log, SUB, "another agent announces our site name %s; are two sites "
-                "configured with the same name?", d->site);
+        WV_WARN(d->log, SUB,
+                "another agent announces our site name %s; are two sites "
+                "configured with the same name?",
+                d->site);
     }
     if (m->type == WV_MSG_OFFLINE || strcmp(m->instance, d->instance) != 0)
         heal(d);
@@ -350,8 +352,7 @@ static void on_message(wv_mqtt *mq, const char *topic, const uint8_t *payload, s
         on_inbox(d, &m);
 }
 
-static void on_state(wv_mqtt *mq, bool connected, const char *broker, const char *why,
-                     void *user) {
+static void on_state(wv_mqtt *mq, bool connected, const char *broker, const char *why, void *user) {
     wv_discovery *d = user;
     if (connected) {
         WV_INFO(d->log, SUB, "message channel up; announcing");

@@ -47,9 +47,9 @@ int wv_envelope_seal(const uint8_t key[WV_KEY_LEN], const char *topic, const voi
     size_t adlen;
     uint8_t *ad = make_ad(topic, adbuf, sizeof adbuf, &adlen);
     size_t ctlen = total - 1 - WV_ENVELOPE_NONCE_LEN;
-    int g = gnutls_aead_cipher_encrypt(h, nonce, WV_ENVELOPE_NONCE_LEN, ad, adlen,
-                                       WV_ENVELOPE_TAG_LEN, pt, ptlen,
-                                       buf + 1 + WV_ENVELOPE_NONCE_LEN, &ctlen);
+    int g =
+        gnutls_aead_cipher_encrypt(h, nonce, WV_ENVELOPE_NONCE_LEN, ad, adlen, WV_ENVELOPE_TAG_LEN,
+                                   pt, ptlen, buf + 1 + WV_ENVELOPE_NONCE_LEN, &ctlen);
     if (ad != adbuf)
         free(ad);
     if (g < 0 || ctlen != ptlen + WV_ENVELOPE_TAG_LEN)
@@ -87,9 +87,9 @@ int wv_envelope_open(const uint8_t key[WV_KEY_LEN], const char *topic, const voi
     size_t adlen;
     uint8_t *ad = make_ad(topic, adbuf, sizeof adbuf, &adlen);
     size_t got = ctlen;
-    int g = gnutls_aead_cipher_decrypt(h, p + 1, WV_ENVELOPE_NONCE_LEN, ad, adlen,
-                                       WV_ENVELOPE_TAG_LEN, p + 1 + WV_ENVELOPE_NONCE_LEN, ctlen,
-                                       buf, &got);
+    int g =
+        gnutls_aead_cipher_decrypt(h, p + 1, WV_ENVELOPE_NONCE_LEN, ad, adlen, WV_ENVELOPE_TAG_LEN,
+                                   p + 1 + WV_ENVELOPE_NONCE_LEN, ctlen, buf, &got);
     if (ad != adbuf)
         free(ad);
     gnutls_aead_cipher_deinit(h);

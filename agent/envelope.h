@@ -1,6 +1,6 @@
 #ifndef WV_ENVELOPE_H
 #define WV_ENVELOPE_H
-/* The sealed form of every MQTT payload (docs/PROTOCOL.md):
+/* The sealed form of every MQTT payload (docs/message-channel.md):
  *
  *   version (1 byte, 0x01) || nonce (12 random bytes) || AES-256-GCM(ciphertext || 16-byte tag)
  *

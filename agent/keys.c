@@ -36,7 +36,8 @@ int wv_keys_master(const void *network_key, size_t keylen, const char *topic, un
     return rc < 0 ? WV_ERR_CRYPTO : 0;
 }
 
-static int expand_one(const uint8_t master[WV_KEY_LEN], const char *label, uint8_t out[WV_KEY_LEN]) {
+static int expand_one(const uint8_t master[WV_KEY_LEN], const char *label,
+                      uint8_t out[WV_KEY_LEN]) {
     /* One HKDF-Expand block: T(1) = HMAC(PRK, info || 0x01). The master is
      * already uniformly random (PBKDF2 output), so no extract step. */
     uint8_t info[64];

@@ -23,7 +23,7 @@
 /* The topic segment that stands for a site name: hex, truncated. */
 #define WV_SITE_HASH_HEX_LEN 32
 
-/* Subkey labels; part of the protocol (docs/PROTOCOL.md). */
+/* Subkey labels; part of the protocol (docs/message-channel.md). */
 #define WV_LABEL_MESSAGE "wovenet/1 message encryption"
 #define WV_LABEL_TOPIC "wovenet/1 topic hashing"
 #define WV_LABEL_TUNNEL "wovenet/1 tunnel authentication"

@@ -1,6 +1,143 @@
-/* Placeholder replaced by the CLI (issue 2). */
+/* wovenet: parses the command line, builds the objects, runs, tears down. */
+#include "agent.h"
+#include "cli.h"
+#include "common.h"
+#include "log.h"
+#include "store.h"
+
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) {
-    puts("wovenet " WOVENET_VERSION);
-    return 0;
+#include <string.h>
+#include <uv.h>
+
+struct run_ctx {
+    wv_agent *agent;
+    uv_signal_t sigint, sigterm, sighup;
+    wv_log *log;
+    bool stopping;
+};
+
+static void on_agent_stopped(wv_agent *agent, void *user) {
+    struct run_ctx *ctx = user;
+    uv_close((uv_handle_t *)&ctx->sigint, NULL);
+    uv_close((uv_handle_t *)&ctx->sigterm, NULL);
+    uv_close((uv_handle_t *)&ctx->sighup, NULL);
+}
+
+/* SIGHUP: reopen the log file (after rotation). */
+static void on_sighup(uv_signal_t *h, int signum) {
+    struct run_ctx *ctx = h->data;
+    if (wv_log_reopen(ctx->log))
+        WV_ERROR(ctx->log, "main", "cannot reopen the log file: %s", strerror(errno));
+    else
+        WV_INFO(ctx->log, "main", "log file reopened");
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    struct run_ctx *ctx = h->data;
+    if (ctx->stopping)
+        return;
+    ctx->stopping = true;
+    wv_agent_stop(ctx->agent, on_agent_stopped, ctx);
+}
+
+/* The site's own logger, from its stored settings. */
+static wv_log *site_logger(wv_store *st) {
+    json_t *site = NULL;
+    if (wv_store_get_site(st, &site)) {
+        fprintf(stderr, "wovenet: no site configured: give --config FILE or import one first\n");
+        return NULL;
+    }
+    json_t *l = json_object_get(site, "logger");
+    int level = wv_log_level_parse(json_string_value(json_object_get(l, "level")));
+    int format = wv_log_format_parse(json_string_value(json_object_get(l, "format")));
+    const char *file = json_string_value(json_object_get(l, "file"));
+    wv_log *log =
+        wv_log_new(level < 0 ? WV_LOG_INFO : level, format < 0 ? WV_LOG_TEXT : format, file);
+    if (!log)
+        fprintf(stderr, "config: logger.file: cannot open %s: %s\n", file, strerror(errno));
+    json_decref(site);
+    return log;
+}
+
+/* Imports --config if given, then reopens the store with the site's logger. */
+static int prepare(const struct wv_cli *cli, wv_log **log, wv_store **st) {
+    wv_log *boot = wv_log_new(WV_LOG_INFO, WV_LOG_TEXT, NULL);
+    wv_store *bst = NULL;
+    int code = WV_EXIT_OK;
+    int rc = wv_store_open(cli->db, boot, &bst);
+    if (rc) {
+        fprintf(stderr, "wovenet: cannot open store %s: %s\n", cli->db, wv_strerror(rc));
+        code = WV_EXIT_FAIL;
+    }
+    if (!code && cli->config)
+        code = wv_cli_apply_file(bst, cli->config, false);
+    if (!code && !(*log = site_logger(bst)))
+        code = WV_EXIT_FAIL;
+    wv_store_close(bst);
+    wv_log_free(boot);
+    if (code)
+        return code;
+    if ((rc = wv_store_open(cli->db, *log, st))) {
+        fprintf(stderr, "wovenet: cannot open store %s: %s\n", cli->db, wv_strerror(rc));
+        wv_log_free(*log);
+        return WV_EXIT_FAIL;
+    }
+    return WV_EXIT_OK;
+}
+
+static int run(const struct wv_cli *cli) {
+    wv_log *log = NULL;
+    wv_store *st = NULL;
+    int code = prepare(cli, &log, &st);
+    if (code)
+        return code;
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct run_ctx ctx = {0};
+    struct wv_agent_opts opts = {.api_listen = cli->api};
+    int rc = wv_agent_new(&loop, st, log, &opts, &ctx.agent);
+    if (!rc)
+        rc = wv_agent_start(ctx.agent);
+    if (!rc) {
+        uv_signal_init(&loop, &ctx.sigint);
+        uv_signal_init(&loop, &ctx.sigterm);
+        uv_signal_init(&loop, &ctx.sighup);
+        ctx.sigint.data = ctx.sigterm.data = ctx.sighup.data = &ctx;
+        ctx.log = log;
+        uv_signal_start(&ctx.sigint, on_signal, SIGINT);
+        uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+        uv_signal_start(&ctx.sighup, on_sighup, SIGHUP);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    } else {
+        fprintf(stderr, "wovenet: cannot start: %s\n", wv_strerror(rc));
+        code = WV_EXIT_FAIL;
+    }
+    wv_agent_free(ctx.agent);
+    uv_run(&loop, UV_RUN_DEFAULT); /* let any pending close callbacks run */
+    if (uv_loop_close(&loop) != 0)
+        WV_WARN(log, "main", "event loop closed with handles still open");
+    wv_store_close(st);
+    wv_log_free(log);
+    return code;
+}
+
+int main(int argc, char **argv) {
+    struct wv_cli cli;
+    wv_cli_parse(argc, argv, &cli);
+    switch (cli.cmd) {
+    case WV_CLI_RUN:
+        return run(&cli);
+    case WV_CLI_IMPORT:
+        return wv_cli_import(&cli);
+    case WV_CLI_EXPORT:
+        return wv_cli_export(&cli);
+    case WV_CLI_TOKEN_CREATE:
+        return wv_cli_token_create(&cli);
+    case WV_CLI_DONE:
+        break;
+    }
+    return cli.exit_code;
 }

@@ -159,14 +159,18 @@ static void on_sub_fail(void *ctx, MQTTAsync_failureData *r) {
 
 static int map_rc(int rc) {
     switch (rc) {
-    case MQTTASYNC_SUCCESS: return 0;
+    case MQTTASYNC_SUCCESS:
+        return 0;
     case MQTTASYNC_DISCONNECTED:
-    case MQTTASYNC_MAX_BUFFERED_MESSAGES: return WV_ERR_AGAIN;
+    case MQTTASYNC_MAX_BUFFERED_MESSAGES:
+        return WV_ERR_AGAIN;
     case MQTTASYNC_BAD_UTF8_STRING:
     case MQTTASYNC_NULL_PARAMETER:
     case MQTTASYNC_BAD_QOS:
-    case MQTTASYNC_BAD_STRUCTURE: return WV_ERR_INVAL;
-    default: return WV_ERR_IO;
+    case MQTTASYNC_BAD_STRUCTURE:
+        return WV_ERR_INVAL;
+    default:
+        return WV_ERR_IO;
     }
 }
 
@@ -385,8 +389,8 @@ static char *dup_opt(const char *s) {
     return s ? wv_strdup(s) : NULL;
 }
 
-int wv_mqtt_new(uv_loop_t *loop, wv_log *log, const wv_mqtt_options *o,
-                const wv_mqtt_callbacks *cb, void *user, wv_mqtt **out) {
+int wv_mqtt_new(uv_loop_t *loop, wv_log *log, const wv_mqtt_options *o, const wv_mqtt_callbacks *cb,
+                void *user, wv_mqtt **out) {
     *out = NULL;
     if (!o || o->nbrokers == 0 || o->nbrokers > WV_MQTT_MAX_BROKERS || o->keepalive_s < 0 ||
         (o->will_topic && (o->will_len > WV_MQTT_DEFAULT_MAX_PAYLOAD || !o->will_payload)))
@@ -395,8 +399,10 @@ int wv_mqtt_new(uv_loop_t *loop, wv_log *log, const wv_mqtt_options *o,
     for (size_t i = 0; i < o->nbrokers; i++) {
         char *u = o->brokers[i] ? normalize_uri(o->brokers[i]) : NULL;
         if (!u) {
-            WV_ERROR(log, SUB, "broker URI %zu is not mqtt://, mqtts://, tcp://, ssl://, ws:// "
-                               "or wss://", i + 1);
+            WV_ERROR(log, SUB,
+                     "broker URI %zu is not mqtt://, mqtts://, tcp://, ssl://, ws:// "
+                     "or wss://",
+                     i + 1);
             goto fail;
         }
         m->uris[m->nuris++] = u;
@@ -487,8 +493,7 @@ int wv_mqtt_subscribe(wv_mqtt *m, const char *filter) {
     return 0;
 }
 
-int wv_mqtt_publish(wv_mqtt *m, const char *topic, const void *payload, size_t len,
-                    bool retained) {
+int wv_mqtt_publish(wv_mqtt *m, const char *topic, const void *payload, size_t len, bool retained) {
     if (m->closing)
         return WV_ERR_CLOSED;
     if (!topic || !*topic)

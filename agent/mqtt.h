@@ -85,8 +85,7 @@ int wv_mqtt_subscribe(wv_mqtt *m, const char *filter);
  * queued, WV_ERR_AGAIN while disconnected (nothing is queued: callers
  * re-publish their state on the next connected callback), WV_ERR_CLOSED,
  * WV_ERR_TOOBIG or WV_ERR_IO. */
-int wv_mqtt_publish(wv_mqtt *m, const char *topic, const void *payload, size_t len,
-                    bool retained);
+int wv_mqtt_publish(wv_mqtt *m, const char *topic, const void *payload, size_t len, bool retained);
 
 bool wv_mqtt_is_connected(const wv_mqtt *m);
 void wv_mqtt_get_stats(wv_mqtt *m, wv_mqtt_stats *out);

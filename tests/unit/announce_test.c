@@ -1,6 +1,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include "announce.h"
@@ -80,7 +81,8 @@ static void other_types_round_trip(void **state) {
 
 /* Every one of these must be refused, without leaking (ASan runs). */
 static void malformed_refused(void **state) {
-#define A(body) "{\"type\":\"announce\",\"site\":\"s1\",\"instance\":\"" INST "\",\"seq\":1,\"ts\":2," body "}"
+#define A(body)                                                                                    \
+    "{\"type\":\"announce\",\"site\":\"s1\",\"instance\":\"" INST "\",\"seq\":1,\"ts\":2," body "}"
 #define SOCK(s) A("\"sockets\":[" s "],\"apps\":[],\"fingerprint\":\"" FP "\"")
 #define APPS(a) A("\"sockets\":[],\"apps\":[" a "],\"fingerprint\":\"" FP "\"")
     static char longname[300];
@@ -115,7 +117,8 @@ static void malformed_refused(void **state) {
         "{\"type\":\"offline\",\"site\":\"-s1\",\"instance\":\"" INST "\",\"seq\":3,\"ts\":5}",
         "{\"type\":\"offline\",\"site\":\"s 1\",\"instance\":\"" INST "\",\"seq\":3,\"ts\":5}",
         "{\"type\":\"offline\",\"site\":\"\",\"instance\":\"" INST "\",\"seq\":3,\"ts\":5}",
-        "{\"type\":\"offline\",\"site\":\"s\\u00001\",\"instance\":\"" INST "\",\"seq\":3,\"ts\":5}",
+        "{\"type\":\"offline\",\"site\":\"s\\u00001\",\"instance\":\"" INST
+        "\",\"seq\":3,\"ts\":5}",
         A("\"sockets\":[],\"apps\":[],\"fingerprint\":\"abc\""),
         APPS("\"ok\",\"bad/name\""),
         APPS("\"a\\u0000b\""),
@@ -253,9 +256,12 @@ static void names(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(announce_round_trip), cmocka_unit_test(other_types_round_trip),
-        cmocka_unit_test(malformed_refused),   cmocka_unit_test(bounds_enforced),
-        cmocka_unit_test(newer_rules),         cmocka_unit_test(replay_window),
+        cmocka_unit_test(announce_round_trip),
+        cmocka_unit_test(other_types_round_trip),
+        cmocka_unit_test(malformed_refused),
+        cmocka_unit_test(bounds_enforced),
+        cmocka_unit_test(newer_rules),
+        cmocka_unit_test(replay_window),
         cmocka_unit_test(names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -215,16 +215,28 @@ int main(int argc, char **argv) {
         return 2;
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
-        if (!strcmp(k, "--site")) a.site = v;
-        else if (!strcmp(k, "--key")) a.key = v;
-        else if (!strcmp(k, "--topic")) a.topic = v;
-        else if (!strcmp(k, "--broker") && a.nbrokers < 4) a.brokers[a.nbrokers++] = v;
-        else if (!strcmp(k, "--iterations")) a.iterations = (unsigned)atoi(v);
-        else if (!strcmp(k, "--keepalive")) a.keepalive = atoi(v);
-        else if (!strcmp(k, "--app") && a.napps < 64) a.apps[a.napps++] = wv_strdup(v);
-        else if (!strcmp(k, "--socket") && a.nsocks < 16) a.socks[a.nsocks++] = (char *)v;
-        else if (!strcmp(k, "--to")) to = v;
-        else { fprintf(stderr, "unknown option %s\n", k); return 2; }
+        if (!strcmp(k, "--site"))
+            a.site = v;
+        else if (!strcmp(k, "--key"))
+            a.key = v;
+        else if (!strcmp(k, "--topic"))
+            a.topic = v;
+        else if (!strcmp(k, "--broker") && a.nbrokers < 4)
+            a.brokers[a.nbrokers++] = v;
+        else if (!strcmp(k, "--iterations"))
+            a.iterations = (unsigned)atoi(v);
+        else if (!strcmp(k, "--keepalive"))
+            a.keepalive = atoi(v);
+        else if (!strcmp(k, "--app") && a.napps < 64)
+            a.apps[a.napps++] = wv_strdup(v);
+        else if (!strcmp(k, "--socket") && a.nsocks < 16)
+            a.socks[a.nsocks++] = (char *)v;
+        else if (!strcmp(k, "--to"))
+            to = v;
+        else {
+            fprintf(stderr, "unknown option %s\n", k);
+            return 2;
+        }
     }
     if (!a.key || !a.topic)
         return 2;
