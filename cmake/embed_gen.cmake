@@ -1,3 +1,4 @@
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "#include \"embed.h\"\n")
 set(table "")
 set(i 0)
