@@ -3,7 +3,7 @@
 /* The desired state in SQLite (WAL, foreign keys, synchronous=NORMAL).
  *
  * Objects go in and come out in the canonical JSON shape of
- * docs/CONFIG.md; callers validate with validate.h before writing (the
+ * docs/CANONICAL.md; callers validate with validate.h before writing (the
  * store re-validates and refuses invalid input with WV_ERR_INVAL, so nothing
  * invalid is ever stored). Every write is one transaction; a write that
  * changes something bumps the revision counter by one (it is the API's
@@ -29,7 +29,7 @@ typedef struct wv_store wv_store;
 int wv_store_open(const char *path, wv_log *log, wv_store **out);
 void wv_store_close(wv_store *st);
 
-/* The revision: 0 for an empty store, +1 per changing write. */
+/* The revision: 0 for an empty store, +1 per changing write; -1 on a DB error. */
 int64_t wv_store_revision(wv_store *st);
 
 /* Is there a site row yet (imported or PUT)? */
@@ -39,7 +39,11 @@ bool wv_store_has_site(wv_store *st);
 /* The site object without secrets. WV_ERR_NOTFOUND before any import. */
 int wv_store_get_site(wv_store *st, json_t **out);
 /* Replaces the site settings. Absent secrets keep their stored value
- * (WV_ERR_INVAL naming the field if there is none). if_match: -1 or the
+ * (WV_ERR_INVAL naming the field if there is none: field "networkKey",
+ * message "required"; paths are relative to the site). An empty topic is
+ * derived from the network key (same rule as wv_config_derive_topic).
+ * Basic-auth passwords are hashed with PBKDF2 here, so this call is slow
+ * when a password changes. if_match: -1 or the
  * revision the caller read (WV_ERR_CONFLICT otherwise). *changed may be NULL. */
 int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *changed, wv_verr *err);
 /* The network key in clear, for the runtime's key schedule. Caller frees
@@ -56,7 +60,8 @@ int wv_store_get_basic_auth_hashes(wv_store *st, json_t **users); /* [{user, has
 /* --- Collections: tunnel sockets, exposed apps, remote apps ------------------ */
 int wv_store_list(wv_store *st, enum wv_kind kind, json_t **out); /* array sorted by name */
 int wv_store_get(wv_store *st, enum wv_kind kind, const char *name, json_t **out);
-/* Creates obj (has "name"); WV_ERR_EXISTS if that name exists. */
+/* Creates obj (has "name"); WV_ERR_EXISTS if that name exists (err: field
+ * "name"). The caller's obj is not modified (the store normalizes a copy). */
 int wv_store_create(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, wv_verr *err);
 /* Create-or-replace. *created / *changed report what happened (may be NULL). */
 int wv_store_put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, bool *created,
@@ -66,19 +71,25 @@ int wv_store_delete(wv_store *st, enum wv_kind kind, const char *name, int64_t i
 
 /* --- Whole document ------------------------------------------------------------ */
 /* {"revision": N, "site": {...}, "tunnelSockets": [...], "exposedApps": [...],
- *  "remoteApps": [...]} without secrets. */
+ *  "remoteApps": [...]} without secrets; "site" is absent before any import. */
 int wv_store_export(wv_store *st, json_t **out);
 /* Makes the stored state equal to doc, declaratively: objects absent from
  * doc are deleted, identical ones untouched. *plan (may be NULL) receives
  * {"created": [{"kind": "remoteApps", "name": ...}], "changed": [...],
- *  "deleted": [...], "revision": N}. With dry_run nothing is written.
- * One transaction: all or nothing. */
+ *  "deleted": [...], "revision": N} (kind "site" for the site; revision is
+ * the one after the apply, or that it would produce for a dry run). With
+ * dry_run nothing is written. One transaction: all or nothing. Secrets
+ * absent from doc keep their stored values; error paths are absolute
+ * ("site.networkKey", "remoteApps[2].localSocket"). doc is not modified. */
 int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, json_t **plan,
                    wv_verr *err);
 
 /* --- API tokens (stored as SHA-256 hashes) ------------------------------------ */
-/* Creates a token named name; *token receives the clear token, shown once.
- * WV_ERR_EXISTS if the name is taken. */
+/* Tokens and the identity are not part of the desired-state document: these
+ * calls do not move the revision. */
+/* Creates a token named name (name rule); *token receives the clear token
+ * "wvt_" + 43 base64url chars, shown once; caller wipes and frees.
+ * WV_ERR_EXISTS if the name is taken, WV_ERR_INVAL for a bad name. */
 int wv_store_token_create(wv_store *st, const char *name, char **token);
 /* 0 if token matches a stored one (constant-time compare), else WV_ERR_AUTH. */
 int wv_store_token_check(wv_store *st, const char *token);
@@ -86,6 +97,7 @@ int wv_store_token_list(wv_store *st, json_t **out); /* [{name, created}] */
 int wv_store_token_delete(wv_store *st, const char *name);
 
 /* --- The site's TLS identity (PEM), never exported ------------------------------- */
+/* WV_ERR_NOTFOUND before the first set; caller frees both (wipe the key). */
 int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem);
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem);
 
@@ -97,6 +109,9 @@ struct sqlite3 *wv_store_db(wv_store *st);
 /* PBKDF2-HMAC-SHA256 password hashing: "pbkdf2-sha256$ITER$SALT$HASH"
  * (base64). Slow by design. */
 char *wv_password_hash(const char *password);
+/* The same with a chosen iteration count: for tests only (production uses
+ * wv_password_hash, 100000 iterations). NULL if the RNG fails. */
+char *wv_password_hash_iter(const char *password, unsigned iterations);
 int wv_password_verify(const char *password, const char *encoded); /* 0 or WV_ERR_AUTH */
 
 #endif
