@@ -58,10 +58,10 @@ static void metrics(wv_http_req *r, void *user) {
         "# TYPE wovenet_store_revision gauge\n"
         "wovenet_store_revision %lld\n",
         (long long)wv_store_revision(api->st));
-    ADD("# HELP wovenet_loop_lag_milliseconds How late the event loop ran a 500 ms timer.\n"
-        "# TYPE wovenet_loop_lag_milliseconds gauge\n"
-        "wovenet_loop_lag_milliseconds %llu\n",
-        (unsigned long long)api->lag_ms);
+    ADD("# HELP wovenet_loop_lag_seconds How late the event loop ran its last 500 ms timer.\n"
+        "# TYPE wovenet_loop_lag_seconds gauge\n"
+        "wovenet_loop_lag_seconds %.3f\n",
+        (double)api->lag_ms / 1000.0);
     char *extra = api->cb.metrics ? api->cb.metrics(api, api->user) : NULL;
     if (extra) {
         ADD("%s", extra);
