@@ -596,7 +596,7 @@ int wv_http_new(uv_loop_t *loop, wv_log *log, const struct wv_http_opts *opts, w
     if (!h->opts.max_connections)
         h->opts.max_connections = 256;
     if (!h->opts.per_ip_limit)
-        h->opts.per_ip_limit = 64;
+        h->opts.per_ip_limit = 128;
     if (!h->opts.timeout_s)
         h->opts.timeout_s = 30;
     if (!h->opts.max_body)

@@ -29,7 +29,7 @@ struct wv_http_opts {
     const char *tls_cert_pem;      /* both NULL: plain HTTP; copied */
     const char *tls_key_pem;
     unsigned max_connections; /* 0: 256 */
-    unsigned per_ip_limit;    /* concurrent connections per client IP; 0: 64 */
+    unsigned per_ip_limit;    /* concurrent connections per client IP; 0: 128 */
     unsigned timeout_s;       /* idle connection timeout (slowloris); 0: 30 */
     size_t max_body;          /* 0: 1 MiB */
     size_t max_header;        /* per-connection header memory; 0: 16 KiB */
