@@ -64,7 +64,7 @@ void wv_api_store_error(wv_api *api, wv_http_req *r, int err, const wv_verr *ver
                             "the revision changed (If-Match does not match the ETag)");
         break;
     default:
-        WV_ERROR(api->log, WV_API_SUB, "%s %s: store: %s", wv_http_req_method(r),
+        WV_ERROR(api->log, WV_API_SUB, "%s %.200s: store: %s", wv_http_req_method(r),
                  wv_http_req_path(r), wv_strerror(err));
         wv_http_reply_error(r, 500, "internal", NULL, "the store failed: %s", wv_strerror(err));
         break;

@@ -263,11 +263,11 @@ static void finish(wv_http_req *r, unsigned status, struct MHD_Response *resp, b
     if (json)
         MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
-        WV_WARN(r->h->log, SUB, "%s %s: cannot queue answer %u", r->method, r->path, status);
+        WV_WARN(r->h->log, SUB, "%s %.200s: cannot queue answer %u", r->method, r->path, status);
     MHD_destroy_response(resp);
     if (status < WV_COUNTOF(r->h->counts))
         r->h->counts[status]++;
-    WV_DEBUG(r->h->log, SUB, "%s %s %u (%s)", r->method, r->path, status, r->ip);
+    WV_DEBUG(r->h->log, SUB, "%s %.200s %u (%s)", r->method, r->path, status, r->ip);
 }
 
 void wv_http_reply_response(wv_http_req *r, unsigned status, struct MHD_Response *resp) {

@@ -5,15 +5,20 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
 
 import wvtest as t
+import yaml
 
 HARNESS = os.path.join(t.BUILD, "tests", "api_harness")
 NETKEY = "correct-horse-battery-staple"
+
+
+SEEN = []  # (method, path, status, body) of every answer, checked against the contract
 
 
 class Api(t.Agent):
@@ -22,6 +27,11 @@ class Api(t.Agent):
     def __init__(self, name="api", args=()):
         super().__init__(name=name, args=args, start=False)
         self.start()
+
+    def api(self, method, path, body=None, headers=None, raw=None, timeout=10):
+        s, parsed, h = super().api(method, path, body, headers, raw, timeout)
+        SEEN.append((method, path, s, parsed))
+        return s, parsed, h
 
     def start(self, wait=True):
         argv = [HARNESS, "--db", self.db, "--listen", f"127.0.0.1:{self.api_port}", *self.args]
@@ -46,9 +56,11 @@ class Api(t.Agent):
         body = r.read()
         c.close()
         try:
-            return r.status, json.loads(body) if body else None
+            parsed = json.loads(body) if body else None
         except ValueError:
-            return r.status, body.decode(errors="replace")
+            parsed = body.decode(errors="replace")
+        SEEN.append((method, path, r.status, parsed))
+        return r.status, parsed
 
 
 def error_shape(body):
@@ -460,6 +472,95 @@ def test_shutdown_with_stream(a):
     t.check_eq(rc, 0, "clean shutdown with an open event stream")
 
 
+class Contract:
+    """A small validator for the JSON-schema subset schema/openapi.yaml uses."""
+
+    def __init__(self):
+        with open(os.path.join(t.SRC, "schema", "openapi.yaml")) as f:
+            self.spec = yaml.safe_load(f)
+
+    def ref(self, node):
+        while isinstance(node, dict) and "$ref" in node:
+            cur = self.spec
+            for part in node["$ref"][2:].split("/"):
+                cur = cur[part]
+            node = cur
+        return node
+
+    def errors(self, schema, v, where="$"):
+        schema = self.ref(schema)
+        if v is None and schema.get("nullable"):
+            return []
+        if "oneOf" in schema:
+            ok = [o for o in schema["oneOf"] if not self.errors(o, v, where)]
+            return [] if len(ok) == 1 else [f"{where}: matches {len(ok)} of oneOf"]
+        types = {"object": dict, "array": list, "string": str, "boolean": bool,
+                 "integer": int, "number": (int, float)}
+        ty = schema.get("type")
+        if ty and (not isinstance(v, types[ty]) or (ty in ("integer", "number")
+                                                      and isinstance(v, bool))):
+            return [f"{where}: {v!r:.60} is not {ty}"]
+        if "enum" in schema and v not in schema["enum"]:
+            return [f"{where}: {v!r:.60} not in {schema['enum']}"]
+        out = []
+        if isinstance(v, dict):
+            props = schema.get("properties", {})
+            for k in schema.get("required", []):
+                if k not in v:
+                    out.append(f"{where}: missing {k}")
+            for k, x in v.items():
+                if k in props:
+                    if self.ref(props[k]).get("writeOnly"):
+                        out.append(f"{where}.{k}: write-only field in an answer")
+                    out += self.errors(props[k], x, f"{where}.{k}")
+                elif schema.get("additionalProperties") is False:
+                    out.append(f"{where}: unexpected field {k}")
+        if isinstance(v, list) and "items" in schema:
+            for i, x in enumerate(v):
+                out += self.errors(schema["items"], x, f"{where}[{i}]")
+        return out
+
+    def operation(self, method, path):
+        path = path.split("?")[0]
+        for tmpl, item in self.spec["paths"].items():
+            pat = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(tmpl)) + "$"
+            if re.match(pat, path):
+                return item.get("get" if method == "HEAD" else method.lower())
+        return None
+
+    def check(self, method, path, status, body):
+        if status in (405, 414, 431) or method == "HEAD":
+            return []  # 405 is generic; 414/431 come from the HTTP layer without a body
+        op = self.operation(method, path)
+        if op is None:
+            schema = {"$ref": "#/components/schemas/Error"}
+        else:
+            resp = op["responses"].get(str(status))
+            if resp is None:
+                return [f"{method} {path}: status {status} not documented"]
+            resp = self.ref(resp)
+            content = resp.get("content", {})
+            if "application/json" not in content:
+                return [] if body is None or "application/json" not in str(content) else []
+            schema = content["application/json"]["schema"]
+        if body is None and status == 204:
+            return []
+        return [f"{method} {path} {status}: {e}" for e in self.errors(schema, body)]
+
+
+def test_contract():
+    print("contract")
+    c = Contract()
+    problems = []
+    for method, path, status, body in SEEN:
+        if isinstance(body, str):
+            continue  # text answers: metrics, pages
+        problems += c.check(method, path, status, body)
+    for p in problems[:15]:
+        print("       ", p)
+    t.check_eq(problems, [], f"{len(SEEN)} real answers conform to schema/openapi.yaml")
+
+
 def main():
     a = Api("main", args=["--heartbeat-ms", "500", "--fake-peers"])
     test_basics(a)
@@ -475,6 +576,7 @@ def main():
     test_corpus(a)
     test_shutdown_with_stream(a)
     test_auth()
+    test_contract()
 
 
 t.run(main)
