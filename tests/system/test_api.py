@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 
@@ -491,6 +492,41 @@ def test_auth():
     t.check_eq(a.stop(), 0, "clean shutdown (loop closed)")
 
 
+def test_tls_and_timeout():
+    print("https and idle timeout")
+    d = t.tmpdir("wvtls-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=localhost"], capture_output=True)
+    t.check(r.returncode == 0, "test certificate made")
+    a = t.Agent("tls", start=False)
+    a.proc = t.spawn([HARNESS, "--db", a.db, "--listen", f"127.0.0.1:{a.api_port}",
+                      "--tls-cert", cert, "--tls-key", key, "--timeout-s", "1"], a.log)
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+
+    def get():
+        c = http.client.HTTPSConnection("127.0.0.1", a.api_port, context=ctx, timeout=5)
+        c.request("GET", "/api/v1/config")
+        r = c.getresponse()
+        return r.status, json.loads(r.read())
+    status, body = t.wait_for(get, 10, what="https answer")
+    t.check(status == 200 and body["revision"] == 0, "HTTPS serves the API")
+    s = socket.create_connection(("127.0.0.1", a.api_port), timeout=5)
+    t0 = time.monotonic()
+    gone = False
+    try:
+        while s.recv(64):  # TLS sends a close alert first
+            pass
+        gone = True
+    except OSError:
+        pass
+    s.close()
+    t.check(gone and time.monotonic() - t0 < 4, "an idle connection is closed (slowloris)")
+    t.check_eq(a.stop(), 0, "clean shutdown")
+
+
 def test_shutdown_with_stream(a):
     s, _ = sse_open(a)
     rc = a.stop()
@@ -602,6 +638,7 @@ def main():
     test_corpus(a)
     test_shutdown_with_stream(a)
     test_auth()
+    test_tls_and_timeout()
     test_contract()
 
 

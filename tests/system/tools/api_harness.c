@@ -1,7 +1,8 @@
 /* Serves the REST API over a store on a temp DB, for system tests:
  *
  *   api_harness --db PATH --listen ADDR:PORT [--heartbeat-ms N]
- *               [--fail-limit N] [--fake-peers]
+ *               [--fail-limit N] [--fake-peers] [--timeout-s N]
+ *               [--tls-cert PEMFILE --tls-key PEMFILE]
  *   api_harness --db PATH --create-token NAME      (prints the token, exits)
  *   api_harness --db PATH --check-listen ADDR:PORT (prints the verdict, exits)
  *
@@ -49,6 +50,18 @@ static char *metrics(wv_api *api, void *user) {
                        h->changes);
 }
 
+/* The whole file, NUL-terminated; NULL if unreadable. */
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = wv_calloc(1, 1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
 static void on_closed(void *arg) {
     struct harness *h = arg;
     uv_close((uv_handle_t *)&h->sigs[0], NULL);
@@ -82,6 +95,12 @@ int main(int argc, char **argv) {
             token = argv[++i];
         else if (!strcmp(argv[i], "--check-listen") && v)
             check = argv[++i];
+        else if (!strcmp(argv[i], "--timeout-s") && v)
+            opts.timeout_s = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tls-cert") && v)
+            opts.tls_cert_pem = slurp(argv[++i]);
+        else if (!strcmp(argv[i], "--tls-key") && v)
+            opts.tls_key_pem = slurp(argv[++i]);
         else if (!strcmp(argv[i], "--fake-peers"))
             h.fake_peers = true;
         else {
@@ -134,6 +153,8 @@ int main(int argc, char **argv) {
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&loop) == 0 ? 0 : 3;
+    free((char *)opts.tls_cert_pem);
+    free((char *)opts.tls_key_pem);
     wv_store_close(st);
     wv_log_free(h.log);
     return rc;
