@@ -50,6 +50,7 @@ struct job {
     uint8_t key[32];
     int result;
     bool running;
+    bool unknown_user; /* the check only burns time: it must fail */
 };
 
 static void job_free(struct job *j) {
@@ -83,6 +84,8 @@ static void finish_close(wv_auth *a) {
 static void work(uv_work_t *w) {
     struct job *j = WV_CONTAINER_OF(w, struct job, w);
     j->result = wv_password_verify(j->pass, j->encoded);
+    if (j->unknown_user)
+        j->result = WV_ERR_AUTH;
 }
 
 static void after_work(uv_work_t *w, int status) {
@@ -174,20 +177,29 @@ bool wv_auth_configured(wv_store *st) {
     return yes;
 }
 
-/* The stored hash of user, or NULL. Caller frees. */
-static char *user_hash(wv_auth *a, const char *user) {
+/* The stored hash of user; for an unknown user, *known = false and some
+ * other user's hash (to spend the same time failing); NULL when there are
+ * no basic users at all. Caller frees. */
+static char *user_hash(wv_auth *a, const char *user, bool *known) {
     json_t *users = NULL, *u;
     size_t i;
     char *out = NULL;
+    *known = false;
     if (wv_store_get_basic_auth_hashes(a->st, &users) != 0)
         return NULL;
     json_array_foreach(users, i, u) {
         const char *name = json_string_value(json_object_get(u, "user"));
         const char *hash = json_string_value(json_object_get(u, "hash"));
-        if (name && hash && strcmp(name, user) == 0) {
+        if (!name || !hash)
+            continue;
+        if (strcmp(name, user) == 0) {
+            free(out);
             out = wv_strdup(hash);
+            *known = true;
             break;
         }
+        if (!out)
+            out = wv_strdup(hash);
     }
     json_decref(users);
     return out;
@@ -212,14 +224,16 @@ static bool basic(wv_auth *a, wv_http_req *r, const char *b64) {
         goto done;
     }
     *colon = '\0';
-    hash = user_hash(a, cred);
+    bool known;
+    hash = user_hash(a, cred, &known);
     if (!hash) {
         deny(a, r, true, "wrong credentials");
         goto done;
     }
     struct job *j = wv_calloc(1, sizeof *j);
     cache_key(cred, colon + 1, hash, j->key);
-    if (cache_hit(a, j->key)) {
+    j->unknown_user = !known;
+    if (known && cache_hit(a, j->key)) {
         job_free(j);
         ok = true;
         goto done;
@@ -254,7 +268,7 @@ bool wv_auth_gate(wv_http_req *r, void *user) {
             wv_http_req_suspend(r);
             return false;
         }
-        int res = j->result;
+        int res = j->unknown_user ? WV_ERR_AUTH : j->result;
         if (res == 0)
             cache_add(a, j->key);
         wv_http_req_set_gate_state(r, NULL, NULL); /* frees j */

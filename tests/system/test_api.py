@@ -482,7 +482,7 @@ def test_auth():
     s, body, _ = a.api("GET", "/api/v1/remote-apps", headers={"Authorization": wrong})
     t.check(s == 401 and body["error"]["code"] == "unauthorized", "wrong password 401")
     for hdr in ["Bearer nope", "Basic !!!", "Digest x", "Basic " + base64.b64encode(
-            b"nouser:x").decode()]:
+            b"nouser:s3cret-pass").decode()]:
         t.check_eq(a.api("GET", "/api/v1/config", headers={"Authorization": hdr})[0], 401,
                    f"bad credentials 401 ({hdr.split()[0]})")
     s, body, h = a.api("GET", "/api/v1/config", headers={"Authorization": "Bearer nope"})
