@@ -46,7 +46,10 @@ struct wv_api_callbacks {
 /* Creates and starts the API: binds opts->listen. cbs is copied; any
  * callback may be NULL. The store and log are borrowed and must outlive
  * the API. 0, WV_ERR_INVAL (bad listen address or TLS options),
- * WV_ERR_IO (cannot bind; logged). On error nothing is left running. */
+ * WV_ERR_IO (cannot bind; logged). On error nothing serves and no callback
+ * fires; a timer handle is still closing, so run the loop once before
+ * uv_loop_close(). Call wv_api_check_listen_safety() first: this function
+ * does not refuse an unsafe address by itself. */
 int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_api_opts *opts,
                const struct wv_api_callbacks *cbs, void *user, wv_api **out);
 /* The bound port (useful with port 0). */
