@@ -41,7 +41,11 @@ static void push(struct client *c, const char *data, size_t n) {
         c->off = 0;
     }
     if (c->len + n > c->hub->max_queue) {
+        /* MHD only asks the reader for more once the socket drains, which a
+         * stuck client never lets happen: shorten its idle timeout so MHD
+         * closes it soon instead. */
         c->dropped = true;
+        MHD_set_connection_option(c->conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
     } else {
         if (c->len + n > c->cap) {
             size_t cap = c->cap ? c->cap : 1024;

@@ -18,6 +18,7 @@
 #include "api_int.h"
 #include "common.h"
 #include "http.h"
+#include "sse.h"
 
 struct fixture {
     uv_loop_t loop;
@@ -201,6 +202,86 @@ static void gate_can_park_a_request(void **state) {
     assert_int_equal(f.gate_calls, 2);
 }
 
+/* --- A client that never reads is dropped, not buffered without bound ------------ */
+
+struct lag {
+    uv_loop_t loop;
+    wv_http *h;
+    wv_sse_hub *hub;
+    uv_timer_t pump;
+    uint16_t port;
+    unsigned published;
+    uint64_t deadline;
+    bool saw_client, dropped;
+    int fd;
+};
+
+static void events(wv_http_req *r, void *user) { wv_sse_serve(((struct lag *)user)->hub, r); }
+
+static void on_pump(uv_timer_t *t) {
+    struct lag *l = t->data;
+    if (wv_sse_clients(l->hub) > 0)
+        l->saw_client = true;
+    if (l->saw_client && wv_sse_clients(l->hub) == 0) {
+        l->dropped = true;
+    } else if (uv_now(&l->loop) < l->deadline) {
+        if (l->published >= 20000)
+            return; /* the queue bound is reached long before this */
+        char big[1024];
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        json_t *ev = json_pack("{s:s}", "pad", big);
+        for (int i = 0; i < 50; i++, l->published++)
+            wv_sse_publish(l->hub, "change", ev);
+        json_decref(ev);
+        return;
+    }
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, NULL);
+    wv_sse_close(l->hub);
+    wv_http_close(l->h, NULL, NULL);
+}
+
+static void *slow_client(void *arg) {
+    struct lag *l = arg;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(l->port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int small = 4096;
+    setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    if (connect(l->fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        static const char req[] = "GET /events HTTP/1.1\r\nHost: t\r\n\r\n";
+        (void)!write(l->fd, req, sizeof req - 1);
+    }
+    return NULL; /* and never reads */
+}
+
+static void sse_drops_a_client_that_lags(void **state) {
+    struct lag l;
+    memset(&l, 0, sizeof l);
+    assert_int_equal(uv_loop_init(&l.loop), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct wv_http_opts o = {.listen = (struct sockaddr *)&sa};
+    assert_int_equal(wv_http_new(&l.loop, NULL, &o, &l.h), 0);
+    wv_http_route(l.h, "GET", "/events", 0, events, &l);
+    assert_int_equal(wv_http_start(l.h), 0);
+    l.port = wv_http_port(l.h);
+    l.hub = wv_sse_new(&l.loop, l.h, 0, 64 << 10);
+    l.fd = socket(AF_INET, SOCK_STREAM, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, slow_client, &l);
+    pthread_join(th, NULL);
+    uv_timer_init(&l.loop, &l.pump);
+    l.pump.data = &l;
+    l.deadline = uv_now(&l.loop) + 5000;
+    uv_timer_start(&l.pump, on_pump, 5, 1);
+    uv_run(&l.loop, UV_RUN_DEFAULT);
+    close(l.fd);
+    assert_true(l.saw_client);
+    assert_true(l.dropped);
+    assert_int_equal(uv_loop_close(&l.loop), 0);
+}
+
 static void merge_patch_follows_rfc7386(void **state) {
     static const char *const cases[][3] = {
         {"{\"a\":\"b\"}", "{\"a\":\"c\"}", "{\"a\":\"c\"}"},
@@ -227,6 +308,7 @@ int main(void) {
         cmocka_unit_test(routes_params_and_errors),
         cmocka_unit_test(bodies_are_bounded_typed_and_parsed),
         cmocka_unit_test(gate_can_park_a_request),
+        cmocka_unit_test(sse_drops_a_client_that_lags),
         cmocka_unit_test(merge_patch_follows_rfc7386),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
