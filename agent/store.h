@@ -47,14 +47,13 @@ int wv_store_get_site(wv_store *st, json_t **out);
  * revision the caller read (WV_ERR_CONFLICT otherwise). *changed may be NULL. */
 int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *changed, wv_verr *err);
 /* The network key in clear, for the runtime's key schedule. Caller frees
- * with wv_memwipe + free. */
+ * with wv_memwipe + free. WV_ERR_NOTFOUND before any site (both getters). */
 int wv_store_get_network_key(wv_store *st, char **key);
 /* The MQTT password ("" if none). Caller frees. */
 int wv_store_get_mqtt_password(wv_store *st, char **password);
-/* Checks a basic-auth user/password against the stored PBKDF2 hash.
- * Slow (run off the loop): 0 or WV_ERR_AUTH. Thread-safe only with a store
- * opened in that thread; the API copies the hashes with
- * wv_store_get_basic_auth_hashes() and checks with wv_password_verify(). */
+/* The basic-auth users and their PBKDF2 hashes, [{user, hash}] sorted by
+ * user. Checking a password is slow, so the API copies these (on the loop)
+ * and runs wv_password_verify() off the loop. */
 int wv_store_get_basic_auth_hashes(wv_store *st, json_t **users); /* [{user, hash}] */
 
 /* --- Collections: tunnel sockets, exposed apps, remote apps ------------------ */

@@ -8,7 +8,8 @@
 #include <string.h>
 
 static void plan_add(json_t *plan, const char *what, const char *kind, const char *name) {
-    json_array_append_new(json_object_get(plan, what), json_pack("{s:s,s:s}", "kind", kind, "name", name));
+    json_array_append_new(json_object_get(plan, what),
+                          json_pack("{s:s,s:s}", "kind", kind, "name", name));
 }
 
 /* Reads {name: spec} of a collection. */
@@ -16,8 +17,8 @@ static int load_specs(wv_store *st, enum wv_kind kind, json_t **out) {
     char sql[96];
     sqlite3_stmt *s;
     *out = NULL;
-    snprintf(sql, sizeof(sql), "SELECT name, spec FROM %s", st_table(kind));
-    if (st_prepare(st, sql, &s) < 0)
+    snprintf(sql, sizeof(sql), "SELECT name, spec FROM %s", wv_st_table(kind));
+    if (wv_st_prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     json_t *m = json_object();
     int rc;
@@ -27,7 +28,7 @@ static int load_specs(wv_store *st, enum wv_kind kind, json_t **out) {
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(m);
-        return st_dberr(st, "read collection");
+        return wv_st_dberr(st, "read collection");
     }
     *out = m;
     return 0;
@@ -44,12 +45,12 @@ static int apply_collection(wv_store *st, enum wv_kind kind, json_t *items, bool
     json_array_foreach(items, i, o) {
         const char *name = json_string_value(json_object_get(o, "name"));
         const char *old = json_string_value(json_object_get(stored, name));
-        char *spec = st_canon(o);
+        char *spec = wv_st_canon(o);
         bool same = old && strcmp(old, spec) == 0;
         if (!same) {
             plan_add(plan, old ? "changed" : "created", key, name);
             if (!dry_run)
-                rc = st_coll_write(st, kind, name, spec, rev);
+                rc = wv_st_coll_write(st, kind, name, spec, rev);
         }
         free(spec);
         json_object_del(stored, name);
@@ -61,7 +62,7 @@ static int apply_collection(wv_store *st, enum wv_kind kind, json_t *items, bool
     json_t *v;
     json_object_foreach(stored, name, v) {
         plan_add(plan, "deleted", key, name);
-        if (!dry_run && (rc = st_coll_delete(st, kind, name)) < 0)
+        if (!dry_run && (rc = wv_st_coll_delete(st, kind, name)) < 0)
             goto out;
     }
 out:
@@ -86,11 +87,11 @@ int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, js
     int rc = wv_validate_document(copy, false, err);
     if (rc < 0)
         goto out;
-    if ((rc = st_begin(st)) < 0 || (rc = st_check_match(st, if_match, &rev)) < 0)
+    if ((rc = wv_st_begin(st)) < 0 || (rc = wv_st_check_match(st, if_match, &rev)) < 0)
         goto out;
     json_t *site = json_object_get(copy, "site");
     char *site_name = wv_strdup(json_string_value(json_object_get(site, "siteName")));
-    rc = st_site_write(st, site, "site", dry_run, rev + 1, &existed, &site_changed, err);
+    rc = wv_st_site_write(st, site, "site", dry_run, rev + 1, &existed, &site_changed, err);
     if (rc == 0 && site_changed)
         plan_add(plan, existed ? "changed" : "created", "site", site_name);
     free(site_name);
@@ -105,15 +106,15 @@ int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, js
     /* A dry run reports the revision the apply would produce. */
     json_object_set_new(plan, "revision", json_integer(rev + (any ? 1 : 0)));
     if (dry_run)
-        st_rollback(st);
-    else if ((any && (rc = st_bump(st)) < 0) || (rc = st_commit(st)) < 0)
+        wv_st_rollback(st);
+    else if ((any && (rc = wv_st_bump(st)) < 0) || (rc = wv_st_commit(st)) < 0)
         goto out;
     if (plan_out) {
         *plan_out = plan;
         plan = NULL;
     }
 out:
-    st_rollback(st);
+    wv_st_rollback(st);
     json_decref(plan);
     json_decref(copy);
     return rc;

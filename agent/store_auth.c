@@ -116,8 +116,10 @@ int wv_store_token_create(wv_store *st, const char *name, char **token) {
     wv_memwipe(enc, n);
     free(enc);
     sha256_hex(tok, hex);
-    int rc = st_prepare(st, "INSERT INTO api_tokens (name, hash, created) "
-                            "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))", &s);
+    int rc = wv_st_prepare(st,
+                           "INSERT INTO api_tokens (name, hash, created) "
+                           "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                           &s);
     if (rc < 0)
         goto fail;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -129,7 +131,7 @@ int wv_store_token_create(wv_store *st, const char *name, char **token) {
         goto fail;
     }
     if (rc != SQLITE_DONE) {
-        rc = st_dberr(st, "create token");
+        rc = wv_st_dberr(st, "create token");
         goto fail;
     }
     *token = tok;
@@ -146,7 +148,7 @@ int wv_store_token_check(wv_store *st, const char *token) {
     if (!token || strncmp(token, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0 || strlen(token) > 256)
         return WV_ERR_AUTH;
     sha256_hex(token, hex);
-    if (st_prepare(st, "SELECT hash FROM api_tokens", &s) < 0)
+    if (wv_st_prepare(st, "SELECT hash FROM api_tokens", &s) < 0)
         return WV_ERR_DB;
     /* Compare against every row without stopping early, in constant time. */
     bool ok = false;
@@ -158,24 +160,25 @@ int wv_store_token_check(wv_store *st, const char *token) {
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
-        return st_dberr(st, "check token");
+        return wv_st_dberr(st, "check token");
     return ok ? 0 : WV_ERR_AUTH;
 }
 
 int wv_store_token_list(wv_store *st, json_t **out) {
     sqlite3_stmt *s;
     *out = NULL;
-    if (st_prepare(st, "SELECT name, created FROM api_tokens ORDER BY name", &s) < 0)
+    if (wv_st_prepare(st, "SELECT name, created FROM api_tokens ORDER BY name", &s) < 0)
         return WV_ERR_DB;
     json_t *arr = json_array();
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "name", (const char *)sqlite3_column_text(s, 0),
-                                             "created", (const char *)sqlite3_column_text(s, 1)));
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "name",
+                                             (const char *)sqlite3_column_text(s, 0), "created",
+                                             (const char *)sqlite3_column_text(s, 1)));
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
-        return st_dberr(st, "list tokens");
+        return wv_st_dberr(st, "list tokens");
     }
     *out = arr;
     return 0;
@@ -185,10 +188,10 @@ int wv_store_token_delete(wv_store *st, const char *name) {
     sqlite3_stmt *s;
     if (!name)
         return WV_ERR_INVAL;
-    if (st_prepare(st, "DELETE FROM api_tokens WHERE name = ?1", &s) < 0)
+    if (wv_st_prepare(st, "DELETE FROM api_tokens WHERE name = ?1", &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : st_dberr(st, "delete token");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "delete token");
     sqlite3_finalize(s);
     if (rc == 0 && sqlite3_changes(st->db) == 0)
         rc = WV_ERR_NOTFOUND;
@@ -200,7 +203,7 @@ int wv_store_token_delete(wv_store *st, const char *name) {
 int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem) {
     sqlite3_stmt *s;
     *key_pem = *cert_pem = NULL;
-    if (st_prepare(st, "SELECT key_pem, cert_pem FROM identity WHERE id = 1", &s) < 0)
+    if (wv_st_prepare(st, "SELECT key_pem, cert_pem FROM identity WHERE id = 1", &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -210,18 +213,20 @@ int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem) {
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE)
         return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : st_dberr(st, "read identity");
+    return rc == SQLITE_ROW ? 0 : wv_st_dberr(st, "read identity");
 }
 
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem) {
     sqlite3_stmt *s;
     if (!key_pem || !cert_pem || !*key_pem || !*cert_pem)
         return WV_ERR_INVAL;
-    if (st_prepare(st, "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)", &s) < 0)
+    if (wv_st_prepare(st,
+                      "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)",
+                      &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, key_pem, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, cert_pem, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : st_dberr(st, "write identity");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "write identity");
     sqlite3_finalize(s);
     return rc;
 }

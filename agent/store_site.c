@@ -20,7 +20,9 @@ static void free_secret(char *s) {
 }
 
 /* "wovenet/" + 32 hex chars of SHA-256("wovenet-topic\0" + key): the same
- * derivation as wv_config_derive_topic(), so import and API agree. */
+ * derivation as wv_config_derive_topic() (docs/CANONICAL.md), so a topic
+ * left empty is the same whether import or the API filled it; store_test
+ * pins the value. Kept here so the store does not depend on the importer. */
 static char *derive_topic(const char *key) {
     static const char label[] = "wovenet-topic"; /* sizeof includes the NUL */
     size_t kl = strlen(key), n = sizeof(label) + kl;
@@ -54,7 +56,7 @@ static int row_read(wv_store *st, struct site_row *r) {
     sqlite3_stmt *s;
     memset(r, 0, sizeof(*r));
     r->users = json_object();
-    if (st_prepare(st, "SELECT network_key, mqtt_password, spec FROM site WHERE id = 1", &s) < 0)
+    if (wv_st_prepare(st, "SELECT network_key, mqtt_password, spec FROM site WHERE id = 1", &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -65,18 +67,18 @@ static int row_read(wv_store *st, struct site_row *r) {
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return st_dberr(st, "read site");
-    if (st_prepare(st, "SELECT user, hash FROM basic_auth_users", &s) < 0)
+        return wv_st_dberr(st, "read site");
+    if (wv_st_prepare(st, "SELECT user, hash FROM basic_auth_users", &s) < 0)
         return WV_ERR_DB;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         json_object_set_new(r->users, (const char *)sqlite3_column_text(s, 0),
                             json_string((const char *)sqlite3_column_text(s, 1)));
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : st_dberr(st, "read users");
+    return rc == SQLITE_DONE ? 0 : wv_st_dberr(st, "read users");
 }
 
-/* Takes member k out of o as a heap copy (NULL if absent), wiping the
- * JSON copy is not possible with jansson, so the value is dropped at once. */
+/* Takes member k out of o as a heap copy (NULL if absent). jansson cannot
+ * wipe its own copy, so at least it is dropped at once. */
 static char *take(json_t *o, const char *k) {
     json_t *v = json_object_get(o, k);
     char *s = json_is_string(v) ? wv_strdup(json_string_value(v)) : NULL;
@@ -88,8 +90,8 @@ static char *take(json_t *o, const char *k) {
  * is absent or matches the stored hash, new otherwise. */
 static int resolve_users(json_t *site, const char *p, const struct site_row *old, bool dry_run,
                          json_t *users, bool *changed, wv_verr *err) {
-    json_t *list = json_object_get(json_object_get(json_object_get(site, "restfulApi"), "auth"),
-                                   "basicAuth");
+    json_t *list =
+        json_object_get(json_object_get(json_object_get(site, "restfulApi"), "auth"), "basicAuth");
     json_t *u;
     size_t i;
     json_array_foreach(list, i, u) {
@@ -97,8 +99,8 @@ static int resolve_users(json_t *site, const char *p, const struct site_row *old
         const char *stored = json_string_value(json_object_get(old->users, user));
         char *pw = take(u, "password");
         if (!pw && !stored) {
-            snprintf(err->field, sizeof(err->field), "%s%srestfulApi.auth.basicAuth[%zu].password", p,
-                     *p ? "." : "", i);
+            snprintf(err->field, sizeof(err->field), "%s%srestfulApi.auth.basicAuth[%zu].password",
+                     p, *p ? "." : "", i);
             snprintf(err->message, sizeof(err->message), "required");
             return WV_ERR_INVAL;
         }
@@ -116,28 +118,29 @@ static int resolve_users(json_t *site, const char *p, const struct site_row *old
         *changed = true;
     const char *user;
     json_t *h;
-    json_object_foreach(users, user, h)
-        if (!json_object_get(old->users, user))
-            *changed = true;
+    json_object_foreach(users, user, h) if (!json_object_get(old->users, user)) *changed = true;
     return 0;
 }
 
 static int row_write(wv_store *st, const char *name, const char *key, const char *pw,
                      const char *spec, int64_t rev, json_t *users) {
     sqlite3_stmt *s;
-    if (st_prepare(st, "INSERT OR REPLACE INTO site (id, site_name, network_key, mqtt_password, spec, "
-                       "updated_rev) VALUES (1, ?1, ?2, ?3, ?4, ?5)", &s) < 0)
+    if (wv_st_prepare(
+            st,
+            "INSERT OR REPLACE INTO site (id, site_name, network_key, mqtt_password, spec, "
+            "updated_rev) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, pw, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, spec, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, rev);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : st_dberr(st, "write site");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "write site");
     sqlite3_finalize(s);
-    if (rc < 0 || (rc = st_exec(st, "DELETE FROM basic_auth_users")) < 0)
+    if (rc < 0 || (rc = wv_st_exec(st, "DELETE FROM basic_auth_users")) < 0)
         return rc;
-    if (st_prepare(st, "INSERT INTO basic_auth_users (user, hash) VALUES (?1, ?2)", &s) < 0)
+    if (wv_st_prepare(st, "INSERT INTO basic_auth_users (user, hash) VALUES (?1, ?2)", &s) < 0)
         return WV_ERR_DB;
     const char *user;
     json_t *h;
@@ -146,7 +149,7 @@ static int row_write(wv_store *st, const char *name, const char *key, const char
         sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, json_string_value(h), -1, SQLITE_STATIC);
         if (sqlite3_step(s) != SQLITE_DONE) {
-            rc = st_dberr(st, "write user");
+            rc = wv_st_dberr(st, "write user");
             break;
         }
     }
@@ -154,8 +157,8 @@ static int row_write(wv_store *st, const char *name, const char *key, const char
     return rc;
 }
 
-int st_site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
-                  bool *existed, bool *changed, wv_verr *err) {
+int wv_st_site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
+                     bool *existed, bool *changed, wv_verr *err) {
     struct site_row old;
     json_t *users = json_object();
     json_t *mc = json_object_get(site, "messageChannel");
@@ -182,7 +185,7 @@ int st_site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64
     }
     if ((rc = resolve_users(site, p, &old, dry_run, users, &diff, err)) < 0)
         goto out;
-    spec = st_canon(site);
+    spec = wv_st_canon(site);
     diff = diff || !old.exists || strcmp(spec, old.spec) != 0 || strcmp(key, old.key) != 0 ||
            strcmp(pw, old.mqtt_password) != 0;
     *changed = diff;
@@ -198,10 +201,10 @@ out:
     return rc;
 }
 
-int st_site_read(wv_store *st, json_t **out) {
+int wv_st_site_read(wv_store *st, json_t **out) {
     sqlite3_stmt *s;
     *out = NULL;
-    if (st_prepare(st, "SELECT spec, mqtt_password != '' FROM site WHERE id = 1", &s) < 0)
+    if (wv_st_prepare(st, "SELECT spec, mqtt_password != '' FROM site WHERE id = 1", &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     json_t *site = NULL;
@@ -214,32 +217,32 @@ int st_site_read(wv_store *st, json_t **out) {
     if (rc == SQLITE_DONE)
         return WV_ERR_NOTFOUND;
     if (rc != SQLITE_ROW)
-        return st_dberr(st, "read site");
+        return wv_st_dberr(st, "read site");
     if (!site) {
         WV_ERROR(st->log, SUB, "stored site is not valid JSON");
         return WV_ERR_DB;
     }
     json_object_set_new(site, "networkKeySet", json_true());
-    json_object_set_new(json_object_get(site, "messageChannel"), "passwordSet", json_boolean(pw_set));
+    json_object_set_new(json_object_get(site, "messageChannel"), "passwordSet",
+                        json_boolean(pw_set));
     json_t *u, *list = json_object_get(json_object_get(json_object_get(site, "restfulApi"), "auth"),
                                        "basicAuth");
     size_t i;
-    json_array_foreach(list, i, u)
-        json_object_set_new(u, "passwordSet", json_true());
+    json_array_foreach(list, i, u) json_object_set_new(u, "passwordSet", json_true());
     *out = site;
     return 0;
 }
 
 bool wv_store_has_site(wv_store *st) {
     json_t *site;
-    if (st_site_read(st, &site) < 0)
+    if (wv_st_site_read(st, &site) < 0)
         return false;
     json_decref(site);
     return true;
 }
 
 int wv_store_get_site(wv_store *st, json_t **out) {
-    return st_site_read(st, out);
+    return wv_st_site_read(st, out);
 }
 
 int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *changed, wv_verr *err) {
@@ -256,16 +259,16 @@ int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *change
     int rc = wv_validate_site(copy, false, err);
     if (rc < 0)
         goto out;
-    if ((rc = st_begin(st)) < 0)
+    if ((rc = wv_st_begin(st)) < 0)
         goto out;
-    if ((rc = st_check_match(st, if_match, &rev)) < 0 ||
-        (rc = st_site_write(st, copy, "", false, rev + 1, &existed, &diff, err)) < 0 ||
-        (diff && (rc = st_bump(st)) < 0) || (rc = st_commit(st)) < 0)
+    if ((rc = wv_st_check_match(st, if_match, &rev)) < 0 ||
+        (rc = wv_st_site_write(st, copy, "", false, rev + 1, &existed, &diff, err)) < 0 ||
+        (diff && (rc = wv_st_bump(st)) < 0) || (rc = wv_st_commit(st)) < 0)
         goto out;
     if (changed)
         *changed = diff;
 out:
-    st_rollback(st);
+    wv_st_rollback(st);
     json_decref(copy);
     return rc;
 }
@@ -273,7 +276,7 @@ out:
 static int read_secret(wv_store *st, const char *sql, char **out) {
     sqlite3_stmt *s;
     *out = NULL;
-    if (st_prepare(st, sql, &s) < 0)
+    if (wv_st_prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -281,7 +284,7 @@ static int read_secret(wv_store *st, const char *sql, char **out) {
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE)
         return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : st_dberr(st, "read secret");
+    return rc == SQLITE_ROW ? 0 : wv_st_dberr(st, "read secret");
 }
 
 int wv_store_get_network_key(wv_store *st, char **key) {
@@ -295,17 +298,18 @@ int wv_store_get_mqtt_password(wv_store *st, char **password) {
 int wv_store_get_basic_auth_hashes(wv_store *st, json_t **users) {
     sqlite3_stmt *s;
     *users = NULL;
-    if (st_prepare(st, "SELECT user, hash FROM basic_auth_users ORDER BY user", &s) < 0)
+    if (wv_st_prepare(st, "SELECT user, hash FROM basic_auth_users ORDER BY user", &s) < 0)
         return WV_ERR_DB;
     json_t *arr = json_array();
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "user", (const char *)sqlite3_column_text(s, 0),
-                                             "hash", (const char *)sqlite3_column_text(s, 1)));
+        json_array_append_new(arr, json_pack("{s:s,s:s}", "user",
+                                             (const char *)sqlite3_column_text(s, 0), "hash",
+                                             (const char *)sqlite3_column_text(s, 1)));
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
-        return st_dberr(st, "read users");
+        return wv_st_dberr(st, "read users");
     }
     *users = arr;
     return 0;

@@ -21,20 +21,28 @@
 
 const char *wv_kind_key(enum wv_kind kind) {
     switch (kind) {
-    case WV_KIND_SITE: return "site";
-    case WV_KIND_SOCKET: return "tunnelSockets";
-    case WV_KIND_EXPOSED_APP: return "exposedApps";
-    case WV_KIND_REMOTE_APP: return "remoteApps";
+    case WV_KIND_SITE:
+        return "site";
+    case WV_KIND_SOCKET:
+        return "tunnelSockets";
+    case WV_KIND_EXPOSED_APP:
+        return "exposedApps";
+    case WV_KIND_REMOTE_APP:
+        return "remoteApps";
     }
     return "?";
 }
 
 const char *wv_kind_noun(enum wv_kind kind) {
     switch (kind) {
-    case WV_KIND_SITE: return "site";
-    case WV_KIND_SOCKET: return "tunnel socket";
-    case WV_KIND_EXPOSED_APP: return "exposed app";
-    case WV_KIND_REMOTE_APP: return "remote app";
+    case WV_KIND_SITE:
+        return "site";
+    case WV_KIND_SOCKET:
+        return "tunnel socket";
+    case WV_KIND_EXPOSED_APP:
+        return "exposed app";
+    case WV_KIND_REMOTE_APP:
+        return "remote app";
     }
     return "?";
 }
@@ -47,13 +55,13 @@ static bool is_auto(const char *s) {
 
 static int ip_or_empty(json_t *o, const char *p, const char *k, bool allow_auto, const char **out,
                        wv_verr *err) {
-    if (vu_str(o, p, k, "", 0, 64, out, err) < 0)
+    if (wv_vu_str(o, p, k, "", 0, 64, out, err) < 0)
         return WV_ERR_INVAL;
     struct sockaddr_storage ss;
     if (**out == '\0' || (allow_auto && is_auto(*out)) || wv_parse_ip(*out, 0, &ss) == 0)
         return 0;
-    return vu_fail(err, p, k, "invalid IP address \"%s\"%s", *out,
-                   allow_auto ? " (or autoHttpDetect, autoStunDetect)" : "");
+    return wv_vu_fail(err, p, k, "invalid IP address \"%s\"%s", *out,
+                      allow_auto ? " (or autoHttpDetect, autoStunDetect)" : "");
 }
 
 /* "HOST:PORT" where HOST is a DNS name, an IPv4 literal or "[IPv6]". */
@@ -82,29 +90,30 @@ static int check_url(const char *p, const char *k, const char *url, const char *
             strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
             scheme_ok = true;
     if (!scheme_ok)
-        return vu_fail(err, p, k, "unsupported URL scheme in \"%s\" (%s)", url, list);
+        return wv_vu_fail(err, p, k, "unsupported URL scheme in \"%s\" (%s)", url, list);
     const char *h = sep + 3;
     size_t hl = strcspn(h, "/?#");
     const char *port = NULL;
     if (memchr(h, '@', hl))
-        return vu_fail(err, p, k, "credentials in the URL are not allowed (use username/password)");
+        return wv_vu_fail(err, p, k,
+                          "credentials in the URL are not allowed (use username/password)");
     for (const char *c = url; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f)
-            return vu_fail(err, p, k, "URL contains whitespace or control characters");
+            return wv_vu_fail(err, p, k, "URL contains whitespace or control characters");
     if (h[0] == '[') {
         const char *end = memchr(h, ']', hl);
         if (!end || end == h + 1)
-            return vu_fail(err, p, k, "invalid host in \"%s\"", url);
+            return wv_vu_fail(err, p, k, "invalid host in \"%s\"", url);
         if (end + 1 < h + hl) {
             if (end[1] != ':')
-                return vu_fail(err, p, k, "invalid host in \"%s\"", url);
+                return wv_vu_fail(err, p, k, "invalid host in \"%s\"", url);
             port = end + 2;
         }
     } else {
         const char *colon = memchr(h, ':', hl);
         size_t name_len = colon ? (size_t)(colon - h) : hl;
         if (name_len == 0)
-            return vu_fail(err, p, k, "host required in \"%s\"", url);
+            return wv_vu_fail(err, p, k, "host required in \"%s\"", url);
         if (colon)
             port = colon + 1;
     }
@@ -113,11 +122,11 @@ static int check_url(const char *p, const char *k, const char *url, const char *
         size_t n = (size_t)(h + hl - port);
         for (size_t i = 0; i < n; i++) {
             if (port[i] < '0' || port[i] > '9' || i >= 5)
-                return vu_fail(err, p, k, "invalid port in \"%s\"", url);
+                return wv_vu_fail(err, p, k, "invalid port in \"%s\"", url);
             v = v * 10 + (unsigned)(port[i] - '0');
         }
         if (n == 0 || v < 1 || v > 65535)
-            return vu_fail(err, p, k, "port out of range (1..65535) in \"%s\"", url);
+            return wv_vu_fail(err, p, k, "port out of range (1..65535) in \"%s\"", url);
     }
     return 0;
 }
@@ -128,14 +137,14 @@ static int app_socket(json_t *o, const char *p, const char *k, bool required, bo
     const char *s;
     if (!required && !json_object_get(o, k))
         return 0;
-    if (vu_str(o, p, k, NULL, 1, 5 + 107, &s, err) < 0)
+    if (wv_vu_str(o, p, k, NULL, 1, 5 + 107, &s, err) < 0)
         return WV_ERR_INVAL;
     struct wv_app_socket as;
     char why[128];
     if (wv_parse_app_socket(s, &as, why) < 0)
-        return vu_fail(err, p, k, "invalid socket \"%s\": %s", s, why);
+        return wv_vu_fail(err, p, k, "invalid socket \"%s\": %s", s, why);
     if (tcp_only && as.is_unix)
-        return vu_fail(err, p, k, "must be a tcp: address");
+        return wv_vu_fail(err, p, k, "must be a tcp: address");
     if (strncmp(s, "tcp:", 4) != 0 && !as.is_unix) {
         char *full = wv_asprintf("tcp:%s", s);
         json_object_set_new(o, k, json_string(full));
@@ -147,25 +156,33 @@ static int app_socket(json_t *o, const char *p, const char *k, bool required, bo
 static int refuse_if_present(json_t *o, const char *p, const char *k, const char *when,
                              wv_verr *err) {
     if (json_object_get(o, k))
-        return vu_fail(err, p, k, "only allowed when %s", when);
+        return wv_vu_fail(err, p, k, "only allowed when %s", when);
     return 0;
 }
 
 static int validate_socket(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name", "mode", "transportProtocol", "publicAddress",
-                                       "publicPort", "listenAddress", "listenPort",
-                                       "httpDetector", "stunServers", "status", NULL};
+    static const char *const keys[] = {"name",
+                                       "mode",
+                                       "transportProtocol",
+                                       "publicAddress",
+                                       "publicPort",
+                                       "listenAddress",
+                                       "listenPort",
+                                       "httpDetector",
+                                       "stunServers",
+                                       "status",
+                                       NULL};
     static const char *const modes[] = {"dedicated-address", "port-forwarding", NULL};
     static const char *const protos[] = {"quic", NULL};
     const char *mode, *pub, *lis, *tmp;
     json_int_t pport, lport;
-    if (vu_keys(o, p, keys, err) < 0 || vu_name(o, p, "name", err) < 0 ||
-        vu_enum(o, p, "mode", NULL, modes, 0, &mode, err) < 0 ||
-        vu_enum(o, p, "transportProtocol", "quic", protos, -1, &tmp, err) < 0 ||
+    if (wv_vu_keys(o, p, keys, err) < 0 || wv_vu_name(o, p, "name", err) < 0 ||
+        wv_vu_enum(o, p, "mode", NULL, modes, 0, &mode, err) < 0 ||
+        wv_vu_enum(o, p, "transportProtocol", "quic", protos, -1, &tmp, err) < 0 ||
         ip_or_empty(o, p, "publicAddress", true, &pub, err) < 0 ||
-        vu_int(o, p, "publicPort", 0, 0, 65535, &pport, err) < 0 ||
+        wv_vu_int(o, p, "publicPort", 0, 0, 65535, &pport, err) < 0 ||
         ip_or_empty(o, p, "listenAddress", false, &lis, err) < 0 ||
-        vu_int(o, p, "listenPort", 0, 0, 65535, &lport, err) < 0)
+        wv_vu_int(o, p, "listenPort", 0, 0, 65535, &lport, err) < 0)
         return WV_ERR_INVAL;
 
     if (strcmp(pub, "autoHttpDetect") == 0) {
@@ -175,28 +192,30 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
         json_t *d;
         const char *url;
         json_int_t iv;
-        vu_join(dp, p, "httpDetector");
-        if (vu_obj(o, p, "httpDetector", false, &d, err) < 0 || vu_keys(d, dp, dkeys, err) < 0 ||
-            vu_str(d, dp, "url", NULL, 1, MAX_URL_LEN, &url, err) < 0 ||
+        wv_vu_join(dp, p, "httpDetector");
+        if (wv_vu_obj(o, p, "httpDetector", false, &d, err) < 0 ||
+            wv_vu_keys(d, dp, dkeys, err) < 0 ||
+            wv_vu_str(d, dp, "url", NULL, 1, MAX_URL_LEN, &url, err) < 0 ||
             check_url(dp, "url", url, schemes, "http, https", err) < 0 ||
-            vu_int(d, dp, "interval", 60, 5, 86400, &iv, err) < 0)
+            wv_vu_int(d, dp, "interval", 60, 5, 86400, &iv, err) < 0)
             return WV_ERR_INVAL;
-    } else if (refuse_if_present(o, p, "httpDetector", "publicAddress is autoHttpDetect", err) < 0) {
+    } else if (refuse_if_present(o, p, "httpDetector", "publicAddress is autoHttpDetect", err) <
+               0) {
         return WV_ERR_INVAL;
     }
     if (strcmp(pub, "autoStunDetect") == 0) {
         json_t *arr, *v;
         size_t i;
-        if (vu_arr(o, p, "stunServers", 1, MAX_STUN, &arr, err) < 0)
+        if (wv_vu_arr(o, p, "stunServers", 1, MAX_STUN, &arr, err) < 0)
             return WV_ERR_INVAL;
         json_array_foreach(arr, i, v) {
             char ip[256];
             snprintf(ip, sizeof(ip), "stunServers[%zu]", i);
             if (!json_is_string(v))
-                return vu_fail(err, p, ip, "expected a string");
+                return wv_vu_fail(err, p, ip, "expected a string");
             if (json_string_length(v) > 260 || !valid_server(json_string_value(v)))
-                return vu_fail(err, p, ip, "invalid server \"%.64s\" (expected HOST:PORT)",
-                               json_string_value(v));
+                return wv_vu_fail(err, p, ip, "invalid server \"%.64s\" (expected HOST:PORT)",
+                                  json_string_value(v));
         }
     } else if (refuse_if_present(o, p, "stunServers", "publicAddress is autoStunDetect", err) < 0) {
         return WV_ERR_INVAL;
@@ -204,11 +223,13 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
 
     if (strcmp(mode, "dedicated-address") == 0) {
         if (*pub == '\0' && *lis == '\0')
-            return vu_fail(err, p, "publicAddress", "required (or listenAddress) for dedicated-address");
+            return wv_vu_fail(err, p, "publicAddress",
+                              "required (or listenAddress) for dedicated-address");
         if (pport == 0 && lport == 0)
-            return vu_fail(err, p, "listenPort", "required (or publicPort) for dedicated-address");
+            return wv_vu_fail(err, p, "listenPort",
+                              "required (or publicPort) for dedicated-address");
         if (pport && lport && pport != lport)
-            return vu_fail(err, p, "publicPort", "must equal listenPort for dedicated-address");
+            return wv_vu_fail(err, p, "publicPort", "must equal listenPort for dedicated-address");
         if (pport == 0)
             json_object_set_new(o, "publicPort", json_integer(lport));
         if (lport == 0)
@@ -217,11 +238,11 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
             json_object_set_new(o, "publicAddress", json_string(lis));
     } else {
         if (*pub == '\0')
-            return vu_fail(err, p, "publicAddress", "required for port-forwarding");
+            return wv_vu_fail(err, p, "publicAddress", "required for port-forwarding");
         if (pport == 0)
-            return vu_fail(err, p, "publicPort", "required for port-forwarding (1..65535)");
+            return wv_vu_fail(err, p, "publicPort", "required for port-forwarding (1..65535)");
         if (lport == 0)
-            return vu_fail(err, p, "listenPort", "required for port-forwarding (1..65535)");
+            return wv_vu_fail(err, p, "listenPort", "required for port-forwarding (1..65535)");
     }
     return 0;
 }
@@ -229,7 +250,7 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
 static int range_list(json_t *o, const char *p, const char *k, bool ports, wv_verr *err) {
     json_t *arr, *v;
     size_t i;
-    if (vu_arr(o, p, k, 1, MAX_RANGE, &arr, err) < 0)
+    if (wv_vu_arr(o, p, k, 1, MAX_RANGE, &arr, err) < 0)
         return WV_ERR_INVAL;
     json_array_foreach(arr, i, v) {
         char ip[64];
@@ -237,37 +258,38 @@ static int range_list(json_t *o, const char *p, const char *k, bool ports, wv_ve
         if (ports && json_is_integer(v)) {
             json_int_t n = json_integer_value(v);
             if (n < 1 || n > 65535)
-                return vu_fail(err, p, ip, "port out of range (1..65535)");
+                return wv_vu_fail(err, p, ip, "port out of range (1..65535)");
             char buf[16];
             snprintf(buf, sizeof(buf), "%d", (int)n);
             json_array_set_new(arr, i, json_string(buf));
             continue;
         }
         if (!json_is_string(v))
-            return vu_fail(err, p, ip, ports ? "expected a string or an integer" : "expected a string");
+            return wv_vu_fail(err, p, ip,
+                              ports ? "expected a string or an integer" : "expected a string");
         const char *s = json_string_value(v);
         if (json_string_length(v) > 64)
-            return vu_fail(err, p, ip, "too long (max 64 bytes)");
+            return wv_vu_fail(err, p, ip, "too long (max 64 bytes)");
         if (ports) {
             uint16_t lo, hi;
             if (wv_parse_port_range(s, &lo, &hi) < 0)
-                return vu_fail(err, p, ip, "invalid port range \"%s\" (N or N-M, 1..65535)", s);
+                return wv_vu_fail(err, p, ip, "invalid port range \"%s\" (N or N-M, 1..65535)", s);
         } else {
             struct wv_cidr c;
             if (wv_parse_cidr(s, &c) < 0)
-                return vu_fail(err, p, ip, "invalid address or CIDR \"%s\"", s);
+                return wv_vu_fail(err, p, ip, "invalid address or CIDR \"%s\"", s);
         }
     }
     return 0;
 }
 
 static int validate_exposed(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name", "mode", "appSocket", "portRange", "addressRange",
-                                       "status", NULL};
+    static const char *const keys[] = {"name",         "mode",   "appSocket", "portRange",
+                                       "addressRange", "status", NULL};
     static const char *const modes[] = {"single", "range", NULL};
     const char *mode;
-    if (vu_keys(o, p, keys, err) < 0 || vu_name(o, p, "name", err) < 0 ||
-        vu_enum(o, p, "mode", "single", modes, 0, &mode, err) < 0)
+    if (wv_vu_keys(o, p, keys, err) < 0 || wv_vu_name(o, p, "name", err) < 0 ||
+        wv_vu_enum(o, p, "mode", "single", modes, 0, &mode, err) < 0)
         return WV_ERR_INVAL;
     if (strcmp(mode, "single") == 0) {
         if (app_socket(o, p, "appSocket", true, false, err) < 0 ||
@@ -284,10 +306,10 @@ static int validate_exposed(json_t *o, const char *p, wv_verr *err) {
 }
 
 static int validate_remote(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name", "siteName", "appName", "localSocket", "appSocket",
-                                       "status", NULL};
-    if (vu_keys(o, p, keys, err) < 0 || vu_name(o, p, "name", err) < 0 ||
-        vu_name(o, p, "siteName", err) < 0 || vu_name(o, p, "appName", err) < 0 ||
+    static const char *const keys[] = {"name",      "siteName", "appName", "localSocket",
+                                       "appSocket", "status",   NULL};
+    if (wv_vu_keys(o, p, keys, err) < 0 || wv_vu_name(o, p, "name", err) < 0 ||
+        wv_vu_name(o, p, "siteName", err) < 0 || wv_vu_name(o, p, "appName", err) < 0 ||
         app_socket(o, p, "localSocket", true, false, err) < 0)
         return WV_ERR_INVAL;
     /* An empty target means "not set"; dropping it keeps one canonical form. */
@@ -299,13 +321,20 @@ static int validate_remote(json_t *o, const char *p, wv_verr *err) {
 
 static int validate_kind(enum wv_kind kind, json_t *obj, const char *p, wv_verr *err) {
     if (!json_is_object(obj))
-        return vu_fail(err, p, "", "expected an object");
+        return wv_vu_fail(err, p, "", "expected an object");
     int rc;
     switch (kind) {
-    case WV_KIND_SOCKET: rc = validate_socket(obj, p, err); break;
-    case WV_KIND_EXPOSED_APP: rc = validate_exposed(obj, p, err); break;
-    case WV_KIND_REMOTE_APP: rc = validate_remote(obj, p, err); break;
-    default: return vu_fail(err, p, "", "not a collection object");
+    case WV_KIND_SOCKET:
+        rc = validate_socket(obj, p, err);
+        break;
+    case WV_KIND_EXPOSED_APP:
+        rc = validate_exposed(obj, p, err);
+        break;
+    case WV_KIND_REMOTE_APP:
+        rc = validate_remote(obj, p, err);
+        break;
+    default:
+        return wv_vu_fail(err, p, "", "not a collection object");
     }
     if (rc == 0)
         json_object_del(obj, "status");
@@ -326,44 +355,46 @@ static int secret(json_t *o, const char *p, const char *k, const char *marker, s
                   bool required, wv_verr *err) {
     json_t *m = json_object_get(o, marker);
     if (m && !json_is_boolean(m))
-        return vu_fail(err, p, marker, "expected a boolean");
+        return wv_vu_fail(err, p, marker, "expected a boolean");
     json_object_del(o, marker);
     const char *s;
     if (!json_object_get(o, k))
-        return required ? vu_fail(err, p, k, "required") : 0;
-    return vu_str(o, p, k, NULL, min, 255, &s, err);
+        return required ? wv_vu_fail(err, p, k, "required") : 0;
+    return wv_vu_str(o, p, k, NULL, min, 255, &s, err);
 }
 
-static int validate_channel(json_t *mc, const char *p, bool want_secrets, wv_verr *err) {
-    static const char *const keys[] = {"protocol", "brokers", "topic", "username", "password",
-                                       "passwordSet", "caFile", NULL};
+static int validate_channel(json_t *mc, const char *p, wv_verr *err) {
+    static const char *const keys[] = {"protocol", "brokers",     "topic",  "username",
+                                       "password", "passwordSet", "caFile", NULL};
     static const char *const protos[] = {"mqtt", NULL};
     static const char *const schemes[] = {"mqtt", "mqtts", "ssl", "tcp", "ws", "wss", NULL};
     const char *s;
     json_t *arr, *v;
     size_t i;
-    if (vu_keys(mc, p, keys, err) < 0 || vu_enum(mc, p, "protocol", "mqtt", protos, -1, &s, err) < 0 ||
-        vu_arr(mc, p, "brokers", 1, MAX_BROKERS, &arr, err) < 0)
+    if (wv_vu_keys(mc, p, keys, err) < 0 ||
+        wv_vu_enum(mc, p, "protocol", "mqtt", protos, -1, &s, err) < 0 ||
+        wv_vu_arr(mc, p, "brokers", 1, MAX_BROKERS, &arr, err) < 0)
         return WV_ERR_INVAL;
     json_array_foreach(arr, i, v) {
         char ip[32];
         snprintf(ip, sizeof(ip), "brokers[%zu]", i);
         if (!json_is_string(v))
-            return vu_fail(err, p, ip, "expected a string");
-        if (json_string_length(v) > MAX_URL_LEN || strlen(json_string_value(v)) != json_string_length(v))
-            return vu_fail(err, p, ip, "too long or contains NUL");
-        if (check_url(p, ip, json_string_value(v), schemes, "mqtt, mqtts, ssl, tcp, ws, wss", err) < 0)
+            return wv_vu_fail(err, p, ip, "expected a string");
+        if (json_string_length(v) > MAX_URL_LEN ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return wv_vu_fail(err, p, ip, "too long or contains NUL");
+        if (check_url(p, ip, json_string_value(v), schemes, "mqtt, mqtts, ssl, tcp, ws, wss", err) <
+            0)
             return WV_ERR_INVAL;
     }
-    if (vu_str(mc, p, "topic", "", 0, 200, &s, err) < 0)
+    if (wv_vu_str(mc, p, "topic", "", 0, 200, &s, err) < 0)
         return WV_ERR_INVAL;
     if (strpbrk(s, "+#"))
-        return vu_fail(err, p, "topic", "must not contain '+' or '#'");
-    if (vu_str(mc, p, "username", "", 0, 255, &s, err) < 0 ||
-        vu_str(mc, p, "caFile", "", 0, MAX_PATH_LEN, &s, err) < 0 ||
-        secret(mc, p, "password", "passwordSet", 0, false, err) < 0)
+        return wv_vu_fail(err, p, "topic", "must not contain '+' or '#'");
+    if (wv_vu_str(mc, p, "username", "", 0, 255, &s, err) < 0 ||
+        wv_vu_str(mc, p, "caFile", "", 0, MAX_PATH_LEN, &s, err) < 0 ||
+        secret(mc, p, "password", "passwordSet", 0, false, err) < 0) /* optional either way */
         return WV_ERR_INVAL;
-    (void)want_secrets; /* the MQTT password is optional either way */
     return 0;
 }
 
@@ -372,9 +403,10 @@ static int validate_logger(json_t *lg, const char *p, wv_verr *err) {
     static const char *const levels[] = {"DEBUG", "INFO", "WARN", "ERROR", NULL};
     static const char *const formats[] = {"text", "json", NULL};
     const char *s;
-    if (vu_keys(lg, p, keys, err) < 0 || vu_enum(lg, p, "level", "INFO", levels, 1, &s, err) < 0 ||
-        vu_str(lg, p, "file", "", 0, MAX_PATH_LEN, &s, err) < 0 ||
-        vu_enum(lg, p, "format", "text", formats, -1, &s, err) < 0)
+    if (wv_vu_keys(lg, p, keys, err) < 0 ||
+        wv_vu_enum(lg, p, "level", "INFO", levels, 1, &s, err) < 0 ||
+        wv_vu_str(lg, p, "file", "", 0, MAX_PATH_LEN, &s, err) < 0 ||
+        wv_vu_enum(lg, p, "format", "text", formats, -1, &s, err) < 0)
         return WV_ERR_INVAL;
     return 0;
 }
@@ -396,28 +428,29 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
     bool on;
     json_t *tls, *auth, *users, *u;
     size_t i;
-    if (vu_keys(api, p, keys, err) < 0 || vu_bool(api, p, "enabled", true, &on, err) < 0 ||
-        vu_str(api, p, "listenAddr", "127.0.0.1:18080", 1, 64, &s, err) < 0)
+    if (wv_vu_keys(api, p, keys, err) < 0 || wv_vu_bool(api, p, "enabled", true, &on, err) < 0 ||
+        wv_vu_str(api, p, "listenAddr", "127.0.0.1:18080", 1, 64, &s, err) < 0)
         return WV_ERR_INVAL;
     struct sockaddr_storage ss;
     if (wv_parse_hostport(s, &ss) < 0)
-        return vu_fail(err, p, "listenAddr", "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)", s);
-    vu_join(tp, p, "tls");
-    if (vu_obj(api, p, "tls", true, &tls, err) < 0 || vu_keys(tls, tp, tkeys, err) < 0 ||
-        vu_bool(tls, tp, "enabled", false, &on, err) < 0 ||
-        vu_str(tls, tp, "cert", "", 0, MAX_PATH_LEN, &cert, err) < 0 ||
-        vu_str(tls, tp, "key", "", 0, MAX_PATH_LEN, &key, err) < 0)
+        return wv_vu_fail(err, p, "listenAddr", "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)",
+                          s);
+    wv_vu_join(tp, p, "tls");
+    if (wv_vu_obj(api, p, "tls", true, &tls, err) < 0 || wv_vu_keys(tls, tp, tkeys, err) < 0 ||
+        wv_vu_bool(tls, tp, "enabled", false, &on, err) < 0 ||
+        wv_vu_str(tls, tp, "cert", "", 0, MAX_PATH_LEN, &cert, err) < 0 ||
+        wv_vu_str(tls, tp, "key", "", 0, MAX_PATH_LEN, &key, err) < 0)
         return WV_ERR_INVAL;
     if (on && !*cert)
-        return vu_fail(err, tp, "cert", "required when tls is enabled");
+        return wv_vu_fail(err, tp, "cert", "required when tls is enabled");
     if (on && !*key)
-        return vu_fail(err, tp, "key", "required when tls is enabled");
-    vu_join(ap, p, "auth");
-    if (vu_obj(api, p, "auth", true, &auth, err) < 0 || vu_keys(auth, ap, akeys, err) < 0)
+        return wv_vu_fail(err, tp, "key", "required when tls is enabled");
+    wv_vu_join(ap, p, "auth");
+    if (wv_vu_obj(api, p, "auth", true, &auth, err) < 0 || wv_vu_keys(auth, ap, akeys, err) < 0)
         return WV_ERR_INVAL;
     if (!json_object_get(auth, "basicAuth"))
         json_object_set_new(auth, "basicAuth", json_array());
-    if (vu_arr(auth, ap, "basicAuth", 0, MAX_USERS, &users, err) < 0)
+    if (wv_vu_arr(auth, ap, "basicAuth", 0, MAX_USERS, &users, err) < 0)
         return WV_ERR_INVAL;
     json_t *seen = json_object();
     json_array_foreach(users, i, u) {
@@ -425,20 +458,21 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
         snprintf(up, sizeof(up), "%s.basicAuth[%zu]", ap, i);
         if (!json_is_object(u)) {
             json_decref(seen);
-            return vu_fail(err, up, "", "expected an object");
+            return wv_vu_fail(err, up, "", "expected an object");
         }
-        if (vu_keys(u, up, ukeys, err) < 0 || vu_str(u, up, "user", NULL, 1, 64, &s, err) < 0 ||
+        if (wv_vu_keys(u, up, ukeys, err) < 0 ||
+            wv_vu_str(u, up, "user", NULL, 1, 64, &s, err) < 0 ||
             secret(u, up, "password", "passwordSet", 8, want_secrets, err) < 0) {
             json_decref(seen);
             return WV_ERR_INVAL;
         }
         if (!valid_user(s)) {
             json_decref(seen);
-            return vu_fail(err, up, "user", "invalid user \"%s\" (1..64 of [A-Za-z0-9._@-])", s);
+            return wv_vu_fail(err, up, "user", "invalid user \"%s\" (1..64 of [A-Za-z0-9._@-])", s);
         }
         if (json_object_get(seen, s)) {
             json_decref(seen);
-            return vu_fail(err, up, "user", "duplicate user \"%s\"", s);
+            return wv_vu_fail(err, up, "user", "duplicate user \"%s\"", s);
         }
         json_object_set_new(seen, s, json_true());
     }
@@ -448,23 +482,23 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
 
 static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_verr *err) {
     static const char *const keys[] = {"siteName", "networkKey", "networkKeySet", "messageChannel",
-                                       "logger", "restfulApi", "status", NULL};
+                                       "logger",   "restfulApi", "status",        NULL};
     char cp[256];
     json_t *mc, *lg, *api;
     if (!json_is_object(site))
-        return vu_fail(err, p, "", "expected an object");
-    if (vu_keys(site, p, keys, err) < 0 || vu_name(site, p, "siteName", err) < 0 ||
+        return wv_vu_fail(err, p, "", "expected an object");
+    if (wv_vu_keys(site, p, keys, err) < 0 || wv_vu_name(site, p, "siteName", err) < 0 ||
         secret(site, p, "networkKey", "networkKeySet", 8, want_secrets, err) < 0)
         return WV_ERR_INVAL;
-    vu_join(cp, p, "messageChannel");
-    if (vu_obj(site, p, "messageChannel", false, &mc, err) < 0 ||
-        validate_channel(mc, cp, want_secrets, err) < 0)
+    wv_vu_join(cp, p, "messageChannel");
+    if (wv_vu_obj(site, p, "messageChannel", false, &mc, err) < 0 ||
+        validate_channel(mc, cp, err) < 0)
         return WV_ERR_INVAL;
-    vu_join(cp, p, "logger");
-    if (vu_obj(site, p, "logger", true, &lg, err) < 0 || validate_logger(lg, cp, err) < 0)
+    wv_vu_join(cp, p, "logger");
+    if (wv_vu_obj(site, p, "logger", true, &lg, err) < 0 || validate_logger(lg, cp, err) < 0)
         return WV_ERR_INVAL;
-    vu_join(cp, p, "restfulApi");
-    if (vu_obj(site, p, "restfulApi", true, &api, err) < 0 ||
+    wv_vu_join(cp, p, "restfulApi");
+    if (wv_vu_obj(site, p, "restfulApi", true, &api, err) < 0 ||
         validate_api(api, cp, want_secrets, err) < 0)
         return WV_ERR_INVAL;
     json_object_del(site, "status");
@@ -485,7 +519,7 @@ static int validate_collection(json_t *doc, enum wv_kind kind, wv_verr *err) {
     size_t i;
     if (!json_object_get(doc, k))
         json_object_set_new(doc, k, json_array());
-    if (vu_arr(doc, "", k, 0, MAX_COLLECTION, &arr, err) < 0)
+    if (wv_vu_arr(doc, "", k, 0, MAX_COLLECTION, &arr, err) < 0)
         return WV_ERR_INVAL;
     /* A jansson object is the set of names seen: O(n) for 4096 entries. */
     json_t *seen = json_object();
@@ -497,7 +531,7 @@ static int validate_collection(json_t *doc, enum wv_kind kind, wv_verr *err) {
             break;
         const char *name = json_string_value(json_object_get(o, "name"));
         if (json_object_get(seen, name)) {
-            rc = vu_fail(err, p, "name", "duplicate name \"%s\"", name);
+            rc = wv_vu_fail(err, p, "name", "duplicate name \"%s\"", name);
             break;
         }
         json_object_set_new(seen, name, json_true());
@@ -507,18 +541,18 @@ static int validate_collection(json_t *doc, enum wv_kind kind, wv_verr *err) {
 }
 
 int wv_validate_document(json_t *doc, bool want_secrets, wv_verr *err) {
-    static const char *const keys[] = {"revision", "site", "tunnelSockets", "exposedApps",
-                                       "remoteApps", NULL};
+    static const char *const keys[] = {"revision",    "site",       "tunnelSockets",
+                                       "exposedApps", "remoteApps", NULL};
     if (err)
         memset(err, 0, sizeof(*err));
     if (!json_is_object(doc))
-        return vu_fail(err, "", "", "expected an object");
-    if (vu_keys(doc, "", keys, err) < 0)
+        return wv_vu_fail(err, "", "", "expected an object");
+    if (wv_vu_keys(doc, "", keys, err) < 0)
         return WV_ERR_INVAL;
     json_object_del(doc, "revision");
     json_t *site = json_object_get(doc, "site");
     if (!site)
-        return vu_fail(err, "", "site", "required");
+        return wv_vu_fail(err, "", "site", "required");
     if (validate_site_at(site, "site", want_secrets, err) < 0 ||
         validate_collection(doc, WV_KIND_SOCKET, err) < 0 ||
         validate_collection(doc, WV_KIND_EXPOSED_APP, err) < 0 ||

@@ -104,7 +104,8 @@ static int hostport(const char *s, unsigned lo, struct sockaddr_storage *out, ch
     }
     uint16_t p;
     if (parse_port(port, strlen(port), lo, 65535, &p) < 0) {
-        set_why(why, lo ? "port must be an integer in 1..65535" : "port must be an integer in 0..65535");
+        set_why(why,
+                lo ? "port must be an integer in 1..65535" : "port must be an integer in 0..65535");
         memset(out, 0, sizeof(*out));
         return WV_ERR_INVAL;
     }
@@ -196,7 +197,7 @@ int wv_parse_cidr(const char *s, struct wv_cidr *out) {
     out->prefix = (uint8_t)prefix;
     /* Host bits are cleared so contains() can compare whole bytes. */
     for (unsigned bit = prefix; bit < max; bit++)
-        out->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+        out->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
     return 0;
 }
 
@@ -215,7 +216,8 @@ bool wv_cidr_contains(const struct wv_cidr *c, const struct sockaddr *sa) {
         return false;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
-        return c->family == AF_INET && prefix_match(c->addr, (const uint8_t *)&v4->sin_addr, c->prefix);
+        return c->family == AF_INET &&
+               prefix_match(c->addr, (const uint8_t *)&v4->sin_addr, c->prefix);
     }
     if (sa->sa_family != AF_INET6)
         return false;
@@ -237,7 +239,8 @@ bool wv_valid_name(const char *s) {
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+        bool alnum =
+            (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
         if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != '-')))
             return false;
     }

@@ -1,6 +1,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include "common.h"
@@ -76,18 +77,22 @@ static void migrations_from_empty(void **state) {
     assert_int_equal(wv_store_revision(f->st), 0);
     assert_false(wv_store_has_site(f->st));
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(wv_store_db(f->st),
-                                        "SELECT version, name FROM schema_migrations ORDER BY version",
-                                        -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(wv_store_db(f->st),
+                           "SELECT version, name FROM schema_migrations ORDER BY version", -1, &s,
+                           NULL),
+        SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 0), 1);
     assert_string_equal((const char *)sqlite3_column_text(s, 1), "001_init.sql");
     sqlite3_finalize(s);
-    assert_int_equal(sqlite3_prepare_v2(wv_store_db(f->st), "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(wv_store_db(f->st), "PRAGMA journal_mode", -1, &s, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
     sqlite3_finalize(s);
-    assert_int_equal(sqlite3_prepare_v2(wv_store_db(f->st), "PRAGMA foreign_keys", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(wv_store_db(f->st), "PRAGMA foreign_keys", -1, &s, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 0), 1);
     sqlite3_finalize(s);
@@ -98,16 +103,36 @@ static void migrations_from_empty(void **state) {
     assert_int_equal(wv_store_revision(f->st), 0);
 
     /* A schema newer than this agent is refused. */
-    assert_int_equal(sqlite3_exec(wv_store_db(f->st),
-                                  "INSERT INTO schema_migrations VALUES (999, '999_future.sql', 'x')",
-                                  NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(wv_store_db(f->st),
+                     "INSERT INTO schema_migrations VALUES (999, '999_future.sql', 'x')", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
     wv_store_close(f->st);
     wv_store *st2;
     assert_int_equal(wv_store_open(f->path, NULL, &st2), WV_ERR_DB);
     assert_int_equal(sqlite3_open(f->path, (sqlite3 **)&st2), SQLITE_OK);
-    sqlite3_exec((sqlite3 *)st2, "DELETE FROM schema_migrations WHERE version = 999", NULL, NULL, NULL);
+    sqlite3_exec((sqlite3 *)st2, "DELETE FROM schema_migrations WHERE version = 999", NULL, NULL,
+                 NULL);
     sqlite3_close((sqlite3 *)st2);
     assert_int_equal(wv_store_open(f->path, NULL, &f->st), 0);
+}
+
+/* Two connections on one file (e.g. `wovenet token create` while the agent
+ * runs): each sees the other's commits, migrations are not re-applied. */
+static void two_handles_share_the_file(void **state) {
+    struct fx *f = *state;
+    wv_store *other;
+    assert_int_equal(wv_store_open(f->path, NULL, &other), 0);
+    json_t *r = remote("x", 9);
+    assert_int_equal(wv_store_create(other, WV_KIND_REMOTE_APP, r, 0, NULL), 0);
+    json_decref(r);
+    assert_int_equal(wv_store_revision(f->st), 1);
+    char *tok;
+    assert_int_equal(wv_store_token_create(f->st, "t", &tok), 0);
+    assert_int_equal(wv_store_token_check(other, tok), 0);
+    free(tok);
+    wv_store_close(other);
 }
 
 static void not_a_database_and_bad_path(void **state) {
@@ -115,7 +140,8 @@ static void not_a_database_and_bad_path(void **state) {
     char p[160];
     snprintf(p, sizeof(p), "%s/junk.db", f->dir);
     FILE *fp = fopen(p, "w");
-    fputs("this is not an SQLite file, not at all, no header here................................", fp);
+    fputs("this is not an SQLite file, not at all, no header here................................",
+          fp);
     fclose(fp);
     wv_store *st;
     assert_int_equal(wv_store_open(p, NULL, &st), WV_ERR_DB);
@@ -166,7 +192,8 @@ static void crud_and_revision(void **state) {
     assert_int_equal(wv_store_revision(f->st), 1);
 
     assert_int_equal(wv_store_get(f->st, WV_KIND_REMOTE_APP, "b-app", &out), 0);
-    assert_string_equal(json_string_value(json_object_get(out, "localSocket")), "tcp:127.0.0.1:5201");
+    assert_string_equal(json_string_value(json_object_get(out, "localSocket")),
+                        "tcp:127.0.0.1:5201");
     /* Putting back what was read is a no-op. */
     assert_int_equal(wv_store_put(f->st, WV_KIND_REMOTE_APP, out, 1, &created, &changed, &err), 0);
     assert_false(created);
@@ -197,14 +224,16 @@ static void crud_and_revision(void **state) {
     /* Invalid input is refused with the field, nothing stored. */
     r = remote("c", 1);
     json_object_set_new(r, "localSocket", json_string("unix:relative"));
-    assert_int_equal(wv_store_put(f->st, WV_KIND_REMOTE_APP, r, -1, &created, &changed, &err), WV_ERR_INVAL);
+    assert_int_equal(wv_store_put(f->st, WV_KIND_REMOTE_APP, r, -1, &created, &changed, &err),
+                     WV_ERR_INVAL);
     assert_string_equal(err.field, "localSocket");
     json_decref(r);
     assert_int_equal(wv_store_get(f->st, WV_KIND_REMOTE_APP, "c", &out), WV_ERR_NOTFOUND);
 
     assert_int_equal(wv_store_list(f->st, WV_KIND_REMOTE_APP, &out), 0);
     assert_int_equal(json_array_size(out), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "name")), "a-app");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(out, 0), "name")),
+                        "a-app");
     json_decref(out);
     assert_int_equal(wv_store_list(f->st, WV_KIND_SOCKET, &out), 0);
     assert_int_equal(json_array_size(out), 0);
@@ -220,7 +249,8 @@ static void crud_and_revision(void **state) {
     json_t *e = J("{\"name\":\"b-app\",\"appSocket\":\"unix:/run/x\"}");
     assert_int_equal(wv_store_create(f->st, WV_KIND_EXPOSED_APP, e, -1, &err), 0);
     json_decref(e);
-    json_t *s = J("{\"name\":\"b-app\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\",\"listenPort\":4}");
+    json_t *s = J("{\"name\":\"b-app\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
+                  "\"listenPort\":4}");
     assert_int_equal(wv_store_create(f->st, WV_KIND_SOCKET, s, -1, &err), 0);
     json_decref(s);
     assert_int_equal(wv_store_revision(f->st), 6);
@@ -247,7 +277,8 @@ static void site_secrets(void **state) {
 
     s = site_json("local", true);
     json_object_set_new(s, "restfulApi",
-                        json_pack("{s:{s:[{s:s,s:s}]}}", "auth", "basicAuth", "user", "admin", "password", USER_PW));
+                        json_pack("{s:{s:[{s:s,s:s}]}}", "auth", "basicAuth", "user", "admin",
+                                  "password", USER_PW));
     assert_int_equal(wv_store_put_site(f->st, s, 0, &changed, &err), 0);
     assert_true(changed);
     assert_int_equal(wv_store_revision(f->st), 1);
@@ -265,10 +296,12 @@ static void site_secrets(void **state) {
     assert_true(json_is_true(json_object_get(mc, "passwordSet")));
     /* The empty topic was derived from the key, without the key. */
     const char *topic = json_string_value(json_object_get(mc, "topic"));
-    assert_int_equal(strncmp(topic, "wovenet/", 8), 0);
-    assert_int_equal(strlen(topic), 8 + 32);
-    json_t *u = json_array_get(json_object_get(json_object_get(json_object_get(out, "restfulApi"), "auth"),
-                                               "basicAuth"), 0);
+    /* Pinned: must match wv_config_derive_topic() ("wovenet/" + hex of the
+     * first 16 bytes of SHA-256("wovenet-topic\0" + key)). */
+    assert_string_equal(topic, "wovenet/40344293cc275a83d73c02ef71b5c537");
+    json_t *u = json_array_get(
+        json_object_get(json_object_get(json_object_get(out, "restfulApi"), "auth"), "basicAuth"),
+        0);
     assert_string_equal(json_string_value(json_object_get(u, "user")), "admin");
     assert_true(json_is_true(json_object_get(u, "passwordSet")));
     assert_null(json_object_get(u, "password"));
@@ -349,12 +382,14 @@ static void apply_plan_dry_run_and_noop(void **state) {
 
     /* A second identical apply is a no-op, as is applying the export. */
     assert_int_equal(wv_store_apply(f->st, d, 1, false, &plan, &err), 0);
-    assert_int_equal(plan_count(plan, "created") + plan_count(plan, "changed") + plan_count(plan, "deleted"), 0);
+    assert_int_equal(
+        plan_count(plan, "created") + plan_count(plan, "changed") + plan_count(plan, "deleted"), 0);
     assert_int_equal(json_integer_value(json_object_get(plan, "revision")), 1);
     json_decref(plan);
     assert_int_equal(wv_store_export(f->st, &out), 0);
     assert_int_equal(wv_store_apply(f->st, out, 1, false, &plan, &err), 0);
-    assert_int_equal(plan_count(plan, "created") + plan_count(plan, "changed") + plan_count(plan, "deleted"), 0);
+    assert_int_equal(
+        plan_count(plan, "created") + plan_count(plan, "changed") + plan_count(plan, "deleted"), 0);
     json_decref(plan);
     assert_int_equal(wv_store_revision(f->st), 1);
 
@@ -376,10 +411,12 @@ static void apply_plan_dry_run_and_noop(void **state) {
     assert_int_equal(plan_count(plan, "created"), 1);
     assert_int_equal(plan_count(plan, "changed"), 1);
     assert_int_equal(plan_count(plan, "deleted"), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(plan, "deleted"), 0),
-                                                          "name")), "r2");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(plan, "changed"), 0),
-                                                          "kind")), "remoteApps");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(plan, "deleted"), 0), "name")),
+                        "r2");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(plan, "changed"), 0), "kind")),
+                        "remoteApps");
     json_decref(plan);
     assert_int_equal(wv_store_revision(f->st), 2);
     assert_int_equal(wv_store_get(f->st, WV_KIND_REMOTE_APP, "r2", &out), WV_ERR_NOTFOUND);
@@ -405,7 +442,8 @@ static void apply_requires_key_when_none_stored(void **state) {
     wv_verr err;
     json_t *plan;
     json_t *d = J("{\"site\":{\"siteName\":\"s\",\"messageChannel\":{\"brokers\":[\"mqtt://h\"]}},"
-                  "\"remoteApps\":[{\"name\":\"a\",\"siteName\":\"x\",\"appName\":\"y\",\"localSocket\":\"unix:/a\"}]}");
+                  "\"remoteApps\":[{\"name\":\"a\",\"siteName\":\"x\",\"appName\":\"y\","
+                  "\"localSocket\":\"unix:/a\"}]}");
     assert_int_equal(wv_store_apply(f->st, d, -1, false, &plan, &err), WV_ERR_INVAL);
     assert_string_equal(err.field, "site.networkKey");
     assert_string_equal(err.message, "required");
@@ -439,7 +477,9 @@ static void tokens(void **state) {
 
     /* Stored as a hash only. */
     sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(wv_store_db(f->st), "SELECT hash FROM api_tokens", -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(wv_store_db(f->st), "SELECT hash FROM api_tokens", -1, &s, NULL),
+        SQLITE_OK);
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *h = (const char *)sqlite3_column_text(s, 0);
         assert_int_equal(strlen(h), 64);
@@ -477,8 +517,10 @@ static void passwords(void **state) {
     assert_int_equal(wv_password_verify("correct horse", NULL), WV_ERR_AUTH);
     assert_int_equal(wv_password_verify("correct horse", "plain"), WV_ERR_AUTH);
     assert_int_equal(wv_password_verify("correct horse", "pbkdf2-sha256$0$AAAA$AAAA"), WV_ERR_AUTH);
-    assert_int_equal(wv_password_verify("correct horse", "pbkdf2-sha256$99999999999$AAAA$AAAA"), WV_ERR_AUTH);
-    assert_int_equal(wv_password_verify("correct horse", "pbkdf2-sha256$1000$!!$AAAA"), WV_ERR_AUTH);
+    assert_int_equal(wv_password_verify("correct horse", "pbkdf2-sha256$99999999999$AAAA$AAAA"),
+                     WV_ERR_AUTH);
+    assert_int_equal(wv_password_verify("correct horse", "pbkdf2-sha256$1000$!!$AAAA"),
+                     WV_ERR_AUTH);
     /* A truncated hash must not verify. */
     h[strlen(h) - 6] = '\0';
     assert_int_equal(wv_password_verify("correct horse", h), WV_ERR_AUTH);
@@ -509,6 +551,7 @@ static void identity(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(migrations_from_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(two_handles_share_the_file, setup, teardown),
         cmocka_unit_test_setup_teardown(not_a_database_and_bad_path, setup, teardown),
         cmocka_unit_test_setup_teardown(file_mode_0600, setup, teardown),
         cmocka_unit_test_setup_teardown(crud_and_revision, setup, teardown),

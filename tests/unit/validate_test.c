@@ -1,6 +1,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include "common.h"
@@ -161,80 +162,124 @@ static void parsers(void **state) {
 
 static void sockets(void **state) {
     /* The seed's AWS socket: listen port and address completed. */
-    expect_good(WV_KIND_SOCKET,
-                "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"transportProtocol\":\"QUIC\","
-                "\"publicAddress\":\"2406:da12:35a:3d02:1f43:11a1:abf2:2900\",\"publicPort\":25890}",
-                "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"transportProtocol\":\"quic\","
-                "\"publicAddress\":\"2406:da12:35a:3d02:1f43:11a1:abf2:2900\",\"publicPort\":25890,"
-                "\"listenAddress\":\"\",\"listenPort\":25890}");
+    expect_good(
+        WV_KIND_SOCKET,
+        "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"transportProtocol\":\"QUIC\","
+        "\"publicAddress\":\"2406:da12:35a:3d02:1f43:11a1:abf2:2900\",\"publicPort\":25890}",
+        "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"transportProtocol\":\"quic\","
+        "\"publicAddress\":\"2406:da12:35a:3d02:1f43:11a1:abf2:2900\",\"publicPort\":25890,"
+        "\"listenAddress\":\"\",\"listenPort\":25890}");
     /* publicAddress taken from listenAddress, publicPort from listenPort. */
-    expect_good(WV_KIND_SOCKET,
-                "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\",\"listenPort\":7,"
-                "\"status\":{\"x\":1}}",
-                "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"transportProtocol\":\"quic\","
-                "\"publicAddress\":\"::1\",\"publicPort\":7,\"listenAddress\":\"::1\",\"listenPort\":7}");
+    expect_good(
+        WV_KIND_SOCKET,
+        "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\",\"listenPort\":7,"
+        "\"status\":{\"x\":1}}",
+        "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"transportProtocol\":\"quic\","
+        "\"publicAddress\":\"::1\",\"publicPort\":7,\"listenAddress\":\"::1\",\"listenPort\":7}");
     expect_good(WV_KIND_SOCKET,
                 "{\"name\":\"pf\",\"mode\":\"port-forwarding\",\"publicAddress\":\"198.51.100.1\","
-                "\"publicPort\":36092,\"listenPort\":26098}", NULL);
-    expect_good(WV_KIND_SOCKET,
-                "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"autoHttpDetect\","
-                "\"publicPort\":1,\"listenPort\":2,\"httpDetector\":{\"url\":\"http://198.51.100.1/ip\"}}",
-                "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"transportProtocol\":\"quic\","
-                "\"publicAddress\":\"autoHttpDetect\",\"publicPort\":1,\"listenAddress\":\"\",\"listenPort\":2,"
-                "\"httpDetector\":{\"url\":\"http://198.51.100.1/ip\",\"interval\":60}}");
-    expect_good(WV_KIND_SOCKET,
-                "{\"name\":\"st\",\"mode\":\"dedicated-address\",\"publicAddress\":\"autoStunDetect\","
-                "\"listenPort\":2,\"stunServers\":[\"stun.example.org:3478\",\"[2001:db8::1]:3478\"]}", NULL);
+                "\"publicPort\":36092,\"listenPort\":26098}",
+                NULL);
+    expect_good(
+        WV_KIND_SOCKET,
+        "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"autoHttpDetect\","
+        "\"publicPort\":1,\"listenPort\":2,\"httpDetector\":{\"url\":\"http://198.51.100.1/ip\"}}",
+        "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"transportProtocol\":\"quic\","
+        "\"publicAddress\":\"autoHttpDetect\",\"publicPort\":1,\"listenAddress\":\"\","
+        "\"listenPort\":2,"
+        "\"httpDetector\":{\"url\":\"http://198.51.100.1/ip\",\"interval\":60}}");
+    expect_good(
+        WV_KIND_SOCKET,
+        "{\"name\":\"st\",\"mode\":\"dedicated-address\",\"publicAddress\":\"autoStunDetect\","
+        "\"listenPort\":2,\"stunServers\":[\"stun.example.org:3478\",\"[2001:db8::1]:3478\"]}",
+        NULL);
 
     expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"bogus\",\"listenPort\":1}", "mode",
                "unsupported value \"bogus\" (dedicated-address, port-forwarding)");
     expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"listenPort\":1}", "mode", "required");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"transportProtocol\":\"tcp\"}",
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"transportProtocol\":\"tcp\"}",
                "transportProtocol", "unsupported value \"tcp\" (quic)");
     expect_bad(WV_KIND_SOCKET, "{\"mode\":\"dedicated-address\"}", "name", "required");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"-x\",\"mode\":\"dedicated-address\"}", "name", "invalid name");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":7,\"mode\":\"dedicated-address\"}", "name", "expected a string");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenPort\":1,\"bogusKey\":1}",
+    expect_bad(WV_KIND_SOCKET, "{\"name\":\"-x\",\"mode\":\"dedicated-address\"}", "name",
+               "invalid name");
+    expect_bad(WV_KIND_SOCKET, "{\"name\":7,\"mode\":\"dedicated-address\"}", "name",
+               "expected a string");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenPort\":1,\"bogusKey\":1}",
                "bogusKey", "unknown field");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
-               "\"listenPort\":65536}", "listenPort", "out of range (0..65535)");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
-               "\"listenPort\":-1}", "listenPort", "out of range");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
-               "\"listenPort\":1.5}", "listenPort", "expected an integer");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
-               "\"listenPort\":\"80\"}", "listenPort", "expected an integer");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
+               "\"listenPort\":65536}",
+               "listenPort", "out of range (0..65535)");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
+               "\"listenPort\":-1}",
+               "listenPort", "out of range");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
+               "\"listenPort\":1.5}",
+               "listenPort", "expected an integer");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
+               "\"listenPort\":\"80\"}",
+               "listenPort", "expected an integer");
     expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenPort\":1}",
                "publicAddress", "required (or listenAddress)");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\"}",
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\"}",
                "listenPort", "required");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
-               "\"listenPort\":1,\"publicPort\":2}", "publicPort", "must equal listenPort");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"1.2.3\","
-               "\"listenPort\":1}", "listenAddress", "invalid IP address");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"autoHttpDetect\","
-               "\"listenPort\":1}", "listenAddress", "invalid IP address");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"publicPort\":1,\"listenPort\":2}",
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"::1\","
+               "\"listenPort\":1,\"publicPort\":2}",
+               "publicPort", "must equal listenPort");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"1.2.3\","
+               "\"listenPort\":1}",
+               "listenAddress", "invalid IP address");
+    expect_bad(
+        WV_KIND_SOCKET,
+        "{\"name\":\"s\",\"mode\":\"dedicated-address\",\"listenAddress\":\"autoHttpDetect\","
+        "\"listenPort\":1}",
+        "listenAddress", "invalid IP address");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"publicPort\":1,\"listenPort\":2}",
                "publicAddress", "required for port-forwarding");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"publicAddress\":\"::1\",\"listenPort\":2}",
-               "publicPort", "required for port-forwarding");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"publicAddress\":\"::1\",\"publicPort\":2}",
-               "listenPort", "required for port-forwarding");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"autoHttpDetect\","
-               "\"publicPort\":1,\"listenPort\":2}", "httpDetector", "required");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"autoHttpDetect\","
+    expect_bad(
+        WV_KIND_SOCKET,
+        "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"publicAddress\":\"::1\",\"listenPort\":2}",
+        "publicPort", "required for port-forwarding");
+    expect_bad(
+        WV_KIND_SOCKET,
+        "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"publicAddress\":\"::1\",\"publicPort\":2}",
+        "listenPort", "required for port-forwarding");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"autoHttpDetect\","
+               "\"publicPort\":1,\"listenPort\":2}",
+               "httpDetector", "required");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"autoHttpDetect\","
                "\"publicPort\":1,\"listenPort\":2,\"httpDetector\":{\"url\":\"ftp://x/\"}}",
                "httpDetector.url", "unsupported URL scheme");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"autoHttpDetect\","
-               "\"publicPort\":1,\"listenPort\":2,\"httpDetector\":{\"url\":\"http://x/\",\"interval\":1}}",
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"autoHttpDetect\","
+               "\"publicPort\":1,\"listenPort\":2,\"httpDetector\":{\"url\":\"http://x/"
+               "\",\"interval\":1}}",
                "httpDetector.interval", "out of range (5..86400)");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"::1\","
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"h\",\"mode\":\"port-forwarding\",\"publicAddress\":\"::1\","
                "\"publicPort\":1,\"listenPort\":2,\"httpDetector\":{\"url\":\"http://x/\"}}",
                "httpDetector", "only allowed when publicAddress is autoHttpDetect");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"st\",\"mode\":\"dedicated-address\",\"publicAddress\":\"autoStunDetect\","
-               "\"listenPort\":2,\"stunServers\":[]}", "stunServers", "at least 1");
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"st\",\"mode\":\"dedicated-address\",\"publicAddress\":\"autoStunDetect\","
-               "\"listenPort\":2,\"stunServers\":[\"a:1\",\"b c:1\"]}", "stunServers[1]", "invalid server");
+    expect_bad(
+        WV_KIND_SOCKET,
+        "{\"name\":\"st\",\"mode\":\"dedicated-address\",\"publicAddress\":\"autoStunDetect\","
+        "\"listenPort\":2,\"stunServers\":[]}",
+        "stunServers", "at least 1");
+    expect_bad(
+        WV_KIND_SOCKET,
+        "{\"name\":\"st\",\"mode\":\"dedicated-address\",\"publicAddress\":\"autoStunDetect\","
+        "\"listenPort\":2,\"stunServers\":[\"a:1\",\"b c:1\"]}",
+        "stunServers[1]", "invalid server");
     expect_bad(WV_KIND_SOCKET, "[]", "", "expected an object");
 }
 
@@ -253,25 +298,39 @@ static void exposed_apps(void **state) {
     expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"web\"}", "appSocket", "required");
     expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"web\",\"appSocket\":\"127.0.0.1\"}", "appSocket",
                "invalid socket");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"web\",\"appSocket\":\"unix:x\"}", "appSocket", "absolute");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"web\",\"mode\":\"Single\",\"appSocket\":\"unix:/x\"}", "mode",
+    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"web\",\"appSocket\":\"unix:x\"}", "appSocket",
+               "absolute");
+    expect_bad(WV_KIND_EXPOSED_APP,
+               "{\"name\":\"web\",\"mode\":\"Single\",\"appSocket\":\"unix:/x\"}", "mode",
                "unsupported value \"Single\" (single, range)");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"w\",\"appSocket\":\"unix:/x\",\"portRange\":[\"1\"]}",
-               "portRange", "only allowed when mode is range");
+    expect_bad(WV_KIND_EXPOSED_APP,
+               "{\"name\":\"w\",\"appSocket\":\"unix:/x\",\"portRange\":[\"1\"]}", "portRange",
+               "only allowed when mode is range");
     expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"r\",\"mode\":\"range\",\"appSocket\":\"unix:/x\"}",
                "appSocket", "only allowed when mode is single");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"r\",\"mode\":\"range\",\"addressRange\":[\"::1\"]}",
-               "portRange", "required");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":[\"1\"],"
-               "\"addressRange\":[\"10.0.0.0/33\"]}", "addressRange[0]", "invalid address or CIDR");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":[\"1\",70000],"
-               "\"addressRange\":[\"::1\"]}", "portRange[1]", "out of range");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":[\"9-1\"],"
-               "\"addressRange\":[\"::1\"]}", "portRange[0]", "invalid port range");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":[true],"
-               "\"addressRange\":[\"::1\"]}", "portRange[0]", "expected a string or an integer");
-    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":\"1\","
-               "\"addressRange\":[\"::1\"]}", "portRange", "expected an array");
+    expect_bad(WV_KIND_EXPOSED_APP,
+               "{\"name\":\"r\",\"mode\":\"range\",\"addressRange\":[\"::1\"]}", "portRange",
+               "required");
+    expect_bad(WV_KIND_EXPOSED_APP,
+               "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":[\"1\"],"
+               "\"addressRange\":[\"10.0.0.0/33\"]}",
+               "addressRange[0]", "invalid address or CIDR");
+    expect_bad(WV_KIND_EXPOSED_APP,
+               "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":[\"1\",70000],"
+               "\"addressRange\":[\"::1\"]}",
+               "portRange[1]", "out of range");
+    expect_bad(WV_KIND_EXPOSED_APP,
+               "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":[\"9-1\"],"
+               "\"addressRange\":[\"::1\"]}",
+               "portRange[0]", "invalid port range");
+    expect_bad(WV_KIND_EXPOSED_APP,
+               "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":[true],"
+               "\"addressRange\":[\"::1\"]}",
+               "portRange[0]", "expected a string or an integer");
+    expect_bad(WV_KIND_EXPOSED_APP,
+               "{\"name\":\"r\",\"mode\":\"range\",\"portRange\":\"1\","
+               "\"addressRange\":[\"::1\"]}",
+               "portRange", "expected an array");
 
     /* 257 entries: over the bound. */
     json_t *o = J("{\"name\":\"r\",\"mode\":\"range\",\"addressRange\":[\"::1\"]}");
@@ -290,60 +349,76 @@ static void exposed_apps(void **state) {
 
 static void remote_apps(void **state) {
     expect_good(WV_KIND_REMOTE_APP,
-                "{\"name\":\"aws-x\",\"siteName\":\"aws\",\"appName\":\"afe87405-0f46\",\"localSocket\":\"127.0.0.1:5201\","
+                "{\"name\":\"aws-x\",\"siteName\":\"aws\",\"appName\":\"afe87405-0f46\","
+                "\"localSocket\":\"127.0.0.1:5201\","
                 "\"appSocket\":\"\"}",
                 "{\"name\":\"aws-x\",\"siteName\":\"aws\",\"appName\":\"afe87405-0f46\","
                 "\"localSocket\":\"tcp:127.0.0.1:5201\"}");
-    expect_good(WV_KIND_REMOTE_APP,
-                "{\"name\":\"r\",\"siteName\":\"aws\",\"appName\":\"a\",\"localSocket\":\"unix:/tmp/a\","
-                "\"appSocket\":\"10.0.2.123:25900\"}",
-                "{\"name\":\"r\",\"siteName\":\"aws\",\"appName\":\"a\",\"localSocket\":\"unix:/tmp/a\","
-                "\"appSocket\":\"tcp:10.0.2.123:25900\"}");
+    expect_good(
+        WV_KIND_REMOTE_APP,
+        "{\"name\":\"r\",\"siteName\":\"aws\",\"appName\":\"a\",\"localSocket\":\"unix:/tmp/a\","
+        "\"appSocket\":\"10.0.2.123:25900\"}",
+        "{\"name\":\"r\",\"siteName\":\"aws\",\"appName\":\"a\",\"localSocket\":\"unix:/tmp/a\","
+        "\"appSocket\":\"tcp:10.0.2.123:25900\"}");
     expect_bad(WV_KIND_REMOTE_APP, "{\"name\":\"r\",\"appName\":\"a\",\"localSocket\":\"unix:/a\"}",
                "siteName", "required");
-    expect_bad(WV_KIND_REMOTE_APP, "{\"name\":\"r\",\"siteName\":\"a b\",\"appName\":\"a\",\"localSocket\":\"unix:/a\"}",
-               "siteName", "invalid name");
-    expect_bad(WV_KIND_REMOTE_APP, "{\"name\":\"r\",\"siteName\":\"s\",\"localSocket\":\"unix:/a\"}",
-               "appName", "required");
-    expect_bad(WV_KIND_REMOTE_APP, "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\"}", "localSocket",
+    expect_bad(
+        WV_KIND_REMOTE_APP,
+        "{\"name\":\"r\",\"siteName\":\"a b\",\"appName\":\"a\",\"localSocket\":\"unix:/a\"}",
+        "siteName", "invalid name");
+    expect_bad(WV_KIND_REMOTE_APP,
+               "{\"name\":\"r\",\"siteName\":\"s\",\"localSocket\":\"unix:/a\"}", "appName",
                "required");
-    expect_bad(WV_KIND_REMOTE_APP, "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\",\"localSocket\":\"unix:/a\","
-               "\"appSocket\":\"unix:/b\"}", "appSocket", "must be a tcp: address");
-    expect_bad(WV_KIND_REMOTE_APP, "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\",\"localSocket\":\"unix:/a\","
-               "\"remoteAppId\":\"x\"}", "remoteAppId", "unknown field");
-    expect_bad(WV_KIND_REMOTE_APP, "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\",\"localSocket\":null}",
+    expect_bad(WV_KIND_REMOTE_APP, "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\"}",
+               "localSocket", "required");
+    expect_bad(WV_KIND_REMOTE_APP,
+               "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\",\"localSocket\":\"unix:/a\","
+               "\"appSocket\":\"unix:/b\"}",
+               "appSocket", "must be a tcp: address");
+    expect_bad(WV_KIND_REMOTE_APP,
+               "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\",\"localSocket\":\"unix:/a\","
+               "\"remoteAppId\":\"x\"}",
+               "remoteAppId", "unknown field");
+    expect_bad(WV_KIND_REMOTE_APP,
+               "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\",\"localSocket\":null}",
                "localSocket", "expected a string");
 }
 
-#define SITE_OK "\"siteName\":\"local\",\"networkKey\":\"aA6wBHTYd%#dOPr8\"," \
-                "\"messageChannel\":{\"brokers\":[\"mqtt://127.0.0.1:1883\"]}"
+#define SITE_OK                                                                                    \
+    "\"siteName\":\"local\",\"networkKey\":\"aA6wBHTYd%#dOPr8\","                                  \
+    "\"messageChannel\":{\"brokers\":[\"mqtt://127.0.0.1:1883\"]}"
 
 static void site(void **state) {
-    expect_good(WV_KIND_SITE, "{" SITE_OK "}",
-                "{\"siteName\":\"local\",\"networkKey\":\"aA6wBHTYd%#dOPr8\","
-                "\"messageChannel\":{\"protocol\":\"mqtt\",\"brokers\":[\"mqtt://127.0.0.1:1883\"],"
-                "\"topic\":\"\",\"username\":\"\",\"caFile\":\"\"},"
-                "\"logger\":{\"level\":\"INFO\",\"file\":\"\",\"format\":\"text\"},"
-                "\"restfulApi\":{\"enabled\":true,\"listenAddr\":\"127.0.0.1:18080\","
-                "\"tls\":{\"enabled\":false,\"cert\":\"\",\"key\":\"\"},\"auth\":{\"basicAuth\":[]}}}");
-    expect_good(WV_KIND_SITE,
-                "{\"siteName\":\"s\",\"networkKeySet\":true,\"networkKey\":\"12345678\","
-                "\"messageChannel\":{\"protocol\":\"MQTT\",\"brokers\":[\"mqtts://[2001:db8::1]:8883\","
-                "\"ws://broker.example.org/mqtt\"],\"passwordSet\":false,\"password\":\"p\"},"
-                "\"logger\":{\"level\":\"debug\",\"format\":\"JSON\"},"
-                "\"restfulApi\":{\"listenAddr\":\"[::1]:0\",\"auth\":{\"basicAuth\":[{\"user\":\"admin@x\",\"password\":\"12345678\"}]}}}",
-                "{\"siteName\":\"s\",\"networkKey\":\"12345678\","
-                "\"messageChannel\":{\"protocol\":\"mqtt\",\"brokers\":[\"mqtts://[2001:db8::1]:8883\","
-                "\"ws://broker.example.org/mqtt\"],\"password\":\"p\",\"topic\":\"\",\"username\":\"\",\"caFile\":\"\"},"
-                "\"logger\":{\"level\":\"DEBUG\",\"file\":\"\",\"format\":\"json\"},"
-                "\"restfulApi\":{\"enabled\":true,\"listenAddr\":\"[::1]:0\","
-                "\"tls\":{\"enabled\":false,\"cert\":\"\",\"key\":\"\"},"
-                "\"auth\":{\"basicAuth\":[{\"user\":\"admin@x\",\"password\":\"12345678\"}]}}}");
+    expect_good(
+        WV_KIND_SITE, "{" SITE_OK "}",
+        "{\"siteName\":\"local\",\"networkKey\":\"aA6wBHTYd%#dOPr8\","
+        "\"messageChannel\":{\"protocol\":\"mqtt\",\"brokers\":[\"mqtt://127.0.0.1:1883\"],"
+        "\"topic\":\"\",\"username\":\"\",\"caFile\":\"\"},"
+        "\"logger\":{\"level\":\"INFO\",\"file\":\"\",\"format\":\"text\"},"
+        "\"restfulApi\":{\"enabled\":true,\"listenAddr\":\"127.0.0.1:18080\","
+        "\"tls\":{\"enabled\":false,\"cert\":\"\",\"key\":\"\"},\"auth\":{\"basicAuth\":[]}}}");
+    expect_good(
+        WV_KIND_SITE,
+        "{\"siteName\":\"s\",\"networkKeySet\":true,\"networkKey\":\"12345678\","
+        "\"messageChannel\":{\"protocol\":\"MQTT\",\"brokers\":[\"mqtts://[2001:db8::1]:8883\","
+        "\"ws://broker.example.org/mqtt\"],\"passwordSet\":false,\"password\":\"p\"},"
+        "\"logger\":{\"level\":\"debug\",\"format\":\"JSON\"},"
+        "\"restfulApi\":{\"listenAddr\":\"[::1]:0\",\"auth\":{\"basicAuth\":[{\"user\":\"admin@x\","
+        "\"password\":\"12345678\"}]}}}",
+        "{\"siteName\":\"s\",\"networkKey\":\"12345678\","
+        "\"messageChannel\":{\"protocol\":\"mqtt\",\"brokers\":[\"mqtts://[2001:db8::1]:8883\","
+        "\"ws://broker.example.org/"
+        "mqtt\"],\"password\":\"p\",\"topic\":\"\",\"username\":\"\",\"caFile\":\"\"},"
+        "\"logger\":{\"level\":\"DEBUG\",\"file\":\"\",\"format\":\"json\"},"
+        "\"restfulApi\":{\"enabled\":true,\"listenAddr\":\"[::1]:0\","
+        "\"tls\":{\"enabled\":false,\"cert\":\"\",\"key\":\"\"},"
+        "\"auth\":{\"basicAuth\":[{\"user\":\"admin@x\",\"password\":\"12345678\"}]}}}");
 
     /* Secrets may be absent only when the caller keeps stored ones. */
-    json_t *s = J("{\"siteName\":\"local\",\"networkKeySet\":true,"
-                  "\"messageChannel\":{\"brokers\":[\"mqtt://h\"]},"
-                  "\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a\",\"passwordSet\":true}]}}}");
+    json_t *s =
+        J("{\"siteName\":\"local\",\"networkKeySet\":true,"
+          "\"messageChannel\":{\"brokers\":[\"mqtt://h\"]},"
+          "\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a\",\"passwordSet\":true}]}}}");
     wv_verr err;
     assert_int_equal(wv_validate_site(s, false, &err), 0);
     assert_null(json_object_get(s, "networkKeySet"));
@@ -351,48 +426,86 @@ static void site(void **state) {
     assert_string_equal(err.field, "networkKey");
     json_decref(s);
 
-    expect_bad(WV_KIND_SITE, "{\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[\"mqtt://h\"]}}",
+    expect_bad(WV_KIND_SITE,
+               "{\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[\"mqtt://h\"]}}",
                "siteName", "required");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"1234567\",\"messageChannel\":{\"brokers\":[\"mqtt://h\"]}}",
+    expect_bad(WV_KIND_SITE,
+               "{\"siteName\":\"s\",\"networkKey\":\"1234567\",\"messageChannel\":{\"brokers\":["
+               "\"mqtt://h\"]}}",
                "networkKey", "too short (min 8 bytes)");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\"}", "messageChannel", "required");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[]}}",
-               "messageChannel.brokers", "at least 1");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":"
-               "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]}}", "messageChannel.brokers", "max 8");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[\"http://h\"]}}",
+    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\"}", "messageChannel",
+               "required");
+    expect_bad(
+        WV_KIND_SITE,
+        "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[]}}",
+        "messageChannel.brokers", "at least 1");
+    expect_bad(WV_KIND_SITE,
+               "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":"
+               "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\"]}}",
+               "messageChannel.brokers", "max 8");
+    expect_bad(WV_KIND_SITE,
+               "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":["
+               "\"http://h\"]}}",
                "messageChannel.brokers[0]", "unsupported URL scheme");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[\"mqtt://:1\"]}}",
+    expect_bad(WV_KIND_SITE,
+               "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":["
+               "\"mqtt://:1\"]}}",
                "messageChannel.brokers[0]", "host required");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[\"mqtt://h:0\"]}}",
+    expect_bad(WV_KIND_SITE,
+               "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":["
+               "\"mqtt://h:0\"]}}",
                "messageChannel.brokers[0]", "port out of range");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[\"mqtt://u:p@h\"]}}",
+    expect_bad(WV_KIND_SITE,
+               "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":["
+               "\"mqtt://u:p@h\"]}}",
                "messageChannel.brokers[0]", "credentials");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"protocol\":\"amqp\","
-               "\"brokers\":[\"mqtt://h\"]}}", "messageChannel.protocol", "unsupported value \"amqp\" (mqtt)");
+    expect_bad(
+        WV_KIND_SITE,
+        "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"protocol\":\"amqp\","
+        "\"brokers\":[\"mqtt://h\"]}}",
+        "messageChannel.protocol", "unsupported value \"amqp\" (mqtt)");
     expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"x\":1}", "x", "unknown field");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[\"mqtt://h\"],"
-               "\"topic\":\"a/+/b\"}}", "messageChannel.topic", "'+'");
-    expect_bad(WV_KIND_SITE, "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":[\"mqtt://h\"],"
-               "\"mqtt\":{}}}", "messageChannel.mqtt", "unknown field");
+    expect_bad(WV_KIND_SITE,
+               "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":["
+               "\"mqtt://h\"],"
+               "\"topic\":\"a/+/b\"}}",
+               "messageChannel.topic", "'+'");
+    expect_bad(WV_KIND_SITE,
+               "{\"siteName\":\"s\",\"networkKey\":\"12345678\",\"messageChannel\":{\"brokers\":["
+               "\"mqtt://h\"],"
+               "\"mqtt\":{}}}",
+               "messageChannel.mqtt", "unknown field");
     expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"logger\":{\"level\":\"loud\"}}", "logger.level",
                "unsupported value \"loud\" (DEBUG, INFO, WARN, ERROR)");
-    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"logger\":{\"format\":\"xml\"}}", "logger.format", "(text, json)");
+    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"logger\":{\"format\":\"xml\"}}", "logger.format",
+               "(text, json)");
     expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"restfulApi\":{\"enabled\":1}}", "restfulApi.enabled",
                "expected a boolean");
     expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"restfulApi\":{\"listenAddr\":\"localhost:80\"}}",
                "restfulApi.listenAddr", "invalid address");
-    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"restfulApi\":{\"tls\":{\"enabled\":true,\"key\":\"/k\"}}}",
+    expect_bad(WV_KIND_SITE,
+               "{" SITE_OK ",\"restfulApi\":{\"tls\":{\"enabled\":true,\"key\":\"/k\"}}}",
                "restfulApi.tls.cert", "required when tls is enabled");
-    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a b\",\"password\":\"12345678\"}]}}}",
+    expect_bad(WV_KIND_SITE,
+               "{" SITE_OK ",\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a "
+               "b\",\"password\":\"12345678\"}]}}}",
                "restfulApi.auth.basicAuth[0].user", "invalid user");
-    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a\",\"password\":\"1234567\"}]}}}",
-               "restfulApi.auth.basicAuth[0].password", "too short");
-    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a\",\"password\":\"12345678\"},"
-               "{\"user\":\"a\",\"password\":\"12345678\"}]}}}", "restfulApi.auth.basicAuth[1].user", "duplicate user");
-    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a\"}]}}}",
+    expect_bad(
+        WV_KIND_SITE,
+        "{" SITE_OK
+        ",\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a\",\"password\":\"1234567\"}]}}}",
+        "restfulApi.auth.basicAuth[0].password", "too short");
+    expect_bad(
+        WV_KIND_SITE,
+        "{" SITE_OK
+        ",\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a\",\"password\":\"12345678\"},"
+        "{\"user\":\"a\",\"password\":\"12345678\"}]}}}",
+        "restfulApi.auth.basicAuth[1].user", "duplicate user");
+    expect_bad(WV_KIND_SITE,
+               "{" SITE_OK ",\"restfulApi\":{\"auth\":{\"basicAuth\":[{\"user\":\"a\"}]}}}",
                "restfulApi.auth.basicAuth[0].password", "required");
-    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"networkKeySet\":\"yes\"}", "networkKeySet", "expected a boolean");
+    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"networkKeySet\":\"yes\"}", "networkKeySet",
+               "expected a boolean");
 
     /* A NUL byte inside a string is refused, not truncated. */
     json_t *n = J("{" SITE_OK "}");
@@ -411,19 +524,30 @@ static void documents(void **state) {
     assert_int_equal(json_array_size(json_object_get(d, "tunnelSockets")), 0);
     json_decref(d);
 
-    expect_bad(-1, "{\"site\":{" SITE_OK "},\"tunnelSockets\":[{\"name\":\"a\",\"mode\":\"port-forwarding\","
-               "\"publicAddress\":\"::1\",\"publicPort\":1,\"listenPort\":1},{\"name\":\"b\",\"mode\":\"bogus\"}]}",
-               "tunnelSockets[1].mode", "unsupported value \"bogus\" (dedicated-address, port-forwarding)");
-    expect_bad(-1, "{\"site\":{" SITE_OK "},\"remoteApps\":[{\"name\":\"a\",\"siteName\":\"s\",\"appName\":\"x\","
-               "\"localSocket\":\"unix:/a\"},{\"name\":\"b\",\"siteName\":\"s\",\"appName\":\"x\",\"localSocket\":\"unix:/b\"},"
-               "{\"name\":\"a\",\"siteName\":\"s\",\"appName\":\"y\",\"localSocket\":\"unix:/c\"}]}",
-               "remoteApps[2].name", "duplicate name \"a\"");
+    expect_bad(-1,
+               "{\"site\":{" SITE_OK
+               "},\"tunnelSockets\":[{\"name\":\"a\",\"mode\":\"port-forwarding\","
+               "\"publicAddress\":\"::1\",\"publicPort\":1,\"listenPort\":1},{\"name\":\"b\","
+               "\"mode\":\"bogus\"}]}",
+               "tunnelSockets[1].mode",
+               "unsupported value \"bogus\" (dedicated-address, port-forwarding)");
+    expect_bad(
+        -1,
+        "{\"site\":{" SITE_OK
+        "},\"remoteApps\":[{\"name\":\"a\",\"siteName\":\"s\",\"appName\":\"x\","
+        "\"localSocket\":\"unix:/"
+        "a\"},{\"name\":\"b\",\"siteName\":\"s\",\"appName\":\"x\",\"localSocket\":\"unix:/b\"},"
+        "{\"name\":\"a\",\"siteName\":\"s\",\"appName\":\"y\",\"localSocket\":\"unix:/c\"}]}",
+        "remoteApps[2].name", "duplicate name \"a\"");
     expect_bad(-1, "{\"site\":{\"siteName\":\"s\"}}", "site.networkKey", "required");
     expect_bad(-1, "{\"tunnelSockets\":[]}", "site", "required");
-    expect_bad(-1, "{\"site\":{" SITE_OK "},\"exposedApps\":{}}", "exposedApps", "expected an array");
-    expect_bad(-1, "{\"site\":{" SITE_OK "},\"exposedApps\":[3]}", "exposedApps[0]", "expected an object");
+    expect_bad(-1, "{\"site\":{" SITE_OK "},\"exposedApps\":{}}", "exposedApps",
+               "expected an array");
+    expect_bad(-1, "{\"site\":{" SITE_OK "},\"exposedApps\":[3]}", "exposedApps[0]",
+               "expected an object");
     expect_bad(-1, "{\"site\":{" SITE_OK "},\"extra\":[]}", "extra", "unknown field");
-    expect_bad(-1, "{\"site\":{" SITE_OK ",\"logger\":{\"level\":1}}}", "site.logger.level", "expected a string");
+    expect_bad(-1, "{\"site\":{" SITE_OK ",\"logger\":{\"level\":1}}}", "site.logger.level",
+               "expected a string");
     expect_bad(-1, "[]", "", "expected an object");
 
     json_t *big = J("{\"site\":{" SITE_OK "}}");
