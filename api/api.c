@@ -1,0 +1,209 @@
+/* The REST API module: wiring of server, auth, events and handlers. */
+#include "api_int.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+#define TICK_MS 500
+
+json_t *wv_api_status(wv_api *api, enum wv_kind kind, const char *name) {
+    json_t *s = api->cb.status_of ? api->cb.status_of(api, kind, name, api->user) : NULL;
+    return s ? s : json_object();
+}
+
+void wv_api_notify(wv_api *api, enum wv_kind kind, const char *name, const char *action) {
+    if (api->cb.changed)
+        api->cb.changed(api, kind, name, api->user);
+    json_t *status = (kind == WV_KIND_SITE || strcmp(action, "deleted") == 0)
+                         ? json_object()
+                         : wv_api_status(api, kind, name);
+    json_t *ev = json_pack("{s:s, s:s?, s:s, s:o}", "kind", wv_kind_key(kind), "name", name,
+                           "action", action, "status", status);
+    if (ev)
+        wv_sse_publish(api->sse, "change", ev);
+    json_decref(ev);
+}
+
+void wv_api_publish(wv_api *api, enum wv_kind kind, const char *name, const char *action,
+                    json_t *status) {
+    json_t *s = status ? json_incref(status) : wv_api_status(api, kind, name);
+    json_t *ev = json_pack("{s:s, s:s?, s:s, s:o}", "kind", wv_kind_key(kind), "name", name,
+                           "action", action ? action : "status", "status", s);
+    if (ev)
+        wv_sse_publish(api->sse, "status", ev);
+    json_decref(ev);
+}
+
+bool wv_api_if_match(wv_http_req *r, int64_t *rev) {
+    if (wv_http_if_match(r, rev) == 0)
+        return true;
+    wv_http_reply_error(r, 412, "precondition_failed", NULL,
+                        "If-Match must be a revision ETag such as \"\\\"7\\\"\"");
+    return false;
+}
+
+void wv_api_store_error(wv_api *api, wv_http_req *r, int err, const wv_verr *verr) {
+    switch (err) {
+    case WV_ERR_INVAL:
+    case WV_ERR_TOOBIG:
+        wv_http_reply_error(r, 422, "invalid", verr ? verr->field : NULL, "%s",
+                            verr && verr->message[0] ? verr->message : "invalid value");
+        break;
+    case WV_ERR_EXISTS:
+        wv_http_reply_error(r, 409, "exists", "name", "an object of that name exists");
+        break;
+    case WV_ERR_NOTFOUND:
+        wv_http_reply_error(r, 404, "not_found", NULL, "no such object");
+        break;
+    case WV_ERR_CONFLICT:
+        wv_http_reply_error(r, 412, "precondition_failed", NULL,
+                            "the revision changed (If-Match does not match the ETag)");
+        break;
+    default:
+        WV_ERROR(api->log, WV_API_SUB, "%s %.200s: store: %s", wv_http_req_method(r),
+                 wv_http_req_path(r), wv_strerror(err));
+        wv_http_reply_error(r, 500, "internal", NULL, "the store failed: %s", wv_strerror(err));
+        break;
+    }
+}
+
+json_t *wv_api_body_object(wv_http_req *r) {
+    json_t *b = wv_http_req_json(r);
+    if (json_is_object(b))
+        return b;
+    wv_http_reply_error(r, 422, "invalid", NULL, "the body must be a JSON object");
+    return NULL;
+}
+
+json_t *wv_json_merge_patch(json_t *target, json_t *patch) {
+    if (!json_is_object(patch))
+        return json_deep_copy(patch);
+    json_t *res = json_is_object(target) ? json_deep_copy(target) : json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(patch, k, v) {
+        if (json_is_null(v))
+            json_object_del(res, k);
+        else
+            json_object_set_new(res, k, wv_json_merge_patch(json_object_get(res, k), v));
+    }
+    return res;
+}
+
+/* The loop-lag probe behind /readyz: a timer that notes how late it fires. */
+static void on_tick(uv_timer_t *t) {
+    wv_api *api = t->data;
+    uint64_t now = uv_now(api->loop);
+    api->lag_ms = now > api->tick_due ? now - api->tick_due : 0;
+    api->tick_due = now + TICK_MS;
+}
+
+static void part_closed(void *arg) {
+    wv_api *api = arg;
+    if (--api->pending_close > 0)
+        return;
+    void (*cb)(void *) = api->close_cb;
+    void *carg = api->close_arg;
+    free(api);
+    if (cb)
+        cb(carg);
+}
+
+static void tick_closed(uv_handle_t *h) { part_closed(h->data); }
+
+static void http_closed(void *arg) {
+    wv_api *api = arg;
+    /* The auth module may still wait for password checks in the pool. */
+    wv_auth_close(api->auth, part_closed, api);
+}
+
+void wv_api_close(wv_api *api, void (*cb)(void *), void *arg) {
+    api->close_cb = cb;
+    api->close_arg = arg;
+    api->pending_close = 2;
+    uv_close((uv_handle_t *)&api->tick, tick_closed);
+    wv_sse_close(api->sse);
+    wv_http_close(api->http, http_closed, api);
+}
+
+uint16_t wv_api_port(wv_api *api) { return wv_http_port(api->http); }
+
+static bool is_loopback(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return false;
+}
+
+const char *wv_api_check_listen_safety(const char *listen, wv_store *store) {
+    struct sockaddr_storage ss;
+    if (!listen || wv_parse_hostport(listen, &ss) != 0)
+        return "the API listen address is not ADDR:PORT or [v6]:PORT";
+    if (is_loopback(&ss) || wv_auth_configured(store))
+        return NULL;
+    return "refusing to serve the API on a non-loopback address without authentication: "
+           "create a token (wovenet token create) or configure restfulApi.auth.basicAuth";
+}
+
+int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_api_opts *opts,
+               const struct wv_api_callbacks *cbs, void *user, wv_api **out) {
+    struct sockaddr_storage ss;
+    const char *listen = opts && opts->listen ? opts->listen : "127.0.0.1:18080";
+    if (wv_parse_hostport(listen, &ss) != 0) {
+        WV_ERROR(log, WV_API_SUB, "bad listen address %s", listen);
+        return WV_ERR_INVAL;
+    }
+    struct wv_http_opts ho = {
+        .listen = (struct sockaddr *)&ss,
+        .tls_cert_pem = opts ? opts->tls_cert_pem : NULL,
+        .tls_key_pem = opts ? opts->tls_key_pem : NULL,
+        .max_connections = opts ? opts->max_connections : 0,
+        .timeout_s = opts ? opts->timeout_s : 0,
+    };
+    wv_http *http;
+    int err = wv_http_new(loop, log, &ho, &http);
+    if (err)
+        return err;
+    wv_api *api = wv_calloc(1, sizeof *api);
+    api->loop = loop;
+    api->log = log;
+    api->st = store;
+    if (cbs)
+        api->cb = *cbs;
+    api->user = user;
+    api->http = http;
+    api->colls[0] = (struct wv_api_coll){api, WV_KIND_SOCKET, "/api/v1/tunnel-sockets"};
+    api->colls[1] = (struct wv_api_coll){api, WV_KIND_EXPOSED_APP, "/api/v1/exposed-apps"};
+    api->colls[2] = (struct wv_api_coll){api, WV_KIND_REMOTE_APP, "/api/v1/remote-apps"};
+    api->auth = wv_auth_new(loop, log, store, opts ? opts->auth_fail_limit : 0);
+    wv_http_set_gate(http, wv_auth_gate, api->auth);
+    wv_api_routes_site(api);
+    wv_api_routes_collections(api);
+    wv_api_routes_config(api);
+    wv_api_routes_misc(api);
+    wv_api_routes_static(api);
+    err = wv_http_start(http);
+    if (err) {
+        /* Nothing runs yet, but the handles must still close on the loop. */
+        wv_auth_close(api->auth, NULL, NULL);
+        wv_http_close(http, NULL, NULL);
+        free(api);
+        return err;
+    }
+    api->sse = wv_sse_new(loop, http, opts ? opts->sse_heartbeat_ms : 0, 0);
+    uv_timer_init(loop, &api->tick);
+    api->tick.data = api;
+    api->tick_due = uv_now(loop) + TICK_MS;
+    uv_timer_start(&api->tick, on_tick, TICK_MS, TICK_MS);
+    *out = api;
+    return 0;
+}

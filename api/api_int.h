@@ -1,0 +1,57 @@
+#ifndef WV_API_INT_H
+#define WV_API_INT_H
+/* Internals shared by api.c and the handlers_*.c files. */
+#include "api.h"
+#include "auth.h"
+#include "http.h"
+#include "sse.h"
+
+#define WV_API_SUB "api"
+
+/* What a collection route's user pointer points at. */
+struct wv_api_coll {
+    struct wv_api *api;
+    enum wv_kind kind;
+    const char *path; /* "/api/v1/remote-apps" */
+};
+
+struct wv_api {
+    uv_loop_t *loop;
+    wv_log *log;
+    wv_store *st;
+    struct wv_api_callbacks cb;
+    void *user;
+    wv_http *http;
+    wv_sse_hub *sse;
+    wv_auth *auth;
+    struct wv_api_coll colls[3];
+    uv_timer_t tick;    /* measures loop lag for /readyz */
+    uint64_t tick_due;  /* uv_now() when the tick should fire */
+    uint64_t lag_ms;    /* how late the last tick fired */
+    int pending_close;  /* parts still closing */
+    void (*close_cb)(void *);
+    void *close_arg;
+};
+
+/* The object's status (new reference, {} when the agent has none). */
+json_t *wv_api_status(wv_api *api, enum wv_kind kind, const char *name);
+/* After a committed write: tells the agent and publishes an SSE event.
+ * action: "created", "changed", "deleted". name NULL for the site. */
+void wv_api_notify(wv_api *api, enum wv_kind kind, const char *name, const char *action);
+/* Reads If-Match; false when it answered 412 (malformed header). */
+bool wv_api_if_match(wv_http_req *r, int64_t *rev);
+/* Answers a store or validation failure with the matching status. */
+void wv_api_store_error(wv_api *api, wv_http_req *r, int err, const wv_verr *verr);
+/* The body as an object, or answers 422 and returns NULL. */
+json_t *wv_api_body_object(wv_http_req *r);
+/* RFC 7386 JSON merge patch of patch onto target (both borrowed); a new
+ * reference. */
+json_t *wv_json_merge_patch(json_t *target, json_t *patch);
+
+void wv_api_routes_site(wv_api *api);
+void wv_api_routes_collections(wv_api *api);
+void wv_api_routes_config(wv_api *api);
+void wv_api_routes_misc(wv_api *api);
+void wv_api_routes_static(wv_api *api);
+
+#endif

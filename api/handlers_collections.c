@@ -1,0 +1,191 @@
+/* /api/v1/{tunnel-sockets,exposed-apps,remote-apps}[/{name}]. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "common.h"
+
+/* Adds the runtime status to a stored object (owned by the caller). */
+static json_t *with_status(wv_api *api, enum wv_kind kind, json_t *obj) {
+    const char *name = json_string_value(json_object_get(obj, "name"));
+    json_object_set_new(obj, "status", wv_api_status(api, kind, name ? name : ""));
+    return obj;
+}
+
+static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, const char *name) {
+    json_t *obj = NULL;
+    int err = wv_store_get(c->api->st, c->kind, name, &obj);
+    if (err) {
+        wv_api_store_error(c->api, r, err, NULL);
+        return;
+    }
+    wv_http_set_etag(r, wv_store_revision(c->api->st));
+    wv_http_reply_json(r, code, with_status(c->api, c->kind, obj));
+}
+
+static void list(wv_http_req *r, void *user) {
+    struct wv_api_coll *c = user;
+    json_t *arr = NULL, *obj;
+    size_t i;
+    int64_t rev = wv_store_revision(c->api->st);
+    int err = wv_store_list(c->api->st, c->kind, &arr);
+    if (err) {
+        wv_api_store_error(c->api, r, err, NULL);
+        return;
+    }
+    json_array_foreach(arr, i, obj) with_status(c->api, c->kind, obj);
+    wv_http_set_etag(r, rev);
+    wv_http_reply_json(r, 200, arr);
+}
+
+static void get_one(wv_http_req *r, void *user) {
+    struct wv_api_coll *c = user;
+    const char *name = wv_http_req_param(r, 0);
+    if (!wv_valid_name(name)) {
+        wv_http_reply_error(r, 404, "not_found", NULL, "no such %s", wv_kind_noun(c->kind));
+        return;
+    }
+    reply_object(c, r, 200, name);
+}
+
+/* Validates body for kind; answers 422 naming the field on failure. */
+static bool valid(struct wv_api_coll *c, wv_http_req *r, json_t *obj) {
+    wv_verr verr = {{0}, {0}};
+    if (wv_validate_object(c->kind, obj, &verr) == 0)
+        return true;
+    wv_http_reply_error(r, 422, "invalid", verr.field, "%s",
+                        verr.message[0] ? verr.message : "invalid value");
+    return false;
+}
+
+static void create(wv_http_req *r, void *user) {
+    struct wv_api_coll *c = user;
+    json_t *body = wv_api_body_object(r);
+    int64_t rev;
+    if (!body || !wv_api_if_match(r, &rev))
+        return;
+    if (!valid(c, r, body))
+        return;
+    const char *name = json_string_value(json_object_get(body, "name"));
+    if (!name) { /* the validator requires it; never trust that blindly */
+        wv_http_reply_error(r, 422, "invalid", "name", "required");
+        return;
+    }
+    char *n = wv_strdup(name);
+    wv_verr verr = {{0}, {0}};
+    int err = wv_store_create(c->api->st, c->kind, body, rev, &verr);
+    if (err) {
+        wv_api_store_error(c->api, r, err, &verr);
+    } else {
+        char *loc = wv_asprintf("%s/%s", c->path, n);
+        wv_http_add_header(r, "Location", loc);
+        free(loc);
+        reply_object(c, r, 201, n);
+        wv_api_notify(c->api, c->kind, n, "created");
+    }
+    free(n);
+}
+
+/* Makes body's name agree with the URL's: absent takes the URL's, a
+ * different one is refused. */
+static bool name_matches(wv_http_req *r, json_t *body, const char *url_name) {
+    json_t *n = json_object_get(body, "name");
+    if (!n) {
+        json_object_set_new(body, "name", json_string(url_name));
+        return true;
+    }
+    if (json_is_string(n) && strcmp(json_string_value(n), url_name) == 0)
+        return true;
+    wv_http_reply_error(r, 422, "invalid", "name", "the name in the body must match the URL");
+    return false;
+}
+
+static void store_put(struct wv_api_coll *c, wv_http_req *r, json_t *obj, int64_t rev,
+                      const char *name) {
+    bool created = false, changed = false;
+    wv_verr verr = {{0}, {0}};
+    int err = wv_store_put(c->api->st, c->kind, obj, rev, &created, &changed, &verr);
+    if (err) {
+        wv_api_store_error(c->api, r, err, &verr);
+        return;
+    }
+    reply_object(c, r, created ? 201 : 200, name);
+    if (created || changed)
+        wv_api_notify(c->api, c->kind, name, created ? "created" : "changed");
+}
+
+static void put(wv_http_req *r, void *user) {
+    struct wv_api_coll *c = user;
+    const char *name = wv_http_req_param(r, 0);
+    json_t *body = wv_api_body_object(r);
+    int64_t rev;
+    if (!body || !wv_api_if_match(r, &rev))
+        return;
+    if (!wv_valid_name(name)) {
+        wv_http_reply_error(r, 422, "invalid", "name",
+                            "names are 1..255 of [A-Za-z0-9._-], starting with a letter or digit");
+        return;
+    }
+    if (!name_matches(r, body, name) || !valid(c, r, body))
+        return;
+    store_put(c, r, body, rev, name);
+}
+
+static void patch(wv_http_req *r, void *user) {
+    struct wv_api_coll *c = user;
+    const char *name = wv_http_req_param(r, 0);
+    json_t *body = wv_api_body_object(r);
+    int64_t rev;
+    if (!body || !wv_api_if_match(r, &rev))
+        return;
+    json_t *cur = NULL;
+    int err = wv_valid_name(name) ? wv_store_get(c->api->st, c->kind, name, &cur)
+                                  : WV_ERR_NOTFOUND;
+    if (err) {
+        wv_api_store_error(c->api, r, err, NULL);
+        return;
+    }
+    json_object_del(cur, "status");
+    json_t *n = json_object_get(body, "name");
+    if (n && !(json_is_string(n) && strcmp(json_string_value(n), name) == 0)) {
+        wv_http_reply_error(r, 422, "invalid", "name", "the name in the body must match the URL");
+        json_decref(cur);
+        return;
+    }
+    json_t *merged = wv_json_merge_patch(cur, body);
+    json_decref(cur);
+    if (valid(c, r, merged))
+        store_put(c, r, merged, rev, name);
+    json_decref(merged);
+}
+
+static void del(wv_http_req *r, void *user) {
+    struct wv_api_coll *c = user;
+    const char *name = wv_http_req_param(r, 0);
+    int64_t rev;
+    if (!wv_api_if_match(r, &rev))
+        return;
+    int err = wv_valid_name(name) ? wv_store_delete(c->api->st, c->kind, name, rev)
+                                  : WV_ERR_NOTFOUND;
+    if (err) {
+        wv_api_store_error(c->api, r, err, NULL);
+        return;
+    }
+    wv_http_set_etag(r, wv_store_revision(c->api->st));
+    wv_http_reply_json(r, 204, NULL);
+    wv_api_notify(c->api, c->kind, name, "deleted");
+}
+
+void wv_api_routes_collections(wv_api *api) {
+    static const char *const one[] = {"/api/v1/tunnel-sockets/{name}",
+                                      "/api/v1/exposed-apps/{name}", "/api/v1/remote-apps/{name}"};
+    for (unsigned i = 0; i < WV_COUNTOF(api->colls); i++) {
+        struct wv_api_coll *c = &api->colls[i];
+        wv_http_route(api->http, "GET", c->path, 0, list, c);
+        wv_http_route(api->http, "POST", c->path, 0, create, c);
+        wv_http_route(api->http, "GET", one[i], 0, get_one, c);
+        wv_http_route(api->http, "PUT", one[i], 0, put, c);
+        wv_http_route(api->http, "PATCH", one[i], 0, patch, c);
+        wv_http_route(api->http, "DELETE", one[i], 0, del, c);
+    }
+}

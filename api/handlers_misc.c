@@ -1,0 +1,181 @@
+/* Probes, metrics, peers, events and the dashboard's static files. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "common.h"
+#include "embed.h"
+
+static void healthz(wv_http_req *r, void *user) {
+    wv_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Ready when the store answers a query and the loop is not lagging (a
+ * handler runs on the loop, so the lag is what the tick timer saw). */
+static void readyz(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    bool store_ok = false;
+    sqlite3 *db = wv_store_db(api->st);
+    if (db)
+        store_ok = sqlite3_exec(db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK;
+    bool loop_ok = api->lag_ms < 1000;
+    json_t *body = json_pack("{s:s, s:{s:s, s:s}, s:I}", "status",
+                             store_ok && loop_ok ? "ready" : "not-ready", "checks", "store",
+                             store_ok ? "ok" : "failing", "loop", loop_ok ? "ok" : "lagging",
+                             "loopLagMs", (json_int_t)api->lag_ms);
+    wv_http_reply_json(r, store_ok && loop_ok ? 200 : 503, body);
+}
+
+static void metrics(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    size_t cap = 4096, len = 0;
+    char *buf = wv_malloc(cap);
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                                      \
+        if (n_ >= 0 && (size_t)n_ >= cap - len) {                                                  \
+            cap = (cap + (size_t)n_) * 2;                                                          \
+            buf = wv_realloc(buf, cap);                                                            \
+            n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                                      \
+        }                                                                                          \
+        if (n_ > 0)                                                                                \
+            len += (size_t)n_;                                                                     \
+    } while (0)
+    ADD("# HELP wovenet_http_requests_total HTTP requests answered by the API, by status code.\n"
+        "# TYPE wovenet_http_requests_total counter\n");
+    for (unsigned code = 100; code < 600; code++) {
+        uint64_t n = wv_http_count(api->http, code);
+        if (n)
+            ADD("wovenet_http_requests_total{code=\"%u\"} %llu\n", code, (unsigned long long)n);
+    }
+    ADD("# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
+        "# TYPE wovenet_api_event_clients gauge\n"
+        "wovenet_api_event_clients %u\n",
+        wv_sse_clients(api->sse));
+    ADD("# HELP wovenet_store_revision Revision of the desired state.\n"
+        "# TYPE wovenet_store_revision gauge\n"
+        "wovenet_store_revision %lld\n",
+        (long long)wv_store_revision(api->st));
+    ADD("# HELP wovenet_loop_lag_seconds How late the event loop ran its last 500 ms timer.\n"
+        "# TYPE wovenet_loop_lag_seconds gauge\n"
+        "wovenet_loop_lag_seconds %.3f\n",
+        (double)api->lag_ms / 1000.0);
+    char *extra = api->cb.metrics ? api->cb.metrics(api, api->user) : NULL;
+    if (extra) {
+        ADD("%s", extra);
+        free(extra);
+    }
+#undef ADD
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    wv_http_reply_response(r, 200, resp);
+}
+
+static json_t *peers_of(wv_api *api) {
+    json_t *p = api->cb.peers ? api->cb.peers(api, api->user) : NULL;
+    if (json_is_array(p))
+        return p;
+    json_decref(p);
+    return json_array();
+}
+
+static void peers_list(wv_http_req *r, void *user) {
+    wv_http_reply_json(r, 200, peers_of(user));
+}
+
+static void peers_one(wv_http_req *r, void *user) {
+    json_t *all = peers_of(user), *p, *found = NULL;
+    size_t i;
+    const char *site = wv_http_req_param(r, 0);
+    json_array_foreach(all, i, p) {
+        const char *s = json_string_value(json_object_get(p, "siteName"));
+        if (s && strcmp(s, site) == 0) {
+            found = json_incref(p);
+            break;
+        }
+    }
+    json_decref(all);
+    if (found)
+        wv_http_reply_json(r, 200, found);
+    else
+        wv_http_reply_error(r, 404, "not_found", NULL, "no such peer site");
+}
+
+static void events(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    wv_sse_serve(api->sse, r);
+}
+
+void wv_api_routes_misc(wv_api *api) {
+    wv_http_route(api->http, "GET", "/healthz", WV_ROUTE_PUBLIC, healthz, api);
+    wv_http_route(api->http, "GET", "/readyz", WV_ROUTE_PUBLIC, readyz, api);
+    wv_http_route(api->http, "GET", "/metrics", 0, metrics, api);
+    wv_http_route(api->http, "GET", "/api/v1/peers", 0, peers_list, api);
+    wv_http_route(api->http, "GET", "/api/v1/peers/{siteName}", 0, peers_one, api);
+    wv_http_route(api->http, "GET", "/api/v1/events", 0, events, api);
+}
+
+/* --- Static files ------------------------------------------------------------------ */
+
+/* Served when the build embedded no dashboard. No inline script: the CSP
+ * would block it anyway. */
+static const char fallback_page[] =
+    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>wovenet</title></head>\n<body><h1>wovenet</h1>"
+    "<p>The dashboard is not built into this binary. The REST API is at "
+    "<a href=\"/api/v1/config\">/api/v1/config</a>.</p></body></html>\n";
+
+static const char *content_type(const char *path) {
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".woff2", "font/woff2"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".map", "application/json"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (unsigned i = 0; dot && i < WV_COUNTOF(types); i++)
+        if (strcmp(dot, types[i][0]) == 0)
+            return types[i][1];
+    return "application/octet-stream";
+}
+
+static void static_file(wv_http_req *r, void *user) {
+    const char *path = wv_http_req_path(r);
+    while (*path == '/')
+        path++;
+    if (!*path)
+        path = "index.html";
+    const struct wv_embedded *hit = NULL;
+    for (const struct wv_embedded *e = wv_webassets; e->path; e++)
+        if (strcmp(e->path, path) == 0)
+            hit = e;
+    wv_http_add_header(r, "Content-Security-Policy",
+                       "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                       "form-action 'self'");
+    wv_http_add_header(r, "X-Frame-Options", "DENY");
+    wv_http_add_header(r, "Referrer-Policy", "no-referrer");
+    wv_http_add_header(r, "Cache-Control", "no-cache");
+    if (hit)
+        wv_http_reply_bytes(r, 200, content_type(hit->path), hit->data, hit->len, true);
+    else if (strcmp(path, "index.html") == 0)
+        wv_http_reply_bytes(r, 200, "text/html; charset=utf-8", fallback_page,
+                            sizeof fallback_page - 1, true);
+    else
+        wv_http_reply_error(r, 404, "not_found", NULL, "no such file");
+}
+
+void wv_api_routes_static(wv_api *api) {
+    wv_http_route(api->http, "GET", "/", WV_ROUTE_PUBLIC, static_file, api);
+    wv_http_route(api->http, "GET", "/assets", WV_ROUTE_PUBLIC | WV_ROUTE_PREFIX, static_file, api);
+    wv_http_route(api->http, "GET", "/{file}", WV_ROUTE_PUBLIC, static_file, api);
+}

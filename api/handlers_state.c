@@ -1,0 +1,153 @@
+/* /api/v1/site and /api/v1/config: the site settings and the whole
+ * desired-state document. Bodies here may hold secrets: never log them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "common.h"
+
+static void reply_site(wv_api *api, wv_http_req *r) {
+    json_t *site = NULL;
+    int err = wv_store_get_site(api->st, &site);
+    if (err == WV_ERR_NOTFOUND) {
+        wv_http_reply_error(r, 404, "not_found", NULL, "no site configured yet (PUT one)");
+        return;
+    }
+    if (err) {
+        wv_api_store_error(api, r, err, NULL);
+        return;
+    }
+    wv_http_set_etag(r, wv_store_revision(api->st));
+    wv_http_reply_json(r, 200, site);
+}
+
+static void site_get(wv_http_req *r, void *user) { reply_site(user, r); }
+
+static void site_write(wv_api *api, wv_http_req *r, json_t *site, int64_t rev) {
+    wv_verr verr = {{0}, {0}};
+    if (wv_validate_site(site, false, &verr) != 0) {
+        wv_http_reply_error(r, 422, "invalid", verr.field, "%s",
+                            verr.message[0] ? verr.message : "invalid value");
+        return;
+    }
+    bool changed = false;
+    int err = wv_store_put_site(api->st, site, rev, &changed, &verr);
+    if (err) {
+        wv_api_store_error(api, r, err, &verr);
+        return;
+    }
+    reply_site(api, r);
+    if (changed)
+        wv_api_notify(api, WV_KIND_SITE, NULL, "changed");
+}
+
+static void site_put(wv_http_req *r, void *user) {
+    json_t *body = wv_api_body_object(r);
+    int64_t rev;
+    if (body && wv_api_if_match(r, &rev))
+        site_write(user, r, body, rev);
+}
+
+static void site_patch(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    json_t *body = wv_api_body_object(r);
+    int64_t rev;
+    if (!body || !wv_api_if_match(r, &rev))
+        return;
+    json_t *cur = NULL;
+    int err = wv_store_get_site(api->st, &cur);
+    if (err && err != WV_ERR_NOTFOUND) {
+        wv_api_store_error(api, r, err, NULL);
+        return;
+    }
+    json_t *merged = wv_json_merge_patch(cur, body);
+    json_decref(cur);
+    site_write(api, r, merged, rev);
+    json_decref(merged);
+}
+
+static void config_get(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    json_t *doc = NULL;
+    int err = wv_store_export(api->st, &doc);
+    if (err) {
+        wv_api_store_error(api, r, err, NULL);
+        return;
+    }
+    wv_http_set_etag(r, json_integer_value(json_object_get(doc, "revision")));
+    wv_http_reply_json(r, 200, doc);
+}
+
+static enum wv_kind kind_of(const char *key) {
+    if (key && strcmp(key, wv_kind_key(WV_KIND_SOCKET)) == 0)
+        return WV_KIND_SOCKET;
+    if (key && strcmp(key, wv_kind_key(WV_KIND_EXPOSED_APP)) == 0)
+        return WV_KIND_EXPOSED_APP;
+    if (key && strcmp(key, wv_kind_key(WV_KIND_REMOTE_APP)) == 0)
+        return WV_KIND_REMOTE_APP;
+    return WV_KIND_SITE;
+}
+
+/* Tells the agent and the event stream about every entry of the plan. */
+static void notify_plan(wv_api *api, json_t *plan) {
+    static const char *const lists[][2] = {
+        {"created", "created"}, {"changed", "changed"}, {"deleted", "deleted"}};
+    for (unsigned l = 0; l < WV_COUNTOF(lists); l++) {
+        json_t *arr = json_object_get(plan, lists[l][0]), *e;
+        size_t i;
+        json_array_foreach(arr, i, e) {
+            enum wv_kind kind = kind_of(json_string_value(json_object_get(e, "kind")));
+            const char *name = json_string_value(json_object_get(e, "name"));
+            wv_api_notify(api, kind, kind == WV_KIND_SITE ? NULL : name, lists[l][1]);
+        }
+    }
+}
+
+static void config_put(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    const char *dry = wv_http_req_query(r, "dryRun");
+    bool dry_run = false;
+    if (dry && (strcmp(dry, "true") == 0 || strcmp(dry, "1") == 0))
+        dry_run = true;
+    else if (dry && strcmp(dry, "false") != 0 && strcmp(dry, "0") != 0) {
+        wv_http_reply_error(r, 400, "bad_request", "dryRun", "dryRun must be true or false");
+        return;
+    }
+    json_t *body = wv_api_body_object(r);
+    int64_t rev;
+    if (!body || !wv_api_if_match(r, &rev))
+        return;
+    wv_verr verr = {{0}, {0}};
+    if (wv_validate_document(body, false, &verr) != 0) {
+        wv_http_reply_error(r, 422, "invalid", verr.field, "%s",
+                            verr.message[0] ? verr.message : "invalid value");
+        return;
+    }
+    json_t *plan = NULL;
+    int err = wv_store_apply(api->st, body, rev, dry_run, &plan, &verr);
+    if (err) {
+        json_decref(plan);
+        wv_api_store_error(api, r, err, &verr);
+        return;
+    }
+    if (!plan)
+        plan = json_object();
+    json_object_set_new(plan, "dryRun", json_boolean(dry_run));
+    if (!json_object_get(plan, "revision"))
+        json_object_set_new(plan, "revision", json_integer(wv_store_revision(api->st)));
+    wv_http_set_etag(r, wv_store_revision(api->st));
+    if (!dry_run)
+        notify_plan(api, plan);
+    wv_http_reply_json(r, 200, plan);
+}
+
+void wv_api_routes_site(wv_api *api) {
+    wv_http_route(api->http, "GET", "/api/v1/site", 0, site_get, api);
+    wv_http_route(api->http, "PUT", "/api/v1/site", 0, site_put, api);
+    wv_http_route(api->http, "PATCH", "/api/v1/site", 0, site_patch, api);
+}
+
+void wv_api_routes_config(wv_api *api) {
+    wv_http_route(api->http, "GET", "/api/v1/config", 0, config_get, api);
+    wv_http_route(api->http, "PUT", "/api/v1/config", 0, config_put, api);
+}

@@ -1,0 +1,707 @@
+/* The HTTP server core: MHD on the libuv loop, routing, bodies, answers. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common.h"
+
+#define SUB "api"
+#define MAX_ROUTES 64
+#define MAX_PARAMS 2
+#define MAX_HDRS 8
+/* A chunked body over the limit is read and dropped (MHD cannot answer
+ * mid-upload); past this much we stop being polite and close. */
+#define DISCARD_LIMIT (8u << 20)
+
+struct route {
+    const char *method;
+    const char *pattern;
+    unsigned flags;
+    wv_http_handler fn;
+    void *user;
+};
+
+struct wv_http {
+    uv_loop_t *loop;
+    wv_log *log;
+    struct wv_http_opts opts;
+    struct sockaddr_storage addr;
+    char *cert, *key;
+    struct MHD_Daemon *d;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    bool poll_init, kick, closing;
+    int open_handles;
+    void (*close_cb)(void *);
+    void *close_arg;
+    struct route routes[MAX_ROUTES];
+    unsigned nroutes;
+    wv_http_gate gate;
+    void *gate_user;
+    struct wv_http_susp *suspended; /* list head */
+    uint64_t counts[600];
+};
+
+struct wv_http_req {
+    wv_http *h;
+    struct MHD_Connection *conn;
+    const char *method; /* MHD's, valid for the request */
+    char *path;
+    char *params[MAX_PARAMS];
+    const struct route *route;
+    bool resolved, replied, suspended, too_big;
+    char allow[64];
+    char *body;
+    size_t body_len, body_cap, discarded;
+    json_t *json;
+    struct {
+        char *name, *value;
+    } hdrs[MAX_HDRS];
+    unsigned nhdrs;
+    void *gate_state;
+    void (*gate_free)(void *);
+    struct wv_http_susp susp;
+    char ip[INET6_ADDRSTRLEN];
+};
+
+/* --- libuv glue ------------------------------------------------------------------ */
+
+static void on_timer(uv_timer_t *t);
+
+static void rearm(wv_http *h) {
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+    if (!h->d)
+        return;
+    if (h->kick) {
+        uv_timer_start(&h->timer, on_timer, 0, 0);
+    } else if (MHD_get_timeout(h->d, &ms) == MHD_YES) {
+        /* Cap the wait so a missed wake-up can never stall us for long. */
+        uv_timer_start(&h->timer, on_timer, ms > 1000 ? 1000 : ms, 0);
+    } else {
+        uv_timer_start(&h->timer, on_timer, 1000, 0);
+    }
+}
+
+static void run(wv_http *h) {
+    if (!h->d)
+        return;
+    h->kick = false;
+    MHD_run(h->d);
+    rearm(h);
+}
+
+static void on_timer(uv_timer_t *t) { run(WV_CONTAINER_OF(t, wv_http, timer)); }
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+    run(WV_CONTAINER_OF(p, wv_http, poll));
+}
+
+/* MHD_run must follow a resume, but never from inside an MHD callback:
+ * defer it to the next loop turn. */
+static void kick(wv_http *h) {
+    h->kick = true;
+    if (h->d)
+        uv_timer_start(&h->timer, on_timer, 0, 0);
+}
+
+void wv_http_suspend_conn(wv_http *h, struct wv_http_susp *s, struct MHD_Connection *conn) {
+    if (s->active || h->closing)
+        return;
+    MHD_suspend_connection(conn);
+    s->conn = conn;
+    s->active = true;
+    s->prev = NULL;
+    s->next = h->suspended;
+    if (h->suspended)
+        h->suspended->prev = s;
+    h->suspended = s;
+}
+
+static void unlink_susp(wv_http *h, struct wv_http_susp *s) {
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        h->suspended = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    s->active = false;
+}
+
+void wv_http_resume_conn(wv_http *h, struct wv_http_susp *s) {
+    if (!s->active)
+        return;
+    unlink_susp(h, s);
+    MHD_resume_connection(s->conn);
+    kick(h);
+}
+
+/* --- URL decoding ------------------------------------------------------------------ */
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decodes %XX except %00 and %2F: a NUL would silently cut a name short and
+ * a slash would move a name into another path segment. Left encoded, both
+ * fail the name rule and the request is refused. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hexval((unsigned char)p[1])) >= 0 &&
+            (lo = hexval((unsigned char)p[2])) >= 0 && (hi || lo) && !(hi == 2 && lo == 15)) {
+            *w++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else if (*p == '+') {
+            *w++ = ' ';
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
+/* --- Routing --------------------------------------------------------------------- */
+
+/* Matches pattern against path segment by segment; {x} takes one non-empty
+ * segment. On success params receive copies (caller frees). */
+static bool match(const char *pat, const char *path, bool prefix, char **params) {
+    unsigned n = 0;
+    const char *p = pat, *q = path;
+    while (*p && *q) {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            const char *qe = strchr(q, '/');
+            size_t len = qe ? (size_t)(qe - q) : strlen(q);
+            if (!pe || len == 0 || n >= MAX_PARAMS)
+                goto no;
+            params[n++] = wv_strndup(q, len);
+            p = pe + 1;
+            q += len;
+        } else if (*p == *q) {
+            p++;
+            q++;
+        } else {
+            goto no;
+        }
+    }
+    if (*p == '\0' && (*q == '\0' || (prefix && (q[-1] == '/' || *q == '/'))))
+        return true;
+no:
+    for (unsigned i = 0; i < n; i++) {
+        free(params[i]);
+        params[i] = NULL;
+    }
+    return false;
+}
+
+static bool method_is(const char *m, const char *want) {
+    return strcmp(m, want) == 0 || (strcmp(want, "GET") == 0 && strcmp(m, "HEAD") == 0);
+}
+
+static void resolve(wv_http_req *r) {
+    wv_http *h = r->h;
+    r->resolved = true;
+    for (unsigned i = 0; i < h->nroutes; i++) {
+        const struct route *rt = &h->routes[i];
+        char *params[MAX_PARAMS] = {0};
+        if (!match(rt->pattern, r->path, rt->flags & WV_ROUTE_PREFIX, params))
+            continue;
+        if (method_is(r->method, rt->method) && !r->route) {
+            r->route = rt;
+            memcpy(r->params, params, sizeof params);
+            continue;
+        }
+        for (unsigned k = 0; k < MAX_PARAMS; k++)
+            free(params[k]);
+        if (!strstr(r->allow, rt->method) &&
+            strlen(r->allow) + strlen(rt->method) + 3 < sizeof r->allow) {
+            if (r->allow[0])
+                strcat(r->allow, ", ");
+            strcat(r->allow, rt->method);
+        }
+    }
+}
+
+int wv_http_route(wv_http *h, const char *method, const char *pattern, unsigned flags,
+                  wv_http_handler fn, void *user) {
+    if (h->nroutes >= MAX_ROUTES)
+        return WV_ERR_LIMIT;
+    h->routes[h->nroutes++] = (struct route){method, pattern, flags, fn, user};
+    return 0;
+}
+
+void wv_http_set_gate(wv_http *h, wv_http_gate gate, void *user) {
+    h->gate = gate;
+    h->gate_user = user;
+}
+
+/* --- Answers ------------------------------------------------------------------- */
+
+static void finish(wv_http_req *r, unsigned status, struct MHD_Response *resp, bool json) {
+    if (r->replied) {
+        MHD_destroy_response(resp);
+        return;
+    }
+    r->replied = true;
+    for (unsigned i = 0; i < r->nhdrs; i++)
+        MHD_add_response_header(resp, r->hdrs[i].name, r->hdrs[i].value);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (json)
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
+        WV_WARN(r->h->log, SUB, "%s %.200s: cannot queue answer %u", r->method, r->path, status);
+    MHD_destroy_response(resp);
+    if (status < WV_COUNTOF(r->h->counts))
+        r->h->counts[status]++;
+    WV_DEBUG(r->h->log, SUB, "%s %.200s %u (%s)", r->method, r->path, status, r->ip);
+}
+
+void wv_http_reply_response(wv_http_req *r, unsigned status, struct MHD_Response *resp) {
+    finish(r, status, resp, false);
+}
+
+void wv_http_reply_bytes(wv_http_req *r, unsigned status, const char *content_type,
+                         const void *data, size_t len, bool static_data) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, (void *)data, static_data ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
+    if (content_type)
+        MHD_add_response_header(resp, "Content-Type", content_type);
+    finish(r, status, resp, false);
+}
+
+void wv_http_reply_json(wv_http_req *r, unsigned status, json_t *body) {
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(body);
+    struct MHD_Response *resp;
+    if (text) {
+        size_t len = strlen(text);
+        text[len] = '\0';
+        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+    } else {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    finish(r, status, resp, true);
+}
+
+void wv_http_reply_error(wv_http_req *r, unsigned status, const char *code, const char *field,
+                         const char *fmt, ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
+    if (!e) /* msg was not UTF-8 (it quotes input): say less rather than fail */
+        e = json_pack("{s:s, s:s}", "code", code, "message", "invalid input");
+    if (field && field[0]) {
+        json_t *f = json_string(field);
+        json_object_set_new(e, "field", f ? f : json_string("(invalid)"));
+    }
+    wv_http_reply_json(r, status, json_pack("{s:o}", "error", e));
+}
+
+bool wv_http_replied(wv_http_req *r) { return r->replied; }
+
+void wv_http_add_header(wv_http_req *r, const char *name, const char *value) {
+    if (r->nhdrs >= MAX_HDRS)
+        return;
+    r->hdrs[r->nhdrs].name = wv_strdup(name);
+    r->hdrs[r->nhdrs].value = wv_strdup(value);
+    r->nhdrs++;
+}
+
+int wv_http_if_match(wv_http_req *r, int64_t *rev) {
+    const char *v = wv_http_req_header(r, "If-Match");
+    *rev = -1;
+    if (!v || strcmp(v, "*") == 0)
+        return 0;
+    char *end;
+    if (v[0] != '"' || !isdigit((unsigned char)v[1]))
+        return WV_ERR_INVAL;
+    errno = 0;
+    long long n = strtoll(v + 1, &end, 10);
+    if (errno || strcmp(end, "\"") != 0 || n < 0)
+        return WV_ERR_INVAL;
+    *rev = n;
+    return 0;
+}
+
+void wv_http_set_etag(wv_http_req *r, int64_t rev) {
+    char tag[32];
+    snprintf(tag, sizeof tag, "\"%" PRId64 "\"", rev);
+    wv_http_add_header(r, "ETag", tag);
+}
+
+/* --- Requests ---------------------------------------------------------------------- */
+
+const char *wv_http_req_method(wv_http_req *r) { return r->method; }
+const char *wv_http_req_path(wv_http_req *r) { return r->path; }
+const char *wv_http_req_param(wv_http_req *r, unsigned i) {
+    return i < MAX_PARAMS ? r->params[i] : NULL;
+}
+const char *wv_http_req_header(wv_http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+const char *wv_http_req_query(wv_http_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+json_t *wv_http_req_json(wv_http_req *r) { return r->json; }
+const char *wv_http_req_ip(wv_http_req *r) { return r->ip; }
+struct MHD_Connection *wv_http_req_conn(wv_http_req *r) { return r->conn; }
+wv_http *wv_http_req_server(wv_http_req *r) { return r->h; }
+
+void wv_http_req_set_gate_state(wv_http_req *r, void *state, void (*free_fn)(void *)) {
+    if (r->gate_free && r->gate_state && r->gate_state != state)
+        r->gate_free(r->gate_state);
+    r->gate_state = state;
+    r->gate_free = free_fn;
+}
+void *wv_http_req_gate_state(wv_http_req *r) { return r->gate_state; }
+
+void wv_http_req_suspend(wv_http_req *r) {
+    if (r->h->closing)
+        return;
+    r->suspended = true;
+    wv_http_suspend_conn(r->h, &r->susp, r->conn);
+}
+
+void wv_http_req_resume(wv_http_req *r) {
+    r->suspended = false;
+    wv_http_resume_conn(r->h, &r->susp);
+}
+
+static wv_http_req *req_new(wv_http *h, struct MHD_Connection *c, const char *url,
+                            const char *method) {
+    wv_http_req *r = wv_calloc(1, sizeof *r);
+    r->h = h;
+    r->conn = c;
+    r->method = method;
+    r->path = wv_strdup(url);
+    strcpy(r->ip, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->ip, sizeof r->ip);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->ip,
+                      sizeof r->ip);
+    }
+    return r;
+}
+
+static void req_free(wv_http_req *r) {
+    if (r->susp.active)
+        unlink_susp(r->h, &r->susp);
+    if (r->gate_free && r->gate_state)
+        r->gate_free(r->gate_state);
+    for (unsigned i = 0; i < MAX_PARAMS; i++)
+        free(r->params[i]);
+    for (unsigned i = 0; i < r->nhdrs; i++) {
+        free(r->hdrs[i].name);
+        free(r->hdrs[i].value);
+    }
+    json_decref(r->json);
+    free(r->body);
+    free(r->path);
+    free(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    if (*con_cls)
+        req_free(*con_cls);
+    *con_cls = NULL;
+}
+
+/* --- Dispatch -------------------------------------------------------------------- */
+
+static bool has_body_method(const char *m) {
+    return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
+}
+
+/* "application/json" or, for PATCH, "application/merge-patch+json", with
+ * optional parameters ("; charset=utf-8"). */
+static bool is_json_ct(const char *ct, bool patch) {
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    size_t len = strcspn(ct, "; ");
+    if (len == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return true;
+    return patch && len == 28 && strncasecmp(ct, "application/merge-patch+json", 28) == 0;
+}
+
+/* A browser on another origin sends an Origin header: refuse it for writes
+ * unless it names this very host (the dashboard is same-origin). */
+static bool foreign_origin(wv_http_req *r) {
+    const char *origin = wv_http_req_header(r, "Origin");
+    const char *host = wv_http_req_header(r, "Host");
+    if (!origin || strcmp(origin, "null") == 0)
+        return origin != NULL;
+    const char *p = strstr(origin, "://");
+    return !host || !p || strcmp(p + 3, host) != 0;
+}
+
+static void dispatch(wv_http_req *r) {
+    wv_http *h = r->h;
+    if (!r->resolved)
+        resolve(r);
+    const struct route *rt = r->route;
+    bool public = rt && (rt->flags & WV_ROUTE_PUBLIC);
+    if (h->closing) {
+        wv_http_reply_error(r, 503, "unavailable", NULL, "the server is shutting down");
+        return;
+    }
+    if (!public && h->gate && !h->gate(r, h->gate_user))
+        return;
+    if (!rt) {
+        if (r->allow[0]) {
+            wv_http_add_header(r, "Allow", r->allow);
+            wv_http_reply_error(r, 405, "method_not_allowed", NULL, "method %s not allowed here",
+                                r->method);
+        } else {
+            wv_http_reply_error(r, 404, "not_found", NULL, "no such path");
+        }
+        return;
+    }
+    bool writes = strcmp(r->method, "GET") && strcmp(r->method, "HEAD");
+    if (writes && foreign_origin(r)) {
+        wv_http_reply_error(r, 403, "forbidden", NULL, "cross-origin requests are refused");
+        return;
+    }
+    const char *ct = wv_http_req_header(r, "Content-Type");
+    if (has_body_method(r->method) && !(rt->flags & WV_ROUTE_RAWBODY)) {
+        if (!is_json_ct(ct, strcmp(r->method, "PATCH") == 0)) {
+            wv_http_reply_error(r, 415, "unsupported_media_type", NULL,
+                                "the body must be application/json");
+            return;
+        }
+        json_error_t jerr;
+        r->json = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!r->json) {
+            wv_http_reply_error(r, 400, "bad_json", NULL, "malformed JSON at line %d column %d",
+                                jerr.line, jerr.column);
+            return;
+        }
+    } else if (writes && ct && !is_json_ct(ct, true)) {
+        /* A body-less write still must not look like a form post. */
+        wv_http_reply_error(r, 415, "unsupported_media_type", NULL,
+                            "the body must be application/json");
+        return;
+    }
+    rt->fn(r, rt->user);
+    if (!r->replied && !r->suspended)
+        wv_http_reply_error(r, 500, "internal", NULL, "the handler gave no answer");
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls) {
+    wv_http *h = cls;
+    wv_http_req *r = *con_cls;
+    if (!r) {
+        r = req_new(h, c, url, method);
+        *con_cls = r;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || *end || n > h->opts.max_body) {
+                r->too_big = true;
+                wv_http_reply_error(r, 413, "too_large", NULL, "the body is over %zu bytes",
+                                    h->opts.max_body);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (r->replied || r->too_big || r->body_len + n > h->opts.max_body) {
+            r->too_big = true;
+            r->discarded += n;
+            return r->discarded > DISCARD_LIMIT ? MHD_NO : MHD_YES;
+        }
+        if (r->body_len + n + 1 > r->body_cap) {
+            size_t cap = r->body_cap ? r->body_cap : 4096;
+            while (cap < r->body_len + n + 1)
+                cap *= 2;
+            r->body = wv_realloc(r->body, cap);
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload, n);
+        r->body_len += n;
+        r->body[r->body_len] = '\0';
+        return MHD_YES;
+    }
+    if (r->replied)
+        return MHD_YES;
+    if (r->too_big) {
+        wv_http_reply_error(r, 413, "too_large", NULL, "the body is over %zu bytes",
+                            h->opts.max_body);
+        return MHD_YES;
+    }
+    dispatch(r);
+    return MHD_YES;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    wv_http *h = cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    WV_DEBUG(h->log, SUB, "mhd: %s", line);
+}
+
+/* --- Life cycle ---------------------------------------------------------------------- */
+
+int wv_http_new(uv_loop_t *loop, wv_log *log, const struct wv_http_opts *opts, wv_http **out) {
+    if (!opts->listen ||
+        (opts->listen->sa_family != AF_INET && opts->listen->sa_family != AF_INET6) ||
+        (!opts->tls_cert_pem != !opts->tls_key_pem))
+        return WV_ERR_INVAL;
+    wv_http *h = wv_calloc(1, sizeof *h);
+    h->loop = loop;
+    h->log = log;
+    h->opts = *opts;
+    memcpy(&h->addr, opts->listen,
+           opts->listen->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                              : sizeof(struct sockaddr_in6));
+    h->opts.listen = (struct sockaddr *)&h->addr;
+    if (opts->tls_cert_pem) {
+        h->cert = wv_strdup(opts->tls_cert_pem);
+        h->key = wv_strdup(opts->tls_key_pem);
+    }
+    h->opts.tls_cert_pem = h->cert;
+    h->opts.tls_key_pem = h->key;
+    if (!h->opts.max_connections)
+        h->opts.max_connections = 256;
+    if (!h->opts.per_ip_limit)
+        h->opts.per_ip_limit = 128;
+    if (!h->opts.timeout_s)
+        h->opts.timeout_s = 30;
+    if (!h->opts.max_body)
+        h->opts.max_body = 1u << 20;
+    if (!h->opts.max_header)
+        h->opts.max_header = 16u << 10;
+    uv_timer_init(loop, &h->timer);
+    h->open_handles = 1;
+    *out = h;
+    return 0;
+}
+
+int wv_http_start(wv_http *h) {
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (h->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (h->cert)
+        flags |= MHD_USE_TLS;
+    uint16_t port = ntohs(h->addr.ss_family == AF_INET
+                              ? ((struct sockaddr_in *)&h->addr)->sin_port
+                              : ((struct sockaddr_in6 *)&h->addr)->sin6_port);
+    /* The header memory pool also holds the answer's headers: double it. */
+    size_t pool = h->opts.max_header * 2;
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    h->d = MHD_start_daemon(
+        flags, port, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
+        h->opts.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->opts.per_ip_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
+        MHD_OPTION_ARRAY, h->cert ? tls : &tls[2], MHD_OPTION_END);
+    if (!h->d) {
+        WV_ERROR(h->log, SUB, "cannot listen on port %u (address in use or TLS key invalid)",
+                 port);
+        return WV_ERR_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info || uv_poll_init(h->loop, &h->poll, info->epoll_fd) != 0) {
+        MHD_stop_daemon(h->d);
+        h->d = NULL;
+        return WV_ERR_IO;
+    }
+    h->poll_init = true;
+    h->open_handles++;
+    uv_poll_start(&h->poll, UV_READABLE, on_poll);
+    rearm(h);
+    WV_INFO(h->log, SUB, "listening on port %u (%s)", wv_http_port(h), h->cert ? "https" : "http");
+    return 0;
+}
+
+uint16_t wv_http_port(wv_http *h) {
+    if (!h->d)
+        return 0;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+bool wv_http_closing(wv_http *h) { return h->closing; }
+
+uint64_t wv_http_count(wv_http *h, unsigned status) {
+    return status < WV_COUNTOF(h->counts) ? h->counts[status] : 0;
+}
+
+static void on_closed(uv_handle_t *hd) {
+    wv_http *h = hd->data;
+    if (--h->open_handles > 0)
+        return;
+    void (*cb)(void *) = h->close_cb;
+    void *arg = h->close_arg;
+    free(h->cert);
+    if (h->key)
+        wv_memwipe(h->key, strlen(h->key));
+    free(h->key);
+    free(h);
+    if (cb)
+        cb(arg);
+}
+
+static void resume_all(wv_http *h) {
+    while (h->suspended)
+        wv_http_resume_conn(h, h->suspended);
+}
+
+void wv_http_close(wv_http *h, void (*cb)(void *), void *arg) {
+    h->closing = true;
+    h->close_cb = cb;
+    h->close_arg = arg;
+    if (h->d) {
+        /* MHD refuses to stop with suspended connections: wake them so their
+         * handlers see `closing` and finish, then stop. */
+        resume_all(h);
+        MHD_run(h->d);
+        resume_all(h);
+        uv_poll_stop(&h->poll);
+        h->poll.data = h;
+        uv_close((uv_handle_t *)&h->poll, on_closed);
+        MHD_stop_daemon(h->d);
+        h->d = NULL;
+    }
+    uv_timer_stop(&h->timer);
+    h->timer.data = h;
+    uv_close((uv_handle_t *)&h->timer, on_closed);
+}
