@@ -1,11 +1,18 @@
-/* The running site. Kept small on purpose: each runtime module (API server,
- * message channel, QUIC endpoint, reconciler) gets a field here, is started
- * in wv_agent_start() and closed in wv_agent_stop(). */
+/* The running site: the store's desired state made real. It owns the site
+ * identity, the REST API, the reconciler (local remote-app listeners) and
+ * the mesh (discovery, tunnels, proxy), and connects their callbacks. */
 #include "agent.h"
+#include "api.h"
 #include "common.h"
+#include "identity.h"
+#include "mesh.h"
+#include "metrics.h"
+#include "reconcile.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define SUB "agent"
 
 struct wv_agent {
     uv_loop_t *loop;
@@ -14,13 +21,126 @@ struct wv_agent {
     char *api_override;
     char *site_name;
     char *api_listen;
+    wv_identity *id;
+    wv_api *api;
+    wv_reconciler *rec;
+    wv_mesh *mesh;
     bool started;
-    /* Closed on stop; its close callback is the stop callback (deferred). */
-    uv_timer_t stop_timer;
-    bool stop_timer_open;
+    int closing; /* parts still closing */
     wv_agent_stop_cb stop_cb;
     void *stop_user;
+    uv_timer_t stop_timer; /* defers the stop callback when nothing else closes */
 };
+
+/* --- Identity: one key pair per site, kept in the store ------------------------- */
+
+static int load_identity(wv_agent *a) {
+    char *key = NULL, *cert = NULL;
+    if (wv_store_get_identity(a->store, &key, &cert) == 0) {
+        int rc = wv_identity_import_pem(cert, key, &a->id);
+        wv_memwipe(key, strlen(key));
+        free(key);
+        free(cert);
+        if (rc == 0)
+            return 0;
+        WV_ERROR(a->log, SUB, "the stored TLS identity is unreadable: %s", wv_strerror(rc));
+        return rc;
+    }
+    int rc = wv_identity_generate("wovenet", &a->id);
+    if (rc == 0)
+        rc = wv_identity_export_pem(a->id, &cert, &key);
+    if (rc == 0)
+        rc = wv_store_set_identity(a->store, key, cert);
+    if (key) {
+        wv_memwipe(key, strlen(key));
+        free(key);
+    }
+    free(cert);
+    if (rc == 0) {
+        char hex[2 * WV_FINGERPRINT_LEN + 1];
+        wv_fingerprint_to_hex(wv_identity_fingerprint(a->id), hex);
+        WV_INFO(a->log, SUB, "created the site's TLS identity (fingerprint %s)", hex);
+    }
+    return rc;
+}
+
+/* --- Callbacks ----------------------------------------------------------------- */
+
+static json_t *status_of(wv_api *api, enum wv_kind kind, const char *name, void *user) {
+    wv_agent *a = user;
+    if (kind == WV_KIND_REMOTE_APP)
+        return wv_reconcile_status(a->rec, kind, name);
+    return wv_mesh_status(a->mesh, kind, name);
+}
+
+static void changed(wv_api *api, enum wv_kind kind, const char *name, void *user) {
+    wv_agent *a = user;
+    /* Run at once: the answer then shows the new listener's state, and the
+     * socket accepts before the client has read the answer. */
+    if (kind == WV_KIND_REMOTE_APP)
+        wv_reconcile_run(a->rec);
+    else
+        wv_mesh_sync(a->mesh);
+    if (kind == WV_KIND_SITE) {
+        json_t *site = NULL;
+        if (wv_store_get_site(a->store, &site) == 0) {
+            const char *n = json_string_value(json_object_get(site, "siteName"));
+            free(a->site_name);
+            a->site_name = wv_strdup(n ? n : "");
+            json_decref(site);
+        }
+    }
+}
+
+static json_t *peers(wv_api *api, void *user) {
+    wv_agent *a = user;
+    return wv_mesh_peers_json(a->mesh);
+}
+
+static char *metrics(wv_api *api, void *user) {
+    wv_agent *a = user;
+    wv_metrics *m = wv_metrics_new();
+    wv_mesh_metrics(a->mesh, m);
+    char *text = wv_metrics_render(m);
+    wv_metrics_free(m);
+    return text;
+}
+
+static void rec_status(wv_reconciler *r, enum wv_kind kind, const char *name, void *user) {
+    wv_agent *a = user;
+    if (a->api)
+        wv_api_publish(a->api, kind, name, "status", NULL);
+}
+
+static bool rec_site_up(wv_reconciler *r, const char *site, void *user) {
+    wv_agent *a = user;
+    return a->mesh && wv_mesh_site_up(a->mesh, site);
+}
+
+static int rec_conn(wv_reconciler *r, const char *name, const json_t *spec, uv_stream_t *client,
+                    void *user) {
+    wv_agent *a = user;
+    return a->mesh ? wv_mesh_connect(a->mesh, name, spec, client) : WV_ERR_NOTFOUND;
+}
+
+static void mesh_site_state(wv_mesh *m, const char *site, bool up, void *user) {
+    wv_agent *a = user;
+    wv_reconcile_site_changed(a->rec, site);
+}
+
+static void mesh_event(wv_mesh *m, const char *kind, const char *name, void *user) {
+    wv_agent *a = user;
+    if (!a->api)
+        return;
+    if (strcmp(kind, "tunnelSockets") == 0)
+        wv_api_publish(a->api, WV_KIND_SOCKET, name, "status", NULL);
+    else if (strcmp(kind, "exposedApps") == 0)
+        wv_api_publish(a->api, WV_KIND_EXPOSED_APP, name, "status", NULL);
+    else
+        wv_api_publish_event(a->api, kind, name, "status", NULL);
+}
+
+/* --- Lifetime ------------------------------------------------------------------ */
 
 int wv_agent_new(uv_loop_t *loop, wv_store *store, wv_log *log, const struct wv_agent_opts *opts,
                  wv_agent **out) {
@@ -38,31 +158,88 @@ int wv_agent_new(uv_loop_t *loop, wv_store *store, wv_log *log, const struct wv_
     return 0;
 }
 
+/* The API settings: listen address, enabled, TLS files. */
+static int start_api(wv_agent *a, json_t *site) {
+    json_t *ra = json_object_get(site, "restfulApi");
+    const char *listen = json_string_value(json_object_get(ra, "listenAddr"));
+    free(a->api_listen);
+    a->api_listen = wv_strdup(a->api_override ? a->api_override
+                                              : listen ? listen : "127.0.0.1:18080");
+    json_t *en = json_object_get(ra, "enabled");
+    if (en && json_is_false(en) && !a->api_override) {
+        WV_INFO(a->log, SUB, "REST API disabled (restfulApi.enabled: false)");
+        return 0;
+    }
+    const char *unsafe = wv_api_check_listen_safety(a->api_listen, a->store);
+    if (unsafe) {
+        WV_ERROR(a->log, SUB, "refusing to serve the API on %s: %s", a->api_listen, unsafe);
+        fprintf(stderr, "wovenet: refusing to serve the API on %s: %s\n", a->api_listen, unsafe);
+        return WV_ERR_AUTH;
+    }
+    struct wv_api_opts o = {.listen = a->api_listen};
+    char *cert = NULL, *key = NULL;
+    json_t *tls = json_object_get(ra, "tls");
+    if (json_is_true(json_object_get(tls, "enabled"))) {
+        int rc = wv_read_file(json_string_value(json_object_get(tls, "cert")), 1 << 20, &cert);
+        if (rc == 0)
+            rc = wv_read_file(json_string_value(json_object_get(tls, "key")), 1 << 20, &key);
+        if (rc != 0) {
+            WV_ERROR(a->log, SUB, "cannot read the API's TLS certificate or key file");
+            free(cert);
+            free(key);
+            return rc;
+        }
+        o.tls_cert_pem = cert;
+        o.tls_key_pem = key;
+    }
+    struct wv_api_callbacks cbs = {
+        .status_of = status_of, .changed = changed, .peers = peers, .metrics = metrics};
+    int rc = wv_api_new(a->loop, a->log, a->store, &o, &cbs, a, &a->api);
+    if (key) {
+        wv_memwipe(key, strlen(key));
+        free(key);
+    }
+    free(cert);
+    if (rc != 0) {
+        a->api = NULL;
+        fprintf(stderr, "wovenet: cannot serve the API on %s: %s\n", a->api_listen,
+                wv_strerror(rc));
+        return rc;
+    }
+    WV_INFO(a->log, SUB, "REST API and dashboard on %s://%s/", o.tls_cert_pem ? "https" : "http",
+            a->api_listen);
+    return 0;
+}
+
 int wv_agent_start(wv_agent *a) {
     json_t *site = NULL;
     int rc = wv_store_get_site(a->store, &site);
-    if (rc) {
-        WV_ERROR(a->log, "agent", "cannot start: %s",
-                 rc == WV_ERR_NOTFOUND ? "no site configured (import a config first)"
-                                       : wv_strerror(rc));
+    if (rc != 0 && rc != WV_ERR_NOTFOUND)
         return rc;
+    if (site) {
+        const char *name = json_string_value(json_object_get(site, "siteName"));
+        free(a->site_name);
+        a->site_name = wv_strdup(name ? name : "");
+    } else {
+        WV_WARN(a->log, SUB, "no site configured yet: configure it with PUT /api/v1/site or "
+                             "`wovenet import`");
     }
-    const char *name = json_string_value(json_object_get(site, "siteName"));
-    free(a->site_name);
-    a->site_name = wv_strdup(name ? name : "");
-    const char *listen =
-        json_string_value(json_object_get(json_object_get(site, "restfulApi"), "listenAddr"));
-    free(a->api_listen);
-    a->api_listen = wv_strdup(a->api_override ? a->api_override : listen ? listen : "");
+    rc = load_identity(a);
+    if (rc == 0)
+        rc = start_api(a, site);
     json_decref(site);
-
-    uv_timer_init(a->loop, &a->stop_timer);
-    a->stop_timer.data = a;
-    a->stop_timer_open = true;
+    if (rc != 0)
+        return rc;
+    struct wv_reconcile_callbacks rc_cbs = {
+        .on_status = rec_status, .site_up = rec_site_up, .on_remote_conn = rec_conn};
+    a->rec = wv_reconcile_new(a->loop, a->log, a->store, &rc_cbs, a);
+    struct wv_mesh_callbacks m_cbs = {.site_state = mesh_site_state, .event = mesh_event};
+    a->mesh = wv_mesh_new(a->loop, a->log, a->store, a->id, a->rec, &m_cbs, a);
+    wv_reconcile_run(a->rec);
+    wv_mesh_sync(a->mesh);
     a->started = true;
-    WV_DEBUG(a->log, "agent", "API listen address %s%s", a->api_listen,
-             a->api_override ? " (from --api)" : "");
-    WV_INFO(a->log, "agent", "site %s running (config revision %lld)", a->site_name,
+    WV_INFO(a->log, SUB, "site %s running (config revision %lld)",
+            a->site_name[0] ? a->site_name : "(unconfigured)",
             (long long)wv_store_revision(a->store));
     return 0;
 }
@@ -75,32 +252,57 @@ const char *wv_agent_api_listen(const wv_agent *a) {
     return a->api_listen ? a->api_listen : (a->api_override ? a->api_override : "");
 }
 
-static void on_timer_closed(uv_handle_t *h) {
-    wv_agent *a = h->data;
-    a->stop_timer_open = false;
-    WV_INFO(a->log, "agent", "site %s stopped", a->site_name);
+static void part_closed(void *arg) {
+    wv_agent *a = arg;
+    if (--a->closing > 0)
+        return;
+    WV_INFO(a->log, SUB, "site %s stopped", a->site_name);
     if (a->stop_cb)
         a->stop_cb(a, a->stop_user);
+}
+
+static void timer_closed(uv_handle_t *h) {
+    part_closed(h->data);
+}
+
+static void mesh_closed(void *arg) {
+    wv_agent *a = arg;
+    a->mesh = NULL;
+    /* Listeners go after the mesh: no connection is accepted into a
+     * half-closed proxy. */
+    wv_reconcile_free(a->rec);
+    a->rec = NULL;
+    part_closed(a);
 }
 
 void wv_agent_stop(wv_agent *a, wv_agent_stop_cb cb, void *user) {
     a->stop_cb = cb;
     a->stop_user = user;
-    if (!a->stop_timer_open) {
-        /* never started: still call back from the loop, never inline */
-        uv_timer_init(a->loop, &a->stop_timer);
-        a->stop_timer.data = a;
-        a->stop_timer_open = true;
+    WV_INFO(a->log, SUB, "site %s stopping", a->site_name);
+    /* The timer guarantees the callback never fires inside this call. */
+    a->closing = 1;
+    uv_timer_init(a->loop, &a->stop_timer);
+    a->stop_timer.data = a;
+    uv_close((uv_handle_t *)&a->stop_timer, timer_closed);
+    if (a->api) {
+        a->closing++;
+        wv_api_close(a->api, part_closed, a);
+        a->api = NULL;
+    }
+    if (a->mesh) {
+        a->closing++;
+        wv_mesh_close(a->mesh, mesh_closed, a);
+    } else if (a->rec) {
+        wv_reconcile_free(a->rec);
+        a->rec = NULL;
     }
     a->started = false;
-    WV_INFO(a->log, "agent", "site %s stopping", a->site_name);
-    /* close callbacks always run on a later loop iteration */
-    uv_close((uv_handle_t *)&a->stop_timer, on_timer_closed);
 }
 
 void wv_agent_free(wv_agent *a) {
     if (!a)
         return;
+    wv_identity_free(a->id);
     free(a->api_override);
     free(a->site_name);
     free(a->api_listen);

@@ -91,3 +91,20 @@ int wv_ct_memcmp(const void *a, const void *b, size_t n) {
         d |= x[i] ^ y[i];
     return d != 0;
 }
+
+int wv_read_file(const char *path, size_t max, char **out) {
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return WV_ERR_IO;
+    char *buf = wv_malloc(max + 1);
+    size_t n = fread(buf, 1, max + 1, f);
+    int err = ferror(f);
+    fclose(f);
+    if (err || n > max) {
+        free(buf);
+        return err ? WV_ERR_IO : WV_ERR_TOOBIG;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}

@@ -42,6 +42,10 @@ char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define WV_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define WV_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
+/* Reads a whole file of at most max bytes into a NUL-terminated buffer the
+ * caller frees. 0, WV_ERR_IO or WV_ERR_TOOBIG. */
+int wv_read_file(const char *path, size_t max, char **out);
+
 /* Wipes a secret so the compiler cannot elide it. */
 void wv_memwipe(void *p, size_t n);
 /* Constant-time comparison of two equal-length buffers: 0 when equal. */

@@ -38,6 +38,15 @@ void wv_api_publish(wv_api *api, enum wv_kind kind, const char *name, const char
     json_decref(ev);
 }
 
+void wv_api_publish_event(wv_api *api, const char *kind, const char *name, const char *action,
+                          json_t *data) {
+    json_t *ev = json_pack("{s:s, s:s?, s:s, s:O?}", "kind", kind, "name", name, "action",
+                           action ? action : "status", "status", data);
+    if (ev)
+        wv_sse_publish(api->sse, "status", ev);
+    json_decref(ev);
+}
+
 bool wv_api_if_match(wv_http_req *r, int64_t *rev) {
     if (wv_http_if_match(r, rev) == 0)
         return true;

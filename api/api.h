@@ -59,6 +59,11 @@ uint16_t wv_api_port(wv_api *api);
  * NULL (then status_of is asked). */
 void wv_api_publish(wv_api *api, enum wv_kind kind, const char *name, const char *action,
                     json_t *status);
+/* Publishes a runtime change that is not a stored object ("peers",
+ * "channels", "broker"): {"kind", "name", "action", "status": data}. data
+ * borrowed, may be NULL. */
+void wv_api_publish_event(wv_api *api, const char *kind, const char *name, const char *action,
+                          json_t *data);
 /* Stops serving: open streams end, pending password checks finish; cb
  * fires on the loop when everything is released, then api is freed. */
 void wv_api_close(wv_api *api, void (*cb)(void *arg), void *arg);
