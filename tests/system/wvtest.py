@@ -291,3 +291,123 @@ def site_yaml(name, key="test-network-key-1", broker="mqtt://127.0.0.1:1", topic
     if remote:
         y += ["remoteApps:", block(remote, "")]
     return "\n".join(y) + "\n" + extra
+
+
+class EchoServer:
+    """A TCP echo server on loopback (a thread per connection)."""
+
+    def __init__(self):
+        import threading
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(512)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+        on_cleanup(self.sock.close)
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _echo(c):
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    c.shutdown(socket.SHUT_WR)
+                    break
+                c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
+class BlobServer:
+    """Serves `blob` to every connection, then closes."""
+
+    def __init__(self, blob):
+        import threading
+        self.blob = blob
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        on_cleanup(self.sock.close)
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._send, args=(c,), daemon=True).start()
+
+    def _send(self, c):
+        try:
+            c.sendall(self.blob)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
+def echo_roundtrip(port, data, timeout=60, host="127.0.0.1"):
+    """Sends data through port and returns what comes back (until EOF)."""
+    import threading
+    s = socket.create_connection((host, port), timeout=timeout)
+    out = []
+
+    def reader():
+        while True:
+            try:
+                d = s.recv(1 << 20)
+            except OSError:  # a refused connection may be reset
+                return
+            if not d:
+                return
+            out.append(d)
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    th.join(timeout)
+    s.close()
+    return b"".join(out)
+
+
+def recv_all(port, timeout=60, host="127.0.0.1"):
+    s = socket.create_connection((host, port), timeout=timeout)
+    out = []
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        out.append(d)
+    s.close()
+    return b"".join(out)
+
+
+def up_channels(agent, site):
+    st, peer, _ = agent.api("GET", f"/api/v1/peers")
+    if st != 200:
+        return 0
+    for p in peer:
+        if p["siteName"] == site:
+            return sum(1 for c in p.get("channels", []) if c["state"] == "up")
+    return 0

@@ -1,0 +1,115 @@
+"""Issues 4-6 acceptance with the real binary and a real mosquitto:
+
+- siteAlpha7 (exposing webAppQx) and siteBravo9 find each other; a capture
+  of the broker from the start shows neither name, nor 127.0.0.1, nor the key;
+  a site with another key is listed by no one and its log says why.
+- each site shows two `up` channels to the other within 3 s.
+- a 64 MiB blob arrives intact through a remote app, an echo app returns
+  64 MiB intact, 200 parallel echo connections all return their bytes, a
+  range app refuses a target outside its port range.
+"""
+import hashlib
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import wvtest as t
+
+KEY = "alpha-bravo-network-key-9d2f"
+
+
+def main():
+    mq = t.Mosquitto()
+    capture_path = os.path.join(t.tmpdir(), "capture.txt")
+    cap = t.spawn(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mq.port), "-t", "#", "-v"],
+                  capture_path)
+    time.sleep(0.3)
+
+    echo = t.EchoServer()
+    blob = os.urandom(64 << 20)
+    blob_srv = t.BlobServer(blob)
+    pa, pb = t.free_port(), t.free_port()
+    l_echo, l_blob, l_range_in, l_range_out = (t.free_port() for _ in range(4))
+    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
+                      "listenAddress": "127.0.0.1", "listenPort": p}
+    alpha = t.Agent("alpha", config=t.site_yaml(
+        "siteAlpha7", key=KEY, broker=mq.url, topic="wvtest/mesh", sockets=[sock(pa)],
+        exposed=[{"appName": "webAppQx", "appSocket": f"tcp:127.0.0.1:{echo.port}"},
+                 {"appName": "blob", "appSocket": f"tcp:127.0.0.1:{blob_srv.port}"},
+                 {"appName": "lan", "mode": "range", "addressRange": ["127.0.0.0/8"],
+                  "portRange": [str(echo.port)]}]))
+    bravo = t.Agent("bravo", config=t.site_yaml(
+        "siteBravo9", key=KEY, broker=mq.url, topic="wvtest/mesh", sockets=[sock(pb)],
+        remote=[{"siteName": "siteAlpha7", "appName": "webAppQx",
+                 "localSocket": f"tcp:127.0.0.1:{l_echo}"},
+                {"siteName": "siteAlpha7", "appName": "blob",
+                 "localSocket": f"tcp:127.0.0.1:{l_blob}"},
+                {"siteName": "siteAlpha7", "appName": "lan",
+                 "appSocket": f"tcp:127.0.0.1:{echo.port}",
+                 "localSocket": f"tcp:127.0.0.1:{l_range_in}"},
+                {"siteName": "siteAlpha7", "appName": "lan",
+                 "appSocket": f"tcp:127.0.0.1:{mq.port}",
+                 "localSocket": f"tcp:127.0.0.1:{l_range_out}"}]))
+    started = time.monotonic()
+    other = t.Agent("other", config=t.site_yaml(
+        "siteOther3", key="a-different-key-entirely", broker=mq.url, topic="wvtest/mesh",
+        sockets=[sock(t.free_port())]))
+
+    # Discovery.
+    def bravo_sees_alpha():
+        st, peers, _ = bravo.api("GET", "/api/v1/peers")
+        return next((p for p in peers if p["siteName"] == "siteAlpha7"), None)
+    p = t.wait_for(bravo_sees_alpha, 5, what="siteBravo9 lists siteAlpha7")
+    t.check("webAppQx" in p["apps"], "siteBravo9 lists siteAlpha7's app webAppQx")
+    st, one, _ = bravo.api("GET", "/api/v1/peers/siteAlpha7")
+    t.check(st == 200 and one["siteName"] == "siteAlpha7", "GET /peers/siteAlpha7")
+
+    # Two up channels each within 3 s of starting.
+    t.wait_for(lambda: t.up_channels(alpha, "siteBravo9") == 2
+               and t.up_channels(bravo, "siteAlpha7") == 2, 6, what="two up channels each")
+    dt = time.monotonic() - started
+    t.check(dt <= 3.0, f"two up channels each {dt:.2f} s after the start (<= 3 s)")
+
+    # Data through the tunnel.
+    got = t.recv_all(l_blob)
+    t.check_eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(blob).hexdigest(),
+               f"64 MiB blob intact through the remote app ({len(got)} bytes)")
+    data = os.urandom(64 << 20)
+    back = t.echo_roundtrip(l_echo, data)
+    t.check(back == data, f"64 MiB echoed intact ({len(back)} bytes)")
+
+    def one_echo(i):
+        d = os.urandom(4096 + i)
+        return t.echo_roundtrip(l_echo, d, timeout=30) == d
+    with ThreadPoolExecutor(200) as ex:
+        ok = sum(ex.map(one_echo, range(200)))
+    t.check_eq(ok, 200, "200 parallel echo connections all return their bytes")
+
+    # Range app: inside works, outside refused with a closed connection.
+    t.check(t.echo_roundtrip(l_range_in, b"ranged") == b"ranged", "range target inside works")
+    t.check_eq(t.echo_roundtrip(l_range_out, b"nope", timeout=5), b"",
+               "range target outside the port range is refused")
+    t.wait_for(lambda: "target-denied" in bravo.log_text(), 3, what="refusal logged")
+    t.check(True, "the refusal is logged with its reason (target-denied)")
+
+    # The site with another key is nobody's peer and says why.
+    for a in (alpha, bravo):
+        names = [p["siteName"] for p in a.api("GET", "/api/v1/peers")[1]]
+        t.check("siteOther3" not in names, f"{a.name} does not list the wrong-key site")
+    t.check(other.api("GET", "/api/v1/peers")[1] == [], "the wrong-key site lists no peer")
+    t.check("fail to decrypt" in other.log_text(), "the wrong-key site logs why")
+
+    # Nothing in clear on the broker.
+    t.stop(cap)
+    text = open(capture_path, "rb").read()
+    t.check(len(text) > 0, f"capture holds the broker's traffic ({len(text)} bytes)")
+    for secret in (b"siteAlpha7", b"siteBravo9", b"webAppQx", b"127.0.0.1", KEY.encode()):
+        t.check(secret not in text, f"capture does not contain {secret.decode()}")
+
+    # Metrics name the dropped messages from the wrong-key site.
+    st, m, _ = alpha.api("GET", "/metrics")
+    t.check(st == 200 and "wovenet_messages_dropped_total" in m, "metrics count dropped messages")
+
+
+t.run(main)
