@@ -1,0 +1,209 @@
+/* The exposed side of an app stream: header, app lookup, range check,
+ * connecting to the app, and the status reply (docs/PROTOCOL.md). */
+#include "proxy_int.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pc_refuse(pconn *c, const char *code, const char *message) {
+    wv_proxy *p = c->p;
+    WV_INFO(p->log, SUB, "site %s app %s: refused: %s (%s)", c->peer, c->name[0] ? c->name : "?",
+            code, message);
+    if (strcmp(code, WV_ERRC_UNKNOWN_APP) == 0)
+        p->stats.refused_unknown_app++;
+    else if (strcmp(code, WV_ERRC_TARGET_DENIED) == 0)
+        p->stats.refused_target_denied++;
+    else if (strcmp(code, WV_ERRC_CONNECT_TIMEOUT) == 0)
+        p->stats.refused_timeout++;
+    else if (strcmp(code, WV_ERRC_BAD_HEADER) == 0)
+        p->stats.refused_bad_header++;
+    else
+        p->stats.refused_connect++;
+    c->st = P_REFUSED;
+    pc_close_timer(c);
+    pc_close_sock(c, false);
+    pc_drop_queue(c);
+    free(c->hbuf);
+    c->hbuf = NULL;
+    json_t *st = wv_status_json(code, message);
+    uint8_t *b = NULL;
+    size_t blen = 0;
+    int rv = wv_frame_encode(st, &b, &blen);
+    json_decref(st);
+    /* No local side: the FIN follows the status as if the app said EOF. */
+    c->local_eof = true;
+    if (rv != 0 || !pc_push_out(c, b, blen, true)) {
+        free(b);
+        if (rv != 0)
+            pc_end(c, false);
+        return;
+    }
+    free(b);
+    if (c->rlen == c->roff)
+        pc_send_fin(c);
+}
+
+static void on_timeout(uv_timer_t *t) {
+    pconn *c = t->data;
+    if (c->st == P_HEADER)
+        pc_refuse(c, WV_ERRC_BAD_HEADER, "no header in time");
+    else if (c->st == P_CONNECTING)
+        pc_refuse(c, WV_ERRC_CONNECT_TIMEOUT, "connecting to the app timed out");
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+    pconn *c = req->data;
+    if (status == UV_ECANCELED || c->st != P_CONNECTING)
+        return;
+    if (status < 0) {
+        pc_refuse(c, WV_ERRC_CONNECT_REFUSED, uv_strerror(status));
+        return;
+    }
+    c->sock_connected = true;
+    pc_close_timer(c);
+    if (!c->sock_unix)
+        uv_tcp_nodelay((uv_tcp_t *)c->sock, 1);
+    json_t *st = wv_status_json(WV_STATUS_OK, NULL);
+    uint8_t *b = NULL;
+    size_t blen = 0;
+    int rv = wv_frame_encode(st, &b, &blen);
+    json_decref(st);
+    if (rv != 0) {
+        pc_abort(c, true);
+        return;
+    }
+    bool ok = pc_push_out(c, b, blen, true);
+    free(b);
+    if (!ok)
+        return;
+    c->st = P_SPLICE;
+    c->counted = true;
+    pc_count(c, 0, 0, +1);
+    WV_DEBUG(c->p->log, SUB, "site %s app %s: connected", c->peer, c->name);
+    /* The pipelined payload that waited under flow control goes out now. */
+    wreq *w = c->qhead;
+    c->qhead = c->qtail = NULL;
+    while (w) {
+        wreq *next = w->next;
+        w->next = NULL;
+        if (c->st == P_SPLICE) {
+            pc_issue(c, w);
+        } else {
+            c->in_pending -= w->len;
+            pc_adj_buffered(c, -(long)w->len);
+            free(w);
+        }
+        w = next;
+    }
+    pc_maybe_shutdown(c);
+    pc_start_reading(c);
+}
+
+/* Is target allowed by the range app's portRange and addressRange? */
+static bool target_allowed(const json_t *app, const struct sockaddr *sa) {
+    uint16_t port = ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+                                                   : ((const struct sockaddr_in6 *)sa)->sin6_port);
+    bool port_ok = false, addr_ok = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(app, "portRange"), i, v) {
+        uint16_t lo = 0, hi = 0;
+        if (json_is_integer(v))
+            lo = hi = (uint16_t)json_integer_value(v);
+        else if (wv_parse_port_range(json_string_value(v), &lo, &hi) != 0)
+            continue;
+        if (port >= lo && port <= hi)
+            port_ok = true;
+    }
+    json_array_foreach(json_object_get(app, "addressRange"), i, v) {
+        struct wv_cidr cidr;
+        if (wv_parse_cidr(json_string_value(v), &cidr) == 0 && wv_cidr_contains(&cidr, sa))
+            addr_ok = true;
+    }
+    return port_ok && addr_ok;
+}
+
+static void start_connect(pconn *c, const struct wv_app_socket *as) {
+    wv_proxy *p = c->p;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } *h = wv_malloc(sizeof(*h));
+    c->sock = (uv_stream_t *)h;
+    c->sock_unix = as->is_unix;
+    if (as->is_unix)
+        uv_pipe_init(p->loop, &h->pipe, 0);
+    else
+        uv_tcp_init(p->loop, &h->tcp);
+    c->sock->data = c;
+    c->handles++;
+    c->sock_open = true;
+    c->creq.data = c;
+    c->st = P_CONNECTING;
+    uv_timer_start(&c->timer, on_timeout, p->o.connect_timeout_ms, 0);
+    if (as->is_unix) {
+        uv_pipe_connect(&c->creq, &h->pipe, as->path, on_connect);
+        return;
+    }
+    int rv = uv_tcp_connect(&c->creq, &h->tcp, (const struct sockaddr *)&as->addr, on_connect);
+    if (rv != 0)
+        pc_refuse(c, WV_ERRC_CONNECT_REFUSED, uv_strerror(rv));
+}
+
+void pc_on_header(pconn *c, json_t *obj) {
+    struct wv_app_header h;
+    const char *why = NULL;
+    if (wv_app_header_from_json(obj, &h, &why) != 0) {
+        pc_refuse(c, WV_ERRC_BAD_HEADER, why);
+        return;
+    }
+    snprintf(c->name, sizeof(c->name), "%s", h.app);
+    const json_t *app = c->p->cbs.find_exposed(c->p, h.app, c->p->user);
+    if (!app) {
+        pc_refuse(c, WV_ERRC_UNKNOWN_APP, "no such exposed app");
+        return;
+    }
+    struct wv_app_socket as;
+    memset(&as, 0, sizeof(as));
+    const char *mode = json_string_value(json_object_get(app, "mode"));
+    if (mode && strcmp(mode, "range") == 0) {
+        if (!h.target[0] || wv_parse_hostport(h.target, &as.addr) != 0) {
+            pc_refuse(c, WV_ERRC_TARGET_DENIED, "a range app needs a target IP:PORT");
+            return;
+        }
+        if (!target_allowed(app, (const struct sockaddr *)&as.addr)) {
+            pc_refuse(c, WV_ERRC_TARGET_DENIED, "target outside the app's address or port ranges");
+            return;
+        }
+    } else {
+        /* A target sent to a single app is ignored: the app decides. */
+        const char *s = json_string_value(json_object_get(app, "appSocket"));
+        if (!s || wv_parse_app_socket(s, &as, NULL) != 0) {
+            pc_refuse(c, WV_ERRC_CONNECT_REFUSED, "the app's socket is invalid");
+            return;
+        }
+    }
+    start_connect(c, &as);
+}
+
+void wv_proxy_accept(wv_proxy *p, const char *site, wv_quic_conn *conn, int64_t sid) {
+    if (p->closing) {
+        wv_quic_stream_reset(conn, sid, WV_APPERR_ABORTED);
+        return;
+    }
+    pconn *c = pc_new(p, true);
+    snprintf(c->peer, sizeof(c->peer), "%s", site ? site : "?");
+    c->qc = conn;
+    c->sid = sid;
+    c->stream_live = true;
+    c->st = P_HEADER;
+    wv_quic_stream_set_user(conn, sid, c);
+    /* One timer bounds both the header wait and the connect. */
+    uv_timer_init(p->loop, &c->timer);
+    c->timer.data = c;
+    c->timer_open = true;
+    c->handles++;
+    uv_timer_start(&c->timer, on_timeout, p->o.connect_timeout_ms, 0);
+}
