@@ -19,7 +19,8 @@
 static const char yaml[] = "siteName: unit\n"
                            "crypto: {key: \"unit-test-key\"}\n"
                            "messageChannel:\n"
-                           "  mqtt: {brokerServer: \"mqtt://127.0.0.1:1883\"}\n";
+                           "  mqtt: {brokerServer: \"mqtt://127.0.0.1:1\"}\n"
+                           "restfulApi: {listenAddr: \"127.0.0.1:0\"}\n";
 
 struct fixture {
     char dir[64];
@@ -54,11 +55,14 @@ static void on_stopped(wv_agent *a, void *user) {
     (*(int *)user)++;
 }
 
-static void start_without_site_fails_and_stop_still_calls_back(void **state) {
+/* With no site yet the agent serves only the API, so a site can be PUT. */
+static void start_without_site_serves_api_and_stop_calls_back(void **state) {
     struct fixture *f = *state;
     wv_agent *a;
-    assert_int_equal(wv_agent_new(&f->loop, f->st, NULL, NULL, &a), 0);
-    assert_int_equal(wv_agent_start(a), WV_ERR_NOTFOUND);
+    struct wv_agent_opts opts = {.api_listen = "127.0.0.1:0"};
+    assert_int_equal(wv_agent_new(&f->loop, f->st, NULL, &opts, &a), 0);
+    assert_int_equal(wv_agent_start(a), 0);
+    assert_string_equal(wv_agent_site_name(a), "");
     int calls = 0;
     wv_agent_stop(a, on_stopped, &calls);
     assert_int_equal(calls, 0); /* never inline */
@@ -76,21 +80,21 @@ static void runs_the_stored_site_and_stops_cleanly(void **state) {
     wv_config_doc_free(doc);
 
     wv_agent *a;
-    struct wv_agent_opts opts = {.api_listen = "127.0.0.1:19999"};
+    struct wv_agent_opts opts = {.api_listen = "127.0.0.1:0"};
     assert_int_equal(wv_agent_new(&f->loop, f->st, NULL, &opts, &a), 0);
     assert_int_equal(wv_agent_start(a), 0);
     assert_string_equal(wv_agent_site_name(a), "unit");
-    assert_string_equal(wv_agent_api_listen(a), "127.0.0.1:19999");
+    assert_string_equal(wv_agent_api_listen(a), "127.0.0.1:0");
     int calls = 0;
     wv_agent_stop(a, on_stopped, &calls);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(calls, 1);
     wv_agent_free(a);
 
-    /* without the override, the stored default */
+    /* without the override, the stored address */
     assert_int_equal(wv_agent_new(&f->loop, f->st, NULL, NULL, &a), 0);
     assert_int_equal(wv_agent_start(a), 0);
-    assert_string_equal(wv_agent_api_listen(a), "127.0.0.1:18080");
+    assert_string_equal(wv_agent_api_listen(a), "127.0.0.1:0");
     wv_agent_stop(a, on_stopped, &calls);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_int_equal(calls, 2);
@@ -99,7 +103,7 @@ static void runs_the_stored_site_and_stops_cleanly(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(start_without_site_fails_and_stop_still_calls_back, setup,
+        cmocka_unit_test_setup_teardown(start_without_site_serves_api_and_stop_calls_back, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(runs_the_stored_site_and_stops_cleanly, setup, teardown),
     };
