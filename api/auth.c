@@ -195,8 +195,7 @@ static bool configured(wv_auth *a) {
             version = sqlite3_column_int64(a->data_version, 0);
         sqlite3_reset(a->data_version);
     }
-    if (version >= 0 && a->seen_valid && version == a->seen_version &&
-        changes == a->seen_changes)
+    if (version >= 0 && a->seen_valid && version == a->seen_version && changes == a->seen_changes)
         return a->seen_configured;
     a->seen_configured = wv_auth_configured(a->st);
     a->seen_version = version;
