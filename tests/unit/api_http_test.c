@@ -1,7 +1,8 @@
 /* The HTTP core in one process: the server runs on a libuv loop in the
  * main thread, a client thread speaks raw HTTP/1.1 to it. Also the JSON
  * merge patch. Every test ends with uv_loop_close() == 0. */
-// clang-format off: cmocka needs these first, in this order.
+/* cmocka needs these first, in this order. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
