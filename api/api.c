@@ -16,6 +16,7 @@ json_t *wv_api_status(wv_api *api, enum wv_kind kind, const char *name) {
 }
 
 void wv_api_notify(wv_api *api, enum wv_kind kind, const char *name, const char *action) {
+    api->status_epoch++;
     if (api->cb.changed)
         api->cb.changed(api, kind, name, api->user);
     json_t *status = (kind == WV_KIND_SITE || strcmp(action, "deleted") == 0)
@@ -30,6 +31,7 @@ void wv_api_notify(wv_api *api, enum wv_kind kind, const char *name, const char 
 
 void wv_api_publish(wv_api *api, enum wv_kind kind, const char *name, const char *action,
                     json_t *status) {
+    api->status_epoch++;
     json_t *s = status ? json_incref(status) : wv_api_status(api, kind, name);
     json_t *ev = json_pack("{s:s, s:s?, s:s, s:o}", "kind", wv_kind_key(kind), "name", name,
                            "action", action ? action : "status", "status", s);
@@ -117,12 +119,16 @@ static void part_closed(void *arg) {
         return;
     void (*cb)(void *) = api->close_cb;
     void *carg = api->close_arg;
+    for (unsigned i = 0; i < WV_COUNTOF(api->colls); i++)
+        free(api->colls[i].cache);
     free(api);
     if (cb)
         cb(carg);
 }
 
-static void tick_closed(uv_handle_t *h) { part_closed(h->data); }
+static void tick_closed(uv_handle_t *h) {
+    part_closed(h->data);
+}
 
 static void http_closed(void *arg) {
     wv_api *api = arg;
@@ -139,7 +145,9 @@ void wv_api_close(wv_api *api, void (*cb)(void *), void *arg) {
     wv_http_close(api->http, http_closed, api);
 }
 
-uint16_t wv_api_port(wv_api *api) { return wv_http_port(api->http); }
+uint16_t wv_api_port(wv_api *api) {
+    return wv_http_port(api->http);
+}
 
 static bool is_loopback(const struct sockaddr_storage *ss) {
     if (ss->ss_family == AF_INET)
@@ -190,9 +198,12 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
         api->cb = *cbs;
     api->user = user;
     api->http = http;
-    api->colls[0] = (struct wv_api_coll){api, WV_KIND_SOCKET, "/api/v1/tunnel-sockets"};
-    api->colls[1] = (struct wv_api_coll){api, WV_KIND_EXPOSED_APP, "/api/v1/exposed-apps"};
-    api->colls[2] = (struct wv_api_coll){api, WV_KIND_REMOTE_APP, "/api/v1/remote-apps"};
+    api->colls[0] =
+        (struct wv_api_coll){.api = api, .kind = WV_KIND_SOCKET, .path = "/api/v1/tunnel-sockets"};
+    api->colls[1] = (struct wv_api_coll){
+        .api = api, .kind = WV_KIND_EXPOSED_APP, .path = "/api/v1/exposed-apps"};
+    api->colls[2] =
+        (struct wv_api_coll){.api = api, .kind = WV_KIND_REMOTE_APP, .path = "/api/v1/remote-apps"};
     api->auth = wv_auth_new(loop, log, store, opts ? opts->auth_fail_limit : 0);
     wv_http_set_gate(http, wv_auth_gate, api->auth);
     wv_api_routes_site(api);

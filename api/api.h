@@ -22,10 +22,10 @@ struct wv_api_opts {
     const char *listen;       /* "ADDR:PORT" / "[v6]:PORT"; NULL: "127.0.0.1:18080" */
     const char *tls_cert_pem; /* both NULL: plain HTTP; copied */
     const char *tls_key_pem;
-    unsigned max_connections;      /* 0: 256 */
-    unsigned timeout_s;            /* idle connection timeout; 0: 30 */
-    unsigned sse_heartbeat_ms;     /* 0: 15000 */
-    unsigned auth_fail_limit;      /* failed auths per IP per minute before 429; 0: 10 */
+    unsigned max_connections;  /* 0: 256 */
+    unsigned timeout_s;        /* idle connection timeout; 0: 30 */
+    unsigned sse_heartbeat_ms; /* 0: 15000 */
+    unsigned auth_fail_limit;  /* failed auths per IP per minute before 429; 0: 10 */
 };
 
 struct wv_api_callbacks {
@@ -56,7 +56,9 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
 uint16_t wv_api_port(wv_api *api);
 /* Publishes a runtime change (e.g. a remote app started listening) to SSE
  * clients: {"kind", "name", "action", "status"}. status borrowed, may be
- * NULL (then status_of is asked). */
+ * NULL (then status_of is asked). Collection lists are reused for up to
+ * 250 ms while the revision stays the same; a publish ends that at once, so
+ * call it on state changes (counters may lag by those 250 ms). */
 void wv_api_publish(wv_api *api, enum wv_kind kind, const char *name, const char *action,
                     json_t *status);
 /* Publishes a runtime change that is not a stored object ("peers",

@@ -13,7 +13,16 @@ struct wv_api_coll {
     struct wv_api *api;
     enum wv_kind kind;
     const char *path; /* "/api/v1/remote-apps" */
+    /* The last list answer, reused while nothing changed (see api.h). */
+    char *cache;
+    size_t cache_len;
+    int64_t cache_rev;
+    uint64_t cache_epoch, cache_at;
 };
+
+/* How long a list answer may be reused when neither the revision nor a
+ * published status changed: counters in it may be this stale. */
+#define WV_API_LIST_CACHE_MS 250
 
 struct wv_api {
     uv_loop_t *loop;
@@ -25,10 +34,11 @@ struct wv_api {
     wv_sse_hub *sse;
     wv_auth *auth;
     struct wv_api_coll colls[3];
-    uv_timer_t tick;    /* measures loop lag for /readyz */
-    uint64_t tick_due;  /* uv_now() when the tick should fire */
-    uint64_t lag_ms;    /* how late the last tick fired */
-    int pending_close;  /* parts still closing */
+    uv_timer_t tick;       /* measures loop lag for /readyz */
+    uint64_t tick_due;     /* uv_now() when the tick should fire */
+    uint64_t lag_ms;       /* how late the last tick fired */
+    uint64_t status_epoch; /* bumped by every notify/publish: invalidates list caches */
+    int pending_close;     /* parts still closing */
     void (*close_cb)(void *);
     void *close_arg;
 };

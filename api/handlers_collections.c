@@ -23,19 +23,40 @@ static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, c
     wv_http_reply_json(r, code, with_status(c->api, c->kind, obj));
 }
 
+/* Lists are what dashboards poll; serializing a hundred objects per request
+ * dominates, so an answer is reused while nothing it shows has changed. */
 static void list(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
     json_t *arr = NULL, *obj;
     size_t i;
     int64_t rev = wv_store_revision(c->api->st);
+    uint64_t now = uv_now(c->api->loop);
+    if (c->cache && rev >= 0 && rev == c->cache_rev && c->cache_epoch == c->api->status_epoch &&
+        now - c->cache_at < WV_API_LIST_CACHE_MS) {
+        wv_http_set_etag(r, rev);
+        wv_http_reply_json_text(r, 200, c->cache, c->cache_len);
+        return;
+    }
     int err = wv_store_list(c->api->st, c->kind, &arr);
     if (err) {
         wv_api_store_error(c->api, r, err, NULL);
         return;
     }
     json_array_foreach(arr, i, obj) with_status(c->api, c->kind, obj);
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    if (!text) {
+        wv_http_reply_error(r, 500, "internal", NULL, "cannot serialize the list");
+        return;
+    }
+    free(c->cache);
+    c->cache = text;
+    c->cache_len = strlen(text);
+    c->cache_rev = rev;
+    c->cache_epoch = c->api->status_epoch;
+    c->cache_at = now;
     wv_http_set_etag(r, rev);
-    wv_http_reply_json(r, 200, arr);
+    wv_http_reply_json_text(r, 200, c->cache, c->cache_len);
 }
 
 static void get_one(wv_http_req *r, void *user) {
@@ -139,8 +160,7 @@ static void patch(wv_http_req *r, void *user) {
     if (!body || !wv_api_if_match(r, &rev))
         return;
     json_t *cur = NULL;
-    int err = wv_valid_name(name) ? wv_store_get(c->api->st, c->kind, name, &cur)
-                                  : WV_ERR_NOTFOUND;
+    int err = wv_valid_name(name) ? wv_store_get(c->api->st, c->kind, name, &cur) : WV_ERR_NOTFOUND;
     if (err) {
         wv_api_store_error(c->api, r, err, NULL);
         return;
@@ -165,8 +185,8 @@ static void del(wv_http_req *r, void *user) {
     int64_t rev;
     if (!wv_api_if_match(r, &rev))
         return;
-    int err = wv_valid_name(name) ? wv_store_delete(c->api->st, c->kind, name, rev)
-                                  : WV_ERR_NOTFOUND;
+    int err =
+        wv_valid_name(name) ? wv_store_delete(c->api->st, c->kind, name, rev) : WV_ERR_NOTFOUND;
     if (err) {
         wv_api_store_error(c->api, r, err, NULL);
         return;

@@ -21,10 +21,10 @@ static void readyz(wv_http_req *r, void *user) {
     if (db)
         store_ok = sqlite3_exec(db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK;
     bool loop_ok = api->lag_ms < 1000;
-    json_t *body = json_pack("{s:s, s:{s:s, s:s}, s:I}", "status",
-                             store_ok && loop_ok ? "ready" : "not-ready", "checks", "store",
-                             store_ok ? "ok" : "failing", "loop", loop_ok ? "ok" : "lagging",
-                             "loopLagMs", (json_int_t)api->lag_ms);
+    json_t *body =
+        json_pack("{s:s, s:{s:s, s:s}, s:I}", "status", store_ok && loop_ok ? "ready" : "not-ready",
+                  "checks", "store", store_ok ? "ok" : "failing", "loop",
+                  loop_ok ? "ok" : "lagging", "loopLagMs", (json_int_t)api->lag_ms);
     wv_http_reply_json(r, store_ok && loop_ok ? 200 : 503, body);
 }
 

@@ -21,7 +21,9 @@ static void reply_site(wv_api *api, wv_http_req *r) {
     wv_http_reply_json(r, 200, site);
 }
 
-static void site_get(wv_http_req *r, void *user) { reply_site(user, r); }
+static void site_get(wv_http_req *r, void *user) {
+    reply_site(user, r);
+}
 
 static void site_write(wv_api *api, wv_http_req *r, json_t *site, int64_t rev) {
     wv_verr verr = {{0}, {0}};

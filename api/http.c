@@ -98,7 +98,9 @@ static void run(wv_http *h) {
     rearm(h);
 }
 
-static void on_timer(uv_timer_t *t) { run(WV_CONTAINER_OF(t, wv_http, timer)); }
+static void on_timer(uv_timer_t *t) {
+    run(WV_CONTAINER_OF(t, wv_http, timer));
+}
 
 static void on_poll(uv_poll_t *p, int status, int events) {
     run(WV_CONTAINER_OF(p, wv_http, poll));
@@ -298,6 +300,13 @@ void wv_http_reply_json(wv_http_req *r, unsigned status, json_t *body) {
     finish(r, status, resp, true);
 }
 
+void wv_http_reply_json_text(wv_http_req *r, unsigned status, const char *text, size_t len) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    finish(r, status, resp, true);
+}
+
 void wv_http_reply_error(wv_http_req *r, unsigned status, const char *code, const char *field,
                          const char *fmt, ...) {
     char msg[600];
@@ -315,7 +324,9 @@ void wv_http_reply_error(wv_http_req *r, unsigned status, const char *code, cons
     wv_http_reply_json(r, status, json_pack("{s:o}", "error", e));
 }
 
-bool wv_http_replied(wv_http_req *r) { return r->replied; }
+bool wv_http_replied(wv_http_req *r) {
+    return r->replied;
+}
 
 void wv_http_add_header(wv_http_req *r, const char *name, const char *value) {
     if (r->nhdrs >= MAX_HDRS)
@@ -349,8 +360,12 @@ void wv_http_set_etag(wv_http_req *r, int64_t rev) {
 
 /* --- Requests ---------------------------------------------------------------------- */
 
-const char *wv_http_req_method(wv_http_req *r) { return r->method; }
-const char *wv_http_req_path(wv_http_req *r) { return r->path; }
+const char *wv_http_req_method(wv_http_req *r) {
+    return r->method;
+}
+const char *wv_http_req_path(wv_http_req *r) {
+    return r->path;
+}
 const char *wv_http_req_param(wv_http_req *r, unsigned i) {
     return i < MAX_PARAMS ? r->params[i] : NULL;
 }
@@ -360,10 +375,18 @@ const char *wv_http_req_header(wv_http_req *r, const char *name) {
 const char *wv_http_req_query(wv_http_req *r, const char *name) {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
-json_t *wv_http_req_json(wv_http_req *r) { return r->json; }
-const char *wv_http_req_ip(wv_http_req *r) { return r->ip; }
-struct MHD_Connection *wv_http_req_conn(wv_http_req *r) { return r->conn; }
-wv_http *wv_http_req_server(wv_http_req *r) { return r->h; }
+json_t *wv_http_req_json(wv_http_req *r) {
+    return r->json;
+}
+const char *wv_http_req_ip(wv_http_req *r) {
+    return r->ip;
+}
+struct MHD_Connection *wv_http_req_conn(wv_http_req *r) {
+    return r->conn;
+}
+wv_http *wv_http_req_server(wv_http_req *r) {
+    return r->h;
+}
 
 void wv_http_req_set_gate_state(wv_http_req *r, void *state, void (*free_fn)(void *)) {
     if (r->gate_free && r->gate_state && r->gate_state != state)
@@ -371,7 +394,9 @@ void wv_http_req_set_gate_state(wv_http_req *r, void *state, void (*free_fn)(voi
     r->gate_state = state;
     r->gate_free = free_fn;
 }
-void *wv_http_req_gate_state(wv_http_req *r) { return r->gate_state; }
+void *wv_http_req_gate_state(wv_http_req *r) {
+    return r->gate_state;
+}
 
 void wv_http_req_suspend(wv_http_req *r) {
     if (r->h->closing)
@@ -400,8 +425,7 @@ static wv_http_req *req_new(wv_http *h, struct MHD_Connection *c, const char *ur
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->ip, sizeof r->ip);
         else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->ip,
-                      sizeof r->ip);
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->ip, sizeof r->ip);
     }
     return r;
 }
@@ -615,9 +639,9 @@ int wv_http_start(wv_http *h) {
         flags |= MHD_USE_IPv6;
     if (h->cert)
         flags |= MHD_USE_TLS;
-    uint16_t port = ntohs(h->addr.ss_family == AF_INET
-                              ? ((struct sockaddr_in *)&h->addr)->sin_port
-                              : ((struct sockaddr_in6 *)&h->addr)->sin6_port);
+    uint16_t port =
+        ntohs(h->addr.ss_family == AF_INET ? ((struct sockaddr_in *)&h->addr)->sin_port
+                                           : ((struct sockaddr_in6 *)&h->addr)->sin6_port);
     /* The header memory pool also holds the answer's headers: double it. */
     size_t pool = h->opts.max_header * 2;
     struct MHD_OptionItem tls[] = {
@@ -627,15 +651,13 @@ int wv_http_start(wv_http *h) {
     };
     h->d = MHD_start_daemon(
         flags, port, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
-        h->opts.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->opts.per_ip_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
-        MHD_OPTION_ARRAY, h->cert ? tls : &tls[2], MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_CONNECTION_LIMIT, h->opts.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->opts.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape, h, MHD_OPTION_ARRAY, h->cert ? tls : &tls[2], MHD_OPTION_END);
     if (!h->d) {
-        WV_ERROR(h->log, SUB, "cannot listen on port %u (address in use or TLS key invalid)",
-                 port);
+        WV_ERROR(h->log, SUB, "cannot listen on port %u (address in use or TLS key invalid)", port);
         return WV_ERR_IO;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -659,7 +681,9 @@ uint16_t wv_http_port(wv_http *h) {
     return info ? info->port : 0;
 }
 
-bool wv_http_closing(wv_http *h) { return h->closing; }
+bool wv_http_closing(wv_http *h) {
+    return h->closing;
+}
 
 uint64_t wv_http_count(wv_http *h, unsigned status) {
     return status < WV_COUNTOF(h->counts) ? h->counts[status] : 0;

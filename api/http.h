@@ -105,6 +105,8 @@ void wv_http_req_resume(wv_http_req *r);
 void wv_http_add_header(wv_http_req *r, const char *name, const char *value);
 /* Answers with body as JSON (reference stolen; NULL: no body). */
 void wv_http_reply_json(wv_http_req *r, unsigned status, json_t *body);
+/* Answers with JSON text already serialized (copied). */
+void wv_http_reply_json_text(wv_http_req *r, unsigned status, const char *text, size_t len);
 /* Answers {"error": {"code", "message"[, "field"]}}. field may be NULL. */
 void wv_http_reply_error(wv_http_req *r, unsigned status, const char *code, const char *field,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -153,7 +153,9 @@ void wv_sse_publish(wv_sse_hub *hub, const char *event, json_t *data) {
     free(msg);
 }
 
-unsigned wv_sse_clients(wv_sse_hub *hub) { return hub->nclients; }
+unsigned wv_sse_clients(wv_sse_hub *hub) {
+    return hub->nclients;
+}
 
 static void on_timer_closed(uv_handle_t *h) {
     wv_sse_hub *hub = h->data;

@@ -642,4 +642,5 @@ def main():
     test_contract()
 
 
-t.run(main)
+if __name__ == "__main__":
+    t.run(main)

@@ -1,10 +1,13 @@
 /* The HTTP core in one process: the server runs on a libuv loop in the
  * main thread, a client thread speaks raw HTTP/1.1 to it. Also the JSON
  * merge patch. Every test ends with uv_loop_close() == 0. */
+/* cmocka needs these first, in this order. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+// clang-format on
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -35,8 +38,8 @@ struct fixture {
 };
 
 static void echo(wv_http_req *r, void *user) {
-    json_t *j = json_pack("{s:s?, s:s?}", "p0", wv_http_req_param(r, 0), "p1",
-                          wv_http_req_param(r, 1));
+    json_t *j =
+        json_pack("{s:s?, s:s?}", "p0", wv_http_req_param(r, 0), "p1", wv_http_req_param(r, 1));
     json_t *body = wv_http_req_json(r);
     if (body)
         json_object_set(j, "body", body);
@@ -162,9 +165,11 @@ static void bodies_are_bounded_typed_and_parsed(void **state) {
         REQ("PUT /things/x", "Content-Type: text/plain\r\nContent-Length: 2\r\n") "{}",
         REQ("PUT /things/x", "Content-Type: application/json\r\nContent-Length: 2\r\n") "{]",
         REQ("PUT /things/x", "Content-Type: application/json\r\nContent-Length: 65\r\n"),
-        REQ("PUT /things/x", "Content-Type: application/json; charset=utf-8\r\n"
-                             "Transfer-Encoding: chunked\r\n") "41\r\n"
-            "[1111111111111111111111111111111111111111111111111111111111111111\r\n0\r\n\r\n",
+        REQ("PUT /things/x",
+            "Content-Type: application/json; charset=utf-8\r\n"
+            "Transfer-Encoding: chunked\r\n") "41\r\n"
+                                              "[111111111111111111111111111111111111111111111111111"
+                                              "1111111111111\r\n0\r\n\r\n",
         REQ("PUT /things/x", "Content-Type: application/json\r\nContent-Length: 2\r\n"
                              "If-Match: \"7\"\r\n") "{}",
         REQ("PUT /things/x", "Content-Type: application/json\r\nContent-Length: 2\r\n"
@@ -216,7 +221,9 @@ struct lag {
     int fd;
 };
 
-static void events(wv_http_req *r, void *user) { wv_sse_serve(((struct lag *)user)->hub, r); }
+static void events(wv_http_req *r, void *user) {
+    wv_sse_serve(((struct lag *)user)->hub, r);
+}
 
 static void on_pump(uv_timer_t *t) {
     struct lag *l = t->data;
