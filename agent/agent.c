@@ -97,6 +97,19 @@ static json_t *peers(wv_api *api, void *user) {
     return wv_mesh_peers_json(a->mesh);
 }
 
+static int forget_peer(wv_api *api, const char *site, void *user) {
+    wv_agent *a = user;
+    return wv_mesh_forget(a->mesh, site);
+}
+
+static json_t *site_status(wv_api *api, void *user) {
+    wv_agent *a = user;
+    const char *state = !a->mesh ? "stopped"
+                        : wv_mesh_broker_connected(a->mesh) ? "connected"
+                                                            : "disconnected";
+    return json_pack("{s:{s:s}}", "broker", "state", state);
+}
+
 static char *metrics(wv_api *api, void *user) {
     wv_agent *a = user;
     wv_metrics *m = wv_metrics_new();
@@ -193,7 +206,8 @@ static int start_api(wv_agent *a, json_t *site) {
         o.tls_key_pem = key;
     }
     struct wv_api_callbacks cbs = {
-        .status_of = status_of, .changed = changed, .peers = peers, .metrics = metrics};
+        .status_of = status_of, .changed = changed,         .peers = peers,
+        .metrics = metrics,     .forget_peer = forget_peer, .site_status = site_status};
     int rc = wv_api_new(a->loop, a->log, a->store, &o, &cbs, a, &a->api);
     if (key) {
         wv_memwipe(key, strlen(key));

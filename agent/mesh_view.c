@@ -83,9 +83,17 @@ static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
     for (size_t i = 0; i < p->ann.napps; i++)
         json_array_append_new(apps, json_string(p->ann.apps[i]));
     json_t *chans = m->tunnels ? wv_tunnels_channels_json(m->tunnels, p->name) : json_array();
-    return json_pack("{s:s, s:b, s:b, s:I, s:o, s:o, s:s, s:o}", "siteName", p->name, "online",
+    char seen[40] = "";
+    if (p->last_seen_ms > 0) {
+        time_t sec = (time_t)(p->last_seen_ms / 1000);
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        size_t n = strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(seen + n, sizeof(seen) - n, ".%03dZ", (int)(p->last_seen_ms % 1000));
+    }
+    return json_pack("{s:s, s:b, s:b, s:s?, s:o, s:o, s:s, s:o}", "siteName", p->name, "online",
                      p->online, "reachable", wv_mesh_site_up(m, p->name), "lastSeen",
-                     (json_int_t)p->last_seen_ms, "sockets", socks, "apps", apps, "fingerprint",
+                     seen[0] ? seen : NULL, "sockets", socks, "apps", apps, "fingerprint",
                      p->ann.fingerprint, "channels", chans);
 }
 

@@ -38,6 +38,12 @@ struct wv_api_callbacks {
     /* The discovered peers, a new reference to an array in the shape of
      * schema/openapi.yaml (Peer); NULL: []. */
     json_t *(*peers)(wv_api *api, void *user);
+    /* Forgets a known peer site (DELETE /api/v1/peers/{siteName}): 0 or
+     * WV_ERR_NOTFOUND. NULL: always not found. */
+    int (*forget_peer)(wv_api *api, const char *site, void *user);
+    /* Runtime status of the site itself (e.g. {"broker": {"state": ...}}),
+     * a new reference shown as the site's "status"; NULL: none. */
+    json_t *(*site_status)(wv_api *api, void *user);
     /* Extra Prometheus text (complete lines with # HELP/# TYPE, each
      * ending in '\n'), malloc'd, freed by the API; NULL: none. */
     char *(*metrics)(wv_api *api, void *user);

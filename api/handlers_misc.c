@@ -104,6 +104,18 @@ static void peers_one(wv_http_req *r, void *user) {
         wv_http_reply_error(r, 404, "not_found", NULL, "no such peer site");
 }
 
+static void peers_delete(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    const char *site = wv_http_req_param(r, 0);
+    int err = api->cb.forget_peer ? api->cb.forget_peer(api, site, api->user) : WV_ERR_NOTFOUND;
+    if (err) {
+        wv_http_reply_error(r, 404, "not_found", NULL, "no such peer site");
+        return;
+    }
+    wv_http_reply_json(r, 204, NULL);
+    wv_api_publish_event(api, "peers", site, "deleted", NULL);
+}
+
 static void events(wv_http_req *r, void *user) {
     wv_api *api = user;
     wv_sse_serve(api->sse, r);
@@ -115,6 +127,7 @@ void wv_api_routes_misc(wv_api *api) {
     wv_http_route(api->http, "GET", "/metrics", 0, metrics, api);
     wv_http_route(api->http, "GET", "/api/v1/peers", 0, peers_list, api);
     wv_http_route(api->http, "GET", "/api/v1/peers/{siteName}", 0, peers_one, api);
+    wv_http_route(api->http, "DELETE", "/api/v1/peers/{siteName}", 0, peers_delete, api);
     wv_http_route(api->http, "GET", "/api/v1/events", 0, events, api);
 }
 

@@ -17,6 +17,9 @@ static void reply_site(wv_api *api, wv_http_req *r) {
         wv_api_store_error(api, r, err, NULL);
         return;
     }
+    json_t *status = api->cb.site_status ? api->cb.site_status(api, api->user) : NULL;
+    if (status)
+        json_object_set_new(site, "status", status);
     wv_http_set_etag(r, wv_store_revision(api->st));
     wv_http_reply_json(r, 200, site);
 }

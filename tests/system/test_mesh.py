@@ -107,6 +107,14 @@ def main():
     for secret in (b"siteAlpha7", b"siteBravo9", b"webAppQx", b"127.0.0.1", KEY.encode()):
         t.check(secret not in text, f"capture does not contain {secret.decode()}")
 
+    # The site shows its broker state; a known peer can be forgotten.
+    st, site, _ = bravo.api("GET", "/api/v1/site")
+    t.check_eq(site["status"]["broker"]["state"], "connected", "site status shows the broker")
+    st, _, _ = bravo.api("DELETE", "/api/v1/peers/siteAlpha7")
+    t.check_eq(st, 204, "DELETE /peers/siteAlpha7 answers 204")
+    t.check_eq(bravo.api("GET", "/api/v1/peers/siteAlpha7")[0], 404, "forgotten peer is gone")
+    t.check_eq(bravo.api("DELETE", "/api/v1/peers/nobody")[0], 404, "unknown peer answers 404")
+
     # Metrics name the dropped messages from the wrong-key site.
     st, m, _ = alpha.api("GET", "/metrics")
     t.check(st == 200 and "wovenet_messages_dropped_total" in m, "metrics count dropped messages")
