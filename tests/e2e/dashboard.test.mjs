@@ -1,0 +1,255 @@
+// End-to-end tests of the dashboard in Debian's Chromium (playwright-core).
+//   WOVENET_URL=http://127.0.0.1:18080/ node tests/e2e/dashboard.test.mjs
+// Without WOVENET_URL the in-memory mock (mock_api.mjs) is started here.
+// Optional: WOVENET_TOKEN (bearer token for an agent with auth),
+//   WOVENET_E2E_OUT (screenshot dir, default ./e2e-out),
+//   WOVENET_E2E_PEER_CMD + WOVENET_E2E_PEER_SITE (real agent only: a shell
+//   command that starts a second site, and that site's name).
+// Prints "N passed, N failed" and exits non-zero on failure.
+
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { startMock } from './mock_api.mjs';
+
+const OUT = path.resolve(process.env.WOVENET_E2E_OUT || 'e2e-out');
+const TOKEN = process.env.WOVENET_TOKEN || '';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const results = { passed: 0, failed: 0, skipped: 0 };
+const cleanups = [];
+
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    const skipped = (await fn()) === 'skip';
+    if (skipped) { results.skipped++; console.log(`  skip ${name}`); return; }
+    results.passed++;
+    console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    results.failed++;
+    console.log(`  FAIL ${name}\n       ${String(err && err.stack || err).split('\n').slice(0, 4).join('\n       ')}`);
+  }
+}
+
+function assert(cond, what) { if (!cond) throw new Error(what); }
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+/** Collects console errors, page errors and failed requests of a page. */
+function watch(page) {
+  const problems = [];
+  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (req) => {
+    const why = req.failure() && req.failure().errorText;
+    if (why !== 'net::ERR_ABORTED' || !req.url().endsWith('/api/v1/events')) problems.push(`request failed: ${req.url()} ${why}`);
+  });
+  page.on('response', (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
+  return problems;
+}
+
+async function newPage(context, base) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(8000);
+  if (TOKEN) await page.addInitScript((t) => sessionStorage.setItem('wovenet.auth', `Bearer ${t}`), TOKEN);
+  return page;
+}
+
+async function open(page, base, view = 'overview') {
+  await page.goto(`${base}#/${view}`);
+  await page.waitForSelector('html[data-ready="1"]');
+  await page.waitForSelector(`[data-testid="view-${view}"]`);
+}
+
+async function apiGet(page, base, p) {
+  const headers = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+  const res = await page.request.get(new URL(`api/v1${p}`, base).href, { headers });
+  return { status: res.status(), body: res.status() === 200 ? await res.json() : null };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+}
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  let base = process.env.WOVENET_URL || '';
+  let mock = null;
+  if (!base) {
+    mock = await startMock({ port: 0 });
+    cleanups.push(() => mock.close());
+    base = mock.url;
+  }
+  if (!base.endsWith('/')) base += '/';
+  console.log(`dashboard e2e against ${mock ? 'mock ' : ''}${base}; screenshots in ${OUT}`);
+
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  cleanups.push(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await newPage(context, base);
+  const site = (await apiGet(page, base, '/site')).body;
+
+  await test('page loads with zero console errors and zero failed requests', async () => {
+    const problems = watch(page);
+    await open(page, base);
+    await page.waitForFunction(() => document.querySelector('[data-testid=live-state]').textContent === 'live');
+    await page.waitForTimeout(800);
+    assert(problems.length === 0, `problems on load:\n${problems.join('\n')}`);
+    const name = await page.textContent('[data-testid=site-name]');
+    assert(name === site.siteName, `header names the site (got "${name}")`);
+    assert(await page.locator('[data-testid=mesh] [data-testid=mesh-self]').count() === 1, 'mesh shows this site');
+  });
+
+  await test('screenshots of each view (desktop and phone width)', async () => {
+    for (const view of ['overview', 'peers', 'apps', 'sockets', 'settings']) {
+      await page.click(`[data-testid=nav-${view}]`);
+      await page.waitForSelector(`[data-testid="view-${view}"]`);
+      await shot(page, `desktop-${view}`);
+    }
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const p2 = await newPage(phone, base);
+    for (const view of ['overview', 'apps']) {
+      await open(p2, base, view);
+      await shot(p2, `phone-${view}`);
+      const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 1, `${view} fits a phone width (overflow ${overflow}px)`);
+    }
+    await phone.close();
+  });
+
+  const appName = `e2e-web-${process.pid}`;
+  const badName = `e2e-bad-${process.pid}`;
+  const port = await freePort();
+  const peers = (await apiGet(page, base, '/peers')).body || [];
+  const target = peers[0] ? { site: peers[0].siteName, app: String(peers[0].apps && peers[0].apps[0] || 'web') } : { site: 'nowhere', app: 'web' };
+
+  async function fillRemote(name, localSocket) {
+    const form = page.locator('[data-testid=remote-app-form]');
+    await form.locator('[data-testid=input-name]').fill(name);
+    await form.locator('[data-testid=input-siteName]').fill(target.site);
+    await form.locator('[data-testid=input-appName]').fill(target.app);
+    await form.locator('[data-testid=input-localSocket]').fill(localSocket);
+    await form.locator('[data-testid=remote-app-submit]').click();
+  }
+
+  await test('create a remote app through the form: it appears with a status badge', async () => {
+    await open(page, base, 'apps');
+    await fillRemote(appName, `tcp:127.0.0.1:${port}`);
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
+    await row.waitFor();
+    const state = await row.locator('[data-testid=status-badge]').textContent();
+    assert(['listening', 'waiting-for-site'].includes(state), `status badge is listening or waiting-for-site (got "${state}")`);
+    const stored = await apiGet(page, base, `/remote-apps/${appName}`);
+    assert(stored.status === 200 && stored.body.localSocket === `tcp:127.0.0.1:${port}`, 'the API stored it');
+    await shot(page, 'apps-created');
+  });
+
+  await test('an invalid port shows the API error next to the field and stores nothing', async () => {
+    const before = (await apiGet(page, base, '/remote-apps')).body.length;
+    await fillRemote(badName, 'tcp:127.0.0.1:70000');
+    const err = page.locator('[data-testid=remote-app-form] [data-testid=field-error-localSocket]');
+    await err.waitFor({ state: 'visible' });
+    const text = (await err.textContent()).trim();
+    assert(text.length > 0, 'an error message is shown under the local socket input');
+    assert(await page.locator('[data-testid=remote-app-form] [data-testid=input-localSocket]').getAttribute('aria-invalid') === 'true', 'the input is marked invalid');
+    assert(await page.locator(`[data-testid=remote-app-row][data-name="${badName}"]`).count() === 0, 'no row for the bad app');
+    assert((await apiGet(page, base, `/remote-apps/${badName}`)).status === 404, 'GET the bad app answers 404');
+    assert((await apiGet(page, base, '/remote-apps')).body.length === before, 'the list is unchanged');
+    assert(await page.inputValue('[data-testid=remote-app-form] [data-testid=input-name]') === badName, 'the form keeps what was typed');
+    await shot(page, 'apps-invalid-port');
+  });
+
+  await test('delete the remote app', async () => {
+    await open(page, base, 'apps');
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
+    await row.locator('[data-testid=delete]').click();
+    await row.locator('[data-testid=confirm-delete]').click();
+    await row.waitFor({ state: 'detached' });
+    assert((await apiGet(page, base, `/remote-apps/${appName}`)).status === 404, 'GET after delete answers 404');
+  });
+
+  await test('a new peer appears in the mesh within 5 s without a reload', async () => {
+    let peerSite;
+    if (mock) {
+      peerSite = 'gamma';
+    } else if (process.env.WOVENET_E2E_PEER_CMD && process.env.WOVENET_E2E_PEER_SITE) {
+      peerSite = process.env.WOVENET_E2E_PEER_SITE;
+    } else {
+      return 'skip';
+    }
+    await open(page, base, 'overview');
+    await page.evaluate(() => { window.__e2eSamePage = true; });
+    const t0 = Date.now();
+    if (mock) {
+      mock.addPeer({ siteName: peerSite, apps: ['db'], sockets: [{ address: '198.51.100.30', port: 25890, protocol: 'quic', detected: true }],
+        channels: [{ id: 7, direction: 'outbound', localAddress: '203.0.113.10:41001', remoteAddress: '198.51.100.30:25890', family: 'ipv4', state: 'handshaking', rttMs: 0, cwnd: 0, bytesSent: 0, bytesReceived: 0, streams: 0 }] });
+    } else {
+      const child = spawn('sh', ['-c', process.env.WOVENET_E2E_PEER_CMD], { stdio: 'inherit', detached: true });
+      cleanups.push(() => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } });
+    }
+    await page.waitForSelector(`[data-testid=mesh] [data-testid=mesh-node][data-site="${peerSite}"]`, { timeout: 5000 });
+    console.log(`       peer ${peerSite} in the mesh after ${Date.now() - t0} ms`);
+    assert(await page.evaluate(() => window.__e2eSamePage === true), 'the page was not reloaded');
+    await shot(page, 'overview-new-peer');
+  });
+
+  await test('peers view names the site, the peer and its app, with a chart', async () => {
+    const list = (await apiGet(page, base, '/peers')).body || [];
+    const peer = list.find((p) => (p.apps || []).length && (p.channels || []).length);
+    if (!peer) return 'skip';
+    await open(page, base, 'peers');
+    const card = page.locator(`[data-testid=peer][data-site="${peer.siteName}"]`);
+    await card.waitFor();
+    const app = typeof peer.apps[0] === 'string' ? peer.apps[0] : peer.apps[0].name;
+    await card.locator(`[data-testid=peer-app][data-app="${app}"]`).waitFor();
+    assert(await card.locator('[data-testid=throughput-chart]').count() >= 1, 'a throughput chart per channel');
+    assert((await page.textContent('[data-testid=site-name]')) === site.siteName, 'the site is named');
+    await card.locator(`[data-testid=peer-app][data-app="${app}"] [data-testid=use-app]`).click();
+    await page.waitForSelector('[data-testid=view-apps]');
+    const form = page.locator('[data-testid=remote-app-form]');
+    assert(await form.locator('[data-testid=input-siteName]').inputValue() === peer.siteName, '"use this app here" pre-fills the site');
+    assert(await form.locator('[data-testid=input-appName]').inputValue() === app, '"use this app here" pre-fills the app');
+  });
+
+  if (mock) {
+    await test('login form when the API answers 401 (mock with a token)', async () => {
+      const locked = await startMock({ port: 0, token: 'e2e-secret-token', statsMs: 0 });
+      cleanups.push(() => locked.close());
+      const ctx = await browser.newContext();
+      const p = await ctx.newPage();
+      p.setDefaultTimeout(8000);
+      await p.goto(locked.url);
+      await p.waitForSelector('[data-testid=login]:not([hidden])');
+      await p.fill('[data-testid=login-token]', 'wrong');
+      await p.click('[data-testid=login-submit]');
+      await p.waitForSelector('[data-testid=login-error]:not([hidden])');
+      await p.fill('[data-testid=login-token]', 'e2e-secret-token');
+      await p.click('[data-testid=login-submit]');
+      await p.waitForSelector('html[data-ready="1"] [data-testid=view-overview]');
+      await shot(p, 'login-done');
+      assert(await p.evaluate(() => localStorage.length === 0), 'nothing kept in localStorage');
+      await ctx.close();
+    });
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  results.failed++;
+  console.log(`  FAIL setup: ${err && err.stack || err}`);
+} finally {
+  for (const fn of cleanups.reverse()) { try { await fn(); } catch { /* best effort */ } }
+}
+console.log(`${results.passed} passed, ${results.failed} failed${results.skipped ? `, ${results.skipped} skipped` : ''}`);
+process.exit(results.failed ? 1 : 0);

@@ -1,0 +1,168 @@
+// Client-side copy of the agent's state, kept fresh from /events: every
+// event re-fetches the resources it touches (debounced), and a slow poll
+// keeps counters and throughput moving when the server sends no stats.
+
+import { api, streamEvents } from './api.js';
+
+const PATHS = {
+  site: '/site',
+  peers: '/peers',
+  remoteApps: '/remote-apps',
+  exposedApps: '/exposed-apps',
+  tunnelSockets: '/tunnel-sockets',
+};
+
+// Which resources to re-fetch for each event kind.
+const EVENT_RESOURCES = {
+  site: ['site'],
+  broker: ['site'],
+  peers: ['peers', 'remoteApps'],
+  channels: ['peers'],
+  tunnelSockets: ['tunnelSockets'],
+  exposedApps: ['exposedApps'],
+  remoteApps: ['remoteApps'],
+  stats: ['peers', 'remoteApps', 'exposedApps'],
+};
+
+const HISTORY_MS = 3 * 60 * 1000;
+const DEBOUNCE_MS = 150;
+const POLL_MS = 2000;
+
+export const state = {
+  site: null,
+  peers: [],
+  remoteApps: [],
+  exposedApps: [],
+  tunnelSockets: [],
+  broker: null,          // {state, error} from site.status.broker or a broker event
+  live: 'connecting',    // connecting | live | reconnecting
+  loaded: false,
+  error: '',
+};
+
+/** Per channel ("site/id"): [{t, sent, received, txRate, rxRate}] */
+const history = new Map();
+const listeners = new Set();
+const pending = new Set();
+let debounceTimer = 0;
+let lastEvent = 0;
+let abort = null;
+
+export function subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+function notify(changed) { for (const fn of listeners) fn(changed); }
+
+export function channelKey(siteName, channel) { return `${siteName}/${channel.id}`; }
+export function channelHistory(key) { return history.get(key) || []; }
+
+function recordThroughput(peers, now) {
+  const seen = new Set();
+  for (const peer of peers) {
+    for (const ch of peer.channels || []) {
+      const key = channelKey(peer.siteName, ch);
+      seen.add(key);
+      const list = history.get(key) || [];
+      const prev = list[list.length - 1];
+      const sample = { t: now, sent: ch.bytesSent || 0, received: ch.bytesReceived || 0, txRate: 0, rxRate: 0 };
+      if (prev && now > prev.t) {
+        const dt = (now - prev.t) / 1000;
+        sample.txRate = Math.max(0, (sample.sent - prev.sent) / dt);
+        sample.rxRate = Math.max(0, (sample.received - prev.received) / dt);
+      }
+      if (prev && now - prev.t < 250) list[list.length - 1] = { ...sample, txRate: prev.txRate, rxRate: prev.rxRate };
+      else list.push(sample);
+      while (list.length && now - list[0].t > HISTORY_MS) list.shift();
+      history.set(key, list);
+    }
+  }
+  for (const key of history.keys()) if (!seen.has(key)) history.delete(key);
+}
+
+function applyResource(name, data) {
+  if (name === 'site') {
+    state.site = data;
+    if (data && data.status && data.status.broker) state.broker = data.status.broker;
+  } else {
+    state[name] = Array.isArray(data) ? data : (data && data.items) || [];
+    if (name === 'peers') recordThroughput(state.peers, Date.now());
+  }
+}
+
+/** Fetches the named resources (default: all) and notifies subscribers. */
+export async function refresh(names = Object.keys(PATHS)) {
+  const results = await Promise.allSettled(names.map((n) => api.get(PATHS[n])));
+  const changed = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') { applyResource(names[i], r.value); changed.push(names[i]); }
+    else if (r.reason && r.reason.status !== 401) state.error = r.reason.message;
+  });
+  if (changed.length === names.length) state.error = '';
+  if (changed.length) notify(changed);
+  return results.every((r) => r.status === 'fulfilled');
+}
+
+function schedule(names) {
+  for (const n of names) pending.add(n);
+  if (debounceTimer) return;
+  debounceTimer = setTimeout(() => {
+    debounceTimer = 0;
+    const names = [...pending];
+    pending.clear();
+    refresh(names).catch(() => {});
+  }, DEBOUNCE_MS);
+}
+
+function handleEvent({ event, data }) {
+  lastEvent = Date.now();
+  const kind = (data && data.kind) || event;
+  if (kind === 'broker' && data && data.status) { state.broker = data.status; notify(['broker']); }
+  schedule(EVENT_RESOURCES[kind] || Object.keys(PATHS));
+}
+
+function setLive(value) {
+  if (state.live === value) return;
+  state.live = value;
+  notify(['live']);
+}
+
+async function eventLoop(signal) {
+  let delay = 500;
+  while (!signal.aborted) {
+    try {
+      await streamEvents({
+        signal,
+        onOpen: () => { delay = 500; setLive('live'); schedule(Object.keys(PATHS)); },
+        onEvent: handleEvent,
+      });
+    } catch (err) {
+      if (signal.aborted || (err && err.status === 401)) return;
+    }
+    setLive('reconnecting');
+    await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
+    delay = Math.min(delay * 2, 15000);
+  }
+}
+
+function poll() {
+  if (document.visibilityState === 'visible' && Date.now() - lastEvent > POLL_MS && state.loaded) {
+    refresh(['peers', 'remoteApps', 'exposedApps', 'tunnelSockets', 'site']).catch(() => {});
+  }
+}
+
+/** Loads everything, then follows /events. Returns false on failure. */
+export async function start() {
+  stop();
+  await refresh();
+  if (!state.site) return false;
+  state.loaded = true;
+  abort = new AbortController();
+  eventLoop(abort.signal);
+  const timer = setInterval(poll, POLL_MS);
+  abort.signal.addEventListener('abort', () => clearInterval(timer));
+  notify(['loaded']);
+  return true;
+}
+
+export function stop() {
+  if (abort) abort.abort();
+  abort = null;
+}
