@@ -154,6 +154,19 @@ async function main() {
     await shot(page, 'apps-created');
   });
 
+  await test('edit the remote app through the form', async () => {
+    const port2 = await freePort();
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
+    await row.locator('[data-testid=edit]').click();
+    const form = page.locator('[data-testid=remote-app-form]');
+    assert(await form.locator('[data-testid=input-name]').getAttribute('readonly') !== null, 'the name is read-only while editing');
+    await form.locator('[data-testid=input-localSocket]').fill(`tcp:127.0.0.1:${port2}`);
+    await form.locator('[data-testid=remote-app-submit]').click();
+    await row.locator(`text=tcp:127.0.0.1:${port2}`).waitFor();
+    const stored = await apiGet(page, base, `/remote-apps/${appName}`);
+    assert(stored.body.localSocket === `tcp:127.0.0.1:${port2}`, 'the API has the new local socket');
+  });
+
   await test('an invalid port shows the API error next to the field and stores nothing', async () => {
     const before = (await apiGet(page, base, '/remote-apps')).body.length;
     await fillRemote(badName, 'tcp:127.0.0.1:70000');
@@ -176,6 +189,34 @@ async function main() {
     await row.locator('[data-testid=confirm-delete]').click();
     await row.waitFor({ state: 'detached' });
     assert((await apiGet(page, base, `/remote-apps/${appName}`)).status === 404, 'GET after delete answers 404');
+  });
+
+  await test('settings: API errors land next to the field; the network key is never shown', async () => {
+    await open(page, base, 'settings');
+    const form = page.locator('[data-testid=settings-form]');
+    assert(await form.locator('[data-testid=input-networkKey]').inputValue() === '', 'the key input is empty');
+    assert(await form.locator('[data-testid=input-networkKey]').getAttribute('type') === 'password', 'the key input is a password field');
+    const brokers = await form.locator('[data-testid=input-brokers]').inputValue();
+    await form.locator('[data-testid=input-brokers]').fill('not a url');
+    await form.locator('[data-testid=settings-submit]').click();
+    await form.locator('[data-testid=field-error-brokers]').waitFor({ state: 'visible' });
+    const after = (await apiGet(page, base, '/site')).body;
+    assert(JSON.stringify(after.messageChannel.brokers) === JSON.stringify(site.messageChannel.brokers), 'brokers unchanged in the API');
+    await shot(page, 'settings-invalid-broker');
+    await form.locator('[data-testid=input-brokers]').fill(brokers);
+    const level = site.logger && site.logger.level || 'INFO';
+    const other = level === 'DEBUG' ? 'INFO' : 'DEBUG';
+    await form.locator('[data-testid=input-logLevel]').selectOption(other);
+    await form.locator('[data-testid=settings-submit]').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=field-error-brokers]').hidden);
+    await page.waitForSelector('[data-testid=notice]:not([hidden])');
+    const saved = (await apiGet(page, base, '/site')).body;
+    assert(saved.logger.level === other, `log level saved (${saved.logger.level})`);
+    assert(!('networkKey' in saved), 'GET /site never returns the key');
+    await form.locator('[data-testid=input-logLevel]').selectOption(level);
+    await form.locator('[data-testid=settings-submit]').click();
+    await page.waitForFunction((lv) => fetch('/api/v1/site', { headers: sessionStorage.getItem('wovenet.auth') ? { Authorization: sessionStorage.getItem('wovenet.auth') } : {} })
+      .then((r) => r.json()).then((s) => s.logger.level === lv), level);
   });
 
   await test('a new peer appears in the mesh within 5 s without a reload', async () => {

@@ -77,7 +77,14 @@ function recordThroughput(peers, now) {
   for (const key of history.keys()) if (!seen.has(key)) history.delete(key);
 }
 
+const lastText = new Map();
+
+/** Stores a fetched resource; false when nothing changed (peers always
+ *  count as changed: their throughput history moves on). */
 function applyResource(name, data) {
+  const text = JSON.stringify(data);
+  if (name !== 'peers' && lastText.get(name) === text) return false;
+  lastText.set(name, text);
   if (name === 'site') {
     state.site = data;
     if (data && data.status && data.status.broker) state.broker = data.status.broker;
@@ -85,17 +92,19 @@ function applyResource(name, data) {
     state[name] = Array.isArray(data) ? data : (data && data.items) || [];
     if (name === 'peers') recordThroughput(state.peers, Date.now());
   }
+  return true;
 }
 
 /** Fetches the named resources (default: all) and notifies subscribers. */
 export async function refresh(names = Object.keys(PATHS)) {
   const results = await Promise.allSettled(names.map((n) => api.get(PATHS[n])));
   const changed = [];
+  let failed = 0;
   results.forEach((r, i) => {
-    if (r.status === 'fulfilled') { applyResource(names[i], r.value); changed.push(names[i]); }
-    else if (r.reason && r.reason.status !== 401) state.error = r.reason.message;
+    if (r.status === 'fulfilled') { if (applyResource(names[i], r.value)) changed.push(names[i]); }
+    else { failed++; if (r.reason && r.reason.status !== 401) state.error = r.reason.message; }
   });
-  if (changed.length === names.length) state.error = '';
+  if (!failed) state.error = '';
   if (changed.length) notify(changed);
   return results.every((r) => r.status === 'fulfilled');
 }

@@ -14,7 +14,8 @@ function counts() {
   const channels = state.peers.flatMap((p) => p.channels || []);
   const online = state.peers.filter((p) => p.online).length;
   const up = channels.filter((c) => c.state === 'up').length;
-  const open = state.remoteApps.reduce((n, a) => n + ((a.status && a.status.activeConnections) || 0), 0);
+  const active = (a) => (a.status && a.status.activeConnections) || 0;
+  const open = state.remoteApps.reduce((n, a) => n + active(a), 0) + state.exposedApps.reduce((n, a) => n + active(a), 0);
   return [
     stat('count-peers', 'peers', state.peers.length, `${online} online`),
     stat('count-channels', 'data channels', channels.length, `${up} up`),

@@ -36,7 +36,7 @@ function body(form) {
 
 export function mount(ctx) {
   let dirty = false;
-  const keyState = h('p', { 'data-testid': 'network-key-state' });
+  const keyState = h('small', { class: 'help', 'data-testid': 'network-key-state' });
   const form = createForm('settings-form', async () => {
     const data = body(form);
     await api.patch('/site', data);
@@ -45,7 +45,9 @@ export function mount(ctx) {
     await refresh(['site']);
     fill();
   });
-  form.el.append(h('h3', {}, 'Site'), ...FIELDS.map((f) => fieldRow(form, f)), keyState, form.general,
+  const rows = FIELDS.map((f) => fieldRow(form, f));
+  rows.find((r) => r.dataset.field === 'networkKey').append(keyState);
+  form.el.append(h('h3', {}, 'Site'), ...rows, form.general,
     h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'settings-submit' }, 'Save settings')));
   form.el.addEventListener('input', () => { dirty = true; });
 
@@ -67,8 +69,8 @@ export function mount(ctx) {
     pw.placeholder = mc.passwordSet ? 'set (type a new one to change it)' : 'not set';
     const key = form.fields.find((f) => f.name === 'networkKey').input;
     key.placeholder = site.networkKeySet ? 'type a new key to rotate' : 'type a key (8 to 255 characters)';
-    replaceChildren(keyState, 'Network key: ', site.networkKeySet ? badge('set', 'ok', 'key-set') : badge('not set', 'warn', 'key-set'),
-      ' All sites of one network need the same key; it is never shown again once saved.');
+    replaceChildren(keyState, site.networkKeySet ? badge('set', 'ok', 'key-set') : badge('not set', 'warn', 'key-set'),
+      ' Every site of one network needs the same key. A saved key is never shown again.');
   }
 
   function renderSession() {
