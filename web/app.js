@@ -1,13 +1,13 @@
 // Dashboard entry: hash routing, header, notices, sign-in and start-up.
 
-import { h, replaceChildren } from './js/dom.js';
-import { onUnauthorized, getAuth, setBearer, setBasic } from './js/api.js';
-import { state, subscribe, start, stop } from './js/store.js';
-import * as overview from './js/views/overview.js';
-import * as peers from './js/views/peers.js';
-import * as apps from './js/views/apps.js';
-import * as sockets from './js/views/sockets.js';
-import * as settings from './js/views/settings.js';
+import { h, replaceChildren } from './assets/js/dom.js';
+import { onUnauthorized, getAuth, setBearer, setBasic } from './assets/js/api.js';
+import { state, subscribe, start, stop } from './assets/js/store.js';
+import * as overview from './assets/js/views/overview.js';
+import * as peers from './assets/js/views/peers.js';
+import * as apps from './assets/js/views/apps.js';
+import * as sockets from './assets/js/views/sockets.js';
+import * as settings from './assets/js/views/settings.js';
 
 const VIEWS = {
   overview: { title: 'Overview', mod: overview },

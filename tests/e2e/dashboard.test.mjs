@@ -232,14 +232,20 @@ async function main() {
     await page.evaluate(() => { window.__e2eSamePage = true; });
     const t0 = Date.now();
     if (mock) {
-      mock.addPeer({ siteName: peerSite, apps: ['db'], sockets: [{ address: '198.51.100.30', port: 25890, protocol: 'quic', detected: true }],
-        channels: [{ id: 7, direction: 'outbound', localAddress: '203.0.113.10:41001', remoteAddress: '198.51.100.30:25890', family: 'ipv4', state: 'handshaking', rttMs: 0, cwnd: 0, bytesSent: 0, bytesReceived: 0, streams: 0 }] });
+      // The alternative field names of the draft OpenAPI peer schema
+      // (dataChannels, exposedApps, tunnelSockets; no online, no family).
+      mock.addPeer({ siteName: peerSite, online: undefined, exposedApps: [{ name: 'db' }], tunnelSockets: [{ publicAddress: '198.51.100.30', publicPort: 25890 }],
+        dataChannels: [{ id: 'c7', direction: 'outbound', localAddress: '203.0.113.10:41001', remoteAddress: '198.51.100.30:25890', state: 'handshaking', rttMs: 0, bytesSent: 0, bytesReceived: 0, streams: 0 }] });
     } else {
       const child = spawn('sh', ['-c', process.env.WOVENET_E2E_PEER_CMD], { stdio: 'inherit', detached: true });
       cleanups.push(() => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } });
     }
     await page.waitForSelector(`[data-testid=mesh] [data-testid=mesh-node][data-site="${peerSite}"]`, { timeout: 5000 });
     console.log(`       peer ${peerSite} in the mesh after ${Date.now() - t0} ms`);
+    if (mock) {
+      const label = await page.textContent(`[data-testid=mesh-edge][data-site="${peerSite}"] .edge-label`);
+      assert(label === 'IPv4', `the new channel is labelled IPv4 (got ${label})`);
+    }
     assert(await page.evaluate(() => window.__e2eSamePage === true), 'the page was not reloaded');
     await shot(page, 'overview-new-peer');
   });

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WEB = path.resolve(HERE, '../../web');
-const CSP = "default-src 'self'";
+const CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml',
@@ -195,7 +195,7 @@ function remoteStatus(db, app) {
   const c = db.counters.get(app.name) || { connections: 0, activeConnections: 0, bytesIn: 0, bytesOut: 0 };
   const clash = db.remoteApps.find((o) => o !== app && o.localSocket === app.localSocket && db.remoteApps.indexOf(o) < db.remoteApps.indexOf(app));
   if (clash) return { state: 'error', error: `bind ${app.localSocket}: address already in use`, ...c };
-  const peer = db.peers.find((p) => p.siteName === app.siteName && p.online);
+  const peer = db.peers.find((p) => p.siteName === app.siteName && p.online !== false);
   return { state: peer ? 'listening' : 'waiting-for-site', error: '', ...c };
 }
 
@@ -235,7 +235,9 @@ async function serveStatic(req, res, pathname) {
   const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname.slice(1));
   const file = path.resolve(WEB, rel);
   const type = TYPES[path.extname(file)];
-  if (!file.startsWith(WEB + path.sep) || !type) return fail(res, 404, 'not-found', 'no such file');
+  // Like the agent: "/", "/<file>" and anything under "/assets/".
+  const routable = !rel.includes('/') || rel.startsWith('assets/');
+  if (!routable || !file.startsWith(WEB + path.sep) || !type) return fail(res, 404, 'not-found', 'no such file');
   try {
     const data = await fs.readFile(file);
     res.writeHead(200, { 'Content-Type': type, 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache' });
@@ -353,7 +355,9 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
   });
 
   function addPeer(peer) {
-    const full = { online: true, lastSeen: new Date().toISOString(), sockets: [], apps: [], channels: [], ...peer };
+    const full = { online: true, lastSeen: new Date().toISOString(), ...peer };
+    if (!full.dataChannels) { full.sockets ||= []; full.apps ||= []; full.channels ||= []; }
+    if (full.online === undefined) delete full.online;
     db.peers = db.peers.filter((p) => p.siteName !== full.siteName).concat(full);
     emit('peers', full.siteName, 'created');
   }
@@ -364,7 +368,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
 
   function tick() {
     for (const peer of db.peers) {
-      for (const ch of peer.channels) {
+      for (const ch of peer.channels || peer.dataChannels || []) {
         if (ch.state !== 'up') continue;
         ch.bytesSent += Math.round(20000 + Math.random() * 80000);
         ch.bytesReceived += Math.round(50000 + Math.random() * 200000);

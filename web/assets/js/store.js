@@ -45,7 +45,7 @@ const history = new Map();
 const listeners = new Set();
 const pending = new Set();
 let debounceTimer = 0;
-let lastEvent = 0;
+const fetchedAt = new Map();
 let abort = null;
 
 export function subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); }
@@ -78,6 +78,29 @@ function recordThroughput(peers, now) {
 }
 
 const lastText = new Map();
+const RECENT_MS = 2 * 60 * 1000;
+
+function familyOf(ch) {
+  if (ch.family === 'ipv4' || ch.family === 'ipv6') return ch.family;
+  const addr = String(ch.remoteAddress || ch.localAddress || '');
+  return (addr.match(/:/g) || []).length > 1 ? 'ipv6' : 'ipv4';
+}
+
+/** One peer shape for the views, whichever field names the agent uses
+ *  (channels|dataChannels, apps|exposedApps, sockets|tunnelSockets). */
+export function normalizePeer(p) {
+  const channels = (p.channels || p.dataChannels || []).map((c) => ({ ...c, family: familyOf(c) }));
+  const apps = (p.apps || p.exposedApps || [])
+    .map((a) => (typeof a === 'string' ? a : a && (a.name || a.appName)))
+    .filter(Boolean);
+  const sockets = (p.sockets || p.tunnelSockets || []).map((s) => ({
+    address: s.address ?? s.publicAddress ?? '', port: s.port ?? s.publicPort ?? '', detected: Boolean(s.detected),
+  }));
+  const seen = Date.parse(p.lastSeen);
+  const online = typeof p.online === 'boolean' ? p.online
+    : channels.some((c) => c.state === 'up') || (isFinite(seen) && Date.now() - seen < RECENT_MS);
+  return { ...p, channels, apps, sockets, online };
+}
 
 /** Stores a fetched resource; false when nothing changed (peers always
  *  count as changed: their throughput history moves on). */
@@ -90,13 +113,18 @@ function applyResource(name, data) {
     if (data && data.status && data.status.broker) state.broker = data.status.broker;
   } else {
     state[name] = Array.isArray(data) ? data : (data && data.items) || [];
-    if (name === 'peers') recordThroughput(state.peers, Date.now());
+    if (name === 'peers') {
+      state.peers = state.peers.map(normalizePeer);
+      recordThroughput(state.peers, Date.now());
+    }
   }
   return true;
 }
 
 /** Fetches the named resources (default: all) and notifies subscribers. */
 export async function refresh(names = Object.keys(PATHS)) {
+  const now = Date.now();
+  for (const n of names) fetchedAt.set(n, now);
   const results = await Promise.allSettled(names.map((n) => api.get(PATHS[n])));
   const changed = [];
   let failed = 0;
@@ -121,7 +149,6 @@ function schedule(names) {
 }
 
 function handleEvent({ event, data }) {
-  lastEvent = Date.now();
   const kind = (data && data.kind) || event;
   if (kind === 'broker' && data && data.status) { state.broker = data.status; notify(['broker']); }
   schedule(EVENT_RESOURCES[kind] || Object.keys(PATHS));
@@ -151,10 +178,13 @@ async function eventLoop(signal) {
   }
 }
 
+/** Re-reads what no event refreshed lately: counters and peers move on
+ *  without events when the agent sends no stats or peer events. */
 function poll() {
-  if (document.visibilityState === 'visible' && Date.now() - lastEvent > POLL_MS && state.loaded) {
-    refresh(['peers', 'remoteApps', 'exposedApps', 'tunnelSockets', 'site']).catch(() => {});
-  }
+  if (document.visibilityState !== 'visible' || !state.loaded) return;
+  const now = Date.now();
+  const stale = Object.keys(PATHS).filter((n) => now - (fetchedAt.get(n) || 0) >= POLL_MS - 100);
+  if (stale.length) refresh(stale).catch(() => {});
 }
 
 /** Loads everything, then follows /events. Returns false on failure. */

@@ -43,7 +43,7 @@ function apps(peer) {
   const list = peer.apps || [];
   if (!list.length) return h('p', { class: 'muted' }, 'This peer exposes no apps.');
   return h('ul', { class: 'apps', 'data-testid': 'peer-apps' }, list.map((app) => {
-    const name = typeof app === 'string' ? app : app.name;
+    const name = app;
     const href = `#/apps?site=${encodeURIComponent(peer.siteName)}&app=${encodeURIComponent(name)}`;
     return h('li', { 'data-testid': 'peer-app', 'data-app': name },
       h('span', { class: 'app-name' }, name), ' ',

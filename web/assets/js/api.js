@@ -15,6 +15,10 @@ export class ApiError extends Error {
   }
 }
 
+// Credentials travel only in our Authorization header. 'omit' also keeps the
+// browser from popping its own Basic-auth dialog on a 401 challenge.
+const FETCH_OPTS = { cache: 'no-store', credentials: 'omit' };
+
 let unauthorizedHandler = () => {};
 
 /** fn() is called whenever the API answers 401. */
@@ -43,7 +47,7 @@ async function readBody(res) {
 }
 
 export async function request(method, path, body) {
-  const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), cache: 'no-store' };
+  const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...FETCH_OPTS };
   if (body !== undefined) init.body = JSON.stringify(body);
   const res = await fetch(BASE + path, init);
   if (res.status === 401) unauthorizedHandler();
@@ -83,7 +87,7 @@ export function parseEventBlock(block) {
  *  once connected and onEvent({event, data}) per event. */
 export async function streamEvents({ onOpen, onEvent, signal }) {
   const res = await fetch(`${BASE}/events`, {
-    headers: headers({ Accept: 'text/event-stream' }), cache: 'no-store', signal,
+    headers: headers({ Accept: 'text/event-stream' }), ...FETCH_OPTS, signal,
   });
   if (res.status === 401) { unauthorizedHandler(); throw new ApiError(401, null); }
   if (!res.ok || !res.body) throw new ApiError(res.status, null);

@@ -14,9 +14,7 @@ function peerPositions(peers) {
 }
 
 function familyLabel(ch) {
-  if (ch.family === 'ipv6') return 'IPv6';
-  if (ch.family === 'ipv4') return 'IPv4';
-  return (String(ch.remoteAddress || '').match(/:/g) || []).length > 1 ? 'IPv6' : 'IPv4';
+  return ch.family === 'ipv6' ? 'IPv6' : 'IPv4';
 }
 
 /** One channel edge: a quadratic curve bent by `bend` pixels. */
