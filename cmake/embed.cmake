@@ -6,5 +6,5 @@ function(wv_embed out symbol files basedir)
         COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DSYMBOL=${symbol} "-DFILES=${files}"
                 -DBASEDIR=${basedir} -P ${CMAKE_SOURCE_DIR}/cmake/embed_gen.cmake
         DEPENDS ${files} ${CMAKE_SOURCE_DIR}/cmake/embed_gen.cmake
-        COMMENT "Embedding ${symbol}")
+        COMMENT "Embedding ${symbol}" VERBATIM)
 endfunction()
