@@ -269,22 +269,54 @@ async function main() {
   });
 
   if (mock) {
-    await test('login form when the API answers 401 (mock with a token)', async () => {
-      const locked = await startMock({ port: 0, token: 'e2e-secret-token', statsMs: 0 });
-      cleanups.push(() => locked.close());
+    await test('first run: no site yet -> set it up in Settings', async () => {
+      const fresh = await startMock({ port: 0, statsMs: 0, withSite: false });
+      cleanups.push(() => fresh.close());
+      const ctx = await browser.newContext();
+      const p = await newPage(ctx, fresh.url);
+      await open(p, fresh.url, 'overview');
+      await p.click('[data-testid=hint-site] a');
+      await p.waitForSelector('[data-testid=view-settings]');
+      const form = p.locator('[data-testid=settings-form]');
+      await form.locator('[data-testid=input-siteName]').fill('first');
+      await form.locator('[data-testid=input-brokers]').fill('mqtt://127.0.0.1:1883');
+      await form.locator('[data-testid=input-networkKey]').fill('short');
+      await form.locator('[data-testid=settings-submit]').click();
+      await form.locator('[data-testid=field-error-networkKey]').waitFor({ state: 'visible' });
+      assert((await apiGet(p, fresh.url, '/site')).status === 404, 'nothing stored after the error');
+      await form.locator('[data-testid=input-networkKey]').fill('a-long-enough-key');
+      await form.locator('[data-testid=settings-submit]').click();
+      await p.waitForFunction(() => document.querySelector('[data-testid=site-name]').textContent === 'first');
+      assert(await form.locator('[data-testid=input-networkKey]').inputValue() === '', 'the key input is cleared after saving');
+      assert((await apiGet(p, fresh.url, '/site')).body.networkKeySet === true, 'the key is set');
+      await ctx.close();
+    });
+
+  }
+
+  if (mock || TOKEN) {
+    await test('sign-in form when the API answers 401; the token is kept for the tab only', async () => {
+      let url = base, token = TOKEN;
+      if (mock) {
+        token = 'e2e-secret-token';
+        const locked = await startMock({ port: 0, token, statsMs: 0 });
+        cleanups.push(() => locked.close());
+        url = locked.url;
+      }
       const ctx = await browser.newContext();
       const p = await ctx.newPage();
       p.setDefaultTimeout(8000);
-      await p.goto(locked.url);
+      await p.goto(url);
       await p.waitForSelector('[data-testid=login]:not([hidden])');
-      await p.fill('[data-testid=login-token]', 'wrong');
+      await p.fill('[data-testid=login-token]', 'wrong-token');
       await p.click('[data-testid=login-submit]');
       await p.waitForSelector('[data-testid=login-error]:not([hidden])');
-      await p.fill('[data-testid=login-token]', 'e2e-secret-token');
+      await p.fill('[data-testid=login-token]', token);
       await p.click('[data-testid=login-submit]');
       await p.waitForSelector('html[data-ready="1"] [data-testid=view-overview]');
       await shot(p, 'login-done');
       assert(await p.evaluate(() => localStorage.length === 0), 'nothing kept in localStorage');
+      assert(await p.evaluate(() => (sessionStorage.getItem('wovenet.auth') || '').startsWith('Bearer ')), 'the token is in sessionStorage');
       await ctx.close();
     });
   }

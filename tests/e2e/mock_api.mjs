@@ -166,6 +166,12 @@ function validateSite(b, current) {
 
 // ---------- state ----------
 
+const EMPTY_SITE = {
+  siteName: '', networkKey: '',
+  messageChannel: { protocol: 'mqtt', brokers: [], topic: '', username: '', password: '', caFile: '' },
+  logger: { level: 'INFO', file: '', format: 'text' },
+};
+
 function seed() {
   return {
     revision: 1,
@@ -247,8 +253,9 @@ async function serveStatic(req, res, pathname) {
   }
 }
 
-export async function startMock({ port = 0, host = '127.0.0.1', token = '', statsMs = 1000 } = {}) {
+export async function startMock({ port = 0, host = '127.0.0.1', token = '', statsMs = 1000, withSite = true } = {}) {
   const db = seed();
+  if (!withSite) db.site = null;
   const clients = new Set();
 
   function emit(kind, name = '', action = 'changed', status = null) {
@@ -311,9 +318,13 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
     const kind = Object.keys(KINDS).find((k) => KINDS[k].path === top);
     if (kind) return collection(req, res, kind, name, body);
     if (top === 'site' && name === undefined) {
-      if (req.method === 'GET') return send(res, 200, siteView(db));
+      if (req.method === 'GET') return db.site ? send(res, 200, siteView(db)) : fail(res, 404, 'not_found', 'no site configured yet (PUT one)');
       if (req.method !== 'PUT' && req.method !== 'PATCH') return fail(res, 405, 'method-not-allowed', 'use GET, PUT or PATCH', '', { Allow: 'GET, PUT, PATCH' });
-      db.site = validateSite(body, db.site);
+      if (!db.site && req.method === 'PATCH') return fail(res, 404, 'not_found', 'no site configured yet (PUT one)');
+      if (req.method === 'PUT' && (!body || typeof body.siteName !== 'string')) throw new Invalid('siteName', 'required');
+      const next = validateSite(body, req.method === 'PUT' ? EMPTY_SITE : db.site);
+      if (!next.messageChannel.brokers.length) throw new Invalid('messageChannel.brokers', 'needs 1..8 broker URLs');
+      db.site = next;
       changed('site', db.site.siteName, 'changed');
       return send(res, 200, siteView(db));
     }

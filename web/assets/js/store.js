@@ -30,6 +30,7 @@ const POLL_MS = 2000;
 
 export const state = {
   site: null,
+  siteMissing: false,    // the agent has no site yet (GET /site answered 404)
   peers: [],
   remoteApps: [],
   exposedApps: [],
@@ -110,6 +111,7 @@ function applyResource(name, data) {
   lastText.set(name, text);
   if (name === 'site') {
     state.site = data;
+    state.siteMissing = false;
     if (data && data.status && data.status.broker) state.broker = data.status.broker;
   } else {
     state[name] = Array.isArray(data) ? data : (data && data.items) || [];
@@ -130,7 +132,9 @@ export async function refresh(names = Object.keys(PATHS)) {
   let failed = 0;
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') { if (applyResource(names[i], r.value)) changed.push(names[i]); }
-    else { failed++; if (r.reason && r.reason.status !== 401) state.error = r.reason.message; }
+    else if (names[i] === 'site' && r.reason && r.reason.status === 404) {
+      if (!state.siteMissing || state.site) { state.site = null; state.siteMissing = true; lastText.delete('site'); changed.push('site'); }
+    } else { failed++; if (r.reason && r.reason.status !== 401) state.error = r.reason.message; }
   });
   if (!failed) state.error = '';
   if (changed.length) notify(changed);
@@ -191,7 +195,7 @@ function poll() {
 export async function start() {
   stop();
   await refresh();
-  if (!state.site) return false;
+  if (!state.site && !state.siteMissing) return false;
   state.loaded = true;
   abort = new AbortController();
   eventLoop(abort.signal);

@@ -27,6 +27,10 @@ function counts() {
 
 function hints() {
   const out = [];
+  if (state.siteMissing) {
+    out.push(empty('hint-site', 'This agent has no site yet. Give it a site name, brokers and the network key shared by all sites.',
+      h('a', { href: '#/settings', class: 'button' }, 'Set up this site')));
+  }
   if (!state.tunnelSockets.length) {
     out.push(empty('hint-sockets', 'No tunnel socket yet: peers cannot open data channels to this site.',
       h('a', { href: '#/sockets', class: 'button' }, 'Add a tunnel socket')));

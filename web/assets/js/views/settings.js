@@ -39,7 +39,12 @@ export function mount(ctx) {
   const keyState = h('small', { class: 'help', 'data-testid': 'network-key-state' });
   const form = createForm('settings-form', async () => {
     const data = body(form);
-    await api.patch('/site', data);
+    if (state.siteMissing) {
+      data.messageChannel.protocol = 'mqtt';
+      await api.put('/site', data);
+    } else {
+      await api.patch('/site', data);
+    }
     dirty = false;
     ctx.notice(data.networkKey ? 'Settings saved; network key rotated. Give every other site the same new key.' : 'Settings saved.');
     await refresh(['site']);
@@ -47,7 +52,8 @@ export function mount(ctx) {
   });
   const rows = FIELDS.map((f) => fieldRow(form, f));
   rows.find((r) => r.dataset.field === 'networkKey').append(keyState);
-  form.el.append(h('h3', {}, 'Site'), ...rows, form.general,
+  const title = h('h3', {}, 'Site');
+  form.el.append(title, ...rows, form.general,
     h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'settings-submit' }, 'Save settings')));
   form.el.addEventListener('input', () => { dirty = true; });
 
@@ -57,6 +63,7 @@ export function mount(ctx) {
 
   function fill() {
     const site = state.site || {};
+    title.textContent = state.siteMissing ? 'Set up this site' : 'Site';
     const mc = site.messageChannel || {};
     setValue(form, 'siteName', site.siteName);
     setValue(form, 'brokers', (mc.brokers || []).join('\n'));
