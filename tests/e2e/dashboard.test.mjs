@@ -118,7 +118,7 @@ async function main() {
     }
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const p2 = await newPage(phone, base);
-    for (const view of ['overview', 'apps']) {
+    for (const view of ['overview', 'peers', 'apps', 'sockets', 'settings']) {
       await open(p2, base, view);
       await shot(p2, `phone-${view}`);
       const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -219,6 +219,59 @@ async function main() {
       .then((r) => r.json()).then((s) => s.logger.level === lv), level);
   });
 
+  await test('keyboard: Tab reaches the navigation and Enter opens a view', async () => {
+    await open(page, base, 'overview');
+    await page.keyboard.press('Tab');
+    for (let i = 0; i < 8; i++) {
+      if (await page.evaluate(() => document.activeElement.getAttribute('data-testid')) === 'nav-apps') break;
+      await page.keyboard.press('Tab');
+    }
+    assert(await page.evaluate(() => document.activeElement.getAttribute('data-testid')) === 'nav-apps', 'Tab reaches the Apps link');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert(outline !== 'none', `the focused link shows a focus outline (${outline})`);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=view-apps]');
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+      .filter((el) => !el.labels || !el.labels.length).map((el) => el.name));
+    assert(unlabelled.length === 0, `every input has a label (${unlabelled.join(', ')})`);
+  });
+
+  await test('tunnel socket and exposed app: create through the forms, then delete', async () => {
+    const sock = `e2e-sock-${process.pid}`;
+    const app = `e2e-app-${process.pid}`;
+    const udp = await freePort();
+    await open(page, base, 'sockets');
+    const sf = page.locator('[data-testid=tunnel-socket-form]');
+    await sf.locator('[data-testid=input-name]').fill(sock);
+    await sf.locator('[data-testid=input-mode]').selectOption('dedicated-address');
+    await sf.locator('[data-testid=input-listenAddress]').fill('127.0.0.1');
+    await sf.locator('[data-testid=input-listenPort]').fill(String(udp));
+    await sf.locator('[data-testid=tunnel-socket-submit]').click();
+    const srow = page.locator(`[data-testid=tunnel-socket-row][data-name="${sock}"]`);
+    await srow.waitFor();
+    await open(page, base, 'apps');
+    const ef = page.locator('[data-testid=exposed-app-form]');
+    await ef.locator('[data-testid=input-name]').fill(app);
+    await ef.locator('[data-testid=input-mode]').selectOption('range');
+    assert(await ef.locator('[data-testid=input-appSocket]').isHidden(), 'range mode hides the single app socket');
+    await ef.locator('[data-testid=input-portRange]').fill('5900, 6000-6010');
+    await ef.locator('[data-testid=input-addressRange]').fill('10.0.0.6\n10.0.2.0/24');
+    await ef.locator('[data-testid=exposed-app-submit]').click();
+    const erow = page.locator(`[data-testid=exposed-app-row][data-name="${app}"]`);
+    await erow.waitFor();
+    const stored = (await apiGet(page, base, `/exposed-apps/${app}`)).body;
+    assert(stored && stored.mode === 'range' && stored.addressRange.length === 2 && stored.portRange.length === 2, 'range app stored with its lists');
+    await erow.locator('[data-testid=delete]').click();
+    await erow.locator('[data-testid=confirm-delete]').click();
+    await erow.waitFor({ state: 'detached' });
+    await open(page, base, 'sockets');
+    await srow.locator('[data-testid=delete]').click();
+    await srow.locator('[data-testid=confirm-delete]').click();
+    await srow.waitFor({ state: 'detached' });
+    assert((await apiGet(page, base, `/tunnel-sockets/${sock}`)).status === 404, 'socket gone');
+    assert((await apiGet(page, base, `/exposed-apps/${app}`)).status === 404, 'app gone');
+  });
+
   await test('a new peer appears in the mesh within 5 s without a reload', async () => {
     let peerSite;
     if (mock) {
@@ -261,6 +314,14 @@ async function main() {
     await card.locator(`[data-testid=peer-app][data-app="${app}"]`).waitFor();
     assert(await card.locator('[data-testid=throughput-chart]').count() >= 1, 'a throughput chart per channel');
     assert((await page.textContent('[data-testid=site-name]')) === site.siteName, 'the site is named');
+    if (mock) {
+      // The mock's counters grow every second: the chart gets a line.
+      await page.waitForFunction((s) => {
+        const line = document.querySelector(`[data-testid=peer][data-site="${s}"] [data-testid=chart-rx]`);
+        return line && line.getAttribute('points').split(' ').filter(Boolean).length >= 2;
+      }, peer.siteName, { timeout: 6000 });
+      await shot(page, 'peers-throughput');
+    }
     await card.locator(`[data-testid=peer-app][data-app="${app}"] [data-testid=use-app]`).click();
     await page.waitForSelector('[data-testid=view-apps]');
     const form = page.locator('[data-testid=remote-app-form]');

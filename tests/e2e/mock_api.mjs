@@ -309,7 +309,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
 
   async function api(req, res, rest) {
     if (token && req.headers.authorization !== `Bearer ${token}`) {
-      return fail(res, 401, 'unauthorized', 'credentials required', '', { 'WWW-Authenticate': 'Bearer realm="wovenet"' });
+      return fail(res, 401, 'unauthorized', 'credentials required', '', { 'WWW-Authenticate': 'Basic realm="wovenet", Bearer realm="wovenet"' });
     }
     const [top, name, extra] = rest.split('/').map(decodeURIComponent);
     if (extra !== undefined) return fail(res, 404, 'not-found', 'no such resource');

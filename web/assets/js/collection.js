@@ -106,5 +106,11 @@ export function mountCollection(spec, ctx) {
 
   resetForm();
   update();
-  return { el, update, prefill: (values) => { resetForm(values); form.fields[0].input.focus(); } };
+  function prefill(values) {
+    resetForm(values);
+    const next = form.fields.find((f) => !f.input.value && !f.row.hidden) || form.fields[0];
+    next.input.focus();
+  }
+
+  return { el, update, prefill };
 }

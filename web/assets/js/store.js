@@ -25,6 +25,7 @@ const EVENT_RESOURCES = {
 };
 
 const HISTORY_MS = 3 * 60 * 1000;
+const MIN_SAMPLE_MS = 1500;
 const DEBOUNCE_MS = 150;
 const POLL_MS = 2000;
 
@@ -41,7 +42,7 @@ export const state = {
   error: '',
 };
 
-/** Per channel ("site/id"): [{t, sent, received, txRate, rxRate}] */
+/** Per channel ("site/id"): [{t, sent, received, txRate, rxRate}], rates in bytes/s */
 const history = new Map();
 const listeners = new Set();
 const pending = new Set();
@@ -63,14 +64,15 @@ function recordThroughput(peers, now) {
       seen.add(key);
       const list = history.get(key) || [];
       const prev = list[list.length - 1];
-      const sample = { t: now, sent: ch.bytesSent || 0, received: ch.bytesReceived || 0, txRate: 0, rxRate: 0 };
+      // The first sample of a channel has no rate yet (null: not plotted).
+      const sample = { t: now, sent: ch.bytesSent || 0, received: ch.bytesReceived || 0, txRate: null, rxRate: null };
       if (prev && now > prev.t) {
         const dt = (now - prev.t) / 1000;
         sample.txRate = Math.max(0, (sample.sent - prev.sent) / dt);
         sample.rxRate = Math.max(0, (sample.received - prev.received) / dt);
       }
-      if (prev && now - prev.t < 250) list[list.length - 1] = { ...sample, txRate: prev.txRate, rxRate: prev.rxRate };
-      else list.push(sample);
+      // Rates over at least MIN_SAMPLE_MS: counters may move in steps.
+      if (!prev || now - prev.t >= MIN_SAMPLE_MS) list.push(sample);
       while (list.length && now - list[0].t > HISTORY_MS) list.shift();
       history.set(key, list);
     }

@@ -19,7 +19,9 @@ function channelRow(peer, ch) {
     td('Sent', fmtBytes(ch.bytesSent)),
     td('Received', fmtBytes(ch.bytesReceived)),
     td('Streams', ch.streams ?? '–'),
-    td('Now', last ? `↓ ${fmtRate(last.rxRate)} ↑ ${fmtRate(last.txRate)}` : '–'));
+    td('Now', last && last.rxRate !== null
+      ? [h('span', { class: 'nowrap' }, `↓ ${fmtRate(last.rxRate)}`), ' ', h('span', { class: 'nowrap' }, `↑ ${fmtRate(last.txRate)}`)]
+      : '–'));
 }
 
 function channels(peer) {
