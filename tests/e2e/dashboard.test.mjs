@@ -1,0 +1,395 @@
+// End-to-end tests of the dashboard in Debian's Chromium (playwright-core).
+//   WOVENET_URL=http://127.0.0.1:18080/ node tests/e2e/dashboard.test.mjs
+// Without WOVENET_URL the in-memory mock (mock_api.mjs) is started here.
+// Optional: WOVENET_TOKEN (bearer token for an agent with auth),
+//   WOVENET_E2E_OUT (screenshot dir, default ./e2e-out),
+//   WOVENET_E2E_PEER_CMD + WOVENET_E2E_PEER_SITE (real agent only: a shell
+//   command that starts a second site, and that site's name).
+// Prints "N passed, N failed" and exits non-zero on failure.
+
+import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { startMock } from './mock_api.mjs';
+
+const OUT = path.resolve(process.env.WOVENET_E2E_OUT || 'e2e-out');
+const TOKEN = process.env.WOVENET_TOKEN || '';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const results = { passed: 0, failed: 0, skipped: 0 };
+const cleanups = [];
+
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    const skipped = (await fn()) === 'skip';
+    if (skipped) { results.skipped++; console.log(`  skip ${name}`); return; }
+    results.passed++;
+    console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (err) {
+    results.failed++;
+    console.log(`  FAIL ${name}\n       ${String(err && err.stack || err).split('\n').slice(0, 4).join('\n       ')}`);
+  }
+}
+
+function assert(cond, what) { if (!cond) throw new Error(what); }
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+/** Collects console errors, page errors and failed requests of a page. */
+function watch(page) {
+  const problems = [];
+  page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (req) => {
+    const why = req.failure() && req.failure().errorText;
+    if (why !== 'net::ERR_ABORTED' || !req.url().endsWith('/api/v1/events')) problems.push(`request failed: ${req.url()} ${why}`);
+  });
+  page.on('response', (res) => { if (res.status() >= 400) problems.push(`HTTP ${res.status()}: ${res.url()}`); });
+  return problems;
+}
+
+async function newPage(context, base) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(8000);
+  if (TOKEN) await page.addInitScript((t) => sessionStorage.setItem('wovenet.auth', `Bearer ${t}`), TOKEN);
+  return page;
+}
+
+async function open(page, base, view = 'overview') {
+  await page.goto(`${base}#/${view}`);
+  await page.waitForSelector('html[data-ready="1"]');
+  await page.waitForSelector(`[data-testid="view-${view}"]`);
+}
+
+async function apiGet(page, base, p) {
+  const headers = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+  const res = await page.request.get(new URL(`api/v1${p}`, base).href, { headers });
+  return { status: res.status(), body: res.status() === 200 ? await res.json() : null };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+}
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  let base = process.env.WOVENET_URL || '';
+  let mock = null;
+  if (!base) {
+    mock = await startMock({ port: 0 });
+    cleanups.push(() => mock.close());
+    base = mock.url;
+  }
+  if (!base.endsWith('/')) base += '/';
+  console.log(`dashboard e2e against ${mock ? 'mock ' : ''}${base}; screenshots in ${OUT}`);
+
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  cleanups.push(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await newPage(context, base);
+  const site = (await apiGet(page, base, '/site')).body;
+
+  await test('page loads with zero console errors and zero failed requests', async () => {
+    const problems = watch(page);
+    await open(page, base);
+    await page.waitForFunction(() => document.querySelector('[data-testid=live-state]').textContent === 'live');
+    await page.waitForTimeout(800);
+    assert(problems.length === 0, `problems on load:\n${problems.join('\n')}`);
+    const name = await page.textContent('[data-testid=site-name]');
+    assert(name === site.siteName, `header names the site (got "${name}")`);
+    assert(await page.locator('[data-testid=mesh] [data-testid=mesh-self]').count() === 1, 'mesh shows this site');
+  });
+
+  await test('screenshots of each view (desktop and phone width)', async () => {
+    for (const view of ['overview', 'peers', 'apps', 'sockets', 'settings']) {
+      await page.click(`[data-testid=nav-${view}]`);
+      await page.waitForSelector(`[data-testid="view-${view}"]`);
+      await shot(page, `desktop-${view}`);
+    }
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const p2 = await newPage(phone, base);
+    for (const view of ['overview', 'peers', 'apps', 'sockets', 'settings']) {
+      await open(p2, base, view);
+      await shot(p2, `phone-${view}`);
+      const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert(overflow <= 1, `${view} fits a phone width (overflow ${overflow}px)`);
+    }
+    await phone.close();
+  });
+
+  const appName = `e2e-web-${process.pid}`;
+  const badName = `e2e-bad-${process.pid}`;
+  const port = await freePort();
+  const peers = (await apiGet(page, base, '/peers')).body || [];
+  const target = peers[0] ? { site: peers[0].siteName, app: String(peers[0].apps && peers[0].apps[0] || 'web') } : { site: 'nowhere', app: 'web' };
+
+  async function fillRemote(name, localSocket) {
+    const form = page.locator('[data-testid=remote-app-form]');
+    await form.locator('[data-testid=input-name]').fill(name);
+    await form.locator('[data-testid=input-siteName]').fill(target.site);
+    await form.locator('[data-testid=input-appName]').fill(target.app);
+    await form.locator('[data-testid=input-localSocket]').fill(localSocket);
+    await form.locator('[data-testid=remote-app-submit]').click();
+  }
+
+  await test('create a remote app through the form: it appears with a status badge', async () => {
+    await open(page, base, 'apps');
+    await fillRemote(appName, `tcp:127.0.0.1:${port}`);
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
+    await row.waitFor();
+    const state = await row.locator('[data-testid=status-badge]').textContent();
+    assert(['listening', 'waiting-for-site'].includes(state), `status badge is listening or waiting-for-site (got "${state}")`);
+    const stored = await apiGet(page, base, `/remote-apps/${appName}`);
+    assert(stored.status === 200 && stored.body.localSocket === `tcp:127.0.0.1:${port}`, 'the API stored it');
+    await shot(page, 'apps-created');
+  });
+
+  await test('edit the remote app through the form', async () => {
+    const port2 = await freePort();
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
+    await row.locator('[data-testid=edit]').click();
+    const form = page.locator('[data-testid=remote-app-form]');
+    assert(await form.locator('[data-testid=input-name]').getAttribute('readonly') !== null, 'the name is read-only while editing');
+    await form.locator('[data-testid=input-localSocket]').fill(`tcp:127.0.0.1:${port2}`);
+    await form.locator('[data-testid=remote-app-submit]').click();
+    await row.locator(`text=tcp:127.0.0.1:${port2}`).waitFor();
+    const stored = await apiGet(page, base, `/remote-apps/${appName}`);
+    assert(stored.body.localSocket === `tcp:127.0.0.1:${port2}`, 'the API has the new local socket');
+  });
+
+  await test('an invalid port shows the API error next to the field and stores nothing', async () => {
+    const before = (await apiGet(page, base, '/remote-apps')).body.length;
+    await fillRemote(badName, 'tcp:127.0.0.1:70000');
+    const err = page.locator('[data-testid=remote-app-form] [data-testid=field-error-localSocket]');
+    await err.waitFor({ state: 'visible' });
+    const text = (await err.textContent()).trim();
+    assert(text.length > 0, 'an error message is shown under the local socket input');
+    assert(await page.locator('[data-testid=remote-app-form] [data-testid=input-localSocket]').getAttribute('aria-invalid') === 'true', 'the input is marked invalid');
+    assert(await page.locator(`[data-testid=remote-app-row][data-name="${badName}"]`).count() === 0, 'no row for the bad app');
+    assert((await apiGet(page, base, `/remote-apps/${badName}`)).status === 404, 'GET the bad app answers 404');
+    assert((await apiGet(page, base, '/remote-apps')).body.length === before, 'the list is unchanged');
+    assert(await page.inputValue('[data-testid=remote-app-form] [data-testid=input-name]') === badName, 'the form keeps what was typed');
+    await shot(page, 'apps-invalid-port');
+  });
+
+  await test('delete the remote app', async () => {
+    await open(page, base, 'apps');
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
+    await row.locator('[data-testid=delete]').click();
+    await row.locator('[data-testid=confirm-delete]').click();
+    await row.waitFor({ state: 'detached' });
+    assert((await apiGet(page, base, `/remote-apps/${appName}`)).status === 404, 'GET after delete answers 404');
+  });
+
+  await test('settings: API errors land next to the field; the network key is never shown', async () => {
+    await open(page, base, 'settings');
+    const form = page.locator('[data-testid=settings-form]');
+    assert(await form.locator('[data-testid=input-networkKey]').inputValue() === '', 'the key input is empty');
+    assert(await form.locator('[data-testid=input-networkKey]').getAttribute('type') === 'password', 'the key input is a password field');
+    const brokers = await form.locator('[data-testid=input-brokers]').inputValue();
+    await form.locator('[data-testid=input-brokers]').fill('not a url');
+    await form.locator('[data-testid=settings-submit]').click();
+    await form.locator('[data-testid=field-error-brokers]').waitFor({ state: 'visible' });
+    const after = (await apiGet(page, base, '/site')).body;
+    assert(JSON.stringify(after.messageChannel.brokers) === JSON.stringify(site.messageChannel.brokers), 'brokers unchanged in the API');
+    await shot(page, 'settings-invalid-broker');
+    await form.locator('[data-testid=input-brokers]').fill(brokers);
+    const level = site.logger && site.logger.level || 'INFO';
+    const other = level === 'DEBUG' ? 'INFO' : 'DEBUG';
+    await form.locator('[data-testid=input-logLevel]').selectOption(other);
+    await form.locator('[data-testid=settings-submit]').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid=field-error-brokers]').hidden);
+    await page.waitForSelector('[data-testid=notice]:not([hidden])');
+    const saved = (await apiGet(page, base, '/site')).body;
+    assert(saved.logger.level === other, `log level saved (${saved.logger.level})`);
+    assert(!('networkKey' in saved), 'GET /site never returns the key');
+    await form.locator('[data-testid=input-logLevel]').selectOption(level);
+    await form.locator('[data-testid=settings-submit]').click();
+    await page.waitForFunction((lv) => fetch('/api/v1/site', { headers: sessionStorage.getItem('wovenet.auth') ? { Authorization: sessionStorage.getItem('wovenet.auth') } : {} })
+      .then((r) => r.json()).then((s) => s.logger.level === lv), level);
+  });
+
+  await test('keyboard: Tab reaches the navigation and Enter opens a view', async () => {
+    await open(page, base, 'overview');
+    await page.keyboard.press('Tab');
+    for (let i = 0; i < 8; i++) {
+      if (await page.evaluate(() => document.activeElement.getAttribute('data-testid')) === 'nav-apps') break;
+      await page.keyboard.press('Tab');
+    }
+    assert(await page.evaluate(() => document.activeElement.getAttribute('data-testid')) === 'nav-apps', 'Tab reaches the Apps link');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert(outline !== 'none', `the focused link shows a focus outline (${outline})`);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=view-apps]');
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+      .filter((el) => !el.labels || !el.labels.length).map((el) => el.name));
+    assert(unlabelled.length === 0, `every input has a label (${unlabelled.join(', ')})`);
+  });
+
+  await test('tunnel socket and exposed app: create through the forms, then delete', async () => {
+    const sock = `e2e-sock-${process.pid}`;
+    const app = `e2e-app-${process.pid}`;
+    const udp = await freePort();
+    await open(page, base, 'sockets');
+    const sf = page.locator('[data-testid=tunnel-socket-form]');
+    await sf.locator('[data-testid=input-name]').fill(sock);
+    await sf.locator('[data-testid=input-mode]').selectOption('dedicated-address');
+    await sf.locator('[data-testid=input-listenAddress]').fill('127.0.0.1');
+    await sf.locator('[data-testid=input-listenPort]').fill(String(udp));
+    await sf.locator('[data-testid=tunnel-socket-submit]').click();
+    const srow = page.locator(`[data-testid=tunnel-socket-row][data-name="${sock}"]`);
+    await srow.waitFor();
+    await open(page, base, 'apps');
+    const ef = page.locator('[data-testid=exposed-app-form]');
+    await ef.locator('[data-testid=input-name]').fill(app);
+    await ef.locator('[data-testid=input-mode]').selectOption('range');
+    assert(await ef.locator('[data-testid=input-appSocket]').isHidden(), 'range mode hides the single app socket');
+    await ef.locator('[data-testid=input-portRange]').fill('5900, 6000-6010');
+    await ef.locator('[data-testid=input-addressRange]').fill('10.0.0.6\n10.0.2.0/24');
+    await ef.locator('[data-testid=exposed-app-submit]').click();
+    const erow = page.locator(`[data-testid=exposed-app-row][data-name="${app}"]`);
+    await erow.waitFor();
+    const stored = (await apiGet(page, base, `/exposed-apps/${app}`)).body;
+    assert(stored && stored.mode === 'range' && stored.addressRange.length === 2 && stored.portRange.length === 2, 'range app stored with its lists');
+    await erow.locator('[data-testid=delete]').click();
+    await erow.locator('[data-testid=confirm-delete]').click();
+    await erow.waitFor({ state: 'detached' });
+    await open(page, base, 'sockets');
+    await srow.locator('[data-testid=delete]').click();
+    await srow.locator('[data-testid=confirm-delete]').click();
+    await srow.waitFor({ state: 'detached' });
+    assert((await apiGet(page, base, `/tunnel-sockets/${sock}`)).status === 404, 'socket gone');
+    assert((await apiGet(page, base, `/exposed-apps/${app}`)).status === 404, 'app gone');
+  });
+
+  await test('a new peer appears in the mesh within 5 s without a reload', async () => {
+    let peerSite;
+    if (mock) {
+      peerSite = 'gamma';
+    } else if (process.env.WOVENET_E2E_PEER_CMD && process.env.WOVENET_E2E_PEER_SITE) {
+      peerSite = process.env.WOVENET_E2E_PEER_SITE;
+    } else {
+      return 'skip';
+    }
+    await open(page, base, 'overview');
+    await page.evaluate(() => { window.__e2eSamePage = true; });
+    const t0 = Date.now();
+    if (mock) {
+      // The alternative field names of the draft OpenAPI peer schema
+      // (dataChannels, exposedApps, tunnelSockets; no online, no family).
+      mock.addPeer({ siteName: peerSite, online: undefined, exposedApps: [{ name: 'db' }], tunnelSockets: [{ publicAddress: '198.51.100.30', publicPort: 25890 }],
+        dataChannels: [{ id: 'c7', direction: 'outbound', localAddress: '203.0.113.10:41001', remoteAddress: '198.51.100.30:25890', state: 'handshaking', rttMs: 0, bytesSent: 0, bytesReceived: 0, streams: 0 }] });
+    } else {
+      const child = spawn('sh', ['-c', process.env.WOVENET_E2E_PEER_CMD], { stdio: 'inherit', detached: true });
+      cleanups.push(() => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } });
+    }
+    await page.waitForSelector(`[data-testid=mesh] [data-testid=mesh-node][data-site="${peerSite}"]`, { timeout: 5000 });
+    console.log(`       peer ${peerSite} in the mesh after ${Date.now() - t0} ms`);
+    if (mock) {
+      const label = await page.textContent(`[data-testid=mesh-edge][data-site="${peerSite}"] .edge-label`);
+      assert(label === 'IPv4', `the new channel is labelled IPv4 (got ${label})`);
+    }
+    assert(await page.evaluate(() => window.__e2eSamePage === true), 'the page was not reloaded');
+    await shot(page, 'overview-new-peer');
+  });
+
+  await test('peers view names the site, the peer and its app, with a chart', async () => {
+    const list = (await apiGet(page, base, '/peers')).body || [];
+    const peer = list.find((p) => (p.apps || []).length && (p.channels || []).length);
+    if (!peer) return 'skip';
+    await open(page, base, 'peers');
+    const card = page.locator(`[data-testid=peer][data-site="${peer.siteName}"]`);
+    await card.waitFor();
+    const app = typeof peer.apps[0] === 'string' ? peer.apps[0] : peer.apps[0].name;
+    await card.locator(`[data-testid=peer-app][data-app="${app}"]`).waitFor();
+    assert(await card.locator('[data-testid=throughput-chart]').count() >= 1, 'a throughput chart per channel');
+    assert((await page.textContent('[data-testid=site-name]')) === site.siteName, 'the site is named');
+    if (mock) {
+      // The mock's counters grow every second: the chart gets a line.
+      await page.waitForFunction((s) => {
+        const line = document.querySelector(`[data-testid=peer][data-site="${s}"] [data-testid=chart-rx]`);
+        return line && line.getAttribute('points').split(' ').filter(Boolean).length >= 2;
+      }, peer.siteName, { timeout: 6000 });
+      await shot(page, 'peers-throughput');
+    }
+    await card.locator(`[data-testid=peer-app][data-app="${app}"] [data-testid=use-app]`).click();
+    await page.waitForSelector('[data-testid=view-apps]');
+    const form = page.locator('[data-testid=remote-app-form]');
+    assert(await form.locator('[data-testid=input-siteName]').inputValue() === peer.siteName, '"use this app here" pre-fills the site');
+    assert(await form.locator('[data-testid=input-appName]').inputValue() === app, '"use this app here" pre-fills the app');
+  });
+
+  if (mock) {
+    await test('first run: no site yet -> set it up in Settings', async () => {
+      const fresh = await startMock({ port: 0, statsMs: 0, withSite: false });
+      cleanups.push(() => fresh.close());
+      const ctx = await browser.newContext();
+      const p = await newPage(ctx, fresh.url);
+      await open(p, fresh.url, 'overview');
+      await p.click('[data-testid=hint-site] a');
+      await p.waitForSelector('[data-testid=view-settings]');
+      const form = p.locator('[data-testid=settings-form]');
+      await form.locator('[data-testid=input-siteName]').fill('first');
+      await form.locator('[data-testid=input-brokers]').fill('mqtt://127.0.0.1:1883');
+      await form.locator('[data-testid=input-networkKey]').fill('short');
+      await form.locator('[data-testid=settings-submit]').click();
+      await form.locator('[data-testid=field-error-networkKey]').waitFor({ state: 'visible' });
+      assert((await apiGet(p, fresh.url, '/site')).status === 404, 'nothing stored after the error');
+      await form.locator('[data-testid=input-networkKey]').fill('a-long-enough-key');
+      await form.locator('[data-testid=settings-submit]').click();
+      await p.waitForFunction(() => document.querySelector('[data-testid=site-name]').textContent === 'first');
+      assert(await form.locator('[data-testid=input-networkKey]').inputValue() === '', 'the key input is cleared after saving');
+      assert((await apiGet(p, fresh.url, '/site')).body.networkKeySet === true, 'the key is set');
+      await ctx.close();
+    });
+
+  }
+
+  if (mock || TOKEN) {
+    await test('sign-in form when the API answers 401; the token is kept for the tab only', async () => {
+      let url = base, token = TOKEN;
+      if (mock) {
+        token = 'e2e-secret-token';
+        const locked = await startMock({ port: 0, token, statsMs: 0 });
+        cleanups.push(() => locked.close());
+        url = locked.url;
+      }
+      const ctx = await browser.newContext();
+      const p = await ctx.newPage();
+      p.setDefaultTimeout(8000);
+      await p.goto(url);
+      await p.waitForSelector('[data-testid=login]:not([hidden])');
+      await p.fill('[data-testid=login-token]', 'wrong-token');
+      await p.click('[data-testid=login-submit]');
+      await p.waitForSelector('[data-testid=login-error]:not([hidden])');
+      await p.fill('[data-testid=login-token]', token);
+      await p.click('[data-testid=login-submit]');
+      await p.waitForSelector('html[data-ready="1"] [data-testid=view-overview]');
+      await shot(p, 'login-done');
+      assert(await p.evaluate(() => localStorage.length === 0), 'nothing kept in localStorage');
+      assert(await p.evaluate(() => (sessionStorage.getItem('wovenet.auth') || '').startsWith('Bearer ')), 'the token is in sessionStorage');
+      await ctx.close();
+    });
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  results.failed++;
+  console.log(`  FAIL setup: ${err && err.stack || err}`);
+} finally {
+  for (const fn of cleanups.reverse()) { try { await fn(); } catch { /* best effort */ } }
+}
+console.log(`${results.passed} passed, ${results.failed} failed${results.skipped ? `, ${results.skipped} skipped` : ''}`);
+process.exit(results.failed ? 1 : 0);

@@ -1,0 +1,416 @@
+// A small in-memory imitation of the agent's REST API (/api/v1) that also
+// serves the web/ files with the agent's Content-Security-Policy. Used to
+// develop and test the dashboard without the agent:
+//   node tests/e2e/mock_api.mjs [port]        (prints the URL)
+// or in-process: const mock = await startMock({port: 0}); mock.addPeer(...)
+
+import http from 'node:http';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const WEB = path.resolve(HERE, '../../web');
+const CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml',
+};
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+
+class Invalid extends Error {
+  constructor(field, message, status = 422, code = 'invalid') { super(message); this.field = field; this.status = status; this.code = code; }
+}
+
+// ---------- validation (a subset of the agent's rules) ----------
+
+function isIPv4(s) {
+  const parts = s.split('.');
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+function isIPv6(s) { return /^[0-9A-Fa-f:.]+$/.test(s) && s.includes(':') && s.split('::').length <= 2; }
+function isIP(s) { return isIPv4(s) || isIPv6(s); }
+
+function checkPort(v, field, { allowZero = false } = {}) {
+  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1) || v > 65535) {
+    throw new Invalid(field, `port ${JSON.stringify(v)} out of range (${allowZero ? 0 : 1}..65535)`);
+  }
+}
+
+function checkSocket(v, field) {
+  if (typeof v !== 'string' || !v) throw new Invalid(field, 'required (tcp:IP:PORT or unix:/path)');
+  let s = v;
+  if (s.startsWith('unix:')) {
+    if (!s.slice(5).startsWith('/') || s.length - 5 > 107) throw new Invalid(field, 'unix socket path must be absolute, at most 107 bytes');
+    return s;
+  }
+  if (s.startsWith('tcp:')) s = s.slice(4);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) || /^([^:]+):(\d+)$/.exec(s);
+  if (!m) throw new Invalid(field, `invalid socket "${v}" (tcp:IP:PORT, tcp:[v6]:PORT or unix:/path)`);
+  if (!isIP(m[1])) throw new Invalid(field, `invalid IP address "${m[1]}"`);
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new Invalid(field, `port ${port} out of range (1..65535)`);
+  return `tcp:${s}`;
+}
+
+function checkName(v, field) {
+  if (typeof v !== 'string' || !NAME_RE.test(v)) throw new Invalid(field, 'must be 1..255 of [A-Za-z0-9._-], starting with a letter or digit');
+}
+
+function onlyFields(body, allowed) {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Invalid('', 'body must be a JSON object');
+  delete body.status;
+  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw new Invalid(k, 'unknown field');
+}
+
+const KINDS = {
+  remoteApps: {
+    path: 'remote-apps',
+    validate(b) {
+      onlyFields(b, ['name', 'siteName', 'appName', 'localSocket', 'appSocket']);
+      checkName(b.name, 'name');
+      checkName(b.siteName, 'siteName');
+      checkName(b.appName, 'appName');
+      const out = { name: b.name, siteName: b.siteName, appName: b.appName, localSocket: checkSocket(b.localSocket, 'localSocket') };
+      if (b.appSocket) out.appSocket = checkSocket(b.appSocket, 'appSocket');
+      return out;
+    },
+  },
+  exposedApps: {
+    path: 'exposed-apps',
+    validate(b) {
+      onlyFields(b, ['name', 'mode', 'appSocket', 'portRange', 'addressRange']);
+      checkName(b.name, 'name');
+      const mode = b.mode || 'single';
+      if (mode === 'single') return { name: b.name, mode, appSocket: checkSocket(b.appSocket, 'appSocket') };
+      if (mode !== 'range') throw new Invalid('mode', `unsupported value "${mode}" (single, range)`);
+      for (const k of ['portRange', 'addressRange']) {
+        if (!Array.isArray(b[k]) || !b[k].length) throw new Invalid(k, 'needs 1..256 entries');
+      }
+      b.portRange.forEach((p, i) => { if (!/^\d+(-\d+)?$/.test(String(p))) throw new Invalid(`portRange[${i}]`, `invalid port range "${p}"`); });
+      b.addressRange.forEach((a, i) => { if (!isIP(String(a).split('/')[0])) throw new Invalid(`addressRange[${i}]`, `invalid address "${a}"`); });
+      return { name: b.name, mode, portRange: b.portRange.map(String), addressRange: b.addressRange.map(String) };
+    },
+  },
+  tunnelSockets: {
+    path: 'tunnel-sockets',
+    validate(b) {
+      onlyFields(b, ['name', 'mode', 'transportProtocol', 'publicAddress', 'publicPort', 'listenAddress', 'listenPort', 'httpDetector', 'stunServers']);
+      checkName(b.name, 'name');
+      const out = { name: b.name, mode: b.mode, transportProtocol: 'quic', publicAddress: b.publicAddress || '',
+        publicPort: b.publicPort ?? 0, listenAddress: b.listenAddress || '', listenPort: b.listenPort ?? 0 };
+      if (!['dedicated-address', 'port-forwarding'].includes(out.mode)) throw new Invalid('mode', `unsupported value "${out.mode}" (dedicated-address, port-forwarding)`);
+      checkPort(out.publicPort, 'publicPort', { allowZero: true });
+      checkPort(out.listenPort, 'listenPort', { allowZero: true });
+      const auto = ['autoHttpDetect', 'autoStunDetect'].includes(out.publicAddress);
+      if (out.publicAddress && !auto && !isIP(out.publicAddress)) throw new Invalid('publicAddress', `invalid address "${out.publicAddress}"`);
+      if (out.listenAddress && !isIP(out.listenAddress)) throw new Invalid('listenAddress', `invalid address "${out.listenAddress}"`);
+      if (out.mode === 'port-forwarding') {
+        if (!out.publicAddress) throw new Invalid('publicAddress', 'required for port-forwarding');
+        checkPort(out.publicPort, 'publicPort');
+        checkPort(out.listenPort, 'listenPort');
+      } else {
+        if (!out.publicAddress && !out.listenAddress) throw new Invalid('publicAddress', 'dedicated-address needs publicAddress or listenAddress');
+        if (!out.listenPort && !out.publicPort) throw new Invalid('listenPort', 'listenPort or publicPort required');
+        out.listenPort ||= out.publicPort;
+        out.publicPort ||= out.listenPort;
+      }
+      if (out.publicAddress === 'autoHttpDetect') {
+        const d = b.httpDetector || {};
+        if (!/^https?:\/\/.+/.test(d.url || '')) throw new Invalid('httpDetector.url', 'http(s) URL required');
+        out.httpDetector = { url: d.url, interval: d.interval ?? 60 };
+      }
+      if (out.publicAddress === 'autoStunDetect') {
+        if (!Array.isArray(b.stunServers) || !b.stunServers.length) throw new Invalid('stunServers', 'needs 1..8 HOST:PORT entries');
+        out.stunServers = b.stunServers;
+      }
+      return out;
+    },
+  },
+};
+
+function validateSite(b, current) {
+  onlyFields(b, ['siteName', 'networkKey', 'networkKeySet', 'messageChannel', 'logger']);
+  const site = structuredClone(current);
+  if (b.siteName !== undefined) { checkName(b.siteName, 'siteName'); site.siteName = b.siteName; }
+  if (b.networkKey !== undefined) {
+    if (typeof b.networkKey !== 'string' || b.networkKey.length < 8 || b.networkKey.length > 255) throw new Invalid('networkKey', 'must be 8..255 bytes');
+    site.networkKey = b.networkKey;
+  }
+  const mc = b.messageChannel;
+  if (mc !== undefined) {
+    for (const k of Object.keys(mc)) {
+      if (!['protocol', 'brokers', 'topic', 'username', 'password', 'passwordSet', 'caFile'].includes(k)) throw new Invalid(`messageChannel.${k}`, 'unknown field');
+    }
+    if (mc.brokers !== undefined) {
+      if (!Array.isArray(mc.brokers) || mc.brokers.length < 1 || mc.brokers.length > 8) throw new Invalid('messageChannel.brokers', 'needs 1..8 broker URLs');
+      mc.brokers.forEach((u, i) => {
+        if (!/^(mqtt|mqtts|ssl|tcp|ws|wss):\/\/[^/:]+(:\d{1,5})?\/?$/.test(u)) throw new Invalid(`messageChannel.brokers[${i}]`, `invalid broker URL "${u}"`);
+      });
+      site.messageChannel.brokers = mc.brokers;
+    }
+    if (mc.topic !== undefined) {
+      if (/[+#\0]/.test(mc.topic) || mc.topic.length > 200) throw new Invalid('messageChannel.topic', "must not contain '+', '#' and be at most 200 bytes");
+      site.messageChannel.topic = mc.topic || 'wovenet/0123456789abcdef0123456789abcdef';
+    }
+    if (mc.username !== undefined) site.messageChannel.username = mc.username;
+    if (mc.password) site.messageChannel.password = mc.password;
+  }
+  if (b.logger !== undefined) {
+    const level = String(b.logger.level || 'INFO').toUpperCase();
+    if (!['DEBUG', 'INFO', 'WARN', 'ERROR'].includes(level)) throw new Invalid('logger.level', `unsupported value "${b.logger.level}" (DEBUG, INFO, WARN, ERROR)`);
+    site.logger = { ...site.logger, ...b.logger, level };
+  }
+  return site;
+}
+
+// ---------- state ----------
+
+const EMPTY_SITE = {
+  siteName: '', networkKey: '',
+  messageChannel: { protocol: 'mqtt', brokers: [], topic: '', username: '', password: '', caFile: '' },
+  logger: { level: 'INFO', file: '', format: 'text' },
+};
+
+function seed() {
+  return {
+    revision: 1,
+    site: {
+      siteName: 'alpha', networkKey: 'seed-network-key',
+      messageChannel: { protocol: 'mqtt', brokers: ['mqtt://127.0.0.1:1883'], topic: 'wovenet/5e1f0c1b2a3d4e5f60718293a4b5c6d7', username: '', password: '', caFile: '' },
+      logger: { level: 'INFO', file: '', format: 'text' },
+    },
+    broker: { state: 'connected', error: '' },
+    tunnelSockets: [{ name: 'public-v4', mode: 'dedicated-address', transportProtocol: 'quic', publicAddress: '203.0.113.10', publicPort: 25890, listenAddress: '', listenPort: 25890 }],
+    exposedApps: [{ name: 'web', mode: 'single', appSocket: 'tcp:127.0.0.1:8080' }],
+    remoteApps: [],
+    peers: [{
+      siteName: 'beta', online: true, lastSeen: new Date().toISOString(),
+      sockets: [{ address: '198.51.100.20', port: 25890, protocol: 'quic', detected: false }, { address: '2001:db8::20', port: 25890, protocol: 'quic', detected: false }],
+      apps: ['iperf', 'ssh'],
+      channels: [
+        { id: 1, direction: 'outbound', localAddress: '203.0.113.10:41000', remoteAddress: '198.51.100.20:25890', family: 'ipv4', state: 'up', rttMs: 12, cwnd: 14720, bytesSent: 0, bytesReceived: 0, streams: 1 },
+        { id: 2, direction: 'inbound', localAddress: '[2001:db8::10]:25890', remoteAddress: '[2001:db8::20]:50000', family: 'ipv6', state: 'up', rttMs: 9, cwnd: 14720, bytesSent: 0, bytesReceived: 0, streams: 0 },
+      ],
+    }],
+    counters: new Map(),   // remote app name -> {connections, activeConnections, bytesIn, bytesOut}
+  };
+}
+
+function remoteStatus(db, app) {
+  const c = db.counters.get(app.name) || { connections: 0, activeConnections: 0, bytesIn: 0, bytesOut: 0 };
+  const clash = db.remoteApps.find((o) => o !== app && o.localSocket === app.localSocket && db.remoteApps.indexOf(o) < db.remoteApps.indexOf(app));
+  if (clash) return { state: 'error', error: `bind ${app.localSocket}: address already in use`, ...c };
+  const peer = db.peers.find((p) => p.siteName === app.siteName && p.online !== false);
+  return { state: peer ? 'listening' : 'waiting-for-site', error: '', ...c };
+}
+
+function view(db, kind, item) {
+  if (kind === 'remoteApps') return { ...item, status: remoteStatus(db, item) };
+  if (kind === 'exposedApps') return { ...item, status: { connections: 0, bytesIn: 0, bytesOut: 0 } };
+  if (kind === 'tunnelSockets') return { ...item, status: { state: 'listening', error: '', publicAddress: isIP(item.publicAddress) ? item.publicAddress : '203.0.113.10' } };
+  return item;
+}
+
+function siteView(db) {
+  const { networkKey, ...site } = db.site;
+  const { password, ...mc } = site.messageChannel;
+  return { ...site, networkKeySet: Boolean(networkKey), messageChannel: { ...mc, passwordSet: Boolean(password) }, status: { broker: db.broker } };
+}
+
+// ---------- HTTP ----------
+
+function send(res, status, body, headers = {}) {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
+  res.end(text);
+}
+function fail(res, status, code, message, field = '', headers) {
+  send(res, status, { error: { code, message, field } }, headers);
+}
+
+async function readJSON(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of req) { size += c.length; if (size > 1 << 20) throw new Invalid('', 'body over 1 MiB', 413, 'too-large'); chunks.push(c); }
+  if (!/^application\/json\b/.test(req.headers['content-type'] || '')) throw new Invalid('', 'Content-Type must be application/json', 415, 'unsupported-media-type');
+  try { return JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { throw new Invalid('', 'malformed JSON', 400, 'malformed'); }
+}
+
+async function serveStatic(req, res, pathname) {
+  const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname.slice(1));
+  const file = path.resolve(WEB, rel);
+  const type = TYPES[path.extname(file)];
+  // Like the agent: "/", "/<file>" and anything under "/assets/".
+  const routable = !rel.includes('/') || rel.startsWith('assets/');
+  if (!routable || !file.startsWith(WEB + path.sep) || !type) return fail(res, 404, 'not-found', 'no such file');
+  try {
+    const data = await fs.readFile(file);
+    res.writeHead(200, { 'Content-Type': type, 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : data);
+  } catch {
+    fail(res, 404, 'not-found', 'no such file');
+  }
+}
+
+export async function startMock({ port = 0, host = '127.0.0.1', token = '', statsMs = 1000, withSite = true } = {}) {
+  const db = seed();
+  if (!withSite) db.site = null;
+  const clients = new Set();
+
+  function emit(kind, name = '', action = 'changed', status = null) {
+    const text = `event: ${kind}\ndata: ${JSON.stringify({ kind, name, action, status })}\n\n`;
+    for (const res of clients) res.write(text);
+  }
+  function changed(kind, name, action, status) { db.revision++; emit(kind, name, action, status); }
+
+  function collection(req, res, kind, name, body) {
+    const list = db[kind];
+    const idx = name === undefined ? -1 : list.findIndex((x) => x.name === name);
+    if (name === undefined) {
+      if (req.method === 'GET') return send(res, 200, list.map((x) => view(db, kind, x)));
+      if (req.method !== 'POST') return fail(res, 405, 'method-not-allowed', 'use GET or POST', '', { Allow: 'GET, POST' });
+      const item = KINDS[kind].validate(body);
+      if (list.some((x) => x.name === item.name)) throw new Invalid('name', `"${item.name}" exists`, 409, 'conflict');
+      list.push(item);
+      changed(kind, item.name, 'created', view(db, kind, item).status);
+      return send(res, 201, view(db, kind, item), { Location: `/api/v1/${KINDS[kind].path}/${encodeURIComponent(item.name)}` });
+    }
+    if (req.method === 'GET') return idx < 0 ? fail(res, 404, 'not-found', `no ${KINDS[kind].path} "${name}"`) : send(res, 200, view(db, kind, list[idx]));
+    if (req.method === 'DELETE') {
+      if (idx < 0) return fail(res, 404, 'not-found', `no ${KINDS[kind].path} "${name}"`);
+      list.splice(idx, 1);
+      db.counters.delete(name);
+      changed(kind, name, 'deleted');
+      return send(res, 204);
+    }
+    if (req.method === 'PUT' || req.method === 'PATCH') {
+      let input = body;
+      if (req.method === 'PATCH') {
+        if (idx < 0) return fail(res, 404, 'not-found', `no ${KINDS[kind].path} "${name}"`);
+        input = { ...list[idx], ...body };
+      }
+      if (input && typeof input === 'object' && input.name === undefined) input.name = name;
+      const item = KINDS[kind].validate(input);
+      if (item.name !== name) throw new Invalid('name', 'must match the name in the URL');
+      if (idx < 0) list.push(item); else list[idx] = item;
+      changed(kind, name, idx < 0 ? 'created' : 'changed', view(db, kind, item).status);
+      return send(res, idx < 0 ? 201 : 200, view(db, kind, item));
+    }
+    return fail(res, 405, 'method-not-allowed', 'method not allowed', '', { Allow: 'GET, PUT, PATCH, DELETE' });
+  }
+
+  function events(req, res) {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+    res.write(': wovenet mock events\n\n');
+    clients.add(res);
+    req.on('close', () => clients.delete(res));
+  }
+
+  async function api(req, res, rest) {
+    if (token && req.headers.authorization !== `Bearer ${token}`) {
+      return fail(res, 401, 'unauthorized', 'credentials required', '', { 'WWW-Authenticate': 'Basic realm="wovenet", Bearer realm="wovenet"' });
+    }
+    const [top, name, extra] = rest.split('/').map(decodeURIComponent);
+    if (extra !== undefined) return fail(res, 404, 'not-found', 'no such resource');
+    const needsBody = ['POST', 'PUT', 'PATCH'].includes(req.method);
+    const body = needsBody ? await readJSON(req) : undefined;
+    const kind = Object.keys(KINDS).find((k) => KINDS[k].path === top);
+    if (kind) return collection(req, res, kind, name, body);
+    if (top === 'site' && name === undefined) {
+      if (req.method === 'GET') return db.site ? send(res, 200, siteView(db)) : fail(res, 404, 'not_found', 'no site configured yet (PUT one)');
+      if (req.method !== 'PUT' && req.method !== 'PATCH') return fail(res, 405, 'method-not-allowed', 'use GET, PUT or PATCH', '', { Allow: 'GET, PUT, PATCH' });
+      if (!db.site && req.method === 'PATCH') return fail(res, 404, 'not_found', 'no site configured yet (PUT one)');
+      if (req.method === 'PUT' && (!body || typeof body.siteName !== 'string')) throw new Invalid('siteName', 'required');
+      const next = validateSite(body, req.method === 'PUT' ? EMPTY_SITE : db.site);
+      if (!next.messageChannel.brokers.length) throw new Invalid('messageChannel.brokers', 'needs 1..8 broker URLs');
+      db.site = next;
+      changed('site', db.site.siteName, 'changed');
+      return send(res, 200, siteView(db));
+    }
+    if (top === 'peers' && req.method === 'GET') {
+      if (name === undefined) return send(res, 200, db.peers);
+      const peer = db.peers.find((p) => p.siteName === name);
+      return peer ? send(res, 200, peer) : fail(res, 404, 'not-found', `no peer "${name}"`);
+    }
+    if (top === 'config' && req.method === 'GET' && name === undefined) {
+      const strip = (kind) => db[kind].map((x) => ({ ...x }));
+      const { status, ...site } = siteView(db);
+      return send(res, 200, { revision: db.revision, site, tunnelSockets: strip('tunnelSockets'), exposedApps: strip('exposedApps'), remoteApps: strip('remoteApps') });
+    }
+    if (top === 'events' && req.method === 'GET' && name === undefined) return events(req, res);
+    return fail(res, 404, 'not-found', 'no such resource');
+  }
+
+  async function mockControl(req, res, rest) {
+    // Test hooks: POST /__mock/peers {peer}, DELETE /__mock/peers/<site>.
+    const [top, name] = rest.split('/').map(decodeURIComponent);
+    if (top === 'peers' && req.method === 'POST') { addPeer(JSON.parse(await readBodyText(req))); return send(res, 204); }
+    if (top === 'peers' && req.method === 'DELETE') { removePeer(name); return send(res, 204); }
+    return fail(res, 404, 'not-found', 'no such hook');
+  }
+
+  const server = http.createServer(async (req, res) => {
+    const { pathname } = new URL(req.url, 'http://x');
+    try {
+      if (pathname.startsWith('/api/v1/')) return await api(req, res, pathname.slice('/api/v1/'.length));
+      if (pathname === '/healthz') return send(res, 200, { status: 'ok' });
+      if (pathname === '/metrics') { res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }); return res.end('# HELP wovenet_up 1 if up\n# TYPE wovenet_up gauge\nwovenet_up 1\n'); }
+      if (pathname.startsWith('/__mock/')) return await mockControl(req, res, pathname.slice('/__mock/'.length));
+      if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 405, 'method-not-allowed', 'GET only', '', { Allow: 'GET, HEAD' });
+      return await serveStatic(req, res, pathname);
+    } catch (err) {
+      if (err instanceof Invalid) return fail(res, err.status, err.code, err.message, err.field);
+      return fail(res, 500, 'internal', String(err && err.message));
+    }
+  });
+
+  function addPeer(peer) {
+    const full = { online: true, lastSeen: new Date().toISOString(), ...peer };
+    if (!full.dataChannels) { full.sockets ||= []; full.apps ||= []; full.channels ||= []; }
+    if (full.online === undefined) delete full.online;
+    db.peers = db.peers.filter((p) => p.siteName !== full.siteName).concat(full);
+    emit('peers', full.siteName, 'created');
+  }
+  function removePeer(name) {
+    db.peers = db.peers.filter((p) => p.siteName !== name);
+    emit('peers', name, 'deleted');
+  }
+
+  function tick() {
+    for (const peer of db.peers) {
+      for (const ch of peer.channels || peer.dataChannels || []) {
+        if (ch.state !== 'up') continue;
+        ch.bytesSent += Math.round(20000 + Math.random() * 80000);
+        ch.bytesReceived += Math.round(50000 + Math.random() * 200000);
+        ch.rttMs = Math.max(1, Math.round(ch.rttMs + (Math.random() - 0.5) * 2));
+      }
+      if (peer.online) peer.lastSeen = new Date().toISOString();
+    }
+    emit('stats');
+  }
+  const timer = statsMs > 0 ? setInterval(tick, statsMs) : null;
+
+  await new Promise((resolve) => server.listen(port, host, resolve));
+  const url = `http://${host}:${server.address().port}/`;
+  return {
+    url, db, emit, addPeer, removePeer,
+    close() {
+      if (timer) clearInterval(timer);
+      for (const res of clients) res.end();
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+async function readBodyText(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const mock = await startMock({ port: Number(process.argv[2] || process.env.PORT || 0), token: process.env.MOCK_TOKEN || '' });
+  console.log(`mock wovenet API and dashboard at ${mock.url}`);
+}
