@@ -19,6 +19,10 @@
  *   - our own announcement slot is watched: if it holds an offline record or
  *     another instance's message while we run, we re-announce (at most every
  *     2 s), which undoes a replayed or stale Last Will;
+ *   - after each (re)connect, a peer that is neither re-sent by the broker
+ *     (retained) nor re-announced within reconnect_grace_ms is marked
+ *     offline: a broker restarted without persistence has lost the Last
+ *     Will of a peer that died meanwhile;
  *   - inbox messages must be addressed to us, within ±60 s and not seen
  *     before (wv_replay);
  *   - anything that fails to open, parse or validate is dropped and counted.
@@ -54,7 +58,7 @@ typedef struct wv_peer {
 enum wv_peer_event {
     WV_PEER_ADDED,   /* first announcement (or sockinfo reply) from a new site */
     WV_PEER_CHANGED, /* newer announcement or sockinfo reply; may flip online back on */
-    WV_PEER_OFFLINE, /* its Last Will or clean-stop record */
+    WV_PEER_OFFLINE, /* Last Will, clean-stop record, or silent after our reconnect */
 };
 
 typedef struct wv_discovery_stats {
@@ -73,7 +77,8 @@ typedef struct wv_discovery_options {
     /* Brokers, credentials, CA file, keepalive. The will_* fields are
      * ignored: discovery sets the Last Will itself. */
     wv_mqtt_options mqtt;
-    size_t max_peers; /* 0 = default; announcements of further sites are dropped */
+    size_t max_peers;           /* 0 = default; announcements of further sites are dropped */
+    int64_t reconnect_grace_ms; /* 0 = default (35 s, above the reconnect backoff) */
 } wv_discovery_options;
 
 typedef struct wv_discovery_callbacks {

@@ -14,6 +14,7 @@ TOPIC = "wvtest/core"
 KEY = "s3cret-Network-Key-42"
 ITER = "1000"  # the default work factor is only for production
 KEEPALIVE = 2
+GRACE_MS = 3000  # after a reconnect, peers not heard within this are offline
 
 
 class Disco:
@@ -22,7 +23,7 @@ class Disco:
         self.dir = t.tmpdir(f"wvdisco-{site}-")
         self.log = os.path.join(self.dir, "out")
         argv = [TOOL, "run", "--site", site, "--key", key, "--topic", TOPIC, "--iterations",
-                ITER, "--keepalive", str(KEEPALIVE)]
+                ITER, "--keepalive", str(KEEPALIVE), "--grace-ms", str(GRACE_MS)]
         for url in brokers or [broker.url]:
             argv += ["--broker", url]
         for a in apps:
@@ -199,9 +200,28 @@ def main():
     print(f"       offline after {took:.1f} s (keepalive {KEEPALIVE} s)")
     t.check(took <= KEEPALIVE * 1.5 + 1.5, "within keepalive x 1.5 (+ broker check slack)")
 
+    print("a site that dies while the broker is down (Last Will lost) goes offline after the grace")
+    a1 = Disco(broker, "siteAlpha7", apps=["webAppQx"])
+    t.wait_for(lambda: sees(a1, "siteBravo9") and sees(b, "siteAlpha7"), 5, what="alpha is back")
+    n = len(b.find("EV PEER offline siteAlpha7"))
+    nb = len(b.find("EV STATE up"))
+    broker.stop(signal.SIGKILL)  # a SIGTERMed mosquitto still sends the Last Wills
+    t.stop(a1.proc, signal.SIGKILL)
+    broker.start()
+    t.wait_for(lambda: len(b.find("EV STATE up")) > nb, 10, what="bravo reconnects")
+    up = time.monotonic()
+    t.check(b.peers()["siteAlpha7"], "alpha still listed online right after the reconnect")
+    t.wait_for(lambda: len(b.find("EV PEER offline siteAlpha7")) > n, GRACE_MS / 1000 + 3,
+               what="silent alpha offline after the grace")
+    took = time.monotonic() - up
+    print(f"       offline {took:.1f} s after the reconnect (grace {GRACE_MS / 1000} s)")
+    t.check(GRACE_MS / 1000 - 0.5 <= took <= GRACE_MS / 1000 + 1.5, "about the grace period")
+
     print("a frozen site (SIGSTOP: socket open, no pings) goes offline by keepalive")
     a2 = Disco(broker, "siteAlpha7", apps=["webAppQx"])
     t.wait_for(lambda: sees(a2, "siteBravo9") and sees(b, "siteAlpha7"), 5, what="alpha is back")
+    time.sleep(GRACE_MS / 1000)  # let bravo's sweep pass: a2 must stay online through it
+    t.check(b.peers()["siteAlpha7"], "a live peer survives the sweep")
     n = len(b.find("EV PEER offline siteAlpha7"))
     os.killpg(a2.proc.pid, signal.SIGSTOP)
     frozen = time.monotonic()
