@@ -313,6 +313,24 @@ static void disconnect(wv_mqtt *m) {
         finish_close(m);
 }
 
+/* MQTT 3.1.1 CONNACK refusals, which paho reports as the failure code. */
+static const char *connack_hint(int code) {
+    switch (code) {
+    case 1:
+        return ", the broker refuses MQTT 3.1.1";
+    case 2:
+        return ", client id rejected";
+    case 3:
+        return ", broker unavailable";
+    case 4:
+        return ", bad user name or password";
+    case 5:
+        return ", not authorized";
+    default:
+        return "";
+    }
+}
+
 static void handle(wv_mqtt *m, struct ev *e) {
     switch (e->kind) {
     case EV_MSG:
@@ -353,8 +371,8 @@ static void handle(wv_mqtt *m, struct ev *e) {
             break;
         /* Once per outage at WARN; the retries go on quietly. */
         wv_log_write(m->log, m->warned_fail ? WV_LOG_DEBUG : WV_LOG_WARN, SUB,
-                     "cannot connect to any broker (code %d%s%s); retrying", e->code,
-                     e->text ? ": " : "", e->text ? e->text : "");
+                     "cannot connect to any broker (code %d%s%s%s); retrying", e->code,
+                     e->text ? ": " : "", e->text ? e->text : "", connack_hint(e->code));
         m->warned_fail = true;
         schedule_retry(m);
         break;
