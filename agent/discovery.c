@@ -280,6 +280,10 @@ static void on_announce_slot(wv_discovery *d, const char *seg, wv_msg *m) {
         parse_failed(d, "unexpected type in an announcement slot");
     } else if (!hash_matches(d, m->site, seg)) {
         parse_failed(d, "announcement in another site's slot");
+    } else if (m->ts > now_ms() + WV_MAX_CLOCK_SKEW_MS) {
+        /* Held, it would make every later instance of that site look older
+         * (ordering across instances is by ts) until the clock caught up. */
+        parse_failed(d, "timestamp too far in the future");
     } else if (strcmp(m->site, d->site) == 0) {
         on_own_slot(d, m);
     } else if (m->type == WV_MSG_ANNOUNCE) {

@@ -25,6 +25,8 @@
  *     Will of a peer that died meanwhile;
  *   - inbox messages must be addressed to us, within ±60 s and not seen
  *     before (wv_replay);
+ *   - an announcement or offline record dated more than 10 min ahead of our
+ *     clock is refused (it would shadow the site's later instances);
  *   - anything that fails to open, parse or validate is dropped and counted.
  *     The first message that fails authentication logs one WARN line naming
  *     the topic (never the key).
@@ -43,6 +45,8 @@
 
 #define WV_DISCOVERY_DEFAULT_MAX_PEERS 4096
 #define WV_TOPIC_MAX 200
+/* Announcements dated further ahead than this are refused. */
+#define WV_MAX_CLOCK_SKEW_MS (10 * 60 * 1000)
 
 typedef struct wv_discovery wv_discovery;
 

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import wvtest as t
-from wvdisco import (GRACE_MS, KEEPALIVE, KEY, TOPIC, Disco, pub, sees, seal,
+from wvdisco import (GRACE_MS, KEEPALIVE, KEY, TOPIC, Disco, pub, sees, seal, site_hash,
                      sub_once)
 
 
@@ -91,10 +91,22 @@ def main():
     # A valid message moved to another slot fails: the topic is authenticated.
     pub(broker, slot, old)
     pub(broker, f"{TOPIC}/i/{a.hash}", seal(b'{"type":"offline"}', f"{TOPIC}/i/{a.hash}"))
-    want = {"decrypt": s0["decrypt"] + 4, "parse": s0["parse"] + 4,
+    # Well formed and in its own slot, but dated an hour ahead.
+    fslot = f"{TOPIC}/a/{site_hash('siteFuture1')}"
+    future = ('{"type":"announce","site":"siteFuture1","instance":"%s","seq":1,"ts":%d,'
+              '"sockets":[],"apps":[],"fingerprint":"%s"}'
+              % ("ab" * 16, int(time.time() * 1000) + 3600_000, "cd" * 32))
+    pub(broker, fslot, seal(future.encode(), fslot))
+    want = {"decrypt": s0["decrypt"] + 4, "parse": s0["parse"] + 5,
             "oversize": s0["oversize"] + 1}
     t.wait_for(lambda: {k: a.stats()[k] for k in want} == want, 5, what=f"counters {want}")
     t.check(a.proc.poll() is None and sees(a, "siteBravo9"), "alpha alive and still sees bravo")
+    t.check("siteFuture1" not in a.peers(), "the future-dated site was not added")
+    # The same announcement dated now is accepted: the check above is the date.
+    now = future.replace(str(int(future.split('"ts":')[1].split(",")[0])),
+                         str(int(time.time() * 1000)))
+    pub(broker, fslot, seal(now.encode(), fslot))
+    t.wait_for(lambda: sees(a, "siteFuture1"), 5, what="the same announcement dated now")
 
     print("broker restart: reconnect and re-announce")
     nb = len(b.find("EV PEER changed siteAlpha7"))

@@ -90,5 +90,11 @@ def seal(plain, full_topic):
     return r.stdout
 
 
+def site_hash(site):
+    r = subprocess.run([TOOL, "hash", "--key", KEY, "--topic", TOPIC, "--iterations", ITER,
+                        "--site", site], capture_output=True, check=True, text=True)
+    return r.stdout.strip()
+
+
 def sees(d, name, online=True):
     return d.peers().get(name) == online
