@@ -230,9 +230,12 @@ static void apply_offline(wv_discovery *d, const wv_msg *m) {
         d->stats.replays++;
         return;
     }
+    /* Heard from, even if already offline: a seeded peer whose retained slot
+     * says "offline" must not be confirmed by a stray copy of its old
+     * announcement later. */
+    p->last_seen_ms = now_ms();
     if (p->online) {
         p->online = false;
-        p->last_seen_ms = now_ms();
         emit(d, p, WV_PEER_OFFLINE);
     }
 }

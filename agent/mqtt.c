@@ -48,7 +48,7 @@ struct wv_mqtt {
 
     /* Loop-only state. */
     uv_async_t async;
-    uv_timer_t timer; /* first-connect retry, then the close deadline */
+    uv_timer_t timer; /* reconnect backoff, then the close deadline */
     char *uris[WV_MQTT_MAX_BROKERS];
     size_t nuris;
     char *username, *password, *ca_file, *will_topic;
