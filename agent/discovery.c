@@ -10,6 +10,9 @@
 #define SUB "discovery"
 #define HEAL_INTERVAL_MS 2000
 #define REPLAY_CAPACITY 4096
+/* Longer than the MQTT layer's longest reconnect backoff (30 s), so every
+ * live peer has had the chance to reconnect and re-announce. */
+#define DEFAULT_GRACE_MS 35000
 
 struct wv_discovery {
     uv_loop_t *loop;
@@ -28,6 +31,9 @@ struct wv_discovery {
     wv_replay *replay;
     uv_timer_t heal;
     int64_t last_heal_ms;
+    uv_timer_t sweep; /* marks peers not heard since the last connect offline */
+    int64_t connected_at_ms, grace_ms;
+    int handles_open;
     wv_peer **peers;
     size_t npeers, max_peers;
     wv_discovery_stats stats;
@@ -198,12 +204,15 @@ static void apply_announcement(wv_discovery *d, wv_msg *m) {
         p->last_seen_ms = now;
         emit(d, p, WV_PEER_CHANGED);
     } else if (strcmp(p->ann.instance, m->instance) == 0 && p->ann.seq == m->seq) {
-        /* The broker re-sending a retained message we hold: it confirms a
-         * seeded peer is up, and is otherwise nothing new. */
+        /* The broker re-sending a retained message we hold: nothing new,
+         * but proof the peer is still there (for the sweep), and it
+         * confirms a seeded peer. */
         if (!p->online && p->last_seen_ms == 0) {
             p->online = true;
             p->last_seen_ms = now;
             emit(d, p, WV_PEER_CHANGED);
+        } else if (p->online) {
+            p->last_seen_ms = now;
         }
     } else {
         d->stats.replays++;
@@ -221,9 +230,12 @@ static void apply_offline(wv_discovery *d, const wv_msg *m) {
         d->stats.replays++;
         return;
     }
+    /* Heard from, even if already offline: a seeded peer whose retained slot
+     * says "offline" must not be confirmed by a stray copy of its old
+     * announcement later. */
+    p->last_seen_ms = now_ms();
     if (p->online) {
         p->online = false;
-        p->last_seen_ms = now_ms();
         emit(d, p, WV_PEER_OFFLINE);
     }
 }
@@ -271,6 +283,10 @@ static void on_announce_slot(wv_discovery *d, const char *seg, wv_msg *m) {
         parse_failed(d, "unexpected type in an announcement slot");
     } else if (!hash_matches(d, m->site, seg)) {
         parse_failed(d, "announcement in another site's slot");
+    } else if (m->ts > now_ms() + WV_MAX_CLOCK_SKEW_MS) {
+        /* Held, it would make every later instance of that site look older
+         * (ordering across instances is by ts) until the clock caught up. */
+        parse_failed(d, "timestamp too far in the future");
     } else if (strcmp(m->site, d->site) == 0) {
         on_own_slot(d, m);
     } else if (m->type == WV_MSG_ANNOUNCE) {
@@ -352,11 +368,31 @@ static void on_message(wv_mqtt *mq, const char *topic, const uint8_t *payload, s
         on_inbox(d, &m);
 }
 
+/* A broker that restarted without persistence has lost the retained
+ * announcements and, worse, the Last Wills: a peer that died meanwhile would
+ * stay "online" forever. So after each connect, a peer neither re-sent
+ * (retained) nor re-announced within the grace period is taken as gone. */
+static void on_sweep(uv_timer_t *t) {
+    wv_discovery *d = t->data;
+    for (size_t i = 0; i < d->npeers && !d->closing; i++) {
+        wv_peer *p = d->peers[i];
+        if (p->online && p->last_seen_ms < d->connected_at_ms) {
+            WV_INFO(d->log, SUB, "peer %s not heard since we reconnected", p->name);
+            p->online = false;
+            emit(d, p, WV_PEER_OFFLINE);
+        }
+    }
+}
+
 static void on_state(wv_mqtt *mq, bool connected, const char *broker, const char *why, void *user) {
     wv_discovery *d = user;
     if (connected) {
         WV_INFO(d->log, SUB, "message channel up; announcing");
+        d->connected_at_ms = now_ms();
+        uv_timer_start(&d->sweep, on_sweep, (uint64_t)d->grace_ms, 0);
         publish_announcement(d);
+    } else {
+        uv_timer_stop(&d->sweep);
     }
     if (d->cb.state && !d->closing)
         d->cb.state(d, connected, d->user);
@@ -384,6 +420,7 @@ int wv_discovery_new(uv_loop_t *loop, wv_log *log, const wv_discovery_options *o
     strcpy(d->site, o->site);
     strcpy(d->topic, o->topic);
     d->max_peers = o->max_peers ? o->max_peers : WV_DISCOVERY_DEFAULT_MAX_PEERS;
+    d->grace_ms = o->reconnect_grace_ms > 0 ? o->reconnect_grace_ms : DEFAULT_GRACE_MS;
     uint8_t *will = NULL;
     size_t will_len = 0;
     int rc = wv_keys_site_hash(&d->keys, d->site, d->hash);
@@ -410,6 +447,8 @@ int wv_discovery_new(uv_loop_t *loop, wv_log *log, const wv_discovery_options *o
     d->replay = wv_replay_new(REPLAY_CAPACITY, WV_INBOX_WINDOW_MS);
     uv_timer_init(loop, &d->heal);
     d->heal.data = d;
+    uv_timer_init(loop, &d->sweep);
+    d->sweep.data = d;
     *out = d;
     return 0;
 fail:
@@ -537,8 +576,10 @@ void wv_discovery_get_stats(wv_discovery *d, wv_discovery_stats *out) {
     out->oversize = ms.dropped_oversize;
 }
 
-static void on_heal_closed(uv_handle_t *h) {
+static void on_timer_closed(uv_handle_t *h) {
     wv_discovery *d = h->data;
+    if (--d->handles_open > 0)
+        return;
     if (d->close_cb)
         d->close_cb(d, d->user);
     for (size_t i = 0; i < d->npeers; i++) {
@@ -555,7 +596,9 @@ static void on_heal_closed(uv_handle_t *h) {
 
 static void on_mqtt_closed(wv_mqtt *m, void *user) {
     wv_discovery *d = user;
-    uv_close((uv_handle_t *)&d->heal, on_heal_closed);
+    d->handles_open = 2;
+    uv_close((uv_handle_t *)&d->heal, on_timer_closed);
+    uv_close((uv_handle_t *)&d->sweep, on_timer_closed);
 }
 
 void wv_discovery_close(wv_discovery *d, wv_discovery_close_cb close_cb) {
@@ -564,6 +607,7 @@ void wv_discovery_close(wv_discovery *d, wv_discovery_close_cb close_cb) {
     d->closing = true;
     d->close_cb = close_cb;
     uv_timer_stop(&d->heal);
+    uv_timer_stop(&d->sweep);
     uint8_t *off = NULL;
     size_t len = 0;
     if (d->started)

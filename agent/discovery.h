@@ -19,8 +19,14 @@
  *   - our own announcement slot is watched: if it holds an offline record or
  *     another instance's message while we run, we re-announce (at most every
  *     2 s), which undoes a replayed or stale Last Will;
+ *   - after each (re)connect, a peer that is neither re-sent by the broker
+ *     (retained) nor re-announced within reconnect_grace_ms is marked
+ *     offline: a broker restarted without persistence has lost the Last
+ *     Will of a peer that died meanwhile;
  *   - inbox messages must be addressed to us, within ±60 s and not seen
  *     before (wv_replay);
+ *   - an announcement or offline record dated more than 10 min ahead of our
+ *     clock is refused (it would shadow the site's later instances);
  *   - anything that fails to open, parse or validate is dropped and counted.
  *     The first message that fails authentication logs one WARN line naming
  *     the topic (never the key).
@@ -39,6 +45,8 @@
 
 #define WV_DISCOVERY_DEFAULT_MAX_PEERS 4096
 #define WV_TOPIC_MAX 200
+/* Announcements dated further ahead than this are refused. */
+#define WV_MAX_CLOCK_SKEW_MS (10 * 60 * 1000)
 
 typedef struct wv_discovery wv_discovery;
 
@@ -54,7 +62,7 @@ typedef struct wv_peer {
 enum wv_peer_event {
     WV_PEER_ADDED,   /* first announcement (or sockinfo reply) from a new site */
     WV_PEER_CHANGED, /* newer announcement or sockinfo reply; may flip online back on */
-    WV_PEER_OFFLINE, /* its Last Will or clean-stop record */
+    WV_PEER_OFFLINE, /* Last Will, clean-stop record, or silent after our reconnect */
 };
 
 typedef struct wv_discovery_stats {
@@ -73,7 +81,8 @@ typedef struct wv_discovery_options {
     /* Brokers, credentials, CA file, keepalive. The will_* fields are
      * ignored: discovery sets the Last Will itself. */
     wv_mqtt_options mqtt;
-    size_t max_peers; /* 0 = default; announcements of further sites are dropped */
+    size_t max_peers;           /* 0 = default; announcements of further sites are dropped */
+    int64_t reconnect_grace_ms; /* 0 = default (35 s, above the reconnect backoff) */
 } wv_discovery_options;
 
 typedef struct wv_discovery_callbacks {

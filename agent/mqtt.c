@@ -12,7 +12,10 @@
 #define SUB "mqtt"
 #define MAX_SUBS 16
 #define CLOSE_TIMEOUT_MS 3000
-#define RETRY_MIN_MS 1000
+/* Reconnect backoff. Our own timer rather than paho's automaticReconnect:
+ * paho counts whole seconds and does not retry a first connect that fails,
+ * and one code path for both cases is easier to reason about. */
+#define RETRY_MIN_MS 500
 #define RETRY_MAX_MS 30000
 
 enum ev_kind { EV_MSG, EV_CONNECTED, EV_LOST, EV_CONNECT_FAILED, EV_FINAL_SENT, EV_DISC_DONE };
@@ -45,7 +48,7 @@ struct wv_mqtt {
 
     /* Loop-only state. */
     uv_async_t async;
-    uv_timer_t timer; /* first-connect retry, then the close deadline */
+    uv_timer_t timer; /* reconnect backoff, then the close deadline */
     char *uris[WV_MQTT_MAX_BROKERS];
     size_t nuris;
     char *username, *password, *ca_file, *will_topic;
@@ -55,7 +58,7 @@ struct wv_mqtt {
     size_t max_payload, max_queue;
     char *subs[MAX_SUBS];
     size_t nsubs;
-    bool started, connected, ever_connected, closing, finished;
+    bool started, connected, warned_fail, closing, finished;
     uint64_t retry_ms;
     int handles_open;
     wv_mqtt_close_cb close_cb;
@@ -182,9 +185,7 @@ static int do_connect(wv_mqtt *m) {
     co.cleansession = 1;
     co.MQTTVersion = MQTTVERSION_3_1_1;
     co.connectTimeout = 10;
-    co.automaticReconnect = 1;
-    co.minRetryInterval = RETRY_MIN_MS / 1000;
-    co.maxRetryInterval = RETRY_MAX_MS / 1000;
+    co.automaticReconnect = 0; /* see RETRY_MIN_MS */
     co.serverURIs = m->uris;
     co.serverURIcount = (int)m->nuris;
     co.username = m->username;
@@ -277,6 +278,20 @@ static void finish_close(wv_mqtt *m) {
     uv_close((uv_handle_t *)&m->timer, on_handle_closed);
 }
 
+static void on_timer(uv_timer_t *t);
+
+/* Doubles the delay each time, with up to +25 % jitter so that many sites
+ * cut off by one broker restart do not all come back in the same instant. */
+static void schedule_retry(wv_mqtt *m) {
+    if (uv_is_active((uv_handle_t *)&m->timer))
+        return;
+    uint16_t r = 0;
+    (void)gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof r);
+    uint64_t delay = m->retry_ms + m->retry_ms * r / 4 / 65536;
+    uv_timer_start(&m->timer, on_timer, delay, 0);
+    m->retry_ms = WV_MIN(m->retry_ms * 2, RETRY_MAX_MS);
+}
+
 static void on_timer(uv_timer_t *t) {
     wv_mqtt *m = t->data;
     if (m->closing) {
@@ -284,8 +299,8 @@ static void on_timer(uv_timer_t *t) {
         finish_close(m);
         return;
     }
-    if (!m->connected)
-        do_connect(m);
+    if (!m->connected && do_connect(m) != 0)
+        schedule_retry(m);
 }
 
 static void disconnect(wv_mqtt *m) {
@@ -296,6 +311,24 @@ static void disconnect(wv_mqtt *m) {
     d.context = m;
     if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
         finish_close(m);
+}
+
+/* MQTT 3.1.1 CONNACK refusals, which paho reports as the failure code. */
+static const char *connack_hint(int code) {
+    switch (code) {
+    case 1:
+        return ", the broker refuses MQTT 3.1.1";
+    case 2:
+        return ", client id rejected";
+    case 3:
+        return ", broker unavailable";
+    case 4:
+        return ", bad user name or password";
+    case 5:
+        return ", not authorized";
+    default:
+        return "";
+    }
 }
 
 static void handle(wv_mqtt *m, struct ev *e) {
@@ -311,7 +344,8 @@ static void handle(wv_mqtt *m, struct ev *e) {
     case EV_CONNECTED:
         if (m->closing)
             break;
-        m->connected = m->ever_connected = true;
+        m->connected = true;
+        m->warned_fail = false;
         m->retry_ms = RETRY_MIN_MS;
         pthread_mutex_lock(&m->lock);
         m->stats.connects++;
@@ -328,19 +362,19 @@ static void handle(wv_mqtt *m, struct ev *e) {
         m->stats.disconnects++;
         pthread_mutex_unlock(&m->lock);
         WV_WARN(m->log, SUB, "broker connection lost (%s); reconnecting", e->text);
+        schedule_retry(m);
         if (m->cb.state)
             m->cb.state(m, false, NULL, e->text, m->user);
         break;
     case EV_CONNECT_FAILED:
         if (m->closing || m->connected)
             break;
-        WV_WARN(m->log, SUB, "cannot connect to any broker (code %d%s%s)", e->code,
-                e->text ? ": " : "", e->text ? e->text : "");
-        /* paho retries by itself only after a first success. */
-        if (!m->ever_connected) {
-            uv_timer_start(&m->timer, on_timer, m->retry_ms, 0);
-            m->retry_ms = WV_MIN(m->retry_ms * 2, RETRY_MAX_MS);
-        }
+        /* Once per outage at WARN; the retries go on quietly. */
+        wv_log_write(m->log, m->warned_fail ? WV_LOG_DEBUG : WV_LOG_WARN, SUB,
+                     "cannot connect to any broker (code %d%s%s%s); retrying", e->code,
+                     e->text ? ": " : "", e->text ? e->text : "", connack_hint(e->code));
+        m->warned_fail = true;
+        schedule_retry(m);
         break;
     case EV_FINAL_SENT:
         if (m->closing && !m->finished)
@@ -468,11 +502,8 @@ int wv_mqtt_start(wv_mqtt *m) {
     if (m->started)
         return WV_ERR_INVAL;
     m->started = true;
-    if (do_connect(m) != 0) {
-        /* Not fatal: the retry timer keeps trying like after a failed connect. */
-        uv_timer_start(&m->timer, on_timer, m->retry_ms, 0);
-        m->retry_ms = WV_MIN(m->retry_ms * 2, RETRY_MAX_MS);
-    }
+    if (do_connect(m) != 0)
+        schedule_retry(m); /* not fatal: keep trying as after a failed connect */
     return 0;
 }
 

@@ -11,9 +11,9 @@
  * blocks: MQTTAsync operations only enqueue work.
  *
  * Behaviour: clean session, QoS 1 for everything, persistence off (nothing
- * written to disk), broker list with failover, automatic reconnect with
- * backoff 1 s .. 30 s (also for the very first connect, which paho itself
- * does not retry). Subscriptions are remembered and re-made after every
+ * written to disk), broker list with failover (paho tries the URIs in
+ * order), reconnect with backoff 0.5 s .. 30 s plus jitter (also when the
+ * very first connect fails). Subscriptions are remembered and re-made after every
  * (re)connect. An optional Last Will is published retained by the broker if
  * this client vanishes without a DISCONNECT. */
 #include <stdbool.h>

@@ -8,87 +8,8 @@ import subprocess
 import time
 
 import wvtest as t
-
-TOOL = os.path.join(t.BUILD, "tests", "wv_disco")
-TOPIC = "wvtest/core"
-KEY = "s3cret-Network-Key-42"
-ITER = "1000"  # the default work factor is only for production
-KEEPALIVE = 2
-
-
-class Disco:
-    def __init__(self, broker, site, key=KEY, apps=(), sockets=(), brokers=None):
-        self.site = site
-        self.dir = t.tmpdir(f"wvdisco-{site}-")
-        self.log = os.path.join(self.dir, "out")
-        argv = [TOOL, "run", "--site", site, "--key", key, "--topic", TOPIC, "--iterations",
-                ITER, "--keepalive", str(KEEPALIVE)]
-        for url in brokers or [broker.url]:
-            argv += ["--broker", url]
-        for a in apps:
-            argv += ["--app", a]
-        for s in sockets:
-            argv += ["--socket", s]
-        self.proc = t.spawn(argv, self.log, stdin=subprocess.PIPE)
-        ready = t.wait_for(lambda: self.find("EV READY"), 10, what=f"{site} ready")
-        self.hash = ready[-1].split("hash=")[1].split()[0]
-
-    def text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
-
-    def find(self, prefix):
-        return [ln for ln in self.text().splitlines() if ln.startswith(prefix)]
-
-    def cmd(self, c):
-        self.proc.stdin.write((c + "\n").encode())
-        self.proc.stdin.flush()
-
-    def query(self, c, prefix):
-        n = len(self.find(prefix))
-        self.cmd(c)
-        return t.wait_for(lambda: (lambda l: l[n] if len(l) > n else None)(self.find(prefix)),
-                          5, what=f"{self.site} {c}")
-
-    def stats(self):
-        line = self.query("stats", "EV STATS")
-        return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[2:])}
-
-    def peers(self):
-        line = self.query("peers", "EV PEERS")
-        return {k: v == "1" for k, v in (p.split(":") for p in line.split()[2:])}
-
-
-def pub(broker, topic, data, retain=False):
-    path = os.path.join(broker.dir, "payload")
-    with open(path, "wb") as f:
-        f.write(data)
-    argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", topic,
-            "-f", path] + (["-r"] if retain else [])
-    subprocess.run(argv, check=True, timeout=10)
-
-
-def sub_once(broker, topic, timeout=5):
-    """Starts a subscriber that saves the next message on topic; returns a reader."""
-    path = os.path.join(broker.dir, f"one-{time.monotonic_ns()}")
-    p = t.spawn(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic, "-C",
-                 "1", "-N"], path)
-
-    def read():
-        p.wait(timeout)
-        with open(path, "rb") as f:
-            return f.read()
-    return read
-
-
-def seal(plain, full_topic):
-    r = subprocess.run([TOOL, "seal", "--key", KEY, "--topic", TOPIC, "--iterations", ITER,
-                        "--to", full_topic], input=plain, capture_output=True, check=True)
-    return r.stdout
-
-
-def sees(d, name, online=True):
-    return d.peers().get(name) == online
+from wvdisco import (GRACE_MS, KEEPALIVE, KEY, TOPIC, Disco, pub, sees, seal, site_hash,
+                     sub_once)
 
 
 def main():
@@ -170,10 +91,22 @@ def main():
     # A valid message moved to another slot fails: the topic is authenticated.
     pub(broker, slot, old)
     pub(broker, f"{TOPIC}/i/{a.hash}", seal(b'{"type":"offline"}', f"{TOPIC}/i/{a.hash}"))
-    want = {"decrypt": s0["decrypt"] + 4, "parse": s0["parse"] + 4,
+    # Well formed and in its own slot, but dated an hour ahead.
+    fslot = f"{TOPIC}/a/{site_hash('siteFuture1')}"
+    future = ('{"type":"announce","site":"siteFuture1","instance":"%s","seq":1,"ts":%d,'
+              '"sockets":[],"apps":[],"fingerprint":"%s"}'
+              % ("ab" * 16, int(time.time() * 1000) + 3600_000, "cd" * 32))
+    pub(broker, fslot, seal(future.encode(), fslot))
+    want = {"decrypt": s0["decrypt"] + 4, "parse": s0["parse"] + 5,
             "oversize": s0["oversize"] + 1}
     t.wait_for(lambda: {k: a.stats()[k] for k in want} == want, 5, what=f"counters {want}")
     t.check(a.proc.poll() is None and sees(a, "siteBravo9"), "alpha alive and still sees bravo")
+    t.check("siteFuture1" not in a.peers(), "the future-dated site was not added")
+    # The same announcement dated now is accepted: the check above is the date.
+    now = future.replace(str(int(future.split('"ts":')[1].split(",")[0])),
+                         str(int(time.time() * 1000)))
+    pub(broker, fslot, seal(now.encode(), fslot))
+    t.wait_for(lambda: sees(a, "siteFuture1"), 5, what="the same announcement dated now")
 
     print("broker restart: reconnect and re-announce")
     nb = len(b.find("EV PEER changed siteAlpha7"))
@@ -199,9 +132,28 @@ def main():
     print(f"       offline after {took:.1f} s (keepalive {KEEPALIVE} s)")
     t.check(took <= KEEPALIVE * 1.5 + 1.5, "within keepalive x 1.5 (+ broker check slack)")
 
+    print("a site that dies while the broker is down (Last Will lost) goes offline after the grace")
+    a1 = Disco(broker, "siteAlpha7", apps=["webAppQx"])
+    t.wait_for(lambda: sees(a1, "siteBravo9") and sees(b, "siteAlpha7"), 5, what="alpha is back")
+    n = len(b.find("EV PEER offline siteAlpha7"))
+    nb = len(b.find("EV STATE up"))
+    broker.stop(signal.SIGKILL)  # a SIGTERMed mosquitto still sends the Last Wills
+    t.stop(a1.proc, signal.SIGKILL)
+    broker.start()
+    t.wait_for(lambda: len(b.find("EV STATE up")) > nb, 10, what="bravo reconnects")
+    up = time.monotonic()
+    t.check(b.peers()["siteAlpha7"], "alpha still listed online right after the reconnect")
+    t.wait_for(lambda: len(b.find("EV PEER offline siteAlpha7")) > n, GRACE_MS / 1000 + 3,
+               what="silent alpha offline after the grace")
+    took = time.monotonic() - up
+    print(f"       offline {took:.1f} s after the reconnect (grace {GRACE_MS / 1000} s)")
+    t.check(GRACE_MS / 1000 - 0.5 <= took <= GRACE_MS / 1000 + 1.5, "about the grace period")
+
     print("a frozen site (SIGSTOP: socket open, no pings) goes offline by keepalive")
     a2 = Disco(broker, "siteAlpha7", apps=["webAppQx"])
     t.wait_for(lambda: sees(a2, "siteBravo9") and sees(b, "siteAlpha7"), 5, what="alpha is back")
+    time.sleep(GRACE_MS / 1000)  # let bravo's sweep pass: a2 must stay online through it
+    t.check(b.peers()["siteAlpha7"], "a live peer survives the sweep")
     n = len(b.find("EV PEER offline siteAlpha7"))
     os.killpg(a2.proc.pid, signal.SIGSTOP)
     frozen = time.monotonic()

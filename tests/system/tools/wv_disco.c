@@ -4,8 +4,9 @@
  * "quit"), stops cleanly on SIGTERM/SIGINT.
  *
  *   wv_disco run  --site S --key K --topic T --broker URL [--broker URL2]
- *                 [--iterations N] [--keepalive S] [--app NAME]... [--socket ADDR:PORT]...
- *   wv_disco seal --key K --topic T --iterations N --to FULL_TOPIC   (stdin -> stdout)
+ *                 [--iterations N] [--keepalive S] [--grace-ms MS]
+ *                 [--ca FILE] [--user U --password P] [--app NAME]... [--socket
+ * ADDR:PORT]... wv_disco seal --key K --topic T --iterations N --to FULL_TOPIC   (stdin -> stdout)
  *   wv_disco hash --key K --topic T --iterations N --site S
  *
  * The key derivation runs in uv_queue_work, as in the agent. */
@@ -28,6 +29,8 @@ struct app {
     size_t nbrokers;
     unsigned iterations;
     int keepalive;
+    int64_t grace_ms;
+    const char *ca, *user, *password;
     char *apps[64];
     size_t napps;
     char *socks[16];
@@ -172,6 +175,10 @@ static void derived(uv_work_t *w, int status) {
     o.mqtt.brokers = a->brokers;
     o.mqtt.nbrokers = a->nbrokers;
     o.mqtt.keepalive_s = a->keepalive;
+    o.reconnect_grace_ms = a->grace_ms;
+    o.mqtt.ca_file = a->ca;
+    o.mqtt.username = a->user;
+    o.mqtt.password = a->password;
     wv_discovery_callbacks cb = {.local = local, .peer = on_peer, .state = on_state};
     int rc = wv_discovery_new(a->loop, a->log, &o, &cb, a, &a->d);
     wv_keys_wipe(&a->keys);
@@ -225,6 +232,14 @@ int main(int argc, char **argv) {
             a.brokers[a.nbrokers++] = v;
         else if (!strcmp(k, "--iterations"))
             a.iterations = (unsigned)atoi(v);
+        else if (!strcmp(k, "--ca"))
+            a.ca = v;
+        else if (!strcmp(k, "--user"))
+            a.user = v;
+        else if (!strcmp(k, "--password"))
+            a.password = v;
+        else if (!strcmp(k, "--grace-ms"))
+            a.grace_ms = atoi(v);
         else if (!strcmp(k, "--keepalive"))
             a.keepalive = atoi(v);
         else if (!strcmp(k, "--app") && a.napps < 64)
