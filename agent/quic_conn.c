@@ -343,7 +343,7 @@ static bool write_close(wv_quic_conn *c, const ngtcp2_connection_close_error *cc
     ngtcp2_pkt_info pi = {0};
     ngtcp2_path_storage_zero(&ps);
     ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->nc, &ps.path, &pi, c->ep->txbuf,
-                                                        c->ep->txbuflen, ccerr, qnow());
+                                                        c->ep->cfg.max_udp_payload, ccerr, qnow());
     if (n <= 0)
         return false;
     free(c->close_pkt);
@@ -515,13 +515,15 @@ void qconn_read(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt
     }
 }
 
-static void timer_cb(uv_timer_t *t) {
-    wv_quic_conn *c = t->data;
-    if (c->state == QS_CLOSING || c->state == QS_DRAINING) {
-        destroy(c);
-        return;
-    }
-    int rv = ngtcp2_conn_handle_expiry(c->nc, qnow());
+/* Lets ngtcp2 act on a due deadline (loss detection, ACK delay, idle,
+ * pacing). Returns false when the connection ended. */
+static bool run_expiry(wv_quic_conn *c) {
+    ngtcp2_tstamp now = qnow();
+    if (ngtcp2_conn_get_expiry(c->nc) > now)
+        return true;
+    int rv = ngtcp2_conn_handle_expiry(c->nc, now);
+    if (rv == 0)
+        return true;
     if (rv == NGTCP2_ERR_IDLE_CLOSE) {
         /* Silence is the protocol here: the peer times out too. */
         c->info = (wv_quic_close_info){WV_ERR_CLOSED, false, false, 0, "idle timeout"};
@@ -529,11 +531,19 @@ static void timer_cb(uv_timer_t *t) {
     } else if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
         c->info = (wv_quic_close_info){WV_ERR_CLOSED, false, false, 0, "handshake timeout"};
         qconn_abort(c, c->info.what);
-    } else if (rv != 0) {
-        qconn_fail(c, rv);
     } else {
-        qconn_process(c);
+        qconn_fail(c, rv);
     }
+    return false;
+}
+
+static void timer_cb(uv_timer_t *t) {
+    wv_quic_conn *c = t->data;
+    if (c->state == QS_CLOSING || c->state == QS_DRAINING) {
+        destroy(c);
+        return;
+    }
+    qconn_process(c);
 }
 
 static void arm_timer(wv_quic_conn *c) {
@@ -543,8 +553,17 @@ static void arm_timer(wv_quic_conn *c) {
         return;
     }
     uint64_t now = qnow();
+    if (exp < now + NGTCP2_MILLISECONDS) {
+        /* libuv timers have millisecond resolution, and pacing at high
+         * rates wants the next burst within microseconds: a 1 ms sleep
+         * per burst would cap a stream at burst size per ms. Run again on
+         * the next loop pass instead. */
+        uv_timer_stop(&c->timer);
+        qep_mark_dirty(c);
+        return;
+    }
     /* Round up: firing early only costs a wasted wake-up and re-arm. */
-    uint64_t ms = exp <= now ? 0 : (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
+    uint64_t ms = (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
     uv_timer_start(&c->timer, timer_cb, ms, 0);
 }
 
@@ -565,6 +584,8 @@ void qconn_process(wv_quic_conn *c) {
         close_local(c);
         return;
     }
+    if (!run_expiry(c))
+        return;
     if (!qconn_write(c))
         return;
     arm_timer(c);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,7 +73,9 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
     ep->handles = 1;
     ep->rxbuflen = RX_SLOTS * RX_SLOT;
     ep->rxbuf = wv_malloc(ep->rxbuflen);
-    ep->txbuflen = cfg->max_udp_payload;
+    /* Room for a whole GSO batch; a single packet never exceeds
+     * max_udp_payload. */
+    ep->txbuflen = WV_MAX(cfg->max_udp_payload, (size_t)QGSO_BYTES);
     ep->txbuf = wv_malloc(ep->txbuflen);
     *out = ep;
     return 0;
@@ -219,6 +222,14 @@ int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr) {
         } else {
             setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &val, sizeof(val));
         }
+        /* GSO cuts the per-packet syscall cost; probe that the kernel
+         * takes the option, then leave it off until a batch needs it. */
+        val = 1200;
+        ep->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, sizeof(val)) == 0;
+        val = 0;
+        if (ep->gso)
+            setsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, sizeof(val));
+        WV_DEBUG(ep->log, QSUB, "UDP GSO %s", ep->gso ? "available" : "unavailable");
     }
     rv = uv_udp_recv_start(&ep->udp, alloc_cb, recv_cb);
     if (rv < 0)
@@ -255,9 +266,49 @@ static void send_cb(uv_udp_send_t *req, int status) {
     }
 }
 
+/* The segment size is a socket option, so it also applies to sends that
+ * libuv queued earlier. Raising it (or 0 = off) never splits a packet
+ * already queued; lowering it is only done with an empty queue. */
+static bool set_gso(wv_quic_endpoint *ep, int seg) {
+    uv_os_fd_t fd;
+    if (ep->gso_cur == seg)
+        return true;
+    if (uv_fileno((uv_handle_t *)&ep->udp, &fd) != 0 ||
+        setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) != 0) {
+        ep->gso = false;
+        return false;
+    }
+    ep->gso_cur = seg;
+    return true;
+}
+
+void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf,
+                    size_t len, size_t seglen) {
+    if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
+        return;
+    if (len > seglen && ep->gso && ep->sendq_bytes == 0 && set_gso(ep, (int)seglen)) {
+        uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+        int rv = uv_udp_try_send(&ep->udp, &b, 1, to);
+        if (rv >= 0)
+            return;
+        if (rv != UV_EAGAIN && rv != UV_ENOBUFS) {
+            /* E.g. EIO from a device without checksum offload. */
+            WV_INFO(ep->log, QSUB, "UDP GSO send failed (%s); sending packets singly",
+                    uv_strerror(rv));
+            ep->gso = false;
+            set_gso(ep, 0);
+            ep->gso = false;
+        }
+    }
+    for (size_t off = 0; off < len; off += seglen)
+        qep_send(ep, to, buf + off, WV_MIN(seglen, len - off));
+}
+
 void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len) {
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
         return;
+    if (ep->gso_cur && len > (size_t)ep->gso_cur)
+        set_gso(ep, 0);
     uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
     int rv = UV_EAGAIN;
     if (ep->sendq_bytes == 0)

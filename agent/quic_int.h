@@ -16,6 +16,9 @@
 #define QCID_LEN 16
 /* Packets written per connection per pass before yielding to the loop. */
 #define QBATCH 64
+/* A GSO batch: at most this many bytes and segments (kernel limits). */
+#define QGSO_BYTES 65000
+#define QGSO_SEGS 64
 /* Bytes queued in libuv (kernel said EAGAIN) before writers pause. */
 #define QSENDQ_MAX (4u << 20)
 
@@ -136,6 +139,8 @@ struct wv_quic_endpoint {
     uint8_t *rxbuf, *txbuf;
     size_t rxbuflen, txbuflen;
     size_t sendq_bytes;
+    bool gso;       /* UDP_SEGMENT works on this socket */
+    int gso_cur;    /* the socket's current segment size, 0 = off */
     uint64_t reset_window_ms;
     unsigned resets_in_window;
 };
@@ -147,6 +152,10 @@ int qtls_session_new(wv_quic_conn *c);
 
 /* quic_endpoint.c */
 void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len);
+/* Sends len bytes holding packets of seglen bytes each (the last may be
+ * shorter) in one GSO send when possible, else one by one. */
+void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf,
+                    size_t len, size_t seglen);
 bool qep_send_paused(const wv_quic_endpoint *ep);
 void qep_mark_dirty(wv_quic_conn *c);
 void qep_handle_closed(wv_quic_endpoint *ep);

@@ -140,15 +140,53 @@ static qstream *pick(wv_quic_conn *c, bool conn_blocked) {
     return NULL;
 }
 
+/* Packets of one connection accumulate in the endpoint's buffer and leave
+ * as one GSO send: equal-sized packets, a shorter one closing the batch. */
+typedef struct batch {
+    size_t used, seg, n;
+    struct sockaddr_storage to;
+} batch;
+
+static void flush(wv_quic_endpoint *ep, batch *b) {
+    if (b->used)
+        qep_send_batch(ep, (const struct sockaddr *)&b->to, ep->txbuf, b->used, b->seg);
+    b->used = b->seg = b->n = 0;
+}
+
+/* Files the packet just written at txbuf + b->used into the batch. */
+static void add(wv_quic_endpoint *ep, batch *b, const ngtcp2_path *path, size_t n) {
+    const struct sockaddr *to = (const struct sockaddr *)path->remote.addr;
+    socklen_t tolen = qaddr_len(to);
+    if (b->used && (n > b->seg || memcmp(&b->to, to, tolen) != 0)) {
+        /* Cannot join: send the batch, then move this packet to the front. */
+        uint8_t *pkt = ep->txbuf + b->used;
+        flush(ep, b);
+        memmove(ep->txbuf, pkt, n);
+    }
+    if (!b->used) {
+        memcpy(&b->to, to, tolen);
+        b->seg = n;
+    }
+    b->used += n;
+    b->n++;
+    if (n < b->seg || b->n >= QGSO_SEGS || ep->txbuflen - b->used < ep->cfg.max_udp_payload)
+        flush(ep, b);
+}
+
 bool qconn_write(wv_quic_conn *c) {
     wv_quic_endpoint *ep = c->ep;
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
     ngtcp2_tstamp ts = qnow();
     size_t npkts = 0, spins = 0;
+    batch b = {0};
+    /* Pacing: one burst is the send quantum, and at most QBATCH packets. */
+    size_t quantum = ngtcp2_conn_get_send_quantum(c->nc) / ep->cfg.max_udp_payload;
+    size_t maxpkts = WV_MAX(WV_MIN(quantum, (size_t)QBATCH), (size_t)2);
+    size_t maxlen = ep->cfg.max_udp_payload;
 
     for (;;) {
-        if (npkts >= QBATCH || qep_send_paused(ep) || ++spins > 16 * QBATCH) {
+        if (npkts >= maxpkts || qep_send_paused(ep) || ++spins > 16 * QBATCH) {
             /* Yield to the loop (and to incoming ACKs); continue later. */
             qep_mark_dirty(c);
             break;
@@ -173,8 +211,8 @@ bool qconn_write(wv_quic_conn *c) {
         }
         ngtcp2_pkt_info pi = {0};
         ngtcp2_ssize ndata = -1;
-        ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->nc, &ps.path, &pi, ep->txbuf, ep->txbuflen,
-                                                   &ndata, flags, sid, v, nv, ts);
+        ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->nc, &ps.path, &pi, ep->txbuf + b.used,
+                                                   maxlen, &ndata, flags, sid, v, nv, ts);
         if (n < 0) {
             if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
                 /* Until extend_max_stream_data. */
@@ -197,6 +235,7 @@ bool qconn_write(wv_quic_conn *c) {
                 }
                 continue;
             }
+            flush(ep, &b);
             qconn_fail(c, (int)n);
             return false;
         }
@@ -204,7 +243,7 @@ bool qconn_write(wv_quic_conn *c) {
             advance(c, s, ndata, flags & NGTCP2_WRITE_STREAM_FLAG_FIN);
         if (n == 0)
             break; /* congestion window, pacing, or nothing to say */
-        qep_send(ep, (const struct sockaddr *)ps.path.remote.addr, ep->txbuf, (size_t)n);
+        add(ep, &b, &ps.path, (size_t)n);
         c->bytes_sent += (uint64_t)n;
         c->pkts_sent++;
         npkts++;
@@ -214,6 +253,7 @@ bool qconn_write(wv_quic_conn *c) {
             ql_push(&c->sendq, &s->sendq);
         }
     }
+    flush(ep, &b);
     ngtcp2_conn_update_pkt_tx_time(c->nc, ts);
     return true;
 }
