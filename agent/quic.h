@@ -60,6 +60,13 @@ typedef struct wv_quic_config {
      * off ngtcp2's payload-size shaping. Max 65527. */
     size_t max_udp_payload;
     size_t sock_buf;       /* SO_RCVBUF/SO_SNDBUF wish; default 8 MiB */
+    /* Secret for stateless-reset tokens. Give a stable one (e.g. derived
+     * from the site key) so that after a restart peers holding old
+     * connections learn at once that they are gone, instead of after
+     * their idle timeout. When has_reset_secret is false a random one is
+     * used. Never logged. */
+    bool has_reset_secret;
+    uint8_t reset_secret[32];
     bool accept;           /* serve inbound connections (else dial only) */
 } wv_quic_config;
 

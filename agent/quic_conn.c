@@ -2,7 +2,9 @@
  * draining periods, teardown. */
 #include "quic_int.h"
 
+#include <arpa/inet.h>
 #include <gnutls/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +165,31 @@ static int on_recv_stateless_reset(ngtcp2_conn *nc, const ngtcp2_pkt_stateless_r
     return 0;
 }
 
+static int on_dcid_status(ngtcp2_conn *nc, int type, uint64_t seq, const ngtcp2_cid *cid,
+                          const uint8_t *token, void *ud) {
+    wv_quic_conn *c = ud;
+    if (!token)
+        return 0;
+    qmap *m = &c->ep->tokens;
+    if (type == NGTCP2_CONNECTION_ID_STATUS_TYPE_ACTIVATE) {
+        /* Bounded; a token we cannot hold only means a slower detection
+         * (idle timeout) of a peer's restart. */
+        if (c->ntokens < WV_COUNTOF(c->tokens)) {
+            memcpy(c->tokens[c->ntokens++], token, NGTCP2_STATELESS_RESET_TOKENLEN);
+            qmap_put(m, token, NGTCP2_STATELESS_RESET_TOKENLEN, c);
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < c->ntokens; i++)
+        if (memcmp(c->tokens[i], token, NGTCP2_STATELESS_RESET_TOKENLEN) == 0) {
+            qmap_del(m, token, NGTCP2_STATELESS_RESET_TOKENLEN, c);
+            memmove(c->tokens[i], c->tokens[c->ntokens - 1], NGTCP2_STATELESS_RESET_TOKENLEN);
+            c->ntokens--;
+            break;
+        }
+    return 0;
+}
+
 void qconn_set_callbacks(ngtcp2_callbacks *cb) {
     memset(cb, 0, sizeof(*cb));
     cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
@@ -187,6 +214,7 @@ void qconn_set_callbacks(ngtcp2_callbacks *cb) {
     cb->get_new_connection_id = on_get_new_connection_id;
     cb->remove_connection_id = on_remove_connection_id;
     cb->recv_stateless_reset = on_recv_stateless_reset;
+    cb->dcid_status = on_dcid_status;
 }
 
 /* ---- creation ---- */
@@ -298,6 +326,18 @@ fail_early:
 
 /* ---- endings ---- */
 
+static void addr_str(const wv_quic_conn *c, char out[64]) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr *sa = (const struct sockaddr *)&c->remote;
+    if (sa->sa_family == AF_INET6) {
+        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
+        snprintf(out, 64, "[%s]:%d", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+    } else {
+        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
+        snprintf(out, 64, "%s:%d", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+    }
+}
+
 static void notify_closed(wv_quic_conn *c) {
     if (c->closed_notified)
         return;
@@ -315,16 +355,12 @@ static void notify_closed(wv_quic_conn *c) {
     c->closed_notified = true;
     if (!c->info.what)
         c->info = (wv_quic_close_info){WV_ERR_CLOSED, false, false, 0, "closed"};
-    char addr[INET6_ADDRSTRLEN] = "?";
-    const struct sockaddr *sa = (const struct sockaddr *)&c->remote;
-    if (sa->sa_family == AF_INET6)
-        uv_ip6_name((const struct sockaddr_in6 *)sa, addr, sizeof(addr));
-    else
-        uv_ip4_name((const struct sockaddr_in *)sa, addr, sizeof(addr));
-    WV_INFO(ep->log, QSUB, "conn %s %s closed: %s (%s code %llu, err %s)", addr,
-            c->server ? "in" : "out", c->info.what,
+    char addr[64];
+    addr_str(c, addr);
+    WV_INFO(ep->log, QSUB, "conn %s (%s) closed: %s (%s code %llu, %s)", addr,
+            c->server ? "inbound" : "outbound", c->info.what,
             c->info.app_code ? "app" : "transport", (unsigned long long)c->info.code,
-            c->info.err ? wv_strerror(c->info.err) : "none");
+            c->info.err ? wv_strerror(c->info.err) : "clean");
     if (ep->cbs.on_conn_closed)
         ep->cbs.on_conn_closed(c, &c->info, ep->user);
 }
@@ -437,6 +473,9 @@ static void destroy(wv_quic_conn *c) {
     }
     if (c->server)
         qmap_del(&ep->cids, c->odcid.data, c->odcid.datalen, c);
+    for (size_t i = 0; i < c->ntokens; i++)
+        qmap_del(&ep->tokens, c->tokens[i], NGTCP2_STATELESS_RESET_TOKENLEN, c);
+    c->ntokens = 0;
     while (ql_linked(&c->all_streams))
         qstream_free(c, WV_CONTAINER_OF(c->all_streams.next, qstream, all));
     if (c->nc)
@@ -465,6 +504,11 @@ static void after_io(wv_quic_conn *c) {
             qconn_fail(c, NGTCP2_ERR_CRYPTO);
             return;
         }
+        char addr[64], fp[WV_FINGERPRINT_HEX_LEN + 1];
+        addr_str(c, addr);
+        wv_fingerprint_to_hex(c->peer_fp, fp);
+        WV_INFO(c->ep->log, QSUB, "conn %s (%s) established, peer certificate %s", addr,
+                c->server ? "inbound" : "outbound", fp);
         if (c->ep->cbs.on_handshake_done)
             c->ep->cbs.on_handshake_done(c, c->ep->user);
     }

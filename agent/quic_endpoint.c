@@ -53,6 +53,8 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
     ep->loop = loop;
     ep->log = log;
     ep->cfg = *cfg;
+    /* The secret lives in reset_secret only, wiped on close. */
+    wv_memwipe(ep->cfg.reset_secret, sizeof(ep->cfg.reset_secret));
     if (cbs)
         ep->cbs = *cbs;
     ep->user = user;
@@ -60,12 +62,15 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
         free(ep);
         return WV_ERR_CRYPTO;
     }
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, ep->reset_secret, sizeof(ep->reset_secret)) < 0) {
+    if (cfg->has_reset_secret) {
+        memcpy(ep->reset_secret, cfg->reset_secret, sizeof(ep->reset_secret));
+    } else if (gnutls_rnd(GNUTLS_RND_KEY, ep->reset_secret, sizeof(ep->reset_secret)) < 0) {
         qtls_endpoint_dispose(ep);
         free(ep);
         return WV_ERR_CRYPTO;
     }
     qmap_init(&ep->cids);
+    qmap_init(&ep->tokens);
     ql_init(&ep->conns);
     ql_init(&ep->dirty);
     uv_idle_init(loop, &ep->idle);
@@ -152,6 +157,16 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
         return;
     }
     if (!(pkt[0] & 0x80)) {
+        /* Perhaps a stateless reset from a peer that lost one of our
+         * connections: its CID is random, only the trailing token tells. */
+        if (len >= 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN) {
+            c = qmap_get(&ep->tokens, pkt + len - NGTCP2_STATELESS_RESET_TOKENLEN,
+                         NGTCP2_STATELESS_RESET_TOKENLEN);
+            if (c) {
+                qconn_read(c, from, pkt, len);
+                return;
+            }
+        }
         send_stateless_reset(ep, &vc, from, len);
         return;
     }
@@ -361,7 +376,9 @@ static void finish_close(wv_quic_endpoint *ep) {
     void (*cb)(void *) = ep->close_cb;
     void *arg = ep->close_arg;
     qmap_dispose(&ep->cids);
+    qmap_dispose(&ep->tokens);
     qtls_endpoint_dispose(ep);
+    wv_memwipe(ep->reset_secret, sizeof(ep->reset_secret));
     free(ep->rxbuf);
     free(ep->txbuf);
     free(ep);

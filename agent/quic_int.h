@@ -115,6 +115,10 @@ struct wv_quic_conn {
     uint64_t closing_rx;
     wv_quic_close_info info;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv, nstreams;
+    /* Stateless-reset tokens the peer gave us, registered in ep->tokens
+     * so a reset (which carries no CID of ours) finds its connection. */
+    uint8_t tokens[8][NGTCP2_STATELESS_RESET_TOKENLEN];
+    size_t ntokens;
     qlink ep_link, dirty_link;
 };
 
@@ -133,7 +137,8 @@ struct wv_quic_endpoint {
     void (*close_cb)(void *arg);
     void *close_arg;
     struct sockaddr_storage local;
-    qmap cids; /* every live SCID (and servers' original DCIDs) -> conn */
+    qmap cids;   /* every live SCID (and servers' original DCIDs) -> conn */
+    qmap tokens; /* peers' stateless-reset tokens -> conn */
     qlink conns, dirty;
     uint8_t reset_secret[32];
     uint8_t *rxbuf, *txbuf;

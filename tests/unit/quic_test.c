@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct side side;
 typedef struct fx fx;
@@ -503,6 +505,98 @@ static void open_streams_end_with_conn(void **state) {
     fx_free(f);
 }
 
+
+/* A bare UDP socket that speaks to endpoint a with hand-made packets. */
+static int raw_socket(fx *f, struct sockaddr_storage *srv) {
+    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, srv), 0);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static ssize_t raw_exchange(fx *f, int fd, const struct sockaddr_storage *srv, const uint8_t *pkt,
+                            size_t len, uint8_t *resp, size_t cap) {
+    assert_int_equal(sendto(fd, pkt, len, 0, (const struct sockaddr *)srv,
+                            sizeof(struct sockaddr_in)),
+                     (ssize_t)len);
+    ssize_t n = -1;
+    RUN_UNTIL(f, (n = recv(fd, resp, cap, 0)) > 0, 1000);
+    return n;
+}
+
+static void unknown_version_gets_version_negotiation(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    struct sockaddr_storage srv;
+    int fd = raw_socket(f, &srv);
+    uint8_t pkt[1200] = {0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8, 1, 2, 3, 4, 5, 6, 7, 8, 8,
+                         11, 12, 13, 14, 15, 16, 17, 18};
+    uint8_t resp[1500];
+    ssize_t n = raw_exchange(f, fd, &srv, pkt, sizeof(pkt), resp, sizeof(resp));
+    assert_true(n >= 7 + 16 + 4);
+    assert_true(resp[0] & 0x80);
+    assert_memory_equal(resp + 1, "\0\0\0\0", 4); /* version 0: negotiation */
+    assert_int_equal(resp[5], 8);
+    assert_memory_equal(resp + 6, pkt + 15, 8); /* our SCID is its DCID */
+    bool v1 = false;
+    for (ssize_t i = 6 + 8 + 1 + 8; i + 4 <= n; i += 4)
+        v1 |= memcmp(resp + i, "\0\0\0\1", 4) == 0;
+    assert_true(v1);
+    /* A small datagram gets nothing: no amplification. */
+    assert_int_equal(sendto(fd, pkt, 100, 0, (const struct sockaddr *)&srv,
+                            sizeof(struct sockaddr_in)),
+                     100);
+    RUN_UNTIL(f, false, 50);
+    assert_true(recv(fd, resp, sizeof(resp), 0) < 0);
+    assert_int_equal(f->a.accepts, 0);
+    close(fd);
+    fx_free(f);
+}
+
+static void unknown_short_header_gets_smaller_stateless_reset(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    struct sockaddr_storage srv;
+    int fd = raw_socket(f, &srv);
+    uint8_t pkt[120], resp[1500];
+    for (size_t i = 0; i < sizeof(pkt); i++)
+        pkt[i] = (uint8_t)(i * 7 + 3);
+    pkt[0] = 0x40;
+    ssize_t n = raw_exchange(f, fd, &srv, pkt, sizeof(pkt), resp, sizeof(resp));
+    assert_true(n >= 21 && n < (ssize_t)sizeof(pkt));
+    assert_int_equal(resp[0] & 0xc0, 0x40);
+    close(fd);
+    fx_free(f);
+}
+
+static void restarted_peer_with_same_secret_resets_old_conn(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.has_reset_secret = true;
+    memset(cfg.reset_secret, 0x42, sizeof(cfg.reset_secret));
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    struct sockaddr_storage addr;
+    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, &addr), 0);
+    wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
+    RUN_UNTIL(f, f->ep_closed == 1, 1000);
+    assert_int_equal(f->ep_closed, 1);
+    f->ep_closed = 0;
+    cfg.accept = true;
+    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, f->a.id, f->log, &cbs, &f->a, &f->a.ep),
+                     0);
+    assert_int_equal(wv_quic_endpoint_bind(f->a.ep, (struct sockaddr *)&addr), 0);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"hello", 5, false), 5);
+    uint64_t t0 = uv_hrtime();
+    RUN_UNTIL(f, f->b.closed, 3000);
+    assert_int_equal(f->b.closed, 1);
+    assert_string_equal(f->b.close.what, "stateless reset");
+    assert_true(f->b.close.remote);
+    assert_true(uv_hrtime() - t0 < 1000 * 1000000ull);
+    assert_int_equal(f->a.accepts, 1); /* the old one only */
+    fx_free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
@@ -514,6 +608,9 @@ int main(void) {
         cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
         cmocka_unit_test(stream_reset_reaches_peer),
         cmocka_unit_test(open_streams_end_with_conn),
+        cmocka_unit_test(unknown_version_gets_version_negotiation),
+        cmocka_unit_test(unknown_short_header_gets_smaller_stateless_reset),
+        cmocka_unit_test(restarted_peer_with_same_secret_resets_old_conn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
