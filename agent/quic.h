@@ -68,6 +68,10 @@ typedef struct wv_quic_config {
     bool has_reset_secret;
     uint8_t reset_secret[32];
     bool accept;           /* serve inbound connections (else dial only) */
+    /* Inbound connections (handshaking or not) beyond this are ignored:
+     * Initials are cheap to send and each one costs a TLS handshake.
+     * Default 256. */
+    uint32_t max_inbound;
 } wv_quic_config;
 
 void wv_quic_config_default(wv_quic_config *cfg);
@@ -91,8 +95,11 @@ typedef struct wv_quic_callbacks {
     /* A peer started a connection. The handshake is not done yet. */
     void (*on_accept)(wv_quic_endpoint *ep, wv_quic_conn *conn, void *user);
     /* The handshake is done and the peer's certificate was checked (pinned
-     * when dialing); wv_quic_conn_peer_fingerprint() is now valid. On the
-     * server this fires only after it has received the client's Finished. */
+     * when dialing); wv_quic_conn_peer_fingerprint() and the exporter are
+     * now valid, and streams may be opened. On the server this fires only
+     * after it has received the client's Finished (so after the client's
+     * certificate was checked); it always precedes the peer's first
+     * on_stream_open. */
     void (*on_handshake_done)(wv_quic_conn *conn, void *user);
     /* The peer opened a stream (fires before its first on_stream_data). */
     void (*on_stream_open)(wv_quic_conn *conn, int64_t sid, void *user);

@@ -16,11 +16,42 @@ static void destroy(wv_quic_conn *c);
 
 /* ---- ngtcp2 callbacks: state changes only, never I/O ---- */
 
+static void addr_str(const wv_quic_conn *c, char out[64]) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr *sa = (const struct sockaddr *)&c->remote;
+    if (sa->sa_family == AF_INET6) {
+        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
+        snprintf(out, 64, "[%s]:%d", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+    } else {
+        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
+        snprintf(out, 64, "%s:%d", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+    }
+}
+
+
+/* Fires the app's on_handshake_done right here rather than after
+ * read_pkt: 1-RTT stream frames coalesced with the client's Finished are
+ * processed in the same read_pkt call, and the app must hear of the
+ * handshake before it hears of those streams. */
 static int on_handshake_completed(ngtcp2_conn *nc, void *ud) {
     wv_quic_conn *c = ud;
     c->hs_done = true;
     if (c->state == QS_HANDSHAKE)
         c->state = QS_OPEN;
+    gnutls_datum_t sel;
+    if (gnutls_alpn_get_selected_protocol(c->tls, &sel) < 0 ||
+        sel.size != strlen(WV_QUIC_ALPN) || memcmp(sel.data, WV_QUIC_ALPN, sel.size) != 0) {
+        c->info = (wv_quic_close_info){WV_ERR_CRYPTO, false, false, 0, "ALPN mismatch"};
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    c->hs_notified = true;
+    char addr[64], fp[WV_FINGERPRINT_HEX_LEN + 1];
+    addr_str(c, addr);
+    wv_fingerprint_to_hex(c->peer_fp, fp);
+    WV_INFO(c->ep->log, QSUB, "conn %s (%s) established, peer certificate %s", addr,
+            c->server ? "inbound" : "outbound", fp);
+    if (c->ep->cbs.on_handshake_done)
+        c->ep->cbs.on_handshake_done(c, c->ep->user);
     return 0;
 }
 
@@ -316,6 +347,8 @@ int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
     c->timer.data = c;
     ep->handles++;
     ql_push(&ep->conns, &c->ep_link);
+    if (server)
+        ep->ninbound++;
     *out = c;
     return 0;
 fail_early:
@@ -325,18 +358,6 @@ fail_early:
 }
 
 /* ---- endings ---- */
-
-static void addr_str(const wv_quic_conn *c, char out[64]) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    const struct sockaddr *sa = (const struct sockaddr *)&c->remote;
-    if (sa->sa_family == AF_INET6) {
-        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
-        snprintf(out, 64, "[%s]:%d", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
-    } else {
-        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
-        snprintf(out, 64, "%s:%d", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
-    }
-}
 
 static void notify_closed(wv_quic_conn *c) {
     if (c->closed_notified)
@@ -471,8 +492,10 @@ static void destroy(wv_quic_conn *c) {
             qmap_del(&ep->cids, ids[i].data, ids[i].datalen, c);
         free(ids);
     }
-    if (c->server)
+    if (c->server) {
         qmap_del(&ep->cids, c->odcid.data, c->odcid.datalen, c);
+        ep->ninbound--;
+    }
     for (size_t i = 0; i < c->ntokens; i++)
         qmap_del(&ep->tokens, c->tokens[i], NGTCP2_STATELESS_RESET_TOKENLEN, c);
     c->ntokens = 0;
@@ -495,23 +518,6 @@ static void destroy(wv_quic_conn *c) {
 /* ---- I/O entry points (never inside an ngtcp2 call) ---- */
 
 static void after_io(wv_quic_conn *c) {
-    if (c->hs_done && !c->hs_notified && c->state == QS_OPEN) {
-        c->hs_notified = true;
-        gnutls_datum_t sel;
-        if (gnutls_alpn_get_selected_protocol(c->tls, &sel) < 0 ||
-            sel.size != strlen(WV_QUIC_ALPN) || memcmp(sel.data, WV_QUIC_ALPN, sel.size) != 0) {
-            c->info = (wv_quic_close_info){WV_ERR_CRYPTO, false, false, 0, "ALPN mismatch"};
-            qconn_fail(c, NGTCP2_ERR_CRYPTO);
-            return;
-        }
-        char addr[64], fp[WV_FINGERPRINT_HEX_LEN + 1];
-        addr_str(c, addr);
-        wv_fingerprint_to_hex(c->peer_fp, fp);
-        WV_INFO(c->ep->log, QSUB, "conn %s (%s) established, peer certificate %s", addr,
-                c->server ? "inbound" : "outbound", fp);
-        if (c->ep->cbs.on_handshake_done)
-            c->ep->cbs.on_handshake_done(c, c->ep->user);
-    }
     if (c->state < QS_CLOSING)
         qep_mark_dirty(c);
 }

@@ -29,6 +29,7 @@ void wv_quic_config_default(wv_quic_config *cfg) {
     cfg->max_udp_payload = 1452;
     cfg->sock_buf = 8u << 20;
     cfg->accept = true;
+    cfg->max_inbound = 256;
 }
 
 socklen_t qaddr_len(const struct sockaddr *sa) {
@@ -172,6 +173,10 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
     }
     if (!ep->cfg.accept || ep->closing)
         return;
+    if (ep->cfg.max_inbound && ep->ninbound >= ep->cfg.max_inbound) {
+        WV_DEBUG(ep->log, QSUB, "inbound connection limit reached; Initial dropped");
+        return;
+    }
     ngtcp2_pkt_hd hd;
     if (ngtcp2_accept(&hd, pkt, len) != 0)
         return;

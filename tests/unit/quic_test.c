@@ -42,6 +42,7 @@ struct side {
     /* Many-streams mode. */
     int streams_target, streams_done, streams_opened;
     bool ping_pong;
+    bool open_on_hs; /* open a stream and say "hi" from on_handshake_done */
 };
 
 struct fx {
@@ -60,12 +61,24 @@ static void on_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) {
     s->conn = c;
 }
 
-static void on_hs(wv_quic_conn *c, void *user) { side_of(user)->hs++; }
+static void on_hs(wv_quic_conn *c, void *user) {
+    side *s = side_of(user);
+    s->hs++;
+    assert_non_null(wv_quic_conn_peer_fingerprint(c));
+    assert_true(wv_quic_conn_handshake_done(c));
+    if (s->open_on_hs) {
+        int64_t sid;
+        assert_int_equal(wv_quic_stream_open(c, &sid), 0);
+        assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"hi", 2, true), 2);
+    }
+}
 
 static void pump_send(side *s, wv_quic_conn *c);
 
 static void on_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
     side *s = side_of(user);
+    /* The app hears of the handshake before any stream of the peer. */
+    assert_int_equal(s->hs, 1);
     s->stream_opens++;
     s->sid = sid;
 }
@@ -334,7 +347,11 @@ static void wrong_pin_fails_with_crypto_error(void **state) {
 
 static void ipv6_loopback_works(void **state) {
     fx *f = fx_new("::1", NULL);
+    f->b.open_on_hs = true;
     connect_pair(f);
+    RUN_UNTIL(f, f->a.rfin, 2000);
+    assert_int_equal(f->a.rlen, 2);
+    assert_memory_equal(f->a.rbuf, "hi", 2);
     wv_quic_conn_stats st;
     wv_quic_conn_stats_get(f->a.conn, &st);
     assert_int_equal(st.remote.ss_family, AF_INET6);
@@ -597,6 +614,57 @@ static void restarted_peer_with_same_secret_resets_old_conn(void **state) {
     fx_free(f);
 }
 
+
+static void dial_to_silent_port_times_out(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.handshake_timeout_ms = 300;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    /* A bound socket that never answers. */
+    uv_udp_t silent;
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    uv_udp_init(&f->loop, &silent);
+    uv_ip4_addr("127.0.0.1", 0, (struct sockaddr_in *)&ss);
+    assert_int_equal(uv_udp_bind(&silent, (struct sockaddr *)&ss, 0), 0);
+    uv_udp_getsockname(&silent, (struct sockaddr *)&ss, &len);
+    wv_quic_conn *c;
+    assert_int_equal(wv_quic_dial(f->b.ep, (struct sockaddr *)&ss, wv_identity_fingerprint(f->a.id),
+                                  &c),
+                     0);
+    RUN_UNTIL(f, f->b.closed, 3000);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.hs, 0);
+    assert_int_equal(f->b.close.err, WV_ERR_CLOSED);
+    assert_string_equal(f->b.close.what, "handshake timeout");
+    /* Misuse is refused. */
+    struct sockaddr_in6 v6;
+    uv_ip6_addr("::1", 1, &v6);
+    assert_int_equal(wv_quic_dial(f->b.ep, (struct sockaddr *)&v6, wv_identity_fingerprint(f->a.id),
+                                  &c),
+                     WV_ERR_INVAL);
+    assert_int_equal(wv_quic_endpoint_bind(f->b.ep, (struct sockaddr *)&ss), WV_ERR_INVAL);
+    uv_close((uv_handle_t *)&silent, NULL);
+    fx_free(f);
+}
+
+
+static void inbound_limit_ignores_extra_connections(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.max_inbound = 1;
+    cfg.handshake_timeout_ms = 300;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    dial(f, wv_identity_fingerprint(f->a.id));
+    RUN_UNTIL(f, f->b.closed, 3000);
+    assert_int_equal(f->b.closed, 1);
+    assert_string_equal(f->b.close.what, "handshake timeout");
+    assert_int_equal(f->a.accepts, 1);
+    assert_int_equal(f->b.hs, 1);
+    fx_free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
@@ -611,6 +679,8 @@ int main(void) {
         cmocka_unit_test(unknown_version_gets_version_negotiation),
         cmocka_unit_test(unknown_short_header_gets_smaller_stateless_reset),
         cmocka_unit_test(restarted_peer_with_same_secret_resets_old_conn),
+        cmocka_unit_test(dial_to_silent_port_times_out),
+        cmocka_unit_test(inbound_limit_ignores_extra_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
