@@ -241,7 +241,9 @@ static fx *fx_new(const char *ip, const wv_quic_config *cfg) {
     uv_timer_init(&f->loop, &f->tick);
     uv_timer_start(&f->tick, tick_cb, 5, 5);
     make_side(f, &f->a, "a", ip, true, cfg);
-    make_side(f, &f->b, "b", ip, false, cfg);
+    /* The dialer sits on a wildcard ephemeral socket, as a dial-only
+     * endpoint of a family would. */
+    make_side(f, &f->b, "b", strchr(ip, ':') ? "::" : "0.0.0.0", false, cfg);
     return f;
 }
 
