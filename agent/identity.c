@@ -119,7 +119,9 @@ int wv_identity_export_pem(const wv_identity *id, char **key_pem, char **cert_pe
     return 0;
 }
 
-const uint8_t *wv_identity_fingerprint(const wv_identity *id) { return id->fp; }
+const uint8_t *wv_identity_fingerprint(const wv_identity *id) {
+    return id->fp;
+}
 
 void wv_identity_free(wv_identity *id) {
     if (id)
@@ -163,5 +165,9 @@ int wv_fingerprint_from_hex(const char *hex, uint8_t out[WV_FINGERPRINT_LEN]) {
     return *p == '\0' ? 0 : WV_ERR_INVAL;
 }
 
-void *wv_identity_gnutls_crt(const wv_identity *id) { return id->crt; }
-void *wv_identity_gnutls_key(const wv_identity *id) { return id->key; }
+void *wv_identity_gnutls_crt(const wv_identity *id) {
+    return id->crt;
+}
+void *wv_identity_gnutls_key(const wv_identity *id) {
+    return id->key;
+}

@@ -48,18 +48,18 @@ typedef struct wv_quic_config {
      * a 100 ms RTT. The stream window bounds what one stream's peer may send
      * before the app calls wv_quic_stream_consumed(). ngtcp2's window
      * auto-tuning is capped at these values so memory stays predictable. */
-    uint64_t stream_window; /* default 16 MiB */
-    uint64_t conn_window;   /* default 24 MiB */
-    uint64_t max_streams_bidi; /* concurrent streams the peer may open; default 1024 */
-    uint32_t idle_timeout_ms;  /* default 10000 */
-    uint32_t keepalive_ms;     /* PING after this much quiet; default 2500, 0 = off */
+    uint64_t stream_window;        /* default 16 MiB */
+    uint64_t conn_window;          /* default 24 MiB */
+    uint64_t max_streams_bidi;     /* concurrent streams the peer may open; default 1024 */
+    uint32_t idle_timeout_ms;      /* default 10000 */
+    uint32_t keepalive_ms;         /* PING after this much quiet; default 2500, 0 = off */
     uint32_t handshake_timeout_ms; /* default 10000 */
     enum wv_quic_cc cc;            /* default CUBIC */
     /* Largest UDP payload we send. Default 1452 (what PMTUD reaches);
      * larger values are for known paths (loopback, jumbo frames) and turn
      * off ngtcp2's payload-size shaping. Max 65527. */
     size_t max_udp_payload;
-    size_t sock_buf;       /* SO_RCVBUF/SO_SNDBUF wish; default 8 MiB */
+    size_t sock_buf; /* SO_RCVBUF/SO_SNDBUF wish; default 8 MiB */
     /* Secret for stateless-reset tokens. Give a stable one (e.g. derived
      * from the site key) so that after a restart peers holding old
      * connections learn at once that they are gone, instead of after
@@ -67,7 +67,7 @@ typedef struct wv_quic_config {
      * used. Never logged. */
     bool has_reset_secret;
     uint8_t reset_secret[32];
-    bool accept;           /* serve inbound connections (else dial only) */
+    bool accept; /* serve inbound connections (else dial only) */
     /* Inbound connections (handshaking or not) beyond this are ignored:
      * Initials are cheap to send and each one costs a TLS handshake.
      * Default 256. */
@@ -180,8 +180,8 @@ const uint8_t *wv_quic_conn_peer_fingerprint(const wv_quic_conn *conn);
 /* RFC 5705 / TLS 1.3 exporter over this connection's TLS session: both
  * ends get the same outlen bytes for the same label and context. Only after
  * the handshake. 0, WV_ERR_AGAIN (handshake not done), WV_ERR_CRYPTO. */
-int wv_quic_conn_exporter(wv_quic_conn *conn, const char *label, const uint8_t *ctx,
-                          size_t ctxlen, uint8_t *out, size_t outlen);
+int wv_quic_conn_exporter(wv_quic_conn *conn, const char *label, const uint8_t *ctx, size_t ctxlen,
+                          uint8_t *out, size_t outlen);
 
 typedef struct wv_quic_conn_stats {
     uint64_t smoothed_rtt_ns, min_rtt_ns, latest_rtt_ns;

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t qnow(void) { return uv_hrtime(); }
+uint64_t qnow(void) {
+    return uv_hrtime();
+}
 
 static void arm_timer(wv_quic_conn *c);
 static void timer_cb(uv_timer_t *t);
@@ -28,7 +30,6 @@ static void addr_str(const wv_quic_conn *c, char out[64]) {
     }
 }
 
-
 /* Fires the app's on_handshake_done right here rather than after
  * read_pkt: 1-RTT stream frames coalesced with the client's Finished are
  * processed in the same read_pkt call, and the app must hear of the
@@ -39,8 +40,8 @@ static int on_handshake_completed(ngtcp2_conn *nc, void *ud) {
     if (c->state == QS_HANDSHAKE)
         c->state = QS_OPEN;
     gnutls_datum_t sel;
-    if (gnutls_alpn_get_selected_protocol(c->tls, &sel) < 0 ||
-        sel.size != strlen(WV_QUIC_ALPN) || memcmp(sel.data, WV_QUIC_ALPN, sel.size) != 0) {
+    if (gnutls_alpn_get_selected_protocol(c->tls, &sel) < 0 || sel.size != strlen(WV_QUIC_ALPN) ||
+        memcmp(sel.data, WV_QUIC_ALPN, sel.size) != 0) {
         c->info = (wv_quic_close_info){WV_ERR_CRYPTO, false, false, 0, "ALPN mismatch"};
         return NGTCP2_ERR_CALLBACK_FAILURE;
     }
@@ -168,8 +169,8 @@ static void on_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx) {
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
 }
 
-static int on_get_new_connection_id(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token,
-                                    size_t cidlen, void *ud) {
+static int on_get_new_connection_id(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+                                    void *ud) {
     wv_quic_conn *c = ud;
     if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) < 0)
         return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -315,8 +316,8 @@ int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
         cbs.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
         p.original_dcid = hd->dcid;
         p.stateless_reset_token_present = 1;
-        if (ngtcp2_crypto_generate_stateless_reset_token(
-                p.stateless_reset_token, ep->reset_secret, sizeof(ep->reset_secret), &scid) != 0)
+        if (ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token, ep->reset_secret,
+                                                         sizeof(ep->reset_secret), &scid) != 0)
             goto fail_early;
         c->odcid = hd->dcid;
         rv = ngtcp2_conn_server_new(&c->nc, &hd->scid, &scid, &path, hd->version, &cbs, &st, &p,
@@ -324,8 +325,8 @@ int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
     } else {
         cbs.client_initial = ngtcp2_crypto_client_initial_cb;
         cbs.recv_retry = ngtcp2_crypto_recv_retry_cb;
-        rv = ngtcp2_conn_client_new(&c->nc, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cbs, &st,
-                                    &p, NULL, c);
+        rv = ngtcp2_conn_client_new(&c->nc, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cbs, &st, &p,
+                                    NULL, c);
     }
     if (rv != 0) {
         WV_WARN(ep->log, QSUB, "conn_new: %s", ngtcp2_strerror(rv));
@@ -430,11 +431,10 @@ void qconn_fail(wv_quic_conn *c, int liberr) {
         ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, liberr, NULL, 0);
     }
     if (!c->info.what)
-        c->info = (wv_quic_close_info){liberr == NGTCP2_ERR_CRYPTO ? WV_ERR_CRYPTO
-                                                                  : err_of_transport(ccerr.error_code),
-                                       false, false, ccerr.error_code,
-                                       liberr == NGTCP2_ERR_CRYPTO ? "TLS handshake failed"
-                                                                   : ngtcp2_strerror(liberr)};
+        c->info = (wv_quic_close_info){
+            liberr == NGTCP2_ERR_CRYPTO ? WV_ERR_CRYPTO : err_of_transport(ccerr.error_code), false,
+            false, ccerr.error_code,
+            liberr == NGTCP2_ERR_CRYPTO ? "TLS handshake failed" : ngtcp2_strerror(liberr)};
     if (write_close(c, &ccerr))
         start_period(c, QS_CLOSING);
     else
@@ -549,8 +549,8 @@ void qconn_read(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt
             ngtcp2_connection_close_error ccerr;
             ngtcp2_conn_get_connection_close_error(c->nc, &ccerr);
             bool app = ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
-            int err = app ? (ccerr.error_code ? WV_ERR_CLOSED : 0)
-                          : err_of_transport(ccerr.error_code);
+            int err =
+                app ? (ccerr.error_code ? WV_ERR_CLOSED : 0) : err_of_transport(ccerr.error_code);
             c->info = (wv_quic_close_info){err, true, app, ccerr.error_code, "closed by peer"};
         }
         start_period(c, QS_DRAINING);
@@ -651,11 +651,21 @@ void wv_quic_conn_close(wv_quic_conn *c, uint64_t app_error) {
     qep_mark_dirty(c);
 }
 
-void wv_quic_conn_set_user(wv_quic_conn *c, void *user) { c->user = user; }
-void *wv_quic_conn_get_user(const wv_quic_conn *c) { return c->user; }
-wv_quic_endpoint *wv_quic_conn_endpoint(const wv_quic_conn *c) { return c->ep; }
-bool wv_quic_conn_is_server(const wv_quic_conn *c) { return c->server; }
-bool wv_quic_conn_handshake_done(const wv_quic_conn *c) { return c->hs_notified; }
+void wv_quic_conn_set_user(wv_quic_conn *c, void *user) {
+    c->user = user;
+}
+void *wv_quic_conn_get_user(const wv_quic_conn *c) {
+    return c->user;
+}
+wv_quic_endpoint *wv_quic_conn_endpoint(const wv_quic_conn *c) {
+    return c->ep;
+}
+bool wv_quic_conn_is_server(const wv_quic_conn *c) {
+    return c->server;
+}
+bool wv_quic_conn_handshake_done(const wv_quic_conn *c) {
+    return c->hs_notified;
+}
 
 void wv_quic_conn_stats_get(wv_quic_conn *c, wv_quic_conn_stats *out) {
     memset(out, 0, sizeof(*out));

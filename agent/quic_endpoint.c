@@ -131,8 +131,7 @@ static void send_stateless_reset(wv_quic_endpoint *ep, const ngtcp2_version_cid 
                                                      sizeof(ep->reset_secret), &cid) != 0 ||
         gnutls_rnd(GNUTLS_RND_NONCE, rnd, randlen) < 0)
         return;
-    ngtcp2_ssize n =
-        ngtcp2_pkt_write_stateless_reset(ep->txbuf, ep->txbuflen, token, rnd, randlen);
+    ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(ep->txbuf, ep->txbuflen, token, rnd, randlen);
     if (n > 0) {
         WV_DEBUG(ep->log, QSUB, "stateless reset for unknown connection");
         qep_send(ep, from, ep->txbuf, (size_t)n);
@@ -302,8 +301,8 @@ static bool set_gso(wv_quic_endpoint *ep, int seg) {
     return true;
 }
 
-void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf,
-                    size_t len, size_t seglen) {
+void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
+                    size_t seglen) {
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
         return;
     if (len > seglen && ep->gso && ep->sendq_bytes == 0 && set_gso(ep, (int)seglen)) {
@@ -353,7 +352,9 @@ void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pk
     ep->sendq_bytes += len;
 }
 
-bool qep_send_paused(const wv_quic_endpoint *ep) { return ep->sendq_bytes >= QSENDQ_MAX; }
+bool qep_send_paused(const wv_quic_endpoint *ep) {
+    return ep->sendq_bytes >= QSENDQ_MAX;
+}
 
 void qep_mark_dirty(wv_quic_conn *c) {
     wv_quic_endpoint *ep = c->ep;

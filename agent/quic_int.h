@@ -27,8 +27,12 @@
 typedef struct qlink {
     struct qlink *prev, *next;
 } qlink;
-static inline void ql_init(qlink *n) { n->prev = n->next = n; }
-static inline bool ql_linked(const qlink *n) { return n->next != n; }
+static inline void ql_init(qlink *n) {
+    n->prev = n->next = n;
+}
+static inline bool ql_linked(const qlink *n) {
+    return n->next != n;
+}
 static inline void ql_push(qlink *head, qlink *n) {
     n->prev = head->prev;
     n->next = head;
@@ -68,10 +72,10 @@ typedef struct qstream {
     int64_t id;
     void *user;
     qchunk *head, *tail;
-    qchunk *cur; /* the chunk holding byte `sent`, NULL when all is sent */
-    uint64_t acked; /* every byte below is acknowledged and freed */
-    uint64_t sent;  /* bytes handed to ngtcp2 */
-    uint64_t end;   /* bytes queued by the app */
+    qchunk *cur;                  /* the chunk holding byte `sent`, NULL when all is sent */
+    uint64_t acked;               /* every byte below is acknowledged and freed */
+    uint64_t sent;                /* bytes handed to ngtcp2 */
+    uint64_t end;                 /* bytes queued by the app */
     uint64_t delivered, consumed; /* received bytes given to / released by the app */
     uint64_t reset_code;
     bool fin_wanted, fin_sent;
@@ -145,8 +149,8 @@ struct wv_quic_endpoint {
     size_t rxbuflen, txbuflen;
     size_t sendq_bytes;
     uint32_t ninbound;
-    bool gso;       /* UDP_SEGMENT works on this socket */
-    int gso_cur;    /* the socket's current segment size, 0 = off */
+    bool gso;    /* UDP_SEGMENT works on this socket */
+    int gso_cur; /* the socket's current segment size, 0 = off */
     uint64_t reset_window_ms;
     unsigned resets_in_window;
 };
@@ -160,8 +164,8 @@ int qtls_session_new(wv_quic_conn *c);
 void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len);
 /* Sends len bytes holding packets of seglen bytes each (the last may be
  * shorter) in one GSO send when possible, else one by one. */
-void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf,
-                    size_t len, size_t seglen);
+void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
+                    size_t seglen);
 bool qep_send_paused(const wv_quic_endpoint *ep);
 void qep_mark_dirty(wv_quic_conn *c);
 void qep_handle_closed(wv_quic_endpoint *ep);

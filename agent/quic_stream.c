@@ -211,8 +211,8 @@ bool qconn_write(wv_quic_conn *c) {
         }
         ngtcp2_pkt_info pi = {0};
         ngtcp2_ssize ndata = -1;
-        ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->nc, &ps.path, &pi, ep->txbuf + b.used,
-                                                   maxlen, &ndata, flags, sid, v, nv, ts);
+        ngtcp2_ssize n = ngtcp2_conn_writev_stream(c->nc, &ps.path, &pi, ep->txbuf + b.used, maxlen,
+                                                   &ndata, flags, sid, v, nv, ts);
         if (n < 0) {
             if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED) {
                 /* Until extend_max_stream_data. */
@@ -260,7 +260,9 @@ bool qconn_write(wv_quic_conn *c) {
 
 /* ---- public verbs ---- */
 
-static bool dead(const wv_quic_conn *c) { return c->close_requested || c->state >= QS_CLOSING; }
+static bool dead(const wv_quic_conn *c) {
+    return c->close_requested || c->state >= QS_CLOSING;
+}
 
 int wv_quic_stream_open(wv_quic_conn *c, int64_t *sid) {
     if (dead(c))
@@ -281,8 +283,7 @@ int wv_quic_stream_open(wv_quic_conn *c, int64_t *sid) {
     return 0;
 }
 
-long wv_quic_stream_write(wv_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
-                          bool fin) {
+long wv_quic_stream_write(wv_quic_conn *c, int64_t sid, const uint8_t *data, size_t len, bool fin) {
     if (dead(c))
         return WV_ERR_CLOSED;
     qstream *s = find(c, sid);

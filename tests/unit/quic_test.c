@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include "common.h"
@@ -32,8 +33,8 @@ struct side {
     uint8_t *rbuf;
     size_t rlen, rcap, unconsumed;
     bool rfin;
-    bool consume;   /* give credit back as soon as data arrives */
-    bool echo;      /* write received bytes back, credit only what went out */
+    bool consume;    /* give credit back as soon as data arrives */
+    bool echo;       /* write received bytes back, credit only what went out */
     size_t echo_off; /* bytes of rbuf already echoed */
     /* Send side of the current stream. */
     const uint8_t *sbuf;
@@ -53,7 +54,9 @@ struct fx {
     wv_log *log;
 };
 
-static side *side_of(void *user) { return user; }
+static side *side_of(void *user) {
+    return user;
+}
 
 static void on_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) {
     side *s = side_of(user);
@@ -85,8 +88,8 @@ static void on_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
 
 static void echo_out(side *s, wv_quic_conn *c) {
     while (s->echo_off < s->rlen) {
-        long n = wv_quic_stream_write(c, s->sid, s->rbuf + s->echo_off, s->rlen - s->echo_off,
-                                      s->rfin);
+        long n =
+            wv_quic_stream_write(c, s->sid, s->rbuf + s->echo_off, s->rlen - s->echo_off, s->rfin);
         assert_true(n >= 0);
         if (n == 0)
             return;
@@ -117,15 +120,14 @@ static bool open_next(side *s, wv_quic_conn *c) {
     return true;
 }
 
-static void on_stream_data(wv_quic_conn *c, int64_t sid, const uint8_t *data, size_t len,
-                           bool fin, void *user) {
+static void on_stream_data(wv_quic_conn *c, int64_t sid, const uint8_t *data, size_t len, bool fin,
+                           void *user) {
     side *s = side_of(user);
     if (s->ping_pong) {
         if (wv_quic_conn_is_server(c)) {
             assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
             if (fin)
-                assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"pong", 4, true),
-                                 4);
+                assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"pong", 4, true), 4);
         } else if (fin) {
             assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
             if (++s->streams_done < s->streams_target)
@@ -247,7 +249,9 @@ static fx *fx_new(const char *ip, const wv_quic_config *cfg) {
     return f;
 }
 
-static void ep_closed_cb(void *arg) { ((fx *)arg)->ep_closed++; }
+static void ep_closed_cb(void *arg) {
+    ((fx *)arg)->ep_closed++;
+}
 
 static void fx_free(fx *f) {
     if (f->a.ep)
@@ -268,7 +272,7 @@ static void fx_free(fx *f) {
 
 #define RUN_UNTIL(f, cond, ms)                                                                     \
     do {                                                                                           \
-        uint64_t deadline_ = uv_hrtime() + (uint64_t)(ms) * 1000000;                              \
+        uint64_t deadline_ = uv_hrtime() + (uint64_t)(ms)*1000000;                                 \
         while (!(cond) && uv_hrtime() < deadline_)                                                 \
             uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
     } while (0)
@@ -359,7 +363,6 @@ static void ipv6_loopback_works(void **state) {
     assert_int_equal(st.remote.ss_family, AF_INET6);
     fx_free(f);
 }
-
 
 static uint8_t *pattern(size_t len) {
     uint8_t *p = malloc(len);
@@ -524,7 +527,6 @@ static void open_streams_end_with_conn(void **state) {
     fx_free(f);
 }
 
-
 /* A bare UDP socket that speaks to endpoint a with hand-made packets. */
 static int raw_socket(fx *f, struct sockaddr_storage *srv) {
     assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, srv), 0);
@@ -535,9 +537,9 @@ static int raw_socket(fx *f, struct sockaddr_storage *srv) {
 
 static ssize_t raw_exchange(fx *f, int fd, const struct sockaddr_storage *srv, const uint8_t *pkt,
                             size_t len, uint8_t *resp, size_t cap) {
-    assert_int_equal(sendto(fd, pkt, len, 0, (const struct sockaddr *)srv,
-                            sizeof(struct sockaddr_in)),
-                     (ssize_t)len);
+    assert_int_equal(
+        sendto(fd, pkt, len, 0, (const struct sockaddr *)srv, sizeof(struct sockaddr_in)),
+        (ssize_t)len);
     ssize_t n = -1;
     RUN_UNTIL(f, (n = recv(fd, resp, cap, 0)) > 0, 1000);
     return n;
@@ -547,8 +549,8 @@ static void unknown_version_gets_version_negotiation(void **state) {
     fx *f = fx_new("127.0.0.1", NULL);
     struct sockaddr_storage srv;
     int fd = raw_socket(f, &srv);
-    uint8_t pkt[1200] = {0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8, 1, 2, 3, 4, 5, 6, 7, 8, 8,
-                         11, 12, 13, 14, 15, 16, 17, 18};
+    uint8_t pkt[1200] = {0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8,  1,  2,  3,  4,  5, 6,
+                         7,    8,    8,    11,   12,   13, 14, 15, 16, 17, 18};
     uint8_t resp[1500];
     ssize_t n = raw_exchange(f, fd, &srv, pkt, sizeof(pkt), resp, sizeof(resp));
     assert_true(n >= 7 + 16 + 4);
@@ -561,9 +563,8 @@ static void unknown_version_gets_version_negotiation(void **state) {
         v1 |= memcmp(resp + i, "\0\0\0\1", 4) == 0;
     assert_true(v1);
     /* A small datagram gets nothing: no amplification. */
-    assert_int_equal(sendto(fd, pkt, 100, 0, (const struct sockaddr *)&srv,
-                            sizeof(struct sockaddr_in)),
-                     100);
+    assert_int_equal(
+        sendto(fd, pkt, 100, 0, (const struct sockaddr *)&srv, sizeof(struct sockaddr_in)), 100);
     RUN_UNTIL(f, false, 50);
     assert_true(recv(fd, resp, sizeof(resp), 0) < 0);
     assert_int_equal(f->a.accepts, 0);
@@ -616,7 +617,6 @@ static void restarted_peer_with_same_secret_resets_old_conn(void **state) {
     fx_free(f);
 }
 
-
 static void dial_to_silent_port_times_out(void **state) {
     wv_quic_config cfg;
     wv_quic_config_default(&cfg);
@@ -631,9 +631,8 @@ static void dial_to_silent_port_times_out(void **state) {
     assert_int_equal(uv_udp_bind(&silent, (struct sockaddr *)&ss, 0), 0);
     uv_udp_getsockname(&silent, (struct sockaddr *)&ss, &len);
     wv_quic_conn *c;
-    assert_int_equal(wv_quic_dial(f->b.ep, (struct sockaddr *)&ss, wv_identity_fingerprint(f->a.id),
-                                  &c),
-                     0);
+    assert_int_equal(
+        wv_quic_dial(f->b.ep, (struct sockaddr *)&ss, wv_identity_fingerprint(f->a.id), &c), 0);
     RUN_UNTIL(f, f->b.closed, 3000);
     assert_int_equal(f->b.closed, 1);
     assert_int_equal(f->b.hs, 0);
@@ -642,14 +641,13 @@ static void dial_to_silent_port_times_out(void **state) {
     /* Misuse is refused. */
     struct sockaddr_in6 v6;
     uv_ip6_addr("::1", 1, &v6);
-    assert_int_equal(wv_quic_dial(f->b.ep, (struct sockaddr *)&v6, wv_identity_fingerprint(f->a.id),
-                                  &c),
-                     WV_ERR_INVAL);
+    assert_int_equal(
+        wv_quic_dial(f->b.ep, (struct sockaddr *)&v6, wv_identity_fingerprint(f->a.id), &c),
+        WV_ERR_INVAL);
     assert_int_equal(wv_quic_endpoint_bind(f->b.ep, (struct sockaddr *)&ss), WV_ERR_INVAL);
     uv_close((uv_handle_t *)&silent, NULL);
     fx_free(f);
 }
-
 
 static void inbound_limit_ignores_extra_connections(void **state) {
     wv_quic_config cfg;

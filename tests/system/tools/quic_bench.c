@@ -61,7 +61,9 @@ static void on_data(wv_quic_conn *c, int64_t sid, const uint8_t *d, size_t len, 
     }
 }
 
-static void on_writable(wv_quic_conn *c, int64_t sid, void *user) { pump(user); }
+static void on_writable(wv_quic_conn *c, int64_t sid, void *user) {
+    pump(user);
+}
 
 static void on_closed(wv_quic_conn *c, const wv_quic_close_info *info, void *user) {
     bench *b = user;
