@@ -408,6 +408,9 @@ static bool write_close(wv_quic_conn *c, const ngtcp2_connection_close_error *cc
     c->close_pkt = wv_malloc((size_t)n);
     memcpy(c->close_pkt, c->ep->txbuf, (size_t)n);
     c->close_pktlen = (size_t)n;
+    /* The peer may have moved (NAT rebinding): ngtcp2 knows the path. */
+    if (ps.path.remote.addrlen && ps.path.remote.addrlen <= sizeof(c->remote))
+        memcpy(&c->remote, ps.path.remote.addr, ps.path.remote.addrlen);
     qep_send(c->ep, (const struct sockaddr *)&c->remote, c->close_pkt, c->close_pktlen);
     return true;
 }
@@ -677,6 +680,9 @@ void wv_quic_conn_stats_get(wv_quic_conn *c, wv_quic_conn_stats *out) {
         out->latest_rtt_ns = st.latest_rtt;
         out->cwnd = st.cwnd;
         out->bytes_in_flight = st.bytes_in_flight;
+        const ngtcp2_path *path = ngtcp2_conn_get_path(c->nc);
+        if (path->remote.addrlen && path->remote.addrlen <= sizeof(c->remote))
+            memcpy(&c->remote, path->remote.addr, path->remote.addrlen);
     }
     out->bytes_sent = c->bytes_sent;
     out->bytes_recv = c->bytes_recv;
