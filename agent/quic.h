@@ -108,9 +108,11 @@ typedef struct wv_quic_callbacks {
      * this is the end of the peer's data (len may be 0). */
     void (*on_stream_data)(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
                            bool fin, void *user);
-    /* The peer aborted the stream (RESET_STREAM or STOP_SENDING). The app
-     * should abort its side too (wv_quic_stream_reset); on_stream_close
-     * follows once both directions are done. */
+    /* The peer aborted the stream: a RESET_STREAM arrived (app_error is
+     * its code), or the peer's STOP_SENDING was noticed while writing
+     * (app_error 0). At most once per stream. The app should abort its side
+     * too (wv_quic_stream_reset); on_stream_close follows once both
+     * directions are done. */
     void (*on_stream_reset)(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user);
     /* The stream is gone; its ID is no longer the app's. app_error is the
      * code of a reset, 0 for a clean close, or WV_QUIC_STREAM_CONN_GONE. */

@@ -136,13 +136,6 @@ static int on_stream_reset(ngtcp2_conn *nc, int64_t sid, uint64_t final_size, ui
     return 0;
 }
 
-static int on_stream_stop_sending(ngtcp2_conn *nc, int64_t sid, uint64_t app_error, void *ud,
-                                  void *sud) {
-    wv_quic_conn *c = ud;
-    peer_aborted(c, stream_of(c, sid, sud), app_error);
-    return 0;
-}
-
 static int on_extend_max_stream_data(ngtcp2_conn *nc, int64_t sid, uint64_t max_data, void *ud,
                                      void *sud) {
     wv_quic_conn *c = ud;
@@ -239,7 +232,6 @@ void qconn_set_callbacks(ngtcp2_callbacks *cb) {
     cb->stream_open = on_stream_open;
     cb->stream_close = on_stream_close;
     cb->stream_reset = on_stream_reset;
-    cb->stream_stop_sending = on_stream_stop_sending;
     cb->extend_max_stream_data = on_extend_max_stream_data;
     cb->extend_max_local_streams_bidi = on_extend_max_local_streams_bidi;
     cb->rand = on_rand;

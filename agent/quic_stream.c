@@ -84,7 +84,17 @@ void qstream_do_pending(wv_quic_conn *c) {
         c->unsent -= s->end - s->sent;
         s->end = s->sent;
         /* May close the stream at once, firing on_stream_close. */
-        ngtcp2_conn_shutdown_stream(c->nc, s->id, s->reset_code);
+        /* Write side first, then read side: ngtcp2 0.12 prepends each
+         * frame to its queue, so STOP_SENDING leaves before RESET_STREAM.
+         * A peer that has not seen the stream yet then creates it and
+         * answers with its own RESET_STREAM. The other order makes an
+         * ngtcp2 peer drop the stream on RESET_STREAM and ignore the
+         * STOP_SENDING, and our read side would wait forever. Either call
+         * may close the stream at once (firing on_stream_close). */
+        int64_t id = s->id;
+        uint64_t code = s->reset_code;
+        ngtcp2_conn_shutdown_stream_write(c->nc, id, code);
+        ngtcp2_conn_shutdown_stream_read(c->nc, id, code);
     }
 }
 
@@ -224,6 +234,13 @@ bool qconn_write(wv_quic_conn *c) {
                 ql_del(&s->sendq);
                 c->unsent -= s->end - s->sent;
                 s->end = s->sent;
+                /* The peer's STOP_SENDING made ngtcp2 reset our side
+                 * (0.12 has no callback for it): tell the app. */
+                if (!s->app_reset && !s->peer_aborted && !c->closed_notified) {
+                    s->peer_aborted = true;
+                    if (ep->cbs.on_stream_reset)
+                        ep->cbs.on_stream_reset(c, s->id, 0, ep->user);
+                }
                 continue;
             }
             if (n == NGTCP2_ERR_WRITE_MORE) {

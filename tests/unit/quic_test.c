@@ -665,6 +665,24 @@ static void inbound_limit_ignores_extra_connections(void **state) {
     fx_free(f);
 }
 
+/* Regression: a stream reset before any of its data left used to hang. The
+ * RESET_STREAM reached the peer first, the peer (not having the stream yet)
+ * forgot it and ignored the STOP_SENDING, and our read side never ended. */
+static void reset_of_unsent_stream_closes_on_both_sides(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    for (int i = 0; i < 5; i++) {
+        int64_t sid;
+        assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+        assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+        assert_int_equal(wv_quic_stream_reset(f->b.conn, sid, 7), 0);
+    }
+    RUN_UNTIL(f, f->b.stream_closes == 5 && f->a.stream_closes == f->a.stream_opens, 2000);
+    assert_int_equal(f->b.stream_closes, 5);
+    assert_int_equal(f->a.stream_closes, f->a.stream_opens);
+    fx_free(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
@@ -675,6 +693,7 @@ int main(void) {
         cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),
         cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
         cmocka_unit_test(stream_reset_reaches_peer),
+        cmocka_unit_test(reset_of_unsent_stream_closes_on_both_sides),
         cmocka_unit_test(open_streams_end_with_conn),
         cmocka_unit_test(unknown_version_gets_version_negotiation),
         cmocka_unit_test(unknown_short_header_gets_smaller_stateless_reset),
