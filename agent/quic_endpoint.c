@@ -350,6 +350,7 @@ void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pk
         return;
     }
     ep->sendq_bytes += len;
+    ep->nqueued++;
 }
 
 bool qep_send_paused(const wv_quic_endpoint *ep) {
@@ -439,6 +440,8 @@ static void idle_cb(uv_idle_t *h) {
 void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *arg) {
     if (ep->closing)
         return;
+    WV_DEBUG(ep->log, QSUB, "endpoint closing; %llu packets were queued after EAGAIN",
+             (unsigned long long)ep->nqueued);
     ep->closing = true;
     ep->close_cb = cb;
     ep->close_arg = arg;

@@ -148,6 +148,7 @@ struct wv_quic_endpoint {
     uint8_t *rxbuf, *txbuf;
     size_t rxbuflen, txbuflen;
     size_t sendq_bytes;
+    uint64_t nqueued; /* packets that met EAGAIN and went through libuv's queue */
     uint32_t ninbound;
     bool gso;    /* UDP_SEGMENT works on this socket */
     int gso_cur; /* the socket's current segment size, 0 = off */

@@ -2,6 +2,9 @@
  * this process on loopback and prints the rate. No assertions.
  *
  *   quic_bench [MiB=256] [max_udp_payload=1452] [cc=cubic|reno|bbr|bbr2] [ipv4|ipv6]
+ *              [socket buffer KiB]
+ *
+ * A small socket buffer exercises the EAGAIN queue of the send path.
  */
 #include "common.h"
 #include "identity.h"
@@ -96,6 +99,8 @@ int main(int argc, char **argv) {
                 cfg.cc = (enum wv_quic_cc)i;
     }
     bool v6 = argc > 4 && strcmp(argv[4], "ipv6") == 0;
+    if (argc > 5)
+        cfg.sock_buf = strtoul(argv[5], NULL, 10) * 1024;
 
     bench b = {.total = mib << 20};
     memset(b.chunk, 0x5a, sizeof(b.chunk));
@@ -109,8 +114,10 @@ int main(int argc, char **argv) {
                              .on_stream_data = on_data,
                              .on_stream_writable = on_writable,
                              .on_conn_closed = on_closed};
-    if (wv_quic_endpoint_new(&loop, &cfg, ids, NULL, &cbs, &b, &b.srv) < 0 ||
-        wv_quic_endpoint_new(&loop, &cfg, idc, NULL, &cbs, &b, &b.cli) < 0) {
+    /* QUIC_BENCH_LOG=1: the module's debug lines on stderr. */
+    wv_log *log = getenv("QUIC_BENCH_LOG") ? wv_log_new(WV_LOG_DEBUG, WV_LOG_TEXT, NULL) : NULL;
+    if (wv_quic_endpoint_new(&loop, &cfg, ids, log, &cbs, &b, &b.srv) < 0 ||
+        wv_quic_endpoint_new(&loop, &cfg, idc, log, &cbs, &b, &b.cli) < 0) {
         fprintf(stderr, "bad configuration\n");
         return 1;
     }
@@ -134,6 +141,7 @@ int main(int argc, char **argv) {
     uv_loop_close(&loop);
     wv_identity_free(ids);
     wv_identity_free(idc);
+    wv_log_free(log);
     if (b.failed || !b.done) {
         fprintf(stderr, "transfer failed\n");
         return 1;
