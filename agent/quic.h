@@ -104,8 +104,10 @@ typedef struct wv_quic_callbacks {
     /* The peer opened a stream (fires before its first on_stream_data). */
     void (*on_stream_open)(wv_quic_conn *conn, int64_t sid, void *user);
     /* In-order bytes of a stream. data is only valid during the call. The
-     * peer's credit is not returned until wv_quic_stream_consumed(). fin:
-     * this is the end of the peer's data (len may be 0). */
+     * peer's credit is not returned until wv_quic_stream_consumed() (bytes
+     * still unconsumed when the stream closes go back to the connection
+     * window by themselves). fin: this is the end of the peer's data (len
+     * may be 0). */
     void (*on_stream_data)(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
                            bool fin, void *user);
     /* The peer aborted the stream: a RESET_STREAM arrived (app_error is
@@ -139,8 +141,9 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
                          wv_quic_endpoint **out);
 
 /* Creates the UDP socket and binds it to addr (port 0 = ephemeral; use
- * 0.0.0.0:0 or [::]:0 for a dial-only endpoint of that family). Once only.
- * Returns 0, WV_ERR_IO (address in use, ...), WV_ERR_INVAL. */
+ * 0.0.0.0:0 or [::]:0 for a dial-only endpoint of that family). Once only;
+ * after a failure only wv_quic_endpoint_close is useful. Returns 0,
+ * WV_ERR_IO (address in use, ...), WV_ERR_INVAL. */
 int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr);
 
 /* The bound address (after bind). 0 or WV_ERR_INVAL. */
@@ -149,9 +152,10 @@ int wv_quic_endpoint_local_addr(const wv_quic_endpoint *ep, struct sockaddr_stor
 /* Closes the endpoint: every connection ends (on_conn_closed with
  * err = WV_ERR_CLOSED) without a word to the peer, except those already
  * closed with wv_quic_conn_close(), whose CONNECTION_CLOSE is sent first.
- * For a graceful goodbye close the connections first. cb (may be NULL)
- * fires once everything is released; ep is freed right after it. Valid
- * even if never bound. */
+ * For a graceful goodbye close the connections first. Teardown happens on
+ * a later loop pass; cb (may be NULL) fires once every handle is released,
+ * with ep already freed. Valid even if never bound; a second call is
+ * ignored. */
 void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *arg);
 
 /* ---- connections ---- */
@@ -198,9 +202,9 @@ void wv_quic_conn_stats_get(wv_quic_conn *conn, wv_quic_conn_stats *out);
 
 /* ---- streams (bidirectional only) ---- */
 
-/* Opens a stream. Returns 0 and *sid, WV_ERR_AGAIN when the peer's stream
- * limit is reached or the handshake is not done (on_streams_available
- * tells when to retry), WV_ERR_CLOSED when the connection is ending. */
+/* Opens a stream. Returns 0 and *sid; WV_ERR_AGAIN before on_handshake_done
+ * or when the peer's stream limit is reached (then on_streams_available
+ * tells when to retry); WV_ERR_CLOSED when the connection is ending. */
 int wv_quic_stream_open(wv_quic_conn *conn, int64_t *sid);
 
 /* Queues up to len bytes, copying them, and at most what the peer's stream
@@ -218,8 +222,10 @@ long wv_quic_stream_write(wv_quic_conn *conn, int64_t sid, const uint8_t *data, 
 int wv_quic_stream_shutdown_write(wv_quic_conn *conn, int64_t sid);
 
 /* The app has disposed of n more received bytes of sid (e.g. written them
- * to TCP): grants the peer n more bytes of stream and connection credit.
- * 0, WV_ERR_NOTFOUND. */
+ * to TCP): grants the peer n more bytes of stream and connection credit
+ * (sent once enough has accumulated, as ngtcp2 decides). 0, WV_ERR_NOTFOUND
+ * (unknown or closed stream), WV_ERR_INVAL (more than was delivered and not
+ * yet consumed). */
 int wv_quic_stream_consumed(wv_quic_conn *conn, int64_t sid, size_t n);
 
 /* Aborts both directions with app_error (RESET_STREAM + STOP_SENDING). No
