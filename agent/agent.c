@@ -37,7 +37,7 @@ struct wv_agent {
 static int load_identity(wv_agent *a) {
     char *key = NULL, *cert = NULL;
     if (wv_store_get_identity(a->store, &key, &cert) == 0) {
-        int rc = wv_identity_import_pem(cert, key, &a->id);
+        int rc = wv_identity_import_pem(key, cert, &a->id);
         wv_memwipe(key, strlen(key));
         free(key);
         free(cert);
@@ -48,7 +48,7 @@ static int load_identity(wv_agent *a) {
     }
     int rc = wv_identity_generate("wovenet", &a->id);
     if (rc == 0)
-        rc = wv_identity_export_pem(a->id, &cert, &key);
+        rc = wv_identity_export_pem(a->id, &key, &cert);
     if (rc == 0)
         rc = wv_store_set_identity(a->store, key, cert);
     if (key) {

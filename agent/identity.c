@@ -171,3 +171,20 @@ void *wv_identity_gnutls_crt(const wv_identity *id) {
 void *wv_identity_gnutls_key(const wv_identity *id) {
     return id->key;
 }
+
+int wv_identity_derive_secret(const wv_identity *id, const char *label, uint8_t out[32]) {
+    /* The raw private scalar: unlike a DER export, it is the same however
+     * the key was created or loaded. */
+    gnutls_ecc_curve_t curve;
+    gnutls_datum_t x = {0}, y = {0}, k = {0};
+    if (gnutls_x509_privkey_export_ecc_raw(id->key, &curve, &x, &y, &k) < 0)
+        return WV_ERR_CRYPTO;
+    int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, k.data, k.size, label, strlen(label), out) < 0
+                 ? WV_ERR_CRYPTO
+                 : 0;
+    wv_memwipe(k.data, k.size);
+    gnutls_free(x.data);
+    gnutls_free(y.data);
+    gnutls_free(k.data);
+    return rc;
+}

@@ -38,6 +38,10 @@ int wv_identity_export_pem(const wv_identity *id, char **key_pem, char **cert_pe
 const uint8_t *wv_identity_fingerprint(const wv_identity *id);
 
 void wv_identity_free(wv_identity *id);
+/* A 32-byte secret derived from the private key for one purpose (label):
+ * stable across restarts and reloads, unguessable without the key. The
+ * agent uses it for QUIC stateless-reset tokens. 0 or WV_ERR_CRYPTO. */
+int wv_identity_derive_secret(const wv_identity *id, const char *label, uint8_t out[32]);
 
 /* Lower-case hex form of a fingerprint; out gets 65 bytes including NUL. */
 void wv_fingerprint_to_hex(const uint8_t fp[WV_FINGERPRINT_LEN],

@@ -263,6 +263,10 @@ void m_start_runtime(wv_mesh *m) {
     wv_quic_config_default(&to.quic);
     /* The proxy bounds what it buffers per connection by the stream window. */
     to.quic.stream_window = APP_BUFFER;
+    /* Stable across restarts: a restarted site resets the connections its
+     * previous run left open, so peers re-dial at once. */
+    to.quic.has_reset_secret =
+        wv_identity_derive_secret(m->id, "wovenet/1 stateless reset", to.quic.reset_secret) == 0;
     struct wv_tunnels_callbacks tc = {.site_state = on_site_state,
                                       .channel_event = on_channel_event,
                                       .app_stream = on_app_stream,

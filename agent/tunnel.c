@@ -119,9 +119,33 @@ static int send_proof(wv_tunnels *t, struct chan *c) {
     return send_ctl(c, proof, (size_t)n, false);
 }
 
+static bool same_remote(struct chan *a, struct chan *b) {
+    wv_quic_conn_stats sa, sb;
+    wv_quic_conn_stats_get(a->conn, &sa);
+    wv_quic_conn_stats_get(b->conn, &sb);
+    size_t len = sa.remote.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                 : sizeof(struct sockaddr_in);
+    return sa.remote.ss_family == sb.remote.ss_family && memcmp(&sa.remote, &sb.remote, len) == 0;
+}
+
+/* A peer keeps one outbound channel per socket it dials: a new one from the
+ * same peer socket to the same local socket means the old one is dead (the
+ * peer restarted or gave up on it). Close it now rather than after the idle
+ * timeout; a client's first connection ID carries no reset token, so no
+ * stateless reset can do it for us. */
+static void close_replaced(wv_tunnels *t, struct chan *c) {
+    for (struct chan *o = t->chans; o; o = o->next) {
+        if (o != c && !o->outbound && o->peer == c->peer && o->ep == c->ep &&
+            o->state != CH_CLOSING && same_remote(o, c))
+            wv_tn_chan_close(t, o, WV_APPERR_GONE, "replaced by a new connection from the peer");
+    }
+}
+
 static void chan_up(wv_tunnels *t, struct chan *c) {
     WV_INFO(t->log, SUB, "channel %llu to %s is up (%s)", (unsigned long long)c->id,
             c->peer->name, c->outbound ? "outbound" : "inbound");
+    if (!c->outbound)
+        close_replaced(t, c);
     if (c->dial) {
         c->dial->attempt = 0;
         c->dial->failures = 0;

@@ -85,10 +85,36 @@ static void fingerprint_hex_round_trip_and_malformed(void **state) {
     assert_int_equal(wv_fingerprint_from_hex(NULL, back), WV_ERR_INVAL);
 }
 
+/* Regression: the secret must survive export/import, or a restarted site
+ * cannot reset the connections its previous run left open (the DER export
+ * of a reloaded key differs from the original's). */
+static void derived_secret_is_stable_across_reload(void **state) {
+    wv_identity *a, *b, *c;
+    char *cert, *key;
+    assert_int_equal(wv_identity_generate("s", &a), 0);
+    assert_int_equal(wv_identity_export_pem(a, &key, &cert), 0);
+    assert_int_equal(wv_identity_import_pem(key, cert, &b), 0);
+    assert_int_equal(wv_identity_generate("s", &c), 0);
+    uint8_t sa[32], sb[32], sc[32], sl[32];
+    assert_int_equal(wv_identity_derive_secret(a, "label", sa), 0);
+    assert_int_equal(wv_identity_derive_secret(b, "label", sb), 0);
+    assert_int_equal(wv_identity_derive_secret(c, "label", sc), 0);
+    assert_int_equal(wv_identity_derive_secret(a, "other", sl), 0);
+    assert_memory_equal(sa, sb, 32);
+    assert_memory_not_equal(sa, sc, 32);
+    assert_memory_not_equal(sa, sl, 32);
+    free(cert);
+    free(key);
+    wv_identity_free(a);
+    wv_identity_free(b);
+    wv_identity_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(generate_export_import_keeps_fingerprint),
         cmocka_unit_test(two_identities_differ),
+        cmocka_unit_test(derived_secret_is_stable_across_reload),
         cmocka_unit_test(key_of_another_identity_is_refused),
         cmocka_unit_test(fingerprint_hex_round_trip_and_malformed),
     };
