@@ -15,6 +15,7 @@ struct xcount {
     struct xcount *next;
     char *name;
     uint64_t connections, active, bytes_in, bytes_out;
+    uint64_t reported; /* bytes_in + bytes_out + connections at the last event */
 };
 
 struct wv_mesh {

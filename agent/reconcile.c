@@ -19,6 +19,7 @@ struct rapp {
     char error[160];
     struct wv_app_counters counters;
     bool seen; /* mark for the sweep of deleted apps */
+    struct wv_app_counters reported; /* counters at the last change event */
 };
 
 struct wv_reconciler {
@@ -251,4 +252,39 @@ json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *nam
 struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name) {
     struct rapp *a = find_rapp(r, name);
     return a ? &a->counters : NULL;
+}
+
+void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {
+    for (struct rapp *a = r->rapps; a; a = a->next) {
+        char l[300] = "";
+        wv_metrics_label(l, sizeof(l), "app", a->name);
+        wv_metrics_add(m, "wovenet_remote_app_up", WV_GAUGE,
+                       "1 while the remote app's site is reachable and it listens.", l,
+                       a->state == RAPP_LISTENING);
+        wv_metrics_add(m, "wovenet_remote_app_connections_total", WV_COUNTER,
+                       "Connections accepted on the remote app's local socket.", l,
+                       (double)a->counters.connections);
+        wv_metrics_add(m, "wovenet_remote_app_active_connections", WV_GAUGE,
+                       "Connections open now through the remote app.", l,
+                       (double)a->counters.active);
+        wv_metrics_add(m, "wovenet_remote_app_bytes_in_total", WV_COUNTER,
+                       "Bytes from the tunnel to local clients.", l,
+                       (double)a->counters.bytes_in);
+        wv_metrics_add(m, "wovenet_remote_app_bytes_out_total", WV_COUNTER,
+                       "Bytes from local clients into the tunnel.", l,
+                       (double)a->counters.bytes_out);
+    }
+}
+
+size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, void *arg),
+                                 void *arg) {
+    size_t n = 0;
+    for (struct rapp *a = r->rapps; a; a = a->next) {
+        if (memcmp(&a->counters, &a->reported, sizeof(a->counters)) == 0)
+            continue;
+        a->reported = a->counters;
+        fn(a->name, arg);
+        n++;
+    }
+    return n;
 }

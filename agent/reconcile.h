@@ -11,6 +11,7 @@
  *
  * All calls and callbacks on the loop thread. */
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 
 #include <jansson.h>
@@ -56,5 +57,13 @@ struct wv_app_counters {
 };
 /* NULL if no such running app. The pointer stays valid until the next pass. */
 struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name);
+
+/* Per remote app gauges and counters for /metrics. */
+void wv_reconcile_metrics(wv_reconciler *r, struct wv_metrics *m);
+
+/* Calls fn for each remote app whose counters changed since the previous
+ * call (for live events); returns how many. */
+size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, void *arg),
+                                 void *arg);
 
 #endif

@@ -571,3 +571,22 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
     }
     return arr;
 }
+
+void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void *arg), void *arg) {
+    for (struct tpeer *p = t->peers; p; p = p->next) {
+        bool busy = false;
+        for (struct chan *c = t->chans; c; c = c->next) {
+            if (c->peer != p)
+                continue;
+            wv_quic_conn_stats st;
+            wv_quic_conn_stats_get(c->conn, &st);
+            uint64_t total = st.bytes_sent + st.bytes_recv;
+            if (total != c->reported_bytes) {
+                c->reported_bytes = total;
+                busy = true;
+            }
+        }
+        if (busy)
+            fn(p->name, arg);
+    }
+}

@@ -122,6 +122,10 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
 
 /* The channels of site as the API shows them (array; [] if none). */
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site);
+/* Calls fn once for each site whose channels moved bytes since the
+ * previous call (for live throughput events). */
+void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void *arg), void *arg);
+
 /* Totals for /metrics. */
 struct wv_tunnels_stats {
     uint64_t channels_up, channels_total;

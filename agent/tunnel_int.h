@@ -62,6 +62,7 @@ struct chan {
     size_t rxlen;
     uint64_t deadline; /* uv_now() ms by which the channel must be up */
     uint32_t streams;
+    uint64_t reported_bytes; /* bytes sent+received at the last busy report */
 };
 
 struct wv_tunnels {
