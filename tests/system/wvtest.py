@@ -457,3 +457,12 @@ class Events:
             self.conn.close()
         except OSError:
             pass
+
+
+def rss_kib(pid):
+    """Resident set size of a process, KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
