@@ -504,6 +504,41 @@ static void bad_status_from_the_peer_closes_the_client(void **state) {
     fx_free(f, true);
 }
 
+static void never_accepting_app_gets_connect_timeout(void **state) {
+    fx *f = fx_new();
+    /* A listener with backlog 0 that never accepts: the kernel completes
+     * one connection, then drops SYNs, so the next connect hangs. */
+    uv_tcp_t full;
+    struct sockaddr_in sin;
+    uv_ip4_addr("127.0.0.1", 0, &sin);
+    uv_tcp_init(&f->loop, &full);
+    assert_int_equal(uv_tcp_bind(&full, (struct sockaddr *)&sin, 0), 0);
+    uv_os_fd_t fd;
+    assert_int_equal(uv_fileno((uv_handle_t *)&full, &fd), 0);
+    assert_int_equal(listen(fd, 0), 0);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    uv_tcp_getsockname(&full, (struct sockaddr *)&ss, &len);
+    expose_tcp(f, "stuck", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    const char hdr[] = "\x00\x0f{\"app\":\"stuck\"}";
+    struct raw r1, r2;
+    char code[64];
+    raw_exchange(f, hdr, sizeof(hdr) - 1, false, code, sizeof(code), &r1);
+    assert_string_equal(code, "ok");
+    uint64_t t0 = uv_hrtime();
+    raw_exchange(f, hdr, sizeof(hdr) - 1, false, code, sizeof(code), &r2);
+    assert_string_equal(code, WV_ERRC_CONNECT_TIMEOUT);
+    assert_true(secs(t0) >= 1.9);
+    wv_quic_stream_reset(f->cb, r1.sid, WV_APPERR_ABORTED);
+    wv_quic_stream_reset(f->cb, r2.sid, WV_APPERR_ABORTED);
+    RUN_UNTIL(f, r1.closed && r2.closed, 3000);
+    settle(f);
+    struct wv_proxy_stats sa;
+    wv_proxy_get_stats(f->pa, &sa);
+    assert_int_equal(sa.refused_timeout, 1);
+    fx_free(f, true);
+}
+
 int main(void) {
     /* As the agent does: a peer's reset must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
@@ -523,6 +558,7 @@ int main(void) {
         cmocka_unit_test(header_in_pieces_with_pipelined_payload),
         cmocka_unit_test(silent_opener_times_out_with_bad_header),
         cmocka_unit_test(bad_status_from_the_peer_closes_the_client),
+        cmocka_unit_test(never_accepting_app_gets_connect_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
