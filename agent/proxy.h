@@ -114,14 +114,14 @@ void wv_proxy_close(wv_proxy *p, void (*cb)(void *arg), void *arg);
 
 /* Counters for /metrics and tests. */
 struct wv_proxy_stats {
-    uint64_t active;         /* connections alive (either side) */
-    uint64_t total;          /* connections ever started (either side) */
+    uint64_t active; /* connections alive (either side) */
+    uint64_t total;  /* connections ever started (either side) */
     uint64_t refused_unknown_app, refused_target_denied, refused_connect, refused_timeout,
-        refused_bad_header;  /* exposed side, by reason */
-    uint64_t remote_errors;  /* client side: error status, no stream, bad status */
-    uint64_t aborted;        /* resets either way */
-    uint64_t buffered;       /* bytes held now: pending local writes + unsent remainders */
-    uint64_t buffered_peak;  /* high-water mark of buffered */
+        refused_bad_header;      /* exposed side, by reason */
+    uint64_t remote_errors;      /* client side: error status, no stream, bad status */
+    uint64_t aborted;            /* resets either way */
+    uint64_t buffered;           /* bytes held now: pending local writes + unsent remainders */
+    uint64_t buffered_peak;      /* high-water mark of buffered */
     uint64_t conn_buffered_peak; /* high-water mark of one connection's buffered bytes */
 };
 void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out);

@@ -1,14 +1,15 @@
 #ifndef PROXY_HARNESS_H
 #define PROXY_HARNESS_H
-/* Harness of proxy_test.c. The proxy over a real QUIC pair: two endpoints on one loop over loopback,
- * stream events forwarded to the wv_stream_ops handlers as the tunnel
- * manager does, real TCP/unix listeners, clients and target servers.
+/* Harness of proxy_test.c. The proxy over a real QUIC pair: two endpoints on one loop over
+ * loopback, stream events forwarded to the wv_stream_ops handlers as the tunnel manager does, real
+ * TCP/unix listeners, clients and target servers.
  *
  * Side A exposes apps (proxy pa), side B dials and runs the remote apps'
  * listeners (proxy pb). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three above first. */
 #include <cmocka.h>
 
 #include "common.h"
@@ -171,7 +172,9 @@ static void raw_reset(void *h, uint64_t err) {
     r->reset = true;
     wv_quic_stream_reset(r->qc, r->sid, err);
 }
-static void raw_close(void *h, uint64_t err) { ((struct raw *)h)->closed = true; }
+static void raw_close(void *h, uint64_t err) {
+    ((struct raw *)h)->closed = true;
+}
 static void raw_writable(void *h) {}
 static const struct wv_stream_ops raw_ops = {raw_data, raw_reset, raw_close, raw_writable};
 
@@ -187,8 +190,12 @@ static void raw_open(fx *f, struct raw *r) {
 
 /* ---- QUIC side: forwarding like the tunnel manager ---- */
 
-static void q_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) { ((fx *)user)->ca = c; }
-static void q_hs(wv_quic_conn *c, void *user) { ((fx *)user)->hs++; }
+static void q_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) {
+    ((fx *)user)->ca = c;
+}
+static void q_hs(wv_quic_conn *c, void *user) {
+    ((fx *)user)->hs++;
+}
 
 static void q_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
     fx *f = user;
@@ -206,7 +213,9 @@ static void q_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
         wv_quic_stream_reset(c, sid, WV_APPERR_ABORTED);
 }
 
-static const struct wv_stream_ops *ops(void *h) { return *(const struct wv_stream_ops **)h; }
+static const struct wv_stream_ops *ops(void *h) {
+    return *(const struct wv_stream_ops **)h;
+}
 
 static void q_data(wv_quic_conn *c, int64_t sid, const uint8_t *d, size_t len, bool fin,
                    void *user) {
@@ -598,8 +607,7 @@ static void lsn_conn(uv_stream_t *server, int status) {
     wv_proxy_connect(l->f->pb, c, l->remote_app, l->app, l->target, open_stream, l->f);
 }
 
-static void lsn_start(fx *f, struct lsn *l, const char *app, const char *target,
-                      const char *path) {
+static void lsn_start(fx *f, struct lsn *l, const char *app, const char *target, const char *path) {
     l->f = f;
     l->remote_app = app;
     l->app = app;
@@ -679,8 +687,12 @@ static void expose(fx *f, const char *name, const char *json) {
     json_object_set_new(f->apps, name, o);
 }
 
-static void proxy_closed(void *arg) { ((fx *)arg)->proxies_closed++; }
-static void ep_closed(void *arg) { ((fx *)arg)->ep_closed++; }
+static void proxy_closed(void *arg) {
+    ((fx *)arg)->proxies_closed++;
+}
+static void ep_closed(void *arg) {
+    ((fx *)arg)->ep_closed++;
+}
 
 static void walk_close(uv_handle_t *h, void *arg) {
     if (!uv_is_closing(h))
@@ -724,7 +736,9 @@ static void fx_free(fx *f, bool expect_idle) {
     free(f);
 }
 
-static double secs(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e9; }
+static double secs(uint64_t t0) {
+    return (double)(uv_hrtime() - t0) / 1e9;
+}
 
 /* Closes both proxies and waits for them; live connections are aborted. */
 static void close_proxies(fx *f) {

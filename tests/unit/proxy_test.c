@@ -401,16 +401,18 @@ static void malformed_headers_get_bad_header(void **state) {
         size_t len;
         bool fin;
     } cases[] = {
-        {"\x00\x00", 2, false},                               /* empty frame */
-        {"\xff\xff", 2, false},                               /* over 4096 */
-        {"\x00\x03" "abc", 5, false},                        /* not JSON */
-        {"\x00\x03[1]", 5, false},                            /* not an object */
-        {"\x00\x14{\"app\":\"echo\",\"x\":1}", 22, false},     /* unknown field */
-        {"\x00\x0e{\"app\":\"../x\"}", 16, false},             /* invalid name */
+        {"\x00\x00", 2, false}, /* empty frame */
+        {"\xff\xff", 2, false}, /* over 4096 */
+        {"\x00\x03"
+         "abc",
+         5, false},                                                 /* not JSON */
+        {"\x00\x03[1]", 5, false},                                  /* not an object */
+        {"\x00\x14{\"app\":\"echo\",\"x\":1}", 22, false},          /* unknown field */
+        {"\x00\x0e{\"app\":\"../x\"}", 16, false},                  /* invalid name */
         {"\x00\x1b{\"app\":\"echo\",\"target\":\"x\"}", 29, false}, /* target not IP:PORT */
         {"\x00\x1b{\"app\":\"echo\",\"app\":\"echo\"}", 29, false}, /* duplicate key */
-        {"\x00\x10{\"ap", 6, true},                           /* FIN inside the header */
-        {"", 0, true},                                          /* FIN, no header */
+        {"\x00\x10{\"ap", 6, true},                                 /* FIN inside the header */
+        {"", 0, true},                                              /* FIN, no header */
     };
     for (size_t i = 0; i < WV_COUNTOF(cases); i++) {
         struct raw r;
@@ -482,10 +484,10 @@ static void bad_status_from_the_peer_closes_the_client(void **state) {
         const char *bytes;
         size_t len;
     } replies[] = {
-        {"\x00\x05hello", 7},                                  /* not JSON */
-        {"\x00\x12{\"status\":\"weird\"}", 20},                  /* unknown status */
-        {"\x00\x12{\"status\":\"error\"}", 20},                  /* error without code */
-        {"", 0},                                                /* FIN, no status */
+        {"\x00\x05hello", 7},                   /* not JSON */
+        {"\x00\x12{\"status\":\"weird\"}", 20}, /* unknown status */
+        {"\x00\x12{\"status\":\"error\"}", 20}, /* error without code */
+        {"", 0},                                /* FIN, no status */
         {"\x00\x2e{\"status\":\"error\",\"code\":\"x\",\"message\":\"a\\nb\"}", 48},
     };
     for (size_t i = 0; i < WV_COUNTOF(replies); i++) {
