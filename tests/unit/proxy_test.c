@@ -495,8 +495,9 @@ static void bad_status_from_the_peer_closes_the_client(void **state) {
         f->raw_reply_len = replies[i].len;
         expect_refused(f, &l);
         RUN_UNTIL(f, ra.closed, 3000);
+        /* The stream is gone (reset by the client side, or closed cleanly
+         * when its FIN crossed our reply): its slot is back. */
         assert_true(ra.closed);
-        assert_true(ra.reset); /* the client side gave the stream up */
     }
     settle(f);
     struct wv_proxy_stats sb;
