@@ -114,6 +114,7 @@ struct fx {
     const uint8_t *raw_reply;
     size_t raw_reply_len;
     struct raw *raw_a;
+    bool site_down; /* the stream opener finds no channel */
     int seq_left, seq_bad, seq_port;
     tconn seq;
     uint8_t rbuf[CHUNK];
@@ -259,7 +260,7 @@ static const wv_quic_callbacks qcbs = {
 
 static int open_stream(void *handler, wv_quic_conn **conn, int64_t *sid, void *arg) {
     fx *f = arg;
-    if (!f->cb)
+    if (!f->cb || f->site_down)
         return WV_ERR_NOTFOUND;
     int rv = wv_quic_stream_open(f->cb, sid);
     if (rv != 0)
