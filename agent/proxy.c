@@ -451,7 +451,9 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *remote_app, c
     c->st = P_STATUS;
     int rv = open(c, &c->qc, &c->sid, arg);
     if (rv != 0) {
-        WV_WARN(p->log, SUB, "remote app %s (app %s): no stream: %s", c->name, app,
+        /* INFO: a local client retrying against a site that is down would
+         * flood the log at WARN; the remote app's state already says why. */
+        WV_INFO(p->log, SUB, "remote app %s (app %s): no stream: %s", c->name, app,
                 wv_strerror(rv));
         p->stats.remote_errors++;
         c->st = P_DEAD;

@@ -23,7 +23,8 @@
  *    of connections), which bounds the buffered bytes of a connection to
  *    max_buffer + 64 KiB whatever the speeds of the two ends (the QUIC
  *    layer adds at most the peer's window, max_buffer, of sent but not yet
- *    acknowledged bytes).
+ *    acknowledged bytes). Likewise wv_quic_config.conn_window bounds the
+ *    total held for all the streams of one channel.
  * Header and status frames are consumed immediately. The exposed side holds
  * payload pipelined behind the header (unconsumed, so under the same bound)
  * until it has connected to the app.

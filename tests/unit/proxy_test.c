@@ -471,6 +471,7 @@ static void silent_opener_times_out_with_bad_header(void **state) {
     assert_true(secs(t0) >= 1.9); /* connect_timeout_ms = 2000 */
     wv_quic_stream_reset(f->cb, r.sid, WV_APPERR_ABORTED);
     RUN_UNTIL(f, r.closed, 3000);
+    assert_true(r.closed);
     fx_free(f, true);
 }
 
@@ -535,6 +536,7 @@ static void never_accepting_app_gets_connect_timeout(void **state) {
     wv_quic_stream_reset(f->cb, r1.sid, WV_APPERR_ABORTED);
     wv_quic_stream_reset(f->cb, r2.sid, WV_APPERR_ABORTED);
     RUN_UNTIL(f, r1.closed && r2.closed, 3000);
+    assert_true(r1.closed && r2.closed);
     settle(f);
     struct wv_proxy_stats sa;
     wv_proxy_get_stats(f->pa, &sa);
@@ -571,6 +573,55 @@ static void site_down_refuses_at_once_then_works(void **state) {
     fx_free(f, true);
 }
 
+static void random_headers_never_crash(void **state) {
+    fx *f = fx_new();
+    struct srv s = {0};
+    srv_start(f, &s, S_ECHO, NULL);
+    expose_tcp(f, "echo", s.port);
+    enum { N = 100 };
+    struct raw *r = calloc(N, sizeof(*r));
+    uint8_t buf[600];
+    for (int i = 0; i < N; i++) {
+        size_t len = 1 + (size_t)(mix((uint64_t)i) % sizeof(buf));
+        gen(4242 + (uint64_t)i, 0, buf, len);
+        if (i % 2) /* a plausible length, so the body gets parsed */
+            buf[0] = 0, buf[1] = (uint8_t)(len > 2 ? len - 2 : 1);
+        raw_open(f, &r[i]);
+        assert_int_equal(wv_quic_stream_write(f->cb, r[i].sid, buf, len, true), (long)len);
+    }
+    int done = 0;
+    uint64_t t0 = uv_hrtime();
+    while (done < N && secs(t0) < 10) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += r[i].fin || r[i].reset;
+    }
+    assert_int_equal(done, N);
+    for (int i = 0; i < N; i++) {
+        size_t used;
+        json_t *o = NULL;
+        assert_int_equal(wv_frame_parse(r[i].buf, r[i].len, &used, &o), 0);
+        const char *code = NULL, *msg = NULL;
+        assert_int_equal(wv_status_parse(o, &code, &msg), WV_ERR_INVAL);
+        assert_true(strcmp(code, WV_ERRC_BAD_HEADER) == 0 ||
+                    strcmp(code, WV_ERRC_UNKNOWN_APP) == 0);
+        json_decref(o);
+        wv_quic_stream_reset(f->cb, r[i].sid, WV_APPERR_ABORTED);
+    }
+    /* The raw handlers must outlive their streams' close events. */
+    t0 = uv_hrtime();
+    while (done > 0 && secs(t0) < 5) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += !r[i].closed;
+    }
+    assert_int_equal(done, 0);
+    free(r);
+    fx_free(f, true);
+}
+
 int main(void) {
     /* As the agent does: a peer's reset must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
@@ -592,6 +643,7 @@ int main(void) {
         cmocka_unit_test(bad_status_from_the_peer_closes_the_client),
         cmocka_unit_test(never_accepting_app_gets_connect_timeout),
         cmocka_unit_test(site_down_refuses_at_once_then_works),
+        cmocka_unit_test(random_headers_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
