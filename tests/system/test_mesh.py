@@ -76,6 +76,18 @@ def main():
     got = t.recv_all(l_blob)
     t.check_eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(blob).hexdigest(),
                f"64 MiB blob intact through the remote app ({len(got)} bytes)")
+    # Regression: a client that resets mid-transfer must not kill the agent
+    # with SIGPIPE on its next write.
+    import socket
+    import struct
+    for _ in range(3):
+        c = socket.create_connection(("127.0.0.1", l_blob))
+        c.recv(1 << 20)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    time.sleep(0.5)
+    t.check(bravo.proc.poll() is None and alpha.proc.poll() is None,
+            "both agents survive clients resetting mid-transfer")
     data = os.urandom(64 << 20)
     back = t.echo_roundtrip(l_echo, data)
     t.check(back == data, f"64 MiB echoed intact ({len(back)} bytes)")
