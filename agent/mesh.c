@@ -128,6 +128,8 @@ static void stop_runtime(wv_mesh *m) {
     wv_proxy *p = m->proxy;
     m->proxy = NULL;
     wv_keys_wipe(&m->keys);
+    wv_detect_free(m->detect);
+    m->detect = NULL;
     if (d)
         wv_discovery_close(d, disco_closed);
     else

@@ -115,9 +115,25 @@ json_t *wv_mesh_peer_json(wv_mesh *m, const char *site) {
 
 json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
     if (kind == WV_KIND_SOCKET) {
-        if (!m->tunnels)
-            return json_pack("{s:s}", "state", "stopped");
-        return wv_tunnels_socket_status(m->tunnels, name);
+        json_t *st = m->tunnels ? wv_tunnels_socket_status(m->tunnels, name)
+                                : json_pack("{s:s}", "state", "stopped");
+        json_t *det = m->detect ? wv_detect_status(m->detect, name) : NULL;
+        if (det) {
+            /* {state, error, publicAddress} plus how it was found. */
+            json_t *pa = json_object_get(det, "publicAddress");
+            if (pa)
+                json_object_set(st, "publicAddress", pa);
+            json_object_set_new(st, "detection", det);
+        } else {
+            json_t *s = NULL;
+            const char *pa = NULL;
+            if (wv_store_get(m->store, WV_KIND_SOCKET, name, &s) == 0)
+                pa = json_string_value(json_object_get(s, "publicAddress"));
+            if (pa && *pa)
+                json_object_set_new(st, "publicAddress", json_string(pa));
+            json_decref(s);
+        }
+        return st;
     }
     if (kind == WV_KIND_EXPOSED_APP) {
         struct xcount *x = m_xcount(m, name);
@@ -162,6 +178,17 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_proofs_failed_total", WV_COUNTER,
                        "Channels closed for a missing or wrong membership proof.", NULL,
                        (double)ts.proofs_failed);
+    }
+    if (m->detect) {
+        struct wv_detect_stats st;
+        wv_detect_get_stats(m->detect, &st);
+        wv_metrics_add(out, "wovenet_address_detections_total", WV_COUNTER,
+                       "Public-address detections that succeeded.", NULL, (double)st.detections);
+        wv_metrics_add(out, "wovenet_address_detection_failures_total", WV_COUNTER,
+                       "Public-address detections that failed.", NULL, (double)st.failures);
+        wv_metrics_add(out, "wovenet_address_changes_total", WV_COUNTER,
+                       "Detected public addresses that changed (re-announced).", NULL,
+                       (double)st.changes);
     }
     for (struct xcount *x = m->xcounts; x; x = x->next) {
         char l[300] = "";

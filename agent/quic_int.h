@@ -138,6 +138,8 @@ struct wv_quic_endpoint {
     size_t sendq_bytes;
     uint64_t reset_window_ms;
     unsigned resets_in_window;
+    wv_quic_raw_cb raw_cb; /* non-QUIC datagrams (STUN); see quic.h */
+    void *raw_user;
 };
 
 /* quic_tls.c */
