@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <curl/curl.h>
 #include <gnutls/crypto.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static const unsigned stun_rto_ms[] = {500, 1000, 2000};
 enum method { M_HTTP, M_STUN };
 
 struct hjob;
+struct resolve;
 
 /* One tunnel socket's detector. Freed in its timer's close callback. */
 struct dsock {
@@ -40,6 +42,7 @@ struct dsock {
     size_t nservers;
     uv_timer_t timer; /* next detection, or the STUN retransmission */
     struct hjob *job; /* HTTP request in flight */
+    struct resolve *resolving; /* STUN server name lookup in flight */
     /* STUN transaction */
     bool stun_active;
     size_t server;
@@ -342,24 +345,85 @@ static bool stun_send(struct dsock *s) {
                                               (size_t)n) == 0;
 }
 
+/* Starts a transaction with s->server_addr; false if the socket cannot send. */
+static bool stun_begin(struct dsock *s) {
+    if (gnutls_rnd(GNUTLS_RND_NONCE, s->txid, sizeof(s->txid)) < 0)
+        return false;
+    s->stun_active = true;
+    if (!stun_send(s)) {
+        s->stun_active = false;
+        return false;
+    }
+    s->tries = 1;
+    schedule(s, 0);
+    return true;
+}
+
+struct resolve {
+    uv_getaddrinfo_t req;
+    struct dsock *owner; /* NULL once the detector is gone */
+    char port[8];
+};
+
+static void stun_try(struct dsock *s);
+
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+    struct resolve *r = WV_CONTAINER_OF(req, struct resolve, req);
+    struct dsock *s = r->owner;
+    if (s) {
+        s->resolving = NULL;
+        if (status == 0 && res && res->ai_addrlen <= sizeof(s->server_addr)) {
+            memcpy(&s->server_addr, res->ai_addr, res->ai_addrlen);
+            if (!stun_begin(s))
+                fail(s, "the tunnel socket is not listening");
+        } else {
+            WV_WARN(s->d->log, SUB, "tunnel socket %s: STUN server %s: cannot resolve (%s)",
+                    s->name, s->servers[s->server], status ? uv_strerror(status) : "no address");
+            s->server++;
+            stun_try(s);
+        }
+    }
+    uv_freeaddrinfo(res);
+    free(r);
+}
+
+/* Resolves HOST:PORT to the socket's family off the loop (libuv's pool). */
+static bool stun_resolve(struct dsock *s, const char *srv) {
+    const char *colon = strrchr(srv, ':');
+    if (!colon || colon == srv || strlen(colon + 1) >= 8)
+        return false;
+    struct resolve *r = wv_calloc(1, sizeof(*r));
+    r->owner = s;
+    snprintf(r->port, sizeof(r->port), "%s", colon + 1);
+    char *host = wv_strndup(srv, (size_t)(colon - srv));
+    struct addrinfo hints = {.ai_family = s->family, .ai_socktype = SOCK_DGRAM};
+    int rv = uv_getaddrinfo(s->d->loop, &r->req, resolved, host, r->port, &hints);
+    free(host);
+    if (rv != 0) {
+        free(r);
+        return false;
+    }
+    s->resolving = r;
+    return true;
+}
+
+/* Tries s->servers from s->server on: IP literals at once, host names
+ * after resolving them. */
 static void stun_try(struct dsock *s) {
     while (s->server < s->nservers) {
         const char *srv = s->servers[s->server];
         if (wv_parse_hostport(srv, &s->server_addr) != 0) {
-            WV_WARN(s->d->log, SUB, "tunnel socket %s: STUN server %s skipped: only IP:PORT "
-                    "is supported", s->name, srv);
+            if (stun_resolve(s, srv))
+                return;
+            WV_WARN(s->d->log, SUB, "tunnel socket %s: STUN server %s: cannot resolve", s->name,
+                    srv);
         } else if (s->server_addr.ss_family != s->family) {
             WV_DEBUG(s->d->log, SUB, "tunnel socket %s: STUN server %s skipped: other family",
                      s->name, srv);
-        } else if (gnutls_rnd(GNUTLS_RND_NONCE, s->txid, sizeof(s->txid)) == 0) {
-            s->stun_active = true;
-            if (!stun_send(s)) {
-                s->stun_active = false;
-                fail(s, "the tunnel socket is not listening");
-                return;
-            }
-            s->tries = 1;
-            schedule(s, 0);
+        } else if (stun_begin(s)) {
+            return;
+        } else {
+            fail(s, "the tunnel socket is not listening");
             return;
         }
         s->server++;
@@ -379,7 +443,7 @@ static void stun_next_server(struct dsock *s) {
 static void detect_now(struct dsock *s) {
     if (s->method == M_HTTP) {
         http_start(s);
-    } else {
+    } else if (!s->stun_active && !s->resolving) {
         s->server = 0;
         stun_try(s);
     }
@@ -393,6 +457,8 @@ static void on_timer(uv_timer_t *t) {
             schedule(s, 0);
             return;
         }
+        WV_DEBUG(s->d->log, SUB, "tunnel socket %s: STUN server %s: no answer, trying the next",
+                 s->name, s->servers[s->server]);
         stun_next_server(s);
         return;
     }
@@ -424,6 +490,10 @@ static void dsock_free(struct dsock *s) {
     stun_stop(s);
     if (s->job)
         s->job->owner = NULL;
+    if (s->resolving) {
+        s->resolving->owner = NULL;
+        uv_cancel((uv_req_t *)&s->resolving->req);
+    }
     uv_close((uv_handle_t *)&s->timer, dsock_closed);
 }
 

@@ -11,7 +11,8 @@
  * STUN: a Binding request (stun.h) sent from the tunnel socket itself
  * through wv_quic_endpoint_send_raw(), so the mapped address and port are
  * that socket's NAT binding; retransmitted after 500 ms and 1 s, given up
- * 2 s after the third send, then the next server in order. The announced
+ * 2 s after the third send, then the next server in order (host names are
+ * resolved to the socket's family on libuv's pool). The announced
  * port is the mapped one, except in port-forwarding mode where the
  * configured publicPort (the forward) stays.
  *

@@ -2,6 +2,7 @@
  * metrics, and runtime status of tunnel sockets and exposed apps. */
 #include "common.h"
 #include "mesh_int.h"
+#include "validate.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -129,7 +130,8 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
             const char *pa = NULL;
             if (wv_store_get(m->store, WV_KIND_SOCKET, name, &s) == 0)
                 pa = json_string_value(json_object_get(s, "publicAddress"));
-            if (pa && *pa)
+            struct sockaddr_storage ss;
+            if (pa && wv_parse_ip(pa, 0, &ss) == 0)
                 json_object_set_new(st, "publicAddress", json_string(pa));
             json_decref(s);
         }
