@@ -124,6 +124,10 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
             json_t *pa = json_object_get(det, "publicAddress");
             if (pa)
                 json_object_set(st, "publicAddress", pa);
+            /* Say why nothing is announced yet where clients look first. */
+            json_t *derr = json_object_get(det, "error");
+            if (!pa && derr && !json_object_get(st, "error"))
+                json_object_set(st, "error", derr);
             json_object_set_new(st, "detection", det);
         } else {
             json_t *s = NULL;
