@@ -35,6 +35,7 @@ struct dsock {
     enum method method;
     int family;            /* of the tunnel socket */
     bool keep_port;        /* port-forwarding: announce publicPort */
+    char listen_ip[INET6_ADDRSTRLEN]; /* listenAddress unless unspecified */
     uint16_t config_port;  /* publicPort */
     unsigned interval_s;
     char *url;
@@ -160,6 +161,7 @@ struct hjob {
     uv_work_t work;
     struct dsock *owner; /* NULL once the detector is gone */
     char *url;
+    char *iface; /* "host!IP" when the socket listens on one address, else NULL */
     long ipresolve;
     char body[WV_DETECT_MAX_BODY];
     size_t len;
@@ -198,6 +200,8 @@ static void http_work(uv_work_t *w) {
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)WV_DETECT_MAX_BODY);
     curl_easy_setopt(c, CURLOPT_IPRESOLVE, j->ipresolve);
+    if (j->iface)
+        curl_easy_setopt(c, CURLOPT_INTERFACE, j->iface);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "wovenet");
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, j->err);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -211,6 +215,7 @@ static void http_work(uv_work_t *w) {
  * loop thread) so a job that outlives its detector still has libcurl. */
 static void job_free(struct hjob *j) {
     free(j->url);
+    free(j->iface);
     free(j);
     curl_global_cleanup();
 }
@@ -234,6 +239,10 @@ static void http_done(uv_work_t *w, int status) {
     s->job = NULL;
     char ip[INET6_ADDRSTRLEN];
     int rv;
+    /* Logs and the status show the URL without its query (it may hold a token). */
+    char *q = strpbrk(j->url, "?#");
+    if (q)
+        *q = '\0';
     if (j->oversize || j->rc == CURLE_FILESIZE_EXCEEDED)
         fail(s, "the response from %s is over %d bytes (expected just an IP address)", j->url,
              WV_DETECT_MAX_BODY);
@@ -266,6 +275,10 @@ static void http_start(struct dsock *s) {
     j->owner = s;
     j->url = wv_strdup(s->url);
     j->ipresolve = s->family == AF_INET6 ? CURL_IPRESOLVE_V6 : CURL_IPRESOLVE_V4;
+    /* A socket on one address of a multi-homed host: ask from that
+     * address, so the answer is the public address of its path. */
+    if (s->listen_ip[0])
+        j->iface = wv_asprintf("host!%s", s->listen_ip);
     if (uv_queue_work(s->d->loop, &j->work, http_work, http_done) != 0) {
         job_free(j);
         fail(s, "cannot queue the HTTP request");
@@ -509,6 +522,8 @@ static struct dsock *dsock_new(wv_detect *d, const json_t *o, const char *key) {
     /* Same rule as the tunnel's listen address: an IPv6 listen address
      * makes an IPv6 socket. */
     s->family = la && strchr(la, ':') ? AF_INET6 : AF_INET;
+    if (la && *la && strcmp(la, "0.0.0.0") != 0 && strcmp(la, "::") != 0)
+        snprintf(s->listen_ip, sizeof(s->listen_ip), "%s", la);
     s->keep_port = mode && strcmp(mode, "port-forwarding") == 0;
     json_int_t pp = json_integer_value(json_object_get(o, "publicPort"));
     s->config_port = pp > 0 && pp < 65536 ? (uint16_t)pp : 0;
@@ -579,8 +594,9 @@ void wv_detect_set_sockets(wv_detect *d, const json_t *sockets) {
         fresh = s->next;
         s->next = d->socks;
         d->socks = s;
-        WV_INFO(d->log, SUB, "tunnel socket %s: detecting its public address (%s)", s->name,
-                s->method == M_HTTP ? s->url : "STUN");
+        const char *how = s->method == M_HTTP ? s->url : "STUN";
+        WV_INFO(d->log, SUB, "tunnel socket %s: detecting its public address (%.*s)", s->name,
+                (int)strcspn(how, "?#"), how);
         detect_now(s);
     }
 }
