@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <curl/curl.h>
 #include <gnutls/crypto.h>
@@ -160,6 +161,7 @@ static void fail(struct dsock *s, const char *fmt, ...) {
 struct hjob {
     uv_work_t work;
     struct dsock *owner; /* NULL once the detector is gone */
+    atomic_bool cancel;  /* set by the loop then: the worker aborts soon */
     char *url;
     char *iface; /* "host!IP" when the socket listens on one address, else NULL */
     long ipresolve;
@@ -181,6 +183,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg) {
     memcpy(j->body + j->len, p, bytes);
     j->len += bytes;
     return bytes;
+}
+
+/* Called by libcurl about once a second at least: lets a shutdown or a
+ * config change cut a hanging request short. */
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+    struct hjob *j = arg;
+    return atomic_load(&j->cancel) ? 1 : 0;
 }
 
 /* Worker thread: only touches the job. */
@@ -206,6 +215,9 @@ static void http_work(uv_work_t *w) {
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, j->err);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, j);
     j->rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &j->status);
     curl_easy_cleanup(c);
@@ -501,8 +513,10 @@ static void dsock_closed(uv_handle_t *h) {
 
 static void dsock_free(struct dsock *s) {
     stun_stop(s);
-    if (s->job)
+    if (s->job) {
         s->job->owner = NULL;
+        atomic_store(&s->job->cancel, true);
+    }
     if (s->resolving) {
         s->resolving->owner = NULL;
         uv_cancel((uv_req_t *)&s->resolving->req);

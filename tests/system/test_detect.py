@@ -278,4 +278,5 @@ def main():
     test_stun()
 
 
-t.run(main)
+if __name__ == "__main__":
+    t.run(main)

@@ -22,7 +22,8 @@ static size_t response(uint8_t *out, uint16_t type, const uint8_t *txid, const u
     out[3] = (uint8_t)alen;
     out[4] = 0x21, out[5] = 0x12, out[6] = 0xa4, out[7] = 0x42;
     memcpy(out + 8, txid, 12);
-    memcpy(out + 20, attrs, alen);
+    if (alen)
+        memcpy(out + 20, attrs, alen);
     return 20 + alen;
 }
 
