@@ -2,6 +2,7 @@
  * metrics, and runtime status of tunnel sockets and exposed apps. */
 #include "common.h"
 #include "mesh_int.h"
+#include "validate.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -115,9 +116,30 @@ json_t *wv_mesh_peer_json(wv_mesh *m, const char *site) {
 
 json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
     if (kind == WV_KIND_SOCKET) {
-        if (!m->tunnels)
-            return json_pack("{s:s}", "state", "stopped");
-        return wv_tunnels_socket_status(m->tunnels, name);
+        json_t *st = m->tunnels ? wv_tunnels_socket_status(m->tunnels, name)
+                                : json_pack("{s:s}", "state", "stopped");
+        json_t *det = m->detect ? wv_detect_status(m->detect, name) : NULL;
+        if (det) {
+            /* {state, error, publicAddress} plus how it was found. */
+            json_t *pa = json_object_get(det, "publicAddress");
+            if (pa)
+                json_object_set(st, "publicAddress", pa);
+            /* Say why nothing is announced yet where clients look first. */
+            json_t *derr = json_object_get(det, "error");
+            if (!pa && derr && !json_object_get(st, "error"))
+                json_object_set(st, "error", derr);
+            json_object_set_new(st, "detection", det);
+        } else {
+            json_t *s = NULL;
+            const char *pa = NULL;
+            if (wv_store_get(m->store, WV_KIND_SOCKET, name, &s) == 0)
+                pa = json_string_value(json_object_get(s, "publicAddress"));
+            struct sockaddr_storage ss;
+            if (pa && wv_parse_ip(pa, 0, &ss) == 0)
+                json_object_set_new(st, "publicAddress", json_string(pa));
+            json_decref(s);
+        }
+        return st;
     }
     if (kind == WV_KIND_EXPOSED_APP) {
         struct xcount *x = m_xcount(m, name);
@@ -200,6 +222,17 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->tunnels && m->disco)
         for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
             channel_metrics(m, wv_discovery_peer_at(m->disco, i)->name, out);
+    if (m->detect) {
+        struct wv_detect_stats st;
+        wv_detect_get_stats(m->detect, &st);
+        wv_metrics_add(out, "wovenet_address_detections_total", WV_COUNTER,
+                       "Public-address detections that succeeded.", NULL, (double)st.detections);
+        wv_metrics_add(out, "wovenet_address_detection_failures_total", WV_COUNTER,
+                       "Public-address detections that failed.", NULL, (double)st.failures);
+        wv_metrics_add(out, "wovenet_address_changes_total", WV_COUNTER,
+                       "Detected public addresses that changed (re-announced).", NULL,
+                       (double)st.changes);
+    }
     for (struct xcount *x = m->xcounts; x; x = x->next) {
         char l[300] = "";
         wv_metrics_label(l, sizeof(l), "app", x->name);

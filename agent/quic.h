@@ -158,6 +158,26 @@ int wv_quic_endpoint_local_addr(const wv_quic_endpoint *ep, struct sockaddr_stor
  * ignored. */
 void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *arg);
 
+/* Non-QUIC datagrams on the endpoint's socket (e.g. STUN, RFC 7983-style
+ * demultiplexing). A datagram goes to on_raw_datagram instead of QUIC when
+ * no connection of ours owns its destination connection ID, its first two
+ * bits are 00 (a QUIC packet normally sets the fixed bit 0x40; ngtcp2 may
+ * clear it when greasing, RFC 9287, hence the other tests), and it carries
+ * the STUN magic cookie 0x2112A442 at offset 4 with a length field that
+ * matches. data and from are only valid during the call, which runs on the
+ * loop thread. Set or replace with cb = NULL to stop; no call after that.
+ * Valid until the endpoint closes. */
+typedef void (*wv_quic_raw_cb)(wv_quic_endpoint *ep, const uint8_t *data, size_t len,
+                               const struct sockaddr *from, void *user);
+void wv_quic_endpoint_set_raw_handler(wv_quic_endpoint *ep, wv_quic_raw_cb on_raw_datagram,
+                                      void *user);
+
+/* Sends one datagram (copied) from the endpoint's socket, outside QUIC.
+ * 0, WV_ERR_INVAL (not bound, family mismatch, len 0 or > 65507),
+ * WV_ERR_CLOSED (closing). Best effort like any UDP send. */
+int wv_quic_endpoint_send_raw(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *data,
+                              size_t len);
+
 /* ---- connections ---- */
 
 /* Starts a connection to remote (same family as the bound socket) and

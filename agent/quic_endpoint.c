@@ -1,6 +1,7 @@
 /* The endpoint: one UDP socket, CID routing, version negotiation,
  * stateless resets, the send path and deferred processing. */
 #include "quic_int.h"
+#include "stun.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -149,9 +150,13 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
             send_version_negotiation(ep, &vc, from);
         return;
     }
+    wv_quic_conn *c = rv == 0 ? qmap_get(&ep->cids, vc.dcid, vc.dcidlen) : NULL;
+    if (!c && ep->raw_cb && wv_stun_is_message(pkt, len)) {
+        ep->raw_cb(ep, pkt, len, from, ep->raw_user);
+        return;
+    }
     if (rv != 0)
         return;
-    wv_quic_conn *c = qmap_get(&ep->cids, vc.dcid, vc.dcidlen);
     if (c) {
         qconn_read(c, from, pkt, len);
         return;
@@ -467,5 +472,22 @@ int wv_quic_dial(wv_quic_endpoint *ep, const struct sockaddr *remote,
     memcpy(c->pin, pin, WV_FINGERPRINT_LEN);
     qep_mark_dirty(c);
     *out = c;
+    return 0;
+}
+
+void wv_quic_endpoint_set_raw_handler(wv_quic_endpoint *ep, wv_quic_raw_cb on_raw_datagram,
+                                      void *user) {
+    ep->raw_cb = on_raw_datagram;
+    ep->raw_user = user;
+}
+
+int wv_quic_endpoint_send_raw(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *data,
+                              size_t len) {
+    if (ep->closing)
+        return WV_ERR_CLOSED;
+    if (!ep->bound || !to || !data || len == 0 || len > 65507 ||
+        to->sa_family != ep->local.ss_family)
+        return WV_ERR_INVAL;
+    qep_send(ep, to, data, len);
     return 0;
 }

@@ -154,6 +154,8 @@ struct wv_quic_endpoint {
     int gso_cur; /* the socket's current segment size, 0 = off */
     uint64_t reset_window_ms;
     unsigned resets_in_window;
+    wv_quic_raw_cb raw_cb; /* non-QUIC datagrams (STUN); see quic.h */
+    void *raw_user;
 };
 
 /* quic_tls.c */

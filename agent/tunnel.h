@@ -135,4 +135,9 @@ void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */
 json_t *wv_tunnels_socket_status(wv_tunnels *t, const char *name);
 
+/* The QUIC endpoint of local tunnel socket name while it is bound, else
+ * NULL. Valid until the next wv_tunnels_set_sockets() or close; do not
+ * keep it (the public-address detector sends STUN from it). */
+wv_quic_endpoint *wv_tunnels_socket_endpoint(wv_tunnels *t, const char *name);
+
 #endif
