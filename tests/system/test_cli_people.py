@@ -10,6 +10,7 @@
 """
 import json
 import os
+import subprocess
 
 import wvtest as t
 
@@ -119,6 +120,18 @@ def main():
     t.check(rc == 1 and "GET /api/v1/site" in err, "status without an API exits 1")
     rc, out, err = t.wovenet("apply", "--api", api)
     t.check_eq(rc, 2, "apply without -f is a usage error (2)")
+
+    # With authentication configured: --token or WOVENET_TOKEN.
+    rc, token, _ = t.wovenet("token", "create", "--db", local.db, "--name", "cli")
+    token = token.strip()
+    rc, out, err = t.wovenet("status", "--api", api)
+    t.check(rc == 1 and "401" in err and token not in err, f"status without the token: 1 ({err.strip()})")
+    rc, out, err = t.wovenet("status", "--api", api, "--token", token)
+    t.check(rc == 0 and "SITE local" in out, "status --token works")
+    r = subprocess.run([t.BIN, "apply", "-f", exported, "--dry-run"], capture_output=True,
+                         text=True, env=dict(os.environ, WOVENET_API=api, WOVENET_TOKEN=token))
+    t.check(r.returncode == 0 and "No changes" in r.stdout,
+            f"apply with WOVENET_API and WOVENET_TOKEN from the environment ({r.stderr.strip()})")
 
 
 t.run(main)
