@@ -70,6 +70,29 @@ def main():
     t.check(all(float(c[7]) >= 0 for c in chans), "channel RTT is a number")
     t.check(any(l.split()[1:3] == ["aws", "iperf"] and "listening" in l
                 for l in out.splitlines()), "remote app iperf listening")
+    # Throughput: sampled while data flows through the echo app.
+    import socket
+    import threading
+    stop = threading.Event()
+
+    def pump():
+        c = socket.create_connection(("127.0.0.1", lp), timeout=10)
+        buf = b"y" * 65536
+        while not stop.is_set():
+            c.sendall(buf)
+            got = 0
+            while got < len(buf):
+                got += len(c.recv(len(buf) - got))
+        c.close()
+    th = threading.Thread(target=pump)
+    th.start()
+    rc, out, _ = t.wovenet("status", "--api", api)
+    stop.set()
+    th.join()
+    rates = [float(x) for l in out.splitlines() if l.startswith("aws ") and " up " in l
+             for x in l.split()[8:10]]
+    t.check(rc == 0 and len(rates) == 4 and max(rates) > 0,
+            f"status shows throughput while data flows (Mbit/s: {rates})")
     rc, out, _ = t.wovenet("status", "--api", api, "--json")
     j = json.loads(out)
     t.check(rc == 0 and j["site"]["siteName"] == "local"
