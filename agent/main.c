@@ -139,6 +139,10 @@ int main(int argc, char **argv) {
         return wv_cli_export(&cli);
     case WV_CLI_TOKEN_CREATE:
         return wv_cli_token_create(&cli);
+    case WV_CLI_STATUS:
+        return wv_cli_status(&cli);
+    case WV_CLI_APPLY:
+        return wv_cli_apply(&cli);
     case WV_CLI_DONE:
         break;
     }
