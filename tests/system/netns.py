@@ -345,3 +345,55 @@ class NsMosquitto:
     @property
     def url(self):
         return f"mqtt://{self.addr}:{self.port}"
+
+
+class Echo:
+    """An echo server inside ns (TCP host:port, or a unix socket path) that first
+    sends `greeting`, so a client can tell which backend it reached."""
+
+    def __init__(self, ns, host="127.0.0.1", port=0, greeting=b"", unix=None):
+        import threading
+        self.greeting = greeting
+        if unix:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(unix)
+        else:
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.sock = ns.call(socket.socket, fam)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.port = self.sock.getsockname()[1]
+        self.sock.listen(128)
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+        t.on_cleanup(self.sock.close)
+
+    def _accept(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
+
+    def _echo(self, c):
+        try:
+            if self.greeting:
+                c.sendall(self.greeting)
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    c.shutdown(socket.SHUT_WR)
+                    break
+                c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+
+def roundtrip(ns, port, data, host="127.0.0.1", timeout=20):
+    """Connects from ns to host:port, sends data, half-closes, returns all it gets."""
+    return ns.call(t.echo_roundtrip, port, data, timeout, host)
