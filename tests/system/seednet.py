@@ -102,10 +102,27 @@ class SeedNet:
     def local_yaml(self):
         return LOCAL_YAML.format(broker=BROKER, home_v4=HOME_PUBLIC_V4)
 
-    def start_sites(self, aws_db=None, local_db=None):
-        self.aws = netns.NsAgent(self.vps, "aws", config=self.aws_yaml(), db=aws_db)
-        self.local = netns.NsAgent(self.home, "local", config=self.local_yaml(), db=local_db)
+    def start_sites(self, aws_yaml=None, local_yaml=None):
+        self.aws = netns.NsAgent(self.vps, "aws", config=aws_yaml or self.aws_yaml())
+        self.local = netns.NsAgent(self.home, "local", config=local_yaml or self.local_yaml())
         return self.aws, self.local
+
+    def start_echo_sites(self, key="seed-faults-key-33f0", echo_port=7100, local_port=7000):
+        """The seed's sockets, with an echo app (a server on the vps) instead of iperf3:
+        local's 127.0.0.1:local_port reaches aws's app "echo"."""
+        import wvtest as t
+        self.echo = netns.Echo(self.vps, port=echo_port)
+        aws = t.site_yaml("aws", key=key, broker=f"mqtt://{BROKER}:1883", topic="wvtest/faults",
+                          sockets=[{"mode": "dedicated-address", "publicAddress": VPS_V6,
+                                    "publicPort": 25890}],
+                          exposed=[{"appName": "echo", "appSocket": f"tcp:127.0.0.1:{echo_port}"}])
+        local = t.site_yaml("local", key=key, broker=f"mqtt://{BROKER}:1883",
+                            topic="wvtest/faults",
+                            sockets=[{"mode": "port-forwarding", "publicAddress": HOME_PUBLIC_V4,
+                                      "publicPort": 36092, "listenPort": 26098}],
+                            remote=[{"siteName": "aws", "appName": "echo",
+                                     "localSocket": f"tcp:127.0.0.1:{local_port}"}])
+        return self.start_sites(aws, local)
 
     def shape_wan(self, rate="100mbit"):
         """Both WAN uplinks (the routers' wan egress) limited to rate."""
