@@ -3,7 +3,9 @@ restart while the broker is unreachable.
 
 - local SIGKILLed, restarted on the same DB with no config file: it restores
   its remote-app listener, its tunnel socket and both channels by itself, and
-  the app works again (time printed);
+  the app works again (time printed); aws's stale channel to local's socket
+  is ended by the new process's stateless reset (same secret: site key +
+  address), not left to the idle timeout;
 - local SIGTERMed: exits 0 promptly, aws lists it offline within a few
   seconds (the offline record), its UDP and TCP ports are free, the DB is
   closed (opens and reads) and holds the last-known site aws;
@@ -36,6 +38,7 @@ def main():
     local.config = None  # from now on: run from the DB alone
 
     # --- SIGKILL, restart on the same DB --------------------------------------------------
+    aws_log0 = len(aws.log_text())
     local.stop(sig=9)
     t.check(not w.home.tcp_accepts(7000), "killed: nothing listens on 127.0.0.1:7000")
     t0 = time.monotonic()
@@ -55,6 +58,11 @@ def main():
     print(f"  BENCH restart after SIGKILL: app works {dt_app:.1f} s, both channels up "
           f"{dt_ch:.1f} s after the new process started")
     t.check(True, "after SIGKILL and restart: listener, socket, both channels and the app are back")
+    # aws's channel to local's port-forwarded socket met the new process, whose
+    # reset secret is the same (site key + address): ended at once, re-dialed.
+    t.check("closed: stateless reset" in aws.log_text()[aws_log0:],
+            "aws's stale channel to local's socket was ended by a stateless reset from the "
+            "restarted local (not left to the idle timeout)")
 
     # --- SIGTERM: clean shutdown ----------------------------------------------------------
     t.wait_for(lambda: aws.peer("local") and aws.peer("local")["online"], 10,
