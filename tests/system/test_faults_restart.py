@@ -106,6 +106,11 @@ def main():
     t.check(len(up) >= 1, "local rebuilt its tunnel from the persisted last-known sites and "
             "the app works without any broker")
     t.check("known site" in local.log_text(), "its log says it dials known sites from the store")
+    t.wait_for(lambda: len(local.channels("aws", "up")) == 2, 75, interval=0.25,
+               what="both channels without a broker")
+    print(f"  BENCH no-broker restart: both channels up {time.monotonic() - t0:.1f} s after start "
+          "(aws re-dials local's known socket on its backoff)")
+    t.check(True, "both channels (IPv4 dialed by aws, IPv6 by local) are back without a broker")
 
 
 t.run(main)
