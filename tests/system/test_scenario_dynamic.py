@@ -1,7 +1,4 @@
-"""Scenario 6, dynamic address, in the seed's namespaces. NEEDS the public-
-address detection (branch `detect`): rename to test_scenario_dynamic.py once
-that is merged (until then the agent never announces an autoHttpDetect
-socket and this fails).
+"""Scenario 6, dynamic address, in the seed's namespaces.
 
 local's port-forwarding socket has `publicAddress: autoHttpDetect`; the
 detector URL is a tiny HTTP server on the broker's host that answers the
