@@ -141,7 +141,24 @@ static void close_replaced(wv_tunnels *t, struct chan *c) {
     }
 }
 
+/* A live path answers at least every keep-alive interval (the PING's ACK);
+ * a channel that has heard nothing for longer has most likely lost its path
+ * and is only chosen when no other is left, long before its idle timeout
+ * would remove it. Also refreshes the channel's receive tracking. */
+static bool chan_quiet(wv_tunnels *t, struct chan *c, const wv_quic_conn_stats *st) {
+    uint64_t now = uv_now(t->loop);
+    if (st->pkts_recv != c->rx_pkts) {
+        c->rx_pkts = st->pkts_recv;
+        c->rx_change_ms = now;
+        return false;
+    }
+    uint64_t keepalive = t->quic.keepalive_ms ? t->quic.keepalive_ms : t->quic.idle_timeout_ms / 2;
+    uint64_t grace = keepalive + 500 + 2 * st->smoothed_rtt_ns / 1000000;
+    return now - c->rx_change_ms > grace;
+}
+
 static void chan_up(wv_tunnels *t, struct chan *c) {
+    c->rx_change_ms = uv_now(t->loop);
     WV_INFO(t->log, SUB, "channel %llu to %s is up (%s)", (unsigned long long)c->id,
             c->peer->name, c->outbound ? "outbound" : "inbound");
     if (!c->outbound)
@@ -490,19 +507,27 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
         return WV_ERR_NOTFOUND;
     struct chan *cand[64];
     struct wv_chan_load load[64];
-    size_t n = 0;
+    bool quiet[64];
+    size_t n = 0, nquiet = 0;
     for (struct chan *c = t->chans; c && n < WV_COUNTOF(cand); c = c->next) {
         if (c->peer != p || c->state != CH_UP)
             continue;
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(c->conn, &st);
         cand[n] = c;
+        quiet[n] = chan_quiet(t, c, &st);
+        nquiet += quiet[n];
         load[n] = (struct wv_chan_load){.up = true,
                                         .bytes_in_flight = st.bytes_in_flight,
                                         .cwnd = st.cwnd,
                                         .streams = c->streams};
         n++;
     }
+    /* Quiet channels only when nothing else is left. */
+    if (nquiet < n)
+        for (size_t i = 0; i < n; i++)
+            if (quiet[i])
+                load[i].up = false;
     /* Try the best channel first; one out of stream credit is skipped. */
     for (size_t tries = 0; tries < n; tries++) {
         int k = wv_balance_pick(load, n);
@@ -580,6 +605,7 @@ void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void 
                 continue;
             wv_quic_conn_stats st;
             wv_quic_conn_stats_get(c->conn, &st);
+            chan_quiet(t, c, &st); /* keeps the receive tracking fresh */
             uint64_t total = st.bytes_sent + st.bytes_recv;
             if (total != c->reported_bytes) {
                 c->reported_bytes = total;
