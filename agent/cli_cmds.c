@@ -78,7 +78,7 @@ int wv_cli_apply_file(wv_store *st, const char *path, bool summary) {
  * must_exist: refuse to create a new, empty DB (export, token create). */
 static int open_store(const char *db, bool must_exist, wv_log **log, wv_store **st) {
     *st = NULL;
-    *log = wv_log_new(WV_LOG_WARN, WV_LOG_TEXT, NULL);
+    *log = wv_log_new(WV_LOG_WARN, WV_LOG_TEXT, "/dev/stderr");
     if (must_exist && access(db, F_OK) != 0) {
         fprintf(stderr, "wovenet: %s: %s (import a config first)\n", db, strerror(errno));
         return WV_EXIT_FAIL;

@@ -13,7 +13,7 @@
 struct wv_log {
     enum wv_log_level level;
     enum wv_log_format format;
-    char *path; /* NULL: stderr */
+    char *path; /* NULL: stdout */
     FILE *fp;
     pthread_mutex_t mu;
 };
@@ -35,7 +35,7 @@ wv_log *wv_log_new(enum wv_log_level level, enum wv_log_format format, const cha
             return NULL;
         }
     } else {
-        log->fp = stderr;
+        log->fp = stdout;
     }
     return log;
 }
@@ -43,7 +43,7 @@ wv_log *wv_log_new(enum wv_log_level level, enum wv_log_format format, const cha
 void wv_log_free(wv_log *log) {
     if (!log)
         return;
-    if (log->fp && log->fp != stderr)
+    if (log->fp && log->fp != stdout)
         fclose(log->fp);
     pthread_mutex_destroy(&log->mu);
     free(log->path);

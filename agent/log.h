@@ -13,7 +13,8 @@ enum wv_log_format { WV_LOG_TEXT = 0, WV_LOG_JSON };
 
 typedef struct wv_log wv_log;
 
-/* Creates a logger writing to stderr (path NULL or "") or appending to path.
+/* Creates a logger writing to stdout (path NULL or "", as upstream) or
+ * appending to path.
  * Returns NULL and sets errno if the file cannot be opened. */
 wv_log *wv_log_new(enum wv_log_level level, enum wv_log_format format, const char *path);
 void wv_log_free(wv_log *log);
