@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static const struct wv_stream_ops stream_ops;
 
@@ -113,18 +114,19 @@ void pc_close_timer(pconn *c) {
 }
 
 /* rst: end a TCP connection with RST so its far end sees an abort, not a
- * clean EOF. */
+ * clean EOF. SO_LINGER is set by hand because uv_tcp_close_reset() refuses
+ * once a shutdown was requested, which is exactly the half-closed case. */
 void pc_close_sock(pconn *c, bool rst) {
     if (!c->sock || !c->sock_open)
         return;
     c->sock_open = false;
     c->reading = false;
-    uv_handle_t *h = (uv_handle_t *)c->sock;
-    /* A shutdown in progress makes uv_tcp_close_reset refuse. */
-    if (rst && !c->sock_unix && c->sock_connected &&
-        uv_tcp_close_reset((uv_tcp_t *)c->sock, sock_closed) == 0)
-        return;
-    uv_close(h, sock_closed);
+    uv_os_fd_t fd;
+    if (rst && !c->sock_unix && c->sock_connected && uv_fileno((uv_handle_t *)c->sock, &fd) == 0) {
+        struct linger l = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
+    uv_close((uv_handle_t *)c->sock, sock_closed);
 }
 
 /* Ends everything now: the stream is reset, the local socket closed. */
@@ -203,12 +205,29 @@ static void stop_reading(pconn *c) {
     }
 }
 
+/* libuv reports EOF, not ECONNRESET, when a RST arrives right after data
+ * (its POLLHUP shortcut); the socket's pending error tells them apart. */
+static bool local_error(pconn *c) {
+    uv_os_fd_t fd;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (c->sock_unix || uv_fileno((uv_handle_t *)c->sock, &fd) != 0)
+        return false;
+    return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     pconn *c = s->data;
     if (nread == 0 || c->st == P_DEAD)
         return;
     if (nread == UV_ENOBUFS) {
         stop_reading(c);
+        return;
+    }
+    if (nread == UV_EOF && local_error(c)) {
+        WV_DEBUG(c->p->log, SUB, "%s %s: local connection reset", c->exposed ? "app" : "remote app",
+                 c->name);
+        pc_abort(c, true);
         return;
     }
     if (nread == UV_EOF) {
@@ -392,7 +411,6 @@ void pc_clean(char *dst, size_t cap, const char *src) {
         dst[i] = ((unsigned char)src[i] < 0x20 || src[i] == 0x7f) ? '?' : src[i];
     dst[i] = '\0';
 }
-
 
 /* ---- client side ---- */
 
