@@ -4,8 +4,8 @@
  * on the exposed side, a timer) and one QUIC stream. It is freed when both
  * handles are closed and the stream's close event has arrived (or the
  * stream was detached by wv_proxy_close). */
-#include "proxy_int.h"
 #include "applisten.h"
+#include "proxy_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -164,9 +164,6 @@ void pc_abort(pconn *c, bool rst) {
 
 /* ---- local -> tunnel ---- */
 
-void pc_send_fin(pconn *c);
-void pc_start_reading(pconn *c);
-
 /* Offers data (a frame, or rbuf[roff..rlen) when data points there) to the
  * stream and keeps what it does not accept in rbuf. A frame needs an empty
  * remainder. false if the stream is gone (the connection is aborted). */
@@ -268,8 +265,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 }
 
 void pc_start_reading(pconn *c) {
-    if (c->reading || !c->sock_open || !c->sock_connected || c->local_eof ||
-        c->rlen > c->roff || (c->st != P_SPLICE && c->st != P_STATUS))
+    if (c->reading || !c->sock_open || !c->sock_connected || c->local_eof || c->rlen > c->roff ||
+        (c->st != P_SPLICE && c->st != P_STATUS))
         return;
     if (uv_read_start(c->sock, on_alloc, on_read) != 0) {
         pc_abort(c, true);
@@ -507,7 +504,9 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *remote_app, c
     c->st = P_STATUS;
     int rv = open(c, &c->qc, &c->sid, arg);
     if (rv != 0) {
-        WV_WARN(p->log, SUB, "remote app %s (app %s): no stream: %s", c->name, app,
+        /* INFO: a local client retrying against a site that is down would
+         * flood the log at WARN; the remote app's state already says why. */
+        WV_INFO(p->log, SUB, "remote app %s (app %s): no stream: %s", c->name, app,
                 wv_strerror(rv));
         p->stats.remote_errors++;
         c->st = P_DEAD;
@@ -547,8 +546,9 @@ static void on_data(void *s, const uint8_t *data, size_t len, bool fin) {
             return;
         if (rv != 0) {
             if (c->st == P_HEADER) {
-                pc_refuse(c, WV_ERRC_BAD_HEADER, rv == WV_ERR_AGAIN ? "stream ended in the header"
-                                                                 : "malformed header frame");
+                pc_refuse(c, WV_ERRC_BAD_HEADER,
+                          rv == WV_ERR_AGAIN ? "stream ended in the header"
+                                             : "malformed header frame");
             } else {
                 WV_WARN(c->p->log, SUB, "remote app %s (app %s): %s", c->name, c->peer,
                         rv == WV_ERR_AGAIN ? "stream ended before the status"
@@ -662,4 +662,6 @@ void wv_proxy_close(wv_proxy *p, void (*cb)(void *arg), void *arg) {
     uv_close((uv_handle_t *)&p->flusher, closer_closed);
 }
 
-void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out) { *out = p->stats; }
+void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out) {
+    *out = p->stats;
+}

@@ -598,17 +598,12 @@ static void arm_timer(wv_quic_conn *c) {
         return;
     }
     uint64_t now = qnow();
-    if (exp < now + NGTCP2_MILLISECONDS) {
-        /* libuv timers have millisecond resolution, and pacing at high
-         * rates wants the next burst within microseconds: a 1 ms sleep
-         * per burst would cap a stream at burst size per ms. Run again on
-         * the next loop pass instead. */
-        uv_timer_stop(&c->timer);
-        qep_mark_dirty(c);
-        return;
-    }
-    /* Round up: firing early only costs a wasted wake-up and re-arm. */
-    uint64_t ms = (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
+    /* Round up: firing early only costs a wasted wake-up and re-arm.
+     * Pacing needs no finer timer: ngtcp2 lets a packet go up to 1 ms
+     * before its pacing time (NGTCP2_PKT_PACING_OVERHEAD). A deadline
+     * already due was just handled in this pass; look again in 1 ms rather
+     * than spin. */
+    uint64_t ms = exp <= now ? 1 : (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
     uv_timer_start(&c->timer, timer_cb, ms, 0);
 }
 

@@ -1,18 +1,20 @@
 #ifndef PROXY_HARNESS_H
 #define PROXY_HARNESS_H
-/* Harness of proxy_test.c. The proxy over a real QUIC pair: two endpoints on one loop over loopback,
- * stream events forwarded to the wv_stream_ops handlers as the tunnel
- * manager does, real TCP/unix listeners, clients and target servers.
+/* Harness of proxy_test.c. The proxy over a real QUIC pair: two endpoints on one loop over
+ * loopback, stream events forwarded to the wv_stream_ops handlers as the tunnel manager does, real
+ * TCP/unix listeners, clients and target servers.
  *
  * Side A exposes apps (proxy pa), side B dials and runs the remote apps'
  * listeners (proxy pb). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka needs the three above first. */
 #include <cmocka.h>
 
 #include "common.h"
 #include "identity.h"
+#include "proto.h"
 #include "proxy.h"
 #include "quic.h"
 
@@ -107,6 +109,12 @@ struct fx {
     char dir[64];
     int64_t conns_a, conns_b; /* from count(): should return to 0 */
     uint64_t in_a, out_a, in_b, out_b;
+    /* When set, streams opened on side A get a raw handler answering this
+     * instead of the proxy (a misbehaving exposed side). */
+    const uint8_t *raw_reply;
+    size_t raw_reply_len;
+    struct raw *raw_a;
+    bool site_down; /* the stream opener finds no channel */
     int seq_left, seq_bad, seq_port;
     tconn seq;
     uint8_t rbuf[CHUNK];
@@ -136,20 +144,79 @@ static void gen(uint64_t seed, uint64_t off, uint8_t *buf, size_t len) {
     }
 }
 
+/* ---- raw stream handler: a hand-written peer ---- */
+
+struct raw {
+    const struct wv_stream_ops *ops; /* tunnel.h convention */
+    fx *f;
+    wv_quic_conn *qc;
+    int64_t sid;
+    uint8_t buf[16384];
+    size_t len;
+    bool fin, reset, closed, replied;
+};
+
+static void raw_data(void *h, const uint8_t *d, size_t len, bool fin) {
+    struct raw *r = h;
+    size_t n = WV_MIN(len, sizeof(r->buf) - r->len);
+    memcpy(r->buf + r->len, d, n);
+    r->len += n;
+    r->fin |= fin;
+    wv_quic_stream_consumed(r->qc, r->sid, len);
+    if (r->f->raw_reply && !r->replied) {
+        r->replied = true;
+        wv_quic_stream_write(r->qc, r->sid, r->f->raw_reply, r->f->raw_reply_len, true);
+    }
+}
+static void raw_reset(void *h, uint64_t err) {
+    struct raw *r = h;
+    r->reset = true;
+    wv_quic_stream_reset(r->qc, r->sid, err);
+}
+static void raw_close(void *h, uint64_t err) {
+    ((struct raw *)h)->closed = true;
+}
+static void raw_writable(void *h) {}
+static const struct wv_stream_ops raw_ops = {raw_data, raw_reset, raw_close, raw_writable};
+
+/* Opens a raw stream from side B to the proxy on side A. */
+static void raw_open(fx *f, struct raw *r) {
+    memset(r, 0, sizeof(*r));
+    r->ops = &raw_ops;
+    r->f = f;
+    r->qc = f->cb;
+    assert_int_equal(wv_quic_stream_open(f->cb, &r->sid), 0);
+    wv_quic_stream_set_user(f->cb, r->sid, r);
+}
+
 /* ---- QUIC side: forwarding like the tunnel manager ---- */
 
-static void q_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) { ((fx *)user)->ca = c; }
-static void q_hs(wv_quic_conn *c, void *user) { ((fx *)user)->hs++; }
+static void q_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) {
+    ((fx *)user)->ca = c;
+}
+static void q_hs(wv_quic_conn *c, void *user) {
+    ((fx *)user)->hs++;
+}
 
 static void q_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
     fx *f = user;
-    if (wv_quic_conn_endpoint(c) == f->ea && f->pa)
+    if (wv_quic_conn_endpoint(c) == f->ea && f->raw_a) {
+        struct raw *r = f->raw_a;
+        memset(r, 0, sizeof(*r));
+        r->ops = &raw_ops;
+        r->f = f;
+        r->qc = c;
+        r->sid = sid;
+        wv_quic_stream_set_user(c, sid, r);
+    } else if (wv_quic_conn_endpoint(c) == f->ea && f->pa)
         wv_proxy_accept(f->pa, "b", c, sid);
     else
         wv_quic_stream_reset(c, sid, WV_APPERR_ABORTED);
 }
 
-static const struct wv_stream_ops *ops(void *h) { return *(const struct wv_stream_ops **)h; }
+static const struct wv_stream_ops *ops(void *h) {
+    return *(const struct wv_stream_ops **)h;
+}
 
 static void q_data(wv_quic_conn *c, int64_t sid, const uint8_t *d, size_t len, bool fin,
                    void *user) {
@@ -193,7 +260,7 @@ static const wv_quic_callbacks qcbs = {
 
 static int open_stream(void *handler, wv_quic_conn **conn, int64_t *sid, void *arg) {
     fx *f = arg;
-    if (!f->cb)
+    if (!f->cb || f->site_down)
         return WV_ERR_NOTFOUND;
     int rv = wv_quic_stream_open(f->cb, sid);
     if (rv != 0)
@@ -541,8 +608,7 @@ static void lsn_conn(uv_stream_t *server, int status) {
     wv_proxy_connect(l->f->pb, c, l->remote_app, l->app, l->target, open_stream, l->f);
 }
 
-static void lsn_start(fx *f, struct lsn *l, const char *app, const char *target,
-                      const char *path) {
+static void lsn_start(fx *f, struct lsn *l, const char *app, const char *target, const char *path) {
     l->f = f;
     l->remote_app = app;
     l->app = app;
@@ -622,8 +688,12 @@ static void expose(fx *f, const char *name, const char *json) {
     json_object_set_new(f->apps, name, o);
 }
 
-static void proxy_closed(void *arg) { ((fx *)arg)->proxies_closed++; }
-static void ep_closed(void *arg) { ((fx *)arg)->ep_closed++; }
+static void proxy_closed(void *arg) {
+    ((fx *)arg)->proxies_closed++;
+}
+static void ep_closed(void *arg) {
+    ((fx *)arg)->ep_closed++;
+}
 
 static void walk_close(uv_handle_t *h, void *arg) {
     if (!uv_is_closing(h))
@@ -667,7 +737,9 @@ static void fx_free(fx *f, bool expect_idle) {
     free(f);
 }
 
-static double secs(uint64_t t0) { return (double)(uv_hrtime() - t0) / 1e9; }
+static double secs(uint64_t t0) {
+    return (double)(uv_hrtime() - t0) / 1e9;
+}
 
 /* Closes both proxies and waits for them; live connections are aborted. */
 static void close_proxies(fx *f) {

@@ -207,7 +207,7 @@ static void expect_refused(fx *f, struct lsn *l) {
     RUN_UNTIL(f, c.closed, 5000);
     assert_true(c.closed);
     assert_int_equal(c.recvd, 0);
-    assert_true(c.rx_eof || c.rx_err);
+    assert_true(c.rx_eof || c.rx_err || c.tx_err);
 }
 
 static void range_app_checks_target_and_unknown_app_is_refused(void **state) {
@@ -371,6 +371,257 @@ static void closing_the_proxy_aborts_live_connections(void **state) {
     fx_free(f, false);
 }
 
+/* Plays the opener by hand: sends bytes (and FIN), returns the status code
+ * the proxy answered ("ok" or the error code), then resets like a client. */
+static void raw_exchange(fx *f, const void *bytes, size_t len, bool fin, char *code, size_t cap,
+                         struct raw *r) {
+    raw_open(f, r);
+    if (len)
+        assert_int_equal(wv_quic_stream_write(f->cb, r->sid, bytes, len, fin), (long)len);
+    else if (fin)
+        assert_int_equal(wv_quic_stream_shutdown_write(f->cb, r->sid), 0);
+    RUN_UNTIL(f, r->fin || r->reset, 5000);
+    size_t used = 0;
+    json_t *o = NULL;
+    assert_int_equal(wv_frame_parse(r->buf, r->len, &used, &o), 0);
+    const char *c = NULL, *m = NULL;
+    int rv = wv_status_parse(o, &c, &m);
+    assert_true(rv == 0 || rv == WV_ERR_INVAL);
+    snprintf(code, cap, "%s", rv == 0 ? "ok" : c);
+    json_decref(o);
+}
+
+static void malformed_headers_get_bad_header(void **state) {
+    fx *f = fx_new();
+    struct srv s = {0};
+    srv_start(f, &s, S_ECHO, NULL);
+    expose_tcp(f, "echo", s.port);
+    static const struct {
+        const char *bytes;
+        size_t len;
+        bool fin;
+    } cases[] = {
+        {"\x00\x00", 2, false}, /* empty frame */
+        {"\xff\xff", 2, false}, /* over 4096 */
+        {"\x00\x03"
+         "abc",
+         5, false},                                                 /* not JSON */
+        {"\x00\x03[1]", 5, false},                                  /* not an object */
+        {"\x00\x14{\"app\":\"echo\",\"x\":1}", 22, false},          /* unknown field */
+        {"\x00\x0e{\"app\":\"../x\"}", 16, false},                  /* invalid name */
+        {"\x00\x1b{\"app\":\"echo\",\"target\":\"x\"}", 29, false}, /* target not IP:PORT */
+        {"\x00\x1b{\"app\":\"echo\",\"app\":\"echo\"}", 29, false}, /* duplicate key */
+        {"\x00\x10{\"ap", 6, true},                                 /* FIN inside the header */
+        {"", 0, true},                                              /* FIN, no header */
+    };
+    for (size_t i = 0; i < WV_COUNTOF(cases); i++) {
+        struct raw r;
+        char code[64];
+        raw_exchange(f, cases[i].bytes, cases[i].len, cases[i].fin, code, sizeof(code), &r);
+        if (strcmp(code, WV_ERRC_BAD_HEADER) != 0)
+            fail_msg("case %zu: got %s", i, code);
+        wv_quic_stream_reset(f->cb, r.sid, WV_APPERR_ABORTED);
+        RUN_UNTIL(f, r.closed, 3000);
+        assert_true(r.closed);
+    }
+    assert_int_equal(s.accepted, 0);
+    settle(f);
+    struct wv_proxy_stats sa;
+    wv_proxy_get_stats(f->pa, &sa);
+    assert_int_equal(sa.refused_bad_header, WV_COUNTOF(cases));
+    fx_free(f, true);
+}
+
+static void header_in_pieces_with_pipelined_payload(void **state) {
+    fx *f = fx_new();
+    struct srv s = {0};
+    srv_start(f, &s, S_ECHO, NULL);
+    expose_tcp(f, "echo", s.port);
+    struct raw r;
+    raw_open(f, &r);
+    const char hdr[] = "\x00\x0e{\"app\":\"echo\"}";
+    for (size_t i = 0; i < sizeof(hdr) - 1; i++) {
+        assert_int_equal(wv_quic_stream_write(f->cb, r.sid, (const uint8_t *)hdr + i, 1, false), 1);
+        for (int k = 0; k < 3; k++)
+            uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(wv_quic_stream_write(f->cb, r.sid, (const uint8_t *)"hello", 5, true), 5);
+    RUN_UNTIL(f, r.fin, 5000);
+    assert_true(r.fin);
+    size_t used = 0;
+    json_t *o = NULL;
+    assert_int_equal(wv_frame_parse(r.buf, r.len, &used, &o), 0);
+    const char *c, *m;
+    assert_int_equal(wv_status_parse(o, &c, &m), 0);
+    json_decref(o);
+    assert_int_equal(r.len - used, 5);
+    assert_memory_equal(r.buf + used, "hello", 5);
+    RUN_UNTIL(f, r.closed, 3000);
+    assert_true(r.closed);
+    fx_free(f, true);
+}
+
+static void silent_opener_times_out_with_bad_header(void **state) {
+    fx *f = fx_new();
+    struct raw r;
+    char code[64];
+    uint64_t t0 = uv_hrtime();
+    raw_exchange(f, "\x00", 1, false, code, sizeof(code), &r);
+    assert_string_equal(code, WV_ERRC_BAD_HEADER);
+    assert_true(secs(t0) >= 1.9); /* connect_timeout_ms = 2000 */
+    wv_quic_stream_reset(f->cb, r.sid, WV_APPERR_ABORTED);
+    RUN_UNTIL(f, r.closed, 3000);
+    assert_true(r.closed);
+    fx_free(f, true);
+}
+
+static void bad_status_from_the_peer_closes_the_client(void **state) {
+    fx *f = fx_new();
+    struct lsn l = {0};
+    lsn_start(f, &l, "echo", NULL, NULL);
+    struct raw ra;
+    f->raw_a = &ra;
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } replies[] = {
+        {"\x00\x05hello", 7},                   /* not JSON */
+        {"\x00\x12{\"status\":\"weird\"}", 20}, /* unknown status */
+        {"\x00\x12{\"status\":\"error\"}", 20}, /* error without code */
+        {"", 0},                                /* FIN, no status */
+        {"\x00\x2e{\"status\":\"error\",\"code\":\"x\",\"message\":\"a\\nb\"}", 48},
+    };
+    for (size_t i = 0; i < WV_COUNTOF(replies); i++) {
+        f->raw_reply = (const uint8_t *)replies[i].bytes;
+        f->raw_reply_len = replies[i].len;
+        expect_refused(f, &l);
+        RUN_UNTIL(f, ra.closed, 3000);
+        /* The stream is gone (reset by the client side, or closed cleanly
+         * when its FIN crossed our reply): its slot is back. */
+        assert_true(ra.closed);
+    }
+    settle(f);
+    struct wv_proxy_stats sb;
+    wv_proxy_get_stats(f->pb, &sb);
+    assert_int_equal(sb.remote_errors, WV_COUNTOF(replies));
+    f->raw_a = NULL;
+    fx_free(f, true);
+}
+
+static void never_accepting_app_gets_connect_timeout(void **state) {
+    fx *f = fx_new();
+    /* A listener with backlog 0 that never accepts: the kernel completes
+     * one connection, then drops SYNs, so the next connect hangs. */
+    uv_tcp_t full;
+    struct sockaddr_in sin;
+    uv_ip4_addr("127.0.0.1", 0, &sin);
+    uv_tcp_init(&f->loop, &full);
+    assert_int_equal(uv_tcp_bind(&full, (struct sockaddr *)&sin, 0), 0);
+    uv_os_fd_t fd;
+    assert_int_equal(uv_fileno((uv_handle_t *)&full, &fd), 0);
+    assert_int_equal(listen(fd, 0), 0);
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    uv_tcp_getsockname(&full, (struct sockaddr *)&ss, &len);
+    expose_tcp(f, "stuck", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    const char hdr[] = "\x00\x0f{\"app\":\"stuck\"}";
+    struct raw r1, r2;
+    char code[64];
+    raw_exchange(f, hdr, sizeof(hdr) - 1, false, code, sizeof(code), &r1);
+    assert_string_equal(code, "ok");
+    uint64_t t0 = uv_hrtime();
+    raw_exchange(f, hdr, sizeof(hdr) - 1, false, code, sizeof(code), &r2);
+    assert_string_equal(code, WV_ERRC_CONNECT_TIMEOUT);
+    assert_true(secs(t0) >= 1.9);
+    wv_quic_stream_reset(f->cb, r1.sid, WV_APPERR_ABORTED);
+    wv_quic_stream_reset(f->cb, r2.sid, WV_APPERR_ABORTED);
+    RUN_UNTIL(f, r1.closed && r2.closed, 3000);
+    assert_true(r1.closed && r2.closed);
+    settle(f);
+    struct wv_proxy_stats sa;
+    wv_proxy_get_stats(f->pa, &sa);
+    assert_int_equal(sa.refused_timeout, 1);
+    fx_free(f, true);
+}
+
+static void site_down_refuses_at_once_then_works(void **state) {
+    fx *f = fx_new();
+    struct srv s = {0};
+    srv_start(f, &s, S_ECHO, NULL);
+    expose_tcp(f, "echo", s.port);
+    struct lsn l = {0};
+    lsn_start(f, &l, "echo", NULL, NULL);
+    f->site_down = true;
+    uint64_t t0 = uv_hrtime();
+    expect_refused(f, &l);
+    assert_true(secs(t0) < 1.0);
+    f->site_down = false;
+    tconn c = {.send_len = 5000, .send_seed = 2, .recv_seed = 2};
+    t_connect(f, &c, l.port, NULL);
+    RUN_UNTIL(f, c.closed, 5000);
+    assert_true(t_ok(&c, 5000));
+    /* Bad names are refused before any stream is opened. */
+    uv_tcp_t *h = wv_malloc(sizeof(*h));
+    uv_tcp_init(&f->loop, h);
+    assert_int_equal(wv_proxy_connect(f->pb, (uv_stream_t *)h, "r", "../bad", NULL, open_stream, f),
+                     WV_ERR_INVAL);
+    settle(f);
+    struct wv_proxy_stats sb;
+    wv_proxy_get_stats(f->pb, &sb);
+    assert_int_equal(sb.remote_errors, 1);
+    assert_int_equal(sb.total, 2);
+    fx_free(f, true);
+}
+
+static void random_headers_never_crash(void **state) {
+    fx *f = fx_new();
+    struct srv s = {0};
+    srv_start(f, &s, S_ECHO, NULL);
+    expose_tcp(f, "echo", s.port);
+    enum { N = 100 };
+    struct raw *r = calloc(N, sizeof(*r));
+    uint8_t buf[600];
+    for (int i = 0; i < N; i++) {
+        size_t len = 1 + (size_t)(mix((uint64_t)i) % sizeof(buf));
+        gen(4242 + (uint64_t)i, 0, buf, len);
+        if (i % 2) /* a plausible length, so the body gets parsed */
+            buf[0] = 0, buf[1] = (uint8_t)(len > 2 ? len - 2 : 1);
+        raw_open(f, &r[i]);
+        assert_int_equal(wv_quic_stream_write(f->cb, r[i].sid, buf, len, true), (long)len);
+    }
+    int done = 0;
+    uint64_t t0 = uv_hrtime();
+    while (done < N && secs(t0) < 10) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += r[i].fin || r[i].reset;
+    }
+    assert_int_equal(done, N);
+    for (int i = 0; i < N; i++) {
+        size_t used;
+        json_t *o = NULL;
+        assert_int_equal(wv_frame_parse(r[i].buf, r[i].len, &used, &o), 0);
+        const char *code = NULL, *msg = NULL;
+        assert_int_equal(wv_status_parse(o, &code, &msg), WV_ERR_INVAL);
+        assert_true(strcmp(code, WV_ERRC_BAD_HEADER) == 0 ||
+                    strcmp(code, WV_ERRC_UNKNOWN_APP) == 0);
+        json_decref(o);
+        wv_quic_stream_reset(f->cb, r[i].sid, WV_APPERR_ABORTED);
+    }
+    /* The raw handlers must outlive their streams' close events. */
+    t0 = uv_hrtime();
+    while (done > 0 && secs(t0) < 5) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        done = 0;
+        for (int i = 0; i < N; i++)
+            done += !r[i].closed;
+    }
+    assert_int_equal(done, 0);
+    free(r);
+    fx_free(f, true);
+}
+
 int main(void) {
     /* As the agent does: a peer's reset must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
@@ -386,6 +637,13 @@ int main(void) {
         cmocka_unit_test(unreachable_app_gets_connect_refused),
         cmocka_unit_test(resets_travel_both_ways),
         cmocka_unit_test(closing_the_proxy_aborts_live_connections),
+        cmocka_unit_test(malformed_headers_get_bad_header),
+        cmocka_unit_test(header_in_pieces_with_pipelined_payload),
+        cmocka_unit_test(silent_opener_times_out_with_bad_header),
+        cmocka_unit_test(bad_status_from_the_peer_closes_the_client),
+        cmocka_unit_test(never_accepting_app_gets_connect_timeout),
+        cmocka_unit_test(site_down_refuses_at_once_then_works),
+        cmocka_unit_test(random_headers_never_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

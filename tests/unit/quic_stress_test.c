@@ -11,6 +11,7 @@
 #include "common.h"
 #include "identity.h"
 #include "quic.h"
+#include "quic_relay.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ typedef struct world {
     st streams[NSTREAMS];
     int opened, live, b_closes, a_opens, a_closes, b_resets_seen, a_resets_seen;
     int conn_closed, ep_closed;
+    relay r;
     uint32_t rng;
     bool stop_opening;
 } world;
@@ -176,7 +178,7 @@ static void ep_closed(void *arg) {
             uv_run(&(w)->loop, UV_RUN_ONCE);                                                       \
     } while (0)
 
-static world *world_new(uint32_t seed, bool close_midway) {
+static world *world_new(uint32_t seed, unsigned drop_every) {
     world *w = calloc(1, sizeof(*w));
     /* QUIC_STRESS_SEED=n explores other schedules by hand. */
     const char *env = getenv("QUIC_STRESS_SEED");
@@ -200,12 +202,14 @@ static world *world_new(uint32_t seed, bool close_midway) {
     uv_ip4_addr("127.0.0.1", 0, &sin);
     assert_int_equal(wv_quic_endpoint_bind(w->a, (struct sockaddr *)&sin), 0);
     assert_int_equal(wv_quic_endpoint_bind(w->b, (struct sockaddr *)&sin), 0);
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss, via;
     wv_quic_endpoint_local_addr(w->a, &ss);
+    /* Through a relay, lossy or not, so retransmissions meet resets. */
+    relay_start(&w->r, &w->loop, &ss, drop_every, &via);
+    ss = via;
     wv_quic_conn *c;
     assert_int_equal(
         wv_quic_dial(w->b, (struct sockaddr *)&ss, wv_identity_fingerprint(w->ida), &c), 0);
-    (void)close_midway;
     return w;
 }
 
@@ -213,6 +217,7 @@ static void world_free(world *w) {
     wv_quic_endpoint_close(w->a, ep_closed, w);
     wv_quic_endpoint_close(w->b, ep_closed, w);
     uv_close((uv_handle_t *)&w->tick, NULL);
+    uv_close((uv_handle_t *)&w->r.sock, NULL);
     assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(w->ep_closed, 2);
     assert_int_equal(uv_loop_close(&w->loop), 0);
@@ -221,8 +226,7 @@ static void world_free(world *w) {
     free(w);
 }
 
-static void every_stream_closes_once_under_resets(void **state) {
-    world *w = world_new(12345, false);
+static void every_stream_closes_once(world *w) {
     RUN_UNTIL(w, w->opened == NSTREAMS && w->live == 0, 10000);
     assert_int_equal(w->opened, NSTREAMS);
     assert_int_equal(w->live, 0);
@@ -243,8 +247,16 @@ static void every_stream_closes_once_under_resets(void **state) {
     world_free(w);
 }
 
+static void every_stream_closes_once_under_resets(void **state) {
+    every_stream_closes_once(world_new(12345, 0));
+}
+
+static void every_stream_closes_once_under_resets_and_loss(void **state) {
+    every_stream_closes_once(world_new(4242, 25));
+}
+
 static void conn_close_midway_closes_every_stream(void **state) {
-    world *w = world_new(777, true);
+    world *w = world_new(777, 0);
     RUN_UNTIL(w, w->opened >= 60, 10000);
     assert_true(w->opened >= 60);
     w->stop_opening = true;
@@ -260,6 +272,7 @@ static void conn_close_midway_closes_every_stream(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_stream_closes_once_under_resets),
+        cmocka_unit_test(every_stream_closes_once_under_resets_and_loss),
         cmocka_unit_test(conn_close_midway_closes_every_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
