@@ -62,10 +62,10 @@ struct pconn {
     size_t hlen;
 
     /* tunnel -> local */
-    wreq *qhead, *qtail; /* not yet issued: local side connecting, or until the flush pass */
+    wreq *qhead, *qtail;  /* not yet issued: local side connecting, or until the flush pass */
     pconn *fprev, *fnext; /* in p->flushq while data waits for the flush pass */
     bool flush_listed;
-    size_t in_pending;   /* received, not yet written and consumed */
+    size_t in_pending; /* received, not yet written and consumed */
     bool peer_fin, shut_started, shut_done;
 
     /* local -> tunnel */
