@@ -358,7 +358,7 @@ static int do_socket(struct walk *w, const char *path, const struct ynode *m, js
         if (IS("name") || IS("mode") || IS("transportProtocol") || IS("publicAddress") ||
             IS("listenAddress")) {
             rc = put(w, sock, key, rd_string, path, key, v);
-        } else if (IS("publicPort") || IS("listenPort")) {
+        } else if (IS("publicPort") || IS("listenPort") || IS("maxUdpPayload")) {
             rc = put(w, sock, key, rd_int, path, key, v);
         } else if (IS("stunServers")) {
             rc = put(w, sock, key, rd_strings, path, key, v);

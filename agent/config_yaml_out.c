@@ -63,7 +63,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         json_t *s = json_object();
         copy_keys(s, v,
                   (const char *const[]){"name", "mode", "transportProtocol", "publicAddress",
-                                        "publicPort", "listenAddress", "listenPort", NULL});
+                                        "publicPort", "listenAddress", "listenPort",
+                                        "maxUdpPayload", NULL});
         json_t *hd = json_object_get(v, "httpDetector");
         if (hd) {
             json_t *h = json_object();

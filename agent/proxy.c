@@ -47,14 +47,28 @@ pconn *pc_new(wv_proxy *p, bool exposed) {
 }
 
 static void finish_proxy(wv_proxy *p) {
-    if (!p->closing || !p->closer_closed || p->conns)
+    if (!p->closing || !p->closer_closed || !p->flusher_closed || p->conns)
         return;
     if (p->close_cb)
         p->close_cb(p->close_arg);
     free(p);
 }
 
+void pc_flush_unlist(pconn *c) {
+    if (!c->flush_listed)
+        return;
+    c->flush_listed = false;
+    if (c->fprev)
+        c->fprev->fnext = c->fnext;
+    else
+        c->p->flushq = c->fnext;
+    if (c->fnext)
+        c->fnext->fprev = c->fprev;
+    c->fprev = c->fnext = NULL;
+}
+
 void pc_drop_queue(pconn *c) {
+    pc_flush_unlist(c);
     while (c->qhead) {
         wreq *w = c->qhead;
         c->qhead = w->next;
@@ -343,6 +357,32 @@ void pc_issue(pconn *c, wreq *w) {
     }
 }
 
+/* Issues every gathered chunk: one write per connection per loop pass. */
+static void on_flush(uv_check_t *h) {
+    wv_proxy *p = h->data;
+    while (p->flushq) {
+        pconn *c = p->flushq;
+        pc_flush_unlist(c);
+        wreq *w = c->qhead;
+        c->qhead = c->qtail = NULL;
+        while (w) {
+            wreq *next = w->next;
+            w->next = NULL;
+            if (c->st == P_SPLICE) {
+                pc_issue(c, w); /* may abort c: the rest is dropped below */
+            } else {
+                c->in_pending -= w->len;
+                pc_adj_buffered(c, -(long)w->len);
+                if (c->stream_live)
+                    wv_quic_stream_consumed(c->qc, c->sid, w->len);
+                free(w);
+            }
+            w = next;
+        }
+    }
+    uv_check_stop(h);
+}
+
 static void deliver(pconn *c, const uint8_t *data, size_t len, bool fin) {
     if (c->st == P_REFUSED || c->st == P_DEAD) {
         if (len && c->stream_live)
@@ -350,21 +390,34 @@ static void deliver(pconn *c, const uint8_t *data, size_t len, bool fin) {
         return;
     }
     if (len > 0) {
-        wreq *w = wv_malloc(sizeof(*w) + len);
-        w->c = c;
-        w->next = NULL;
-        w->len = len;
-        memcpy(w->data, data, len);
-        c->in_pending += len;
-        pc_adj_buffered(c, (long)len);
-        if (c->st == P_SPLICE) {
-            pc_issue(c, w);
-        } else {
+        /* Gathered: appended to the last unissued chunk while it has room. */
+        wreq *w = c->qtail;
+        if (!w || w->cap - w->len < len) {
+            size_t cap = WV_MAX(len, (size_t)WCHUNK_SIZE);
+            w = wv_malloc(sizeof(*w) + cap);
+            w->c = c;
+            w->next = NULL;
+            w->len = 0;
+            w->cap = cap;
             if (c->qtail)
                 c->qtail->next = w;
             else
                 c->qhead = w;
             c->qtail = w;
+        }
+        memcpy(w->data + w->len, data, len);
+        w->len += len;
+        c->in_pending += len;
+        pc_adj_buffered(c, (long)len);
+        if (c->st == P_SPLICE && !c->flush_listed) {
+            wv_proxy *p = c->p;
+            c->flush_listed = true;
+            c->fprev = NULL;
+            c->fnext = p->flushq;
+            if (p->flushq)
+                p->flushq->fprev = c;
+            p->flushq = c;
+            uv_check_start(&p->flusher, on_flush);
         }
     }
     if (fin && c->st != P_DEAD) {
@@ -571,13 +624,18 @@ int wv_proxy_new(uv_loop_t *loop, wv_log *log, const struct wv_proxy_options *o,
     p->user = user;
     uv_timer_init(loop, &p->closer);
     p->closer.data = p;
+    uv_check_init(loop, &p->flusher);
+    p->flusher.data = p;
     *out = p;
     return 0;
 }
 
 static void closer_closed(uv_handle_t *h) {
     wv_proxy *p = h->data;
-    p->closer_closed = true;
+    if (h == (uv_handle_t *)&p->flusher)
+        p->flusher_closed = true;
+    else
+        p->closer_closed = true;
     finish_proxy(p);
 }
 
@@ -601,6 +659,7 @@ void wv_proxy_close(wv_proxy *p, void (*cb)(void *arg), void *arg) {
         c = next;
     }
     uv_close((uv_handle_t *)&p->closer, closer_closed);
+    uv_close((uv_handle_t *)&p->flusher, closer_closed);
 }
 
 void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out) {

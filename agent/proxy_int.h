@@ -12,6 +12,10 @@
 
 #define SUB "proxy"
 #define RBUF_SIZE 65536
+/* Stream data for the local socket is gathered into chunks of this size and
+ * written once per loop pass: one write per received packet (~1.4 KB) made
+ * tcp_sendmsg the agent's largest cost. */
+#define WCHUNK_SIZE 65536
 #define HBUF_SIZE (WV_FRAME_MAX + 2)
 
 enum pstate {
@@ -29,8 +33,8 @@ typedef struct pconn pconn;
 typedef struct wreq {
     uv_write_t req;
     pconn *c;
-    struct wreq *next; /* while queued before the local socket is connected */
-    size_t len;
+    struct wreq *next; /* while queued, not yet handed to libuv */
+    size_t len, cap;
     uint8_t data[];
 } wreq;
 
@@ -58,8 +62,10 @@ struct pconn {
     size_t hlen;
 
     /* tunnel -> local */
-    wreq *qhead, *qtail; /* not yet issued (local side still connecting) */
-    size_t in_pending;   /* received, not yet written and consumed */
+    wreq *qhead, *qtail;  /* not yet issued: local side connecting, or until the flush pass */
+    pconn *fprev, *fnext; /* in p->flushq while data waits for the flush pass */
+    bool flush_listed;
+    size_t in_pending; /* received, not yet written and consumed */
     bool peer_fin, shut_started, shut_done;
 
     /* local -> tunnel */
@@ -83,7 +89,11 @@ struct wv_proxy {
     /* Owned only so that wv_proxy_close() can finish asynchronously even
      * with no connection left. Never started. */
     uv_timer_t closer;
-    bool closing, closer_closed;
+    bool closing, closer_closed, flusher_closed;
+    /* Issues the gathered local writes once per loop pass (check phase,
+     * after the packets of this pass were read). */
+    uv_check_t flusher;
+    pconn *flushq;
     void (*close_cb)(void *arg);
     void *close_arg;
 };
@@ -102,6 +112,7 @@ void pc_send_fin(pconn *c);
 void pc_start_reading(pconn *c);
 void pc_maybe_shutdown(pconn *c);
 void pc_issue(pconn *c, wreq *w);
+void pc_flush_unlist(pconn *c);
 void pc_clean(char *dst, size_t cap, const char *src);
 
 /* proxy_exposed.c */

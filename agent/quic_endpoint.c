@@ -206,6 +206,11 @@ static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     handle_datagram(ep, (const uint8_t *)buf->base, (size_t)nread, from);
 }
 
+void qep_handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
+                         const struct sockaddr *from) {
+    handle_datagram(ep, pkt, len, from);
+}
+
 static void set_buf(wv_quic_endpoint *ep, int fd, int opt, int force, const char *name) {
     int want = (int)ep->cfg.sock_buf, got = 0;
     socklen_t len = sizeof(got);
@@ -254,6 +259,8 @@ int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr) {
         if (ep->gso)
             setsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, sizeof(val));
         WV_DEBUG(ep->log, QSUB, "UDP GSO %s", ep->gso ? "available" : "unavailable");
+        if (qrx_start(ep, fd))
+            return 0;
     }
     rv = uv_udp_recv_start(&ep->udp, alloc_cb, recv_cb);
     if (rv < 0)
@@ -390,6 +397,7 @@ static void finish_close(wv_quic_endpoint *ep) {
     qmap_dispose(&ep->cids);
     qmap_dispose(&ep->tokens);
     qtls_endpoint_dispose(ep);
+    qrx_dispose(ep);
     wv_memwipe(ep->reset_secret, sizeof(ep->reset_secret));
     free(ep->rxbuf);
     free(ep->txbuf);
@@ -431,6 +439,7 @@ static void idle_cb(uv_idle_t *h) {
         ep->idle_on = false;
         if (!uv_is_closing((uv_handle_t *)&ep->idle)) {
             uv_close((uv_handle_t *)&ep->idle, handle_close_cb);
+            qrx_close(ep, handle_close_cb);
             if (ep->bound)
                 uv_close((uv_handle_t *)&ep->udp, handle_close_cb);
         }
@@ -452,6 +461,7 @@ void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *a
     ep->close_arg = arg;
     if (ep->bound)
         uv_udp_recv_stop(&ep->udp);
+    qrx_stop(ep);
     /* Teardown happens in idle_cb so that a close from inside a callback
      * never frees what the caller's stack still uses. */
     uv_idle_start(&ep->idle, idle_cb);

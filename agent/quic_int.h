@@ -137,7 +137,8 @@ struct wv_quic_endpoint {
     uv_udp_t udp;
     uv_idle_t idle;
     bool bound, closing, idle_on;
-    int handles; /* open uv handles (udp, idle, conn timers) */
+    int handles;    /* open uv handles (udp, idle, GRO poll, conn timers) */
+    struct qrx *rx; /* GRO receive path (quic_rx.c), NULL: libuv's recv */
     void (*close_cb)(void *arg);
     void *close_arg;
     struct sockaddr_storage local;
@@ -173,6 +174,15 @@ bool qep_send_paused(const wv_quic_endpoint *ep);
 void qep_mark_dirty(wv_quic_conn *c);
 void qep_handle_closed(wv_quic_endpoint *ep);
 socklen_t qaddr_len(const struct sockaddr *sa);
+
+/* quic_rx.c: GRO receive through a dup of the socket; false = not available */
+#define QRX_SLOTS 16
+bool qrx_start(wv_quic_endpoint *ep, int fd);
+void qrx_stop(wv_quic_endpoint *ep);
+void qrx_close(wv_quic_endpoint *ep, uv_close_cb cb);
+void qrx_dispose(wv_quic_endpoint *ep);
+void qep_handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
+                         const struct sockaddr *from);
 
 /* quic_conn.c */
 int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,

@@ -170,12 +170,13 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
                                        "listenPort",
                                        "httpDetector",
                                        "stunServers",
+                                       "maxUdpPayload",
                                        "status",
                                        NULL};
     static const char *const modes[] = {"dedicated-address", "port-forwarding", NULL};
     static const char *const protos[] = {"quic", NULL};
     const char *mode, *pub, *lis, *tmp;
-    json_int_t pport, lport;
+    json_int_t pport, lport, tmp_payload;
     if (wv_vu_keys(o, p, keys, err) < 0 || wv_vu_name(o, p, "name", err) < 0 ||
         wv_vu_enum(o, p, "mode", NULL, modes, 0, &mode, err) < 0 ||
         wv_vu_enum(o, p, "transportProtocol", "quic", protos, -1, &tmp, err) < 0 ||
@@ -183,6 +184,11 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
         wv_vu_int(o, p, "publicPort", 0, 0, 65535, &pport, err) < 0 ||
         ip_or_empty(o, p, "listenAddress", false, &lis, err) < 0 ||
         wv_vu_int(o, p, "listenPort", 0, 0, 65535, &lport, err) < 0)
+        return WV_ERR_INVAL;
+    /* Optional, absent by default: only jumbo/loopback paths want more than
+     * what PMTUD finds (1452 max in ngtcp2 0.12). */
+    if (json_object_get(o, "maxUdpPayload") &&
+        wv_vu_int(o, p, "maxUdpPayload", 0, 1200, 65527, &tmp_payload, err) < 0)
         return WV_ERR_INVAL;
 
     if (strcmp(pub, "autoHttpDetect") == 0) {

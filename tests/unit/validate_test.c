@@ -194,6 +194,17 @@ static void sockets(void **state) {
         "\"listenPort\":2,\"stunServers\":[\"stun.example.org:3478\",\"[2001:db8::1]:3478\"]}",
         NULL);
 
+    /* maxUdpPayload: optional (absent stays absent), 1200..65527. */
+    expect_good(WV_KIND_SOCKET,
+                "{\"name\":\"j\",\"mode\":\"dedicated-address\",\"listenAddress\":\"127.0.0.1\","
+                "\"listenPort\":9,\"maxUdpPayload\":16000}",
+                "{\"name\":\"j\",\"mode\":\"dedicated-address\",\"transportProtocol\":\"quic\","
+                "\"publicAddress\":\"127.0.0.1\",\"publicPort\":9,\"listenAddress\":\"127.0.0.1\","
+                "\"listenPort\":9,\"maxUdpPayload\":16000}");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"j\",\"mode\":\"dedicated-address\",\"listenAddress\":\"127.0.0.1\","
+               "\"listenPort\":9,\"maxUdpPayload\":1000}",
+               "maxUdpPayload", "out of range (1200..65527)");
     expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"bogus\",\"listenPort\":1}", "mode",
                "unsupported value \"bogus\" (dedicated-address, port-forwarding)");
     expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"listenPort\":1}", "mode", "required");
