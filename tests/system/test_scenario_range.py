@@ -39,17 +39,22 @@ def main():
 
     nat = net.ns("nat")
     inet.attach(nat, "203.0.113.32")
-    clients = []
+    # The whole topology first, agents after: re-plumbing namespaces next to
+    # a running agent once broke c1's NATed flows mid-handshake.
+    nss = []
     for i in (1, 2, 3):
         c = net.ns(f"c{i}")
         if i == 1:
             netns.lan(net, nat, c, "10.31.0.1", "10.31.0.2")
             nat.masquerade("wan")
-            sockets = []
         else:
             inet.attach(c, f"198.51.100.{60 + i}", f"2001:db8:ffff::{60 + i}")
-            sockets = [{"mode": "dedicated-address", "publicAddress": f"198.51.100.{60 + i}",
-                        "publicPort": 25000}]
+        nss.append(c)
+    clients = []
+    for i, c in enumerate(nss, 1):
+        sockets = [] if i == 1 else [{"mode": "dedicated-address",
+                                      "publicAddress": f"198.51.100.{60 + i}",
+                                      "publicPort": 25000}]
         remote = [{"siteName": "lan", "appName": "lanrange",
                    "appSocket": f"tcp:10.77.0.{i}:{7000 + i}", "localSocket": "tcp:127.0.0.1:9000"}]
         if i == 1:
