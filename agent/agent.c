@@ -114,6 +114,8 @@ static char *metrics(wv_api *api, void *user) {
     wv_agent *a = user;
     wv_metrics *m = wv_metrics_new();
     wv_mesh_metrics(a->mesh, m);
+    if (a->rec)
+        wv_reconcile_metrics(a->rec, m);
     char *text = wv_metrics_render(m);
     wv_metrics_free(m);
     return text;

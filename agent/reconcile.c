@@ -30,6 +30,7 @@ struct wv_reconciler {
     uv_timer_t kick;  /* zero-delay timer: coalesces kicks into one pass */
     uv_timer_t retry; /* re-tries failed binds every second */
     struct rapp *rapps;
+    unsigned max_conns;
     int closing;
 };
 
@@ -46,6 +47,15 @@ static void on_client(wv_applisten *l, uv_stream_t *client, void *user) {
     struct rapp *a = user;
     wv_reconciler *r = a->r;
     a->counters.connections++;
+    if (a->counters.active >= r->max_conns) {
+        /* Log the first refusal and every 100th, not each of a flood. */
+        if (a->counters.refused_limit++ % 100 == 0)
+            WV_WARN(r->log, "reconcile", "remote app %s: connection refused: %u open (limit); "
+                    "%llu refused so far", a->name, r->max_conns,
+                    (unsigned long long)a->counters.refused_limit);
+        wv_close_free((uv_handle_t *)client);
+        return;
+    }
     const char *site = json_string_value(json_object_get(a->spec, "siteName"));
     /* With no tunnel to the site, refuse at once rather than leave the
      * client hanging: it learns immediately and can retry. */
@@ -196,6 +206,7 @@ wv_reconciler *wv_reconcile_new(uv_loop_t *loop, wv_log *log, wv_store *store,
     if (cbs)
         r->cbs = *cbs;
     r->user = user;
+    r->max_conns = WV_RECONCILE_DEFAULT_MAX_CONNS;
     uv_timer_init(loop, &r->kick);
     uv_timer_init(loop, &r->retry);
     return r;
@@ -251,4 +262,23 @@ json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *nam
 struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name) {
     struct rapp *a = find_rapp(r, name);
     return a ? &a->counters : NULL;
+}
+
+void wv_reconcile_set_max_conns(wv_reconciler *r, unsigned max_conns) {
+    r->max_conns = max_conns ? max_conns : WV_RECONCILE_DEFAULT_MAX_CONNS;
+}
+
+void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *out) {
+    bool first = true;
+    for (struct rapp *a = r->rapps; a; a = a->next) {
+        char l[300] = "";
+        wv_metrics_label(l, sizeof(l), "app", a->name);
+        wv_metrics_add(out, "wovenet_remote_app_connections_total", WV_COUNTER,
+                       first ? "Connections accepted per remote app." : NULL, l,
+                       (double)a->counters.connections);
+        wv_metrics_add(out, "wovenet_remote_app_connections_refused_total", WV_COUNTER,
+                       first ? "Connections refused per remote app: max open reached." : NULL, l,
+                       (double)a->counters.refused_limit);
+        first = false;
+    }
 }
