@@ -30,14 +30,17 @@ struct wv_agent {
     wv_agent_stop_cb stop_cb;
     void *stop_user;
     uv_timer_t stop_timer; /* defers the stop callback when nothing else closes */
+    uv_timer_t activity;   /* publishes moving counters as events, once a second */
 };
+
+#define ACTIVITY_MS 1000
 
 /* --- Identity: one key pair per site, kept in the store ------------------------- */
 
 static int load_identity(wv_agent *a) {
     char *key = NULL, *cert = NULL;
     if (wv_store_get_identity(a->store, &key, &cert) == 0) {
-        int rc = wv_identity_import_pem(cert, key, &a->id);
+        int rc = wv_identity_import_pem(key, cert, &a->id);
         wv_memwipe(key, strlen(key));
         free(key);
         free(cert);
@@ -48,7 +51,7 @@ static int load_identity(wv_agent *a) {
     }
     int rc = wv_identity_generate("wovenet", &a->id);
     if (rc == 0)
-        rc = wv_identity_export_pem(a->id, &cert, &key);
+        rc = wv_identity_export_pem(a->id, &key, &cert);
     if (rc == 0)
         rc = wv_store_set_identity(a->store, key, cert);
     if (key) {
@@ -114,8 +117,7 @@ static char *metrics(wv_api *api, void *user) {
     wv_agent *a = user;
     wv_metrics *m = wv_metrics_new();
     wv_mesh_metrics(a->mesh, m);
-    if (a->rec)
-        wv_reconcile_metrics(a->rec, m);
+    wv_reconcile_metrics(a->rec, m);
     char *text = wv_metrics_render(m);
     wv_metrics_free(m);
     return text;
@@ -153,6 +155,21 @@ static void mesh_event(wv_mesh *m, const char *kind, const char *name, void *use
         wv_api_publish(a->api, WV_KIND_EXPOSED_APP, name, "status", NULL);
     else
         wv_api_publish_event(a->api, kind, name, "status", NULL);
+}
+
+/* Counters grow as bytes move; the dashboard learns of it from events
+ * rather than by polling every object. */
+static void publish_remote(const char *name, void *arg) {
+    wv_agent *a = arg;
+    wv_api_publish(a->api, WV_KIND_REMOTE_APP, name, "status", NULL);
+}
+
+static void on_activity(uv_timer_t *t) {
+    wv_agent *a = t->data;
+    if (!a->api)
+        return;
+    wv_reconcile_each_changed(a->rec, publish_remote, a);
+    wv_mesh_report_activity(a->mesh);
 }
 
 /* --- Lifetime ------------------------------------------------------------------ */
@@ -253,6 +270,9 @@ int wv_agent_start(wv_agent *a) {
     a->mesh = wv_mesh_new(a->loop, a->log, a->store, a->id, a->rec, &m_cbs, a);
     wv_reconcile_run(a->rec);
     wv_mesh_sync(a->mesh);
+    uv_timer_init(a->loop, &a->activity);
+    a->activity.data = a;
+    uv_timer_start(&a->activity, on_activity, ACTIVITY_MS, ACTIVITY_MS);
     a->started = true;
     WV_INFO(a->log, SUB, "site %s running (config revision %lld)",
             a->site_name[0] ? a->site_name : "(unconfigured)",
@@ -300,6 +320,10 @@ void wv_agent_stop(wv_agent *a, wv_agent_stop_cb cb, void *user) {
     uv_timer_init(a->loop, &a->stop_timer);
     a->stop_timer.data = a;
     uv_close((uv_handle_t *)&a->stop_timer, timer_closed);
+    if (a->started) {
+        a->closing++;
+        uv_close((uv_handle_t *)&a->activity, timer_closed);
+    }
     if (a->api) {
         a->closing++;
         wv_api_close(a->api, part_closed, a);

@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage_main[] =
@@ -19,6 +20,10 @@ static const char usage_main[] =
     "                          print the stored desired state (no secrets)\n"
     "  token create [--db FILE] --name NAME\n"
     "                          create an API token and print it once\n"
+    "  status [--api URL] [--token T] [--json]\n"
+    "                          peers, channels and apps of a running site\n"
+    "  apply -f FILE [--dry-run] [--api URL] [--token T]\n"
+    "                          make a running site's config equal to FILE\n"
     "\n"
     "options:\n"
     "  -h, --help              show help (also: wovenet COMMAND --help)\n"
@@ -69,6 +74,38 @@ static const char usage_token[] =
     "  -n, --name NAME         the token's name (unique)\n"
     "  -h, --help              show this help\n";
 
+static const char usage_status[] =
+    "usage: wovenet status [--api URL] [--token T] [--json]\n"
+    "\n"
+    "Shows a running site's peers, their data channels (family, state, RTT,\n"
+    "throughput over a 0.5 s sample) and the apps with their states.\n"
+    "\n"
+    "  -a, --api URL           the site's API (default $WOVENET_API, else\n"
+    "                          http://127.0.0.1:18080)\n"
+    "  -t, --token T           bearer token (default $WOVENET_TOKEN)\n"
+    "  -j, --json              print the raw JSON (site, peers, apps) instead\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Exit status: 0 success, 1 the API cannot be read, 2 usage error.\n";
+
+static const char usage_apply[] =
+    "usage: wovenet apply -f FILE [--dry-run] [--api URL] [--token T]\n"
+    "\n"
+    "Makes a running site's desired state equal to FILE (the canonical JSON of\n"
+    "`wovenet export`, or the YAML config) with PUT /api/v1/config, and prints\n"
+    "the plan. Objects absent from FILE are deleted; secrets absent from FILE\n"
+    "keep their stored value, so an exported config applies as is.\n"
+    "\n"
+    "  -f, --file FILE         the desired state (.json, or YAML otherwise)\n"
+    "  -n, --dry-run           print the plan, change nothing\n"
+    "  -a, --api URL           the site's API (default $WOVENET_API, else\n"
+    "                          http://127.0.0.1:18080)\n"
+    "  -t, --token T           bearer token (default $WOVENET_TOKEN)\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Exit status: 0 nothing to change, 2 changes applied (or planned with\n"
+    "--dry-run), 1 error (the field and the reason on stderr).\n";
+
 static void done(struct wv_cli *out, int code) {
     out->cmd = WV_CLI_DONE;
     out->exit_code = code;
@@ -115,13 +152,28 @@ static void parse_cmd(int argc, char **argv, struct wv_cli *out, const char *usa
             out->config = optarg;
             break;
         case 'a':
-            out->api = optarg;
+            if (out->cmd == WV_CLI_STATUS || out->cmd == WV_CLI_APPLY)
+                out->url = optarg;
+            else
+                out->api = optarg;
             break;
         case 'f':
-            out->format = optarg;
+            if (out->cmd == WV_CLI_APPLY)
+                out->file = optarg;
+            else
+                out->format = optarg;
             break;
         case 'n':
-            out->name = optarg;
+            if (out->cmd == WV_CLI_APPLY)
+                out->dry_run = true;
+            else
+                out->name = optarg;
+            break;
+        case 't':
+            out->token = optarg;
+            break;
+        case 'j':
+            out->json = true;
             break;
         default:
             return bad_option(out, usage, argv, c);
@@ -209,6 +261,30 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
         parse_cmd(sub_argc - 1, sub_argv + 1, out, usage_token, ":d:n:h", o, 0);
         if (out->cmd == WV_CLI_TOKEN_CREATE && !out->name)
             usage_error(out, usage_token, "%s", "token create: missing --name NAME");
+    } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "apply") == 0) {
+        static const struct option so[] = {{"api", required_argument, NULL, 'a'},
+                                           {"token", required_argument, NULL, 't'},
+                                           {"json", no_argument, NULL, 'j'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {0}};
+        static const struct option ao[] = {{"file", required_argument, NULL, 'f'},
+                                           {"dry-run", no_argument, NULL, 'n'},
+                                           {"api", required_argument, NULL, 'a'},
+                                           {"token", required_argument, NULL, 't'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {0}};
+        const char *env_url = getenv("WOVENET_API");
+        out->url = env_url && *env_url ? env_url : "http://127.0.0.1:18080";
+        out->token = getenv("WOVENET_TOKEN");
+        if (cmd[0] == 's') {
+            out->cmd = WV_CLI_STATUS;
+            parse_cmd(sub_argc, sub_argv, out, usage_status, ":a:t:jh", so, 0);
+        } else {
+            out->cmd = WV_CLI_APPLY;
+            parse_cmd(sub_argc, sub_argv, out, usage_apply, ":f:na:t:h", ao, 0);
+            if (out->cmd == WV_CLI_APPLY && !out->file)
+                usage_error(out, usage_apply, "%s", "apply: missing -f FILE");
+        }
     } else if (strcmp(cmd, "help") == 0) {
         help(out, usage_main);
     } else {

@@ -19,6 +19,8 @@ enum wv_cli_cmd {
     WV_CLI_IMPORT,
     WV_CLI_EXPORT,
     WV_CLI_TOKEN_CREATE,
+    WV_CLI_STATUS, /* status [--api URL] [--token T] [--json] */
+    WV_CLI_APPLY,  /* apply -f FILE [--dry-run] [--api URL] [--token T] */
 };
 
 /* Parsed arguments; strings point into argv. */
@@ -30,6 +32,12 @@ struct wv_cli {
     const char *api;    /* run --api ADDR:PORT, or NULL */
     const char *format; /* export --format: "json" (default) or "yaml" */
     const char *name;   /* token create --name */
+    const char *url;    /* status/apply --api URL (default $WOVENET_API, else
+                           http://127.0.0.1:18080) */
+    const char *token;  /* status/apply --token (default $WOVENET_TOKEN) */
+    const char *file;   /* apply -f FILE */
+    bool json;          /* status --json */
+    bool dry_run;       /* apply --dry-run */
 };
 
 /* Parses argv. Prints help and version on stdout, usage errors on stderr;
@@ -40,6 +48,16 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out);
 int wv_cli_import(const struct wv_cli *cli);
 int wv_cli_export(const struct wv_cli *cli);
 int wv_cli_token_create(const struct wv_cli *cli);
+
+/* The API clients (cli_status.c, cli_apply.c), over HTTP with libcurl.
+ * status: peers, channels and apps as a table (or the raw JSON with --json);
+ * 0 on success, 1 when the API cannot be read.
+ * apply: PUT /api/v1/config (?dryRun=true with --dry-run) with the file (JSON
+ * as is; YAML converted with wv_config_from_yaml), prints the plan;
+ * 0 nothing to change, 2 changes applied (or planned), 1 error. */
+enum { WV_EXIT_CHANGED = 2 };
+int wv_cli_status(const struct wv_cli *cli);
+int wv_cli_apply(const struct wv_cli *cli);
 
 /* Reads the YAML file at path and applies it to the store declaratively
  * (the store then equals the file; secrets absent from the file keep their

@@ -69,7 +69,7 @@ fail:
     return WV_ERR_CRYPTO;
 }
 
-int wv_identity_import_pem(const char *cert_pem, const char *key_pem, wv_identity **out) {
+int wv_identity_import_pem(const char *key_pem, const char *cert_pem, wv_identity **out) {
     if (!cert_pem || !key_pem)
         return WV_ERR_INVAL;
     wv_identity *id = wv_calloc(1, sizeof(*id));
@@ -102,7 +102,7 @@ fail:
     return err;
 }
 
-int wv_identity_export_pem(const wv_identity *id, char **cert_pem, char **key_pem) {
+int wv_identity_export_pem(const wv_identity *id, char **key_pem, char **cert_pem) {
     gnutls_datum_t c = {0}, k = {0};
     if (gnutls_x509_crt_export2(id->crt, GNUTLS_X509_FMT_PEM, &c) < 0)
         return WV_ERR_CRYPTO;
@@ -119,7 +119,9 @@ int wv_identity_export_pem(const wv_identity *id, char **cert_pem, char **key_pe
     return 0;
 }
 
-const uint8_t *wv_identity_fingerprint(const wv_identity *id) { return id->fp; }
+const uint8_t *wv_identity_fingerprint(const wv_identity *id) {
+    return id->fp;
+}
 
 void wv_identity_free(wv_identity *id) {
     if (id)
@@ -163,5 +165,26 @@ int wv_fingerprint_from_hex(const char *hex, uint8_t out[WV_FINGERPRINT_LEN]) {
     return *p == '\0' ? 0 : WV_ERR_INVAL;
 }
 
-void *wv_identity_gnutls_crt(const wv_identity *id) { return id->crt; }
-void *wv_identity_gnutls_key(const wv_identity *id) { return id->key; }
+void *wv_identity_gnutls_crt(const wv_identity *id) {
+    return id->crt;
+}
+void *wv_identity_gnutls_key(const wv_identity *id) {
+    return id->key;
+}
+
+int wv_identity_derive_secret(const wv_identity *id, const char *label, uint8_t out[32]) {
+    /* The raw private scalar: unlike a DER export, it is the same however
+     * the key was created or loaded. */
+    gnutls_ecc_curve_t curve;
+    gnutls_datum_t x = {0}, y = {0}, k = {0};
+    if (gnutls_x509_privkey_export_ecc_raw(id->key, &curve, &x, &y, &k) < 0)
+        return WV_ERR_CRYPTO;
+    int rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, k.data, k.size, label, strlen(label), out) < 0
+                 ? WV_ERR_CRYPTO
+                 : 0;
+    wv_memwipe(k.data, k.size);
+    gnutls_free(x.data);
+    gnutls_free(y.data);
+    gnutls_free(k.data);
+    return rc;
+}

@@ -23,19 +23,25 @@ typedef struct wv_identity wv_identity;
 int wv_identity_generate(const char *common_name, wv_identity **out);
 
 /* Imports PEM strings as produced by wv_identity_export_pem (the key may be
- * PKCS#8 or the legacy form). Refuses a key that does not belong to the
- * certificate. Returns 0 and *out, WV_ERR_INVAL for unparsable or
- * mismatched input, WV_ERR_CRYPTO for a library failure. */
-int wv_identity_import_pem(const char *cert_pem, const char *key_pem, wv_identity **out);
+ * PKCS#8 or the legacy form). Key first, as in wv_store_{get,set}_identity.
+ * Refuses a key that does not belong to the certificate. Returns 0 and
+ * *out, WV_ERR_INVAL for unparsable or mismatched input, WV_ERR_CRYPTO for
+ * a library failure. */
+int wv_identity_import_pem(const char *key_pem, const char *cert_pem, wv_identity **out);
 
-/* Exports as NUL-terminated PEM strings; the caller frees both with free().
- * The key PEM is a secret: never log it. 0 or WV_ERR_CRYPTO. */
-int wv_identity_export_pem(const wv_identity *id, char **cert_pem, char **key_pem);
+/* Exports as NUL-terminated PEM strings, key first as in the store; the
+ * caller frees both with free(). The key PEM is a secret: never log it.
+ * 0 or WV_ERR_CRYPTO. */
+int wv_identity_export_pem(const wv_identity *id, char **key_pem, char **cert_pem);
 
 /* The SHA-256 fingerprint of the certificate DER; valid while id lives. */
 const uint8_t *wv_identity_fingerprint(const wv_identity *id);
 
 void wv_identity_free(wv_identity *id);
+/* A 32-byte secret derived from the private key for one purpose (label):
+ * stable across restarts and reloads, unguessable without the key. The
+ * agent uses it for QUIC stateless-reset tokens. 0 or WV_ERR_CRYPTO. */
+int wv_identity_derive_secret(const wv_identity *id, const char *label, uint8_t out[32]);
 
 /* Lower-case hex form of a fingerprint; out gets 65 bytes including NUL. */
 void wv_fingerprint_to_hex(const uint8_t fp[WV_FINGERPRINT_LEN],

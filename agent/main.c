@@ -95,6 +95,9 @@ static int run(const struct wv_cli *cli) {
         return code;
 
     uv_loop_t loop;
+    /* A local client that resets its connection must cost an EPIPE on the
+     * next write, not the process. */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&loop);
     struct run_ctx ctx = {0};
     struct wv_agent_opts opts = {.api_listen = cli->api};
@@ -136,6 +139,10 @@ int main(int argc, char **argv) {
         return wv_cli_export(&cli);
     case WV_CLI_TOKEN_CREATE:
         return wv_cli_token_create(&cli);
+    case WV_CLI_STATUS:
+        return wv_cli_status(&cli);
+    case WV_CLI_APPLY:
+        return wv_cli_apply(&cli);
     case WV_CLI_DONE:
         break;
     }

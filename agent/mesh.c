@@ -121,6 +121,9 @@ static void disco_closed(wv_discovery *d, void *user) {
 static void stop_runtime(wv_mesh *m) {
     m->state = M_STOPPING;
     m->parts_open = 3;
+    /* First, while the tunnels can still take back its STUN hook. */
+    wv_detect_free(m->detect);
+    m->detect = NULL;
     wv_discovery *d = m->disco;
     m->disco = NULL;
     wv_tunnels *t = m->tunnels;

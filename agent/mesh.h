@@ -60,5 +60,9 @@ int wv_mesh_forget(wv_mesh *m, const char *site);
 /* Runtime status of a tunnel socket or exposed app ({} if unknown). */
 json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name);
 void wv_mesh_metrics(wv_mesh *m, wv_metrics *out);
+/* Emits an event (the `event` callback) for each exposed app whose counters
+ * and each peer whose channels moved since the previous call: the live feed
+ * of the dashboard's counters and throughput charts. */
+void wv_mesh_report_activity(wv_mesh *m);
 
 #endif

@@ -2,6 +2,7 @@
 #define WV_MESH_INT_H
 /* Internals shared by mesh.c (lifetime, sync), mesh_run.c (the running
  * modules and their callbacks) and mesh_view.c (API views, known sites). */
+#include "detect.h"
 #include "discovery.h"
 #include "keys.h"
 #include "mesh.h"
@@ -15,6 +16,7 @@ struct xcount {
     struct xcount *next;
     char *name;
     uint64_t connections, active, bytes_in, bytes_out;
+    uint64_t reported; /* bytes_in + bytes_out + connections at the last event */
 };
 
 struct wv_mesh {
@@ -36,6 +38,7 @@ struct wv_mesh {
     wv_discovery *disco;
     wv_tunnels *tunnels;
     wv_proxy *proxy;
+    wv_detect *detect; /* public-address detectors of auto sockets */
     json_t *sockets; /* the stored tunnel sockets the tunnels run with */
     json_t *exposed; /* the stored exposed apps, for the proxy */
     char *announced; /* the last announcement body, to skip no-op re-announces */

@@ -30,8 +30,8 @@ static bool is_ip(const char *s) {
 }
 
 /* Our announcement: every tunnel socket with a usable public address, every
- * exposed app, our certificate. Detected addresses join with issue 7's
- * detectors; until one is known, that socket is not announced. */
+ * exposed app, our certificate. A socket whose address is detected joins
+ * (marked detected) once its detector knows the address. */
 static int local_body(wv_discovery *d, wv_msg *body, void *user) {
     wv_mesh *m = user;
     size_t i;
@@ -39,9 +39,18 @@ static int local_body(wv_discovery *d, wv_msg *body, void *user) {
     json_array_foreach(m->sockets, i, s) {
         const char *addr = json_string_value(json_object_get(s, "publicAddress"));
         json_int_t port = json_integer_value(json_object_get(s, "publicPort"));
+        char dip[INET6_ADDRSTRLEN];
+        uint16_t dport;
+        bool detected = !is_ip(addr) && m->detect &&
+                        wv_detect_get(m->detect, json_string_value(json_object_get(s, "name")),
+                                      dip, sizeof(dip), &dport) == 0;
+        if (detected) {
+            addr = dip;
+            port = dport;
+        }
         if (!is_ip(addr) || port <= 0)
             continue;
-        if (wv_msg_add_socket(body, addr, (uint16_t)port, false) != 0)
+        if (wv_msg_add_socket(body, addr, (uint16_t)port, detected) != 0)
             break;
     }
     json_t *a;
@@ -107,6 +116,19 @@ static void on_app_stream(wv_tunnels *t, const char *site, wv_quic_conn *conn, i
     wv_mesh *m = user;
     if (m->proxy)
         wv_proxy_accept(m->proxy, site, conn, sid);
+}
+
+/* A detected address changed: peers must learn it now. */
+static void on_detected(wv_detect *dt, const char *name, void *user) {
+    wv_mesh *m = user;
+    if (m->disco)
+        wv_discovery_announce(m->disco);
+    event(m, "tunnelSockets", name);
+}
+
+static wv_quic_endpoint *detect_endpoint(wv_detect *dt, const char *name, void *user) {
+    wv_mesh *m = user;
+    return m->tunnels ? wv_tunnels_socket_endpoint(m->tunnels, name) : NULL;
 }
 
 static void on_need_sockinfo(wv_tunnels *t, const char *site, void *user) {
@@ -211,6 +233,9 @@ static void apply_sockets(wv_mesh *m) {
         k++;
     }
     wv_tunnels_set_sockets(m->tunnels, socks, k, errs);
+    /* After the binds: STUN sends from the (new) endpoints. */
+    if (m->detect)
+        wv_detect_set_sockets(m->detect, m->sockets);
     for (size_t i = 0; i < k; i++)
         event(m, "tunnelSockets", socks[i].name);
     free(socks);
@@ -263,6 +288,10 @@ void m_start_runtime(wv_mesh *m) {
     wv_quic_config_default(&to.quic);
     /* The proxy bounds what it buffers per connection by the stream window. */
     to.quic.stream_window = APP_BUFFER;
+    /* Stable across restarts: a restarted site resets the connections its
+     * previous run left open, so peers re-dial at once. */
+    to.quic.has_reset_secret =
+        wv_identity_derive_secret(m->id, "wovenet/1 stateless reset", to.quic.reset_secret) == 0;
     struct wv_tunnels_callbacks tc = {.site_state = on_site_state,
                                       .channel_event = on_channel_event,
                                       .app_stream = on_app_stream,
@@ -275,6 +304,9 @@ void m_start_runtime(wv_mesh *m) {
     struct wv_proxy_options po = {.max_buffer = APP_BUFFER};
     if (wv_proxy_new(m->loop, m->log, &po, &pc, m, &m->proxy) != 0)
         WV_ERROR(m->log, SUB, "cannot start the app proxy");
+    struct wv_detect_callbacks dtc = {.changed = on_detected, .endpoint = detect_endpoint};
+    if (wv_detect_new(m->loop, m->log, &dtc, m, &m->detect) != 0)
+        WV_ERROR(m->log, SUB, "cannot start public-address detection");
     m->state = M_RUNNING;
     apply_sockets(m);
 

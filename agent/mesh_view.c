@@ -2,6 +2,7 @@
  * metrics, and runtime status of tunnel sockets and exposed apps. */
 #include "common.h"
 #include "mesh_int.h"
+#include "validate.h"
 
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -115,9 +116,30 @@ json_t *wv_mesh_peer_json(wv_mesh *m, const char *site) {
 
 json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
     if (kind == WV_KIND_SOCKET) {
-        if (!m->tunnels)
-            return json_pack("{s:s}", "state", "stopped");
-        return wv_tunnels_socket_status(m->tunnels, name);
+        json_t *st = m->tunnels ? wv_tunnels_socket_status(m->tunnels, name)
+                                : json_pack("{s:s}", "state", "stopped");
+        json_t *det = m->detect ? wv_detect_status(m->detect, name) : NULL;
+        if (det) {
+            /* {state, error, publicAddress} plus how it was found. */
+            json_t *pa = json_object_get(det, "publicAddress");
+            if (pa)
+                json_object_set(st, "publicAddress", pa);
+            /* Say why nothing is announced yet where clients look first. */
+            json_t *derr = json_object_get(det, "error");
+            if (!pa && derr && !json_object_get(st, "error"))
+                json_object_set(st, "error", derr);
+            json_object_set_new(st, "detection", det);
+        } else {
+            json_t *s = NULL;
+            const char *pa = NULL;
+            if (wv_store_get(m->store, WV_KIND_SOCKET, name, &s) == 0)
+                pa = json_string_value(json_object_get(s, "publicAddress"));
+            struct sockaddr_storage ss;
+            if (pa && wv_parse_ip(pa, 0, &ss) == 0)
+                json_object_set_new(st, "publicAddress", json_string(pa));
+            json_decref(s);
+        }
+        return st;
     }
     if (kind == WV_KIND_EXPOSED_APP) {
         struct xcount *x = m_xcount(m, name);
@@ -126,6 +148,40 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
                          (json_int_t)x->bytes_in, "bytesOut", (json_int_t)x->bytes_out);
     }
     return json_object();
+}
+
+/* Per-channel series, labelled by site, channel id and address family. */
+static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
+    json_t *chans = wv_tunnels_channels_json(m->tunnels, site);
+    size_t i;
+    json_t *c;
+    json_array_foreach(chans, i, c) {
+        char l[400] = "", id[24];
+        snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(c, "id")));
+        wv_metrics_label(l, sizeof(l), "site", site);
+        wv_metrics_label(l, sizeof(l), "channel", id);
+        wv_metrics_label(l, sizeof(l), "family", json_string_value(json_object_get(c, "family")));
+        wv_metrics_label(l, sizeof(l), "direction",
+                         json_string_value(json_object_get(c, "direction")));
+        bool up = strcmp(json_string_value(json_object_get(c, "state")), "up") == 0;
+        wv_metrics_add(out, "wovenet_channel_up", WV_GAUGE, "1 while the data channel is up.", l,
+                       up);
+        wv_metrics_add(out, "wovenet_channel_rtt_seconds", WV_GAUGE,
+                       "Smoothed round-trip time of the data channel.", l,
+                       json_real_value(json_object_get(c, "rttMs")) / 1000.0);
+        wv_metrics_add(out, "wovenet_channel_cwnd_bytes", WV_GAUGE,
+                       "Congestion window of the data channel.", l,
+                       (double)json_integer_value(json_object_get(c, "cwnd")));
+        wv_metrics_add(out, "wovenet_channel_streams", WV_GAUGE, "App streams open on the channel.",
+                       l, (double)json_integer_value(json_object_get(c, "streams")));
+        wv_metrics_add(out, "wovenet_channel_sent_bytes_total", WV_COUNTER,
+                       "UDP payload bytes sent on the channel.", l,
+                       (double)json_integer_value(json_object_get(c, "bytesSent")));
+        wv_metrics_add(out, "wovenet_channel_received_bytes_total", WV_COUNTER,
+                       "UDP payload bytes received on the channel.", l,
+                       (double)json_integer_value(json_object_get(c, "bytesReceived")));
+    }
+    json_decref(chans);
 }
 
 void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
@@ -171,6 +227,20 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        "Streams a peer opened before proving membership (reset).", NULL,
                        (double)ts.streams_refused);
     }
+    if (m->tunnels && m->disco)
+        for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
+            channel_metrics(m, wv_discovery_peer_at(m->disco, i)->name, out);
+    if (m->detect) {
+        struct wv_detect_stats st;
+        wv_detect_get_stats(m->detect, &st);
+        wv_metrics_add(out, "wovenet_address_detections_total", WV_COUNTER,
+                       "Public-address detections that succeeded.", NULL, (double)st.detections);
+        wv_metrics_add(out, "wovenet_address_detection_failures_total", WV_COUNTER,
+                       "Public-address detections that failed.", NULL, (double)st.failures);
+        wv_metrics_add(out, "wovenet_address_changes_total", WV_COUNTER,
+                       "Detected public addresses that changed (re-announced).", NULL,
+                       (double)st.changes);
+    }
     for (struct xcount *x = m->xcounts; x; x = x->next) {
         char l[300] = "";
         wv_metrics_label(l, sizeof(l), "app", x->name);
@@ -181,6 +251,25 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_exposed_app_bytes_out_total", WV_COUNTER,
                        "Bytes from the exposed app into the tunnel.", l, (double)x->bytes_out);
     }
+}
+
+static void busy_site(const char *site, void *arg) {
+    wv_mesh *m = arg;
+    if (m->cbs.event && !m->closing)
+        m->cbs.event(m, "channels", site, m->user);
+}
+
+void wv_mesh_report_activity(wv_mesh *m) {
+    for (struct xcount *x = m->xcounts; x; x = x->next) {
+        uint64_t now = x->bytes_in + x->bytes_out + x->connections + x->active;
+        if (now == x->reported)
+            continue;
+        x->reported = now;
+        if (m->cbs.event && !m->closing)
+            m->cbs.event(m, "exposedApps", x->name, m->user);
+    }
+    if (m->tunnels)
+        wv_tunnels_each_busy_site(m->tunnels, busy_site, m);
 }
 
 void m_free_views(wv_mesh *m) {

@@ -4,11 +4,12 @@
  * on the exposed side, a timer) and one QUIC stream. It is freed when both
  * handles are closed and the stream's close event has arrived (or the
  * stream was detached by wv_proxy_close). */
-#include "proxy_int.h"
 #include "applisten.h"
+#include "proxy_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static const struct wv_stream_ops stream_ops;
 
@@ -113,18 +114,19 @@ void pc_close_timer(pconn *c) {
 }
 
 /* rst: end a TCP connection with RST so its far end sees an abort, not a
- * clean EOF. */
+ * clean EOF. SO_LINGER is set by hand because uv_tcp_close_reset() refuses
+ * once a shutdown was requested, which is exactly the half-closed case. */
 void pc_close_sock(pconn *c, bool rst) {
     if (!c->sock || !c->sock_open)
         return;
     c->sock_open = false;
     c->reading = false;
-    uv_handle_t *h = (uv_handle_t *)c->sock;
-    /* A shutdown in progress makes uv_tcp_close_reset refuse. */
-    if (rst && !c->sock_unix && c->sock_connected &&
-        uv_tcp_close_reset((uv_tcp_t *)c->sock, sock_closed) == 0)
-        return;
-    uv_close(h, sock_closed);
+    uv_os_fd_t fd;
+    if (rst && !c->sock_unix && c->sock_connected && uv_fileno((uv_handle_t *)c->sock, &fd) == 0) {
+        struct linger l = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    }
+    uv_close((uv_handle_t *)c->sock, sock_closed);
 }
 
 /* Ends everything now: the stream is reset, the local socket closed. */
@@ -147,9 +149,6 @@ void pc_abort(pconn *c, bool rst) {
 }
 
 /* ---- local -> tunnel ---- */
-
-void pc_send_fin(pconn *c);
-void pc_start_reading(pconn *c);
 
 /* Offers data (a frame, or rbuf[roff..rlen) when data points there) to the
  * stream and keeps what it does not accept in rbuf. A frame needs an empty
@@ -203,12 +202,29 @@ static void stop_reading(pconn *c) {
     }
 }
 
+/* libuv reports EOF, not ECONNRESET, when a RST arrives right after data
+ * (its POLLHUP shortcut); the socket's pending error tells them apart. */
+static bool local_error(pconn *c) {
+    uv_os_fd_t fd;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (c->sock_unix || uv_fileno((uv_handle_t *)c->sock, &fd) != 0)
+        return false;
+    return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     pconn *c = s->data;
     if (nread == 0 || c->st == P_DEAD)
         return;
     if (nread == UV_ENOBUFS) {
         stop_reading(c);
+        return;
+    }
+    if (nread == UV_EOF && local_error(c)) {
+        WV_DEBUG(c->p->log, SUB, "%s %s: local connection reset", c->exposed ? "app" : "remote app",
+                 c->name);
+        pc_abort(c, true);
         return;
     }
     if (nread == UV_EOF) {
@@ -235,8 +251,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 }
 
 void pc_start_reading(pconn *c) {
-    if (c->reading || !c->sock_open || !c->sock_connected || c->local_eof ||
-        c->rlen > c->roff || (c->st != P_SPLICE && c->st != P_STATUS))
+    if (c->reading || !c->sock_open || !c->sock_connected || c->local_eof || c->rlen > c->roff ||
+        (c->st != P_SPLICE && c->st != P_STATUS))
         return;
     if (uv_read_start(c->sock, on_alloc, on_read) != 0) {
         pc_abort(c, true);
@@ -393,7 +409,6 @@ void pc_clean(char *dst, size_t cap, const char *src) {
     dst[i] = '\0';
 }
 
-
 /* ---- client side ---- */
 
 static void on_status(pconn *c, json_t *obj) {
@@ -436,7 +451,9 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *remote_app, c
     c->st = P_STATUS;
     int rv = open(c, &c->qc, &c->sid, arg);
     if (rv != 0) {
-        WV_WARN(p->log, SUB, "remote app %s (app %s): no stream: %s", c->name, app,
+        /* INFO: a local client retrying against a site that is down would
+         * flood the log at WARN; the remote app's state already says why. */
+        WV_INFO(p->log, SUB, "remote app %s (app %s): no stream: %s", c->name, app,
                 wv_strerror(rv));
         p->stats.remote_errors++;
         c->st = P_DEAD;
@@ -476,8 +493,9 @@ static void on_data(void *s, const uint8_t *data, size_t len, bool fin) {
             return;
         if (rv != 0) {
             if (c->st == P_HEADER) {
-                pc_refuse(c, WV_ERRC_BAD_HEADER, rv == WV_ERR_AGAIN ? "stream ended in the header"
-                                                                 : "malformed header frame");
+                pc_refuse(c, WV_ERRC_BAD_HEADER,
+                          rv == WV_ERR_AGAIN ? "stream ended in the header"
+                                             : "malformed header frame");
             } else {
                 WV_WARN(c->p->log, SUB, "remote app %s (app %s): %s", c->name, c->peer,
                         rv == WV_ERR_AGAIN ? "stream ended before the status"
@@ -585,4 +603,6 @@ void wv_proxy_close(wv_proxy *p, void (*cb)(void *arg), void *arg) {
     uv_close((uv_handle_t *)&p->closer, closer_closed);
 }
 
-void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out) { *out = p->stats; }
+void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out) {
+    *out = p->stats;
+}

@@ -21,8 +21,13 @@
  *    window outstanding: the agent MUST set wv_quic_config.stream_window to
  *    max_buffer (and connection windows large enough for the expected number
  *    of connections), which bounds the buffered bytes of a connection to
- *    max_buffer + 64 KiB whatever the speeds of the two ends.
- * Header and status frames are consumed immediately.
+ *    max_buffer + 64 KiB whatever the speeds of the two ends (the QUIC
+ *    layer adds at most the peer's window, max_buffer, of sent but not yet
+ *    acknowledged bytes). Likewise wv_quic_config.conn_window bounds the
+ *    total held for all the streams of one channel.
+ * Header and status frames are consumed immediately. The exposed side holds
+ * payload pipelined behind the header (unconsumed, so under the same bound)
+ * until it has connected to the app.
  *
  * Half-close: local EOF -> stream FIN after the pending bytes; stream FIN ->
  * shutdown(SHUT_WR) of the local socket after the pending writes. Aborts: a
@@ -34,6 +39,9 @@
  * owns the QUIC callbacks forwards data/reset/close/writable to it. A
  * connection is freed once its stream closed (close event) and its local
  * handles are closed.
+ *
+ * The process must ignore SIGPIPE: a local peer that reset its connection
+ * would otherwise kill it on the next write (libuv writes with write(2)).
  *
  * All calls and callbacks on the loop thread. Callbacks must not call
  * wv_proxy_close(). */
@@ -107,14 +115,14 @@ void wv_proxy_close(wv_proxy *p, void (*cb)(void *arg), void *arg);
 
 /* Counters for /metrics and tests. */
 struct wv_proxy_stats {
-    uint64_t active;         /* connections alive (either side) */
-    uint64_t total;          /* connections ever started (either side) */
+    uint64_t active; /* connections alive (either side) */
+    uint64_t total;  /* connections ever started (either side) */
     uint64_t refused_unknown_app, refused_target_denied, refused_connect, refused_timeout,
-        refused_bad_header;  /* exposed side, by reason */
-    uint64_t remote_errors;  /* client side: error status, no stream, bad status */
-    uint64_t aborted;        /* resets either way */
-    uint64_t buffered;       /* bytes held now: pending local writes + unsent remainders */
-    uint64_t buffered_peak;  /* high-water mark of buffered */
+        refused_bad_header;      /* exposed side, by reason */
+    uint64_t remote_errors;      /* client side: error status, no stream, bad status */
+    uint64_t aborted;            /* resets either way */
+    uint64_t buffered;           /* bytes held now: pending local writes + unsent remainders */
+    uint64_t buffered_peak;      /* high-water mark of buffered */
     uint64_t conn_buffered_peak; /* high-water mark of one connection's buffered bytes */
 };
 void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out);

@@ -2,9 +2,9 @@
 #define WV_PROXY_INT_H
 /* Internals shared by proxy.c (splice, client side, lifetimes) and
  * proxy_exposed.c (header, app lookup, range check, connect). Not an API. */
-#include "proxy.h"
 #include "common.h"
 #include "proto.h"
+#include "proxy.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,7 +63,7 @@ struct pconn {
     bool peer_fin, shut_started, shut_done;
 
     /* local -> tunnel */
-    uint8_t *rbuf;    /* RBUF_SIZE, allocated at the first read or short write */
+    uint8_t *rbuf;     /* RBUF_SIZE, allocated at the first read or short write */
     size_t roff, rlen; /* rbuf[roff..rlen) is not yet accepted by the stream */
     size_t ctrl_left;  /* leading bytes of that remainder that are a frame, not payload */
     bool reading, local_eof, fin_sent;

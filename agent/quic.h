@@ -48,19 +48,30 @@ typedef struct wv_quic_config {
      * a 100 ms RTT. The stream window bounds what one stream's peer may send
      * before the app calls wv_quic_stream_consumed(). ngtcp2's window
      * auto-tuning is capped at these values so memory stays predictable. */
-    uint64_t stream_window; /* default 16 MiB */
-    uint64_t conn_window;   /* default 24 MiB */
-    uint64_t max_streams_bidi; /* concurrent streams the peer may open; default 1024 */
-    uint32_t idle_timeout_ms;  /* default 10000 */
-    uint32_t keepalive_ms;     /* PING after this much quiet; default 2500, 0 = off */
+    uint64_t stream_window;        /* default 16 MiB */
+    uint64_t conn_window;          /* default 24 MiB */
+    uint64_t max_streams_bidi;     /* concurrent streams the peer may open; default 1024 */
+    uint32_t idle_timeout_ms;      /* default 10000 */
+    uint32_t keepalive_ms;         /* PING after this much quiet; default 2500, 0 = off */
     uint32_t handshake_timeout_ms; /* default 10000 */
     enum wv_quic_cc cc;            /* default CUBIC */
     /* Largest UDP payload we send. Default 1452 (what PMTUD reaches);
      * larger values are for known paths (loopback, jumbo frames) and turn
      * off ngtcp2's payload-size shaping. Max 65527. */
     size_t max_udp_payload;
-    size_t sock_buf;       /* SO_RCVBUF/SO_SNDBUF wish; default 8 MiB */
-    bool accept;           /* serve inbound connections (else dial only) */
+    size_t sock_buf; /* SO_RCVBUF/SO_SNDBUF wish; default 8 MiB */
+    /* Secret for stateless-reset tokens. Give a stable one (e.g. derived
+     * from the site key) so that after a restart peers holding old
+     * connections learn at once that they are gone, instead of after
+     * their idle timeout. When has_reset_secret is false a random one is
+     * used. Never logged. */
+    bool has_reset_secret;
+    uint8_t reset_secret[32];
+    bool accept; /* serve inbound connections (else dial only) */
+    /* Inbound connections (handshaking or not) beyond this are ignored:
+     * Initials are cheap to send and each one costs a TLS handshake.
+     * Default 256. */
+    uint32_t max_inbound;
 } wv_quic_config;
 
 void wv_quic_config_default(wv_quic_config *cfg);
@@ -84,19 +95,26 @@ typedef struct wv_quic_callbacks {
     /* A peer started a connection. The handshake is not done yet. */
     void (*on_accept)(wv_quic_endpoint *ep, wv_quic_conn *conn, void *user);
     /* The handshake is done and the peer's certificate was checked (pinned
-     * when dialing); wv_quic_conn_peer_fingerprint() is now valid. On the
-     * server this fires only after it has received the client's Finished. */
+     * when dialing); wv_quic_conn_peer_fingerprint() and the exporter are
+     * now valid, and streams may be opened. On the server this fires only
+     * after it has received the client's Finished (so after the client's
+     * certificate was checked); it always precedes the peer's first
+     * on_stream_open. */
     void (*on_handshake_done)(wv_quic_conn *conn, void *user);
     /* The peer opened a stream (fires before its first on_stream_data). */
     void (*on_stream_open)(wv_quic_conn *conn, int64_t sid, void *user);
     /* In-order bytes of a stream. data is only valid during the call. The
-     * peer's credit is not returned until wv_quic_stream_consumed(). fin:
-     * this is the end of the peer's data (len may be 0). */
+     * peer's credit is not returned until wv_quic_stream_consumed() (bytes
+     * still unconsumed when the stream closes go back to the connection
+     * window by themselves). fin: this is the end of the peer's data (len
+     * may be 0). */
     void (*on_stream_data)(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
                            bool fin, void *user);
-    /* The peer aborted the stream (RESET_STREAM or STOP_SENDING). The app
-     * should abort its side too (wv_quic_stream_reset); on_stream_close
-     * follows once both directions are done. */
+    /* The peer aborted the stream: a RESET_STREAM arrived (app_error is
+     * its code), or the peer's STOP_SENDING was noticed while writing
+     * (app_error 0). At most once per stream. The app should abort its side
+     * too (wv_quic_stream_reset); on_stream_close follows once both
+     * directions are done. */
     void (*on_stream_reset)(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user);
     /* The stream is gone; its ID is no longer the app's. app_error is the
      * code of a reset, 0 for a clean close, or WV_QUIC_STREAM_CONN_GONE. */
@@ -123,8 +141,9 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
                          wv_quic_endpoint **out);
 
 /* Creates the UDP socket and binds it to addr (port 0 = ephemeral; use
- * 0.0.0.0:0 or [::]:0 for a dial-only endpoint of that family). Once only.
- * Returns 0, WV_ERR_IO (address in use, ...), WV_ERR_INVAL. */
+ * 0.0.0.0:0 or [::]:0 for a dial-only endpoint of that family). Once only;
+ * after a failure only wv_quic_endpoint_close is useful. Returns 0,
+ * WV_ERR_IO (address in use, ...), WV_ERR_INVAL. */
 int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr);
 
 /* The bound address (after bind). 0 or WV_ERR_INVAL. */
@@ -133,10 +152,31 @@ int wv_quic_endpoint_local_addr(const wv_quic_endpoint *ep, struct sockaddr_stor
 /* Closes the endpoint: every connection ends (on_conn_closed with
  * err = WV_ERR_CLOSED) without a word to the peer, except those already
  * closed with wv_quic_conn_close(), whose CONNECTION_CLOSE is sent first.
- * For a graceful goodbye close the connections first. cb (may be NULL)
- * fires once everything is released; ep is freed right after it. Valid
- * even if never bound. */
+ * For a graceful goodbye close the connections first. Teardown happens on
+ * a later loop pass; cb (may be NULL) fires once every handle is released,
+ * with ep already freed. Valid even if never bound; a second call is
+ * ignored. */
 void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *arg);
+
+/* Non-QUIC datagrams on the endpoint's socket (e.g. STUN, RFC 7983-style
+ * demultiplexing). A datagram goes to on_raw_datagram instead of QUIC when
+ * no connection of ours owns its destination connection ID, its first two
+ * bits are 00 (a QUIC packet normally sets the fixed bit 0x40; ngtcp2 may
+ * clear it when greasing, RFC 9287, hence the other tests), and it carries
+ * the STUN magic cookie 0x2112A442 at offset 4 with a length field that
+ * matches. data and from are only valid during the call, which runs on the
+ * loop thread. Set or replace with cb = NULL to stop; no call after that.
+ * Valid until the endpoint closes. */
+typedef void (*wv_quic_raw_cb)(wv_quic_endpoint *ep, const uint8_t *data, size_t len,
+                               const struct sockaddr *from, void *user);
+void wv_quic_endpoint_set_raw_handler(wv_quic_endpoint *ep, wv_quic_raw_cb on_raw_datagram,
+                                      void *user);
+
+/* Sends one datagram (copied) from the endpoint's socket, outside QUIC.
+ * 0, WV_ERR_INVAL (not bound, family mismatch, len 0 or > 65507),
+ * WV_ERR_CLOSED (closing). Best effort like any UDP send. */
+int wv_quic_endpoint_send_raw(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *data,
+                              size_t len);
 
 /* ---- connections ---- */
 
@@ -166,8 +206,8 @@ const uint8_t *wv_quic_conn_peer_fingerprint(const wv_quic_conn *conn);
 /* RFC 5705 / TLS 1.3 exporter over this connection's TLS session: both
  * ends get the same outlen bytes for the same label and context. Only after
  * the handshake. 0, WV_ERR_AGAIN (handshake not done), WV_ERR_CRYPTO. */
-int wv_quic_conn_exporter(wv_quic_conn *conn, const char *label, const uint8_t *ctx,
-                          size_t ctxlen, uint8_t *out, size_t outlen);
+int wv_quic_conn_exporter(wv_quic_conn *conn, const char *label, const uint8_t *ctx, size_t ctxlen,
+                          uint8_t *out, size_t outlen);
 
 typedef struct wv_quic_conn_stats {
     uint64_t smoothed_rtt_ns, min_rtt_ns, latest_rtt_ns;
@@ -182,9 +222,9 @@ void wv_quic_conn_stats_get(wv_quic_conn *conn, wv_quic_conn_stats *out);
 
 /* ---- streams (bidirectional only) ---- */
 
-/* Opens a stream. Returns 0 and *sid, WV_ERR_AGAIN when the peer's stream
- * limit is reached or the handshake is not done (on_streams_available
- * tells when to retry), WV_ERR_CLOSED when the connection is ending. */
+/* Opens a stream. Returns 0 and *sid; WV_ERR_AGAIN before on_handshake_done
+ * or when the peer's stream limit is reached (then on_streams_available
+ * tells when to retry); WV_ERR_CLOSED when the connection is ending. */
 int wv_quic_stream_open(wv_quic_conn *conn, int64_t *sid);
 
 /* Queues up to len bytes, copying them, and at most what the peer's stream
@@ -202,8 +242,10 @@ long wv_quic_stream_write(wv_quic_conn *conn, int64_t sid, const uint8_t *data, 
 int wv_quic_stream_shutdown_write(wv_quic_conn *conn, int64_t sid);
 
 /* The app has disposed of n more received bytes of sid (e.g. written them
- * to TCP): grants the peer n more bytes of stream and connection credit.
- * 0, WV_ERR_NOTFOUND. */
+ * to TCP): grants the peer n more bytes of stream and connection credit
+ * (sent once enough has accumulated, as ngtcp2 decides). 0, WV_ERR_NOTFOUND
+ * (unknown or closed stream), WV_ERR_INVAL (more than was delivered and not
+ * yet consumed). */
 int wv_quic_stream_consumed(wv_quic_conn *conn, int64_t sid, size_t n);
 
 /* Aborts both directions with app_error (RESET_STREAM + STOP_SENDING). No

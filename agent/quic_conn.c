@@ -2,11 +2,15 @@
  * draining periods, teardown. */
 #include "quic_int.h"
 
+#include <arpa/inet.h>
 #include <gnutls/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t qnow(void) { return uv_hrtime(); }
+uint64_t qnow(void) {
+    return uv_hrtime();
+}
 
 static void arm_timer(wv_quic_conn *c);
 static void timer_cb(uv_timer_t *t);
@@ -14,11 +18,41 @@ static void destroy(wv_quic_conn *c);
 
 /* ---- ngtcp2 callbacks: state changes only, never I/O ---- */
 
+static void addr_str(const wv_quic_conn *c, char out[64]) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr *sa = (const struct sockaddr *)&c->remote;
+    if (sa->sa_family == AF_INET6) {
+        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
+        snprintf(out, 64, "[%s]:%d", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+    } else {
+        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
+        snprintf(out, 64, "%s:%d", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+    }
+}
+
+/* Fires the app's on_handshake_done right here rather than after
+ * read_pkt: 1-RTT stream frames coalesced with the client's Finished are
+ * processed in the same read_pkt call, and the app must hear of the
+ * handshake before it hears of those streams. */
 static int on_handshake_completed(ngtcp2_conn *nc, void *ud) {
     wv_quic_conn *c = ud;
     c->hs_done = true;
     if (c->state == QS_HANDSHAKE)
         c->state = QS_OPEN;
+    gnutls_datum_t sel;
+    if (gnutls_alpn_get_selected_protocol(c->tls, &sel) < 0 || sel.size != strlen(WV_QUIC_ALPN) ||
+        memcmp(sel.data, WV_QUIC_ALPN, sel.size) != 0) {
+        c->info = (wv_quic_close_info){WV_ERR_CRYPTO, false, false, 0, "ALPN mismatch"};
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    c->hs_notified = true;
+    char addr[64], fp[WV_FINGERPRINT_HEX_LEN + 1];
+    addr_str(c, addr);
+    wv_fingerprint_to_hex(c->peer_fp, fp);
+    WV_INFO(c->ep->log, QSUB, "conn %s (%s) established, peer certificate %s", addr,
+            c->server ? "inbound" : "outbound", fp);
+    if (c->ep->cbs.on_handshake_done)
+        c->ep->cbs.on_handshake_done(c, c->ep->user);
     return 0;
 }
 
@@ -102,13 +136,6 @@ static int on_stream_reset(ngtcp2_conn *nc, int64_t sid, uint64_t final_size, ui
     return 0;
 }
 
-static int on_stream_stop_sending(ngtcp2_conn *nc, int64_t sid, uint64_t app_error, void *ud,
-                                  void *sud) {
-    wv_quic_conn *c = ud;
-    peer_aborted(c, stream_of(c, sid, sud), app_error);
-    return 0;
-}
-
 static int on_extend_max_stream_data(ngtcp2_conn *nc, int64_t sid, uint64_t max_data, void *ud,
                                      void *sud) {
     wv_quic_conn *c = ud;
@@ -135,8 +162,8 @@ static void on_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx) {
     (void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
 }
 
-static int on_get_new_connection_id(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token,
-                                    size_t cidlen, void *ud) {
+static int on_get_new_connection_id(ngtcp2_conn *nc, ngtcp2_cid *cid, uint8_t *token, size_t cidlen,
+                                    void *ud) {
     wv_quic_conn *c = ud;
     if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) < 0)
         return NGTCP2_ERR_CALLBACK_FAILURE;
@@ -163,6 +190,31 @@ static int on_recv_stateless_reset(ngtcp2_conn *nc, const ngtcp2_pkt_stateless_r
     return 0;
 }
 
+static int on_dcid_status(ngtcp2_conn *nc, int type, uint64_t seq, const ngtcp2_cid *cid,
+                          const uint8_t *token, void *ud) {
+    wv_quic_conn *c = ud;
+    if (!token)
+        return 0;
+    qmap *m = &c->ep->tokens;
+    if (type == NGTCP2_CONNECTION_ID_STATUS_TYPE_ACTIVATE) {
+        /* Bounded; a token we cannot hold only means a slower detection
+         * (idle timeout) of a peer's restart. */
+        if (c->ntokens < WV_COUNTOF(c->tokens)) {
+            memcpy(c->tokens[c->ntokens++], token, NGTCP2_STATELESS_RESET_TOKENLEN);
+            qmap_put(m, token, NGTCP2_STATELESS_RESET_TOKENLEN, c);
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < c->ntokens; i++)
+        if (memcmp(c->tokens[i], token, NGTCP2_STATELESS_RESET_TOKENLEN) == 0) {
+            qmap_del(m, token, NGTCP2_STATELESS_RESET_TOKENLEN, c);
+            memmove(c->tokens[i], c->tokens[c->ntokens - 1], NGTCP2_STATELESS_RESET_TOKENLEN);
+            c->ntokens--;
+            break;
+        }
+    return 0;
+}
+
 void qconn_set_callbacks(ngtcp2_callbacks *cb) {
     memset(cb, 0, sizeof(*cb));
     cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
@@ -180,13 +232,13 @@ void qconn_set_callbacks(ngtcp2_callbacks *cb) {
     cb->stream_open = on_stream_open;
     cb->stream_close = on_stream_close;
     cb->stream_reset = on_stream_reset;
-    cb->stream_stop_sending = on_stream_stop_sending;
     cb->extend_max_stream_data = on_extend_max_stream_data;
     cb->extend_max_local_streams_bidi = on_extend_max_local_streams_bidi;
     cb->rand = on_rand;
     cb->get_new_connection_id = on_get_new_connection_id;
     cb->remove_connection_id = on_remove_connection_id;
     cb->recv_stateless_reset = on_recv_stateless_reset;
+    cb->dcid_status = on_dcid_status;
 }
 
 /* ---- creation ---- */
@@ -256,8 +308,8 @@ int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
         cbs.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
         p.original_dcid = hd->dcid;
         p.stateless_reset_token_present = 1;
-        if (ngtcp2_crypto_generate_stateless_reset_token(
-                p.stateless_reset_token, ep->reset_secret, sizeof(ep->reset_secret), &scid) != 0)
+        if (ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token, ep->reset_secret,
+                                                         sizeof(ep->reset_secret), &scid) != 0)
             goto fail_early;
         c->odcid = hd->dcid;
         rv = ngtcp2_conn_server_new(&c->nc, &hd->scid, &scid, &path, hd->version, &cbs, &st, &p,
@@ -265,8 +317,8 @@ int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
     } else {
         cbs.client_initial = ngtcp2_crypto_client_initial_cb;
         cbs.recv_retry = ngtcp2_crypto_recv_retry_cb;
-        rv = ngtcp2_conn_client_new(&c->nc, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cbs, &st,
-                                    &p, NULL, c);
+        rv = ngtcp2_conn_client_new(&c->nc, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &cbs, &st, &p,
+                                    NULL, c);
     }
     if (rv != 0) {
         WV_WARN(ep->log, QSUB, "conn_new: %s", ngtcp2_strerror(rv));
@@ -288,6 +340,8 @@ int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
     c->timer.data = c;
     ep->handles++;
     ql_push(&ep->conns, &c->ep_link);
+    if (server)
+        ep->ninbound++;
     *out = c;
     return 0;
 fail_early:
@@ -315,16 +369,12 @@ static void notify_closed(wv_quic_conn *c) {
     c->closed_notified = true;
     if (!c->info.what)
         c->info = (wv_quic_close_info){WV_ERR_CLOSED, false, false, 0, "closed"};
-    char addr[INET6_ADDRSTRLEN] = "?";
-    const struct sockaddr *sa = (const struct sockaddr *)&c->remote;
-    if (sa->sa_family == AF_INET6)
-        uv_ip6_name((const struct sockaddr_in6 *)sa, addr, sizeof(addr));
-    else
-        uv_ip4_name((const struct sockaddr_in *)sa, addr, sizeof(addr));
-    WV_INFO(ep->log, QSUB, "conn %s %s closed: %s (%s code %llu, err %s)", addr,
-            c->server ? "in" : "out", c->info.what,
+    char addr[64];
+    addr_str(c, addr);
+    WV_INFO(ep->log, QSUB, "conn %s (%s) closed: %s (%s code %llu, %s)", addr,
+            c->server ? "inbound" : "outbound", c->info.what,
             c->info.app_code ? "app" : "transport", (unsigned long long)c->info.code,
-            c->info.err ? wv_strerror(c->info.err) : "none");
+            c->info.err ? wv_strerror(c->info.err) : "clean");
     if (ep->cbs.on_conn_closed)
         ep->cbs.on_conn_closed(c, &c->info, ep->user);
 }
@@ -343,13 +393,16 @@ static bool write_close(wv_quic_conn *c, const ngtcp2_connection_close_error *cc
     ngtcp2_pkt_info pi = {0};
     ngtcp2_path_storage_zero(&ps);
     ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->nc, &ps.path, &pi, c->ep->txbuf,
-                                                        c->ep->txbuflen, ccerr, qnow());
+                                                        c->ep->cfg.max_udp_payload, ccerr, qnow());
     if (n <= 0)
         return false;
     free(c->close_pkt);
     c->close_pkt = wv_malloc((size_t)n);
     memcpy(c->close_pkt, c->ep->txbuf, (size_t)n);
     c->close_pktlen = (size_t)n;
+    /* The peer may have moved (NAT rebinding): ngtcp2 knows the path. */
+    if (ps.path.remote.addrlen && ps.path.remote.addrlen <= sizeof(c->remote))
+        memcpy(&c->remote, ps.path.remote.addr, ps.path.remote.addrlen);
     qep_send(c->ep, (const struct sockaddr *)&c->remote, c->close_pkt, c->close_pktlen);
     return true;
 }
@@ -373,11 +426,10 @@ void qconn_fail(wv_quic_conn *c, int liberr) {
         ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, liberr, NULL, 0);
     }
     if (!c->info.what)
-        c->info = (wv_quic_close_info){liberr == NGTCP2_ERR_CRYPTO ? WV_ERR_CRYPTO
-                                                                  : err_of_transport(ccerr.error_code),
-                                       false, false, ccerr.error_code,
-                                       liberr == NGTCP2_ERR_CRYPTO ? "TLS handshake failed"
-                                                                   : ngtcp2_strerror(liberr)};
+        c->info = (wv_quic_close_info){
+            liberr == NGTCP2_ERR_CRYPTO ? WV_ERR_CRYPTO : err_of_transport(ccerr.error_code), false,
+            false, ccerr.error_code,
+            liberr == NGTCP2_ERR_CRYPTO ? "TLS handshake failed" : ngtcp2_strerror(liberr)};
     if (write_close(c, &ccerr))
         start_period(c, QS_CLOSING);
     else
@@ -435,8 +487,13 @@ static void destroy(wv_quic_conn *c) {
             qmap_del(&ep->cids, ids[i].data, ids[i].datalen, c);
         free(ids);
     }
-    if (c->server)
+    if (c->server) {
         qmap_del(&ep->cids, c->odcid.data, c->odcid.datalen, c);
+        ep->ninbound--;
+    }
+    for (size_t i = 0; i < c->ntokens; i++)
+        qmap_del(&ep->tokens, c->tokens[i], NGTCP2_STATELESS_RESET_TOKENLEN, c);
+    c->ntokens = 0;
     while (ql_linked(&c->all_streams))
         qstream_free(c, WV_CONTAINER_OF(c->all_streams.next, qstream, all));
     if (c->nc)
@@ -456,18 +513,6 @@ static void destroy(wv_quic_conn *c) {
 /* ---- I/O entry points (never inside an ngtcp2 call) ---- */
 
 static void after_io(wv_quic_conn *c) {
-    if (c->hs_done && !c->hs_notified && c->state == QS_OPEN) {
-        c->hs_notified = true;
-        gnutls_datum_t sel;
-        if (gnutls_alpn_get_selected_protocol(c->tls, &sel) < 0 ||
-            sel.size != strlen(WV_QUIC_ALPN) || memcmp(sel.data, WV_QUIC_ALPN, sel.size) != 0) {
-            c->info = (wv_quic_close_info){WV_ERR_CRYPTO, false, false, 0, "ALPN mismatch"};
-            qconn_fail(c, NGTCP2_ERR_CRYPTO);
-            return;
-        }
-        if (c->ep->cbs.on_handshake_done)
-            c->ep->cbs.on_handshake_done(c, c->ep->user);
-    }
     if (c->state < QS_CLOSING)
         qep_mark_dirty(c);
 }
@@ -499,8 +544,8 @@ void qconn_read(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt
             ngtcp2_connection_close_error ccerr;
             ngtcp2_conn_get_connection_close_error(c->nc, &ccerr);
             bool app = ccerr.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION;
-            int err = app ? (ccerr.error_code ? WV_ERR_CLOSED : 0)
-                          : err_of_transport(ccerr.error_code);
+            int err =
+                app ? (ccerr.error_code ? WV_ERR_CLOSED : 0) : err_of_transport(ccerr.error_code);
             c->info = (wv_quic_close_info){err, true, app, ccerr.error_code, "closed by peer"};
         }
         start_period(c, QS_DRAINING);
@@ -515,13 +560,15 @@ void qconn_read(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt
     }
 }
 
-static void timer_cb(uv_timer_t *t) {
-    wv_quic_conn *c = t->data;
-    if (c->state == QS_CLOSING || c->state == QS_DRAINING) {
-        destroy(c);
-        return;
-    }
-    int rv = ngtcp2_conn_handle_expiry(c->nc, qnow());
+/* Lets ngtcp2 act on a due deadline (loss detection, ACK delay, idle,
+ * pacing). Returns false when the connection ended. */
+static bool run_expiry(wv_quic_conn *c) {
+    ngtcp2_tstamp now = qnow();
+    if (ngtcp2_conn_get_expiry(c->nc) > now)
+        return true;
+    int rv = ngtcp2_conn_handle_expiry(c->nc, now);
+    if (rv == 0)
+        return true;
     if (rv == NGTCP2_ERR_IDLE_CLOSE) {
         /* Silence is the protocol here: the peer times out too. */
         c->info = (wv_quic_close_info){WV_ERR_CLOSED, false, false, 0, "idle timeout"};
@@ -529,11 +576,19 @@ static void timer_cb(uv_timer_t *t) {
     } else if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
         c->info = (wv_quic_close_info){WV_ERR_CLOSED, false, false, 0, "handshake timeout"};
         qconn_abort(c, c->info.what);
-    } else if (rv != 0) {
-        qconn_fail(c, rv);
     } else {
-        qconn_process(c);
+        qconn_fail(c, rv);
     }
+    return false;
+}
+
+static void timer_cb(uv_timer_t *t) {
+    wv_quic_conn *c = t->data;
+    if (c->state == QS_CLOSING || c->state == QS_DRAINING) {
+        destroy(c);
+        return;
+    }
+    qconn_process(c);
 }
 
 static void arm_timer(wv_quic_conn *c) {
@@ -543,8 +598,12 @@ static void arm_timer(wv_quic_conn *c) {
         return;
     }
     uint64_t now = qnow();
-    /* Round up: firing early only costs a wasted wake-up and re-arm. */
-    uint64_t ms = exp <= now ? 0 : (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
+    /* Round up: firing early only costs a wasted wake-up and re-arm.
+     * Pacing needs no finer timer: ngtcp2 lets a packet go up to 1 ms
+     * before its pacing time (NGTCP2_PKT_PACING_OVERHEAD). A deadline
+     * already due was just handled in this pass; look again in 1 ms rather
+     * than spin. */
+    uint64_t ms = exp <= now ? 1 : (exp - now + NGTCP2_MILLISECONDS - 1) / NGTCP2_MILLISECONDS;
     uv_timer_start(&c->timer, timer_cb, ms, 0);
 }
 
@@ -565,6 +624,8 @@ void qconn_process(wv_quic_conn *c) {
         close_local(c);
         return;
     }
+    if (!run_expiry(c))
+        return;
     if (!qconn_write(c))
         return;
     arm_timer(c);
@@ -580,11 +641,21 @@ void wv_quic_conn_close(wv_quic_conn *c, uint64_t app_error) {
     qep_mark_dirty(c);
 }
 
-void wv_quic_conn_set_user(wv_quic_conn *c, void *user) { c->user = user; }
-void *wv_quic_conn_get_user(const wv_quic_conn *c) { return c->user; }
-wv_quic_endpoint *wv_quic_conn_endpoint(const wv_quic_conn *c) { return c->ep; }
-bool wv_quic_conn_is_server(const wv_quic_conn *c) { return c->server; }
-bool wv_quic_conn_handshake_done(const wv_quic_conn *c) { return c->hs_notified; }
+void wv_quic_conn_set_user(wv_quic_conn *c, void *user) {
+    c->user = user;
+}
+void *wv_quic_conn_get_user(const wv_quic_conn *c) {
+    return c->user;
+}
+wv_quic_endpoint *wv_quic_conn_endpoint(const wv_quic_conn *c) {
+    return c->ep;
+}
+bool wv_quic_conn_is_server(const wv_quic_conn *c) {
+    return c->server;
+}
+bool wv_quic_conn_handshake_done(const wv_quic_conn *c) {
+    return c->hs_notified;
+}
 
 void wv_quic_conn_stats_get(wv_quic_conn *c, wv_quic_conn_stats *out) {
     memset(out, 0, sizeof(*out));
@@ -596,6 +667,9 @@ void wv_quic_conn_stats_get(wv_quic_conn *c, wv_quic_conn_stats *out) {
         out->latest_rtt_ns = st.latest_rtt;
         out->cwnd = st.cwnd;
         out->bytes_in_flight = st.bytes_in_flight;
+        const ngtcp2_path *path = ngtcp2_conn_get_path(c->nc);
+        if (path->remote.addrlen && path->remote.addrlen <= sizeof(c->remote))
+            memcpy(&c->remote, path->remote.addr, path->remote.addrlen);
     }
     out->bytes_sent = c->bytes_sent;
     out->bytes_recv = c->bytes_recv;

@@ -1,10 +1,12 @@
 /* The endpoint: one UDP socket, CID routing, version negotiation,
  * stateless resets, the send path and deferred processing. */
 #include "quic_int.h"
+#include "stun.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +30,7 @@ void wv_quic_config_default(wv_quic_config *cfg) {
     cfg->max_udp_payload = 1452;
     cfg->sock_buf = 8u << 20;
     cfg->accept = true;
+    cfg->max_inbound = 256;
 }
 
 socklen_t qaddr_len(const struct sockaddr *sa) {
@@ -52,6 +55,8 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
     ep->loop = loop;
     ep->log = log;
     ep->cfg = *cfg;
+    /* The secret lives in reset_secret only, wiped on close. */
+    wv_memwipe(ep->cfg.reset_secret, sizeof(ep->cfg.reset_secret));
     if (cbs)
         ep->cbs = *cbs;
     ep->user = user;
@@ -59,12 +64,15 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
         free(ep);
         return WV_ERR_CRYPTO;
     }
-    if (gnutls_rnd(GNUTLS_RND_RANDOM, ep->reset_secret, sizeof(ep->reset_secret)) < 0) {
+    if (cfg->has_reset_secret) {
+        memcpy(ep->reset_secret, cfg->reset_secret, sizeof(ep->reset_secret));
+    } else if (gnutls_rnd(GNUTLS_RND_KEY, ep->reset_secret, sizeof(ep->reset_secret)) < 0) {
         qtls_endpoint_dispose(ep);
         free(ep);
         return WV_ERR_CRYPTO;
     }
     qmap_init(&ep->cids);
+    qmap_init(&ep->tokens);
     ql_init(&ep->conns);
     ql_init(&ep->dirty);
     uv_idle_init(loop, &ep->idle);
@@ -72,7 +80,9 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
     ep->handles = 1;
     ep->rxbuflen = RX_SLOTS * RX_SLOT;
     ep->rxbuf = wv_malloc(ep->rxbuflen);
-    ep->txbuflen = cfg->max_udp_payload;
+    /* Room for a whole GSO batch; a single packet never exceeds
+     * max_udp_payload. */
+    ep->txbuflen = WV_MAX(cfg->max_udp_payload, (size_t)QGSO_BYTES);
     ep->txbuf = wv_malloc(ep->txbuflen);
     *out = ep;
     return 0;
@@ -122,8 +132,7 @@ static void send_stateless_reset(wv_quic_endpoint *ep, const ngtcp2_version_cid 
                                                      sizeof(ep->reset_secret), &cid) != 0 ||
         gnutls_rnd(GNUTLS_RND_NONCE, rnd, randlen) < 0)
         return;
-    ngtcp2_ssize n =
-        ngtcp2_pkt_write_stateless_reset(ep->txbuf, ep->txbuflen, token, rnd, randlen);
+    ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(ep->txbuf, ep->txbuflen, token, rnd, randlen);
     if (n > 0) {
         WV_DEBUG(ep->log, QSUB, "stateless reset for unknown connection");
         qep_send(ep, from, ep->txbuf, (size_t)n);
@@ -141,19 +150,37 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
             send_version_negotiation(ep, &vc, from);
         return;
     }
+    wv_quic_conn *c = rv == 0 ? qmap_get(&ep->cids, vc.dcid, vc.dcidlen) : NULL;
+    if (!c && ep->raw_cb && wv_stun_is_message(pkt, len)) {
+        ep->raw_cb(ep, pkt, len, from, ep->raw_user);
+        return;
+    }
     if (rv != 0)
         return;
-    wv_quic_conn *c = qmap_get(&ep->cids, vc.dcid, vc.dcidlen);
     if (c) {
         qconn_read(c, from, pkt, len);
         return;
     }
     if (!(pkt[0] & 0x80)) {
+        /* Perhaps a stateless reset from a peer that lost one of our
+         * connections: its CID is random, only the trailing token tells. */
+        if (len >= 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN) {
+            c = qmap_get(&ep->tokens, pkt + len - NGTCP2_STATELESS_RESET_TOKENLEN,
+                         NGTCP2_STATELESS_RESET_TOKENLEN);
+            if (c) {
+                qconn_read(c, from, pkt, len);
+                return;
+            }
+        }
         send_stateless_reset(ep, &vc, from, len);
         return;
     }
     if (!ep->cfg.accept || ep->closing)
         return;
+    if (ep->cfg.max_inbound && ep->ninbound >= ep->cfg.max_inbound) {
+        WV_DEBUG(ep->log, QSUB, "inbound connection limit reached; Initial dropped");
+        return;
+    }
     ngtcp2_pkt_hd hd;
     if (ngtcp2_accept(&hd, pkt, len) != 0)
         return;
@@ -219,6 +246,14 @@ int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr) {
         } else {
             setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &val, sizeof(val));
         }
+        /* GSO cuts the per-packet syscall cost; probe that the kernel
+         * takes the option, then leave it off until a batch needs it. */
+        val = 1200;
+        ep->gso = setsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, sizeof(val)) == 0;
+        val = 0;
+        if (ep->gso)
+            setsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, sizeof(val));
+        WV_DEBUG(ep->log, QSUB, "UDP GSO %s", ep->gso ? "available" : "unavailable");
     }
     rv = uv_udp_recv_start(&ep->udp, alloc_cb, recv_cb);
     if (rv < 0)
@@ -255,9 +290,49 @@ static void send_cb(uv_udp_send_t *req, int status) {
     }
 }
 
+/* The segment size is a socket option, so it also applies to sends that
+ * libuv queued earlier. Raising it (or 0 = off) never splits a packet
+ * already queued; lowering it is only done with an empty queue. */
+static bool set_gso(wv_quic_endpoint *ep, int seg) {
+    uv_os_fd_t fd;
+    if (ep->gso_cur == seg)
+        return true;
+    if (uv_fileno((uv_handle_t *)&ep->udp, &fd) != 0 ||
+        setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)) != 0) {
+        ep->gso = false;
+        return false;
+    }
+    ep->gso_cur = seg;
+    return true;
+}
+
+void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
+                    size_t seglen) {
+    if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
+        return;
+    if (len > seglen && ep->gso && ep->sendq_bytes == 0 && set_gso(ep, (int)seglen)) {
+        uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+        int rv = uv_udp_try_send(&ep->udp, &b, 1, to);
+        if (rv >= 0)
+            return;
+        if (rv != UV_EAGAIN && rv != UV_ENOBUFS) {
+            /* E.g. EIO from a device without checksum offload. */
+            WV_INFO(ep->log, QSUB, "UDP GSO send failed (%s); sending packets singly",
+                    uv_strerror(rv));
+            ep->gso = false;
+            set_gso(ep, 0);
+            ep->gso = false;
+        }
+    }
+    for (size_t off = 0; off < len; off += seglen)
+        qep_send(ep, to, buf + off, WV_MIN(seglen, len - off));
+}
+
 void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len) {
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
         return;
+    if (ep->gso_cur && len > (size_t)ep->gso_cur)
+        set_gso(ep, 0);
     uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
     int rv = UV_EAGAIN;
     if (ep->sendq_bytes == 0)
@@ -280,9 +355,12 @@ void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pk
         return;
     }
     ep->sendq_bytes += len;
+    ep->nqueued++;
 }
 
-bool qep_send_paused(const wv_quic_endpoint *ep) { return ep->sendq_bytes >= QSENDQ_MAX; }
+bool qep_send_paused(const wv_quic_endpoint *ep) {
+    return ep->sendq_bytes >= QSENDQ_MAX;
+}
 
 void qep_mark_dirty(wv_quic_conn *c) {
     wv_quic_endpoint *ep = c->ep;
@@ -310,7 +388,9 @@ static void finish_close(wv_quic_endpoint *ep) {
     void (*cb)(void *) = ep->close_cb;
     void *arg = ep->close_arg;
     qmap_dispose(&ep->cids);
+    qmap_dispose(&ep->tokens);
     qtls_endpoint_dispose(ep);
+    wv_memwipe(ep->reset_secret, sizeof(ep->reset_secret));
     free(ep->rxbuf);
     free(ep->txbuf);
     free(ep);
@@ -365,6 +445,8 @@ static void idle_cb(uv_idle_t *h) {
 void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *arg) {
     if (ep->closing)
         return;
+    WV_DEBUG(ep->log, QSUB, "endpoint closing; %llu packets were queued after EAGAIN",
+             (unsigned long long)ep->nqueued);
     ep->closing = true;
     ep->close_cb = cb;
     ep->close_arg = arg;
@@ -390,5 +472,22 @@ int wv_quic_dial(wv_quic_endpoint *ep, const struct sockaddr *remote,
     memcpy(c->pin, pin, WV_FINGERPRINT_LEN);
     qep_mark_dirty(c);
     *out = c;
+    return 0;
+}
+
+void wv_quic_endpoint_set_raw_handler(wv_quic_endpoint *ep, wv_quic_raw_cb on_raw_datagram,
+                                      void *user) {
+    ep->raw_cb = on_raw_datagram;
+    ep->raw_user = user;
+}
+
+int wv_quic_endpoint_send_raw(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *data,
+                              size_t len) {
+    if (ep->closing)
+        return WV_ERR_CLOSED;
+    if (!ep->bound || !to || !data || len == 0 || len > 65507 ||
+        to->sa_family != ep->local.ss_family)
+        return WV_ERR_INVAL;
+    qep_send(ep, to, data, len);
     return 0;
 }

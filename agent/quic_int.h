@@ -16,6 +16,9 @@
 #define QCID_LEN 16
 /* Packets written per connection per pass before yielding to the loop. */
 #define QBATCH 64
+/* A GSO batch: at most this many bytes and segments (kernel limits). */
+#define QGSO_BYTES 65000
+#define QGSO_SEGS 64
 /* Bytes queued in libuv (kernel said EAGAIN) before writers pause. */
 #define QSENDQ_MAX (4u << 20)
 
@@ -24,8 +27,12 @@
 typedef struct qlink {
     struct qlink *prev, *next;
 } qlink;
-static inline void ql_init(qlink *n) { n->prev = n->next = n; }
-static inline bool ql_linked(const qlink *n) { return n->next != n; }
+static inline void ql_init(qlink *n) {
+    n->prev = n->next = n;
+}
+static inline bool ql_linked(const qlink *n) {
+    return n->next != n;
+}
 static inline void ql_push(qlink *head, qlink *n) {
     n->prev = head->prev;
     n->next = head;
@@ -65,10 +72,10 @@ typedef struct qstream {
     int64_t id;
     void *user;
     qchunk *head, *tail;
-    qchunk *cur; /* the chunk holding byte `sent`, NULL when all is sent */
-    uint64_t acked; /* every byte below is acknowledged and freed */
-    uint64_t sent;  /* bytes handed to ngtcp2 */
-    uint64_t end;   /* bytes queued by the app */
+    qchunk *cur;                  /* the chunk holding byte `sent`, NULL when all is sent */
+    uint64_t acked;               /* every byte below is acknowledged and freed */
+    uint64_t sent;                /* bytes handed to ngtcp2 */
+    uint64_t end;                 /* bytes queued by the app */
     uint64_t delivered, consumed; /* received bytes given to / released by the app */
     uint64_t reset_code;
     bool fin_wanted, fin_sent;
@@ -112,6 +119,10 @@ struct wv_quic_conn {
     uint64_t closing_rx;
     wv_quic_close_info info;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv, nstreams;
+    /* Stateless-reset tokens the peer gave us, registered in ep->tokens
+     * so a reset (which carries no CID of ours) finds its connection. */
+    uint8_t tokens[8][NGTCP2_STATELESS_RESET_TOKENLEN];
+    size_t ntokens;
     qlink ep_link, dirty_link;
 };
 
@@ -130,14 +141,21 @@ struct wv_quic_endpoint {
     void (*close_cb)(void *arg);
     void *close_arg;
     struct sockaddr_storage local;
-    qmap cids; /* every live SCID (and servers' original DCIDs) -> conn */
+    qmap cids;   /* every live SCID (and servers' original DCIDs) -> conn */
+    qmap tokens; /* peers' stateless-reset tokens -> conn */
     qlink conns, dirty;
     uint8_t reset_secret[32];
     uint8_t *rxbuf, *txbuf;
     size_t rxbuflen, txbuflen;
     size_t sendq_bytes;
+    uint64_t nqueued; /* packets that met EAGAIN and went through libuv's queue */
+    uint32_t ninbound;
+    bool gso;    /* UDP_SEGMENT works on this socket */
+    int gso_cur; /* the socket's current segment size, 0 = off */
     uint64_t reset_window_ms;
     unsigned resets_in_window;
+    wv_quic_raw_cb raw_cb; /* non-QUIC datagrams (STUN); see quic.h */
+    void *raw_user;
 };
 
 /* quic_tls.c */
@@ -147,6 +165,10 @@ int qtls_session_new(wv_quic_conn *c);
 
 /* quic_endpoint.c */
 void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len);
+/* Sends len bytes holding packets of seglen bytes each (the last may be
+ * shorter) in one GSO send when possible, else one by one. */
+void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
+                    size_t seglen);
 bool qep_send_paused(const wv_quic_endpoint *ep);
 void qep_mark_dirty(wv_quic_conn *c);
 void qep_handle_closed(wv_quic_endpoint *ep);

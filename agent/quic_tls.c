@@ -73,8 +73,8 @@ static int verify_peer(gnutls_session_t s) {
 
 /* Server: refuse a ClientHello that does not offer our ALPN, rather than
  * let GnuTLS continue without one. */
-static int client_hello_hook(gnutls_session_t s, unsigned htype, unsigned when,
-                             unsigned incoming, const gnutls_datum_t *msg) {
+static int client_hello_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+                             const gnutls_datum_t *msg) {
     gnutls_datum_t sel;
     if (gnutls_alpn_get_selected_protocol(s, &sel) < 0 || sel.size != alpn.size ||
         memcmp(sel.data, alpn.data, alpn.size) != 0)

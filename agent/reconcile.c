@@ -19,6 +19,7 @@ struct rapp {
     char error[160];
     struct wv_app_counters counters;
     bool seen; /* mark for the sweep of deleted apps */
+    struct wv_app_counters reported; /* counters at the last change event */
 };
 
 struct wv_reconciler {
@@ -268,17 +269,40 @@ void wv_reconcile_set_max_conns(wv_reconciler *r, unsigned max_conns) {
     r->max_conns = max_conns ? max_conns : WV_RECONCILE_DEFAULT_MAX_CONNS;
 }
 
-void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *out) {
-    bool first = true;
+void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {
     for (struct rapp *a = r->rapps; a; a = a->next) {
         char l[300] = "";
         wv_metrics_label(l, sizeof(l), "app", a->name);
-        wv_metrics_add(out, "wovenet_remote_app_connections_total", WV_COUNTER,
-                       first ? "Connections accepted per remote app." : NULL, l,
+        wv_metrics_add(m, "wovenet_remote_app_up", WV_GAUGE,
+                       "1 while the remote app's site is reachable and it listens.", l,
+                       a->state == RAPP_LISTENING);
+        wv_metrics_add(m, "wovenet_remote_app_connections_total", WV_COUNTER,
+                       "Connections accepted on the remote app's local socket.", l,
                        (double)a->counters.connections);
-        wv_metrics_add(out, "wovenet_remote_app_connections_refused_total", WV_COUNTER,
-                       first ? "Connections refused per remote app: max open reached." : NULL, l,
+        wv_metrics_add(m, "wovenet_remote_app_active_connections", WV_GAUGE,
+                       "Connections open now through the remote app.", l,
+                       (double)a->counters.active);
+        wv_metrics_add(m, "wovenet_remote_app_bytes_in_total", WV_COUNTER,
+                       "Bytes from the tunnel to local clients.", l,
+                       (double)a->counters.bytes_in);
+        wv_metrics_add(m, "wovenet_remote_app_bytes_out_total", WV_COUNTER,
+                       "Bytes from local clients into the tunnel.", l,
+                       (double)a->counters.bytes_out);
+        wv_metrics_add(m, "wovenet_remote_app_connections_refused_total", WV_COUNTER,
+                       "Connections refused per remote app: max open reached.", l,
                        (double)a->counters.refused_limit);
-        first = false;
     }
+}
+
+size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, void *arg),
+                                 void *arg) {
+    size_t n = 0;
+    for (struct rapp *a = r->rapps; a; a = a->next) {
+        if (memcmp(&a->counters, &a->reported, sizeof(a->counters)) == 0)
+            continue;
+        a->reported = a->counters;
+        fn(a->name, arg);
+        n++;
+    }
+    return n;
 }

@@ -49,8 +49,6 @@ void wv_reconcile_site_changed(wv_reconciler *r, const char *site);
  * connection accepted over it is closed at once and counted. 0: default. */
 #define WV_RECONCILE_DEFAULT_MAX_CONNS 512
 void wv_reconcile_set_max_conns(wv_reconciler *r, unsigned max_conns);
-/* Adds the remote apps' connection counters to a /metrics page. */
-void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *out);
 
 /* The runtime status object of kind/name ({} when unknown), new reference. */
 json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *name);
@@ -65,5 +63,14 @@ struct wv_app_counters {
 };
 /* NULL if no such running app. The pointer stays valid until the next pass. */
 struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name);
+
+/* Per remote app gauges and counters for /metrics (including
+ * wovenet_remote_app_connections_refused_total). */
+void wv_reconcile_metrics(wv_reconciler *r, struct wv_metrics *m);
+
+/* Calls fn for each remote app whose counters changed since the previous
+ * call (for live events); returns how many. */
+size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, void *arg),
+                                 void *arg);
 
 #endif

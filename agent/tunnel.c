@@ -119,9 +119,50 @@ static int send_proof(wv_tunnels *t, struct chan *c) {
     return send_ctl(c, proof, (size_t)n, false);
 }
 
+static bool same_remote(struct chan *a, struct chan *b) {
+    wv_quic_conn_stats sa, sb;
+    wv_quic_conn_stats_get(a->conn, &sa);
+    wv_quic_conn_stats_get(b->conn, &sb);
+    size_t len = sa.remote.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                 : sizeof(struct sockaddr_in);
+    return sa.remote.ss_family == sb.remote.ss_family && memcmp(&sa.remote, &sb.remote, len) == 0;
+}
+
+/* A peer keeps one outbound channel per socket it dials: a new one from the
+ * same peer socket to the same local socket means the old one is dead (the
+ * peer restarted or gave up on it). Close it now rather than after the idle
+ * timeout; a client's first connection ID carries no reset token, so no
+ * stateless reset can do it for us. */
+static void close_replaced(wv_tunnels *t, struct chan *c) {
+    for (struct chan *o = t->chans; o; o = o->next) {
+        if (o != c && !o->outbound && o->peer == c->peer && o->ep == c->ep &&
+            o->state != CH_CLOSING && same_remote(o, c))
+            wv_tn_chan_close(t, o, WV_APPERR_GONE, "replaced by a new connection from the peer");
+    }
+}
+
+/* A live path answers at least every keep-alive interval (the PING's ACK);
+ * a channel that has heard nothing for longer has most likely lost its path
+ * and is only chosen when no other is left, long before its idle timeout
+ * would remove it. Also refreshes the channel's receive tracking. */
+static bool chan_quiet(wv_tunnels *t, struct chan *c, const wv_quic_conn_stats *st) {
+    uint64_t now = uv_now(t->loop);
+    if (st->pkts_recv != c->rx_pkts) {
+        c->rx_pkts = st->pkts_recv;
+        c->rx_change_ms = now;
+        return false;
+    }
+    uint64_t keepalive = t->quic.keepalive_ms ? t->quic.keepalive_ms : t->quic.idle_timeout_ms / 2;
+    uint64_t grace = keepalive + 500 + 2 * st->smoothed_rtt_ns / 1000000;
+    return now - c->rx_change_ms > grace;
+}
+
 static void chan_up(wv_tunnels *t, struct chan *c) {
+    c->rx_change_ms = uv_now(t->loop);
     WV_INFO(t->log, SUB, "channel %llu to %s is up (%s)", (unsigned long long)c->id,
             c->peer->name, c->outbound ? "outbound" : "inbound");
+    if (!c->outbound)
+        close_replaced(t, c);
     if (c->dial) {
         c->dial->attempt = 0;
         c->dial->failures = 0;
@@ -491,19 +532,27 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
         return WV_ERR_NOTFOUND;
     struct chan *cand[64];
     struct wv_chan_load load[64];
-    size_t n = 0;
+    bool quiet[64];
+    size_t n = 0, nquiet = 0;
     for (struct chan *c = t->chans; c && n < WV_COUNTOF(cand); c = c->next) {
         if (c->peer != p || c->state != CH_UP)
             continue;
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(c->conn, &st);
         cand[n] = c;
+        quiet[n] = chan_quiet(t, c, &st);
+        nquiet += quiet[n];
         load[n] = (struct wv_chan_load){.up = true,
                                         .bytes_in_flight = st.bytes_in_flight,
                                         .cwnd = st.cwnd,
                                         .streams = c->streams};
         n++;
     }
+    /* Quiet channels only when nothing else is left. */
+    if (nquiet < n)
+        for (size_t i = 0; i < n; i++)
+            if (quiet[i])
+                load[i].up = false;
     /* Try the best channel first; one out of stream credit is skipped. */
     for (size_t tries = 0; tries < n; tries++) {
         int k = wv_balance_pick(load, n);
@@ -571,4 +620,24 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
                            (json_int_t)c->streams));
     }
     return arr;
+}
+
+void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void *arg), void *arg) {
+    for (struct tpeer *p = t->peers; p; p = p->next) {
+        bool busy = false;
+        for (struct chan *c = t->chans; c; c = c->next) {
+            if (c->peer != p)
+                continue;
+            wv_quic_conn_stats st;
+            wv_quic_conn_stats_get(c->conn, &st);
+            chan_quiet(t, c, &st); /* keeps the receive tracking fresh */
+            uint64_t total = st.bytes_sent + st.bytes_recv;
+            if (total != c->reported_bytes) {
+                c->reported_bytes = total;
+                busy = true;
+            }
+        }
+        if (busy)
+            fn(p->name, arg);
+    }
 }

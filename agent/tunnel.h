@@ -127,6 +127,10 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
 
 /* The channels of site as the API shows them (array; [] if none). */
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site);
+/* Calls fn once for each site whose channels moved bytes since the
+ * previous call (for live throughput events). */
+void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void *arg), void *arg);
+
 /* Totals for /metrics. */
 struct wv_tunnels_stats {
     uint64_t channels_up, channels_total;
@@ -138,5 +142,10 @@ struct wv_tunnels_stats {
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */
 json_t *wv_tunnels_socket_status(wv_tunnels *t, const char *name);
+
+/* The QUIC endpoint of local tunnel socket name while it is bound, else
+ * NULL. Valid until the next wv_tunnels_set_sockets() or close; do not
+ * keep it (the public-address detector sends STUN from it). */
+wv_quic_endpoint *wv_tunnels_socket_endpoint(wv_tunnels *t, const char *name);
 
 #endif

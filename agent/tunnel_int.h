@@ -62,6 +62,9 @@ struct chan {
     size_t rxlen;
     uint64_t deadline; /* uv_now() ms by which the channel must be up */
     uint32_t streams;
+    uint64_t reported_bytes; /* bytes sent+received at the last busy report */
+    uint64_t rx_pkts;        /* packets received when last looked at */
+    uint64_t rx_change_ms;   /* uv_now() when rx_pkts last moved */
 };
 
 struct wv_tunnels {

@@ -199,6 +199,13 @@ json_t *wv_tunnels_socket_status(wv_tunnels *t, const char *name) {
     return json_object();
 }
 
+wv_quic_endpoint *wv_tunnels_socket_endpoint(wv_tunnels *t, const char *name) {
+    for (struct tep *ep = t->eps; ep; ep = ep->next)
+        if (ep->name && strcmp(ep->name, name) == 0)
+            return ep->bound ? ep->qep : NULL;
+    return NULL;
+}
+
 /* --- Peers --------------------------------------------------------------------- */
 
 static void close_peer_chans(wv_tunnels *t, struct tpeer *p, const char *why) {

@@ -71,13 +71,33 @@ def main():
     dt = time.monotonic() - started
     t.check(dt <= 3.0, f"two up channels each {dt:.2f} s after the start (<= 3 s)")
 
-    # Data through the tunnel.
+    # Data through the tunnel; events report the counters as they move.
+    ev = t.Events(bravo)
     got = t.recv_all(l_blob)
     t.check_eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(blob).hexdigest(),
                f"64 MiB blob intact through the remote app ({len(got)} bytes)")
+    # Regression: a client that resets mid-transfer must not kill the agent
+    # with SIGPIPE on its next write.
+    import socket
+    import struct
+    for _ in range(3):
+        c = socket.create_connection(("127.0.0.1", l_blob))
+        c.recv(1 << 20)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    time.sleep(0.5)
+    t.check(bravo.proc.poll() is None and alpha.proc.poll() is None,
+            "both agents survive clients resetting mid-transfer")
     data = os.urandom(64 << 20)
     back = t.echo_roundtrip(l_echo, data)
     t.check(back == data, f"64 MiB echoed intact ({len(back)} bytes)")
+
+    moving = t.wait_for(lambda: ev.find(
+        lambda d: d.get("kind") == "remoteApps" and (d.get("status") or {}).get("bytesIn", 0) > 0),
+        3, what="a remoteApps event with moving counters")
+    t.check(moving["status"]["bytesIn"] > 0, "SSE reports remote-app bytes as they move")
+    t.check(ev.find(lambda d: d.get("kind") == "channels" and d.get("name") == "siteAlpha7")
+            is not None, "SSE reports channel activity for the peer")
 
     def one_echo(i):
         d = os.urandom(4096 + i)
@@ -107,6 +127,21 @@ def main():
     for secret in (b"siteAlpha7", b"siteBravo9", b"webAppQx", b"127.0.0.1", KEY.encode()):
         t.check(secret not in text, f"capture does not contain {secret.decode()}")
 
+    # Metrics name the dropped messages from the wrong-key site, show each
+    # channel and each app, and pass promtool.
+    st, m, _ = alpha.api("GET", "/metrics")
+    t.check(st == 200 and "wovenet_messages_dropped_total" in m, "metrics count dropped messages")
+    t.check('wovenet_exposed_app_bytes_out_total{app="blob"}' in m, "metrics per exposed app")
+    chan_lines = [l for l in m.splitlines() if l.startswith("wovenet_channel_sent_bytes_total{")]
+    t.check(any('site="siteBravo9"' in l for l in chan_lines), "metrics per channel")
+    st, mb, _ = bravo.api("GET", "/metrics")
+    t.check("wovenet_remote_app_bytes_in_total{app=" in mb, "metrics per remote app")
+    import shutil
+    for text in (m, mb):
+        r = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
+                           input=text, capture_output=True, text=True)
+        t.check(r.returncode == 0, f"promtool accepts the agent's metrics {r.stdout}{r.stderr}")
+
     # The site shows its broker state; a known peer can be forgotten.
     st, site, _ = bravo.api("GET", "/api/v1/site")
     t.check_eq(site["status"]["broker"]["state"], "connected", "site status shows the broker")
@@ -114,10 +149,5 @@ def main():
     t.check_eq(st, 204, "DELETE /peers/siteAlpha7 answers 204")
     t.check_eq(bravo.api("GET", "/api/v1/peers/siteAlpha7")[0], 404, "forgotten peer is gone")
     t.check_eq(bravo.api("DELETE", "/api/v1/peers/nobody")[0], 404, "unknown peer answers 404")
-
-    # Metrics name the dropped messages from the wrong-key site.
-    st, m, _ = alpha.api("GET", "/metrics")
-    t.check(st == 200 and "wovenet_messages_dropped_total" in m, "metrics count dropped messages")
-
 
 t.run(main)

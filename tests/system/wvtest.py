@@ -433,3 +433,58 @@ def up_channels(agent, site):
         if p["siteName"] == site:
             return sum(1 for c in p.get("channels", []) if c["state"] == "up")
     return 0
+
+
+class Events:
+    """Reads an agent's /api/v1/events stream in a thread; .events holds
+    (event, data) pairs as they arrive."""
+
+    def __init__(self, agent):
+        import threading
+        self.events = []
+        self.conn = http.client.HTTPConnection("127.0.0.1", agent.api_port, timeout=60)
+        h = {"Authorization": f"Bearer {agent.token}"} if agent.token else {}
+        self.conn.request("GET", "/api/v1/events", headers=h)
+        self.resp = self.conn.getresponse()
+        threading.Thread(target=self._read, daemon=True).start()
+        on_cleanup(self.close)
+
+    def _read(self):
+        ev, data = "message", []
+        try:
+            while True:
+                line = self.resp.fp.readline()
+                if not line:
+                    return
+                line = line.decode().rstrip("\r\n")
+                if line.startswith("event:"):
+                    ev = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif line == "":
+                    if data:
+                        try:
+                            self.events.append((ev, json.loads("\n".join(data))))
+                        except ValueError:
+                            self.events.append((ev, "\n".join(data)))
+                    ev, data = "message", []
+        except (OSError, ValueError):
+            return
+
+    def find(self, pred):
+        return next((d for _, d in list(self.events) if isinstance(d, dict) and pred(d)), None)
+
+    def close(self):
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+def rss_kib(pid):
+    """Resident set size of a process, KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0

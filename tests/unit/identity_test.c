@@ -1,6 +1,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 
 #include "common.h"
@@ -14,10 +15,10 @@ static void generate_export_import_keeps_fingerprint(void **state) {
     wv_identity *id = NULL, *back = NULL;
     char *cert = NULL, *key = NULL;
     assert_int_equal(wv_identity_generate("site-a", &id), 0);
-    assert_int_equal(wv_identity_export_pem(id, &cert, &key), 0);
+    assert_int_equal(wv_identity_export_pem(id, &key, &cert), 0);
     assert_non_null(strstr(cert, "BEGIN CERTIFICATE"));
     assert_non_null(strstr(key, "PRIVATE KEY"));
-    assert_int_equal(wv_identity_import_pem(cert, key, &back), 0);
+    assert_int_equal(wv_identity_import_pem(key, cert, &back), 0);
     assert_memory_equal(wv_identity_fingerprint(id), wv_identity_fingerprint(back),
                         WV_FINGERPRINT_LEN);
     free(cert);
@@ -41,12 +42,14 @@ static void key_of_another_identity_is_refused(void **state) {
     char *ca, *ka, *cb, *kb;
     assert_int_equal(wv_identity_generate(NULL, &a), 0);
     assert_int_equal(wv_identity_generate(NULL, &b), 0);
-    assert_int_equal(wv_identity_export_pem(a, &ca, &ka), 0);
-    assert_int_equal(wv_identity_export_pem(b, &cb, &kb), 0);
-    assert_int_equal(wv_identity_import_pem(ca, kb, &x), WV_ERR_INVAL);
+    assert_int_equal(wv_identity_export_pem(a, &ka, &ca), 0);
+    assert_int_equal(wv_identity_export_pem(b, &kb, &cb), 0);
+    assert_int_equal(wv_identity_import_pem(kb, ca, &x), WV_ERR_INVAL);
     assert_null(x);
-    assert_int_equal(wv_identity_import_pem("garbage", ka, &x), WV_ERR_INVAL);
-    assert_int_equal(wv_identity_import_pem(ca, "garbage", &x), WV_ERR_INVAL);
+    assert_int_equal(wv_identity_import_pem(ka, "garbage", &x), WV_ERR_INVAL);
+    assert_int_equal(wv_identity_import_pem("garbage", ca, &x), WV_ERR_INVAL);
+    /* Swapped arguments are caught, not half-imported. */
+    assert_int_equal(wv_identity_import_pem(ca, ka, &x), WV_ERR_INVAL);
     free(ca);
     free(ka);
     free(cb);
@@ -82,10 +85,36 @@ static void fingerprint_hex_round_trip_and_malformed(void **state) {
     assert_int_equal(wv_fingerprint_from_hex(NULL, back), WV_ERR_INVAL);
 }
 
+/* Regression: the secret must survive export/import, or a restarted site
+ * cannot reset the connections its previous run left open (the DER export
+ * of a reloaded key differs from the original's). */
+static void derived_secret_is_stable_across_reload(void **state) {
+    wv_identity *a, *b, *c;
+    char *cert, *key;
+    assert_int_equal(wv_identity_generate("s", &a), 0);
+    assert_int_equal(wv_identity_export_pem(a, &key, &cert), 0);
+    assert_int_equal(wv_identity_import_pem(key, cert, &b), 0);
+    assert_int_equal(wv_identity_generate("s", &c), 0);
+    uint8_t sa[32], sb[32], sc[32], sl[32];
+    assert_int_equal(wv_identity_derive_secret(a, "label", sa), 0);
+    assert_int_equal(wv_identity_derive_secret(b, "label", sb), 0);
+    assert_int_equal(wv_identity_derive_secret(c, "label", sc), 0);
+    assert_int_equal(wv_identity_derive_secret(a, "other", sl), 0);
+    assert_memory_equal(sa, sb, 32);
+    assert_memory_not_equal(sa, sc, 32);
+    assert_memory_not_equal(sa, sl, 32);
+    free(cert);
+    free(key);
+    wv_identity_free(a);
+    wv_identity_free(b);
+    wv_identity_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(generate_export_import_keeps_fingerprint),
         cmocka_unit_test(two_identities_differ),
+        cmocka_unit_test(derived_secret_is_stable_across_reload),
         cmocka_unit_test(key_of_another_identity_is_refused),
         cmocka_unit_test(fingerprint_hex_round_trip_and_malformed),
     };

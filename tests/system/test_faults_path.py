@@ -1,0 +1,157 @@
+"""Faults in the seed's namespaces (echo app instead of iperf3): a lost path
+and a lost broker.
+
+- IPv6 dropped on the vps's gateway (nftables, both directions): new
+  connections succeed over the IPv4 channel within 3 s; the IPv6 channel
+  leaves `up` within ~10-12.5 s (QUIC idle timeout); of the connections
+  open before, those on the IPv4 channel still echo and those on the IPv6
+  one are closed (none hangs). IPv6 restored: the channel
+  comes back by itself within the re-dial backoff (time printed).
+- Broker down for 20 s: an open connection keeps echoing every second, new
+  connections keep working, both channels stay up; after the broker comes
+  back (empty: no persistence), both sites are connected again, re-announced
+  (retained announcements on the broker) and list each other online.
+"""
+import os
+import socket
+import subprocess
+import time
+
+import netns
+import seednet
+import wvtest as t
+
+
+def echo_ok(w, timeout=1.5):
+    try:
+        return netns.roundtrip(w.home, 7000, b"ping\n", timeout=timeout) == b"ping\n"
+    except OSError:
+        return False
+
+
+def fam_states(agent, site):
+    return sorted((c["family"], c["state"]) for c in agent.channels(site))
+
+
+def main():
+    w = seednet.SeedNet()
+    aws, local = w.start_echo_sites()
+    t.wait_for(lambda: len(local.channels("aws", "up")) == 2 and len(aws.channels("local", "up"))
+               == 2, 30, interval=0.2, what="two up channels")
+    t.wait_for(lambda: echo_ok(w), 10, what="echo through the tunnel")
+
+    # --- One path dropped -----------------------------------------------------------------
+    # Open connections spread over both channels (the balancer alternates
+    # idle channels): those on the dead one must be closed, not left hanging.
+    opened = []
+    for i in range(6):
+        c = w.home.connect(("127.0.0.1", 7000), timeout=5)
+        c.sendall(b"hi\n")
+        t.check(c.recv(10) == b"hi\n", f"open connection {i} echoes before the drop")
+        opened.append(c)
+    w.vpsnat.drop_family("ip6")
+    dropped = time.monotonic()
+    results = []
+    streak_from = None
+    while time.monotonic() - dropped < 12:
+        t0 = time.monotonic()
+        ok = echo_ok(w)
+        results.append((round(t0 - dropped, 2), ok))
+        if ok and streak_from is None:
+            streak_from = t0 - dropped
+        elif not ok:
+            streak_from = None
+        if streak_from is not None and sum(1 for _, o in results[-10:] if o) == 10:
+            break
+        time.sleep(0.1)
+    print(f"  after the IPv6 drop, connections (t, ok): {results[:20]}")
+    t.check(streak_from is not None and streak_from <= 3.0,
+            f"new connections succeed from {streak_from} s after IPv6 was dropped (<= 3 s)")
+
+    def v6_not_up():
+        return not any(c["family"] == "ipv6" and c["state"] == "up"
+                       for c in local.channels("aws"))
+    t.wait_for(v6_not_up, 30, interval=0.2, what="the IPv6 channel leaving up")
+    gone = time.monotonic() - dropped
+    t.check(gone <= 15, f"the IPv6 channel left `up` {gone:.1f} s after the drop (10 s idle timeout "
+            f"after the first unanswered packet, <= ~12.5 s); now {fam_states(local, 'aws')}")
+    t.check(echo_ok(w) and any(c["family"] == "ipv4" and c["state"] == "up"
+                               for c in local.channels("aws")),
+            "the IPv4 channel carries new connections")
+    alive = closed = hung = 0
+    for c in opened:
+        c.settimeout(3)
+        try:
+            c.sendall(b"x")
+            d = c.recv(10)
+            if d == b"x":
+                alive += 1
+            else:
+                closed += 1
+        except socket.timeout:
+            hung += 1
+        except OSError:
+            closed += 1
+        c.close()
+    t.check(hung == 0 and alive >= 1 and closed >= 1,
+            f"connections open before the drop: {alive} still echo (IPv4), {closed} were closed "
+            f"with the dead IPv6 channel, {hung} hang")
+
+    w.vpsnat.restore_family("ip6")
+    restored = time.monotonic()
+    t.wait_for(lambda: len(local.channels("aws", "up")) == 2 and
+               {c["family"] for c in local.channels("aws", "up")} == {"ipv4", "ipv6"},
+               75, interval=0.25, what="the IPv6 channel back up")
+    back = time.monotonic() - restored
+    print(f"  BENCH path restore: IPv6 channel up again {back:.1f} s after the restore")
+    t.check(back <= 75, f"the IPv6 channel returned by itself ({back:.1f} s, <= ~70 s backoff)")
+
+    # --- Broker down for 20 s -------------------------------------------------------------
+    long = w.home.connect(("127.0.0.1", 7000), timeout=5)
+    long.sendall(b"before\n")
+    t.check(long.recv(100) == b"before\n", "a long-lived echo connection is open")
+    w.mq.stop()
+    down = time.monotonic()
+    t.wait_for(lambda: local.api("GET", "/api/v1/site")[1]["status"]["broker"]["state"]
+               == "disconnected", 10, interval=0.2, what="local notices the broker is gone")
+    n = fails = 0
+    while time.monotonic() - down < 20:
+        n += 1
+        msg = f"tick {n}\n".encode()
+        long.sendall(msg)
+        got = b""
+        while len(got) < len(msg):
+            d = long.recv(100)
+            if not d:
+                break
+            got += d
+        if got != msg or (n % 4 == 0 and not echo_ok(w, 3)):
+            fails += 1
+        time.sleep(1)
+    t.check(fails == 0, f"broker down 20 s: {n} echoes on the open connection and "
+            f"{n // 4} new connections, {fails} failures")
+    t.check(len(local.channels("aws", "up")) == 2, "both channels stayed up")
+
+    w.mq.start()
+    back0 = time.monotonic()
+    for a in (aws, local):
+        t.wait_for(lambda: a.api("GET", "/api/v1/site")[1]["status"]["broker"]["state"]
+                   == "connected", 40, interval=0.25, what=f"{a.name} reconnects to the broker")
+    print(f"  both sites reconnected {time.monotonic() - back0:.1f} s after the broker returned")
+
+    def retained():
+        r = subprocess.run(w.brk.exec_argv(["mosquitto_sub", "-h", seednet.BROKER, "-t", "#",
+                                            "--retained-only", "-W", "1"]),
+                           capture_output=True, timeout=10)
+        return r.stdout.count(b"\n") >= 2
+    t.wait_for(retained, 15, interval=0.5, what="retained announcements of both sites")
+    t.check(True, "both sites re-announced on the empty broker (2 retained messages)")
+    t.wait_for(lambda: local.peer("aws")["online"] and aws.peer("local")["online"], 10,
+               what="both list each other online")
+    t.check(True, "discovery resumed: both sites list each other online")
+    long.sendall(b"after\n")
+    t.check(long.recv(100) == b"after\n", "the long-lived connection still echoes")
+    long.close()
+
+
+t.run(main)

@@ -1,0 +1,83 @@
+"""Scenario 1, the seed (release-public-ip), in network namespaces.
+
+The "aws" site (vps: private IPv4 behind outbound-only NAT, public IPv6 on a
+dedicated-address socket) and the "local" site (home: behind a router that
+port-forwards UDP 203.0.113.30:36092 -> 192.168.1.2:26098) run from the
+seed's two YAML files as written; the broker is in a third namespace.
+
+- home shows two up channels to aws: one over IPv4 (dialed by aws through
+  both NATs), one over IPv6 (dialed by home);
+- iperf3 -P 10 -t 10 from home through the tunnel to the vps's iperf3 works,
+  and each channel carries >= 15% of the bytes (split printed);
+- with both WAN uplinks shaped to 100 Mbit/s (tc tbf), tunnel vs direct IPv6
+  iperf3 through the same links is printed (no assertion on the ratio).
+"""
+import os
+import time
+
+import netns
+import seednet
+import wvtest as t
+
+
+def chan_bytes(agent, site):
+    return {c["id"]: (c["family"], c["bytesSent"] + c["bytesReceived"])
+            for c in agent.channels(site)}
+
+
+def main():
+    w = seednet.SeedNet()
+    started = time.monotonic()
+    aws, local = w.start_sites()
+
+    def two_up():
+        up = local.channels("aws", "up")
+        return up if len(up) == 2 and len(aws.channels("local", "up")) == 2 else None
+    up = t.wait_for(two_up, 30, interval=0.2, what="two up channels between local and aws")
+    print(f"  two up channels {time.monotonic() - started:.1f} s after start")
+    fams = sorted(c["family"] for c in up)
+    t.check_eq(fams, ["ipv4", "ipv6"], "local's two channels to aws: one IPv4, one IPv6")
+    v4 = next(c for c in up if c["family"] == "ipv4")
+    v6 = next(c for c in up if c["family"] == "ipv6")
+    print(f"  ipv4 channel {v4['direction']} {v4['localAddress']} <- {v4['remoteAddress']}; "
+          f"ipv6 channel {v6['direction']} {v6['localAddress']} -> {v6['remoteAddress']}")
+    t.check(v4["direction"] == "inbound" and v4["remoteAddress"].startswith("198.51.100.20"),
+            "the IPv4 channel was dialed by aws through its NAT and home's port forwarding")
+    t.check(v6["direction"] == "outbound" and seednet.VPS_V6 in v6["remoteAddress"],
+            "the IPv6 channel was dialed by local to aws's public IPv6 address")
+
+    logdir = t.tmpdir()
+    w.vps.spawn(["iperf3", "-s", "-B", "127.0.0.1", "-p", "5201"], os.path.join(logdir, "s1"))
+    w.vps.spawn(["iperf3", "-s", "-p", "5202"], os.path.join(logdir, "s2"))
+    t.wait_for(lambda: w.vps.tcp_accepts(5201) and w.vps.tcp_accepts(5202, seednet.VPS_V6), 5,
+               what="iperf3 servers on the vps")
+    t.wait_for(lambda: w.home.tcp_accepts(5201), 5, what="local's remote app on 127.0.0.1:5201")
+
+    before = chan_bytes(local, "aws")
+    rep = netns.iperf_json(w.home, ["-c", "127.0.0.1", "-p", "5201", "-P", "10", "-t", "10"])
+    after = chan_bytes(local, "aws")
+    mbps = netns.iperf_mbps(rep)
+    t.check(rep["end"]["sum_received"]["bytes"] > 0 and len(rep["end"]["streams"]) == 10,
+            f"iperf3 -P 10 -t 10 through the tunnel: {mbps:.1f} Mbit/s received")
+    split = {}
+    for cid, (fam, b) in after.items():
+        split[fam] = split.get(fam, 0) + b - before.get(cid, (fam, 0))[1]
+    total = sum(split.values()) or 1
+    share = {f: split.get(f, 0) / total for f in ("ipv4", "ipv6")}
+    print(f"  channel split: ipv4 {split.get('ipv4', 0)} B ({share['ipv4']:.1%}), "
+          f"ipv6 {split.get('ipv6', 0)} B ({share['ipv6']:.1%})")
+    t.check(share["ipv4"] >= 0.15 and share["ipv6"] >= 0.15,
+            "each channel carries >= 15% of the bytes")
+
+    # Both WAN uplinks shaped to 100 Mbit/s: the tunnel vs direct IPv6.
+    w.shape_wan("100mbit")
+    direct = netns.iperf_mbps(netns.iperf_json(
+        w.home, ["-c", seednet.VPS_V6, "-p", "5202", "-P", "10", "-t", "8"]))
+    tun = netns.iperf_mbps(netns.iperf_json(
+        w.home, ["-c", "127.0.0.1", "-p", "5201", "-P", "10", "-t", "8"]))
+    print(f"  BENCH seed shaped 100 Mbit/s: direct IPv6 {direct:.1f} Mbit/s, tunnel {tun:.1f} "
+          f"Mbit/s, ratio {tun / direct:.1%} (issue target >= 95%)")
+    t.check(tun > 0, "the tunnel carries iperf3 through the shaped links")
+
+
+t.run(main)
