@@ -141,6 +141,8 @@ static int on_event(struct builder *b, const yaml_event_t *ev) {
         n->slen = ev->data.scalar.length;
         n->s = wv_strndup((const char *)ev->data.scalar.value, n->slen);
         if (strlen(n->s) != n->slen) {
+            /* The copy stopped at the NUL: free() must wipe only that much. */
+            n->slen = strlen(n->s);
             path_of(b, path, sizeof(path));
             set_err(b->err, path, "line %s%ld: NUL byte in a value", "", line);
             wv_ytree_free(n);

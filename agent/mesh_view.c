@@ -218,6 +218,14 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_proofs_failed_total", WV_COUNTER,
                        "Channels closed for a missing or wrong membership proof.", NULL,
                        (double)ts.proofs_failed);
+        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER,
+                       "Inbound channels refused by a limit, by limit.", "limit=\"unproven\"",
+                       (double)ts.refused_unproven);
+        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
+                       "limit=\"per-peer\"", (double)ts.refused_peer_limit);
+        wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
+                       "Streams a peer opened before proving membership (reset).", NULL,
+                       (double)ts.streams_refused);
     }
     if (m->tunnels && m->disco)
         for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)

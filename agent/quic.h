@@ -103,7 +103,8 @@ typedef struct wv_quic_callbacks {
     void (*on_handshake_done)(wv_quic_conn *conn, void *user);
     /* The peer opened a stream (fires before its first on_stream_data). */
     void (*on_stream_open)(wv_quic_conn *conn, int64_t sid, void *user);
-    /* In-order bytes of a stream. data is only valid during the call. The
+    /* In-order bytes of a stream. data (never NULL, also when len is 0) is
+     * only valid during the call. The
      * peer's credit is not returned until wv_quic_stream_consumed() (bytes
      * still unconsumed when the stream closes go back to the connection
      * window by themselves). fin: this is the end of the peer's data (len

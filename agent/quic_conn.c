@@ -86,8 +86,11 @@ static int on_recv_stream_data(ngtcp2_conn *nc, uint32_t flags, int64_t sid, uin
         ngtcp2_conn_extend_max_offset(nc, len);
         return 0;
     }
+    /* ngtcp2 reports a bare FIN with data NULL; hand the app a valid
+     * pointer so memcpy(dst, data, 0) in a handler stays defined. */
+    static const uint8_t none[1];
     if (c->ep->cbs.on_stream_data)
-        c->ep->cbs.on_stream_data(c, sid, data, len, fin, c->ep->user);
+        c->ep->cbs.on_stream_data(c, sid, data ? data : none, len, fin, c->ep->user);
     return 0;
 }
 

@@ -31,6 +31,7 @@ struct wv_reconciler {
     uv_timer_t kick;  /* zero-delay timer: coalesces kicks into one pass */
     uv_timer_t retry; /* re-tries failed binds every second */
     struct rapp *rapps;
+    unsigned max_conns;
     int closing;
 };
 
@@ -47,6 +48,15 @@ static void on_client(wv_applisten *l, uv_stream_t *client, void *user) {
     struct rapp *a = user;
     wv_reconciler *r = a->r;
     a->counters.connections++;
+    if (a->counters.active >= r->max_conns) {
+        /* Log the first refusal and every 100th, not each of a flood. */
+        if (a->counters.refused_limit++ % 100 == 0)
+            WV_WARN(r->log, "reconcile", "remote app %s: connection refused: %u open (limit); "
+                    "%llu refused so far", a->name, r->max_conns,
+                    (unsigned long long)a->counters.refused_limit);
+        wv_close_free((uv_handle_t *)client);
+        return;
+    }
     const char *site = json_string_value(json_object_get(a->spec, "siteName"));
     /* With no tunnel to the site, refuse at once rather than leave the
      * client hanging: it learns immediately and can retry. */
@@ -197,6 +207,7 @@ wv_reconciler *wv_reconcile_new(uv_loop_t *loop, wv_log *log, wv_store *store,
     if (cbs)
         r->cbs = *cbs;
     r->user = user;
+    r->max_conns = WV_RECONCILE_DEFAULT_MAX_CONNS;
     uv_timer_init(loop, &r->kick);
     uv_timer_init(loop, &r->retry);
     return r;
@@ -254,6 +265,10 @@ struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const cha
     return a ? &a->counters : NULL;
 }
 
+void wv_reconcile_set_max_conns(wv_reconciler *r, unsigned max_conns) {
+    r->max_conns = max_conns ? max_conns : WV_RECONCILE_DEFAULT_MAX_CONNS;
+}
+
 void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {
     for (struct rapp *a = r->rapps; a; a = a->next) {
         char l[300] = "";
@@ -273,6 +288,9 @@ void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {
         wv_metrics_add(m, "wovenet_remote_app_bytes_out_total", WV_COUNTER,
                        "Bytes from local clients into the tunnel.", l,
                        (double)a->counters.bytes_out);
+        wv_metrics_add(m, "wovenet_remote_app_connections_refused_total", WV_COUNTER,
+                       "Connections refused per remote app: max open reached.", l,
+                       (double)a->counters.refused_limit);
     }
 }
 

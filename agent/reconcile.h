@@ -45,6 +45,11 @@ void wv_reconcile_run(wv_reconciler *r);
 /* A site's reachability changed: re-evaluates remote app states. */
 void wv_reconcile_site_changed(wv_reconciler *r, const char *site);
 
+/* Connections one remote app may have open at once (default 512); a
+ * connection accepted over it is closed at once and counted. 0: default. */
+#define WV_RECONCILE_DEFAULT_MAX_CONNS 512
+void wv_reconcile_set_max_conns(wv_reconciler *r, unsigned max_conns);
+
 /* The runtime status object of kind/name ({} when unknown), new reference. */
 json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *name);
 
@@ -54,11 +59,13 @@ struct wv_app_counters {
     uint64_t active;      /* open now */
     uint64_t bytes_in;    /* from the tunnel to the local client */
     uint64_t bytes_out;   /* from the local client into the tunnel */
+    uint64_t refused_limit; /* refused: max_conns open already */
 };
 /* NULL if no such running app. The pointer stays valid until the next pass. */
 struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name);
 
-/* Per remote app gauges and counters for /metrics. */
+/* Per remote app gauges and counters for /metrics (including
+ * wovenet_remote_app_connections_refused_total). */
 void wv_reconcile_metrics(wv_reconciler *r, struct wv_metrics *m);
 
 /* Calls fn for each remote app whose counters changed since the previous

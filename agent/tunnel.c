@@ -179,6 +179,11 @@ static int server_accept_proof(wv_tunnels *t, struct chan *c, const char *site) 
     /* A peer we know must present the certificate it announces. */
     if (p->has_fp && (!fp || memcmp(fp, p->fp, WV_FINGERPRINT_LEN) != 0))
         return WV_ERR_CRYPTO;
+    unsigned n = 0;
+    for (struct chan *o = t->chans; o; o = o->next)
+        n += o != c && !o->outbound && o->peer == p && o->state != CH_CLOSING;
+    if (n >= t->max_channels_per_peer)
+        return WV_ERR_LIMIT;
     c->peer = p;
     return 0;
 }
@@ -221,6 +226,13 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
             return;
         }
         int a = server_accept_proof(t, c, site);
+        if (a == WV_ERR_LIMIT) {
+            t->stats.refused_peer_limit++;
+            WV_WARN(t->log, SUB, "channel %llu: refused: %s already has %u inbound channels",
+                    (unsigned long long)c->id, site, t->max_channels_per_peer);
+            wv_tn_chan_close(t, c, WV_APPERR_LIMIT, "channel limit of the peer");
+            return;
+        }
         if (a != 0) {
             chan_fail_proof(t, c, a == WV_ERR_CRYPTO ? "certificate differs from the announced one"
                                                      : "peer claims our own name");
@@ -252,10 +264,20 @@ static struct chan *chan_of(wv_quic_conn *conn) {
 static void on_accept(wv_quic_endpoint *qep, wv_quic_conn *conn, void *user) {
     struct tep *ep = user;
     wv_tunnels *t = ep->t;
+    unsigned unproven = 0;
+    for (struct chan *o = t->chans; o; o = o->next)
+        unproven += !o->outbound && !o->peer_proven && o->state != CH_CLOSING;
     struct chan *c = chan_new(t, ep, conn, false);
     WV_DEBUG(t->log, SUB, "channel %llu: inbound connection on socket %s",
              (unsigned long long)c->id, ep->name ? ep->name : "(dial)");
     wv_tn_chan_event(t, c);
+    if (unproven >= t->max_unproven) {
+        /* A flood of handshakes: log the first refusal and then every 100th. */
+        if (t->stats.refused_unproven++ % 100 == 0)
+            WV_WARN(t->log, SUB, "refusing inbound connections: %u not yet proven (%llu refused)",
+                    t->max_unproven, (unsigned long long)t->stats.refused_unproven);
+        wv_tn_chan_close(t, c, WV_APPERR_LIMIT, "too many unproven channels");
+    }
 }
 
 static void on_handshake_done(wv_quic_conn *conn, void *user) {
@@ -290,6 +312,7 @@ static void on_stream_open(wv_quic_conn *conn, int64_t sid, void *user) {
     /* Until the peer has proven itself it may open nothing but the control
      * stream. */
     if (!c->peer_proven || c->state == CH_CLOSING || !t->cbs.app_stream) {
+        t->stats.streams_refused++;
         wv_quic_stream_reset(conn, sid, WV_APPERR_UNPROVEN);
         return;
     }
@@ -487,6 +510,8 @@ int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options
     memcpy(t->auth_key, opts->auth_key, sizeof(t->auth_key));
     t->id = opts->id;
     t->quic = opts->quic;
+    t->max_unproven = opts->max_unproven ? opts->max_unproven : 64;
+    t->max_channels_per_peer = opts->max_channels_per_peer ? opts->max_channels_per_peer : 16;
     if (cbs)
         t->cbs = *cbs;
     t->user = user;

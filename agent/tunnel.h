@@ -39,6 +39,7 @@
 #define WV_APPERR_UNPROVEN 0x101 /* connection or stream refused: no valid proof */
 #define WV_APPERR_ABORTED 0x102  /* app connection aborted (TCP reset) */
 #define WV_APPERR_GONE 0x103     /* peer no longer announces this socket / site removed */
+#define WV_APPERR_LIMIT 0x104    /* connection refused: a configured limit is reached */
 #define WV_PROOF_TIMEOUT_MS 5000
 
 typedef struct wv_tunnels wv_tunnels;
@@ -89,6 +90,10 @@ struct wv_tunnels_options {
     const uint8_t *auth_key; /* 32-byte tunnel-authentication subkey (copied, wiped on free) */
     const wv_identity *id;   /* our certificate; must outlive the manager */
     wv_quic_config quic;     /* base transport settings ("accept" is set per endpoint) */
+    /* Bounds against abuse (0 = default). Streams per channel are bounded by
+     * quic.max_streams_bidi (QUIC flow control: a peer cannot exceed it). */
+    unsigned max_unproven;          /* inbound channels not yet proven, at once; 64 */
+    unsigned max_channels_per_peer; /* inbound channels of one proven peer, at once; 16 */
 };
 
 int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options *opts,
@@ -130,6 +135,9 @@ void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void 
 struct wv_tunnels_stats {
     uint64_t channels_up, channels_total;
     uint64_t dials, dial_failures, proofs_failed;
+    uint64_t refused_unproven;   /* inbound connections over max_unproven */
+    uint64_t refused_peer_limit; /* proven channels over max_channels_per_peer */
+    uint64_t streams_refused;    /* streams a peer opened before its proof */
 };
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */

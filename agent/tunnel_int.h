@@ -74,6 +74,7 @@ struct wv_tunnels {
     uint8_t auth_key[32];
     const wv_identity *id;
     wv_quic_config quic;
+    unsigned max_unproven, max_channels_per_peer;
     struct wv_tunnels_callbacks cbs;
     void *user;
     uv_timer_t tick;

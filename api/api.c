@@ -185,6 +185,9 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
         .tls_key_pem = opts ? opts->tls_key_pem : NULL,
         .max_connections = opts ? opts->max_connections : 0,
         .timeout_s = opts ? opts->timeout_s : 0,
+        .rate_per_s = opts ? opts->rate_per_s : 0,
+        .rate_burst = opts ? opts->rate_burst : 0,
+        .rate_loopback = opts ? opts->rate_loopback : false,
     };
     wv_http *http;
     int err = wv_http_new(loop, log, &ho, &http);

@@ -26,6 +26,9 @@ struct wv_api_opts {
     unsigned timeout_s;        /* idle connection timeout; 0: 30 */
     unsigned sse_heartbeat_ms; /* 0: 15000 */
     unsigned auth_fail_limit;  /* failed auths per IP per minute before 429; 0: 10 */
+    unsigned rate_per_s;       /* requests/s per client IP before 429; 0: 100 (http.h) */
+    unsigned rate_burst;       /* 0: 4 x rate_per_s */
+    bool rate_loopback;        /* also limit loopback clients (exempt by default) */
 };
 
 struct wv_api_callbacks {

@@ -50,6 +50,11 @@ static void metrics(wv_http_req *r, void *user) {
         if (n)
             ADD("wovenet_http_requests_total{code=\"%u\"} %llu\n", code, (unsigned long long)n);
     }
+    ADD("# HELP wovenet_api_rate_limited_total API requests refused (429) by the per-client "
+        "rate limit.\n"
+        "# TYPE wovenet_api_rate_limited_total counter\n"
+        "wovenet_api_rate_limited_total %llu\n",
+        (unsigned long long)wv_http_rate_limited(api->http));
     ADD("# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
         "# TYPE wovenet_api_event_clients gauge\n"
         "wovenet_api_event_clients %u\n",

@@ -1,5 +1,6 @@
 /* The HTTP server core: MHD on the libuv loop, routing, bodies, answers. */
 #include "http.h"
+#include "ratelimit.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -20,6 +21,7 @@
 /* A chunked body over the limit is read and dropped (MHD cannot answer
  * mid-upload); past this much we stop being polite and close. */
 #define DISCARD_LIMIT (8u << 20)
+#define RATE_SLOTS 256 /* clients tracked by the rate limit at once */
 
 struct route {
     const char *method;
@@ -48,6 +50,8 @@ struct wv_http {
     void *gate_user;
     struct wv_http_susp *suspended; /* list head */
     uint64_t counts[600];
+    wv_ratelimit *rl;
+    uint64_t rate_limited;
 };
 
 struct wv_http_req {
@@ -58,6 +62,7 @@ struct wv_http_req {
     char *params[MAX_PARAMS];
     const struct route *route;
     bool resolved, replied, suspended, too_big;
+    bool rate_checked; /* a resumed request is not counted twice */
     char allow[64];
     char *body;
     size_t body_len, body_cap, discarded;
@@ -473,6 +478,30 @@ static bool is_json_ct(const char *ct, bool patch) {
     return patch && len == 28 && strncasecmp(ct, "application/merge-patch+json", 28) == 0;
 }
 
+static bool ip_is_loopback(const char *ip) {
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
+/* The per-client request rate: answers 429 and returns false when over. */
+static bool rate_ok(wv_http_req *r) {
+    wv_http *h = r->h;
+    uint64_t retry_ms = 0;
+    if (r->rate_checked)
+        return true;
+    r->rate_checked = true;
+    if (!h->rl || (!h->opts.rate_loopback && ip_is_loopback(r->ip)) ||
+        wv_ratelimit_take(h->rl, r->ip, uv_now(h->loop), &retry_ms))
+        return true;
+    h->rate_limited++;
+    char s[24];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)((retry_ms + 999) / 1000));
+    wv_http_add_header(r, "Retry-After", s);
+    wv_http_reply_error(r, 429, "too_many_requests", NULL,
+                        "more than %u requests per second from this client", h->opts.rate_per_s);
+    return false;
+}
+
 /* A browser on another origin sends an Origin header: refuse it for writes
  * unless it names this very host (the dashboard is same-origin). */
 static bool foreign_origin(wv_http_req *r) {
@@ -494,6 +523,8 @@ static void dispatch(wv_http_req *r) {
         wv_http_reply_error(r, 503, "unavailable", NULL, "the server is shutting down");
         return;
     }
+    if (!rate_ok(r))
+        return;
     if (!public && h->gate && !h->gate(r, h->gate_user))
         return;
     if (!rt) {
@@ -627,6 +658,11 @@ int wv_http_new(uv_loop_t *loop, wv_log *log, const struct wv_http_opts *opts, w
         h->opts.max_body = 1u << 20;
     if (!h->opts.max_header)
         h->opts.max_header = 16u << 10;
+    if (!h->opts.rate_per_s)
+        h->opts.rate_per_s = 100;
+    if (!h->opts.rate_burst)
+        h->opts.rate_burst = 4 * h->opts.rate_per_s;
+    h->rl = wv_ratelimit_new(h->opts.rate_per_s, h->opts.rate_burst, RATE_SLOTS);
     uv_timer_init(loop, &h->timer);
     h->open_handles = 1;
     *out = h;
@@ -685,6 +721,10 @@ bool wv_http_closing(wv_http *h) {
     return h->closing;
 }
 
+uint64_t wv_http_rate_limited(wv_http *h) {
+    return h->rate_limited;
+}
+
 uint64_t wv_http_count(wv_http *h, unsigned status) {
     return status < WV_COUNTOF(h->counts) ? h->counts[status] : 0;
 }
@@ -695,6 +735,7 @@ static void on_closed(uv_handle_t *hd) {
         return;
     void (*cb)(void *) = h->close_cb;
     void *arg = h->close_arg;
+    wv_ratelimit_free(h->rl);
     free(h->cert);
     if (h->key)
         wv_memwipe(h->key, strlen(h->key));

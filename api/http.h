@@ -33,6 +33,12 @@ struct wv_http_opts {
     unsigned timeout_s;       /* idle connection timeout (slowloris); 0: 30 */
     size_t max_body;          /* 0: 1 MiB */
     size_t max_header;        /* per-connection header memory; 0: 16 KiB */
+    /* Requests per second per client IP (token bucket of rate_burst); over
+     * it a request answers 429 with Retry-After. 0: 100/s, burst 0: 4 x
+     * rate. Loopback clients are exempt unless rate_loopback is set (a
+     * local user can already reach the store; benchmarks run there). */
+    unsigned rate_per_s, rate_burst;
+    bool rate_loopback;
 };
 
 /* A handler answers req (or suspends it). user is the route's user. */
@@ -73,6 +79,8 @@ void wv_http_close(wv_http *h, void (*cb)(void *arg), void *arg);
 
 /* Counts of answered requests by status code, for /metrics. */
 uint64_t wv_http_count(wv_http *h, unsigned status);
+/* Requests refused by the per-client rate limit (429), total. */
+uint64_t wv_http_rate_limited(wv_http *h);
 
 /* --- Requests --------------------------------------------------------------------- */
 const char *wv_http_req_method(wv_http_req *r);

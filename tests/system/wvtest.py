@@ -221,12 +221,34 @@ class Agent:
             return f.read()
 
 
+# Lines a sanitizer (ASan, LSan, UBSan) or valgrind writes when it finds
+# something; a process log holding one fails the test, whatever it checked.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "SUMMARY: UndefinedBehaviorSanitizer", "WARNING: AddressSanitizer")
+
+
+def sanitizer_reports(path):
+    """The sanitizer report lines in a log file (empty when clean)."""
+    try:
+        with open(path, errors="replace") as f:
+            return [ln.rstrip() for ln in f if any(m in ln for m in SANITIZER_MARKS)]
+    except OSError:
+        return []
+
+
 def _cleanup():
     for p in reversed(_procs):
         try:
             stop(p, timeout=5)
         except Exception:
             pass
+    for p in _procs:
+        found = sanitizer_reports(p.log_path) if getattr(p, "log_path", None) else []
+        if found:
+            _checks["failed"] += 1
+            print(f"FAIL: sanitizer report in {p.log_path}:")
+            with open(p.log_path, errors="replace") as f:
+                print(f.read()[-6000:])
     for fn in reversed(_cleanups):
         try:
             fn()

@@ -106,13 +106,19 @@ static void on_done(uv_async_t *a) {
 
 /* Runs the requests (each ends with Connection: close) against a server
  * with the echo routes. */
-static void serve(struct fixture *f, const char *const *requests) {
+static void serve_rate(struct fixture *f, const char *const *requests, unsigned rate,
+                       bool loopback) {
     memset(f, 0, sizeof *f);
     f->requests = requests;
     assert_int_equal(uv_loop_init(&f->loop), 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct wv_http_opts o = {.listen = (struct sockaddr *)&sa, .max_body = 64};
+    if (rate) {
+        o.rate_per_s = rate;
+        o.rate_burst = 2;
+        o.rate_loopback = loopback;
+    }
     assert_int_equal(wv_http_new(&f->loop, NULL, &o, &f->h), 0);
     wv_http_route(f->h, "GET", "/things/{a}/parts/{b}", 0, echo, f);
     wv_http_route(f->h, "PUT", "/things/{a}", 0, echo, f);
@@ -131,6 +137,10 @@ static void serve(struct fixture *f, const char *const *requests) {
     uv_run(&f->loop, UV_RUN_DEFAULT);
     pthread_join(th, NULL);
     assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+static void serve(struct fixture *f, const char *const *requests) {
+    serve_rate(f, requests, 0, false);
 }
 
 #define REQ(line, extra) line " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" extra "\r\n"
@@ -157,6 +167,34 @@ static void routes_params_and_errors(void **state) {
     assert_non_null(strstr(f.answers[3], "HTTP/1.1 200"));
     assert_non_null(strstr(f.answers[4], "HTTP/1.1 404"));
     assert_non_null(strstr(f.answers[4], "\"code\":\"not_found\""));
+}
+
+static void requests_over_the_client_rate_get_429(void **state) {
+    static const char *const reqs[] = {
+        REQ("GET /open", ""), REQ("GET /open", ""), REQ("GET /open", ""),
+        REQ("GET /things/a/parts/b", ""), NULL,
+    };
+    struct fixture f;
+    serve_rate(&f, reqs, 1, true); /* 1/s, burst 2, loopback not exempt */
+    assert_int_equal(f.n, 4);
+    assert_non_null(strstr(f.answers[0], "HTTP/1.1 200"));
+    assert_non_null(strstr(f.answers[1], "HTTP/1.1 200"));
+    assert_non_null(strstr(f.answers[2], "HTTP/1.1 429"));
+    assert_non_null(strstr(f.answers[2], "Retry-After: 1"));
+    assert_non_null(strstr(f.answers[2], "\"code\":\"too_many_requests\""));
+    /* Before the gate: a stranger cannot spend the auth check's time. */
+    assert_non_null(strstr(f.answers[3], "HTTP/1.1 429"));
+    assert_int_equal(f.gate_calls, 0);
+
+    /* Loopback clients are exempt unless asked (the default). */
+    static const char *const many[] = {
+        REQ("GET /open", ""), REQ("GET /open", ""), REQ("GET /open", ""), REQ("GET /open", ""),
+        REQ("GET /open", ""), REQ("GET /open", ""), NULL,
+    };
+    serve_rate(&f, many, 1, false);
+    assert_int_equal(f.n, 6);
+    for (int i = 0; i < 6; i++)
+        assert_non_null(strstr(f.answers[i], "HTTP/1.1 200"));
 }
 
 static void bodies_are_bounded_typed_and_parsed(void **state) {
@@ -314,6 +352,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(routes_params_and_errors),
         cmocka_unit_test(bodies_are_bounded_typed_and_parsed),
+        cmocka_unit_test(requests_over_the_client_rate_get_429),
         cmocka_unit_test(gate_can_park_a_request),
         cmocka_unit_test(sse_drops_a_client_that_lags),
         cmocka_unit_test(merge_patch_follows_rfc7386),

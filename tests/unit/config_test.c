@@ -310,6 +310,15 @@ static void hostile_yaml_is_bounded(void **state) {
     wv_config_doc_free(doc);
 }
 
+/* Regression (found by fuzz_yaml under ASan): a quoted scalar holding an
+ * escaped NUL was refused, but freeing it wiped the YAML length of a copy
+ * cut at the NUL: a heap overrun. The sanitizer build runs this. */
+static void scalar_with_nul_byte_is_refused_without_overrun(void **state) {
+    parse_err("siteName: \"ab\\0cdefghijklmnopqrstuvwxyz\"\n", "siteName", "NUL byte");
+    parse_err("siteName: a\ncrypto:\n  key: \"\\0long secret value\"\n", "crypto.key",
+              "NUL byte");
+}
+
 static void derived_names_are_stable_and_unique(void **state) {
     json_t *d = parse_ok("tunnel:\n  localSockets:\n"
                          "  - {mode: dedicated-address, publicPort: 7000}\n"
@@ -452,6 +461,7 @@ int main(void) {
         cmocka_unit_test(unknown_keys_name_their_path),
         cmocka_unit_test(type_errors_name_their_path),
         cmocka_unit_test(hostile_yaml_is_bounded),
+        cmocka_unit_test(scalar_with_nul_byte_is_refused_without_overrun),
         cmocka_unit_test(derived_names_are_stable_and_unique),
         cmocka_unit_test(yaml_round_trip_reproduces_document),
         cmocka_unit_test(canonical_paths_map_to_yaml_paths),
