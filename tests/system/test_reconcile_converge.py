@@ -11,6 +11,7 @@ import os
 import random
 import socket
 import statistics
+import subprocess
 import time
 
 import wvtest as t
@@ -22,15 +23,18 @@ def fds(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def udp_bound(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.bind(("127.0.0.1", port))
-        return False
-    except OSError:
-        return True
-    finally:
-        s.close()
+def own_ports(pid, proto):
+    """Ports of the agent's own TCP listeners ("t") or UDP sockets ("u"):
+    asks the kernel which sockets belong to pid, so another process taking a
+    freed port cannot make a closed listener look open."""
+    out = subprocess.run(["ss", "-H", f"-{proto}lnp" if proto == "t" else "-uanp"],
+                         capture_output=True, text=True).stdout
+    ports = set()
+    for line in out.splitlines():
+        if f"pid={pid}," in line:
+            local = line.split()[3]
+            ports.add(int(local.rsplit(":", 1)[1]))
+    return ports
 
 
 def peer_view(agent, site):
@@ -115,11 +119,13 @@ def main():
     # Listeners: exactly the final remote app's port; sockets: exactly the final ones.
     t.wait_for(lambda: t.tcp_accepts(rport), 2, what="final remote app listening")
     t.check(True, "the final remote app listens")
-    stale = [p for p in used_tcp if t.tcp_accepts(p)]
-    t.check_eq(stale, [], "no listener of a deleted or replaced remote app is left")
-    t.check(udp_bound(s1) and udp_bound(s2), "both final tunnel sockets are bound")
-    stale_udp = [p for p in used_udp if udp_bound(p)]
-    t.check_eq(stale_udp, [], "no UDP socket of a deleted or changed tunnel socket is left")
+    tcp_now, udp_now = own_ports(alpha.proc.pid, "t"), own_ports(alpha.proc.pid, "u")
+    t.check_eq(sorted(used_tcp & tcp_now), [rport] if rport in used_tcp else [],
+               "no listener of a deleted or replaced remote app is left")
+    t.check(rport in tcp_now, "the agent itself listens on the final remote app's port")
+    t.check({s1, s2} <= udp_now, "both final tunnel sockets are bound by the agent")
+    t.check_eq(sorted(used_udp & udp_now), [], "no UDP socket of a deleted or changed tunnel "
+               "socket is left")
     for n in ("main", "second"):
         st, o, _ = alpha.api("GET", f"/api/v1/tunnel-sockets/{n}")
         t.check_eq(o["status"].get("state"), "listening", f"tunnel socket {n} status listening")
