@@ -588,8 +588,17 @@ static void on_close(void *s, uint64_t app_error) {
      * local writes and the shutdown still finish on their own. */
     if (!(app_error == 0 && c->st == P_SPLICE)) {
         bool rst = app_error != 0 && c->st != P_DEAD && c->st != P_REFUSED;
-        if (c->st != P_DEAD && c->st != P_REFUSED && app_error != 0)
+        if (c->st != P_DEAD && c->st != P_REFUSED && app_error != 0) {
             c->p->stats.aborted++;
+            /* Say why the client lost its connection. */
+            if (app_error == WV_QUIC_STREAM_CONN_GONE)
+                WV_INFO(c->p->log, SUB, "%s %s: connection cut: its data channel closed",
+                        c->exposed ? "app" : "remote app", c->name);
+            else
+                WV_INFO(c->p->log, SUB, "%s %s: connection aborted (stream error 0x%llx)",
+                        c->exposed ? "app" : "remote app", c->name,
+                        (unsigned long long)app_error);
+        }
         c->st = P_DEAD;
         pc_drop_queue(c);
         pc_close_timer(c);
