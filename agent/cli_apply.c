@@ -12,26 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FILE (WV_CONFIG_MAX_BYTES + 1)
-
-static int read_all(const char *path, char **buf, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    char *b = wv_malloc(MAX_FILE + 1);
-    size_t n = fread(b, 1, MAX_FILE, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        errno = EIO;
-        return -1;
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return 0;
-}
 
 /* JSON when the name says so or the text starts with '{'; YAML otherwise. */
 static bool is_json(const char *path, const char *text) {
@@ -47,7 +27,7 @@ static bool is_json(const char *path, const char *text) {
 static json_t *load_doc(const char *path) {
     char *text;
     size_t len;
-    if (read_all(path, &text, &len) < 0) {
+    if (wv_read_file_upto(path, WV_CONFIG_MAX_BYTES + 1, &text, &len) != 0) {
         fprintf(stderr, "wovenet: apply: cannot read %s: %s\n", path, strerror(errno));
         return NULL;
     }

@@ -11,28 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Reads at most WV_CONFIG_MAX_BYTES + 1 bytes, so an oversize file is seen as
- * such by the parser without reading all of it. */
-static int read_file(const char *path, char **buf, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return WV_ERR_IO;
-    size_t cap = WV_CONFIG_MAX_BYTES + 1;
-    char *b = wv_malloc(cap + 1);
-    size_t n = fread(b, 1, cap, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        errno = EIO;
-        return WV_ERR_IO;
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return 0;
-}
-
 static void print_verr(const char *text, size_t len, const wv_verr *err, int rc) {
     char field[256];
     wv_config_yaml_field(text, len, err->field, field, sizeof(field));
@@ -50,7 +28,9 @@ static size_t plan_count(json_t *plan, const char *key) {
 int wv_cli_apply_file(wv_store *st, const char *path, bool summary) {
     char *text;
     size_t len;
-    if (read_file(path, &text, &len)) {
+    /* One byte past the bound, so an oversize file is reported as such by
+     * the parser without reading all of it. */
+    if (wv_read_file_upto(path, WV_CONFIG_MAX_BYTES + 1, &text, &len)) {
         fprintf(stderr, "wovenet: cannot read %s: %s\n", path, strerror(errno));
         return WV_EXIT_FAIL;
     }

@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,19 +93,32 @@ int wv_ct_memcmp(const void *a, const void *b, size_t n) {
     return d != 0;
 }
 
-int wv_read_file(const char *path, size_t max, char **out) {
+int wv_read_file_upto(const char *path, size_t limit, char **out, size_t *len) {
     FILE *f = path ? fopen(path, "rb") : NULL;
     if (!f)
         return WV_ERR_IO;
-    char *buf = wv_malloc(max + 1);
-    size_t n = fread(buf, 1, max + 1, f);
-    int err = ferror(f);
+    char *buf = wv_malloc(limit + 1);
+    size_t n = fread(buf, 1, limit, f);
+    int bad = ferror(f);
     fclose(f);
-    if (err || n > max) {
+    if (bad) {
         free(buf);
-        return err ? WV_ERR_IO : WV_ERR_TOOBIG;
+        errno = EIO;
+        return WV_ERR_IO;
     }
     buf[n] = '\0';
     *out = buf;
+    *len = n;
     return 0;
+}
+
+int wv_read_file(const char *path, size_t max, char **out) {
+    size_t n;
+    int rc = wv_read_file_upto(path, max + 1, out, &n);
+    if (rc == 0 && n > max) {
+        free(*out);
+        *out = NULL;
+        return WV_ERR_TOOBIG;
+    }
+    return rc;
 }

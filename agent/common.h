@@ -45,6 +45,10 @@ char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Reads a whole file of at most max bytes into a NUL-terminated buffer the
  * caller frees. 0, WV_ERR_IO or WV_ERR_TOOBIG. */
 int wv_read_file(const char *path, size_t max, char **out);
+/* Reads at most limit bytes of a file (the rest is left unread), into a
+ * NUL-terminated buffer the caller frees; *len gets the count. 0 or
+ * WV_ERR_IO (errno set). For parsers that report oversize input themselves. */
+int wv_read_file_upto(const char *path, size_t limit, char **out, size_t *len);
 
 /* Wipes a secret so the compiler cannot elide it. */
 void wv_memwipe(void *p, size_t n);
