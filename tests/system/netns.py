@@ -189,25 +189,8 @@ class NsAgent(t.Agent):
                        10, what=f"agent {self.name} healthz")
         return self
 
-    def api(self, method, path, body=None, headers=None, raw=None, timeout=10):
-        c = _NsHTTPConnection(self.ns, "127.0.0.1", self.api_port, timeout=timeout)
-        h = dict(headers or {})
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            h["Content-Type"] = "application/json"
-        if self.token:
-            h["Authorization"] = f"Bearer {self.token}"
-        c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        text = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
-        c.close()
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
-            parsed = text.decode(errors="replace")
-        return r.status, parsed, hdrs
+    def _connection(self, timeout):
+        return _NsHTTPConnection(self.ns, "127.0.0.1", self.api_port, timeout=timeout)
 
     def peer(self, site):
         st, peers, _ = self.api("GET", "/api/v1/peers")

@@ -193,9 +193,13 @@ class Agent:
     def stop(self, sig=signal.SIGTERM, timeout=10):
         return stop(self.proc, sig, timeout)
 
+    def _connection(self, timeout):
+        """The HTTP connection to the API (a namespaced agent overrides it)."""
+        return http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=timeout)
+
     def api(self, method, path, body=None, headers=None, raw=None, timeout=10):
         """(status, parsed JSON or text, headers dict with lower-case keys)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=timeout)
+        c = self._connection(timeout)
         h = {}
         data = raw
         if body is not None:
