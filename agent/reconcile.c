@@ -14,6 +14,7 @@ struct rapp {
     wv_reconciler *r;
     char *name;
     json_t *spec; /* the stored object the listener was made from */
+    unsigned max_conns; /* the spec's maxConnections, or the default */
     wv_applisten *listener;
     enum rapp_state state;
     char error[160];
@@ -31,7 +32,6 @@ struct wv_reconciler {
     uv_timer_t kick;  /* zero-delay timer: coalesces kicks into one pass */
     uv_timer_t retry; /* re-tries failed binds every second */
     struct rapp *rapps;
-    unsigned max_conns;
     int closing;
 };
 
@@ -48,11 +48,13 @@ static void on_client(wv_applisten *l, uv_stream_t *client, void *user) {
     struct rapp *a = user;
     wv_reconciler *r = a->r;
     a->counters.connections++;
-    if (a->counters.active >= r->max_conns) {
+    if (a->counters.active >= a->max_conns) {
         /* Log the first refusal and every 100th, not each of a flood. */
         if (a->counters.refused_limit++ % 100 == 0)
-            WV_WARN(r->log, "reconcile", "remote app %s: connection refused: %u open (limit); "
-                    "%llu refused so far", a->name, r->max_conns,
+            WV_WARN(r->log, "reconcile",
+                    "remote app %s: connection refused: %u open, maxConnections %u; "
+                    "%llu refused so far",
+                    a->name, (unsigned)a->counters.active, a->max_conns,
                     (unsigned long long)a->counters.refused_limit);
         wv_close_free((uv_handle_t *)client);
         return;
@@ -101,6 +103,26 @@ static void bind_app(wv_reconciler *r, struct rapp *a) {
     set_state(a, up_state(r, a), NULL);
 }
 
+/* Takes a reference to spec and the cap it sets (validated 1..65536). */
+static void set_spec(struct rapp *a, json_t *spec) {
+    json_decref(a->spec);
+    a->spec = json_incref(spec);
+    json_int_t n = json_integer_value(json_object_get(spec, "maxConnections"));
+    a->max_conns = n > 0 ? (unsigned)n : WV_REMOTE_MAX_CONNS_DEFAULT;
+}
+
+/* Do a and b differ only in maxConnections? Then the listener stays: the
+ * cap is read per accepted connection, and open ones are never cut. */
+static bool only_cap_changed(const json_t *a, const json_t *b) {
+    json_t *x = json_copy((json_t *)a), *y = json_copy((json_t *)b);
+    json_object_del(x, "maxConnections");
+    json_object_del(y, "maxConnections");
+    bool same = json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return same;
+}
+
 static void rapp_free(struct rapp *a) {
     wv_applisten_close(a->listener);
     json_decref(a->spec);
@@ -131,19 +153,27 @@ static void reconcile_remote_apps(wv_reconciler *r) {
             continue;
         json_object_del(obj, "status");
         struct rapp *a = find_rapp(r, name);
-        if (a && !json_equal(a->spec, obj)) {
+        if (a && !json_equal(a->spec, obj) && only_cap_changed(a->spec, obj)) {
+            unsigned was = a->max_conns;
+            set_spec(a, obj);
+            WV_INFO(r->log, "reconcile", "remote app %s: maxConnections %u (was %u)", a->name,
+                    a->max_conns, was);
+            if (!a->listener)
+                bind_app(r, a);
+            else
+                set_state(a, up_state(r, a), NULL);
+        } else if (a && !json_equal(a->spec, obj)) {
             /* Changed: rebuild from scratch; counters start over. */
             wv_applisten_close(a->listener);
             a->listener = NULL;
-            json_decref(a->spec);
-            a->spec = json_incref(obj);
+            set_spec(a, obj);
             a->state = RAPP_WAITING;
             bind_app(r, a);
         } else if (!a) {
             a = wv_calloc(1, sizeof(*a));
             a->r = r;
             a->name = wv_strdup(name);
-            a->spec = json_incref(obj);
+            set_spec(a, obj);
             a->state = RAPP_WAITING;
             a->next = r->rapps;
             r->rapps = a;
@@ -207,7 +237,6 @@ wv_reconciler *wv_reconcile_new(uv_loop_t *loop, wv_log *log, wv_store *store,
     if (cbs)
         r->cbs = *cbs;
     r->user = user;
-    r->max_conns = WV_RECONCILE_DEFAULT_MAX_CONNS;
     uv_timer_init(loop, &r->kick);
     uv_timer_init(loop, &r->retry);
     return r;
@@ -263,10 +292,6 @@ json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *nam
 struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name) {
     struct rapp *a = find_rapp(r, name);
     return a ? &a->counters : NULL;
-}
-
-void wv_reconcile_set_max_conns(wv_reconciler *r, unsigned max_conns) {
-    r->max_conns = max_conns ? max_conns : WV_RECONCILE_DEFAULT_MAX_CONNS;
 }
 
 void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {

@@ -9,6 +9,11 @@
  * stored with state "error" and the reason, and is retried every second so
  * it recovers by itself when the port frees.
  *
+ * Each remote app may have its spec's "maxConnections" connections open at
+ * once (WV_REMOTE_MAX_CONNS_DEFAULT when absent); one accepted over that is
+ * closed at once, counted and logged. A change of maxConnections alone keeps
+ * the listener and the open connections and applies to the next accept.
+ *
  * All calls and callbacks on the loop thread. */
 #include "log.h"
 #include "metrics.h"
@@ -45,11 +50,6 @@ void wv_reconcile_run(wv_reconciler *r);
 /* A site's reachability changed: re-evaluates remote app states. */
 void wv_reconcile_site_changed(wv_reconciler *r, const char *site);
 
-/* Connections one remote app may have open at once (default 512); a
- * connection accepted over it is closed at once and counted. 0: default. */
-#define WV_RECONCILE_DEFAULT_MAX_CONNS 512
-void wv_reconcile_set_max_conns(wv_reconciler *r, unsigned max_conns);
-
 /* The runtime status object of kind/name ({} when unknown), new reference. */
 json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *name);
 
@@ -59,7 +59,7 @@ struct wv_app_counters {
     uint64_t active;      /* open now */
     uint64_t bytes_in;    /* from the tunnel to the local client */
     uint64_t bytes_out;   /* from the local client into the tunnel */
-    uint64_t refused_limit; /* refused: max_conns open already */
+    uint64_t refused_limit; /* refused: maxConnections open already */
 };
 /* NULL if no such running app. The pointer stays valid until the next pass. */
 struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name);

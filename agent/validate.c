@@ -312,11 +312,17 @@ static int validate_exposed(json_t *o, const char *p, wv_verr *err) {
 }
 
 static int validate_remote(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name",      "siteName", "appName", "localSocket",
-                                       "appSocket", "status",   NULL};
+    static const char *const keys[] = {"name",      "siteName",       "appName", "localSocket",
+                                       "appSocket", "maxConnections", "status",  NULL};
+    json_int_t max_conns;
     if (wv_vu_keys(o, p, keys, err) < 0 || wv_vu_name(o, p, "name", err) < 0 ||
         wv_vu_name(o, p, "siteName", err) < 0 || wv_vu_name(o, p, "appName", err) < 0 ||
         app_socket(o, p, "localSocket", true, false, err) < 0)
+        return WV_ERR_INVAL;
+    /* Optional, absent by default (the reconciler then allows 512): stored
+     * only when set, like maxUdpPayload, so older documents stay canonical. */
+    if (json_object_get(o, "maxConnections") &&
+        wv_vu_int(o, p, "maxConnections", 0, 1, WV_REMOTE_MAX_CONNS_LIMIT, &max_conns, err) < 0)
         return WV_ERR_INVAL;
     /* An empty target means "not set"; dropping it keeps one canonical form. */
     json_t *t = json_object_get(o, "appSocket");

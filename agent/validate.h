@@ -49,6 +49,11 @@ int wv_validate_site(json_t *site, bool want_secrets, wv_verr *err);
  * become empty arrays. Paths are absolute ("remoteApps[2].localSocket"). */
 int wv_validate_document(json_t *doc, bool want_secrets, wv_verr *err);
 
+/* A remote app's "maxConnections": connections it may have open at once.
+ * Optional; absent means the default. */
+#define WV_REMOTE_MAX_CONNS_DEFAULT 512
+#define WV_REMOTE_MAX_CONNS_LIMIT 65536
+
 /* Names of collection objects, sites and apps: 1..255 bytes of
  * [A-Za-z0-9._-], starting with a letter or digit. */
 bool wv_valid_name(const char *s);

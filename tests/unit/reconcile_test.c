@@ -1,6 +1,7 @@
 /* The reconciler's remote-app listeners: the per-app bound on open
- * connections. A fake "proxy" callback keeps every connection it is given
- * and counts it active, as the real proxy does. */
+ * connections (the spec's maxConnections), changed live. A fake "proxy"
+ * callback keeps every connection it is given and counts it active, as the
+ * real proxy does. */
 /* cmocka needs these first, in this order. */
 // clang-format off
 #include <setjmp.h>
@@ -23,7 +24,8 @@
 #include <unistd.h>
 
 struct fixture {
-    char dir[64], db[96];
+    char dir[64], db[96], logpath[96];
+    wv_log *log;
     wv_store *st;
     uv_loop_t loop;
     wv_reconciler *r;
@@ -70,6 +72,42 @@ static void spin(struct fixture *f, int ms) {
     }
 }
 
+/* How many lines of the log file contain needle. */
+static int log_count(struct fixture *f, const char *needle) {
+    FILE *fp = fopen(f->logpath, "r");
+    assert_non_null(fp);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof(line), fp))
+        n += strstr(line, needle) != NULL;
+    fclose(fp);
+    return n;
+}
+
+/* The listener closed fd at once: the client reads EOF. */
+static void assert_closed(int fd) {
+    char b;
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(recv(fd, &b, 1, 0), 0);
+}
+
+/* Still open: nothing to read, no EOF. */
+static void assert_open(int fd) {
+    char b;
+    assert_int_equal(recv(fd, &b, 1, MSG_DONTWAIT), -1);
+}
+
+static void put_app(struct fixture *f, const char *sock, int max_conns) {
+    json_t *app = json_pack("{s:s, s:s, s:s, s:s}", "name", "web", "siteName", "b", "appName",
+                            "web", "localSocket", sock);
+    if (max_conns)
+        json_object_set_new(app, "maxConnections", json_integer(max_conns));
+    wv_verr err;
+    assert_int_equal(wv_store_put(f->st, WV_KIND_REMOTE_APP, app, -1, NULL, NULL, &err), 0);
+    json_decref(app);
+}
+
 static void connections_over_the_app_limit_are_closed(void **state) {
     struct fixture f = {0};
     snprintf(f.dir, sizeof(f.dir), "/tmp/wvrecXXXXXX");
@@ -80,30 +118,27 @@ static void connections_over_the_app_limit_are_closed(void **state) {
     uint16_t port = free_tcp_port();
     char sock[64];
     snprintf(sock, sizeof(sock), "tcp:127.0.0.1:%u", port);
-    json_t *app = json_pack("{s:s, s:s, s:s, s:s}", "name", "web", "siteName", "b", "appName",
-                            "web", "localSocket", sock);
-    wv_verr err;
-    assert_int_equal(wv_store_create(f.st, WV_KIND_REMOTE_APP, app, -1, &err), 0);
-    json_decref(app);
+    put_app(&f, sock, 2);
     struct wv_reconcile_callbacks cbs = {.site_up = site_up, .on_remote_conn = take};
-    f.r = wv_reconcile_new(&f.loop, NULL, f.st, &cbs, &f);
-    wv_reconcile_set_max_conns(f.r, 2);
+    snprintf(f.logpath, sizeof(f.logpath), "%s/agent.log", f.dir);
+    f.log = wv_log_new(WV_LOG_INFO, WV_LOG_TEXT, f.logpath);
+    assert_non_null(f.log);
+    f.r = wv_reconcile_new(&f.loop, f.log, f.st, &cbs, &f);
     wv_reconcile_run(f.r);
 
-    int fds[3];
+    int fds[6];
     for (int i = 0; i < 3; i++) {
         fds[i] = dial(port);
         spin(&f, 50);
     }
     assert_int_equal(f.nkept, 2);
-    /* The third was closed at once: the client reads EOF. */
-    char b;
-    struct timeval tv = {.tv_sec = 2};
-    setsockopt(fds[2], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    assert_int_equal(recv(fds[2], &b, 1, 0), 0);
+    assert_closed(fds[2]);
     struct wv_app_counters *c = wv_reconcile_remote_counters(f.r, "web");
     assert_int_equal(c->connections, 3);
     assert_int_equal(c->refused_limit, 1);
+    /* The refusal is logged naming the app and its cap. */
+    assert_int_equal(log_count(&f, "remote app web: connection refused: 2 open, maxConnections 2"),
+                     1);
 
     wv_metrics *m = wv_metrics_new();
     wv_reconcile_metrics(f.r, m);
@@ -112,13 +147,44 @@ static void connections_over_the_app_limit_are_closed(void **state) {
     free(text);
     wv_metrics_free(m);
 
-    for (int i = 0; i < 3; i++)
+    /* Raised live: the same listener (counters kept, the two open
+     * connections untouched) takes one more, then refuses again. */
+    put_app(&f, sock, 3);
+    wv_reconcile_run(f.r);
+    c = wv_reconcile_remote_counters(f.r, "web");
+    assert_int_equal(c->connections, 3);
+    assert_int_equal(c->active, 2);
+    for (int i = 3; i < 5; i++) {
+        fds[i] = dial(port);
+        spin(&f, 50);
+    }
+    assert_int_equal(f.nkept, 3);
+    assert_open(fds[0]);
+    assert_open(fds[1]);
+    assert_open(fds[3]);
+    assert_closed(fds[4]);
+    assert_int_equal(c->refused_limit, 2);
+    assert_int_equal(log_count(&f, "remote app web: maxConnections 3 (was 2)"), 1);
+    assert_int_equal(log_count(&f, "listening on"), 1); /* never re-bound */
+
+    /* Back to absent: the default (512) applies. */
+    put_app(&f, sock, 0);
+    wv_reconcile_run(f.r);
+    fds[5] = dial(port);
+    spin(&f, 50);
+    assert_int_equal(f.nkept, 4);
+    assert_open(fds[5]);
+    assert_int_equal(log_count(&f, "remote app web: maxConnections 512 (was 3)"), 1);
+    assert_int_equal(log_count(&f, "listening on"), 1);
+
+    for (int i = 0; i < 6; i++)
         close(fds[i]);
     for (int i = 0; i < f.nkept; i++)
         wv_close_free((uv_handle_t *)f.kept[i]);
     wv_reconcile_free(f.r);
     uv_run(&f.loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&f.loop), 0);
+    wv_log_free(f.log);
     wv_store_close(f.st);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f.dir);

@@ -576,11 +576,38 @@ static void documents(void **state) {
     json_decref(big);
 }
 
+#define RAPP "{\"name\":\"r\",\"siteName\":\"s\",\"appName\":\"a\",\"localSocket\":\"unix:/a\""
+
+/* Optional and absent by default (no default is filled in); when set it
+ * is kept as given within 1..65536. */
+static void remote_app_max_connections(void **state) {
+    expect_good(WV_KIND_REMOTE_APP, RAPP "}", RAPP "}");
+    expect_good(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":1}", NULL);
+    expect_good(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":512}", NULL);
+    expect_good(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":65536}", NULL);
+    expect_bad(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":0}", "maxConnections",
+               "out of range (1..65536)");
+    expect_bad(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":65537}", "maxConnections",
+               "out of range (1..65536)");
+    expect_bad(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":-1}", "maxConnections",
+               "out of range");
+    expect_bad(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":\"10\"}", "maxConnections",
+               "expected an integer");
+    expect_bad(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":1.5}", "maxConnections",
+               "expected an integer");
+    expect_bad(WV_KIND_REMOTE_APP, RAPP ",\"maxConnections\":null}", "maxConnections",
+               "expected an integer");
+    /* In a whole document the path is absolute. */
+    expect_bad(-1, "{\"site\":{" SITE_OK "},\"remoteApps\":[" RAPP ",\"maxConnections\":0}]}",
+               "remoteApps[0].maxConnections", "out of range");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(names),        cmocka_unit_test(parsers),     cmocka_unit_test(sockets),
         cmocka_unit_test(exposed_apps), cmocka_unit_test(remote_apps), cmocka_unit_test(site),
         cmocka_unit_test(documents),
+        cmocka_unit_test(remote_app_max_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
