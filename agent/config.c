@@ -424,6 +424,8 @@ static int do_remote(struct walk *w, const char *path, const struct ynode *m, js
                 rc = put(w, app, "appName", rd_string, path, key, v);
         } else if (IS("name") || IS("siteName") || IS("localSocket") || IS("appSocket")) {
             rc = put(w, app, key, rd_string, path, key, v);
+        } else if (IS("maxConnections")) { /* ours; upstream has no such key */
+            rc = put(w, app, key, rd_int, path, key, v);
         } else {
             rc = UNKNOWN(w, path, key);
         }

@@ -89,9 +89,9 @@ static json_t *shape_site(json_t *doc, json_t *site) {
     json_t *remote = json_array();
     json_array_foreach(json_object_get(doc, "remoteApps"), i, v) {
         json_t *a = json_object();
-        copy_keys(
-            a, v,
-            (const char *const[]){"name", "siteName", "appName", "localSocket", "appSocket", NULL});
+        copy_keys(a, v,
+                  (const char *const[]){"name", "siteName", "appName", "localSocket", "appSocket",
+                                        "maxConnections", NULL});
         json_array_append_new(remote, a);
     }
     json_object_set_new(y, "remoteApps", remote);

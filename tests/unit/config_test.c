@@ -127,6 +127,7 @@ static const char newer[] = "siteName: branch-7\n"
                             "  appName: desktops\n"
                             "  appSocket: tcp:10.9.0.4:5901\n"
                             "  localSocket: tcp:127.0.0.1:15902\n"
+                            "  maxConnections: 2000\n"
                             "restfulApi:\n"
                             "  enabled: true\n"
                             "  listenAddr: 127.0.0.1:18443\n"
@@ -246,6 +247,11 @@ static void newer_format_imports(void **state) {
     assert_string_equal(sget(d, "remoteApps/2/name"), "hq-desktops-15901");
     assert_string_equal(sget(d, "remoteApps/2/appSocket"), "tcp:10.9.0.3:5901");
     assert_string_equal(sget(d, "remoteApps/3/name"), "my-own");
+    /* ours, optional: only where given */
+    json_t *ra = json_object_get(d, "remoteApps");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ra, 3), "maxConnections")),
+                     2000);
+    assert_null(json_object_get(json_array_get(ra, 0), "maxConnections"));
     json_t *api = json_object_get(json_object_get(d, "site"), "restfulApi");
     assert_true(json_is_true(json_object_get(json_object_get(api, "tls"), "enabled")));
     assert_string_equal(sget(d, "site/restfulApi/listenAddr"), "127.0.0.1:18443");
@@ -273,6 +279,8 @@ static void type_errors_name_their_path(void **state) {
               "tunnel.localSockets[0].publicPort", "expected an integer");
     parse_err("tunnel:\n  localSockets:\n  - listenPort: \"80\"\n",
               "tunnel.localSockets[0].listenPort", "expected an integer");
+    parse_err("remoteApps:\n- siteName: a\n  maxConnections: lots\n",
+              "remoteApps[0].maxConnections", "expected an integer");
     parse_err("restfulApi:\n  enabled: maybe\n", "restfulApi.enabled", "expected true or false");
     parse_err("siteName: [a, b]\n", "siteName", "expected a string");
     parse_err("localExposedApps: {a: 1}\n", "localExposedApps", "expected a list");
@@ -421,6 +429,7 @@ static void canonical_paths_map_to_yaml_paths(void **state) {
         {newer, "exposedApps[2].portRange[1]", "localExposedApps[2].portRange[1]"},
         {seed_local, "remoteApps[0].appName", "remoteApps[0].remoteAppId"},
         {newer, "remoteApps[0].appName", "remoteApps[0].appName"},
+        {newer, "remoteApps[3].maxConnections", "remoteApps[3].maxConnections"},
         {newer, "site.restfulApi.listenAddr", "restfulApi.listenAddr"},
         {newer, "site.logger.level", "logger.level"},
     };
@@ -450,6 +459,16 @@ static void imports_validate(void **state) {
     wv_config_yaml_field("x", 1, err.field, field, sizeof(field));
     assert_string_equal(field, "tunnel.localSockets[0].mode");
     assert_non_null(strstr(err.message, "\"bogus\""));
+    wv_config_doc_free(d);
+
+    d = parse_ok("siteName: x\ncrypto: {key: abcdefghij}\n"
+                 "messageChannel: {mqtt: {brokerServer: mqtt://127.0.0.1:1883}}\n"
+                 "remoteApps:\n- {siteName: s, appName: a, localSocket: tcp:127.0.0.1:99,"
+                 " maxConnections: 0}\n");
+    assert_int_equal(wv_validate_document(d, true, &err), WV_ERR_INVAL);
+    wv_config_yaml_field("x", 1, err.field, field, sizeof(field));
+    assert_string_equal(field, "remoteApps[0].maxConnections");
+    assert_non_null(strstr(err.message, "out of range (1..65536)"));
     wv_config_doc_free(d);
 }
 
