@@ -154,17 +154,19 @@ async function main() {
     await shot(page, 'apps-created');
   });
 
-  await test('edit the remote app through the form', async () => {
+  await test('edit the remote app through the form (local socket, max connections)', async () => {
     const port2 = await freePort();
     const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
     await row.locator('[data-testid=edit]').click();
     const form = page.locator('[data-testid=remote-app-form]');
     assert(await form.locator('[data-testid=input-name]').getAttribute('readonly') !== null, 'the name is read-only while editing');
     await form.locator('[data-testid=input-localSocket]').fill(`tcp:127.0.0.1:${port2}`);
+    await form.locator('[data-testid=input-maxConnections]').fill('2000');
     await form.locator('[data-testid=remote-app-submit]').click();
     await row.locator(`text=tcp:127.0.0.1:${port2}`).waitFor();
     const stored = await apiGet(page, base, `/remote-apps/${appName}`);
     assert(stored.body.localSocket === `tcp:127.0.0.1:${port2}`, 'the API has the new local socket');
+    assert(stored.body.maxConnections === 2000, 'the API has maxConnections 2000 as a number');
   });
 
   await test('an invalid port shows the API error next to the field and stores nothing', async () => {

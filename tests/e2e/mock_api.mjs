@@ -67,12 +67,17 @@ const KINDS = {
   remoteApps: {
     path: 'remote-apps',
     validate(b) {
-      onlyFields(b, ['name', 'siteName', 'appName', 'localSocket', 'appSocket']);
+      onlyFields(b, ['name', 'siteName', 'appName', 'localSocket', 'appSocket', 'maxConnections']);
       checkName(b.name, 'name');
       checkName(b.siteName, 'siteName');
       checkName(b.appName, 'appName');
       const out = { name: b.name, siteName: b.siteName, appName: b.appName, localSocket: checkSocket(b.localSocket, 'localSocket') };
       if (b.appSocket) out.appSocket = checkSocket(b.appSocket, 'appSocket');
+      if (b.maxConnections !== undefined) {
+        if (!Number.isInteger(b.maxConnections)) throw new Invalid('maxConnections', 'expected an integer');
+        if (b.maxConnections < 1 || b.maxConnections > 65536) throw new Invalid('maxConnections', 'out of range (1..65536)');
+        out.maxConnections = b.maxConnections;
+      }
       return out;
     },
   },

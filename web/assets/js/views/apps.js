@@ -27,15 +27,18 @@ const remoteSpec = {
     { name: 'appName', label: 'App on that site', required: true, placeholder: 'exposed app name' },
     { name: 'localSocket', label: 'Local socket', required: true, placeholder: 'tcp:127.0.0.1:8080', help: SOCKET_HELP },
     { name: 'appSocket', label: 'Target in a range app (optional)', placeholder: 'tcp:10.0.2.10:22', help: 'Only for apps exposed in range mode.' },
+    { name: 'maxConnections', label: 'Max open connections (optional)', inputmode: 'numeric', placeholder: '512', help: '1..65536; empty = 512. A change applies to new connections.' },
   ],
   toBody(form) {
     const body = {};
     for (const k of ['name', 'siteName', 'appName', 'localSocket']) body[k] = getValue(form, k);
     const target = getValue(form, 'appSocket');
     if (target) body.appSocket = target;
+    const max = getValue(form, 'maxConnections');
+    if (max) body.maxConnections = /^\d+$/.test(max) ? Number(max) : max;   // let the API name a bad value
     return body;
   },
-  fromItem(form, item) { for (const k of ['name', 'siteName', 'appName', 'localSocket', 'appSocket']) setValue(form, k, item[k]); },
+  fromItem(form, item) { for (const k of ['name', 'siteName', 'appName', 'localSocket', 'appSocket', 'maxConnections']) setValue(form, k, item[k]); },
   columns: [
     { label: 'Name', value: (a) => a.name },
     { label: 'Peer / app', value: (a) => `${a.siteName} / ${a.appName}` },
