@@ -3,7 +3,11 @@
 PUT opens the local socket at once (TCP and unix), DELETE closes it, a bind
 conflict shows state "error" and recovers by itself when the port frees, an
 invalid socket is refused with 422 naming the field and nothing is stored.
+Over a real tunnel, a remote app's maxConnections caps its open connections
+and a PATCH of it applies to new connections without cutting open ones; the
+value round-trips through GET and `wovenet export`.
 Also prints the PUT -> accepting latency over 200 runs (no assertion)."""
+import json
 import os
 import socket
 import statistics
@@ -107,4 +111,103 @@ def main():
     t.check(a.proc.poll() is None, "agent still running")
 
 
-t.run(main)
+def echo_ok(s, tag):
+    """One round trip on an open connection through the tunnel."""
+    msg = f"ping {tag}\n".encode()
+    s.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        d = s.recv(len(msg) - len(got))
+        if not d:
+            return False
+        got += d
+    return got == msg
+
+
+def closed_at_once(port):
+    """Connects; True if the agent closes the connection within 1 s."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    s.settimeout(2)
+    t0 = time.monotonic()
+    try:
+        data = s.recv(1)
+    except ConnectionResetError:
+        data = b""
+    except socket.timeout:
+        data = None
+    s.close()
+    return data == b"" and time.monotonic() - t0 < 1
+
+
+def capped_over_a_tunnel():
+    """maxConnections over a real tunnel: alpha exposes an echo server,
+    bravo reaches it through remote app "capped"."""
+    key, topic = "limits-network-key-1", "wvtest/limits"
+    mq = t.Mosquitto()
+    echo = t.EchoServer()
+    sock = lambda: {"mode": "dedicated-address", "transportProtocol": "quic",
+                    "listenAddress": "127.0.0.1", "listenPort": t.free_port()}
+    t.Agent("alpha", config=t.site_yaml("alpha", key=key, broker=mq.url, topic=topic,
+                                        sockets=[sock()],
+                                        exposed=[{"appName": "echo",
+                                                  "appSocket": f"tcp:127.0.0.1:{echo.port}"}]))
+    bravo = t.Agent("bravo", config=t.site_yaml("bravo", key=key, broker=mq.url, topic=topic,
+                                                sockets=[sock()]))
+    t.wait_for(lambda: t.up_channels(bravo, "alpha") >= 1, 15, what="channel bravo -> alpha up")
+
+    p = t.free_port()
+    body = {"siteName": "alpha", "appName": "echo", "localSocket": f"tcp:127.0.0.1:{p}",
+            "maxConnections": 3}
+    st, obj, _ = bravo.api("PUT", "/api/v1/remote-apps/capped", body)
+    t.check_eq((st, obj.get("maxConnections")), (201, 3), "PUT with maxConnections 3 answers 201")
+    t.wait_for(lambda: bravo.api("GET", "/api/v1/remote-apps/capped")[1]["status"]["state"]
+               == "listening", 10, what="capped listening")
+
+    conns = []
+    for i in range(3):
+        s = socket.create_connection(("127.0.0.1", p), timeout=5)
+        conns.append(s)
+        t.check(echo_ok(s, i), f"connection {i + 1} of 3 works through the tunnel")
+    t.check(closed_at_once(p), "the 4th connection is closed at once")
+    t.wait_for(lambda: "remote app capped: connection refused: 3 open, maxConnections 3"
+               in bravo.log_text(), 2, what="refusal logged with the app and its cap")
+    t.check(True, "the refusal is logged naming the app and maxConnections 3")
+    metrics = bravo.api("GET", "/metrics")[1]
+    t.check('wovenet_remote_app_connections_refused_total{app="capped"} 1' in metrics,
+            "the refusal is counted in /metrics")
+
+    st, obj, _ = bravo.api("PATCH", "/api/v1/remote-apps/capped", {"maxConnections": 5})
+    t.check_eq((st, obj.get("maxConnections")), (200, 5), "PATCH maxConnections 5 answers 200")
+    for i in range(3, 5):
+        s = socket.create_connection(("127.0.0.1", p), timeout=5)
+        conns.append(s)
+        t.check(echo_ok(s, i), f"connection {i + 1} works after the PATCH")
+    for i in range(3):
+        t.check(echo_ok(conns[i], f"again {i}"), f"connection {i + 1} was not cut by the PATCH")
+    t.check(closed_at_once(p), "one more over the 5 is closed at once")
+    st, obj, _ = bravo.api("GET", "/api/v1/remote-apps/capped")
+    t.check_eq((obj["maxConnections"], obj["status"]["activeConnections"]), (5, 5),
+               "GET: maxConnections 5, 5 open")
+
+    rc, out, err = t.wovenet("export", "--db", bravo.db, "--format", "json")
+    apps = {a["name"]: a for a in json.loads(out)["remoteApps"]} if rc == 0 else {}
+    t.check_eq(apps.get("capped", {}).get("maxConnections"), 5, "export json: maxConnections 5")
+    rc, out, err = t.wovenet("export", "--db", bravo.db, "--format", "yaml")
+    t.check(rc == 0 and "maxConnections: 5" in out, "export yaml: maxConnections: 5")
+
+    # null removes it (merge patch): absent again, the default applies.
+    st, obj, _ = bravo.api("PATCH", "/api/v1/remote-apps/capped", {"maxConnections": None})
+    t.check(st == 200 and "maxConnections" not in obj, "PATCH null removes maxConnections")
+    s = socket.create_connection(("127.0.0.1", p), timeout=5)
+    conns.append(s)
+    t.check(echo_ok(s, 5), "a 6th connection works under the default (512)")
+    for s in conns:
+        s.close()
+
+
+def all_tests():
+    main()
+    capped_over_a_tunnel()
+
+
+t.run(all_tests)
