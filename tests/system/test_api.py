@@ -80,7 +80,7 @@ SAMPLES = {
     "exposed-apps": ({"name": "app1", "mode": "single", "appSocket": "tcp:127.0.0.1:5201"},
                      {"appSocket": "127.0.0.1:5202"}, "appSocket", "tcp:127.0.0.1:5202"),
     "remote-apps": ({"name": "r1", "siteName": "b", "appName": "web",
-                     "localSocket": "tcp:127.0.0.1:5201"},
+                     "localSocket": "tcp:127.0.0.1:5201", "maxConnections": 1000},
                     {"appName": "web2"}, "appName", "web2"),
 }
 
@@ -298,7 +298,10 @@ def hostile_corpus():
     wrong = [[], "str", 5, True, None, {"name": 1}, {"name": None}, {"name": []},
              dict(good, siteName=True), dict(good, localSocket=5), dict(good, localSocket={}),
              dict(good, appName=["x"]), dict(good, bogus=1), dict(good, networkKey="x" * 10),
-             {"siteName": "b"}, {"name": "r9"}, dict(good, name="")]
+             {"siteName": "b"}, {"name": "r9"}, dict(good, name=""),
+             dict(good, maxConnections=0), dict(good, maxConnections=65537),
+             dict(good, maxConnections="10"), dict(good, maxConnections=1.5),
+             dict(good, maxConnections=None), dict(good, maxConnections=True)]
     for w in wrong:
         out.append(("POST", ra, json.dumps(w).encode(), J))
     names = ["../etc", "a b", "'; DROP TABLE remote_apps;--", "<script>alert(1)</script>",
