@@ -12,6 +12,9 @@
 /* Bytes buffered per proxied connection and direction; also the QUIC
  * stream window, so a slow reader holds at most this much here. */
 #define APP_BUFFER (256u << 10)
+/* Datagram payload towards a peer at one of this host's addresses unless
+ * the socket sets maxUdpPayload. */
+#define LOCAL_UDP_PAYLOAD 32000
 
 unsigned m_kdf_iterations(void) {
     return WV_KDF_ITERATIONS;
@@ -288,6 +291,8 @@ void m_start_runtime(wv_mesh *m) {
     wv_quic_config_default(&to.quic);
     /* The proxy bounds what it buffers per connection by the stream window. */
     to.quic.stream_window = APP_BUFFER;
+    /* A peer on this host: loopback-sized datagrams (docs/PERFORMANCE.md). */
+    to.quic.local_udp_payload = LOCAL_UDP_PAYLOAD;
     /* Stable across restarts: a restarted site resets the connections its
      * previous run left open, so peers re-dial at once. */
     to.quic.has_reset_secret =

@@ -59,6 +59,12 @@ typedef struct wv_quic_config {
      * larger values are for known paths (loopback, jumbo frames) and turn
      * off ngtcp2's payload-size shaping. Max 65527. */
     size_t max_udp_payload;
+    /* Largest UDP payload towards a peer at one of this host's own
+     * addresses, whose route is the loopback device (MTU 64 KiB: TCP uses
+     * 64 KiB segments there too), capped by that route's MTU. Decided per
+     * connection when it is created. 0 (default): max_udp_payload for every
+     * peer. 1200..65527. */
+    size_t local_udp_payload;
     size_t sock_buf; /* SO_RCVBUF/SO_SNDBUF wish; default 8 MiB */
     /* Secret for stateless-reset tokens. Give a stable one (e.g. derived
      * from the site key) so that after a restart peers holding old
@@ -216,6 +222,7 @@ typedef struct wv_quic_conn_stats {
     uint64_t bytes_sent, bytes_recv; /* UDP payload bytes */
     uint64_t pkts_sent, pkts_recv;
     uint64_t streams_open;
+    size_t max_udp_payload; /* the largest datagram this connection sends */
     struct sockaddr_storage local, remote;
 } wv_quic_conn_stats;
 

@@ -279,8 +279,10 @@ int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
     ngtcp2_settings_default(&st);
     st.initial_ts = qnow();
     st.cc_algo = cc_algos[cfg->cc];
-    st.max_tx_udp_payload_size = cfg->max_udp_payload;
-    st.no_tx_udp_payload_size_shaping = cfg->max_udp_payload > 1452;
+    c->max_payload = qpath_payload(cfg, remote, ep->log);
+    st.max_tx_udp_payload_size = c->max_payload;
+    /* Above what PMTUD would find, the size is known: no probing. */
+    st.no_tx_udp_payload_size_shaping = c->max_payload > NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE;
     /* Auto-tuning may grow windows, but only up to the configured values:
      * the app sizes its buffers to them. */
     st.max_window = cfg->conn_window;
@@ -396,7 +398,7 @@ static bool write_close(wv_quic_conn *c, const ngtcp2_connection_close_error *cc
     ngtcp2_pkt_info pi = {0};
     ngtcp2_path_storage_zero(&ps);
     ngtcp2_ssize n = ngtcp2_conn_write_connection_close(c->nc, &ps.path, &pi, c->ep->txbuf,
-                                                        c->ep->cfg.max_udp_payload, ccerr, qnow());
+                                                        c->max_payload, ccerr, qnow());
     if (n <= 0)
         return false;
     free(c->close_pkt);
@@ -679,6 +681,7 @@ void wv_quic_conn_stats_get(wv_quic_conn *c, wv_quic_conn_stats *out) {
     out->pkts_sent = c->pkts_sent;
     out->pkts_recv = c->pkts_recv;
     out->streams_open = c->nstreams;
+    out->max_udp_payload = c->max_payload;
     out->local = c->ep->local;
     out->remote = c->remote;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* recvmmsg batches as many datagrams as fit in the buffer in 64 KiB slots
  * (libuv caps it at 20). */
@@ -37,6 +38,53 @@ socklen_t qaddr_len(const struct sockaddr *sa) {
     return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
+/* An IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4
+ * peer) as the IPv4 address it is. */
+static void unmap(const struct sockaddr *sa, struct sockaddr_storage *out) {
+    memcpy(out, sa, qaddr_len(sa));
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+    if (sa->sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+        return;
+    struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = s6->sin6_port};
+    memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+    memset(out, 0, sizeof(*out));
+    memcpy(out, &s4, sizeof(s4));
+}
+
+size_t qpath_payload(const wv_quic_config *cfg, const struct sockaddr *remote, wv_log *log) {
+    if (cfg->local_udp_payload <= cfg->max_udp_payload)
+        return cfg->max_udp_payload;
+    struct sockaddr_storage peer, any;
+    unmap(remote, &peer);
+    int af = peer.ss_family, fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cfg->max_udp_payload;
+    /* Binding to the peer's address succeeds only if it is one of ours:
+     * then the kernel routes to it over the loopback device. */
+    any = peer;
+    if (af == AF_INET)
+        ((struct sockaddr_in *)&any)->sin_port = 0;
+    else
+        ((struct sockaddr_in6 *)&any)->sin6_port = 0;
+    size_t out = cfg->max_udp_payload;
+    int mtu = 0;
+    socklen_t len = sizeof(mtu);
+    const struct sockaddr *p = (const struct sockaddr *)&peer;
+    if (bind(fd, (const struct sockaddr *)&any, qaddr_len(p)) == 0 &&
+        connect(fd, p, qaddr_len(p)) == 0 &&
+        getsockopt(fd, af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+                   af == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &len) == 0) {
+        /* IP and UDP headers: 20 + 8, or 40 + 8. */
+        size_t room = (size_t)mtu > 48 ? (size_t)mtu - (af == AF_INET ? 28 : 48) : 0;
+        out = WV_MAX(cfg->max_udp_payload, WV_MIN(cfg->local_udp_payload, room));
+    }
+    close(fd);
+    if (out != cfg->max_udp_payload)
+        WV_DEBUG(log, QSUB, "peer is on this host (loopback route, MTU %d): datagrams up to %zu",
+                 mtu, out);
+    return out;
+}
+
 static void idle_cb(uv_idle_t *h);
 
 int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_identity *id,
@@ -48,6 +96,8 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
         cfg = &def;
     }
     if (!loop || !id || cfg->max_udp_payload < 1200 || cfg->max_udp_payload > 65527 ||
+        (cfg->local_udp_payload && (cfg->local_udp_payload < 1200 ||
+                                    cfg->local_udp_payload > 65527)) ||
         cfg->stream_window == 0 || cfg->conn_window == 0 || cfg->idle_timeout_ms == 0 ||
         cfg->cc > WV_QUIC_CC_BBR2)
         return WV_ERR_INVAL;
@@ -81,8 +131,8 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
     ep->rxbuflen = RX_SLOTS * RX_SLOT;
     ep->rxbuf = wv_malloc(ep->rxbuflen);
     /* Room for a whole GSO batch; a single packet never exceeds
-     * max_udp_payload. */
-    ep->txbuflen = WV_MAX(cfg->max_udp_payload, (size_t)QGSO_BYTES);
+     * max_udp_payload or local_udp_payload. */
+    ep->txbuflen = WV_MAX(WV_MAX(cfg->max_udp_payload, cfg->local_udp_payload), (size_t)QGSO_BYTES);
     ep->txbuf = wv_malloc(ep->txbuflen);
     *out = ep;
     return 0;

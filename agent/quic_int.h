@@ -119,6 +119,7 @@ struct wv_quic_conn {
     uint64_t closing_rx;
     wv_quic_close_info info;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv, nstreams;
+    size_t max_payload; /* largest datagram we send (qpath_payload) */
     /* Stateless-reset tokens the peer gave us, registered in ep->tokens
      * so a reset (which carries no CID of ours) finds its connection. */
     uint8_t tokens[8][NGTCP2_STATELESS_RESET_TOKENLEN];
@@ -174,6 +175,10 @@ bool qep_send_paused(const wv_quic_endpoint *ep);
 void qep_mark_dirty(wv_quic_conn *c);
 void qep_handle_closed(wv_quic_endpoint *ep);
 socklen_t qaddr_len(const struct sockaddr *sa);
+/* The largest datagram to send to remote: cfg->local_udp_payload when
+ * remote is one of this host's addresses (capped by the loopback route's
+ * MTU), else cfg->max_udp_payload. One route lookup, no packet sent. */
+size_t qpath_payload(const wv_quic_config *cfg, const struct sockaddr *remote, wv_log *log);
 
 /* quic_rx.c: GRO receive through a dup of the socket; false = not available */
 #define QRX_SLOTS 16

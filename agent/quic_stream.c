@@ -164,7 +164,7 @@ static void flush(wv_quic_endpoint *ep, batch *b) {
 }
 
 /* Files the packet just written at txbuf + b->used into the batch. */
-static void add(wv_quic_endpoint *ep, batch *b, const ngtcp2_path *path, size_t n) {
+static void add(wv_quic_endpoint *ep, batch *b, const ngtcp2_path *path, size_t n, size_t maxlen) {
     const struct sockaddr *to = (const struct sockaddr *)path->remote.addr;
     socklen_t tolen = qaddr_len(to);
     if (b->used && (n > b->seg || memcmp(&b->to, to, tolen) != 0)) {
@@ -179,7 +179,7 @@ static void add(wv_quic_endpoint *ep, batch *b, const ngtcp2_path *path, size_t 
     }
     b->used += n;
     b->n++;
-    if (n < b->seg || b->n >= QGSO_SEGS || ep->txbuflen - b->used < ep->cfg.max_udp_payload)
+    if (n < b->seg || b->n >= QGSO_SEGS || ep->txbuflen - b->used < maxlen)
         flush(ep, b);
 }
 
@@ -191,9 +191,9 @@ bool qconn_write(wv_quic_conn *c) {
     size_t npkts = 0, spins = 0;
     batch b = {0};
     /* Pacing: one burst is the send quantum, and at most QBATCH packets. */
-    size_t quantum = ngtcp2_conn_get_send_quantum(c->nc) / ep->cfg.max_udp_payload;
+    size_t maxlen = c->max_payload;
+    size_t quantum = ngtcp2_conn_get_send_quantum(c->nc) / maxlen;
     size_t maxpkts = WV_MAX(WV_MIN(quantum, (size_t)QBATCH), (size_t)2);
-    size_t maxlen = ep->cfg.max_udp_payload;
 
     for (;;) {
         if (npkts >= maxpkts || qep_send_paused(ep) || ++spins > 16 * QBATCH) {
@@ -260,7 +260,7 @@ bool qconn_write(wv_quic_conn *c) {
             advance(c, s, ndata, flags & NGTCP2_WRITE_STREAM_FLAG_FIN);
         if (n == 0)
             break; /* congestion window, pacing, or nothing to say */
-        add(ep, &b, &ps.path, (size_t)n);
+        add(ep, &b, &ps.path, (size_t)n, maxlen);
         c->bytes_sent += (uint64_t)n;
         c->pkts_sent++;
         npkts++;

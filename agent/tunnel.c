@@ -610,14 +610,15 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
         addr_str(&st.local, la, sizeof(la));
         addr_str(&st.remote, ra, sizeof(ra));
         json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I}", "id",
+            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I}", "id",
                            (json_int_t)c->id, "direction", c->outbound ? "outbound" : "inbound",
                            "family", st.remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
                            "localAddress", la, "remoteAddress", ra, "state",
                            state_names[c->state], "rttMs", (double)st.smoothed_rtt_ns / 1e6,
                            "cwnd", (json_int_t)st.cwnd, "bytesSent", (json_int_t)st.bytes_sent,
                            "bytesReceived", (json_int_t)st.bytes_recv, "streams",
-                           (json_int_t)c->streams));
+                           (json_int_t)c->streams, "maxUdpPayload",
+                           (json_int_t)st.max_udp_payload));
     }
     return arr;
 }

@@ -40,8 +40,11 @@ static void tep_closed(void *arg) {
 static int tep_bind(wv_tunnels *t, struct tep *ep) {
     wv_quic_config cfg = t->quic;
     cfg.accept = ep->name != NULL;
-    if (ep->max_udp_payload)
+    if (ep->max_udp_payload) {
+        /* The socket's maxUdpPayload is exact: for every peer, local or not. */
         cfg.max_udp_payload = ep->max_udp_payload;
+        cfg.local_udp_payload = 0;
+    }
     int r = wv_quic_endpoint_new(t->loop, &cfg, t->id, t->log, &wv_tn_quic_callbacks, ep,
                                  &ep->qep);
     if (r == 0)

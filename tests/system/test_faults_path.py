@@ -39,6 +39,9 @@ def main():
     t.wait_for(lambda: len(local.channels("aws", "up")) == 2 and len(aws.channels("local", "up"))
                == 2, 30, interval=0.2, what="two up channels")
     t.wait_for(lambda: echo_ok(w), 10, what="echo through the tunnel")
+    t.check_eq(sorted({c["maxUdpPayload"] for c in local.channels("aws")}
+                      | {c["maxUdpPayload"] for c in aws.channels("local")}), [1452],
+               "channels between namespaces keep PMTUD-sized datagrams (no loopback route)")
 
     # --- One path dropped -----------------------------------------------------------------
     # Open connections spread over both channels (the balancer alternates

@@ -40,7 +40,10 @@ def main():
                  {"appName": "lan", "mode": "range", "addressRange": ["127.0.0.0/8"],
                   "portRange": [str(echo.port)]}]))
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "siteBravo9", key=KEY, broker=mq.url, topic="wvtest/mesh", sockets=[sock(pb)],
+        "siteBravo9", key=KEY, broker=mq.url, topic="wvtest/mesh",
+        # Bravo's socket fixes its datagram size; alpha's default picks the
+        # loopback size for a peer on this host.
+        sockets=[dict(sock(pb), maxUdpPayload=1452)],
         remote=[{"siteName": "siteAlpha7", "appName": "webAppQx",
                  "localSocket": f"tcp:127.0.0.1:{l_echo}"},
                 {"siteName": "siteAlpha7", "appName": "blob",
@@ -70,6 +73,15 @@ def main():
                and t.up_channels(bravo, "siteAlpha7") == 2, 6, what="two up channels each")
     dt = time.monotonic() - started
     t.check(dt <= 3.0, f"two up channels each {dt:.2f} s after the start (<= 3 s)")
+
+    def sizes(agent, site):
+        peers = agent.api("GET", "/api/v1/peers")[1]
+        return [c.get("maxUdpPayload") for p in peers if p["siteName"] == site
+                for c in p["channels"]]
+    t.check_eq(sizes(alpha, "siteBravo9"), [32000, 32000],
+               "alpha's channels to a peer on this host send 32000-byte datagrams")
+    t.check_eq(sizes(bravo, "siteAlpha7"), [1452, 1452],
+               "bravo's socket with maxUdpPayload 1452 keeps 1452 towards a local peer")
 
     # Data through the tunnel; events report the counters as they move.
     ev = t.Events(bravo)

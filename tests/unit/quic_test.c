@@ -8,6 +8,7 @@
 #include "common.h"
 #include "identity.h"
 #include "quic.h"
+#include "quic_int.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -410,6 +411,91 @@ static void echo_8mib_round_trip_intact(void **state) {
     fx_free(f);
 }
 
+/* A peer at one of this host's addresses gets loopback-sized datagrams
+ * (capped by the loopback route's MTU); the bytes still arrive intact. */
+static void local_peer_gets_local_payload(const char *ip, size_t want) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.stream_window = 256 * 1024;
+    cfg.conn_window = 512 * 1024;
+    cfg.local_udp_payload = 65527;
+    fx *f = fx_new(ip, &cfg);
+    connect_pair(f);
+    f->a.echo = true;
+    f->b.consume = true;
+    size_t len = 4u << 20;
+    uint8_t *data = pattern(len);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    f->b.sid = sid;
+    f->b.sbuf = data;
+    f->b.slen = len;
+    pump_send(&f->b, f->b.conn);
+    RUN_UNTIL(f, f->b.rfin, 20000);
+    assert_int_equal(f->b.rlen, len);
+    assert_memory_equal(f->b.rbuf, data, len);
+    wv_quic_conn_stats sa, sb;
+    wv_quic_conn_stats_get(f->a.conn, &sa);
+    wv_quic_conn_stats_get(f->b.conn, &sb);
+    assert_int_equal(sa.max_udp_payload, want);
+    assert_int_equal(sb.max_udp_payload, want);
+    /* Far fewer packets than 1452-byte ones would take (8 MiB moved). */
+    assert_true(sb.pkts_sent + sa.pkts_sent < (2 * len) / 4000);
+    free(data);
+    fx_free(f);
+}
+
+static void local_ipv4_peer_uses_route_mtu(void **state) {
+    /* The route MTU the kernel reports for lo is capped at the largest
+     * IPv4 datagram, 65535: less 20 + 8 header bytes. */
+    local_peer_gets_local_payload("127.0.0.1", 65507);
+}
+
+static void local_ipv6_peer_uses_route_mtu(void **state) {
+    local_peer_gets_local_payload("::1", 65536 - 40 - 8);
+}
+
+static void path_payload_rule(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    struct sockaddr_storage ss;
+    const struct sockaddr *sa = (const struct sockaddr *)&ss;
+    /* Off by default: every peer gets max_udp_payload. */
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 4433, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 1452);
+    cfg.local_udp_payload = 16000;
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 16000);
+    /* Any address of the loopback net is ours. */
+    assert_int_equal(uv_ip4_addr("127.0.0.9", 4433, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 16000);
+    /* A dual-stack socket's view of an IPv4 peer. */
+    assert_int_equal(uv_ip6_addr("::ffff:127.0.0.1", 4433, (struct sockaddr_in6 *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 16000);
+    /* Not an address of this host (documentation range; nothing is sent). */
+    assert_int_equal(uv_ip4_addr("203.0.113.77", 4433, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 1452);
+    assert_int_equal(uv_ip6_addr("2001:db8::77", 4433, (struct sockaddr_in6 *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 1452);
+    /* Never below max_udp_payload, whatever is configured. */
+    cfg.max_udp_payload = 9000;
+    cfg.local_udp_payload = 4000;
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 4433, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 9000);
+    /* Out of range is refused at endpoint creation. */
+    wv_identity *id;
+    wv_quic_endpoint *ep = NULL;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    assert_int_equal(wv_identity_generate("x", &id), 0);
+    cfg.local_udp_payload = 70000;
+    assert_int_equal(wv_quic_endpoint_new(&loop, &cfg, id, NULL, NULL, NULL, &ep), WV_ERR_INVAL);
+    cfg.local_udp_payload = 1000;
+    assert_int_equal(wv_quic_endpoint_new(&loop, &cfg, id, NULL, NULL, NULL, &ep), WV_ERR_INVAL);
+    assert_null(ep);
+    wv_identity_free(id);
+    uv_loop_close(&loop);
+}
+
 static void receiver_that_does_not_consume_stalls_sender_at_window(void **state) {
     wv_quic_config cfg;
     wv_quic_config_default(&cfg);
@@ -710,6 +796,9 @@ int main(void) {
         cmocka_unit_test(ipv6_loopback_works),
         cmocka_unit_test(loopback_handshake_is_not_paced),
         cmocka_unit_test(echo_8mib_round_trip_intact),
+        cmocka_unit_test(local_ipv4_peer_uses_route_mtu),
+        cmocka_unit_test(local_ipv6_peer_uses_route_mtu),
+        cmocka_unit_test(path_payload_rule),
         cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
         cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),
         cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
