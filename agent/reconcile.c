@@ -163,7 +163,8 @@ static void reconcile_remote_apps(wv_reconciler *r) {
             else
                 set_state(a, up_state(r, a), NULL);
         } else if (a && !json_equal(a->spec, obj)) {
-            /* Changed: rebuild from scratch; counters start over. */
+            /* Changed: a new listener; the counters carry on (they are
+             * Prometheus counters of the app, which keeps its name). */
             wv_applisten_close(a->listener);
             a->listener = NULL;
             set_spec(a, obj);
