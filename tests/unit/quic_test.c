@@ -377,6 +377,26 @@ static uint8_t *pattern(size_t len) {
     return p;
 }
 
+/* b starts sending len patterned bytes on a new stream; the caller runs
+ * the loop. Returns the pattern (free it). */
+static uint8_t *start_send(fx *f, size_t len) {
+    uint8_t *data = pattern(len);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    f->b.sid = sid;
+    f->b.sbuf = data;
+    f->b.slen = len;
+    pump_send(&f->b, f->b.conn);
+    return data;
+}
+
+/* The same, and a echoes the bytes back to b. */
+static uint8_t *start_echo(fx *f, size_t len) {
+    f->a.echo = true;
+    f->b.consume = true;
+    return start_send(f, len);
+}
+
 static void echo_8mib_round_trip_intact(void **state) {
     wv_quic_config cfg;
     wv_quic_config_default(&cfg);
@@ -386,16 +406,8 @@ static void echo_8mib_round_trip_intact(void **state) {
     cfg.max_udp_payload = 1452;
     fx *f = fx_new("127.0.0.1", &cfg);
     connect_pair(f);
-    f->a.echo = true;
-    f->b.consume = true;
     size_t len = 8u << 20;
-    uint8_t *data = pattern(len);
-    int64_t sid;
-    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
-    f->b.sid = sid;
-    f->b.sbuf = data;
-    f->b.slen = len;
-    pump_send(&f->b, f->b.conn);
+    uint8_t *data = start_echo(f, len);
     /* The sender may queue no more than the peer's stream window. */
     assert_true(f->b.soff <= cfg.stream_window);
     RUN_UNTIL(f, f->b.rfin, 20000);
@@ -421,16 +433,8 @@ static void local_peer_gets_local_payload(const char *ip, size_t want) {
     cfg.local_udp_payload = 65527;
     fx *f = fx_new(ip, &cfg);
     connect_pair(f);
-    f->a.echo = true;
-    f->b.consume = true;
     size_t len = 4u << 20;
-    uint8_t *data = pattern(len);
-    int64_t sid;
-    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
-    f->b.sid = sid;
-    f->b.sbuf = data;
-    f->b.slen = len;
-    pump_send(&f->b, f->b.conn);
+    uint8_t *data = start_echo(f, len);
     RUN_UNTIL(f, f->b.rfin, 20000);
     assert_int_equal(f->b.rlen, len);
     assert_memory_equal(f->b.rbuf, data, len);
@@ -504,13 +508,7 @@ static void receiver_that_does_not_consume_stalls_sender_at_window(void **state)
     fx *f = fx_new("127.0.0.1", &cfg);
     connect_pair(f);
     size_t len = 1u << 20;
-    uint8_t *data = pattern(len);
-    int64_t sid;
-    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
-    f->b.sid = sid;
-    f->b.sbuf = data;
-    f->b.slen = len;
-    pump_send(&f->b, f->b.conn);
+    uint8_t *data = start_send(f, len);
     RUN_UNTIL(f, f->a.rlen == cfg.stream_window, 3000);
     /* Let it try for a while: nothing more may arrive or be accepted. */
     RUN_UNTIL(f, false, 200);
