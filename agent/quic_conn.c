@@ -18,7 +18,7 @@ static void destroy(wv_quic_conn *c);
 
 /* ---- ngtcp2 callbacks: state changes only, never I/O ---- */
 
-static void addr_str(const wv_quic_conn *c, char out[64]) {
+void qconn_addr_str(const wv_quic_conn *c, char out[64]) {
     char ip[INET6_ADDRSTRLEN] = "?";
     const struct sockaddr *sa = (const struct sockaddr *)&c->remote;
     if (sa->sa_family == AF_INET6) {
@@ -47,7 +47,7 @@ static int on_handshake_completed(ngtcp2_conn *nc, void *ud) {
     }
     c->hs_notified = true;
     char addr[64], fp[WV_FINGERPRINT_HEX_LEN + 1];
-    addr_str(c, addr);
+    qconn_addr_str(c, addr);
     wv_fingerprint_to_hex(c->peer_fp, fp);
     WV_INFO(c->ep->log, QSUB, "conn %s (%s) established, peer certificate %s", addr,
             c->server ? "inbound" : "outbound", fp);
@@ -375,7 +375,7 @@ static void notify_closed(wv_quic_conn *c) {
     if (!c->info.what)
         c->info = (wv_quic_close_info){WV_ERR_CLOSED, false, false, 0, "closed"};
     char addr[64];
-    addr_str(c, addr);
+    qconn_addr_str(c, addr);
     WV_INFO(ep->log, QSUB, "conn %s (%s) closed: %s (%s code %llu, %s)", addr,
             c->server ? "inbound" : "outbound", c->info.what,
             c->info.app_code ? "app" : "transport", (unsigned long long)c->info.code,

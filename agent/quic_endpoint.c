@@ -363,31 +363,39 @@ static bool set_gso(wv_quic_endpoint *ep, int seg) {
     return true;
 }
 
-void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
-                    size_t seglen) {
+int qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
+                   size_t seglen) {
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
-        return;
+        return 0;
     if (len > seglen && ep->gso && ep->sendq_bytes == 0 && set_gso(ep, (int)seglen)) {
         uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
         int rv = uv_udp_try_send(&ep->udp, &b, 1, to);
         if (rv >= 0)
-            return;
+            return 0;
         if (rv != UV_EAGAIN && rv != UV_ENOBUFS) {
-            /* E.g. EIO from a device without checksum offload. */
+            /* Segments larger than the path's MTU fail as EINVAL: the
+             * first packet alone tells that apart from a device that
+             * cannot do GSO (e.g. EIO without checksum offload). */
+            set_gso(ep, 0);
+            if (qep_send(ep, to, buf, seglen) == UV_EMSGSIZE)
+                return UV_EMSGSIZE;
             WV_INFO(ep->log, QSUB, "UDP GSO send failed (%s); sending packets singly",
                     uv_strerror(rv));
             ep->gso = false;
-            set_gso(ep, 0);
-            ep->gso = false;
+            buf += seglen;
+            len -= seglen;
         }
     }
+    int err = 0;
     for (size_t off = 0; off < len; off += seglen)
-        qep_send(ep, to, buf + off, WV_MIN(seglen, len - off));
+        if (qep_send(ep, to, buf + off, WV_MIN(seglen, len - off)) == UV_EMSGSIZE)
+            err = UV_EMSGSIZE;
+    return err;
 }
 
-void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len) {
+int qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len) {
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
-        return;
+        return 0;
     if (ep->gso_cur && len > (size_t)ep->gso_cur)
         set_gso(ep, 0);
     uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
@@ -395,12 +403,12 @@ void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pk
     if (ep->sendq_bytes == 0)
         rv = uv_udp_try_send(&ep->udp, &b, 1, to);
     if (rv >= 0)
-        return;
+        return 0;
     if (rv != UV_EAGAIN && rv != UV_ENOBUFS) {
         /* EMSGSIZE (a PMTUD probe too big), unreachable, ...: the packet
          * is lost and QUIC recovers. */
         WV_DEBUG(ep->log, QSUB, "udp send: %s", uv_strerror(rv));
-        return;
+        return rv == UV_EMSGSIZE ? rv : 0;
     }
     qsend *s = wv_malloc(sizeof(*s) + len);
     s->ep = ep;
@@ -409,10 +417,11 @@ void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pk
     b = uv_buf_init((char *)s->data, (unsigned)len);
     if (uv_udp_send(&s->req, &ep->udp, &b, 1, to, send_cb) < 0) {
         free(s);
-        return;
+        return 0;
     }
     ep->sendq_bytes += len;
     ep->nqueued++;
+    return 0;
 }
 
 bool qep_send_paused(const wv_quic_endpoint *ep) {

@@ -165,12 +165,18 @@ int qtls_endpoint_init(wv_quic_endpoint *ep, const wv_identity *id);
 void qtls_endpoint_dispose(wv_quic_endpoint *ep);
 int qtls_session_new(wv_quic_conn *c);
 
+/* "ip:port" / "[ip6]:port" of the peer, for logs. */
+void qconn_addr_str(const wv_quic_conn *c, char out[64]);
+
 /* quic_endpoint.c */
-void qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len);
+/* Both return 0, or UV_EMSGSIZE when the kernel refused a datagram as
+ * larger than the path takes (the packets are lost; QUIC resends them).
+ * Other failures are logged and treated as loss. */
+int qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len);
 /* Sends len bytes holding packets of seglen bytes each (the last may be
  * shorter) in one GSO send when possible, else one by one. */
-void qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
-                    size_t seglen);
+int qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
+                   size_t seglen);
 bool qep_send_paused(const wv_quic_endpoint *ep);
 void qep_mark_dirty(wv_quic_conn *c);
 void qep_handle_closed(wv_quic_endpoint *ep);

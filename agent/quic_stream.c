@@ -154,13 +154,31 @@ static qstream *pick(wv_quic_conn *c, bool conn_blocked) {
  * as one GSO send: equal-sized packets, a shorter one closing the batch. */
 typedef struct batch {
     size_t used, seg, n;
+    int err; /* UV_EMSGSIZE once a datagram was too large for the path */
     struct sockaddr_storage to;
 } batch;
 
 static void flush(wv_quic_endpoint *ep, batch *b) {
-    if (b->used)
-        qep_send_batch(ep, (const struct sockaddr *)&b->to, ep->txbuf, b->used, b->seg);
+    if (b->used &&
+        qep_send_batch(ep, (const struct sockaddr *)&b->to, ep->txbuf, b->used, b->seg) < 0)
+        b->err = UV_EMSGSIZE;
     b->used = b->seg = b->n = 0;
+}
+
+/* The path took less than we sent: a local-looking address that is NATed
+ * onwards, say (docs/QUIC.md). Later packets shrink, to 1452 (what PMTUD
+ * would reach), then to 1200 (QUIC's minimum); ngtcp2 resends what was
+ * lost in them. */
+static void shrink(wv_quic_conn *c) {
+    size_t was = c->max_payload;
+    c->max_payload = was > NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE ? NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE
+                                                             : NGTCP2_MAX_UDP_PAYLOAD_SIZE;
+    if (c->max_payload >= was)
+        return;
+    char addr[64];
+    qconn_addr_str(c, addr);
+    WV_INFO(c->ep->log, QSUB, "conn %s: the path refused %zu-byte datagrams; sending %zu", addr,
+            was, c->max_payload);
 }
 
 /* Files the packet just written at txbuf + b->used into the batch. */
@@ -271,6 +289,10 @@ bool qconn_write(wv_quic_conn *c) {
         }
     }
     flush(ep, &b);
+    if (b.err) {
+        shrink(c);
+        qep_mark_dirty(c);
+    }
     /* Pacing only once the handshake is done: before the first RTT sample
      * ngtcp2 0.12 paces at cwnd per initial RTT (333 ms), which held the
      * client's Finished back ~20 ms behind its 1200-byte Initial. */
