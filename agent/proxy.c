@@ -374,7 +374,7 @@ static void on_written(uv_write_t *req, int status) {
     pc_maybe_shutdown(c);
 }
 
-void pc_issue(pconn *c, wreq *w) {
+static void issue(pconn *c, wreq *w) {
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
     w->req.data = w;
     if (uv_write(&w->req, c->sock, &b, 1, on_written) != 0) {
@@ -385,29 +385,26 @@ void pc_issue(pconn *c, wreq *w) {
     }
 }
 
+/* Hands c's queued chunks to libuv, in order. A failed write aborts c, and
+ * whatever is left then goes the way of any dropped queue (credit back). */
+void pc_issue_queued(pconn *c) {
+    pc_flush_unlist(c);
+    while (c->qhead && c->st == P_SPLICE) {
+        wreq *w = c->qhead;
+        c->qhead = w->next;
+        if (!c->qhead)
+            c->qtail = NULL;
+        w->next = NULL;
+        issue(c, w);
+    }
+    pc_drop_queue(c);
+}
+
 /* Issues every gathered chunk: one write per connection per loop pass. */
 static void on_flush(uv_check_t *h) {
     wv_proxy *p = h->data;
-    while (p->flushq) {
-        pconn *c = p->flushq;
-        pc_flush_unlist(c);
-        wreq *w = c->qhead;
-        c->qhead = c->qtail = NULL;
-        while (w) {
-            wreq *next = w->next;
-            w->next = NULL;
-            if (c->st == P_SPLICE) {
-                pc_issue(c, w); /* may abort c: the rest is dropped below */
-            } else {
-                c->in_pending -= w->len;
-                pc_adj_buffered(c, -(long)w->len);
-                if (c->stream_live)
-                    wv_quic_stream_consumed(c->qc, c->sid, w->len);
-                free(w);
-            }
-            w = next;
-        }
-    }
+    while (p->flushq)
+        pc_issue_queued(p->flushq);
     uv_check_stop(h);
 }
 

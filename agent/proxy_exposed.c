@@ -83,20 +83,7 @@ static void on_connect(uv_connect_t *req, int status) {
     pc_count(c, 0, 0, +1);
     WV_DEBUG(c->p->log, SUB, "site %s app %s: connected", c->peer, c->name);
     /* The pipelined payload that waited under flow control goes out now. */
-    wreq *w = c->qhead;
-    c->qhead = c->qtail = NULL;
-    while (w) {
-        wreq *next = w->next;
-        w->next = NULL;
-        if (c->st == P_SPLICE) {
-            pc_issue(c, w);
-        } else {
-            c->in_pending -= w->len;
-            pc_adj_buffered(c, -(long)w->len);
-            free(w);
-        }
-        w = next;
-    }
+    pc_issue_queued(c);
     pc_maybe_shutdown(c);
     pc_start_reading(c);
 }

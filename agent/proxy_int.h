@@ -111,7 +111,8 @@ bool pc_push_out(pconn *c, const uint8_t *data, size_t len, bool frame);
 void pc_send_fin(pconn *c);
 void pc_start_reading(pconn *c);
 void pc_maybe_shutdown(pconn *c);
-void pc_issue(pconn *c, wreq *w);
+/* Writes the queued chunks (st must be P_SPLICE); drops them otherwise. */
+void pc_issue_queued(pconn *c);
 void pc_flush_unlist(pconn *c);
 void pc_clean(char *dst, size_t cap, const char *src);
 
