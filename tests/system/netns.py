@@ -362,19 +362,13 @@ class Echo:
             threading.Thread(target=self._echo, args=(c,), daemon=True).start()
 
     def _echo(self, c):
-        try:
-            if self.greeting:
+        if self.greeting:
+            try:
                 c.sendall(self.greeting)
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    c.shutdown(socket.SHUT_WR)
-                    break
-                c.sendall(d)
-        except OSError:
-            pass
-        finally:
-            c.close()
+            except OSError:
+                c.close()
+                return
+        t.EchoServer._echo(c)
 
 
 def roundtrip(ns, port, data, host="127.0.0.1", timeout=20):

@@ -12,6 +12,15 @@ static void expose_tcp(fx *f, const char *name, int port) {
     free(j);
 }
 
+/* An echo server exposed as app "echo" and a listener for it. */
+static fx *echo_fixture(struct srv *s, struct lsn *l) {
+    fx *f = fx_new();
+    srv_start(f, s, S_ECHO, NULL);
+    expose_tcp(f, "echo", s->port);
+    lsn_start(f, l, "echo", NULL, NULL);
+    return f;
+}
+
 static void check_bounded(fx *f) {
     struct wv_proxy_stats sa, sb;
     wv_proxy_get_stats(f->pa, &sa);
@@ -51,12 +60,9 @@ static void sixty_four_mib_each_way_hashes_match(void **state) {
 }
 
 static void echo_app_returns_64_mib_intact(void **state) {
-    fx *f = fx_new();
     struct srv s = {0};
-    srv_start(f, &s, S_ECHO, NULL);
-    expose_tcp(f, "echo", s.port);
     struct lsn l = {0};
-    lsn_start(f, &l, "echo", NULL, NULL);
+    fx *f = echo_fixture(&s, &l);
     tconn c = {.send_len = 64 * MIB, .send_seed = 33, .recv_seed = 33};
     uint64_t t0 = uv_hrtime();
     t_connect(f, &c, l.port, NULL);
@@ -69,12 +75,9 @@ static void echo_app_returns_64_mib_intact(void **state) {
 }
 
 static void two_hundred_parallel_echo_connections(void **state) {
-    fx *f = fx_new();
     struct srv s = {0};
-    srv_start(f, &s, S_ECHO, NULL);
-    expose_tcp(f, "echo", s.port);
     struct lsn l = {0};
-    lsn_start(f, &l, "echo", NULL, NULL);
+    fx *f = echo_fixture(&s, &l);
     enum { N = 200 };
     tconn *c = calloc(N, sizeof(*c));
     for (int i = 0; i < N; i++) {
@@ -118,12 +121,9 @@ static void seq_next(tconn *t) {
 }
 
 static void ten_thousand_short_connections_in_a_row(void **state) {
-    fx *f = fx_new();
     struct srv s = {0};
-    srv_start(f, &s, S_ECHO, NULL);
-    expose_tcp(f, "echo", s.port);
     struct lsn l = {0};
-    lsn_start(f, &l, "echo", NULL, NULL);
+    fx *f = echo_fixture(&s, &l);
     f->seq_port = l.port;
     enum { N = 10000 };
     f->seq_left = N;
@@ -545,12 +545,9 @@ static void never_accepting_app_gets_connect_timeout(void **state) {
 }
 
 static void site_down_refuses_at_once_then_works(void **state) {
-    fx *f = fx_new();
     struct srv s = {0};
-    srv_start(f, &s, S_ECHO, NULL);
-    expose_tcp(f, "echo", s.port);
     struct lsn l = {0};
-    lsn_start(f, &l, "echo", NULL, NULL);
+    fx *f = echo_fixture(&s, &l);
     f->site_down = true;
     uint64_t t0 = uv_hrtime();
     expect_refused(f, &l);
