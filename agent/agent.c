@@ -1,13 +1,12 @@
 /* The running site: the store's desired state made real. It owns the site
  * identity, the REST API, the reconciler (local remote-app listeners) and
  * the mesh (discovery, tunnels, proxy), and connects their callbacks. */
-#include "agent.h"
-#include "api.h"
-#include "common.h"
-#include "identity.h"
-#include "mesh.h"
-#include "metrics.h"
-#include "reconcile.h"
+#include "wv/agent.h"
+#include "wv/api.h"
+#include "wv/base.h"
+#include "wv/crypto.h"
+#include "wv/mesh.h"
+#include "wv/apps.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,9 +1,8 @@
 /* wovenet: parses the command line, builds the objects, runs, tears down. */
-#include "agent.h"
-#include "cli.h"
-#include "common.h"
-#include "log.h"
-#include "store.h"
+#include "wv/agent.h"
+#include "wv/cli.h"
+#include "wv/base.h"
+#include "wv/store.h"
 
 #include <errno.h>
 #include <signal.h>

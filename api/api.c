@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "wv/base.h"
 
 #define TICK_MS 500
 

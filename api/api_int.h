@@ -1,10 +1,13 @@
 #ifndef WV_API_INT_H
 #define WV_API_INT_H
 /* Internals shared by api.c and the handlers_*.c files. */
-#include "api.h"
+#include "wv/api.h"
 #include "auth.h"
 #include "http.h"
 #include "sse.h"
+
+/* Every file under web/, sorted by path (generated, see cmake/embed.cmake). */
+extern const struct wv_embedded wv_webassets[];
 
 #define WV_API_SUB "api"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common.h"
+#include "wv/base.h"
 
 #define SUB "api"
 #define CACHE_N 64

@@ -13,7 +13,7 @@
 #include <uv.h>
 
 #include "http.h"
-#include "store.h"
+#include "wv/store.h"
 
 typedef struct wv_auth wv_auth;
 

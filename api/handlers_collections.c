@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "api_int.h"
-#include "common.h"
+#include "wv/base.h"
 
 /* Adds the runtime status to a stored object (owned by the caller). */
 static json_t *with_status(wv_api *api, enum wv_kind kind, json_t *obj) {

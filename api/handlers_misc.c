@@ -5,8 +5,7 @@
 #include <string.h>
 
 #include "api_int.h"
-#include "common.h"
-#include "embed.h"
+#include "wv/base.h"
 
 static void healthz(wv_http_req *r, void *user) {
     wv_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));

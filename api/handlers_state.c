@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "api_int.h"
-#include "common.h"
+#include "wv/base.h"
 
 static void reply_site(wv_api *api, wv_http_req *r) {
     json_t *site = NULL;

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common.h"
+#include "wv/base.h"
 
 #define SUB "api"
 #define MAX_ROUTES 64

@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "log.h"
+#include "wv/base.h"
 
 typedef struct wv_http wv_http;
 typedef struct wv_http_req wv_http_req;

@@ -1,5 +1,5 @@
 #include "ratelimit.h"
-#include "common.h"
+#include "wv/base.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "wv/base.h"
 
 struct client {
     wv_sse_hub *hub;

@@ -1,5 +1,5 @@
 string(REPLACE "|" ";" FILES "${FILES}")
-set(body "#include \"embed.h\"\n")
+set(body "#include \"wv/base.h\"\n")
 set(table "")
 set(i 0)
 list(SORT FILES)

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "api.h"
-#include "common.h"
-#include "store.h"
+#include "wv/api.h"
+#include "wv/base.h"
+#include "wv/store.h"
 
 struct harness {
     uv_loop_t *loop;

@@ -6,9 +6,9 @@
  *
  * A small socket buffer exercises the EAGAIN queue of the send path.
  */
-#include "common.h"
-#include "identity.h"
-#include "quic.h"
+#include "wv/base.h"
+#include "wv/crypto.h"
+#include "wv/quic.h"
 
 #include <stdio.h>
 #include <stdlib.h>

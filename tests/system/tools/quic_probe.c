@@ -14,11 +14,11 @@
  * bool, "closeErr":int, "closedAfterMs":ms since the handshake (or the dial
  * when there was none), "streamsOpened":n, "streamsReset":n, "replyBytes":n}
  * and exits 0; 2 on a usage or setup error. The test judges the result. */
-#include "common.h"
-#include "identity.h"
-#include "proto.h"
-#include "quic.h"
-#include "validate.h"
+#include "wv/base.h"
+#include "wv/crypto.h"
+#include "wv/tunnel.h"
+#include "wv/quic.h"
+#include "wv/model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

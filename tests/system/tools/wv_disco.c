@@ -10,12 +10,10 @@
  *   wv_disco hash --key K --topic T --iterations N --site S
  *
  * The key derivation runs in uv_queue_work, as in the agent. */
-#include "announce.h"
-#include "common.h"
-#include "discovery.h"
+#include "wv/discovery.h"
+#include "wv/base.h"
 #include "envelope.h"
-#include "keys.h"
-#include "log.h"
+#include "wv/crypto.h"
 
 #include <stdio.h>
 #include <stdlib.h>

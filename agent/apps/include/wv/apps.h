@@ -1,0 +1,225 @@
+#ifndef WV_APPS_H
+#define WV_APPS_H
+/* The proxy: splices local TCP/unix connections to QUIC app streams
+ * (docs/PROTOCOL.md, "App streams") with end-to-end flow control.
+ *
+ * Client side: a remote app's listener accepted a local connection; the
+ * proxy opens a stream, sends the header {app, target?}, pipelines the
+ * client's bytes at once and waits for the status frame.
+ * Exposed side: a proven peer opened a stream; the proxy reads the header,
+ * checks the app (and, for range apps, the target), connects and answers the
+ * status frame, then splices.
+ *
+ * Flow control, both directions:
+ *  - local -> tunnel: the local socket is read (into one 64 KiB buffer per
+ *    connection) only while the stream accepts bytes; a short
+ *    wv_quic_stream_write() keeps the remainder, stops reading and resumes
+ *    on the stream's writable event.
+ *  - tunnel -> local: received bytes are copied into a write request and
+ *    credit is returned (wv_quic_stream_consumed) only when that write has
+ *    completed. The peer can therefore have at most the stream receive
+ *    window outstanding: the agent MUST set wv_quic_config.stream_window to
+ *    max_buffer (and connection windows large enough for the expected number
+ *    of connections), which bounds the buffered bytes of a connection to
+ *    max_buffer + 64 KiB whatever the speeds of the two ends (the QUIC
+ *    layer adds at most the peer's window, max_buffer, of sent but not yet
+ *    acknowledged bytes). Likewise wv_quic_config.conn_window bounds the
+ *    total held for all the streams of one channel.
+ * Header and status frames are consumed immediately. The exposed side holds
+ * payload pipelined behind the header (unconsumed, so under the same bound)
+ * until it has connected to the app.
+ *
+ * Half-close: local EOF -> stream FIN after the pending bytes; stream FIN ->
+ * shutdown(SHUT_WR) of the local socket after the pending writes. Aborts: a
+ * local read/write error resets the stream with WV_APPERR_ABORTED; a peer
+ * reset closes a local TCP connection with RST (a unix one plainly).
+ *
+ * Stream handlers follow tunnel.h: the user data of each proxy stream points
+ * at a struct whose first member is `const struct wv_stream_ops *`; whoever
+ * owns the QUIC callbacks forwards data/reset/close/writable to it. A
+ * connection is freed once its stream closed (close event) and its local
+ * handles are closed.
+ *
+ * The process must ignore SIGPIPE: a local peer that reset its connection
+ * would otherwise kill it on the next write (libuv writes with write(2)).
+ *
+ * All calls and callbacks on the loop thread. Callbacks must not call
+ * wv_proxy_close(). */
+#include "wv/base.h"
+#include "wv/quic.h"
+#include "wv/store.h"
+#include "wv/tunnel.h"
+#include "wv/model.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct wv_proxy wv_proxy;
+
+struct wv_proxy_callbacks {
+    /* Exposed side: the canonical JSON of exposed app `app` ({name,
+     * mode:"single", appSocket} or {name, mode:"range", portRange:[..],
+     * addressRange:[..]}), or NULL if none. Borrowed for the call only. */
+    const json_t *(*find_exposed)(wv_proxy *p, const char *app, void *user);
+    /* Accounting as bytes move: kind WV_KIND_REMOTE_APP (client side, name =
+     * remote app) or WV_KIND_EXPOSED_APP (name = app). in = bytes written
+     * from the tunnel to the local socket, out = bytes from the local socket
+     * accepted by the stream. conn_delta = +1 when a connection starts (client
+     * side: stream opened; exposed side: status ok sent), -1 when it ends.
+     * Optional (NULL). */
+    void (*count)(wv_proxy *p, enum wv_kind kind, const char *name, uint64_t in, uint64_t out,
+                  int conn_delta, void *user);
+};
+
+struct wv_proxy_options {
+    size_t max_buffer;           /* per direction per connection; 0 = 256 KiB */
+    uint32_t connect_timeout_ms; /* header wait and target connect; 0 = 10000 */
+};
+
+/* Creates a proxy. o (may be NULL) and cbs are copied; log may be NULL and
+ * must outlive the proxy. Returns 0 and *out, or WV_ERR_INVAL. */
+int wv_proxy_new(uv_loop_t *loop, wv_log *log, const struct wv_proxy_options *o,
+                 const struct wv_proxy_callbacks *cbs, void *user, wv_proxy **out);
+
+/* The stream opener used by wv_proxy_connect: opens a QUIC stream to the
+ * app's site, sets its user data to handler, and returns 0 with *conn and
+ * *sid, or a negative WV_ERR_* (no channel, no stream credit). */
+typedef int (*wv_proxy_open_fn)(void *handler, wv_quic_conn **conn, int64_t *sid, void *arg);
+
+/* Client side. client is an accepted uv_tcp_t or uv_pipe_t allocated with
+ * wv_malloc (applisten.h); the proxy owns it from now on in every case.
+ * remote_app names the remote app (for accounting and logs), app is the
+ * peer's exposed app, target is "IP:PORT" for range apps or NULL/"" (both
+ * copied). Calls open() once, synchronously. Returns 0, or the error of
+ * open() / WV_ERR_INVAL (bad names) / WV_ERR_CLOSED (proxy closing), in which
+ * case the client is already being closed. A status error from the peer is
+ * logged (WARN, "proxy") and closes the client at once. */
+int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *remote_app, const char *app,
+                     const char *target, wv_proxy_open_fn open, void *arg);
+
+/* Exposed side: the proven peer site (for logs) opened stream sid on conn.
+ * Sets the stream's user data to a new handler before returning (or resets
+ * the stream when the proxy is closing). Refusals answer an error status
+ * then FIN: bad-header (malformed or no header within connect_timeout_ms),
+ * unknown-app, target-denied (range app: target outside addressRange or
+ * portRange, or missing), connect-refused, connect-timeout. */
+void wv_proxy_accept(wv_proxy *p, const char *site, wv_quic_conn *conn, int64_t sid);
+
+/* Aborts every connection: streams are reset (WV_APPERR_ABORTED) and their
+ * user data set to NULL at once (the forwarder must ignore events of
+ * streams with NULL user data), local sockets closed (TCP with RST). cb (may
+ * be NULL) fires once every handle is closed; p is freed right after.
+ * Nothing else is called after wv_proxy_close() returns but count(-1)s. */
+void wv_proxy_close(wv_proxy *p, void (*cb)(void *arg), void *arg);
+
+/* Counters for /metrics and tests. */
+struct wv_proxy_stats {
+    uint64_t active; /* connections alive (either side) */
+    uint64_t total;  /* connections ever started (either side) */
+    uint64_t refused_unknown_app, refused_target_denied, refused_connect, refused_timeout,
+        refused_bad_header;      /* exposed side, by reason */
+    uint64_t remote_errors;      /* client side: error status, no stream, bad status */
+    uint64_t aborted;            /* resets either way */
+    uint64_t buffered;           /* bytes held now: pending local writes + unsent remainders */
+    uint64_t buffered_peak;      /* high-water mark of buffered */
+    uint64_t conn_buffered_peak; /* high-water mark of one connection's buffered bytes */
+};
+void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out);
+
+/* A local listening socket for a remote app: TCP ("tcp:IP:PORT") or unix
+ * ("unix:PATH"). For unix sockets the parent directory is created and a
+ * stale socket file (nobody accepting on it) is replaced; a non-socket file
+ * at the path is an error. The socket file is removed on close.
+ *
+ * All calls and callbacks on the loop thread. */
+
+typedef struct wv_applisten wv_applisten;
+
+/* Called for each accepted connection. The callee owns client (a uv_tcp_t
+ * or uv_pipe_t allocated with wv_malloc, already initialized and accepted)
+ * and must uv_close() it; its close callback must free it. */
+typedef void (*wv_applisten_cb)(wv_applisten *l, uv_stream_t *client, void *user);
+
+/* Binds and listens. On failure returns WV_ERR_IO/WV_ERR_INVAL, writes a
+ * reason ("address already in use") into why (at least 128 bytes), and
+ * frees everything: the callback is never called. */
+int wv_applisten_new(uv_loop_t *loop, const struct wv_app_socket *sock, wv_applisten_cb cb,
+                     void *user, wv_applisten **out, char *why);
+
+/* Stops accepting and frees l asynchronously; cb is never called after. */
+void wv_applisten_close(wv_applisten *l);
+
+/* Closes a stream allocated by the listener (or any wv_malloc'ed handle)
+ * and frees it in the close callback. */
+void wv_close_free(uv_handle_t *h);
+
+/* The reconciler: brings running state in line with the desired state in
+ * the store. Writers call wv_reconcile_kick() after each committed change;
+ * passes are coalesced (many kicks, one pass on the next loop iteration).
+ *
+ * Remote apps: each stored remote app has a local listener. A new or changed
+ * app binds at once; a deleted one closes. A bind failure leaves the app
+ * stored with state "error" and the reason, and is retried every second so
+ * it recovers by itself when the port frees.
+ *
+ * Each remote app may have its spec's "maxConnections" connections open at
+ * once (WV_REMOTE_MAX_CONNS_DEFAULT when absent); one accepted over that is
+ * closed at once, counted and logged. A change of maxConnections alone keeps
+ * the listener and the open connections and applies to the next accept.
+ *
+ * All calls and callbacks on the loop thread. */
+
+typedef struct wv_reconciler wv_reconciler;
+
+struct wv_reconcile_callbacks {
+    /* Runtime status of an object changed (state, error). May be NULL. */
+    void (*on_status)(wv_reconciler *r, enum wv_kind kind, const char *name, void *user);
+    /* Is a live tunnel to site up? NULL means never (state waiting-for-site). */
+    bool (*site_up)(wv_reconciler *r, const char *site, void *user);
+    /* A connection accepted on remote app `name` while its site is up: the
+     * callee takes client (see applisten.h for ownership) and returns 0, or
+     * returns an error and the reconciler closes client at once. NULL: every
+     * connection is refused. */
+    int (*on_remote_conn)(wv_reconciler *r, const char *name, const json_t *spec,
+                          uv_stream_t *client, void *user);
+};
+
+/* cbs is copied. The store must outlive the reconciler. */
+wv_reconciler *wv_reconcile_new(uv_loop_t *loop, wv_log *log, wv_store *store,
+                                const struct wv_reconcile_callbacks *cbs, void *user);
+/* Closes every listener; frees asynchronously. No callbacks after this. */
+void wv_reconcile_free(wv_reconciler *r);
+
+/* Schedules a pass. Cheap; call after every store write. */
+void wv_reconcile_kick(wv_reconciler *r);
+/* Runs a pass now (start-up, tests). */
+void wv_reconcile_run(wv_reconciler *r);
+/* A site's reachability changed: re-evaluates remote app states. */
+void wv_reconcile_site_changed(wv_reconciler *r, const char *site);
+
+/* The runtime status object of kind/name ({} when unknown), new reference. */
+json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *name);
+
+/* Counters of a remote app, updated by the proxy as bytes move. */
+struct wv_app_counters {
+    uint64_t connections; /* accepted, total */
+    uint64_t active;      /* open now */
+    uint64_t bytes_in;    /* from the tunnel to the local client */
+    uint64_t bytes_out;   /* from the local client into the tunnel */
+    uint64_t refused_limit; /* refused: maxConnections open already */
+};
+/* NULL if no such running app. The pointer stays valid until the next pass. */
+struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name);
+
+/* Per remote app gauges and counters for /metrics (including
+ * wovenet_remote_app_connections_refused_total). */
+void wv_reconcile_metrics(wv_reconciler *r, struct wv_metrics *m);
+
+/* Calls fn for each remote app whose counters changed since the previous
+ * call (for live events); returns how many. */
+size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, void *arg),
+                                 void *arg);
+
+#endif

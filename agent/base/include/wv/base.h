@@ -1,0 +1,133 @@
+#ifndef WV_BASE_H
+#define WV_BASE_H
+/* Errors and memory: the two things every module shares.
+ *
+ * Functions return 0 or a negative WV_ERR_*; wv_strerror() names it. Codes
+ * from errno, SQLite, MHD and paho are mapped once, at the boundary. */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    WV_OK = 0,
+    WV_ERR_NOMEM = -1,    /* allocation failed (only from bounded pools) */
+    WV_ERR_INVAL = -2,    /* invalid argument or input */
+    WV_ERR_NOTFOUND = -3, /* no such object */
+    WV_ERR_EXISTS = -4,   /* an object of that name exists */
+    WV_ERR_IO = -5,       /* file or socket error (see errno) */
+    WV_ERR_DB = -6,       /* SQLite error */
+    WV_ERR_CONFLICT = -7, /* revision / If-Match mismatch */
+    WV_ERR_TOOBIG = -8,   /* input over its bound */
+    WV_ERR_CRYPTO = -9,   /* decryption, authentication or TLS failure */
+    WV_ERR_PROTO = -10,   /* malformed message from a peer */
+    WV_ERR_AGAIN = -11,   /* try again later (no buffer, no channel) */
+    WV_ERR_CLOSED = -12,  /* the object is closing or closed */
+    WV_ERR_LIMIT = -13,   /* a configured limit was reached */
+    WV_ERR_AUTH = -14,    /* authentication failed */
+};
+
+const char *wv_strerror(int err);
+
+/* One allocation policy: out of memory aborts with a message. Bounded pools
+ * that can refuse work use plain malloc and return WV_ERR_NOMEM instead. */
+void *wv_malloc(size_t n);
+void *wv_calloc(size_t count, size_t size);
+void *wv_realloc(void *p, size_t n);
+char *wv_strdup(const char *s);
+char *wv_strndup(const char *s, size_t n);
+char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define WV_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+#define WV_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define WV_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define WV_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Reads a whole file of at most max bytes into a NUL-terminated buffer the
+ * caller frees. 0, WV_ERR_IO or WV_ERR_TOOBIG. */
+int wv_read_file(const char *path, size_t max, char **out);
+/* Reads at most limit bytes of a file (the rest is left unread), into a
+ * NUL-terminated buffer the caller frees; *len gets the count. 0 or
+ * WV_ERR_IO (errno set). For parsers that report oversize input themselves. */
+int wv_read_file_upto(const char *path, size_t limit, char **out, size_t *len);
+
+/* Wipes a secret so the compiler cannot elide it. */
+void wv_memwipe(void *p, size_t n);
+/* Constant-time comparison of two equal-length buffers: 0 when equal. */
+int wv_ct_memcmp(const void *a, const void *b, size_t n);
+
+/* The logger: passed to every module, connected by main to stdout or a
+ * file, as text or JSON lines. Every line names its subsystem. Callers must
+ * never pass a secret (keys, tokens, passwords) in a message.
+ *
+ * Thread-safe: lines from paho's threads and the loop never interleave. */
+
+enum wv_log_level { WV_LOG_DEBUG = 0, WV_LOG_INFO, WV_LOG_WARN, WV_LOG_ERROR };
+enum wv_log_format { WV_LOG_TEXT = 0, WV_LOG_JSON };
+
+typedef struct wv_log wv_log;
+
+/* Creates a logger writing to stdout (path NULL or "", as upstream) or
+ * appending to path.
+ * Returns NULL and sets errno if the file cannot be opened. */
+wv_log *wv_log_new(enum wv_log_level level, enum wv_log_format format, const char *path);
+void wv_log_free(wv_log *log);
+/* Reopens the file (after rotation, on SIGHUP). 0 or WV_ERR_IO. */
+int wv_log_reopen(wv_log *log);
+void wv_log_set_level(wv_log *log, enum wv_log_level level);
+bool wv_log_enabled(const wv_log *log, enum wv_log_level level);
+
+/* Parses "DEBUG"/"info"/... and "json"/"text"; -1 if unknown. */
+int wv_log_level_parse(const char *s);
+int wv_log_format_parse(const char *s);
+const char *wv_log_level_name(enum wv_log_level level);
+
+void wv_log_write(wv_log *log, enum wv_log_level level, const char *subsys, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void wv_log_vwrite(wv_log *log, enum wv_log_level level, const char *subsys, const char *fmt,
+                   va_list ap);
+
+/* A NULL logger is allowed everywhere and drops everything. */
+#define WV_DEBUG(log, sub, ...) wv_log_write((log), WV_LOG_DEBUG, (sub), __VA_ARGS__)
+#define WV_INFO(log, sub, ...) wv_log_write((log), WV_LOG_INFO, (sub), __VA_ARGS__)
+#define WV_WARN(log, sub, ...) wv_log_write((log), WV_LOG_WARN, (sub), __VA_ARGS__)
+#define WV_ERROR(log, sub, ...) wv_log_write((log), WV_LOG_ERROR, (sub), __VA_ARGS__)
+
+/* A writer of the Prometheus text exposition format. Modules add samples in
+ * any order; each family's HELP/TYPE is written once and its samples are
+ * kept together, as `promtool check metrics` requires.
+ *
+ *   wv_metrics *m = wv_metrics_new();
+ *   wv_metrics_add(m, "wovenet_peers", WV_GAUGE, "Known peer sites.", NULL, 3);
+ *   wv_metrics_add(m, "wovenet_channel_bytes_sent_total", WV_COUNTER, "...",
+ *                  "site=\"b\",channel=\"1\"", 1234);
+ *   char *text = wv_metrics_render(m); ... free(text); wv_metrics_free(m);
+ *
+ * Counter names must end in _total. Label values are escaped by
+ * wv_metrics_label() when built from outside input. */
+
+typedef struct wv_metrics wv_metrics;
+enum wv_metric_type { WV_COUNTER, WV_GAUGE };
+
+wv_metrics *wv_metrics_new(void);
+void wv_metrics_free(wv_metrics *m);
+/* labels: NULL or the inside of the braces, e.g. `code="200"`. The first
+ * call for a name fixes its type and help. */
+void wv_metrics_add(wv_metrics *m, const char *name, enum wv_metric_type type, const char *help,
+                    const char *labels, double value);
+/* Appends `key="escaped value"` (with a leading comma when buf is not
+ * empty) to buf of size n. */
+void wv_metrics_label(char *buf, size_t n, const char *key, const char *value);
+/* The whole exposition text; caller frees. */
+char *wv_metrics_render(const wv_metrics *m);
+
+/* A file embedded at build time (see cmake/embed.cmake). Tables end with a
+ * zeroed entry; data is NUL-terminated one byte past len. */
+struct wv_embedded {
+    const char *path;
+    const unsigned char *data;
+    size_t len;
+};
+
+
+#endif

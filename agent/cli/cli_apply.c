@@ -1,0 +1,116 @@
+/* `wovenet apply -f FILE [--dry-run]`: the declarative PUT /api/v1/config of
+ * a running site, printed as a plan. Exit codes let scripts be idempotent:
+ * 0 nothing to change, 2 changed (or would change), 1 error. */
+#include "wv/cli.h"
+#include "cli_http.h"
+#include "wv/base.h"
+#include "wv/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+/* JSON when the name says so or the text starts with '{'; YAML otherwise. */
+static bool is_json(const char *path, const char *text) {
+    size_t n = strlen(path);
+    if (n >= 5 && strcmp(path + n - 5, ".json") == 0)
+        return true;
+    while (*text == ' ' || *text == '\t' || *text == '\r' || *text == '\n')
+        text++;
+    return *text == '{';
+}
+
+/* The desired document from the file, or NULL after printing why. */
+static json_t *load_doc(const char *path) {
+    char *text;
+    size_t len;
+    if (wv_config_read_file(path, &text, &len) != 0) {
+        fprintf(stderr, "wovenet: apply: cannot read %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    json_t *doc = NULL;
+    if (len > WV_CONFIG_MAX_BYTES) {
+        fprintf(stderr, "wovenet: apply: %s: larger than %u bytes\n", path,
+                (unsigned)WV_CONFIG_MAX_BYTES);
+    } else if (is_json(path, text)) {
+        json_error_t je;
+        doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+        if (!doc)
+            fprintf(stderr, "wovenet: apply: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+        else if (!json_is_object(doc)) {
+            fprintf(stderr, "wovenet: apply: %s: expected a JSON object\n", path);
+            wv_config_doc_free(doc);
+            doc = NULL;
+        }
+    } else {
+        wv_verr err;
+        memset(&err, 0, sizeof err);
+        if (wv_config_from_yaml(text, len, &doc, &err) != 0) {
+            char field[256];
+            wv_config_yaml_field(text, len, err.field, field, sizeof field);
+            fprintf(stderr, "wovenet: apply: config: %s%s%s\n", field, field[0] ? ": " : "",
+                    err.message[0] ? err.message : "invalid config");
+            doc = NULL;
+        }
+    }
+    wv_memwipe(text, len);
+    free(text);
+    return doc;
+}
+
+static size_t print_list(json_t *plan, const char *key, char mark) {
+    json_t *arr = json_object_get(plan, key), *e;
+    size_t i;
+    json_array_foreach(arr, i, e) {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        const char *name = json_string_value(json_object_get(e, "name"));
+        printf("  %c %s %s\n", mark, kind ? kind : "?", name ? name : "");
+    }
+    return json_array_size(arr);
+}
+
+int wv_cli_apply(const struct wv_cli *cli) {
+    json_t *doc = load_doc(cli->file);
+    if (!doc)
+        return WV_EXIT_FAIL;
+    json_object_del(doc, "revision"); /* an export's revision is no precondition */
+    struct wv_cli_resp r;
+    int rc = wv_cli_http(cli->url, cli->token, "PUT",
+                         cli->dry_run ? "/api/v1/config?dryRun=true" : "/api/v1/config", doc,
+                         &r);
+    wv_config_doc_free(doc);
+    int code = WV_EXIT_FAIL;
+    if (rc < 0 || r.status != 200 || !json_is_object(r.body)) {
+        if (rc == 0 && r.status == 200)
+            snprintf(r.error, sizeof r.error, "the answer is not a plan");
+        wv_cli_http_report("apply", &r);
+    } else {
+        long long rev = (long long)json_integer_value(json_object_get(r.body, "revision"));
+        size_t n = json_array_size(json_object_get(r.body, "created")) +
+                   json_array_size(json_object_get(r.body, "changed")) +
+                   json_array_size(json_object_get(r.body, "deleted"));
+        if (!n) {
+            printf("No changes. The site already matches %s (revision %lld).\n", cli->file, rev);
+            code = WV_EXIT_OK;
+        } else {
+            printf("Plan for %s:\n", cli->file);
+            size_t c = print_list(r.body, "created", '+');
+            size_t u = print_list(r.body, "changed", '~');
+            size_t d = print_list(r.body, "deleted", '-');
+            if (cli->dry_run)
+                printf("Plan: %zu to create, %zu to change, %zu to delete (dry run: nothing "
+                       "applied).\n",
+                       c, u, d);
+            else
+                printf("Applied: %zu created, %zu changed, %zu deleted; revision %lld.\n", c, u, d,
+                       rev);
+            code = WV_EXIT_CHANGED;
+        }
+        if (fflush(stdout) != 0)
+            code = WV_EXIT_FAIL;
+    }
+    json_decref(r.body);
+    return code;
+}

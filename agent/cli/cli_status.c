@@ -1,0 +1,185 @@
+/* `wovenet status`: a running site's peers, data channels and apps as
+ * tables, read from its REST API. Throughput is the byte counters' growth
+ * over a 0.5 s sample, since the API serves totals only. */
+#include "wv/cli.h"
+#include "cli_http.h"
+#include "wv/base.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define SAMPLE_NS 500000000L
+
+static const char *str_or(json_t *o, const char *key, const char *dflt) {
+    const char *s = json_string_value(json_object_get(o, key));
+    return s && *s ? s : dflt;
+}
+
+static const char *yesno(json_t *o, const char *key) {
+    return json_is_true(json_object_get(o, key)) ? "yes" : "no";
+}
+
+/* GET path into *out (a new reference); prints the error and returns -1. */
+static int get(const struct wv_cli *cli, const char *path, json_t **out) {
+    struct wv_cli_resp r;
+    if (wv_cli_http(cli->url, cli->token, "GET", path, NULL, &r) < 0 || r.status != 200 ||
+        !r.body) {
+        char what[128];
+        snprintf(what, sizeof what, "GET %s", path);
+        if (r.status == 200)
+            snprintf(r.error, sizeof r.error, "the answer is not JSON");
+        wv_cli_http_report(what, &r);
+        json_decref(r.body);
+        return -1;
+    }
+    *out = r.body;
+    return 0;
+}
+
+/* The channel with this id in peer site's entry of peers, or NULL. */
+static json_t *find_channel(json_t *peers, const char *site, json_int_t id) {
+    size_t i, j;
+    json_t *p, *c;
+    json_array_foreach(peers, i, p) {
+        if (strcmp(str_or(p, "siteName", ""), site) != 0)
+            continue;
+        json_array_foreach(json_object_get(p, "channels"), j, c) {
+            if (json_integer_value(json_object_get(c, "id")) == id)
+                return c;
+        }
+    }
+    return NULL;
+}
+
+static double mbits(json_t *now, json_t *before, const char *key, double secs) {
+    json_int_t a = json_integer_value(json_object_get(now, key));
+    json_int_t b = before ? json_integer_value(json_object_get(before, key)) : a;
+    return a > b && secs > 0 ? (double)(a - b) * 8 / secs / 1e6 : 0.0;
+}
+
+static void print_peers(json_t *peers, json_t *before, double secs) {
+    size_t i, j, k;
+    json_t *p, *c, *a;
+    printf("\nPEERS\n%-20s %-7s %-10s %-26s %s\n", "SITE", "ONLINE", "REACHABLE", "LAST SEEN",
+           "APPS");
+    if (!json_array_size(peers))
+        printf("(none yet)\n");
+    json_array_foreach(peers, i, p) {
+        char apps[256] = "";
+        size_t used = 0;
+        json_array_foreach(json_object_get(p, "apps"), k, a) {
+            const char *n = json_is_string(a) ? json_string_value(a) : str_or(a, "appName", "?");
+            int w = snprintf(apps + used, sizeof apps - used, "%s%s", k ? "," : "", n);
+            if (w < 0 || (size_t)w >= sizeof apps - used)
+                break;
+            used += (size_t)w;
+        }
+        printf("%-20s %-7s %-10s %-26s %s\n", str_or(p, "siteName", "?"), yesno(p, "online"),
+               yesno(p, "reachable"), str_or(p, "lastSeen", "-"), apps[0] ? apps : "-");
+    }
+    printf("\nCHANNELS\n%-20s %-4s %-8s %-6s %-11s %-24s %-24s %8s %10s %10s %7s\n", "PEER", "ID",
+           "DIR", "FAMILY", "STATE", "LOCAL", "REMOTE", "RTT ms", "TX Mbit/s", "RX Mbit/s",
+           "STREAMS");
+    int n = 0;
+    json_array_foreach(peers, i, p) {
+        const char *site = str_or(p, "siteName", "?");
+        json_array_foreach(json_object_get(p, "channels"), j, c) {
+            json_int_t id = json_integer_value(json_object_get(c, "id"));
+            json_t *old = find_channel(before, site, id);
+            json_t *rtt = json_object_get(c, "rttMs");
+            char rtts[32] = "-";
+            if (json_is_number(rtt))
+                snprintf(rtts, sizeof rtts, "%.2f", json_number_value(rtt));
+            printf("%-20s %-4lld %-8s %-6s %-11s %-24s %-24s %8s %10.2f %10.2f %7lld\n", site,
+                   (long long)id, str_or(c, "direction", "?"), str_or(c, "family", "?"),
+                   str_or(c, "state", "?"), str_or(c, "localAddress", "-"),
+                   str_or(c, "remoteAddress", "-"), rtts, mbits(c, old, "bytesSent", secs),
+                   mbits(c, old, "bytesReceived", secs),
+                   (long long)json_integer_value(json_object_get(c, "streams")));
+            n++;
+        }
+    }
+    if (!n)
+        printf("(none)\n");
+}
+
+static void print_apps(json_t *remote, json_t *exposed) {
+    size_t i;
+    json_t *a;
+    printf("\nREMOTE APPS\n%-20s %-20s %-20s %-28s %-17s %s\n", "NAME", "SITE", "APP",
+           "LOCAL SOCKET", "STATE", "CONNECTIONS");
+    if (!json_array_size(remote))
+        printf("(none)\n");
+    json_array_foreach(remote, i, a) {
+        json_t *s = json_object_get(a, "status");
+        printf("%-20s %-20s %-20s %-28s %-17s %lld%s%s\n", str_or(a, "name", "?"),
+               str_or(a, "siteName", "?"), str_or(a, "appName", "?"),
+               str_or(a, "localSocket", "?"), str_or(s, "state", "?"),
+               (long long)json_integer_value(json_object_get(s, "connections")),
+               *str_or(s, "error", "") ? "  " : "", str_or(s, "error", ""));
+    }
+    printf("\nEXPOSED APPS\n%-20s %-7s %-28s %s\n", "NAME", "MODE", "APP SOCKET", "CONNECTIONS");
+    if (!json_array_size(exposed))
+        printf("(none)\n");
+    json_array_foreach(exposed, i, a) {
+        json_t *s = json_object_get(a, "status");
+        printf("%-20s %-7s %-28s %lld\n", str_or(a, "name", "?"), str_or(a, "mode", "single"),
+               str_or(a, "appSocket", "(range)"),
+               (long long)json_integer_value(json_object_get(s, "connections")));
+    }
+}
+
+int wv_cli_status(const struct wv_cli *cli) {
+    json_t *site = NULL, *before = NULL, *peers = NULL, *remote = NULL, *exposed = NULL;
+    int code = WV_EXIT_FAIL;
+    struct timespec t0, t1;
+    if (get(cli, "/api/v1/site", &site) < 0)
+        goto out;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (get(cli, "/api/v1/peers", &before) < 0)
+        goto out;
+    if (!cli->json)
+        nanosleep(&(struct timespec){0, SAMPLE_NS}, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (get(cli, "/api/v1/peers", &peers) < 0 || get(cli, "/api/v1/remote-apps", &remote) < 0 ||
+        get(cli, "/api/v1/exposed-apps", &exposed) < 0)
+        goto out;
+    if (cli->json) {
+        json_t *all = json_pack("{s:O, s:O, s:O, s:O}", "site", site, "peers", peers,
+                                "remoteApps", remote, "exposedApps", exposed);
+        char *s = all ? json_dumps(all, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        json_decref(all);
+        if (!s) {
+            fprintf(stderr, "wovenet: status: out of memory\n");
+            goto out;
+        }
+        puts(s);
+        free(s);
+    } else {
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        json_t *st = json_object_get(site, "status");
+        printf("SITE %s  (API %s)\n", str_or(site, "siteName", "?"), cli->url);
+        if (json_is_object(st)) {
+            const char *k;
+            json_t *v;
+            json_object_foreach(st, k, v) {
+                if (json_is_string(v) || json_is_number(v) || json_is_boolean(v)) {
+                    char *s = json_dumps(v, JSON_ENCODE_ANY);
+                    printf("  %s: %s\n", k, s ? s : "?");
+                    free(s);
+                }
+            }
+        }
+        print_peers(peers, before, secs);
+        print_apps(remote, exposed);
+    }
+    code = fflush(stdout) == 0 ? WV_EXIT_OK : WV_EXIT_FAIL;
+out:
+    json_decref(site);
+    json_decref(before);
+    json_decref(peers);
+    json_decref(remote);
+    json_decref(exposed);
+    return code;
+}

@@ -1,0 +1,697 @@
+/* The upstream YAML config (seed's older keys and the newer format) mapped
+ * onto the canonical document. Schema-driven: every map is walked key by
+ * key, so an unknown key is refused with its full YAML path. */
+#include "wv/config.h"
+#include "wv/base.h"
+#include "config_int.h"
+
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* YAML paths in error messages are bounded (wv_verr.field is 256 bytes);
+ * a truncated path in a message is acceptable. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
+
+/* A walk position: the YAML path of the map being read. */
+struct walk {
+    wv_verr *err;
+};
+
+static int fail(struct walk *w, const char *path, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct walk *w, const char *path, const char *key, const char *fmt, ...) {
+    if (key)
+        snprintf(w->err->field, sizeof(w->err->field), "%s%s%s", path, *path ? "." : "", key);
+    else
+        snprintf(w->err->field, sizeof(w->err->field), "%s", path);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err->message, sizeof(w->err->message), fmt, ap);
+    va_end(ap);
+    return WV_ERR_INVAL;
+}
+
+static const char *kind_name(const struct ynode *n) {
+    if (n->type == YN_MAP)
+        return "a mapping";
+    if (n->type == YN_SEQ)
+        return "a list";
+    return n->plain ? "a plain value" : "a quoted string";
+}
+
+/* --- Typed readers; each sets *out as a new JSON value -------------------- */
+
+static int rd_string(struct walk *w, const char *path, const char *key, const struct ynode *n,
+                     json_t **out) {
+    if (n->type != YN_SCALAR)
+        return fail(w, path, key, "expected a string, got %s", kind_name(n));
+    *out = json_string(wv_ytree_is_null(n) ? "" : n->s);
+    if (!*out)
+        return fail(w, path, key, "not valid UTF-8");
+    return 0;
+}
+
+static int rd_int(struct walk *w, const char *path, const char *key, const struct ynode *n,
+                  json_t **out) {
+    if (n->type != YN_SCALAR || !n->plain || n->slen == 0)
+        return fail(w, path, key, "expected an integer, got %s",
+                    n->type == YN_SCALAR && n->plain ? "nothing" : kind_name(n));
+    char *end;
+    errno = 0;
+    long long v = strtoll(n->s, &end, 10);
+    if (errno || *end || end == n->s)
+        return fail(w, path, key, "expected an integer, got \"%.64s\"", n->s);
+    *out = json_integer(v);
+    return 0;
+}
+
+static int rd_bool(struct walk *w, const char *path, const char *key, const struct ynode *n,
+                   json_t **out) {
+    if (n->type == YN_SCALAR && n->plain) {
+        if (strcasecmp(n->s, "true") == 0) {
+            *out = json_true();
+            return 0;
+        }
+        if (strcasecmp(n->s, "false") == 0) {
+            *out = json_false();
+            return 0;
+        }
+    }
+    if (n->type == YN_SCALAR)
+        return fail(w, path, key, "expected true or false, got \"%.64s\"", n->s);
+    return fail(w, path, key, "expected true or false, got %s", kind_name(n));
+}
+
+/* A list of strings; plain numbers are taken as their text ("5900"). */
+static int rd_strings(struct walk *w, const char *path, const char *key, const struct ynode *n,
+                      json_t **out) {
+    if (n->type == YN_SCALAR && wv_ytree_is_null(n)) {
+        *out = json_array();
+        return 0;
+    }
+    if (n->type != YN_SEQ)
+        return fail(w, path, key, "expected a list, got %s", kind_name(n));
+    json_t *arr = json_array();
+    char sub[256];
+    snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
+    for (size_t i = 0; i < n->n; i++) {
+        char idx[32];
+        snprintf(idx, sizeof(idx), "[%zu]", i);
+        char item_path[300];
+        snprintf(item_path, sizeof(item_path), "%s%s", sub, idx);
+        json_t *v;
+        if (rd_string(w, item_path, NULL, n->items[i], &v)) {
+            json_decref(arr);
+            return WV_ERR_INVAL;
+        }
+        json_array_append_new(arr, v);
+    }
+    *out = arr;
+    return 0;
+}
+
+/* A map (or null, taken as empty) at path.key; sets *sub_path. */
+static int rd_map(struct walk *w, const char *path, const char *key, const struct ynode *n,
+                  char *sub_path, size_t size) {
+    snprintf(sub_path, size, "%s%s%s", path, *path ? "." : "", key);
+    if (n->type == YN_MAP || wv_ytree_is_null(n))
+        return 0;
+    return fail(w, path, key, "expected a mapping, got %s", kind_name(n));
+}
+
+static int rd_seq(struct walk *w, const char *path, const char *key, const struct ynode *n) {
+    if (n->type == YN_SEQ || wv_ytree_is_null(n))
+        return 0;
+    return fail(w, path, key, "expected a list, got %s", kind_name(n));
+}
+
+/* Reads key `ykey` of the map into obj[jkey] with reader rd. */
+typedef int (*reader)(struct walk *, const char *, const char *, const struct ynode *, json_t **);
+
+static int put(struct walk *w, json_t *obj, const char *jkey, reader rd, const char *path,
+               const char *ykey, const struct ynode *n) {
+    json_t *v;
+    int rc = rd(w, path, ykey, n, &v);
+    if (rc)
+        return rc;
+    json_object_set_new(obj, jkey, v);
+    return 0;
+}
+
+/* The same canonical field given twice under two upstream spellings. */
+static int alias_clash(struct walk *w, const char *path, const char *key, json_t *obj,
+                       const char *jkey, const char *other) {
+    if (json_object_get(obj, jkey))
+        return fail(w, path, key, "conflicts with %s (give only one)", other);
+    return 0;
+}
+
+static json_t *child(json_t *obj, const char *key) {
+    json_t *c = json_object_get(obj, key);
+    if (!c) {
+        c = json_object();
+        json_object_set_new(obj, key, c);
+    }
+    return c;
+}
+
+static const char *str_or(json_t *obj, const char *key, const char *dflt);
+
+#define UNKNOWN(w, path, key) fail((w), (path), (key), "unknown key")
+#define IS(k) (strcmp(key, (k)) == 0)
+
+/* --- Sections --------------------------------------------------------------- */
+
+static int do_mqtt(struct walk *w, const char *path, const struct ynode *m, json_t *mc) {
+    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
+        const char *key = m->keys[i];
+        const struct ynode *v = m->items[i];
+        int rc;
+        if (IS("brokerServer") || IS("brokerServers")) {
+            json_t *list;
+            if (IS("brokerServer"))
+                rc = rd_string(w, path, key, v, &list);
+            else
+                rc = rd_strings(w, path, key, v, &list);
+            if (rc)
+                return rc;
+            json_t *brokers = json_object_get(mc, "brokers");
+            if (!brokers) {
+                brokers = json_array();
+                json_object_set_new(mc, "brokers", brokers);
+            }
+            /* brokerServer is always first, whatever the key order */
+            if (json_is_string(list))
+                json_array_insert_new(brokers, 0, list);
+            else {
+                json_array_extend(brokers, list);
+                json_decref(list);
+            }
+        } else if (IS("topic") || IS("username") || IS("password") || IS("caFile")) {
+            rc = put(w, mc, key, rd_string, path, key, v);
+        } else if (IS("passwordSet")) {
+            rc = put(w, mc, key, rd_bool, path, key, v);
+        } else {
+            rc = UNKNOWN(w, path, key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_message_channel(struct walk *w, const char *path, const struct ynode *m,
+                              json_t *site) {
+    json_t *mc = child(site, "messageChannel");
+    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
+        const char *key = m->keys[i];
+        const struct ynode *v = m->items[i];
+        char sub[256];
+        int rc;
+        if (IS("protocol")) {
+            rc = put(w, mc, key, rd_string, path, key, v);
+        } else if (IS("cryptoKey")) {
+            rc = alias_clash(w, path, key, site, "networkKey", "crypto.key");
+            if (!rc)
+                rc = put(w, site, "networkKey", rd_string, path, key, v);
+        } else if (IS("mqtt")) {
+            rc = rd_map(w, path, key, v, sub, sizeof(sub));
+            if (!rc)
+                rc = do_mqtt(w, sub, v, mc);
+        } else {
+            rc = UNKNOWN(w, path, key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_crypto(struct walk *w, const char *path, const struct ynode *m, json_t *site) {
+    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
+        const char *key = m->keys[i];
+        int rc;
+        if (IS("key")) {
+            rc = alias_clash(w, path, key, site, "networkKey", "messageChannel.cryptoKey");
+            if (!rc)
+                rc = put(w, site, "networkKey", rd_string, path, key, m->items[i]);
+        } else if (IS("keySet")) {
+            rc = put(w, site, "networkKeySet", rd_bool, path, key, m->items[i]);
+        } else {
+            rc = UNKNOWN(w, path, key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_logger(struct walk *w, const char *path, const struct ynode *m, json_t *logger) {
+    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
+        const char *key = m->keys[i];
+        int rc;
+        if (IS("level") || IS("file") || IS("format"))
+            rc = put(w, logger, key, rd_string, path, key, m->items[i]);
+        else
+            rc = UNKNOWN(w, path, key);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_basic_auth(struct walk *w, const char *path, const struct ynode *s, json_t *auth) {
+    json_t *users = json_array();
+    json_object_set_new(auth, "basicAuth", users);
+    for (size_t i = 0; s->type == YN_SEQ && i < s->n; i++) {
+        char ip[256];
+        snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
+        const struct ynode *m = s->items[i];
+        if (m->type != YN_MAP)
+            return fail(w, ip, NULL, "expected a mapping, got %s", kind_name(m));
+        json_t *u = json_object();
+        json_array_append_new(users, u);
+        for (size_t j = 0; j < m->n; j++) {
+            const char *key = m->keys[j];
+            int rc;
+            if (IS("user") || IS("password"))
+                rc = put(w, u, key, rd_string, ip, key, m->items[j]);
+            else if (IS("passwordSet"))
+                rc = put(w, u, key, rd_bool, ip, key, m->items[j]);
+            else
+                rc = UNKNOWN(w, ip, key);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int do_restful_api(struct walk *w, const char *path, const struct ynode *m, json_t *api) {
+    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
+        const char *key = m->keys[i];
+        const struct ynode *v = m->items[i];
+        char sub[256];
+        int rc;
+        if (IS("enabled")) {
+            rc = put(w, api, key, rd_bool, path, key, v);
+        } else if (IS("listenAddr")) {
+            rc = put(w, api, key, rd_string, path, key, v);
+        } else if (IS("logger")) {
+            /* upstream's separate API log file: accepted, ignored (one logger here) */
+            rc = rd_map(w, path, key, v, sub, sizeof(sub));
+            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
+                json_t *ignored;
+                if (strcmp(v->keys[j], "file") != 0)
+                    rc = UNKNOWN(w, sub, v->keys[j]);
+                else if (!(rc = rd_string(w, sub, v->keys[j], v->items[j], &ignored)))
+                    json_decref(ignored);
+            }
+        } else if (IS("tls")) {
+            json_t *tls = child(api, "tls");
+            rc = rd_map(w, path, key, v, sub, sizeof(sub));
+            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
+                const char *k2 = v->keys[j];
+                if (strcmp(k2, "enabled") == 0)
+                    rc = put(w, tls, k2, rd_bool, sub, k2, v->items[j]);
+                else if (strcmp(k2, "key") == 0 || strcmp(k2, "cert") == 0)
+                    rc = put(w, tls, k2, rd_string, sub, k2, v->items[j]);
+                else
+                    rc = UNKNOWN(w, sub, k2);
+            }
+        } else if (IS("auth")) {
+            json_t *auth = child(api, "auth");
+            rc = rd_map(w, path, key, v, sub, sizeof(sub));
+            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
+                char sub2[256];
+                if (strcmp(v->keys[j], "basicAuth") != 0)
+                    rc = UNKNOWN(w, sub, v->keys[j]);
+                else if (!(rc = rd_seq(w, sub, v->keys[j], v->items[j]))) {
+                    snprintf(sub2, sizeof(sub2), "%s.basicAuth", sub);
+                    rc = do_basic_auth(w, sub2, v->items[j], auth);
+                }
+            }
+        } else {
+            rc = UNKNOWN(w, path, key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_socket(struct walk *w, const char *path, const struct ynode *m, json_t *sock) {
+    for (size_t i = 0; i < m->n; i++) {
+        const char *key = m->keys[i];
+        const struct ynode *v = m->items[i];
+        char sub[256];
+        int rc;
+        if (IS("name") || IS("mode") || IS("transportProtocol") || IS("publicAddress") ||
+            IS("listenAddress")) {
+            rc = put(w, sock, key, rd_string, path, key, v);
+        } else if (IS("publicPort") || IS("listenPort") || IS("maxUdpPayload")) {
+            rc = put(w, sock, key, rd_int, path, key, v);
+        } else if (IS("stunServers")) {
+            rc = put(w, sock, key, rd_strings, path, key, v);
+        } else if (IS("httpDetector")) {
+            json_t *hd = child(sock, "httpDetector");
+            rc = rd_map(w, path, key, v, sub, sizeof(sub));
+            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
+                const char *k2 = v->keys[j];
+                if (strcmp(k2, "url") == 0)
+                    rc = put(w, hd, k2, rd_string, sub, k2, v->items[j]);
+                else if (strcmp(k2, "interval") == 0)
+                    rc = put(w, hd, k2, rd_int, sub, k2, v->items[j]);
+                else
+                    rc = UNKNOWN(w, sub, k2);
+            }
+        } else {
+            rc = UNKNOWN(w, path, key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_exposed(struct walk *w, const char *path, const struct ynode *m, json_t *app) {
+    for (size_t i = 0; i < m->n; i++) {
+        const char *key = m->keys[i];
+        const struct ynode *v = m->items[i];
+        int rc;
+        if (IS("appName") || IS("id")) {
+            rc = alias_clash(w, path, key, app, "name", IS("id") ? "appName" : "id");
+            if (!rc)
+                rc = put(w, app, "name", rd_string, path, key, v);
+        } else if (IS("appSocket") || IS("socket")) {
+            rc = alias_clash(w, path, key, app, "appSocket", IS("socket") ? "appSocket" : "socket");
+            if (!rc)
+                rc = put(w, app, "appSocket", rd_string, path, key, v);
+        } else if (IS("mode")) {
+            rc = put(w, app, key, rd_string, path, key, v);
+        } else if (IS("portRange") || IS("addressRange")) {
+            rc = put(w, app, key, rd_strings, path, key, v);
+        } else {
+            rc = UNKNOWN(w, path, key);
+        }
+        if (rc)
+            return rc;
+    }
+    /* Upstream ignores appSocket on a range app; so does import. */
+    if (strcmp(str_or(app, "mode", ""), "range") == 0)
+        json_object_del(app, "appSocket");
+    return 0;
+}
+
+static int do_remote(struct walk *w, const char *path, const struct ynode *m, json_t *app) {
+    for (size_t i = 0; i < m->n; i++) {
+        const char *key = m->keys[i];
+        const struct ynode *v = m->items[i];
+        int rc;
+        if (IS("appName") || IS("remoteAppId")) {
+            rc = alias_clash(w, path, key, app, "appName",
+                             IS("remoteAppId") ? "appName" : "remoteAppId");
+            if (!rc)
+                rc = put(w, app, "appName", rd_string, path, key, v);
+        } else if (IS("name") || IS("siteName") || IS("localSocket") || IS("appSocket")) {
+            rc = put(w, app, key, rd_string, path, key, v);
+        } else if (IS("maxConnections")) { /* ours; upstream has no such key */
+            rc = put(w, app, key, rd_int, path, key, v);
+        } else {
+            rc = UNKNOWN(w, path, key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+typedef int (*item_fn)(struct walk *, const char *, const struct ynode *, json_t *);
+
+/* A list of mappings at path (already checked to be a list or null). */
+static int do_list(struct walk *w, const char *path, const struct ynode *s, json_t *out,
+                   item_fn fn) {
+    for (size_t i = 0; s->type == YN_SEQ && i < s->n; i++) {
+        char ip[256];
+        snprintf(ip, sizeof(ip), "%s[%zu]", path, i);
+        if (s->items[i]->type != YN_MAP)
+            return fail(w, ip, NULL, "expected a mapping, got %s", kind_name(s->items[i]));
+        json_t *obj = json_object();
+        json_array_append_new(out, obj);
+        int rc = fn(w, ip, s->items[i], obj);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_tunnel(struct walk *w, const struct ynode *m, json_t *doc) {
+    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
+        const char *key = m->keys[i];
+        int rc;
+        if (IS("localSockets")) {
+            rc = rd_seq(w, "tunnel", key, m->items[i]);
+            if (!rc)
+                rc = do_list(w, "tunnel.localSockets", m->items[i],
+                             json_object_get(doc, "tunnelSockets"), do_socket);
+        } else {
+            rc = UNKNOWN(w, "tunnel", key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
+    json_t *site = json_object_get(doc, "site");
+    for (size_t i = 0; i < root->n; i++) {
+        const char *key = root->keys[i];
+        const struct ynode *v = root->items[i];
+        char sub[256];
+        int rc;
+        if (IS("siteName")) {
+            rc = put(w, site, key, rd_string, "", key, v);
+        } else if (IS("crypto")) {
+            rc = rd_map(w, "", key, v, sub, sizeof(sub));
+            if (!rc)
+                rc = do_crypto(w, sub, v, site);
+        } else if (IS("logger")) {
+            rc = rd_map(w, "", key, v, sub, sizeof(sub));
+            if (!rc)
+                rc = do_logger(w, sub, v, child(site, "logger"));
+        } else if (IS("messageChannel")) {
+            rc = rd_map(w, "", key, v, sub, sizeof(sub));
+            if (!rc)
+                rc = do_message_channel(w, sub, v, site);
+        } else if (IS("restfulApi")) {
+            rc = rd_map(w, "", key, v, sub, sizeof(sub));
+            if (!rc)
+                rc = do_restful_api(w, sub, v, child(site, "restfulApi"));
+        } else if (IS("tunnel")) {
+            rc = rd_map(w, "", key, v, sub, sizeof(sub));
+            if (!rc)
+                rc = do_tunnel(w, v, doc);
+        } else if (IS("localExposedApps")) {
+            rc = rd_seq(w, "", key, v);
+            if (!rc)
+                rc = do_list(w, key, v, json_object_get(doc, "exposedApps"), do_exposed);
+        } else if (IS("remoteApps")) {
+            rc = rd_seq(w, "", key, v);
+            if (!rc)
+                rc = do_list(w, key, v, json_object_get(doc, "remoteApps"), do_remote);
+        } else {
+            rc = UNKNOWN(w, "", key);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* --- Derived values ----------------------------------------------------------- */
+
+static bool name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+/* Keeps [A-Za-z0-9._-] (others become '-'), drops a leading non-alphanumeric
+ * run, and truncates to leave room for a "-NNNN" suffix within 255 bytes. */
+static char *sanitize(const char *s, const char *fallback) {
+    size_t len = strlen(s);
+    char *out = wv_malloc(len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len && o < 248; i++) {
+        char c = name_char(s[i]) ? s[i] : '-';
+        if (o == 0 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            continue;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    if (o == 0) {
+        free(out);
+        return wv_strdup(fallback);
+    }
+    return out;
+}
+
+static bool name_taken(json_t *arr, const char *name, size_t upto) {
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        if (i == upto)
+            continue;
+        const char *n = json_string_value(json_object_get(json_array_get(arr, i), "name"));
+        if (n && strcmp(n, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Gives item idx of arr a unique name from base: base, base-2, base-3, ... */
+static void assign_name(json_t *arr, size_t idx, const char *base) {
+    char *name = wv_strdup(base);
+    for (unsigned k = 2; name_taken(arr, name, idx); k++) {
+        free(name);
+        name = wv_asprintf("%s-%u", base, k);
+    }
+    json_object_set_new(json_array_get(arr, idx), "name", json_string(name));
+    free(name);
+}
+
+static const char *str_or(json_t *obj, const char *key, const char *dflt) {
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s && *s ? s : dflt;
+}
+
+/* "<mode>-<listenPort or publicPort>" */
+static char *socket_base(json_t *sock) {
+    json_int_t port = json_integer_value(json_object_get(sock, "listenPort"));
+    if (port <= 0)
+        port = json_integer_value(json_object_get(sock, "publicPort"));
+    char *raw = port > 0 ? wv_asprintf("%s-%lld", str_or(sock, "mode", "socket"), (long long)port)
+                         : wv_strdup(str_or(sock, "mode", "socket"));
+    char *s = sanitize(raw, "socket");
+    free(raw);
+    return s;
+}
+
+/* "<siteName>-<appName>-<local port or unix basename>" */
+static char *remote_base(json_t *app) {
+    const char *local = str_or(app, "localSocket", "");
+    const char *tail = "";
+    if (strncmp(local, "unix:", 5) == 0) {
+        const char *slash = strrchr(local, '/');
+        tail = slash ? slash + 1 : local + 5;
+    } else {
+        const char *colon = strrchr(local, ':');
+        if (colon)
+            tail = colon + 1;
+    }
+    char *raw = wv_asprintf("%s-%s%s%s", str_or(app, "siteName", "site"),
+                            str_or(app, "appName", "app"), *tail ? "-" : "", tail);
+    char *s = sanitize(raw, "remote-app");
+    free(raw);
+    return s;
+}
+
+static void derive_names(json_t *arr, char *(*base_fn)(json_t *)) {
+    /* explicit names first, so derived ones never take them */
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *obj = json_array_get(arr, i);
+        if (json_object_get(obj, "name"))
+            continue;
+        char *base = base_fn(obj);
+        assign_name(arr, i, base);
+        free(base);
+    }
+}
+
+char *wv_config_derive_topic(const char *network_key) {
+    static const char prefix[] = "wovenet-topic"; /* followed by its NUL */
+    size_t klen = strlen(network_key);
+    size_t n = sizeof(prefix) + klen;
+    unsigned char *buf = wv_malloc(n);
+    memcpy(buf, prefix, sizeof(prefix));
+    memcpy(buf + sizeof(prefix), network_key, klen);
+    unsigned char digest[32];
+    int rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, digest);
+    wv_memwipe(buf, n);
+    free(buf);
+    if (rc < 0)
+        return NULL;
+    char *out = wv_malloc(8 + 32 + 1);
+    memcpy(out, "wovenet/", 8);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 8 + 2 * i, 3, "%02x", digest[i]);
+    return out;
+}
+
+int wv_config_from_yaml(const char *text, size_t len, json_t **doc, wv_verr *err) {
+    *doc = NULL;
+    struct ynode *root;
+    int rc = wv_ytree_parse(text, len, &root, err);
+    if (rc)
+        return rc == WV_ERR_TOOBIG ? WV_ERR_INVAL : rc;
+    json_t *d =
+        json_pack("{s:{}, s:[], s:[], s:[]}", "site", "tunnelSockets", "exposedApps", "remoteApps");
+    struct walk w = {.err = err};
+    rc = do_top(&w, root, d);
+    wv_ytree_free(root);
+    if (rc) {
+        wv_config_doc_free(d);
+        return rc;
+    }
+    derive_names(json_object_get(d, "tunnelSockets"), socket_base);
+    derive_names(json_object_get(d, "remoteApps"), remote_base);
+
+    json_t *site = json_object_get(d, "site");
+    const char *key = json_string_value(json_object_get(site, "networkKey"));
+    json_t *mc = json_object_get(site, "messageChannel");
+    const char *topic = json_string_value(json_object_get(mc, "topic"));
+    if (key && *key && (!topic || !*topic)) {
+        char *t = wv_config_derive_topic(key);
+        if (t)
+            json_object_set_new(child(site, "messageChannel"), "topic", json_string(t));
+        free(t);
+    }
+    *doc = d;
+    return 0;
+}
+
+/* Wipes every string under a key that holds a secret, then frees. */
+static void wipe_secrets(json_t *v) {
+    const char *k;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, x) {
+            if (json_is_string(x) && (strcmp(k, "networkKey") == 0 || strcmp(k, "password") == 0))
+                wv_memwipe((char *)json_string_value(x), json_string_length(x));
+            else
+                wipe_secrets(x);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) wipe_secrets(x);
+    }
+}
+
+void wv_config_doc_free(json_t *doc) {
+    if (!doc)
+        return;
+    if (doc->refcount == 1)
+        wipe_secrets(doc);
+    json_decref(doc);
+}
+
+int wv_config_read_file(const char *path, char **text, size_t *len) {
+    return wv_read_file_upto(path, WV_CONFIG_MAX_BYTES + 1, text, len);
+}

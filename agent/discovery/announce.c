@@ -1,0 +1,361 @@
+#include "wv/discovery.h"
+
+#include "wv/base.h"
+#include "wv/crypto.h"
+
+#include <arpa/inet.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const type_names[] = {
+    [WV_MSG_ANNOUNCE] = "announce",
+    [WV_MSG_OFFLINE] = "offline",
+    [WV_MSG_SOCKINFO_REQUEST] = "sockinfo-request",
+    [WV_MSG_SOCKINFO_REPLY] = "sockinfo-reply",
+};
+
+/* Fields allowed per type; anything else is refused so that two versions of
+ * the protocol never silently half-understand each other. */
+static const char *const announce_fields[] = {"type",    "site", "instance",    "seq", "ts",
+                                              "sockets", "apps", "fingerprint", NULL};
+static const char *const reply_fields[] = {"type", "site",    "to",   "instance",    "seq",
+                                           "ts",   "sockets", "apps", "fingerprint", NULL};
+static const char *const offline_fields[] = {"type", "site", "instance", "seq", "ts", NULL};
+static const char *const request_fields[] = {"type", "from", "to", "instance", "seq", "ts", NULL};
+static const char *const socket_fields[] = {"address", "port", "protocol", "detected", NULL};
+
+static bool is_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool wv_name_valid(const char *s) {
+    size_t n = s ? strnlen(s, WV_NAME_MAX + 1) : 0;
+    if (n == 0 || n > WV_NAME_MAX || !is_alnum(s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+            return false;
+    return true;
+}
+
+static bool hostname_valid(const char *s) {
+    size_t n = strlen(s), label = 0;
+    if (n == 0 || n > WV_ADDRESS_MAX)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        char c = s[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if (is_alnum(c) || (c == '-' && label > 0)) {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool address_valid(const char *s) {
+    unsigned char buf[16];
+    if (strnlen(s, WV_ADDRESS_MAX + 1) > WV_ADDRESS_MAX)
+        return false;
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1 || hostname_valid(s);
+}
+
+static bool hex_valid(const char *s, size_t len) {
+    if (strlen(s) != len)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+static bool has_body(enum wv_msg_type t) {
+    return t == WV_MSG_ANNOUNCE || t == WV_MSG_SOCKINFO_REPLY;
+}
+
+static bool has_to(enum wv_msg_type t) {
+    return t == WV_MSG_SOCKINFO_REQUEST || t == WV_MSG_SOCKINFO_REPLY;
+}
+
+static bool msg_valid(const wv_msg *m) {
+    if (m->type < WV_MSG_ANNOUNCE || m->type > WV_MSG_SOCKINFO_REPLY)
+        return false;
+    if (!wv_name_valid(m->site) || !hex_valid(m->instance, WV_INSTANCE_HEX_LEN))
+        return false;
+    if (m->seq > (uint64_t)INT64_MAX || m->ts < 0)
+        return false;
+    if (has_to(m->type) ? !wv_name_valid(m->to) : m->to[0] != '\0')
+        return false;
+    if (!has_body(m->type))
+        return m->nsockets == 0 && m->napps == 0;
+    if (m->nsockets > WV_ANNOUNCE_MAX_SOCKETS || m->napps > WV_ANNOUNCE_MAX_APPS)
+        return false;
+    for (size_t i = 0; i < m->nsockets; i++)
+        if (!address_valid(m->sockets[i].address) || m->sockets[i].port == 0)
+            return false;
+    for (size_t i = 0; i < m->napps; i++)
+        if (!wv_name_valid(m->apps[i]))
+            return false;
+    return hex_valid(m->fingerprint, WV_FINGERPRINT_HEX_LEN);
+}
+
+static bool only_fields(json_t *obj, const char *const *allowed) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i] && !ok; i++)
+            ok = strcmp(key, allowed[i]) == 0;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Copies a JSON string member into a fixed buffer; false if missing, not a
+ * string, containing NUL or too long. */
+static bool get_str(json_t *obj, const char *key, char *dst, size_t cap) {
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        return false;
+    size_t n = json_string_length(v);
+    if (n >= cap || strlen(json_string_value(v)) != n)
+        return false;
+    memcpy(dst, json_string_value(v), n + 1);
+    return true;
+}
+
+static bool get_uint(json_t *obj, const char *key, uint64_t *dst) {
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return false;
+    *dst = (uint64_t)json_integer_value(v);
+    return true;
+}
+
+static bool parse_sockets(json_t *arr, wv_msg *m) {
+    if (!json_is_array(arr) || json_array_size(arr) > WV_ANNOUNCE_MAX_SOCKETS)
+        return false;
+    m->sockets = wv_calloc(json_array_size(arr), sizeof *m->sockets);
+    size_t i;
+    json_t *s;
+    json_array_foreach(arr, i, s) {
+        wv_msg_socket *o = &m->sockets[i];
+        char proto[8];
+        uint64_t port;
+        json_t *det = json_object_get(s, "detected");
+        if (!json_is_object(s) || !only_fields(s, socket_fields) ||
+            !get_str(s, "address", o->address, sizeof o->address) || !get_uint(s, "port", &port) ||
+            port == 0 || port > 65535 || !get_str(s, "protocol", proto, sizeof proto) ||
+            strcmp(proto, "quic") != 0 || !json_is_boolean(det))
+            return false;
+        o->port = (uint16_t)port;
+        o->detected = json_is_true(det);
+        m->nsockets++;
+    }
+    return true;
+}
+
+static bool parse_apps(json_t *arr, wv_msg *m) {
+    if (!json_is_array(arr) || json_array_size(arr) > WV_ANNOUNCE_MAX_APPS)
+        return false;
+    m->apps = wv_calloc(json_array_size(arr), sizeof *m->apps);
+    size_t i;
+    json_t *a;
+    json_array_foreach(arr, i, a) {
+        if (!json_is_string(a) || json_string_length(a) > WV_NAME_MAX ||
+            strlen(json_string_value(a)) != json_string_length(a))
+            return false;
+        m->apps[m->napps++] = wv_strdup(json_string_value(a));
+    }
+    return true;
+}
+
+static bool parse_obj(json_t *root, wv_msg *m) {
+    char type[32];
+    if (!json_is_object(root) || !get_str(root, "type", type, sizeof type))
+        return false;
+    m->type = 0;
+    for (int t = WV_MSG_ANNOUNCE; t <= WV_MSG_SOCKINFO_REPLY; t++)
+        if (strcmp(type, type_names[t]) == 0)
+            m->type = t;
+    static const char *const *const fields[] = {
+        [WV_MSG_ANNOUNCE] = announce_fields,
+        [WV_MSG_OFFLINE] = offline_fields,
+        [WV_MSG_SOCKINFO_REQUEST] = request_fields,
+        [WV_MSG_SOCKINFO_REPLY] = reply_fields,
+    };
+    if (m->type == 0 || !only_fields(root, fields[m->type]))
+        return false;
+    const char *sender = m->type == WV_MSG_SOCKINFO_REQUEST ? "from" : "site";
+    uint64_t ts;
+    if (!get_str(root, sender, m->site, sizeof m->site) ||
+        !get_str(root, "instance", m->instance, sizeof m->instance) ||
+        !get_uint(root, "seq", &m->seq) || !get_uint(root, "ts", &ts))
+        return false;
+    m->ts = (int64_t)ts;
+    if (has_to(m->type) && !get_str(root, "to", m->to, sizeof m->to))
+        return false;
+    if (has_body(m->type) && (!parse_sockets(json_object_get(root, "sockets"), m) ||
+                              !parse_apps(json_object_get(root, "apps"), m) ||
+                              !get_str(root, "fingerprint", m->fingerprint, sizeof m->fingerprint)))
+        return false;
+    return msg_valid(m);
+}
+
+int wv_msg_parse(const char *json, size_t len, wv_msg *out) {
+    memset(out, 0, sizeof *out);
+    json_error_t err;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return WV_ERR_PROTO;
+    bool ok = parse_obj(root, out);
+    json_decref(root);
+    if (!ok) {
+        wv_msg_dispose(out);
+        return WV_ERR_PROTO;
+    }
+    return 0;
+}
+
+char *wv_msg_encode(const wv_msg *m) {
+    if (!msg_valid(m))
+        return NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(type_names[m->type]));
+    json_object_set_new(o, m->type == WV_MSG_SOCKINFO_REQUEST ? "from" : "site",
+                        json_string(m->site));
+    if (has_to(m->type))
+        json_object_set_new(o, "to", json_string(m->to));
+    json_object_set_new(o, "instance", json_string(m->instance));
+    json_object_set_new(o, "seq", json_integer((json_int_t)m->seq));
+    json_object_set_new(o, "ts", json_integer((json_int_t)m->ts));
+    if (has_body(m->type)) {
+        json_t *socks = json_array();
+        for (size_t i = 0; i < m->nsockets; i++)
+            json_array_append_new(socks, json_pack("{s:s, s:i, s:s, s:b}", "address",
+                                                   m->sockets[i].address, "port",
+                                                   (int)m->sockets[i].port, "protocol", "quic",
+                                                   "detected", (int)m->sockets[i].detected));
+        json_object_set_new(o, "sockets", socks);
+        json_t *apps = json_array();
+        for (size_t i = 0; i < m->napps; i++)
+            json_array_append_new(apps, json_string(m->apps[i]));
+        json_object_set_new(o, "apps", apps);
+        json_object_set_new(o, "fingerprint", json_string(m->fingerprint));
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+void wv_msg_copy(wv_msg *dst, const wv_msg *src) {
+    *dst = *src;
+    dst->sockets = NULL;
+    dst->apps = NULL;
+    if (src->nsockets) {
+        dst->sockets = wv_malloc(src->nsockets * sizeof *dst->sockets);
+        memcpy(dst->sockets, src->sockets, src->nsockets * sizeof *dst->sockets);
+    }
+    if (src->napps) {
+        dst->apps = wv_malloc(src->napps * sizeof *dst->apps);
+        for (size_t i = 0; i < src->napps; i++)
+            dst->apps[i] = wv_strdup(src->apps[i]);
+    }
+}
+
+void wv_msg_dispose(wv_msg *m) {
+    for (size_t i = 0; i < m->napps; i++)
+        free(m->apps[i]);
+    free(m->apps);
+    free(m->sockets);
+    memset(m, 0, sizeof *m);
+}
+
+int wv_msg_add_app(wv_msg *m, const char *name) {
+    if (!wv_name_valid(name))
+        return WV_ERR_INVAL;
+    if (m->napps >= WV_ANNOUNCE_MAX_APPS)
+        return WV_ERR_LIMIT;
+    m->apps = wv_realloc(m->apps, (m->napps + 1) * sizeof *m->apps);
+    m->apps[m->napps++] = wv_strdup(name);
+    return 0;
+}
+
+int wv_msg_add_socket(wv_msg *m, const char *address, uint16_t port, bool detected) {
+    if (!address || !address_valid(address) || port == 0)
+        return WV_ERR_INVAL;
+    if (m->nsockets >= WV_ANNOUNCE_MAX_SOCKETS)
+        return WV_ERR_LIMIT;
+    m->sockets = wv_realloc(m->sockets, (m->nsockets + 1) * sizeof *m->sockets);
+    wv_msg_socket *s = &m->sockets[m->nsockets++];
+    memset(s, 0, sizeof *s);
+    strcpy(s->address, address);
+    s->port = port;
+    s->detected = detected;
+    return 0;
+}
+
+int wv_msg_new_instance(char out[WV_INSTANCE_HEX_LEN + 1]) {
+    uint8_t r[WV_INSTANCE_HEX_LEN / 2];
+    if (gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof r) < 0)
+        return WV_ERR_CRYPTO;
+    wv_hex(r, sizeof r, out);
+    return 0;
+}
+
+bool wv_msg_newer(const wv_msg *held, const wv_msg *cand) {
+    if (strcmp(held->instance, cand->instance) == 0)
+        return cand->seq > held->seq;
+    return cand->ts > held->ts;
+}
+
+/* The replay cache: a ring of the last `capacity` accepted (instance, seq)
+ * pairs. A linear scan is fine at inbox rates (a few messages per minute per
+ * peer) and keeps the memory bound obvious. */
+struct wv_replay {
+    size_t cap, len, next;
+    int64_t window_ms;
+    struct entry {
+        char instance[WV_INSTANCE_HEX_LEN + 1];
+        uint64_t seq;
+    } * e;
+};
+
+wv_replay *wv_replay_new(size_t capacity, int64_t window_ms) {
+    wv_replay *r = wv_calloc(1, sizeof *r);
+    r->cap = capacity ? capacity : 1;
+    r->window_ms = window_ms;
+    r->e = wv_calloc(r->cap, sizeof *r->e);
+    return r;
+}
+
+void wv_replay_free(wv_replay *r) {
+    if (!r)
+        return;
+    free(r->e);
+    free(r);
+}
+
+int wv_replay_check(wv_replay *r, const char *instance, uint64_t seq, int64_t ts, int64_t now_ms) {
+    if (ts < now_ms - r->window_ms || ts > now_ms + r->window_ms)
+        return WV_ERR_PROTO;
+    for (size_t i = 0; i < r->len; i++)
+        if (r->e[i].seq == seq && strcmp(r->e[i].instance, instance) == 0)
+            return WV_ERR_PROTO;
+    struct entry *e = &r->e[r->next];
+    snprintf(e->instance, sizeof e->instance, "%s", instance);
+    e->seq = seq;
+    r->next = (r->next + 1) % r->cap;
+    if (r->len < r->cap)
+        r->len++;
+    return 0;
+}

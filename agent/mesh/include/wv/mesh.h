@@ -1,0 +1,67 @@
+#ifndef WV_MESH_H
+#define WV_MESH_H
+/* The mesh: this site's membership of its network. It derives the keys from
+ * the network key (PBKDF2, off the loop), runs discovery on the message
+ * channel, the tunnel manager and the app proxy, keeps the known peer sites
+ * in the store, and keeps all of them in line with the stored desired
+ * state (tunnel sockets, exposed apps, message-channel settings) on
+ * wv_mesh_sync().
+ *
+ * Broker loss never touches running tunnels. When the site's identity
+ * settings change (name, network key, topic, brokers, credentials) the mesh
+ * leaves cleanly (offline record, channels closed) and joins again.
+ *
+ * All calls and callbacks on the loop thread. */
+#include "wv/crypto.h"
+#include "wv/base.h"
+#include "wv/apps.h"
+#include "wv/store.h"
+
+#include <jansson.h>
+#include <uv.h>
+
+typedef struct wv_mesh wv_mesh;
+
+struct wv_mesh_callbacks {
+    /* A peer site became reachable (an up channel) or unreachable. */
+    void (*site_state)(wv_mesh *m, const char *site, bool up, void *user);
+    /* Something runtime changed, for the event stream: kind is "peers",
+     * "channels", "broker", "tunnelSockets" or "exposedApps". */
+    void (*event)(wv_mesh *m, const char *kind, const char *name, void *user);
+};
+
+/* id and store are borrowed and must outlive the mesh; rec (may be NULL)
+ * receives remote-app counters. Nothing runs until wv_mesh_sync(). */
+wv_mesh *wv_mesh_new(uv_loop_t *loop, wv_log *log, wv_store *store, const wv_identity *id,
+                     wv_reconciler *rec, const struct wv_mesh_callbacks *cbs, void *user);
+/* Tears everything down (offline record published, channels closed); cb
+ * fires once all is released, then m is freed. */
+void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg);
+
+/* The desired state changed (or at start): applies it. Cheap when nothing
+ * relevant changed. */
+void wv_mesh_sync(wv_mesh *m);
+
+bool wv_mesh_site_up(wv_mesh *m, const char *site);
+bool wv_mesh_broker_connected(wv_mesh *m);
+
+/* Carries a connection accepted on remote app `name` (spec: its stored
+ * object) to the app on its site. Takes client (see applisten.h). 0, or an
+ * error and the caller closes client. */
+int wv_mesh_connect(wv_mesh *m, const char *name, const json_t *spec, uv_stream_t *client);
+
+/* GET /api/v1/peers and /peers/{site}: new references, NULL if unknown. */
+json_t *wv_mesh_peers_json(wv_mesh *m);
+json_t *wv_mesh_peer_json(wv_mesh *m, const char *site);
+/* DELETE /api/v1/peers/{site}: forgets a known site. 0 or WV_ERR_NOTFOUND. */
+int wv_mesh_forget(wv_mesh *m, const char *site);
+
+/* Runtime status of a tunnel socket or exposed app ({} if unknown). */
+json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name);
+void wv_mesh_metrics(wv_mesh *m, wv_metrics *out);
+/* Emits an event (the `event` callback) for each exposed app whose counters
+ * and each peer whose channels moved since the previous call: the live feed
+ * of the dashboard's counters and throughput charts. */
+void wv_mesh_report_activity(wv_mesh *m);
+
+#endif

@@ -1,0 +1,371 @@
+/* The running mesh: discovery, tunnels and proxy, their callbacks, and the
+ * application of the stored tunnel sockets and exposed apps. */
+#include "wv/base.h"
+#include "mesh_int.h"
+#include "wv/model.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUB "mesh"
+/* Bytes buffered per proxied connection and direction; also the QUIC
+ * stream window, so a slow reader holds at most this much here. */
+#define APP_BUFFER (256u << 10)
+/* Datagram payload towards a peer at one of this host's addresses unless
+ * the socket sets maxUdpPayload. */
+#define LOCAL_UDP_PAYLOAD 32000
+
+unsigned m_kdf_iterations(void) {
+    return WV_KDF_ITERATIONS;
+}
+
+static void event(wv_mesh *m, const char *kind, const char *name) {
+    if (m->cbs.event && !m->closing)
+        m->cbs.event(m, kind, name, m->user);
+}
+
+/* --- Announcement ---------------------------------------------------------------- */
+
+static bool is_ip(const char *s) {
+    struct sockaddr_storage ss;
+    return s && wv_parse_ip(s, 1, &ss) == 0;
+}
+
+/* Our announcement: every tunnel socket with a usable public address, every
+ * exposed app, our certificate. A socket whose address is detected joins
+ * (marked detected) once its detector knows the address. */
+static int local_body(wv_discovery *d, wv_msg *body, void *user) {
+    wv_mesh *m = user;
+    size_t i;
+    json_t *s;
+    json_array_foreach(m->sockets, i, s) {
+        const char *addr = json_string_value(json_object_get(s, "publicAddress"));
+        json_int_t port = json_integer_value(json_object_get(s, "publicPort"));
+        char dip[INET6_ADDRSTRLEN];
+        uint16_t dport;
+        bool detected = !is_ip(addr) && m->detect &&
+                        wv_detect_get(m->detect, json_string_value(json_object_get(s, "name")),
+                                      dip, sizeof(dip), &dport) == 0;
+        if (detected) {
+            addr = dip;
+            port = dport;
+        }
+        if (!is_ip(addr) || port <= 0)
+            continue;
+        if (wv_msg_add_socket(body, addr, (uint16_t)port, detected) != 0)
+            break;
+    }
+    json_t *a;
+    json_array_foreach(m->exposed, i, a) {
+        if (wv_msg_add_app(body, json_string_value(json_object_get(a, "name"))) != 0)
+            break;
+    }
+    wv_fingerprint_to_hex(wv_identity_fingerprint(m->id), body->fingerprint);
+    return 0;
+}
+
+/* --- Callbacks from discovery, tunnels and proxy --------------------------------- */
+
+void m_peer_to_tunnels(wv_mesh *m, const wv_peer *p) {
+    uint8_t fp[WV_FINGERPRINT_LEN];
+    if (!m->tunnels || wv_fingerprint_from_hex(p->ann.fingerprint, fp) != 0)
+        return;
+    struct wv_peer_socket socks[WV_ANNOUNCE_MAX_SOCKETS];
+    size_t n = WV_MIN(p->ann.nsockets, WV_COUNTOF(socks));
+    for (size_t i = 0; i < n; i++) {
+        memset(&socks[i], 0, sizeof(socks[i]));
+        snprintf(socks[i].address, sizeof(socks[i].address), "%s", p->ann.sockets[i].address);
+        socks[i].port = p->ann.sockets[i].port;
+        socks[i].detected = p->ann.sockets[i].detected;
+    }
+    wv_tunnels_set_peer(m->tunnels, p->name, fp, socks, n);
+}
+
+static void on_peer(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev, void *user) {
+    wv_mesh *m = user;
+    if (ev == WV_PEER_ADDED || ev == WV_PEER_CHANGED) {
+        WV_INFO(m->log, SUB, "peer %s %s (%zu sockets, %zu apps)", p->name,
+                ev == WV_PEER_ADDED ? "discovered" : "updated", p->ann.nsockets, p->ann.napps);
+        m_save_known_site(m, p);
+        m_peer_to_tunnels(m, p);
+    } else {
+        /* Only the broker lost it: its channels live on while they answer. */
+        WV_INFO(m->log, SUB, "peer %s is offline on the message channel", p->name);
+    }
+    event(m, "peers", p->name);
+}
+
+static void on_broker(wv_discovery *d, bool connected, void *user) {
+    wv_mesh *m = user;
+    event(m, "broker", connected ? "connected" : "disconnected");
+}
+
+static void on_site_state(wv_tunnels *t, const char *site, bool up, void *user) {
+    wv_mesh *m = user;
+    if (m->cbs.site_state && !m->closing)
+        m->cbs.site_state(m, site, up, m->user);
+    event(m, "peers", site);
+}
+
+static void on_channel_event(wv_tunnels *t, const char *site, uint64_t id, const char *state,
+                             void *user) {
+    wv_mesh *m = user;
+    event(m, "channels", site);
+}
+
+static void on_app_stream(wv_tunnels *t, const char *site, wv_quic_conn *conn, int64_t sid,
+                          void *user) {
+    wv_mesh *m = user;
+    if (m->proxy)
+        wv_proxy_accept(m->proxy, site, conn, sid);
+}
+
+/* A detected address changed: peers must learn it now. */
+static void on_detected(wv_detect *dt, const char *name, void *user) {
+    wv_mesh *m = user;
+    if (m->disco)
+        wv_discovery_announce(m->disco);
+    event(m, "tunnelSockets", name);
+}
+
+static wv_quic_endpoint *detect_endpoint(wv_detect *dt, const char *name, void *user) {
+    wv_mesh *m = user;
+    return m->tunnels ? wv_tunnels_socket_endpoint(m->tunnels, name) : NULL;
+}
+
+static void on_need_sockinfo(wv_tunnels *t, const char *site, void *user) {
+    wv_mesh *m = user;
+    if (m->disco && wv_discovery_request_sockinfo(m->disco, site) == 0)
+        WV_INFO(m->log, SUB, "asked %s for fresh socket info", site);
+}
+
+static const json_t *find_exposed(wv_proxy *p, const char *app, void *user) {
+    wv_mesh *m = user;
+    size_t i;
+    json_t *a;
+    json_array_foreach(m->exposed, i, a) {
+        if (strcmp(json_string_value(json_object_get(a, "name")), app) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+struct xcount *m_xcount(wv_mesh *m, const char *name) {
+    for (struct xcount *x = m->xcounts; x; x = x->next)
+        if (strcmp(x->name, name) == 0)
+            return x;
+    struct xcount *x = wv_calloc(1, sizeof(*x));
+    x->name = wv_strdup(name);
+    x->next = m->xcounts;
+    m->xcounts = x;
+    return x;
+}
+
+static void on_count(wv_proxy *p, enum wv_kind kind, const char *name, uint64_t in, uint64_t out,
+                     int conn_delta, void *user) {
+    wv_mesh *m = user;
+    uint64_t *conns, *active, *bin, *bout;
+    if (kind == WV_KIND_REMOTE_APP) {
+        struct wv_app_counters *c = m->rec ? wv_reconcile_remote_counters(m->rec, name) : NULL;
+        if (!c)
+            return;
+        /* The listener counts accepted connections itself. */
+        conns = NULL;
+        active = &c->active;
+        bin = &c->bytes_in;
+        bout = &c->bytes_out;
+    } else {
+        struct xcount *x = m_xcount(m, name);
+        conns = &x->connections;
+        active = &x->active;
+        bin = &x->bytes_in;
+        bout = &x->bytes_out;
+    }
+    *bin += in;
+    *bout += out;
+    if (conn_delta > 0) {
+        if (conns)
+            (*conns)++;
+        (*active)++;
+    } else if (conn_delta < 0 && *active) {
+        (*active)--;
+    }
+}
+
+/* --- Starting ------------------------------------------------------------------------- */
+
+static void load_desired(wv_mesh *m) {
+    json_t *socks = NULL, *apps = NULL;
+    if (wv_store_list(m->store, WV_KIND_SOCKET, &socks) != 0)
+        socks = json_array();
+    if (wv_store_list(m->store, WV_KIND_EXPOSED_APP, &apps) != 0)
+        apps = json_array();
+    json_decref(m->sockets);
+    json_decref(m->exposed);
+    m->sockets = socks;
+    m->exposed = apps;
+}
+
+/* The listen address of a stored tunnel socket: listenAddress, else the
+ * unspecified address of the public address's family. */
+static int listen_addr(const json_t *s, struct sockaddr_storage *out) {
+    const char *la = json_string_value(json_object_get(s, "listenAddress"));
+    const char *pa = json_string_value(json_object_get(s, "publicAddress"));
+    json_int_t port = json_integer_value(json_object_get(s, "listenPort"));
+    if (port < 0 || port > 65535)
+        return WV_ERR_INVAL;
+    if (la && *la)
+        return wv_parse_ip(la, (uint16_t)port, out);
+    bool v6 = pa && strchr(pa, ':') != NULL;
+    return wv_parse_ip(v6 ? "::" : "0.0.0.0", (uint16_t)port, out);
+}
+
+static void apply_sockets(wv_mesh *m) {
+    size_t n = json_array_size(m->sockets);
+    struct wv_tunnel_socket *socks = wv_calloc(n ? n : 1, sizeof(*socks));
+    char(*errs)[128] = wv_calloc(n ? n : 1, sizeof(*errs));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_array_get(m->sockets, i);
+        if (listen_addr(s, &socks[k].listen) != 0)
+            continue;
+        socks[k].name = json_string_value(json_object_get(s, "name"));
+        json_int_t mtu = json_integer_value(json_object_get(s, "maxUdpPayload"));
+        socks[k].max_udp_payload = mtu > 0 ? (size_t)mtu : 0;
+        k++;
+    }
+    wv_tunnels_set_sockets(m->tunnels, socks, k, errs);
+    /* After the binds: STUN sends from the (new) endpoints. */
+    if (m->detect)
+        wv_detect_set_sockets(m->detect, m->sockets);
+    for (size_t i = 0; i < k; i++)
+        event(m, "tunnelSockets", socks[i].name);
+    free(socks);
+    free(errs);
+}
+
+/* Re-announces only when the announcement's content changed. */
+static void announce_if_changed(wv_mesh *m) {
+    json_t *body = json_pack("{s:O, s:O}", "sockets", m->sockets, "apps", m->exposed);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(body);
+    if (m->announced && strcmp(m->announced, text) == 0) {
+        free(text);
+        return;
+    }
+    free(m->announced);
+    m->announced = text;
+    if (m->disco)
+        wv_discovery_announce(m->disco);
+}
+
+void m_apply_desired(wv_mesh *m) {
+    load_desired(m);
+    apply_sockets(m);
+    announce_if_changed(m);
+}
+
+static int mqtt_options(wv_mesh *m, json_t *site, wv_mqtt_options *o, const char **brokers,
+                        char **password) {
+    json_t *mc = json_object_get(site, "messageChannel");
+    json_t *bl = json_object_get(mc, "brokers");
+    size_t n = WV_MIN(json_array_size(bl), (size_t)WV_MQTT_MAX_BROKERS);
+    for (size_t i = 0; i < n; i++)
+        brokers[i] = json_string_value(json_array_get(bl, i));
+    memset(o, 0, sizeof(*o));
+    o->brokers = brokers;
+    o->nbrokers = n;
+    const char *user = json_string_value(json_object_get(mc, "username"));
+    o->username = user && *user ? user : NULL;
+    if (wv_store_get_mqtt_password(m->store, password) == 0 && **password)
+        o->password = *password;
+    const char *ca = json_string_value(json_object_get(mc, "caFile"));
+    o->ca_file = ca && *ca ? ca : NULL;
+    return n ? 0 : WV_ERR_INVAL;
+}
+
+void m_start_runtime(wv_mesh *m) {
+    load_desired(m);
+    struct wv_tunnels_options to = {.site = m->site, .auth_key = m->keys.tunnel, .id = m->id};
+    wv_quic_config_default(&to.quic);
+    /* The proxy bounds what it buffers per connection by the stream window. */
+    to.quic.stream_window = APP_BUFFER;
+    /* A peer on this host: loopback-sized datagrams (docs/PERFORMANCE.md). */
+    to.quic.local_udp_payload = LOCAL_UDP_PAYLOAD;
+    /* Stable across restarts: a restarted site resets the connections its
+     * previous run left open, so peers re-dial at once. */
+    to.quic.has_reset_secret =
+        wv_identity_derive_secret(m->id, "wovenet/1 stateless reset", to.quic.reset_secret) == 0;
+    struct wv_tunnels_callbacks tc = {.site_state = on_site_state,
+                                      .channel_event = on_channel_event,
+                                      .app_stream = on_app_stream,
+                                      .need_sockinfo = on_need_sockinfo};
+    if (wv_tunnels_new(m->loop, m->log, &to, &tc, m, &m->tunnels) != 0) {
+        WV_ERROR(m->log, SUB, "cannot start the tunnel manager");
+        return;
+    }
+    struct wv_proxy_callbacks pc = {.find_exposed = find_exposed, .count = on_count};
+    struct wv_proxy_options po = {.max_buffer = APP_BUFFER};
+    if (wv_proxy_new(m->loop, m->log, &po, &pc, m, &m->proxy) != 0)
+        WV_ERROR(m->log, SUB, "cannot start the app proxy");
+    struct wv_detect_callbacks dtc = {.changed = on_detected, .endpoint = detect_endpoint};
+    if (wv_detect_new(m->loop, m->log, &dtc, m, &m->detect) != 0)
+        WV_ERROR(m->log, SUB, "cannot start public-address detection");
+    m->state = M_RUNNING;
+    apply_sockets(m);
+
+    json_t *site = NULL;
+    if (wv_store_get_site(m->store, &site) != 0)
+        return;
+    const char *brokers[WV_MQTT_MAX_BROKERS];
+    char *password = NULL;
+    wv_discovery_options dopt = {.site = m->site, .keys = &m->keys};
+    dopt.topic = json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
+    struct wv_discovery_callbacks dc = {.local = local_body, .peer = on_peer, .state = on_broker};
+    if (mqtt_options(m, site, &dopt.mqtt, brokers, &password) != 0 ||
+        wv_discovery_new(m->loop, m->log, &dopt, &dc, m, &m->disco) != 0) {
+        WV_ERROR(m->log, SUB, "cannot set up the message channel (check the brokers and topic)");
+        m->disco = NULL;
+    }
+    if (password) {
+        wv_memwipe(password, strlen(password));
+        free(password);
+    }
+    json_decref(site);
+    if (m->disco) {
+        m_seed_known_sites(m);
+        free(m->announced);
+        m->announced = NULL;
+        announce_if_changed(m); /* records what the first announcement holds */
+        wv_discovery_start(m->disco);
+    }
+    WV_INFO(m->log, SUB, "site %s joined the mesh", m->site);
+}
+
+/* --- Remote-app connections --------------------------------------------------------- */
+
+struct open_arg {
+    wv_mesh *m;
+    const char *site;
+};
+
+static int open_stream(void *handler, wv_quic_conn **conn, int64_t *sid, void *arg) {
+    struct open_arg *oa = arg;
+    return wv_tunnels_open_stream(oa->m->tunnels, oa->site, handler, conn, sid);
+}
+
+int wv_mesh_connect(wv_mesh *m, const char *name, const json_t *spec, uv_stream_t *client) {
+    if (!m->tunnels || !m->proxy)
+        return WV_ERR_NOTFOUND;
+    struct open_arg oa = {m, json_string_value(json_object_get(spec, "siteName"))};
+    const char *app = json_string_value(json_object_get(spec, "appName"));
+    const char *target = json_string_value(json_object_get(spec, "appSocket"));
+    char tbuf[80] = "";
+    /* A range app's target travels as IP:PORT; the stored form is tcp:IP:PORT. */
+    if (target && strncmp(target, "tcp:", 4) == 0)
+        snprintf(tbuf, sizeof(tbuf), "%s", target + 4);
+    if (!oa.site || !wv_tunnels_site_up(m->tunnels, oa.site))
+        return WV_ERR_NOTFOUND;
+    return wv_proxy_connect(m->proxy, client, name, app, tbuf[0] ? tbuf : NULL, open_stream, &oa);
+}

@@ -1,0 +1,285 @@
+/* What the mesh shows: peers for the API, known sites in the store,
+ * metrics, and runtime status of tunnel sockets and exposed apps. */
+#include "wv/base.h"
+#include "mesh_int.h"
+#include "wv/model.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SUB "mesh"
+
+/* --- Known sites ------------------------------------------------------------------ */
+
+void m_seed_known_sites(wv_mesh *m) {
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(wv_store_db(m->store), "SELECT announcement FROM sites", -1, &s,
+                           NULL) != SQLITE_OK)
+        return;
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *json = (const char *)sqlite3_column_text(s, 0);
+        if (json && wv_discovery_seed(m->disco, json) == 0)
+            n++;
+    }
+    sqlite3_finalize(s);
+    for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
+        m_peer_to_tunnels(m, wv_discovery_peer_at(m->disco, i));
+    if (n)
+        WV_INFO(m->log, SUB, "dialing %d known site(s) from the store", n);
+}
+
+void m_save_known_site(wv_mesh *m, const wv_peer *p) {
+    char *json = wv_discovery_peer_json(p);
+    sqlite3_stmt *s;
+    if (json && sqlite3_prepare_v2(wv_store_db(m->store),
+                                   "INSERT OR REPLACE INTO sites (name, announcement, updated_at) "
+                                   "VALUES (?, ?, ?)",
+                                   -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+        if (sqlite3_step(s) != SQLITE_DONE)
+            WV_WARN(m->log, SUB, "cannot save known site %s", p->name);
+        sqlite3_finalize(s);
+    }
+    free(json);
+}
+
+void m_clear_known_sites(wv_mesh *m, bool site_still_configured) {
+    sqlite3_exec(wv_store_db(m->store), "DELETE FROM sites", NULL, NULL, NULL);
+}
+
+int wv_mesh_forget(wv_mesh *m, const char *site) {
+    sqlite3_stmt *s;
+    int found = 0;
+    if (sqlite3_prepare_v2(wv_store_db(m->store), "DELETE FROM sites WHERE name = ?", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_DONE)
+            found = sqlite3_changes(wv_store_db(m->store)) > 0;
+        sqlite3_finalize(s);
+    }
+    if (m->disco && wv_discovery_forget(m->disco, site) == 0)
+        found = 1;
+    if (m->tunnels)
+        wv_tunnels_remove_peer(m->tunnels, site);
+    if (found)
+        WV_INFO(m->log, SUB, "forgot site %s", site);
+    return found ? 0 : WV_ERR_NOTFOUND;
+}
+
+/* --- Peers ---------------------------------------------------------------------------- */
+
+static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
+    json_t *socks = json_array();
+    for (size_t i = 0; i < p->ann.nsockets; i++)
+        json_array_append_new(socks, json_pack("{s:s, s:i, s:s, s:b}", "address",
+                                               p->ann.sockets[i].address, "port",
+                                               (int)p->ann.sockets[i].port, "protocol", "quic",
+                                               "detected", p->ann.sockets[i].detected));
+    json_t *apps = json_array();
+    for (size_t i = 0; i < p->ann.napps; i++)
+        json_array_append_new(apps, json_string(p->ann.apps[i]));
+    json_t *chans = m->tunnels ? wv_tunnels_channels_json(m->tunnels, p->name) : json_array();
+    char seen[40] = "";
+    if (p->last_seen_ms > 0) {
+        time_t sec = (time_t)(p->last_seen_ms / 1000);
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        size_t n = strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(seen + n, sizeof(seen) - n, ".%03dZ", (int)(p->last_seen_ms % 1000));
+    }
+    return json_pack("{s:s, s:b, s:b, s:s?, s:o, s:o, s:s, s:o}", "siteName", p->name, "online",
+                     p->online, "reachable", wv_mesh_site_up(m, p->name), "lastSeen",
+                     seen[0] ? seen : NULL, "sockets", socks, "apps", apps, "fingerprint",
+                     p->ann.fingerprint, "channels", chans);
+}
+
+json_t *wv_mesh_peers_json(wv_mesh *m) {
+    json_t *arr = json_array();
+    if (!m->disco)
+        return arr;
+    for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
+        json_array_append_new(arr, peer_json(m, wv_discovery_peer_at(m->disco, i)));
+    return arr;
+}
+
+json_t *wv_mesh_peer_json(wv_mesh *m, const char *site) {
+    const wv_peer *p = m->disco ? wv_discovery_peer_find(m->disco, site) : NULL;
+    return p ? peer_json(m, p) : NULL;
+}
+
+/* --- Status and metrics ------------------------------------------------------------ */
+
+json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
+    if (kind == WV_KIND_SOCKET) {
+        json_t *st = m->tunnels ? wv_tunnels_socket_status(m->tunnels, name)
+                                : json_pack("{s:s}", "state", "stopped");
+        json_t *det = m->detect ? wv_detect_status(m->detect, name) : NULL;
+        if (det) {
+            /* {state, error, publicAddress} plus how it was found. */
+            json_t *pa = json_object_get(det, "publicAddress");
+            if (pa)
+                json_object_set(st, "publicAddress", pa);
+            /* Say why nothing is announced yet where clients look first. */
+            json_t *derr = json_object_get(det, "error");
+            if (!pa && derr && !json_object_get(st, "error"))
+                json_object_set(st, "error", derr);
+            json_object_set_new(st, "detection", det);
+        } else {
+            json_t *s = NULL;
+            const char *pa = NULL;
+            if (wv_store_get(m->store, WV_KIND_SOCKET, name, &s) == 0)
+                pa = json_string_value(json_object_get(s, "publicAddress"));
+            struct sockaddr_storage ss;
+            if (pa && wv_parse_ip(pa, 0, &ss) == 0)
+                json_object_set_new(st, "publicAddress", json_string(pa));
+            json_decref(s);
+        }
+        return st;
+    }
+    if (kind == WV_KIND_EXPOSED_APP) {
+        struct xcount *x = m_xcount(m, name);
+        return json_pack("{s:I, s:I, s:I, s:I}", "connections", (json_int_t)x->connections,
+                         "activeConnections", (json_int_t)x->active, "bytesIn",
+                         (json_int_t)x->bytes_in, "bytesOut", (json_int_t)x->bytes_out);
+    }
+    return json_object();
+}
+
+/* Per-channel series, labelled by site, channel id and address family. */
+static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
+    json_t *chans = wv_tunnels_channels_json(m->tunnels, site);
+    size_t i;
+    json_t *c;
+    json_array_foreach(chans, i, c) {
+        char l[400] = "", id[24];
+        snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(c, "id")));
+        wv_metrics_label(l, sizeof(l), "site", site);
+        wv_metrics_label(l, sizeof(l), "channel", id);
+        wv_metrics_label(l, sizeof(l), "family", json_string_value(json_object_get(c, "family")));
+        wv_metrics_label(l, sizeof(l), "direction",
+                         json_string_value(json_object_get(c, "direction")));
+        bool up = strcmp(json_string_value(json_object_get(c, "state")), "up") == 0;
+        wv_metrics_add(out, "wovenet_channel_up", WV_GAUGE, "1 while the data channel is up.", l,
+                       up);
+        wv_metrics_add(out, "wovenet_channel_rtt_seconds", WV_GAUGE,
+                       "Smoothed round-trip time of the data channel.", l,
+                       json_real_value(json_object_get(c, "rttMs")) / 1000.0);
+        wv_metrics_add(out, "wovenet_channel_cwnd_bytes", WV_GAUGE,
+                       "Congestion window of the data channel.", l,
+                       (double)json_integer_value(json_object_get(c, "cwnd")));
+        wv_metrics_add(out, "wovenet_channel_streams", WV_GAUGE, "App streams open on the channel.",
+                       l, (double)json_integer_value(json_object_get(c, "streams")));
+        wv_metrics_add(out, "wovenet_channel_sent_bytes_total", WV_COUNTER,
+                       "UDP payload bytes sent on the channel.", l,
+                       (double)json_integer_value(json_object_get(c, "bytesSent")));
+        wv_metrics_add(out, "wovenet_channel_received_bytes_total", WV_COUNTER,
+                       "UDP payload bytes received on the channel.", l,
+                       (double)json_integer_value(json_object_get(c, "bytesReceived")));
+    }
+    json_decref(chans);
+}
+
+void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
+    wv_metrics_add(out, "wovenet_broker_connected", WV_GAUGE,
+                   "1 while connected to an MQTT broker.", NULL, wv_mesh_broker_connected(m));
+    size_t peers = m->disco ? wv_discovery_peer_count(m->disco) : 0;
+    wv_metrics_add(out, "wovenet_peers", WV_GAUGE, "Known peer sites.", NULL, (double)peers);
+    if (m->disco) {
+        wv_discovery_stats ds;
+        wv_discovery_get_stats(m->disco, &ds);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER,
+                       "Message-channel messages dropped, by reason.", "reason=\"decrypt\"",
+                       (double)ds.decrypt_failures);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL, "reason=\"parse\"",
+                       (double)ds.parse_failures);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL, "reason=\"replay\"",
+                       (double)ds.replays);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
+                       "reason=\"oversize\"", (double)ds.oversize);
+        wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER,
+                       "Announcements published.", NULL, (double)ds.announcements);
+    }
+    if (m->tunnels) {
+        struct wv_tunnels_stats ts;
+        wv_tunnels_get_stats(m->tunnels, &ts);
+        wv_metrics_add(out, "wovenet_channels_up", WV_GAUGE, "Data channels up.", NULL,
+                       (double)ts.channels_up);
+        wv_metrics_add(out, "wovenet_channels_total", WV_COUNTER, "Data channels ever created.",
+                       NULL, (double)ts.channels_total);
+        wv_metrics_add(out, "wovenet_dials_total", WV_COUNTER, "Outbound dials.", NULL,
+                       (double)ts.dials);
+        wv_metrics_add(out, "wovenet_dial_failures_total", WV_COUNTER,
+                       "Dials or channels that failed.", NULL, (double)ts.dial_failures);
+        wv_metrics_add(out, "wovenet_proofs_failed_total", WV_COUNTER,
+                       "Channels closed for a missing or wrong membership proof.", NULL,
+                       (double)ts.proofs_failed);
+        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER,
+                       "Inbound channels refused by a limit, by limit.", "limit=\"unproven\"",
+                       (double)ts.refused_unproven);
+        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
+                       "limit=\"per-peer\"", (double)ts.refused_peer_limit);
+        wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
+                       "Streams a peer opened before proving membership (reset).", NULL,
+                       (double)ts.streams_refused);
+    }
+    if (m->tunnels && m->disco)
+        for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
+            channel_metrics(m, wv_discovery_peer_at(m->disco, i)->name, out);
+    if (m->detect) {
+        struct wv_detect_stats st;
+        wv_detect_get_stats(m->detect, &st);
+        wv_metrics_add(out, "wovenet_address_detections_total", WV_COUNTER,
+                       "Public-address detections that succeeded.", NULL, (double)st.detections);
+        wv_metrics_add(out, "wovenet_address_detection_failures_total", WV_COUNTER,
+                       "Public-address detections that failed.", NULL, (double)st.failures);
+        wv_metrics_add(out, "wovenet_address_changes_total", WV_COUNTER,
+                       "Detected public addresses that changed (re-announced).", NULL,
+                       (double)st.changes);
+    }
+    for (struct xcount *x = m->xcounts; x; x = x->next) {
+        char l[300] = "";
+        wv_metrics_label(l, sizeof(l), "app", x->name);
+        wv_metrics_add(out, "wovenet_exposed_app_connections_total", WV_COUNTER,
+                       "Connections served per exposed app.", l, (double)x->connections);
+        wv_metrics_add(out, "wovenet_exposed_app_bytes_in_total", WV_COUNTER,
+                       "Bytes from the tunnel to the exposed app.", l, (double)x->bytes_in);
+        wv_metrics_add(out, "wovenet_exposed_app_bytes_out_total", WV_COUNTER,
+                       "Bytes from the exposed app into the tunnel.", l, (double)x->bytes_out);
+    }
+}
+
+static void busy_site(const char *site, void *arg) {
+    wv_mesh *m = arg;
+    if (m->cbs.event && !m->closing)
+        m->cbs.event(m, "channels", site, m->user);
+}
+
+void wv_mesh_report_activity(wv_mesh *m) {
+    for (struct xcount *x = m->xcounts; x; x = x->next) {
+        uint64_t now = x->bytes_in + x->bytes_out + x->connections + x->active;
+        if (now == x->reported)
+            continue;
+        x->reported = now;
+        if (m->cbs.event && !m->closing)
+            m->cbs.event(m, "exposedApps", x->name, m->user);
+    }
+    if (m->tunnels)
+        wv_tunnels_each_busy_site(m->tunnels, busy_site, m);
+}
+
+void m_free_views(wv_mesh *m) {
+    while (m->xcounts) {
+        struct xcount *x = m->xcounts;
+        m->xcounts = x->next;
+        free(x->name);
+        free(x);
+    }
+    json_decref(m->sockets);
+    json_decref(m->exposed);
+    free(m->announced);
+}

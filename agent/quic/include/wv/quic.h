@@ -1,0 +1,265 @@
+#ifndef WV_QUIC_H
+#define WV_QUIC_H
+/* The QUIC transport: endpoints, connections and bidirectional streams over
+ * ngtcp2 0.12 + GnuTLS, driven by a libuv loop.
+ *
+ * An endpoint is one UDP socket. It serves inbound connections (when
+ * cfg.accept is set) and dials outbound ones from the same socket, routing
+ * datagrams by destination connection ID. TLS 1.3 only, ALPN "wovenet/1",
+ * no resumption, certificates both ways: the dialer pins the server's
+ * certificate fingerprint; the server accepts any client certificate and
+ * exposes its fingerprint, leaving membership to the layer above (an HMAC
+ * over wv_quic_conn_exporter()).
+ *
+ * Threads: everything here runs on the loop thread, and every callback
+ * fires on it.
+ *
+ * Re-entrancy: any verb may be called from inside any callback. Verbs never
+ * free objects or invoke callbacks synchronously; I/O and teardown they
+ * cause happen later in the same loop iteration or the next one.
+ *
+ * Lifetimes: a connection handle is valid from wv_quic_dial() returning 0 or
+ * from on_accept() until on_conn_closed() returns; on_conn_closed() fires
+ * exactly once for each such connection (also when the endpoint closes). A
+ * stream ID is the app's from stream_open()/on_stream_open() until
+ * on_stream_close(), which fires exactly once for each such stream, also
+ * for streams still open when the connection ends (before on_conn_closed). */
+#include "wv/crypto.h"
+#include "wv/base.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define WV_QUIC_ALPN "wovenet/1"
+/* app_error passed to on_stream_close for streams cut by the connection's
+ * end rather than by a RESET_STREAM or a clean close. */
+#define WV_QUIC_STREAM_CONN_GONE UINT64_MAX
+
+typedef struct wv_quic_endpoint wv_quic_endpoint;
+typedef struct wv_quic_conn wv_quic_conn;
+
+enum wv_quic_cc { WV_QUIC_CC_CUBIC = 0, WV_QUIC_CC_RENO, WV_QUIC_CC_BBR, WV_QUIC_CC_BBR2 };
+
+typedef struct wv_quic_config {
+    /* Receive windows we grant, in bytes. The defaults cover ~1 Gbit/s over
+     * a 100 ms RTT. The stream window bounds what one stream's peer may send
+     * before the app calls wv_quic_stream_consumed(). ngtcp2's window
+     * auto-tuning is capped at these values so memory stays predictable. */
+    uint64_t stream_window;        /* default 16 MiB */
+    uint64_t conn_window;          /* default 24 MiB */
+    uint64_t max_streams_bidi;     /* concurrent streams the peer may open; default 1024 */
+    uint32_t idle_timeout_ms;      /* default 10000 */
+    uint32_t keepalive_ms;         /* PING after this much quiet; default 2500, 0 = off */
+    uint32_t handshake_timeout_ms; /* default 10000 */
+    enum wv_quic_cc cc;            /* default CUBIC */
+    /* Largest UDP payload we send. Default 1452 (what PMTUD reaches);
+     * larger values are for known paths (loopback, jumbo frames) and turn
+     * off ngtcp2's payload-size shaping. Max 65527. */
+    size_t max_udp_payload;
+    /* Largest UDP payload towards a peer at one of this host's own
+     * addresses, whose route is the loopback device (MTU 64 KiB: TCP uses
+     * 64 KiB segments there too), capped by that route's MTU. Decided per
+     * connection when it is created. 0 (default): max_udp_payload for every
+     * peer. 1200..65527. */
+    size_t local_udp_payload;
+    size_t sock_buf; /* SO_RCVBUF/SO_SNDBUF wish; default 8 MiB */
+    /* Secret for stateless-reset tokens. Give a stable one (e.g. derived
+     * from the site key) so that after a restart peers holding old
+     * connections learn at once that they are gone, instead of after
+     * their idle timeout. When has_reset_secret is false a random one is
+     * used. Never logged. */
+    bool has_reset_secret;
+    uint8_t reset_secret[32];
+    bool accept; /* serve inbound connections (else dial only) */
+    /* Inbound connections (handshaking or not) beyond this are ignored:
+     * Initials are cheap to send and each one costs a TLS handshake.
+     * Default 256. */
+    uint32_t max_inbound;
+} wv_quic_config;
+
+void wv_quic_config_default(wv_quic_config *cfg);
+
+/* Why a connection ended. err summarises for the app: 0 = clean close (by
+ * either side with application code 0), WV_ERR_CRYPTO = TLS failure (wrong
+ * pin, bad certificate, ALPN mismatch; either side's view), WV_ERR_PROTO =
+ * peer violated QUIC, WV_ERR_CLOSED = anything else (idle timeout, stateless
+ * reset, handshake timeout, endpoint closed, non-zero application code). */
+typedef struct wv_quic_close_info {
+    int err;
+    bool remote;   /* the peer ended it (CONNECTION_CLOSE or stateless reset) */
+    bool app_code; /* code is an application error code, else a QUIC one */
+    uint64_t code;
+    const char *what; /* static, human-readable, for logs */
+} wv_quic_close_info;
+
+/* All optional (NULL = ignore). user is the pointer given to
+ * wv_quic_endpoint_new(); per-connection data is wv_quic_conn_{get,set}_user. */
+typedef struct wv_quic_callbacks {
+    /* A peer started a connection. The handshake is not done yet. */
+    void (*on_accept)(wv_quic_endpoint *ep, wv_quic_conn *conn, void *user);
+    /* The handshake is done and the peer's certificate was checked (pinned
+     * when dialing); wv_quic_conn_peer_fingerprint() and the exporter are
+     * now valid, and streams may be opened. On the server this fires only
+     * after it has received the client's Finished (so after the client's
+     * certificate was checked); it always precedes the peer's first
+     * on_stream_open. */
+    void (*on_handshake_done)(wv_quic_conn *conn, void *user);
+    /* The peer opened a stream (fires before its first on_stream_data). */
+    void (*on_stream_open)(wv_quic_conn *conn, int64_t sid, void *user);
+    /* In-order bytes of a stream. data (never NULL, also when len is 0) is
+     * only valid during the call. The
+     * peer's credit is not returned until wv_quic_stream_consumed() (bytes
+     * still unconsumed when the stream closes go back to the connection
+     * window by themselves). fin: this is the end of the peer's data (len
+     * may be 0). */
+    void (*on_stream_data)(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
+                           bool fin, void *user);
+    /* The peer aborted the stream: a RESET_STREAM arrived (app_error is
+     * its code), or the peer's STOP_SENDING was noticed while writing
+     * (app_error 0). At most once per stream. The app should abort its side
+     * too (wv_quic_stream_reset); on_stream_close follows once both
+     * directions are done. */
+    void (*on_stream_reset)(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user);
+    /* The stream is gone; its ID is no longer the app's. app_error is the
+     * code of a reset, 0 for a clean close, or WV_QUIC_STREAM_CONN_GONE. */
+    void (*on_stream_close)(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user);
+    /* A stream on which wv_quic_stream_write() accepted less than offered
+     * has send window again. */
+    void (*on_stream_writable)(wv_quic_conn *conn, int64_t sid, void *user);
+    /* The peer raised our stream limit after stream_open returned
+     * WV_ERR_AGAIN. */
+    void (*on_streams_available)(wv_quic_conn *conn, void *user);
+    /* The connection ended; see wv_quic_close_info. The handle dies when
+     * this returns. */
+    void (*on_conn_closed)(wv_quic_conn *conn, const wv_quic_close_info *info, void *user);
+} wv_quic_callbacks;
+
+/* ---- endpoint ---- */
+
+/* Creates an endpoint on loop. cfg (NULL = defaults) and cbs are copied;
+ * id is only read during the call (its key and certificate are loaded into
+ * TLS credentials). log may be NULL and must outlive the endpoint. Returns 0
+ * and *out, or WV_ERR_INVAL / WV_ERR_CRYPTO. No socket exists until bind. */
+int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_identity *id,
+                         wv_log *log, const wv_quic_callbacks *cbs, void *user,
+                         wv_quic_endpoint **out);
+
+/* Creates the UDP socket and binds it to addr (port 0 = ephemeral; use
+ * 0.0.0.0:0 or [::]:0 for a dial-only endpoint of that family). Once only;
+ * after a failure only wv_quic_endpoint_close is useful. Returns 0,
+ * WV_ERR_IO (address in use, ...), WV_ERR_INVAL. */
+int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr);
+
+/* The bound address (after bind). 0 or WV_ERR_INVAL. */
+int wv_quic_endpoint_local_addr(const wv_quic_endpoint *ep, struct sockaddr_storage *out);
+
+/* Closes the endpoint: every connection ends (on_conn_closed with
+ * err = WV_ERR_CLOSED) without a word to the peer, except those already
+ * closed with wv_quic_conn_close(), whose CONNECTION_CLOSE is sent first.
+ * For a graceful goodbye close the connections first. Teardown happens on
+ * a later loop pass; cb (may be NULL) fires once every handle is released,
+ * with ep already freed. Valid even if never bound; a second call is
+ * ignored. */
+void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *arg);
+
+/* Non-QUIC datagrams on the endpoint's socket (e.g. STUN, RFC 7983-style
+ * demultiplexing). A datagram goes to on_raw_datagram instead of QUIC when
+ * no connection of ours owns its destination connection ID, its first two
+ * bits are 00 (a QUIC packet normally sets the fixed bit 0x40; ngtcp2 may
+ * clear it when greasing, RFC 9287, hence the other tests), and it carries
+ * the STUN magic cookie 0x2112A442 at offset 4 with a length field that
+ * matches. data and from are only valid during the call, which runs on the
+ * loop thread. Set or replace with cb = NULL to stop; no call after that.
+ * Valid until the endpoint closes. */
+typedef void (*wv_quic_raw_cb)(wv_quic_endpoint *ep, const uint8_t *data, size_t len,
+                               const struct sockaddr *from, void *user);
+void wv_quic_endpoint_set_raw_handler(wv_quic_endpoint *ep, wv_quic_raw_cb on_raw_datagram,
+                                      void *user);
+
+/* Sends one datagram (copied) from the endpoint's socket, outside QUIC.
+ * 0, WV_ERR_INVAL (not bound, family mismatch, len 0 or > 65507),
+ * WV_ERR_CLOSED (closing). Best effort like any UDP send. */
+int wv_quic_endpoint_send_raw(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *data,
+                              size_t len);
+
+/* ---- connections ---- */
+
+/* Starts a connection to remote (same family as the bound socket) and
+ * requires its certificate's SHA-256 to equal pin (copied). Returns 0 and
+ * *out; the outcome arrives as on_handshake_done or on_conn_closed (a pin
+ * mismatch gives err WV_ERR_CRYPTO). Errors: WV_ERR_INVAL (not bound,
+ * family mismatch), WV_ERR_CLOSED (endpoint closing), WV_ERR_CRYPTO. */
+int wv_quic_dial(wv_quic_endpoint *ep, const struct sockaddr *remote,
+                 const uint8_t pin[WV_FINGERPRINT_LEN], wv_quic_conn **out);
+
+/* Closes with an application error code (0 = normal). The CONNECTION_CLOSE
+ * goes out shortly; on_stream_close/on_conn_closed follow (err 0 when
+ * app_error is 0). Idempotent. */
+void wv_quic_conn_close(wv_quic_conn *conn, uint64_t app_error);
+
+void wv_quic_conn_set_user(wv_quic_conn *conn, void *user);
+void *wv_quic_conn_get_user(const wv_quic_conn *conn);
+wv_quic_endpoint *wv_quic_conn_endpoint(const wv_quic_conn *conn);
+bool wv_quic_conn_is_server(const wv_quic_conn *conn);
+bool wv_quic_conn_handshake_done(const wv_quic_conn *conn);
+
+/* The peer's certificate fingerprint, or NULL before the TLS layer has
+ * seen it. Valid while the connection lives. */
+const uint8_t *wv_quic_conn_peer_fingerprint(const wv_quic_conn *conn);
+
+/* RFC 5705 / TLS 1.3 exporter over this connection's TLS session: both
+ * ends get the same outlen bytes for the same label and context. Only after
+ * the handshake. 0, WV_ERR_AGAIN (handshake not done), WV_ERR_CRYPTO. */
+int wv_quic_conn_exporter(wv_quic_conn *conn, const char *label, const uint8_t *ctx, size_t ctxlen,
+                          uint8_t *out, size_t outlen);
+
+typedef struct wv_quic_conn_stats {
+    uint64_t smoothed_rtt_ns, min_rtt_ns, latest_rtt_ns;
+    uint64_t cwnd, bytes_in_flight;
+    uint64_t bytes_sent, bytes_recv; /* UDP payload bytes */
+    uint64_t pkts_sent, pkts_recv;
+    uint64_t streams_open;
+    size_t max_udp_payload; /* the largest datagram this connection sends */
+    struct sockaddr_storage local, remote;
+} wv_quic_conn_stats;
+
+void wv_quic_conn_stats_get(wv_quic_conn *conn, wv_quic_conn_stats *out);
+
+/* ---- streams (bidirectional only) ---- */
+
+/* Opens a stream. Returns 0 and *sid; WV_ERR_AGAIN before on_handshake_done
+ * or when the peer's stream limit is reached (then on_streams_available
+ * tells when to retry); WV_ERR_CLOSED when the connection is ending. */
+int wv_quic_stream_open(wv_quic_conn *conn, int64_t *sid);
+
+/* Queues up to len bytes, copying them, and at most what the peer's stream
+ * and connection flow-control credit allows minus what is already queued
+ * unsent. Returns the number of bytes accepted (0..len); when that is less
+ * than len, on_stream_writable fires once credit opens. fin is honoured only
+ * when all len bytes are accepted (then no more writes). The copies are held
+ * until the peer acknowledges them or the stream closes. Errors:
+ * WV_ERR_NOTFOUND (unknown sid), WV_ERR_CLOSED (already finished, reset, or
+ * the connection is ending). */
+long wv_quic_stream_write(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
+                          bool fin);
+
+/* Sends FIN after the queued data. 0, WV_ERR_NOTFOUND, WV_ERR_CLOSED. */
+int wv_quic_stream_shutdown_write(wv_quic_conn *conn, int64_t sid);
+
+/* The app has disposed of n more received bytes of sid (e.g. written them
+ * to TCP): grants the peer n more bytes of stream and connection credit
+ * (sent once enough has accumulated, as ngtcp2 decides). 0, WV_ERR_NOTFOUND
+ * (unknown or closed stream), WV_ERR_INVAL (more than was delivered and not
+ * yet consumed). */
+int wv_quic_stream_consumed(wv_quic_conn *conn, int64_t sid, size_t n);
+
+/* Aborts both directions with app_error (RESET_STREAM + STOP_SENDING). No
+ * more on_stream_data for it; on_stream_close follows. 0 or WV_ERR_NOTFOUND. */
+int wv_quic_stream_reset(wv_quic_conn *conn, int64_t sid, uint64_t app_error);
+
+void wv_quic_stream_set_user(wv_quic_conn *conn, int64_t sid, void *user);
+void *wv_quic_stream_get_user(wv_quic_conn *conn, int64_t sid);
+
+#endif

@@ -1,0 +1,116 @@
+#ifndef WV_STORE_H
+#define WV_STORE_H
+/* The desired state in SQLite (WAL, foreign keys, synchronous=NORMAL).
+ *
+ * Objects go in and come out in the canonical JSON shape of
+ * docs/CANONICAL.md; callers validate with validate.h before writing (the
+ * store re-validates and refuses invalid input with WV_ERR_INVAL, so nothing
+ * invalid is ever stored). Every write is one transaction; a write that
+ * changes something bumps the revision counter by one (it is the API's
+ * ETag). A write that changes nothing leaves the revision alone.
+ *
+ * Not thread-safe: one store per thread (the loop thread in the agent).
+ * Returned json_t values are new references owned by the caller.
+ * Secrets (network key, MQTT password, basic-auth passwords, the TLS private
+ * key, tokens) never appear in values returned by get/list/export: they
+ * show as "networkKeySet": true / "passwordSet": true. */
+#include "wv/base.h"
+#include "wv/model.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct wv_store wv_store;
+
+/* Opens or creates the DB file (mode 0600 when created), applies pending
+ * migrations from schema/ in one transaction each. 0, WV_ERR_IO (cannot
+ * open; errno-derived text logged) or WV_ERR_DB (corrupt, newer schema). */
+int wv_store_open(const char *path, wv_log *log, wv_store **out);
+void wv_store_close(wv_store *st);
+
+/* The revision: 0 for an empty store, +1 per changing write; -1 on a DB error. */
+int64_t wv_store_revision(wv_store *st);
+
+/* Is there a site row yet (imported or PUT)? */
+bool wv_store_has_site(wv_store *st);
+
+/* --- Site ------------------------------------------------------------------ */
+/* The site object without secrets. WV_ERR_NOTFOUND before any import. */
+int wv_store_get_site(wv_store *st, json_t **out);
+/* Replaces the site settings. Absent secrets keep their stored value
+ * (WV_ERR_INVAL naming the field if there is none: field "networkKey",
+ * message "required"; paths are relative to the site). An empty topic is
+ * derived from the network key (same rule as wv_config_derive_topic).
+ * Basic-auth passwords are hashed with PBKDF2 here, so this call is slow
+ * when a password changes. if_match: -1 or the
+ * revision the caller read (WV_ERR_CONFLICT otherwise). *changed may be NULL. */
+int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *changed, wv_verr *err);
+/* The network key in clear, for the runtime's key schedule. Caller frees
+ * with wv_memwipe + free. WV_ERR_NOTFOUND before any site (both getters). */
+int wv_store_get_network_key(wv_store *st, char **key);
+/* The MQTT password ("" if none). Caller frees. */
+int wv_store_get_mqtt_password(wv_store *st, char **password);
+/* The basic-auth users and their PBKDF2 hashes, [{user, hash}] sorted by
+ * user. Checking a password is slow, so the API copies these (on the loop)
+ * and runs wv_password_verify() off the loop. */
+int wv_store_get_basic_auth_hashes(wv_store *st, json_t **users); /* [{user, hash}] */
+
+/* --- Collections: tunnel sockets, exposed apps, remote apps ------------------ */
+int wv_store_list(wv_store *st, enum wv_kind kind, json_t **out); /* array sorted by name */
+int wv_store_get(wv_store *st, enum wv_kind kind, const char *name, json_t **out);
+/* Creates obj (has "name"); WV_ERR_EXISTS if that name exists (err: field
+ * "name"). The caller's obj is not modified (the store normalizes a copy). */
+int wv_store_create(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, wv_verr *err);
+/* Create-or-replace. *created / *changed report what happened (may be NULL). */
+int wv_store_put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, bool *created,
+                 bool *changed, wv_verr *err);
+/* WV_ERR_NOTFOUND if missing. */
+int wv_store_delete(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match);
+
+/* --- Whole document ------------------------------------------------------------ */
+/* {"revision": N, "site": {...}, "tunnelSockets": [...], "exposedApps": [...],
+ *  "remoteApps": [...]} without secrets; "site" is absent before any import. */
+int wv_store_export(wv_store *st, json_t **out);
+/* Makes the stored state equal to doc, declaratively: objects absent from
+ * doc are deleted, identical ones untouched. *plan (may be NULL) receives
+ * {"created": [{"kind": "remoteApps", "name": ...}], "changed": [...],
+ *  "deleted": [...], "revision": N} (kind "site" for the site; revision is
+ * the one after the apply, or that it would produce for a dry run). With
+ * dry_run nothing is written. One transaction: all or nothing. Secrets
+ * absent from doc keep their stored values; error paths are absolute
+ * ("site.networkKey", "remoteApps[2].localSocket"). doc is not modified. */
+int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, json_t **plan,
+                   wv_verr *err);
+
+/* --- API tokens (stored as SHA-256 hashes) ------------------------------------ */
+/* Tokens and the identity are not part of the desired-state document: these
+ * calls do not move the revision. */
+/* Creates a token named name (name rule); *token receives the clear token
+ * "wvt_" + 43 base64url chars, shown once; caller wipes and frees.
+ * WV_ERR_EXISTS if the name is taken, WV_ERR_INVAL for a bad name. */
+int wv_store_token_create(wv_store *st, const char *name, char **token);
+/* 0 if token matches a stored one (constant-time compare), else WV_ERR_AUTH. */
+int wv_store_token_check(wv_store *st, const char *token);
+int wv_store_token_list(wv_store *st, json_t **out); /* [{name, created}] */
+int wv_store_token_delete(wv_store *st, const char *name);
+
+/* --- The site's TLS identity (PEM), never exported ------------------------------- */
+/* WV_ERR_NOTFOUND before the first set; caller frees both (wipe the key). */
+int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem);
+int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem);
+
+/* --- Key/value for runtime modules (e.g. known peer sites) ----------------------- */
+/* The raw sqlite3 handle for modules that own tables of their own (added by
+ * their own migrations). Use only on the store's thread. */
+struct sqlite3 *wv_store_db(wv_store *st);
+
+/* PBKDF2-HMAC-SHA256 password hashing: "pbkdf2-sha256$ITER$SALT$HASH"
+ * (base64). Slow by design. */
+char *wv_password_hash(const char *password);
+/* The same with a chosen iteration count: for tests only (production uses
+ * wv_password_hash, 100000 iterations). NULL if the RNG fails. */
+char *wv_password_hash_iter(const char *password, unsigned iterations);
+int wv_password_verify(const char *password, const char *encoded); /* 0 or WV_ERR_AUTH */
+
+#endif

@@ -1,0 +1,469 @@
+/* The store: opening, migrations, transactions and the three collections.
+ * The site lives in store_site.c, apply in store_apply.c, tokens, identity
+ * and password hashing in store_auth.c. */
+#include "wv/base.h"
+#include "store_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SUB "store"
+
+/* --- Helpers ------------------------------------------------------------------ */
+
+int wv_st_dberr(wv_store *st, const char *what) {
+    WV_ERROR(st->log, SUB, "%s: %s", what, sqlite3_errmsg(st->db));
+    return WV_ERR_DB;
+}
+
+int wv_st_exec(wv_store *st, const char *sql) {
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        WV_ERROR(st->log, SUB, "exec failed: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        return WV_ERR_DB;
+    }
+    return 0;
+}
+
+int wv_st_prepare(wv_store *st, const char *sql, sqlite3_stmt **out) {
+    if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK)
+        return wv_st_dberr(st, "prepare");
+    return 0;
+}
+
+int wv_st_begin(wv_store *st) {
+    return wv_st_exec(st, "BEGIN IMMEDIATE");
+}
+
+int wv_st_commit(wv_store *st) {
+    return wv_st_exec(st, "COMMIT");
+}
+
+void wv_st_rollback(wv_store *st) {
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int wv_st_revision(wv_store *st, int64_t *rev) {
+    sqlite3_stmt *s;
+    if (wv_st_prepare(st, "SELECT revision FROM meta WHERE id = 1", &s) < 0)
+        return WV_ERR_DB;
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_st_dberr(st, "read revision");
+    if (rc == 0)
+        *rev = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int wv_st_check_match(wv_store *st, int64_t if_match, int64_t *rev) {
+    if (wv_st_revision(st, rev) < 0)
+        return WV_ERR_DB;
+    return if_match >= 0 && if_match != *rev ? WV_ERR_CONFLICT : 0;
+}
+
+int wv_st_bump(wv_store *st) {
+    return wv_st_exec(st, "UPDATE meta SET revision = revision + 1 WHERE id = 1");
+}
+
+const char *wv_st_table(enum wv_kind kind) {
+    switch (kind) {
+    case WV_KIND_SOCKET:
+        return "tunnel_sockets";
+    case WV_KIND_EXPOSED_APP:
+        return "exposed_apps";
+    case WV_KIND_REMOTE_APP:
+        return "remote_apps";
+    default:
+        return NULL;
+    }
+}
+
+char *wv_st_canon(const json_t *v) {
+    char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!s) {
+        fprintf(stderr, "wovenet: out of memory encoding JSON\n");
+        abort();
+    }
+    return s;
+}
+
+/* --- Opening and migrations ------------------------------------------------------ */
+
+/* Creates the file 0600 before SQLite sees it: SQLite would honour the
+ * umask, and its -wal and -shm files copy the main file's mode. An existing
+ * file readable by others is tightened, since it holds secrets. */
+static int prepare_file(const char *path, wv_log *log) {
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        /* The umask cannot widen 0600, but fchmod makes the mode exact. */
+        fchmod(fd, 0600);
+        close(fd);
+        return 0;
+    }
+    if (errno != EEXIST) {
+        WV_ERROR(log, SUB, "cannot create %s: %s", path, strerror(errno));
+        return WV_ERR_IO;
+    }
+    struct stat sb;
+    if (stat(path, &sb) < 0) {
+        WV_ERROR(log, SUB, "cannot stat %s: %s", path, strerror(errno));
+        return WV_ERR_IO;
+    }
+    if ((sb.st_mode & 077) && chmod(path, sb.st_mode & 0700) == 0)
+        WV_WARN(log, SUB, "%s was accessible to other users; mode tightened to owner only", path);
+    return 0;
+}
+
+static long migration_version(const char *path) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *end;
+    long v = strtol(base, &end, 10);
+    return end == base + 3 && *end == '_' ? v : -1;
+}
+
+/* The highest recorded migration. */
+static int schema_version(wv_store *st, int64_t *have) {
+    sqlite3_stmt *s;
+    if (wv_st_prepare(st, "SELECT coalesce(max(version), 0) FROM schema_migrations", &s) < 0)
+        return WV_ERR_DB;
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_st_dberr(st, "read schema version");
+    if (rc == 0)
+        *have = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int migrate(wv_store *st) {
+    if (wv_st_exec(
+            st, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)") < 0)
+        return WV_ERR_DB;
+    sqlite3_stmt *s;
+    int64_t have = 0;
+    if (schema_version(st, &have) < 0)
+        return WV_ERR_DB;
+
+    long known = 0;
+    for (const struct wv_embedded *m = wv_migrations; m->path; m++)
+        known = WV_MAX(known, migration_version(m->path));
+    if (have > known) {
+        WV_ERROR(st->log, SUB, "database schema version %lld is newer than this agent knows (%ld)",
+                 (long long)have, known);
+        return WV_ERR_DB;
+    }
+    for (const struct wv_embedded *m = wv_migrations; m->path; m++) {
+        long v = migration_version(m->path);
+        if (v < 0) {
+            WV_ERROR(st->log, SUB, "bad migration name %s", m->path);
+            return WV_ERR_DB;
+        }
+        if (v <= have)
+            continue;
+        /* One transaction per migration: a crash leaves it wholly applied or not. */
+        if (wv_st_begin(st) < 0)
+            return WV_ERR_DB;
+        /* Another process may have migrated while we waited for the lock. */
+        if (schema_version(st, &have) < 0) {
+            wv_st_rollback(st);
+            return WV_ERR_DB;
+        }
+        if (v <= have) {
+            wv_st_rollback(st);
+            continue;
+        }
+        if (wv_st_exec(st, (const char *)m->data) < 0 ||
+            wv_st_prepare(st,
+                          "INSERT INTO schema_migrations (version, name, applied_at) "
+                          "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                          &s) < 0) {
+            wv_st_rollback(st);
+            return WV_ERR_DB;
+        }
+        sqlite3_bind_int64(s, 1, v);
+        sqlite3_bind_text(s, 2, m->path, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "record migration");
+        sqlite3_finalize(s);
+        if (rc < 0 || wv_st_commit(st) < 0) {
+            wv_st_rollback(st);
+            return WV_ERR_DB;
+        }
+        WV_INFO(st->log, SUB, "applied migration %s", m->path);
+    }
+    return 0;
+}
+
+int wv_store_open(const char *path, wv_log *log, wv_store **out) {
+    *out = NULL;
+    if (!path || !*path)
+        return WV_ERR_INVAL;
+    int rc = prepare_file(path, log);
+    if (rc < 0)
+        return rc;
+    wv_store *st = wv_calloc(1, sizeof(*st));
+    st->log = log;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        WV_ERROR(log, SUB, "cannot open %s: %s", path,
+                 st->db ? sqlite3_errmsg(st->db) : "no memory");
+        rc = WV_ERR_IO;
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 0);
+    sqlite3_busy_timeout(st->db, 5000);
+    /* secure_delete: an overwritten secret does not linger in free pages. */
+    if (wv_st_exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; "
+                       "PRAGMA secure_delete = ON") < 0) {
+        rc = WV_ERR_DB;
+        goto fail;
+    }
+    sqlite3_stmt *s;
+    if (wv_st_prepare(st, "PRAGMA journal_mode = WAL", &s) < 0) {
+        rc = WV_ERR_DB;
+        goto fail;
+    }
+    bool wal = sqlite3_step(s) == SQLITE_ROW &&
+               strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0;
+    sqlite3_finalize(s);
+    if (!wal) {
+        WV_ERROR(log, SUB, "%s: cannot enable WAL (not a database?): %s", path,
+                 sqlite3_errmsg(st->db));
+        rc = WV_ERR_DB;
+        goto fail;
+    }
+    if ((rc = migrate(st)) < 0)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    sqlite3_close(st->db);
+    free(st);
+    return rc;
+}
+
+void wv_store_close(wv_store *st) {
+    if (!st)
+        return;
+    if (sqlite3_close(st->db) != SQLITE_OK)
+        WV_ERROR(st->log, SUB, "close: statements still open");
+    free(st);
+}
+
+struct sqlite3 *wv_store_db(wv_store *st) {
+    return st->db;
+}
+
+int64_t wv_store_revision(wv_store *st) {
+    int64_t rev;
+    return wv_st_revision(st, &rev) < 0 ? -1 : rev;
+}
+
+/* --- Collections ---------------------------------------------------------------- */
+
+int wv_st_coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec) {
+    char sql[96];
+    sqlite3_stmt *s;
+    *spec = NULL;
+    snprintf(sql, sizeof(sql), "SELECT spec FROM %s WHERE name = ?1", wv_st_table(kind));
+    if (wv_st_prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *spec = wv_strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : wv_st_dberr(st, "read object");
+}
+
+int wv_st_coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
+                     int64_t rev) {
+    char sql[128];
+    sqlite3_stmt *s;
+    snprintf(sql, sizeof(sql),
+             "INSERT OR REPLACE INTO %s (name, spec, updated_rev) VALUES (?1, ?2, ?3)",
+             wv_st_table(kind));
+    if (wv_st_prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, spec, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, rev);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "write object");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int wv_st_coll_delete(wv_store *st, enum wv_kind kind, const char *name) {
+    char sql[96];
+    sqlite3_stmt *s;
+    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?1", wv_st_table(kind));
+    if (wv_st_prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "delete object");
+    sqlite3_finalize(s);
+    if (rc == 0 && sqlite3_changes(st->db) == 0)
+        rc = WV_ERR_NOTFOUND;
+    return rc;
+}
+
+static json_t *parse_spec(wv_store *st, const char *spec) {
+    json_t *v = json_loads(spec, 0, NULL);
+    if (!v)
+        WV_ERROR(st->log, SUB, "stored object is not valid JSON");
+    return v;
+}
+
+int wv_store_list(wv_store *st, enum wv_kind kind, json_t **out) {
+    char sql[96];
+    sqlite3_stmt *s;
+    *out = NULL;
+    if (!wv_st_table(kind))
+        return WV_ERR_INVAL;
+    snprintf(sql, sizeof(sql), "SELECT spec FROM %s ORDER BY name", wv_st_table(kind));
+    if (wv_st_prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        json_t *v = parse_spec(st, (const char *)sqlite3_column_text(s, 0));
+        if (!v)
+            break;
+        json_array_append_new(arr, v);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return rc == SQLITE_ROW ? WV_ERR_DB : wv_st_dberr(st, "list");
+    }
+    *out = arr;
+    return 0;
+}
+
+int wv_store_get(wv_store *st, enum wv_kind kind, const char *name, json_t **out) {
+    char *spec;
+    *out = NULL;
+    if (!wv_st_table(kind) || !name)
+        return WV_ERR_INVAL;
+    int rc = wv_st_coll_get_spec(st, kind, name, &spec);
+    if (rc < 0)
+        return rc;
+    if (!spec)
+        return WV_ERR_NOTFOUND;
+    *out = parse_spec(st, spec);
+    free(spec);
+    return *out ? 0 : WV_ERR_DB;
+}
+
+/* Create (exclusive) or create-or-replace, one transaction. */
+static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, bool exclusive,
+               bool *created, bool *changed, wv_verr *err) {
+    wv_verr scratch;
+    if (!err)
+        err = &scratch;
+    if (created)
+        *created = false;
+    if (changed)
+        *changed = false;
+    if (!wv_st_table(kind) || !obj)
+        return WV_ERR_INVAL;
+    /* Validate a copy: the caller's object is not ours to normalize. */
+    json_t *copy = json_deep_copy(obj);
+    char *spec = NULL, *old = NULL;
+    int64_t rev;
+    int rc = wv_validate_object(kind, copy, err);
+    if (rc < 0)
+        goto out;
+    const char *name = json_string_value(json_object_get(copy, "name"));
+    spec = wv_st_canon(copy);
+    if ((rc = wv_st_begin(st)) < 0)
+        goto out;
+    if ((rc = wv_st_check_match(st, if_match, &rev)) < 0 ||
+        (rc = wv_st_coll_get_spec(st, kind, name, &old)) < 0)
+        goto out;
+    if (old && exclusive) {
+        snprintf(err->field, sizeof(err->field), "name");
+        snprintf(err->message, sizeof(err->message), "a %s named \"%s\" exists", wv_kind_noun(kind),
+                 name);
+        rc = WV_ERR_EXISTS;
+        goto out;
+    }
+    if (old && strcmp(old, spec) == 0) {
+        rc = wv_st_commit(st); /* nothing changes, so the revision stays */
+        goto out;
+    }
+    if ((rc = wv_st_coll_write(st, kind, name, spec, rev + 1)) < 0 || (rc = wv_st_bump(st)) < 0 ||
+        (rc = wv_st_commit(st)) < 0)
+        goto out;
+    if (created)
+        *created = !old;
+    if (changed)
+        *changed = true;
+out:
+    wv_st_rollback(st);
+    json_decref(copy);
+    free(spec);
+    free(old);
+    return rc;
+}
+
+int wv_store_create(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, wv_verr *err) {
+    return put(st, kind, obj, if_match, true, NULL, NULL, err);
+}
+
+int wv_store_put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, bool *created,
+                 bool *changed, wv_verr *err) {
+    return put(st, kind, obj, if_match, false, created, changed, err);
+}
+
+int wv_store_delete(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match) {
+    int64_t rev;
+    if (!wv_st_table(kind) || !name)
+        return WV_ERR_INVAL;
+    int rc = wv_st_begin(st);
+    if (rc < 0)
+        return rc;
+    if ((rc = wv_st_check_match(st, if_match, &rev)) == 0 &&
+        (rc = wv_st_coll_delete(st, kind, name)) == 0 && (rc = wv_st_bump(st)) == 0)
+        rc = wv_st_commit(st);
+    wv_st_rollback(st);
+    return rc;
+}
+
+/* --- Export ------------------------------------------------------------------ */
+
+int wv_store_export(wv_store *st, json_t **out) {
+    static const enum wv_kind kinds[] = {WV_KIND_SOCKET, WV_KIND_EXPOSED_APP, WV_KIND_REMOTE_APP};
+    *out = NULL;
+    /* A read transaction: the revision and every object from one snapshot. */
+    int rc = wv_st_exec(st, "BEGIN");
+    if (rc < 0)
+        return rc;
+    json_t *doc = json_object(), *site = NULL, *arr;
+    int64_t rev;
+    if ((rc = wv_st_revision(st, &rev)) < 0)
+        goto fail;
+    json_object_set_new(doc, "revision", json_integer(rev));
+    rc = wv_st_site_read(st, &site);
+    if (rc == 0)
+        json_object_set_new(doc, "site", site);
+    else if (rc != WV_ERR_NOTFOUND)
+        goto fail;
+    for (size_t i = 0; i < WV_COUNTOF(kinds); i++) {
+        if ((rc = wv_store_list(st, kinds[i], &arr)) < 0)
+            goto fail;
+        json_object_set_new(doc, wv_kind_key(kinds[i]), arr);
+    }
+    wv_st_exec(st, "COMMIT");
+    *out = doc;
+    return 0;
+fail:
+    wv_st_rollback(st);
+    json_decref(doc);
+    return rc;
+}

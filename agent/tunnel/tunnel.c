@@ -1,0 +1,643 @@
+/* The tunnel manager: endpoints, channels, the proof exchange, dialing.
+ * Contract and protocol summary in tunnel.h; bytes in docs/PROTOCOL.md. */
+#include "wv/tunnel.h"
+#include "balance.h"
+#include "wv/base.h"
+#include "tunnel_int.h"
+
+#include <arpa/inet.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUB "tunnel"
+#define TICK_MS 200
+#define SOCKINFO_AFTER_FAILURES 3
+
+static const char *const state_names[] = {"handshaking", "proving", "up", "closing"};
+
+const char *wv_tn_state_name(enum chan_state s) {
+    return state_names[s];
+}
+
+/* --- Peers -------------------------------------------------------------------- */
+
+struct tpeer *wv_tn_peer_find(wv_tunnels *t, const char *site) {
+    for (struct tpeer *p = t->peers; p; p = p->next)
+        if (strcmp(p->name, site) == 0)
+            return p;
+    return NULL;
+}
+
+
+/* Re-evaluates whether the peer has an up channel; reports a change. */
+void wv_tn_peer_update(wv_tunnels *t, struct tpeer *p) {
+    bool up = false;
+    for (struct chan *c = t->chans; c; c = c->next)
+        if (c->peer == p && c->state == CH_UP)
+            up = true;
+    if (up != p->up) {
+        p->up = up;
+        WV_INFO(t->log, SUB, "site %s is %s", p->name, up ? "reachable" : "unreachable");
+        if (t->cbs.site_state && !t->closing)
+            t->cbs.site_state(t, p->name, up, t->user);
+    }
+}
+
+/* --- Channels ------------------------------------------------------------------- */
+
+void wv_tn_chan_event(wv_tunnels *t, struct chan *c) {
+    if (t->cbs.channel_event && !t->closing)
+        t->cbs.channel_event(t, c->peer ? c->peer->name : "", c->id, state_names[c->state],
+                             t->user);
+}
+
+static void chan_set_state(wv_tunnels *t, struct chan *c, enum chan_state s) {
+    if (c->state == s)
+        return;
+    c->state = s;
+    wv_tn_chan_event(t, c);
+    if (c->peer)
+        wv_tn_peer_update(t, c->peer);
+}
+
+static struct chan *chan_new(wv_tunnels *t, struct tep *ep, wv_quic_conn *conn, bool outbound) {
+    struct chan *c = wv_calloc(1, sizeof(*c));
+    c->t = t;
+    c->id = ++t->next_chan_id;
+    c->ep = ep;
+    c->conn = conn;
+    c->outbound = outbound;
+    c->ctl_sid = -1;
+    c->deadline = uv_now(t->loop) + WV_PROOF_TIMEOUT_MS + 10000; /* handshake + proof */
+    c->next = t->chans;
+    t->chans = c;
+    t->stats.channels_total++;
+    wv_quic_conn_set_user(conn, c);
+    wv_tn_tick_arm(t);
+    return c;
+}
+
+/* Closes a channel's connection; the record goes when QUIC reports it gone. */
+void wv_tn_chan_close(wv_tunnels *t, struct chan *c, uint64_t app_error, const char *why) {
+    if (c->state == CH_CLOSING)
+        return;
+    WV_INFO(t->log, SUB, "channel %llu (%s): closing: %s", (unsigned long long)c->id,
+            c->peer ? c->peer->name : "unproven", why);
+    chan_set_state(t, c, CH_CLOSING);
+    wv_quic_conn_close(c->conn, app_error);
+}
+
+static void chan_fail_proof(wv_tunnels *t, struct chan *c, const char *why) {
+    t->stats.proofs_failed++;
+    WV_WARN(t->log, SUB, "channel %llu: membership proof failed: %s", (unsigned long long)c->id,
+            why);
+    wv_tn_chan_close(t, c, WV_APPERR_UNPROVEN, "not proven");
+}
+
+static int exporter(struct chan *c, uint8_t out[32]) {
+    return wv_quic_conn_exporter(c->conn, WV_PROOF_LABEL, NULL, 0, out, 32);
+}
+
+static int send_ctl(struct chan *c, const uint8_t *buf, size_t len, bool fin) {
+    long n = wv_quic_stream_write(c->conn, c->ctl_sid, buf, len, fin);
+    return n == (long)len ? 0 : WV_ERR_IO;
+}
+
+static int send_proof(wv_tunnels *t, struct chan *c) {
+    uint8_t exp[32], proof[WV_PROOF_MAX];
+    if (exporter(c, exp) != 0)
+        return WV_ERR_CRYPTO;
+    int n = wv_proof_build(t->auth_key, exp, c->outbound ? WV_ROLE_CLIENT : WV_ROLE_SERVER,
+                           t->site, proof);
+    wv_memwipe(exp, sizeof(exp));
+    if (n < 0)
+        return n;
+    return send_ctl(c, proof, (size_t)n, false);
+}
+
+static bool same_remote(struct chan *a, struct chan *b) {
+    wv_quic_conn_stats sa, sb;
+    wv_quic_conn_stats_get(a->conn, &sa);
+    wv_quic_conn_stats_get(b->conn, &sb);
+    size_t len = sa.remote.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                 : sizeof(struct sockaddr_in);
+    return sa.remote.ss_family == sb.remote.ss_family && memcmp(&sa.remote, &sb.remote, len) == 0;
+}
+
+/* A peer keeps one outbound channel per socket it dials: a new one from the
+ * same peer socket to the same local socket means the old one is dead (the
+ * peer restarted or gave up on it). Close it now rather than after the idle
+ * timeout; a client's first connection ID carries no reset token, so no
+ * stateless reset can do it for us. */
+static void close_replaced(wv_tunnels *t, struct chan *c) {
+    for (struct chan *o = t->chans; o; o = o->next) {
+        if (o != c && !o->outbound && o->peer == c->peer && o->ep == c->ep &&
+            o->state != CH_CLOSING && same_remote(o, c))
+            wv_tn_chan_close(t, o, WV_APPERR_GONE, "replaced by a new connection from the peer");
+    }
+}
+
+/* A live path answers at least every keep-alive interval (the PING's ACK);
+ * a channel that has heard nothing for longer has most likely lost its path
+ * and is only chosen when no other is left, long before its idle timeout
+ * would remove it. Also refreshes the channel's receive tracking. */
+static bool chan_quiet(wv_tunnels *t, struct chan *c, const wv_quic_conn_stats *st) {
+    uint64_t now = uv_now(t->loop);
+    if (st->pkts_recv != c->rx_pkts) {
+        c->rx_pkts = st->pkts_recv;
+        c->rx_change_ms = now;
+        return false;
+    }
+    uint64_t keepalive = t->quic.keepalive_ms ? t->quic.keepalive_ms : t->quic.idle_timeout_ms / 2;
+    uint64_t grace = keepalive + 500 + 2 * st->smoothed_rtt_ns / 1000000;
+    return now - c->rx_change_ms > grace;
+}
+
+static void chan_up(wv_tunnels *t, struct chan *c) {
+    c->rx_change_ms = uv_now(t->loop);
+    WV_INFO(t->log, SUB, "channel %llu to %s is up (%s)", (unsigned long long)c->id,
+            c->peer->name, c->outbound ? "outbound" : "inbound");
+    if (!c->outbound)
+        close_replaced(t, c);
+    if (c->dial) {
+        c->dial->attempt = 0;
+        c->dial->failures = 0;
+    }
+    chan_set_state(t, c, CH_UP);
+}
+
+/* The server has verified the client: attach the channel to its peer. */
+static int server_accept_proof(wv_tunnels *t, struct chan *c, const char *site) {
+    if (strcmp(site, t->site) == 0)
+        return WV_ERR_AUTH; /* our own name: a reflected or confused peer */
+    struct tpeer *p = wv_tn_peer_get(t, site);
+    const uint8_t *fp = wv_quic_conn_peer_fingerprint(c->conn);
+    /* A peer we know must present the certificate it announces. */
+    if (p->has_fp && (!fp || memcmp(fp, p->fp, WV_FINGERPRINT_LEN) != 0))
+        return WV_ERR_CRYPTO;
+    unsigned n = 0;
+    for (struct chan *o = t->chans; o; o = o->next)
+        n += o != c && !o->outbound && o->peer == p && o->state != CH_CLOSING;
+    if (n >= t->max_channels_per_peer)
+        return WV_ERR_LIMIT;
+    c->peer = p;
+    return 0;
+}
+
+/* Feeds control-stream bytes through the exchange. */
+static void ctl_input(wv_tunnels *t, struct chan *c) {
+    if (!wv_quic_conn_handshake_done(c->conn))
+        return; /* verified once the handshake completes */
+    if (!c->peer_proven) {
+        uint8_t exp[32];
+        char site[256];
+        if (exporter(c, exp) != 0) {
+            chan_fail_proof(t, c, "no TLS exporter");
+            return;
+        }
+        int r = wv_proof_verify(t->auth_key, exp, c->outbound ? WV_ROLE_SERVER : WV_ROLE_CLIENT,
+                                c->rx, c->rxlen, site);
+        wv_memwipe(exp, sizeof(exp));
+        if (r == WV_ERR_AGAIN)
+            return;
+        if (r < 0) {
+            chan_fail_proof(t, c, r == WV_ERR_AUTH ? "wrong MAC (is the network key the same?)"
+                                                   : "malformed proof");
+            return;
+        }
+        memmove(c->rx, c->rx + r, c->rxlen - (size_t)r);
+        c->rxlen -= (size_t)r;
+        if (c->outbound) {
+            if (strcmp(site, c->peer->name) != 0) {
+                chan_fail_proof(t, c, "proven name differs from the site dialed");
+                return;
+            }
+            c->peer_proven = true;
+            static const uint8_t ack = 0x01;
+            if (send_ctl(c, &ack, 1, true) != 0) {
+                chan_fail_proof(t, c, "cannot send acknowledgement");
+                return;
+            }
+            chan_up(t, c);
+            return;
+        }
+        int a = server_accept_proof(t, c, site);
+        if (a == WV_ERR_LIMIT) {
+            t->stats.refused_peer_limit++;
+            WV_WARN(t->log, SUB, "channel %llu: refused: %s already has %u inbound channels",
+                    (unsigned long long)c->id, site, t->max_channels_per_peer);
+            wv_tn_chan_close(t, c, WV_APPERR_LIMIT, "channel limit of the peer");
+            return;
+        }
+        if (a != 0) {
+            chan_fail_proof(t, c, a == WV_ERR_CRYPTO ? "certificate differs from the announced one"
+                                                     : "peer claims our own name");
+            return;
+        }
+        c->peer_proven = true;
+        if (send_proof(t, c) != 0) {
+            chan_fail_proof(t, c, "cannot send our proof");
+            return;
+        }
+        wv_tn_chan_event(t, c);
+    }
+    if (!c->outbound && c->state == CH_PROVING && c->rxlen >= 1) {
+        if (c->rx[0] != 0x01) {
+            chan_fail_proof(t, c, "bad acknowledgement");
+            return;
+        }
+        c->rxlen = 0;
+        chan_up(t, c);
+    }
+}
+
+/* --- QUIC callbacks ------------------------------------------------------------------- */
+
+static struct chan *chan_of(wv_quic_conn *conn) {
+    return wv_quic_conn_get_user(conn);
+}
+
+static void on_accept(wv_quic_endpoint *qep, wv_quic_conn *conn, void *user) {
+    struct tep *ep = user;
+    wv_tunnels *t = ep->t;
+    unsigned unproven = 0;
+    for (struct chan *o = t->chans; o; o = o->next)
+        unproven += !o->outbound && !o->peer_proven && o->state != CH_CLOSING;
+    struct chan *c = chan_new(t, ep, conn, false);
+    WV_DEBUG(t->log, SUB, "channel %llu: inbound connection on socket %s",
+             (unsigned long long)c->id, ep->name ? ep->name : "(dial)");
+    wv_tn_chan_event(t, c);
+    if (unproven >= t->max_unproven) {
+        /* A flood of handshakes: log the first refusal and then every 100th. */
+        if (t->stats.refused_unproven++ % 100 == 0)
+            WV_WARN(t->log, SUB, "refusing inbound connections: %u not yet proven (%llu refused)",
+                    t->max_unproven, (unsigned long long)t->stats.refused_unproven);
+        wv_tn_chan_close(t, c, WV_APPERR_LIMIT, "too many unproven channels");
+    }
+}
+
+static void on_handshake_done(wv_quic_conn *conn, void *user) {
+    struct chan *c = chan_of(conn);
+    wv_tunnels *t = c->t;
+    c->deadline = uv_now(t->loop) + WV_PROOF_TIMEOUT_MS;
+    chan_set_state(t, c, CH_PROVING);
+    if (c->outbound) {
+        if (wv_quic_stream_open(conn, &c->ctl_sid) != 0 || send_proof(t, c) != 0) {
+            chan_fail_proof(t, c, "cannot open the control stream");
+            return;
+        }
+    }
+    ctl_input(t, c); /* bytes that arrived before the handshake finished */
+}
+
+static void *handler_of(wv_quic_conn *conn, int64_t sid) {
+    return wv_quic_stream_get_user(conn, sid);
+}
+
+static const struct wv_stream_ops *ops_of(void *h) {
+    return h ? *(const struct wv_stream_ops *const *)h : NULL;
+}
+
+static void on_stream_open(wv_quic_conn *conn, int64_t sid, void *user) {
+    struct chan *c = chan_of(conn);
+    wv_tunnels *t = c->t;
+    if (!c->outbound && c->ctl_sid < 0 && sid == 0) {
+        c->ctl_sid = sid;
+        return;
+    }
+    /* Until the peer has proven itself it may open nothing but the control
+     * stream. */
+    if (!c->peer_proven || c->state == CH_CLOSING || !t->cbs.app_stream) {
+        t->stats.streams_refused++;
+        wv_quic_stream_reset(conn, sid, WV_APPERR_UNPROVEN);
+        return;
+    }
+    c->streams++;
+    t->cbs.app_stream(t, c->peer->name, conn, sid, t->user);
+    if (!handler_of(conn, sid))
+        wv_quic_stream_reset(conn, sid, WV_APPERR_ABORTED);
+}
+
+static void on_stream_data(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
+                           bool fin, void *user) {
+    struct chan *c = chan_of(conn);
+    if (sid == c->ctl_sid) {
+        wv_quic_stream_consumed(conn, sid, len);
+        if (c->rxlen + len > sizeof(c->rx)) {
+            chan_fail_proof(c->t, c, "oversize control message");
+            return;
+        }
+        memcpy(c->rx + c->rxlen, data, len);
+        c->rxlen += len;
+        ctl_input(c->t, c);
+        return;
+    }
+    void *h = handler_of(conn, sid);
+    if (h)
+        ops_of(h)->data(h, data, len, fin);
+}
+
+static void on_stream_reset(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user) {
+    struct chan *c = chan_of(conn);
+    if (sid == c->ctl_sid) {
+        if (c->state != CH_UP)
+            chan_fail_proof(c->t, c, "control stream reset");
+        return;
+    }
+    void *h = handler_of(conn, sid);
+    if (h)
+        ops_of(h)->reset(h, app_error);
+}
+
+static void on_stream_close(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user) {
+    struct chan *c = chan_of(conn);
+    if (sid == c->ctl_sid)
+        return;
+    void *h = handler_of(conn, sid);
+    if (h) {
+        if (c->streams)
+            c->streams--;
+        wv_quic_stream_set_user(conn, sid, NULL);
+        ops_of(h)->close(h, app_error);
+    }
+}
+
+static void on_stream_writable(wv_quic_conn *conn, int64_t sid, void *user) {
+    void *h = handler_of(conn, sid);
+    if (h && ops_of(h)->writable)
+        ops_of(h)->writable(h);
+}
+
+static void on_conn_closed(wv_quic_conn *conn, const wv_quic_close_info *info, void *user) {
+    struct chan *c = chan_of(conn);
+    wv_tunnels *t = c->t;
+    if (info->err == WV_ERR_CRYPTO && c->outbound)
+        WV_WARN(t->log, SUB, "channel %llu to %s: TLS failed (%s): certificate does not match the "
+                "announced fingerprint, or not a wovenet peer", (unsigned long long)c->id,
+                c->peer ? c->peer->name : "?", info->what);
+    else
+        WV_INFO(t->log, SUB, "channel %llu (%s) closed: %s%s", (unsigned long long)c->id,
+                c->peer ? c->peer->name : "unproven", info->what, info->remote ? " (by peer)" : "");
+    for (struct chan **pp = &t->chans; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    bool was_up = c->state == CH_UP;
+    c->state = CH_CLOSING;
+    wv_tn_chan_event(t, c);
+    if (c->dial) {
+        c->dial->chan = NULL;
+        wv_tn_dial_failed(t, c->dial, was_up);
+    }
+    if (c->peer)
+        wv_tn_peer_update(t, c->peer);
+    free(c);
+}
+
+const wv_quic_callbacks wv_tn_quic_callbacks = {
+    .on_accept = on_accept,
+    .on_handshake_done = on_handshake_done,
+    .on_stream_open = on_stream_open,
+    .on_stream_data = on_stream_data,
+    .on_stream_reset = on_stream_reset,
+    .on_stream_close = on_stream_close,
+    .on_stream_writable = on_stream_writable,
+    .on_conn_closed = on_conn_closed,
+};
+
+/* --- Dialing ------------------------------------------------------------------------- */
+
+void wv_tn_dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
+    if (t->closing || s->chan || !p->has_fp)
+        return;
+    struct tep *ep = wv_tn_endpoint_for(t, &s->addr);
+    if (!ep) {
+        s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tn_random());
+        wv_tn_tick_arm(t);
+        return;
+    }
+    wv_quic_conn *conn;
+    t->stats.dials++;
+    int r = wv_quic_dial(ep->qep, (const struct sockaddr *)&s->addr, p->fp, &conn);
+    if (r != 0) {
+        WV_WARN(t->log, SUB, "site %s: cannot dial %s port %u: %s", p->name, s->s.address,
+                s->s.port, wv_strerror(r));
+        wv_tn_dial_failed(t, s, false);
+        return;
+    }
+    struct chan *c = chan_new(t, ep, conn, true);
+    c->peer = p;
+    c->dial = s;
+    s->chan = c;
+    WV_DEBUG(t->log, SUB, "channel %llu: dialing %s at %s port %u", (unsigned long long)c->id,
+             p->name, s->s.address, s->s.port);
+    wv_tn_chan_event(t, c);
+}
+
+/* A dial failed or an established channel died: schedule the next try. */
+void wv_tn_dial_failed(wv_tunnels *t, struct psock *s, bool was_up) {
+    if (!s->present || t->closing)
+        return;
+    if (was_up)
+        s->attempt = 0;
+    else
+        t->stats.dial_failures++;
+    s->failures = was_up ? 0 : s->failures + 1;
+    s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tn_random());
+    if (s->s.detected && s->failures == SOCKINFO_AFTER_FAILURES && t->cbs.need_sockinfo)
+        t->cbs.need_sockinfo(t, s->peer->name, t->user);
+    wv_tn_tick_arm(t);
+}
+
+/* --- Periodic work: proof deadlines, due dials, failed binds ---------------------------- */
+
+static void on_tick(uv_timer_t *h) {
+    wv_tunnels *t = WV_CONTAINER_OF(h, wv_tunnels, tick);
+    uint64_t now = uv_now(t->loop);
+    bool pending = false;
+    for (struct chan *c = t->chans, *next; c; c = next) {
+        next = c->next;
+        if (c->state == CH_UP || c->state == CH_CLOSING)
+            continue;
+        if (now >= c->deadline)
+            chan_fail_proof(t, c, "no valid proof in time");
+        else
+            pending = true;
+    }
+    for (struct tpeer *p = t->peers; p; p = p->next) {
+        for (size_t i = 0; i < p->nsocks; i++) {
+            struct psock *s = p->socks[i];
+            if (s->chan || !s->present || !s->resolved)
+                continue;
+            if (now >= s->next_dial)
+                wv_tn_dial(t, p, s);
+            pending = true;
+        }
+    }
+    if (wv_tn_endpoints_retry(t))
+        pending = true;
+    if (!pending)
+        uv_timer_stop(&t->tick);
+}
+
+void wv_tn_tick_arm(wv_tunnels *t) {
+    if (!t->closing && !uv_is_active((uv_handle_t *)&t->tick))
+        uv_timer_start(&t->tick, on_tick, TICK_MS, TICK_MS);
+}
+
+uint32_t wv_tn_random(void) {
+    uint32_t r = 0;
+    gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
+    return r;
+}
+
+/* --- Public verbs --------------------------------------------------------------------- */
+
+int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options *opts,
+                   const struct wv_tunnels_callbacks *cbs, void *user, wv_tunnels **out) {
+    if (!opts || !opts->site || !opts->auth_key || !opts->id)
+        return WV_ERR_INVAL;
+    wv_tunnels *t = wv_calloc(1, sizeof(*t));
+    t->loop = loop;
+    t->log = log;
+    snprintf(t->site, sizeof(t->site), "%s", opts->site);
+    memcpy(t->auth_key, opts->auth_key, sizeof(t->auth_key));
+    t->id = opts->id;
+    t->quic = opts->quic;
+    t->max_unproven = opts->max_unproven ? opts->max_unproven : 64;
+    t->max_channels_per_peer = opts->max_channels_per_peer ? opts->max_channels_per_peer : 16;
+    if (cbs)
+        t->cbs = *cbs;
+    t->user = user;
+    uv_timer_init(loop, &t->tick);
+    *out = t;
+    return 0;
+}
+
+bool wv_tunnels_site_up(wv_tunnels *t, const char *site) {
+    struct tpeer *p = wv_tn_peer_find(t, site);
+    return p && p->up;
+}
+
+int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_quic_conn **conn,
+                           int64_t *sid) {
+    struct tpeer *p = wv_tn_peer_find(t, site);
+    if (!p || !p->up)
+        return WV_ERR_NOTFOUND;
+    struct chan *cand[64];
+    struct wv_chan_load load[64];
+    bool quiet[64];
+    size_t n = 0, nquiet = 0;
+    for (struct chan *c = t->chans; c && n < WV_COUNTOF(cand); c = c->next) {
+        if (c->peer != p || c->state != CH_UP)
+            continue;
+        wv_quic_conn_stats st;
+        wv_quic_conn_stats_get(c->conn, &st);
+        cand[n] = c;
+        quiet[n] = chan_quiet(t, c, &st);
+        nquiet += quiet[n];
+        load[n] = (struct wv_chan_load){.up = true,
+                                        .bytes_in_flight = st.bytes_in_flight,
+                                        .cwnd = st.cwnd,
+                                        .streams = c->streams};
+        n++;
+    }
+    /* Quiet channels only when nothing else is left. */
+    if (nquiet < n)
+        for (size_t i = 0; i < n; i++)
+            if (quiet[i])
+                load[i].up = false;
+    /* Try the best channel first; one out of stream credit is skipped. */
+    for (size_t tries = 0; tries < n; tries++) {
+        int k = wv_balance_pick(load, n);
+        if (k < 0)
+            break;
+        struct chan *c = cand[k];
+        if (wv_quic_stream_open(c->conn, sid) == 0) {
+            wv_quic_stream_set_user(c->conn, *sid, handler);
+            c->streams++;
+            *conn = c->conn;
+            return 0;
+        }
+        load[k].up = false;
+    }
+    return WV_ERR_AGAIN;
+}
+
+void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
+    *out = t->stats;
+    out->channels_up = 0;
+    for (struct chan *c = t->chans; c; c = c->next)
+        if (c->state == CH_UP)
+            out->channels_up++;
+}
+
+static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    uint16_t port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+        snprintf(out, n, "%s:%u", ip, port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+        snprintf(out, n, "[%s]:%u", ip, port);
+    } else {
+        snprintf(out, n, "?");
+    }
+}
+
+json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
+    json_t *arr = json_array();
+    struct tpeer *p = wv_tn_peer_find(t, site);
+    if (!p)
+        return arr;
+    for (struct chan *c = t->chans; c; c = c->next) {
+        if (c->peer != p)
+            continue;
+        wv_quic_conn_stats st;
+        wv_quic_conn_stats_get(c->conn, &st);
+        char la[64], ra[64];
+        addr_str(&st.local, la, sizeof(la));
+        addr_str(&st.remote, ra, sizeof(ra));
+        json_array_append_new(
+            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I}", "id",
+                           (json_int_t)c->id, "direction", c->outbound ? "outbound" : "inbound",
+                           "family", st.remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
+                           "localAddress", la, "remoteAddress", ra, "state",
+                           state_names[c->state], "rttMs", (double)st.smoothed_rtt_ns / 1e6,
+                           "cwnd", (json_int_t)st.cwnd, "bytesSent", (json_int_t)st.bytes_sent,
+                           "bytesReceived", (json_int_t)st.bytes_recv, "streams",
+                           (json_int_t)c->streams, "maxUdpPayload",
+                           (json_int_t)st.max_udp_payload));
+    }
+    return arr;
+}
+
+void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void *arg), void *arg) {
+    for (struct tpeer *p = t->peers; p; p = p->next) {
+        bool busy = false;
+        for (struct chan *c = t->chans; c; c = c->next) {
+            if (c->peer != p)
+                continue;
+            wv_quic_conn_stats st;
+            wv_quic_conn_stats_get(c->conn, &st);
+            chan_quiet(t, c, &st); /* keeps the receive tracking fresh */
+            uint64_t total = st.bytes_sent + st.bytes_recv;
+            if (total != c->reported_bytes) {
+                c->reported_bytes = total;
+                busy = true;
+            }
+        }
+        if (busy)
+            fn(p->name, arg);
+    }
+}

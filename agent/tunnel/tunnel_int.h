@@ -1,0 +1,109 @@
+#ifndef WV_TUNNEL_INT_H
+#define WV_TUNNEL_INT_H
+/* Internals shared by tunnel.c (channels, proofs, dialing) and
+ * tunnel_peers.c (endpoints, peers, teardown). */
+#include "wv/tunnel.h"
+
+enum chan_state { CH_HANDSHAKING, CH_PROVING, CH_UP, CH_CLOSING };
+
+struct tpeer;
+struct chan;
+
+/* One local endpoint: a served tunnel socket, or a dial-only ephemeral one. */
+struct tep {
+    struct tep *next;
+    wv_tunnels *t;
+    wv_quic_endpoint *qep;
+    char *name; /* store name of the tunnel socket; NULL for dial-only */
+    struct sockaddr_storage addr; /* as configured (port 0 for dial-only) */
+    size_t max_udp_payload;
+    bool bound;
+    char error[128];
+    bool present; /* mark for set_sockets */
+};
+
+/* A socket a peer announces, and our dialing state for it. */
+struct psock {
+    struct tpeer *peer;
+    struct wv_peer_socket s;
+    struct sockaddr_storage addr;
+    bool resolved; /* addr holds an IP we can dial */
+    bool present;  /* mark for set_peer */
+    struct chan *chan; /* our outbound channel to it, if any */
+    unsigned attempt;  /* backoff step */
+    unsigned failures; /* consecutive failed dials */
+    uint64_t next_dial; /* uv_now() ms */
+};
+
+struct tpeer {
+    struct tpeer *next;
+    char name[256];
+    uint8_t fp[WV_FINGERPRINT_LEN];
+    bool has_fp;
+    struct psock **socks; /* pointers: channels point at their psock */
+    size_t nsocks;
+    bool up;
+};
+
+struct chan {
+    struct chan *next;
+    wv_tunnels *t;
+    uint64_t id;
+    struct tep *ep;
+    wv_quic_conn *conn;
+    struct tpeer *peer; /* inbound: NULL until its proof is verified */
+    struct psock *dial; /* outbound: the peer socket dialed */
+    bool outbound;
+    enum chan_state state;
+    bool peer_proven;
+    int64_t ctl_sid;
+    uint8_t rx[WV_PROOF_MAX + 8];
+    size_t rxlen;
+    uint64_t deadline; /* uv_now() ms by which the channel must be up */
+    uint32_t streams;
+    uint64_t reported_bytes; /* bytes sent+received at the last busy report */
+    uint64_t rx_pkts;        /* packets received when last looked at */
+    uint64_t rx_change_ms;   /* uv_now() when rx_pkts last moved */
+};
+
+struct wv_tunnels {
+    uv_loop_t *loop;
+    wv_log *log;
+    char site[256];
+    uint8_t auth_key[32];
+    const wv_identity *id;
+    wv_quic_config quic;
+    unsigned max_unproven, max_channels_per_peer;
+    struct wv_tunnels_callbacks cbs;
+    void *user;
+    uv_timer_t tick;
+    struct tep *eps;
+    struct chan *chans;
+    struct tpeer *peers;
+    uint64_t next_chan_id;
+    struct wv_tunnels_stats stats;
+    bool closing;
+    int inflight;     /* endpoint closes not yet finished */
+    bool tick_closed; /* the tick timer's close finished (teardown only) */
+    void (*close_cb)(void *);
+    void *close_arg;
+};
+
+extern const wv_quic_callbacks wv_tn_quic_callbacks;
+
+const char *wv_tn_state_name(enum chan_state s);
+struct tpeer *wv_tn_peer_find(wv_tunnels *t, const char *site);
+struct tpeer *wv_tn_peer_get(wv_tunnels *t, const char *site); /* find or add */
+void wv_tn_peer_update(wv_tunnels *t, struct tpeer *p);
+void wv_tn_chan_event(wv_tunnels *t, struct chan *c);
+void wv_tn_chan_close(wv_tunnels *t, struct chan *c, uint64_t app_error, const char *why);
+void wv_tn_dial(wv_tunnels *t, struct tpeer *p, struct psock *s);
+void wv_tn_dial_failed(wv_tunnels *t, struct psock *s, bool was_up);
+void wv_tn_tick_arm(wv_tunnels *t);
+uint32_t wv_tn_random(void);
+/* The endpoint to dial addr from (created on demand); NULL if none. */
+struct tep *wv_tn_endpoint_for(wv_tunnels *t, const struct sockaddr_storage *addr);
+/* Retries binds that failed; true while some still fail. */
+bool wv_tn_endpoints_retry(wv_tunnels *t);
+
+#endif

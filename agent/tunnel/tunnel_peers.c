@@ -1,0 +1,345 @@
+/* The tunnel manager's endpoints (served and dial-only sockets), the peer
+ * table fed by discovery, and teardown. */
+#include "wv/base.h"
+#include "tunnel_int.h"
+#include "wv/model.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUB "tunnel"
+
+/* --- Endpoints ------------------------------------------------------------------ */
+
+/* Frees t once teardown has nothing left in flight. */
+static void maybe_finish(wv_tunnels *t) {
+    if (!t->closing || !t->tick_closed || t->inflight > 0)
+        return;
+    void (*cb)(void *) = t->close_cb;
+    void *arg = t->close_arg;
+    wv_memwipe(t->auth_key, sizeof(t->auth_key));
+    free(t);
+    if (cb)
+        cb(arg);
+}
+
+static void tep_closed(void *arg) {
+    struct tep *ep = arg;
+    wv_tunnels *t = ep->t;
+    free(ep->name);
+    free(ep);
+    t->inflight--;
+    maybe_finish(t);
+}
+
+/* Creates and binds the QUIC endpoint of ep. On failure ep stays unbound
+ * with the reason in ep->error, to be retried. */
+static int tep_bind(wv_tunnels *t, struct tep *ep) {
+    wv_quic_config cfg = t->quic;
+    cfg.accept = ep->name != NULL;
+    if (ep->max_udp_payload) {
+        /* The socket's maxUdpPayload is exact: for every peer, local or not. */
+        cfg.max_udp_payload = ep->max_udp_payload;
+        cfg.local_udp_payload = 0;
+    }
+    int r = wv_quic_endpoint_new(t->loop, &cfg, t->id, t->log, &wv_tn_quic_callbacks, ep,
+                                 &ep->qep);
+    if (r == 0)
+        r = wv_quic_endpoint_bind(ep->qep, (const struct sockaddr *)&ep->addr);
+    if (r != 0) {
+        snprintf(ep->error, sizeof(ep->error), "cannot bind UDP socket: %s",
+                 r == WV_ERR_IO ? "address in use or unavailable" : wv_strerror(r));
+        if (ep->qep)
+            wv_quic_endpoint_close(ep->qep, NULL, NULL);
+        ep->qep = NULL;
+        ep->bound = false;
+        wv_tn_tick_arm(t);
+        return r;
+    }
+    ep->error[0] = '\0';
+    ep->bound = true;
+    return 0;
+}
+
+static struct tep *tep_new(wv_tunnels *t, const char *name, const struct sockaddr_storage *addr,
+                           size_t max_udp) {
+    struct tep *ep = wv_calloc(1, sizeof(*ep));
+    ep->t = t;
+    ep->name = name ? wv_strdup(name) : NULL;
+    ep->addr = *addr;
+    ep->max_udp_payload = max_udp;
+    ep->next = t->eps;
+    t->eps = ep;
+    return ep;
+}
+
+/* Ends every channel on ep, then the endpoint itself. */
+static void tep_close(wv_tunnels *t, struct tep *ep) {
+    for (struct tep **pp = &t->eps; *pp; pp = &(*pp)->next) {
+        if (*pp == ep) {
+            *pp = ep->next;
+            break;
+        }
+    }
+    for (struct chan *c = t->chans; c; c = c->next)
+        if (c->ep == ep)
+            wv_tn_chan_close(t, c, WV_APPERR_GONE, "local socket removed");
+    t->inflight++;
+    if (ep->qep)
+        wv_quic_endpoint_close(ep->qep, tep_closed, ep);
+    else
+        tep_closed(ep);
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family)
+        return false;
+    size_t len = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    return memcmp(a, b, len) == 0;
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) ||
+           (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+static bool is_unspecified(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+struct tep *wv_tn_endpoint_for(wv_tunnels *t, const struct sockaddr_storage *addr) {
+    bool lo = is_loopback(addr);
+    struct tep *dial_only = NULL;
+    /* Prefer a served socket of the family that can reach addr: it shares
+     * the NAT binding peers already know. */
+    for (struct tep *ep = t->eps; ep; ep = ep->next) {
+        if (!ep->bound || ep->addr.ss_family != addr->ss_family)
+            continue;
+        if (!ep->name) {
+            dial_only = ep;
+            continue;
+        }
+        if (is_unspecified(&ep->addr) || is_loopback(&ep->addr) == lo)
+            return ep;
+    }
+    if (dial_only)
+        return dial_only;
+    struct sockaddr_storage any = {.ss_family = addr->ss_family};
+    struct tep *ep = tep_new(t, NULL, &any, 0);
+    if (tep_bind(t, ep) != 0) {
+        WV_WARN(t->log, SUB, "cannot open a dial socket for %s: %s",
+                addr->ss_family == AF_INET6 ? "IPv6" : "IPv4", ep->error);
+        tep_close(t, ep);
+        return NULL;
+    }
+    return ep;
+}
+
+bool wv_tn_endpoints_retry(wv_tunnels *t) {
+    bool failing = false;
+    for (struct tep *ep = t->eps; ep; ep = ep->next) {
+        if (ep->bound || !ep->name)
+            continue;
+        if (tep_bind(t, ep) == 0)
+            WV_INFO(t->log, SUB, "tunnel socket %s: listening (after retry)", ep->name);
+        else
+            failing = true;
+    }
+    return failing;
+}
+
+void wv_tunnels_set_sockets(wv_tunnels *t, const struct wv_tunnel_socket *socks, size_t n,
+                            char (*errs)[128]) {
+    for (struct tep *ep = t->eps; ep; ep = ep->next)
+        ep->present = ep->name == NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct tep *ep = NULL;
+        for (struct tep *e = t->eps; e; e = e->next)
+            if (e->name && strcmp(e->name, socks[i].name) == 0)
+                ep = e;
+        if (ep && (!same_addr(&ep->addr, &socks[i].listen) ||
+                   ep->max_udp_payload != socks[i].max_udp_payload)) {
+            WV_INFO(t->log, SUB, "tunnel socket %s: changed, re-binding", ep->name);
+            tep_close(t, ep);
+            ep = NULL;
+        }
+        if (!ep) {
+            ep = tep_new(t, socks[i].name, &socks[i].listen, socks[i].max_udp_payload);
+            if (tep_bind(t, ep) == 0)
+                WV_INFO(t->log, SUB, "tunnel socket %s: listening", ep->name);
+            else
+                WV_WARN(t->log, SUB, "tunnel socket %s: %s", ep->name, ep->error);
+        }
+        ep->present = true;
+        if (errs)
+            snprintf(errs[i], sizeof(errs[i]), "%s", ep->error);
+    }
+    for (struct tep *ep = t->eps, *next; ep; ep = next) {
+        next = ep->next;
+        if (!ep->present) {
+            WV_INFO(t->log, SUB, "tunnel socket %s: removed", ep->name);
+            tep_close(t, ep);
+        }
+    }
+}
+
+json_t *wv_tunnels_socket_status(wv_tunnels *t, const char *name) {
+    for (struct tep *ep = t->eps; ep; ep = ep->next) {
+        if (!ep->name || strcmp(ep->name, name) != 0)
+            continue;
+        if (!ep->bound)
+            return json_pack("{s:s, s:s}", "state", "error", "error", ep->error);
+        return json_pack("{s:s}", "state", "listening");
+    }
+    return json_object();
+}
+
+wv_quic_endpoint *wv_tunnels_socket_endpoint(wv_tunnels *t, const char *name) {
+    for (struct tep *ep = t->eps; ep; ep = ep->next)
+        if (ep->name && strcmp(ep->name, name) == 0)
+            return ep->bound ? ep->qep : NULL;
+    return NULL;
+}
+
+/* --- Peers --------------------------------------------------------------------- */
+
+static void close_peer_chans(wv_tunnels *t, struct tpeer *p, const char *why) {
+    for (struct chan *c = t->chans; c; c = c->next)
+        if (c->peer == p)
+            wv_tn_chan_close(t, c, WV_APPERR_GONE, why);
+}
+
+static void psock_free(wv_tunnels *t, struct psock *s) {
+    if (s->chan) {
+        wv_tn_chan_close(t, s->chan, WV_APPERR_GONE, "peer no longer announces the socket");
+        s->chan->dial = NULL;
+    }
+    free(s);
+}
+
+struct tpeer *wv_tn_peer_get(wv_tunnels *t, const char *site) {
+    struct tpeer *p = wv_tn_peer_find(t, site);
+    if (!p) {
+        p = wv_calloc(1, sizeof(*p));
+        snprintf(p->name, sizeof(p->name), "%s", site);
+        p->next = t->peers;
+        t->peers = p;
+    }
+    return p;
+}
+
+void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FINGERPRINT_LEN],
+                         const struct wv_peer_socket *socks, size_t n) {
+    if (t->closing || strcmp(site, t->site) == 0)
+        return;
+    struct tpeer *p = wv_tn_peer_get(t, site);
+    if (p->has_fp && memcmp(p->fp, fp, WV_FINGERPRINT_LEN) != 0) {
+        WV_INFO(t->log, SUB, "site %s has a new certificate: re-dialing", site);
+        close_peer_chans(t, p, "peer certificate changed");
+    }
+    memcpy(p->fp, fp, WV_FINGERPRINT_LEN);
+    p->has_fp = true;
+    for (size_t i = 0; i < p->nsocks; i++)
+        p->socks[i]->present = false;
+    for (size_t i = 0; i < n; i++) {
+        struct psock *s = NULL;
+        for (size_t k = 0; k < p->nsocks; k++)
+            if (p->socks[k]->s.port == socks[i].port &&
+                strcmp(p->socks[k]->s.address, socks[i].address) == 0)
+                s = p->socks[k];
+        if (!s) {
+            s = wv_calloc(1, sizeof(*s));
+            s->peer = p;
+            s->s = socks[i];
+            s->resolved = wv_parse_ip(socks[i].address, socks[i].port, &s->addr) == 0;
+            if (!s->resolved)
+                WV_WARN(t->log, SUB, "site %s announces %s, which is not an IP address: skipped",
+                        site, socks[i].address);
+            p->socks = wv_realloc(p->socks, (p->nsocks + 1) * sizeof(*p->socks));
+            p->socks[p->nsocks++] = s;
+        }
+        s->s.detected = socks[i].detected;
+        s->present = true;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < p->nsocks; i++) {
+        if (p->socks[i]->present)
+            p->socks[k++] = p->socks[i];
+        else
+            psock_free(t, p->socks[i]);
+    }
+    p->nsocks = k;
+    for (size_t i = 0; i < p->nsocks; i++) {
+        struct psock *s = p->socks[i];
+        /* A socket whose dial is waiting out a backoff keeps its schedule. */
+        if (s->resolved && !s->chan && s->next_dial == 0)
+            wv_tn_dial(t, p, s);
+    }
+    wv_tn_tick_arm(t);
+}
+
+static void peer_free(wv_tunnels *t, struct tpeer *p) {
+    close_peer_chans(t, p, "peer removed");
+    for (struct chan *c = t->chans; c; c = c->next) {
+        if (c->peer == p) {
+            c->peer = NULL;
+            c->dial = NULL;
+        }
+    }
+    for (size_t i = 0; i < p->nsocks; i++) {
+        p->socks[i]->chan = NULL; /* channels were detached above */
+        psock_free(t, p->socks[i]);
+    }
+    free(p->socks);
+    free(p);
+}
+
+void wv_tunnels_remove_peer(wv_tunnels *t, const char *site) {
+    for (struct tpeer **pp = &t->peers; *pp; pp = &(*pp)->next) {
+        struct tpeer *p = *pp;
+        if (strcmp(p->name, site) != 0)
+            continue;
+        *pp = p->next;
+        bool was_up = p->up;
+        peer_free(t, p);
+        if (was_up && t->cbs.site_state)
+            t->cbs.site_state(t, site, false, t->user);
+        return;
+    }
+}
+
+/* --- Teardown ------------------------------------------------------------------ */
+
+static void tick_closed(uv_handle_t *h) {
+    wv_tunnels *t = h->data;
+    t->tick_closed = true;
+    maybe_finish(t);
+}
+
+void wv_tunnels_close(wv_tunnels *t, void (*cb)(void *arg), void *arg) {
+    t->closing = true;
+    t->close_cb = cb;
+    t->close_arg = arg;
+    for (struct chan *c = t->chans; c; c = c->next)
+        if (c->state != CH_CLOSING) {
+            c->state = CH_CLOSING;
+            wv_quic_conn_close(c->conn, 0);
+        }
+    while (t->peers) {
+        struct tpeer *p = t->peers;
+        t->peers = p->next;
+        peer_free(t, p);
+    }
+    while (t->eps)
+        tep_close(t, t->eps);
+    t->tick.data = t;
+    uv_close((uv_handle_t *)&t->tick, tick_closed);
+}

@@ -1,0 +1,172 @@
+/* Discovery without a broker: options, the peer table seeded from persisted
+ * announcements, and clean teardown. The broker-facing behaviour is covered
+ * by tests/system/test_discovery_core.py against a real mosquitto. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "wv/base.h"
+#include "wv/discovery.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INST "0123456789abcdef0123456789abcdef"
+#define FP "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+/* A port nothing listens on: the client is created but never connects. */
+static const char *const BROKERS[] = {"mqtt://127.0.0.1:9"};
+
+static int local(wv_discovery *d, wv_msg *body, void *user) {
+    memcpy(body->fingerprint, FP, WV_FINGERPRINT_HEX_LEN);
+    return 0;
+}
+
+static void closed(wv_discovery *d, void *user) {
+    (*(int *)user)++;
+}
+
+static wv_discovery *make(uv_loop_t *loop, wv_keys *k, int *closes, const char *site,
+                          const char *topic) {
+    wv_discovery_options o = {.site = site, .topic = topic, .keys = k};
+    o.mqtt.brokers = BROKERS;
+    o.mqtt.nbrokers = 1;
+    wv_discovery_callbacks cb = {.local = local};
+    wv_discovery *d = NULL;
+    int rc = wv_discovery_new(loop, NULL, &o, &cb, closes, &d);
+    return rc == 0 ? d : NULL;
+}
+
+static char *announcement(const char *site, unsigned seq, const char *app) {
+    return wv_asprintf("{\"type\":\"announce\",\"site\":\"%s\",\"instance\":\"" INST "\","
+                       "\"seq\":%u,\"ts\":1000,\"sockets\":[{\"address\":\"198.51.100.7\","
+                       "\"port\":4433,\"protocol\":\"quic\",\"detected\":true}],"
+                       "\"apps\":[\"%s\"],\"fingerprint\":\"" FP "\"}",
+                       site, seq, app);
+}
+
+static void bad_options_refused(void **state) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    wv_keys k;
+    assert_int_equal(wv_keys_derive("key", 3, "t", 1, &k), 0);
+    int closes = 0;
+    assert_null(make(&loop, &k, &closes, "bad name!", "wv/t"));
+    assert_null(make(&loop, &k, &closes, "site1", ""));
+    assert_null(make(&loop, &k, &closes, "site1", "wv/+"));
+    assert_null(make(&loop, &k, &closes, "site1", "wv/#"));
+    assert_null(make(&loop, &k, &closes, "site1", "wv/t/"));
+    const char *const bad_broker[] = {"http://127.0.0.1:1"};
+    wv_discovery_options o = {.site = "site1", .topic = "wv/t", .keys = &k};
+    o.mqtt.brokers = bad_broker;
+    o.mqtt.nbrokers = 1;
+    wv_discovery_callbacks cb = {.local = local};
+    wv_discovery *d;
+    assert_int_equal(wv_discovery_new(&loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
+    o.mqtt.nbrokers = 0;
+    assert_int_equal(wv_discovery_new(&loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
+    cb.local = NULL;
+    o.mqtt.brokers = BROKERS;
+    o.mqtt.nbrokers = 1;
+    assert_int_equal(wv_discovery_new(&loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void seed_persist_forget(void **state) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    wv_keys k;
+    assert_int_equal(wv_keys_derive("key", 3, "wv/t", 1, &k), 0);
+    int closes = 0;
+    wv_discovery *d = make(&loop, &k, &closes, "siteBravo9", "wv/t");
+    assert_non_null(d);
+    assert_int_equal(strlen(wv_discovery_site_hash(d)), WV_SITE_HASH_HEX_LEN);
+    assert_int_equal(strlen(wv_discovery_instance(d)), WV_INSTANCE_HEX_LEN);
+    assert_false(wv_discovery_is_connected(d));
+
+    char *a5 = announcement("siteAlpha7", 5, "webAppQx");
+    char *a3 = announcement("siteAlpha7", 3, "oldApp");
+    char *a9 = announcement("siteAlpha7", 9, "newApp");
+    char *self = announcement("siteBravo9", 1, "x");
+    assert_int_equal(wv_discovery_seed(d, a5), 0);
+    assert_int_equal(wv_discovery_seed(d, a3), 0); /* older: kept the newer one */
+    const wv_peer *p = wv_discovery_peer_find(d, "siteAlpha7");
+    assert_non_null(p);
+    assert_false(p->online);
+    assert_int_equal(p->last_seen_ms, 0);
+    assert_string_equal(p->ann.apps[0], "webAppQx");
+    assert_int_equal(wv_discovery_seed(d, a9), 0); /* newer: replaces */
+    assert_string_equal(wv_discovery_peer_find(d, "siteAlpha7")->ann.apps[0], "newApp");
+    assert_int_equal(wv_discovery_peer_count(d), 1);
+
+    /* What the lead persists is exactly what seeds the table again. */
+    char *json = wv_discovery_peer_json(wv_discovery_peer_at(d, 0));
+    assert_non_null(json);
+    assert_string_equal(json, a9);
+
+    assert_int_equal(wv_discovery_seed(d, self), WV_ERR_INVAL);
+    assert_int_equal(wv_discovery_seed(d,
+                                       "{\"type\":\"offline\",\"site\":\"s1\",\"instance\":\"" INST
+                                       "\",\"seq\":3,\"ts\":5}"),
+                     WV_ERR_PROTO);
+    assert_int_equal(wv_discovery_seed(d, "garbage"), WV_ERR_PROTO);
+    assert_int_equal(wv_discovery_seed(d, NULL), WV_ERR_PROTO);
+
+    assert_int_equal(wv_discovery_request_sockinfo(d, "nobody"), WV_ERR_NOTFOUND);
+    assert_int_equal(wv_discovery_request_sockinfo(d, "siteAlpha7"), WV_ERR_AGAIN);
+    assert_int_equal(wv_discovery_announce(d), 0); /* not connected: on the next connect */
+
+    assert_int_equal(wv_discovery_forget(d, "siteAlpha7"), 0);
+    assert_int_equal(wv_discovery_forget(d, "siteAlpha7"), WV_ERR_NOTFOUND);
+    assert_int_equal(wv_discovery_peer_count(d), 0);
+    assert_null(wv_discovery_peer_at(d, 0));
+
+    wv_discovery_close(d, closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closes, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(json);
+    free(a5);
+    free(a3);
+    free(a9);
+    free(self);
+}
+
+static void peer_table_is_bounded(void **state) {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    wv_keys k;
+    assert_int_equal(wv_keys_derive("key", 3, "wv/t", 1, &k), 0);
+    wv_discovery_options o = {.site = "me", .topic = "wv/t", .keys = &k, .max_peers = 2};
+    o.mqtt.brokers = BROKERS;
+    o.mqtt.nbrokers = 1;
+    wv_discovery_callbacks cb = {.local = local};
+    wv_discovery *d;
+    int closes = 0;
+    assert_int_equal(wv_discovery_new(&loop, NULL, &o, &cb, &closes, &d), 0);
+    char *p1 = announcement("p1", 1, "a"), *p2 = announcement("p2", 1, "a"),
+         *p3 = announcement("p3", 1, "a");
+    assert_int_equal(wv_discovery_seed(d, p1), 0);
+    assert_int_equal(wv_discovery_seed(d, p2), 0);
+    assert_int_equal(wv_discovery_seed(d, p3), WV_ERR_LIMIT);
+    /* Started and closed at once: the close must not wait for the broker. */
+    assert_int_equal(wv_discovery_start(d), 0);
+    assert_int_equal(wv_discovery_start(d), WV_ERR_INVAL);
+    wv_discovery_close(d, closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closes, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    free(p1);
+    free(p2);
+    free(p3);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bad_options_refused),
+        cmocka_unit_test(seed_persist_forget),
+        cmocka_unit_test(peer_table_is_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,813 @@
+/* QUIC transport, in process: two endpoints on one loop over loopback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "wv/base.h"
+#include "wv/crypto.h"
+#include "wv/quic.h"
+#include "quic_int.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct side side;
+typedef struct fx fx;
+
+struct side {
+    fx *f;
+    const char *name;
+    wv_quic_endpoint *ep;
+    wv_identity *id;
+    wv_quic_conn *conn;
+    int accepts, hs, closed, stream_opens, stream_closes, resets, writables, avail;
+    wv_quic_close_info close;
+    uint64_t close_ns;
+    /* Receive side of the current stream. */
+    int64_t sid;
+    uint8_t *rbuf;
+    size_t rlen, rcap, unconsumed;
+    bool rfin;
+    bool consume;    /* give credit back as soon as data arrives */
+    bool echo;       /* write received bytes back, credit only what went out */
+    size_t echo_off; /* bytes of rbuf already echoed */
+    /* Send side of the current stream. */
+    const uint8_t *sbuf;
+    size_t slen, soff;
+    bool sfin;
+    /* Many-streams mode. */
+    int streams_target, streams_done, streams_opened;
+    bool ping_pong;
+    bool open_on_hs; /* open a stream and say "hi" from on_handshake_done */
+};
+
+struct fx {
+    uv_loop_t loop;
+    uv_timer_t tick;
+    side a, b; /* a serves, b dials */
+    int ep_closed;
+    wv_log *log;
+};
+
+static side *side_of(void *user) {
+    return user;
+}
+
+static void on_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) {
+    side *s = side_of(user);
+    s->accepts++;
+    s->conn = c;
+}
+
+static void on_hs(wv_quic_conn *c, void *user) {
+    side *s = side_of(user);
+    s->hs++;
+    assert_non_null(wv_quic_conn_peer_fingerprint(c));
+    assert_true(wv_quic_conn_handshake_done(c));
+    if (s->open_on_hs) {
+        int64_t sid;
+        assert_int_equal(wv_quic_stream_open(c, &sid), 0);
+        assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"hi", 2, true), 2);
+    }
+}
+
+static void pump_send(side *s, wv_quic_conn *c);
+
+static void on_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
+    side *s = side_of(user);
+    /* The app hears of the handshake before any stream of the peer. */
+    assert_int_equal(s->hs, 1);
+    s->stream_opens++;
+    s->sid = sid;
+}
+
+static void echo_out(side *s, wv_quic_conn *c) {
+    while (s->echo_off < s->rlen) {
+        long n =
+            wv_quic_stream_write(c, s->sid, s->rbuf + s->echo_off, s->rlen - s->echo_off, s->rfin);
+        assert_true(n >= 0);
+        if (n == 0)
+            return;
+        /* End to end: credit goes back only for bytes passed on. */
+        assert_int_equal(wv_quic_stream_consumed(c, s->sid, (size_t)n), 0);
+        s->echo_off += (size_t)n;
+    }
+    if (s->rfin && !s->sfin) {
+        s->sfin = true;
+        assert_int_equal(wv_quic_stream_shutdown_write(c, s->sid), 0);
+    }
+    /* The echo side keeps only a window's worth; drop what went out. */
+    if (s->echo_off == s->rlen)
+        s->rlen = s->echo_off = 0;
+}
+
+static bool open_next(side *s, wv_quic_conn *c) {
+    int64_t sid;
+    if (s->streams_opened >= s->streams_target)
+        return false;
+    int rv = wv_quic_stream_open(c, &sid);
+    if (rv == WV_ERR_AGAIN)
+        return false; /* on_streams_available */
+    assert_int_equal(rv, 0);
+    s->sid = sid;
+    s->streams_opened++;
+    assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"ping", 4, true), 4);
+    return true;
+}
+
+static void on_stream_data(wv_quic_conn *c, int64_t sid, const uint8_t *data, size_t len, bool fin,
+                           void *user) {
+    side *s = side_of(user);
+    if (s->ping_pong) {
+        if (wv_quic_conn_is_server(c)) {
+            assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
+            if (fin)
+                assert_int_equal(wv_quic_stream_write(c, sid, (const uint8_t *)"pong", 4, true), 4);
+        } else if (fin) {
+            assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
+            if (++s->streams_done < s->streams_target)
+                open_next(s, c);
+        } else {
+            assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
+        }
+        return;
+    }
+    if (s->rlen + len > s->rcap) {
+        s->rcap = (s->rlen + len) * 2;
+        s->rbuf = realloc(s->rbuf, s->rcap);
+    }
+    memcpy(s->rbuf + s->rlen, data, len);
+    s->rlen += len;
+    s->unconsumed += len;
+    if (fin)
+        s->rfin = true;
+    if (s->consume) {
+        assert_int_equal(wv_quic_stream_consumed(c, sid, len), 0);
+        s->unconsumed -= len;
+    }
+    if (s->echo)
+        echo_out(s, c);
+}
+
+static void on_stream_reset(wv_quic_conn *c, int64_t sid, uint64_t err, void *user) {
+    side_of(user)->resets++;
+}
+
+static void on_stream_close(wv_quic_conn *c, int64_t sid, uint64_t err, void *user) {
+    side_of(user)->stream_closes++;
+}
+
+static void pump_send(side *s, wv_quic_conn *c) {
+    while (s->soff < s->slen) {
+        size_t want = WV_MIN(s->slen - s->soff, (size_t)65536);
+        bool fin = s->soff + want == s->slen;
+        long n = wv_quic_stream_write(c, s->sid, s->sbuf + s->soff, want, fin);
+        assert_true(n >= 0);
+        s->soff += (size_t)n;
+        if ((size_t)n < want)
+            return;
+    }
+}
+
+static void on_writable(wv_quic_conn *c, int64_t sid, void *user) {
+    side *s = side_of(user);
+    s->writables++;
+    if (s->echo)
+        echo_out(s, c);
+    else
+        pump_send(s, c);
+}
+
+static void on_avail(wv_quic_conn *c, void *user) {
+    side *s = side_of(user);
+    s->avail++;
+    while (s->ping_pong && open_next(s, c))
+        ;
+}
+
+static void on_closed(wv_quic_conn *c, const wv_quic_close_info *info, void *user) {
+    side *s = side_of(user);
+    s->closed++;
+    s->close = *info;
+    s->close_ns = uv_hrtime();
+    if (s->conn == c)
+        s->conn = NULL;
+}
+
+static const wv_quic_callbacks cbs = {
+    .on_accept = on_accept,
+    .on_handshake_done = on_hs,
+    .on_stream_open = on_stream_open,
+    .on_stream_data = on_stream_data,
+    .on_stream_reset = on_stream_reset,
+    .on_stream_close = on_stream_close,
+    .on_stream_writable = on_writable,
+    .on_streams_available = on_avail,
+    .on_conn_closed = on_closed,
+};
+
+static void tick_cb(uv_timer_t *t) {}
+
+static void make_side(fx *f, side *s, const char *name, const char *ip, bool accept,
+                      const wv_quic_config *base) {
+    wv_quic_config cfg;
+    if (base)
+        cfg = *base;
+    else
+        wv_quic_config_default(&cfg);
+    cfg.accept = accept;
+    s->f = f;
+    s->name = name;
+    assert_int_equal(wv_identity_generate(name, &s->id), 0);
+    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, s->id, f->log, &cbs, s, &s->ep), 0);
+    struct sockaddr_storage ss;
+    if (strchr(ip, ':'))
+        assert_int_equal(uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)&ss), 0);
+    else
+        assert_int_equal(uv_ip4_addr(ip, 0, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(wv_quic_endpoint_bind(s->ep, (struct sockaddr *)&ss), 0);
+}
+
+static fx *fx_new(const char *ip, const wv_quic_config *cfg) {
+    fx *f = calloc(1, sizeof(*f));
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    /* QUIC_TEST_LOG=1 shows the module's log lines. */
+    if (getenv("QUIC_TEST_LOG"))
+        f->log = wv_log_new(WV_LOG_DEBUG, WV_LOG_TEXT, NULL);
+    /* Keeps UV_RUN_ONCE from blocking while a test waits for a condition. */
+    uv_timer_init(&f->loop, &f->tick);
+    uv_timer_start(&f->tick, tick_cb, 5, 5);
+    make_side(f, &f->a, "a", ip, true, cfg);
+    /* The dialer sits on a wildcard ephemeral socket, as a dial-only
+     * endpoint of a family would. */
+    make_side(f, &f->b, "b", strchr(ip, ':') ? "::" : "0.0.0.0", false, cfg);
+    return f;
+}
+
+static void ep_closed_cb(void *arg) {
+    ((fx *)arg)->ep_closed++;
+}
+
+static void fx_free(fx *f) {
+    if (f->a.ep)
+        wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
+    if (f->b.ep)
+        wv_quic_endpoint_close(f->b.ep, ep_closed_cb, f);
+    uv_close((uv_handle_t *)&f->tick, NULL);
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(f->ep_closed, (f->a.ep != NULL) + (f->b.ep != NULL));
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    wv_identity_free(f->a.id);
+    wv_identity_free(f->b.id);
+    free(f->a.rbuf);
+    free(f->b.rbuf);
+    wv_log_free(f->log);
+    free(f);
+}
+
+#define RUN_UNTIL(f, cond, ms)                                                                     \
+    do {                                                                                           \
+        uint64_t deadline_ = uv_hrtime() + (uint64_t)(ms)*1000000;                                 \
+        while (!(cond) && uv_hrtime() < deadline_)                                                 \
+            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
+    } while (0)
+
+static wv_quic_conn *dial(fx *f, const uint8_t *pin) {
+    struct sockaddr_storage ss;
+    wv_quic_conn *c = NULL;
+    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, &ss), 0);
+    assert_int_equal(wv_quic_dial(f->b.ep, (struct sockaddr *)&ss, pin, &c), 0);
+    f->b.conn = c;
+    return c;
+}
+
+static void connect_pair(fx *f) {
+    dial(f, wv_identity_fingerprint(f->a.id));
+    RUN_UNTIL(f, f->a.hs && f->b.hs, 3000);
+    assert_int_equal(f->a.hs, 1);
+    assert_int_equal(f->b.hs, 1);
+    assert_int_equal(f->a.accepts, 1);
+}
+
+static void handshake_with_pin_exposes_fingerprints(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    assert_memory_equal(wv_quic_conn_peer_fingerprint(f->b.conn), wv_identity_fingerprint(f->a.id),
+                        WV_FINGERPRINT_LEN);
+    assert_memory_equal(wv_quic_conn_peer_fingerprint(f->a.conn), wv_identity_fingerprint(f->b.id),
+                        WV_FINGERPRINT_LEN);
+    assert_true(wv_quic_conn_is_server(f->a.conn));
+    assert_false(wv_quic_conn_is_server(f->b.conn));
+
+    uint8_t ea[32], eb[32], other[32];
+    assert_int_equal(wv_quic_conn_exporter(f->a.conn, "EXPORTER-wovenet-test", (const uint8_t *)"x",
+                                           1, ea, sizeof(ea)),
+                     0);
+    assert_int_equal(wv_quic_conn_exporter(f->b.conn, "EXPORTER-wovenet-test", (const uint8_t *)"x",
+                                           1, eb, sizeof(eb)),
+                     0);
+    assert_memory_equal(ea, eb, sizeof(ea));
+    assert_int_equal(wv_quic_conn_exporter(f->b.conn, "EXPORTER-wovenet-other",
+                                           (const uint8_t *)"x", 1, other, sizeof(other)),
+                     0);
+    assert_memory_not_equal(ea, other, sizeof(ea));
+
+    wv_quic_conn_stats st;
+    wv_quic_conn_stats_get(f->b.conn, &st);
+    assert_true(st.smoothed_rtt_ns > 0);
+    assert_true(st.bytes_sent > 0 && st.bytes_recv > 0);
+    assert_int_equal(st.remote.ss_family, AF_INET);
+
+    /* A clean close reaches the other side with code 0. */
+    wv_quic_conn_close(f->b.conn, 0);
+    RUN_UNTIL(f, f->a.closed && f->b.closed, 3000);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.close.err, 0);
+    assert_int_equal(f->a.closed, 1);
+    assert_int_equal(f->a.close.err, 0);
+    assert_true(f->a.close.remote);
+    fx_free(f);
+}
+
+static void wrong_pin_fails_with_crypto_error(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    uint8_t pin[WV_FINGERPRINT_LEN];
+    memcpy(pin, wv_identity_fingerprint(f->a.id), sizeof(pin));
+    pin[0] ^= 1;
+    dial(f, pin);
+    RUN_UNTIL(f, f->b.closed && f->a.closed, 3000);
+    assert_int_equal(f->b.hs, 0);
+    assert_int_equal(f->a.hs, 0);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.close.err, WV_ERR_CRYPTO);
+    /* The server learns it from the client's alert. */
+    assert_int_equal(f->a.closed, 1);
+    assert_int_equal(f->a.close.err, WV_ERR_CRYPTO);
+    fx_free(f);
+}
+
+static void ipv6_loopback_works(void **state) {
+    fx *f = fx_new("::1", NULL);
+    f->b.open_on_hs = true;
+    connect_pair(f);
+    RUN_UNTIL(f, f->a.rfin, 2000);
+    assert_int_equal(f->a.rlen, 2);
+    assert_memory_equal(f->a.rbuf, "hi", 2);
+    wv_quic_conn_stats st;
+    wv_quic_conn_stats_get(f->a.conn, &st);
+    assert_int_equal(st.remote.ss_family, AF_INET6);
+    fx_free(f);
+}
+
+static uint8_t *pattern(size_t len) {
+    uint8_t *p = malloc(len);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+    return p;
+}
+
+/* b starts sending len patterned bytes on a new stream; the caller runs
+ * the loop. Returns the pattern (free it). */
+static uint8_t *start_send(fx *f, size_t len) {
+    uint8_t *data = pattern(len);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    f->b.sid = sid;
+    f->b.sbuf = data;
+    f->b.slen = len;
+    pump_send(&f->b, f->b.conn);
+    return data;
+}
+
+/* The same, and a echoes the bytes back to b. */
+static uint8_t *start_echo(fx *f, size_t len) {
+    f->a.echo = true;
+    f->b.consume = true;
+    return start_send(f, len);
+}
+
+static void echo_8mib_round_trip_intact(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    /* Small windows so that flow control is exercised all the way. */
+    cfg.stream_window = 256 * 1024;
+    cfg.conn_window = 512 * 1024;
+    cfg.max_udp_payload = 1452;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    size_t len = 8u << 20;
+    uint8_t *data = start_echo(f, len);
+    /* The sender may queue no more than the peer's stream window. */
+    assert_true(f->b.soff <= cfg.stream_window);
+    RUN_UNTIL(f, f->b.rfin, 20000);
+    assert_true(f->b.rfin);
+    assert_int_equal(f->b.rlen, len);
+    assert_memory_equal(f->b.rbuf, data, len);
+    assert_true(f->b.writables > 0);
+    assert_int_equal(f->a.stream_opens, 1);
+    RUN_UNTIL(f, f->a.stream_closes == 1 && f->b.stream_closes == 1, 3000);
+    assert_int_equal(f->a.stream_closes, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    free(data);
+    fx_free(f);
+}
+
+/* A peer at one of this host's addresses gets loopback-sized datagrams
+ * (capped by the loopback route's MTU); the bytes still arrive intact. */
+static void local_peer_gets_local_payload(const char *ip, size_t want) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.stream_window = 256 * 1024;
+    cfg.conn_window = 512 * 1024;
+    cfg.local_udp_payload = 65527;
+    fx *f = fx_new(ip, &cfg);
+    connect_pair(f);
+    size_t len = 4u << 20;
+    uint8_t *data = start_echo(f, len);
+    RUN_UNTIL(f, f->b.rfin, 20000);
+    assert_int_equal(f->b.rlen, len);
+    assert_memory_equal(f->b.rbuf, data, len);
+    wv_quic_conn_stats sa, sb;
+    wv_quic_conn_stats_get(f->a.conn, &sa);
+    wv_quic_conn_stats_get(f->b.conn, &sb);
+    assert_int_equal(sa.max_udp_payload, want);
+    assert_int_equal(sb.max_udp_payload, want);
+    /* Far fewer packets than 1452-byte ones would take (8 MiB moved). */
+    assert_true(sb.pkts_sent + sa.pkts_sent < (2 * len) / 4000);
+    free(data);
+    fx_free(f);
+}
+
+static void local_ipv4_peer_uses_route_mtu(void **state) {
+    /* The route MTU the kernel reports for lo is capped at the largest
+     * IPv4 datagram, 65535: less 20 + 8 header bytes. */
+    local_peer_gets_local_payload("127.0.0.1", 65507);
+}
+
+static void local_ipv6_peer_uses_route_mtu(void **state) {
+    local_peer_gets_local_payload("::1", 65536 - 40 - 8);
+}
+
+static void path_payload_rule(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    struct sockaddr_storage ss;
+    const struct sockaddr *sa = (const struct sockaddr *)&ss;
+    /* Off by default: every peer gets max_udp_payload. */
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 4433, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 1452);
+    cfg.local_udp_payload = 16000;
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 16000);
+    /* Any address of the loopback net is ours. */
+    assert_int_equal(uv_ip4_addr("127.0.0.9", 4433, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 16000);
+    /* A dual-stack socket's view of an IPv4 peer. */
+    assert_int_equal(uv_ip6_addr("::ffff:127.0.0.1", 4433, (struct sockaddr_in6 *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 16000);
+    /* Not an address of this host (documentation range; nothing is sent). */
+    assert_int_equal(uv_ip4_addr("203.0.113.77", 4433, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 1452);
+    assert_int_equal(uv_ip6_addr("2001:db8::77", 4433, (struct sockaddr_in6 *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 1452);
+    /* Never below max_udp_payload, whatever is configured. */
+    cfg.max_udp_payload = 9000;
+    cfg.local_udp_payload = 4000;
+    assert_int_equal(uv_ip4_addr("127.0.0.1", 4433, (struct sockaddr_in *)&ss), 0);
+    assert_int_equal(qpath_payload(&cfg, sa, NULL), 9000);
+    /* Out of range is refused at endpoint creation. */
+    wv_identity *id;
+    wv_quic_endpoint *ep = NULL;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    assert_int_equal(wv_identity_generate("x", &id), 0);
+    cfg.local_udp_payload = 70000;
+    assert_int_equal(wv_quic_endpoint_new(&loop, &cfg, id, NULL, NULL, NULL, &ep), WV_ERR_INVAL);
+    cfg.local_udp_payload = 1000;
+    assert_int_equal(wv_quic_endpoint_new(&loop, &cfg, id, NULL, NULL, NULL, &ep), WV_ERR_INVAL);
+    assert_null(ep);
+    wv_identity_free(id);
+    uv_loop_close(&loop);
+}
+
+static void receiver_that_does_not_consume_stalls_sender_at_window(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.stream_window = 64 * 1024;
+    cfg.conn_window = 1024 * 1024;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    size_t len = 1u << 20;
+    uint8_t *data = start_send(f, len);
+    RUN_UNTIL(f, f->a.rlen == cfg.stream_window, 3000);
+    /* Let it try for a while: nothing more may arrive or be accepted. */
+    RUN_UNTIL(f, false, 200);
+    assert_int_equal(f->a.rlen, cfg.stream_window);
+    assert_int_equal(f->b.soff, cfg.stream_window);
+    assert_int_equal(f->a.unconsumed, cfg.stream_window);
+    /* Consuming opens the window and the rest flows. */
+    f->a.consume = true;
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, f->a.sid, f->a.unconsumed), 0);
+    f->a.unconsumed = 0;
+    RUN_UNTIL(f, f->a.rfin, 5000);
+    assert_int_equal(f->a.rlen, len);
+    assert_memory_equal(f->a.rbuf, data, len);
+    free(data);
+    fx_free(f);
+}
+
+static void two_thousand_sequential_streams_reuse_slots(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.max_streams_bidi = 16;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    f->a.ping_pong = f->b.ping_pong = true;
+    f->b.streams_target = 2000;
+    /* Open until the peer's limit bites, then one per finished stream. */
+    while (open_next(&f->b, f->b.conn))
+        ;
+    assert_int_equal(f->b.streams_opened, 16);
+    RUN_UNTIL(f, f->b.streams_done == 2000, 20000);
+    assert_int_equal(f->b.streams_done, 2000);
+    assert_true(f->b.avail > 0); /* the limit was hit and lifted */
+    RUN_UNTIL(f, f->a.stream_closes == 2000 && f->b.stream_closes == 2000, 3000);
+    assert_int_equal(f->a.stream_opens, 2000);
+    assert_int_equal(f->a.stream_closes, 2000);
+    assert_int_equal(f->b.stream_closes, 2000);
+    fx_free(f);
+}
+
+static void idle_timeout_closes_conn_whose_peer_vanished(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.idle_timeout_ms = 1000;
+    cfg.keepalive_ms = 300;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    /* Keep-alive holds an idle but healthy connection open. */
+    RUN_UNTIL(f, false, 1500);
+    assert_int_equal(f->b.closed, 0);
+    wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
+    f->a.ep = NULL;
+    uint64_t t0 = uv_hrtime();
+    RUN_UNTIL(f, f->b.closed, 4000);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.close.err, WV_ERR_CLOSED);
+    assert_string_equal(f->b.close.what, "idle timeout");
+    uint64_t ms = (f->b.close_ns - t0) / 1000000;
+    assert_true(ms <= 1500);
+    assert_int_equal(f->ep_closed, 1);
+    f->ep_closed = 0;
+    fx_free(f);
+}
+
+static void stream_reset_reaches_peer(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+    RUN_UNTIL(f, f->a.rlen == 3, 2000);
+    assert_int_equal(wv_quic_stream_reset(f->b.conn, sid, 7), 0);
+    RUN_UNTIL(f, f->a.resets == 1 && f->b.stream_closes == 1, 2000);
+    assert_int_equal(f->a.resets, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"x", 1, false),
+                     WV_ERR_NOTFOUND);
+    assert_int_equal(wv_quic_stream_reset(f->a.conn, f->a.sid, 8), 0);
+    RUN_UNTIL(f, f->a.stream_closes == 1, 2000);
+    assert_int_equal(f->a.stream_closes, 1);
+    /* Unknown streams and over-consumption are refused. */
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, 999, 1), WV_ERR_NOTFOUND);
+    fx_free(f);
+}
+
+static void open_streams_end_with_conn(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+    RUN_UNTIL(f, f->a.rlen == 3, 2000);
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, f->a.sid, 4), WV_ERR_INVAL);
+    wv_quic_conn_close(f->a.conn, 42);
+    RUN_UNTIL(f, f->a.closed && f->b.closed, 2000);
+    assert_int_equal(f->a.stream_closes, 1);
+    assert_int_equal(f->b.stream_closes, 1);
+    assert_int_equal(f->b.close.err, WV_ERR_CLOSED);
+    assert_true(f->b.close.app_code);
+    assert_int_equal(f->b.close.code, 42);
+    fx_free(f);
+}
+
+/* A bare UDP socket that speaks to endpoint a with hand-made packets. */
+static int raw_socket(fx *f, struct sockaddr_storage *srv) {
+    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, srv), 0);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static ssize_t raw_exchange(fx *f, int fd, const struct sockaddr_storage *srv, const uint8_t *pkt,
+                            size_t len, uint8_t *resp, size_t cap) {
+    assert_int_equal(
+        sendto(fd, pkt, len, 0, (const struct sockaddr *)srv, sizeof(struct sockaddr_in)),
+        (ssize_t)len);
+    ssize_t n = -1;
+    RUN_UNTIL(f, (n = recv(fd, resp, cap, 0)) > 0, 1000);
+    return n;
+}
+
+static void unknown_version_gets_version_negotiation(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    struct sockaddr_storage srv;
+    int fd = raw_socket(f, &srv);
+    uint8_t pkt[1200] = {0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8,  1,  2,  3,  4,  5, 6,
+                         7,    8,    8,    11,   12,   13, 14, 15, 16, 17, 18};
+    uint8_t resp[1500];
+    ssize_t n = raw_exchange(f, fd, &srv, pkt, sizeof(pkt), resp, sizeof(resp));
+    assert_true(n >= 7 + 16 + 4);
+    assert_true(resp[0] & 0x80);
+    assert_memory_equal(resp + 1, "\0\0\0\0", 4); /* version 0: negotiation */
+    assert_int_equal(resp[5], 8);
+    assert_memory_equal(resp + 6, pkt + 15, 8); /* our SCID is its DCID */
+    bool v1 = false;
+    for (ssize_t i = 6 + 8 + 1 + 8; i + 4 <= n; i += 4)
+        v1 |= memcmp(resp + i, "\0\0\0\1", 4) == 0;
+    assert_true(v1);
+    /* A small datagram gets nothing: no amplification. */
+    assert_int_equal(
+        sendto(fd, pkt, 100, 0, (const struct sockaddr *)&srv, sizeof(struct sockaddr_in)), 100);
+    RUN_UNTIL(f, false, 50);
+    assert_true(recv(fd, resp, sizeof(resp), 0) < 0);
+    assert_int_equal(f->a.accepts, 0);
+    close(fd);
+    fx_free(f);
+}
+
+static void unknown_short_header_gets_smaller_stateless_reset(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    struct sockaddr_storage srv;
+    int fd = raw_socket(f, &srv);
+    uint8_t pkt[120], resp[1500];
+    for (size_t i = 0; i < sizeof(pkt); i++)
+        pkt[i] = (uint8_t)(i * 7 + 3);
+    pkt[0] = 0x40;
+    ssize_t n = raw_exchange(f, fd, &srv, pkt, sizeof(pkt), resp, sizeof(resp));
+    assert_true(n >= 21 && n < (ssize_t)sizeof(pkt));
+    assert_int_equal(resp[0] & 0xc0, 0x40);
+    close(fd);
+    fx_free(f);
+}
+
+static void restarted_peer_with_same_secret_resets_old_conn(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.has_reset_secret = true;
+    memset(cfg.reset_secret, 0x42, sizeof(cfg.reset_secret));
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    struct sockaddr_storage addr;
+    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, &addr), 0);
+    wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
+    RUN_UNTIL(f, f->ep_closed == 1, 1000);
+    assert_int_equal(f->ep_closed, 1);
+    f->ep_closed = 0;
+    cfg.accept = true;
+    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, f->a.id, f->log, &cbs, &f->a, &f->a.ep),
+                     0);
+    assert_int_equal(wv_quic_endpoint_bind(f->a.ep, (struct sockaddr *)&addr), 0);
+    int64_t sid;
+    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"hello", 5, false), 5);
+    uint64_t t0 = uv_hrtime();
+    RUN_UNTIL(f, f->b.closed, 3000);
+    assert_int_equal(f->b.closed, 1);
+    assert_string_equal(f->b.close.what, "stateless reset");
+    assert_true(f->b.close.remote);
+    assert_true(uv_hrtime() - t0 < 1000 * 1000000ull);
+    assert_int_equal(f->a.accepts, 1); /* the old one only */
+    fx_free(f);
+}
+
+static void dial_to_silent_port_times_out(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.handshake_timeout_ms = 300;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    /* A bound socket that never answers. */
+    uv_udp_t silent;
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    uv_udp_init(&f->loop, &silent);
+    uv_ip4_addr("127.0.0.1", 0, (struct sockaddr_in *)&ss);
+    assert_int_equal(uv_udp_bind(&silent, (struct sockaddr *)&ss, 0), 0);
+    uv_udp_getsockname(&silent, (struct sockaddr *)&ss, &len);
+    wv_quic_conn *c;
+    assert_int_equal(
+        wv_quic_dial(f->b.ep, (struct sockaddr *)&ss, wv_identity_fingerprint(f->a.id), &c), 0);
+    RUN_UNTIL(f, f->b.closed, 3000);
+    assert_int_equal(f->b.closed, 1);
+    assert_int_equal(f->b.hs, 0);
+    assert_int_equal(f->b.close.err, WV_ERR_CLOSED);
+    assert_string_equal(f->b.close.what, "handshake timeout");
+    /* Misuse is refused. */
+    struct sockaddr_in6 v6;
+    uv_ip6_addr("::1", 1, &v6);
+    assert_int_equal(
+        wv_quic_dial(f->b.ep, (struct sockaddr *)&v6, wv_identity_fingerprint(f->a.id), &c),
+        WV_ERR_INVAL);
+    assert_int_equal(wv_quic_endpoint_bind(f->b.ep, (struct sockaddr *)&ss), WV_ERR_INVAL);
+    uv_close((uv_handle_t *)&silent, NULL);
+    fx_free(f);
+}
+
+static void inbound_limit_ignores_extra_connections(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.max_inbound = 1;
+    cfg.handshake_timeout_ms = 300;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    dial(f, wv_identity_fingerprint(f->a.id));
+    RUN_UNTIL(f, f->b.closed, 3000);
+    assert_int_equal(f->b.closed, 1);
+    assert_string_equal(f->b.close.what, "handshake timeout");
+    assert_int_equal(f->a.accepts, 1);
+    assert_int_equal(f->b.hs, 1);
+    fx_free(f);
+}
+
+/* Regression: a stream reset before any of its data left used to hang. The
+ * RESET_STREAM reached the peer first, the peer (not having the stream yet)
+ * forgot it and ignored the STOP_SENDING, and our read side never ended. */
+static void reset_of_unsent_stream_closes_on_both_sides(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    connect_pair(f);
+    for (int i = 0; i < 5; i++) {
+        int64_t sid;
+        assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
+        assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+        assert_int_equal(wv_quic_stream_reset(f->b.conn, sid, 7), 0);
+    }
+    RUN_UNTIL(f, f->b.stream_closes == 5 && f->a.stream_closes == f->a.stream_opens, 2000);
+    assert_int_equal(f->b.stream_closes, 5);
+    assert_int_equal(f->a.stream_closes, f->a.stream_opens);
+    fx_free(f);
+}
+
+/* Regression: ngtcp2 0.12 paces before it has an RTT sample as if the RTT
+ * were 333 ms, which held the client's Finished back ~20 ms on loopback.
+ * The fastest of a few handshakes shows whether that wait is gone. */
+static void loopback_handshake_is_not_paced(void **state) {
+    fx *f = fx_new("127.0.0.1", NULL);
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 5; i++) {
+        int before = f->a.hs;
+        uint64_t t0 = uv_hrtime();
+        dial(f, wv_identity_fingerprint(f->a.id));
+        RUN_UNTIL(f, f->a.hs > before, 2000);
+        assert_int_equal(f->a.hs, before + 1);
+        best = WV_MIN(best, uv_hrtime() - t0);
+        wv_quic_conn_close(f->b.conn, 0);
+        RUN_UNTIL(f, f->b.closed == i + 1, 2000);
+    }
+    assert_true(best < 10 * 1000000ull);
+    fx_free(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
+        cmocka_unit_test(wrong_pin_fails_with_crypto_error),
+        cmocka_unit_test(ipv6_loopback_works),
+        cmocka_unit_test(loopback_handshake_is_not_paced),
+        cmocka_unit_test(echo_8mib_round_trip_intact),
+        cmocka_unit_test(local_ipv4_peer_uses_route_mtu),
+        cmocka_unit_test(local_ipv6_peer_uses_route_mtu),
+        cmocka_unit_test(path_payload_rule),
+        cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
+        cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),
+        cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
+        cmocka_unit_test(stream_reset_reaches_peer),
+        cmocka_unit_test(reset_of_unsent_stream_closes_on_both_sides),
+        cmocka_unit_test(open_streams_end_with_conn),
+        cmocka_unit_test(unknown_version_gets_version_negotiation),
+        cmocka_unit_test(unknown_short_header_gets_smaller_stateless_reset),
+        cmocka_unit_test(restarted_peer_with_same_secret_resets_old_conn),
+        cmocka_unit_test(dial_to_silent_port_times_out),
+        cmocka_unit_test(inbound_limit_ignores_extra_connections),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
