@@ -134,9 +134,9 @@ static bool rec_site_up(wv_reconciler *r, const char *site, void *user) {
 }
 
 static int rec_conn(wv_reconciler *r, const char *name, const json_t *spec, uv_stream_t *client,
-                    void *user) {
+                    struct wv_app_counters *counters, void *user) {
     wv_agent *a = user;
-    return a->mesh ? wv_mesh_connect(a->mesh, name, spec, client) : WV_ERR_NOTFOUND;
+    return a->mesh ? wv_mesh_connect(a->mesh, name, spec, client, counters) : WV_ERR_NOTFOUND;
 }
 
 static void mesh_site_state(wv_mesh *m, const char *site, bool up, void *user) {
@@ -266,7 +266,7 @@ int wv_agent_start(wv_agent *a) {
         .on_status = rec_status, .site_up = rec_site_up, .on_remote_conn = rec_conn};
     a->rec = wv_reconcile_new(a->loop, a->log, a->store, &rc_cbs, a);
     struct wv_mesh_callbacks m_cbs = {.site_state = mesh_site_state, .event = mesh_event};
-    a->mesh = wv_mesh_new(a->loop, a->log, a->store, a->id, a->rec, &m_cbs, a);
+    a->mesh = wv_mesh_new(a->loop, a->log, a->store, a->id, &m_cbs, a);
     wv_reconcile_run(a->rec);
     wv_mesh_sync(a->mesh);
     uv_timer_init(a->loop, &a->activity);

@@ -1,9 +1,9 @@
 /* API authentication: bearer tokens, basic-auth users, failure rate limit. */
 #include "auth.h"
+#include "wv/crypto.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,9 +39,8 @@ struct wv_auth {
     int running; /* password checks in the thread pool */
     /* Whether auth is configured, remembered until the DB changes: our own
      * writes move total_changes, other processes' (the token CLI) move
-     * PRAGMA data_version. Saves two queries per request. */
-    sqlite3_stmt *data_version;
-    int64_t seen_version, seen_changes;
+     * PRAGMA data_version (wv_store_stamp). Saves two queries per request. */
+    struct wv_store_stamp seen;
     bool seen_valid, seen_configured;
     bool closing;
     void (*close_cb)(void *);
@@ -81,7 +80,6 @@ static void job_release(void *p) {
 }
 
 static void finish_close(wv_auth *a) {
-    sqlite3_finalize(a->data_version);
     void (*cb)(void *) = a->close_cb;
     void *arg = a->close_arg;
     free(a);
@@ -186,21 +184,14 @@ bool wv_auth_configured(wv_store *st) {
 }
 
 static bool configured(wv_auth *a) {
-    sqlite3 *db = wv_store_db(a->st);
-    int64_t version = -1, changes = db ? sqlite3_total_changes64(db) : -1;
-    if (db && !a->data_version)
-        sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &a->data_version, NULL);
-    if (a->data_version) {
-        if (sqlite3_step(a->data_version) == SQLITE_ROW)
-            version = sqlite3_column_int64(a->data_version, 0);
-        sqlite3_reset(a->data_version);
-    }
-    if (version >= 0 && a->seen_valid && version == a->seen_version && changes == a->seen_changes)
+    struct wv_store_stamp now;
+    bool valid = wv_store_stamp(a->st, &now) == 0;
+    if (valid && a->seen_valid && now.version == a->seen.version &&
+        now.changes == a->seen.changes)
         return a->seen_configured;
     a->seen_configured = wv_auth_configured(a->st);
-    a->seen_version = version;
-    a->seen_changes = changes;
-    a->seen_valid = version >= 0;
+    a->seen = now;
+    a->seen_valid = valid;
     return a->seen_configured;
 }
 

@@ -1,5 +1,4 @@
 /* Probes, metrics, peers, events and the dashboard's static files. */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +14,7 @@ static void healthz(wv_http_req *r, void *user) {
  * handler runs on the loop, so the lag is what the tick timer saw). */
 static void readyz(wv_http_req *r, void *user) {
     wv_api *api = user;
-    bool store_ok = false;
-    sqlite3 *db = wv_store_db(api->st);
-    if (db)
-        store_ok = sqlite3_exec(db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK;
+    bool store_ok = wv_store_ping(api->st) == 0;
     bool loop_ok = api->lag_ms < 1000;
     json_t *body =
         json_pack("{s:s, s:{s:s, s:s}, s:I}", "status", store_ok && loop_ok ? "ready" : "not-ready",

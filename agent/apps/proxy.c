@@ -28,10 +28,36 @@ void pc_adj_buffered(pconn *c, long delta) {
 }
 
 void pc_count(pconn *c, uint64_t in, uint64_t out, int delta) {
-    wv_proxy *p = c->p;
-    if (p->cbs.count)
-        p->cbs.count(p, c->exposed ? WV_KIND_EXPOSED_APP : WV_KIND_REMOTE_APP, c->name, in, out,
-                     delta, p->user);
+    struct wv_app_counters *k = c->counters;
+    if (!k)
+        return;
+    k->bytes_in += in;
+    k->bytes_out += out;
+    if (delta > 0) {
+        /* A remote app's listener counts what it accepts itself. */
+        if (c->exposed)
+            k->connections++;
+        k->active++;
+    } else if (delta < 0) {
+        k->active--; /* paired with the +1 (c->counted) */
+    }
+}
+
+struct wv_app_counters *wv_app_counters_new(void) {
+    struct wv_app_counters *k = wv_calloc(1, sizeof(*k));
+    k->refs = 1;
+    return k;
+}
+
+struct wv_app_counters *wv_app_counters_ref(struct wv_app_counters *k) {
+    if (k)
+        k->refs++;
+    return k;
+}
+
+void wv_app_counters_unref(struct wv_app_counters *k) {
+    if (k && --k->refs == 0)
+        free(k);
 }
 
 pconn *pc_new(wv_proxy *p, bool exposed) {
@@ -88,6 +114,7 @@ static void conn_free(pconn *c) {
     wv_proxy *p = c->p;
     if (c->counted)
         pc_count(c, 0, 0, -1);
+    wv_app_counters_unref(c->counters);
     pc_drop_queue(c);
     pc_adj_buffered(c, -(long)c->buffered);
     if (c->prev)
@@ -506,11 +533,12 @@ static void on_status(pconn *c, json_t *obj) {
     pc_end(c, false);
 }
 
-int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *remote_app, const char *app,
-                     const char *target, wv_proxy_open_fn open, void *arg) {
+int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const char *remote_app,
+                     const char *app, const char *target, struct wv_app_counters *counters) {
     struct wv_app_header h;
     memset(&h, 0, sizeof(h));
-    bool bad = !app || !wv_valid_name(app) || (target && strlen(target) >= sizeof(h.target));
+    bool bad = !site || !app || !wv_valid_name(app) ||
+               (target && strlen(target) >= sizeof(h.target));
     if (p->closing || bad) {
         wv_close_free((uv_handle_t *)client);
         return bad ? WV_ERR_INVAL : WV_ERR_CLOSED;
@@ -527,7 +555,9 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *remote_app, c
     c->handles++;
     c->sock_open = c->sock_connected = true;
     c->st = P_STATUS;
-    int rv = open(c, &c->qc, &c->sid, arg);
+    c->counters = wv_app_counters_ref(counters);
+    int rv = p->o.opener.open ? p->o.opener.open(p->o.opener.self, site, c, &c->qc, &c->sid)
+                              : WV_ERR_NOTFOUND;
     if (rv != 0) {
         /* INFO: a local client retrying against a site that is down would
          * flood the log at WARN; the remote app's state already says why. */

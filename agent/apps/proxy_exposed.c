@@ -147,7 +147,10 @@ void pc_on_header(pconn *c, json_t *obj) {
         return;
     }
     snprintf(c->name, sizeof(c->name), "%s", h.app);
-    const json_t *app = c->p->cbs.find_exposed(c->p, h.app, c->p->user);
+    struct wv_app_counters *counters = NULL;
+    const json_t *app = c->p->cbs.find_exposed(c->p, h.app, &counters, c->p->user);
+    wv_app_counters_unref(c->counters);
+    c->counters = wv_app_counters_ref(counters);
     if (!app) {
         pc_refuse(c, WV_ERRC_UNKNOWN_APP, "no such exposed app");
         return;

@@ -74,7 +74,8 @@ struct pconn {
     size_t ctrl_left;  /* leading bytes of that remainder that are a frame, not payload */
     bool reading, local_eof, fin_sent;
 
-    bool counted; /* conn_delta +1 was reported */
+    struct wv_app_counters *counters; /* the app's, one reference; NULL: not counted */
+    bool counted; /* counted as active (decremented when the connection ends) */
     size_t buffered;
 };
 
@@ -101,6 +102,8 @@ struct wv_proxy {
 /* proxy.c */
 pconn *pc_new(wv_proxy *p, bool exposed);
 void pc_adj_buffered(pconn *c, long delta);
+/* Adds bytes to the app's counters; delta +1 (connection started: active,
+ * and connections on the exposed side) or -1 (it ended). */
 void pc_count(pconn *c, uint64_t in, uint64_t out, int delta);
 void pc_drop_queue(pconn *c);
 void pc_close_timer(pconn *c);

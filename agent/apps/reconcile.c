@@ -17,7 +17,8 @@ struct rapp {
     wv_applisten *listener;
     enum rapp_state state;
     char error[160];
-    struct wv_app_counters counters;
+    /* Shared with the proxy's connections of this app (apps.h). */
+    struct wv_app_counters *counters;
     bool seen; /* mark for the sweep of deleted apps */
     struct wv_app_counters reported; /* counters at the last change event */
 };
@@ -46,15 +47,15 @@ static bool site_up(wv_reconciler *r, const char *site) {
 static void on_client(wv_applisten *l, uv_stream_t *client, void *user) {
     struct rapp *a = user;
     wv_reconciler *r = a->r;
-    a->counters.connections++;
-    if (a->counters.active >= a->max_conns) {
+    a->counters->connections++;
+    if (a->counters->active >= a->max_conns) {
         /* Log the first refusal and every 100th, not each of a flood. */
-        if (a->counters.refused_limit++ % 100 == 0)
+        if (a->counters->refused_limit++ % 100 == 0)
             WV_WARN(r->log, "reconcile",
                     "remote app %s: connection refused: %u open, maxConnections %u; "
                     "%llu refused so far",
-                    a->name, (unsigned)a->counters.active, a->max_conns,
-                    (unsigned long long)a->counters.refused_limit);
+                    a->name, (unsigned)a->counters->active, a->max_conns,
+                    (unsigned long long)a->counters->refused_limit);
         wv_close_free((uv_handle_t *)client);
         return;
     }
@@ -62,7 +63,7 @@ static void on_client(wv_applisten *l, uv_stream_t *client, void *user) {
     /* With no tunnel to the site, refuse at once rather than leave the
      * client hanging: it learns immediately and can retry. */
     if (a->state != RAPP_LISTENING || !r->cbs.on_remote_conn ||
-        r->cbs.on_remote_conn(r, a->name, a->spec, client, r->user) != 0) {
+        r->cbs.on_remote_conn(r, a->name, a->spec, client, a->counters, r->user) != 0) {
         WV_DEBUG(r->log, "reconcile", "remote app %s: connection refused (site %s not reachable)",
                  a->name, site ? site : "?");
         wv_close_free((uv_handle_t *)client);
@@ -124,6 +125,7 @@ static bool only_cap_changed(const json_t *a, const json_t *b) {
 
 static void rapp_free(struct rapp *a) {
     wv_applisten_close(a->listener);
+    wv_app_counters_unref(a->counters);
     json_decref(a->spec);
     free(a->name);
     free(a);
@@ -173,6 +175,7 @@ static void reconcile_remote_apps(wv_reconciler *r) {
             a = wv_calloc(1, sizeof(*a));
             a->r = r;
             a->name = wv_strdup(name);
+            a->counters = wv_app_counters_new();
             set_spec(a, obj);
             a->state = RAPP_WAITING;
             a->next = r->rapps;
@@ -284,14 +287,9 @@ json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *nam
         return json_object();
     return json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I}", "state", rapp_state_names[a->state],
                      "error", a->error[0] ? a->error : NULL, "connections",
-                     (json_int_t)a->counters.connections, "activeConnections",
-                     (json_int_t)a->counters.active, "bytesIn", (json_int_t)a->counters.bytes_in,
-                     "bytesOut", (json_int_t)a->counters.bytes_out);
-}
-
-struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name) {
-    struct rapp *a = find_rapp(r, name);
-    return a ? &a->counters : NULL;
+                     (json_int_t)a->counters->connections, "activeConnections",
+                     (json_int_t)a->counters->active, "bytesIn", (json_int_t)a->counters->bytes_in,
+                     "bytesOut", (json_int_t)a->counters->bytes_out);
 }
 
 void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {
@@ -303,19 +301,19 @@ void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {
                        a->state == RAPP_LISTENING);
         wv_metrics_add(m, "wovenet_remote_app_connections_total", WV_COUNTER,
                        "Connections accepted on the remote app's local socket.", l,
-                       (double)a->counters.connections);
+                       (double)a->counters->connections);
         wv_metrics_add(m, "wovenet_remote_app_active_connections", WV_GAUGE,
                        "Connections open now through the remote app.", l,
-                       (double)a->counters.active);
+                       (double)a->counters->active);
         wv_metrics_add(m, "wovenet_remote_app_bytes_in_total", WV_COUNTER,
                        "Bytes from the tunnel to local clients.", l,
-                       (double)a->counters.bytes_in);
+                       (double)a->counters->bytes_in);
         wv_metrics_add(m, "wovenet_remote_app_bytes_out_total", WV_COUNTER,
                        "Bytes from local clients into the tunnel.", l,
-                       (double)a->counters.bytes_out);
+                       (double)a->counters->bytes_out);
         wv_metrics_add(m, "wovenet_remote_app_connections_refused_total", WV_COUNTER,
                        "Connections refused per remote app: max open reached.", l,
-                       (double)a->counters.refused_limit);
+                       (double)a->counters->refused_limit);
     }
 }
 
@@ -323,9 +321,11 @@ size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, 
                                  void *arg) {
     size_t n = 0;
     for (struct rapp *a = r->rapps; a; a = a->next) {
-        if (memcmp(&a->counters, &a->reported, sizeof(a->counters)) == 0)
+        struct wv_app_counters now = *a->counters;
+        now.refs = a->reported.refs; /* who holds them is no change */
+        if (memcmp(&now, &a->reported, sizeof(now)) == 0)
             continue;
-        a->reported = a->counters;
+        a->reported = now;
         fn(a->name, arg);
         n++;
     }

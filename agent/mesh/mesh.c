@@ -156,7 +156,9 @@ void wv_mesh_sync(wv_mesh *m) {
     if (m->state == M_RUNNING && (!have || memcmp(sig, m->sig, 32) != 0)) {
         WV_INFO(m->log, SUB, "site settings changed: leaving the mesh to re-join");
         json_decref(site);
-        m_clear_known_sites(m, have);
+        /* Another network (name, key or topic): its peers are not ours. */
+        if (wv_store_known_sites_clear(m->store) != 0)
+            WV_WARN(m->log, SUB, "cannot clear the known sites");
         stop_runtime(m);
         return;
     }
@@ -170,13 +172,12 @@ void wv_mesh_sync(wv_mesh *m) {
 /* --- Lifetime ------------------------------------------------------------------------ */
 
 wv_mesh *wv_mesh_new(uv_loop_t *loop, wv_log *log, wv_store *store, const wv_identity *id,
-                     wv_reconciler *rec, const struct wv_mesh_callbacks *cbs, void *user) {
+                     const struct wv_mesh_callbacks *cbs, void *user) {
     wv_mesh *m = wv_calloc(1, sizeof(*m));
     m->loop = loop;
     m->log = log;
     m->store = store;
     m->id = id;
-    m->rec = rec;
     if (cbs)
         m->cbs = *cbs;
     m->user = user;

@@ -15,8 +15,8 @@ enum mesh_state { M_IDLE, M_DERIVING, M_RUNNING, M_STOPPING };
 struct xcount {
     struct xcount *next;
     char *name;
-    uint64_t connections, active, bytes_in, bytes_out;
-    uint64_t reported; /* bytes_in + bytes_out + connections at the last event */
+    struct wv_app_counters *k; /* shared with the proxy's connections */
+    uint64_t reported; /* bytes_in + bytes_out + connections + active at the last event */
 };
 
 struct wv_mesh {
@@ -24,7 +24,6 @@ struct wv_mesh {
     wv_log *log;
     wv_store *store;
     const wv_identity *id;
-    wv_reconciler *rec;
     struct wv_mesh_callbacks cbs;
     void *user;
 
@@ -57,7 +56,6 @@ void m_free_views(wv_mesh *m);
 /* Known sites: persisted announcements (mesh_view.c). */
 void m_seed_known_sites(wv_mesh *m);
 void m_save_known_site(wv_mesh *m, const wv_peer *p);
-void m_clear_known_sites(wv_mesh *m, bool site_still_configured);
 void m_peer_to_tunnels(wv_mesh *m, const wv_peer *p);
 struct xcount *m_xcount(wv_mesh *m, const char *name);
 

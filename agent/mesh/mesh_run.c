@@ -140,57 +140,30 @@ static void on_need_sockinfo(wv_tunnels *t, const char *site, void *user) {
         WV_INFO(m->log, SUB, "asked %s for fresh socket info", site);
 }
 
-static const json_t *find_exposed(wv_proxy *p, const char *app, void *user) {
-    wv_mesh *m = user;
-    size_t i;
-    json_t *a;
-    json_array_foreach(m->exposed, i, a) {
-        if (strcmp(json_string_value(json_object_get(a, "name")), app) == 0)
-            return a;
-    }
-    return NULL;
-}
-
 struct xcount *m_xcount(wv_mesh *m, const char *name) {
     for (struct xcount *x = m->xcounts; x; x = x->next)
         if (strcmp(x->name, name) == 0)
             return x;
     struct xcount *x = wv_calloc(1, sizeof(*x));
     x->name = wv_strdup(name);
+    x->k = wv_app_counters_new();
     x->next = m->xcounts;
     m->xcounts = x;
     return x;
 }
 
-static void on_count(wv_proxy *p, enum wv_kind kind, const char *name, uint64_t in, uint64_t out,
-                     int conn_delta, void *user) {
+static const json_t *find_exposed(wv_proxy *p, const char *app, struct wv_app_counters **counters,
+                                  void *user) {
     wv_mesh *m = user;
-    uint64_t *conns, *active, *bin, *bout;
-    if (kind == WV_KIND_REMOTE_APP) {
-        struct wv_app_counters *c = m->rec ? wv_reconcile_remote_counters(m->rec, name) : NULL;
-        if (!c)
-            return;
-        /* The listener counts accepted connections itself. */
-        conns = NULL;
-        active = &c->active;
-        bin = &c->bytes_in;
-        bout = &c->bytes_out;
-    } else {
-        struct xcount *x = m_xcount(m, name);
-        conns = &x->connections;
-        active = &x->active;
-        bin = &x->bytes_in;
-        bout = &x->bytes_out;
+    size_t i;
+    json_t *a;
+    json_array_foreach(m->exposed, i, a) {
+        if (strcmp(json_string_value(json_object_get(a, "name")), app) == 0) {
+            *counters = m_xcount(m, app)->k;
+            return a;
+        }
     }
-    *bin += in;
-    *bout += out;
-    if (conn_delta > 0) {
-        if (conns)
-            (*conns)++;
-        (*active)++;
-    } else if (conn_delta < 0 && *active) {
-        (*active)--;
-    }
+    return NULL;
 }
 
 /* --- Starting ------------------------------------------------------------------------- */
@@ -305,8 +278,9 @@ void m_start_runtime(wv_mesh *m) {
         WV_ERROR(m->log, SUB, "cannot start the tunnel manager");
         return;
     }
-    struct wv_proxy_callbacks pc = {.find_exposed = find_exposed, .count = on_count};
-    struct wv_proxy_options po = {.max_buffer = APP_BUFFER};
+    struct wv_proxy_callbacks pc = {.find_exposed = find_exposed};
+    struct wv_proxy_options po = {.max_buffer = APP_BUFFER,
+                                  .opener = wv_tunnels_opener(m->tunnels)};
     if (wv_proxy_new(m->loop, m->log, &po, &pc, m, &m->proxy) != 0)
         WV_ERROR(m->log, SUB, "cannot start the app proxy");
     struct wv_detect_callbacks dtc = {.changed = on_detected, .endpoint = detect_endpoint};
@@ -345,27 +319,18 @@ void m_start_runtime(wv_mesh *m) {
 
 /* --- Remote-app connections --------------------------------------------------------- */
 
-struct open_arg {
-    wv_mesh *m;
-    const char *site;
-};
-
-static int open_stream(void *handler, wv_quic_conn **conn, int64_t *sid, void *arg) {
-    struct open_arg *oa = arg;
-    return wv_tunnels_open_stream(oa->m->tunnels, oa->site, handler, conn, sid);
-}
-
-int wv_mesh_connect(wv_mesh *m, const char *name, const json_t *spec, uv_stream_t *client) {
+int wv_mesh_connect(wv_mesh *m, const char *name, const json_t *spec, uv_stream_t *client,
+                    struct wv_app_counters *counters) {
     if (!m->tunnels || !m->proxy)
         return WV_ERR_NOTFOUND;
-    struct open_arg oa = {m, json_string_value(json_object_get(spec, "siteName"))};
+    const char *site = json_string_value(json_object_get(spec, "siteName"));
     const char *app = json_string_value(json_object_get(spec, "appName"));
     const char *target = json_string_value(json_object_get(spec, "appSocket"));
     char tbuf[80] = "";
     /* A range app's target travels as IP:PORT; the stored form is tcp:IP:PORT. */
     if (target && strncmp(target, "tcp:", 4) == 0)
         snprintf(tbuf, sizeof(tbuf), "%s", target + 4);
-    if (!oa.site || !wv_tunnels_site_up(m->tunnels, oa.site))
+    if (!site || !wv_tunnels_site_up(m->tunnels, site))
         return WV_ERR_NOTFOUND;
-    return wv_proxy_connect(m->proxy, client, name, app, tbuf[0] ? tbuf : NULL, open_stream, &oa);
+    return wv_proxy_connect(m->proxy, client, site, name, app, tbuf[0] ? tbuf : NULL, counters);
 }

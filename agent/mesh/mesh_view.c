@@ -4,7 +4,6 @@
 #include "mesh_int.h"
 #include "wv/model.h"
 
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,57 +12,31 @@
 
 /* --- Known sites ------------------------------------------------------------------ */
 
+static void seed_one(const char *name, const char *announcement, void *arg) {
+    wv_mesh *m = arg;
+    if (wv_discovery_seed(m->disco, announcement) != 0)
+        WV_DEBUG(m->log, SUB, "stored announcement of %s not usable", name);
+}
+
 void m_seed_known_sites(wv_mesh *m) {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(wv_store_db(m->store), "SELECT announcement FROM sites", -1, &s,
-                           NULL) != SQLITE_OK)
-        return;
-    int n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *json = (const char *)sqlite3_column_text(s, 0);
-        if (json && wv_discovery_seed(m->disco, json) == 0)
-            n++;
-    }
-    sqlite3_finalize(s);
+    int n = wv_store_known_sites(m->store, seed_one, m);
     for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
         m_peer_to_tunnels(m, wv_discovery_peer_at(m->disco, i));
-    if (n)
+    if (n > 0)
         WV_INFO(m->log, SUB, "dialing %d known site(s) from the store", n);
 }
 
 void m_save_known_site(wv_mesh *m, const wv_peer *p) {
     char *json = wv_discovery_peer_json(p);
-    sqlite3_stmt *s;
-    if (json && sqlite3_prepare_v2(wv_store_db(m->store),
-                                   "INSERT OR REPLACE INTO sites (name, announcement, updated_at) "
-                                   "VALUES (?, ?, ?)",
-                                   -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
-        if (sqlite3_step(s) != SQLITE_DONE)
-            WV_WARN(m->log, SUB, "cannot save known site %s", p->name);
-        sqlite3_finalize(s);
-    }
+    if (json && wv_store_known_site_put(m->store, p->name, json) != 0)
+        WV_WARN(m->log, SUB, "cannot save known site %s", p->name);
     free(json);
 }
 
-void m_clear_known_sites(wv_mesh *m, bool site_still_configured) {
-    sqlite3_exec(wv_store_db(m->store), "DELETE FROM sites", NULL, NULL, NULL);
-}
-
 int wv_mesh_forget(wv_mesh *m, const char *site) {
-    sqlite3_stmt *s;
-    int found = 0;
-    if (sqlite3_prepare_v2(wv_store_db(m->store), "DELETE FROM sites WHERE name = ?", -1, &s,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, site, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_DONE)
-            found = sqlite3_changes(wv_store_db(m->store)) > 0;
-        sqlite3_finalize(s);
-    }
+    bool found = wv_store_known_site_delete(m->store, site) == 0;
     if (m->disco && wv_discovery_forget(m->disco, site) == 0)
-        found = 1;
+        found = true;
     if (m->tunnels)
         wv_tunnels_remove_peer(m->tunnels, site);
     if (found)
@@ -143,9 +116,9 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
     }
     if (kind == WV_KIND_EXPOSED_APP) {
         struct xcount *x = m_xcount(m, name);
-        return json_pack("{s:I, s:I, s:I, s:I}", "connections", (json_int_t)x->connections,
-                         "activeConnections", (json_int_t)x->active, "bytesIn",
-                         (json_int_t)x->bytes_in, "bytesOut", (json_int_t)x->bytes_out);
+        return json_pack("{s:I, s:I, s:I, s:I}", "connections", (json_int_t)x->k->connections,
+                         "activeConnections", (json_int_t)x->k->active, "bytesIn",
+                         (json_int_t)x->k->bytes_in, "bytesOut", (json_int_t)x->k->bytes_out);
     }
     return json_object();
 }
@@ -245,11 +218,11 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         char l[300] = "";
         wv_metrics_label(l, sizeof(l), "app", x->name);
         wv_metrics_add(out, "wovenet_exposed_app_connections_total", WV_COUNTER,
-                       "Connections served per exposed app.", l, (double)x->connections);
+                       "Connections served per exposed app.", l, (double)x->k->connections);
         wv_metrics_add(out, "wovenet_exposed_app_bytes_in_total", WV_COUNTER,
-                       "Bytes from the tunnel to the exposed app.", l, (double)x->bytes_in);
+                       "Bytes from the tunnel to the exposed app.", l, (double)x->k->bytes_in);
         wv_metrics_add(out, "wovenet_exposed_app_bytes_out_total", WV_COUNTER,
-                       "Bytes from the exposed app into the tunnel.", l, (double)x->bytes_out);
+                       "Bytes from the exposed app into the tunnel.", l, (double)x->k->bytes_out);
     }
 }
 
@@ -261,7 +234,7 @@ static void busy_site(const char *site, void *arg) {
 
 void wv_mesh_report_activity(wv_mesh *m) {
     for (struct xcount *x = m->xcounts; x; x = x->next) {
-        uint64_t now = x->bytes_in + x->bytes_out + x->connections + x->active;
+        uint64_t now = x->k->bytes_in + x->k->bytes_out + x->k->connections + x->k->active;
         if (now == x->reported)
             continue;
         x->reported = now;
@@ -276,6 +249,7 @@ void m_free_views(wv_mesh *m) {
     while (m->xcounts) {
         struct xcount *x = m->xcounts;
         m->xcounts = x->next;
+        wv_app_counters_unref(x->k);
         free(x->name);
         free(x);
     }

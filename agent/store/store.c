@@ -16,12 +16,12 @@
 
 /* --- Helpers ------------------------------------------------------------------ */
 
-int wv_st_dberr(wv_store *st, const char *what) {
+int wv_store__dberr(wv_store *st, const char *what) {
     WV_ERROR(st->log, SUB, "%s: %s", what, sqlite3_errmsg(st->db));
     return WV_ERR_DB;
 }
 
-int wv_st_exec(wv_store *st, const char *sql) {
+int wv_store__exec(wv_store *st, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
         WV_ERROR(st->log, SUB, "exec failed: %s", msg ? msg : "?");
@@ -31,47 +31,47 @@ int wv_st_exec(wv_store *st, const char *sql) {
     return 0;
 }
 
-int wv_st_prepare(wv_store *st, const char *sql, sqlite3_stmt **out) {
+int wv_store__prepare(wv_store *st, const char *sql, sqlite3_stmt **out) {
     if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK)
-        return wv_st_dberr(st, "prepare");
+        return wv_store__dberr(st, "prepare");
     return 0;
 }
 
-int wv_st_begin(wv_store *st) {
-    return wv_st_exec(st, "BEGIN IMMEDIATE");
+int wv_store__begin(wv_store *st) {
+    return wv_store__exec(st, "BEGIN IMMEDIATE");
 }
 
-int wv_st_commit(wv_store *st) {
-    return wv_st_exec(st, "COMMIT");
+int wv_store__commit(wv_store *st) {
+    return wv_store__exec(st, "COMMIT");
 }
 
-void wv_st_rollback(wv_store *st) {
+void wv_store__rollback(wv_store *st) {
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int wv_st_revision(wv_store *st, int64_t *rev) {
+int wv_store__revision(wv_store *st, int64_t *rev) {
     sqlite3_stmt *s;
-    if (wv_st_prepare(st, "SELECT revision FROM meta WHERE id = 1", &s) < 0)
+    if (wv_store__prepare(st, "SELECT revision FROM meta WHERE id = 1", &s) < 0)
         return WV_ERR_DB;
-    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_st_dberr(st, "read revision");
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_store__dberr(st, "read revision");
     if (rc == 0)
         *rev = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return rc;
 }
 
-int wv_st_check_match(wv_store *st, int64_t if_match, int64_t *rev) {
-    if (wv_st_revision(st, rev) < 0)
+int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev) {
+    if (wv_store__revision(st, rev) < 0)
         return WV_ERR_DB;
     return if_match >= 0 && if_match != *rev ? WV_ERR_CONFLICT : 0;
 }
 
-int wv_st_bump(wv_store *st) {
-    return wv_st_exec(st, "UPDATE meta SET revision = revision + 1 WHERE id = 1");
+int wv_store__bump(wv_store *st) {
+    return wv_store__exec(st, "UPDATE meta SET revision = revision + 1 WHERE id = 1");
 }
 
-const char *wv_st_table(enum wv_kind kind) {
+const char *wv_store__table(enum wv_kind kind) {
     switch (kind) {
     case WV_KIND_SOCKET:
         return "tunnel_sockets";
@@ -84,7 +84,7 @@ const char *wv_st_table(enum wv_kind kind) {
     }
 }
 
-char *wv_st_canon(const json_t *v) {
+char *wv_store__canon(const json_t *v) {
     char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     if (!s) {
         fprintf(stderr, "wovenet: out of memory encoding JSON\n");
@@ -131,9 +131,9 @@ static long migration_version(const char *path) {
 /* The highest recorded migration. */
 static int schema_version(wv_store *st, int64_t *have) {
     sqlite3_stmt *s;
-    if (wv_st_prepare(st, "SELECT coalesce(max(version), 0) FROM schema_migrations", &s) < 0)
+    if (wv_store__prepare(st, "SELECT coalesce(max(version), 0) FROM schema_migrations", &s) < 0)
         return WV_ERR_DB;
-    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_st_dberr(st, "read schema version");
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_store__dberr(st, "read schema version");
     if (rc == 0)
         *have = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
@@ -141,7 +141,7 @@ static int schema_version(wv_store *st, int64_t *have) {
 }
 
 static int migrate(wv_store *st) {
-    if (wv_st_exec(
+    if (wv_store__exec(
             st, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)") < 0)
         return WV_ERR_DB;
@@ -167,31 +167,31 @@ static int migrate(wv_store *st) {
         if (v <= have)
             continue;
         /* One transaction per migration: a crash leaves it wholly applied or not. */
-        if (wv_st_begin(st) < 0)
+        if (wv_store__begin(st) < 0)
             return WV_ERR_DB;
         /* Another process may have migrated while we waited for the lock. */
         if (schema_version(st, &have) < 0) {
-            wv_st_rollback(st);
+            wv_store__rollback(st);
             return WV_ERR_DB;
         }
         if (v <= have) {
-            wv_st_rollback(st);
+            wv_store__rollback(st);
             continue;
         }
-        if (wv_st_exec(st, (const char *)m->data) < 0 ||
-            wv_st_prepare(st,
+        if (wv_store__exec(st, (const char *)m->data) < 0 ||
+            wv_store__prepare(st,
                           "INSERT INTO schema_migrations (version, name, applied_at) "
                           "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
                           &s) < 0) {
-            wv_st_rollback(st);
+            wv_store__rollback(st);
             return WV_ERR_DB;
         }
         sqlite3_bind_int64(s, 1, v);
         sqlite3_bind_text(s, 2, m->path, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "record migration");
+        int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "record migration");
         sqlite3_finalize(s);
-        if (rc < 0 || wv_st_commit(st) < 0) {
-            wv_st_rollback(st);
+        if (rc < 0 || wv_store__commit(st) < 0) {
+            wv_store__rollback(st);
             return WV_ERR_DB;
         }
         WV_INFO(st->log, SUB, "applied migration %s", m->path);
@@ -218,13 +218,13 @@ int wv_store_open(const char *path, wv_log *log, wv_store **out) {
     sqlite3_extended_result_codes(st->db, 0);
     sqlite3_busy_timeout(st->db, 5000);
     /* secure_delete: an overwritten secret does not linger in free pages. */
-    if (wv_st_exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; "
+    if (wv_store__exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; "
                        "PRAGMA secure_delete = ON") < 0) {
         rc = WV_ERR_DB;
         goto fail;
     }
     sqlite3_stmt *s;
-    if (wv_st_prepare(st, "PRAGMA journal_mode = WAL", &s) < 0) {
+    if (wv_store__prepare(st, "PRAGMA journal_mode = WAL", &s) < 0) {
         rc = WV_ERR_DB;
         goto fail;
     }
@@ -250,62 +250,63 @@ fail:
 void wv_store_close(wv_store *st) {
     if (!st)
         return;
+    sqlite3_finalize(st->data_version);
     if (sqlite3_close(st->db) != SQLITE_OK)
         WV_ERROR(st->log, SUB, "close: statements still open");
     free(st);
 }
 
-struct sqlite3 *wv_store_db(wv_store *st) {
+sqlite3 *wv_store__db(wv_store *st) {
     return st->db;
 }
 
 int64_t wv_store_revision(wv_store *st) {
     int64_t rev;
-    return wv_st_revision(st, &rev) < 0 ? -1 : rev;
+    return wv_store__revision(st, &rev) < 0 ? -1 : rev;
 }
 
 /* --- Collections ---------------------------------------------------------------- */
 
-int wv_st_coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec) {
+int wv_store__coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec) {
     char sql[96];
     sqlite3_stmt *s;
     *spec = NULL;
-    snprintf(sql, sizeof(sql), "SELECT spec FROM %s WHERE name = ?1", wv_st_table(kind));
-    if (wv_st_prepare(st, sql, &s) < 0)
+    snprintf(sql, sizeof(sql), "SELECT spec FROM %s WHERE name = ?1", wv_store__table(kind));
+    if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *spec = wv_strdup((const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : wv_st_dberr(st, "read object");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : wv_store__dberr(st, "read object");
 }
 
-int wv_st_coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
+int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
                      int64_t rev) {
     char sql[128];
     sqlite3_stmt *s;
     snprintf(sql, sizeof(sql),
              "INSERT OR REPLACE INTO %s (name, spec, updated_rev) VALUES (?1, ?2, ?3)",
-             wv_st_table(kind));
-    if (wv_st_prepare(st, sql, &s) < 0)
+             wv_store__table(kind));
+    if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, spec, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, rev);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "write object");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "write object");
     sqlite3_finalize(s);
     return rc;
 }
 
-int wv_st_coll_delete(wv_store *st, enum wv_kind kind, const char *name) {
+int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name) {
     char sql[96];
     sqlite3_stmt *s;
-    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?1", wv_st_table(kind));
-    if (wv_st_prepare(st, sql, &s) < 0)
+    snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?1", wv_store__table(kind));
+    if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "delete object");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "delete object");
     sqlite3_finalize(s);
     if (rc == 0 && sqlite3_changes(st->db) == 0)
         rc = WV_ERR_NOTFOUND;
@@ -323,10 +324,10 @@ int wv_store_list(wv_store *st, enum wv_kind kind, json_t **out) {
     char sql[96];
     sqlite3_stmt *s;
     *out = NULL;
-    if (!wv_st_table(kind))
+    if (!wv_store__table(kind))
         return WV_ERR_INVAL;
-    snprintf(sql, sizeof(sql), "SELECT spec FROM %s ORDER BY name", wv_st_table(kind));
-    if (wv_st_prepare(st, sql, &s) < 0)
+    snprintf(sql, sizeof(sql), "SELECT spec FROM %s ORDER BY name", wv_store__table(kind));
+    if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     json_t *arr = json_array();
     int rc;
@@ -339,7 +340,7 @@ int wv_store_list(wv_store *st, enum wv_kind kind, json_t **out) {
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
-        return rc == SQLITE_ROW ? WV_ERR_DB : wv_st_dberr(st, "list");
+        return rc == SQLITE_ROW ? WV_ERR_DB : wv_store__dberr(st, "list");
     }
     *out = arr;
     return 0;
@@ -348,9 +349,9 @@ int wv_store_list(wv_store *st, enum wv_kind kind, json_t **out) {
 int wv_store_get(wv_store *st, enum wv_kind kind, const char *name, json_t **out) {
     char *spec;
     *out = NULL;
-    if (!wv_st_table(kind) || !name)
+    if (!wv_store__table(kind) || !name)
         return WV_ERR_INVAL;
-    int rc = wv_st_coll_get_spec(st, kind, name, &spec);
+    int rc = wv_store__coll_get_spec(st, kind, name, &spec);
     if (rc < 0)
         return rc;
     if (!spec)
@@ -370,7 +371,7 @@ static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, b
         *created = false;
     if (changed)
         *changed = false;
-    if (!wv_st_table(kind) || !obj)
+    if (!wv_store__table(kind) || !obj)
         return WV_ERR_INVAL;
     /* Validate a copy: the caller's object is not ours to normalize. */
     json_t *copy = json_deep_copy(obj);
@@ -380,11 +381,11 @@ static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, b
     if (rc < 0)
         goto out;
     const char *name = json_string_value(json_object_get(copy, "name"));
-    spec = wv_st_canon(copy);
-    if ((rc = wv_st_begin(st)) < 0)
+    spec = wv_store__canon(copy);
+    if ((rc = wv_store__begin(st)) < 0)
         goto out;
-    if ((rc = wv_st_check_match(st, if_match, &rev)) < 0 ||
-        (rc = wv_st_coll_get_spec(st, kind, name, &old)) < 0)
+    if ((rc = wv_store__check_match(st, if_match, &rev)) < 0 ||
+        (rc = wv_store__coll_get_spec(st, kind, name, &old)) < 0)
         goto out;
     if (old && exclusive) {
         snprintf(err->field, sizeof(err->field), "name");
@@ -394,18 +395,18 @@ static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, b
         goto out;
     }
     if (old && strcmp(old, spec) == 0) {
-        rc = wv_st_commit(st); /* nothing changes, so the revision stays */
+        rc = wv_store__commit(st); /* nothing changes, so the revision stays */
         goto out;
     }
-    if ((rc = wv_st_coll_write(st, kind, name, spec, rev + 1)) < 0 || (rc = wv_st_bump(st)) < 0 ||
-        (rc = wv_st_commit(st)) < 0)
+    if ((rc = wv_store__coll_write(st, kind, name, spec, rev + 1)) < 0 || (rc = wv_store__bump(st)) < 0 ||
+        (rc = wv_store__commit(st)) < 0)
         goto out;
     if (created)
         *created = !old;
     if (changed)
         *changed = true;
 out:
-    wv_st_rollback(st);
+    wv_store__rollback(st);
     json_decref(copy);
     free(spec);
     free(old);
@@ -423,15 +424,15 @@ int wv_store_put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match,
 
 int wv_store_delete(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match) {
     int64_t rev;
-    if (!wv_st_table(kind) || !name)
+    if (!wv_store__table(kind) || !name)
         return WV_ERR_INVAL;
-    int rc = wv_st_begin(st);
+    int rc = wv_store__begin(st);
     if (rc < 0)
         return rc;
-    if ((rc = wv_st_check_match(st, if_match, &rev)) == 0 &&
-        (rc = wv_st_coll_delete(st, kind, name)) == 0 && (rc = wv_st_bump(st)) == 0)
-        rc = wv_st_commit(st);
-    wv_st_rollback(st);
+    if ((rc = wv_store__check_match(st, if_match, &rev)) == 0 &&
+        (rc = wv_store__coll_delete(st, kind, name)) == 0 && (rc = wv_store__bump(st)) == 0)
+        rc = wv_store__commit(st);
+    wv_store__rollback(st);
     return rc;
 }
 
@@ -441,15 +442,15 @@ int wv_store_export(wv_store *st, json_t **out) {
     static const enum wv_kind kinds[] = {WV_KIND_SOCKET, WV_KIND_EXPOSED_APP, WV_KIND_REMOTE_APP};
     *out = NULL;
     /* A read transaction: the revision and every object from one snapshot. */
-    int rc = wv_st_exec(st, "BEGIN");
+    int rc = wv_store__exec(st, "BEGIN");
     if (rc < 0)
         return rc;
     json_t *doc = json_object(), *site = NULL, *arr;
     int64_t rev;
-    if ((rc = wv_st_revision(st, &rev)) < 0)
+    if ((rc = wv_store__revision(st, &rev)) < 0)
         goto fail;
     json_object_set_new(doc, "revision", json_integer(rev));
-    rc = wv_st_site_read(st, &site);
+    rc = wv_store__site_read(st, &site);
     if (rc == 0)
         json_object_set_new(doc, "site", site);
     else if (rc != WV_ERR_NOTFOUND)
@@ -459,11 +460,11 @@ int wv_store_export(wv_store *st, json_t **out) {
             goto fail;
         json_object_set_new(doc, wv_kind_key(kinds[i]), arr);
     }
-    wv_st_exec(st, "COMMIT");
+    wv_store__exec(st, "COMMIT");
     *out = doc;
     return 0;
 fail:
-    wv_st_rollback(st);
+    wv_store__rollback(st);
     json_decref(doc);
     return rc;
 }

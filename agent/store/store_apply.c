@@ -17,8 +17,8 @@ static int load_specs(wv_store *st, enum wv_kind kind, json_t **out) {
     char sql[96];
     sqlite3_stmt *s;
     *out = NULL;
-    snprintf(sql, sizeof(sql), "SELECT name, spec FROM %s", wv_st_table(kind));
-    if (wv_st_prepare(st, sql, &s) < 0)
+    snprintf(sql, sizeof(sql), "SELECT name, spec FROM %s", wv_store__table(kind));
+    if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     json_t *m = json_object();
     int rc;
@@ -28,7 +28,7 @@ static int load_specs(wv_store *st, enum wv_kind kind, json_t **out) {
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(m);
-        return wv_st_dberr(st, "read collection");
+        return wv_store__dberr(st, "read collection");
     }
     *out = m;
     return 0;
@@ -45,12 +45,12 @@ static int apply_collection(wv_store *st, enum wv_kind kind, json_t *items, bool
     json_array_foreach(items, i, o) {
         const char *name = json_string_value(json_object_get(o, "name"));
         const char *old = json_string_value(json_object_get(stored, name));
-        char *spec = wv_st_canon(o);
+        char *spec = wv_store__canon(o);
         bool same = old && strcmp(old, spec) == 0;
         if (!same) {
             plan_add(plan, old ? "changed" : "created", key, name);
             if (!dry_run)
-                rc = wv_st_coll_write(st, kind, name, spec, rev);
+                rc = wv_store__coll_write(st, kind, name, spec, rev);
         }
         free(spec);
         json_object_del(stored, name);
@@ -62,7 +62,7 @@ static int apply_collection(wv_store *st, enum wv_kind kind, json_t *items, bool
     json_t *v;
     json_object_foreach(stored, name, v) {
         plan_add(plan, "deleted", key, name);
-        if (!dry_run && (rc = wv_st_coll_delete(st, kind, name)) < 0)
+        if (!dry_run && (rc = wv_store__coll_delete(st, kind, name)) < 0)
             goto out;
     }
 out:
@@ -87,11 +87,11 @@ int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, js
     int rc = wv_validate_document(copy, false, err);
     if (rc < 0)
         goto out;
-    if ((rc = wv_st_begin(st)) < 0 || (rc = wv_st_check_match(st, if_match, &rev)) < 0)
+    if ((rc = wv_store__begin(st)) < 0 || (rc = wv_store__check_match(st, if_match, &rev)) < 0)
         goto out;
     json_t *site = json_object_get(copy, "site");
     char *site_name = wv_strdup(json_string_value(json_object_get(site, "siteName")));
-    rc = wv_st_site_write(st, site, "site", dry_run, rev + 1, &existed, &site_changed, err);
+    rc = wv_store__site_write(st, site, "site", dry_run, rev + 1, &existed, &site_changed, err);
     if (rc == 0 && site_changed)
         plan_add(plan, existed ? "changed" : "created", "site", site_name);
     free(site_name);
@@ -106,15 +106,15 @@ int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, js
     /* A dry run reports the revision the apply would produce. */
     json_object_set_new(plan, "revision", json_integer(rev + (any ? 1 : 0)));
     if (dry_run)
-        wv_st_rollback(st);
-    else if ((any && (rc = wv_st_bump(st)) < 0) || (rc = wv_st_commit(st)) < 0)
+        wv_store__rollback(st);
+    else if ((any && (rc = wv_store__bump(st)) < 0) || (rc = wv_store__commit(st)) < 0)
         goto out;
     if (plan_out) {
         *plan_out = plan;
         plan = NULL;
     }
 out:
-    wv_st_rollback(st);
+    wv_store__rollback(st);
     json_decref(plan);
     json_decref(copy);
     return rc;

@@ -1,8 +1,9 @@
-/* Credentials: API tokens (kept as SHA-256), basic-auth password hashing
- * (PBKDF2) and the site's TLS identity. None of these are part of the
+/* Credentials: API tokens (kept as SHA-256) and the site's TLS identity
+ * (basic-auth passwords are hashed by wv/crypto.h). None of these are part of the
  * desired-state document, so they do not move the revision. */
 #include "wv/base.h"
 #include "store_impl.h"
+#include "wv/crypto.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -12,86 +13,12 @@
 
 #define TOKEN_PREFIX "wvt_"
 #define TOKEN_BYTES 32
-#define PBKDF2_DEFAULT_ITER 100000
-#define PBKDF2_MAX_ITER 10000000 /* a stored hash cannot make a check take forever */
-#define SALT_BYTES 16
-#define HASH_BYTES 32
-
-/* --- Encoding helpers ------------------------------------------------------------ */
-
-static char *b64(const unsigned char *p, size_t n) {
-    gnutls_datum_t in = {(unsigned char *)p, (unsigned)n}, out = {NULL, 0};
-    if (gnutls_base64_encode2(&in, &out) < 0) {
-        fprintf(stderr, "wovenet: base64 encoding failed\n");
-        abort();
-    }
-    char *s = wv_strndup((const char *)out.data, out.size);
-    gnutls_free(out.data);
-    return s;
-}
-
-/* Decodes exactly want bytes of base64 or fails. */
-static int unb64(const char *s, size_t len, unsigned char *buf, size_t want) {
-    gnutls_datum_t in = {(unsigned char *)s, (unsigned)len}, out = {NULL, 0};
-    if (gnutls_base64_decode2(&in, &out) < 0)
-        return WV_ERR_INVAL;
-    int rc = out.size == want ? 0 : WV_ERR_INVAL;
-    if (rc == 0)
-        memcpy(buf, out.data, want);
-    gnutls_free(out.data);
-    return rc;
-}
 
 static void sha256_hex(const char *s, char hex[65]) {
     unsigned char md[32];
     gnutls_hash_fast(GNUTLS_DIG_SHA256, s, strlen(s), md);
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
-/* --- Passwords ---------------------------------------------------------------- */
-
-char *wv_password_hash_iter(const char *password, unsigned iterations) {
-    unsigned char salt[SALT_BYTES], hash[HASH_BYTES];
-    if (gnutls_rnd(GNUTLS_RND_NONCE, salt, sizeof(salt)) < 0)
-        return NULL;
-    gnutls_datum_t key = {(unsigned char *)password, (unsigned)strlen(password)};
-    gnutls_datum_t sd = {salt, sizeof(salt)};
-    if (gnutls_pbkdf2(GNUTLS_MAC_SHA256, &key, &sd, iterations, hash, sizeof(hash)) < 0)
-        return NULL;
-    char *s64 = b64(salt, sizeof(salt)), *h64 = b64(hash, sizeof(hash));
-    char *out = wv_asprintf("pbkdf2-sha256$%u$%s$%s", iterations, s64, h64);
-    wv_memwipe(hash, sizeof(hash));
-    free(s64);
-    free(h64);
-    return out;
-}
-
-char *wv_password_hash(const char *password) {
-    return wv_password_hash_iter(password, PBKDF2_DEFAULT_ITER);
-}
-
-int wv_password_verify(const char *password, const char *encoded) {
-    static const char tag[] = "pbkdf2-sha256$";
-    unsigned char salt[SALT_BYTES], want[HASH_BYTES], got[HASH_BYTES];
-    if (!password || !encoded || strncmp(encoded, tag, sizeof(tag) - 1) != 0)
-        return WV_ERR_AUTH;
-    const char *p = encoded + sizeof(tag) - 1;
-    char *end;
-    unsigned long iter = strtoul(p, &end, 10);
-    if (end == p || *end != '$' || iter < 1 || iter > PBKDF2_MAX_ITER)
-        return WV_ERR_AUTH;
-    const char *s = end + 1, *sep = strchr(s, '$');
-    if (!sep || unb64(s, (size_t)(sep - s), salt, sizeof(salt)) < 0 ||
-        unb64(sep + 1, strlen(sep + 1), want, sizeof(want)) < 0)
-        return WV_ERR_AUTH;
-    gnutls_datum_t key = {(unsigned char *)password, (unsigned)strlen(password)};
-    gnutls_datum_t sd = {salt, sizeof(salt)};
-    if (gnutls_pbkdf2(GNUTLS_MAC_SHA256, &key, &sd, (unsigned)iter, got, sizeof(got)) < 0)
-        return WV_ERR_AUTH;
-    int rc = wv_ct_memcmp(got, want, sizeof(got)) == 0 ? 0 : WV_ERR_AUTH;
-    wv_memwipe(got, sizeof(got));
-    return rc;
 }
 
 /* --- Tokens ---------------------------------------------------------------- */
@@ -106,7 +33,7 @@ int wv_store_token_create(wv_store *st, const char *name, char **token) {
     if (gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof(raw)) < 0)
         return WV_ERR_CRYPTO;
     /* base64url without padding: safe in headers, shells and URLs. */
-    char *enc = b64(raw, sizeof(raw));
+    char *enc = wv_base64(raw, sizeof(raw));
     wv_memwipe(raw, sizeof(raw));
     size_t n = strcspn(enc, "=");
     for (size_t i = 0; i < n; i++)
@@ -116,7 +43,7 @@ int wv_store_token_create(wv_store *st, const char *name, char **token) {
     wv_memwipe(enc, n);
     free(enc);
     sha256_hex(tok, hex);
-    int rc = wv_st_prepare(st,
+    int rc = wv_store__prepare(st,
                            "INSERT INTO api_tokens (name, hash, created) "
                            "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
                            &s);
@@ -131,7 +58,7 @@ int wv_store_token_create(wv_store *st, const char *name, char **token) {
         goto fail;
     }
     if (rc != SQLITE_DONE) {
-        rc = wv_st_dberr(st, "create token");
+        rc = wv_store__dberr(st, "create token");
         goto fail;
     }
     *token = tok;
@@ -148,7 +75,7 @@ int wv_store_token_check(wv_store *st, const char *token) {
     if (!token || strncmp(token, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0 || strlen(token) > 256)
         return WV_ERR_AUTH;
     sha256_hex(token, hex);
-    if (wv_st_prepare(st, "SELECT hash FROM api_tokens", &s) < 0)
+    if (wv_store__prepare(st, "SELECT hash FROM api_tokens", &s) < 0)
         return WV_ERR_DB;
     /* Compare against every row without stopping early, in constant time. */
     bool ok = false;
@@ -160,14 +87,14 @@ int wv_store_token_check(wv_store *st, const char *token) {
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
-        return wv_st_dberr(st, "check token");
+        return wv_store__dberr(st, "check token");
     return ok ? 0 : WV_ERR_AUTH;
 }
 
 int wv_store_token_list(wv_store *st, json_t **out) {
     sqlite3_stmt *s;
     *out = NULL;
-    if (wv_st_prepare(st, "SELECT name, created FROM api_tokens ORDER BY name", &s) < 0)
+    if (wv_store__prepare(st, "SELECT name, created FROM api_tokens ORDER BY name", &s) < 0)
         return WV_ERR_DB;
     json_t *arr = json_array();
     int rc;
@@ -178,7 +105,7 @@ int wv_store_token_list(wv_store *st, json_t **out) {
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
-        return wv_st_dberr(st, "list tokens");
+        return wv_store__dberr(st, "list tokens");
     }
     *out = arr;
     return 0;
@@ -188,10 +115,10 @@ int wv_store_token_delete(wv_store *st, const char *name) {
     sqlite3_stmt *s;
     if (!name)
         return WV_ERR_INVAL;
-    if (wv_st_prepare(st, "DELETE FROM api_tokens WHERE name = ?1", &s) < 0)
+    if (wv_store__prepare(st, "DELETE FROM api_tokens WHERE name = ?1", &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "delete token");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "delete token");
     sqlite3_finalize(s);
     if (rc == 0 && sqlite3_changes(st->db) == 0)
         rc = WV_ERR_NOTFOUND;
@@ -203,7 +130,7 @@ int wv_store_token_delete(wv_store *st, const char *name) {
 int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem) {
     sqlite3_stmt *s;
     *key_pem = *cert_pem = NULL;
-    if (wv_st_prepare(st, "SELECT key_pem, cert_pem FROM identity WHERE id = 1", &s) < 0)
+    if (wv_store__prepare(st, "SELECT key_pem, cert_pem FROM identity WHERE id = 1", &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -213,20 +140,20 @@ int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem) {
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE)
         return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : wv_st_dberr(st, "read identity");
+    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read identity");
 }
 
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem) {
     sqlite3_stmt *s;
     if (!key_pem || !cert_pem || !*key_pem || !*cert_pem)
         return WV_ERR_INVAL;
-    if (wv_st_prepare(st,
+    if (wv_store__prepare(st,
                       "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)",
                       &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, key_pem, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, cert_pem, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "write identity");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "write identity");
     sqlite3_finalize(s);
     return rc;
 }

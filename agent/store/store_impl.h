@@ -13,46 +13,50 @@ extern const struct wv_embedded wv_migrations[];
 struct wv_store {
     sqlite3 *db;
     wv_log *log;
+    sqlite3_stmt *data_version; /* PRAGMA data_version, prepared on first use */
 };
 
+/* The raw handle, for the store's own tests. Only on the store's thread. */
+sqlite3 *wv_store__db(wv_store *st);
+
 /* Logs sqlite3_errmsg() with what, returns WV_ERR_DB. */
-int wv_st_dberr(wv_store *st, const char *what);
-int wv_st_exec(wv_store *st, const char *sql);
-int wv_st_prepare(wv_store *st, const char *sql, sqlite3_stmt **out);
+int wv_store__dberr(wv_store *st, const char *what);
+int wv_store__exec(wv_store *st, const char *sql);
+int wv_store__prepare(wv_store *st, const char *sql, sqlite3_stmt **out);
 
 /* BEGIN IMMEDIATE: takes the write lock up front so a read-then-write
  * transaction can never fail half-way with SQLITE_BUSY. */
-int wv_st_begin(wv_store *st);
-int wv_st_commit(wv_store *st);
-void wv_st_rollback(wv_store *st); /* safe to call with no open transaction */
+int wv_store__begin(wv_store *st);
+int wv_store__commit(wv_store *st);
+void wv_store__rollback(wv_store *st); /* safe to call with no open transaction */
 
 /* Within a transaction: the current revision, and the If-Match check
  * (-1 = unconditional; WV_ERR_CONFLICT otherwise). */
-int wv_st_revision(wv_store *st, int64_t *rev);
-int wv_st_check_match(wv_store *st, int64_t if_match, int64_t *rev);
-int wv_st_bump(wv_store *st);
+int wv_store__revision(wv_store *st, int64_t *rev);
+int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev);
+int wv_store__bump(wv_store *st);
 
 /* The table of a collection kind, or NULL. */
-const char *wv_st_table(enum wv_kind kind);
+const char *wv_store__table(enum wv_kind kind);
 /* The canonical text of a JSON value (compact, sorted keys). Caller frees. */
-char *wv_st_canon(const json_t *v);
+char *wv_store__canon(const json_t *v);
 
 /* Reads the spec of name in kind; *spec NULL (and 0) if absent. */
-int wv_st_coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec);
+int wv_store__coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec);
 /* Inserts or replaces (name, spec) with updated_rev = rev. */
-int wv_st_coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
+int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
                      int64_t rev);
 /* Deletes name; WV_ERR_NOTFOUND if absent. */
-int wv_st_coll_delete(wv_store *st, enum wv_kind kind, const char *name);
+int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name);
 
 /* Within a transaction: makes the site row equal to the validated site
  * (secrets absent => stored ones kept). p prefixes error paths ("" or
  * "site"). *existed reports whether a site row was there; *changed whether
  * anything differs. Nothing is written when dry_run. rev is the revision the
  * write will carry. */
-int wv_st_site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
+int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
                      bool *existed, bool *changed, wv_verr *err);
 /* The stored site object without secrets, or WV_ERR_NOTFOUND. */
-int wv_st_site_read(wv_store *st, json_t **out);
+int wv_store__site_read(wv_store *st, json_t **out);
 
 #endif

@@ -3,6 +3,7 @@
  * stored values, so an exported document can be applied back unchanged. */
 #include "wv/base.h"
 #include "store_impl.h"
+#include "wv/crypto.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -56,7 +57,7 @@ static int row_read(wv_store *st, struct site_row *r) {
     sqlite3_stmt *s;
     memset(r, 0, sizeof(*r));
     r->users = json_object();
-    if (wv_st_prepare(st, "SELECT network_key, mqtt_password, spec FROM site WHERE id = 1", &s) < 0)
+    if (wv_store__prepare(st, "SELECT network_key, mqtt_password, spec FROM site WHERE id = 1", &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -67,14 +68,14 @@ static int row_read(wv_store *st, struct site_row *r) {
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return wv_st_dberr(st, "read site");
-    if (wv_st_prepare(st, "SELECT user, hash FROM basic_auth_users", &s) < 0)
+        return wv_store__dberr(st, "read site");
+    if (wv_store__prepare(st, "SELECT user, hash FROM basic_auth_users", &s) < 0)
         return WV_ERR_DB;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         json_object_set_new(r->users, (const char *)sqlite3_column_text(s, 0),
                             json_string((const char *)sqlite3_column_text(s, 1)));
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : wv_st_dberr(st, "read users");
+    return rc == SQLITE_DONE ? 0 : wv_store__dberr(st, "read users");
 }
 
 /* Takes member k out of o as a heap copy (NULL if absent). jansson cannot
@@ -125,7 +126,7 @@ static int resolve_users(json_t *site, const char *p, const struct site_row *old
 static int row_write(wv_store *st, const char *name, const char *key, const char *pw,
                      const char *spec, int64_t rev, json_t *users) {
     sqlite3_stmt *s;
-    if (wv_st_prepare(
+    if (wv_store__prepare(
             st,
             "INSERT OR REPLACE INTO site (id, site_name, network_key, mqtt_password, spec, "
             "updated_rev) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
@@ -136,11 +137,11 @@ static int row_write(wv_store *st, const char *name, const char *key, const char
     sqlite3_bind_text(s, 3, pw, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, spec, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, rev);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_st_dberr(st, "write site");
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "write site");
     sqlite3_finalize(s);
-    if (rc < 0 || (rc = wv_st_exec(st, "DELETE FROM basic_auth_users")) < 0)
+    if (rc < 0 || (rc = wv_store__exec(st, "DELETE FROM basic_auth_users")) < 0)
         return rc;
-    if (wv_st_prepare(st, "INSERT INTO basic_auth_users (user, hash) VALUES (?1, ?2)", &s) < 0)
+    if (wv_store__prepare(st, "INSERT INTO basic_auth_users (user, hash) VALUES (?1, ?2)", &s) < 0)
         return WV_ERR_DB;
     const char *user;
     json_t *h;
@@ -149,7 +150,7 @@ static int row_write(wv_store *st, const char *name, const char *key, const char
         sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, json_string_value(h), -1, SQLITE_STATIC);
         if (sqlite3_step(s) != SQLITE_DONE) {
-            rc = wv_st_dberr(st, "write user");
+            rc = wv_store__dberr(st, "write user");
             break;
         }
     }
@@ -157,7 +158,7 @@ static int row_write(wv_store *st, const char *name, const char *key, const char
     return rc;
 }
 
-int wv_st_site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
+int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
                      bool *existed, bool *changed, wv_verr *err) {
     struct site_row old;
     json_t *users = json_object();
@@ -185,7 +186,7 @@ int wv_st_site_write(wv_store *st, json_t *site, const char *p, bool dry_run, in
     }
     if ((rc = resolve_users(site, p, &old, dry_run, users, &diff, err)) < 0)
         goto out;
-    spec = wv_st_canon(site);
+    spec = wv_store__canon(site);
     diff = diff || !old.exists || strcmp(spec, old.spec) != 0 || strcmp(key, old.key) != 0 ||
            strcmp(pw, old.mqtt_password) != 0;
     *changed = diff;
@@ -201,10 +202,10 @@ out:
     return rc;
 }
 
-int wv_st_site_read(wv_store *st, json_t **out) {
+int wv_store__site_read(wv_store *st, json_t **out) {
     sqlite3_stmt *s;
     *out = NULL;
-    if (wv_st_prepare(st, "SELECT spec, mqtt_password != '' FROM site WHERE id = 1", &s) < 0)
+    if (wv_store__prepare(st, "SELECT spec, mqtt_password != '' FROM site WHERE id = 1", &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     json_t *site = NULL;
@@ -217,7 +218,7 @@ int wv_st_site_read(wv_store *st, json_t **out) {
     if (rc == SQLITE_DONE)
         return WV_ERR_NOTFOUND;
     if (rc != SQLITE_ROW)
-        return wv_st_dberr(st, "read site");
+        return wv_store__dberr(st, "read site");
     if (!site) {
         WV_ERROR(st->log, SUB, "stored site is not valid JSON");
         return WV_ERR_DB;
@@ -235,14 +236,14 @@ int wv_st_site_read(wv_store *st, json_t **out) {
 
 bool wv_store_has_site(wv_store *st) {
     json_t *site;
-    if (wv_st_site_read(st, &site) < 0)
+    if (wv_store__site_read(st, &site) < 0)
         return false;
     json_decref(site);
     return true;
 }
 
 int wv_store_get_site(wv_store *st, json_t **out) {
-    return wv_st_site_read(st, out);
+    return wv_store__site_read(st, out);
 }
 
 int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *changed, wv_verr *err) {
@@ -259,16 +260,16 @@ int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *change
     int rc = wv_validate_site(copy, false, err);
     if (rc < 0)
         goto out;
-    if ((rc = wv_st_begin(st)) < 0)
+    if ((rc = wv_store__begin(st)) < 0)
         goto out;
-    if ((rc = wv_st_check_match(st, if_match, &rev)) < 0 ||
-        (rc = wv_st_site_write(st, copy, "", false, rev + 1, &existed, &diff, err)) < 0 ||
-        (diff && (rc = wv_st_bump(st)) < 0) || (rc = wv_st_commit(st)) < 0)
+    if ((rc = wv_store__check_match(st, if_match, &rev)) < 0 ||
+        (rc = wv_store__site_write(st, copy, "", false, rev + 1, &existed, &diff, err)) < 0 ||
+        (diff && (rc = wv_store__bump(st)) < 0) || (rc = wv_store__commit(st)) < 0)
         goto out;
     if (changed)
         *changed = diff;
 out:
-    wv_st_rollback(st);
+    wv_store__rollback(st);
     json_decref(copy);
     return rc;
 }
@@ -276,7 +277,7 @@ out:
 static int read_secret(wv_store *st, const char *sql, char **out) {
     sqlite3_stmt *s;
     *out = NULL;
-    if (wv_st_prepare(st, sql, &s) < 0)
+    if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -284,7 +285,7 @@ static int read_secret(wv_store *st, const char *sql, char **out) {
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE)
         return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : wv_st_dberr(st, "read secret");
+    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read secret");
 }
 
 int wv_store_get_network_key(wv_store *st, char **key) {
@@ -298,7 +299,7 @@ int wv_store_get_mqtt_password(wv_store *st, char **password) {
 int wv_store_get_basic_auth_hashes(wv_store *st, json_t **users) {
     sqlite3_stmt *s;
     *users = NULL;
-    if (wv_st_prepare(st, "SELECT user, hash FROM basic_auth_users ORDER BY user", &s) < 0)
+    if (wv_store__prepare(st, "SELECT user, hash FROM basic_auth_users ORDER BY user", &s) < 0)
         return WV_ERR_DB;
     json_t *arr = json_array();
     int rc;
@@ -309,7 +310,7 @@ int wv_store_get_basic_auth_hashes(wv_store *st, json_t **users) {
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
-        return wv_st_dberr(st, "read users");
+        return wv_store__dberr(st, "read users");
     }
     *users = arr;
     return 0;

@@ -569,6 +569,15 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
     return WV_ERR_AGAIN;
 }
 
+static int open_for_opener(void *self, const char *site, void *handler, wv_quic_conn **conn,
+                           int64_t *sid) {
+    return wv_tunnels_open_stream(self, site, handler, conn, sid);
+}
+
+struct wv_stream_opener wv_tunnels_opener(wv_tunnels *t) {
+    return (struct wv_stream_opener){.open = open_for_opener, .self = t};
+}
+
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
     *out = t->stats;
     out->channels_up = 0;

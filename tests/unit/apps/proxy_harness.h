@@ -107,8 +107,9 @@ struct fx {
     wv_proxy *pa, *pb;
     json_t *apps;
     char dir[64];
-    int64_t conns_a, conns_b; /* from count(): should return to 0 */
-    uint64_t in_a, out_a, in_b, out_b;
+    /* The proxies' counters: A's exposed apps all count into ka, the
+     * connections of B's listeners into kb. active returns to 0. */
+    struct wv_app_counters *ka, *kb;
     /* When set, streams opened on side A get a raw handler answering this
      * instead of the proxy (a misbehaving exposed side). */
     const uint8_t *raw_reply;
@@ -258,7 +259,8 @@ static const wv_quic_callbacks qcbs = {
     .on_conn_closed = q_closed,
 };
 
-static int open_stream(void *handler, wv_quic_conn **conn, int64_t *sid, void *arg) {
+static int open_stream(void *arg, const char *site, void *handler, wv_quic_conn **conn,
+                       int64_t *sid) {
     fx *f = arg;
     if (!f->cb || f->site_down)
         return WV_ERR_NOTFOUND;
@@ -272,24 +274,12 @@ static int open_stream(void *handler, wv_quic_conn **conn, int64_t *sid, void *a
 
 /* ---- proxy callbacks ---- */
 
-static const json_t *find_exposed(wv_proxy *p, const char *app, void *user) {
-    return json_object_get(((fx *)user)->apps, app);
-}
-
-static void count(wv_proxy *p, enum wv_kind kind, const char *name, uint64_t in, uint64_t out,
-                  int delta, void *user) {
+static const json_t *find_exposed(wv_proxy *p, const char *app, struct wv_app_counters **counters,
+                                  void *user) {
     fx *f = user;
-    if (p == f->pa) {
-        assert_int_equal(kind, WV_KIND_EXPOSED_APP);
-        f->conns_a += delta;
-        f->in_a += in;
-        f->out_a += out;
-    } else {
-        assert_int_equal(kind, WV_KIND_REMOTE_APP);
-        f->conns_b += delta;
-        f->in_b += in;
-        f->out_b += out;
-    }
+    assert_ptr_equal(p, f->pa);
+    *counters = f->ka;
+    return json_object_get(f->apps, app);
 }
 
 /* ---- tconn ---- */
@@ -605,7 +595,7 @@ static void lsn_conn(uv_stream_t *server, int status) {
         c = (uv_stream_t *)tc;
     }
     assert_int_equal(uv_accept(server, c), 0);
-    wv_proxy_connect(l->f->pb, c, l->remote_app, l->app, l->target, open_stream, l->f);
+    wv_proxy_connect(l->f->pb, c, "site-a", l->remote_app, l->app, l->target, l->f->kb);
 }
 
 static void lsn_start(fx *f, struct lsn *l, const char *app, const char *target, const char *path) {
@@ -673,8 +663,12 @@ static fx *fx_new(void) {
     RUN_UNTIL(f, f->hs == 2, 5000);
     assert_int_equal(f->hs, 2);
 
-    struct wv_proxy_callbacks pcbs = {.find_exposed = find_exposed, .count = count};
-    struct wv_proxy_options o = {.max_buffer = MAXBUF, .connect_timeout_ms = 2000};
+    struct wv_proxy_callbacks pcbs = {.find_exposed = find_exposed};
+    struct wv_proxy_options o = {.max_buffer = MAXBUF,
+                                 .connect_timeout_ms = 2000,
+                                 .opener = {.open = open_stream, .self = f}};
+    f->ka = wv_app_counters_new();
+    f->kb = wv_app_counters_new();
     assert_int_equal(wv_proxy_new(&f->loop, f->log, &o, &pcbs, f, &f->pa), 0);
     assert_int_equal(wv_proxy_new(&f->loop, f->log, &o, &pcbs, f, &f->pb), 0);
     return f;
@@ -715,8 +709,8 @@ static void fx_free(fx *f, bool expect_idle) {
         assert_int_equal(sb.active, 0);
         assert_int_equal(sa.buffered, 0);
         assert_int_equal(sb.buffered, 0);
-        assert_int_equal(f->conns_a, 0);
-        assert_int_equal(f->conns_b, 0);
+        assert_int_equal(f->ka->active, 0);
+        assert_int_equal(f->kb->active, 0);
     }
     close_proxies(f);
     wv_quic_endpoint_close(f->ea, ep_closed, f);
@@ -730,6 +724,8 @@ static void fx_free(fx *f, bool expect_idle) {
     wv_identity_free(f->ida);
     wv_identity_free(f->idb);
     json_decref(f->apps);
+    wv_app_counters_unref(f->ka);
+    wv_app_counters_unref(f->kb);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
     assert_int_equal(system(cmd), 0);

@@ -51,10 +51,10 @@ static void sixty_four_mib_each_way_hashes_match(void **state) {
                   64.0 * MIB / 1e6 / dt);
     settle(f);
     /* Counters followed the bytes, payload only. */
-    assert_int_equal(f->in_b, 64 * MIB);
-    assert_int_equal(f->out_b, 64 * MIB);
-    assert_int_equal(f->in_a, 64 * MIB);
-    assert_int_equal(f->out_a, 64 * MIB);
+    assert_int_equal(f->kb->bytes_in, 64 * MIB);
+    assert_int_equal(f->kb->bytes_out, 64 * MIB);
+    assert_int_equal(f->ka->bytes_in, 64 * MIB);
+    assert_int_equal(f->ka->bytes_out, 64 * MIB);
     check_bounded(f);
     fx_free(f, true);
 }
@@ -358,11 +358,11 @@ static void closing_the_proxy_aborts_live_connections(void **state) {
         c[i].read_delay_ms = 60000; /* never reads */
         t_connect(f, &c[i], l.port, NULL);
     }
-    RUN_UNTIL(f, f->conns_a == 5, 5000);
-    assert_int_equal(f->conns_a, 5);
+    RUN_UNTIL(f, f->ka->active == 5, 5000);
+    assert_int_equal(f->ka->active, 5);
     close_proxies(f);
-    assert_int_equal(f->conns_a, 0);
-    assert_int_equal(f->conns_b, 0);
+    assert_int_equal(f->ka->active, 0);
+    assert_int_equal(f->kb->active, 0);
     RUN_UNTIL(f, s.closed == 5, 5000);
     assert_int_equal(s.closed, 5);
     for (int i = 0; i < 5; i++)
@@ -560,7 +560,7 @@ static void site_down_refuses_at_once_then_works(void **state) {
     /* Bad names are refused before any stream is opened. */
     uv_tcp_t *h = wv_malloc(sizeof(*h));
     uv_tcp_init(&f->loop, h);
-    assert_int_equal(wv_proxy_connect(f->pb, (uv_stream_t *)h, "r", "../bad", NULL, open_stream, f),
+    assert_int_equal(wv_proxy_connect(f->pb, (uv_stream_t *)h, "site-a", "r", "../bad", NULL, NULL),
                      WV_ERR_INVAL);
     settle(f);
     struct wv_proxy_stats sb;

@@ -30,6 +30,7 @@ struct fixture {
     wv_reconciler *r;
     uv_stream_t *kept[8];
     int nkept;
+    struct wv_app_counters *k; /* the counters the reconciler passed along */
 };
 
 static bool site_up(wv_reconciler *r, const char *site, void *user) {
@@ -37,12 +38,14 @@ static bool site_up(wv_reconciler *r, const char *site, void *user) {
 }
 
 static int take(wv_reconciler *r, const char *name, const json_t *spec, uv_stream_t *client,
-                void *user) {
+                struct wv_app_counters *counters, void *user) {
     struct fixture *f = user;
     if (f->nkept >= 8)
         return WV_ERR_LIMIT;
+    assert_true(!f->k || f->k == counters); /* one app, one set of counters */
+    f->k = counters;
     f->kept[f->nkept++] = client;
-    wv_reconcile_remote_counters(r, name)->active++;
+    counters->active++;
     return 0;
 }
 
@@ -132,7 +135,7 @@ static void connections_over_the_app_limit_are_closed(void **state) {
     }
     assert_int_equal(f.nkept, 2);
     assert_closed(fds[2]);
-    struct wv_app_counters *c = wv_reconcile_remote_counters(f.r, "web");
+    struct wv_app_counters *c = f.k;
     assert_int_equal(c->connections, 3);
     assert_int_equal(c->refused_limit, 1);
     /* The refusal is logged naming the app and its cap. */
@@ -150,7 +153,7 @@ static void connections_over_the_app_limit_are_closed(void **state) {
      * connections untouched) takes one more, then refuses again. */
     put_app(&f, sock, 3);
     wv_reconcile_run(f.r);
-    c = wv_reconcile_remote_counters(f.r, "web");
+    c = f.k;
     assert_int_equal(c->connections, 3);
     assert_int_equal(c->active, 2);
     for (int i = 3; i < 5; i++) {

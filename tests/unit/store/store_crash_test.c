@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "wv/base.h"
-#include "wv/store.h"
+#include "store_impl.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -89,7 +89,7 @@ static int64_t query_int(sqlite3 *db, const char *sql) {
 /* Every row's stamp equals its updated_rev; the group shares one stamp;
  * the revision is the newest stamp. */
 static void check_consistent(wv_store *st, int64_t committed) {
-    sqlite3 *db = wv_store_db(st);
+    sqlite3 *db = wv_store__db(st);
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);

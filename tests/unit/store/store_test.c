@@ -5,7 +5,8 @@
 #include <cmocka.h>
 
 #include "wv/base.h"
-#include "wv/store.h"
+#include "wv/crypto.h"
+#include "store_impl.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -78,7 +79,7 @@ static void migrations_from_empty(void **state) {
     assert_false(wv_store_has_site(f->st));
     sqlite3_stmt *s;
     assert_int_equal(
-        sqlite3_prepare_v2(wv_store_db(f->st),
+        sqlite3_prepare_v2(wv_store__db(f->st),
                            "SELECT version, name FROM schema_migrations ORDER BY version", -1, &s,
                            NULL),
         SQLITE_OK);
@@ -86,12 +87,12 @@ static void migrations_from_empty(void **state) {
     assert_int_equal(sqlite3_column_int(s, 0), 1);
     assert_string_equal((const char *)sqlite3_column_text(s, 1), "001_init.sql");
     sqlite3_finalize(s);
-    assert_int_equal(sqlite3_prepare_v2(wv_store_db(f->st), "PRAGMA journal_mode", -1, &s, NULL),
+    assert_int_equal(sqlite3_prepare_v2(wv_store__db(f->st), "PRAGMA journal_mode", -1, &s, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
     sqlite3_finalize(s);
-    assert_int_equal(sqlite3_prepare_v2(wv_store_db(f->st), "PRAGMA foreign_keys", -1, &s, NULL),
+    assert_int_equal(sqlite3_prepare_v2(wv_store__db(f->st), "PRAGMA foreign_keys", -1, &s, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(s, 0), 1);
@@ -104,7 +105,7 @@ static void migrations_from_empty(void **state) {
 
     /* A schema newer than this agent is refused. */
     assert_int_equal(
-        sqlite3_exec(wv_store_db(f->st),
+        sqlite3_exec(wv_store__db(f->st),
                      "INSERT INTO schema_migrations VALUES (999, '999_future.sql', 'x')", NULL,
                      NULL, NULL),
         SQLITE_OK);
@@ -478,7 +479,7 @@ static void tokens(void **state) {
     /* Stored as a hash only. */
     sqlite3_stmt *s;
     assert_int_equal(
-        sqlite3_prepare_v2(wv_store_db(f->st), "SELECT hash FROM api_tokens", -1, &s, NULL),
+        sqlite3_prepare_v2(wv_store__db(f->st), "SELECT hash FROM api_tokens", -1, &s, NULL),
         SQLITE_OK);
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *h = (const char *)sqlite3_column_text(s, 0);
@@ -505,27 +506,34 @@ static void tokens(void **state) {
     free(tok2);
 }
 
-static void passwords(void **state) {
-    char *h = wv_password_hash_iter("correct horse", 1000);
-    assert_non_null(h);
-    assert_int_equal(strncmp(h, "pbkdf2-sha256$1000$", 19), 0);
-    assert_int_equal(wv_password_verify("correct horse", h), 0);
-    assert_int_equal(wv_password_verify("correct horsE", h), WV_ERR_AUTH);
-    assert_int_equal(wv_password_verify("", h), WV_ERR_AUTH);
-    char *h2 = wv_password_hash_iter("correct horse", 1000);
-    assert_string_not_equal(h, h2); /* salted */
-    assert_int_equal(wv_password_verify("correct horse", NULL), WV_ERR_AUTH);
-    assert_int_equal(wv_password_verify("correct horse", "plain"), WV_ERR_AUTH);
-    assert_int_equal(wv_password_verify("correct horse", "pbkdf2-sha256$0$AAAA$AAAA"), WV_ERR_AUTH);
-    assert_int_equal(wv_password_verify("correct horse", "pbkdf2-sha256$99999999999$AAAA$AAAA"),
-                     WV_ERR_AUTH);
-    assert_int_equal(wv_password_verify("correct horse", "pbkdf2-sha256$1000$!!$AAAA"),
-                     WV_ERR_AUTH);
-    /* A truncated hash must not verify. */
-    h[strlen(h) - 6] = '\0';
-    assert_int_equal(wv_password_verify("correct horse", h), WV_ERR_AUTH);
-    free(h);
-    free(h2);
+static void collect_site(const char *name, const char *announcement, void *arg) {
+    json_array_append_new(arg, json_pack("[s, s]", name, announcement));
+}
+
+static void known_sites_are_runtime_state(void **state) {
+    struct fx *f = *state;
+    int64_t rev = wv_store_revision(f->st);
+    struct wv_store_stamp a, b;
+    assert_int_equal(wv_store_stamp(f->st, &a), 0);
+    assert_int_equal(wv_store_known_site_put(f->st, "bravo", "{\"v\":1}"), 0);
+    assert_int_equal(wv_store_known_site_put(f->st, "alpha", "{\"v\":2}"), 0);
+    assert_int_equal(wv_store_known_site_put(f->st, "bravo", "{\"v\":3}"), 0);
+    json_t *got = json_array();
+    assert_int_equal(wv_store_known_sites(f->st, collect_site, got), 2);
+    char *text = json_dumps(got, JSON_COMPACT);
+    assert_string_equal(text, "[[\"alpha\",\"{\\\"v\\\":2}\"],[\"bravo\",\"{\\\"v\\\":3}\"]]");
+    free(text);
+    json_decref(got);
+    assert_int_equal(wv_store_revision(f->st), rev); /* not desired state */
+    assert_int_equal(wv_store_stamp(f->st, &b), 0);
+    assert_true(b.changes != a.changes); /* caches notice */
+    assert_int_equal(wv_store_known_site_delete(f->st, "alpha"), 0);
+    assert_int_equal(wv_store_known_site_delete(f->st, "alpha"), WV_ERR_NOTFOUND);
+    assert_int_equal(wv_store_known_sites_clear(f->st), 0);
+    got = json_array();
+    assert_int_equal(wv_store_known_sites(f->st, collect_site, got), 0);
+    json_decref(got);
+    assert_int_equal(wv_store_ping(f->st), 0);
 }
 
 static void identity(void **state) {
@@ -559,7 +567,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(apply_plan_dry_run_and_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(apply_requires_key_when_none_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens, setup, teardown),
-        cmocka_unit_test(passwords),
+        cmocka_unit_test_setup_teardown(known_sites_are_runtime_state, setup, teardown),
         cmocka_unit_test_setup_teardown(identity, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

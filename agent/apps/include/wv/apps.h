@@ -56,26 +56,43 @@
 #include <stdint.h>
 #include <uv.h>
 
+/* Counters of one app (a remote app, or an exposed app), kept by whoever
+ * owns the app (the reconciler, the mesh) and added to by the proxy's
+ * connections of it as bytes move. Reference-counted: a connection that
+ * outlives its app's deletion still counts somewhere. Loop thread only. */
+struct wv_app_counters {
+    uint64_t connections;   /* started, total */
+    uint64_t active;        /* open now */
+    uint64_t bytes_in;      /* from the tunnel to the local socket */
+    uint64_t bytes_out;     /* from the local socket into the tunnel */
+    uint64_t refused_limit; /* remote app: refused, maxConnections open already */
+    unsigned refs;
+};
+/* A zeroed set with one reference. */
+struct wv_app_counters *wv_app_counters_new(void);
+struct wv_app_counters *wv_app_counters_ref(struct wv_app_counters *c);
+/* Drops a reference (NULL is ignored); frees at the last one. */
+void wv_app_counters_unref(struct wv_app_counters *c);
+
 typedef struct wv_proxy wv_proxy;
 
 struct wv_proxy_callbacks {
     /* Exposed side: the canonical JSON of exposed app `app` ({name,
      * mode:"single", appSocket} or {name, mode:"range", portRange:[..],
-     * addressRange:[..]}), or NULL if none. Borrowed for the call only. */
-    const json_t *(*find_exposed)(wv_proxy *p, const char *app, void *user);
-    /* Accounting as bytes move: kind WV_KIND_REMOTE_APP (client side, name =
-     * remote app) or WV_KIND_EXPOSED_APP (name = app). in = bytes written
-     * from the tunnel to the local socket, out = bytes from the local socket
-     * accepted by the stream. conn_delta = +1 when a connection starts (client
-     * side: stream opened; exposed side: status ok sent), -1 when it ends.
-     * Optional (NULL). */
-    void (*count)(wv_proxy *p, enum wv_kind kind, const char *name, uint64_t in, uint64_t out,
-                  int conn_delta, void *user);
+     * addressRange:[..]}), or NULL if none. Borrowed for the call only.
+     * *counters (may be left NULL) receives the app's counters: the proxy
+     * takes its own reference and counts the connection there (connections
+     * and active when the status ok is sent, bytes as they move). */
+    const json_t *(*find_exposed)(wv_proxy *p, const char *app,
+                                  struct wv_app_counters **counters, void *user);
 };
 
 struct wv_proxy_options {
     size_t max_buffer;           /* per direction per connection; 0 = 256 KiB */
     uint32_t connect_timeout_ms; /* header wait and target connect; 0 = 10000 */
+    /* Client side: where streams to a site are opened (the tunnels,
+     * wv_tunnels_opener()). Without one every connection is refused. */
+    struct wv_stream_opener opener;
 };
 
 /* Creates a proxy. o (may be NULL) and cbs are copied; log may be NULL and
@@ -83,21 +100,19 @@ struct wv_proxy_options {
 int wv_proxy_new(uv_loop_t *loop, wv_log *log, const struct wv_proxy_options *o,
                  const struct wv_proxy_callbacks *cbs, void *user, wv_proxy **out);
 
-/* The stream opener used by wv_proxy_connect: opens a QUIC stream to the
- * app's site, sets its user data to handler, and returns 0 with *conn and
- * *sid, or a negative WV_ERR_* (no channel, no stream credit). */
-typedef int (*wv_proxy_open_fn)(void *handler, wv_quic_conn **conn, int64_t *sid, void *arg);
-
 /* Client side. client is an accepted uv_tcp_t or uv_pipe_t allocated with
  * wv_malloc (applisten.h); the proxy owns it from now on in every case.
- * remote_app names the remote app (for accounting and logs), app is the
- * peer's exposed app, target is "IP:PORT" for range apps or NULL/"" (both
- * copied). Calls open() once, synchronously. Returns 0, or the error of
- * open() / WV_ERR_INVAL (bad names) / WV_ERR_CLOSED (proxy closing), in which
- * case the client is already being closed. A status error from the peer is
- * logged (WARN, "proxy") and closes the client at once. */
-int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *remote_app, const char *app,
-                     const char *target, wv_proxy_open_fn open, void *arg);
+ * The stream goes to site through the options' opener. remote_app names
+ * the remote app (for logs), app is the peer's exposed app, target is
+ * "IP:PORT" for range apps or NULL/"" (all copied). counters (may be NULL)
+ * gets a reference: the connection's bytes and its active count go there
+ * (not connections: the listener counts what it accepts). Returns 0, or
+ * the opener's error / WV_ERR_INVAL (bad names) / WV_ERR_CLOSED (proxy
+ * closing), in which case the client is already being closed. A status
+ * error from the peer is logged (WARN, "proxy") and closes the client at
+ * once. */
+int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const char *remote_app,
+                     const char *app, const char *target, struct wv_app_counters *counters);
 
 /* Exposed side: the proven peer site (for logs) opened stream sid on conn.
  * Sets the stream's user data to a new handler before returning (or resets
@@ -183,7 +198,7 @@ struct wv_reconcile_callbacks {
      * returns an error and the reconciler closes client at once. NULL: every
      * connection is refused. */
     int (*on_remote_conn)(wv_reconciler *r, const char *name, const json_t *spec,
-                          uv_stream_t *client, void *user);
+                          uv_stream_t *client, struct wv_app_counters *counters, void *user);
 };
 
 /* cbs is copied. The store must outlive the reconciler. */
@@ -202,16 +217,6 @@ void wv_reconcile_site_changed(wv_reconciler *r, const char *site);
 /* The runtime status object of kind/name ({} when unknown), new reference. */
 json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *name);
 
-/* Counters of a remote app, updated by the proxy as bytes move. */
-struct wv_app_counters {
-    uint64_t connections; /* accepted, total */
-    uint64_t active;      /* open now */
-    uint64_t bytes_in;    /* from the tunnel to the local client */
-    uint64_t bytes_out;   /* from the local client into the tunnel */
-    uint64_t refused_limit; /* refused: maxConnections open already */
-};
-/* NULL if no such running app. The pointer stays valid until the next pass. */
-struct wv_app_counters *wv_reconcile_remote_counters(wv_reconciler *r, const char *name);
 
 /* Per remote app gauges and counters for /metrics (including
  * wovenet_remote_app_connections_refused_total). */

@@ -8,6 +8,8 @@
  *
  * Objects are immutable after creation and may be shared read-only; all
  * functions are safe on any thread. */
+#include "wv/base.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -111,5 +113,17 @@ int wv_keys_site_hash(const wv_keys *k, const char *site, char out[WV_SITE_HASH_
 
 /* Lower-case hex of n bytes into out (2n+1 bytes incl. NUL). */
 void wv_hex(const uint8_t *in, size_t n, char *out);
+/* Standard base64 (with padding) of n bytes, NUL-terminated; caller frees. */
+char *wv_base64(const unsigned char *p, size_t n);
+
+/* --- Passwords ------------------------------------------------------------ */
+
+/* PBKDF2-HMAC-SHA256 password hashing: "pbkdf2-sha256$ITER$SALT$HASH"
+ * (base64). Slow by design. */
+char *wv_password_hash(const char *password);
+/* The same with a chosen iteration count: for tests only (production uses
+ * wv_password_hash, 100000 iterations). NULL if the RNG fails. */
+char *wv_password_hash_iter(const char *password, unsigned iterations);
+int wv_password_verify(const char *password, const char *encoded); /* 0 or WV_ERR_AUTH */
 
 #endif

@@ -30,10 +30,10 @@ struct wv_mesh_callbacks {
     void (*event)(wv_mesh *m, const char *kind, const char *name, void *user);
 };
 
-/* id and store are borrowed and must outlive the mesh; rec (may be NULL)
- * receives remote-app counters. Nothing runs until wv_mesh_sync(). */
+/* id and store are borrowed and must outlive the mesh. Nothing runs until
+ * wv_mesh_sync(). */
 wv_mesh *wv_mesh_new(uv_loop_t *loop, wv_log *log, wv_store *store, const wv_identity *id,
-                     wv_reconciler *rec, const struct wv_mesh_callbacks *cbs, void *user);
+                     const struct wv_mesh_callbacks *cbs, void *user);
 /* Tears everything down (offline record published, channels closed); cb
  * fires once all is released, then m is freed. */
 void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg);
@@ -46,9 +46,11 @@ bool wv_mesh_site_up(wv_mesh *m, const char *site);
 bool wv_mesh_broker_connected(wv_mesh *m);
 
 /* Carries a connection accepted on remote app `name` (spec: its stored
- * object) to the app on its site. Takes client (see applisten.h). 0, or an
- * error and the caller closes client. */
-int wv_mesh_connect(wv_mesh *m, const char *name, const json_t *spec, uv_stream_t *client);
+ * object) to the app on its site, counting it in counters (may be NULL; a
+ * reference is taken, see wv_proxy_connect). Takes client (see
+ * wv_applisten). 0, or an error and the caller closes client. */
+int wv_mesh_connect(wv_mesh *m, const char *name, const json_t *spec, uv_stream_t *client,
+                    struct wv_app_counters *counters);
 
 /* GET /api/v1/peers and /peers/{site}: new references, NULL if unknown. */
 json_t *wv_mesh_peers_json(wv_mesh *m);

@@ -100,17 +100,30 @@ int wv_store_token_delete(wv_store *st, const char *name);
 int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem);
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem);
 
-/* --- Key/value for runtime modules (e.g. known peer sites) ----------------------- */
-/* The raw sqlite3 handle for modules that own tables of their own (added by
- * their own migrations). Use only on the store's thread. */
-struct sqlite3 *wv_store_db(wv_store *st);
+/* --- Runtime state beside the desired state: known peer sites ------------------- */
+/* Each peer's last valid announcement (the discovery codec's JSON text), so
+ * a restarted site dials its peers before the broker answers. Never part of
+ * the document, never moves the revision. 0 or WV_ERR_DB. */
+int wv_store_known_site_put(wv_store *st, const char *name, const char *announcement);
+/* Calls fn for each known site, by name; returns how many, or WV_ERR_DB.
+ * The strings are valid during the call only. */
+int wv_store_known_sites(wv_store *st, void (*fn)(const char *name, const char *announcement,
+                                                  void *arg),
+                         void *arg);
+/* 0, WV_ERR_NOTFOUND or WV_ERR_DB. */
+int wv_store_known_site_delete(wv_store *st, const char *name);
+int wv_store_known_sites_clear(wv_store *st);
 
-/* PBKDF2-HMAC-SHA256 password hashing: "pbkdf2-sha256$ITER$SALT$HASH"
- * (base64). Slow by design. */
-char *wv_password_hash(const char *password);
-/* The same with a chosen iteration count: for tests only (production uses
- * wv_password_hash, 100000 iterations). NULL if the RNG fails. */
-char *wv_password_hash_iter(const char *password, unsigned iterations);
-int wv_password_verify(const char *password, const char *encoded); /* 0 or WV_ERR_AUTH */
+/* --- Probes -------------------------------------------------------------------- */
+/* 0 when the database answers a query (readiness), else WV_ERR_DB. */
+int wv_store_ping(wv_store *st);
+/* A stamp that differs whenever the database changed since the last one,
+ * by this process or another (a CLI writing the same file): for caches of
+ * derived answers. 0 or WV_ERR_DB. */
+struct wv_store_stamp {
+    int64_t version; /* PRAGMA data_version */
+    int64_t changes; /* this connection's total changes */
+};
+int wv_store_stamp(wv_store *st, struct wv_store_stamp *out);
 
 #endif

@@ -58,6 +58,15 @@ struct wv_stream_ops {
     void (*writable)(void *s);
 };
 
+/* What the app layer needs of the tunnels: a way to open an app stream to a
+ * site. open() opens the stream, sets its user data to handler (see
+ * wv_stream_ops) and returns 0 with *conn and *sid, or a negative WV_ERR_*
+ * (no up channel, no stream credit). Synchronous; fires no callback. */
+struct wv_stream_opener {
+    int (*open)(void *self, const char *site, void *handler, wv_quic_conn **conn, int64_t *sid);
+    void *self;
+};
+
 /* One local tunnel socket to serve. */
 struct wv_tunnel_socket {
     const char *name;               /* the store object's name */
@@ -125,6 +134,8 @@ bool wv_tunnels_site_up(wv_tunnels *t, const char *site);
 /* Opens an app stream to site on its least-loaded up channel and sets its
  * handler (see wv_stream_ops). 0, WV_ERR_NOTFOUND (no up channel),
  * WV_ERR_AGAIN (every channel is out of stream credit). */
+/* wv_tunnels_open_stream as a wv_stream_opener (valid while t lives). */
+struct wv_stream_opener wv_tunnels_opener(wv_tunnels *t);
 int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_quic_conn **conn,
                            int64_t *sid);
 
