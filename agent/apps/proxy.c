@@ -17,7 +17,7 @@ static const struct wv_stream_ops stream_ops;
 
 /* ---- bookkeeping ---- */
 
-void pc_adj_buffered(pconn *c, long delta) {
+void wv_apps__adj_buffered(pconn *c, long delta) {
     wv_proxy *p = c->p;
     c->buffered = (size_t)((long)c->buffered + delta);
     p->stats.buffered = (uint64_t)((long)p->stats.buffered + delta);
@@ -27,7 +27,7 @@ void pc_adj_buffered(pconn *c, long delta) {
         p->stats.conn_buffered_peak = c->buffered;
 }
 
-void pc_count(pconn *c, uint64_t in, uint64_t out, int delta) {
+void wv_apps__count(pconn *c, uint64_t in, uint64_t out, int delta) {
     struct wv_app_counters *k = c->counters;
     if (!k)
         return;
@@ -60,7 +60,7 @@ void wv_app_counters_unref(struct wv_app_counters *k) {
         free(k);
 }
 
-pconn *pc_new(wv_proxy *p, bool exposed) {
+pconn *wv_apps__new(wv_proxy *p, bool exposed) {
     pconn *c = wv_calloc(1, sizeof(*c));
     c->ops = &stream_ops;
     c->p = p;
@@ -82,7 +82,7 @@ static void finish_proxy(wv_proxy *p) {
     free(p);
 }
 
-void pc_flush_unlist(pconn *c) {
+void wv_apps__flush_unlist(pconn *c) {
     if (!c->flush_listed)
         return;
     c->flush_listed = false;
@@ -95,13 +95,13 @@ void pc_flush_unlist(pconn *c) {
     c->fprev = c->fnext = NULL;
 }
 
-void pc_drop_queue(pconn *c) {
-    pc_flush_unlist(c);
+void wv_apps__drop_queue(pconn *c) {
+    wv_apps__flush_unlist(c);
     while (c->qhead) {
         wreq *w = c->qhead;
         c->qhead = w->next;
         c->in_pending -= w->len;
-        pc_adj_buffered(c, -(long)w->len);
+        wv_apps__adj_buffered(c, -(long)w->len);
         /* Nobody will write these: give the peer its credit back. */
         if (c->stream_live)
             wv_quic_stream_consumed(c->qc, c->sid, w->len);
@@ -113,10 +113,10 @@ void pc_drop_queue(pconn *c) {
 static void conn_free(pconn *c) {
     wv_proxy *p = c->p;
     if (c->counted)
-        pc_count(c, 0, 0, -1);
+        wv_apps__count(c, 0, 0, -1);
     wv_app_counters_unref(c->counters);
-    pc_drop_queue(c);
-    pc_adj_buffered(c, -(long)c->buffered);
+    wv_apps__drop_queue(c);
+    wv_apps__adj_buffered(c, -(long)c->buffered);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -149,7 +149,7 @@ static void timer_closed(uv_handle_t *h) {
     maybe_free(c);
 }
 
-void pc_close_timer(pconn *c) {
+void wv_apps__close_timer(pconn *c) {
     if (!c->timer_open)
         return;
     c->timer_open = false;
@@ -159,7 +159,7 @@ void pc_close_timer(pconn *c) {
 /* rst: end a TCP connection with RST so its far end sees an abort, not a
  * clean EOF. SO_LINGER is set by hand because uv_tcp_close_reset() refuses
  * once a shutdown was requested, which is exactly the half-closed case. */
-void pc_close_sock(pconn *c, bool rst) {
+void wv_apps__close_sock(pconn *c, bool rst) {
     if (!c->sock || !c->sock_open)
         return;
     c->sock_open = false;
@@ -173,22 +173,22 @@ void pc_close_sock(pconn *c, bool rst) {
 }
 
 /* Ends everything now: the stream is reset, the local socket closed. */
-void pc_end(pconn *c, bool rst) {
+void wv_apps__end(pconn *c, bool rst) {
     if (c->st == P_DEAD)
         return;
     c->st = P_DEAD;
-    pc_drop_queue(c);
+    wv_apps__drop_queue(c);
     if (c->stream_live)
         wv_quic_stream_reset(c->qc, c->sid, WV_APPERR_ABORTED);
-    pc_close_timer(c);
-    pc_close_sock(c, rst);
+    wv_apps__close_timer(c);
+    wv_apps__close_sock(c, rst);
 }
 
 /* The same, for an abort (counted) rather than a refusal. */
-void pc_abort(pconn *c, bool rst) {
+void wv_apps__abort(pconn *c, bool rst) {
     if (c->st != P_DEAD)
         c->p->stats.aborted++;
-    pc_end(c, rst);
+    wv_apps__end(c, rst);
 }
 
 /* ---- local -> tunnel ---- */
@@ -196,10 +196,10 @@ void pc_abort(pconn *c, bool rst) {
 /* Offers data (a frame, or rbuf[roff..rlen) when data points there) to the
  * stream and keeps what it does not accept in rbuf. A frame needs an empty
  * remainder. false if the stream is gone (the connection is aborted). */
-bool pc_push_out(pconn *c, const uint8_t *data, size_t len, bool frame) {
+bool wv_apps__push_out(pconn *c, const uint8_t *data, size_t len, bool frame) {
     long n = wv_quic_stream_write(c->qc, c->sid, data, len, false);
     if (n < 0) {
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
         return false;
     }
     if (frame) {
@@ -208,10 +208,10 @@ bool pc_push_out(pconn *c, const uint8_t *data, size_t len, bool frame) {
         size_t ctl = WV_MIN((size_t)n, c->ctrl_left);
         c->ctrl_left -= ctl;
         if ((size_t)n > ctl)
-            pc_count(c, 0, (uint64_t)n - ctl, 0);
+            wv_apps__count(c, 0, (uint64_t)n - ctl, 0);
     }
     if ((size_t)n == len) {
-        pc_adj_buffered(c, -(long)(c->rlen - c->roff));
+        wv_apps__adj_buffered(c, -(long)(c->rlen - c->roff));
         c->roff = c->rlen = 0;
         return true;
     }
@@ -221,10 +221,10 @@ bool pc_push_out(pconn *c, const uint8_t *data, size_t len, bool frame) {
         memcpy(c->rbuf, data + n, len - (size_t)n);
         c->roff = 0;
         c->rlen = len - (size_t)n;
-        pc_adj_buffered(c, (long)c->rlen);
+        wv_apps__adj_buffered(c, (long)c->rlen);
     } else {
         c->roff += (size_t)n;
-        pc_adj_buffered(c, -n);
+        wv_apps__adj_buffered(c, -n);
     }
     return true;
 }
@@ -267,38 +267,38 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     if (nread == UV_EOF && local_error(c)) {
         WV_DEBUG(c->p->log, SUB, "%s %s: local connection reset", c->exposed ? "app" : "remote app",
                  c->name);
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
         return;
     }
     if (nread == UV_EOF) {
         c->local_eof = true;
         stop_reading(c);
         if (c->rlen == c->roff)
-            pc_send_fin(c);
+            wv_apps__send_fin(c);
         return;
     }
     if (nread < 0) {
         WV_DEBUG(c->p->log, SUB, "%s %s: local read: %s", c->exposed ? "app" : "remote app",
                  c->name, uv_strerror((int)nread));
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
         return;
     }
     /* Account the bytes as held, then let push_out release what it sends. */
     c->roff = 0;
     c->rlen = (size_t)nread;
-    pc_adj_buffered(c, nread);
-    if (!pc_push_out(c, c->rbuf, (size_t)nread, false))
+    wv_apps__adj_buffered(c, nread);
+    if (!wv_apps__push_out(c, c->rbuf, (size_t)nread, false))
         return;
     if (c->rlen > c->roff)
         stop_reading(c); /* until the writable event */
 }
 
-void pc_start_reading(pconn *c) {
+void wv_apps__start_reading(pconn *c) {
     if (c->reading || !c->sock_open || !c->sock_connected || c->local_eof || c->rlen > c->roff ||
         (c->st != P_SPLICE && c->st != P_STATUS))
         return;
     if (uv_read_start(c->sock, on_alloc, on_read) != 0) {
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
         return;
     }
     c->reading = true;
@@ -306,15 +306,15 @@ void pc_start_reading(pconn *c) {
 
 static void maybe_finish_local(pconn *c) {
     if (c->sock_open && c->fin_sent && c->shut_done)
-        pc_close_sock(c, false);
+        wv_apps__close_sock(c, false);
 }
 
-void pc_send_fin(pconn *c) {
+void wv_apps__send_fin(pconn *c) {
     if (c->fin_sent)
         return;
     c->fin_sent = true;
     if (wv_quic_stream_shutdown_write(c->qc, c->sid) != 0) {
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
         return;
     }
     maybe_finish_local(c);
@@ -347,15 +347,15 @@ static void on_writable(void *s) {
     pconn *c = s;
     if (c->st == P_DEAD || !c->stream_live)
         return;
-    if (c->rlen > c->roff && !pc_push_out(c, c->rbuf + c->roff, c->rlen - c->roff, false))
+    if (c->rlen > c->roff && !wv_apps__push_out(c, c->rbuf + c->roff, c->rlen - c->roff, false))
         return;
     if (c->rlen > c->roff)
         return;
     if (c->local_eof) {
-        pc_send_fin(c);
+        wv_apps__send_fin(c);
         return;
     }
-    pc_start_reading(c);
+    wv_apps__start_reading(c);
     if (c->reading)
         read_now(c);
 }
@@ -366,20 +366,20 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
     pconn *c = req->data;
     c->shut_done = true;
     if (status < 0 && status != UV_ECANCELED) {
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
         return;
     }
     maybe_finish_local(c);
 }
 
-void pc_maybe_shutdown(pconn *c) {
+void wv_apps__maybe_shutdown(pconn *c) {
     if (!c->peer_fin || c->in_pending > 0 || c->shut_started || !c->sock_open ||
         !c->sock_connected || c->st != P_SPLICE)
         return;
     c->shut_started = true;
     c->sreq.data = c;
     if (uv_shutdown(&c->sreq, c->sock, on_shutdown) != 0)
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
 }
 
 static void on_written(uv_write_t *req, int status) {
@@ -388,17 +388,17 @@ static void on_written(uv_write_t *req, int status) {
     size_t n = w->len;
     free(w);
     c->in_pending -= n;
-    pc_adj_buffered(c, -(long)n);
+    wv_apps__adj_buffered(c, -(long)n);
     if (status < 0) {
         if (status != UV_ECANCELED)
-            pc_abort(c, true);
+            wv_apps__abort(c, true);
         return;
     }
     /* End to end: the peer may send more only now that the bytes are out. */
     if (c->stream_live)
         wv_quic_stream_consumed(c->qc, c->sid, n);
-    pc_count(c, n, 0, 0);
-    pc_maybe_shutdown(c);
+    wv_apps__count(c, n, 0, 0);
+    wv_apps__maybe_shutdown(c);
 }
 
 static void issue(pconn *c, wreq *w) {
@@ -406,16 +406,16 @@ static void issue(pconn *c, wreq *w) {
     w->req.data = w;
     if (uv_write(&w->req, c->sock, &b, 1, on_written) != 0) {
         c->in_pending -= w->len;
-        pc_adj_buffered(c, -(long)w->len);
+        wv_apps__adj_buffered(c, -(long)w->len);
         free(w);
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
     }
 }
 
 /* Hands c's queued chunks to libuv, in order. A failed write aborts c, and
  * whatever is left then goes the way of any dropped queue (credit back). */
-void pc_issue_queued(pconn *c) {
-    pc_flush_unlist(c);
+void wv_apps__issue_queued(pconn *c) {
+    wv_apps__flush_unlist(c);
     while (c->qhead && c->st == P_SPLICE) {
         wreq *w = c->qhead;
         c->qhead = w->next;
@@ -424,14 +424,14 @@ void pc_issue_queued(pconn *c) {
         w->next = NULL;
         issue(c, w);
     }
-    pc_drop_queue(c);
+    wv_apps__drop_queue(c);
 }
 
 /* Issues every gathered chunk: one write per connection per loop pass. */
 static void on_flush(uv_check_t *h) {
     wv_proxy *p = h->data;
     while (p->flushq)
-        pc_issue_queued(p->flushq);
+        wv_apps__issue_queued(p->flushq);
     uv_check_stop(h);
 }
 
@@ -460,7 +460,7 @@ static void deliver(pconn *c, const uint8_t *data, size_t len, bool fin) {
         memcpy(w->data + w->len, data, len);
         w->len += len;
         c->in_pending += len;
-        pc_adj_buffered(c, (long)len);
+        wv_apps__adj_buffered(c, (long)len);
         if (c->st == P_SPLICE && !c->flush_listed) {
             wv_proxy *p = c->p;
             c->flush_listed = true;
@@ -474,7 +474,7 @@ static void deliver(pconn *c, const uint8_t *data, size_t len, bool fin) {
     }
     if (fin && c->st != P_DEAD) {
         c->peer_fin = true;
-        pc_maybe_shutdown(c);
+        wv_apps__maybe_shutdown(c);
     }
 }
 
@@ -507,7 +507,7 @@ static int take_frame(pconn *c, const uint8_t *data, size_t len, size_t *used, j
 }
 
 /* Peer text for a log line: bounded and without control characters. */
-void pc_clean(char *dst, size_t cap, const char *src) {
+void wv_apps__clean(char *dst, size_t cap, const char *src) {
     size_t i = 0;
     for (; src && src[i] && i + 1 < cap; i++)
         dst[i] = ((unsigned char)src[i] < 0x20 || src[i] == 0x7f) ? '?' : src[i];
@@ -521,16 +521,16 @@ static void on_status(pconn *c, json_t *obj) {
     int rv = wv_status_parse(obj, &code, &msg);
     if (rv == 0) {
         c->st = P_SPLICE;
-        pc_start_reading(c);
+        wv_apps__start_reading(c);
         return;
     }
     char cc[64], cm[200];
-    pc_clean(cc, sizeof(cc), rv == WV_ERR_PROTO ? "bad-status" : code);
-    pc_clean(cm, sizeof(cm), rv == WV_ERR_PROTO ? "malformed status frame" : msg);
+    wv_apps__clean(cc, sizeof(cc), rv == WV_ERR_PROTO ? "bad-status" : code);
+    wv_apps__clean(cm, sizeof(cm), rv == WV_ERR_PROTO ? "malformed status frame" : msg);
     WV_WARN(c->p->log, SUB, "remote app %s (app %s): refused by the peer: %s: %s", c->name, c->peer,
             cc, cm);
     c->p->stats.remote_errors++;
-    pc_end(c, false);
+    wv_apps__end(c, false);
 }
 
 int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const char *remote_app,
@@ -546,7 +546,7 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const c
     snprintf(h.app, sizeof(h.app), "%s", app);
     if (target)
         snprintf(h.target, sizeof(h.target), "%s", target);
-    pconn *c = pc_new(p, false);
+    pconn *c = wv_apps__new(p, false);
     snprintf(c->name, sizeof(c->name), "%s", remote_app ? remote_app : app);
     snprintf(c->peer, sizeof(c->peer), "%s", app);
     c->sock = client;
@@ -565,27 +565,27 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const c
                 wv_strerror(rv));
         p->stats.remote_errors++;
         c->st = P_DEAD;
-        pc_close_sock(c, false);
+        wv_apps__close_sock(c, false);
         return rv;
     }
     c->stream_live = true;
     c->counted = true;
-    pc_count(c, 0, 0, +1);
+    wv_apps__count(c, 0, 0, +1);
     json_t *hj = wv_app_header_to_json(&h);
     uint8_t *b = NULL;
     size_t blen = 0;
     rv = wv_frame_encode(hj, &b, &blen);
     json_decref(hj);
     if (rv != 0) {
-        pc_end(c, false);
+        wv_apps__end(c, false);
         return 0; /* the stream exists: the close event frees c */
     }
-    bool ok = pc_push_out(c, b, blen, true);
+    bool ok = wv_apps__push_out(c, b, blen, true);
     free(b);
     /* Pipelining: the client's first bytes travel with the header; the
      * exposed side holds them under flow control until it has connected. */
     if (ok)
-        pc_start_reading(c);
+        wv_apps__start_reading(c);
     return 0;
 }
 
@@ -601,7 +601,7 @@ static void on_data(void *s, const uint8_t *data, size_t len, bool fin) {
             return;
         if (rv != 0) {
             if (c->st == P_HEADER) {
-                pc_refuse(c, WV_ERRC_BAD_HEADER,
+                wv_apps__refuse(c, WV_ERRC_BAD_HEADER,
                           rv == WV_ERR_AGAIN ? "stream ended in the header"
                                              : "malformed header frame");
             } else {
@@ -609,12 +609,12 @@ static void on_data(void *s, const uint8_t *data, size_t len, bool fin) {
                         rv == WV_ERR_AGAIN ? "stream ended before the status"
                                            : "malformed status frame");
                 c->p->stats.remote_errors++;
-                pc_end(c, false);
+                wv_apps__end(c, false);
             }
             return;
         }
         if (c->st == P_HEADER)
-            pc_on_header(c, obj);
+            wv_apps__on_header(c, obj);
         else
             on_status(c, obj);
         json_decref(obj);
@@ -628,12 +628,12 @@ static void on_reset(void *s, uint64_t app_error) {
     pconn *c = s;
     if (c->st == P_REFUSED) {
         /* The opener's usual answer to our error status. */
-        pc_end(c, false);
+        wv_apps__end(c, false);
         return;
     }
     WV_DEBUG(c->p->log, SUB, "%s %s: stream reset by the peer (0x%llx)",
              c->exposed ? "app" : "remote app", c->name, (unsigned long long)app_error);
-    pc_abort(c, true);
+    wv_apps__abort(c, true);
 }
 
 static void on_close(void *s, uint64_t app_error) {
@@ -655,9 +655,9 @@ static void on_close(void *s, uint64_t app_error) {
                         (unsigned long long)app_error);
         }
         c->st = P_DEAD;
-        pc_drop_queue(c);
-        pc_close_timer(c);
-        pc_close_sock(c, rst);
+        wv_apps__drop_queue(c);
+        wv_apps__close_timer(c);
+        wv_apps__close_sock(c, rst);
     }
     maybe_free(c);
 }
@@ -712,7 +712,7 @@ void wv_proxy_close(wv_proxy *p, void (*cb)(void *arg), void *arg) {
     pconn *c = p->conns;
     while (c) {
         pconn *next = c->next;
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
         if (c->stream_live) {
             /* Detach: the stream's remaining events must not reach c. */
             wv_quic_stream_set_user(c->qc, c->sid, NULL);

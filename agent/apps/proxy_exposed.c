@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pc_refuse(pconn *c, const char *code, const char *message) {
+void wv_apps__refuse(pconn *c, const char *code, const char *message) {
     wv_proxy *p = c->p;
     WV_INFO(p->log, SUB, "site %s app %s: refused: %s (%s)", c->peer, c->name[0] ? c->name : "?",
             code, message);
@@ -22,9 +22,9 @@ void pc_refuse(pconn *c, const char *code, const char *message) {
     else
         p->stats.refused_connect++;
     c->st = P_REFUSED;
-    pc_close_timer(c);
-    pc_close_sock(c, false);
-    pc_drop_queue(c);
+    wv_apps__close_timer(c);
+    wv_apps__close_sock(c, false);
+    wv_apps__drop_queue(c);
     free(c->hbuf);
     c->hbuf = NULL;
     json_t *st = wv_status_json(code, message);
@@ -34,23 +34,23 @@ void pc_refuse(pconn *c, const char *code, const char *message) {
     json_decref(st);
     /* No local side: the FIN follows the status as if the app said EOF. */
     c->local_eof = true;
-    if (rv != 0 || !pc_push_out(c, b, blen, true)) {
+    if (rv != 0 || !wv_apps__push_out(c, b, blen, true)) {
         free(b);
         if (rv != 0)
-            pc_end(c, false);
+            wv_apps__end(c, false);
         return;
     }
     free(b);
     if (c->rlen == c->roff)
-        pc_send_fin(c);
+        wv_apps__send_fin(c);
 }
 
 static void on_timeout(uv_timer_t *t) {
     pconn *c = t->data;
     if (c->st == P_HEADER)
-        pc_refuse(c, WV_ERRC_BAD_HEADER, "no header in time");
+        wv_apps__refuse(c, WV_ERRC_BAD_HEADER, "no header in time");
     else if (c->st == P_CONNECTING)
-        pc_refuse(c, WV_ERRC_CONNECT_TIMEOUT, "connecting to the app timed out");
+        wv_apps__refuse(c, WV_ERRC_CONNECT_TIMEOUT, "connecting to the app timed out");
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -58,11 +58,11 @@ static void on_connect(uv_connect_t *req, int status) {
     if (status == UV_ECANCELED || c->st != P_CONNECTING)
         return;
     if (status < 0) {
-        pc_refuse(c, WV_ERRC_CONNECT_REFUSED, uv_strerror(status));
+        wv_apps__refuse(c, WV_ERRC_CONNECT_REFUSED, uv_strerror(status));
         return;
     }
     c->sock_connected = true;
-    pc_close_timer(c);
+    wv_apps__close_timer(c);
     if (!c->sock_unix)
         uv_tcp_nodelay((uv_tcp_t *)c->sock, 1);
     json_t *st = wv_status_json(WV_STATUS_OK, NULL);
@@ -71,21 +71,21 @@ static void on_connect(uv_connect_t *req, int status) {
     int rv = wv_frame_encode(st, &b, &blen);
     json_decref(st);
     if (rv != 0) {
-        pc_abort(c, true);
+        wv_apps__abort(c, true);
         return;
     }
-    bool ok = pc_push_out(c, b, blen, true);
+    bool ok = wv_apps__push_out(c, b, blen, true);
     free(b);
     if (!ok)
         return;
     c->st = P_SPLICE;
     c->counted = true;
-    pc_count(c, 0, 0, +1);
+    wv_apps__count(c, 0, 0, +1);
     WV_DEBUG(c->p->log, SUB, "site %s app %s: connected", c->peer, c->name);
     /* The pipelined payload that waited under flow control goes out now. */
-    pc_issue_queued(c);
-    pc_maybe_shutdown(c);
-    pc_start_reading(c);
+    wv_apps__issue_queued(c);
+    wv_apps__maybe_shutdown(c);
+    wv_apps__start_reading(c);
 }
 
 /* Is target allowed by the range app's portRange and addressRange? */
@@ -136,14 +136,14 @@ static void start_connect(pconn *c, const struct wv_app_socket *as) {
     }
     int rv = uv_tcp_connect(&c->creq, &h->tcp, (const struct sockaddr *)&as->addr, on_connect);
     if (rv != 0)
-        pc_refuse(c, WV_ERRC_CONNECT_REFUSED, uv_strerror(rv));
+        wv_apps__refuse(c, WV_ERRC_CONNECT_REFUSED, uv_strerror(rv));
 }
 
-void pc_on_header(pconn *c, json_t *obj) {
+void wv_apps__on_header(pconn *c, json_t *obj) {
     struct wv_app_header h;
     const char *why = NULL;
     if (wv_app_header_from_json(obj, &h, &why) != 0) {
-        pc_refuse(c, WV_ERRC_BAD_HEADER, why);
+        wv_apps__refuse(c, WV_ERRC_BAD_HEADER, why);
         return;
     }
     snprintf(c->name, sizeof(c->name), "%s", h.app);
@@ -152,7 +152,7 @@ void pc_on_header(pconn *c, json_t *obj) {
     wv_app_counters_unref(c->counters);
     c->counters = wv_app_counters_ref(counters);
     if (!app) {
-        pc_refuse(c, WV_ERRC_UNKNOWN_APP, "no such exposed app");
+        wv_apps__refuse(c, WV_ERRC_UNKNOWN_APP, "no such exposed app");
         return;
     }
     struct wv_app_socket as;
@@ -160,18 +160,18 @@ void pc_on_header(pconn *c, json_t *obj) {
     const char *mode = json_string_value(json_object_get(app, "mode"));
     if (mode && strcmp(mode, "range") == 0) {
         if (!h.target[0] || wv_parse_hostport(h.target, &as.addr) != 0) {
-            pc_refuse(c, WV_ERRC_TARGET_DENIED, "a range app needs a target IP:PORT");
+            wv_apps__refuse(c, WV_ERRC_TARGET_DENIED, "a range app needs a target IP:PORT");
             return;
         }
         if (!target_allowed(app, (const struct sockaddr *)&as.addr)) {
-            pc_refuse(c, WV_ERRC_TARGET_DENIED, "target outside the app's address or port ranges");
+            wv_apps__refuse(c, WV_ERRC_TARGET_DENIED, "target outside the app's address or port ranges");
             return;
         }
     } else {
         /* A target sent to a single app is ignored: the app decides. */
         const char *s = json_string_value(json_object_get(app, "appSocket"));
         if (!s || wv_parse_app_socket(s, &as, NULL) != 0) {
-            pc_refuse(c, WV_ERRC_CONNECT_REFUSED, "the app's socket is invalid");
+            wv_apps__refuse(c, WV_ERRC_CONNECT_REFUSED, "the app's socket is invalid");
             return;
         }
     }
@@ -183,7 +183,7 @@ void wv_proxy_accept(wv_proxy *p, const char *site, wv_quic_conn *conn, int64_t 
         wv_quic_stream_reset(conn, sid, WV_APPERR_ABORTED);
         return;
     }
-    pconn *c = pc_new(p, true);
+    pconn *c = wv_apps__new(p, true);
     snprintf(c->peer, sizeof(c->peer), "%s", site ? site : "?");
     c->qc = conn;
     c->sid = sid;

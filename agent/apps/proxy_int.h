@@ -100,27 +100,27 @@ struct wv_proxy {
 };
 
 /* proxy.c */
-pconn *pc_new(wv_proxy *p, bool exposed);
-void pc_adj_buffered(pconn *c, long delta);
+pconn *wv_apps__new(wv_proxy *p, bool exposed);
+void wv_apps__adj_buffered(pconn *c, long delta);
 /* Adds bytes to the app's counters; delta +1 (connection started: active,
  * and connections on the exposed side) or -1 (it ended). */
-void pc_count(pconn *c, uint64_t in, uint64_t out, int delta);
-void pc_drop_queue(pconn *c);
-void pc_close_timer(pconn *c);
-void pc_close_sock(pconn *c, bool rst);
-void pc_end(pconn *c, bool rst);   /* reset the stream, close the handles */
-void pc_abort(pconn *c, bool rst); /* pc_end, counted as an abort */
-bool pc_push_out(pconn *c, const uint8_t *data, size_t len, bool frame);
-void pc_send_fin(pconn *c);
-void pc_start_reading(pconn *c);
-void pc_maybe_shutdown(pconn *c);
+void wv_apps__count(pconn *c, uint64_t in, uint64_t out, int delta);
+void wv_apps__drop_queue(pconn *c);
+void wv_apps__close_timer(pconn *c);
+void wv_apps__close_sock(pconn *c, bool rst);
+void wv_apps__end(pconn *c, bool rst);   /* reset the stream, close the handles */
+void wv_apps__abort(pconn *c, bool rst); /* wv_apps__end, counted as an abort */
+bool wv_apps__push_out(pconn *c, const uint8_t *data, size_t len, bool frame);
+void wv_apps__send_fin(pconn *c);
+void wv_apps__start_reading(pconn *c);
+void wv_apps__maybe_shutdown(pconn *c);
 /* Writes the queued chunks (st must be P_SPLICE); drops them otherwise. */
-void pc_issue_queued(pconn *c);
-void pc_flush_unlist(pconn *c);
-void pc_clean(char *dst, size_t cap, const char *src);
+void wv_apps__issue_queued(pconn *c);
+void wv_apps__flush_unlist(pconn *c);
+void wv_apps__clean(char *dst, size_t cap, const char *src);
 
 /* proxy_exposed.c */
-void pc_refuse(pconn *c, const char *code, const char *message);
-void pc_on_header(pconn *c, json_t *obj);
+void wv_apps__refuse(pconn *c, const char *code, const char *message);
+void wv_apps__on_header(pconn *c, json_t *obj);
 
 #endif

@@ -54,7 +54,7 @@ static int rd_string(struct walk *w, const char *path, const char *key, const st
                      json_t **out) {
     if (n->type != YN_SCALAR)
         return fail(w, path, key, "expected a string, got %s", kind_name(n));
-    *out = json_string(wv_ytree_is_null(n) ? "" : n->s);
+    *out = json_string(wv_config__ytree_is_null(n) ? "" : n->s);
     if (!*out)
         return fail(w, path, key, "not valid UTF-8");
     return 0;
@@ -94,7 +94,7 @@ static int rd_bool(struct walk *w, const char *path, const char *key, const stru
 /* A list of strings; plain numbers are taken as their text ("5900"). */
 static int rd_strings(struct walk *w, const char *path, const char *key, const struct ynode *n,
                       json_t **out) {
-    if (n->type == YN_SCALAR && wv_ytree_is_null(n)) {
+    if (n->type == YN_SCALAR && wv_config__ytree_is_null(n)) {
         *out = json_array();
         return 0;
     }
@@ -123,13 +123,13 @@ static int rd_strings(struct walk *w, const char *path, const char *key, const s
 static int rd_map(struct walk *w, const char *path, const char *key, const struct ynode *n,
                   char *sub_path, size_t size) {
     snprintf(sub_path, size, "%s%s%s", path, *path ? "." : "", key);
-    if (n->type == YN_MAP || wv_ytree_is_null(n))
+    if (n->type == YN_MAP || wv_config__ytree_is_null(n))
         return 0;
     return fail(w, path, key, "expected a mapping, got %s", kind_name(n));
 }
 
 static int rd_seq(struct walk *w, const char *path, const char *key, const struct ynode *n) {
-    if (n->type == YN_SEQ || wv_ytree_is_null(n))
+    if (n->type == YN_SEQ || wv_config__ytree_is_null(n))
         return 0;
     return fail(w, path, key, "expected a list, got %s", kind_name(n));
 }
@@ -638,14 +638,14 @@ char *wv_config_derive_topic(const char *network_key) {
 int wv_config_from_yaml(const char *text, size_t len, json_t **doc, wv_verr *err) {
     *doc = NULL;
     struct ynode *root;
-    int rc = wv_ytree_parse(text, len, &root, err);
+    int rc = wv_config__ytree_parse(text, len, &root, err);
     if (rc)
         return rc == WV_ERR_TOOBIG ? WV_ERR_INVAL : rc;
     json_t *d =
         json_pack("{s:{}, s:[], s:[], s:[]}", "site", "tunnelSockets", "exposedApps", "remoteApps");
     struct walk w = {.err = err};
     rc = do_top(&w, root, d);
-    wv_ytree_free(root);
+    wv_config__ytree_free(root);
     if (rc) {
         wv_config_doc_free(d);
         return rc;

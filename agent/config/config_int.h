@@ -28,12 +28,12 @@ struct ynode {
  * than one document, over-deep nesting and too many nodes are refused with
  * err filled (field: the path so far). 0 or WV_ERR_INVAL / WV_ERR_TOOBIG.
  * An empty document yields an empty map. */
-int wv_ytree_parse(const char *text, size_t len, struct ynode **out, wv_verr *err);
+int wv_config__ytree_parse(const char *text, size_t len, struct ynode **out, wv_verr *err);
 /* Frees the tree, wiping scalar values (they may hold secrets). */
-void wv_ytree_free(struct ynode *n);
+void wv_config__ytree_free(struct ynode *n);
 /* The value of key in a map, or NULL. */
-const struct ynode *wv_ytree_get(const struct ynode *map, const char *key);
+const struct ynode *wv_config__ytree_get(const struct ynode *map, const char *key);
 /* Is the scalar a YAML null ("", "~", "null" plain)? */
-bool wv_ytree_is_null(const struct ynode *n);
+bool wv_config__ytree_is_null(const struct ynode *n);
 
 #endif

@@ -70,13 +70,13 @@ static int attach(struct builder *b, struct ynode *n) {
     if (++b->nodes > WV_CONFIG_MAX_NODES) {
         path_of(b, path, sizeof(path));
         set_err(b->err, path, "too many YAML nodes (more than %s%ld)", "", WV_CONFIG_MAX_NODES);
-        wv_ytree_free(n);
+        wv_config__ytree_free(n);
         return WV_ERR_TOOBIG;
     }
     if (b->depth == 0) {
         if (b->root) {
             set_err(b->err, "", "more than one YAML document%s", "", 0);
-            wv_ytree_free(n);
+            wv_config__ytree_free(n);
             return WV_ERR_INVAL;
         }
         b->root = n;
@@ -92,7 +92,7 @@ static int attach(struct builder *b, struct ynode *n) {
         if (n->type != YN_SCALAR) {
             path_of(b, path, sizeof(path));
             set_err(b->err, path, "line %s%ld: mapping keys must be plain strings", "", n->line);
-            wv_ytree_free(n);
+            wv_config__ytree_free(n);
             return WV_ERR_INVAL;
         }
         for (size_t i = 0; i < f->node->n; i++) {
@@ -101,13 +101,13 @@ static int attach(struct builder *b, struct ynode *n) {
                 size_t l = strlen(path);
                 snprintf(path + l, sizeof(path) - l, "%s%s", l ? "." : "", n->s);
                 set_err(b->err, path, "duplicate key%s (line %ld)", "", n->line);
-                wv_ytree_free(n);
+                wv_config__ytree_free(n);
                 return WV_ERR_INVAL;
             }
         }
         f->pending_key = n->s;
         n->s = NULL;
-        wv_ytree_free(n);
+        wv_config__ytree_free(n);
         return 0;
     }
     ynode_append(f->node, f->pending_key, n);
@@ -145,7 +145,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev) {
             n->slen = strlen(n->s);
             path_of(b, path, sizeof(path));
             set_err(b->err, path, "line %s%ld: NUL byte in a value", "", line);
-            wv_ytree_free(n);
+            wv_config__ytree_free(n);
             return WV_ERR_INVAL;
         }
         n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -178,7 +178,7 @@ static int on_event(struct builder *b, const yaml_event_t *ev) {
     }
 }
 
-int wv_ytree_parse(const char *text, size_t len, struct ynode **out, wv_verr *err) {
+int wv_config__ytree_parse(const char *text, size_t len, struct ynode **out, wv_verr *err) {
     *out = NULL;
     memset(err, 0, sizeof(*err));
     if (len > WV_CONFIG_MAX_BYTES) {
@@ -214,24 +214,24 @@ int wv_ytree_parse(const char *text, size_t len, struct ynode **out, wv_verr *er
     for (int i = 0; i < b.depth; i++)
         free(b.stack[i].pending_key);
     if (rc) {
-        wv_ytree_free(b.root);
+        wv_config__ytree_free(b.root);
         return rc;
     }
-    if (!b.root || (b.root->type == YN_SCALAR && wv_ytree_is_null(b.root))) {
-        wv_ytree_free(b.root);
+    if (!b.root || (b.root->type == YN_SCALAR && wv_config__ytree_is_null(b.root))) {
+        wv_config__ytree_free(b.root);
         b.root = ynode_new(YN_MAP, 1);
     }
     if (b.root->type != YN_MAP) {
         set_err(err, "", "the config must be a mapping of keys to values (line %s%ld)", "",
                 b.root->line);
-        wv_ytree_free(b.root);
+        wv_config__ytree_free(b.root);
         return WV_ERR_INVAL;
     }
     *out = b.root;
     return 0;
 }
 
-void wv_ytree_free(struct ynode *n) {
+void wv_config__ytree_free(struct ynode *n) {
     if (!n)
         return;
     if (n->s) {
@@ -241,14 +241,14 @@ void wv_ytree_free(struct ynode *n) {
     for (size_t i = 0; i < n->n; i++) {
         if (n->keys)
             free(n->keys[i]);
-        wv_ytree_free(n->items[i]);
+        wv_config__ytree_free(n->items[i]);
     }
     free(n->keys);
     free(n->items);
     free(n);
 }
 
-const struct ynode *wv_ytree_get(const struct ynode *map, const char *key) {
+const struct ynode *wv_config__ytree_get(const struct ynode *map, const char *key) {
     if (!map || map->type != YN_MAP)
         return NULL;
     for (size_t i = 0; i < map->n; i++)
@@ -257,7 +257,7 @@ const struct ynode *wv_ytree_get(const struct ynode *map, const char *key) {
     return NULL;
 }
 
-bool wv_ytree_is_null(const struct ynode *n) {
+bool wv_config__ytree_is_null(const struct ynode *n) {
     return n->type == YN_SCALAR && n->plain &&
            (n->slen == 0 || strcmp(n->s, "~") == 0 || strcmp(n->s, "null") == 0 ||
             strcmp(n->s, "Null") == 0 || strcmp(n->s, "NULL") == 0);

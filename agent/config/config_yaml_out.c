@@ -269,7 +269,7 @@ int wv_config_to_yaml(const json_t *doc, char **out) {
 /* Which of two spellings the user wrote in item idx of a YAML list. */
 static const char *spelled(const struct ynode *list, long idx, const char *a, const char *b) {
     if (list && list->type == YN_SEQ && idx >= 0 && (size_t)idx < list->n &&
-        !wv_ytree_get(list->items[idx], a) && wv_ytree_get(list->items[idx], b))
+        !wv_config__ytree_get(list->items[idx], a) && wv_config__ytree_get(list->items[idx], b))
         return b;
     return a;
 }
@@ -278,9 +278,9 @@ void wv_config_yaml_field(const char *text, size_t len, const char *canon, char 
     struct ynode *root = NULL;
     wv_verr ignore;
     if (text)
-        wv_ytree_parse(text, len, &root, &ignore);
-    const struct ynode *mc = wv_ytree_get(root, "messageChannel");
-    const struct ynode *mqtt = wv_ytree_get(mc, "mqtt");
+        wv_config__ytree_parse(text, len, &root, &ignore);
+    const struct ynode *mc = wv_config__ytree_get(root, "messageChannel");
+    const struct ynode *mqtt = wv_config__ytree_get(mc, "mqtt");
     const char *rest;
     long idx = -1;
     char tail[256];
@@ -290,13 +290,13 @@ void wv_config_yaml_field(const char *text, size_t len, const char *canon, char 
         snprintf(out, size, "crypto.keySet");
     } else if (PREFIX("site.networkKey")) {
         snprintf(out, size, "%s",
-                 wv_ytree_get(mc, "cryptoKey") && !wv_ytree_get(wv_ytree_get(root, "crypto"), "key")
+                 wv_config__ytree_get(mc, "cryptoKey") && !wv_config__ytree_get(wv_config__ytree_get(root, "crypto"), "key")
                      ? "messageChannel.cryptoKey"
                      : "crypto.key");
     } else if (PREFIX("site.messageChannel.protocol")) {
         snprintf(out, size, "messageChannel.protocol");
     } else if (PREFIX("site.messageChannel.brokers")) {
-        bool single = wv_ytree_get(mqtt, "brokerServer") != NULL;
+        bool single = wv_config__ytree_get(mqtt, "brokerServer") != NULL;
         if (sscanf(rest, "[%ld]", &idx) == 1 && !(single && idx == 0))
             snprintf(out, size, "messageChannel.mqtt.brokerServers[%ld]", single ? idx - 1 : idx);
         else
@@ -308,7 +308,7 @@ void wv_config_yaml_field(const char *text, size_t len, const char *canon, char 
     } else if (PREFIX("tunnelSockets")) {
         snprintf(out, size, "tunnel.localSockets%s", rest);
     } else if (PREFIX("exposedApps")) {
-        const struct ynode *list = wv_ytree_get(root, "localExposedApps");
+        const struct ynode *list = wv_config__ytree_get(root, "localExposedApps");
         int n = 0;
         tail[0] = '\0';
         sscanf(rest, "[%ld]%n", &idx, &n);
@@ -321,7 +321,7 @@ void wv_config_yaml_field(const char *text, size_t len, const char *canon, char 
         else
             snprintf(out, size, "localExposedApps%s", rest);
     } else if (PREFIX("remoteApps")) {
-        const struct ynode *list = wv_ytree_get(root, "remoteApps");
+        const struct ynode *list = wv_config__ytree_get(root, "remoteApps");
         int n = 0;
         sscanf(rest, "[%ld]%n", &idx, &n);
         if (n > 0 && strcmp(rest + n, ".appName") == 0)
@@ -335,5 +335,5 @@ void wv_config_yaml_field(const char *text, size_t len, const char *canon, char 
         snprintf(out, size, "%s", canon);
     }
 #undef PREFIX
-    wv_ytree_free(root);
+    wv_config__ytree_free(root);
 }

@@ -57,7 +57,7 @@ struct derive_job {
 
 static void derive_work(uv_work_t *w) {
     struct derive_job *j = WV_CONTAINER_OF(w, struct derive_job, work);
-    j->rc = wv_keys_derive(j->key, strlen(j->key), j->topic, m_kdf_iterations(), &j->keys);
+    j->rc = wv_keys_derive(j->key, strlen(j->key), j->topic, wv_mesh__kdf_iterations(), &j->keys);
 }
 
 static void derive_done(uv_work_t *w, int status) {
@@ -70,7 +70,7 @@ static void derive_done(uv_work_t *w, int status) {
         m->state = M_IDLE;
     } else {
         m->keys = j->keys;
-        m_start_runtime(m);
+        wv_mesh__start_runtime(m);
     }
     wv_keys_wipe(&j->keys);
     wv_memwipe(j->key, strlen(j->key));
@@ -78,7 +78,7 @@ static void derive_done(uv_work_t *w, int status) {
     free(j->topic);
     free(j);
     if (m->closing)
-        m_maybe_finish(m);
+        wv_mesh__maybe_finish(m);
     else
         wv_mesh_sync(m); /* anything that changed meanwhile */
 }
@@ -109,7 +109,7 @@ static void part_closed(void *arg) {
     m->state = M_IDLE;
     WV_INFO(m->log, SUB, "left the mesh");
     if (m->closing)
-        m_maybe_finish(m);
+        wv_mesh__maybe_finish(m);
     else
         wv_mesh_sync(m);
 }
@@ -165,7 +165,7 @@ void wv_mesh_sync(wv_mesh *m) {
     if (have && m->state == M_IDLE)
         begin(m, site, sig);
     else if (m->state == M_RUNNING)
-        m_apply_desired(m);
+        wv_mesh__apply_desired(m);
     json_decref(site);
 }
 
@@ -185,12 +185,12 @@ wv_mesh *wv_mesh_new(uv_loop_t *loop, wv_log *log, wv_store *store, const wv_ide
     return m;
 }
 
-void m_maybe_finish(wv_mesh *m) {
+void wv_mesh__maybe_finish(wv_mesh *m) {
     if (m->job || m->state == M_STOPPING || m->state == M_RUNNING)
         return;
     void (*cb)(void *) = m->close_cb;
     void *arg = m->close_arg;
-    m_free_views(m);
+    wv_mesh__free_views(m);
     free(m);
     if (cb)
         cb(arg);
@@ -203,7 +203,7 @@ void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg) {
     if (m->state == M_RUNNING)
         stop_runtime(m);
     else
-        m_maybe_finish(m); /* a derive in flight finishes first */
+        wv_mesh__maybe_finish(m); /* a derive in flight finishes first */
 }
 
 bool wv_mesh_site_up(wv_mesh *m, const char *site) {

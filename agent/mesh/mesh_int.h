@@ -48,15 +48,15 @@ struct wv_mesh {
     void *close_arg;
 };
 
-unsigned m_kdf_iterations(void);
-void m_start_runtime(wv_mesh *m);
-void m_apply_desired(wv_mesh *m);
-void m_maybe_finish(wv_mesh *m);
-void m_free_views(wv_mesh *m);
+unsigned wv_mesh__kdf_iterations(void);
+void wv_mesh__start_runtime(wv_mesh *m);
+void wv_mesh__apply_desired(wv_mesh *m);
+void wv_mesh__maybe_finish(wv_mesh *m);
+void wv_mesh__free_views(wv_mesh *m);
 /* Known sites: persisted announcements (mesh_view.c). */
-void m_seed_known_sites(wv_mesh *m);
-void m_save_known_site(wv_mesh *m, const wv_peer *p);
-void m_peer_to_tunnels(wv_mesh *m, const wv_peer *p);
-struct xcount *m_xcount(wv_mesh *m, const char *name);
+void wv_mesh__seed_known_sites(wv_mesh *m);
+void wv_mesh__save_known_site(wv_mesh *m, const wv_peer *p);
+void wv_mesh__peer_to_tunnels(wv_mesh *m, const wv_peer *p);
+struct xcount *wv_mesh__xcount(wv_mesh *m, const char *name);
 
 #endif

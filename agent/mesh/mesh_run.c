@@ -16,7 +16,7 @@
  * the socket sets maxUdpPayload. */
 #define LOCAL_UDP_PAYLOAD 32000
 
-unsigned m_kdf_iterations(void) {
+unsigned wv_mesh__kdf_iterations(void) {
     return WV_KDF_ITERATIONS;
 }
 
@@ -67,7 +67,7 @@ static int local_body(wv_discovery *d, wv_msg *body, void *user) {
 
 /* --- Callbacks from discovery, tunnels and proxy --------------------------------- */
 
-void m_peer_to_tunnels(wv_mesh *m, const wv_peer *p) {
+void wv_mesh__peer_to_tunnels(wv_mesh *m, const wv_peer *p) {
     uint8_t fp[WV_FINGERPRINT_LEN];
     if (!m->tunnels || wv_fingerprint_from_hex(p->ann.fingerprint, fp) != 0)
         return;
@@ -87,8 +87,8 @@ static void on_peer(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev, vo
     if (ev == WV_PEER_ADDED || ev == WV_PEER_CHANGED) {
         WV_INFO(m->log, SUB, "peer %s %s (%zu sockets, %zu apps)", p->name,
                 ev == WV_PEER_ADDED ? "discovered" : "updated", p->ann.nsockets, p->ann.napps);
-        m_save_known_site(m, p);
-        m_peer_to_tunnels(m, p);
+        wv_mesh__save_known_site(m, p);
+        wv_mesh__peer_to_tunnels(m, p);
     } else {
         /* Only the broker lost it: its channels live on while they answer. */
         WV_INFO(m->log, SUB, "peer %s is offline on the message channel", p->name);
@@ -140,7 +140,7 @@ static void on_need_sockinfo(wv_tunnels *t, const char *site, void *user) {
         WV_INFO(m->log, SUB, "asked %s for fresh socket info", site);
 }
 
-struct xcount *m_xcount(wv_mesh *m, const char *name) {
+struct xcount *wv_mesh__xcount(wv_mesh *m, const char *name) {
     for (struct xcount *x = m->xcounts; x; x = x->next)
         if (strcmp(x->name, name) == 0)
             return x;
@@ -159,7 +159,7 @@ static const json_t *find_exposed(wv_proxy *p, const char *app, struct wv_app_co
     json_t *a;
     json_array_foreach(m->exposed, i, a) {
         if (strcmp(json_string_value(json_object_get(a, "name")), app) == 0) {
-            *counters = m_xcount(m, app)->k;
+            *counters = wv_mesh__xcount(m, app)->k;
             return a;
         }
     }
@@ -233,7 +233,7 @@ static void announce_if_changed(wv_mesh *m) {
         wv_discovery_announce(m->disco);
 }
 
-void m_apply_desired(wv_mesh *m) {
+void wv_mesh__apply_desired(wv_mesh *m) {
     load_desired(m);
     apply_sockets(m);
     announce_if_changed(m);
@@ -258,7 +258,7 @@ static int mqtt_options(wv_mesh *m, json_t *site, wv_mqtt_options *o, const char
     return n ? 0 : WV_ERR_INVAL;
 }
 
-void m_start_runtime(wv_mesh *m) {
+void wv_mesh__start_runtime(wv_mesh *m) {
     load_desired(m);
     struct wv_tunnels_options to = {.site = m->site, .auth_key = m->keys.tunnel, .id = m->id};
     wv_quic_config_default(&to.quic);
@@ -308,7 +308,7 @@ void m_start_runtime(wv_mesh *m) {
     }
     json_decref(site);
     if (m->disco) {
-        m_seed_known_sites(m);
+        wv_mesh__seed_known_sites(m);
         free(m->announced);
         m->announced = NULL;
         announce_if_changed(m); /* records what the first announcement holds */

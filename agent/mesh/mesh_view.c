@@ -18,15 +18,15 @@ static void seed_one(const char *name, const char *announcement, void *arg) {
         WV_DEBUG(m->log, SUB, "stored announcement of %s not usable", name);
 }
 
-void m_seed_known_sites(wv_mesh *m) {
+void wv_mesh__seed_known_sites(wv_mesh *m) {
     int n = wv_store_known_sites(m->store, seed_one, m);
     for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
-        m_peer_to_tunnels(m, wv_discovery_peer_at(m->disco, i));
+        wv_mesh__peer_to_tunnels(m, wv_discovery_peer_at(m->disco, i));
     if (n > 0)
         WV_INFO(m->log, SUB, "dialing %d known site(s) from the store", n);
 }
 
-void m_save_known_site(wv_mesh *m, const wv_peer *p) {
+void wv_mesh__save_known_site(wv_mesh *m, const wv_peer *p) {
     char *json = wv_discovery_peer_json(p);
     if (json && wv_store_known_site_put(m->store, p->name, json) != 0)
         WV_WARN(m->log, SUB, "cannot save known site %s", p->name);
@@ -115,7 +115,7 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
         return st;
     }
     if (kind == WV_KIND_EXPOSED_APP) {
-        struct xcount *x = m_xcount(m, name);
+        struct xcount *x = wv_mesh__xcount(m, name);
         return json_pack("{s:I, s:I, s:I, s:I}", "connections", (json_int_t)x->k->connections,
                          "activeConnections", (json_int_t)x->k->active, "bytesIn",
                          (json_int_t)x->k->bytes_in, "bytesOut", (json_int_t)x->k->bytes_out);
@@ -245,7 +245,7 @@ void wv_mesh_report_activity(wv_mesh *m) {
         wv_tunnels_each_busy_site(m->tunnels, busy_site, m);
 }
 
-void m_free_views(wv_mesh *m) {
+void wv_mesh__free_views(wv_mesh *m) {
     while (m->xcounts) {
         struct xcount *x = m->xcounts;
         m->xcounts = x->next;

@@ -55,12 +55,12 @@ static bool is_auto(const char *s) {
 
 static int ip_or_empty(json_t *o, const char *p, const char *k, bool allow_auto, const char **out,
                        wv_verr *err) {
-    if (wv_vu_str(o, p, k, "", 0, 64, out, err) < 0)
+    if (wv_model__str(o, p, k, "", 0, 64, out, err) < 0)
         return WV_ERR_INVAL;
     struct sockaddr_storage ss;
     if (**out == '\0' || (allow_auto && is_auto(*out)) || wv_parse_ip(*out, 0, &ss) == 0)
         return 0;
-    return wv_vu_fail(err, p, k, "invalid IP address \"%s\"%s", *out,
+    return wv_model__fail(err, p, k, "invalid IP address \"%s\"%s", *out,
                       allow_auto ? " (or autoHttpDetect, autoStunDetect)" : "");
 }
 
@@ -90,30 +90,30 @@ static int check_url(const char *p, const char *k, const char *url, const char *
             strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
             scheme_ok = true;
     if (!scheme_ok)
-        return wv_vu_fail(err, p, k, "unsupported URL scheme in \"%s\" (%s)", url, list);
+        return wv_model__fail(err, p, k, "unsupported URL scheme in \"%s\" (%s)", url, list);
     const char *h = sep + 3;
     size_t hl = strcspn(h, "/?#");
     const char *port = NULL;
     if (memchr(h, '@', hl))
-        return wv_vu_fail(err, p, k,
+        return wv_model__fail(err, p, k,
                           "credentials in the URL are not allowed (use username/password)");
     for (const char *c = url; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f)
-            return wv_vu_fail(err, p, k, "URL contains whitespace or control characters");
+            return wv_model__fail(err, p, k, "URL contains whitespace or control characters");
     if (h[0] == '[') {
         const char *end = memchr(h, ']', hl);
         if (!end || end == h + 1)
-            return wv_vu_fail(err, p, k, "invalid host in \"%s\"", url);
+            return wv_model__fail(err, p, k, "invalid host in \"%s\"", url);
         if (end + 1 < h + hl) {
             if (end[1] != ':')
-                return wv_vu_fail(err, p, k, "invalid host in \"%s\"", url);
+                return wv_model__fail(err, p, k, "invalid host in \"%s\"", url);
             port = end + 2;
         }
     } else {
         const char *colon = memchr(h, ':', hl);
         size_t name_len = colon ? (size_t)(colon - h) : hl;
         if (name_len == 0)
-            return wv_vu_fail(err, p, k, "host required in \"%s\"", url);
+            return wv_model__fail(err, p, k, "host required in \"%s\"", url);
         if (colon)
             port = colon + 1;
     }
@@ -122,11 +122,11 @@ static int check_url(const char *p, const char *k, const char *url, const char *
         size_t n = (size_t)(h + hl - port);
         for (size_t i = 0; i < n; i++) {
             if (port[i] < '0' || port[i] > '9' || i >= 5)
-                return wv_vu_fail(err, p, k, "invalid port in \"%s\"", url);
+                return wv_model__fail(err, p, k, "invalid port in \"%s\"", url);
             v = v * 10 + (unsigned)(port[i] - '0');
         }
         if (n == 0 || v < 1 || v > 65535)
-            return wv_vu_fail(err, p, k, "port out of range (1..65535) in \"%s\"", url);
+            return wv_model__fail(err, p, k, "port out of range (1..65535) in \"%s\"", url);
     }
     return 0;
 }
@@ -137,14 +137,14 @@ static int app_socket(json_t *o, const char *p, const char *k, bool required, bo
     const char *s;
     if (!required && !json_object_get(o, k))
         return 0;
-    if (wv_vu_str(o, p, k, NULL, 1, 5 + 107, &s, err) < 0)
+    if (wv_model__str(o, p, k, NULL, 1, 5 + 107, &s, err) < 0)
         return WV_ERR_INVAL;
     struct wv_app_socket as;
     char why[128];
     if (wv_parse_app_socket(s, &as, why) < 0)
-        return wv_vu_fail(err, p, k, "invalid socket \"%s\": %s", s, why);
+        return wv_model__fail(err, p, k, "invalid socket \"%s\": %s", s, why);
     if (tcp_only && as.is_unix)
-        return wv_vu_fail(err, p, k, "must be a tcp: address");
+        return wv_model__fail(err, p, k, "must be a tcp: address");
     if (strncmp(s, "tcp:", 4) != 0 && !as.is_unix) {
         char *full = wv_asprintf("tcp:%s", s);
         json_object_set_new(o, k, json_string(full));
@@ -156,7 +156,7 @@ static int app_socket(json_t *o, const char *p, const char *k, bool required, bo
 static int refuse_if_present(json_t *o, const char *p, const char *k, const char *when,
                              wv_verr *err) {
     if (json_object_get(o, k))
-        return wv_vu_fail(err, p, k, "only allowed when %s", when);
+        return wv_model__fail(err, p, k, "only allowed when %s", when);
     return 0;
 }
 
@@ -177,18 +177,18 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
     static const char *const protos[] = {"quic", NULL};
     const char *mode, *pub, *lis, *tmp;
     json_int_t pport, lport, tmp_payload;
-    if (wv_vu_keys(o, p, keys, err) < 0 || wv_vu_name(o, p, "name", err) < 0 ||
-        wv_vu_enum(o, p, "mode", NULL, modes, 0, &mode, err) < 0 ||
-        wv_vu_enum(o, p, "transportProtocol", "quic", protos, -1, &tmp, err) < 0 ||
+    if (wv_model__keys(o, p, keys, err) < 0 || wv_model__name(o, p, "name", err) < 0 ||
+        wv_model__enum(o, p, "mode", NULL, modes, 0, &mode, err) < 0 ||
+        wv_model__enum(o, p, "transportProtocol", "quic", protos, -1, &tmp, err) < 0 ||
         ip_or_empty(o, p, "publicAddress", true, &pub, err) < 0 ||
-        wv_vu_int(o, p, "publicPort", 0, 0, 65535, &pport, err) < 0 ||
+        wv_model__int(o, p, "publicPort", 0, 0, 65535, &pport, err) < 0 ||
         ip_or_empty(o, p, "listenAddress", false, &lis, err) < 0 ||
-        wv_vu_int(o, p, "listenPort", 0, 0, 65535, &lport, err) < 0)
+        wv_model__int(o, p, "listenPort", 0, 0, 65535, &lport, err) < 0)
         return WV_ERR_INVAL;
     /* Optional, absent by default: only jumbo/loopback paths want more than
      * what PMTUD finds (1452 max in ngtcp2 0.12). */
     if (json_object_get(o, "maxUdpPayload") &&
-        wv_vu_int(o, p, "maxUdpPayload", 0, 1200, 65527, &tmp_payload, err) < 0)
+        wv_model__int(o, p, "maxUdpPayload", 0, 1200, 65527, &tmp_payload, err) < 0)
         return WV_ERR_INVAL;
 
     if (strcmp(pub, "autoHttpDetect") == 0) {
@@ -198,12 +198,12 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
         json_t *d;
         const char *url;
         json_int_t iv;
-        wv_vu_join(dp, p, "httpDetector");
-        if (wv_vu_obj(o, p, "httpDetector", false, &d, err) < 0 ||
-            wv_vu_keys(d, dp, dkeys, err) < 0 ||
-            wv_vu_str(d, dp, "url", NULL, 1, MAX_URL_LEN, &url, err) < 0 ||
+        wv_model__join(dp, p, "httpDetector");
+        if (wv_model__obj(o, p, "httpDetector", false, &d, err) < 0 ||
+            wv_model__keys(d, dp, dkeys, err) < 0 ||
+            wv_model__str(d, dp, "url", NULL, 1, MAX_URL_LEN, &url, err) < 0 ||
             check_url(dp, "url", url, schemes, "http, https", err) < 0 ||
-            wv_vu_int(d, dp, "interval", 60, 5, 86400, &iv, err) < 0)
+            wv_model__int(d, dp, "interval", 60, 5, 86400, &iv, err) < 0)
             return WV_ERR_INVAL;
     } else if (refuse_if_present(o, p, "httpDetector", "publicAddress is autoHttpDetect", err) <
                0) {
@@ -212,15 +212,15 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
     if (strcmp(pub, "autoStunDetect") == 0) {
         json_t *arr, *v;
         size_t i;
-        if (wv_vu_arr(o, p, "stunServers", 1, MAX_STUN, &arr, err) < 0)
+        if (wv_model__arr(o, p, "stunServers", 1, MAX_STUN, &arr, err) < 0)
             return WV_ERR_INVAL;
         json_array_foreach(arr, i, v) {
             char ip[256];
             snprintf(ip, sizeof(ip), "stunServers[%zu]", i);
             if (!json_is_string(v))
-                return wv_vu_fail(err, p, ip, "expected a string");
+                return wv_model__fail(err, p, ip, "expected a string");
             if (json_string_length(v) > 260 || !valid_server(json_string_value(v)))
-                return wv_vu_fail(err, p, ip, "invalid server \"%.64s\" (expected HOST:PORT)",
+                return wv_model__fail(err, p, ip, "invalid server \"%.64s\" (expected HOST:PORT)",
                                   json_string_value(v));
         }
     } else if (refuse_if_present(o, p, "stunServers", "publicAddress is autoStunDetect", err) < 0) {
@@ -229,13 +229,13 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
 
     if (strcmp(mode, "dedicated-address") == 0) {
         if (*pub == '\0' && *lis == '\0')
-            return wv_vu_fail(err, p, "publicAddress",
+            return wv_model__fail(err, p, "publicAddress",
                               "required (or listenAddress) for dedicated-address");
         if (pport == 0 && lport == 0)
-            return wv_vu_fail(err, p, "listenPort",
+            return wv_model__fail(err, p, "listenPort",
                               "required (or publicPort) for dedicated-address");
         if (pport && lport && pport != lport)
-            return wv_vu_fail(err, p, "publicPort", "must equal listenPort for dedicated-address");
+            return wv_model__fail(err, p, "publicPort", "must equal listenPort for dedicated-address");
         if (pport == 0)
             json_object_set_new(o, "publicPort", json_integer(lport));
         if (lport == 0)
@@ -244,11 +244,11 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
             json_object_set_new(o, "publicAddress", json_string(lis));
     } else {
         if (*pub == '\0')
-            return wv_vu_fail(err, p, "publicAddress", "required for port-forwarding");
+            return wv_model__fail(err, p, "publicAddress", "required for port-forwarding");
         if (pport == 0)
-            return wv_vu_fail(err, p, "publicPort", "required for port-forwarding (1..65535)");
+            return wv_model__fail(err, p, "publicPort", "required for port-forwarding (1..65535)");
         if (lport == 0)
-            return wv_vu_fail(err, p, "listenPort", "required for port-forwarding (1..65535)");
+            return wv_model__fail(err, p, "listenPort", "required for port-forwarding (1..65535)");
     }
     return 0;
 }
@@ -256,7 +256,7 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
 static int range_list(json_t *o, const char *p, const char *k, bool ports, wv_verr *err) {
     json_t *arr, *v;
     size_t i;
-    if (wv_vu_arr(o, p, k, 1, MAX_RANGE, &arr, err) < 0)
+    if (wv_model__arr(o, p, k, 1, MAX_RANGE, &arr, err) < 0)
         return WV_ERR_INVAL;
     json_array_foreach(arr, i, v) {
         char ip[64];
@@ -264,26 +264,26 @@ static int range_list(json_t *o, const char *p, const char *k, bool ports, wv_ve
         if (ports && json_is_integer(v)) {
             json_int_t n = json_integer_value(v);
             if (n < 1 || n > 65535)
-                return wv_vu_fail(err, p, ip, "port out of range (1..65535)");
+                return wv_model__fail(err, p, ip, "port out of range (1..65535)");
             char buf[16];
             snprintf(buf, sizeof(buf), "%d", (int)n);
             json_array_set_new(arr, i, json_string(buf));
             continue;
         }
         if (!json_is_string(v))
-            return wv_vu_fail(err, p, ip,
+            return wv_model__fail(err, p, ip,
                               ports ? "expected a string or an integer" : "expected a string");
         const char *s = json_string_value(v);
         if (json_string_length(v) > 64)
-            return wv_vu_fail(err, p, ip, "too long (max 64 bytes)");
+            return wv_model__fail(err, p, ip, "too long (max 64 bytes)");
         if (ports) {
             uint16_t lo, hi;
             if (wv_parse_port_range(s, &lo, &hi) < 0)
-                return wv_vu_fail(err, p, ip, "invalid port range \"%s\" (N or N-M, 1..65535)", s);
+                return wv_model__fail(err, p, ip, "invalid port range \"%s\" (N or N-M, 1..65535)", s);
         } else {
             struct wv_cidr c;
             if (wv_parse_cidr(s, &c) < 0)
-                return wv_vu_fail(err, p, ip, "invalid address or CIDR \"%s\"", s);
+                return wv_model__fail(err, p, ip, "invalid address or CIDR \"%s\"", s);
         }
     }
     return 0;
@@ -294,8 +294,8 @@ static int validate_exposed(json_t *o, const char *p, wv_verr *err) {
                                        "addressRange", "status", NULL};
     static const char *const modes[] = {"single", "range", NULL};
     const char *mode;
-    if (wv_vu_keys(o, p, keys, err) < 0 || wv_vu_name(o, p, "name", err) < 0 ||
-        wv_vu_enum(o, p, "mode", "single", modes, 0, &mode, err) < 0)
+    if (wv_model__keys(o, p, keys, err) < 0 || wv_model__name(o, p, "name", err) < 0 ||
+        wv_model__enum(o, p, "mode", "single", modes, 0, &mode, err) < 0)
         return WV_ERR_INVAL;
     if (strcmp(mode, "single") == 0) {
         if (app_socket(o, p, "appSocket", true, false, err) < 0 ||
@@ -315,14 +315,14 @@ static int validate_remote(json_t *o, const char *p, wv_verr *err) {
     static const char *const keys[] = {"name",      "siteName",       "appName", "localSocket",
                                        "appSocket", "maxConnections", "status",  NULL};
     json_int_t max_conns;
-    if (wv_vu_keys(o, p, keys, err) < 0 || wv_vu_name(o, p, "name", err) < 0 ||
-        wv_vu_name(o, p, "siteName", err) < 0 || wv_vu_name(o, p, "appName", err) < 0 ||
+    if (wv_model__keys(o, p, keys, err) < 0 || wv_model__name(o, p, "name", err) < 0 ||
+        wv_model__name(o, p, "siteName", err) < 0 || wv_model__name(o, p, "appName", err) < 0 ||
         app_socket(o, p, "localSocket", true, false, err) < 0)
         return WV_ERR_INVAL;
     /* Optional, absent by default (the reconciler then allows 512): stored
      * only when set, like maxUdpPayload, so older documents stay canonical. */
     if (json_object_get(o, "maxConnections") &&
-        wv_vu_int(o, p, "maxConnections", 0, 1, WV_REMOTE_MAX_CONNS_LIMIT, &max_conns, err) < 0)
+        wv_model__int(o, p, "maxConnections", 0, 1, WV_REMOTE_MAX_CONNS_LIMIT, &max_conns, err) < 0)
         return WV_ERR_INVAL;
     /* An empty target means "not set"; dropping it keeps one canonical form. */
     json_t *t = json_object_get(o, "appSocket");
@@ -333,7 +333,7 @@ static int validate_remote(json_t *o, const char *p, wv_verr *err) {
 
 static int validate_kind(enum wv_kind kind, json_t *obj, const char *p, wv_verr *err) {
     if (!json_is_object(obj))
-        return wv_vu_fail(err, p, "", "expected an object");
+        return wv_model__fail(err, p, "", "expected an object");
     int rc;
     switch (kind) {
     case WV_KIND_SOCKET:
@@ -346,7 +346,7 @@ static int validate_kind(enum wv_kind kind, json_t *obj, const char *p, wv_verr 
         rc = validate_remote(obj, p, err);
         break;
     default:
-        return wv_vu_fail(err, p, "", "not a collection object");
+        return wv_model__fail(err, p, "", "not a collection object");
     }
     if (rc == 0)
         json_object_del(obj, "status");
@@ -367,12 +367,12 @@ static int secret(json_t *o, const char *p, const char *k, const char *marker, s
                   bool required, wv_verr *err) {
     json_t *m = json_object_get(o, marker);
     if (m && !json_is_boolean(m))
-        return wv_vu_fail(err, p, marker, "expected a boolean");
+        return wv_model__fail(err, p, marker, "expected a boolean");
     json_object_del(o, marker);
     const char *s;
     if (!json_object_get(o, k))
-        return required ? wv_vu_fail(err, p, k, "required") : 0;
-    return wv_vu_str(o, p, k, NULL, min, 255, &s, err);
+        return required ? wv_model__fail(err, p, k, "required") : 0;
+    return wv_model__str(o, p, k, NULL, min, 255, &s, err);
 }
 
 static int validate_channel(json_t *mc, const char *p, wv_verr *err) {
@@ -383,28 +383,28 @@ static int validate_channel(json_t *mc, const char *p, wv_verr *err) {
     const char *s;
     json_t *arr, *v;
     size_t i;
-    if (wv_vu_keys(mc, p, keys, err) < 0 ||
-        wv_vu_enum(mc, p, "protocol", "mqtt", protos, -1, &s, err) < 0 ||
-        wv_vu_arr(mc, p, "brokers", 1, MAX_BROKERS, &arr, err) < 0)
+    if (wv_model__keys(mc, p, keys, err) < 0 ||
+        wv_model__enum(mc, p, "protocol", "mqtt", protos, -1, &s, err) < 0 ||
+        wv_model__arr(mc, p, "brokers", 1, MAX_BROKERS, &arr, err) < 0)
         return WV_ERR_INVAL;
     json_array_foreach(arr, i, v) {
         char ip[32];
         snprintf(ip, sizeof(ip), "brokers[%zu]", i);
         if (!json_is_string(v))
-            return wv_vu_fail(err, p, ip, "expected a string");
+            return wv_model__fail(err, p, ip, "expected a string");
         if (json_string_length(v) > MAX_URL_LEN ||
             strlen(json_string_value(v)) != json_string_length(v))
-            return wv_vu_fail(err, p, ip, "too long or contains NUL");
+            return wv_model__fail(err, p, ip, "too long or contains NUL");
         if (check_url(p, ip, json_string_value(v), schemes, "mqtt, mqtts, ssl, tcp, ws, wss", err) <
             0)
             return WV_ERR_INVAL;
     }
-    if (wv_vu_str(mc, p, "topic", "", 0, 200, &s, err) < 0)
+    if (wv_model__str(mc, p, "topic", "", 0, 200, &s, err) < 0)
         return WV_ERR_INVAL;
     if (strpbrk(s, "+#"))
-        return wv_vu_fail(err, p, "topic", "must not contain '+' or '#'");
-    if (wv_vu_str(mc, p, "username", "", 0, 255, &s, err) < 0 ||
-        wv_vu_str(mc, p, "caFile", "", 0, MAX_PATH_LEN, &s, err) < 0 ||
+        return wv_model__fail(err, p, "topic", "must not contain '+' or '#'");
+    if (wv_model__str(mc, p, "username", "", 0, 255, &s, err) < 0 ||
+        wv_model__str(mc, p, "caFile", "", 0, MAX_PATH_LEN, &s, err) < 0 ||
         secret(mc, p, "password", "passwordSet", 0, false, err) < 0) /* optional either way */
         return WV_ERR_INVAL;
     return 0;
@@ -415,10 +415,10 @@ static int validate_logger(json_t *lg, const char *p, wv_verr *err) {
     static const char *const levels[] = {"DEBUG", "INFO", "WARN", "ERROR", NULL};
     static const char *const formats[] = {"text", "json", NULL};
     const char *s;
-    if (wv_vu_keys(lg, p, keys, err) < 0 ||
-        wv_vu_enum(lg, p, "level", "INFO", levels, 1, &s, err) < 0 ||
-        wv_vu_str(lg, p, "file", "", 0, MAX_PATH_LEN, &s, err) < 0 ||
-        wv_vu_enum(lg, p, "format", "text", formats, -1, &s, err) < 0)
+    if (wv_model__keys(lg, p, keys, err) < 0 ||
+        wv_model__enum(lg, p, "level", "INFO", levels, 1, &s, err) < 0 ||
+        wv_model__str(lg, p, "file", "", 0, MAX_PATH_LEN, &s, err) < 0 ||
+        wv_model__enum(lg, p, "format", "text", formats, -1, &s, err) < 0)
         return WV_ERR_INVAL;
     return 0;
 }
@@ -440,29 +440,29 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
     bool on;
     json_t *tls, *auth, *users, *u;
     size_t i;
-    if (wv_vu_keys(api, p, keys, err) < 0 || wv_vu_bool(api, p, "enabled", true, &on, err) < 0 ||
-        wv_vu_str(api, p, "listenAddr", "127.0.0.1:18080", 1, 64, &s, err) < 0)
+    if (wv_model__keys(api, p, keys, err) < 0 || wv_model__bool(api, p, "enabled", true, &on, err) < 0 ||
+        wv_model__str(api, p, "listenAddr", "127.0.0.1:18080", 1, 64, &s, err) < 0)
         return WV_ERR_INVAL;
     struct sockaddr_storage ss;
     if (wv_parse_hostport(s, &ss) < 0)
-        return wv_vu_fail(err, p, "listenAddr", "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)",
+        return wv_model__fail(err, p, "listenAddr", "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)",
                           s);
-    wv_vu_join(tp, p, "tls");
-    if (wv_vu_obj(api, p, "tls", true, &tls, err) < 0 || wv_vu_keys(tls, tp, tkeys, err) < 0 ||
-        wv_vu_bool(tls, tp, "enabled", false, &on, err) < 0 ||
-        wv_vu_str(tls, tp, "cert", "", 0, MAX_PATH_LEN, &cert, err) < 0 ||
-        wv_vu_str(tls, tp, "key", "", 0, MAX_PATH_LEN, &key, err) < 0)
+    wv_model__join(tp, p, "tls");
+    if (wv_model__obj(api, p, "tls", true, &tls, err) < 0 || wv_model__keys(tls, tp, tkeys, err) < 0 ||
+        wv_model__bool(tls, tp, "enabled", false, &on, err) < 0 ||
+        wv_model__str(tls, tp, "cert", "", 0, MAX_PATH_LEN, &cert, err) < 0 ||
+        wv_model__str(tls, tp, "key", "", 0, MAX_PATH_LEN, &key, err) < 0)
         return WV_ERR_INVAL;
     if (on && !*cert)
-        return wv_vu_fail(err, tp, "cert", "required when tls is enabled");
+        return wv_model__fail(err, tp, "cert", "required when tls is enabled");
     if (on && !*key)
-        return wv_vu_fail(err, tp, "key", "required when tls is enabled");
-    wv_vu_join(ap, p, "auth");
-    if (wv_vu_obj(api, p, "auth", true, &auth, err) < 0 || wv_vu_keys(auth, ap, akeys, err) < 0)
+        return wv_model__fail(err, tp, "key", "required when tls is enabled");
+    wv_model__join(ap, p, "auth");
+    if (wv_model__obj(api, p, "auth", true, &auth, err) < 0 || wv_model__keys(auth, ap, akeys, err) < 0)
         return WV_ERR_INVAL;
     if (!json_object_get(auth, "basicAuth"))
         json_object_set_new(auth, "basicAuth", json_array());
-    if (wv_vu_arr(auth, ap, "basicAuth", 0, MAX_USERS, &users, err) < 0)
+    if (wv_model__arr(auth, ap, "basicAuth", 0, MAX_USERS, &users, err) < 0)
         return WV_ERR_INVAL;
     json_t *seen = json_object();
     json_array_foreach(users, i, u) {
@@ -470,21 +470,21 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
         snprintf(up, sizeof(up), "%s.basicAuth[%zu]", ap, i);
         if (!json_is_object(u)) {
             json_decref(seen);
-            return wv_vu_fail(err, up, "", "expected an object");
+            return wv_model__fail(err, up, "", "expected an object");
         }
-        if (wv_vu_keys(u, up, ukeys, err) < 0 ||
-            wv_vu_str(u, up, "user", NULL, 1, 64, &s, err) < 0 ||
+        if (wv_model__keys(u, up, ukeys, err) < 0 ||
+            wv_model__str(u, up, "user", NULL, 1, 64, &s, err) < 0 ||
             secret(u, up, "password", "passwordSet", 8, want_secrets, err) < 0) {
             json_decref(seen);
             return WV_ERR_INVAL;
         }
         if (!valid_user(s)) {
             json_decref(seen);
-            return wv_vu_fail(err, up, "user", "invalid user \"%s\" (1..64 of [A-Za-z0-9._@-])", s);
+            return wv_model__fail(err, up, "user", "invalid user \"%s\" (1..64 of [A-Za-z0-9._@-])", s);
         }
         if (json_object_get(seen, s)) {
             json_decref(seen);
-            return wv_vu_fail(err, up, "user", "duplicate user \"%s\"", s);
+            return wv_model__fail(err, up, "user", "duplicate user \"%s\"", s);
         }
         json_object_set_new(seen, s, json_true());
     }
@@ -498,19 +498,19 @@ static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_v
     char cp[256];
     json_t *mc, *lg, *api;
     if (!json_is_object(site))
-        return wv_vu_fail(err, p, "", "expected an object");
-    if (wv_vu_keys(site, p, keys, err) < 0 || wv_vu_name(site, p, "siteName", err) < 0 ||
+        return wv_model__fail(err, p, "", "expected an object");
+    if (wv_model__keys(site, p, keys, err) < 0 || wv_model__name(site, p, "siteName", err) < 0 ||
         secret(site, p, "networkKey", "networkKeySet", 8, want_secrets, err) < 0)
         return WV_ERR_INVAL;
-    wv_vu_join(cp, p, "messageChannel");
-    if (wv_vu_obj(site, p, "messageChannel", false, &mc, err) < 0 ||
+    wv_model__join(cp, p, "messageChannel");
+    if (wv_model__obj(site, p, "messageChannel", false, &mc, err) < 0 ||
         validate_channel(mc, cp, err) < 0)
         return WV_ERR_INVAL;
-    wv_vu_join(cp, p, "logger");
-    if (wv_vu_obj(site, p, "logger", true, &lg, err) < 0 || validate_logger(lg, cp, err) < 0)
+    wv_model__join(cp, p, "logger");
+    if (wv_model__obj(site, p, "logger", true, &lg, err) < 0 || validate_logger(lg, cp, err) < 0)
         return WV_ERR_INVAL;
-    wv_vu_join(cp, p, "restfulApi");
-    if (wv_vu_obj(site, p, "restfulApi", true, &api, err) < 0 ||
+    wv_model__join(cp, p, "restfulApi");
+    if (wv_model__obj(site, p, "restfulApi", true, &api, err) < 0 ||
         validate_api(api, cp, want_secrets, err) < 0)
         return WV_ERR_INVAL;
     json_object_del(site, "status");
@@ -531,7 +531,7 @@ static int validate_collection(json_t *doc, enum wv_kind kind, wv_verr *err) {
     size_t i;
     if (!json_object_get(doc, k))
         json_object_set_new(doc, k, json_array());
-    if (wv_vu_arr(doc, "", k, 0, MAX_COLLECTION, &arr, err) < 0)
+    if (wv_model__arr(doc, "", k, 0, MAX_COLLECTION, &arr, err) < 0)
         return WV_ERR_INVAL;
     /* A jansson object is the set of names seen: O(n) for 4096 entries. */
     json_t *seen = json_object();
@@ -543,7 +543,7 @@ static int validate_collection(json_t *doc, enum wv_kind kind, wv_verr *err) {
             break;
         const char *name = json_string_value(json_object_get(o, "name"));
         if (json_object_get(seen, name)) {
-            rc = wv_vu_fail(err, p, "name", "duplicate name \"%s\"", name);
+            rc = wv_model__fail(err, p, "name", "duplicate name \"%s\"", name);
             break;
         }
         json_object_set_new(seen, name, json_true());
@@ -558,13 +558,13 @@ int wv_validate_document(json_t *doc, bool want_secrets, wv_verr *err) {
     if (err)
         memset(err, 0, sizeof(*err));
     if (!json_is_object(doc))
-        return wv_vu_fail(err, "", "", "expected an object");
-    if (wv_vu_keys(doc, "", keys, err) < 0)
+        return wv_model__fail(err, "", "", "expected an object");
+    if (wv_model__keys(doc, "", keys, err) < 0)
         return WV_ERR_INVAL;
     json_object_del(doc, "revision");
     json_t *site = json_object_get(doc, "site");
     if (!site)
-        return wv_vu_fail(err, "", "site", "required");
+        return wv_model__fail(err, "", "site", "required");
     if (validate_site_at(site, "site", want_secrets, err) < 0 ||
         validate_collection(doc, WV_KIND_SOCKET, err) < 0 ||
         validate_collection(doc, WV_KIND_EXPOSED_APP, err) < 0 ||

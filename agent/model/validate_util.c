@@ -8,17 +8,17 @@
 #include <string.h>
 #include <strings.h>
 
-void wv_vu_join(char out[256], const char *p, const char *k) {
+void wv_model__join(char out[256], const char *p, const char *k) {
     if (*p && *k)
         snprintf(out, 256, "%s.%s", p, k);
     else
         snprintf(out, 256, "%s", *p ? p : k);
 }
 
-int wv_vu_fail(wv_verr *err, const char *p, const char *k, const char *fmt, ...) {
+int wv_model__fail(wv_verr *err, const char *p, const char *k, const char *fmt, ...) {
     if (!err)
         return WV_ERR_INVAL;
-    wv_vu_join(err->field, p, k);
+    wv_model__join(err->field, p, k);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
@@ -26,7 +26,7 @@ int wv_vu_fail(wv_verr *err, const char *p, const char *k, const char *fmt, ...)
     return WV_ERR_INVAL;
 }
 
-int wv_vu_keys(json_t *o, const char *p, const char *const *keys, wv_verr *err) {
+int wv_model__keys(json_t *o, const char *p, const char *const *keys, wv_verr *err) {
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v) {
@@ -37,48 +37,48 @@ int wv_vu_keys(json_t *o, const char *p, const char *const *keys, wv_verr *err) 
             /* Echo at most 64 bytes of an unknown key: it is attacker input. */
             char k[80];
             snprintf(k, sizeof(k), "%.64s", key);
-            return wv_vu_fail(err, p, k, "unknown field");
+            return wv_model__fail(err, p, k, "unknown field");
         }
     }
     return 0;
 }
 
-int wv_vu_str(json_t *o, const char *p, const char *k, const char *def, size_t min, size_t max,
+int wv_model__str(json_t *o, const char *p, const char *k, const char *def, size_t min, size_t max,
               const char **out, wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v) {
         if (!def)
-            return wv_vu_fail(err, p, k, "required");
+            return wv_model__fail(err, p, k, "required");
         json_object_set_new(o, k, json_string(def));
         v = json_object_get(o, k);
     }
     if (!json_is_string(v))
-        return wv_vu_fail(err, p, k, "expected a string");
+        return wv_model__fail(err, p, k, "expected a string");
     size_t n = json_string_length(v);
     if (strlen(json_string_value(v)) != n)
-        return wv_vu_fail(err, p, k, "contains a NUL byte");
+        return wv_model__fail(err, p, k, "contains a NUL byte");
     if (n < min)
-        return n == 0 ? wv_vu_fail(err, p, k, "must not be empty")
-                      : wv_vu_fail(err, p, k, "too short (min %zu bytes)", min);
+        return n == 0 ? wv_model__fail(err, p, k, "must not be empty")
+                      : wv_model__fail(err, p, k, "too short (min %zu bytes)", min);
     if (n > max)
-        return wv_vu_fail(err, p, k, "too long (max %zu bytes)", max);
+        return wv_model__fail(err, p, k, "too long (max %zu bytes)", max);
     *out = json_string_value(v);
     return 0;
 }
 
-int wv_vu_name(json_t *o, const char *p, const char *k, wv_verr *err) {
+int wv_model__name(json_t *o, const char *p, const char *k, wv_verr *err) {
     const char *s;
-    if (wv_vu_str(o, p, k, NULL, 1, 255, &s, err) < 0)
+    if (wv_model__str(o, p, k, NULL, 1, 255, &s, err) < 0)
         return WV_ERR_INVAL;
     if (!wv_valid_name(s))
-        return wv_vu_fail(
+        return wv_model__fail(
             err, p, k,
             "invalid name \"%.64s\" (1..255 of [A-Za-z0-9._-], starting with a letter or digit)",
             s);
     return 0;
 }
 
-int wv_vu_int(json_t *o, const char *p, const char *k, json_int_t def, json_int_t lo, json_int_t hi,
+int wv_model__int(json_t *o, const char *p, const char *k, json_int_t def, json_int_t lo, json_int_t hi,
               json_int_t *out, wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v) {
@@ -87,15 +87,15 @@ int wv_vu_int(json_t *o, const char *p, const char *k, json_int_t def, json_int_
         return 0;
     }
     if (!json_is_integer(v))
-        return wv_vu_fail(err, p, k, "expected an integer");
+        return wv_model__fail(err, p, k, "expected an integer");
     json_int_t n = json_integer_value(v);
     if (n < lo || n > hi)
-        return wv_vu_fail(err, p, k, "out of range (%lld..%lld)", (long long)lo, (long long)hi);
+        return wv_model__fail(err, p, k, "out of range (%lld..%lld)", (long long)lo, (long long)hi);
     *out = n;
     return 0;
 }
 
-int wv_vu_bool(json_t *o, const char *p, const char *k, bool def, bool *out, wv_verr *err) {
+int wv_model__bool(json_t *o, const char *p, const char *k, bool def, bool *out, wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v) {
         json_object_set_new(o, k, json_boolean(def));
@@ -103,45 +103,45 @@ int wv_vu_bool(json_t *o, const char *p, const char *k, bool def, bool *out, wv_
         return 0;
     }
     if (!json_is_boolean(v))
-        return wv_vu_fail(err, p, k, "expected a boolean");
+        return wv_model__fail(err, p, k, "expected a boolean");
     *out = json_is_true(v);
     return 0;
 }
 
-int wv_vu_obj(json_t *o, const char *p, const char *k, bool create, json_t **out, wv_verr *err) {
+int wv_model__obj(json_t *o, const char *p, const char *k, bool create, json_t **out, wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v) {
         if (!create)
-            return wv_vu_fail(err, p, k, "required");
+            return wv_model__fail(err, p, k, "required");
         json_object_set_new(o, k, json_object());
         v = json_object_get(o, k);
     }
     if (!json_is_object(v))
-        return wv_vu_fail(err, p, k, "expected an object");
+        return wv_model__fail(err, p, k, "expected an object");
     *out = v;
     return 0;
 }
 
-int wv_vu_arr(json_t *o, const char *p, const char *k, size_t min, size_t max, json_t **out,
+int wv_model__arr(json_t *o, const char *p, const char *k, size_t min, size_t max, json_t **out,
               wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v)
-        return wv_vu_fail(err, p, k, "required");
+        return wv_model__fail(err, p, k, "required");
     if (!json_is_array(v))
-        return wv_vu_fail(err, p, k, "expected an array");
+        return wv_model__fail(err, p, k, "expected an array");
     size_t n = json_array_size(v);
     if (n < min)
-        return wv_vu_fail(err, p, k, "needs at least %zu entr%s", min, min == 1 ? "y" : "ies");
+        return wv_model__fail(err, p, k, "needs at least %zu entr%s", min, min == 1 ? "y" : "ies");
     if (n > max)
-        return wv_vu_fail(err, p, k, "too many entries (max %zu)", max);
+        return wv_model__fail(err, p, k, "too many entries (max %zu)", max);
     *out = v;
     return 0;
 }
 
-int wv_vu_enum(json_t *o, const char *p, const char *k, const char *def, const char *const *choices,
+int wv_model__enum(json_t *o, const char *p, const char *k, const char *def, const char *const *choices,
                int fold, const char **out, wv_verr *err) {
     const char *s;
-    if (wv_vu_str(o, p, k, def, 0, 64, &s, err) < 0)
+    if (wv_model__str(o, p, k, def, 0, 64, &s, err) < 0)
         return WV_ERR_INVAL;
     for (size_t i = 0; choices[i]; i++) {
         bool eq = fold ? strcasecmp(s, choices[i]) == 0 : strcmp(s, choices[i]) == 0;
@@ -157,5 +157,5 @@ int wv_vu_enum(json_t *o, const char *p, const char *k, const char *def, const c
         size_t n = strlen(list);
         snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", choices[i]);
     }
-    return wv_vu_fail(err, p, k, "unsupported value \"%.64s\" (%s)", s, list);
+    return wv_model__fail(err, p, k, "unsupported value \"%.64s\" (%s)", s, list);
 }

@@ -18,13 +18,13 @@
 
 static const char *const state_names[] = {"handshaking", "proving", "up", "closing"};
 
-const char *wv_tn_state_name(enum chan_state s) {
+const char *wv_tunnel__state_name(enum chan_state s) {
     return state_names[s];
 }
 
 /* --- Peers -------------------------------------------------------------------- */
 
-struct tpeer *wv_tn_peer_find(wv_tunnels *t, const char *site) {
+struct tpeer *wv_tunnel__peer_find(wv_tunnels *t, const char *site) {
     for (struct tpeer *p = t->peers; p; p = p->next)
         if (strcmp(p->name, site) == 0)
             return p;
@@ -33,7 +33,7 @@ struct tpeer *wv_tn_peer_find(wv_tunnels *t, const char *site) {
 
 
 /* Re-evaluates whether the peer has an up channel; reports a change. */
-void wv_tn_peer_update(wv_tunnels *t, struct tpeer *p) {
+void wv_tunnel__peer_update(wv_tunnels *t, struct tpeer *p) {
     bool up = false;
     for (struct chan *c = t->chans; c; c = c->next)
         if (c->peer == p && c->state == CH_UP)
@@ -48,7 +48,7 @@ void wv_tn_peer_update(wv_tunnels *t, struct tpeer *p) {
 
 /* --- Channels ------------------------------------------------------------------- */
 
-void wv_tn_chan_event(wv_tunnels *t, struct chan *c) {
+void wv_tunnel__chan_event(wv_tunnels *t, struct chan *c) {
     if (t->cbs.channel_event && !t->closing)
         t->cbs.channel_event(t, c->peer ? c->peer->name : "", c->id, state_names[c->state],
                              t->user);
@@ -58,9 +58,9 @@ static void chan_set_state(wv_tunnels *t, struct chan *c, enum chan_state s) {
     if (c->state == s)
         return;
     c->state = s;
-    wv_tn_chan_event(t, c);
+    wv_tunnel__chan_event(t, c);
     if (c->peer)
-        wv_tn_peer_update(t, c->peer);
+        wv_tunnel__peer_update(t, c->peer);
 }
 
 static struct chan *chan_new(wv_tunnels *t, struct tep *ep, wv_quic_conn *conn, bool outbound) {
@@ -76,12 +76,12 @@ static struct chan *chan_new(wv_tunnels *t, struct tep *ep, wv_quic_conn *conn, 
     t->chans = c;
     t->stats.channels_total++;
     wv_quic_conn_set_user(conn, c);
-    wv_tn_tick_arm(t);
+    wv_tunnel__tick_arm(t);
     return c;
 }
 
 /* Closes a channel's connection; the record goes when QUIC reports it gone. */
-void wv_tn_chan_close(wv_tunnels *t, struct chan *c, uint64_t app_error, const char *why) {
+void wv_tunnel__chan_close(wv_tunnels *t, struct chan *c, uint64_t app_error, const char *why) {
     if (c->state == CH_CLOSING)
         return;
     WV_INFO(t->log, SUB, "channel %llu (%s): closing: %s", (unsigned long long)c->id,
@@ -94,7 +94,7 @@ static void chan_fail_proof(wv_tunnels *t, struct chan *c, const char *why) {
     t->stats.proofs_failed++;
     WV_WARN(t->log, SUB, "channel %llu: membership proof failed: %s", (unsigned long long)c->id,
             why);
-    wv_tn_chan_close(t, c, WV_APPERR_UNPROVEN, "not proven");
+    wv_tunnel__chan_close(t, c, WV_APPERR_UNPROVEN, "not proven");
 }
 
 static int exporter(struct chan *c, uint8_t out[32]) {
@@ -136,7 +136,7 @@ static void close_replaced(wv_tunnels *t, struct chan *c) {
     for (struct chan *o = t->chans; o; o = o->next) {
         if (o != c && !o->outbound && o->peer == c->peer && o->ep == c->ep &&
             o->state != CH_CLOSING && same_remote(o, c))
-            wv_tn_chan_close(t, o, WV_APPERR_GONE, "replaced by a new connection from the peer");
+            wv_tunnel__chan_close(t, o, WV_APPERR_GONE, "replaced by a new connection from the peer");
     }
 }
 
@@ -173,7 +173,7 @@ static void chan_up(wv_tunnels *t, struct chan *c) {
 static int server_accept_proof(wv_tunnels *t, struct chan *c, const char *site) {
     if (strcmp(site, t->site) == 0)
         return WV_ERR_AUTH; /* our own name: a reflected or confused peer */
-    struct tpeer *p = wv_tn_peer_get(t, site);
+    struct tpeer *p = wv_tunnel__peer_get(t, site);
     const uint8_t *fp = wv_quic_conn_peer_fingerprint(c->conn);
     /* A peer we know must present the certificate it announces. */
     if (p->has_fp && (!fp || memcmp(fp, p->fp, WV_FINGERPRINT_LEN) != 0))
@@ -229,7 +229,7 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
             t->stats.refused_peer_limit++;
             WV_WARN(t->log, SUB, "channel %llu: refused: %s already has %u inbound channels",
                     (unsigned long long)c->id, site, t->max_channels_per_peer);
-            wv_tn_chan_close(t, c, WV_APPERR_LIMIT, "channel limit of the peer");
+            wv_tunnel__chan_close(t, c, WV_APPERR_LIMIT, "channel limit of the peer");
             return;
         }
         if (a != 0) {
@@ -242,7 +242,7 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
             chan_fail_proof(t, c, "cannot send our proof");
             return;
         }
-        wv_tn_chan_event(t, c);
+        wv_tunnel__chan_event(t, c);
     }
     if (!c->outbound && c->state == CH_PROVING && c->rxlen >= 1) {
         if (c->rx[0] != 0x01) {
@@ -269,13 +269,13 @@ static void on_accept(wv_quic_endpoint *qep, wv_quic_conn *conn, void *user) {
     struct chan *c = chan_new(t, ep, conn, false);
     WV_DEBUG(t->log, SUB, "channel %llu: inbound connection on socket %s",
              (unsigned long long)c->id, ep->name ? ep->name : "(dial)");
-    wv_tn_chan_event(t, c);
+    wv_tunnel__chan_event(t, c);
     if (unproven >= t->max_unproven) {
         /* A flood of handshakes: log the first refusal and then every 100th. */
         if (t->stats.refused_unproven++ % 100 == 0)
             WV_WARN(t->log, SUB, "refusing inbound connections: %u not yet proven (%llu refused)",
                     t->max_unproven, (unsigned long long)t->stats.refused_unproven);
-        wv_tn_chan_close(t, c, WV_APPERR_LIMIT, "too many unproven channels");
+        wv_tunnel__chan_close(t, c, WV_APPERR_LIMIT, "too many unproven channels");
     }
 }
 
@@ -389,17 +389,17 @@ static void on_conn_closed(wv_quic_conn *conn, const wv_quic_close_info *info, v
     }
     bool was_up = c->state == CH_UP;
     c->state = CH_CLOSING;
-    wv_tn_chan_event(t, c);
+    wv_tunnel__chan_event(t, c);
     if (c->dial) {
         c->dial->chan = NULL;
-        wv_tn_dial_failed(t, c->dial, was_up);
+        wv_tunnel__dial_failed(t, c->dial, was_up);
     }
     if (c->peer)
-        wv_tn_peer_update(t, c->peer);
+        wv_tunnel__peer_update(t, c->peer);
     free(c);
 }
 
-const wv_quic_callbacks wv_tn_quic_callbacks = {
+const wv_quic_callbacks wv_tunnel__quic_callbacks = {
     .on_accept = on_accept,
     .on_handshake_done = on_handshake_done,
     .on_stream_open = on_stream_open,
@@ -412,13 +412,13 @@ const wv_quic_callbacks wv_tn_quic_callbacks = {
 
 /* --- Dialing ------------------------------------------------------------------------- */
 
-void wv_tn_dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
+void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
     if (t->closing || s->chan || !p->has_fp)
         return;
-    struct tep *ep = wv_tn_endpoint_for(t, &s->addr);
+    struct tep *ep = wv_tunnel__endpoint_for(t, &s->addr);
     if (!ep) {
-        s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tn_random());
-        wv_tn_tick_arm(t);
+        s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tunnel__random());
+        wv_tunnel__tick_arm(t);
         return;
     }
     wv_quic_conn *conn;
@@ -427,7 +427,7 @@ void wv_tn_dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
     if (r != 0) {
         WV_WARN(t->log, SUB, "site %s: cannot dial %s port %u: %s", p->name, s->s.address,
                 s->s.port, wv_strerror(r));
-        wv_tn_dial_failed(t, s, false);
+        wv_tunnel__dial_failed(t, s, false);
         return;
     }
     struct chan *c = chan_new(t, ep, conn, true);
@@ -436,11 +436,11 @@ void wv_tn_dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
     s->chan = c;
     WV_DEBUG(t->log, SUB, "channel %llu: dialing %s at %s port %u", (unsigned long long)c->id,
              p->name, s->s.address, s->s.port);
-    wv_tn_chan_event(t, c);
+    wv_tunnel__chan_event(t, c);
 }
 
 /* A dial failed or an established channel died: schedule the next try. */
-void wv_tn_dial_failed(wv_tunnels *t, struct psock *s, bool was_up) {
+void wv_tunnel__dial_failed(wv_tunnels *t, struct psock *s, bool was_up) {
     if (!s->present || t->closing)
         return;
     if (was_up)
@@ -448,10 +448,10 @@ void wv_tn_dial_failed(wv_tunnels *t, struct psock *s, bool was_up) {
     else
         t->stats.dial_failures++;
     s->failures = was_up ? 0 : s->failures + 1;
-    s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tn_random());
+    s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tunnel__random());
     if (s->s.detected && s->failures == SOCKINFO_AFTER_FAILURES && t->cbs.need_sockinfo)
         t->cbs.need_sockinfo(t, s->peer->name, t->user);
-    wv_tn_tick_arm(t);
+    wv_tunnel__tick_arm(t);
 }
 
 /* --- Periodic work: proof deadlines, due dials, failed binds ---------------------------- */
@@ -475,22 +475,22 @@ static void on_tick(uv_timer_t *h) {
             if (s->chan || !s->present || !s->resolved)
                 continue;
             if (now >= s->next_dial)
-                wv_tn_dial(t, p, s);
+                wv_tunnel__dial(t, p, s);
             pending = true;
         }
     }
-    if (wv_tn_endpoints_retry(t))
+    if (wv_tunnel__endpoints_retry(t))
         pending = true;
     if (!pending)
         uv_timer_stop(&t->tick);
 }
 
-void wv_tn_tick_arm(wv_tunnels *t) {
+void wv_tunnel__tick_arm(wv_tunnels *t) {
     if (!t->closing && !uv_is_active((uv_handle_t *)&t->tick))
         uv_timer_start(&t->tick, on_tick, TICK_MS, TICK_MS);
 }
 
-uint32_t wv_tn_random(void) {
+uint32_t wv_tunnel__random(void) {
     uint32_t r = 0;
     gnutls_rnd(GNUTLS_RND_NONCE, &r, sizeof(r));
     return r;
@@ -520,13 +520,13 @@ int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options
 }
 
 bool wv_tunnels_site_up(wv_tunnels *t, const char *site) {
-    struct tpeer *p = wv_tn_peer_find(t, site);
+    struct tpeer *p = wv_tunnel__peer_find(t, site);
     return p && p->up;
 }
 
 int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_quic_conn **conn,
                            int64_t *sid) {
-    struct tpeer *p = wv_tn_peer_find(t, site);
+    struct tpeer *p = wv_tunnel__peer_find(t, site);
     if (!p || !p->up)
         return WV_ERR_NOTFOUND;
     struct chan *cand[64];
@@ -606,7 +606,7 @@ static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n) {
 
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
     json_t *arr = json_array();
-    struct tpeer *p = wv_tn_peer_find(t, site);
+    struct tpeer *p = wv_tunnel__peer_find(t, site);
     if (!p)
         return arr;
     for (struct chan *c = t->chans; c; c = c->next) {

@@ -89,21 +89,21 @@ struct wv_tunnels {
     void *close_arg;
 };
 
-extern const wv_quic_callbacks wv_tn_quic_callbacks;
+extern const wv_quic_callbacks wv_tunnel__quic_callbacks;
 
-const char *wv_tn_state_name(enum chan_state s);
-struct tpeer *wv_tn_peer_find(wv_tunnels *t, const char *site);
-struct tpeer *wv_tn_peer_get(wv_tunnels *t, const char *site); /* find or add */
-void wv_tn_peer_update(wv_tunnels *t, struct tpeer *p);
-void wv_tn_chan_event(wv_tunnels *t, struct chan *c);
-void wv_tn_chan_close(wv_tunnels *t, struct chan *c, uint64_t app_error, const char *why);
-void wv_tn_dial(wv_tunnels *t, struct tpeer *p, struct psock *s);
-void wv_tn_dial_failed(wv_tunnels *t, struct psock *s, bool was_up);
-void wv_tn_tick_arm(wv_tunnels *t);
-uint32_t wv_tn_random(void);
+const char *wv_tunnel__state_name(enum chan_state s);
+struct tpeer *wv_tunnel__peer_find(wv_tunnels *t, const char *site);
+struct tpeer *wv_tunnel__peer_get(wv_tunnels *t, const char *site); /* find or add */
+void wv_tunnel__peer_update(wv_tunnels *t, struct tpeer *p);
+void wv_tunnel__chan_event(wv_tunnels *t, struct chan *c);
+void wv_tunnel__chan_close(wv_tunnels *t, struct chan *c, uint64_t app_error, const char *why);
+void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s);
+void wv_tunnel__dial_failed(wv_tunnels *t, struct psock *s, bool was_up);
+void wv_tunnel__tick_arm(wv_tunnels *t);
+uint32_t wv_tunnel__random(void);
 /* The endpoint to dial addr from (created on demand); NULL if none. */
-struct tep *wv_tn_endpoint_for(wv_tunnels *t, const struct sockaddr_storage *addr);
+struct tep *wv_tunnel__endpoint_for(wv_tunnels *t, const struct sockaddr_storage *addr);
 /* Retries binds that failed; true while some still fail. */
-bool wv_tn_endpoints_retry(wv_tunnels *t);
+bool wv_tunnel__endpoints_retry(wv_tunnels *t);
 
 #endif

@@ -45,7 +45,7 @@ static int tep_bind(wv_tunnels *t, struct tep *ep) {
         cfg.max_udp_payload = ep->max_udp_payload;
         cfg.local_udp_payload = 0;
     }
-    int r = wv_quic_endpoint_new(t->loop, &cfg, t->id, t->log, &wv_tn_quic_callbacks, ep,
+    int r = wv_quic_endpoint_new(t->loop, &cfg, t->id, t->log, &wv_tunnel__quic_callbacks, ep,
                                  &ep->qep);
     if (r == 0)
         r = wv_quic_endpoint_bind(ep->qep, (const struct sockaddr *)&ep->addr);
@@ -56,7 +56,7 @@ static int tep_bind(wv_tunnels *t, struct tep *ep) {
             wv_quic_endpoint_close(ep->qep, NULL, NULL);
         ep->qep = NULL;
         ep->bound = false;
-        wv_tn_tick_arm(t);
+        wv_tunnel__tick_arm(t);
         return r;
     }
     ep->error[0] = '\0';
@@ -86,7 +86,7 @@ static void tep_close(wv_tunnels *t, struct tep *ep) {
     }
     for (struct chan *c = t->chans; c; c = c->next)
         if (c->ep == ep)
-            wv_tn_chan_close(t, c, WV_APPERR_GONE, "local socket removed");
+            wv_tunnel__chan_close(t, c, WV_APPERR_GONE, "local socket removed");
     t->inflight++;
     if (ep->qep)
         wv_quic_endpoint_close(ep->qep, tep_closed, ep);
@@ -115,7 +115,7 @@ static bool is_unspecified(const struct sockaddr_storage *ss) {
     return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
-struct tep *wv_tn_endpoint_for(wv_tunnels *t, const struct sockaddr_storage *addr) {
+struct tep *wv_tunnel__endpoint_for(wv_tunnels *t, const struct sockaddr_storage *addr) {
     bool lo = is_loopback(addr);
     struct tep *dial_only = NULL;
     /* Prefer a served socket of the family that can reach addr: it shares
@@ -143,7 +143,7 @@ struct tep *wv_tn_endpoint_for(wv_tunnels *t, const struct sockaddr_storage *add
     return ep;
 }
 
-bool wv_tn_endpoints_retry(wv_tunnels *t) {
+bool wv_tunnel__endpoints_retry(wv_tunnels *t) {
     bool failing = false;
     for (struct tep *ep = t->eps; ep; ep = ep->next) {
         if (ep->bound || !ep->name)
@@ -214,19 +214,19 @@ wv_quic_endpoint *wv_tunnels_socket_endpoint(wv_tunnels *t, const char *name) {
 static void close_peer_chans(wv_tunnels *t, struct tpeer *p, const char *why) {
     for (struct chan *c = t->chans; c; c = c->next)
         if (c->peer == p)
-            wv_tn_chan_close(t, c, WV_APPERR_GONE, why);
+            wv_tunnel__chan_close(t, c, WV_APPERR_GONE, why);
 }
 
 static void psock_free(wv_tunnels *t, struct psock *s) {
     if (s->chan) {
-        wv_tn_chan_close(t, s->chan, WV_APPERR_GONE, "peer no longer announces the socket");
+        wv_tunnel__chan_close(t, s->chan, WV_APPERR_GONE, "peer no longer announces the socket");
         s->chan->dial = NULL;
     }
     free(s);
 }
 
-struct tpeer *wv_tn_peer_get(wv_tunnels *t, const char *site) {
-    struct tpeer *p = wv_tn_peer_find(t, site);
+struct tpeer *wv_tunnel__peer_get(wv_tunnels *t, const char *site) {
+    struct tpeer *p = wv_tunnel__peer_find(t, site);
     if (!p) {
         p = wv_calloc(1, sizeof(*p));
         snprintf(p->name, sizeof(p->name), "%s", site);
@@ -240,7 +240,7 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
                          const struct wv_peer_socket *socks, size_t n) {
     if (t->closing || strcmp(site, t->site) == 0)
         return;
-    struct tpeer *p = wv_tn_peer_get(t, site);
+    struct tpeer *p = wv_tunnel__peer_get(t, site);
     if (p->has_fp && memcmp(p->fp, fp, WV_FINGERPRINT_LEN) != 0) {
         WV_INFO(t->log, SUB, "site %s has a new certificate: re-dialing", site);
         close_peer_chans(t, p, "peer certificate changed");
@@ -281,9 +281,9 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
         struct psock *s = p->socks[i];
         /* A socket whose dial is waiting out a backoff keeps its schedule. */
         if (s->resolved && !s->chan && s->next_dial == 0)
-            wv_tn_dial(t, p, s);
+            wv_tunnel__dial(t, p, s);
     }
-    wv_tn_tick_arm(t);
+    wv_tunnel__tick_arm(t);
 }
 
 static void peer_free(wv_tunnels *t, struct tpeer *p) {
