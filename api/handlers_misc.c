@@ -25,50 +25,39 @@ static void readyz(wv_http_req *r, void *user) {
 
 static void metrics(wv_http_req *r, void *user) {
     wv_api *api = user;
-    size_t cap = 4096, len = 0;
-    char *buf = wv_malloc(cap);
-#define ADD(...)                                                                                   \
-    do {                                                                                           \
-        int n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                                      \
-        if (n_ >= 0 && (size_t)n_ >= cap - len) {                                                  \
-            cap = (cap + (size_t)n_) * 2;                                                          \
-            buf = wv_realloc(buf, cap);                                                            \
-            n_ = snprintf(buf + len, cap - len, __VA_ARGS__);                                      \
-        }                                                                                          \
-        if (n_ > 0)                                                                                \
-            len += (size_t)n_;                                                                     \
-    } while (0)
-    ADD("# HELP wovenet_http_requests_total HTTP requests answered by the API, by status code.\n"
+    struct wv_buf b = {0};
+    wv_buf_printf(&b, "# HELP wovenet_http_requests_total HTTP requests answered by the API, by status code.\n"
         "# TYPE wovenet_http_requests_total counter\n");
     for (unsigned code = 100; code < 600; code++) {
         uint64_t n = wv_http_count(api->http, code);
         if (n)
-            ADD("wovenet_http_requests_total{code=\"%u\"} %llu\n", code, (unsigned long long)n);
+            wv_buf_printf(&b, "wovenet_http_requests_total{code=\"%u\"} %llu\n", code, (unsigned long long)n);
     }
-    ADD("# HELP wovenet_api_rate_limited_total API requests refused (429) by the per-client "
+    wv_buf_printf(&b, "# HELP wovenet_api_rate_limited_total API requests refused (429) by the per-client "
         "rate limit.\n"
         "# TYPE wovenet_api_rate_limited_total counter\n"
         "wovenet_api_rate_limited_total %llu\n",
         (unsigned long long)wv_http_rate_limited(api->http));
-    ADD("# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
+    wv_buf_printf(&b, "# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
         "# TYPE wovenet_api_event_clients gauge\n"
         "wovenet_api_event_clients %u\n",
         wv_sse_clients(api->sse));
-    ADD("# HELP wovenet_store_revision Revision of the desired state.\n"
+    wv_buf_printf(&b, "# HELP wovenet_store_revision Revision of the desired state.\n"
         "# TYPE wovenet_store_revision gauge\n"
         "wovenet_store_revision %lld\n",
         (long long)wv_store_revision(api->st));
-    ADD("# HELP wovenet_loop_lag_seconds How late the event loop ran its last 500 ms timer.\n"
+    wv_buf_printf(&b, "# HELP wovenet_loop_lag_seconds How late the event loop ran its last 500 ms timer.\n"
         "# TYPE wovenet_loop_lag_seconds gauge\n"
         "wovenet_loop_lag_seconds %.3f\n",
         (double)api->lag_ms / 1000.0);
     char *extra = api->cb.metrics ? api->cb.metrics(api, api->user) : NULL;
     if (extra) {
-        ADD("%s", extra);
+        wv_buf_add(&b, extra, strlen(extra));
         free(extra);
     }
-#undef ADD
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    size_t len = b.len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, wv_buf_take(&b), MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     wv_http_reply_response(r, 200, resp);

@@ -64,8 +64,8 @@ struct wv_http_req {
     bool resolved, replied, suspended, too_big;
     bool rate_checked; /* a resumed request is not counted twice */
     char allow[64];
-    char *body;
-    size_t body_len, body_cap, discarded;
+    struct wv_buf body;
+    size_t discarded;
     json_t *json;
     struct {
         char *name, *value;
@@ -425,13 +425,9 @@ static wv_http_req *req_new(wv_http *h, struct MHD_Connection *c, const char *ur
     strcpy(r->ip, "unknown");
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        const struct sockaddr *sa = ci->client_addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->ip, sizeof r->ip);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->ip, sizeof r->ip);
-    }
+    if (ci && ci->client_addr && (ci->client_addr->sa_family == AF_INET ||
+                                  ci->client_addr->sa_family == AF_INET6))
+        wv_addr_ip(ci->client_addr, r->ip, sizeof r->ip);
     return r;
 }
 
@@ -447,7 +443,7 @@ static void req_free(wv_http_req *r) {
         free(r->hdrs[i].value);
     }
     json_decref(r->json);
-    free(r->body);
+    wv_buf_dispose(&r->body);
     free(r->path);
     free(r);
 }
@@ -550,7 +546,7 @@ static void dispatch(wv_http_req *r) {
             return;
         }
         json_error_t jerr;
-        r->json = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        r->json = json_loadb(r->body.p ? r->body.p : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
         if (!r->json) {
             wv_http_reply_error(r, 400, "bad_json", NULL, "malformed JSON at line %d column %d",
                                 jerr.line, jerr.column);
@@ -591,21 +587,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (r->replied || r->too_big || r->body_len + n > h->opts.max_body) {
+        if (r->replied || r->too_big || r->body.len + n > h->opts.max_body) {
             r->too_big = true;
             r->discarded += n;
             return r->discarded > DISCARD_LIMIT ? MHD_NO : MHD_YES;
         }
-        if (r->body_len + n + 1 > r->body_cap) {
-            size_t cap = r->body_cap ? r->body_cap : 4096;
-            while (cap < r->body_len + n + 1)
-                cap *= 2;
-            r->body = wv_realloc(r->body, cap);
-            r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, upload, n);
-        r->body_len += n;
-        r->body[r->body_len] = '\0';
+        wv_buf_add(&r->body, upload, n);
         return MHD_YES;
     }
     if (r->replied)

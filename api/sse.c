@@ -11,8 +11,8 @@ struct client {
     struct client *prev, *next;
     struct MHD_Connection *conn;
     struct wv_http_susp susp;
-    char *buf;
-    size_t off, len, cap;
+    struct wv_buf q; /* queued event text; q.p[off..] not yet read by MHD */
+    size_t off;
     bool dropped;
 };
 
@@ -35,27 +35,16 @@ static void maybe_free(wv_sse_hub *hub) {
 static void push(struct client *c, const char *data, size_t n) {
     if (c->dropped)
         return;
-    if (c->off) {
-        memmove(c->buf, c->buf + c->off, c->len - c->off);
-        c->len -= c->off;
-        c->off = 0;
-    }
-    if (c->len + n > c->hub->max_queue) {
+    wv_buf_consume(&c->q, c->off);
+    c->off = 0;
+    if (c->q.len + n > c->hub->max_queue) {
         /* MHD only asks the reader for more once the socket drains, which a
          * stuck client never lets happen: shorten its idle timeout so MHD
          * closes it soon instead. */
         c->dropped = true;
         MHD_set_connection_option(c->conn, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
     } else {
-        if (c->len + n > c->cap) {
-            size_t cap = c->cap ? c->cap : 1024;
-            while (cap < c->len + n)
-                cap *= 2;
-            c->buf = wv_realloc(c->buf, cap);
-            c->cap = cap;
-        }
-        memcpy(c->buf + c->len, data, n);
-        c->len += n;
+        wv_buf_add(&c->q, data, n);
     }
     wv_http_resume_conn(c->hub->http, &c->susp);
 }
@@ -64,12 +53,12 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
     struct client *c = cls;
     if (c->dropped || c->hub->closing)
         return MHD_CONTENT_READER_END_WITH_ERROR;
-    if (c->len > c->off) {
-        size_t n = WV_MIN(max, c->len - c->off);
-        memcpy(buf, c->buf + c->off, n);
+    if (c->q.len > c->off) {
+        size_t n = WV_MIN(max, c->q.len - c->off);
+        memcpy(buf, c->q.p + c->off, n);
         c->off += n;
-        if (c->off == c->len)
-            c->off = c->len = 0;
+        if (c->off == c->q.len)
+            c->off = c->q.len = 0;
         return (ssize_t)n;
     }
     /* Returning 0 without suspending would make MHD spin. */
@@ -89,7 +78,7 @@ static void free_client(void *cls) {
     if (c->next)
         c->next->prev = c->prev;
     hub->nclients--;
-    free(c->buf);
+    wv_buf_dispose(&c->q);
     free(c);
     maybe_free(hub);
 }

@@ -8,8 +8,7 @@ struct family {
     char *name;
     char *help;
     enum wv_metric_type type;
-    char *samples; /* rendered sample lines */
-    size_t len, cap;
+    struct wv_buf samples; /* rendered sample lines */
 };
 
 struct wv_metrics {
@@ -27,7 +26,7 @@ void wv_metrics_free(wv_metrics *m) {
     for (size_t i = 0; i < m->n; i++) {
         free(m->f[i].name);
         free(m->f[i].help);
-        free(m->f[i].samples);
+        wv_buf_dispose(&m->f[i].samples);
     }
     free(m->f);
     free(m);
@@ -51,13 +50,7 @@ static struct family *family(wv_metrics *m, const char *name, enum wv_metric_typ
 }
 
 static void append(struct family *f, const char *s) {
-    size_t n = strlen(s);
-    if (f->len + n + 1 > f->cap) {
-        f->cap = (f->len + n + 1) * 2;
-        f->samples = wv_realloc(f->samples, f->cap);
-    }
-    memcpy(f->samples + f->len, s, n + 1);
-    f->len += n;
+    wv_buf_add(&f->samples, s, strlen(s));
 }
 
 void wv_metrics_add(wv_metrics *m, const char *name, enum wv_metric_type type, const char *help,
@@ -94,16 +87,12 @@ void wv_metrics_label(char *buf, size_t n, const char *key, const char *value) {
 }
 
 char *wv_metrics_render(const wv_metrics *m) {
-    size_t cap = 1, len = 0;
-    for (size_t i = 0; i < m->n; i++)
-        cap += m->f[i].len + strlen(m->f[i].help) + 2 * strlen(m->f[i].name) + 32;
-    char *out = wv_malloc(cap);
-    out[0] = '\0';
+    struct wv_buf out = {0};
     for (size_t i = 0; i < m->n; i++) {
         const struct family *f = &m->f[i];
-        len += (size_t)snprintf(out + len, cap - len, "# HELP %s %s\n# TYPE %s %s\n%s", f->name,
-                                f->help, f->name, f->type == WV_COUNTER ? "counter" : "gauge",
-                                f->samples ? f->samples : "");
+        wv_buf_printf(&out, "# HELP %s %s\n# TYPE %s %s\n%s", f->name, f->help, f->name,
+                      f->type == WV_COUNTER ? "counter" : "gauge",
+                      f->samples.p ? f->samples.p : "");
     }
-    return out;
+    return wv_buf_take(&out);
 }

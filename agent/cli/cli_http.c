@@ -10,29 +10,20 @@
 
 #define WV_CLI_MAX_BODY (16u << 20) /* a larger answer is not the agent's */
 
-struct buf {
-    char *p;
-    size_t len, cap;
+/* The answer, bounded by WV_CLI_MAX_BODY. */
+struct answer {
+    struct wv_buf b;
     bool too_big;
 };
 
 static size_t on_data(char *ptr, size_t size, size_t n, void *user) {
-    struct buf *b = user;
+    struct answer *a = user;
     size_t add = size * n;
-    if (b->len + add > WV_CLI_MAX_BODY) {
-        b->too_big = true;
+    if (a->b.len + add > WV_CLI_MAX_BODY) {
+        a->too_big = true;
         return 0;
     }
-    if (b->len + add + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + add + 1)
-            cap *= 2;
-        b->p = wv_realloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, ptr, add);
-    b->len += add;
-    b->p[b->len] = '\0';
+    wv_buf_add(&a->b, ptr, add);
     return add;
 }
 
@@ -64,7 +55,7 @@ int wv_cli_http(const char *base, const char *token, const char *method, const c
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, data ? data : "");
     }
-    struct buf b = {0};
+    struct answer b = {0};
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -84,8 +75,8 @@ int wv_cli_http(const char *base, const char *token, const char *method, const c
         ret = -1;
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-        if (b.len)
-            resp->body = json_loadb(b.p, b.len, 0, NULL);
+        if (b.b.len)
+            resp->body = json_loadb(b.b.p, b.b.len, 0, NULL);
     }
     curl_easy_cleanup(c);
     curl_slist_free_all(hdrs);
@@ -97,7 +88,7 @@ int wv_cli_http(const char *base, const char *token, const char *method, const c
         wv_memwipe(data, strlen(data)); /* may hold the network key */
         free(data);
     }
-    free(b.p);
+    wv_buf_dispose(&b.b);
     free(url);
     return ret;
 }

@@ -127,20 +127,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
 
 /* --- emitting ------------------------------------------------------------------ */
 
-struct outbuf {
-    char *p;
-    size_t len, cap;
-};
-
 static int write_cb(void *data, unsigned char *buf, size_t size) {
-    struct outbuf *o = data;
-    if (o->len + size + 1 > o->cap) {
-        o->cap = (o->len + size + 1) * 2;
-        o->p = wv_realloc(o->p, o->cap);
-    }
-    memcpy(o->p + o->len, buf, size);
-    o->len += size;
-    o->p[o->len] = '\0';
+    wv_buf_add(data, buf, size);
     return 1;
 }
 
@@ -220,17 +208,17 @@ int wv_config_to_yaml(const json_t *doc, char **out) {
     if (!json_is_object(site))
         return WV_ERR_INVAL;
     json_t *y = shape_site(d, site);
-    struct outbuf o = {0};
+    struct wv_buf o = {0};
     json_t *rev = json_object_get(d, "revision");
     char *head = rev ? wv_asprintf("# wovenet site config, exported at revision %lld.\n",
                                    (long long)json_integer_value(rev))
                      : wv_strdup("# wovenet site config.\n");
-    write_cb(&o, (unsigned char *)head, strlen(head));
+    wv_buf_add(&o, head, strlen(head));
     free(head);
     static const char note[] =
         "# Secrets are not exported: keySet / passwordSet mark a value kept in\n"
         "# the store; give crypto.key / password instead to set a new one.\n";
-    write_cb(&o, (unsigned char *)note, sizeof(note) - 1);
+    wv_buf_add(&o, note, sizeof(note) - 1);
 
     yaml_emitter_t e;
     yaml_event_t ev;
@@ -257,10 +245,10 @@ int wv_config_to_yaml(const json_t *doc, char **out) {
     yaml_emitter_delete(&e);
     json_decref(y);
     if (rc) {
-        free(o.p);
+        wv_buf_dispose(&o);
         return rc;
     }
-    *out = o.p;
+    *out = wv_buf_take(&o);
     return 0;
 }
 

@@ -93,19 +93,17 @@ int wv_detect_parse_http_body(const char *buf, size_t len, char *out_ip, size_t 
     struct sockaddr_storage ss;
     if (wv_parse_ip(tmp, 0, &ss) != 0)
         return WV_ERR_INVAL;
-    char canon[INET6_ADDRSTRLEN];
     if (ss.ss_family == AF_INET) {
-        struct in_addr *ia = &((struct sockaddr_in *)&ss)->sin_addr;
-        uint32_t h = ntohl(ia->s_addr);
+        uint32_t h = ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr);
         if (h == 0 || (h >> 28) == 0xe)
             return WV_ERR_INVAL;
-        inet_ntop(AF_INET, ia, canon, sizeof(canon));
     } else {
         struct in6_addr *ia = &((struct sockaddr_in6 *)&ss)->sin6_addr;
         if (IN6_IS_ADDR_UNSPECIFIED(ia) || IN6_IS_ADDR_MULTICAST(ia))
             return WV_ERR_INVAL;
-        inet_ntop(AF_INET6, ia, canon, sizeof(canon));
     }
+    char canon[INET6_ADDRSTRLEN];
+    wv_addr_ip((const struct sockaddr *)&ss, canon, sizeof(canon));
     if (!out_ip || strlen(canon) >= outlen)
         return WV_ERR_INVAL;
     memcpy(out_ip, canon, strlen(canon) + 1);
@@ -118,11 +116,8 @@ static void schedule(struct dsock *s, unsigned seconds);
 
 static void succeed(struct dsock *s, const struct sockaddr_storage *ss, uint16_t port) {
     wv_detect *d = s->d;
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (ss->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-    else
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
+    char ip[INET6_ADDRSTRLEN];
+    wv_addr_ip((const struct sockaddr *)ss, ip, sizeof(ip));
     d->stats.detections++;
     s->state = "detected";
     s->error[0] = '\0';

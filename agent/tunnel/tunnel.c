@@ -586,23 +586,6 @@ void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
             out->channels_up++;
 }
 
-static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    uint16_t port = 0;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const void *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
-        port = ntohs(a->sin_port);
-        snprintf(out, n, "%s:%u", ip, port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const void *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
-        port = ntohs(a->sin6_port);
-        snprintf(out, n, "[%s]:%u", ip, port);
-    } else {
-        snprintf(out, n, "?");
-    }
-}
 
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
     json_t *arr = json_array();
@@ -614,9 +597,9 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
             continue;
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(c->conn, &st);
-        char la[64], ra[64];
-        addr_str(&st.local, la, sizeof(la));
-        addr_str(&st.remote, ra, sizeof(ra));
+        char la[WV_ADDR_STRLEN], ra[WV_ADDR_STRLEN];
+        wv_addr_format((const struct sockaddr *)&st.local, la);
+        wv_addr_format((const struct sockaddr *)&st.remote, ra);
         json_array_append_new(
             arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I}", "id",
                            (json_int_t)c->id, "direction", c->outbound ? "outbound" : "inbound",

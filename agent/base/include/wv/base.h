@@ -130,4 +130,30 @@ struct wv_embedded {
 };
 
 
+/* --- A growable buffer ------------------------------------------------------ */
+/* Bytes kept NUL-terminated one past len (p is NULL until the first add).
+ * Growth follows the one OOM policy; bounds are the caller's to check.
+ * Zero-initialise to start. */
+struct wv_buf {
+    char *p;
+    size_t len, cap;
+};
+void wv_buf_add(struct wv_buf *b, const void *data, size_t n);
+void wv_buf_printf(struct wv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops the first n bytes (all of them when n >= len). */
+void wv_buf_consume(struct wv_buf *b, size_t n);
+/* Hands over the bytes (never NULL, NUL-terminated; caller frees) and
+ * empties b. */
+char *wv_buf_take(struct wv_buf *b);
+void wv_buf_dispose(struct wv_buf *b);
+
+/* --- Addresses as text ------------------------------------------------------- */
+struct sockaddr;
+/* Long enough for "[IPv6]:PORT". */
+#define WV_ADDR_STRLEN 64
+/* "IP:PORT" or "[IPv6]:PORT"; "?" for anything but AF_INET/AF_INET6. */
+char *wv_addr_format(const struct sockaddr *sa, char out[WV_ADDR_STRLEN]);
+/* The IP alone (n >= INET6_ADDRSTRLEN fits any); "?" as above. */
+char *wv_addr_ip(const struct sockaddr *sa, char *out, size_t n);
+
 #endif

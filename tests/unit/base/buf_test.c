@@ -1,0 +1,66 @@
+/* The growable buffer and the address formatter (wv/base.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "wv/base.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void add_printf_consume_take(void **state) {
+    struct wv_buf b = {0};
+    wv_buf_add(&b, "", 0);
+    assert_non_null(b.p);
+    assert_string_equal(b.p, "");
+    char big[5000];
+    memset(big, 'x', sizeof(big));
+    wv_buf_add(&b, big, sizeof(big));
+    wv_buf_printf(&b, "%s-%d", "end", 42);
+    assert_int_equal(b.len, sizeof(big) + 6);
+    assert_string_equal(b.p + sizeof(big), "end-42");
+    wv_buf_consume(&b, sizeof(big));
+    assert_string_equal(b.p, "end-42");
+    wv_buf_consume(&b, 100);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.p, "");
+    wv_buf_printf(&b, "%s", "");
+    assert_int_equal(b.len, 0);
+    char *p = wv_buf_take(&b);
+    assert_null(b.p);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(p, "");
+    free(p);
+    struct wv_buf e = {0};
+    p = wv_buf_take(&e); /* never NULL, even when nothing was added */
+    assert_non_null(p);
+    free(p);
+    wv_buf_dispose(&e);
+}
+
+static void addresses_as_text(void **state) {
+    char out[WV_ADDR_STRLEN], ip[INET6_ADDRSTRLEN];
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(25890)};
+    inet_pton(AF_INET, "198.51.100.7", &a.sin_addr);
+    assert_string_equal(wv_addr_format((struct sockaddr *)&a, out), "198.51.100.7:25890");
+    assert_string_equal(wv_addr_ip((struct sockaddr *)&a, ip, sizeof(ip)), "198.51.100.7");
+    struct sockaddr_in6 b = {.sin6_family = AF_INET6, .sin6_port = htons(443)};
+    inet_pton(AF_INET6, "2001:db8::1", &b.sin6_addr);
+    assert_string_equal(wv_addr_format((struct sockaddr *)&b, out), "[2001:db8::1]:443");
+    assert_string_equal(wv_addr_ip((struct sockaddr *)&b, ip, sizeof(ip)), "2001:db8::1");
+    struct sockaddr u = {.sa_family = AF_UNIX};
+    assert_string_equal(wv_addr_format(&u, out), "?");
+    assert_string_equal(wv_addr_format(NULL, out), "?");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(add_printf_consume_take),
+        cmocka_unit_test(addresses_as_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
