@@ -69,15 +69,7 @@ static void get_one(wv_http_req *r, void *user) {
     reply_object(c, r, 200, name);
 }
 
-/* Validates body for kind; answers 422 naming the field on failure. */
-static bool valid(struct wv_api_coll *c, wv_http_req *r, json_t *obj) {
-    wv_verr verr = {{0}, {0}};
-    if (wv_validate_object(c->kind, obj, &verr) == 0)
-        return true;
-    wv_http_reply_error(r, 422, "invalid", verr.field, "%s",
-                        verr.message[0] ? verr.message : "invalid value");
-    return false;
-}
+/* Validation happens once, in the store's write (422 naming the field). */
 
 static void create(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
@@ -85,25 +77,20 @@ static void create(wv_http_req *r, void *user) {
     int64_t rev;
     if (!body || !wv_api_if_match(r, &rev))
         return;
-    if (!valid(c, r, body))
-        return;
+    wv_verr verr = {{0}, {0}};
+    int err = wv_store_create(c->api->st, c->kind, body, rev, &verr);
+    /* Stored, so validated: the name is there and valid. */
     const char *name = json_string_value(json_object_get(body, "name"));
-    if (!name) { /* the validator requires it; never trust that blindly */
-        wv_http_reply_error(r, 422, "invalid", "name", "required");
+    if (err || !name) {
+        wv_api_store_error(c->api, r, err ? err : WV_ERR_INVAL, &verr);
         return;
     }
     char *n = wv_strdup(name);
-    wv_verr verr = {{0}, {0}};
-    int err = wv_store_create(c->api->st, c->kind, body, rev, &verr);
-    if (err) {
-        wv_api_store_error(c->api, r, err, &verr);
-    } else {
-        char *loc = wv_asprintf("%s/%s", c->path, n);
-        wv_http_add_header(r, "Location", loc);
-        free(loc);
-        reply_object(c, r, 201, n);
-        wv_api_notify(c->api, c->kind, n, "created");
-    }
+    char *loc = wv_asprintf("%s/%s", c->path, n);
+    wv_http_add_header(r, "Location", loc);
+    free(loc);
+    reply_object(c, r, 201, n);
+    wv_api_notify(c->api, c->kind, n, "created");
     free(n);
 }
 
@@ -147,7 +134,7 @@ static void put(wv_http_req *r, void *user) {
                             "names are 1..255 of [A-Za-z0-9._-], starting with a letter or digit");
         return;
     }
-    if (!name_matches(r, body, name) || !valid(c, r, body))
+    if (!name_matches(r, body, name))
         return;
     store_put(c, r, body, rev, name);
 }
@@ -174,8 +161,7 @@ static void patch(wv_http_req *r, void *user) {
     }
     json_t *merged = wv_json_merge_patch(cur, body);
     json_decref(cur);
-    if (valid(c, r, merged))
-        store_put(c, r, merged, rev, name);
+    store_put(c, r, merged, rev, name);
     json_decref(merged);
 }
 

@@ -30,11 +30,6 @@ static void site_get(wv_http_req *r, void *user) {
 
 static void site_write(wv_api *api, wv_http_req *r, json_t *site, int64_t rev) {
     wv_verr verr = {{0}, {0}};
-    if (wv_validate_site(site, false, &verr) != 0) {
-        wv_http_reply_error(r, 422, "invalid", verr.field, "%s",
-                            verr.message[0] ? verr.message : "invalid value");
-        return;
-    }
     bool changed = false;
     int err = wv_store_put_site(api->st, site, rev, &changed, &verr);
     if (err) {
@@ -123,11 +118,6 @@ static void config_put(wv_http_req *r, void *user) {
     if (!body || !wv_api_if_match(r, &rev))
         return;
     wv_verr verr = {{0}, {0}};
-    if (wv_validate_document(body, false, &verr) != 0) {
-        wv_http_reply_error(r, 422, "invalid", verr.field, "%s",
-                            verr.message[0] ? verr.message : "invalid value");
-        return;
-    }
     json_t *plan = NULL;
     int err = wv_store_apply(api->st, body, rev, dry_run, &plan, &verr);
     if (err) {
