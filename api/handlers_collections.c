@@ -153,9 +153,7 @@ static void patch(wv_http_req *r, void *user) {
         return;
     }
     json_object_del(cur, "status");
-    json_t *n = json_object_get(body, "name");
-    if (n && !(json_is_string(n) && strcmp(json_string_value(n), name) == 0)) {
-        wv_http_reply_error(r, 422, "invalid", "name", "the name in the body must match the URL");
+    if (!name_matches(r, body, name)) {
         json_decref(cur);
         return;
     }

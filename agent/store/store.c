@@ -267,6 +267,26 @@ int64_t wv_store_revision(wv_store *st) {
 
 /* --- Collections ---------------------------------------------------------------- */
 
+int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const char *k2,
+                         json_t **out) {
+    sqlite3_stmt *s;
+    *out = NULL;
+    if (wv_store__prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        json_array_append_new(arr, json_pack("{s:s,s:s}", k1, (const char *)sqlite3_column_text(s, 0),
+                                             k2, (const char *)sqlite3_column_text(s, 1)));
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return wv_store__dberr(st, sql);
+    }
+    *out = arr;
+    return 0;
+}
+
 int wv_store__coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec) {
     char sql[96];
     sqlite3_stmt *s;

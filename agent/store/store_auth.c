@@ -92,23 +92,8 @@ int wv_store_token_check(wv_store *st, const char *token) {
 }
 
 int wv_store_token_list(wv_store *st, json_t **out) {
-    sqlite3_stmt *s;
-    *out = NULL;
-    if (wv_store__prepare(st, "SELECT name, created FROM api_tokens ORDER BY name", &s) < 0)
-        return WV_ERR_DB;
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "name",
-                                             (const char *)sqlite3_column_text(s, 0), "created",
-                                             (const char *)sqlite3_column_text(s, 1)));
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return wv_store__dberr(st, "list tokens");
-    }
-    *out = arr;
-    return 0;
+    return wv_store__text_pairs(st, "SELECT name, created FROM api_tokens ORDER BY name", "name",
+                                "created", out);
 }
 
 int wv_store_token_delete(wv_store *st, const char *name) {

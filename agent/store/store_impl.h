@@ -36,6 +36,11 @@ int wv_store__revision(wv_store *st, int64_t *rev);
 int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev);
 int wv_store__bump(wv_store *st);
 
+/* Runs sql (a SELECT of two text columns) into *out, a new array of
+ * {k1: col0, k2: col1}. 0 or WV_ERR_DB (*out NULL). */
+int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const char *k2,
+                         json_t **out);
+
 /* The table of a collection kind, or NULL. */
 const char *wv_store__table(enum wv_kind kind);
 /* The canonical text of a JSON value (compact, sorted keys). Caller frees. */

@@ -297,21 +297,6 @@ int wv_store_get_mqtt_password(wv_store *st, char **password) {
 }
 
 int wv_store_get_basic_auth_hashes(wv_store *st, json_t **users) {
-    sqlite3_stmt *s;
-    *users = NULL;
-    if (wv_store__prepare(st, "SELECT user, hash FROM basic_auth_users ORDER BY user", &s) < 0)
-        return WV_ERR_DB;
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", "user",
-                                             (const char *)sqlite3_column_text(s, 0), "hash",
-                                             (const char *)sqlite3_column_text(s, 1)));
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return wv_store__dberr(st, "read users");
-    }
-    *users = arr;
-    return 0;
+    return wv_store__text_pairs(st, "SELECT user, hash FROM basic_auth_users ORDER BY user", "user",
+                                "hash", users);
 }
