@@ -1,8 +1,9 @@
 #ifndef WV_AGENT_H
 #define WV_AGENT_H
 /* The running site: everything `wovenet run` keeps alive on one libuv loop.
- * Today it reads the site from the store and announces itself in the log;
- * the API server, MQTT, QUIC endpoint and reconciler hang off this object.
+ * The composition root: it loads the site identity, builds the REST API
+ * (wv/api.h), the reconciler of remote apps (wv/apps.h) and the mesh
+ * (wv/mesh.h), and wires their callbacks to each other.
  *
  * All functions run on the loop's thread. Process-level concerns (signals,
  * the choice of log sink) stay in main.c, so one process may hold two

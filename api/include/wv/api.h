@@ -3,8 +3,8 @@
 /* The REST API (/api/v1, /healthz, /readyz, /metrics, the dashboard), run
  * on the agent's loop over the agent's store.
  *
- * Handlers validate with validate.h, write the store in one transaction
- * each, then call `changed` (the agent wakes its reconciler) and publish an
+ * Handlers write the store in one transaction each (the store validates,
+ * and a refusal is answered 422 naming the field), then call `changed` (the agent wakes its reconciler) and publish an
  * SSE event {kind, name, action, status}. Objects returned carry a
  * read-only "status" from `status_of`. All callbacks fire on the loop
  * thread, from inside HTTP handling: they must not block and must not call

@@ -1,5 +1,11 @@
 #ifndef WV_APPS_H
 #define WV_APPS_H
+/* apps: everything between a local socket and an app stream. The app
+ * counters, the proxy (client and exposed side), the local listeners of
+ * remote apps, and the reconciler that keeps those listeners in line with
+ * the stored remote apps (in this order below). Streams are opened through
+ * the tunnels' wv_stream_opener; nothing here calls up into the mesh. */
+
 /* The proxy: splices local TCP/unix connections to QUIC app streams
  * (docs/PROTOCOL.md, "App streams") with end-to-end flow control.
  *

@@ -1,5 +1,10 @@
 #ifndef WV_BASE_H
 #define WV_BASE_H
+/* base: what every subsystem shares and nothing else. Errors and memory,
+ * the logger, Prometheus metrics, embedded files, the growable buffer and
+ * addresses as text. Depends on nothing of the project; no library but libc.
+ * Everything here is safe on any thread unless it says otherwise. */
+
 /* Errors and memory: the two things every module shares.
  *
  * Functions return 0 or a negative WV_ERR_*; wv_strerror() names it. Codes

@@ -1,5 +1,8 @@
 #ifndef WV_CRYPTO_H
 #define WV_CRYPTO_H
+/* crypto: the site's TLS identity, the keys derived from the network key,
+ * and password hashing. GnuTLS only; no I/O, no loop. */
+
 /* A site's TLS identity: an Ed25519 key and a self-signed X.509 certificate.
  *
  * Peers do not trust a CA: they pin the SHA-256 fingerprint of the

@@ -1,5 +1,10 @@
 #ifndef WV_DISCOVERY_H
 #define WV_DISCOVERY_H
+/* discovery: the message channel. The codec of what sites publish (below),
+ * the MQTT connection settings, and the discovery engine that announces this
+ * site and tracks its peers (further down). The MQTT client and the
+ * envelope are private to this folder. */
+
 /* The message-channel codec: the JSON plaintext inside every envelope, and
  * the replay rules. Pure functions over buffers and structs (sans-I/O), safe
  * on any thread; the replay cache is not thread-safe (one owner).

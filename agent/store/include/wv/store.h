@@ -3,9 +3,9 @@
 /* The desired state in SQLite (WAL, foreign keys, synchronous=NORMAL).
  *
  * Objects go in and come out in the canonical JSON shape of
- * docs/CANONICAL.md; callers validate with validate.h before writing (the
- * store re-validates and refuses invalid input with WV_ERR_INVAL, so nothing
- * invalid is ever stored). Every write is one transaction; a write that
+ * docs/CANONICAL.md. Every write validates its input (wv/model.h) and
+ * refuses invalid input with WV_ERR_INVAL and the field in err, so nothing
+ * invalid is ever stored and callers need not validate first. Every write is one transaction; a write that
  * changes something bumps the revision counter by one (it is the API's
  * ETag). A write that changes nothing leaves the revision alone.
  *

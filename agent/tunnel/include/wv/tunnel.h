@@ -1,5 +1,10 @@
 #ifndef WV_TUNNEL_H
 #define WV_TUNNEL_H
+/* tunnel: the data channels to peer sites (the tunnel manager, below) and
+ * the sans-I/O codecs of the tunnel wire protocol they speak (frames, the
+ * app-stream header and status, the membership proof; further down). Built
+ * on wv/quic.h; knows nothing of apps, discovery or the store. */
+
 /* Tunnels: the data channels (QUIC connections) to every peer site.
  *
  * Each local tunnel socket is a QUIC endpoint that accepts connections; the
