@@ -3,10 +3,10 @@
  * the mesh (discovery, tunnels, proxy), and connects their callbacks. */
 #include "wv/agent.h"
 #include "wv/api.h"
+#include "wv/apps.h"
 #include "wv/base.h"
 #include "wv/crypto.h"
 #include "wv/mesh.h"
-#include "wv/apps.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 #ifndef WV_API_INT_H
 #define WV_API_INT_H
 /* Internals shared by api.c and the handlers_*.c files. */
-#include "wv/api.h"
 #include "auth.h"
 #include "http.h"
 #include "sse.h"
+#include "wv/api.h"
 
 /* Every file under web/, sorted by path (generated, see cmake/embed.cmake). */
 extern const struct wv_embedded wv_webassets[];

@@ -186,8 +186,7 @@ bool wv_auth_configured(wv_store *st) {
 static bool configured(wv_auth *a) {
     struct wv_store_stamp now;
     bool valid = wv_store_stamp(a->st, &now) == 0;
-    if (valid && a->seen_valid && now.version == a->seen.version &&
-        now.changes == a->seen.changes)
+    if (valid && a->seen_valid && now.version == a->seen.version && now.changes == a->seen.changes)
         return a->seen_configured;
     a->seen_configured = wv_auth_configured(a->st);
     a->seen = now;

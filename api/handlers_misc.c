@@ -26,27 +26,36 @@ static void readyz(wv_http_req *r, void *user) {
 static void metrics(wv_http_req *r, void *user) {
     wv_api *api = user;
     struct wv_buf b = {0};
-    wv_buf_printf(&b, "# HELP wovenet_http_requests_total HTTP requests answered by the API, by status code.\n"
+    wv_buf_printf(
+        &b,
+        "# HELP wovenet_http_requests_total HTTP requests answered by the API, by status code.\n"
         "# TYPE wovenet_http_requests_total counter\n");
     for (unsigned code = 100; code < 600; code++) {
         uint64_t n = wv_http_count(api->http, code);
         if (n)
-            wv_buf_printf(&b, "wovenet_http_requests_total{code=\"%u\"} %llu\n", code, (unsigned long long)n);
+            wv_buf_printf(&b, "wovenet_http_requests_total{code=\"%u\"} %llu\n", code,
+                          (unsigned long long)n);
     }
-    wv_buf_printf(&b, "# HELP wovenet_api_rate_limited_total API requests refused (429) by the per-client "
+    wv_buf_printf(
+        &b,
+        "# HELP wovenet_api_rate_limited_total API requests refused (429) by the per-client "
         "rate limit.\n"
         "# TYPE wovenet_api_rate_limited_total counter\n"
         "wovenet_api_rate_limited_total %llu\n",
         (unsigned long long)wv_http_rate_limited(api->http));
-    wv_buf_printf(&b, "# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
-        "# TYPE wovenet_api_event_clients gauge\n"
-        "wovenet_api_event_clients %u\n",
-        wv_sse_clients(api->sse));
-    wv_buf_printf(&b, "# HELP wovenet_store_revision Revision of the desired state.\n"
-        "# TYPE wovenet_store_revision gauge\n"
-        "wovenet_store_revision %lld\n",
-        (long long)wv_store_revision(api->st));
-    wv_buf_printf(&b, "# HELP wovenet_loop_lag_seconds How late the event loop ran its last 500 ms timer.\n"
+    wv_buf_printf(&b,
+                  "# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
+                  "# TYPE wovenet_api_event_clients gauge\n"
+                  "wovenet_api_event_clients %u\n",
+                  wv_sse_clients(api->sse));
+    wv_buf_printf(&b,
+                  "# HELP wovenet_store_revision Revision of the desired state.\n"
+                  "# TYPE wovenet_store_revision gauge\n"
+                  "wovenet_store_revision %lld\n",
+                  (long long)wv_store_revision(api->st));
+    wv_buf_printf(
+        &b,
+        "# HELP wovenet_loop_lag_seconds How late the event loop ran its last 500 ms timer.\n"
         "# TYPE wovenet_loop_lag_seconds gauge\n"
         "wovenet_loop_lag_seconds %.3f\n",
         (double)api->lag_ms / 1000.0);

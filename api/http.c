@@ -425,8 +425,8 @@ static wv_http_req *req_new(wv_http *h, struct MHD_Connection *c, const char *ur
     strcpy(r->ip, "unknown");
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr && (ci->client_addr->sa_family == AF_INET ||
-                                  ci->client_addr->sa_family == AF_INET6))
+    if (ci && ci->client_addr &&
+        (ci->client_addr->sa_family == AF_INET || ci->client_addr->sa_family == AF_INET6))
         wv_addr_ip(ci->client_addr, r->ip, sizeof r->ip);
     return r;
 }
@@ -546,7 +546,8 @@ static void dispatch(wv_http_req *r) {
             return;
         }
         json_error_t jerr;
-        r->json = json_loadb(r->body.p ? r->body.p : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+        r->json =
+            json_loadb(r->body.p ? r->body.p : "", r->body.len, JSON_REJECT_DUPLICATES, &jerr);
         if (!r->json) {
             wv_http_reply_error(r, 400, "bad_json", NULL, "malformed JSON at line %d column %d",
                                 jerr.line, jerr.column);

@@ -4,8 +4,8 @@
  * on the exposed side, a timer) and one QUIC stream. It is freed when both
  * handles are closed and the stream's close event has arrived (or the
  * stream was detached by wv_proxy_close). */
-#include "wv/apps.h"
 #include "proxy_int.h"
+#include "wv/apps.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -537,8 +537,8 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const c
                      const char *app, const char *target, struct wv_app_counters *counters) {
     struct wv_app_header h;
     memset(&h, 0, sizeof(h));
-    bool bad = !site || !app || !wv_valid_name(app) ||
-               (target && strlen(target) >= sizeof(h.target));
+    bool bad =
+        !site || !app || !wv_valid_name(app) || (target && strlen(target) >= sizeof(h.target));
     if (p->closing || bad) {
         wv_close_free((uv_handle_t *)client);
         return bad ? WV_ERR_INVAL : WV_ERR_CLOSED;
@@ -602,8 +602,8 @@ static void on_data(void *s, const uint8_t *data, size_t len, bool fin) {
         if (rv != 0) {
             if (c->st == P_HEADER) {
                 wv_apps__refuse(c, WV_ERRC_BAD_HEADER,
-                          rv == WV_ERR_AGAIN ? "stream ended in the header"
-                                             : "malformed header frame");
+                                rv == WV_ERR_AGAIN ? "stream ended in the header"
+                                                   : "malformed header frame");
             } else {
                 WV_WARN(c->p->log, SUB, "remote app %s (app %s): %s", c->name, c->peer,
                         rv == WV_ERR_AGAIN ? "stream ended before the status"
@@ -651,8 +651,7 @@ static void on_close(void *s, uint64_t app_error) {
                         c->exposed ? "app" : "remote app", c->name);
             else
                 WV_INFO(c->p->log, SUB, "%s %s: connection aborted (stream error 0x%llx)",
-                        c->exposed ? "app" : "remote app", c->name,
-                        (unsigned long long)app_error);
+                        c->exposed ? "app" : "remote app", c->name, (unsigned long long)app_error);
         }
         c->st = P_DEAD;
         wv_apps__drop_queue(c);

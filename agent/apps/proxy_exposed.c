@@ -164,7 +164,8 @@ void wv_apps__on_header(pconn *c, json_t *obj) {
             return;
         }
         if (!target_allowed(app, (const struct sockaddr *)&as.addr)) {
-            wv_apps__refuse(c, WV_ERRC_TARGET_DENIED, "target outside the app's address or port ranges");
+            wv_apps__refuse(c, WV_ERRC_TARGET_DENIED,
+                            "target outside the app's address or port ranges");
             return;
         }
     } else {

@@ -2,9 +2,9 @@
 #define WV_PROXY_INT_H
 /* Internals shared by proxy.c (splice, client side, lifetimes) and
  * proxy_exposed.c (header, app lookup, range check, connect). Not an API. */
+#include "wv/apps.h"
 #include "wv/base.h"
 #include "wv/tunnel.h"
-#include "wv/apps.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -75,7 +75,7 @@ struct pconn {
     bool reading, local_eof, fin_sent;
 
     struct wv_app_counters *counters; /* the app's, one reference; NULL: not counted */
-    bool counted; /* counted as active (decremented when the connection ends) */
+    bool counted;                     /* counted as active (decremented when the connection ends) */
     size_t buffered;
 };
 

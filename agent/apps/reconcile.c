@@ -12,14 +12,14 @@ struct rapp {
     struct rapp *next;
     wv_reconciler *r;
     char *name;
-    json_t *spec; /* the stored object the listener was made from */
+    json_t *spec;       /* the stored object the listener was made from */
     unsigned max_conns; /* the spec's maxConnections, or the default */
     wv_applisten *listener;
     enum rapp_state state;
     char error[160];
     /* Shared with the proxy's connections of this app (apps.h). */
     struct wv_app_counters *counters;
-    bool seen; /* mark for the sweep of deleted apps */
+    bool seen;                       /* mark for the sweep of deleted apps */
     struct wv_app_counters reported; /* counters at the last change event */
 };
 
@@ -80,7 +80,7 @@ static void set_state(struct rapp *a, enum rapp_state st, const char *err) {
 
 static enum rapp_state up_state(wv_reconciler *r, struct rapp *a) {
     return site_up(r, json_string_value(json_object_get(a->spec, "siteName"))) ? RAPP_LISTENING
-                                                                                : RAPP_WAITING;
+                                                                               : RAPP_WAITING;
 }
 
 static void bind_app(wv_reconciler *r, struct rapp *a) {
@@ -306,8 +306,7 @@ void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {
                        "Connections open now through the remote app.", l,
                        (double)a->counters->active);
         wv_metrics_add(m, "wovenet_remote_app_bytes_in_total", WV_COUNTER,
-                       "Bytes from the tunnel to local clients.", l,
-                       (double)a->counters->bytes_in);
+                       "Bytes from the tunnel to local clients.", l, (double)a->counters->bytes_in);
         wv_metrics_add(m, "wovenet_remote_app_bytes_out_total", WV_COUNTER,
                        "Bytes from local clients into the tunnel.", l,
                        (double)a->counters->bytes_out);

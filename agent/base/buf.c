@@ -79,7 +79,8 @@ char *wv_addr_format(const struct sockaddr *sa, char out[WV_ADDR_STRLEN]) {
     char ip[INET6_ADDRSTRLEN];
     wv_addr_ip(sa, ip, sizeof(ip));
     if (sa && sa->sa_family == AF_INET)
-        snprintf(out, WV_ADDR_STRLEN, "%s:%u", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+        snprintf(out, WV_ADDR_STRLEN, "%s:%u", ip,
+                 ntohs(((const struct sockaddr_in *)sa)->sin_port));
     else if (sa && sa->sa_family == AF_INET6)
         snprintf(out, WV_ADDR_STRLEN, "[%s]:%u", ip,
                  ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));

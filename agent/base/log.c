@@ -96,11 +96,21 @@ const char *wv_log_level_name(enum wv_log_level level) {
 static void json_escape(FILE *fp, const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", fp); break;
-        case '\\': fputs("\\\\", fp); break;
-        case '\n': fputs("\\n", fp); break;
-        case '\r': fputs("\\r", fp); break;
-        case '\t': fputs("\\t", fp); break;
+        case '"':
+            fputs("\\\"", fp);
+            break;
+        case '\\':
+            fputs("\\\\", fp);
+            break;
+        case '\n':
+            fputs("\\n", fp);
+            break;
+        case '\r':
+            fputs("\\r", fp);
+            break;
+        case '\t':
+            fputs("\\t", fp);
+            break;
         default:
             if (*p < 0x20)
                 fprintf(fp, "\\u%04x", *p);
@@ -126,8 +136,7 @@ void wv_log_vwrite(wv_log *log, enum wv_log_level level, const char *subsys, con
 
     pthread_mutex_lock(&log->mu);
     if (log->format == WV_LOG_JSON) {
-        fprintf(log->fp, "{\"time\":\"%s\",\"level\":\"%s\",\"subsys\":\"", ts,
-                level_names[level]);
+        fprintf(log->fp, "{\"time\":\"%s\",\"level\":\"%s\",\"subsys\":\"", ts, level_names[level]);
         json_escape(log->fp, subsys);
         fputs("\",\"msg\":\"", log->fp);
         json_escape(log->fp, msg);

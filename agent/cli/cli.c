@@ -267,12 +267,10 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
                                            {"json", no_argument, NULL, 'j'},
                                            {"help", no_argument, NULL, 'h'},
                                            {0}};
-        static const struct option ao[] = {{"file", required_argument, NULL, 'f'},
-                                           {"dry-run", no_argument, NULL, 'n'},
-                                           {"api", required_argument, NULL, 'a'},
-                                           {"token", required_argument, NULL, 't'},
-                                           {"help", no_argument, NULL, 'h'},
-                                           {0}};
+        static const struct option ao[] = {
+            {"file", required_argument, NULL, 'f'}, {"dry-run", no_argument, NULL, 'n'},
+            {"api", required_argument, NULL, 'a'},  {"token", required_argument, NULL, 't'},
+            {"help", no_argument, NULL, 'h'},       {0}};
         const char *env_url = getenv("WOVENET_API");
         out->url = env_url && *env_url ? env_url : "http://127.0.0.1:18080";
         out->token = getenv("WOVENET_TOKEN");

@@ -1,16 +1,15 @@
 /* `wovenet apply -f FILE [--dry-run]`: the declarative PUT /api/v1/config of
  * a running site, printed as a plan. Exit codes let scripts be idempotent:
  * 0 nothing to change, 2 changed (or would change), 1 error. */
-#include "wv/cli.h"
 #include "cli_http.h"
 #include "wv/base.h"
+#include "wv/cli.h"
 #include "wv/config.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 /* JSON when the name says so or the text starts with '{'; YAML otherwise. */
 static bool is_json(const char *path, const char *text) {
@@ -78,8 +77,7 @@ int wv_cli_apply(const struct wv_cli *cli) {
     json_object_del(doc, "revision"); /* an export's revision is no precondition */
     struct wv_cli_resp r;
     int rc = wv_cli_http(cli->url, cli->token, "PUT",
-                         cli->dry_run ? "/api/v1/config?dryRun=true" : "/api/v1/config", doc,
-                         &r);
+                         cli->dry_run ? "/api/v1/config?dryRun=true" : "/api/v1/config", doc, &r);
     wv_config_doc_free(doc);
     int code = WV_EXIT_FAIL;
     if (rc < 0 || r.status != 200 || !json_is_object(r.body)) {

@@ -1,6 +1,6 @@
 /* The one-shot commands: import, export, token create. */
-#include "wv/cli.h"
 #include "wv/base.h"
+#include "wv/cli.h"
 #include "wv/config.h"
 
 #include <errno.h>

@@ -71,7 +71,9 @@ int wv_cli_http(const char *base, const char *token, const char *method, const c
     int ret = 0;
     if (rc != CURLE_OK) {
         snprintf(resp->error, sizeof(resp->error), "%s: %s", url,
-                 b.too_big ? "answer too large" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                 b.too_big   ? "answer too large"
+                 : errbuf[0] ? errbuf
+                             : curl_easy_strerror(rc));
         ret = -1;
     } else {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -5,8 +5,8 @@
 #include <jansson.h>
 
 struct wv_cli_resp {
-    long status;  /* HTTP status, 0 when no answer came */
-    json_t *body; /* parsed JSON body, or NULL (empty or not JSON) */
+    long status;     /* HTTP status, 0 when no answer came */
+    json_t *body;    /* parsed JSON body, or NULL (empty or not JSON) */
     char error[256]; /* transport error text when status is 0 */
 };
 

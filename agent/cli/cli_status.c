@@ -1,9 +1,9 @@
 /* `wovenet status`: a running site's peers, data channels and apps as
  * tables, read from its REST API. Throughput is the byte counters' growth
  * over a 0.5 s sample, since the API serves totals only. */
-#include "wv/cli.h"
 #include "cli_http.h"
 #include "wv/base.h"
+#include "wv/cli.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -114,8 +114,8 @@ static void print_apps(json_t *remote, json_t *exposed) {
     json_array_foreach(remote, i, a) {
         json_t *s = json_object_get(a, "status");
         printf("%-20s %-20s %-20s %-28s %-17s %lld%s%s\n", str_or(a, "name", "?"),
-               str_or(a, "siteName", "?"), str_or(a, "appName", "?"),
-               str_or(a, "localSocket", "?"), str_or(s, "state", "?"),
+               str_or(a, "siteName", "?"), str_or(a, "appName", "?"), str_or(a, "localSocket", "?"),
+               str_or(s, "state", "?"),
                (long long)json_integer_value(json_object_get(s, "connections")),
                *str_or(s, "error", "") ? "  " : "", str_or(s, "error", ""));
     }
@@ -146,8 +146,8 @@ int wv_cli_status(const struct wv_cli *cli) {
         get(cli, "/api/v1/exposed-apps", &exposed) < 0)
         goto out;
     if (cli->json) {
-        json_t *all = json_pack("{s:O, s:O, s:O, s:O}", "site", site, "peers", peers,
-                                "remoteApps", remote, "exposedApps", exposed);
+        json_t *all = json_pack("{s:O, s:O, s:O, s:O}", "site", site, "peers", peers, "remoteApps",
+                                remote, "exposedApps", exposed);
         char *s = all ? json_dumps(all, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         json_decref(all);
         if (!s) {

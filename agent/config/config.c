@@ -2,8 +2,8 @@
  * onto the canonical document. Schema-driven: every map is walked key by
  * key, so an unknown key is refused with its full YAML path. */
 #include "wv/config.h"
-#include "wv/base.h"
 #include "config_int.h"
+#include "wv/base.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>

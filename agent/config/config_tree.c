@@ -1,8 +1,8 @@
 /* A bounded YAML tree from libyaml's event API. Events rather than the
  * document API so that aliases can be refused before anything is expanded
  * (no billion-laughs) and every limit is checked as the input streams in. */
-#include "wv/base.h"
 #include "config_int.h"
+#include "wv/base.h"
 
 #include <stdio.h>
 #include <stdlib.h>

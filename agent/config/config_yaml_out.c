@@ -1,9 +1,9 @@
 /* Export side of the config module: the canonical document written as the
  * upstream's newer YAML format, and canonical field paths mapped back to the
  * YAML paths a user wrote (for import errors). */
+#include "config_int.h"
 #include "wv/base.h"
 #include "wv/config.h"
-#include "config_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,7 +278,8 @@ void wv_config_yaml_field(const char *text, size_t len, const char *canon, char 
         snprintf(out, size, "crypto.keySet");
     } else if (PREFIX("site.networkKey")) {
         snprintf(out, size, "%s",
-                 wv_config__ytree_get(mc, "cryptoKey") && !wv_config__ytree_get(wv_config__ytree_get(root, "crypto"), "key")
+                 wv_config__ytree_get(mc, "cryptoKey") &&
+                         !wv_config__ytree_get(wv_config__ytree_get(root, "crypto"), "key")
                      ? "messageChannel.cryptoKey"
                      : "crypto.key");
     } else if (PREFIX("site.messageChannel.protocol")) {

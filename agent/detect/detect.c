@@ -2,19 +2,19 @@
  * tunnel socket itself). See detect.h. */
 #include "wv/detect.h"
 
-#include "wv/base.h"
 #include "stun.h"
+#include "wv/base.h"
 #include "wv/model.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdarg.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <curl/curl.h>
 #include <gnutls/crypto.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,16 +34,16 @@ struct dsock {
     char *name;
     char *key; /* the socket's stored JSON: a change restarts detection */
     enum method method;
-    int family;            /* of the tunnel socket */
-    bool keep_port;        /* port-forwarding: announce publicPort */
+    int family;                       /* of the tunnel socket */
+    bool keep_port;                   /* port-forwarding: announce publicPort */
     char listen_ip[INET6_ADDRSTRLEN]; /* listenAddress unless unspecified */
-    uint16_t config_port;  /* publicPort */
+    uint16_t config_port;             /* publicPort */
     unsigned interval_s;
     char *url;
     char *servers[MAX_SERVERS];
     size_t nservers;
-    uv_timer_t timer; /* next detection, or the STUN retransmission */
-    struct hjob *job; /* HTTP request in flight */
+    uv_timer_t timer;          /* next detection, or the STUN retransmission */
+    struct hjob *job;          /* HTTP request in flight */
     struct resolve *resolving; /* STUN server name lookup in flight */
     /* STUN transaction */
     bool stun_active;
@@ -69,7 +69,9 @@ struct wv_detect {
 
 /* --- The body parser -------------------------------------------------------------- */
 
-static bool space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static bool space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 int wv_detect_parse_http_body(const char *buf, size_t len, char *out_ip, size_t outlen) {
     if (!buf && len)
@@ -302,7 +304,8 @@ static void stun_stop(struct dsock *s) {
     if (!s->stun_active)
         return;
     s->stun_active = false;
-    wv_quic_endpoint *ep = s->d->cbs.endpoint ? s->d->cbs.endpoint(s->d, s->name, s->d->user) : NULL;
+    wv_quic_endpoint *ep =
+        s->d->cbs.endpoint ? s->d->cbs.endpoint(s->d, s->name, s->d->user) : NULL;
     if (ep)
         wv_quic_endpoint_set_raw_handler(ep, NULL, NULL);
 }
@@ -347,22 +350,24 @@ static void on_raw(wv_quic_endpoint *ep, const uint8_t *data, size_t len,
         stun_next_server(s);
         return;
     }
-    uint16_t port = ntohs(mapped.ss_family == AF_INET ? ((struct sockaddr_in *)&mapped)->sin_port
-                                                       : ((struct sockaddr_in6 *)&mapped)->sin6_port);
+    uint16_t port =
+        ntohs(mapped.ss_family == AF_INET ? ((struct sockaddr_in *)&mapped)->sin_port
+                                          : ((struct sockaddr_in6 *)&mapped)->sin6_port);
     stun_stop(s);
     succeed(s, &mapped, s->keep_port ? s->config_port : port);
 }
 
 /* (Re)sends the request; false when the socket cannot send. */
 static bool stun_send(struct dsock *s) {
-    wv_quic_endpoint *ep = s->d->cbs.endpoint ? s->d->cbs.endpoint(s->d, s->name, s->d->user) : NULL;
+    wv_quic_endpoint *ep =
+        s->d->cbs.endpoint ? s->d->cbs.endpoint(s->d, s->name, s->d->user) : NULL;
     if (!ep)
         return false;
     uint8_t req[WV_STUN_HEADER_LEN];
     int n = wv_stun_build_request(req, sizeof(req), s->txid);
     wv_quic_endpoint_set_raw_handler(ep, on_raw, s);
-    return n > 0 && wv_quic_endpoint_send_raw(ep, (struct sockaddr *)&s->server_addr, req,
-                                              (size_t)n) == 0;
+    return n > 0 &&
+           wv_quic_endpoint_send_raw(ep, (struct sockaddr *)&s->server_addr, req, (size_t)n) == 0;
 }
 
 /* Starts a transaction with s->server_addr; false if the socket cannot send. */
@@ -559,7 +564,8 @@ static struct dsock *dsock_new(wv_detect *d, const json_t *o, const char *key) {
 static bool is_auto(const json_t *o) {
     const char *pa = json_string_value(json_object_get(o, "publicAddress"));
     return pa && (strcmp(pa, "autoHttpDetect") == 0 ||
-                  (strcmp(pa, "autoStunDetect") == 0 && json_array_size(json_object_get(o, "stunServers"))));
+                  (strcmp(pa, "autoStunDetect") == 0 &&
+                   json_array_size(json_object_get(o, "stunServers"))));
 }
 
 void wv_detect_set_sockets(wv_detect *d, const json_t *sockets) {
@@ -632,8 +638,8 @@ json_t *wv_detect_status(wv_detect *d, const char *name) {
     struct dsock *s = find(d, name);
     if (!s)
         return NULL;
-    json_t *o = json_pack("{s:s, s:s}", "method", s->method == M_HTTP ? "http" : "stun", "state",
-                          s->state);
+    json_t *o =
+        json_pack("{s:s, s:s}", "method", s->method == M_HTTP ? "http" : "stun", "state", s->state);
     if (s->addr[0]) {
         json_object_set_new(o, "publicAddress", json_string(s->addr));
         json_object_set_new(o, "publicPort", json_integer(s->port));
@@ -643,7 +649,9 @@ json_t *wv_detect_status(wv_detect *d, const char *name) {
     return o;
 }
 
-void wv_detect_get_stats(wv_detect *d, struct wv_detect_stats *out) { *out = d->stats; }
+void wv_detect_get_stats(wv_detect *d, struct wv_detect_stats *out) {
+    *out = d->stats;
+}
 
 /* --- Lifetime ------------------------------------------------------------------------------ */
 

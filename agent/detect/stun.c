@@ -15,7 +15,9 @@
 #define A_XOR_MAPPED_OLD 0x8020 /* pre-RFC servers (e.g. Vovida stund) */
 #define A_ERROR_CODE 0x0009
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t get16(const uint8_t *p) {
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
 static uint32_t get32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
@@ -62,7 +64,7 @@ static int parse_addr(const uint8_t *v, size_t vlen, bool xor, const uint8_t *hd
         a->sin_port = htons(port);
         uint8_t ip[4];
         for (int i = 0; i < 4; i++)
-            ip[i] = (uint8_t)(v[4 + i] ^ (xor ? hdr[4 + i] : 0)); /* the cookie */
+            ip[i] = (uint8_t)(v[4 + i] ^ (xor? hdr[4 + i] : 0)); /* the cookie */
         memcpy(&a->sin_addr, ip, 4);
     } else if (v[1] == 0x02) {
         if (vlen != 20)
@@ -73,7 +75,7 @@ static int parse_addr(const uint8_t *v, size_t vlen, bool xor, const uint8_t *hd
         uint8_t ip[16];
         /* XOR with cookie || transaction id: header bytes 4..19. */
         for (int i = 0; i < 16; i++)
-            ip[i] = (uint8_t)(v[4 + i] ^ (xor ? hdr[4 + i] : 0));
+            ip[i] = (uint8_t)(v[4 + i] ^ (xor? hdr[4 + i] : 0));
         memcpy(&a->sin6_addr, ip, 16);
     } else {
         return WV_ERR_PROTO;

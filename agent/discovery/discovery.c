@@ -1,8 +1,8 @@
 #include "wv/discovery.h"
 
-#include "wv/base.h"
 #include "envelope.h"
 #include "mqtt.h"
+#include "wv/base.h"
 
 #include <stdlib.h>
 #include <string.h>

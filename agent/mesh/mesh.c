@@ -2,8 +2,8 @@
  * store. Peer-facing views (peers JSON, metrics, known sites) are in
  * mesh_view.c. */
 #include "wv/mesh.h"
-#include "wv/base.h"
 #include "mesh_int.h"
+#include "wv/base.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -22,9 +22,9 @@ static int identity_sig(wv_mesh *m, json_t *site, uint8_t sig[32]) {
         return WV_ERR_NOTFOUND;
     wv_store_get_mqtt_password(m->store, &pw);
     json_t *mc = json_object_get(site, "messageChannel");
-    json_t *v = json_pack("{s:O, s:O?, s:O?, s:O?, s:O?}", "site", json_object_get(site, "siteName"),
-                          "topic", json_object_get(mc, "topic"), "brokers",
-                          json_object_get(mc, "brokers"), "username",
+    json_t *v = json_pack("{s:O, s:O?, s:O?, s:O?, s:O?}", "site",
+                          json_object_get(site, "siteName"), "topic", json_object_get(mc, "topic"),
+                          "brokers", json_object_get(mc, "brokers"), "username",
                           json_object_get(mc, "username"), "caFile", json_object_get(mc, "caFile"));
     char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(v);

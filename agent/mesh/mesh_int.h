@@ -2,11 +2,11 @@
 #define WV_MESH_INT_H
 /* Internals shared by mesh.c (lifetime, sync), mesh_run.c (the running
  * modules and their callbacks) and mesh_view.c (API views, known sites). */
+#include "wv/apps.h"
+#include "wv/crypto.h"
 #include "wv/detect.h"
 #include "wv/discovery.h"
-#include "wv/crypto.h"
 #include "wv/mesh.h"
-#include "wv/apps.h"
 #include "wv/tunnel.h"
 
 enum mesh_state { M_IDLE, M_DERIVING, M_RUNNING, M_STOPPING };
@@ -16,7 +16,7 @@ struct xcount {
     struct xcount *next;
     char *name;
     struct wv_app_counters *k; /* shared with the proxy's connections */
-    uint64_t reported; /* bytes_in + bytes_out + connections + active at the last event */
+    uint64_t reported;         /* bytes_in + bytes_out + connections + active at the last event */
 };
 
 struct wv_mesh {
@@ -38,9 +38,9 @@ struct wv_mesh {
     wv_tunnels *tunnels;
     wv_proxy *proxy;
     wv_detect *detect; /* public-address detectors of auto sockets */
-    json_t *sockets; /* the stored tunnel sockets the tunnels run with */
-    json_t *exposed; /* the stored exposed apps, for the proxy */
-    char *announced; /* the last announcement body, to skip no-op re-announces */
+    json_t *sockets;   /* the stored tunnel sockets the tunnels run with */
+    json_t *exposed;   /* the stored exposed apps, for the proxy */
+    char *announced;   /* the last announcement body, to skip no-op re-announces */
     struct xcount *xcounts;
 
     bool closing;

@@ -1,7 +1,7 @@
 /* The running mesh: discovery, tunnels and proxy, their callbacks, and the
  * application of the stored tunnel sockets and exposed apps. */
-#include "wv/base.h"
 #include "mesh_int.h"
+#include "wv/base.h"
 #include "wv/model.h"
 
 #include <arpa/inet.h>
@@ -45,8 +45,8 @@ static int local_body(wv_discovery *d, wv_msg *body, void *user) {
         char dip[INET6_ADDRSTRLEN];
         uint16_t dport;
         bool detected = !is_ip(addr) && m->detect &&
-                        wv_detect_get(m->detect, json_string_value(json_object_get(s, "name")),
-                                      dip, sizeof(dip), &dport) == 0;
+                        wv_detect_get(m->detect, json_string_value(json_object_get(s, "name")), dip,
+                                      sizeof(dip), &dport) == 0;
         if (detected) {
             addr = dip;
             port = dport;
@@ -295,7 +295,8 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     const char *brokers[WV_MQTT_MAX_BROKERS];
     char *password = NULL;
     wv_discovery_options dopt = {.site = m->site, .keys = &m->keys};
-    dopt.topic = json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
+    dopt.topic =
+        json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
     struct wv_discovery_callbacks dc = {.local = local_body, .peer = on_peer, .state = on_broker};
     if (mqtt_options(m, site, &dopt.mqtt, brokers, &password) != 0 ||
         wv_discovery_new(m->loop, m->log, &dopt, &dc, m, &m->disco) != 0) {

@@ -1,7 +1,7 @@
 /* What the mesh shows: peers for the API, known sites in the store,
  * metrics, and runtime status of tunnel sockets and exposed apps. */
-#include "wv/base.h"
 #include "mesh_int.h"
+#include "wv/base.h"
 #include "wv/model.h"
 
 #include <stdlib.h>
@@ -174,8 +174,8 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        (double)ds.replays);
         wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
                        "reason=\"oversize\"", (double)ds.oversize);
-        wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER,
-                       "Announcements published.", NULL, (double)ds.announcements);
+        wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER, "Announcements published.",
+                       NULL, (double)ds.announcements);
     }
     if (m->tunnels) {
         struct wv_tunnels_stats ts;

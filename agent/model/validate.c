@@ -2,9 +2,9 @@
  * and normalized in place; every failure names the JSON path of the field.
  * Normalization only ever fills or rewrites fields into their canonical
  * form, so running it on its own output is a no-op. */
-#include "wv/model.h"
-#include "wv/base.h"
 #include "validate_util.h"
+#include "wv/base.h"
+#include "wv/model.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -61,7 +61,7 @@ static int ip_or_empty(json_t *o, const char *p, const char *k, bool allow_auto,
     if (**out == '\0' || (allow_auto && is_auto(*out)) || wv_parse_ip(*out, 0, &ss) == 0)
         return 0;
     return wv_model__fail(err, p, k, "invalid IP address \"%s\"%s", *out,
-                      allow_auto ? " (or autoHttpDetect, autoStunDetect)" : "");
+                          allow_auto ? " (or autoHttpDetect, autoStunDetect)" : "");
 }
 
 /* "HOST:PORT" where HOST is a DNS name, an IPv4 literal or "[IPv6]". */
@@ -96,7 +96,7 @@ static int check_url(const char *p, const char *k, const char *url, const char *
     const char *port = NULL;
     if (memchr(h, '@', hl))
         return wv_model__fail(err, p, k,
-                          "credentials in the URL are not allowed (use username/password)");
+                              "credentials in the URL are not allowed (use username/password)");
     for (const char *c = url; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f)
             return wv_model__fail(err, p, k, "URL contains whitespace or control characters");
@@ -161,18 +161,10 @@ static int refuse_if_present(json_t *o, const char *p, const char *k, const char
 }
 
 static int validate_socket(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name",
-                                       "mode",
-                                       "transportProtocol",
-                                       "publicAddress",
-                                       "publicPort",
-                                       "listenAddress",
-                                       "listenPort",
-                                       "httpDetector",
-                                       "stunServers",
-                                       "maxUdpPayload",
-                                       "status",
-                                       NULL};
+    static const char *const keys[] = {"name",          "mode",         "transportProtocol",
+                                       "publicAddress", "publicPort",   "listenAddress",
+                                       "listenPort",    "httpDetector", "stunServers",
+                                       "maxUdpPayload", "status",       NULL};
     static const char *const modes[] = {"dedicated-address", "port-forwarding", NULL};
     static const char *const protos[] = {"quic", NULL};
     const char *mode, *pub, *lis, *tmp;
@@ -221,7 +213,7 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
                 return wv_model__fail(err, p, ip, "expected a string");
             if (json_string_length(v) > 260 || !valid_server(json_string_value(v)))
                 return wv_model__fail(err, p, ip, "invalid server \"%.64s\" (expected HOST:PORT)",
-                                  json_string_value(v));
+                                      json_string_value(v));
         }
     } else if (refuse_if_present(o, p, "stunServers", "publicAddress is autoStunDetect", err) < 0) {
         return WV_ERR_INVAL;
@@ -230,12 +222,13 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
     if (strcmp(mode, "dedicated-address") == 0) {
         if (*pub == '\0' && *lis == '\0')
             return wv_model__fail(err, p, "publicAddress",
-                              "required (or listenAddress) for dedicated-address");
+                                  "required (or listenAddress) for dedicated-address");
         if (pport == 0 && lport == 0)
             return wv_model__fail(err, p, "listenPort",
-                              "required (or publicPort) for dedicated-address");
+                                  "required (or publicPort) for dedicated-address");
         if (pport && lport && pport != lport)
-            return wv_model__fail(err, p, "publicPort", "must equal listenPort for dedicated-address");
+            return wv_model__fail(err, p, "publicPort",
+                                  "must equal listenPort for dedicated-address");
         if (pport == 0)
             json_object_set_new(o, "publicPort", json_integer(lport));
         if (lport == 0)
@@ -272,14 +265,15 @@ static int range_list(json_t *o, const char *p, const char *k, bool ports, wv_ve
         }
         if (!json_is_string(v))
             return wv_model__fail(err, p, ip,
-                              ports ? "expected a string or an integer" : "expected a string");
+                                  ports ? "expected a string or an integer" : "expected a string");
         const char *s = json_string_value(v);
         if (json_string_length(v) > 64)
             return wv_model__fail(err, p, ip, "too long (max 64 bytes)");
         if (ports) {
             uint16_t lo, hi;
             if (wv_parse_port_range(s, &lo, &hi) < 0)
-                return wv_model__fail(err, p, ip, "invalid port range \"%s\" (N or N-M, 1..65535)", s);
+                return wv_model__fail(err, p, ip, "invalid port range \"%s\" (N or N-M, 1..65535)",
+                                      s);
         } else {
             struct wv_cidr c;
             if (wv_parse_cidr(s, &c) < 0)
@@ -440,15 +434,17 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
     bool on;
     json_t *tls, *auth, *users, *u;
     size_t i;
-    if (wv_model__keys(api, p, keys, err) < 0 || wv_model__bool(api, p, "enabled", true, &on, err) < 0 ||
+    if (wv_model__keys(api, p, keys, err) < 0 ||
+        wv_model__bool(api, p, "enabled", true, &on, err) < 0 ||
         wv_model__str(api, p, "listenAddr", "127.0.0.1:18080", 1, 64, &s, err) < 0)
         return WV_ERR_INVAL;
     struct sockaddr_storage ss;
     if (wv_parse_hostport(s, &ss) < 0)
-        return wv_model__fail(err, p, "listenAddr", "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)",
-                          s);
+        return wv_model__fail(err, p, "listenAddr",
+                              "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)", s);
     wv_model__join(tp, p, "tls");
-    if (wv_model__obj(api, p, "tls", true, &tls, err) < 0 || wv_model__keys(tls, tp, tkeys, err) < 0 ||
+    if (wv_model__obj(api, p, "tls", true, &tls, err) < 0 ||
+        wv_model__keys(tls, tp, tkeys, err) < 0 ||
         wv_model__bool(tls, tp, "enabled", false, &on, err) < 0 ||
         wv_model__str(tls, tp, "cert", "", 0, MAX_PATH_LEN, &cert, err) < 0 ||
         wv_model__str(tls, tp, "key", "", 0, MAX_PATH_LEN, &key, err) < 0)
@@ -458,7 +454,8 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
     if (on && !*key)
         return wv_model__fail(err, tp, "key", "required when tls is enabled");
     wv_model__join(ap, p, "auth");
-    if (wv_model__obj(api, p, "auth", true, &auth, err) < 0 || wv_model__keys(auth, ap, akeys, err) < 0)
+    if (wv_model__obj(api, p, "auth", true, &auth, err) < 0 ||
+        wv_model__keys(auth, ap, akeys, err) < 0)
         return WV_ERR_INVAL;
     if (!json_object_get(auth, "basicAuth"))
         json_object_set_new(auth, "basicAuth", json_array());
@@ -480,7 +477,8 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
         }
         if (!valid_user(s)) {
             json_decref(seen);
-            return wv_model__fail(err, up, "user", "invalid user \"%s\" (1..64 of [A-Za-z0-9._@-])", s);
+            return wv_model__fail(err, up, "user", "invalid user \"%s\" (1..64 of [A-Za-z0-9._@-])",
+                                  s);
         }
         if (json_object_get(seen, s)) {
             json_decref(seen);

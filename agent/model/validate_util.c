@@ -44,7 +44,7 @@ int wv_model__keys(json_t *o, const char *p, const char *const *keys, wv_verr *e
 }
 
 int wv_model__str(json_t *o, const char *p, const char *k, const char *def, size_t min, size_t max,
-              const char **out, wv_verr *err) {
+                  const char **out, wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v) {
         if (!def)
@@ -78,8 +78,8 @@ int wv_model__name(json_t *o, const char *p, const char *k, wv_verr *err) {
     return 0;
 }
 
-int wv_model__int(json_t *o, const char *p, const char *k, json_int_t def, json_int_t lo, json_int_t hi,
-              json_int_t *out, wv_verr *err) {
+int wv_model__int(json_t *o, const char *p, const char *k, json_int_t def, json_int_t lo,
+                  json_int_t hi, json_int_t *out, wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v) {
         json_object_set_new(o, k, json_integer(def));
@@ -108,7 +108,8 @@ int wv_model__bool(json_t *o, const char *p, const char *k, bool def, bool *out,
     return 0;
 }
 
-int wv_model__obj(json_t *o, const char *p, const char *k, bool create, json_t **out, wv_verr *err) {
+int wv_model__obj(json_t *o, const char *p, const char *k, bool create, json_t **out,
+                  wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v) {
         if (!create)
@@ -123,7 +124,7 @@ int wv_model__obj(json_t *o, const char *p, const char *k, bool create, json_t *
 }
 
 int wv_model__arr(json_t *o, const char *p, const char *k, size_t min, size_t max, json_t **out,
-              wv_verr *err) {
+                  wv_verr *err) {
     json_t *v = json_object_get(o, k);
     if (!v)
         return wv_model__fail(err, p, k, "required");
@@ -138,8 +139,8 @@ int wv_model__arr(json_t *o, const char *p, const char *k, size_t min, size_t ma
     return 0;
 }
 
-int wv_model__enum(json_t *o, const char *p, const char *k, const char *def, const char *const *choices,
-               int fold, const char **out, wv_verr *err) {
+int wv_model__enum(json_t *o, const char *p, const char *k, const char *def,
+                   const char *const *choices, int fold, const char **out, wv_verr *err) {
     const char *s;
     if (wv_model__str(o, p, k, def, 0, 64, &s, err) < 0)
         return WV_ERR_INVAL;

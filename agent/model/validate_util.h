@@ -19,18 +19,18 @@ int wv_model__keys(json_t *o, const char *p, const char *const *keys, wv_verr *e
 int wv_model__name(json_t *o, const char *p, const char *k, wv_verr *err);
 /* A string of min..max bytes without NUL; def NULL = required. */
 int wv_model__str(json_t *o, const char *p, const char *k, const char *def, size_t min, size_t max,
-              const char **out, wv_verr *err);
-int wv_model__int(json_t *o, const char *p, const char *k, json_int_t def, json_int_t lo, json_int_t hi,
-              json_int_t *out, wv_verr *err);
+                  const char **out, wv_verr *err);
+int wv_model__int(json_t *o, const char *p, const char *k, json_int_t def, json_int_t lo,
+                  json_int_t hi, json_int_t *out, wv_verr *err);
 int wv_model__bool(json_t *o, const char *p, const char *k, bool def, bool *out, wv_verr *err);
 /* An object member; absent => created empty when create, else required. */
 int wv_model__obj(json_t *o, const char *p, const char *k, bool create, json_t **out, wv_verr *err);
 /* A required array of min..max entries. */
 int wv_model__arr(json_t *o, const char *p, const char *k, size_t min, size_t max, json_t **out,
-              wv_verr *err);
+                  wv_verr *err);
 /* One of choices; fold: 0 exact, 1 case-insensitive stored as given in
  * choices (upper), -1 likewise (lower). def NULL = required. */
-int wv_model__enum(json_t *o, const char *p, const char *k, const char *def, const char *const *choices,
-               int fold, const char **out, wv_verr *err);
+int wv_model__enum(json_t *o, const char *p, const char *k, const char *def,
+                   const char *const *choices, int fold, const char **out, wv_verr *err);
 
 #endif

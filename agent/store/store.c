@@ -1,8 +1,8 @@
 /* The store: opening, migrations, transactions and the three collections.
  * The site lives in store_site.c, apply in store_apply.c, tokens, identity
  * and password hashing in store_auth.c. */
-#include "wv/base.h"
 #include "store_impl.h"
+#include "wv/base.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -180,9 +180,9 @@ static int migrate(wv_store *st) {
         }
         if (wv_store__exec(st, (const char *)m->data) < 0 ||
             wv_store__prepare(st,
-                          "INSERT INTO schema_migrations (version, name, applied_at) "
-                          "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                          &s) < 0) {
+                              "INSERT INTO schema_migrations (version, name, applied_at) "
+                              "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                              &s) < 0) {
             wv_store__rollback(st);
             return WV_ERR_DB;
         }
@@ -219,7 +219,7 @@ int wv_store_open(const char *path, wv_log *log, wv_store **out) {
     sqlite3_busy_timeout(st->db, 5000);
     /* secure_delete: an overwritten secret does not linger in free pages. */
     if (wv_store__exec(st, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; "
-                       "PRAGMA secure_delete = ON") < 0) {
+                           "PRAGMA secure_delete = ON") < 0) {
         rc = WV_ERR_DB;
         goto fail;
     }
@@ -276,8 +276,9 @@ int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const ch
     json_t *arr = json_array();
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(arr, json_pack("{s:s,s:s}", k1, (const char *)sqlite3_column_text(s, 0),
-                                             k2, (const char *)sqlite3_column_text(s, 1)));
+        json_array_append_new(arr,
+                              json_pack("{s:s,s:s}", k1, (const char *)sqlite3_column_text(s, 0),
+                                        k2, (const char *)sqlite3_column_text(s, 1)));
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
@@ -303,7 +304,7 @@ int wv_store__coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, c
 }
 
 int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
-                     int64_t rev) {
+                         int64_t rev) {
     char sql[128];
     sqlite3_stmt *s;
     snprintf(sql, sizeof(sql),
@@ -418,8 +419,8 @@ static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, b
         rc = wv_store__commit(st); /* nothing changes, so the revision stays */
         goto out;
     }
-    if ((rc = wv_store__coll_write(st, kind, name, spec, rev + 1)) < 0 || (rc = wv_store__bump(st)) < 0 ||
-        (rc = wv_store__commit(st)) < 0)
+    if ((rc = wv_store__coll_write(st, kind, name, spec, rev + 1)) < 0 ||
+        (rc = wv_store__bump(st)) < 0 || (rc = wv_store__commit(st)) < 0)
         goto out;
     if (created)
         *created = !old;

@@ -1,8 +1,8 @@
 /* Declarative apply of a whole document: compute the plan against the
  * stored state and carry it out in one transaction, so a failure at any
  * step (or a crash) leaves the previous state entirely. */
-#include "wv/base.h"
 #include "store_impl.h"
+#include "wv/base.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* Credentials: API tokens (kept as SHA-256) and the site's TLS identity
  * (basic-auth passwords are hashed by wv/crypto.h). None of these are part of the
  * desired-state document, so they do not move the revision. */
-#include "wv/base.h"
 #include "store_impl.h"
+#include "wv/base.h"
 #include "wv/crypto.h"
 
 #include <gnutls/crypto.h>
@@ -44,9 +44,9 @@ int wv_store_token_create(wv_store *st, const char *name, char **token) {
     free(enc);
     sha256_hex(tok, hex);
     int rc = wv_store__prepare(st,
-                           "INSERT INTO api_tokens (name, hash, created) "
-                           "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                           &s);
+                               "INSERT INTO api_tokens (name, hash, created) "
+                               "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                               &s);
     if (rc < 0)
         goto fail;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -132,9 +132,9 @@ int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pe
     sqlite3_stmt *s;
     if (!key_pem || !cert_pem || !*key_pem || !*cert_pem)
         return WV_ERR_INVAL;
-    if (wv_store__prepare(st,
-                      "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)",
-                      &s) < 0)
+    if (wv_store__prepare(
+            st, "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)", &s) <
+        0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, key_pem, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, cert_pem, -1, SQLITE_STATIC);

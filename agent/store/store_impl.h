@@ -50,7 +50,7 @@ char *wv_store__canon(const json_t *v);
 int wv_store__coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec);
 /* Inserts or replaces (name, spec) with updated_rev = rev. */
 int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
-                     int64_t rev);
+                         int64_t rev);
 /* Deletes name; WV_ERR_NOTFOUND if absent. */
 int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name);
 
@@ -60,7 +60,7 @@ int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name);
  * anything differs. Nothing is written when dry_run. rev is the revision the
  * write will carry. */
 int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
-                     bool *existed, bool *changed, wv_verr *err);
+                         bool *existed, bool *changed, wv_verr *err);
 /* The stored site object without secrets, or WV_ERR_NOTFOUND. */
 int wv_store__site_read(wv_store *st, json_t **out);
 

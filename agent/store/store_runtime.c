@@ -24,8 +24,8 @@ int wv_store_known_site_put(wv_store *st, const char *name, const char *announce
     return rc;
 }
 
-int wv_store_known_sites(wv_store *st, void (*fn)(const char *name, const char *announcement,
-                                                  void *arg),
+int wv_store_known_sites(wv_store *st,
+                         void (*fn)(const char *name, const char *announcement, void *arg),
                          void *arg) {
     sqlite3_stmt *s;
     int rc = wv_store__prepare(st, "SELECT name, announcement FROM sites ORDER BY name", &s);
@@ -69,8 +69,7 @@ int wv_store_stamp(wv_store *st, struct wv_store_stamp *out) {
     /* data_version moves when another connection (another process, e.g.
      * `wovenet token create`) commits; total_changes when this one does. */
     if (!st->data_version &&
-        sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &st->data_version, NULL) !=
-            SQLITE_OK)
+        sqlite3_prepare_v2(st->db, "PRAGMA data_version", -1, &st->data_version, NULL) != SQLITE_OK)
         return WV_ERR_DB;
     int rc = sqlite3_step(st->data_version) == SQLITE_ROW ? 0 : WV_ERR_DB;
     out->version = rc == 0 ? sqlite3_column_int64(st->data_version, 0) : -1;

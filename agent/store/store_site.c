@@ -1,8 +1,8 @@
 /* The site row: settings as canonical JSON, secrets in their own columns,
  * basic-auth users as PBKDF2 hashes. Secrets absent from input keep their
  * stored values, so an exported document can be applied back unchanged. */
-#include "wv/base.h"
 #include "store_impl.h"
+#include "wv/base.h"
 #include "wv/crypto.h"
 
 #include <gnutls/crypto.h>
@@ -57,7 +57,8 @@ static int row_read(wv_store *st, struct site_row *r) {
     sqlite3_stmt *s;
     memset(r, 0, sizeof(*r));
     r->users = json_object();
-    if (wv_store__prepare(st, "SELECT network_key, mqtt_password, spec FROM site WHERE id = 1", &s) < 0)
+    if (wv_store__prepare(st, "SELECT network_key, mqtt_password, spec FROM site WHERE id = 1",
+                          &s) < 0)
         return WV_ERR_DB;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -159,7 +160,7 @@ static int row_write(wv_store *st, const char *name, const char *key, const char
 }
 
 int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
-                     bool *existed, bool *changed, wv_verr *err) {
+                         bool *existed, bool *changed, wv_verr *err) {
     struct site_row old;
     json_t *users = json_object();
     json_t *mc = json_object_get(site, "messageChannel");

@@ -1,6 +1,6 @@
-#include "wv/tunnel.h"
 #include "wv/base.h"
 #include "wv/model.h"
+#include "wv/tunnel.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>

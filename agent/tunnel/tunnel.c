@@ -2,8 +2,8 @@
  * Contract and protocol summary in tunnel.h; bytes in docs/PROTOCOL.md. */
 #include "wv/tunnel.h"
 #include "balance.h"
-#include "wv/base.h"
 #include "tunnel_int.h"
+#include "wv/base.h"
 
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
@@ -30,7 +30,6 @@ struct tpeer *wv_tunnel__peer_find(wv_tunnels *t, const char *site) {
             return p;
     return NULL;
 }
-
 
 /* Re-evaluates whether the peer has an up channel; reports a change. */
 void wv_tunnel__peer_update(wv_tunnels *t, struct tpeer *p) {
@@ -110,8 +109,8 @@ static int send_proof(wv_tunnels *t, struct chan *c) {
     uint8_t exp[32], proof[WV_PROOF_MAX];
     if (exporter(c, exp) != 0)
         return WV_ERR_CRYPTO;
-    int n = wv_proof_build(t->auth_key, exp, c->outbound ? WV_ROLE_CLIENT : WV_ROLE_SERVER,
-                           t->site, proof);
+    int n = wv_proof_build(t->auth_key, exp, c->outbound ? WV_ROLE_CLIENT : WV_ROLE_SERVER, t->site,
+                           proof);
     wv_memwipe(exp, sizeof(exp));
     if (n < 0)
         return n;
@@ -122,8 +121,8 @@ static bool same_remote(struct chan *a, struct chan *b) {
     wv_quic_conn_stats sa, sb;
     wv_quic_conn_stats_get(a->conn, &sa);
     wv_quic_conn_stats_get(b->conn, &sb);
-    size_t len = sa.remote.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                 : sizeof(struct sockaddr_in);
+    size_t len =
+        sa.remote.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     return sa.remote.ss_family == sb.remote.ss_family && memcmp(&sa.remote, &sb.remote, len) == 0;
 }
 
@@ -136,7 +135,8 @@ static void close_replaced(wv_tunnels *t, struct chan *c) {
     for (struct chan *o = t->chans; o; o = o->next) {
         if (o != c && !o->outbound && o->peer == c->peer && o->ep == c->ep &&
             o->state != CH_CLOSING && same_remote(o, c))
-            wv_tunnel__chan_close(t, o, WV_APPERR_GONE, "replaced by a new connection from the peer");
+            wv_tunnel__chan_close(t, o, WV_APPERR_GONE,
+                                  "replaced by a new connection from the peer");
     }
 }
 
@@ -158,8 +158,8 @@ static bool chan_quiet(wv_tunnels *t, struct chan *c, const wv_quic_conn_stats *
 
 static void chan_up(wv_tunnels *t, struct chan *c) {
     c->rx_change_ms = uv_now(t->loop);
-    WV_INFO(t->log, SUB, "channel %llu to %s is up (%s)", (unsigned long long)c->id,
-            c->peer->name, c->outbound ? "outbound" : "inbound");
+    WV_INFO(t->log, SUB, "channel %llu to %s is up (%s)", (unsigned long long)c->id, c->peer->name,
+            c->outbound ? "outbound" : "inbound");
     if (!c->outbound)
         close_replaced(t, c);
     if (c->dial) {
@@ -204,8 +204,9 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
         if (r == WV_ERR_AGAIN)
             return;
         if (r < 0) {
-            chan_fail_proof(t, c, r == WV_ERR_AUTH ? "wrong MAC (is the network key the same?)"
-                                                   : "malformed proof");
+            chan_fail_proof(t, c,
+                            r == WV_ERR_AUTH ? "wrong MAC (is the network key the same?)"
+                                             : "malformed proof");
             return;
         }
         memmove(c->rx, c->rx + r, c->rxlen - (size_t)r);
@@ -233,8 +234,9 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
             return;
         }
         if (a != 0) {
-            chan_fail_proof(t, c, a == WV_ERR_CRYPTO ? "certificate differs from the announced one"
-                                                     : "peer claims our own name");
+            chan_fail_proof(t, c,
+                            a == WV_ERR_CRYPTO ? "certificate differs from the announced one"
+                                               : "peer claims our own name");
             return;
         }
         c->peer_proven = true;
@@ -375,9 +377,10 @@ static void on_conn_closed(wv_quic_conn *conn, const wv_quic_close_info *info, v
     struct chan *c = chan_of(conn);
     wv_tunnels *t = c->t;
     if (info->err == WV_ERR_CRYPTO && c->outbound)
-        WV_WARN(t->log, SUB, "channel %llu to %s: TLS failed (%s): certificate does not match the "
-                "announced fingerprint, or not a wovenet peer", (unsigned long long)c->id,
-                c->peer ? c->peer->name : "?", info->what);
+        WV_WARN(t->log, SUB,
+                "channel %llu to %s: TLS failed (%s): certificate does not match the "
+                "announced fingerprint, or not a wovenet peer",
+                (unsigned long long)c->id, c->peer ? c->peer->name : "?", info->what);
     else
         WV_INFO(t->log, SUB, "channel %llu (%s) closed: %s%s", (unsigned long long)c->id,
                 c->peer ? c->peer->name : "unproven", info->what, info->remote ? " (by peer)" : "");
@@ -586,7 +589,6 @@ void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
             out->channels_up++;
 }
 
-
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
     json_t *arr = json_array();
     struct tpeer *p = wv_tunnel__peer_find(t, site);
@@ -604,12 +606,11 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
             arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I}", "id",
                            (json_int_t)c->id, "direction", c->outbound ? "outbound" : "inbound",
                            "family", st.remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
-                           "localAddress", la, "remoteAddress", ra, "state",
-                           state_names[c->state], "rttMs", (double)st.smoothed_rtt_ns / 1e6,
-                           "cwnd", (json_int_t)st.cwnd, "bytesSent", (json_int_t)st.bytes_sent,
-                           "bytesReceived", (json_int_t)st.bytes_recv, "streams",
-                           (json_int_t)c->streams, "maxUdpPayload",
-                           (json_int_t)st.max_udp_payload));
+                           "localAddress", la, "remoteAddress", ra, "state", state_names[c->state],
+                           "rttMs", (double)st.smoothed_rtt_ns / 1e6, "cwnd", (json_int_t)st.cwnd,
+                           "bytesSent", (json_int_t)st.bytes_sent, "bytesReceived",
+                           (json_int_t)st.bytes_recv, "streams", (json_int_t)c->streams,
+                           "maxUdpPayload", (json_int_t)st.max_udp_payload));
     }
     return arr;
 }

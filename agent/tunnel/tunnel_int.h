@@ -14,7 +14,7 @@ struct tep {
     struct tep *next;
     wv_tunnels *t;
     wv_quic_endpoint *qep;
-    char *name; /* store name of the tunnel socket; NULL for dial-only */
+    char *name;                   /* store name of the tunnel socket; NULL for dial-only */
     struct sockaddr_storage addr; /* as configured (port 0 for dial-only) */
     size_t max_udp_payload;
     bool bound;
@@ -27,11 +27,11 @@ struct psock {
     struct tpeer *peer;
     struct wv_peer_socket s;
     struct sockaddr_storage addr;
-    bool resolved; /* addr holds an IP we can dial */
-    bool present;  /* mark for set_peer */
-    struct chan *chan; /* our outbound channel to it, if any */
-    unsigned attempt;  /* backoff step */
-    unsigned failures; /* consecutive failed dials */
+    bool resolved;      /* addr holds an IP we can dial */
+    bool present;       /* mark for set_peer */
+    struct chan *chan;  /* our outbound channel to it, if any */
+    unsigned attempt;   /* backoff step */
+    unsigned failures;  /* consecutive failed dials */
     uint64_t next_dial; /* uv_now() ms */
 };
 

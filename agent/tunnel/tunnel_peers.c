@@ -1,7 +1,7 @@
 /* The tunnel manager's endpoints (served and dial-only sockets), the peer
  * table fed by discovery, and teardown. */
-#include "wv/base.h"
 #include "tunnel_int.h"
+#include "wv/base.h"
 #include "wv/model.h"
 
 #include <arpa/inet.h>
@@ -97,7 +97,8 @@ static void tep_close(wv_tunnels *t, struct tep *ep) {
 static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
     if (a->ss_family != b->ss_family)
         return false;
-    size_t len = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    size_t len =
+        a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     return memcmp(a, b, len) == 0;
 }
 
@@ -105,8 +106,7 @@ static bool is_loopback(const struct sockaddr_storage *ss) {
     if (ss->ss_family == AF_INET)
         return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
     const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-    return IN6_IS_ADDR_LOOPBACK(a) ||
-           (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
 static bool is_unspecified(const struct sockaddr_storage *ss) {

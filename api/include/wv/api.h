@@ -4,8 +4,8 @@
  * on the agent's loop over the agent's store.
  *
  * Handlers write the store in one transaction each (the store validates,
- * and a refusal is answered 422 naming the field), then call `changed` (the agent wakes its reconciler) and publish an
- * SSE event {kind, name, action, status}. Objects returned carry a
+ * and a refusal is answered 422 naming the field), then call `changed` (the agent wakes its
+ * reconciler) and publish an SSE event {kind, name, action, status}. Objects returned carry a
  * read-only "status" from `status_of`. All callbacks fire on the loop
  * thread, from inside HTTP handling: they must not block and must not call
  * wv_api_close(). */
@@ -13,8 +13,8 @@
 #include <uv.h>
 
 #include "wv/base.h"
-#include "wv/store.h"
 #include "wv/model.h"
+#include "wv/store.h"
 
 typedef struct wv_api wv_api;
 

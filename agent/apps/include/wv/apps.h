@@ -52,10 +52,10 @@
  * All calls and callbacks on the loop thread. Callbacks must not call
  * wv_proxy_close(). */
 #include "wv/base.h"
+#include "wv/model.h"
 #include "wv/quic.h"
 #include "wv/store.h"
 #include "wv/tunnel.h"
-#include "wv/model.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -89,8 +89,8 @@ struct wv_proxy_callbacks {
      * *counters (may be left NULL) receives the app's counters: the proxy
      * takes its own reference and counts the connection there (connections
      * and active when the status ok is sent, bytes as they move). */
-    const json_t *(*find_exposed)(wv_proxy *p, const char *app,
-                                  struct wv_app_counters **counters, void *user);
+    const json_t *(*find_exposed)(wv_proxy *p, const char *app, struct wv_app_counters **counters,
+                                  void *user);
 };
 
 struct wv_proxy_options {
@@ -222,7 +222,6 @@ void wv_reconcile_site_changed(wv_reconciler *r, const char *site);
 
 /* The runtime status object of kind/name ({} when unknown), new reference. */
 json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *name);
-
 
 /* Per remote app gauges and counters for /metrics (including
  * wovenet_remote_app_connections_refused_total). */

@@ -46,7 +46,7 @@ char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define WV_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 #define WV_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WV_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define WV_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define WV_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Reads a whole file of at most max bytes into a NUL-terminated buffer the
  * caller frees. 0, WV_ERR_IO or WV_ERR_TOOBIG. */
@@ -133,7 +133,6 @@ struct wv_embedded {
     const unsigned char *data;
     size_t len;
 };
-
 
 /* --- A growable buffer ------------------------------------------------------ */
 /* Bytes kept NUL-terminated one past len (p is NULL until the first add).

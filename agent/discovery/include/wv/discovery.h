@@ -19,8 +19,8 @@
  * counter, never reused. ts: unix time in ms. fingerprint: SHA-256 of the
  * site's certificate, 64 lower-case hex chars. Parsing is strict: unknown
  * types or fields, wrong JSON types and out-of-bound values are refused. */
-#include "wv/crypto.h"
 #include "wv/base.h"
+#include "wv/crypto.h"
 
 #include <stdbool.h>
 #include <stddef.h>

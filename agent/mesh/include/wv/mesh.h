@@ -12,9 +12,9 @@
  * leaves cleanly (offline record, channels closed) and joins again.
  *
  * All calls and callbacks on the loop thread. */
-#include "wv/crypto.h"
-#include "wv/base.h"
 #include "wv/apps.h"
+#include "wv/base.h"
+#include "wv/crypto.h"
 #include "wv/store.h"
 
 #include <jansson.h>

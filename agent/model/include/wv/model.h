@@ -63,7 +63,7 @@ bool wv_valid_name(const char *s);
 /* An app or local socket: "tcp:IP:PORT" ("tcp:[v6]:PORT") or "unix:PATH". */
 struct wv_app_socket {
     bool is_unix;
-    char path[108];              /* unix */
+    char path[108];               /* unix */
     struct sockaddr_storage addr; /* tcp: address and port */
 };
 /* Parses a normalized or bare socket string. 0 or WV_ERR_INVAL with a reason

@@ -5,9 +5,9 @@
  * Objects go in and come out in the canonical JSON shape of
  * docs/CANONICAL.md. Every write validates its input (wv/model.h) and
  * refuses invalid input with WV_ERR_INVAL and the field in err, so nothing
- * invalid is ever stored and callers need not validate first. Every write is one transaction; a write that
- * changes something bumps the revision counter by one (it is the API's
- * ETag). A write that changes nothing leaves the revision alone.
+ * invalid is ever stored and callers need not validate first. Every write is one transaction; a
+ * write that changes something bumps the revision counter by one (it is the API's ETag). A write
+ * that changes nothing leaves the revision alone.
  *
  * Not thread-safe: one store per thread (the loop thread in the agent).
  * Returned json_t values are new references owned by the caller.
@@ -107,8 +107,8 @@ int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pe
 int wv_store_known_site_put(wv_store *st, const char *name, const char *announcement);
 /* Calls fn for each known site, by name; returns how many, or WV_ERR_DB.
  * The strings are valid during the call only. */
-int wv_store_known_sites(wv_store *st, void (*fn)(const char *name, const char *announcement,
-                                                  void *arg),
+int wv_store_known_sites(wv_store *st,
+                         void (*fn)(const char *name, const char *announcement, void *arg),
                          void *arg);
 /* 0, WV_ERR_NOTFOUND or WV_ERR_DB. */
 int wv_store_known_site_delete(wv_store *st, const char *name);

@@ -32,8 +32,8 @@
  * socket info (need_sockinfo).
  *
  * All calls and callbacks on the loop thread. */
-#include "wv/crypto.h"
 #include "wv/base.h"
+#include "wv/crypto.h"
 #include "wv/quic.h"
 
 #include <jansson.h>
