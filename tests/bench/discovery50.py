@@ -23,11 +23,7 @@ def main():
                                             extra="logger:\n  level: WARN\n").replace(
         "logger:\n  level: DEBUG\n  format: text\n", ""), start=False) for n in names]
     t0 = time.monotonic()
-    for a in agents:
-        a.start(wait=False)
-    for a in agents:
-        t.wait_for(lambda: a.proc.poll() is None and a.api("GET", "/healthz")[0] == 200, 60,
-                   what=f"{a.name} up")
+    t.start_all(agents, 60)
     last = time.monotonic()
 
     def complete(a):

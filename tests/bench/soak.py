@@ -29,10 +29,6 @@ import wvtest as t  # noqa: E402
 MINUTES = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
 
 
-def fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 def main():
     w = seednet.SeedNet()
     aws, local = w.start_echo_sites()
@@ -70,7 +66,7 @@ def main():
     while time.monotonic() - start < dur:
         el = time.monotonic() - start
         if warm is None and el >= dur * 0.1:
-            warm = {a.name: (t.rss_kib(a.proc.pid), fds(a.proc.pid)) for a in (aws, local)}
+            warm = {a.name: (t.rss_kib(a.proc.pid), t.open_fds(a.proc.pid)) for a in (aws, local)}
             print(f"[{el:6.1f}s] warm-up values (RSS KiB, fds): {warm}", flush=True)
         while events and el >= events[0][0]:
             _, what = events.pop(0)
@@ -102,7 +98,7 @@ def main():
     for i in range(5):
         local.api("DELETE", f"/api/v1/remote-apps/soak{i}")
     time.sleep(3)
-    end = {a.name: (t.rss_kib(a.proc.pid), fds(a.proc.pid)) for a in (aws, local)}
+    end = {a.name: (t.rss_kib(a.proc.pid), t.open_fds(a.proc.pid)) for a in (aws, local)}
     total = sum(stats.values())
     rate = total / dur
     print(f"connections: {total} ({rate:.0f}/s): {stats}; API edits: {edit}")

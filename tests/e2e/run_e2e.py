@@ -13,14 +13,12 @@ import wvtest as t  # noqa: E402
 
 def main():
     mq = t.Mosquitto()
-    echo = t.EchoServer()
-    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
-                      "listenAddress": "127.0.0.1", "listenPort": p}
+    echo = t.AppServer()
     alpha = t.Agent("alpha", config=t.site_yaml(
-        "siteAlpha7", broker=mq.url, topic="wvtest/e2e", sockets=[sock(t.free_port())],
+        "siteAlpha7", broker=mq.url, topic="wvtest/e2e", sockets=[t.tunnel_socket()],
         exposed=[{"appName": "webAppQx", "appSocket": f"tcp:127.0.0.1:{echo.port}"}]))
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "siteBravo9", broker=mq.url, topic="wvtest/e2e", sockets=[sock(t.free_port())],
+        "siteBravo9", broker=mq.url, topic="wvtest/e2e", sockets=[t.tunnel_socket()],
         exposed=[{"appName": "db", "appSocket": f"tcp:127.0.0.1:{echo.port}"}]), start=False)
     # The test starts the second site itself; its argv is bravo's.
     peer_cmd = (f"exec {t.BIN} run --db {bravo.db} --config {bravo.config} "

@@ -17,7 +17,7 @@ Usage:
     a, b = net.ns("a"), net.ns("b")
     net.link(a, "eth0", b, "eth0")
     a.addr("eth0", "198.51.100.1/24"); b.addr("eth0", "198.51.100.2/24")
-    srv = a.call(wvtest.EchoServer)
+    srv = wvtest.AppServer(ns=a)             # an echo server inside a
 """
 import ctypes
 import http.client
@@ -179,15 +179,8 @@ class NsAgent(t.Agent):
         self.ns = ns
         super().__init__(name, config=config, db=db, api_port=api_port, **kw)
 
-    def start(self, wait=True):
-        argv = [t.BIN, "run", "--db", self.db, "--api", f"127.0.0.1:{self.api_port}"]
-        if self.config:
-            argv += ["--config", self.config]
-        self.proc = self.ns.spawn(argv + self.args, self.log, env=self.env)
-        if wait:
-            t.wait_for(lambda: self.proc.poll() is None and self.api("GET", "/healthz")[0] == 200,
-                       10, what=f"agent {self.name} healthz")
-        return self
+    def spawn(self, argv):
+        return self.ns.spawn(argv, self.log, env=self.env)
 
     def _connection(self, timeout):
         return _NsHTTPConnection(self.ns, "127.0.0.1", self.api_port, timeout=timeout)
@@ -278,6 +271,10 @@ class Internet:
         self.hub.addr("br0", "2001:db8:ffff::1/64")
         self.ports = 0
 
+    def broker(self):
+        """A broker on the hub, at 198.51.100.1:1883."""
+        return NsMosquitto(self.hub, "198.51.100.1")
+
     def attach(self, ns, v4, v6=None, dev="wan", routed6=()):
         self.ports += 1
         port = f"p{self.ports}"
@@ -328,47 +325,6 @@ class NsMosquitto:
     @property
     def url(self):
         return f"mqtt://{self.addr}:{self.port}"
-
-
-class Echo:
-    """An echo server inside ns (TCP host:port, or a unix socket path) that first
-    sends `greeting`, so a client can tell which backend it reached."""
-
-    def __init__(self, ns, host="127.0.0.1", port=0, greeting=b"", unix=None):
-        import threading
-        self.greeting = greeting
-        if unix:
-            self.sock = socket.socket(socket.AF_UNIX)
-            self.sock.bind(unix)
-        else:
-            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-            self.sock = ns.call(socket.socket, fam)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind((host, port))
-            self.port = self.sock.getsockname()[1]
-        self.sock.listen(128)
-        self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
-        t.on_cleanup(self.sock.close)
-
-    def _accept(self):
-        import threading
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
-
-    def _echo(self, c):
-        if self.greeting:
-            try:
-                c.sendall(self.greeting)
-            except OSError:
-                c.close()
-                return
-        t.EchoServer._echo(c)
 
 
 def roundtrip(ns, port, data, host="127.0.0.1", timeout=20):

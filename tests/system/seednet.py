@@ -7,71 +7,18 @@
       home  192.168.1.2 (private), 2001:db8:30::2   (the "local" site)
 
 all joined by netns.Internet. The two site configs are the seed's YAML files
-as written; only the addresses (documentation ranges instead of the real
-ones) and the broker URL are substituted.
+as written (tests/fixtures/seed/); only the addresses (documentation ranges
+instead of the real ones) and the broker URL are substituted.
 """
+import os
+
 import netns
+import wvtest as t
 
 VPS_V6 = "2001:db8:20::2"
 HOME_PUBLIC_V4 = "203.0.113.30"
 BROKER = "198.51.100.10"
-APP_ID = "afe87405-0f46-4290-84df-b6034b54761f"
-
-# The seed's AWS host config.yaml; substituted: publicAddress, brokerServer.
-AWS_YAML = """siteName: aws
-
-logger:
-  level: DEBUG
-  file: ""
-  format: json
-
-messageChannel:
-  protocol: mqtt
-  cryptoKey: "aA6wBHTYd%#dOPr8"
-  mqtt:
-    brokerServer: mqtt://{broker}:1883
-    topic: "kungze/wovenet/dual-stack-ui78Tydwq"
-
-tunnel:
-  localSockets:
-  - mode: dedicated-address
-    transportProtocol: quic
-    publicAddress: {vps_v6}
-    publicPort: 25890
-
-localExposedApps:
-- socket: 127.0.0.1:5201
-  id: afe87405-0f46-4290-84df-b6034b54761f
-"""
-
-# The seed's local host config.yaml; substituted: publicAddress, brokerServer.
-LOCAL_YAML = """siteName: local
-
-logger:
-  level: DEBUG
-  file: ""
-  format: json
-
-messageChannel:
-  protocol: mqtt
-  cryptoKey: "aA6wBHTYd%#dOPr8"
-  mqtt:
-    brokerServer: mqtt://{broker}:1883
-    topic: "kungze/wovenet/dual-stack-ui78Tydwq"
-
-tunnel:
-  localSockets:
-  - mode: port-forwarding
-    transportProtocol: quic
-    publicAddress: {home_v4}
-    publicPort: 36092
-    listenPort: 26098
-
-remoteApps:
-- siteName: aws
-  remoteAppId: afe87405-0f46-4290-84df-b6034b54761f
-  localSocket: 127.0.0.1:5201
-"""
+ECHO_PORT = 7000  # local's remote app of start_echo_sites, on home's 127.0.0.1
 
 
 class SeedNet:
@@ -97,32 +44,57 @@ class SeedNet:
         self.mq = netns.NsMosquitto(self.brk, BROKER)
 
     def aws_yaml(self):
-        return AWS_YAML.format(broker=BROKER, vps_v6=VPS_V6)
+        return t.seed_yaml("aws", broker=f"mqtt://{BROKER}:1883", public_address=VPS_V6)
 
     def local_yaml(self):
-        return LOCAL_YAML.format(broker=BROKER, home_v4=HOME_PUBLIC_V4)
+        return t.seed_yaml("local", broker=f"mqtt://{BROKER}:1883", public_address=HOME_PUBLIC_V4)
 
     def start_sites(self, aws_yaml=None, local_yaml=None):
         self.aws = netns.NsAgent(self.vps, "aws", config=aws_yaml or self.aws_yaml())
         self.local = netns.NsAgent(self.home, "local", config=local_yaml or self.local_yaml())
         return self.aws, self.local
 
-    def start_echo_sites(self, key="seed-faults-key-33f0", echo_port=7100, local_port=7000):
-        """The seed's sockets, with an echo app (a server on the vps) instead of iperf3:
-        local's 127.0.0.1:local_port reaches aws's app "echo"."""
-        import wvtest as t
-        self.echo = netns.Echo(self.vps, port=echo_port)
-        aws = t.site_yaml("aws", key=key, broker=f"mqtt://{BROKER}:1883", topic="wvtest/faults",
-                          sockets=[{"mode": "dedicated-address", "publicAddress": VPS_V6,
-                                    "publicPort": 25890}],
+    def start_echo_sites(self, key="seed-faults-key-33f0", topic="wvtest/faults", echo_port=7100,
+                         local_socket=None):
+        """The seed's sockets (local's: local_socket when given), with an echo
+        app (a server on the vps) instead of iperf3: local's
+        127.0.0.1:ECHO_PORT reaches aws's app "echo"."""
+        self.echo = t.AppServer(ns=self.vps, port=echo_port)
+        broker = f"mqtt://{BROKER}:1883"
+        aws = t.site_yaml("aws", key=key, broker=broker, topic=topic,
+                          sockets=[t.public_socket(VPS_V6, 25890)],
                           exposed=[{"appName": "echo", "appSocket": f"tcp:127.0.0.1:{echo_port}"}])
-        local = t.site_yaml("local", key=key, broker=f"mqtt://{BROKER}:1883",
-                            topic="wvtest/faults",
-                            sockets=[{"mode": "port-forwarding", "publicAddress": HOME_PUBLIC_V4,
-                                      "publicPort": 36092, "listenPort": 26098}],
+        local = t.site_yaml("local", key=key, broker=broker, topic=topic,
+                            sockets=[local_socket or t.public_socket(
+                                HOME_PUBLIC_V4, 36092, mode="port-forwarding", listenPort=26098)],
                             remote=[{"siteName": "aws", "appName": "echo",
-                                     "localSocket": f"tcp:127.0.0.1:{local_port}"}])
+                                     "localSocket": f"tcp:127.0.0.1:{ECHO_PORT}"}])
         return self.start_sites(aws, local)
+
+    def wait_two_channels(self, timeout=30):
+        """Waits until each site has two up channels to the other; local's."""
+        def two_up():
+            up = self.local.channels("aws", "up")
+            return up if len(up) == 2 and len(self.aws.channels("local", "up")) == 2 else None
+        return t.wait_for(two_up, timeout, interval=0.2, what="two up channels each")
+
+    def echo_ok(self, timeout=2):
+        """One short round trip through start_echo_sites' app, from home."""
+        try:
+            return netns.roundtrip(self.home, ECHO_PORT, b"ping\n", timeout=timeout) == b"ping\n"
+        except OSError:
+            return False
+
+    def start_iperf_servers(self):
+        """iperf3 servers on the vps: 127.0.0.1:5201 (aws's exposed app of the
+        seed) and [VPS_V6]:5202 (direct, for comparison); waits for them and
+        for local's remote app on home's 127.0.0.1:5201."""
+        logdir = t.tmpdir()
+        self.vps.spawn(["iperf3", "-s", "-B", "127.0.0.1", "-p", "5201"],
+                       os.path.join(logdir, "s1"))
+        self.vps.spawn(["iperf3", "-s", "-p", "5202"], os.path.join(logdir, "s2"))
+        t.wait_for(lambda: self.vps.tcp_accepts(5201) and self.vps.tcp_accepts(5202, VPS_V6)
+                   and self.home.tcp_accepts(5201), 10, what="iperf3 servers and the remote app")
 
     def shape_wan(self, rate="100mbit"):
         """Both WAN uplinks (the routers' wan egress) limited to rate."""

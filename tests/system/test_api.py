@@ -34,12 +34,8 @@ class Api(t.Agent):
         SEEN.append((method, path, s, parsed))
         return s, parsed, h
 
-    def start(self, wait=True):
-        argv = [HARNESS, "--db", self.db, "--listen", f"127.0.0.1:{self.api_port}", *self.args]
-        self.proc = t.spawn(argv, self.log)
-        t.wait_for(lambda: self.proc.poll() is None and self.api("GET", "/healthz")[0] == 200,
-                   10, what="api_harness healthz")
-        return self
+    def argv(self):
+        return [HARNESS, "--db", self.db, "--listen", f"127.0.0.1:{self.api_port}", *self.args]
 
     def tool(self, *args):
         r = subprocess.run([HARNESS, "--db", self.db, *args], capture_output=True, text=True,
@@ -233,36 +229,21 @@ def sse_open(a):
     return s, buf
 
 
-def sse_wait(s, needle, timeout=5):
-    buf = b""
-    deadline = time.monotonic() + timeout
-    s.settimeout(0.5)
-    while needle not in buf and time.monotonic() < deadline:
-        try:
-            chunk = s.recv(4096)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        buf += chunk
-    return buf
-
-
 def test_events(a):
     print("events")
     s, head = sse_open(a)
     t.check(b"text/event-stream" in head, "events are text/event-stream")
     obj = dict(SAMPLES["remote-apps"][0], name="ev1")
     a.api("PUT", "/api/v1/remote-apps/ev1", body=obj)
-    buf = sse_wait(s, b'"name":"ev1"')
+    buf = t.recv_until(s, b'"name":"ev1"')
     t.check(b"event: change" in buf and b'"action":"created"' in buf, "SSE event after PUT")
     line = [ln for ln in buf.split(b"\n") if ln.startswith(b"data: ") and b"ev1" in ln][0]
     ev = json.loads(line[6:])
     t.check_eq(sorted(ev), ["action", "kind", "name", "status"], "event shape")
     a.api("DELETE", "/api/v1/remote-apps/ev1")
-    buf = sse_wait(s, b'"action":"deleted"')
+    buf = t.recv_until(s, b'"action":"deleted"')
     t.check(b'"action":"deleted"' in buf, "SSE event after DELETE")
-    buf = sse_wait(s, b": heartbeat", timeout=3)
+    buf = t.recv_until(s, b": heartbeat", timeout=3)
     t.check(b": heartbeat" in buf, "heartbeat comment")
     s.close()
 
@@ -369,15 +350,7 @@ def raw_status(a, request):
         s.sendall(request)
     except OSError:
         pass
-    data = b""
-    try:
-        while b"\r\n" not in data:
-            d = s.recv(4096)
-            if not d:
-                break
-            data += d
-    except OSError:
-        pass
+    data = t.recv_until(s, b"\r\n", 10)
     s.close()
     parts = data.split(b" ")
     return int(parts[1]) if data.startswith(b"HTTP/1.") and len(parts) > 1 else 0
@@ -400,15 +373,7 @@ def big_post(a, path, total, chunked):
             s.sendall(b"0\r\n\r\n")
     except OSError:
         pass
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            d = s.recv(4096)
-            if not d:
-                break
-            data += d
-    except OSError:
-        pass
+    data = t.recv_until(s, b"\r\n\r\n", 10)
     s.close()
     return int(data.split(b" ")[1]) if data.startswith(b"HTTP/1.1 ") else 0
 

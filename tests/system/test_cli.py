@@ -7,62 +7,10 @@ import stat
 
 import wvtest as t
 
-KEY = "aA6wBHTYd%#dOPr8"
-
-# shared/seed/release-public-ip.md, verbatim.
-SEED_AWS = """siteName: aws
-
-logger:
-  level: DEBUG
-  file: ""
-  format: json
-
-messageChannel:
-  protocol: mqtt
-  cryptoKey: "aA6wBHTYd%#dOPr8"
-  mqtt:
-    brokerServer: mqtt://mqtt.eclipseprojects.io:1883
-    topic: "kungze/wovenet/dual-stack-ui78Tydwq"
-
-tunnel:
-  localSockets:
-  - mode: dedicated-address
-    transportProtocol: quic
-    publicAddress: 2406:da12:35a:3d02:1f43:11a1:abf2:2900
-    publicPort: 25890
-
-localExposedApps:
-- socket: 127.0.0.1:5201
-  id: afe87405-0f46-4290-84df-b6034b54761f
-"""
-
-SEED_LOCAL = """siteName: local
-
-logger:
-  level: DEBUG
-  file: ""
-  format: json
-
-messageChannel:
-  protocol: mqtt
-  cryptoKey: "aA6wBHTYd%#dOPr8"
-  mqtt:
-    brokerServer: mqtt://mqtt.eclipseprojects.io:1883
-    topic: "kungze/wovenet/dual-stack-ui78Tydwq"
-
-tunnel:
-  localSockets:
-  - mode: port-forwarding
-    transportProtocol: quic
-    publicAddress: 36.106.107.114
-    publicPort: 36092
-    listenPort: 26098
-
-remoteApps:
-- siteName: aws
-  remoteAppId: afe87405-0f46-4290-84df-b6034b54761f
-  localSocket: 127.0.0.1:5201
-"""
+KEY = t.SEED_KEY
+# shared/seed/release-public-ip.md, verbatim (tests/fixtures/seed/).
+SEED_AWS = t.seed_yaml("aws")
+SEED_LOCAL = t.seed_yaml("local")
 
 NEWER = """siteName: branch-7
 crypto:
@@ -128,8 +76,8 @@ def strip_rev(doc):
 def seed_imports(d):
     print("seed configs import verbatim and export")
     for name, text, socket_port, app in (
-            ("aws", SEED_AWS, 25890, "afe87405-0f46-4290-84df-b6034b54761f"),
-            ("local", SEED_LOCAL, 26098, "aws-afe87405-0f46-4290-84df-b6034b54761f-5201")):
+            ("aws", SEED_AWS, 25890, t.SEED_APP_ID),
+            ("local", SEED_LOCAL, 26098, f"aws-{t.SEED_APP_ID}-5201")):
         db = os.path.join(d, f"{name}.db")
         cfg = write(d, f"{name}.yaml", text)
         rc, out, err = t.wovenet("import", "--db", db, cfg)
@@ -149,13 +97,13 @@ def seed_imports(d):
         t.check(f"siteName: {name}" in ya, f"{name}: YAML export names the site")
         t.check(str(socket_port) in ya, f"{name}: YAML export has the socket port")
         if name == "aws":
-            t.check_eq(sock["publicAddress"], "2406:da12:35a:3d02:1f43:11a1:abf2:2900",
-                       "aws: socket address exported")
+            t.check_eq(sock["publicAddress"], t.SEED_PUBLIC["aws"], "aws: socket address exported")
             t.check_eq(doc["exposedApps"][0]["name"], app, "aws: exposed app exported")
             t.check_eq(doc["exposedApps"][0]["appSocket"], "tcp:127.0.0.1:5201",
                        "aws: app socket normalized to tcp:")
         else:
-            t.check_eq(sock["publicAddress"], "36.106.107.114", "local: socket address exported")
+            t.check_eq(sock["publicAddress"], t.SEED_PUBLIC["local"],
+                       "local: socket address exported")
             t.check_eq(doc["remoteApps"][0]["name"], app, "local: remote app with derived name")
             t.check_eq(doc["remoteApps"][0]["siteName"], "aws", "local: remote app site")
 
@@ -262,7 +210,9 @@ def tokens(d):
 def run_stops(d):
     print("run starts and stops cleanly")
     db = os.path.join(d, "run.db")
-    cfg = write(d, "run.yaml", SEED_LOCAL.replace("level: DEBUG", "level: INFO"))
+    # The seed's broker is on the internet: a loopback port nobody listens on instead.
+    local = t.seed_yaml("local", broker=f"mqtt://127.0.0.1:{t.free_port()}")
+    cfg = write(d, "run.yaml", local.replace("level: DEBUG", "level: INFO"))
     for sig in (signal.SIGTERM, signal.SIGINT):
         log = os.path.join(d, f"run-{sig}.log")
         p = t.spawn([t.BIN, "run", "--config", cfg, "--db", db, "--api", f"127.0.0.1:{t.free_port()}"], log)

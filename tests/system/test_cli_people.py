@@ -19,15 +19,13 @@ KEY = "people-cli-network-key-4411"
 
 def main():
     mq = t.Mosquitto()
-    echo = t.EchoServer()
+    echo = t.AppServer()
     pa, pb, lp = t.free_port(), t.free_port(), t.free_port()
-    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
-                      "listenAddress": "127.0.0.1", "listenPort": p}
     aws = t.Agent("aws", config=t.site_yaml(
-        "aws", key=KEY, broker=mq.url, topic="wvtest/people", sockets=[sock(pa)],
+        "aws", key=KEY, broker=mq.url, topic="wvtest/people", sockets=[t.tunnel_socket(pa)],
         exposed=[{"appName": "iperf", "appSocket": f"tcp:127.0.0.1:{echo.port}"}]))
     local = t.Agent("local", config=t.site_yaml(
-        "local", key=KEY, broker=mq.url, topic="wvtest/people", sockets=[sock(pb)],
+        "local", key=KEY, broker=mq.url, topic="wvtest/people", sockets=[t.tunnel_socket(pb)],
         remote=[{"siteName": "aws", "appName": "iperf",
                  "localSocket": f"tcp:127.0.0.1:{lp}"}]))
     api = f"http://127.0.0.1:{local.api_port}"

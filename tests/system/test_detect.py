@@ -86,20 +86,6 @@ def sse_open(a):
     return s
 
 
-def sse_wait(s, needle, timeout):
-    buf = b""
-    deadline = time.monotonic() + timeout
-    while needle not in buf and time.monotonic() < deadline:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        buf += chunk
-    return buf
-
-
 def metric(agent, name):
     _, text, _ = agent.api("GET", "/metrics")
     m = re.search(rf"^{name} (\S+)$", text, re.M)
@@ -114,7 +100,7 @@ def test_http():
                                                   topic="wvtest/detect"))
     bravo = t.Agent("bravo", config=t.site_yaml(
         "siteBravo", key=KEY, broker=mq.url, topic="wvtest/detect",
-        sockets=[{"mode": "dedicated-address", "listenAddress": "127.0.0.1", "listenPort": pb}]))
+        sockets=[t.tunnel_socket(pb)]))
     sock = {"name": "auto1", "mode": "dedicated-address", "publicAddress": "autoHttpDetect",
             "listenAddress": "127.0.0.1", "listenPort": pa,
             "httpDetector": {"url": f"http://127.0.0.1:{det.port}/ip", "interval": INTERVAL}}
@@ -146,7 +132,7 @@ def test_http():
     dt = time.monotonic() - t0
     print(f"new address visible on the peer after {dt:.2f} s (interval {INTERVAL} s)")
     t.check(dt <= INTERVAL + 1.5, f"re-announced within interval + 1 s ({dt:.2f} s)")
-    buf = sse_wait(ev, b"127.0.0.3", 3)
+    buf = t.recv_until(ev, b"127.0.0.3", 3)
     ev.close()
     t.check(b'"auto1"' in buf and b"127.0.0.3" in buf, "SSE status event carries the new address")
     t.check("127.0.0.3" in alpha.log_text(), "alpha logs the address change")

@@ -21,11 +21,7 @@ def main():
     names = [f"site{i:02d}" for i in range(N)]
     agents = [t.Agent(n, config=t.site_yaml(n, broker=mq.url, topic="wvtest/ten"), start=False)
               for n in names]
-    for a in agents:
-        a.start(wait=False)
-    for a in agents:
-        t.wait_for(lambda: a.proc.poll() is None and a.api("GET", "/healthz")[0] == 200, 20,
-                   what=f"{a.name} up")
+    t.start_all(agents)
     last_start = time.monotonic()
 
     def everyone_sees_everyone():

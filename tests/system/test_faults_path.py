@@ -17,16 +17,8 @@ import socket
 import subprocess
 import time
 
-import netns
 import seednet
 import wvtest as t
-
-
-def echo_ok(w, timeout=1.5):
-    try:
-        return netns.roundtrip(w.home, 7000, b"ping\n", timeout=timeout) == b"ping\n"
-    except OSError:
-        return False
 
 
 def fam_states(agent, site):
@@ -36,9 +28,8 @@ def fam_states(agent, site):
 def main():
     w = seednet.SeedNet()
     aws, local = w.start_echo_sites()
-    t.wait_for(lambda: len(local.channels("aws", "up")) == 2 and len(aws.channels("local", "up"))
-               == 2, 30, interval=0.2, what="two up channels")
-    t.wait_for(lambda: echo_ok(w), 10, what="echo through the tunnel")
+    w.wait_two_channels()
+    t.wait_for(lambda: w.echo_ok(1.5), 10, what="echo through the tunnel")
     t.check_eq(sorted({c["maxUdpPayload"] for c in local.channels("aws")}
                       | {c["maxUdpPayload"] for c in aws.channels("local")}), [1452],
                "channels between namespaces keep PMTUD-sized datagrams (no loopback route)")
@@ -48,7 +39,7 @@ def main():
     # idle channels): those on the dead one must be closed, not left hanging.
     opened = []
     for i in range(6):
-        c = w.home.connect(("127.0.0.1", 7000), timeout=5)
+        c = w.home.connect(("127.0.0.1", seednet.ECHO_PORT), timeout=5)
         c.sendall(b"hi\n")
         t.check(c.recv(10) == b"hi\n", f"open connection {i} echoes before the drop")
         opened.append(c)
@@ -58,7 +49,7 @@ def main():
     streak_from = None
     while time.monotonic() - dropped < 12:
         t0 = time.monotonic()
-        ok = echo_ok(w)
+        ok = w.echo_ok(1.5)
         results.append((round(t0 - dropped, 2), ok))
         if ok and streak_from is None:
             streak_from = t0 - dropped
@@ -78,7 +69,7 @@ def main():
     gone = time.monotonic() - dropped
     t.check(gone <= 15, f"the IPv6 channel left `up` {gone:.1f} s after the drop (10 s idle timeout "
             f"after the first unanswered packet, <= ~12.5 s); now {fam_states(local, 'aws')}")
-    t.check(echo_ok(w) and any(c["family"] == "ipv4" and c["state"] == "up"
+    t.check(w.echo_ok(1.5) and any(c["family"] == "ipv4" and c["state"] == "up"
                                for c in local.channels("aws")),
             "the IPv4 channel carries new connections")
     alive = closed = hung = 0
@@ -110,7 +101,7 @@ def main():
     t.check(back <= 75, f"the IPv6 channel returned by itself ({back:.1f} s, <= ~70 s backoff)")
 
     # --- Broker down for 20 s -------------------------------------------------------------
-    long = w.home.connect(("127.0.0.1", 7000), timeout=5)
+    long = w.home.connect(("127.0.0.1", seednet.ECHO_PORT), timeout=5)
     long.sendall(b"before\n")
     t.check(long.recv(100) == b"before\n", "a long-lived echo connection is open")
     w.mq.stop()
@@ -128,7 +119,7 @@ def main():
             if not d:
                 break
             got += d
-        if got != msg or (n % 4 == 0 and not echo_ok(w, 3)):
+        if got != msg or (n % 4 == 0 and not w.echo_ok(3)):
             fails += 1
         time.sleep(1)
     t.check(fails == 0, f"broker down 20 s: {n} echoes on the open connection and "

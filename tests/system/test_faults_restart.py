@@ -17,24 +17,15 @@ import socket
 import sqlite3
 import time
 
-import netns
 import seednet
 import wvtest as t
-
-
-def echo_ok(w, timeout=2):
-    try:
-        return netns.roundtrip(w.home, 7000, b"ping\n", timeout=timeout) == b"ping\n"
-    except OSError:
-        return False
 
 
 def main():
     w = seednet.SeedNet()
     aws, local = w.start_echo_sites()
-    t.wait_for(lambda: len(local.channels("aws", "up")) == 2 and len(aws.channels("local", "up"))
-               == 2, 30, interval=0.2, what="two up channels")
-    t.wait_for(lambda: echo_ok(w), 10, what="echo through the tunnel")
+    w.wait_two_channels()
+    t.wait_for(w.echo_ok, 10, what="echo through the tunnel")
     local.config = None  # from now on: run from the DB alone
 
     # --- SIGKILL, restart on the same DB --------------------------------------------------
@@ -50,7 +41,7 @@ def main():
     t.wait_for(lambda: sock_states() == ["listening"], 10, interval=0.1,
                what="tunnel socket listening")
     t.check(True, f"tunnel socket restored ({sock_states()})")
-    t.wait_for(lambda: echo_ok(w), 30, interval=0.2, what="echo after the restart")
+    t.wait_for(w.echo_ok, 30, interval=0.2, what="echo after the restart")
     dt_app = time.monotonic() - t0
     t.wait_for(lambda: len(local.channels("aws", "up")) == 2, 60, interval=0.2,
                what="two up channels after the restart")
@@ -96,7 +87,7 @@ def main():
     w.mq.stop()
     t0 = time.monotonic()
     local.start()
-    t.wait_for(lambda: echo_ok(w), 40, interval=0.25, what="echo with no broker after restart")
+    t.wait_for(w.echo_ok, 40, interval=0.25, what="echo with no broker after restart")
     dt = time.monotonic() - t0
     st, site, _ = local.api("GET", "/api/v1/site")
     t.check(site["status"]["broker"]["state"] != "connected", "local has no broker")

@@ -36,11 +36,11 @@ def main():
                f" ip daddr 198.51.100.1 udp dport {PORT} dnat to 203.0.113.2:{PORT}; }}\n}}\n")
     mq = netns.NsMosquitto(router, "203.0.113.1")
 
-    svc = netns.Echo(inside, greeting=b"inside\n")
+    svc = t.AppServer(ns=inside, greeting=b"inside\n")
     b = netns.NsAgent(inside, "inside", config=t.site_yaml(
         "inside", key=KEY, broker=mq.url, topic="wvtest/localdgram",
-        sockets=[{"mode": "port-forwarding", "publicAddress": "198.51.100.1",
-                  "publicPort": PORT, "listenPort": PORT}],
+        sockets=[t.public_socket("198.51.100.1", PORT, mode="port-forwarding",
+                                 listenPort=PORT)],
         exposed=[{"appName": "svc", "appSocket": f"tcp:127.0.0.1:{svc.port}"}]))
     # No tunnel socket: the router only dials.
     a = netns.NsAgent(router, "router", config=t.site_yaml(
@@ -67,14 +67,14 @@ def main():
     # --- 2. The loopback route narrows under a live channel ------------------
     solo = net.ns("solo")
     mq2 = netns.NsMosquitto(solo, "127.0.0.1")
-    svc2 = netns.Echo(solo, greeting=b"solo\n")
-    sock = lambda port: {"mode": "dedicated-address", "listenAddress": "127.0.0.1",
-                         "listenPort": port}
+    svc2 = t.AppServer(ns=solo, greeting=b"solo\n")
     c = netns.NsAgent(solo, "one", api_port=18081, config=t.site_yaml(
-        "one", key=KEY, broker=mq2.url, topic="wvtest/localdgram2", sockets=[sock(25001)],
+        "one", key=KEY, broker=mq2.url, topic="wvtest/localdgram2",
+        sockets=[t.tunnel_socket(25001)],
         exposed=[{"appName": "svc", "appSocket": f"tcp:127.0.0.1:{svc2.port}"}]))
     d = netns.NsAgent(solo, "two", api_port=18082, config=t.site_yaml(
-        "two", key=KEY, broker=mq2.url, topic="wvtest/localdgram2", sockets=[sock(25002)],
+        "two", key=KEY, broker=mq2.url, topic="wvtest/localdgram2",
+        sockets=[t.tunnel_socket(25002)],
         remote=[{"siteName": "one", "appName": "svc", "localSocket": "tcp:127.0.0.1:8090"}]))
     t.wait_for(lambda: len(c.channels("two", "up")) == 2 and len(d.channels("one", "up")) == 2,
                20, interval=0.2, what="two up channels between the local sites")

@@ -26,15 +26,13 @@ def main():
                   capture_path)
     time.sleep(0.3)
 
-    echo = t.EchoServer()
+    echo = t.AppServer()
     blob = os.urandom(64 << 20)
-    blob_srv = t.BlobServer(blob)
+    blob_srv = t.AppServer(blob=blob)
     pa, pb = t.free_port(), t.free_port()
     l_echo, l_blob, l_range_in, l_range_out = (t.free_port() for _ in range(4))
-    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
-                      "listenAddress": "127.0.0.1", "listenPort": p}
     alpha = t.Agent("alpha", config=t.site_yaml(
-        "siteAlpha7", key=KEY, broker=mq.url, topic="wvtest/mesh", sockets=[sock(pa)],
+        "siteAlpha7", key=KEY, broker=mq.url, topic="wvtest/mesh", sockets=[t.tunnel_socket(pa)],
         exposed=[{"appName": "webAppQx", "appSocket": f"tcp:127.0.0.1:{echo.port}"},
                  {"appName": "blob", "appSocket": f"tcp:127.0.0.1:{blob_srv.port}"},
                  {"appName": "lan", "mode": "range", "addressRange": ["127.0.0.0/8"],
@@ -43,7 +41,7 @@ def main():
         "siteBravo9", key=KEY, broker=mq.url, topic="wvtest/mesh",
         # Bravo's socket fixes its datagram size; alpha's default picks the
         # loopback size for a peer on this host.
-        sockets=[dict(sock(pb), maxUdpPayload=1452)],
+        sockets=[t.tunnel_socket(pb, maxUdpPayload=1452)],
         remote=[{"siteName": "siteAlpha7", "appName": "webAppQx",
                  "localSocket": f"tcp:127.0.0.1:{l_echo}"},
                 {"siteName": "siteAlpha7", "appName": "blob",
@@ -57,7 +55,7 @@ def main():
     started = time.monotonic()
     other = t.Agent("other", config=t.site_yaml(
         "siteOther3", key="a-different-key-entirely", broker=mq.url, topic="wvtest/mesh",
-        sockets=[sock(t.free_port())]))
+        sockets=[t.tunnel_socket()]))
 
     # Discovery.
     def bravo_sees_alpha():

@@ -145,21 +145,19 @@ def main():
     # An echo server in bravo's namespace (socat, one process per connection).
     t.spawn(ns_exec("bravo", "socat", f"TCP-LISTEN:{echo_port},bind=127.0.0.1,fork,reuseaddr",
                     "EXEC:cat"), None)
-    sock = lambda addr, port: {"mode": "dedicated-address", "transportProtocol": "quic",
-                               "listenAddress": addr, "listenPort": port}
     topic = "wvtest/mitm"
     time.sleep(0.3)
     bravo = NsAgent("bravo", "bravo", t.site_yaml(
         "siteBravo", key=KEY, broker="mqtt://203.0.113.1:1883", topic=topic,
-        sockets=[sock("203.0.113.2", PORT)],
+        sockets=[t.tunnel_socket(PORT, "203.0.113.2")],
         exposed=[{"appName": "echo", "appSocket": f"tcp:127.0.0.1:{echo_port}"}]))
     mallory = NsAgent("mid", "mallory", t.site_yaml(
         "siteMallory", key=KEY, broker="mqtt://127.0.0.1:1883", topic=topic,
-        sockets=[sock("203.0.113.1", MALLORY_PORT)],
+        sockets=[t.tunnel_socket(MALLORY_PORT, "203.0.113.1")],
         exposed=[{"appName": "echo", "appSocket": f"tcp:127.0.0.1:{echo_port}"}]))
     alpha = NsAgent("alpha", "alpha", t.site_yaml(
         "siteAlpha", key=KEY, broker="mqtt://198.51.100.1:1883", topic=topic,
-        sockets=[sock("198.51.100.2", PORT)],
+        sockets=[t.tunnel_socket(PORT, "198.51.100.2")],
         remote=[{"siteName": "siteBravo", "appName": "echo",
                  "localSocket": f"tcp:127.0.0.1:{local_port}"}]))
 

@@ -49,17 +49,15 @@ def main():
              BROKER_PW, "-t", "#", "-v"], cap_path)
     time.sleep(0.3)
 
-    echo = t.EchoServer()
+    echo = t.AppServer()
     pa, pb, l_echo, l_range = (t.free_port() for _ in range(4))
-    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
-                      "listenAddress": "127.0.0.1", "listenPort": p}
     alpha = t.Agent("alpha", start=False, config=with_auth(t.site_yaml(
-        "siteAlpha", key=KEY, broker=mq.url, topic="wvtest/secrets", sockets=[sock(pa)],
+        "siteAlpha", key=KEY, broker=mq.url, topic="wvtest/secrets", sockets=[t.tunnel_socket(pa)],
         exposed=[{"appName": "echo", "appSocket": f"tcp:127.0.0.1:{echo.port}"},
                  {"appName": "lan", "mode": "range", "addressRange": ["127.0.0.0/8"],
                   "portRange": [str(echo.port)]}])))
     bravo = t.Agent("bravo", start=False, config=with_auth(t.site_yaml(
-        "siteBravo", key=KEY, broker=mq.url, topic="wvtest/secrets", sockets=[sock(pb)],
+        "siteBravo", key=KEY, broker=mq.url, topic="wvtest/secrets", sockets=[t.tunnel_socket(pb)],
         remote=[{"siteName": "siteAlpha", "appName": "echo",
                  "localSocket": f"tcp:127.0.0.1:{l_echo}"},
                 {"siteName": "siteAlpha", "appName": "lan",

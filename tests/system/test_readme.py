@@ -37,7 +37,7 @@ def main():
 
     work = t.tmpdir("wvreadme-")
     mq = t.Mosquitto()
-    echo = t.EchoServer()
+    echo = t.AppServer()
     ports = {"1883": mq.port, "18080": t.free_port(), "18081": t.free_port(),
              "25890": t.free_port(), "26098": t.free_port(), "5201": echo.port,
              "15201": t.free_port()}

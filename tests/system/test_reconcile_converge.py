@@ -19,10 +19,6 @@ import wvtest as t
 KEY = "converge-network-key-1"
 
 
-def fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 def own_ports(pid, proto):
     """Ports of the agent's own TCP listeners ("t") or UDP sockets ("u"):
     asks the kernel which sockets belong to pid, so another process taking a
@@ -45,16 +41,14 @@ def peer_view(agent, site):
 def main():
     rnd = random.Random(int(os.environ.get("WV_SEED", "7")))
     mq = t.Mosquitto()
-    echo = t.EchoServer()
-    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
-                      "listenAddress": "127.0.0.1", "listenPort": p}
+    echo = t.AppServer()
     alpha = t.Agent("alpha", config=t.site_yaml("alpha", key=KEY, broker=mq.url,
-                                                topic="wvtest/conv", sockets=[sock(t.free_port())]))
+                                                topic="wvtest/conv", sockets=[t.tunnel_socket()]))
     bravo = t.Agent("bravo", config=t.site_yaml("bravo", key=KEY, broker=mq.url,
-                                                topic="wvtest/conv", sockets=[sock(t.free_port())]))
+                                                topic="wvtest/conv", sockets=[t.tunnel_socket()]))
     t.wait_for(lambda: t.up_channels(bravo, "alpha") == 2, 10, what="channels up")
     time.sleep(0.5)
-    fd0, rss0 = fds(alpha.proc.pid), t.rss_kib(alpha.proc.pid)
+    fd0, rss0 = t.open_fds(alpha.proc.pid), t.rss_kib(alpha.proc.pid)
 
     used_tcp, used_udp = set(), set()
     kinds = ["remote-apps", "exposed-apps", "tunnel-sockets"]
@@ -74,7 +68,7 @@ def main():
             return {"appSocket": f"tcp:127.0.0.1:{rnd.randint(1024, 65000)}"}
         p = t.free_port()
         used_udp.add(p)
-        return sock(p)
+        return t.tunnel_socket(p)
 
     for i in range(500):
         kind = rnd.choice(kinds + ["site"])
@@ -102,7 +96,7 @@ def main():
     # The final declarative state.
     rport, s1, s2 = t.free_port(), t.free_port(), t.free_port()
     st, doc, _ = alpha.api("GET", "/api/v1/config")
-    doc["tunnelSockets"] = [dict(sock(s1), name="main"), dict(sock(s2), name="second")]
+    doc["tunnelSockets"] = [t.tunnel_socket(s1, name="main"), t.tunnel_socket(s2, name="second")]
     doc["exposedApps"] = [{"name": "echo", "mode": "single",
                            "appSocket": f"tcp:127.0.0.1:{echo.port}"},
                           {"name": "final-app", "mode": "single", "appSocket": "unix:/tmp/x.sock"}]
@@ -146,7 +140,7 @@ def main():
 
     # No leaks.
     time.sleep(2)
-    fd1, rss1 = fds(alpha.proc.pid), t.rss_kib(alpha.proc.pid)
+    fd1, rss1 = t.open_fds(alpha.proc.pid), t.rss_kib(alpha.proc.pid)
     print(f"  fds {fd0} -> {fd1}; RSS {rss0} -> {rss1} KiB")
     # The final state has one more tunnel socket and one more listener than
     # the start, and a peer channel more: allow for exactly those.

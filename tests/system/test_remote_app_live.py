@@ -144,15 +144,13 @@ def capped_over_a_tunnel():
     bravo reaches it through remote app "capped"."""
     key, topic = "limits-network-key-1", "wvtest/limits"
     mq = t.Mosquitto()
-    echo = t.EchoServer()
-    sock = lambda: {"mode": "dedicated-address", "transportProtocol": "quic",
-                    "listenAddress": "127.0.0.1", "listenPort": t.free_port()}
+    echo = t.AppServer()
     t.Agent("alpha", config=t.site_yaml("alpha", key=key, broker=mq.url, topic=topic,
-                                        sockets=[sock()],
+                                        sockets=[t.tunnel_socket()],
                                         exposed=[{"appName": "echo",
                                                   "appSocket": f"tcp:127.0.0.1:{echo.port}"}]))
     bravo = t.Agent("bravo", config=t.site_yaml("bravo", key=key, broker=mq.url, topic=topic,
-                                                sockets=[sock()]))
+                                                sockets=[t.tunnel_socket()]))
     t.wait_for(lambda: t.up_channels(bravo, "alpha") >= 1, 15, what="channel bravo -> alpha up")
 
     p = t.free_port()

@@ -9,15 +9,13 @@ import wvtest as t
 
 def main():
     mq = t.Mosquitto()
-    echo = t.EchoServer()
+    echo = t.AppServer()
     pa, pb, local = t.free_port(), t.free_port(), t.free_port()
-    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
-                      "listenAddress": "127.0.0.1", "listenPort": p}
     alpha = t.Agent("alpha", config=t.site_yaml(
-        "alpha", broker=mq.url, topic="wvtest/restart", sockets=[sock(pa)],
+        "alpha", broker=mq.url, topic="wvtest/restart", sockets=[t.tunnel_socket(pa)],
         exposed=[{"appName": "echo", "appSocket": f"tcp:127.0.0.1:{echo.port}"}]))
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "bravo", broker=mq.url, topic="wvtest/restart", sockets=[sock(pb)],
+        "bravo", broker=mq.url, topic="wvtest/restart", sockets=[t.tunnel_socket(pb)],
         remote=[{"siteName": "alpha", "appName": "echo",
                  "localSocket": f"tcp:127.0.0.1:{local}"}]))
     both_up = lambda: t.up_channels(alpha, "bravo") == 2 and t.up_channels(bravo, "alpha") == 2

@@ -12,7 +12,6 @@ import http.server
 import threading
 import time
 
-import netns
 import seednet
 import wvtest as t
 
@@ -33,13 +32,6 @@ class WhatIsMyIp(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def echo_ok(w, timeout=2):
-    try:
-        return netns.roundtrip(w.home, 7000, b"ping\n", timeout=timeout) == b"ping\n"
-    except OSError:
-        return False
-
-
 def aws_v4(aws):
     return [c for c in aws.channels("local", "up") if c["family"] == "ipv4"]
 
@@ -50,21 +42,11 @@ def main():
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     t.on_cleanup(srv.shutdown)
 
-    echo = netns.Echo(w.vps, port=7100)
-    aws_yaml = t.site_yaml("aws", key="dynamic-address-key-4e2a",
-                           broker=f"mqtt://{seednet.BROKER}:1883", topic="wvtest/dynamic",
-                           sockets=[{"mode": "dedicated-address", "publicAddress": seednet.VPS_V6,
-                                     "publicPort": 25890}],
-                           exposed=[{"appName": "echo", "appSocket": f"tcp:127.0.0.1:{echo.port}"}])
-    local_yaml = t.site_yaml("local", key="dynamic-address-key-4e2a",
-                             broker=f"mqtt://{seednet.BROKER}:1883", topic="wvtest/dynamic",
-                             remote=[{"siteName": "aws", "appName": "echo",
-                                      "localSocket": "tcp:127.0.0.1:7000"}],
-                             extra="tunnel:\n  localSockets:\n  - mode: port-forwarding\n"
-                                   "    transportProtocol: quic\n    publicAddress: autoHttpDetect\n"
-                                   f"    httpDetector:\n      url: {DETECT_URL}\n      interval: 5\n"
-                                   "    publicPort: 36092\n    listenPort: 26098\n")
-    aws, local = w.start_sites(aws_yaml, local_yaml)
+    aws, local = w.start_echo_sites(
+        key="dynamic-address-key-4e2a", topic="wvtest/dynamic",
+        local_socket=t.public_socket("autoHttpDetect", 36092, mode="port-forwarding",
+                                     transportProtocol="quic", listenPort=26098,
+                                     httpDetector={"url": DETECT_URL, "interval": 5}))
 
     t.wait_for(lambda: len(local.channels("aws", "up")) == 2, 30, interval=0.2,
                what="two up channels (local's IPv4 socket announced once detected)")
@@ -82,7 +64,7 @@ def main():
     w.router.addr("wan", f"{NEW_V4}/24")
     w.router.sh("ip route replace default via 203.0.113.1")
     changed = time.monotonic()
-    t.check(echo_ok(w, 5), "the app keeps working right after the change (over IPv6)")
+    t.check(w.echo_ok(5), "the app keeps working right after the change (over IPv6)")
 
     def recovered():
         v4 = aws_v4(aws)

@@ -5,8 +5,6 @@ Both WAN uplinks shaped (tc tbf 100 Mbit/s) with 1% random loss each
 through the tunnel (both channels) vs direct TCP over IPv6 on the same
 links; the figures and the ratio are printed, not asserted.
 """
-import os
-
 import netns
 import seednet
 import wvtest as t
@@ -18,13 +16,8 @@ LOSS = 1
 def main():
     w = seednet.SeedNet()
     aws, local = w.start_sites()
-    t.wait_for(lambda: len(local.channels("aws", "up")) == 2, 30, interval=0.2,
-               what="two up channels")
-    logdir = t.tmpdir()
-    w.vps.spawn(["iperf3", "-s", "-B", "127.0.0.1", "-p", "5201"], os.path.join(logdir, "s1"))
-    w.vps.spawn(["iperf3", "-s", "-p", "5202"], os.path.join(logdir, "s2"))
-    t.wait_for(lambda: w.vps.tcp_accepts(5201) and w.vps.tcp_accepts(5202, seednet.VPS_V6)
-               and w.home.tcp_accepts(5201), 5, what="iperf3 servers and the remote app")
+    w.wait_two_channels()
+    w.start_iperf_servers()
     w.shape_wan(RATE)
     w.router.loss("wan", LOSS)
     w.vpsnat.loss("wan", LOSS)

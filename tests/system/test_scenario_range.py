@@ -18,22 +18,20 @@ KEY = "range-mode-key-51aa"
 def main():
     net = netns.Net()
     inet = netns.Internet(net)
-    mq = netns.NsMosquitto(inet.hub, "198.51.100.1")
+    mq = inet.broker()
     lan = net.ns("lan")
     inet.attach(lan, "198.51.100.50", "2001:db8:ffff::50")
     for i in (1, 2, 3, 9):
         lan.sh(f"ip addr add 10.77.0.{i}/32 dev lo")
-    backends = {i: netns.Echo(lan, f"10.77.0.{i}", 7000 + i, greeting=f"backend-{i}\n".encode())
+    backends = {i: t.AppServer(f"10.77.0.{i}", 7000 + i, ns=lan, greeting=f"backend-{i}\n".encode())
                 for i in (1, 2, 3)}
-    outside_addr = netns.Echo(lan, "10.77.0.9", 7001, greeting=b"outside-address\n")
-    outside_port = netns.Echo(lan, "10.77.0.1", 7009, greeting=b"outside-port\n")
+    outside_addr = t.AppServer("10.77.0.9", 7001, ns=lan, greeting=b"outside-address\n")
+    outside_port = t.AppServer("10.77.0.1", 7009, ns=lan, greeting=b"outside-port\n")
 
     netns.NsAgent(lan, "lan", config=t.site_yaml(
         "lan", key=KEY, broker=mq.url, topic="wvtest/range",
-        sockets=[{"mode": "dedicated-address", "publicAddress": "198.51.100.50",
-                  "publicPort": 25000},
-                 {"mode": "dedicated-address", "publicAddress": "2001:db8:ffff::50",
-                  "publicPort": 25001}],
+        sockets=[t.public_socket("198.51.100.50", 25000),
+                 t.public_socket("2001:db8:ffff::50", 25001)],
         exposed=[{"appName": "lanrange", "mode": "range", "addressRange": ["10.77.0.0/29"],
                   "portRange": ["7001-7003"]}]))
 
@@ -52,9 +50,7 @@ def main():
         nss.append(c)
     clients = []
     for i, c in enumerate(nss, 1):
-        sockets = [] if i == 1 else [{"mode": "dedicated-address",
-                                      "publicAddress": f"198.51.100.{60 + i}",
-                                      "publicPort": 25000}]
+        sockets = [] if i == 1 else [t.public_socket(f"198.51.100.{60 + i}")]
         remote = [{"siteName": "lan", "appName": "lanrange",
                    "appSocket": f"tcp:10.77.0.{i}:{7000 + i}", "localSocket": "tcp:127.0.0.1:9000"}]
         if i == 1:

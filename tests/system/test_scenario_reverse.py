@@ -16,7 +16,7 @@ KEY = "reverse-proxy-key-7c1e"
 def main():
     net = netns.Net()
     inet = netns.Internet(net)
-    mq = netns.NsMosquitto(inet.hub, "198.51.100.1")
+    mq = inet.broker()
     pub = net.ns("pub")
     inet.attach(pub, "198.51.100.40")
     nat = net.ns("nat")
@@ -25,12 +25,11 @@ def main():
     netns.lan(net, nat, hidden, "10.30.0.1", "10.30.0.2")
     nat.masquerade("wan")
 
-    pub_svc = netns.Echo(pub, greeting=b"pub-service\n")
-    hidden_svc = netns.Echo(hidden, greeting=b"hidden-service\n")
+    pub_svc = t.AppServer(ns=pub, greeting=b"pub-service\n")
+    hidden_svc = t.AppServer(ns=hidden, greeting=b"hidden-service\n")
     a = netns.NsAgent(pub, "pub", config=t.site_yaml(
         "pub", key=KEY, broker=mq.url, topic="wvtest/reverse",
-        sockets=[{"mode": "dedicated-address", "publicAddress": "198.51.100.40",
-                  "publicPort": 25000}],
+        sockets=[t.public_socket("198.51.100.40")],
         exposed=[{"appName": "pubsvc", "appSocket": f"tcp:127.0.0.1:{pub_svc.port}"}],
         remote=[{"siteName": "hidden", "appName": "hiddensvc",
                  "localSocket": "tcp:127.0.0.1:8080"}]))

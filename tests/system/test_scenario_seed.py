@@ -12,7 +12,6 @@ seed's two YAML files as written; the broker is in a third namespace.
 - with both WAN uplinks shaped to 100 Mbit/s (tc tbf), tunnel vs direct IPv6
   iperf3 through the same links is printed (no assertion on the ratio).
 """
-import os
 import time
 
 import netns
@@ -30,10 +29,7 @@ def main():
     started = time.monotonic()
     aws, local = w.start_sites()
 
-    def two_up():
-        up = local.channels("aws", "up")
-        return up if len(up) == 2 and len(aws.channels("local", "up")) == 2 else None
-    up = t.wait_for(two_up, 30, interval=0.2, what="two up channels between local and aws")
+    up = w.wait_two_channels()
     print(f"  two up channels {time.monotonic() - started:.1f} s after start")
     fams = sorted(c["family"] for c in up)
     t.check_eq(fams, ["ipv4", "ipv6"], "local's two channels to aws: one IPv4, one IPv6")
@@ -46,12 +42,7 @@ def main():
     t.check(v6["direction"] == "outbound" and seednet.VPS_V6 in v6["remoteAddress"],
             "the IPv6 channel was dialed by local to aws's public IPv6 address")
 
-    logdir = t.tmpdir()
-    w.vps.spawn(["iperf3", "-s", "-B", "127.0.0.1", "-p", "5201"], os.path.join(logdir, "s1"))
-    w.vps.spawn(["iperf3", "-s", "-p", "5202"], os.path.join(logdir, "s2"))
-    t.wait_for(lambda: w.vps.tcp_accepts(5201) and w.vps.tcp_accepts(5202, seednet.VPS_V6), 5,
-               what="iperf3 servers on the vps")
-    t.wait_for(lambda: w.home.tcp_accepts(5201), 5, what="local's remote app on 127.0.0.1:5201")
+    w.start_iperf_servers()
 
     before = chan_bytes(local, "aws")
     rep = netns.iperf_json(w.home, ["-c", "127.0.0.1", "-p", "5201", "-P", "10", "-t", "10"])

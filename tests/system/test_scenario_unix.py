@@ -14,18 +14,19 @@ KEY = "unix-to-tcp-key-0b3d"
 def main():
     net = netns.Net()
     inet = netns.Internet(net)
-    mq = netns.NsMosquitto(inet.hub, "198.51.100.1")
+    mq = inet.broker()
     svc, user = net.ns("svc"), net.ns("user")
     inet.attach(svc, "198.51.100.70", "2001:db8:ffff::70")
     inet.attach(user, "203.0.113.71", "2001:db8:ffff::71")
     path = os.path.join(t.tmpdir(), "svc.sock")
-    backend = netns.Echo(svc, unix=path, greeting=b"unix-service\n")
-    sock = lambda a: [{"mode": "dedicated-address", "publicAddress": a, "publicPort": 25000}]
+    backend = t.AppServer(unix=path, greeting=b"unix-service\n")
     netns.NsAgent(svc, "svc", config=t.site_yaml(
-        "svc", key=KEY, broker=mq.url, topic="wvtest/unix", sockets=sock("198.51.100.70"),
+        "svc", key=KEY, broker=mq.url, topic="wvtest/unix",
+        sockets=[t.public_socket("198.51.100.70")],
         exposed=[{"appName": "unixsvc", "appSocket": f"unix:{path}"}]))
     u = netns.NsAgent(user, "user", config=t.site_yaml(
-        "user", key=KEY, broker=mq.url, topic="wvtest/unix", sockets=sock("2001:db8:ffff::71"),
+        "user", key=KEY, broker=mq.url, topic="wvtest/unix",
+        sockets=[t.public_socket("2001:db8:ffff::71")],
         remote=[{"siteName": "svc", "appName": "unixsvc", "localSocket": "tcp:127.0.0.1:9100"}]))
     t.wait_for(lambda: u.channels("svc", "up"), 20, interval=0.2, what="user's channel to svc")
     t.wait_for(lambda: user.tcp_accepts(9100), 10, what="user's TCP listener")

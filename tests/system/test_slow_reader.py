@@ -4,9 +4,9 @@ An exposed app pushes 1 GiB to a client that reads nothing for 10 s: the
 two agents' RSS grows by less than 64 MiB during the stall, then the whole
 transfer completes intact (same length and SHA-256)."""
 import hashlib
+import itertools
 import os
 import socket
-import threading
 import time
 
 import wvtest as t
@@ -15,47 +15,16 @@ TOTAL = 1 << 30
 BLOCK = os.urandom(1 << 20)
 
 
-class Firehose:
-    """Sends TOTAL bytes (BLOCK repeated) to each connection, then closes."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-        t.on_cleanup(self.sock.close)
-
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._push, args=(c,), daemon=True).start()
-
-    @staticmethod
-    def _push(c):
-        try:
-            for _ in range(TOTAL // len(BLOCK)):
-                c.sendall(BLOCK)
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-
 def main():
     mq = t.Mosquitto()
-    hose = Firehose()
+    # The app sends TOTAL bytes (BLOCK repeated) to each connection, then closes.
+    hose = t.AppServer(blob=lambda: itertools.repeat(BLOCK, TOTAL // len(BLOCK)))
     local = t.free_port()
-    sock = lambda: {"mode": "dedicated-address", "transportProtocol": "quic",
-                    "listenAddress": "127.0.0.1", "listenPort": t.free_port()}
     alpha = t.Agent("alpha", config=t.site_yaml(
-        "alpha", broker=mq.url, topic="wvtest/slow", sockets=[sock()],
+        "alpha", broker=mq.url, topic="wvtest/slow", sockets=[t.tunnel_socket()],
         exposed=[{"appName": "hose", "appSocket": f"tcp:127.0.0.1:{hose.port}"}]))
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "bravo", broker=mq.url, topic="wvtest/slow", sockets=[sock()],
+        "bravo", broker=mq.url, topic="wvtest/slow", sockets=[t.tunnel_socket()],
         remote=[{"siteName": "alpha", "appName": "hose",
                  "localSocket": f"tcp:127.0.0.1:{local}"}]))
     t.wait_for(lambda: t.up_channels(bravo, "alpha") == 2, 10, what="channels up")

@@ -43,15 +43,14 @@ def metric(agent, name):
 
 def main():
     mq = t.Mosquitto()
-    echo = t.EchoServer()
+    echo = t.AppServer()
     pa, pb = t.free_port(), t.free_port()
-    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
-                      "listenAddress": "127.0.0.1", "listenPort": p}
     alpha = t.Agent("alpha", config=t.site_yaml(
-        "siteAlpha", key=KEY, broker=mq.url, topic="wvtest/unproven", sockets=[sock(pa)],
+        "siteAlpha", key=KEY, broker=mq.url, topic="wvtest/unproven", sockets=[t.tunnel_socket(pa)],
         exposed=[{"appName": "echoApp", "appSocket": f"tcp:127.0.0.1:{echo.port}"}]))
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "siteBravo", key=KEY, broker=mq.url, topic="wvtest/unproven", sockets=[sock(pb)]))
+        "siteBravo", key=KEY, broker=mq.url, topic="wvtest/unproven",
+        sockets=[t.tunnel_socket(pb)]))
 
     # The pin an outsider would need: alpha's certificate fingerprint, as a
     # member (bravo) learned it from alpha's announcement.

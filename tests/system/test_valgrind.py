@@ -25,28 +25,23 @@ ECHO_MIB = 2
 def main():
     t.check(shutil.which("valgrind") is not None, "valgrind is installed")
     mq = t.Mosquitto()
-    echo = t.EchoServer()
+    echo = t.AppServer()
     blob = os.urandom(BLOB_MIB << 20)
-    blob_srv = t.BlobServer(blob)
+    blob_srv = t.AppServer(blob=blob)
     pa, pb, l_blob, l_echo = (t.free_port() for _ in range(4))
-    sock = lambda p: {"mode": "dedicated-address", "transportProtocol": "quic",
-                      "listenAddress": "127.0.0.1", "listenPort": p}
     alpha = t.Agent("alpha", start=False, config=t.site_yaml(
-        "siteAlpha", key=KEY, broker=mq.url, topic="wvtest/valgrind", sockets=[sock(pa)],
+        "siteAlpha", key=KEY, broker=mq.url, topic="wvtest/valgrind", sockets=[t.tunnel_socket(pa)],
         exposed=[{"appName": "blob", "appSocket": f"tcp:127.0.0.1:{blob_srv.port}"},
                  {"appName": "echo", "appSocket": f"tcp:127.0.0.1:{echo.port}"}]))
     vg_log = os.path.join(alpha.dir, "valgrind.log")
     argv = ["valgrind", "--leak-check=full", "--error-exitcode=99",
             "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
-            "--track-fds=no", f"--log-file={vg_log}",
-            t.BIN, "run", "--db", alpha.db, "--api", f"127.0.0.1:{alpha.api_port}",
-            "--config", alpha.config]
-    alpha.proc = t.spawn(argv, alpha.log)
-    t.wait_for(lambda: alpha.proc.poll() is None and alpha.api("GET", "/healthz")[0] == 200,
-               120, interval=0.5, what="alpha (under valgrind) healthz")
+            "--track-fds=no", f"--log-file={vg_log}", *alpha.argv()]
+    alpha.proc = alpha.spawn(argv)
+    alpha.wait_ready(120, interval=0.5)
 
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "siteBravo", key=KEY, broker=mq.url, topic="wvtest/valgrind", sockets=[sock(pb)],
+        "siteBravo", key=KEY, broker=mq.url, topic="wvtest/valgrind", sockets=[t.tunnel_socket(pb)],
         remote=[{"siteName": "siteAlpha", "appName": "blob",
                  "localSocket": f"tcp:127.0.0.1:{l_blob}"},
                 {"siteName": "siteAlpha", "appName": "echo",

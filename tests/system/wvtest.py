@@ -180,15 +180,27 @@ class Agent:
         if start:
             self.start()
 
-    def start(self, wait=True):
+    def argv(self):
+        """The command line of this agent's `wovenet run`."""
         argv = [BIN, "run", "--db", self.db, "--api", f"127.0.0.1:{self.api_port}"]
         if self.config:
             argv += ["--config", self.config]
-        self.proc = spawn(argv + self.args, self.log, env=self.env)
+        return argv + self.args
+
+    def spawn(self, argv):
+        """Starts argv as this agent's process (a namespaced agent overrides it)."""
+        return spawn(argv, self.log, env=self.env)
+
+    def start(self, wait=True):
+        self.proc = self.spawn(self.argv())
         if wait:
-            wait_for(lambda: self.proc.poll() is None and self.api("GET", "/healthz")[0] == 200,
-                     10, what=f"agent {self.name} healthz")
+            self.wait_ready()
         return self
+
+    def wait_ready(self, timeout=10, interval=0.02):
+        """Waits until the process runs and its API answers /healthz."""
+        wait_for(lambda: self.proc.poll() is None and self.api("GET", "/healthz")[0] == 200,
+                 timeout, interval, what=f"agent {self.name} healthz")
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         return stop(self.proc, sig, timeout)
@@ -223,6 +235,14 @@ class Agent:
     def log_text(self):
         with open(self.log, errors="replace") as f:
             return f.read()
+
+
+def start_all(agents, timeout=20):
+    """Starts every agent at once, then waits until each answers /healthz."""
+    for a in agents:
+        a.start(wait=False)
+    for a in agents:
+        a.wait_ready(timeout)
 
 
 # Lines a sanitizer (ASan, LSan, UBSan) or valgrind writes when it finds
@@ -290,8 +310,9 @@ def site_yaml(name, key="test-network-key-1", broker="mqtt://127.0.0.1:1", topic
               sockets=(), exposed=(), remote=(), extra=""):
     """A config in the upstream's newer YAML format.
 
-    sockets: dicts of tunnel.localSockets keys; exposed: dicts of
-    localExposedApps keys; remote: dicts of remoteApps keys.
+    sockets: dicts of tunnel.localSockets keys (tunnel_socket(),
+    public_socket()); exposed: dicts of localExposedApps keys; remote: dicts
+    of remoteApps keys. A dict value is written as a flow mapping.
     """
     def block(items, indent="  "):
         out = []
@@ -300,6 +321,8 @@ def site_yaml(name, key="test-network-key-1", broker="mqtt://127.0.0.1:1", topic
             for k, v in it.items():
                 if isinstance(v, (list, tuple)):
                     v = "[" + ", ".join(json.dumps(str(x)) for x in v) + "]"
+                elif isinstance(v, dict):
+                    v = json.dumps(v)  # a flow mapping
                 elif isinstance(v, str):
                     v = json.dumps(v)
                 out.append(f"{indent}{'- ' if first else '  '}{k}: {v}")
@@ -319,16 +342,73 @@ def site_yaml(name, key="test-network-key-1", broker="mqtt://127.0.0.1:1", topic
     return "\n".join(y) + "\n" + extra
 
 
-class EchoServer:
-    """A TCP echo server on loopback (a thread per connection)."""
+def tunnel_socket(port=None, address="127.0.0.1", **extra):
+    """A tunnel.localSockets entry of site_yaml: a dedicated-address QUIC
+    socket listening on address:port (a free loopback port when port is
+    None); extra keys (e.g. maxUdpPayload=1452) are added."""
+    return dict({"mode": "dedicated-address", "transportProtocol": "quic",
+                 "listenAddress": address, "listenPort": port or free_port()}, **extra)
 
-    def __init__(self):
+
+def public_socket(address, port=25000, mode="dedicated-address", **extra):
+    """A tunnel.localSockets entry announced at address:port, the way the
+    namespace scenarios give one (e.g. mode="port-forwarding",
+    listenPort=26098)."""
+    return dict({"mode": mode, "publicAddress": address, "publicPort": port}, **extra)
+
+
+# The user's seed (shared/seed/release-public-ip.md): its two config.yaml
+# files, verbatim, and the values a test may put in place of the real ones.
+SEED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "seed")
+SEED_KEY = "aA6wBHTYd%#dOPr8"
+SEED_APP_ID = "afe87405-0f46-4290-84df-b6034b54761f"
+SEED_BROKER = "mqtt://mqtt.eclipseprojects.io:1883"
+SEED_PUBLIC = {"aws": "2406:da12:35a:3d02:1f43:11a1:abf2:2900", "local": "36.106.107.114"}
+
+
+def seed_yaml(site, broker=None, public_address=None):
+    """The seed's config.yaml of site "aws" or "local" (tests/fixtures/seed/),
+    as written, or with its broker URL and its socket's publicAddress
+    replaced."""
+    with open(os.path.join(SEED_DIR, f"{site}.yaml")) as f:
+        text = f.read()
+    for old, new in ((SEED_BROKER, broker), (SEED_PUBLIC[site], public_address)):
+        if new is not None:
+            if text.count(old) != 1:
+                raise Fail(f"seed fixture {site}.yaml: {old} is not there exactly once")
+            text = text.replace(old, new)
+    return text
+
+
+class AppServer:
+    """The system tests' one stand-in for an exposed app: an accept loop with
+    a thread per connection. Each connection first gets `greeting` (so a
+    client can tell which backend it reached), then:
+
+      - blob None: echo; what it reads is written back, and the client's EOF
+        is passed on (the write side is shut down);
+      - blob bytes: those bytes, then the connection is closed;
+      - blob callable: every chunk of the iterable blob() returns, then close.
+
+    Listens on TCP host:port (port 0: a free one; IPv6 when host holds a
+    ':'), or on the unix socket path `unix`. With ns (a netns.Ns) the TCP
+    socket is made inside that namespace. .port is the TCP port,
+    .connections counts accepted connections. Closed at cleanup."""
+
+    def __init__(self, host="127.0.0.1", port=0, unix=None, ns=None, greeting=b"", blob=None):
         import threading
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.greeting, self.blob = greeting, blob
+        self.port = None
+        if unix:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(unix)
+        else:
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.sock = ns.call(socket.socket, fam) if ns else socket.socket(fam)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, port))
+            self.port = self.sock.getsockname()[1]
         self.sock.listen(512)
-        self.port = self.sock.getsockname()[1]
         self.connections = 0
         threading.Thread(target=self._accept, daemon=True).start()
         on_cleanup(self.sock.close)
@@ -341,49 +421,22 @@ class EchoServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
-    @staticmethod
-    def _echo(c):
+    def _serve(self, c):
         try:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    c.shutdown(socket.SHUT_WR)
-                    break
-                c.sendall(d)
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-
-class BlobServer:
-    """Serves `blob` to every connection, then closes."""
-
-    def __init__(self, blob):
-        import threading
-        self.blob = blob
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-        on_cleanup(self.sock.close)
-
-    def _accept(self):
-        import threading
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._send, args=(c,), daemon=True).start()
-
-    def _send(self, c):
-        try:
-            c.sendall(self.blob)
+            if self.greeting:
+                c.sendall(self.greeting)
+            if self.blob is None:
+                while True:
+                    d = c.recv(65536)
+                    if not d:
+                        c.shutdown(socket.SHUT_WR)
+                        break
+                    c.sendall(d)
+            else:
+                for chunk in self.blob() if callable(self.blob) else (self.blob,):
+                    c.sendall(chunk)
         except OSError:
             pass
         finally:
@@ -427,6 +480,28 @@ def recv_all(port, timeout=60, host="127.0.0.1"):
         out.append(d)
     s.close()
     return b"".join(out)
+
+
+def recv_until(s, needle, timeout=5):
+    """Reads socket s until needle has arrived, EOF, an error or timeout
+    seconds; returns all it read."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        s.settimeout(min(0.5, left))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf
 
 
 def up_channels(agent, site):
@@ -492,3 +567,8 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def open_fds(pid):
+    """How many file descriptors a process has open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
