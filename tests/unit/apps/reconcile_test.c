@@ -2,13 +2,7 @@
  * connections (the spec's maxConnections), changed live. A fake "proxy"
  * callback keeps every connection it is given and counts it active, as the
  * real proxy does. */
-/* cmocka needs these first, in this order. */
-// clang-format off
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-// clang-format on
+#include "wvunit.h"
 
 #include "wv/apps.h"
 #include "wv/base.h"
@@ -47,16 +41,6 @@ static int take(wv_reconciler *r, const char *name, const json_t *spec, uv_strea
     f->kept[f->nkept++] = client;
     counters->active++;
     return 0;
-}
-
-static uint16_t free_tcp_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    socklen_t len = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static int dial(uint16_t port) {
@@ -117,7 +101,7 @@ static void connections_over_the_app_limit_are_closed(void **state) {
     snprintf(f.db, sizeof(f.db), "%s/wovenet.db", f.dir);
     assert_int_equal(wv_store_open(f.db, NULL, &f.st), 0);
     assert_int_equal(uv_loop_init(&f.loop), 0);
-    uint16_t port = free_tcp_port();
+    uint16_t port = wvu_free_port(SOCK_STREAM);
     char sock[64];
     snprintf(sock, sizeof(sock), "tcp:127.0.0.1:%u", port);
     put_app(&f, sock, 2);

@@ -1,10 +1,4 @@
-/* cmocka needs these first, in this order */
-/* clang-format off */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-/* clang-format on */
+#include "wvunit.h"
 
 #include "wv/base.h"
 #include "wv/config.h"
@@ -13,58 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The two configs of shared/seed/release-public-ip.md, verbatim. */
-static const char seed_aws[] = "siteName: aws\n"
-                               "\n"
-                               "logger:\n"
-                               "  level: DEBUG\n"
-                               "  file: \"\"\n"
-                               "  format: json\n"
-                               "\n"
-                               "messageChannel:\n"
-                               "  protocol: mqtt\n"
-                               "  cryptoKey: \"aA6wBHTYd%#dOPr8\"\n"
-                               "  mqtt:\n"
-                               "    brokerServer: mqtt://mqtt.eclipseprojects.io:1883\n"
-                               "    topic: \"kungze/wovenet/dual-stack-ui78Tydwq\"\n"
-                               "\n"
-                               "tunnel:\n"
-                               "  localSockets:\n"
-                               "  - mode: dedicated-address\n"
-                               "    transportProtocol: quic\n"
-                               "    publicAddress: 2406:da12:35a:3d02:1f43:11a1:abf2:2900\n"
-                               "    publicPort: 25890\n"
-                               "\n"
-                               "localExposedApps:\n"
-                               "- socket: 127.0.0.1:5201\n"
-                               "  id: afe87405-0f46-4290-84df-b6034b54761f\n";
-
-static const char seed_local[] = "siteName: local\n"
-                                 "\n"
-                                 "logger:\n"
-                                 "  level: DEBUG\n"
-                                 "  file: \"\"\n"
-                                 "  format: json\n"
-                                 "\n"
-                                 "messageChannel:\n"
-                                 "  protocol: mqtt\n"
-                                 "  cryptoKey: \"aA6wBHTYd%#dOPr8\"\n"
-                                 "  mqtt:\n"
-                                 "    brokerServer: mqtt://mqtt.eclipseprojects.io:1883\n"
-                                 "    topic: \"kungze/wovenet/dual-stack-ui78Tydwq\"\n"
-                                 "\n"
-                                 "tunnel:\n"
-                                 "  localSockets:\n"
-                                 "  - mode: port-forwarding\n"
-                                 "    transportProtocol: quic\n"
-                                 "    publicAddress: 36.106.107.114\n"
-                                 "    publicPort: 36092\n"
-                                 "    listenPort: 26098\n"
-                                 "\n"
-                                 "remoteApps:\n"
-                                 "- siteName: aws\n"
-                                 "  remoteAppId: afe87405-0f46-4290-84df-b6034b54761f\n"
-                                 "  localSocket: 127.0.0.1:5201\n";
+/* The two configs of shared/seed/release-public-ip.md, verbatim
+ * (tests/fixtures/seed/); read by main(). */
+static char *seed_aws, *seed_local;
 
 /* The newer upstream format with its whole feature set. */
 static const char newer[] = "siteName: branch-7\n"
@@ -473,6 +418,8 @@ static void imports_validate(void **state) {
 }
 
 int main(void) {
+    seed_aws = wvu_fixture("seed/aws.yaml");
+    seed_local = wvu_fixture("seed/local.yaml");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(seed_aws_imports),
         cmocka_unit_test(seed_local_imports),
@@ -486,5 +433,8 @@ int main(void) {
         cmocka_unit_test(canonical_paths_map_to_yaml_paths),
         cmocka_unit_test(imports_validate),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    free(seed_aws);
+    free(seed_local);
+    return failed;
 }

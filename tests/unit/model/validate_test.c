@@ -1,8 +1,6 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
+#include <jansson.h>
 
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 #include "wv/model.h"
@@ -11,14 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static json_t *J(const char *text) {
-    json_error_t e;
-    json_t *v = json_loads(text, 0, &e);
-    if (!v)
-        fail_msg("bad test JSON: %s: %s", e.text, text);
-    return v;
-}
 
 /* Validates obj (kind or document/site) and checks the error field and
  * that message contains want. */

@@ -2,16 +2,10 @@
  * datagrams, so data must be retransmitted from the send buffers the
  * module holds until acknowledged. Both directions carry a stream whose
  * bytes are checked one by one. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-
-#include <cmocka.h>
+#include "quic_pair.h"
+#include "quic_relay.h"
 
 #include "wv/base.h"
-#include "wv/crypto.h"
-#include "wv/quic.h"
-#include "quic_relay.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +22,10 @@ typedef struct dir {
 
 typedef struct lossy {
     uv_loop_t loop;
-    uv_timer_t tick;
+    qpair q;
     relay r;
-    wv_identity *ida, *idb;
-    wv_quic_endpoint *a, *b;
-    dir da, db; /* a = server side, b = dialer side */
-    int closed, ep_closed, hs;
+    dir da, db; /* q.a = server side, q.b = dialer side */
+    int closed, hs;
 } lossy;
 
 static uint8_t pat(size_t i, bool up) {
@@ -101,23 +93,8 @@ static const wv_quic_callbacks cbs = {
     .on_conn_closed = on_closed,
 };
 
-static void tick_cb(uv_timer_t *t) {}
-static void ep_closed(void *arg) {
-    ((lossy *)arg)->ep_closed++;
-}
-
-#define RUN_UNTIL(l, cond, ms)                                                                     \
-    do {                                                                                           \
-        uint64_t deadline_ = uv_hrtime() + (uint64_t)(ms)*1000000;                                 \
-        while (!(cond) && uv_hrtime() < deadline_)                                                 \
-            uv_run(&(l)->loop, UV_RUN_ONCE);                                                       \
-    } while (0)
-
 static void transfer_survives_loss(unsigned drop_every, enum wv_quic_cc cc) {
     lossy *l = calloc(1, sizeof(*l));
-    assert_int_equal(uv_loop_init(&l->loop), 0);
-    uv_timer_init(&l->loop, &l->tick);
-    uv_timer_start(&l->tick, tick_cb, 5, 5);
     l->da.total = DOWN_BYTES;
     l->db.total = UP_BYTES;
     wv_quic_config cfg;
@@ -125,23 +102,13 @@ static void transfer_survives_loss(unsigned drop_every, enum wv_quic_cc cc) {
     cfg.stream_window = 256 * 1024;
     cfg.conn_window = 512 * 1024;
     cfg.cc = cc;
-    assert_int_equal(wv_identity_generate("a", &l->ida), 0);
-    assert_int_equal(wv_identity_generate("b", &l->idb), 0);
-    assert_int_equal(wv_quic_endpoint_new(&l->loop, &cfg, l->ida, NULL, &cbs, l, &l->a), 0);
-    cfg.accept = false;
-    assert_int_equal(wv_quic_endpoint_new(&l->loop, &cfg, l->idb, NULL, &cbs, l, &l->b), 0);
-    struct sockaddr_in sin;
-    uv_ip4_addr("127.0.0.1", 0, &sin);
-    assert_int_equal(wv_quic_endpoint_bind(l->a, (struct sockaddr *)&sin), 0);
-    assert_int_equal(wv_quic_endpoint_bind(l->b, (struct sockaddr *)&sin), 0);
+    qpair_init(&l->q, &l->loop, &cfg, NULL, &cbs, l, l, "127.0.0.1", "127.0.0.1");
     struct sockaddr_storage srv;
-    wv_quic_endpoint_local_addr(l->a, &srv);
+    wv_quic_endpoint_local_addr(l->q.a, &srv);
 
     struct sockaddr_storage via;
     relay_start(&l->r, &l->loop, &srv, drop_every, &via);
-    wv_quic_conn *c;
-    assert_int_equal(
-        wv_quic_dial(l->b, (struct sockaddr *)&via, wv_identity_fingerprint(l->ida), &c), 0);
+    qpair_dial(&l->q, &via, NULL);
     RUN_UNTIL(l, l->da.fin_seen && l->db.fin_seen, 20000);
     assert_int_equal(l->hs, 2);
     assert_true(l->da.fin_seen && l->db.fin_seen);
@@ -152,15 +119,8 @@ static void transfer_survives_loss(unsigned drop_every, enum wv_quic_cc cc) {
     assert_true(l->r.dropped > 10);
     assert_int_equal(l->closed, 0);
 
-    wv_quic_endpoint_close(l->a, ep_closed, l);
-    wv_quic_endpoint_close(l->b, ep_closed, l);
     uv_close((uv_handle_t *)&l->r.sock, NULL);
-    uv_close((uv_handle_t *)&l->tick, NULL);
-    assert_int_equal(uv_run(&l->loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(l->ep_closed, 2);
-    assert_int_equal(uv_loop_close(&l->loop), 0);
-    wv_identity_free(l->ida);
-    wv_identity_free(l->idb);
+    qpair_dispose(&l->q);
     free(l);
 }
 

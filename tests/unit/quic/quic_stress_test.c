@@ -2,16 +2,10 @@
  * from both sides, credit returned late, and the connection closed while
  * streams are still busy. Checks the stream lifecycle contract: every
  * stream the app learns of gets exactly one on_stream_close. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-
-#include <cmocka.h>
+#include "quic_pair.h"
+#include "quic_relay.h"
 
 #include "wv/base.h"
-#include "wv/crypto.h"
-#include "wv/quic.h"
-#include "quic_relay.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +22,12 @@ typedef struct st {
 
 typedef struct world {
     uv_loop_t loop;
-    uv_timer_t tick;
-    wv_identity *ida, *idb;
-    wv_quic_endpoint *a, *b;
+    qpair q;
     wv_quic_conn *ca, *cb;
     uint8_t payload[200000];
     st streams[NSTREAMS];
     int opened, live, b_closes, a_opens, a_closes, b_resets_seen, a_resets_seen;
-    int conn_closed, ep_closed;
+    int conn_closed;
     relay r;
     uint32_t rng;
     bool stop_opening;
@@ -166,17 +158,6 @@ static const wv_quic_callbacks cbs = {
     .on_conn_closed = on_closed,
 };
 
-static void tick_cb(uv_timer_t *t) {}
-static void ep_closed(void *arg) {
-    ((world *)arg)->ep_closed++;
-}
-
-#define RUN_UNTIL(w, cond, ms)                                                                     \
-    do {                                                                                           \
-        uint64_t deadline_ = uv_hrtime() + (uint64_t)(ms)*1000000;                                 \
-        while (!(cond) && uv_hrtime() < deadline_)                                                 \
-            uv_run(&(w)->loop, UV_RUN_ONCE);                                                       \
-    } while (0)
 
 static world *world_new(uint32_t seed, unsigned drop_every) {
     world *w = calloc(1, sizeof(*w));
@@ -185,44 +166,23 @@ static world *world_new(uint32_t seed, unsigned drop_every) {
     w->rng = env ? (uint32_t)strtoul(env, NULL, 10) * 2654435761u + seed : seed;
     for (size_t i = 0; i < sizeof(w->payload); i++)
         w->payload[i] = (uint8_t)rnd(w);
-    assert_int_equal(uv_loop_init(&w->loop), 0);
-    uv_timer_init(&w->loop, &w->tick);
-    uv_timer_start(&w->tick, tick_cb, 5, 5);
     wv_quic_config cfg;
     wv_quic_config_default(&cfg);
     cfg.stream_window = 64 * 1024;
     cfg.conn_window = 256 * 1024;
     cfg.max_streams_bidi = 16;
-    assert_int_equal(wv_identity_generate("a", &w->ida), 0);
-    assert_int_equal(wv_identity_generate("b", &w->idb), 0);
-    assert_int_equal(wv_quic_endpoint_new(&w->loop, &cfg, w->ida, NULL, &cbs, w, &w->a), 0);
-    cfg.accept = false;
-    assert_int_equal(wv_quic_endpoint_new(&w->loop, &cfg, w->idb, NULL, &cbs, w, &w->b), 0);
-    struct sockaddr_in sin;
-    uv_ip4_addr("127.0.0.1", 0, &sin);
-    assert_int_equal(wv_quic_endpoint_bind(w->a, (struct sockaddr *)&sin), 0);
-    assert_int_equal(wv_quic_endpoint_bind(w->b, (struct sockaddr *)&sin), 0);
+    qpair_init(&w->q, &w->loop, &cfg, NULL, &cbs, w, w, "127.0.0.1", "127.0.0.1");
     struct sockaddr_storage ss, via;
-    wv_quic_endpoint_local_addr(w->a, &ss);
+    wv_quic_endpoint_local_addr(w->q.a, &ss);
     /* Through a relay, lossy or not, so retransmissions meet resets. */
     relay_start(&w->r, &w->loop, &ss, drop_every, &via);
-    ss = via;
-    wv_quic_conn *c;
-    assert_int_equal(
-        wv_quic_dial(w->b, (struct sockaddr *)&ss, wv_identity_fingerprint(w->ida), &c), 0);
+    qpair_dial(&w->q, &via, NULL);
     return w;
 }
 
 static void world_free(world *w) {
-    wv_quic_endpoint_close(w->a, ep_closed, w);
-    wv_quic_endpoint_close(w->b, ep_closed, w);
-    uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->r.sock, NULL);
-    assert_int_equal(uv_run(&w->loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(w->ep_closed, 2);
-    assert_int_equal(uv_loop_close(&w->loop), 0);
-    wv_identity_free(w->ida);
-    wv_identity_free(w->idb);
+    qpair_dispose(&w->q);
     free(w);
 }
 

@@ -1,13 +1,7 @@
 /* QUIC transport, in process: two endpoints on one loop over loopback. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-
-#include <cmocka.h>
+#include "quic_pair.h"
 
 #include "wv/base.h"
-#include "wv/crypto.h"
-#include "wv/quic.h"
 #include "quic_int.h"
 
 #include <arpa/inet.h>
@@ -23,8 +17,6 @@ typedef struct fx fx;
 struct side {
     fx *f;
     const char *name;
-    wv_quic_endpoint *ep;
-    wv_identity *id;
     wv_quic_conn *conn;
     int accepts, hs, closed, stream_opens, stream_closes, resets, writables, avail;
     wv_quic_close_info close;
@@ -49,9 +41,8 @@ struct side {
 
 struct fx {
     uv_loop_t loop;
-    uv_timer_t tick;
-    side a, b; /* a serves, b dials */
-    int ep_closed;
+    qpair q;   /* q.a serves, q.b dials */
+    side a, b; /* their callbacks' user data */
     wv_log *log;
 };
 
@@ -212,83 +203,34 @@ static const wv_quic_callbacks cbs = {
     .on_conn_closed = on_closed,
 };
 
-static void tick_cb(uv_timer_t *t) {}
-
-static void make_side(fx *f, side *s, const char *name, const char *ip, bool accept,
-                      const wv_quic_config *base) {
-    wv_quic_config cfg;
-    if (base)
-        cfg = *base;
-    else
-        wv_quic_config_default(&cfg);
-    cfg.accept = accept;
-    s->f = f;
-    s->name = name;
-    assert_int_equal(wv_identity_generate(name, &s->id), 0);
-    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, s->id, f->log, &cbs, s, &s->ep), 0);
-    struct sockaddr_storage ss;
-    if (strchr(ip, ':'))
-        assert_int_equal(uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)&ss), 0);
-    else
-        assert_int_equal(uv_ip4_addr(ip, 0, (struct sockaddr_in *)&ss), 0);
-    assert_int_equal(wv_quic_endpoint_bind(s->ep, (struct sockaddr *)&ss), 0);
-}
-
 static fx *fx_new(const char *ip, const wv_quic_config *cfg) {
     fx *f = calloc(1, sizeof(*f));
-    assert_int_equal(uv_loop_init(&f->loop), 0);
     /* QUIC_TEST_LOG=1 shows the module's log lines. */
     if (getenv("QUIC_TEST_LOG"))
         f->log = wv_log_new(WV_LOG_DEBUG, WV_LOG_TEXT, NULL);
-    /* Keeps UV_RUN_ONCE from blocking while a test waits for a condition. */
-    uv_timer_init(&f->loop, &f->tick);
-    uv_timer_start(&f->tick, tick_cb, 5, 5);
-    make_side(f, &f->a, "a", ip, true, cfg);
+    f->a = (side){.f = f, .name = "a"};
+    f->b = (side){.f = f, .name = "b"};
     /* The dialer sits on a wildcard ephemeral socket, as a dial-only
      * endpoint of a family would. */
-    make_side(f, &f->b, "b", strchr(ip, ':') ? "::" : "0.0.0.0", false, cfg);
+    qpair_init(&f->q, &f->loop, cfg, f->log, &cbs, &f->a, &f->b, ip,
+               strchr(ip, ':') ? "::" : "0.0.0.0");
     return f;
 }
 
-static void ep_closed_cb(void *arg) {
-    ((fx *)arg)->ep_closed++;
-}
-
 static void fx_free(fx *f) {
-    if (f->a.ep)
-        wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
-    if (f->b.ep)
-        wv_quic_endpoint_close(f->b.ep, ep_closed_cb, f);
-    uv_close((uv_handle_t *)&f->tick, NULL);
-    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(f->ep_closed, (f->a.ep != NULL) + (f->b.ep != NULL));
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    wv_identity_free(f->a.id);
-    wv_identity_free(f->b.id);
+    qpair_dispose(&f->q);
     free(f->a.rbuf);
     free(f->b.rbuf);
     wv_log_free(f->log);
     free(f);
 }
 
-#define RUN_UNTIL(f, cond, ms)                                                                     \
-    do {                                                                                           \
-        uint64_t deadline_ = uv_hrtime() + (uint64_t)(ms)*1000000;                                 \
-        while (!(cond) && uv_hrtime() < deadline_)                                                 \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-    } while (0)
-
 static wv_quic_conn *dial(fx *f, const uint8_t *pin) {
-    struct sockaddr_storage ss;
-    wv_quic_conn *c = NULL;
-    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, &ss), 0);
-    assert_int_equal(wv_quic_dial(f->b.ep, (struct sockaddr *)&ss, pin, &c), 0);
-    f->b.conn = c;
-    return c;
+    return f->b.conn = qpair_dial(&f->q, NULL, pin);
 }
 
 static void connect_pair(fx *f) {
-    dial(f, wv_identity_fingerprint(f->a.id));
+    dial(f, wv_identity_fingerprint(f->q.ida));
     RUN_UNTIL(f, f->a.hs && f->b.hs, 3000);
     assert_int_equal(f->a.hs, 1);
     assert_int_equal(f->b.hs, 1);
@@ -298,9 +240,9 @@ static void connect_pair(fx *f) {
 static void handshake_with_pin_exposes_fingerprints(void **state) {
     fx *f = fx_new("127.0.0.1", NULL);
     connect_pair(f);
-    assert_memory_equal(wv_quic_conn_peer_fingerprint(f->b.conn), wv_identity_fingerprint(f->a.id),
+    assert_memory_equal(wv_quic_conn_peer_fingerprint(f->b.conn), wv_identity_fingerprint(f->q.ida),
                         WV_FINGERPRINT_LEN);
-    assert_memory_equal(wv_quic_conn_peer_fingerprint(f->a.conn), wv_identity_fingerprint(f->b.id),
+    assert_memory_equal(wv_quic_conn_peer_fingerprint(f->a.conn), wv_identity_fingerprint(f->q.idb),
                         WV_FINGERPRINT_LEN);
     assert_true(wv_quic_conn_is_server(f->a.conn));
     assert_false(wv_quic_conn_is_server(f->b.conn));
@@ -338,7 +280,7 @@ static void handshake_with_pin_exposes_fingerprints(void **state) {
 static void wrong_pin_fails_with_crypto_error(void **state) {
     fx *f = fx_new("127.0.0.1", NULL);
     uint8_t pin[WV_FINGERPRINT_LEN];
-    memcpy(pin, wv_identity_fingerprint(f->a.id), sizeof(pin));
+    memcpy(pin, wv_identity_fingerprint(f->q.ida), sizeof(pin));
     pin[0] ^= 1;
     dial(f, pin);
     RUN_UNTIL(f, f->b.closed && f->a.closed, 3000);
@@ -558,8 +500,8 @@ static void idle_timeout_closes_conn_whose_peer_vanished(void **state) {
     /* Keep-alive holds an idle but healthy connection open. */
     RUN_UNTIL(f, false, 1500);
     assert_int_equal(f->b.closed, 0);
-    wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
-    f->a.ep = NULL;
+    wv_quic_endpoint_close(f->q.a, qpair_ep_closed, &f->q);
+    f->q.a = NULL;
     uint64_t t0 = uv_hrtime();
     RUN_UNTIL(f, f->b.closed, 4000);
     assert_int_equal(f->b.closed, 1);
@@ -567,8 +509,8 @@ static void idle_timeout_closes_conn_whose_peer_vanished(void **state) {
     assert_string_equal(f->b.close.what, "idle timeout");
     uint64_t ms = (f->b.close_ns - t0) / 1000000;
     assert_true(ms <= 1500);
-    assert_int_equal(f->ep_closed, 1);
-    f->ep_closed = 0;
+    assert_int_equal(f->q.ep_closed, 1);
+    f->q.ep_closed = 0;
     fx_free(f);
 }
 
@@ -613,7 +555,7 @@ static void open_streams_end_with_conn(void **state) {
 
 /* A bare UDP socket that speaks to endpoint a with hand-made packets. */
 static int raw_socket(fx *f, struct sockaddr_storage *srv) {
-    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, srv), 0);
+    assert_int_equal(wv_quic_endpoint_local_addr(f->q.a, srv), 0);
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     assert_true(fd >= 0);
     return fd;
@@ -679,15 +621,15 @@ static void restarted_peer_with_same_secret_resets_old_conn(void **state) {
     fx *f = fx_new("127.0.0.1", &cfg);
     connect_pair(f);
     struct sockaddr_storage addr;
-    assert_int_equal(wv_quic_endpoint_local_addr(f->a.ep, &addr), 0);
-    wv_quic_endpoint_close(f->a.ep, ep_closed_cb, f);
-    RUN_UNTIL(f, f->ep_closed == 1, 1000);
-    assert_int_equal(f->ep_closed, 1);
-    f->ep_closed = 0;
+    assert_int_equal(wv_quic_endpoint_local_addr(f->q.a, &addr), 0);
+    wv_quic_endpoint_close(f->q.a, qpair_ep_closed, &f->q);
+    RUN_UNTIL(f, f->q.ep_closed == 1, 1000);
+    assert_int_equal(f->q.ep_closed, 1);
+    f->q.ep_closed = 0;
     cfg.accept = true;
-    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, f->a.id, f->log, &cbs, &f->a, &f->a.ep),
+    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, f->q.ida, f->log, &cbs, &f->a, &f->q.a),
                      0);
-    assert_int_equal(wv_quic_endpoint_bind(f->a.ep, (struct sockaddr *)&addr), 0);
+    assert_int_equal(wv_quic_endpoint_bind(f->q.a, (struct sockaddr *)&addr), 0);
     int64_t sid;
     assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
     assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"hello", 5, false), 5);
@@ -716,7 +658,7 @@ static void dial_to_silent_port_times_out(void **state) {
     uv_udp_getsockname(&silent, (struct sockaddr *)&ss, &len);
     wv_quic_conn *c;
     assert_int_equal(
-        wv_quic_dial(f->b.ep, (struct sockaddr *)&ss, wv_identity_fingerprint(f->a.id), &c), 0);
+        wv_quic_dial(f->q.b, (struct sockaddr *)&ss, wv_identity_fingerprint(f->q.ida), &c), 0);
     RUN_UNTIL(f, f->b.closed, 3000);
     assert_int_equal(f->b.closed, 1);
     assert_int_equal(f->b.hs, 0);
@@ -726,9 +668,9 @@ static void dial_to_silent_port_times_out(void **state) {
     struct sockaddr_in6 v6;
     uv_ip6_addr("::1", 1, &v6);
     assert_int_equal(
-        wv_quic_dial(f->b.ep, (struct sockaddr *)&v6, wv_identity_fingerprint(f->a.id), &c),
+        wv_quic_dial(f->q.b, (struct sockaddr *)&v6, wv_identity_fingerprint(f->q.ida), &c),
         WV_ERR_INVAL);
-    assert_int_equal(wv_quic_endpoint_bind(f->b.ep, (struct sockaddr *)&ss), WV_ERR_INVAL);
+    assert_int_equal(wv_quic_endpoint_bind(f->q.b, (struct sockaddr *)&ss), WV_ERR_INVAL);
     uv_close((uv_handle_t *)&silent, NULL);
     fx_free(f);
 }
@@ -740,7 +682,7 @@ static void inbound_limit_ignores_extra_connections(void **state) {
     cfg.handshake_timeout_ms = 300;
     fx *f = fx_new("127.0.0.1", &cfg);
     connect_pair(f);
-    dial(f, wv_identity_fingerprint(f->a.id));
+    dial(f, wv_identity_fingerprint(f->q.ida));
     RUN_UNTIL(f, f->b.closed, 3000);
     assert_int_equal(f->b.closed, 1);
     assert_string_equal(f->b.close.what, "handshake timeout");
@@ -776,7 +718,7 @@ static void loopback_handshake_is_not_paced(void **state) {
     for (int i = 0; i < 5; i++) {
         int before = f->a.hs;
         uint64_t t0 = uv_hrtime();
-        dial(f, wv_identity_fingerprint(f->a.id));
+        dial(f, wv_identity_fingerprint(f->q.ida));
         RUN_UNTIL(f, f->a.hs > before, 2000);
         assert_int_equal(f->a.hs, before + 1);
         best = WV_MIN(best, uv_hrtime() - t0);

@@ -1,8 +1,6 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
+#include <jansson.h>
 
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 #include "wv/crypto.h"
@@ -46,14 +44,6 @@ static int teardown(void **state) {
         return -1;
     free(f);
     return 0;
-}
-
-static json_t *J(const char *text) {
-    json_error_t e;
-    json_t *v = json_loads(text, 0, &e);
-    if (!v)
-        fail_msg("bad test JSON: %s: %s", e.text, text);
-    return v;
 }
 
 static json_t *site_json(const char *name, bool secrets) {

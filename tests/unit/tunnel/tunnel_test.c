@@ -1,8 +1,5 @@
 /* Tunnel manager, in process: two or three sites on one loop over loopback. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 #include "wv/crypto.h"
@@ -40,16 +37,6 @@ static void on_closed(void *arg) {
     closed++;
 }
 
-static uint16_t free_udp_port(void) {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof(a));
-    socklen_t len = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* Limits for the next site_init (0: defaults), and a second socket. */
 static unsigned next_max_unproven, next_max_per_peer;
 static uint16_t next_second_port;
@@ -69,7 +56,7 @@ static void site_init(struct site *s, const char *name, uint8_t keybyte) {
     o.quic.keepalive_ms = 500;
     struct wv_tunnels_callbacks cbs = {.site_state = on_site_state};
     assert_int_equal(wv_tunnels_new(&loop, logger, &o, &cbs, s, &s->t), 0);
-    s->port = free_udp_port();
+    s->port = wvu_free_port(SOCK_DGRAM);
     struct wv_tunnel_socket sock[2] = {{.name = "s1"}, {.name = "s2"}};
     assert_int_equal(wv_parse_ip("127.0.0.1", s->port, &sock[0].listen), 0);
     size_t n = 1;
@@ -265,7 +252,7 @@ static bool b_inbound_up(void *arg) {
 static void channels_per_peer_are_bounded(void **state) {
     struct site s[2];
     site_init(&s[0], "siteA", 7);
-    uint16_t second = free_udp_port();
+    uint16_t second = wvu_free_port(SOCK_DGRAM);
     next_max_per_peer = 1;
     next_second_port = second;
     site_init(&s[1], "siteB", 7);
