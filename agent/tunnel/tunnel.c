@@ -323,6 +323,33 @@ static void on_stream_open(wv_quic_conn *conn, int64_t sid, void *user) {
         wv_quic_stream_reset(conn, sid, WV_APPERR_ABORTED);
 }
 
+void wv_tunnel_forward_data(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
+                            bool fin, void *user) {
+    void *h = handler_of(conn, sid);
+    if (h)
+        ops_of(h)->data(h, data, len, fin);
+}
+
+void wv_tunnel_forward_reset(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user) {
+    void *h = handler_of(conn, sid);
+    if (h)
+        ops_of(h)->reset(h, app_error);
+}
+
+void wv_tunnel_forward_close(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user) {
+    void *h = handler_of(conn, sid);
+    if (h) {
+        wv_quic_stream_set_user(conn, sid, NULL);
+        ops_of(h)->close(h, app_error);
+    }
+}
+
+void wv_tunnel_forward_writable(wv_quic_conn *conn, int64_t sid, void *user) {
+    void *h = handler_of(conn, sid);
+    if (h && ops_of(h)->writable)
+        ops_of(h)->writable(h);
+}
+
 static void on_stream_data(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
                            bool fin, void *user) {
     struct chan *c = chan_of(conn);
@@ -337,9 +364,7 @@ static void on_stream_data(wv_quic_conn *conn, int64_t sid, const uint8_t *data,
         ctl_input(c->t, c);
         return;
     }
-    void *h = handler_of(conn, sid);
-    if (h)
-        ops_of(h)->data(h, data, len, fin);
+    wv_tunnel_forward_data(conn, sid, data, len, fin, user);
 }
 
 static void on_stream_reset(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user) {
@@ -349,28 +374,16 @@ static void on_stream_reset(wv_quic_conn *conn, int64_t sid, uint64_t app_error,
             chan_fail_proof(c->t, c, "control stream reset");
         return;
     }
-    void *h = handler_of(conn, sid);
-    if (h)
-        ops_of(h)->reset(h, app_error);
+    wv_tunnel_forward_reset(conn, sid, app_error, user);
 }
 
 static void on_stream_close(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user) {
     struct chan *c = chan_of(conn);
     if (sid == c->ctl_sid)
         return;
-    void *h = handler_of(conn, sid);
-    if (h) {
-        if (c->streams)
-            c->streams--;
-        wv_quic_stream_set_user(conn, sid, NULL);
-        ops_of(h)->close(h, app_error);
-    }
-}
-
-static void on_stream_writable(wv_quic_conn *conn, int64_t sid, void *user) {
-    void *h = handler_of(conn, sid);
-    if (h && ops_of(h)->writable)
-        ops_of(h)->writable(h);
+    if (handler_of(conn, sid) && c->streams)
+        c->streams--;
+    wv_tunnel_forward_close(conn, sid, app_error, user);
 }
 
 static void on_conn_closed(wv_quic_conn *conn, const wv_quic_close_info *info, void *user) {
@@ -409,7 +422,7 @@ const wv_quic_callbacks wv_tunnel__quic_callbacks = {
     .on_stream_data = on_stream_data,
     .on_stream_reset = on_stream_reset,
     .on_stream_close = on_stream_close,
-    .on_stream_writable = on_stream_writable,
+    .on_stream_writable = wv_tunnel_forward_writable,
     .on_conn_closed = on_conn_closed,
 };
 

@@ -1,22 +1,20 @@
 #ifndef PROXY_HARNESS_H
 #define PROXY_HARNESS_H
-/* Harness of proxy_test.c. The proxy over a real QUIC pair: two endpoints on one loop over
- * loopback, stream events forwarded to the wv_stream_ops handlers as the tunnel manager does, real
- * TCP/unix listeners, clients and target servers.
+/* Harness of proxy_test.c. The proxy over a real QUIC pair (quic/quic_pair.h:
+ * two endpoints on one loop over loopback), its stream events forwarded to
+ * the wv_stream_ops handlers by the tunnel's own forwarding
+ * (wv_tunnel_forward_*), the remote apps' listeners the real wv_applisten,
+ * and real TCP/unix clients and target servers.
  *
  * Side A exposes apps (proxy pa), side B dials and runs the remote apps'
  * listeners (proxy pb). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-/* cmocka needs the three above first. */
-#include <cmocka.h>
+#include <jansson.h>
+
+#include "quic/quic_pair.h"
 
 #include "wv/base.h"
-#include "wv/crypto.h"
 #include "wv/tunnel.h"
 #include "wv/apps.h"
-#include "wv/quic.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -83,27 +81,23 @@ struct srv {
     int port;
 };
 
-/* A remote app's local listener on side B. */
+/* A remote app's local listener on side B: a wv_applisten handing what it
+ * accepts to proxy pb, as the reconciler does. */
 struct lsn {
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-        uv_handle_t h;
-        uv_stream_t s;
-    } u;
     fx *f;
-    const char *remote_app, *app, *target;
-    int port;
+    wv_applisten *l;
+    const char *app, *target;
+    int port; /* TCP */
 };
 
 struct fx {
     uv_loop_t loop;
-    uv_timer_t tick;
+    qpair q; /* q.a is side A's endpoint, q.b side B's */
     wv_log *log;
-    wv_identity *ida, *idb;
-    wv_quic_endpoint *ea, *eb;
     wv_quic_conn *ca, *cb;
-    int hs, ep_closed, proxies_closed;
+    int hs, proxies_closed;
+    wv_applisten *lsns[16]; /* closed by fx_free */
+    int nlsns;
     wv_proxy *pa, *pb;
     json_t *apps;
     char dir[64];
@@ -190,7 +184,7 @@ static void raw_open(fx *f, struct raw *r) {
     wv_quic_stream_set_user(f->cb, r->sid, r);
 }
 
-/* ---- QUIC side: forwarding like the tunnel manager ---- */
+/* ---- QUIC side: what the tunnel manager does above QUIC ---- */
 
 static void q_accept(wv_quic_endpoint *ep, wv_quic_conn *c, void *user) {
     ((fx *)user)->ca = c;
@@ -201,7 +195,7 @@ static void q_hs(wv_quic_conn *c, void *user) {
 
 static void q_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
     fx *f = user;
-    if (wv_quic_conn_endpoint(c) == f->ea && f->raw_a) {
+    if (wv_quic_conn_endpoint(c) == f->q.a && f->raw_a) {
         struct raw *r = f->raw_a;
         memset(r, 0, sizeof(*r));
         r->ops = &raw_ops;
@@ -209,37 +203,12 @@ static void q_stream_open(wv_quic_conn *c, int64_t sid, void *user) {
         r->qc = c;
         r->sid = sid;
         wv_quic_stream_set_user(c, sid, r);
-    } else if (wv_quic_conn_endpoint(c) == f->ea && f->pa)
+    } else if (wv_quic_conn_endpoint(c) == f->q.a && f->pa)
         wv_proxy_accept(f->pa, "b", c, sid);
     else
         wv_quic_stream_reset(c, sid, WV_APPERR_ABORTED);
 }
 
-static const struct wv_stream_ops *ops(void *h) {
-    return *(const struct wv_stream_ops **)h;
-}
-
-static void q_data(wv_quic_conn *c, int64_t sid, const uint8_t *d, size_t len, bool fin,
-                   void *user) {
-    void *h = wv_quic_stream_get_user(c, sid);
-    if (h)
-        ops(h)->data(h, d, len, fin);
-}
-static void q_reset(wv_quic_conn *c, int64_t sid, uint64_t err, void *user) {
-    void *h = wv_quic_stream_get_user(c, sid);
-    if (h)
-        ops(h)->reset(h, err);
-}
-static void q_close(wv_quic_conn *c, int64_t sid, uint64_t err, void *user) {
-    void *h = wv_quic_stream_get_user(c, sid);
-    if (h)
-        ops(h)->close(h, err);
-}
-static void q_writable(wv_quic_conn *c, int64_t sid, void *user) {
-    void *h = wv_quic_stream_get_user(c, sid);
-    if (h)
-        ops(h)->writable(h);
-}
 static void q_closed(wv_quic_conn *c, const wv_quic_close_info *info, void *user) {
     fx *f = user;
     if (f->ca == c)
@@ -252,10 +221,10 @@ static const wv_quic_callbacks qcbs = {
     .on_accept = q_accept,
     .on_handshake_done = q_hs,
     .on_stream_open = q_stream_open,
-    .on_stream_data = q_data,
-    .on_stream_reset = q_reset,
-    .on_stream_close = q_close,
-    .on_stream_writable = q_writable,
+    .on_stream_data = wv_tunnel_forward_data,
+    .on_stream_reset = wv_tunnel_forward_reset,
+    .on_stream_close = wv_tunnel_forward_close,
+    .on_stream_writable = wv_tunnel_forward_writable,
     .on_conn_closed = q_closed,
 };
 
@@ -581,63 +550,45 @@ static void srv_start(fx *f, struct srv *s, enum smode mode, const char *path) {
 
 /* ---- remote app listeners (side B) ---- */
 
-static void lsn_conn(uv_stream_t *server, int status) {
-    struct lsn *l = server->data;
-    assert_int_equal(status, 0);
-    uv_stream_t *c;
-    if (server->type == UV_NAMED_PIPE) {
-        uv_pipe_t *p = wv_malloc(sizeof(*p));
-        uv_pipe_init(&l->f->loop, p, 0);
-        c = (uv_stream_t *)p;
-    } else {
-        uv_tcp_t *tc = wv_malloc(sizeof(*tc));
-        uv_tcp_init(&l->f->loop, tc);
-        c = (uv_stream_t *)tc;
-    }
-    assert_int_equal(uv_accept(server, c), 0);
-    wv_proxy_connect(l->f->pb, c, "site-a", l->remote_app, l->app, l->target, l->f->kb);
+static void lsn_conn(wv_applisten *al, uv_stream_t *client, void *user) {
+    struct lsn *l = user;
+    wv_proxy_connect(l->f->pb, client, "site-a", l->app, l->app, l->target, l->f->kb);
 }
 
+/* Listens for remote app `app` (with target, for range apps) on a free TCP
+ * port of 127.0.0.1 (l->port), or on the unix socket path. */
 static void lsn_start(fx *f, struct lsn *l, const char *app, const char *target, const char *path) {
     l->f = f;
-    l->remote_app = app;
     l->app = app;
     l->target = target;
+    struct wv_app_socket sock = {.is_unix = path != NULL};
+    char why[128];
+    int rv;
     if (path) {
-        uv_pipe_init(&f->loop, &l->u.pipe, 0);
-        assert_int_equal(uv_pipe_bind(&l->u.pipe, path), 0);
+        snprintf(sock.path, sizeof(sock.path), "%s", path);
+        rv = wv_applisten_new(&f->loop, &sock, lsn_conn, l, &l->l, why);
     } else {
-        struct sockaddr_in sin;
-        uv_ip4_addr("127.0.0.1", 0, &sin);
-        uv_tcp_init(&f->loop, &l->u.tcp);
-        assert_int_equal(uv_tcp_bind(&l->u.tcp, (struct sockaddr *)&sin, 0), 0);
-        struct sockaddr_storage ss;
-        int len = sizeof(ss);
-        uv_tcp_getsockname(&l->u.tcp, (struct sockaddr *)&ss, &len);
-        l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        /* A listener does not tell its port: take a free one (again, if
+         * another process got there first). */
+        int tries = 0;
+        do {
+            l->port = wvu_free_port(SOCK_STREAM);
+            uv_ip4_addr("127.0.0.1", l->port, (struct sockaddr_in *)&sock.addr);
+            rv = wv_applisten_new(&f->loop, &sock, lsn_conn, l, &l->l, why);
+        } while (rv == WV_ERR_IO && ++tries < 10);
     }
-    l->u.h.data = l;
-    assert_int_equal(uv_listen(&l->u.s, 1024, lsn_conn), 0);
+    if (rv != 0)
+        fail_msg("listener for %s: %s", app, why);
+    assert_true(f->nlsns < (int)WV_COUNTOF(f->lsns));
+    f->lsns[f->nlsns++] = l->l;
 }
 
 /* ---- fixture ---- */
 
-static void tick_cb(uv_timer_t *t) {}
-
-#define RUN_UNTIL(f, cond, ms)                                                                     \
-    do {                                                                                           \
-        uint64_t deadline_ = uv_hrtime() + (uint64_t)(ms)*1000000;                                 \
-        while (!(cond) && uv_hrtime() < deadline_)                                                 \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-    } while (0)
-
 static fx *fx_new(void) {
     fx *f = calloc(1, sizeof(*f));
-    assert_int_equal(uv_loop_init(&f->loop), 0);
     if (getenv("PROXY_TEST_LOG"))
         f->log = wv_log_new(WV_LOG_DEBUG, WV_LOG_TEXT, NULL);
-    uv_timer_init(&f->loop, &f->tick);
-    uv_timer_start(&f->tick, tick_cb, 5, 5);
     snprintf(f->dir, sizeof(f->dir), "/tmp/proxy_test.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     f->apps = json_object();
@@ -646,20 +597,8 @@ static fx *fx_new(void) {
     wv_quic_config_default(&cfg);
     /* What the agent does: the stream window is the proxy's max_buffer. */
     cfg.stream_window = MAXBUF;
-    assert_int_equal(wv_identity_generate("a", &f->ida), 0);
-    assert_int_equal(wv_identity_generate("b", &f->idb), 0);
-    cfg.accept = true;
-    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, f->ida, f->log, &qcbs, f, &f->ea), 0);
-    cfg.accept = false;
-    assert_int_equal(wv_quic_endpoint_new(&f->loop, &cfg, f->idb, f->log, &qcbs, f, &f->eb), 0);
-    struct sockaddr_in sin;
-    uv_ip4_addr("127.0.0.1", 0, &sin);
-    assert_int_equal(wv_quic_endpoint_bind(f->ea, (struct sockaddr *)&sin), 0);
-    assert_int_equal(wv_quic_endpoint_bind(f->eb, (struct sockaddr *)&sin), 0);
-    struct sockaddr_storage ss;
-    assert_int_equal(wv_quic_endpoint_local_addr(f->ea, &ss), 0);
-    assert_int_equal(
-        wv_quic_dial(f->eb, (struct sockaddr *)&ss, wv_identity_fingerprint(f->ida), &f->cb), 0);
+    qpair_init(&f->q, &f->loop, &cfg, f->log, &qcbs, f, f, "127.0.0.1", "127.0.0.1");
+    f->cb = qpair_dial(&f->q, NULL, NULL);
     RUN_UNTIL(f, f->hs == 2, 5000);
     assert_int_equal(f->hs, 2);
 
@@ -675,9 +614,7 @@ static fx *fx_new(void) {
 }
 
 static void expose(fx *f, const char *name, const char *json) {
-    json_error_t e;
-    json_t *o = json_loads(json, 0, &e);
-    assert_non_null(o);
+    json_t *o = J(json);
     json_object_set_new(o, "name", json_string(name));
     json_object_set_new(f->apps, name, o);
 }
@@ -685,12 +622,9 @@ static void expose(fx *f, const char *name, const char *json) {
 static void proxy_closed(void *arg) {
     ((fx *)arg)->proxies_closed++;
 }
-static void ep_closed(void *arg) {
-    ((fx *)arg)->ep_closed++;
-}
 
-static void walk_close(uv_handle_t *h, void *arg) {
-    if (!uv_is_closing(h))
+static void walk_close(uv_handle_t *h, void *keep) {
+    if (h != keep && !uv_is_closing(h))
         uv_close(h, NULL);
 }
 
@@ -713,16 +647,12 @@ static void fx_free(fx *f, bool expect_idle) {
         assert_int_equal(f->kb->active, 0);
     }
     close_proxies(f);
-    wv_quic_endpoint_close(f->ea, ep_closed, f);
-    wv_quic_endpoint_close(f->eb, ep_closed, f);
-    RUN_UNTIL(f, f->ep_closed == 2, 5000);
-    assert_int_equal(f->ep_closed, 2);
-    /* Listeners, servers and their connections belong to the test. */
-    uv_walk(&f->loop, walk_close, NULL);
-    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    wv_identity_free(f->ida);
-    wv_identity_free(f->idb);
+    for (int i = 0; i < f->nlsns; i++)
+        wv_applisten_close(f->lsns[i]);
+    qpair_close(&f->q);
+    /* Servers and their connections belong to the test. */
+    uv_walk(&f->loop, walk_close, &f->q.tick);
+    qpair_dispose(&f->q);
     json_decref(f->apps);
     wv_app_counters_unref(f->ka);
     wv_app_counters_unref(f->kb);
@@ -731,10 +661,6 @@ static void fx_free(fx *f, bool expect_idle) {
     assert_int_equal(system(cmd), 0);
     wv_log_free(f->log);
     free(f);
-}
-
-static double secs(uint64_t t0) {
-    return (double)(uv_hrtime() - t0) / 1e9;
 }
 
 /* Closes both proxies and waits for them; live connections are aborted. */

@@ -40,7 +40,7 @@ static void sixty_four_mib_each_way_hashes_match(void **state) {
     uint64_t t0 = uv_hrtime();
     t_connect(f, &c, l.port, NULL);
     RUN_UNTIL(f, c.closed && s.closed == 1, 50000);
-    double dt = secs(t0);
+    double dt = wvu_secs(t0);
     assert_true(t_ok(&c, 64 * MIB));
     assert_int_equal(s.closed, 1);
     assert_int_equal(s.bad, 0);
@@ -67,7 +67,7 @@ static void echo_app_returns_64_mib_intact(void **state) {
     uint64_t t0 = uv_hrtime();
     t_connect(f, &c, l.port, NULL);
     RUN_UNTIL(f, c.closed, 50000);
-    double dt = secs(t0);
+    double dt = wvu_secs(t0);
     assert_true(t_ok(&c, 64 * MIB));
     print_message("64 MiB echoed: %.2f s, %.0f MB/s\n", dt, 64.0 * MIB / 1e6 / dt);
     check_bounded(f);
@@ -87,7 +87,7 @@ static void two_hundred_parallel_echo_connections(void **state) {
     }
     int done = 0;
     uint64_t t0 = uv_hrtime();
-    while (done < N && secs(t0) < 30) {
+    while (done < N && wvu_secs(t0) < 30) {
         uv_run(&f->loop, UV_RUN_ONCE);
         done = 0;
         for (int i = 0; i < N; i++)
@@ -96,7 +96,7 @@ static void two_hundred_parallel_echo_connections(void **state) {
     for (int i = 0; i < N; i++)
         assert_true(t_ok(&c[i], c[i].send_len));
     assert_int_equal(s.accepted, N);
-    print_message("200 parallel echo connections: %.2f s\n", secs(t0));
+    print_message("200 parallel echo connections: %.2f s\n", wvu_secs(t0));
     free(c);
     fx_free(f, true);
 }
@@ -131,7 +131,7 @@ static void ten_thousand_short_connections_in_a_row(void **state) {
     uint64_t t0 = uv_hrtime();
     seq_next(&f->seq);
     RUN_UNTIL(f, f->seq_left == 0, 60000);
-    double dt = secs(t0);
+    double dt = wvu_secs(t0);
     assert_int_equal(f->seq_left, 0);
     assert_int_equal(f->seq_bad, 0);
     print_message("10000 short connections: %.2f s, %.0f conn/s\n", dt, N / dt);
@@ -194,8 +194,8 @@ static void slow_reader_keeps_proxy_memory_bounded(void **state) {
     uint64_t t0 = uv_hrtime();
     RUN_UNTIL(f, c.closed && s.closed == 1, 50000);
     assert_true(t_ok(&c, total));
-    print_message("slow reader: 256 MiB delivered %.2f s after the stall, %.0f MB/s\n", secs(t0),
-                  (double)(total - stalled_at) / 1e6 / secs(t0));
+    print_message("slow reader: 256 MiB delivered %.2f s after the stall, %.0f MB/s\n", wvu_secs(t0),
+                  (double)(total - stalled_at) / 1e6 / wvu_secs(t0));
     check_bounded(f);
     fx_free(f, true);
 }
@@ -468,7 +468,7 @@ static void silent_opener_times_out_with_bad_header(void **state) {
     uint64_t t0 = uv_hrtime();
     raw_exchange(f, "\x00", 1, false, code, sizeof(code), &r);
     assert_string_equal(code, WV_ERRC_BAD_HEADER);
-    assert_true(secs(t0) >= 1.9); /* connect_timeout_ms = 2000 */
+    assert_true(wvu_secs(t0) >= 1.9); /* connect_timeout_ms = 2000 */
     wv_quic_stream_reset(f->cb, r.sid, WV_APPERR_ABORTED);
     RUN_UNTIL(f, r.closed, 3000);
     assert_true(r.closed);
@@ -532,7 +532,7 @@ static void never_accepting_app_gets_connect_timeout(void **state) {
     uint64_t t0 = uv_hrtime();
     raw_exchange(f, hdr, sizeof(hdr) - 1, false, code, sizeof(code), &r2);
     assert_string_equal(code, WV_ERRC_CONNECT_TIMEOUT);
-    assert_true(secs(t0) >= 1.9);
+    assert_true(wvu_secs(t0) >= 1.9);
     wv_quic_stream_reset(f->cb, r1.sid, WV_APPERR_ABORTED);
     wv_quic_stream_reset(f->cb, r2.sid, WV_APPERR_ABORTED);
     RUN_UNTIL(f, r1.closed && r2.closed, 3000);
@@ -551,7 +551,7 @@ static void site_down_refuses_at_once_then_works(void **state) {
     f->site_down = true;
     uint64_t t0 = uv_hrtime();
     expect_refused(f, &l);
-    assert_true(secs(t0) < 1.0);
+    assert_true(wvu_secs(t0) < 1.0);
     f->site_down = false;
     tconn c = {.send_len = 5000, .send_seed = 2, .recv_seed = 2};
     t_connect(f, &c, l.port, NULL);
@@ -588,7 +588,7 @@ static void random_headers_never_crash(void **state) {
     }
     int done = 0;
     uint64_t t0 = uv_hrtime();
-    while (done < N && secs(t0) < 10) {
+    while (done < N && wvu_secs(t0) < 10) {
         uv_run(&f->loop, UV_RUN_ONCE);
         done = 0;
         for (int i = 0; i < N; i++)
@@ -608,7 +608,7 @@ static void random_headers_never_crash(void **state) {
     }
     /* The raw handlers must outlive their streams' close events. */
     t0 = uv_hrtime();
-    while (done > 0 && secs(t0) < 5) {
+    while (done > 0 && wvu_secs(t0) < 5) {
         uv_run(&f->loop, UV_RUN_ONCE);
         done = 0;
         for (int i = 0; i < N; i++)

@@ -63,6 +63,20 @@ struct wv_stream_ops {
     void (*writable)(void *s);
 };
 
+/* The forwarding of an app stream's QUIC events to its handler, as the
+ * manager's QUIC callbacks do it for every stream but the control stream:
+ * each looks up the stream's user data and, when it is set, calls the
+ * handler's op of the same name; close first clears the user data (close is
+ * a stream's last event), writable is skipped for a handler without one.
+ * The signatures are those of wv_quic_callbacks (user is not used), so code
+ * that drives wv_quic without a manager (the proxy's tests) forwards the same
+ * way by plugging them in. Loop thread. */
+void wv_tunnel_forward_data(wv_quic_conn *conn, int64_t sid, const uint8_t *data, size_t len,
+                            bool fin, void *user);
+void wv_tunnel_forward_reset(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user);
+void wv_tunnel_forward_close(wv_quic_conn *conn, int64_t sid, uint64_t app_error, void *user);
+void wv_tunnel_forward_writable(wv_quic_conn *conn, int64_t sid, void *user);
+
 /* What the app layer needs of the tunnels: a way to open an app stream to a
  * site. open() opens the stream, sets its user data to handler (see
  * wv_stream_ops) and returns 0 with *conn and *sid, or a negative WV_ERR_*
