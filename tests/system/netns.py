@@ -271,10 +271,6 @@ class Internet:
         self.hub.addr("br0", "2001:db8:ffff::1/64")
         self.ports = 0
 
-    def broker(self):
-        """A broker on the hub, at 198.51.100.1:1883."""
-        return NsMosquitto(self.hub, "198.51.100.1")
-
     def attach(self, ns, v4, v6=None, dev="wan", routed6=()):
         self.ports += 1
         port = f"p{self.ports}"
@@ -287,6 +283,14 @@ class Internet:
             ns.route(f"default via {self.GW6}")
             for p in routed6:
                 self.hub.route(f"{p} via {v6}")
+
+
+def internet_with_broker():
+    """What most scenarios start from: a Net, its Internet, and a broker on
+    the Internet's hub at 198.51.100.1:1883."""
+    net = Net()
+    inet = Internet(net)
+    return net, inet, NsMosquitto(inet.hub, "198.51.100.1")
 
 
 def lan(net, router, host, router_v4, host_v4, router_v6=None, host_v6=None,

@@ -16,9 +16,7 @@ KEY = "range-mode-key-51aa"
 
 
 def main():
-    net = netns.Net()
-    inet = netns.Internet(net)
-    mq = inet.broker()
+    net, inet, mq = netns.internet_with_broker()
     lan = net.ns("lan")
     inet.attach(lan, "198.51.100.50", "2001:db8:ffff::50")
     for i in (1, 2, 3, 9):

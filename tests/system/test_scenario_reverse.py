@@ -14,9 +14,7 @@ KEY = "reverse-proxy-key-7c1e"
 
 
 def main():
-    net = netns.Net()
-    inet = netns.Internet(net)
-    mq = inet.broker()
+    net, inet, mq = netns.internet_with_broker()
     pub = net.ns("pub")
     inet.attach(pub, "198.51.100.40")
     nat = net.ns("nat")

@@ -12,9 +12,7 @@ KEY = "unix-to-tcp-key-0b3d"
 
 
 def main():
-    net = netns.Net()
-    inet = netns.Internet(net)
-    mq = inet.broker()
+    net, inet, mq = netns.internet_with_broker()
     svc, user = net.ns("svc"), net.ns("user")
     inet.attach(svc, "198.51.100.70", "2001:db8:ffff::70")
     inet.attach(user, "203.0.113.71", "2001:db8:ffff::71")

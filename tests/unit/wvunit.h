@@ -73,8 +73,7 @@ static inline char *wvu_fixture(const char *name) {
 /* The same for a fixture fx with a `uv_loop_t loop` member. */
 #define RUN_UNTIL(fx, cond, ms) RUN_LOOP_UNTIL(&(fx)->loop, cond, ms)
 
-static inline void wvu_tick_cb(uv_timer_t *t) {
-}
+static inline void wvu_tick_cb(uv_timer_t *t) {}
 
 /* A 5 ms repeating timer on loop: keeps UV_RUN_ONCE from blocking while a
  * test waits for a condition. Close it (uv_close) before the loop ends. */

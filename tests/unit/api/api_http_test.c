@@ -143,6 +143,17 @@ static void serve(struct fixture *f, const char *const *requests) {
     serve_rate(f, requests, 0, false);
 }
 
+/* Answer i holds every one of the needles (a NULL-terminated list); a
+ * failure names the needle and shows the answer. */
+static void expect_answer(const struct fixture *f, unsigned i, ...) {
+    va_list ap;
+    va_start(ap, i);
+    for (const char *needle; (needle = va_arg(ap, const char *));)
+        if (!strstr(f->answers[i], needle))
+            fail_msg("answer %u lacks %s:\n%s", i, needle, f->answers[i]);
+    va_end(ap);
+}
+
 #define REQ(line, extra) line " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" extra "\r\n"
 
 static void routes_params_and_errors(void **state) {
@@ -158,15 +169,11 @@ static void routes_params_and_errors(void **state) {
     serve(&f, reqs);
     assert_int_equal(f.n, 5);
     /* %41 decodes; %2F stays encoded so a name cannot span segments. */
-    assert_non_null(strstr(f.answers[0], "\"p0\":\"AA\""));
-    assert_non_null(strstr(f.answers[0], "\"p1\":\"b%2Fc\""));
-    assert_non_null(strstr(f.answers[0], "ETag: \"42\""));
-    assert_non_null(strstr(f.answers[1], "HTTP/1.1 405"));
-    assert_non_null(strstr(f.answers[1], "Allow: PUT"));
-    assert_non_null(strstr(f.answers[2], "HTTP/1.1 405"));
-    assert_non_null(strstr(f.answers[3], "HTTP/1.1 200"));
-    assert_non_null(strstr(f.answers[4], "HTTP/1.1 404"));
-    assert_non_null(strstr(f.answers[4], "\"code\":\"not_found\""));
+    expect_answer(&f, 0, "\"p0\":\"AA\"", "\"p1\":\"b%2Fc\"", "ETag: \"42\"", NULL);
+    expect_answer(&f, 1, "HTTP/1.1 405", "Allow: PUT", NULL);
+    expect_answer(&f, 2, "HTTP/1.1 405", NULL);
+    expect_answer(&f, 3, "HTTP/1.1 200", NULL);
+    expect_answer(&f, 4, "HTTP/1.1 404", "\"code\":\"not_found\"", NULL);
 }
 
 static void requests_over_the_client_rate_get_429(void **state) {
@@ -177,13 +184,11 @@ static void requests_over_the_client_rate_get_429(void **state) {
     struct fixture f;
     serve_rate(&f, reqs, 1, true); /* 1/s, burst 2, loopback not exempt */
     assert_int_equal(f.n, 4);
-    assert_non_null(strstr(f.answers[0], "HTTP/1.1 200"));
-    assert_non_null(strstr(f.answers[1], "HTTP/1.1 200"));
-    assert_non_null(strstr(f.answers[2], "HTTP/1.1 429"));
-    assert_non_null(strstr(f.answers[2], "Retry-After: 1"));
-    assert_non_null(strstr(f.answers[2], "\"code\":\"too_many_requests\""));
+    expect_answer(&f, 0, "HTTP/1.1 200", NULL);
+    expect_answer(&f, 1, "HTTP/1.1 200", NULL);
+    expect_answer(&f, 2, "HTTP/1.1 429", "Retry-After: 1", "\"code\":\"too_many_requests\"", NULL);
     /* Before the gate: a stranger cannot spend the auth check's time. */
-    assert_non_null(strstr(f.answers[3], "HTTP/1.1 429"));
+    expect_answer(&f, 3, "HTTP/1.1 429", NULL);
     assert_int_equal(f.gate_calls, 0);
 
     /* Loopback clients are exempt unless asked (the default). */
@@ -194,7 +199,7 @@ static void requests_over_the_client_rate_get_429(void **state) {
     serve_rate(&f, many, 1, false);
     assert_int_equal(f.n, 6);
     for (int i = 0; i < 6; i++)
-        assert_non_null(strstr(f.answers[i], "HTTP/1.1 200"));
+        expect_answer(&f, i, "HTTP/1.1 200", NULL);
 }
 
 static void bodies_are_bounded_typed_and_parsed(void **state) {
@@ -219,15 +224,14 @@ static void bodies_are_bounded_typed_and_parsed(void **state) {
     struct fixture f;
     serve(&f, reqs);
     assert_int_equal(f.n, 8);
-    assert_non_null(strstr(f.answers[0], "\"body\":{\"a\":1}"));
-    assert_non_null(strstr(f.answers[1], "HTTP/1.1 415"));
-    assert_non_null(strstr(f.answers[2], "HTTP/1.1 400"));
-    assert_non_null(strstr(f.answers[2], "\"code\":\"bad_json\""));
-    assert_non_null(strstr(f.answers[3], "HTTP/1.1 413"));
-    assert_non_null(strstr(f.answers[4], "HTTP/1.1 413"));
-    assert_non_null(strstr(f.answers[5], "\"ifMatch\":7"));
-    assert_non_null(strstr(f.answers[6], "HTTP/1.1 412"));
-    assert_non_null(strstr(f.answers[7], "HTTP/1.1 403"));
+    expect_answer(&f, 0, "\"body\":{\"a\":1}", NULL);
+    expect_answer(&f, 1, "HTTP/1.1 415", NULL);
+    expect_answer(&f, 2, "HTTP/1.1 400", "\"code\":\"bad_json\"", NULL);
+    expect_answer(&f, 3, "HTTP/1.1 413", NULL);
+    expect_answer(&f, 4, "HTTP/1.1 413", NULL);
+    expect_answer(&f, 5, "\"ifMatch\":7", NULL);
+    expect_answer(&f, 6, "HTTP/1.1 412", NULL);
+    expect_answer(&f, 7, "HTTP/1.1 403", NULL);
 }
 
 static void gate_can_park_a_request(void **state) {
@@ -238,9 +242,8 @@ static void gate_can_park_a_request(void **state) {
     };
     struct fixture f;
     serve(&f, reqs);
-    assert_non_null(strstr(f.answers[0], "HTTP/1.1 200"));
-    assert_non_null(strstr(f.answers[0], "\"p1\":\"b\""));
-    assert_non_null(strstr(f.answers[1], "HTTP/1.1 200"));
+    expect_answer(&f, 0, "HTTP/1.1 200", "\"p1\":\"b\"", NULL);
+    expect_answer(&f, 1, "HTTP/1.1 200", NULL);
     /* Twice for the parked request (before and after), never for /open. */
     assert_int_equal(f.gate_calls, 2);
 }

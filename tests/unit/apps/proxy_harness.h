@@ -12,9 +12,9 @@
 
 #include "quic/quic_pair.h"
 
+#include "wv/apps.h"
 #include "wv/base.h"
 #include "wv/tunnel.h"
-#include "wv/apps.h"
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -30,6 +30,14 @@
 typedef struct fx fx;
 typedef struct tconn tconn;
 
+/* A TCP or unix stream handle. */
+union ustream {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+    uv_handle_t h;
+    uv_stream_t s;
+};
+
 enum smode { S_ECHO, S_SOURCE, S_REPLY_AFTER_EOF };
 
 /* A test endpoint of a TCP/unix connection: a client, or one accepted by a
@@ -37,12 +45,7 @@ enum smode { S_ECHO, S_SOURCE, S_REPLY_AFTER_EOF };
  * its write side; checks what it reads against recv_seed; echoes instead
  * when echo is set. */
 struct tconn {
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-        uv_handle_t h;
-        uv_stream_t s;
-    } u;
+    union ustream u;
     uv_connect_t creq;
     uv_shutdown_t sreq;
     uv_timer_t delay;
@@ -63,12 +66,7 @@ struct tconn {
 };
 
 struct srv {
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-        uv_handle_t h;
-        uv_stream_t s;
-    } u;
+    union ustream u;
     fx *f;
     enum smode mode;
     bool is_unix;
@@ -628,17 +626,35 @@ static void walk_close(uv_handle_t *h, void *keep) {
         uv_close(h, NULL);
 }
 
+/* The proxies' counters: pa's (the exposed side) into a, pb's (the client
+ * side) into b; either may be NULL. */
+static void get_stats(fx *f, struct wv_proxy_stats *a, struct wv_proxy_stats *b) {
+    if (a)
+        wv_proxy_get_stats(f->pa, a);
+    if (b)
+        wv_proxy_get_stats(f->pb, b);
+}
+
+/* Waits (up to 5 s) until neither proxy has a connection left, then reads
+ * their counters as get_stats does. */
+static void settled_stats(fx *f, struct wv_proxy_stats *a, struct wv_proxy_stats *b) {
+    struct wv_proxy_stats sa, sb;
+    uint64_t deadline = uv_hrtime() + 5000000000ull;
+    do {
+        uv_run(&f->loop, UV_RUN_ONCE);
+        get_stats(f, &sa, &sb);
+    } while ((sa.active || sb.active) && uv_hrtime() < deadline);
+    get_stats(f, a, b);
+}
+
 /* Closes the proxies (they must be idle unless abort is set), then
  * everything else; the loop must end empty. */
 static void close_proxies(fx *f);
-static void settle(fx *f);
 
 static void fx_free(fx *f, bool expect_idle) {
     struct wv_proxy_stats sa, sb;
     if (expect_idle) {
-        settle(f);
-        wv_proxy_get_stats(f->pa, &sa);
-        wv_proxy_get_stats(f->pb, &sb);
+        settled_stats(f, &sa, &sb);
         assert_int_equal(sa.active, 0);
         assert_int_equal(sb.active, 0);
         assert_int_equal(sa.buffered, 0);
@@ -672,17 +688,6 @@ static void close_proxies(fx *f) {
     RUN_UNTIL(f, f->proxies_closed == 2, 5000);
     assert_int_equal(f->proxies_closed, 2);
     f->pa = f->pb = NULL;
-}
-
-/* Waits until neither proxy has a connection left. */
-static void settle(fx *f) {
-    struct wv_proxy_stats sa, sb;
-    uint64_t deadline = uv_hrtime() + 5000000000ull;
-    do {
-        uv_run(&f->loop, UV_RUN_ONCE);
-        wv_proxy_get_stats(f->pa, &sa);
-        wv_proxy_get_stats(f->pb, &sb);
-    } while ((sa.active || sb.active) && uv_hrtime() < deadline);
 }
 
 #endif

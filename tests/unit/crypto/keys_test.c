@@ -9,30 +9,31 @@
 
 #include <string.h>
 
-/* Known answers computed independently with Python's hashlib.pbkdf2_hmac and
- * hmac (see the key schedule in keys.h). */
-static void hex_of(const uint8_t *b, char *out) {
-    wv_hex(b, WV_KEY_LEN, out);
+static void assert_key_hex(const uint8_t key[WV_KEY_LEN], const char *want) {
+    char hex[2 * WV_KEY_LEN + 1];
+    wv_hex(key, WV_KEY_LEN, hex);
+    assert_string_equal(hex, want);
 }
 
+static void assert_site_hash(const wv_keys *k, const char *site, const char *want) {
+    char seg[WV_SITE_HASH_HEX_LEN + 1];
+    assert_int_equal(wv_keys_site_hash(k, site, seg), 0);
+    assert_string_equal(seg, want);
+}
+
+/* Known answers computed independently with Python's hashlib.pbkdf2_hmac and
+ * hmac (see the key schedule in keys.h). */
 static void vector_1000_iterations(void **state) {
     const char *key = "correct horse battery staple";
     uint8_t master[WV_KEY_LEN];
-    char hex[65];
     assert_int_equal(wv_keys_master(key, strlen(key), "wovenet/test", 1000, master), 0);
-    hex_of(master, hex);
-    assert_string_equal(hex, "4538ba03a752bc2209bef84a884e23109a4b259adb36ba0759fde7186dac42c8");
+    assert_key_hex(master, "4538ba03a752bc2209bef84a884e23109a4b259adb36ba0759fde7186dac42c8");
     wv_keys k;
     assert_int_equal(wv_keys_expand(master, &k), 0);
-    hex_of(k.message, hex);
-    assert_string_equal(hex, "858ee8585321a18125b620cb045da4a5003a8e7f41c20783ef9718e4798b203c");
-    hex_of(k.topic, hex);
-    assert_string_equal(hex, "da09f734748b76571b83c7c69d11619eb7de7620e0f31a93c7403f6254962e5b");
-    hex_of(k.tunnel, hex);
-    assert_string_equal(hex, "59bf971c063dd6987a250bd9a98929db4d2f5948dd1016414d4ee2db1dc44888");
-    char seg[WV_SITE_HASH_HEX_LEN + 1];
-    assert_int_equal(wv_keys_site_hash(&k, "siteAlpha7", seg), 0);
-    assert_string_equal(seg, "fc55bde811de393495520bb7436b8af6");
+    assert_key_hex(k.message, "858ee8585321a18125b620cb045da4a5003a8e7f41c20783ef9718e4798b203c");
+    assert_key_hex(k.topic, "da09f734748b76571b83c7c69d11619eb7de7620e0f31a93c7403f6254962e5b");
+    assert_key_hex(k.tunnel, "59bf971c063dd6987a250bd9a98929db4d2f5948dd1016414d4ee2db1dc44888");
+    assert_site_hash(&k, "siteAlpha7", "fc55bde811de393495520bb7436b8af6");
     wv_keys_wipe(&k);
     uint8_t zero[sizeof k] = {0};
     assert_memory_equal(&k, zero, sizeof k);
@@ -40,15 +41,10 @@ static void vector_1000_iterations(void **state) {
 
 static void vector_one_iteration(void **state) {
     wv_keys k;
-    char hex[65];
     assert_int_equal(wv_keys_derive("k", 1, "t", 1, &k), 0);
-    hex_of(k.message, hex);
-    assert_string_equal(hex, "8a79aac08f72720376fbaae34875a5be4c79d9407b9d632b65027aec055f3e16");
-    hex_of(k.tunnel, hex);
-    assert_string_equal(hex, "b356199858d20019118662d95870e826ea3fdf06e5ae376fccc3b6ca9d88ca61");
-    char seg[WV_SITE_HASH_HEX_LEN + 1];
-    assert_int_equal(wv_keys_site_hash(&k, "siteAlpha7", seg), 0);
-    assert_string_equal(seg, "5910eb59cc2299c0f33b6981d410ba30");
+    assert_key_hex(k.message, "8a79aac08f72720376fbaae34875a5be4c79d9407b9d632b65027aec055f3e16");
+    assert_key_hex(k.tunnel, "b356199858d20019118662d95870e826ea3fdf06e5ae376fccc3b6ca9d88ca61");
+    assert_site_hash(&k, "siteAlpha7", "5910eb59cc2299c0f33b6981d410ba30");
 }
 
 static void default_iterations_vector(void **state) {
@@ -57,10 +53,8 @@ static void default_iterations_vector(void **state) {
     assert_true(WV_KDF_ITERATIONS >= 100000);
     const char *key = "correct horse battery staple";
     wv_keys k;
-    char hex[65];
     assert_int_equal(wv_keys_derive(key, strlen(key), "wovenet/test", WV_KDF_ITERATIONS, &k), 0);
-    hex_of(k.message, hex);
-    assert_string_equal(hex, "5e80423363211d3fde242c1f5974330814968a66420e4696b27f2b276503086e");
+    assert_key_hex(k.message, "5e80423363211d3fde242c1f5974330814968a66420e4696b27f2b276503086e");
 }
 
 static void topic_and_key_change_everything(void **state) {

@@ -27,15 +27,26 @@ static void closed(wv_discovery *d, void *user) {
     (*(int *)user)++;
 }
 
+/* A discovery on the dead broker, or NULL if the options are refused.
+ * max_peers 0: the default. */
 static wv_discovery *make(uv_loop_t *loop, wv_keys *k, int *closes, const char *site,
-                          const char *topic) {
-    wv_discovery_options o = {.site = site, .topic = topic, .keys = k};
+                          const char *topic, unsigned max_peers) {
+    wv_discovery_options o = {.site = site, .topic = topic, .keys = k, .max_peers = max_peers};
     o.mqtt.brokers = BROKERS;
     o.mqtt.nbrokers = 1;
     wv_discovery_callbacks cb = {.local = local};
     wv_discovery *d = NULL;
     int rc = wv_discovery_new(loop, NULL, &o, &cb, closes, &d);
     return rc == 0 ? d : NULL;
+}
+
+/* Closes d, runs loop to its end and closes it: one close callback, no
+ * handle left. */
+static void close_and_drain(wv_discovery *d, uv_loop_t *loop, int *closes) {
+    wv_discovery_close(d, closed);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(*closes, 1);
+    assert_int_equal(uv_loop_close(loop), 0);
 }
 
 static char *announcement(const char *site, unsigned seq, const char *app) {
@@ -52,11 +63,11 @@ static void bad_options_refused(void **state) {
     wv_keys k;
     assert_int_equal(wv_keys_derive("key", 3, "t", 1, &k), 0);
     int closes = 0;
-    assert_null(make(&loop, &k, &closes, "bad name!", "wv/t"));
-    assert_null(make(&loop, &k, &closes, "site1", ""));
-    assert_null(make(&loop, &k, &closes, "site1", "wv/+"));
-    assert_null(make(&loop, &k, &closes, "site1", "wv/#"));
-    assert_null(make(&loop, &k, &closes, "site1", "wv/t/"));
+    assert_null(make(&loop, &k, &closes, "bad name!", "wv/t", 0));
+    assert_null(make(&loop, &k, &closes, "site1", "", 0));
+    assert_null(make(&loop, &k, &closes, "site1", "wv/+", 0));
+    assert_null(make(&loop, &k, &closes, "site1", "wv/#", 0));
+    assert_null(make(&loop, &k, &closes, "site1", "wv/t/", 0));
     const char *const bad_broker[] = {"http://127.0.0.1:1"};
     wv_discovery_options o = {.site = "site1", .topic = "wv/t", .keys = &k};
     o.mqtt.brokers = bad_broker;
@@ -79,7 +90,7 @@ static void seed_persist_forget(void **state) {
     wv_keys k;
     assert_int_equal(wv_keys_derive("key", 3, "wv/t", 1, &k), 0);
     int closes = 0;
-    wv_discovery *d = make(&loop, &k, &closes, "siteBravo9", "wv/t");
+    wv_discovery *d = make(&loop, &k, &closes, "siteBravo9", "wv/t", 0);
     assert_non_null(d);
     assert_int_equal(strlen(wv_discovery_site_hash(d)), WV_SITE_HASH_HEX_LEN);
     assert_int_equal(strlen(wv_discovery_instance(d)), WV_INSTANCE_HEX_LEN);
@@ -122,10 +133,7 @@ static void seed_persist_forget(void **state) {
     assert_int_equal(wv_discovery_peer_count(d), 0);
     assert_null(wv_discovery_peer_at(d, 0));
 
-    wv_discovery_close(d, closed);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(closes, 1);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_and_drain(d, &loop, &closes);
     free(json);
     free(a5);
     free(a3);
@@ -138,13 +146,9 @@ static void peer_table_is_bounded(void **state) {
     uv_loop_init(&loop);
     wv_keys k;
     assert_int_equal(wv_keys_derive("key", 3, "wv/t", 1, &k), 0);
-    wv_discovery_options o = {.site = "me", .topic = "wv/t", .keys = &k, .max_peers = 2};
-    o.mqtt.brokers = BROKERS;
-    o.mqtt.nbrokers = 1;
-    wv_discovery_callbacks cb = {.local = local};
-    wv_discovery *d;
     int closes = 0;
-    assert_int_equal(wv_discovery_new(&loop, NULL, &o, &cb, &closes, &d), 0);
+    wv_discovery *d = make(&loop, &k, &closes, "me", "wv/t", 2);
+    assert_non_null(d);
     char *p1 = announcement("p1", 1, "a"), *p2 = announcement("p2", 1, "a"),
          *p3 = announcement("p3", 1, "a");
     assert_int_equal(wv_discovery_seed(d, p1), 0);
@@ -153,10 +157,7 @@ static void peer_table_is_bounded(void **state) {
     /* Started and closed at once: the close must not wait for the broker. */
     assert_int_equal(wv_discovery_start(d), 0);
     assert_int_equal(wv_discovery_start(d), WV_ERR_INVAL);
-    wv_discovery_close(d, closed);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(closes, 1);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    close_and_drain(d, &loop, &closes);
     free(p1);
     free(p2);
     free(p3);

@@ -63,10 +63,9 @@ static inline wv_quic_conn *qpair_dial(qpair *p, const struct sockaddr_storage *
         to = &ss;
     }
     wv_quic_conn *c = NULL;
-    assert_int_equal(
-        wv_quic_dial(p->b, (const struct sockaddr *)to, pin ? pin : wv_identity_fingerprint(p->ida),
-                     &c),
-        0);
+    assert_int_equal(wv_quic_dial(p->b, (const struct sockaddr *)to,
+                                  pin ? pin : wv_identity_fingerprint(p->ida), &c),
+                     0);
     return c;
 }
 

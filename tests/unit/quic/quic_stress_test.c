@@ -158,7 +158,6 @@ static const wv_quic_callbacks cbs = {
     .on_conn_closed = on_closed,
 };
 
-
 static world *world_new(uint32_t seed, unsigned drop_every) {
     world *w = calloc(1, sizeof(*w));
     /* QUIC_STRESS_SEED=n explores other schedules by hand. */

@@ -1,8 +1,8 @@
 /* QUIC transport, in process: two endpoints on one loop over loopback. */
 #include "quic_pair.h"
 
-#include "wv/base.h"
 #include "quic_int.h"
+#include "wv/base.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

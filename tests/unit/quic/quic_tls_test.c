@@ -3,8 +3,8 @@
  * first packet, which is only written on the next loop pass. */
 #include "quic_pair.h"
 
-#include "wv/base.h"
 #include "quic_int.h"
+#include "wv/base.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -77,6 +77,15 @@ static void introduce(struct site *to, struct site *about) {
     wv_tunnels_set_peer(to->t, about->name, wv_identity_fingerprint(about->id), &ps, 1);
 }
 
+/* siteA and siteB (network keys of bytes ka, kb), each told the other's
+ * socket. */
+static void two_sites(struct site s[2], uint8_t ka, uint8_t kb) {
+    site_init(&s[0], "siteA", ka);
+    site_init(&s[1], "siteB", kb);
+    introduce(&s[0], &s[1]);
+    introduce(&s[1], &s[0]);
+}
+
 static void run_ms(uint64_t ms) {
     uint64_t end = uv_now(&loop) + ms;
     while (uv_now(&loop) < end) {
@@ -140,10 +149,7 @@ static int teardown_loop(void **state) {
 
 static void two_sites_get_two_up_channels_each(void **state) {
     struct site s[2];
-    site_init(&s[0], "siteA", 7);
-    site_init(&s[1], "siteB", 7);
-    introduce(&s[0], &s[1]);
-    introduce(&s[1], &s[0]);
+    two_sites(s, 7, 7);
     struct pair p = {&s[0], &s[1]};
     assert_true(wait_until(both_have_two, &p, 3000));
     assert_true(wv_tunnels_site_up(s[0].t, "siteB"));
@@ -162,10 +168,7 @@ static void two_sites_get_two_up_channels_each(void **state) {
 
 static void wrong_key_never_comes_up(void **state) {
     struct site s[2];
-    site_init(&s[0], "siteA", 7);
-    site_init(&s[1], "siteB", 8);
-    introduce(&s[0], &s[1]);
-    introduce(&s[1], &s[0]);
+    two_sites(s, 7, 8);
     run_ms(1500);
     assert_false(wv_tunnels_site_up(s[0].t, "siteB"));
     assert_false(wv_tunnels_site_up(s[1].t, "siteA"));
