@@ -29,7 +29,7 @@ typedef struct bench {
     uint64_t t_start, t_end;
     bool done, failed;
     size_t want_payload, last_payload; /* pN: the ceiling, the last size seen */
-    uint64_t t_reached, at_reached;    /* when (ns after start) and at which byte */
+    uint64_t t_reached, at_reached;    /* when that size came (ns after start), at which byte */
 } bench;
 
 static void pump(bench *b) {
@@ -64,12 +64,12 @@ static void on_data(wv_quic_conn *c, int64_t sid, const uint8_t *d, size_t len, 
     bench *b = user;
     b->recvd += len;
     wv_quic_stream_consumed(c, sid, len);
-    if (b->want_payload && !b->t_reached && b->conn) {
+    if (b->want_payload && b->last_payload < b->want_payload && b->conn) {
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(b->conn, &st);
         if (st.max_udp_payload != b->last_payload) {
             b->last_payload = st.max_udp_payload;
-            b->t_reached = st.max_udp_payload >= b->want_payload ? uv_hrtime() - b->t_start : 0;
+            b->t_reached = uv_hrtime() - b->t_start;
             b->at_reached = b->recvd;
         }
     }
