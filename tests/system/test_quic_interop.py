@@ -16,6 +16,8 @@ and the bytes exchanged, all on 127.0.0.1.
 3. the pin holds against the foreign server: one flipped bit, no handshake
    (TLS failure).
 4. our server refuses gtlsclient without a client certificate.
+5. QUIC v2 (RFC 9369): gtlsclient -v 0x6b3343cf gets its answer from us.
+6. an unknown version gets our Version Negotiation, listing v1 and v2.
 """
 import json
 import os
@@ -139,6 +141,44 @@ def main():
     # certificate; it learns of the refusal from our CONNECTION_CLOSE.
     t.check("CONNECTION_CLOSE(0x1c) error_code=CRYPTO_ERROR" in r.stderr,
             "gtlsclient without a certificate gets a TLS alert in CONNECTION_CLOSE")
+
+
+    # --- 5. QUIC v2 ------------------------------------------------------------
+    port5 = t.free_port(kind=socket.SOCK_DGRAM)
+    srv = ours(["serve", "127.0.0.1", str(port5), f"{d}/srv.key", f"{d}/srv.crt", token, "15000"],
+               d, "serve5")
+    t.wait_for(lambda: "UDP GSO" in open(f"{d}/serve5.log").read(), 5, what="our server is bound")
+    dl5 = os.path.join(d, "download5")
+    os.mkdir(dl5)
+    r = subprocess.run([client, "-v", "0x6b3343cf", "--key", f"{d}/cli.key", "--cert",
+                        f"{d}/cli.crt", "--exit-on-all-streams-close", "--download", dl5,
+                        "--timeout", "5s", "127.0.0.1", str(port5),
+                        f"https://localhost:{port5}/wovenet"],
+                       capture_output=True, text=True, timeout=30)
+    open(os.path.join(d, "gtlsclient5.log"), "w").write(r.stderr)
+    t.check("the negotiated version is 0x6b3343cf" in r.stderr,
+            "QUIC v2: gtlsclient negotiated version 2 with our server")
+    f5 = os.path.join(dl5, "wovenet")
+    t.check_eq(open(f5).read() if os.path.exists(f5) else None, token,
+               "QUIC v2: gtlsclient received our response body")
+    res = result(srv, "serve v2")
+    t.check(res.get("handshake") is True and res.get("alpn") == "h3",
+            f"QUIC v2: our server completed the handshake ({res})")
+
+    # --- 6. version negotiation ---------------------------------------------------
+    port6 = t.free_port(kind=socket.SOCK_DGRAM)
+    srv = ours(["serve", "127.0.0.1", str(port6), f"{d}/srv.key", f"{d}/srv.crt", token, "3000"],
+               d, "serve6")
+    t.wait_for(lambda: "UDP GSO" in open(f"{d}/serve6.log").read(), 5, what="our server is bound")
+    r = subprocess.run([client, "-v", "0x1a2a3a4a", "--exit-on-all-streams-close",
+                        "--timeout", "2s", "127.0.0.1", str(port6),
+                        f"https://localhost:{port6}/wovenet"],
+                       capture_output=True, text=True, timeout=30)
+    t.check("type=VN" in r.stderr and "VN v=0x00000001" in r.stderr and
+            "VN v=0x6b3343cf" in r.stderr,
+            "an unknown version: gtlsclient got our Version Negotiation listing v1 and v2")
+    res = result(srv, "serve with an unknown version")
+    t.check(res.get("handshake") is False, "an unknown version: no connection on our side")
 
 
 t.run(main)
