@@ -5,9 +5,12 @@
 
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define MAX_VEC 16
 
@@ -161,6 +164,24 @@ static void set_callbacks(ngtcp2_callbacks *cb, bool server) {
 
 /* ---- creation ---- */
 
+/* The largest UDP payload the route to remote takes at its first hop (the
+ * interface MTU, or a smaller path MTU the kernel learnt, less the IP and
+ * UDP headers), as PLPMTUD's upper bound (RFC 8899 5.1.2); 0 if the
+ * kernel does not say. A connected throwaway socket; nothing is sent. */
+static size_t first_hop_payload(const struct sockaddr *remote) {
+    int af = remote->sa_family, mtu = 0;
+    socklen_t len = sizeof(mtu);
+    int fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    bool ok = connect(fd, remote, wv_quic__addr_len(remote)) == 0 &&
+              getsockopt(fd, af == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+                         af == AF_INET6 ? IPV6_MTU : IP_MTU, &mtu, &len) == 0;
+    close(fd);
+    size_t hdr = af == AF_INET6 ? 48 : 28;
+    return ok && (size_t)mtu > hdr ? (size_t)mtu - hdr : 0;
+}
+
 /* ngtcp2 1.x has one BBR, version 2: WV_QUIC_CC_BBR2 maps to it too. */
 static const ngtcp2_cc_algo cc_algos[] = {NGTCP2_CC_ALGO_CUBIC, NGTCP2_CC_ALGO_RENO,
                                           NGTCP2_CC_ALGO_BBR, NGTCP2_CC_ALGO_BBR};
@@ -197,11 +218,24 @@ int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *
     st.initial_ts = wv_quic__now();
     st.cc_algo = cc_algos[cfg->cc];
     st.max_tx_udp_payload_size = ep->ceiling;
+    uint16_t probes[WV_QUIC__MAX_PROBES];
+    size_t nprobes = 0;
     if (ep->npmtud) {
         /* ngtcp2 starts at 1200 bytes and probes these sizes once the
-         * handshake is confirmed (docs/QUIC.md). */
-        st.pmtud_probes = ep->pmtud;
-        st.pmtud_probeslen = ep->npmtud;
+         * handshake is confirmed (docs/QUIC.md); it copies the list.
+         * Sizes the first hop cannot take are left out: the kernel would
+         * refuse them at once, and ngtcp2 would count each try as bytes in
+         * flight until it gave up. */
+        size_t hop = first_hop_payload(remote);
+        for (size_t i = 0; i < ep->npmtud; i++)
+            if (!hop || ep->pmtud[i] <= hop)
+                probes[nprobes++] = ep->pmtud[i];
+    }
+    if (nprobes) {
+        st.pmtud_probes = probes;
+        st.pmtud_probeslen = nprobes;
+    } else if (ep->npmtud) {
+        st.no_pmtud = 1; /* 1200 is all the first hop takes */
     } else {
         /* A known path (max_udp_payload above 1452): that size from the
          * start, no probing. */

@@ -38,12 +38,12 @@ socklen_t wv_quic__addr_len(const struct sockaddr *sa) {
     return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-/* After the handshake ngtcp2 sends 1200-byte datagrams and probes these
- * sizes in order: the first four for paths a little under 1500 (PPPoE,
- * tunnels; the first that fits wins, as the others are smaller), then
- * jumbo frames (9000 less the IPv6 and UDP headers) and the loopback
- * device (MTU 65536: 65488 over IPv6, 65507, the largest IPv4 datagram).
- * A size the path drops ends the search above it. */
+/* ngtcp2 sends 1200-byte datagrams until the handshake is confirmed, then
+ * probes these sizes in order (lib/ngtcp2_pmtud.c): 1452 (MTU 1500) and,
+ * when the path drops that, the largest of the next four that fits (PPPoE,
+ * tunnels, the IPv6 minimum); then jumbo frames (9000 less the IPv6 and UDP
+ * headers) and the loopback device (MTU 65536: 65488 over IPv6; 65507, the
+ * largest IPv4 datagram). A size the path drops ends the search above it. */
 static const uint16_t default_probes[] = {1452, 1444, 1406, 1342, 1232, 8952, 32000, 65488, 65507};
 
 size_t wv_quic__pmtud_probes(const wv_quic_config *cfg, uint16_t *probes, size_t *nprobes) {
