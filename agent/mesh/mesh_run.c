@@ -12,8 +12,8 @@
 /* Bytes buffered per proxied connection and direction; also the QUIC
  * stream window, so a slow reader holds at most this much here. */
 #define APP_BUFFER (256u << 10)
-/* Datagram payload towards a peer at one of this host's addresses unless
- * the socket sets maxUdpPayload. */
+/* How far PMTUD may raise a channel's datagrams (a peer on this host over
+ * loopback, jumbo frames) unless the socket sets maxUdpPayload. */
 #define LOCAL_UDP_PAYLOAD 32000
 
 unsigned wv_mesh__kdf_iterations(void) {

@@ -177,8 +177,8 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
         ip_or_empty(o, p, "listenAddress", false, &lis, err) < 0 ||
         wv_model__int(o, p, "listenPort", 0, 0, 65535, &lport, err) < 0)
         return WV_ERR_INVAL;
-    /* Optional, absent by default: only jumbo/loopback paths want more than
-     * what PMTUD finds (1452 max in ngtcp2 0.12). */
+    /* Optional, absent by default: PMTUD finds the size of each path
+     * (docs/QUIC.md); this is for a known path, exact above 1452. */
     if (json_object_get(o, "maxUdpPayload") &&
         wv_model__int(o, p, "maxUdpPayload", 0, 1200, 65527, &tmp_payload, err) < 0)
         return WV_ERR_INVAL;

@@ -6,6 +6,7 @@
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,55 +34,47 @@ void wv_quic_config_default(wv_quic_config *cfg) {
     cfg->max_inbound = 256;
 }
 
-socklen_t qaddr_len(const struct sockaddr *sa) {
+socklen_t wv_quic__addr_len(const struct sockaddr *sa) {
     return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-/* An IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4
- * peer) as the IPv4 address it is. */
-static void unmap(const struct sockaddr *sa, struct sockaddr_storage *out) {
-    memcpy(out, sa, qaddr_len(sa));
-    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-    if (sa->sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-        return;
-    struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = s6->sin6_port};
-    memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
-    memset(out, 0, sizeof(*out));
-    memcpy(out, &s4, sizeof(s4));
+/* ngtcp2 sends 1200-byte datagrams until the handshake is confirmed, then
+ * probes these sizes in order (lib/ngtcp2_pmtud.c): 1452 (MTU 1500) and,
+ * when the path drops that, the largest of the next four that fits (PPPoE,
+ * tunnels, the IPv6 minimum); then jumbo frames (9000 less the IPv6 and UDP
+ * headers) and the loopback device (MTU 65536: 65488 over IPv6; 65507, the
+ * largest IPv4 datagram). A size the path drops ends the search above it. */
+static const uint16_t default_probes[] = {1452, 1444, 1406, 1342, 1232, 8952, 32000, 65488, 65507};
+
+size_t wv_quic__pmtud_probes(const wv_quic_config *cfg, uint16_t *probes, size_t *nprobes) {
+    size_t ceiling = WV_MAX(cfg->max_udp_payload, cfg->local_udp_payload), n = 0;
+    *nprobes = 0;
+    if (cfg->max_udp_payload > NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE)
+        return ceiling; /* a known path: exact, no probing */
+    const uint16_t *list = cfg->pmtud_probes;
+    size_t len = 0;
+    while (len < WV_QUIC_PMTUD_MAX_PROBES && list[len])
+        len++;
+    if (len == 0) {
+        list = default_probes;
+        len = WV_COUNTOF(default_probes);
+    }
+    bool has_ceiling = false;
+    for (size_t i = 0; i < len; i++)
+        if (list[i] <= ceiling) {
+            probes[n++] = list[i];
+            has_ceiling |= list[i] == ceiling;
+        }
+    if (!has_ceiling && ceiling > NGTCP2_MAX_UDP_PAYLOAD_SIZE)
+        probes[n++] = (uint16_t)ceiling;
+    *nprobes = n;
+    return ceiling;
 }
 
-size_t qpath_payload(const wv_quic_config *cfg, const struct sockaddr *remote, wv_log *log) {
-    if (cfg->local_udp_payload <= cfg->max_udp_payload)
-        return cfg->max_udp_payload;
-    struct sockaddr_storage peer, any;
-    unmap(remote, &peer);
-    int af = peer.ss_family, fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return cfg->max_udp_payload;
-    /* Binding to the peer's address succeeds only if it is one of ours:
-     * then the kernel routes to it over the loopback device. */
-    any = peer;
-    if (af == AF_INET)
-        ((struct sockaddr_in *)&any)->sin_port = 0;
-    else
-        ((struct sockaddr_in6 *)&any)->sin6_port = 0;
-    size_t out = cfg->max_udp_payload;
-    int mtu = 0;
-    socklen_t len = sizeof(mtu);
-    const struct sockaddr *p = (const struct sockaddr *)&peer;
-    if (bind(fd, (const struct sockaddr *)&any, qaddr_len(p)) == 0 &&
-        connect(fd, p, qaddr_len(p)) == 0 &&
-        getsockopt(fd, af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
-                   af == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &len) == 0) {
-        /* IP and UDP headers: 20 + 8, or 40 + 8. */
-        size_t room = (size_t)mtu > 48 ? (size_t)mtu - (af == AF_INET ? 28 : 48) : 0;
-        out = WV_MAX(cfg->max_udp_payload, WV_MIN(cfg->local_udp_payload, room));
-    }
-    close(fd);
-    if (out != cfg->max_udp_payload)
-        WV_DEBUG(log, QSUB, "peer is on this host (loopback route, MTU %d): datagrams up to %zu",
-                 mtu, out);
-    return out;
+void wv_quic__endpoint_set_interop(wv_quic_endpoint *ep, const char *alpn,
+                                   uint64_t max_streams_uni) {
+    snprintf(ep->alpn, sizeof(ep->alpn), "%s", alpn);
+    ep->max_streams_uni = max_streams_uni;
 }
 
 static void idle_cb(uv_idle_t *h);
@@ -95,11 +88,14 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
         cfg = &def;
     }
     if (!loop || !id || cfg->max_udp_payload < 1200 || cfg->max_udp_payload > 65527 ||
-        (cfg->local_udp_payload && (cfg->local_udp_payload < 1200 ||
-                                    cfg->local_udp_payload > 65527)) ||
+        (cfg->local_udp_payload &&
+         (cfg->local_udp_payload < 1200 || cfg->local_udp_payload > 65527)) ||
         cfg->stream_window == 0 || cfg->conn_window == 0 || cfg->idle_timeout_ms == 0 ||
         cfg->cc > WV_QUIC_CC_BBR2)
         return WV_ERR_INVAL;
+    for (size_t i = 0; i < WV_QUIC_PMTUD_MAX_PROBES && cfg->pmtud_probes[i]; i++)
+        if (cfg->pmtud_probes[i] <= 1200 || cfg->pmtud_probes[i] > 65527)
+            return WV_ERR_INVAL;
     wv_quic_endpoint *ep = wv_calloc(1, sizeof(*ep));
     ep->loop = loop;
     ep->log = log;
@@ -109,29 +105,31 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
     if (cbs)
         ep->cbs = *cbs;
     ep->user = user;
-    if (qtls_endpoint_init(ep, id) < 0) {
+    snprintf(ep->alpn, sizeof(ep->alpn), "%s", WV_QUIC_ALPN);
+    ep->ceiling = wv_quic__pmtud_probes(cfg, ep->pmtud, &ep->npmtud);
+    if (wv_quic__tls_endpoint_init(ep, id) < 0) {
         free(ep);
         return WV_ERR_CRYPTO;
     }
     if (cfg->has_reset_secret) {
         memcpy(ep->reset_secret, cfg->reset_secret, sizeof(ep->reset_secret));
     } else if (gnutls_rnd(GNUTLS_RND_KEY, ep->reset_secret, sizeof(ep->reset_secret)) < 0) {
-        qtls_endpoint_dispose(ep);
+        wv_quic__tls_endpoint_dispose(ep);
         free(ep);
         return WV_ERR_CRYPTO;
     }
-    qmap_init(&ep->cids);
-    qmap_init(&ep->tokens);
-    ql_init(&ep->conns);
-    ql_init(&ep->dirty);
+    wv_quic__map_init(&ep->cids);
+    wv_quic__map_init(&ep->tokens);
+    wv_quic__link_init(&ep->conns);
+    wv_quic__link_init(&ep->dirty);
     uv_idle_init(loop, &ep->idle);
     ep->idle.data = ep;
     ep->handles = 1;
     ep->rxbuflen = RX_SLOTS * RX_SLOT;
     ep->rxbuf = wv_malloc(ep->rxbuflen);
-    /* Room for a whole GSO batch; a single packet never exceeds
-     * max_udp_payload or local_udp_payload. */
-    ep->txbuflen = WV_MAX(WV_MAX(cfg->max_udp_payload, cfg->local_udp_payload), (size_t)QGSO_BYTES);
+    /* Room for a whole GSO batch; a single packet never exceeds the
+     * ceiling. */
+    ep->txbuflen = WV_MAX(ep->ceiling, (size_t)WV_QUIC__GSO_BYTES);
     ep->txbuf = wv_malloc(ep->txbuflen);
     *out = ep;
     return 0;
@@ -146,14 +144,16 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void send_version_negotiation(wv_quic_endpoint *ep, const ngtcp2_version_cid *vc,
                                      const struct sockaddr *from) {
-    uint32_t sv[] = {NGTCP2_PROTO_VER_V1};
+    /* What ngtcp2 accepts (ngtcp2_is_supported_version); we dial v1. */
+    uint32_t sv[] = {NGTCP2_PROTO_VER_V1, NGTCP2_PROTO_VER_V2};
     uint8_t rnd;
     if (gnutls_rnd(GNUTLS_RND_NONCE, &rnd, 1) < 0)
         return;
-    ngtcp2_ssize n = ngtcp2_pkt_write_version_negotiation(
-        ep->txbuf, ep->txbuflen, rnd, vc->scid, vc->scidlen, vc->dcid, vc->dcidlen, sv, 1);
+    ngtcp2_ssize n =
+        ngtcp2_pkt_write_version_negotiation(ep->txbuf, ep->txbuflen, rnd, vc->scid, vc->scidlen,
+                                             vc->dcid, vc->dcidlen, sv, WV_COUNTOF(sv));
     if (n > 0)
-        qep_send(ep, from, ep->txbuf, (size_t)n);
+        wv_quic__ep_send(ep, from, ep->txbuf, (size_t)n);
 }
 
 /* A short-header packet for no connection we know: most likely a peer that
@@ -183,11 +183,10 @@ static void send_stateless_reset(wv_quic_endpoint *ep, const ngtcp2_version_cid 
         return;
     ngtcp2_ssize n = ngtcp2_pkt_write_stateless_reset(ep->txbuf, ep->txbuflen, token, rnd, randlen);
     if (n > 0) {
-        WV_DEBUG(ep->log, QSUB, "stateless reset for unknown connection");
-        qep_send(ep, from, ep->txbuf, (size_t)n);
+        WV_DEBUG(ep->log, WV_QUIC__SUB, "stateless reset for unknown connection");
+        wv_quic__ep_send(ep, from, ep->txbuf, (size_t)n);
     }
 }
-
 
 /* The demultiplexing rule of the raw handler (quic.h, RFC 7983): top two
  * bits 00, the STUN magic cookie at offset 4, a length field that matches. */
@@ -202,7 +201,7 @@ static bool is_stun(const uint8_t *p, size_t len) {
 static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
                             const struct sockaddr *from) {
     ngtcp2_version_cid vc;
-    int rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, QCID_LEN);
+    int rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, WV_QUIC__CID_LEN);
     if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
         /* Only answer datagrams large enough to be a client's first
          * flight, so we never amplify. */
@@ -210,7 +209,7 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
             send_version_negotiation(ep, &vc, from);
         return;
     }
-    wv_quic_conn *c = rv == 0 ? qmap_get(&ep->cids, vc.dcid, vc.dcidlen) : NULL;
+    wv_quic_conn *c = rv == 0 ? wv_quic__map_get(&ep->cids, vc.dcid, vc.dcidlen) : NULL;
     if (!c && ep->raw_cb && is_stun(pkt, len)) {
         ep->raw_cb(ep, pkt, len, from, ep->raw_user);
         return;
@@ -218,17 +217,17 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
     if (rv != 0)
         return;
     if (c) {
-        qconn_read(c, from, pkt, len);
+        wv_quic__conn_read(c, from, pkt, len);
         return;
     }
     if (!(pkt[0] & 0x80)) {
         /* Perhaps a stateless reset from a peer that lost one of our
          * connections: its CID is random, only the trailing token tells. */
         if (len >= 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN) {
-            c = qmap_get(&ep->tokens, pkt + len - NGTCP2_STATELESS_RESET_TOKENLEN,
-                         NGTCP2_STATELESS_RESET_TOKENLEN);
+            c = wv_quic__map_get(&ep->tokens, pkt + len - NGTCP2_STATELESS_RESET_TOKENLEN,
+                                 NGTCP2_STATELESS_RESET_TOKENLEN);
             if (c) {
-                qconn_read(c, from, pkt, len);
+                wv_quic__conn_read(c, from, pkt, len);
                 return;
             }
         }
@@ -238,25 +237,25 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
     if (!ep->cfg.accept || ep->closing)
         return;
     if (ep->cfg.max_inbound && ep->ninbound >= ep->cfg.max_inbound) {
-        WV_DEBUG(ep->log, QSUB, "inbound connection limit reached; Initial dropped");
+        WV_DEBUG(ep->log, WV_QUIC__SUB, "inbound connection limit reached; Initial dropped");
         return;
     }
     ngtcp2_pkt_hd hd;
     if (ngtcp2_accept(&hd, pkt, len) != 0)
         return;
-    if (qconn_new(ep, true, from, &hd, &c) < 0)
+    if (wv_quic__conn_new(ep, true, from, &hd, &c) < 0)
         return;
     if (ep->cbs.on_accept)
         ep->cbs.on_accept(ep, c, ep->user);
-    /* on_accept may have closed it already; qconn_read copes. */
-    qconn_read(c, from, pkt, len);
+    /* on_accept may have closed it already; wv_quic__conn_read copes. */
+    wv_quic__conn_read(c, from, pkt, len);
 }
 
 static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
                     unsigned flags) {
     wv_quic_endpoint *ep = h->data;
     if (nread < 0) {
-        WV_DEBUG(ep->log, QSUB, "udp recv: %s", uv_strerror((int)nread));
+        WV_DEBUG(ep->log, WV_QUIC__SUB, "udp recv: %s", uv_strerror((int)nread));
         return;
     }
     if (nread == 0 || !from || ep->closing)
@@ -266,8 +265,8 @@ static void recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     handle_datagram(ep, (const uint8_t *)buf->base, (size_t)nread, from);
 }
 
-void qep_handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
-                         const struct sockaddr *from) {
+void wv_quic__ep_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
+                          const struct sockaddr *from) {
     handle_datagram(ep, pkt, len, from);
 }
 
@@ -279,7 +278,7 @@ static void set_buf(wv_quic_endpoint *ep, int fd, int opt, int force, const char
         setsockopt(fd, SOL_SOCKET, opt, &want, sizeof(want));
     getsockopt(fd, SOL_SOCKET, opt, &got, &len);
     /* Linux reports double what it accounts for payload. */
-    WV_INFO(ep->log, QSUB, "%s asked %d, kernel granted %d", name, want, got / 2);
+    WV_INFO(ep->log, WV_QUIC__SUB, "%s asked %d, kernel granted %d", name, want, got / 2);
 }
 
 int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr) {
@@ -294,7 +293,7 @@ int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr) {
     ep->bound = true;
     rv = uv_udp_bind(&ep->udp, addr, 0);
     if (rv < 0) {
-        WV_WARN(ep->log, QSUB, "udp bind: %s", uv_strerror(rv));
+        WV_WARN(ep->log, WV_QUIC__SUB, "udp bind: %s", uv_strerror(rv));
         goto fail;
     }
     int len = sizeof(ep->local);
@@ -318,8 +317,8 @@ int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr) {
         val = 0;
         if (ep->gso)
             setsockopt(fd, SOL_UDP, UDP_SEGMENT, &val, sizeof(val));
-        WV_DEBUG(ep->log, QSUB, "UDP GSO %s", ep->gso ? "available" : "unavailable");
-        if (qrx_start(ep, fd))
+        WV_DEBUG(ep->log, WV_QUIC__SUB, "UDP GSO %s", ep->gso ? "available" : "unavailable");
+        if (wv_quic__rx_start(ep, fd))
             return 0;
     }
     rv = uv_udp_recv_start(&ep->udp, alloc_cb, recv_cb);
@@ -338,20 +337,20 @@ int wv_quic_endpoint_local_addr(const wv_quic_endpoint *ep, struct sockaddr_stor
     return 0;
 }
 
-typedef struct qsend {
+typedef struct send_req {
     uv_udp_send_t req;
     wv_quic_endpoint *ep;
     size_t len;
     uint8_t data[];
-} qsend;
+} send_req;
 
 static void send_cb(uv_udp_send_t *req, int status) {
-    qsend *s = WV_CONTAINER_OF(req, qsend, req);
+    send_req *s = WV_CONTAINER_OF(req, send_req, req);
     wv_quic_endpoint *ep = s->ep;
     ep->sendq_bytes -= s->len;
     free(s);
     /* Writers paused on a full queue resume once it drains. */
-    if (ep->sendq_bytes == 0 && ql_linked(&ep->dirty) && !ep->idle_on && !ep->closing) {
+    if (ep->sendq_bytes == 0 && wv_quic__linked(&ep->dirty) && !ep->idle_on && !ep->closing) {
         uv_idle_start(&ep->idle, idle_cb);
         ep->idle_on = true;
     }
@@ -373,8 +372,8 @@ static bool set_gso(wv_quic_endpoint *ep, int seg) {
     return true;
 }
 
-int qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
-                   size_t seglen) {
+int wv_quic__ep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf,
+                           size_t len, size_t seglen) {
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
         return 0;
     if (len > seglen && ep->gso && ep->sendq_bytes == 0 && set_gso(ep, (int)seglen)) {
@@ -387,9 +386,9 @@ int qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_
              * first packet alone tells that apart from a device that
              * cannot do GSO (e.g. EIO without checksum offload). */
             set_gso(ep, 0);
-            if (qep_send(ep, to, buf, seglen) == UV_EMSGSIZE)
+            if (wv_quic__ep_send(ep, to, buf, seglen) == UV_EMSGSIZE)
                 return UV_EMSGSIZE;
-            WV_INFO(ep->log, QSUB, "UDP GSO send failed (%s); sending packets singly",
+            WV_INFO(ep->log, WV_QUIC__SUB, "UDP GSO send failed (%s); sending packets singly",
                     uv_strerror(rv));
             ep->gso = false;
             buf += seglen;
@@ -398,12 +397,13 @@ int qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_
     }
     int err = 0;
     for (size_t off = 0; off < len; off += seglen)
-        if (qep_send(ep, to, buf + off, WV_MIN(seglen, len - off)) == UV_EMSGSIZE)
+        if (wv_quic__ep_send(ep, to, buf + off, WV_MIN(seglen, len - off)) == UV_EMSGSIZE)
             err = UV_EMSGSIZE;
     return err;
 }
 
-int qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len) {
+int wv_quic__ep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt,
+                     size_t len) {
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
         return 0;
     if (ep->gso_cur && len > (size_t)ep->gso_cur)
@@ -417,10 +417,10 @@ int qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt
     if (rv != UV_EAGAIN && rv != UV_ENOBUFS) {
         /* EMSGSIZE (a PMTUD probe too big), unreachable, ...: the packet
          * is lost and QUIC recovers. */
-        WV_DEBUG(ep->log, QSUB, "udp send: %s", uv_strerror(rv));
+        WV_DEBUG(ep->log, WV_QUIC__SUB, "udp send: %s", uv_strerror(rv));
         return rv == UV_EMSGSIZE ? rv : 0;
     }
-    qsend *s = wv_malloc(sizeof(*s) + len);
+    send_req *s = wv_malloc(sizeof(*s) + len);
     s->ep = ep;
     s->len = len;
     memcpy(s->data, pkt, len);
@@ -434,14 +434,14 @@ int qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt
     return 0;
 }
 
-bool qep_send_paused(const wv_quic_endpoint *ep) {
-    return ep->sendq_bytes >= QSENDQ_MAX;
+bool wv_quic__ep_send_paused(const wv_quic_endpoint *ep) {
+    return ep->sendq_bytes >= WV_QUIC__SENDQ_MAX;
 }
 
-void qep_mark_dirty(wv_quic_conn *c) {
+void wv_quic__ep_mark_dirty(wv_quic_conn *c) {
     wv_quic_endpoint *ep = c->ep;
-    if (!ql_linked(&c->dirty_link))
-        ql_push(&ep->dirty, &c->dirty_link);
+    if (!wv_quic__linked(&c->dirty_link))
+        wv_quic__link_push(&ep->dirty, &c->dirty_link);
     if (!ep->idle_on) {
         uv_idle_start(&ep->idle, idle_cb);
         ep->idle_on = true;
@@ -452,10 +452,10 @@ static void finish_close(wv_quic_endpoint *ep);
 
 static void handle_close_cb(uv_handle_t *h) {
     wv_quic_endpoint *ep = h->data;
-    qep_handle_closed(ep);
+    wv_quic__ep_handle_closed(ep);
 }
 
-void qep_handle_closed(wv_quic_endpoint *ep) {
+void wv_quic__ep_handle_closed(wv_quic_endpoint *ep) {
     if (--ep->handles == 0 && ep->closing)
         finish_close(ep);
 }
@@ -463,10 +463,10 @@ void qep_handle_closed(wv_quic_endpoint *ep) {
 static void finish_close(wv_quic_endpoint *ep) {
     void (*cb)(void *) = ep->close_cb;
     void *arg = ep->close_arg;
-    qmap_dispose(&ep->cids);
-    qmap_dispose(&ep->tokens);
-    qtls_endpoint_dispose(ep);
-    qrx_dispose(ep);
+    wv_quic__map_dispose(&ep->cids);
+    wv_quic__map_dispose(&ep->tokens);
+    wv_quic__tls_endpoint_dispose(ep);
+    wv_quic__rx_dispose(ep);
     wv_memwipe(ep->reset_secret, sizeof(ep->reset_secret));
     free(ep->rxbuf);
     free(ep->txbuf);
@@ -481,40 +481,33 @@ static void idle_cb(uv_idle_t *h) {
     wv_quic_endpoint *ep = h->data;
     /* Detach the list first: processing may mark connections dirty again
      * (e.g. a batch that did not finish). */
-    qlink work;
-    ql_init(&work);
-    if (ql_linked(&ep->dirty)) {
-        work.next = ep->dirty.next;
-        work.prev = ep->dirty.prev;
-        work.next->prev = &work;
-        work.prev->next = &work;
-        ql_init(&ep->dirty);
-    }
-    while (ql_linked(&work)) {
+    wv_quic__link work;
+    wv_quic__link_take(&work, &ep->dirty);
+    while (wv_quic__linked(&work)) {
         wv_quic_conn *c = WV_CONTAINER_OF(work.next, wv_quic_conn, dirty_link);
-        ql_del(&c->dirty_link);
-        if (!ep->closing && qep_send_paused(ep)) {
-            ql_push(&ep->dirty, &c->dirty_link);
+        wv_quic__link_del(&c->dirty_link);
+        if (!ep->closing && wv_quic__ep_send_paused(ep)) {
+            wv_quic__link_push(&ep->dirty, &c->dirty_link);
             continue;
         }
-        qconn_process(c);
+        wv_quic__conn_process(c);
     }
     if (ep->closing) {
-        while (ql_linked(&ep->conns)) {
+        while (wv_quic__linked(&ep->conns)) {
             wv_quic_conn *c = WV_CONTAINER_OF(ep->conns.next, wv_quic_conn, ep_link);
-            qconn_abort(c, "endpoint closed");
+            wv_quic__conn_abort(c, "endpoint closed");
         }
         uv_idle_stop(&ep->idle);
         ep->idle_on = false;
         if (!uv_is_closing((uv_handle_t *)&ep->idle)) {
             uv_close((uv_handle_t *)&ep->idle, handle_close_cb);
-            qrx_close(ep, handle_close_cb);
+            wv_quic__rx_close(ep, handle_close_cb);
             if (ep->bound)
                 uv_close((uv_handle_t *)&ep->udp, handle_close_cb);
         }
         return;
     }
-    if (!ql_linked(&ep->dirty) || qep_send_paused(ep)) {
+    if (!wv_quic__linked(&ep->dirty) || wv_quic__ep_send_paused(ep)) {
         uv_idle_stop(&ep->idle);
         ep->idle_on = false;
     }
@@ -523,14 +516,14 @@ static void idle_cb(uv_idle_t *h) {
 void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *arg) {
     if (ep->closing)
         return;
-    WV_DEBUG(ep->log, QSUB, "endpoint closing; %llu packets were queued after EAGAIN",
+    WV_DEBUG(ep->log, WV_QUIC__SUB, "endpoint closing; %llu packets were queued after EAGAIN",
              (unsigned long long)ep->nqueued);
     ep->closing = true;
     ep->close_cb = cb;
     ep->close_arg = arg;
     if (ep->bound)
         uv_udp_recv_stop(&ep->udp);
-    qrx_stop(ep);
+    wv_quic__rx_stop(ep);
     /* Teardown happens in idle_cb so that a close from inside a callback
      * never frees what the caller's stack still uses. */
     uv_idle_start(&ep->idle, idle_cb);
@@ -544,12 +537,12 @@ int wv_quic_dial(wv_quic_endpoint *ep, const struct sockaddr *remote,
     if (!ep->bound || !remote || !pin || remote->sa_family != ep->local.ss_family)
         return WV_ERR_INVAL;
     wv_quic_conn *c;
-    int rv = qconn_new(ep, false, remote, NULL, &c);
+    int rv = wv_quic__conn_new(ep, false, remote, NULL, &c);
     if (rv < 0)
         return rv;
     c->has_pin = true;
     memcpy(c->pin, pin, WV_FINGERPRINT_LEN);
-    qep_mark_dirty(c);
+    wv_quic__ep_mark_dirty(c);
     *out = c;
     return 0;
 }
@@ -567,6 +560,6 @@ int wv_quic_endpoint_send_raw(wv_quic_endpoint *ep, const struct sockaddr *to, c
     if (!ep->bound || !to || !data || len == 0 || len > 65507 ||
         to->sa_family != ep->local.ss_family)
         return WV_ERR_INVAL;
-    qep_send(ep, to, data, len);
+    wv_quic__ep_send(ep, to, data, len);
     return 0;
 }

@@ -10,69 +10,83 @@
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
-#define QSUB "quic"
+#define WV_QUIC__SUB "quic"
 /* Every SCID we issue has this length: short headers do not carry the DCID
  * length, so one socket serving both roles needs a single fixed length. */
-#define QCID_LEN 16
+#define WV_QUIC__CID_LEN 16
 /* Packets written per connection per pass before yielding to the loop. */
-#define QBATCH 64
+#define WV_QUIC__BATCH 64
 /* A GSO batch: at most this many bytes and segments (kernel limits). */
-#define QGSO_BYTES 65000
-#define QGSO_SEGS 64
+#define WV_QUIC__GSO_BYTES 65000
+#define WV_QUIC__GSO_SEGS 64
 /* Bytes queued in libuv (kernel said EAGAIN) before writers pause. */
-#define QSENDQ_MAX (4u << 20)
+#define WV_QUIC__SENDQ_MAX (4u << 20)
+/* The PMTUD probe list of a connection: the configured sizes plus the
+ * ceiling (see wv_quic__pmtud_probes). */
+#define WV_QUIC__MAX_PROBES (WV_QUIC_PMTUD_MAX_PROBES + 1)
 
 /* Intrusive circular doubly-linked list; a node points to itself when
- * unlinked, so ql_linked() works on any initialised node. */
-typedef struct qlink {
-    struct qlink *prev, *next;
-} qlink;
-static inline void ql_init(qlink *n) {
+ * unlinked, so wv_quic__linked() works on any initialised node. */
+typedef struct wv_quic__link {
+    struct wv_quic__link *prev, *next;
+} wv_quic__link;
+static inline void wv_quic__link_init(wv_quic__link *n) {
     n->prev = n->next = n;
 }
-static inline bool ql_linked(const qlink *n) {
+static inline bool wv_quic__linked(const wv_quic__link *n) {
     return n->next != n;
 }
-static inline void ql_push(qlink *head, qlink *n) {
+static inline void wv_quic__link_push(wv_quic__link *head, wv_quic__link *n) {
     n->prev = head->prev;
     n->next = head;
     head->prev->next = n;
     head->prev = n;
 }
-static inline void ql_del(qlink *n) {
+static inline void wv_quic__link_del(wv_quic__link *n) {
     n->prev->next = n->next;
     n->next->prev = n->prev;
-    ql_init(n);
+    wv_quic__link_init(n);
+}
+/* Moves every node of from (left empty) to the empty list to. */
+static inline void wv_quic__link_take(wv_quic__link *to, wv_quic__link *from) {
+    wv_quic__link_init(to);
+    if (!wv_quic__linked(from))
+        return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    wv_quic__link_init(from);
 }
 
 /* Hash map from a short byte key (CID or stream ID) to a pointer. Seeded,
  * so peers cannot aim for collisions with chosen DCIDs. */
-typedef struct qmap_ent qmap_ent;
-typedef struct qmap {
-    qmap_ent **b;
+typedef struct wv_quic__map_ent wv_quic__map_ent;
+typedef struct wv_quic__map {
+    wv_quic__map_ent **b;
     size_t nb, n;
     uint64_t seed;
-} qmap;
-void qmap_init(qmap *m);
-void qmap_dispose(qmap *m);
-void qmap_put(qmap *m, const uint8_t *key, size_t klen, void *val);
-void *qmap_get(const qmap *m, const uint8_t *key, size_t klen);
+} wv_quic__map;
+void wv_quic__map_init(wv_quic__map *m);
+void wv_quic__map_dispose(wv_quic__map *m);
+void wv_quic__map_put(wv_quic__map *m, const uint8_t *key, size_t klen, void *val);
+void *wv_quic__map_get(const wv_quic__map *m, const uint8_t *key, size_t klen);
 /* Removes the key if it maps to val (or any value when val is NULL). */
-void qmap_del(qmap *m, const uint8_t *key, size_t klen, const void *val);
+void wv_quic__map_del(wv_quic__map *m, const uint8_t *key, size_t klen, const void *val);
 
 /* Send data of one stream: chunks in offset order, freed once acked. */
-typedef struct qchunk {
-    struct qchunk *next;
+typedef struct wv_quic__chunk {
+    struct wv_quic__chunk *next;
     uint64_t off;
     size_t len;
     uint8_t data[];
-} qchunk;
+} wv_quic__chunk;
 
-typedef struct qstream {
+typedef struct wv_quic__stream {
     int64_t id;
     void *user;
-    qchunk *head, *tail;
-    qchunk *cur;                  /* the chunk holding byte `sent`, NULL when all is sent */
+    wv_quic__chunk *head, *tail;
+    wv_quic__chunk *cur;          /* the chunk holding byte `sent`, NULL when all is sent */
     uint64_t acked;               /* every byte below is acknowledged and freed */
     uint64_t sent;                /* bytes handed to ngtcp2 */
     uint64_t end;                 /* bytes queued by the app */
@@ -85,10 +99,16 @@ typedef struct qstream {
     bool app_reset;     /* app reset it: drop incoming data */
     bool remote;        /* opened by the peer */
     bool peer_aborted;  /* on_stream_reset fired */
-    qlink all, sendq, wantq;
-} qstream;
+    wv_quic__link all, sendq, wantq;
+} wv_quic__stream;
 
-enum qstate { QS_HANDSHAKE, QS_OPEN, QS_CLOSING, QS_DRAINING, QS_DEAD };
+enum wv_quic__state {
+    WV_QUIC__HANDSHAKE,
+    WV_QUIC__OPEN,
+    WV_QUIC__CLOSING,
+    WV_QUIC__DRAINING,
+    WV_QUIC__DEAD
+};
 
 struct wv_quic_conn {
     wv_quic_endpoint *ep;
@@ -97,7 +117,7 @@ struct wv_quic_conn {
     gnutls_session_t tls;
     uv_timer_t timer;
     void *user;
-    enum qstate state;
+    enum wv_quic__state state;
     bool server;
     bool hs_done;         /* ngtcp2 reported handshake completion */
     bool hs_notified;     /* on_handshake_done fired */
@@ -106,25 +126,31 @@ struct wv_quic_conn {
     bool streams_wanted;  /* stream_open said AGAIN */
     bool streams_avail;   /* ...and the peer has since raised the limit */
     bool resets_pending;  /* some stream has reset_pending set */
+    /* Client: packets went out since the handshake completed (so did our
+     * Finished). Resets wait for it; see wv_quic__stream_do_pending. */
+    bool hs_flushed;
     bool has_pin, has_peer_fp;
     uint64_t close_code;
     uint8_t pin[WV_FINGERPRINT_LEN], peer_fp[WV_FINGERPRINT_LEN];
     struct sockaddr_storage remote;
-    ngtcp2_cid odcid; /* server: the client's first DCID, also routed */
-    qmap streams;     /* stream ID -> qstream */
-    qlink all_streams, sendq, wantq;
+    ngtcp2_cid odcid;     /* server: the client's first DCID, also routed */
+    wv_quic__map streams; /* stream ID -> wv_quic__stream */
+    wv_quic__link all_streams, sendq, wantq;
     uint64_t unsent; /* queued but not yet handed to ngtcp2, all streams */
     uint8_t *close_pkt;
     size_t close_pktlen;
     uint64_t closing_rx;
     wv_quic_close_info info;
     uint64_t bytes_sent, bytes_recv, pkts_sent, pkts_recv, nstreams;
-    size_t max_payload; /* largest datagram we send (qpath_payload) */
+    /* The largest datagram we let ngtcp2 write: the endpoint's ceiling,
+     * lowered when the kernel refuses a datagram as too large. Below it,
+     * ngtcp2's PMTUD decides (wv_quic__conn_payload). */
+    size_t cap;
     /* Stateless-reset tokens the peer gave us, registered in ep->tokens
      * so a reset (which carries no CID of ours) finds its connection. */
     uint8_t tokens[8][NGTCP2_STATELESS_RESET_TOKENLEN];
     size_t ntokens;
-    qlink ep_link, dirty_link;
+    wv_quic__link ep_link, dirty_link;
 };
 
 struct wv_quic_endpoint {
@@ -138,14 +164,14 @@ struct wv_quic_endpoint {
     uv_udp_t udp;
     uv_idle_t idle;
     bool bound, closing, idle_on;
-    int handles;    /* open uv handles (udp, idle, GRO poll, conn timers) */
-    struct qrx *rx; /* GRO receive path (quic_rx.c), NULL: libuv's recv */
+    int handles;            /* open uv handles (udp, idle, GRO poll, conn timers) */
+    struct wv_quic__rx *rx; /* GRO receive path (quic_rx.c), NULL: libuv's recv */
     void (*close_cb)(void *arg);
     void *close_arg;
     struct sockaddr_storage local;
-    qmap cids;   /* every live SCID (and servers' original DCIDs) -> conn */
-    qmap tokens; /* peers' stateless-reset tokens -> conn */
-    qlink conns, dirty;
+    wv_quic__map cids;   /* every live SCID (and servers' original DCIDs) -> conn */
+    wv_quic__map tokens; /* peers' stateless-reset tokens -> conn */
+    wv_quic__link conns, dirty;
     uint8_t reset_secret[32];
     uint8_t *rxbuf, *txbuf;
     size_t rxbuflen, txbuflen;
@@ -158,60 +184,100 @@ struct wv_quic_endpoint {
     unsigned resets_in_window;
     wv_quic_raw_cb raw_cb; /* non-QUIC datagrams (STUN); see quic.h */
     void *raw_user;
+    /* Datagram sizes (see wv_quic__pmtud_probes): the largest any
+     * connection sends, and the probe list every connection's PMTUD walks
+     * (npmtud 0: PMTUD off, the ceiling is used from the start). */
+    size_t ceiling;
+    uint16_t pmtud[WV_QUIC__MAX_PROBES];
+    size_t npmtud;
+    /* ALPN and unidirectional streams: "wovenet/1" and 0, except for the
+     * interop tests (wv_quic__endpoint_set_interop). */
+    char alpn[32];
+    uint64_t max_streams_uni;
 };
 
 /* quic_tls.c */
-int qtls_endpoint_init(wv_quic_endpoint *ep, const wv_identity *id);
-void qtls_endpoint_dispose(wv_quic_endpoint *ep);
-int qtls_session_new(wv_quic_conn *c);
+int wv_quic__tls_endpoint_init(wv_quic_endpoint *ep, const wv_identity *id);
+void wv_quic__tls_endpoint_dispose(wv_quic_endpoint *ep);
+int wv_quic__tls_session_new(wv_quic_conn *c);
+/* Whether the handshake settled on the endpoint's ALPN. */
+bool wv_quic__tls_alpn_ok(const wv_quic_conn *c);
 
-/* "ip:port" / "[ip6]:port" of the peer, for logs. */
-void qconn_addr_str(const wv_quic_conn *c, char out[64]);
+/* "ip:port" / "[ip6]:port" of the peer, for logs. (To be replaced by
+ * wv_addr_format() of wv/base.h once that lands.) */
+void wv_quic__addr_str(const wv_quic_conn *c, char out[64]);
 
 /* quic_endpoint.c */
 /* Both return 0, or UV_EMSGSIZE when the kernel refused a datagram as
  * larger than the path takes (the packets are lost; QUIC resends them).
  * Other failures are logged and treated as loss. */
-int qep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt, size_t len);
+int wv_quic__ep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt,
+                     size_t len);
 /* Sends len bytes holding packets of seglen bytes each (the last may be
  * shorter) in one GSO send when possible, else one by one. */
-int qep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf, size_t len,
-                   size_t seglen);
-bool qep_send_paused(const wv_quic_endpoint *ep);
-void qep_mark_dirty(wv_quic_conn *c);
-void qep_handle_closed(wv_quic_endpoint *ep);
-socklen_t qaddr_len(const struct sockaddr *sa);
-/* The largest datagram to send to remote: cfg->local_udp_payload when
- * remote is one of this host's addresses (capped by the loopback route's
- * MTU), else cfg->max_udp_payload. One route lookup, no packet sent. */
-size_t qpath_payload(const wv_quic_config *cfg, const struct sockaddr *remote, wv_log *log);
+int wv_quic__ep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf,
+                           size_t len, size_t seglen);
+bool wv_quic__ep_send_paused(const wv_quic_endpoint *ep);
+void wv_quic__ep_mark_dirty(wv_quic_conn *c);
+void wv_quic__ep_handle_closed(wv_quic_endpoint *ep);
+void wv_quic__ep_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
+                          const struct sockaddr *from);
+socklen_t wv_quic__addr_len(const struct sockaddr *sa);
+/* The datagram sizes of cfg: returns the ceiling (the largest datagram a
+ * connection may send) and fills probes (WV_QUIC__MAX_PROBES room) with
+ * the sizes PMTUD tries, in order, *nprobes of them; 0 probes means the
+ * ceiling is exact and used from the first packet (no PMTUD). */
+size_t wv_quic__pmtud_probes(const wv_quic_config *cfg, uint16_t *probes, size_t *nprobes);
+/* Tests only (tests/system/tools/quic_interop.c): speak another ALPN and
+ * let the peer open max_streams_uni unidirectional streams (whose data is
+ * dropped), as an HTTP/3 peer needs for its control streams. Before the
+ * first connection. */
+void wv_quic__endpoint_set_interop(wv_quic_endpoint *ep, const char *alpn,
+                                   uint64_t max_streams_uni);
 
 /* quic_rx.c: GRO receive through a dup of the socket; false = not available */
-#define QRX_SLOTS 16
-bool qrx_start(wv_quic_endpoint *ep, int fd);
-void qrx_stop(wv_quic_endpoint *ep);
-void qrx_close(wv_quic_endpoint *ep, uv_close_cb cb);
-void qrx_dispose(wv_quic_endpoint *ep);
-void qep_handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
-                         const struct sockaddr *from);
+#define WV_QUIC__RX_SLOTS 16
+bool wv_quic__rx_start(wv_quic_endpoint *ep, int fd);
+void wv_quic__rx_stop(wv_quic_endpoint *ep);
+void wv_quic__rx_close(wv_quic_endpoint *ep, uv_close_cb cb);
+void wv_quic__rx_dispose(wv_quic_endpoint *ep);
 
 /* quic_conn.c */
-int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
-              const ngtcp2_pkt_hd *hd, wv_quic_conn **out);
-void qconn_read(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt, size_t len);
-void qconn_process(wv_quic_conn *c);
-void qconn_abort(wv_quic_conn *c, const char *what);
-void qconn_fail(wv_quic_conn *c, int liberr);
-uint64_t qnow(void);
-void qconn_set_callbacks(ngtcp2_callbacks *cb);
+uint64_t wv_quic__now(void);
+int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
+                      const ngtcp2_pkt_hd *hd, wv_quic_conn **out);
+void wv_quic__conn_read(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt,
+                        size_t len);
+void wv_quic__conn_process(wv_quic_conn *c);
+
+/* quic_close.c */
+/* Ends at once, telling the peer nothing (unless a close the app asked
+ * for has not gone out yet). */
+void wv_quic__conn_abort(wv_quic_conn *c, const char *what);
+/* The library failed the connection: CONNECTION_CLOSE or silence, as
+ * ngtcp2_ccerr says for liberr. */
+void wv_quic__conn_fail(wv_quic_conn *c, int liberr);
+/* wv_quic_conn_close(): the app's CONNECTION_CLOSE, then the closing
+ * period. */
+void wv_quic__conn_close_local(wv_quic_conn *c);
+/* read_pkt said DRAINING: the peer closed. */
+void wv_quic__conn_drain(wv_quic_conn *c);
+/* The largest datagram the connection sends now: what PMTUD has
+ * confirmed, capped by c->cap. */
+size_t wv_quic__conn_payload(const wv_quic_conn *c);
 
 /* quic_stream.c */
-qstream *qstream_new(wv_quic_conn *c, int64_t id, bool remote);
-void qstream_free(wv_quic_conn *c, qstream *s);
-void qstream_acked(wv_quic_conn *c, qstream *s, uint64_t off, uint64_t len);
-void qstream_fire_writable(wv_quic_conn *c);
-void qstream_do_pending(wv_quic_conn *c);
-/* Writes packets; returns false when the connection hit a fatal error. */
-bool qconn_write(wv_quic_conn *c);
+wv_quic__stream *wv_quic__stream_new(wv_quic_conn *c, int64_t id, bool remote);
+void wv_quic__stream_free(wv_quic_conn *c, wv_quic__stream *s);
+void wv_quic__stream_fire_writable(wv_quic_conn *c);
+void wv_quic__stream_do_pending(wv_quic_conn *c);
+/* The peer aborted s (RESET_STREAM, or its STOP_SENDING noticed while
+ * writing): on_stream_reset, at most once per stream. */
+void wv_quic__stream_peer_aborted(wv_quic_conn *c, wv_quic__stream *s, uint64_t code);
+/* The ngtcp2 callbacks about streams. */
+void wv_quic__stream_set_callbacks(ngtcp2_callbacks *cb);
+/* The write loop's view of the send queue (quic_conn.c writes packets). */
+bool wv_quic__stream_has_pending(const wv_quic__stream *s);
+void wv_quic__stream_advance(wv_quic_conn *c, wv_quic__stream *s, ngtcp2_ssize ndata, bool fin);
 
 #endif

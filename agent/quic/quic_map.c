@@ -5,14 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct qmap_ent {
-    qmap_ent *next;
+struct wv_quic__map_ent {
+    wv_quic__map_ent *next;
     void *val;
     uint8_t klen;
     uint8_t key[NGTCP2_MAX_CIDLEN];
 };
 
-void qmap_init(qmap *m) {
+void wv_quic__map_init(wv_quic__map *m) {
     m->nb = 16;
     m->n = 0;
     m->b = wv_calloc(m->nb, sizeof(*m->b));
@@ -20,11 +20,11 @@ void qmap_init(qmap *m) {
         m->seed = (uint64_t)(uintptr_t)m ^ 0x9e3779b97f4a7c15ull;
 }
 
-void qmap_dispose(qmap *m) {
+void wv_quic__map_dispose(wv_quic__map *m) {
     for (size_t i = 0; i < m->nb; i++) {
-        qmap_ent *e = m->b[i];
+        wv_quic__map_ent *e = m->b[i];
         while (e) {
-            qmap_ent *next = e->next;
+            wv_quic__map_ent *next = e->next;
             free(e);
             e = next;
         }
@@ -35,7 +35,7 @@ void qmap_dispose(qmap *m) {
 }
 
 /* FNV-1a over a seeded state, finished with a 64-bit mixer. */
-static size_t hash(const qmap *m, const uint8_t *k, size_t len) {
+static size_t hash(const wv_quic__map *m, const uint8_t *k, size_t len) {
     uint64_t h = 0xcbf29ce484222325ull ^ m->seed;
     for (size_t i = 0; i < len; i++) {
         h ^= k[i];
@@ -47,13 +47,13 @@ static size_t hash(const qmap *m, const uint8_t *k, size_t len) {
     return (size_t)h;
 }
 
-static void grow(qmap *m) {
+static void grow(wv_quic__map *m) {
     size_t nb = m->nb * 2;
-    qmap_ent **b = wv_calloc(nb, sizeof(*b));
+    wv_quic__map_ent **b = wv_calloc(nb, sizeof(*b));
     for (size_t i = 0; i < m->nb; i++) {
-        qmap_ent *e = m->b[i];
+        wv_quic__map_ent *e = m->b[i];
         while (e) {
-            qmap_ent *next = e->next;
+            wv_quic__map_ent *next = e->next;
             size_t j = hash(m, e->key, e->klen) & (nb - 1);
             e->next = b[j];
             b[j] = e;
@@ -65,16 +65,16 @@ static void grow(qmap *m) {
     m->nb = nb;
 }
 
-void qmap_put(qmap *m, const uint8_t *key, size_t klen, void *val) {
+void wv_quic__map_put(wv_quic__map *m, const uint8_t *key, size_t klen, void *val) {
     if (klen > NGTCP2_MAX_CIDLEN)
         return;
     size_t i = hash(m, key, klen) & (m->nb - 1);
-    for (qmap_ent *e = m->b[i]; e; e = e->next)
+    for (wv_quic__map_ent *e = m->b[i]; e; e = e->next)
         if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
             e->val = val;
             return;
         }
-    qmap_ent *e = wv_malloc(sizeof(*e));
+    wv_quic__map_ent *e = wv_malloc(sizeof(*e));
     e->klen = (uint8_t)klen;
     memcpy(e->key, key, klen);
     e->val = val;
@@ -84,18 +84,18 @@ void qmap_put(qmap *m, const uint8_t *key, size_t klen, void *val) {
         grow(m);
 }
 
-void *qmap_get(const qmap *m, const uint8_t *key, size_t klen) {
+void *wv_quic__map_get(const wv_quic__map *m, const uint8_t *key, size_t klen) {
     size_t i = hash(m, key, klen) & (m->nb - 1);
-    for (qmap_ent *e = m->b[i]; e; e = e->next)
+    for (wv_quic__map_ent *e = m->b[i]; e; e = e->next)
         if (e->klen == klen && memcmp(e->key, key, klen) == 0)
             return e->val;
     return NULL;
 }
 
-void qmap_del(qmap *m, const uint8_t *key, size_t klen, const void *val) {
+void wv_quic__map_del(wv_quic__map *m, const uint8_t *key, size_t klen, const void *val) {
     size_t i = hash(m, key, klen) & (m->nb - 1);
-    for (qmap_ent **pe = &m->b[i]; *pe; pe = &(*pe)->next) {
-        qmap_ent *e = *pe;
+    for (wv_quic__map_ent **pe = &m->b[i]; *pe; pe = &(*pe)->next) {
+        wv_quic__map_ent *e = *pe;
         if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
             if (val && e->val != val)
                 return;

@@ -22,23 +22,23 @@
 /* Bursts read per readiness event before yielding to the loop. */
 #define RX_ROUNDS 8
 
-struct qrx {
+struct wv_quic__rx {
     uv_poll_t poll;
     int fd; /* the dup */
     size_t slots, slot;
-    struct mmsghdr msgs[QRX_SLOTS];
-    struct iovec iov[QRX_SLOTS];
-    struct sockaddr_storage from[QRX_SLOTS];
+    struct mmsghdr msgs[WV_QUIC__RX_SLOTS];
+    struct iovec iov[WV_QUIC__RX_SLOTS];
+    struct sockaddr_storage from[WV_QUIC__RX_SLOTS];
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
-    } ctrl[QRX_SLOTS];
+    } ctrl[WV_QUIC__RX_SLOTS];
 };
 
 static void on_readable(uv_poll_t *h, int status, int events) {
     (void)events;
     wv_quic_endpoint *ep = h->data;
-    struct qrx *rx = ep->rx;
+    struct wv_quic__rx *rx = ep->rx;
     if (status < 0 || ep->closing)
         return;
     for (int round = 0; round < RX_ROUNDS && !ep->closing; round++) {
@@ -73,22 +73,22 @@ static void on_readable(uv_poll_t *h, int status, int events) {
             const uint8_t *p = ep->rxbuf + (size_t)i * rx->slot;
             /* Every segment but the last is exactly seg bytes. */
             for (size_t off = 0; off < len && !ep->closing; off += seg)
-                qep_handle_datagram(ep, p + off, WV_MIN(seg, len - off),
-                                    (const struct sockaddr *)&rx->from[i]);
+                wv_quic__ep_datagram(ep, p + off, WV_MIN(seg, len - off),
+                                     (const struct sockaddr *)&rx->from[i]);
         }
         if ((size_t)n < rx->slots)
             return;
     }
 }
 
-bool qrx_start(wv_quic_endpoint *ep, int fd) {
+bool wv_quic__rx_start(wv_quic_endpoint *ep, int fd) {
     int on = 1, off = 0;
     if (setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) != 0)
         return false;
-    struct qrx *rx = wv_calloc(1, sizeof(*rx));
+    struct wv_quic__rx *rx = wv_calloc(1, sizeof(*rx));
     rx->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    rx->slots = QRX_SLOTS;
-    rx->slot = ep->rxbuflen / QRX_SLOTS;
+    rx->slots = WV_QUIC__RX_SLOTS;
+    rx->slot = ep->rxbuflen / WV_QUIC__RX_SLOTS;
     if (rx->fd < 0 || uv_poll_init_socket(ep->loop, &rx->poll, rx->fd) != 0) {
         if (rx->fd >= 0)
             close(rx->fd);
@@ -103,17 +103,17 @@ bool qrx_start(wv_quic_endpoint *ep, int fd) {
     return true;
 }
 
-void qrx_stop(wv_quic_endpoint *ep) {
+void wv_quic__rx_stop(wv_quic_endpoint *ep) {
     if (ep->rx)
         uv_poll_stop(&ep->rx->poll);
 }
 
-void qrx_close(wv_quic_endpoint *ep, uv_close_cb cb) {
+void wv_quic__rx_close(wv_quic_endpoint *ep, uv_close_cb cb) {
     if (ep->rx && !uv_is_closing((uv_handle_t *)&ep->rx->poll))
         uv_close((uv_handle_t *)&ep->rx->poll, cb);
 }
 
-void qrx_dispose(wv_quic_endpoint *ep) {
+void wv_quic__rx_dispose(wv_quic_endpoint *ep) {
     if (!ep->rx)
         return;
     close(ep->rx->fd);

@@ -12,9 +12,22 @@
 static const char priority[] = "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"
                                "+AES-256-GCM:+CHACHA20-POLY1305:%DISABLE_TLS13_COMPAT_MODE";
 
-static const gnutls_datum_t alpn = {(unsigned char *)WV_QUIC_ALPN, sizeof(WV_QUIC_ALPN) - 1};
+/* The endpoint's ALPN: WV_QUIC_ALPN except in the interop tests. */
+static gnutls_datum_t alpn_of(const wv_quic_endpoint *ep) {
+    return (gnutls_datum_t){(unsigned char *)ep->alpn, (unsigned)strlen(ep->alpn)};
+}
 
-int qtls_endpoint_init(wv_quic_endpoint *ep, const wv_identity *id) {
+static bool is_alpn(gnutls_session_t s, const wv_quic_endpoint *ep) {
+    gnutls_datum_t sel, want = alpn_of(ep);
+    return gnutls_alpn_get_selected_protocol(s, &sel) >= 0 && sel.size == want.size &&
+           memcmp(sel.data, want.data, want.size) == 0;
+}
+
+bool wv_quic__tls_alpn_ok(const wv_quic_conn *c) {
+    return is_alpn(c->tls, c->ep);
+}
+
+int wv_quic__tls_endpoint_init(wv_quic_endpoint *ep, const wv_identity *id) {
     gnutls_x509_crt_t crt = wv_identity_gnutls_crt(id);
     if (gnutls_certificate_allocate_credentials(&ep->cred) < 0)
         return WV_ERR_CRYPTO;
@@ -29,7 +42,7 @@ fail:
     return WV_ERR_CRYPTO;
 }
 
-void qtls_endpoint_dispose(wv_quic_endpoint *ep) {
+void wv_quic__tls_endpoint_dispose(wv_quic_endpoint *ep) {
     if (ep->prio)
         gnutls_priority_deinit(ep->prio);
     if (ep->cred)
@@ -55,7 +68,7 @@ static int verify_peer(gnutls_session_t s) {
         return GNUTLS_E_CERTIFICATE_ERROR;
     const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
     if (!certs || n < 1) {
-        WV_WARN(c->ep->log, QSUB, "peer sent no certificate");
+        WV_WARN(c->ep->log, WV_QUIC__SUB, "peer sent no certificate");
         return GNUTLS_E_CERTIFICATE_ERROR;
     }
     if (gnutls_hash_fast(GNUTLS_DIG_SHA256, certs[0].data, certs[0].size, c->peer_fp) < 0)
@@ -65,7 +78,7 @@ static int verify_peer(gnutls_session_t s) {
         char want[WV_FINGERPRINT_HEX_LEN + 1], got[WV_FINGERPRINT_HEX_LEN + 1];
         wv_fingerprint_to_hex(c->pin, want);
         wv_fingerprint_to_hex(c->peer_fp, got);
-        WV_WARN(c->ep->log, QSUB, "peer certificate %s does not match pin %s", got, want);
+        WV_WARN(c->ep->log, WV_QUIC__SUB, "peer certificate %s does not match pin %s", got, want);
         return GNUTLS_E_CERTIFICATE_ERROR;
     }
     return 0;
@@ -75,9 +88,7 @@ static int verify_peer(gnutls_session_t s) {
  * let GnuTLS continue without one. */
 static int client_hello_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
                              const gnutls_datum_t *msg) {
-    gnutls_datum_t sel;
-    if (gnutls_alpn_get_selected_protocol(s, &sel) < 0 || sel.size != alpn.size ||
-        memcmp(sel.data, alpn.data, alpn.size) != 0)
+    if (!is_alpn(s, session_conn(s)->ep))
         return GNUTLS_E_NO_APPLICATION_PROTOCOL;
     return 0;
 }
@@ -87,7 +98,7 @@ static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref) {
     return c->nc;
 }
 
-int qtls_session_new(wv_quic_conn *c) {
+int wv_quic__tls_session_new(wv_quic_conn *c) {
     unsigned flags = (c->server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_TICKETS;
     if (gnutls_init(&c->tls, flags) < 0)
         return WV_ERR_CRYPTO;
@@ -99,6 +110,7 @@ int qtls_session_new(wv_quic_conn *c) {
         goto fail;
     if (gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, c->ep->cred) < 0)
         goto fail;
+    gnutls_datum_t alpn = alpn_of(c->ep);
     if (gnutls_alpn_set_protocols(c->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY) < 0)
         goto fail;
     c->conn_ref.get_conn = get_conn;

@@ -4,7 +4,11 @@
   docker-compose) and defines mosquitto, aws, local, iperf3;
 - every package the Dockerfile installs (the runtime stage's list
   scripts/packages-runtime.txt, and the helper stages' names) is a real
-  Debian package (`apt-cache show`);
+  package of the Debian suite its FROM lines name (`apt-cache show`; when
+  that is not this host's suite, against that suite's index, fetched with
+  apt from the mirror of this host's own sources into the build tree and
+  kept for a day), and so is every name of scripts/packages.txt, which the
+  build stage installs there with scripts/setup;
 - the build stage installs with scripts/setup (which reads
   scripts/packages.txt, the list the tests use) and copies what it needs;
 - the site configs of the compose file import cleanly;
@@ -12,11 +16,13 @@
   bootstraps a site from WOVENET_* variables, writes a 0600 API token,
   serves /healthz (the HEALTHCHECK) and the API with that token only, and
   stops with exit 0 on SIGTERM."""
+import glob
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -44,9 +50,83 @@ def listed(path):
     return [l.strip() for l in open(path) if l.strip() and not l.lstrip().startswith("#")]
 
 
-def known_packages(names):
-    """The names apt-cache shows a record for (one call: each costs seconds)."""
-    r = subprocess.run(["apt-cache", "show", "--no-all-versions", *names],
+def host_codename():
+    with open("/etc/os-release") as f:
+        m = re.search(r"^VERSION_CODENAME=\"?([a-z]+)", f.read(), re.M)
+    return m.group(1) if m else ""
+
+
+def host_mirror():
+    """URI and Signed-By of the host's enabled Debian main suite entry
+    (deb822 *.sources or one-line lists), as scripts/setup reads them."""
+    suite = host_codename()
+    files = sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))
+    for path in files:
+        for stanza in re.split(r"\n\s*\n", open(path).read()):
+            f = {}
+            for line in stanza.splitlines():
+                m = re.match(r"([A-Za-z-]+):\s*(.*)", line)
+                if m and not line.startswith("#"):
+                    f[m.group(1).lower()] = m.group(2).strip()
+            if ("deb" in f.get("types", "").split() and suite in f.get("suites", "").split()
+                    and "main" in f.get("components", "").split()
+                    and f.get("enabled", "yes").lower() not in ("no", "false") and f.get("uris")):
+                signed = f.get("signed-by", "")
+                return f["uris"].split()[0], signed if signed.startswith("/") else ""
+    for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+        if not os.path.exists(path):
+            continue
+        for line in open(path):
+            m = re.match(r"\s*deb\s+(\[[^]]*\]\s+)?(\S+)\s+(\S+)\s+(.*)", line)
+            if m and m.group(3) == suite and "main" in m.group(4).split():
+                sb = re.search(r"signed-by=([^\s\]]+)", m.group(1) or "")
+                return m.group(2), sb.group(1) if sb else ""
+    return None, ""
+
+
+def apt_for(codename):
+    """apt options that make apt-cache answer for codename: none for this
+    host's own suite; else a private apt state under the build tree with
+    that suite's main index (updated when older than a day)."""
+    if codename == host_codename():
+        return []
+    root = os.path.join(t.BUILD, f"apt-{codename}")
+    opts = ["-o", f"Dir::Etc::SourceList={root}/sources.list",
+            "-o", f"Dir::Etc::SourceParts={root}/parts",
+            "-o", f"Dir::Etc::Preferences={root}/preferences",
+            "-o", f"Dir::Etc::PreferencesParts={root}/parts",
+            "-o", f"Dir::State::Lists={root}/lists", "-o", f"Dir::State::status={root}/status",
+            "-o", f"Dir::Cache={root}/cache", "-o", "Acquire::Languages=none"]
+    stamp = os.path.join(root, "updated")
+    if os.path.exists(stamp) and time.time() - os.path.getmtime(stamp) < 86400:
+        return opts
+    uri, signed = host_mirror()
+    t.check(uri is not None, f"this host's apt sources name a Debian mirror ({uri})")
+    if not uri:
+        return None
+    for sub in ("parts", "lists/partial", "cache/archives/partial"):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    signed = signed or "/usr/share/keyrings/debian-archive-keyring.gpg"
+    with open(os.path.join(root, "sources.list"), "w") as f:
+        f.write(f"deb [signed-by={signed}] {uri} {codename} main\n")
+    for name in ("preferences", "status"):
+        open(os.path.join(root, name), "w").close()
+    r = subprocess.run(["apt-get", *opts, "update", "-qq"], capture_output=True, text=True,
+                       timeout=600)
+    t.check(r.returncode == 0, f"the {codename} index from {uri} ({r.stderr.strip()[:300]})")
+    if r.returncode != 0:
+        return None
+    open(stamp, "w").close()
+    return opts
+
+
+def known_packages(names, codename):
+    """The names apt-cache shows a record for in codename (one call: each
+    costs seconds)."""
+    opts = apt_for(codename)
+    if opts is None:
+        return set()
+    r = subprocess.run(["apt-cache", *opts, "show", "--no-all-versions", *names],
                        capture_output=True, text=True)
     return set(re.findall(r"^Package: (\S+)$", r.stdout, re.M))
 
@@ -76,9 +156,18 @@ def main():
                 pkgs += [w for w in m.group(1).split() if not w.startswith(("-", "$"))
                          and re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", w)]
     t.check(len(pkgs) >= 10, f"{len(pkgs)} packages found in the Dockerfile")
-    known = known_packages(sorted(set(pkgs)))
+    suites = set(re.findall(r"^\s*FROM\s+debian:([a-z]+)", text, re.M | re.I))
+    t.check_eq(len(suites), 1, f"every stage is on one Debian suite ({sorted(suites)})")
+    codename = sorted(suites)[0] if suites else ""
+    known = known_packages(sorted(set(pkgs)), codename)
     for p in sorted(set(pkgs)):
-        t.check(p in known, f"Debian package {p} exists (apt-cache show)")
+        t.check(p in known, f"Debian {codename} package {p} exists (apt-cache show)")
+    # The build stage runs scripts/setup there: the test and build list too.
+    build_pkgs = sorted(set(listed(os.path.join(SRC, "scripts", "packages.txt"))))
+    known = known_packages(build_pkgs, codename)
+    missing = [p for p in build_pkgs if p not in known]
+    t.check(not missing, f"every name of scripts/packages.txt is a Debian {codename} package"
+            f" (missing: {missing})")
 
     build = "\n".join(st.get("build", []))
     t.check(re.search(r"^\s*RUN\s+scripts/setup\b", build, re.M) is not None,

@@ -1,9 +1,10 @@
 """Loopback-sized datagrams, and what happens when the path is narrower.
 
 A peer at one of the host's own addresses gets 32000-byte datagrams (the
-route is the loopback device; docs/QUIC.md).
+route is the loopback device; since ngtcp2 1.x PMTUD finds that size by
+probing, before it was guessed from the route; docs/QUIC.md).
 
-1. Where that guess is wrong: a router that runs a site and forwards one of
+1. Where a local-looking route is not the path: a router that runs a site and forwards one of
    its own public ports to a site behind it. "router" dials "inside" at its
    own public address 198.51.100.1, which its nftables OUTPUT rule forwards
    (DNAT) over a LAN link of MTU 1500 to 203.0.113.2. The bytes must arrive

@@ -5,6 +5,10 @@
  *              [socket buffer KiB]
  *
  * A small socket buffer exercises the EAGAIN queue of the send path.
+ * max_udp_payload "pN" (e.g. p32000): start at 1200 bytes and let PMTUD
+ * probe up to N (local_udp_payload = N) instead of sending N from the
+ * start; the output then says when the sender's datagrams reached their
+ * final size.
  */
 #include "wv/base.h"
 #include "wv/crypto.h"
@@ -24,6 +28,8 @@ typedef struct bench {
     uint64_t total, sent, recvd;
     uint64_t t_start, t_end;
     bool done, failed;
+    size_t want_payload, last_payload; /* pN: the ceiling, the last size seen */
+    uint64_t t_reached, at_reached;    /* when that size came (ns after start), at which byte */
 } bench;
 
 static void pump(bench *b) {
@@ -58,6 +64,15 @@ static void on_data(wv_quic_conn *c, int64_t sid, const uint8_t *d, size_t len, 
     bench *b = user;
     b->recvd += len;
     wv_quic_stream_consumed(c, sid, len);
+    if (b->want_payload && b->last_payload < b->want_payload && b->conn) {
+        wv_quic_conn_stats st;
+        wv_quic_conn_stats_get(b->conn, &st);
+        if (st.max_udp_payload != b->last_payload) {
+            b->last_payload = st.max_udp_payload;
+            b->t_reached = uv_hrtime() - b->t_start;
+            b->at_reached = b->recvd;
+        }
+    }
     if (fin) {
         b->t_end = uv_hrtime();
         b->done = true;
@@ -91,7 +106,10 @@ int main(int argc, char **argv) {
     uint64_t mib = argc > 1 ? strtoull(argv[1], NULL, 10) : 256;
     wv_quic_config cfg;
     wv_quic_config_default(&cfg);
-    if (argc > 2)
+    size_t probe_to = 0;
+    if (argc > 2 && argv[2][0] == 'p')
+        cfg.local_udp_payload = probe_to = strtoul(argv[2] + 1, NULL, 10);
+    else if (argc > 2)
         cfg.max_udp_payload = strtoul(argv[2], NULL, 10);
     if (argc > 3) {
         const char *names[] = {"cubic", "reno", "bbr", "bbr2"};
@@ -103,7 +121,7 @@ int main(int argc, char **argv) {
     if (argc > 5)
         cfg.sock_buf = strtoul(argv[5], NULL, 10) * 1024;
 
-    bench b = {.total = mib << 20};
+    bench b = {.total = mib << 20, .want_payload = probe_to};
     memset(b.chunk, 0x5a, sizeof(b.chunk));
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -158,5 +176,10 @@ int main(int argc, char **argv) {
            "process CPU %.2f s = %.1f MB per CPU-second\n",
            (unsigned long long)mib, secs, (double)b.total / secs / 1e6, cfg.max_udp_payload,
            (int)cfg.cc, v6 ? "ipv6" : "ipv4", cpu, (double)b.total / cpu / 1e6);
+    if (probe_to)
+        printf("quic_bench: PMTUD to %zu: datagrams of %zu bytes after %.2f ms (%.2f MiB "
+               "received)\n",
+               probe_to, b.last_payload, (double)b.t_reached / 1e6,
+               (double)b.at_reached / (1 << 20));
     return 0;
 }

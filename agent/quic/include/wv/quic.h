@@ -1,7 +1,7 @@
 #ifndef WV_QUIC_H
 #define WV_QUIC_H
 /* The QUIC transport: endpoints, connections and bidirectional streams over
- * ngtcp2 0.12 + GnuTLS, driven by a libuv loop.
+ * ngtcp2 1.x + GnuTLS, driven by a libuv loop.
  *
  * An endpoint is one UDP socket. It serves inbound connections (when
  * cfg.accept is set) and dials outbound ones from the same socket, routing
@@ -24,8 +24,8 @@
  * stream ID is the app's from stream_open()/on_stream_open() until
  * on_stream_close(), which fires exactly once for each such stream, also
  * for streams still open when the connection ends (before on_conn_closed). */
-#include "wv/crypto.h"
 #include "wv/base.h"
+#include "wv/crypto.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,7 +40,12 @@
 typedef struct wv_quic_endpoint wv_quic_endpoint;
 typedef struct wv_quic_conn wv_quic_conn;
 
+/* ngtcp2's congestion controllers. Its BBR is BBR v2, so BBR and BBR2
+ * name the same one (BBR2 is kept for configurations that name it). */
 enum wv_quic_cc { WV_QUIC_CC_CUBIC = 0, WV_QUIC_CC_RENO, WV_QUIC_CC_BBR, WV_QUIC_CC_BBR2 };
+
+/* Room for PMTUD probe sizes in wv_quic_config.pmtud_probes. */
+#define WV_QUIC_PMTUD_MAX_PROBES 12
 
 typedef struct wv_quic_config {
     /* Receive windows we grant, in bytes. The defaults cover ~1 Gbit/s over
@@ -54,16 +59,29 @@ typedef struct wv_quic_config {
     uint32_t keepalive_ms;         /* PING after this much quiet; default 2500, 0 = off */
     uint32_t handshake_timeout_ms; /* default 10000 */
     enum wv_quic_cc cc;            /* default CUBIC */
-    /* Largest UDP payload we send. Default 1452 (what PMTUD reaches);
-     * larger values are for known paths (loopback, jumbo frames) and turn
-     * off ngtcp2's payload-size shaping. Max 65527. */
+    /* Datagram sizes. ngtcp2 starts every connection at 1200 bytes and
+     * its Path MTU Discovery probes the sizes of pmtud_probes (those up
+     * to the ceiling, plus the ceiling itself): a probe the path carries
+     * raises the connection's datagrams to its size, one it loses three
+     * times ends the search above it. The ceiling is the larger of
+     * max_udp_payload and local_udp_payload.
+     *
+     * max_udp_payload: default 1452 (the 1500-byte MTU of most paths).
+     * Above 1452 it is exact for every peer: sent from the start, no
+     * probing (a known path: loopback, jumbo frames). Max 65527. */
     size_t max_udp_payload;
-    /* Largest UDP payload towards a peer at one of this host's own
-     * addresses, whose route is the loopback device (MTU 64 KiB: TCP uses
-     * 64 KiB segments there too), capped by that route's MTU. Decided per
-     * connection when it is created. 0 (default): max_udp_payload for every
-     * peer. 1200..65527. */
+    /* How far PMTUD may go above max_udp_payload, on paths that take it:
+     * the loopback device towards a peer at one of this host's own
+     * addresses (MTU 64 KiB: TCP uses 64 KiB segments there too), jumbo
+     * frames (9000). The path decides, by probing, per connection.
+     * 0 (default): max_udp_payload is the ceiling. 1200..65527. */
     size_t local_udp_payload;
+    /* PMTUD probe sizes in UDP payload bytes, tried in this order; the
+     * list ends at the first 0. Sizes above the ceiling are skipped and the
+     * ceiling is always tried last. All 0 (default): 1452, 1444, 1406,
+     * 1342, 1232 (the first that fits, for paths below 1500), then 8952
+     * (jumbo frames), 32000, 65488 and 65507 (loopback). Each 1201..65527. */
+    uint16_t pmtud_probes[WV_QUIC_PMTUD_MAX_PROBES];
     size_t sock_buf; /* SO_RCVBUF/SO_SNDBUF wish; default 8 MiB */
     /* Secret for stateless-reset tokens. Give a stable one (e.g. derived
      * from the site key) so that after a restart peers holding old
@@ -221,7 +239,7 @@ typedef struct wv_quic_conn_stats {
     uint64_t bytes_sent, bytes_recv; /* UDP payload bytes */
     uint64_t pkts_sent, pkts_recv;
     uint64_t streams_open;
-    size_t max_udp_payload; /* the largest datagram this connection sends */
+    size_t max_udp_payload; /* the largest datagram this connection sends (PMTUD's state) */
     struct sockaddr_storage local, remote;
 } wv_quic_conn_stats;
 
