@@ -20,16 +20,8 @@ uint64_t wv_quic__now(void) {
 
 static void arm_timer(wv_quic_conn *c);
 
-void wv_quic__addr_str(const wv_quic_conn *c, char out[64]) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    const struct sockaddr *sa = (const struct sockaddr *)&c->remote;
-    if (sa->sa_family == AF_INET6) {
-        uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof(ip));
-        snprintf(out, 64, "[%s]:%d", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
-    } else {
-        uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof(ip));
-        snprintf(out, 64, "%s:%d", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
-    }
+void wv_quic__addr_str(const wv_quic_conn *c, char out[WV_ADDR_STRLEN]) {
+    wv_addr_format((const struct sockaddr *)&c->remote, out);
 }
 
 /* Fires the app's on_handshake_done right here rather than after

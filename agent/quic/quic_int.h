@@ -205,7 +205,8 @@ bool wv_quic__tls_alpn_ok(const wv_quic_conn *c);
 
 /* "ip:port" / "[ip6]:port" of the peer, for logs. (To be replaced by
  * wv_addr_format() of wv/base.h once that lands.) */
-void wv_quic__addr_str(const wv_quic_conn *c, char out[64]);
+/* The peer's address as text (wv_addr_format). */
+void wv_quic__addr_str(const wv_quic_conn *c, char out[WV_ADDR_STRLEN]);
 
 /* quic_endpoint.c */
 /* Both return 0, or UV_EMSGSIZE when the kernel refused a datagram as
