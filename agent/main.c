@@ -138,6 +138,10 @@ int main(int argc, char **argv) {
         return wv_cli_export(&cli);
     case WV_CLI_TOKEN_CREATE:
         return wv_cli_token_create(&cli);
+    case WV_CLI_TOKEN_LIST:
+        return wv_cli_token_list(&cli);
+    case WV_CLI_TOKEN_REVOKE:
+        return wv_cli_token_revoke(&cli);
     case WV_CLI_STATUS:
         return wv_cli_status(&cli);
     case WV_CLI_APPLY:

@@ -213,6 +213,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     wv_api_routes_collections(api);
     wv_api_routes_config(api);
     wv_api_routes_misc(api);
+    wv_api_routes_tokens(api);
     wv_api_routes_static(api);
     err = wv_http_start(http);
     if (err) {

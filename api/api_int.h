@@ -65,6 +65,7 @@ void wv_api_routes_site(wv_api *api);
 void wv_api_routes_collections(wv_api *api);
 void wv_api_routes_config(wv_api *api);
 void wv_api_routes_misc(wv_api *api);
+void wv_api_routes_tokens(wv_api *api);
 void wv_api_routes_static(wv_api *api);
 
 #endif

@@ -1,4 +1,4 @@
-/* The one-shot commands: import, export, token create. */
+/* The one-shot commands: import, export, token create/list/revoke. */
 #include "wv/cli.h"
 #include "wv/base.h"
 #include "wv/config.h"
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void print_verr(const char *text, size_t len, const wv_verr *err, int rc) {
@@ -120,20 +121,35 @@ int wv_cli_export(const struct wv_cli *cli) {
     return code;
 }
 
+static bool token_name_ok(const char *name) {
+    if (wv_valid_name(name))
+        return true;
+    fprintf(stderr,
+            "token: name: invalid name \"%.64s\" (1..255 of A-Z a-z 0-9 . _ -, "
+            "starting with a letter or digit)\n",
+            name);
+    return false;
+}
+
 int wv_cli_token_create(const struct wv_cli *cli) {
-    if (!wv_valid_name(cli->name)) {
-        fprintf(stderr,
-                "token: name: invalid name \"%.64s\" (1..255 of A-Z a-z 0-9 . _ -, "
-                "starting with a letter or digit)\n",
-                cli->name);
+    if (!token_name_ok(cli->name))
         return WV_EXIT_FAIL;
-    }
+    long long life = cli->expires ? wv_parse_duration(cli->expires) : 0;
     wv_log *log;
     wv_store *st;
     int code = open_store(cli->db, true, &log, &st);
     if (code == WV_EXIT_OK) {
         char *token = NULL;
-        int rc = wv_store_token_create(st, cli->name, &token);
+        /* The first credential turns authentication on for every client,
+         * loopback included: say so, on stderr (stdout is the token). */
+        int before = wv_store_token_count(st);
+        json_t *users = NULL;
+        bool had_users = wv_store_get_basic_auth_hashes(st, &users) == 0 &&
+                         json_array_size(users) > 0;
+        json_decref(users);
+        int64_t expires = life > 0 ? (int64_t)time(NULL) + life : 0;
+        int rc = wv_store_token_create_ex(st, cli->name, cli->scope ? cli->scope : "write",
+                                          expires, &token);
         if (rc == WV_ERR_EXISTS) {
             fprintf(stderr, "token: name: a token named \"%s\" already exists\n", cli->name);
             code = WV_EXIT_FAIL;
@@ -144,6 +160,77 @@ int wv_cli_token_create(const struct wv_cli *cli) {
             printf("%s\n", token);
             wv_memwipe(token, strlen(token));
             free(token);
+            if (before == 0 && !had_users)
+                fprintf(stderr,
+                        "wovenet: this is the site's first API credential: from now on every API "
+                        "request needs one, also from loopback (wovenet status --token T or "
+                        "WOVENET_TOKEN=T; curl -H \"Authorization: Bearer T\"). Revoke it with "
+                        "`wovenet token revoke %s` to go back to open loopback access.\n",
+                        cli->name);
+        }
+    }
+    close_store(log, st);
+    return code;
+}
+
+static const char *or_never(json_t *v) {
+    return json_is_string(v) ? json_string_value(v) : "never";
+}
+
+int wv_cli_token_list(const struct wv_cli *cli) {
+    wv_log *log;
+    wv_store *st;
+    int code = open_store(cli->db, true, &log, &st);
+    json_t *list = NULL;
+    if (code == WV_EXIT_OK && wv_store_token_list(st, &list) != 0) {
+        fprintf(stderr, "wovenet: token list: cannot read the tokens\n");
+        code = WV_EXIT_FAIL;
+    }
+    if (code == WV_EXIT_OK && cli->json) {
+        char *text = json_dumps(list, JSON_INDENT(2));
+        puts(text ? text : "[]");
+        free(text);
+    } else if (code == WV_EXIT_OK) {
+        size_t i;
+        json_t *t;
+        printf("%-24s %-8s %-21s %-21s %-21s %s\n", "NAME", "SCOPE", "CREATED", "EXPIRES",
+               "LAST USED", "STATE");
+        json_array_foreach(list, i, t) {
+            printf("%-24s %-8s %-21s %-21s %-21s %s\n",
+                   json_string_value(json_object_get(t, "name")),
+                   json_string_value(json_object_get(t, "scope")),
+                   json_string_value(json_object_get(t, "created")),
+                   or_never(json_object_get(t, "expires")),
+                   or_never(json_object_get(t, "lastUsed")),
+                   json_is_true(json_object_get(t, "expired")) ? "expired" : "valid");
+        }
+        if (!json_array_size(list))
+            printf("(no tokens: the API needs none while it listens on loopback)\n");
+    }
+    json_decref(list);
+    close_store(log, st);
+    if (code == WV_EXIT_OK && fflush(stdout) != 0)
+        code = WV_EXIT_FAIL;
+    return code;
+}
+
+int wv_cli_token_revoke(const struct wv_cli *cli) {
+    if (!token_name_ok(cli->name))
+        return WV_EXIT_FAIL;
+    wv_log *log;
+    wv_store *st;
+    int code = open_store(cli->db, true, &log, &st);
+    if (code == WV_EXIT_OK) {
+        int rc = wv_store_token_delete(st, cli->name);
+        if (rc == WV_ERR_NOTFOUND) {
+            fprintf(stderr, "token: name: no token named \"%s\" (see wovenet token list)\n",
+                    cli->name);
+            code = WV_EXIT_FAIL;
+        } else if (rc) {
+            fprintf(stderr, "token: %s\n", wv_strerror(rc));
+            code = WV_EXIT_FAIL;
+        } else {
+            printf("revoked token %s\n", cli->name);
         }
     }
     close_store(log, st);

@@ -602,8 +602,24 @@ static void remote_app_max_connections(void **state) {
                "remoteApps[0].maxConnections", "out of range");
 }
 
+static void durations(void **state) {
+    assert_int_equal(wv_parse_duration("never"), 0);
+    assert_int_equal(wv_parse_duration("90"), 90);
+    assert_int_equal(wv_parse_duration("3600s"), 3600);
+    assert_int_equal(wv_parse_duration("90m"), 5400);
+    assert_int_equal(wv_parse_duration("12h"), 43200);
+    assert_int_equal(wv_parse_duration("30d"), 30 * 86400);
+    assert_int_equal(wv_parse_duration("2w"), 14 * 86400);
+    const char *bad[] = {"", "0", "d", "-1d", "+1d", "1x", "1dd", "1 d", "soon", "99999999999d",
+                         "3661d", NULL};
+    for (int i = 0; bad[i]; i++)
+        assert_int_equal(wv_parse_duration(bad[i]), -1);
+    assert_int_equal(wv_parse_duration(NULL), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(durations),
         cmocka_unit_test(names),        cmocka_unit_test(parsers),     cmocka_unit_test(sockets),
         cmocka_unit_test(exposed_apps), cmocka_unit_test(remote_apps), cmocka_unit_test(site),
         cmocka_unit_test(documents),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -506,6 +507,44 @@ static void tokens(void **state) {
     free(tok2);
 }
 
+/* Scope, expiry and last use (schema/003_tokens.sql). */
+static void token_lifecycle(void **state) {
+    struct fx *f = *state;
+    char *w, *r, *old, *none;
+    struct wv_token_info ti;
+    assert_int_equal(wv_store_token_create_ex(f->st, "w", NULL, 0, &w), 0);
+    assert_int_equal(wv_store_token_create_ex(f->st, "r", "read", time(NULL) + 3600, &r), 0);
+    assert_int_equal(wv_store_token_create_ex(f->st, "old", "metrics", time(NULL) - 1, &old), 0);
+    assert_int_equal(wv_store_token_create_ex(f->st, "x", "admin", 0, &none), WV_ERR_INVAL);
+    assert_null(none);
+    assert_int_equal(wv_store_token_count(f->st), 3);
+    assert_int_equal(wv_store_token_auth(f->st, w, &ti), 0);
+    assert_string_equal(ti.name, "w");
+    assert_string_equal(ti.scope, "write");
+    assert_true(ti.last_used > 0);
+    assert_int_equal(wv_store_token_auth(f->st, r, &ti), 0);
+    assert_string_equal(ti.scope, "read");
+    /* Expired: refused, but named so the API can say why. */
+    assert_int_equal(wv_store_token_auth(f->st, old, &ti), WV_ERR_AUTH);
+    assert_true(ti.expired);
+    assert_string_equal(ti.name, "old");
+    assert_int_equal(wv_store_token_check(f->st, old), WV_ERR_AUTH);
+    json_t *list;
+    assert_int_equal(wv_store_token_list(f->st, &list), 0);
+    json_t *o = json_array_get(list, 0), *rr = json_array_get(list, 1), *ww = json_array_get(list, 2);
+    assert_string_equal(json_string_value(json_object_get(o, "name")), "old");
+    assert_true(json_is_true(json_object_get(o, "expired")));
+    assert_true(json_is_null(json_object_get(o, "lastUsed")));
+    assert_true(json_is_string(json_object_get(rr, "expires")));
+    assert_true(json_is_null(json_object_get(ww, "expires")));
+    assert_true(json_is_string(json_object_get(ww, "lastUsed")));
+    json_decref(list);
+    assert_int_equal(wv_store_revision(f->st), 0);
+    free(w);
+    free(r);
+    free(old);
+}
+
 static void collect_site(const char *name, const char *announcement, void *arg) {
     json_array_append_new(arg, json_pack("[s, s]", name, announcement));
 }
@@ -567,6 +606,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(apply_plan_dry_run_and_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(apply_requires_key_when_none_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(token_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(known_sites_are_runtime_state, setup, teardown),
         cmocka_unit_test_setup_teardown(identity, setup, teardown),
     };

@@ -86,13 +86,38 @@ int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, js
 /* --- API tokens (stored as SHA-256 hashes) ------------------------------------ */
 /* Tokens and the identity are not part of the desired-state document: these
  * calls do not move the revision. */
+/* Creates a token named name (name rule) with full access and no expiry:
+ * wv_store_token_create_ex(st, name, "write", 0, token). */
+int wv_store_token_create(wv_store *st, const char *name, char **token);
 /* Creates a token named name (name rule); *token receives the clear token
  * "wvt_" + 43 base64url chars, shown once; caller wipes and frees.
- * WV_ERR_EXISTS if the name is taken, WV_ERR_INVAL for a bad name. */
-int wv_store_token_create(wv_store *st, const char *name, char **token);
-/* 0 if token matches a stored one (constant-time compare), else WV_ERR_AUTH. */
+ * scope: "write" (everything; NULL means this), "read" (GET/HEAD only) or
+ * "metrics" (GET /metrics only). expires: Unix seconds after which the
+ * token is refused, 0 for never. WV_ERR_EXISTS if the name is taken,
+ * WV_ERR_INVAL for a bad name, scope or expiry. */
+int wv_store_token_create_ex(wv_store *st, const char *name, const char *scope, int64_t expires,
+                             char **token);
+/* What a valid token is. */
+struct wv_token_info {
+    char name[256];
+    char scope[16];     /* "write", "read", "metrics" */
+    int64_t expires;    /* Unix seconds, 0 never */
+    int64_t last_used;  /* Unix seconds, 0 never */
+    bool expired;       /* set (with WV_ERR_AUTH) for a known but expired token */
+};
+/* 0 and *info (may be NULL) if token matches a stored, unexpired one
+ * (constant-time compare over every row); records the use (at most once a
+ * minute). WV_ERR_AUTH otherwise; for an expired token info->expired and
+ * info->name are set. */
+int wv_store_token_auth(wv_store *st, const char *token, struct wv_token_info *info);
+/* wv_store_token_auth without the details. */
 int wv_store_token_check(wv_store *st, const char *token);
-int wv_store_token_list(wv_store *st, json_t **out); /* [{name, created}] */
+/* [{name, created, scope, expires, lastUsed, expired}] sorted by name;
+ * times ISO 8601 UTC or null (never). */
+int wv_store_token_list(wv_store *st, json_t **out);
+/* How many tokens exist (expired ones included), or WV_ERR_DB. */
+int wv_store_token_count(wv_store *st);
+/* 0 or WV_ERR_NOTFOUND. */
 int wv_store_token_delete(wv_store *st, const char *name);
 
 /* --- The site's TLS identity (PEM), never exported ------------------------------- */
