@@ -8,6 +8,7 @@
 #include "wv/mesh.h"
 #include "wv/apps.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ struct wv_agent {
     wv_reconciler *rec;
     wv_mesh *mesh;
     bool started;
+    char error[320]; /* why start failed, for the command line */
     int closing; /* parts still closing */
     wv_agent_stop_cb stop_cb;
     void *stop_user;
@@ -204,10 +206,12 @@ static int start_api(wv_agent *a, json_t *site) {
     const char *unsafe = wv_api_check_listen_safety(a->api_listen, a->store);
     if (unsafe) {
         WV_ERROR(a->log, SUB, "refusing to serve the API on %s: %s", a->api_listen, unsafe);
-        fprintf(stderr, "wovenet: refusing to serve the API on %s: %s\n", a->api_listen, unsafe);
+        snprintf(a->error, sizeof(a->error), "refusing to serve the API on %s: %s", a->api_listen,
+                 unsafe);
         return WV_ERR_AUTH;
     }
-    struct wv_api_opts o = {.listen = a->api_listen};
+    char why[256] = "";
+    struct wv_api_opts o = {.listen = a->api_listen, .why = why};
     char *cert = NULL, *key = NULL;
     json_t *tls = json_object_get(ra, "tls");
     if (json_is_true(json_object_get(tls, "enabled"))) {
@@ -215,7 +219,12 @@ static int start_api(wv_agent *a, json_t *site) {
         if (rc == 0)
             rc = wv_read_file(json_string_value(json_object_get(tls, "key")), 1 << 20, &key);
         if (rc != 0) {
-            WV_ERROR(a->log, SUB, "cannot read the API's TLS certificate or key file");
+            const char *which = cert ? "key" : "cert";
+            WV_ERROR(a->log, SUB, "cannot read the API's TLS %s file (restfulApi.tls.%s)", which,
+                     which);
+            snprintf(a->error, sizeof(a->error),
+                     "the API's TLS %s file (restfulApi.tls.%s) cannot be read: %s", which, which,
+                     rc == WV_ERR_TOOBIG ? "larger than 1 MiB" : "no such file or no access");
             free(cert);
             free(key);
             return rc;
@@ -234,8 +243,8 @@ static int start_api(wv_agent *a, json_t *site) {
     free(cert);
     if (rc != 0) {
         a->api = NULL;
-        fprintf(stderr, "wovenet: cannot serve the API on %s: %s\n", a->api_listen,
-                wv_strerror(rc));
+        snprintf(a->error, sizeof(a->error), "the API: %s",
+                 why[0] ? why : wv_strerror(rc));
         return rc;
     }
     WV_INFO(a->log, SUB, "REST API and dashboard on %s://%s/", o.tls_cert_pem ? "https" : "http",
@@ -277,6 +286,10 @@ int wv_agent_start(wv_agent *a) {
             a->site_name[0] ? a->site_name : "(unconfigured)",
             (long long)wv_store_revision(a->store));
     return 0;
+}
+
+const char *wv_agent_error(const wv_agent *a) {
+    return a->error;
 }
 
 const char *wv_agent_site_name(const wv_agent *a) {

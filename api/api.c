@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +178,8 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     const char *listen = opts && opts->listen ? opts->listen : "127.0.0.1:18080";
     if (wv_parse_hostport(listen, &ss) != 0) {
         WV_ERROR(log, WV_API_SUB, "bad listen address %s", listen);
+        if (opts && opts->why)
+            snprintf(opts->why, 256, "bad listen address %s (ADDR:PORT or [v6]:PORT)", listen);
         return WV_ERR_INVAL;
     }
     struct wv_http_opts ho = {
@@ -188,6 +191,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
         .rate_per_s = opts ? opts->rate_per_s : 0,
         .rate_burst = opts ? opts->rate_burst : 0,
         .rate_loopback = opts ? opts->rate_loopback : false,
+        .why = opts ? opts->why : NULL,
     };
     wv_http *http;
     int err = wv_http_new(loop, log, &ho, &http);

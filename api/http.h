@@ -39,7 +39,13 @@ struct wv_http_opts {
      * local user can already reach the store; benchmarks run there). */
     unsigned rate_per_s, rate_burst;
     bool rate_loopback;
+    /* Optional, at least WV_HTTP_WHY_LEN bytes: receives why wv_http_start
+     * failed, naming the cause ("127.0.0.1:18080: address already in use",
+     * "the TLS certificate or key is invalid: ..."). Not copied: must
+     * outlive wv_http_start. */
+    char *why;
 };
+#define WV_HTTP_WHY_LEN 256
 
 /* A handler answers req (or suspends it). user is the route's user. */
 typedef void (*wv_http_handler)(wv_http_req *req, void *user);
@@ -65,7 +71,9 @@ int wv_http_new(uv_loop_t *loop, wv_log *log, const struct wv_http_opts *opts, w
 int wv_http_route(wv_http *h, const char *method, const char *pattern, unsigned flags,
                   wv_http_handler fn, void *user);
 void wv_http_set_gate(wv_http *h, wv_http_gate gate, void *user);
-/* Binds and starts serving. 0, WV_ERR_IO (cannot bind: logged). */
+/* Binds and starts serving. 0, WV_ERR_INVAL (the TLS key or certificate
+ * does not load) or WV_ERR_IO (cannot bind); the cause is logged and
+ * written to opts->why. */
 int wv_http_start(wv_http *h);
 /* The bound port (after start). */
 uint16_t wv_http_port(wv_http *h);

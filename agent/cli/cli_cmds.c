@@ -24,33 +24,6 @@ static size_t plan_count(json_t *plan, const char *key) {
     return json_array_size(json_object_get(plan, key));
 }
 
-int wv_cli_apply_file(wv_store *st, const char *path, bool summary) {
-    char *text;
-    size_t len;
-    if (wv_config_read_file(path, &text, &len)) {
-        fprintf(stderr, "wovenet: cannot read %s: %s\n", path, strerror(errno));
-        return WV_EXIT_FAIL;
-    }
-    json_t *doc = NULL, *plan = NULL;
-    wv_verr err;
-    memset(&err, 0, sizeof(err));
-    int rc = wv_config_from_yaml(text, len, &doc, &err);
-    if (!rc)
-        rc = wv_store_apply(st, doc, -1, false, &plan, &err);
-    if (rc)
-        print_verr(text, len, &err, rc);
-    else if (summary)
-        printf("imported %s: revision %lld (%zu created, %zu changed, %zu deleted)\n", path,
-               (long long)json_integer_value(json_object_get(plan, "revision")),
-               plan_count(plan, "created"), plan_count(plan, "changed"),
-               plan_count(plan, "deleted"));
-    wv_config_doc_free(doc);
-    json_decref(plan);
-    wv_memwipe(text, len);
-    free(text);
-    return rc ? WV_EXIT_FAIL : WV_EXIT_OK;
-}
-
 /* Opens the store with a quiet logger (warnings and errors on stderr).
  * must_exist: refuse to create a new, empty DB (export, token create). */
 static int open_store(const char *db, bool must_exist, wv_log **log, wv_store **st) {
@@ -70,17 +43,77 @@ static int open_store(const char *db, bool must_exist, wv_log **log, wv_store **
 
 static void close_store(wv_log *log, wv_store *st) {
     wv_store_close(st);
-    wv_log_free(log);
+    if (log)
+        wv_log_free(log);
+}
+
+/* Removes a DB this process created (and SQLite's files beside it). */
+static void remove_new_db(const char *db) {
+    static const char *const ext[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < WV_COUNTOF(ext); i++) {
+        char *p = wv_asprintf("%s%s", db, ext[i]);
+        unlink(p);
+        free(p);
+    }
+}
+
+int wv_cli_import_file(const char *db, const char *path, bool summary, json_t **plan_out) {
+    char *text;
+    size_t len;
+    if (plan_out)
+        *plan_out = NULL;
+    if (wv_config_read_file(path, &text, &len)) {
+        fprintf(stderr, "wovenet: cannot read %s: %s\n", path, strerror(errno));
+        return WV_EXIT_FAIL;
+    }
+    json_t *doc = NULL, *plan = NULL;
+    wv_verr err;
+    memset(&err, 0, sizeof(err));
+    bool existed = access(db, F_OK) == 0;
+    wv_log *log = NULL;
+    wv_store *st = NULL;
+    int code = WV_EXIT_FAIL;
+    int rc = wv_config_from_yaml(text, len, &doc, &err);
+    /* A new DB is created only for a file that is valid as a whole: with
+     * no DB there is no stored secret to keep, so the file must hold them. */
+    if (!rc && !existed) {
+        json_t *copy = json_deep_copy(doc);
+        rc = wv_validate_document(copy, true, &err);
+        wv_config_doc_free(copy);
+    }
+    if (rc) {
+        print_verr(text, len, &err, rc);
+        goto out;
+    }
+    if (open_store(db, false, &log, &st) != WV_EXIT_OK)
+        goto out;
+    rc = wv_store_apply(st, doc, -1, false, &plan, &err);
+    if (rc) {
+        print_verr(text, len, &err, rc);
+        goto out;
+    }
+    code = WV_EXIT_OK;
+    if (summary)
+        printf("imported %s: revision %lld (%zu created, %zu changed, %zu deleted)\n", path,
+               (long long)json_integer_value(json_object_get(plan, "revision")),
+               plan_count(plan, "created"), plan_count(plan, "changed"),
+               plan_count(plan, "deleted"));
+out:
+    close_store(log, st);
+    if (code != WV_EXIT_OK && !existed)
+        remove_new_db(db);
+    wv_config_doc_free(doc);
+    if (plan_out && code == WV_EXIT_OK)
+        *plan_out = plan;
+    else
+        json_decref(plan);
+    wv_memwipe(text, len);
+    free(text);
+    return code;
 }
 
 int wv_cli_import(const struct wv_cli *cli) {
-    wv_log *log;
-    wv_store *st;
-    int code = open_store(cli->db, false, &log, &st);
-    if (code == WV_EXIT_OK)
-        code = wv_cli_apply_file(st, cli->config, true);
-    close_store(log, st);
-    return code;
+    return wv_cli_import_file(cli->db, cli->config, true, NULL);
 }
 
 int wv_cli_export(const struct wv_cli *cli) {

@@ -66,11 +66,15 @@ int wv_cli_token_revoke(const struct wv_cli *cli);
 int wv_cli_status(const struct wv_cli *cli);
 int wv_cli_apply(const struct wv_cli *cli);
 
-/* Reads the YAML file at path and applies it to the store declaratively
- * (the store then equals the file; secrets absent from the file keep their
- * stored value). On failure prints "config: <yaml path>: <reason>" (or a
- * file error) on stderr and returns WV_EXIT_FAIL. With summary, prints
- * "imported <file>: revision N (C created, U changed, D deleted)" on stdout. */
-int wv_cli_apply_file(wv_store *st, const char *path, bool summary);
+/* Reads the config file at path and makes the store at db equal to it
+ * (its config-managed objects; secrets absent from the file keep their
+ * stored value). The file is checked as a whole before the DB is touched:
+ * an invalid file never creates a DB, and a DB this call created is
+ * removed again when the import fails. On failure prints
+ * "config: <yaml path>: <reason>" (or a file error) on stderr and returns
+ * WV_EXIT_FAIL. With summary, prints "imported <file>: revision N (C
+ * created, U changed, D deleted)" on stdout. *plan (may be NULL) receives
+ * the store's plan on success (caller decrefs). */
+int wv_cli_import_file(const char *db, const char *path, bool summary, json_t **plan);
 
 #endif
