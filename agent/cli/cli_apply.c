@@ -22,6 +22,16 @@ static bool is_json(const char *path, const char *text) {
     return *text == '{';
 }
 
+/* Is this JSON text an object without a "site" member, i.e. upstream's
+ * keys rather than the canonical document? (false when it does not parse:
+ * the canonical path reports the syntax error.) */
+static bool json_canonical(const char *text, size_t len) {
+    json_t *j = json_loadb(text, len, 0, NULL);
+    bool canon = !json_is_object(j) || json_is_object(json_object_get(j, "site"));
+    wv_config_doc_free(j);
+    return canon;
+}
+
 /* The desired document from the file, or NULL after printing why. */
 static json_t *load_doc(const char *path) {
     char *text;
@@ -34,12 +44,31 @@ static json_t *load_doc(const char *path) {
     if (len > WV_CONFIG_MAX_BYTES) {
         fprintf(stderr, "wovenet: apply: %s: larger than %u bytes\n", path,
                 (unsigned)WV_CONFIG_MAX_BYTES);
+    } else if (is_json(path, text) && !json_canonical(text, len)) {
+        json_error_t je;
+        doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+        if (!doc) {
+            fprintf(stderr, "wovenet: apply: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
+        } else {
+            /* JSON with the upstream's keys: mapped as the YAML is. */
+            wv_config_doc_free(doc);
+            doc = NULL;
+            wv_verr err;
+            enum wv_config_format fmt;
+            if (wv_config_from_text(".json", text, len, &doc, &fmt, &err) != 0) {
+                char field[256];
+                wv_config_field(fmt, text, len, err.field, field, sizeof field);
+                fprintf(stderr, "wovenet: apply: config: %s%s%s\n", field, field[0] ? ": " : "",
+                        err.message[0] ? err.message : "invalid config");
+                doc = NULL;
+            }
+        }
     } else if (is_json(path, text)) {
         json_error_t je;
         doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-        if (!doc)
+        if (!doc) {
             fprintf(stderr, "wovenet: apply: %s:%d:%d: %s\n", path, je.line, je.column, je.text);
-        else if (!json_is_object(doc)) {
+        } else if (!json_is_object(doc)) {
             fprintf(stderr, "wovenet: apply: %s: expected a JSON object\n", path);
             wv_config_doc_free(doc);
             doc = NULL;

@@ -10,9 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static void print_verr(const char *text, size_t len, const wv_verr *err, int rc) {
+static void print_verr(enum wv_config_format fmt, const char *text, size_t len, const wv_verr *err,
+                       int rc) {
     char field[256];
-    wv_config_yaml_field(text, len, err->field, field, sizeof(field));
+    wv_config_field(fmt, text, len, err->field, field, sizeof(field));
     if (field[0])
         fprintf(stderr, "config: %s: %s\n", field,
                 err->message[0] ? err->message : wv_strerror(rc));
@@ -73,7 +74,8 @@ int wv_cli_import_file(const char *db, const char *path, bool summary, json_t **
     wv_log *log = NULL;
     wv_store *st = NULL;
     int code = WV_EXIT_FAIL;
-    int rc = wv_config_from_yaml(text, len, &doc, &err);
+    enum wv_config_format fmt = WV_CONFIG_YAML;
+    int rc = wv_config_from_text(path, text, len, &doc, &fmt, &err);
     /* A new DB is created only for a file that is valid as a whole: with
      * no DB there is no stored secret to keep, so the file must hold them. */
     if (!rc && !existed) {
@@ -82,14 +84,14 @@ int wv_cli_import_file(const char *db, const char *path, bool summary, json_t **
         wv_config_doc_free(copy);
     }
     if (rc) {
-        print_verr(text, len, &err, rc);
+        print_verr(fmt, text, len, &err, rc);
         goto out;
     }
     if (open_store(db, false, &log, &st) != WV_EXIT_OK)
         goto out;
     rc = wv_store_apply(st, doc, -1, false, &plan, &err);
     if (rc) {
-        print_verr(text, len, &err, rc);
+        print_verr(fmt, text, len, &err, rc);
         goto out;
     }
     code = WV_EXIT_OK;

@@ -294,7 +294,18 @@ void wv_config_yaml_field(const char *text, size_t len, const char *canon, char 
     } else if (PREFIX("site.")) {
         snprintf(out, size, "%s", rest);
     } else if (PREFIX("tunnelSockets")) {
-        snprintf(out, size, "tunnel.localSockets%s", rest);
+        const struct ynode *list =
+            wv_config__ytree_get(wv_config__ytree_get(root, "tunnel"), "localSockets");
+        int n = 0;
+        sscanf(rest, "[%ld]%n", &idx, &n);
+        /* stunServers the socket did not name came from the top-level stun: */
+        if (n > 0 && strncmp(rest + n, ".stunServers", 12) == 0 && list && list->type == YN_SEQ &&
+            idx >= 0 && (size_t)idx < list->n &&
+            !wv_config__ytree_get(list->items[idx], "stunServers") &&
+            wv_config__ytree_get(root, "stun"))
+            snprintf(out, size, "stun%s", rest + n + 12);
+        else
+            snprintf(out, size, "tunnel.localSockets%s", rest);
     } else if (PREFIX("exposedApps")) {
         const struct ynode *list = wv_config__ytree_get(root, "localExposedApps");
         int n = 0;
