@@ -68,6 +68,11 @@ void wv_api_store_error(wv_api *api, wv_http_req *r, int err, const wv_verr *ver
     case WV_ERR_EXISTS:
         wv_http_reply_error(r, 409, "exists", "name", "an object of that name exists");
         break;
+    case WV_ERR_MANAGED:
+        wv_http_reply_error(r, 409, "managed_by_config", "origin", "%s",
+                            verr && verr->message[0] ? verr->message
+                                                     : "managed by the config file");
+        break;
     case WV_ERR_NOTFOUND:
         wv_http_reply_error(r, 404, "not_found", NULL, "no such object");
         break;

@@ -5,11 +5,29 @@
 #include "api_int.h"
 #include "wv/base.h"
 
-/* Adds the runtime status to a stored object (owned by the caller). */
-static json_t *with_status(wv_api *api, enum wv_kind kind, json_t *obj) {
+/* Adds the read-only members to a stored object (owned by the caller):
+ * its runtime status, and where it comes from (origins: {name: origin},
+ * file: the config file managing the "config" ones). */
+static json_t *with_status(wv_api *api, enum wv_kind kind, json_t *obj, json_t *origins,
+                           const char *file) {
     const char *name = json_string_value(json_object_get(obj, "name"));
+    const char *origin = json_string_value(json_object_get(origins, name ? name : ""));
     json_object_set_new(obj, "status", wv_api_status(api, kind, name ? name : ""));
+    json_object_set_new(obj, "origin", json_string(origin ? origin : "api"));
+    if (origin && strcmp(origin, "config") == 0)
+        json_object_set_new(obj, "managedBy", json_string(file));
     return obj;
+}
+
+/* with_status for every object of arr. */
+static void with_status_all(wv_api *api, enum wv_kind kind, json_t *arr) {
+    json_t *origins = NULL, *obj;
+    size_t i;
+    char *file = wv_store_config_file(api->st);
+    wv_store_origins(api->st, kind, &origins);
+    json_array_foreach(arr, i, obj) with_status(api, kind, obj, origins, file);
+    json_decref(origins);
+    free(file);
 }
 
 static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, const char *name) {
@@ -19,16 +37,18 @@ static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, c
         wv_api_store_error(c->api, r, err, NULL);
         return;
     }
+    json_t *one = json_pack("[o]", obj);
+    with_status_all(c->api, c->kind, one);
     wv_http_set_etag(r, wv_store_revision(c->api->st));
-    wv_http_reply_json(r, code, with_status(c->api, c->kind, obj));
+    wv_http_reply_json(r, code, json_incref(json_array_get(one, 0)));
+    json_decref(one);
 }
 
 /* Lists are what dashboards poll; serializing a hundred objects per request
  * dominates, so an answer is reused while nothing it shows has changed. */
 static void list(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
-    json_t *arr = NULL, *obj;
-    size_t i;
+    json_t *arr = NULL;
     int64_t rev = wv_store_revision(c->api->st);
     uint64_t now = uv_now(c->api->loop);
     if (c->cache && rev >= 0 && rev == c->cache_rev && c->cache_epoch == c->api->status_epoch &&
@@ -42,7 +62,7 @@ static void list(wv_http_req *r, void *user) {
         wv_api_store_error(c->api, r, err, NULL);
         return;
     }
-    json_array_foreach(arr, i, obj) with_status(c->api, c->kind, obj);
+    with_status_all(c->api, c->kind, arr);
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!text) {
@@ -169,10 +189,11 @@ static void del(wv_http_req *r, void *user) {
     int64_t rev;
     if (!wv_api_if_match(r, &rev))
         return;
-    int err =
-        wv_valid_name(name) ? wv_store_delete(c->api->st, c->kind, name, rev) : WV_ERR_NOTFOUND;
+    wv_verr verr = {{0}, {0}};
+    int err = wv_valid_name(name) ? wv_store_delete_ex(c->api->st, c->kind, name, rev, &verr)
+                                  : WV_ERR_NOTFOUND;
     if (err) {
-        wv_api_store_error(c->api, r, err, NULL);
+        wv_api_store_error(c->api, r, err, &verr);
         return;
     }
     wv_http_set_etag(r, wv_store_revision(c->api->st));

@@ -20,6 +20,16 @@ static void reply_site(wv_api *api, wv_http_req *r) {
     json_t *status = api->cb.site_status ? api->cb.site_status(api, api->user) : NULL;
     if (status)
         json_object_set_new(site, "status", status);
+    json_t *origins = NULL;
+    wv_store_origins(api->st, WV_KIND_SITE, &origins);
+    const char *origin = json_string_value(json_object_get(origins, "site"));
+    json_object_set_new(site, "origin", json_string(origin ? origin : "api"));
+    if (origin && strcmp(origin, "config") == 0) {
+        char *file = wv_store_config_file(api->st);
+        json_object_set_new(site, "managedBy", json_string(file));
+        free(file);
+    }
+    json_decref(origins);
     wv_http_set_etag(r, wv_store_revision(api->st));
     wv_http_reply_json(r, 200, site);
 }

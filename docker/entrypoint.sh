@@ -45,7 +45,9 @@ messageChannel:
     brokerServer: "${WOVENET_BROKER:-mqtt://mosquitto:1883}"
     topic: "${WOVENET_TOPIC:-}"
 YAML
-    "$exe" import --db "$db" "$boot"
+    # API-managed: "to be completed through the API", which a file-managed
+    # site would refuse (and the temporary file is gone after this).
+    "$exe" import --db "$db" --origin api "$boot"
     rm -f "$boot"
 fi
 

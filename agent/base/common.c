@@ -23,6 +23,7 @@ const char *wv_strerror(int err) {
     case WV_ERR_CLOSED: return "closed";
     case WV_ERR_LIMIT: return "limit reached";
     case WV_ERR_AUTH: return "authentication failed";
+    case WV_ERR_MANAGED: return "managed by the config file";
     default: return "unknown error";
     }
 }

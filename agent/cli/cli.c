@@ -23,7 +23,7 @@ static const char usage_main[] =
     "commands:\n"
     "  run [--config FILE] [--db FILE] [--api ADDR:PORT]\n"
     "                          import FILE's objects (if given), then run the site\n"
-    "  import [--db FILE] CONFIG\n"
+    "  import [--db FILE] [--origin config|api] CONFIG\n"
     "                          make the store's config-managed objects equal to\n"
     "                          CONFIG (.yaml, .yml or .json)\n"
     "  export [--db FILE] [--format json|yaml]\n"
@@ -65,7 +65,7 @@ static const char usage_run[] =
     "\n" EXIT_TABLE;
 
 static const char usage_import[] =
-    "usage: wovenet import [--db FILE] CONFIG\n"
+    "usage: wovenet import [--db FILE] [--origin config|api] CONFIG\n"
     "\n"
     "Makes the store's config-managed objects equal to CONFIG (YAML, or JSON\n"
     "when the name ends in .json): those missing from it are deleted,\n"
@@ -73,6 +73,9 @@ static const char usage_import[] =
     "Secrets missing from the file keep their stored value.\n"
     "\n"
     "  -d, --db FILE           the SQLite store (default wovenet.db; created 0600)\n"
+    "  -o, --origin ORIGIN     config (default): the file manages its objects;\n"
+    "                          api: a one-time bootstrap, the whole store becomes\n"
+    "                          CONFIG and every object is API-managed\n"
     "  -h, --help              show this help\n"
     "\n" EXIT_TABLE;
 
@@ -215,6 +218,9 @@ static void parse_cmd(int argc, char **argv, struct wv_cli *out, const char *usa
         case 'e':
             out->expires = optarg;
             break;
+        case 'o':
+            out->origin = optarg;
+            break;
         case 's':
             out->scope = optarg;
             break;
@@ -270,12 +276,18 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
             usage_error(out, usage_run,
                         "run: invalid --api address \"%s\" (ADDR:PORT or [v6]:PORT)", out->api);
     } else if (strcmp(cmd, "import") == 0) {
-        static const struct option o[] = {
-            {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};
+        static const struct option o[] = {{"db", required_argument, NULL, 'd'},
+                                          {"origin", required_argument, NULL, 'o'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
         out->cmd = WV_CLI_IMPORT;
-        parse_cmd(sub_argc, sub_argv, out, usage_import, ":d:h", o, 1);
+        parse_cmd(sub_argc, sub_argv, out, usage_import, ":d:o:h", o, 1);
         if (out->cmd == WV_CLI_IMPORT && !out->config)
             usage_error(out, usage_import, "%s", "import: missing CONFIG.yaml argument");
+        if (out->cmd == WV_CLI_IMPORT && out->origin && strcmp(out->origin, "config") != 0 &&
+            strcmp(out->origin, "api") != 0)
+            usage_error(out, usage_import, "import: unknown --origin \"%s\" (config, api)",
+                        out->origin);
     } else if (strcmp(cmd, "export") == 0) {
         static const struct option o[] = {{"db", required_argument, NULL, 'd'},
                                           {"format", required_argument, NULL, 'f'},

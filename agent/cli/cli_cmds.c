@@ -59,6 +59,11 @@ static void remove_new_db(const char *db) {
 }
 
 int wv_cli_import_file(const char *db, const char *path, bool summary, json_t **plan_out) {
+    return wv_cli_import_file_as(db, path, summary, false, plan_out);
+}
+
+int wv_cli_import_file_as(const char *db, const char *path, bool summary, bool api_managed,
+                          json_t **plan_out) {
     char *text;
     size_t len;
     if (plan_out)
@@ -89,17 +94,35 @@ int wv_cli_import_file(const char *db, const char *path, bool summary, json_t **
     }
     if (open_store(db, false, &log, &st) != WV_EXIT_OK)
         goto out;
-    rc = wv_store_apply(st, doc, -1, false, &plan, &err);
+    /* Recorded as given when absolute, else made absolute: the API names
+     * this file in its refusals, whatever the API client's directory. */
+    char *abs = path[0] == '/' ? NULL : realpath(path, NULL);
+    rc = api_managed ? wv_store_apply(st, doc, -1, false, &plan, &err)
+                     : wv_store_import(st, doc, abs ? abs : path, false, &plan, &err);
+    free(abs);
     if (rc) {
         print_verr(fmt, text, len, &err, rc);
         goto out;
     }
     code = WV_EXIT_OK;
-    if (summary)
+    if (summary) {
         printf("imported %s: revision %lld (%zu created, %zu changed, %zu deleted)\n", path,
                (long long)json_integer_value(json_object_get(plan, "revision")),
                plan_count(plan, "created"), plan_count(plan, "changed"),
                plan_count(plan, "deleted"));
+        static const char *const lists[][2] = {{"created", "+"}, {"changed", "~"}, {"deleted", "-"}};
+        for (size_t l = 0; l < WV_COUNTOF(lists); l++) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(json_object_get(plan, lists[l][0]), i, e)
+                printf("  %s %s %s\n", lists[l][1], json_string_value(json_object_get(e, "kind")),
+                       json_string_value(json_object_get(e, "name")));
+        }
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(plan, "warnings"), i, w)
+            fprintf(stderr, "wovenet: warning: %s\n", json_string_value(w));
+    }
 out:
     close_store(log, st);
     if (code != WV_EXIT_OK && !existed)
@@ -115,7 +138,8 @@ out:
 }
 
 int wv_cli_import(const struct wv_cli *cli) {
-    return wv_cli_import_file(cli->db, cli->config, true, NULL);
+    return wv_cli_import_file_as(cli->db, cli->config, true,
+                                 cli->origin && strcmp(cli->origin, "api") == 0, NULL);
 }
 
 int wv_cli_export(const struct wv_cli *cli) {

@@ -193,6 +193,54 @@ async function main() {
     assert((await apiGet(page, base, `/remote-apps/${appName}`)).status === 404, 'GET after delete answers 404');
   });
 
+  await test('a file-managed app is marked; saving it asks to take it over (409 otherwise)', async () => {
+    const list = (await apiGet(page, base, '/exposed-apps')).body || [];
+    const app = list.find((a) => a.origin === 'config' && (a.mode || 'single') === 'single');
+    if (!app) return 'skip';
+    await open(page, base, 'apps');
+    const row = page.locator(`[data-testid=exposed-app-row][data-name="${app.name}"]`);
+    await row.locator('[data-testid=origin-badge]').waitFor();
+    assert(await row.getAttribute('data-origin') === 'config', 'the row says origin config');
+    await row.locator('[data-testid=edit]').click();
+    const form = page.locator('[data-testid=exposed-app-form]');
+    const note = await form.locator('[data-testid=managed-note]').textContent();
+    assert(note.includes(app.managedBy), `the form names the file (${note})`);
+    await form.locator('[data-testid=exposed-app-submit]').click();
+    const err = form.locator('[data-testid=exposed-app-form-error]');
+    await err.waitFor({ state: 'visible' });
+    assert((await err.textContent()).includes(app.managedBy), 'without take-over the 409 names the file');
+    await form.locator('[data-testid=input-takeOver]').check();
+    await form.locator('[data-testid=exposed-app-submit]').click();
+    await page.waitForFunction((n) => { const r = document.querySelector(`[data-testid=exposed-app-row][data-name="${n}"]`); return r && r.dataset.origin === 'api'; }, app.name);
+    const after = (await apiGet(page, base, `/exposed-apps/${app.name}`)).body;
+    assert(after.origin === 'api' && after.appSocket === app.appSocket, 'taken over, unchanged otherwise');
+  });
+
+  await test('settings: create an API token (shown once), then revoke it', async () => {
+    await open(page, base, 'settings');
+    const tname = `e2e-tok-${process.pid}`;
+    const tf = page.locator('[data-testid=token-form]');
+    await tf.locator('[data-testid=input-tokenName]').fill(tname);
+    await tf.locator('[data-testid=input-tokenScope]').selectOption('write');
+    await tf.locator('[data-testid=token-submit]').click();
+    const value = await page.locator('[data-testid=token-value]').textContent();
+    assert(value.startsWith('wvt_'), 'the new token is shown once');
+    const row = page.locator(`[data-testid=token-row][data-name="${tname}"]`);
+    await row.waitFor();
+    assert((await row.textContent()).includes('write'), 'the list shows its scope');
+    // A first token turns authentication on: the tab keeps working with it.
+    await page.waitForSelector('[data-testid=view-settings]');
+    const auth = await page.evaluate(() => sessionStorage.getItem('wovenet.auth') || '');
+    const res = await page.request.get(new URL('api/v1/tokens', base).href, { headers: auth ? { Authorization: auth } : {} });
+    const listed = res.status() === 200 ? await res.json() : [];
+    assert(listed.some((x) => x.name === tname) && !JSON.stringify(listed).includes(value), 'GET /tokens lists it without the token');
+    await row.locator('[data-testid=revoke]').click();
+    await row.locator('[data-testid=confirm-revoke]').click();
+    await row.waitFor({ state: 'detached' });
+    const after = await page.request.get(new URL('api/v1/tokens', base).href, { headers: auth ? { Authorization: auth } : {} });
+    assert(after.status() === 200 && !(await after.json()).some((x) => x.name === tname), 'revoked');
+  });
+
   await test('settings: API errors land next to the field; the network key is never shown', async () => {
     await open(page, base, 'settings');
     const form = page.locator('[data-testid=settings-form]');

@@ -60,6 +60,9 @@ function checkName(v, field) {
 function onlyFields(body, allowed) {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Invalid('', 'body must be a JSON object');
   delete body.status;
+  // Read-only views; "origin" is looked at by the caller (take-over).
+  delete body.origin;
+  delete body.managedBy;
   for (const k of Object.keys(body)) if (!allowed.includes(k)) throw new Invalid(k, 'unknown field');
 }
 
@@ -199,6 +202,8 @@ function seed() {
       ],
     }],
     counters: new Map(),   // remote app name -> {connections, activeConnections, bytesIn, bytesOut}
+    fromFile: new Set(['exposedApps/web']),   // objects the config file manages
+    tokens: [],            // {name, scope, created, expires, lastUsed, expired}
   };
 }
 
@@ -210,11 +215,26 @@ function remoteStatus(db, app) {
   return { state: peer ? 'listening' : 'waiting-for-site', error: '', ...c };
 }
 
+const CONFIG_FILE = '/etc/wovenet/config.yaml';
+
+function origin(db, kind, name) {
+  return db.fromFile.has(`${kind}/${name}`) ? { origin: 'config', managedBy: CONFIG_FILE } : { origin: 'api' };
+}
+
 function view(db, kind, item) {
-  if (kind === 'remoteApps') return { ...item, status: remoteStatus(db, item) };
-  if (kind === 'exposedApps') return { ...item, status: { connections: 0, bytesIn: 0, bytesOut: 0 } };
-  if (kind === 'tunnelSockets') return { ...item, status: { state: 'listening', error: '', publicAddress: isIP(item.publicAddress) ? item.publicAddress : '203.0.113.10' } };
+  const o = origin(db, kind, item.name);
+  if (kind === 'remoteApps') return { ...item, ...o, status: remoteStatus(db, item) };
+  if (kind === 'exposedApps') return { ...item, ...o, status: { connections: 0, bytesIn: 0, bytesOut: 0 } };
+  if (kind === 'tunnelSockets') return { ...item, ...o, status: { state: 'listening', error: '', publicAddress: isIP(item.publicAddress) ? item.publicAddress : '203.0.113.10' } };
   return item;
+}
+
+/** Like the agent: a write to a file-managed object needs "origin": "api". */
+function guard(db, kind, name, body, method) {
+  const key = `${kind}/${name}`;
+  if (!db.fromFile.has(key)) return;
+  if (method !== 'DELETE' && body && body.origin === 'api') { db.fromFile.delete(key); return; }
+  throw new Invalid('origin', `${kind} "${name}" is managed by the config file ${CONFIG_FILE}: change it there, or take it over with "origin": "api" in the request`, 409, 'managed_by_config');
 }
 
 function siteView(db) {
@@ -284,6 +304,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
     if (req.method === 'GET') return idx < 0 ? fail(res, 404, 'not-found', `no ${KINDS[kind].path} "${name}"`) : send(res, 200, view(db, kind, list[idx]));
     if (req.method === 'DELETE') {
       if (idx < 0) return fail(res, 404, 'not-found', `no ${KINDS[kind].path} "${name}"`);
+      guard(db, kind, name, null, 'DELETE');
       list.splice(idx, 1);
       db.counters.delete(name);
       changed(kind, name, 'deleted');
@@ -296,6 +317,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
         input = { ...list[idx], ...body };
       }
       if (input && typeof input === 'object' && input.name === undefined) input.name = name;
+      if (idx >= 0) guard(db, kind, name, body, req.method);
       const item = KINDS[kind].validate(input);
       if (item.name !== name) throw new Invalid('name', 'must match the name in the URL');
       if (idx < 0) list.push(item); else list[idx] = item;
@@ -344,6 +366,23 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
       return send(res, 200, { revision: db.revision, site, tunnelSockets: strip('tunnelSockets'), exposedApps: strip('exposedApps'), remoteApps: strip('remoteApps') });
     }
     if (top === 'events' && req.method === 'GET' && name === undefined) return events(req, res);
+    if (top === 'tokens') {
+      if (req.method === 'GET' && name === undefined) return send(res, 200, db.tokens);
+      if (req.method === 'POST' && name === undefined) {
+        checkName(body && body.name, 'name');
+        const scope = body.scope || 'write';
+        if (!['write', 'read', 'metrics'].includes(scope)) throw new Invalid('scope', 'unsupported value (write, read, metrics)');
+        if (db.tokens.some((x) => x.name === body.name)) throw new Invalid('name', `a token named "${body.name}" exists`, 409, 'exists');
+        const t = { name: body.name, scope, created: new Date().toISOString(), expires: null, lastUsed: null, expired: false };
+        db.tokens.push(t);
+        return send(res, 201, { ...t, token: `wvt_mock${Math.random().toString(36).slice(2)}` });
+      }
+      if (req.method === 'DELETE' && name !== undefined) {
+        const before = db.tokens.length;
+        db.tokens = db.tokens.filter((x) => x.name !== name);
+        return before === db.tokens.length ? fail(res, 404, 'not_found', `no token named "${name}"`) : send(res, 204);
+      }
+    }
     return fail(res, 404, 'not-found', 'no such resource');
   }
 

@@ -30,6 +30,7 @@ enum {
     WV_ERR_CLOSED = -12,  /* the object is closing or closed */
     WV_ERR_LIMIT = -13,   /* a configured limit was reached */
     WV_ERR_AUTH = -14,    /* authentication failed */
+    WV_ERR_MANAGED = -15, /* the object is managed by the config file (store origins) */
 };
 
 const char *wv_strerror(int err);

@@ -38,6 +38,7 @@ struct wv_cli {
     const char *name;   /* token create --name, token revoke NAME */
     const char *expires; /* token create --expires DURATION ("30d", "12h", "never") */
     const char *scope;   /* token create --scope read|write|metrics (default write) */
+    const char *origin;  /* import --origin config|api (default config) */
     const char *url;    /* status/apply --api URL (default $WOVENET_API, else
                            http://127.0.0.1:18080) */
     const char *token;  /* status/apply --token (default $WOVENET_TOKEN) */
@@ -76,5 +77,9 @@ int wv_cli_apply(const struct wv_cli *cli);
  * created, U changed, D deleted)" on stdout. *plan (may be NULL) receives
  * the store's plan on success (caller decrefs). */
 int wv_cli_import_file(const char *db, const char *path, bool summary, json_t **plan);
+/* The same with api_managed: the whole store becomes the file and every
+ * object is API-managed (wv_store_apply), for a one-time bootstrap. */
+int wv_cli_import_file_as(const char *db, const char *path, bool summary, bool api_managed,
+                          json_t **plan);
 
 #endif

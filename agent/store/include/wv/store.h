@@ -67,6 +67,28 @@ int wv_store_put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match,
                  bool *changed, wv_verr *err);
 /* WV_ERR_NOTFOUND if missing. */
 int wv_store_delete(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match);
+/* The same, saying in err why a config-managed object is not deleted
+ * (WV_ERR_MANAGED). err may be NULL. */
+int wv_store_delete_ex(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match,
+                       wv_verr *err);
+
+/* --- Origins: where each object comes from ------------------------------------- */
+/* Every object is "config" (managed by the config file: `wovenet import` and
+ * `run --config` create, change and delete it) or "api" (made through the
+ * API, the dashboard or apply, or taken over: no import touches it).
+ * wv_store_create/put/put_site/delete are the API's writes: they make
+ * objects "api", and refuse (WV_ERR_MANAGED, err naming the file in
+ * field "origin") to change or delete a "config" one unless the object
+ * carries "origin": "api", which takes it over. wv_store_apply (PUT
+ * /api/v1/config) is declarative over everything: what it creates or
+ * changes becomes "api", what it deletes goes whatever its origin.
+ * wv_store_import (the config file) changes only "config" objects. */
+/* {name: "config"|"api"} of a collection; for WV_KIND_SITE {"site": ...}
+ * (WV_ERR_NOTFOUND without a site). */
+int wv_store_origins(wv_store *st, enum wv_kind kind, json_t **out);
+/* The path of the config file the "config" objects come from ("" before
+ * any import). Caller frees. */
+char *wv_store_config_file(wv_store *st);
 
 /* --- Whole document ------------------------------------------------------------ */
 /* {"revision": N, "site": {...}, "tunnelSockets": [...], "exposedApps": [...],
@@ -79,9 +101,27 @@ int wv_store_export(wv_store *st, json_t **out);
  * the one after the apply, or that it would produce for a dry run). With
  * dry_run nothing is written. One transaction: all or nothing. Secrets
  * absent from doc keep their stored values; error paths are absolute
- * ("site.networkKey", "remoteApps[2].localSocket"). doc is not modified. */
+ * ("site.networkKey", "remoteApps[2].localSocket"). doc is not modified.
+ * Fully declarative over every object, whatever its origin (see Origins
+ * below): what it creates or changes becomes "api" (plan entries of
+ * config-managed objects it changes or deletes carry "origin": "config"),
+ * "origin" members of the objects are ignored. Changed entries carry
+ * "fields": [{"field", "from", "to"}] (secrets as "(set)"). */
 int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, json_t **plan,
                    wv_verr *err);
+
+/* Makes the config-managed part of the store equal to doc, the document of
+ * the config file at source (recorded, named in refusals): "config"
+ * objects missing from doc are deleted, changed ones replaced, new ones
+ * created as "config"; "api" objects are never touched, and a doc entry
+ * naming one is skipped with a warning. Objects stored before origins were
+ * recorded become "config" when doc lists them and "api" otherwise. The
+ * site is written unless it was taken over. *plan (may be NULL) as for
+ * wv_store_apply, plus "warnings": [text] and "kept": [{kind, name}]
+ * (API-managed objects doc does not list). One transaction; dry_run
+ * writes nothing. Paths in err are absolute. */
+int wv_store_import(wv_store *st, json_t *doc, const char *source, bool dry_run, json_t **plan,
+                    wv_verr *err);
 
 /* --- API tokens (stored as SHA-256 hashes) ------------------------------------ */
 /* Tokens and the identity are not part of the desired-state document: these
