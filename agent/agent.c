@@ -135,6 +135,11 @@ static bool rec_site_up(wv_reconciler *r, const char *site, void *user) {
     return a->mesh && wv_mesh_site_up(a->mesh, site);
 }
 
+static int rec_site_offers(wv_reconciler *r, const char *site, const char *app, void *user) {
+    wv_agent *a = user;
+    return a->mesh ? wv_mesh_site_offers(a->mesh, site, app) : -1;
+}
+
 static int rec_conn(wv_reconciler *r, const char *name, const json_t *spec, uv_stream_t *client,
                     struct wv_app_counters *counters, void *user) {
     wv_agent *a = user;
@@ -148,6 +153,9 @@ static void mesh_site_state(wv_mesh *m, const char *site, bool up, void *user) {
 
 static void mesh_event(wv_mesh *m, const char *kind, const char *name, void *user) {
     wv_agent *a = user;
+    /* A peer's announcement may add or drop an app our remote apps use. */
+    if (strcmp(kind, "peers") == 0 && name && a->rec)
+        wv_reconcile_site_changed(a->rec, name);
     if (!a->api)
         return;
     if (strcmp(kind, "tunnelSockets") == 0)
@@ -272,7 +280,10 @@ int wv_agent_start(wv_agent *a) {
     if (rc != 0)
         return rc;
     struct wv_reconcile_callbacks rc_cbs = {
-        .on_status = rec_status, .site_up = rec_site_up, .on_remote_conn = rec_conn};
+        .on_status = rec_status,
+        .site_up = rec_site_up,
+        .site_offers = rec_site_offers,
+        .on_remote_conn = rec_conn};
     a->rec = wv_reconcile_new(a->loop, a->log, a->store, &rc_cbs, a);
     struct wv_mesh_callbacks m_cbs = {.site_state = mesh_site_state, .event = mesh_event};
     a->mesh = wv_mesh_new(a->loop, a->log, a->store, a->id, &m_cbs, a);

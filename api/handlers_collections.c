@@ -30,7 +30,11 @@ static void with_status_all(wv_api *api, enum wv_kind kind, json_t *arr) {
     free(file);
 }
 
-static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, const char *name) {
+/* Answers with the object. After a write (saved) whose runtime went wrong at
+ * once (a port in use, a site without that app), the answer says so in
+ * "warning": the write was stored, but it does not work as it is. */
+static void reply_saved(struct wv_api_coll *c, wv_http_req *r, unsigned code, const char *name,
+                        bool saved) {
     json_t *obj = NULL;
     int err = wv_store_get(c->api->st, c->kind, name, &obj);
     if (err) {
@@ -39,9 +43,21 @@ static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, c
     }
     json_t *one = json_pack("[o]", obj);
     with_status_all(c->api, c->kind, one);
+    json_t *st = json_object_get(obj, "status");
+    const char *state = json_string_value(json_object_get(st, "state"));
+    const char *why = json_string_value(json_object_get(st, "error"));
+    if (saved && state && strcmp(state, "error") == 0) {
+        char *w = wv_asprintf("saved, but %s", why && *why ? why : "its state is error");
+        json_object_set_new(obj, "warning", json_string(w));
+        free(w);
+    }
     wv_http_set_etag(r, wv_store_revision(c->api->st));
-    wv_http_reply_json(r, code, json_incref(json_array_get(one, 0)));
+    wv_http_reply_json(r, code, json_incref(obj));
     json_decref(one);
+}
+
+static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, const char *name) {
+    reply_saved(c, r, code, name, false);
 }
 
 /* Lists are what dashboards poll; serializing a hundred objects per request
@@ -109,8 +125,10 @@ static void create(wv_http_req *r, void *user) {
     char *loc = wv_asprintf("%s/%s", c->path, n);
     wv_http_add_header(r, "Location", loc);
     free(loc);
-    reply_object(c, r, 201, n);
+    /* Tell the agent first: the answer then shows the new object running
+     * (or why it does not). */
     wv_api_notify(c->api, c->kind, n, "created");
+    reply_saved(c, r, 201, n, true);
     free(n);
 }
 
@@ -137,9 +155,9 @@ static void store_put(struct wv_api_coll *c, wv_http_req *r, json_t *obj, int64_
         wv_api_store_error(c->api, r, err, &verr);
         return;
     }
-    reply_object(c, r, created ? 201 : 200, name);
     if (created || changed)
         wv_api_notify(c->api, c->kind, name, created ? "created" : "changed");
+    reply_saved(c, r, created ? 201 : 200, name, created || changed);
 }
 
 static void put(wv_http_req *r, void *user) {

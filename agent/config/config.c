@@ -378,6 +378,8 @@ static int do_socket(struct walk *w, const char *path, const struct ynode *m, js
             rc = put(w, sock, ck, rd_string, path, key, v);
         } else if (IS("publicPort") || IS("listenPort") || IS("maxUdpPayload")) {
             rc = put(w, sock, ck, rd_int, path, key, v);
+        } else if (IS("enabled")) { /* ours: false pauses the socket */
+            rc = put(w, sock, ck, rd_bool, path, key, v);
         } else if (IS("stunServers")) {
             rc = put(w, sock, ck, rd_strings, path, key, v);
         } else if (IS("httpDetector")) {
@@ -420,6 +422,18 @@ static int do_exposed(struct walk *w, const char *path, const struct ynode *m, j
             rc = put(w, app, ck, rd_string, path, key, v);
         } else if (IS("portRange") || IS("addressRange")) {
             rc = put(w, app, ck, rd_strings, path, key, v);
+        } else if (IS("enabled")) { /* ours: false stops offering the app */
+            rc = put(w, app, ck, rd_bool, path, key, v);
+        } else if (IS("healthCheck")) { /* ours: a periodic check of the target */
+            char sub[256];
+            json_t *hc = child(app, "healthCheck");
+            rc = rd_map(w, path, key, v, sub, sizeof(sub));
+            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
+                if (strcasecmp(v->keys[j], "interval") == 0)
+                    rc = put(w, hc, "interval", rd_int, sub, v->keys[j], v->items[j]);
+                else
+                    rc = UNKNOWN(w, sub, v->keys[j]);
+            }
         } else {
             rc = UNKNOWN(w, path, key);
         }
@@ -448,6 +462,8 @@ static int do_remote(struct walk *w, const char *path, const struct ynode *m, js
             rc = put(w, app, ck, rd_string, path, key, v);
         } else if (IS("maxConnections")) { /* ours; upstream has no such key */
             rc = put(w, app, ck, rd_int, path, key, v);
+        } else if (IS("enabled")) { /* ours: false closes the listener */
+            rc = put(w, app, ck, rd_bool, path, key, v);
         } else {
             rc = UNKNOWN(w, path, key);
         }

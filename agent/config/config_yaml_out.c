@@ -64,7 +64,7 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         copy_keys(s, v,
                   (const char *const[]){"name", "mode", "transportProtocol", "publicAddress",
                                         "publicPort", "listenAddress", "listenPort",
-                                        "maxUdpPayload", NULL});
+                                        "maxUdpPayload", "enabled", NULL});
         json_t *hd = json_object_get(v, "httpDetector");
         if (hd) {
             json_t *h = json_object();
@@ -81,7 +81,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         json_t *a = json_object();
         copy(a, "appName", v, "name");
         copy_keys(a, v,
-                  (const char *const[]){"mode", "appSocket", "portRange", "addressRange", NULL});
+                  (const char *const[]){"mode", "appSocket", "portRange", "addressRange",
+                                        "healthCheck", "enabled", NULL});
         json_array_append_new(exposed, a);
     }
     json_object_set_new(y, "localExposedApps", exposed);
@@ -91,7 +92,7 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         json_t *a = json_object();
         copy_keys(a, v,
                   (const char *const[]){"name", "siteName", "appName", "localSocket", "appSocket",
-                                        "maxConnections", NULL});
+                                        "maxConnections", "enabled", NULL});
         json_array_append_new(remote, a);
     }
     json_object_set_new(y, "remoteApps", remote);

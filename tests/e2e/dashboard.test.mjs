@@ -184,6 +184,22 @@ async function main() {
     await shot(page, 'apps-invalid-port');
   });
 
+  await test('a remote app saved on a port in use: the toast says "saved, but ..."', async () => {
+    const busyName = `e2e-busy-${process.pid}`;
+    const apiPort = new URL(base).port;   // the agent's own API port is taken for sure
+    await open(page, base, 'apps');
+    await fillRemote(busyName, `tcp:127.0.0.1:${apiPort}`);
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${busyName}"]`);
+    await row.waitFor();
+    await page.waitForSelector('[data-testid=notice].notice-warn:not([hidden])');
+    const toast = await page.textContent('[data-testid=notice]');
+    assert(toast.includes('saved, but') && toast.includes('address already in use'), `the toast says saved, but ... (${toast})`);
+    assert((await row.locator('[data-testid=status-badge]').textContent()) === 'error', 'the row shows the error state');
+    await row.locator('[data-testid=delete]').click();
+    await row.locator('[data-testid=confirm-delete]').click();
+    await row.waitFor({ state: 'detached' });
+  });
+
   await test('delete the remote app', async () => {
     await open(page, base, 'apps');
     const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);

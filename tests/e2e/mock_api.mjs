@@ -210,7 +210,7 @@ function seed() {
 function remoteStatus(db, app) {
   const c = db.counters.get(app.name) || { connections: 0, activeConnections: 0, bytesIn: 0, bytesOut: 0 };
   const clash = db.remoteApps.find((o) => o !== app && o.localSocket === app.localSocket && db.remoteApps.indexOf(o) < db.remoteApps.indexOf(app));
-  if (clash) return { state: 'error', error: `bind ${app.localSocket}: address already in use`, ...c };
+  if (clash || app.localSocket === `tcp:127.0.0.1:${db.ownPort}`) return { state: 'error', error: `cannot listen on ${app.localSocket}: address already in use`, ...c };
   const peer = db.peers.find((p) => p.siteName === app.siteName && p.online !== false);
   return { state: peer ? 'listening' : 'waiting-for-site', error: '', ...c };
 }
@@ -227,6 +227,13 @@ function view(db, kind, item) {
   if (kind === 'exposedApps') return { ...item, ...o, status: { connections: 0, bytesIn: 0, bytesOut: 0 } };
   if (kind === 'tunnelSockets') return { ...item, ...o, status: { state: 'listening', error: '', publicAddress: isIP(item.publicAddress) ? item.publicAddress : '203.0.113.10' } };
   return item;
+}
+
+/** Like the agent: a write answered with an object whose state is error says so. */
+function saved(db, kind, item) {
+  const v = view(db, kind, item);
+  if (v.status && v.status.state === 'error') v.warning = `saved, but ${v.status.error}`;
+  return v;
 }
 
 /** Like the agent: a write to a file-managed object needs "origin": "api". */
@@ -299,7 +306,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
       if (list.some((x) => x.name === item.name)) throw new Invalid('name', `"${item.name}" exists`, 409, 'conflict');
       list.push(item);
       changed(kind, item.name, 'created', view(db, kind, item).status);
-      return send(res, 201, view(db, kind, item), { Location: `/api/v1/${KINDS[kind].path}/${encodeURIComponent(item.name)}` });
+      return send(res, 201, saved(db, kind, item), { Location: `/api/v1/${KINDS[kind].path}/${encodeURIComponent(item.name)}` });
     }
     if (req.method === 'GET') return idx < 0 ? fail(res, 404, 'not-found', `no ${KINDS[kind].path} "${name}"`) : send(res, 200, view(db, kind, list[idx]));
     if (req.method === 'DELETE') {
@@ -322,7 +329,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
       if (item.name !== name) throw new Invalid('name', 'must match the name in the URL');
       if (idx < 0) list.push(item); else list[idx] = item;
       changed(kind, name, idx < 0 ? 'created' : 'changed', view(db, kind, item).status);
-      return send(res, idx < 0 ? 201 : 200, view(db, kind, item));
+      return send(res, idx < 0 ? 201 : 200, saved(db, kind, item));
     }
     return fail(res, 405, 'method-not-allowed', 'method not allowed', '', { Allow: 'GET, PUT, PATCH, DELETE' });
   }
@@ -436,6 +443,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
   const timer = statsMs > 0 ? setInterval(tick, statsMs) : null;
 
   await new Promise((resolve) => server.listen(port, host, resolve));
+  db.ownPort = server.address().port;
   const url = `http://${host}:${server.address().port}/`;
   return {
     url, db, emit, addPeer, removePeer,

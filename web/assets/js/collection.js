@@ -82,7 +82,7 @@ export function mountCollection(spec, ctx) {
     }
     // Stored, but its runtime says no (a port in use, a site without that app).
     const word = editing ? 'Saved' : 'Created';
-    if (saved && saved.warning) ctx.notice(`${word} ${spec.singular} ${body.name}, but ${saved.warning}`, 'warn');
+    if (saved && saved.warning) ctx.notice(`${word} ${spec.singular} ${body.name}: ${saved.warning}`, 'warn');
     else ctx.notice(`${word} ${spec.singular} ${body.name}.`);
     resetForm();
     await refresh([spec.kind]);
