@@ -169,6 +169,22 @@ async function main() {
     assert(stored.body.maxConnections === 2000, 'the API has maxConnections 2000 as a number');
   });
 
+  await test('pause the remote app from the form (enabled: false), then resume it', async () => {
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
+    const form = page.locator('[data-testid=remote-app-form]');
+    await row.locator('[data-testid=edit]').click();
+    await form.locator('[data-testid=input-paused]').check();
+    await form.locator('[data-testid=remote-app-submit]').click();
+    await page.waitForFunction((n) => { const b = document.querySelector(`[data-testid=remote-app-row][data-name="${n}"] [data-testid=status-badge]`); return b && b.textContent === 'disabled'; }, appName);
+    assert((await apiGet(page, base, `/remote-apps/${appName}`)).body.enabled === false, 'the API stored enabled: false');
+    await row.locator('[data-testid=edit]').click();
+    assert(await form.locator('[data-testid=input-paused]').isChecked(), 'editing shows it paused');
+    await form.locator('[data-testid=input-paused]').uncheck();
+    await form.locator('[data-testid=remote-app-submit]').click();
+    await page.waitForFunction((n) => { const b = document.querySelector(`[data-testid=remote-app-row][data-name="${n}"] [data-testid=status-badge]`); return b && b.textContent !== 'disabled'; }, appName);
+    assert(!('enabled' in (await apiGet(page, base, `/remote-apps/${appName}`)).body), 'resumed: enabled absent again (true)');
+  });
+
   await test('an invalid port shows the API error next to the field and stores nothing', async () => {
     const before = (await apiGet(page, base, '/remote-apps')).body.length;
     await fillRemote(badName, 'tcp:127.0.0.1:70000');

@@ -70,11 +70,12 @@ const KINDS = {
   remoteApps: {
     path: 'remote-apps',
     validate(b) {
-      onlyFields(b, ['name', 'siteName', 'appName', 'localSocket', 'appSocket', 'maxConnections']);
+      onlyFields(b, ['name', 'siteName', 'appName', 'localSocket', 'appSocket', 'maxConnections', 'enabled']);
       checkName(b.name, 'name');
       checkName(b.siteName, 'siteName');
       checkName(b.appName, 'appName');
       const out = { name: b.name, siteName: b.siteName, appName: b.appName, localSocket: checkSocket(b.localSocket, 'localSocket') };
+      if (b.enabled === false) out.enabled = false;
       if (b.appSocket) out.appSocket = checkSocket(b.appSocket, 'appSocket');
       if (b.maxConnections !== undefined) {
         if (!Number.isInteger(b.maxConnections)) throw new Invalid('maxConnections', 'expected an integer');
@@ -87,10 +88,11 @@ const KINDS = {
   exposedApps: {
     path: 'exposed-apps',
     validate(b) {
-      onlyFields(b, ['name', 'mode', 'appSocket', 'portRange', 'addressRange']);
+      onlyFields(b, ['name', 'mode', 'appSocket', 'portRange', 'addressRange', 'enabled', 'healthCheck']);
       checkName(b.name, 'name');
       const mode = b.mode || 'single';
-      if (mode === 'single') return { name: b.name, mode, appSocket: checkSocket(b.appSocket, 'appSocket') };
+      const off = b.enabled === false ? { enabled: false } : {};
+      if (mode === 'single') return { name: b.name, mode, appSocket: checkSocket(b.appSocket, 'appSocket'), ...off };
       if (mode !== 'range') throw new Invalid('mode', `unsupported value "${mode}" (single, range)`);
       for (const k of ['portRange', 'addressRange']) {
         if (!Array.isArray(b[k]) || !b[k].length) throw new Invalid(k, 'needs 1..256 entries');
@@ -103,7 +105,7 @@ const KINDS = {
   tunnelSockets: {
     path: 'tunnel-sockets',
     validate(b) {
-      onlyFields(b, ['name', 'mode', 'transportProtocol', 'publicAddress', 'publicPort', 'listenAddress', 'listenPort', 'httpDetector', 'stunServers']);
+      onlyFields(b, ['name', 'mode', 'transportProtocol', 'publicAddress', 'publicPort', 'listenAddress', 'listenPort', 'httpDetector', 'stunServers', 'enabled']);
       checkName(b.name, 'name');
       const out = { name: b.name, mode: b.mode, transportProtocol: 'quic', publicAddress: b.publicAddress || '',
         publicPort: b.publicPort ?? 0, listenAddress: b.listenAddress || '', listenPort: b.listenPort ?? 0 };
@@ -209,6 +211,7 @@ function seed() {
 
 function remoteStatus(db, app) {
   const c = db.counters.get(app.name) || { connections: 0, activeConnections: 0, bytesIn: 0, bytesOut: 0 };
+  if (app.enabled === false) return { state: 'disabled', ...c };
   const clash = db.remoteApps.find((o) => o !== app && o.localSocket === app.localSocket && db.remoteApps.indexOf(o) < db.remoteApps.indexOf(app));
   if (clash || app.localSocket === `tcp:127.0.0.1:${db.ownPort}`) return { state: 'error', error: `cannot listen on ${app.localSocket}: address already in use`, ...c };
   const peer = db.peers.find((p) => p.siteName === app.siteName && p.online !== false);

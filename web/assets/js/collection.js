@@ -29,11 +29,15 @@ export function mountCollection(spec, ctx) {
   const rows = spec.fields.map((f) => fieldRow(form, f));
   // An object from the config file is the file's: saving it here takes it
   // over (the API answers 409 otherwise), and says so before.
+  // "enabled": false pauses the object without deleting it.
+  const pausedBox = h('input', { type: 'checkbox', name: 'paused', 'data-testid': 'input-paused' });
+  const paused = h('div', { class: 'field', 'data-field': 'enabled' },
+    h('label', {}, pausedBox, ` Paused: keep the ${spec.singular} but do not run it`));
   const takeOverBox = h('input', { type: 'checkbox', name: 'takeOver', 'data-testid': 'input-takeOver' });
   const managedNote = h('p', { class: 'help', 'data-testid': 'managed-note' });
   const takeOver = h('div', { class: 'field managed', 'data-field': 'takeOver', hidden: true }, managedNote,
     h('label', {}, takeOverBox, ' Take it over: manage it here from now on (the file\'s entry is then ignored)'));
-  form.el.append(heading, ...rows, takeOver, form.general,
+  form.el.append(heading, ...rows, paused, takeOver, form.general,
     h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': `${spec.testid}-submit` }, 'Save'), cancel));
   form.el.addEventListener('input', () => spec.onInput && spec.onInput(form));
   form.el.addEventListener('change', () => spec.onInput && spec.onInput(form));
@@ -47,6 +51,7 @@ export function mountCollection(spec, ctx) {
     editing = null;
     takeOver.hidden = true;
     takeOverBox.checked = false;
+    pausedBox.checked = false;
     clearErrors(form);
     form.el.reset();
     for (const f of form.fields) f.input.readOnly = false;
@@ -62,6 +67,7 @@ export function mountCollection(spec, ctx) {
     heading.textContent = `Edit ${spec.singular} ${item.name}`;
     cancel.hidden = false;
     spec.fromItem(form, item);
+    pausedBox.checked = item.enabled === false;
     if (item.origin === 'config') {
       managedNote.textContent = `Managed by the config file ${item.managedBy || ''}: each start of the agent makes it equal to the file again.`;
       takeOver.hidden = false;
@@ -73,6 +79,7 @@ export function mountCollection(spec, ctx) {
 
   async function submit() {
     const body = spec.toBody(form);
+    if (pausedBox.checked) body.enabled = false;
     let saved;
     if (editing) {
       if (!takeOver.hidden && takeOverBox.checked) body.origin = 'api';
