@@ -117,6 +117,10 @@ static json_t *site_status(wv_api *api, void *user) {
 static char *metrics(wv_api *api, void *user) {
     wv_agent *a = user;
     wv_metrics *m = wv_metrics_new();
+    wv_metrics_add(m, "wovenet_build_info", WV_GAUGE,
+                   "Always 1; the labels say which wovenet this is.",
+                   "version=\"" WOVENET_VERSION "\"", 1);
+    wv_metrics_process(m);
     wv_mesh_metrics(a->mesh, m);
     wv_reconcile_metrics(a->rec, m);
     char *text = wv_metrics_render(m);

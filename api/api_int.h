@@ -8,6 +8,8 @@
 
 /* Every file under web/, sorted by path (generated, see cmake/embed.cmake). */
 extern const struct wv_embedded wv_webassets[];
+/* schema/openapi.yaml as JSON (generated at build time, api/CMakeLists.txt). */
+extern const struct wv_embedded wv_openapi[];
 
 #define WV_API_SUB "api"
 

@@ -41,6 +41,8 @@ static void reply_saved(struct wv_api_coll *c, wv_http_req *r, unsigned code, co
         wv_api_store_error(c->api, r, err, NULL);
         return;
     }
+    int64_t etag = -1;
+    wv_store_object_rev(c->api->st, c->kind, name, &etag);
     json_t *one = json_pack("[o]", obj);
     with_status_all(c->api, c->kind, one);
     json_t *st = json_object_get(obj, "status");
@@ -51,7 +53,9 @@ static void reply_saved(struct wv_api_coll *c, wv_http_req *r, unsigned code, co
         json_object_set_new(obj, "warning", json_string(w));
         free(w);
     }
-    wv_http_set_etag(r, wv_store_revision(c->api->st));
+    /* The object's own ETag: the revision at which it last changed, so a
+     * change of another object does not make a client's copy stale. */
+    wv_http_set_etag(r, etag);
     wv_http_reply_json(r, code, json_incref(obj));
     json_decref(one);
 }
@@ -67,6 +71,11 @@ static void list(wv_http_req *r, void *user) {
     json_t *arr = NULL;
     int64_t rev = wv_store_revision(c->api->st);
     uint64_t now = uv_now(c->api->loop);
+    if (rev >= 0 && wv_http_if_none_match(r, rev)) {
+        wv_http_set_etag(r, rev);
+        wv_http_reply_json(r, 304, NULL);
+        return;
+    }
     if (c->cache && rev >= 0 && rev == c->cache_rev && c->cache_epoch == c->api->status_epoch &&
         now - c->cache_at < WV_API_LIST_CACHE_MS) {
         wv_http_set_etag(r, rev);
@@ -98,8 +107,14 @@ static void list(wv_http_req *r, void *user) {
 static void get_one(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
     const char *name = wv_http_req_param(r, 0);
-    if (!wv_valid_name(name)) {
+    int64_t etag;
+    if (!wv_valid_name(name) || wv_store_object_rev(c->api->st, c->kind, name, &etag) != 0) {
         wv_http_reply_error(r, 404, "not_found", NULL, "no such %s", wv_kind_noun(c->kind));
+        return;
+    }
+    if (wv_http_if_none_match(r, etag)) {
+        wv_http_set_etag(r, etag);
+        wv_http_reply_json(r, 304, NULL);
         return;
     }
     reply_object(c, r, 200, name);

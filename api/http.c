@@ -361,6 +361,33 @@ int wv_http_if_match(wv_http_req *r, int64_t *rev) {
     return 0;
 }
 
+bool wv_http_if_none_match(wv_http_req *r, int64_t rev) {
+    const char *v = wv_http_req_header(r, "If-None-Match");
+    if (!v)
+        return false;
+    /* A list of entity tags, weak or strong ("W/" is the same here: the
+     * comparison for If-None-Match is weak), or "*". */
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p != '"')
+            return false;
+        char *end;
+        errno = 0;
+        long long n = strtoll(p + 1, &end, 10);
+        if (errno || end == p + 1 || *end != '"')
+            return false;
+        if (n == rev)
+            return true;
+        p = end + 1;
+    }
+    return false;
+}
+
 void wv_http_set_etag(wv_http_req *r, int64_t rev) {
     char tag[32];
     snprintf(tag, sizeof tag, "\"%" PRId64 "\"", rev);
@@ -386,6 +413,10 @@ const char *wv_http_req_query(wv_http_req *r, const char *name) {
 }
 json_t *wv_http_req_json(wv_http_req *r) {
     return r->json;
+}
+const char *wv_http_req_body(wv_http_req *r, size_t *len) {
+    *len = r->body.len;
+    return r->body.p ? r->body.p : "";
 }
 const char *wv_http_req_ip(wv_http_req *r) {
     return r->ip;
@@ -556,7 +587,7 @@ static void dispatch(wv_http_req *r) {
                                 jerr.line, jerr.column);
             return;
         }
-    } else if (writes && ct && !is_json_ct(ct, true)) {
+    } else if (writes && ct && !is_json_ct(ct, true) && !(rt->flags & WV_ROUTE_RAWBODY)) {
         /* A body-less write still must not look like a form post. */
         wv_http_reply_error(r, 415, "unsupported_media_type", NULL,
                             "the body must be application/json");

@@ -100,6 +100,9 @@ const char *wv_http_req_header(wv_http_req *r, const char *name);
 const char *wv_http_req_query(wv_http_req *r, const char *name);
 /* The parsed JSON body (borrowed), NULL for requests without one. */
 json_t *wv_http_req_json(wv_http_req *r);
+/* The raw body (borrowed, NUL-terminated, *len bytes; "" when none), for
+ * WV_ROUTE_RAWBODY routes that read other types than JSON. */
+const char *wv_http_req_body(wv_http_req *r, size_t *len);
 /* The client's address as text ("127.0.0.1"); never NULL. */
 const char *wv_http_req_ip(wv_http_req *r);
 struct MHD_Connection *wv_http_req_conn(wv_http_req *r);
@@ -137,6 +140,8 @@ bool wv_http_replied(wv_http_req *r);
 /* If-Match: 0 with *rev = -1 (absent or "*") or the revision in "\"N\"";
  * WV_ERR_INVAL if the header cannot match any revision (answer 412). */
 int wv_http_if_match(wv_http_req *r, int64_t *rev);
+/* Does If-None-Match name this ETag (or "*")? Then answer 304. */
+bool wv_http_if_none_match(wv_http_req *r, int64_t rev);
 /* Adds ETag: "\"<rev>\"". */
 void wv_http_set_etag(wv_http_req *r, int64_t rev);
 

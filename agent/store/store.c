@@ -67,6 +67,51 @@ int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev) {
     return if_match >= 0 && if_match != *rev ? WV_ERR_CONFLICT : 0;
 }
 
+int wv_store__obj_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t *rev) {
+    char sql[128];
+    sqlite3_stmt *s;
+    if (kind == WV_KIND_SITE)
+        snprintf(sql, sizeof(sql), "SELECT updated_rev FROM site WHERE id = 1");
+    else if (wv_store__table(kind))
+        snprintf(sql, sizeof(sql), "SELECT updated_rev FROM %s WHERE name = ?1",
+                 wv_store__table(kind));
+    else
+        return WV_ERR_INVAL;
+    if (wv_store__prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    if (kind != WV_KIND_SITE)
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *rev = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return WV_ERR_NOTFOUND;
+    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read object revision");
+}
+
+int wv_store__check_obj_match(wv_store *st, enum wv_kind kind, const char *name,
+                              int64_t if_match, int64_t *rev) {
+    int64_t obj;
+    if (wv_store__revision(st, rev) < 0)
+        return WV_ERR_DB;
+    if (if_match < 0)
+        return 0;
+    if (if_match > *rev)
+        return WV_ERR_CONFLICT;
+    int rc = wv_store__obj_rev(st, kind, name, &obj);
+    if (rc == WV_ERR_NOTFOUND) /* to create: nothing may have changed since */
+        return if_match == *rev ? 0 : WV_ERR_CONFLICT;
+    if (rc < 0)
+        return rc;
+    /* Unchanged since the revision the client read it at. */
+    return obj <= if_match ? 0 : WV_ERR_CONFLICT;
+}
+
+int wv_store_object_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t *rev) {
+    return wv_store__obj_rev(st, kind, name, rev);
+}
+
 int wv_store__bump(wv_store *st) {
     return wv_store__exec(st, "UPDATE meta SET revision = revision + 1 WHERE id = 1");
 }
@@ -511,7 +556,7 @@ static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, b
     spec = wv_store__canon(copy);
     if ((rc = wv_store__begin(st)) < 0)
         goto out;
-    if ((rc = wv_store__check_match(st, if_match, &rev)) < 0 ||
+    if ((rc = wv_store__check_obj_match(st, kind, name, if_match, &rev)) < 0 ||
         (rc = wv_store__coll_get(st, kind, name, &old, origin)) < 0)
         goto out;
     if (old && exclusive) {
@@ -571,7 +616,7 @@ int wv_store_delete_ex(wv_store *st, enum wv_kind kind, const char *name, int64_
     int rc = wv_store__begin(st);
     if (rc < 0)
         return rc;
-    if ((rc = wv_store__check_match(st, if_match, &rev)) == 0 &&
+    if ((rc = wv_store__check_obj_match(st, kind, name, if_match, &rev)) == 0 &&
         (rc = wv_store__coll_get(st, kind, name, &old, origin)) == 0) {
         /* The file would bring it back at the next start: say where to
          * delete it instead. */

@@ -35,6 +35,13 @@ void wv_store__rollback(wv_store *st); /* safe to call with no open transaction 
 int wv_store__revision(wv_store *st, int64_t *rev);
 int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev);
 int wv_store__bump(wv_store *st);
+/* The revision at which an object (kind SITE: the site) last changed. */
+int wv_store__obj_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t *rev);
+/* If-Match on one object: -1 passes; a revision N passes when the object
+ * has not changed since N (its updated_rev <= N <= the revision), or, for
+ * an object still to create, when nothing changed since N. */
+int wv_store__check_obj_match(wv_store *st, enum wv_kind kind, const char *name,
+                              int64_t if_match, int64_t *rev);
 
 /* Runs sql (a SELECT of two text columns) into *out, a new array of
  * {k1: col0, k2: col1}. 0 or WV_ERR_DB (*out NULL). */

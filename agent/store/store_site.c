@@ -281,7 +281,7 @@ int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *change
         goto out;
     if ((rc = wv_store__begin(st)) < 0)
         goto out;
-    if ((rc = wv_store__check_match(st, if_match, &rev)) < 0)
+    if ((rc = wv_store__check_obj_match(st, WV_KIND_SITE, NULL, if_match, &rev)) < 0)
         goto out;
     rc = wv_store__site_origin(st, origin);
     if (rc < 0 && rc != WV_ERR_NOTFOUND)

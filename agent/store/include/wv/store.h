@@ -31,6 +31,13 @@ void wv_store_close(wv_store *st);
 
 /* The revision: 0 for an empty store, +1 per changing write; -1 on a DB error. */
 int64_t wv_store_revision(wv_store *st);
+/* The revision at which one object (kind WV_KIND_SITE: the site, name
+ * ignored) last changed: its ETag. 0, WV_ERR_NOTFOUND or WV_ERR_DB.
+ * The if_match of the object writes below is such a revision: a write
+ * passes when the object has not changed since (so a change of another
+ * object does not make it stale), or, for an object to create, when
+ * nothing changed since; WV_ERR_CONFLICT otherwise. */
+int wv_store_object_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t *rev);
 
 /* Is there a site row yet (imported or PUT)? */
 bool wv_store_has_site(wv_store *st);
