@@ -141,6 +141,14 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
                                (json_int_t)x->k->connections, "activeConnections",
                                (json_int_t)x->k->active, "bytesIn", (json_int_t)x->k->bytes_in,
                                "bytesOut", (json_int_t)x->k->bytes_out);
+        if (x->k->target_error[0]) {
+            /* What the last peer's connection met at the target. */
+            char *e = wv_asprintf("the last connection to the target failed: %s",
+                                  x->k->target_error);
+            json_object_set_new(st, "lastError", json_string(e));
+            free(e);
+        }
+        json_object_set_new(st, "targetFailures", json_integer((json_int_t)x->k->target_failures));
         json_t *h = m->health ? wv_apphealth_status(m->health, name) : NULL;
         if (h) {
             /* A target that does not answer is where peers' connections fail. */
@@ -266,7 +274,8 @@ static void busy_site(const char *site, void *arg) {
 
 void wv_mesh_report_activity(wv_mesh *m) {
     for (struct xcount *x = m->xcounts; x; x = x->next) {
-        uint64_t now = x->k->bytes_in + x->k->bytes_out + x->k->connections + x->k->active;
+        uint64_t now = x->k->bytes_in + x->k->bytes_out + x->k->connections + x->k->active +
+                       x->k->target_failures;
         if (now == x->reported)
             continue;
         x->reported = now;

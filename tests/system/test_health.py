@@ -75,6 +75,26 @@ def main():
                "the failure is logged once, not once per check")
     t.check("exposed app dead: target" in log and "answers again" in log, "the recovery is logged")
 
+    # 2b. Without a healthCheck, a peer's connection that cannot reach the
+    # target still flags the app.
+    gone = t.free_port()
+    alpha.api("PUT", "/api/v1/exposed-apps/gone", {"appSocket": f"tcp:127.0.0.1:{gone}"})
+    rport = t.free_port()
+    bravo.api("PUT", "/api/v1/remote-apps/to-gone", {"siteName": "alpha", "appName": "gone",
+                                                     "localSocket": f"tcp:127.0.0.1:{rport}"})
+    t.wait_for(lambda: bravo.api("GET", "/api/v1/remote-apps/to-gone")[1]["status"]["state"] == "listening",
+               10, 0.1, "to-gone listening")
+    try:
+        with socket.create_connection(("127.0.0.1", rport), timeout=5) as c:
+            c.sendall(b"x")
+            c.recv(10)
+    except OSError:
+        pass
+    st = t.wait_for(lambda: (lambda s: s if s.get("lastError") else None)(
+        alpha.api("GET", "/api/v1/exposed-apps/gone")[1]["status"]), 5, 0.1, "lastError on alpha's app")
+    t.check("refused" in st["lastError"] and st["targetFailures"] >= 1,
+            f"the exposed app shows what the peer's connection met: {st['lastError']}")
+
     # 3. A remote app saved on a port in use.
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))

@@ -72,6 +72,8 @@ struct wv_app_counters {
     uint64_t bytes_in;      /* from the tunnel to the local socket */
     uint64_t bytes_out;     /* from the local socket into the tunnel */
     uint64_t refused_limit; /* remote app: refused, maxConnections open already */
+    uint64_t target_failures; /* exposed app: connects to its target that failed */
+    char target_error[96];    /* exposed app: why the last one failed; "" after a success */
     unsigned refs;
 };
 /* A zeroed set with one reference. */
