@@ -543,8 +543,9 @@ static void origins_keep_api_objects(void **state) {
     assert_non_null(strstr(err.message, "/etc/w/config.yaml"));
     assert_int_equal(wv_store_delete_ex(f->st, WV_KIND_REMOTE_APP, "file-a", -1, &err),
                      WV_ERR_MANAGED);
-    assert_int_equal(wv_store_put_site(f->st, site_json("s2", false), -1, NULL, &err),
-                     WV_ERR_MANAGED);
+    json_t *s2 = site_json("s2", false);
+    assert_int_equal(wv_store_put_site(f->st, s2, -1, NULL, &err), WV_ERR_MANAGED);
+    json_decref(s2);
     /* ... unless it takes it over. */
     json_object_set_new(ch, "origin", json_string("api"));
     bool changed;
