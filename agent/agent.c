@@ -8,6 +8,7 @@
 #include "wv/crypto.h"
 #include "wv/mesh.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ struct wv_agent {
     wv_reconciler *rec;
     wv_mesh *mesh;
     bool started;
+    char error[320]; /* why start failed, for the command line */
     int closing; /* parts still closing */
     wv_agent_stop_cb stop_cb;
     void *stop_user;
@@ -115,6 +117,10 @@ static json_t *site_status(wv_api *api, void *user) {
 static char *metrics(wv_api *api, void *user) {
     wv_agent *a = user;
     wv_metrics *m = wv_metrics_new();
+    wv_metrics_add(m, "wovenet_build_info", WV_GAUGE,
+                   "Always 1; the labels say which wovenet this is.",
+                   "version=\"" WOVENET_VERSION "\"", 1);
+    wv_metrics_process(m);
     wv_mesh_metrics(a->mesh, m);
     wv_reconcile_metrics(a->rec, m);
     char *text = wv_metrics_render(m);
@@ -133,6 +139,11 @@ static bool rec_site_up(wv_reconciler *r, const char *site, void *user) {
     return a->mesh && wv_mesh_site_up(a->mesh, site);
 }
 
+static int rec_site_offers(wv_reconciler *r, const char *site, const char *app, void *user) {
+    wv_agent *a = user;
+    return a->mesh ? wv_mesh_site_offers(a->mesh, site, app) : -1;
+}
+
 static int rec_conn(wv_reconciler *r, const char *name, const json_t *spec, uv_stream_t *client,
                     struct wv_app_counters *counters, void *user) {
     wv_agent *a = user;
@@ -146,6 +157,9 @@ static void mesh_site_state(wv_mesh *m, const char *site, bool up, void *user) {
 
 static void mesh_event(wv_mesh *m, const char *kind, const char *name, void *user) {
     wv_agent *a = user;
+    /* A peer's announcement may add or drop an app our remote apps use. */
+    if (strcmp(kind, "peers") == 0 && name && a->rec)
+        wv_reconcile_site_changed(a->rec, name);
     if (!a->api)
         return;
     if (strcmp(kind, "tunnelSockets") == 0)
@@ -204,10 +218,12 @@ static int start_api(wv_agent *a, json_t *site) {
     const char *unsafe = wv_api_check_listen_safety(a->api_listen, a->store);
     if (unsafe) {
         WV_ERROR(a->log, SUB, "refusing to serve the API on %s: %s", a->api_listen, unsafe);
-        fprintf(stderr, "wovenet: refusing to serve the API on %s: %s\n", a->api_listen, unsafe);
+        snprintf(a->error, sizeof(a->error), "refusing to serve the API on %s: %s", a->api_listen,
+                 unsafe);
         return WV_ERR_AUTH;
     }
-    struct wv_api_opts o = {.listen = a->api_listen};
+    char why[256] = "";
+    struct wv_api_opts o = {.listen = a->api_listen, .why = why};
     char *cert = NULL, *key = NULL;
     json_t *tls = json_object_get(ra, "tls");
     if (json_is_true(json_object_get(tls, "enabled"))) {
@@ -215,7 +231,12 @@ static int start_api(wv_agent *a, json_t *site) {
         if (rc == 0)
             rc = wv_read_file(json_string_value(json_object_get(tls, "key")), 1 << 20, &key);
         if (rc != 0) {
-            WV_ERROR(a->log, SUB, "cannot read the API's TLS certificate or key file");
+            const char *which = cert ? "key" : "cert";
+            WV_ERROR(a->log, SUB, "cannot read the API's TLS %s file (restfulApi.tls.%s)", which,
+                     which);
+            snprintf(a->error, sizeof(a->error),
+                     "the API's TLS %s file (restfulApi.tls.%s) cannot be read: %s", which, which,
+                     rc == WV_ERR_TOOBIG ? "larger than 1 MiB" : "no such file or no access");
             free(cert);
             free(key);
             return rc;
@@ -234,8 +255,8 @@ static int start_api(wv_agent *a, json_t *site) {
     free(cert);
     if (rc != 0) {
         a->api = NULL;
-        fprintf(stderr, "wovenet: cannot serve the API on %s: %s\n", a->api_listen,
-                wv_strerror(rc));
+        snprintf(a->error, sizeof(a->error), "the API: %s",
+                 why[0] ? why : wv_strerror(rc));
         return rc;
     }
     WV_INFO(a->log, SUB, "REST API and dashboard on %s://%s/", o.tls_cert_pem ? "https" : "http",
@@ -263,7 +284,10 @@ int wv_agent_start(wv_agent *a) {
     if (rc != 0)
         return rc;
     struct wv_reconcile_callbacks rc_cbs = {
-        .on_status = rec_status, .site_up = rec_site_up, .on_remote_conn = rec_conn};
+        .on_status = rec_status,
+        .site_up = rec_site_up,
+        .site_offers = rec_site_offers,
+        .on_remote_conn = rec_conn};
     a->rec = wv_reconcile_new(a->loop, a->log, a->store, &rc_cbs, a);
     struct wv_mesh_callbacks m_cbs = {.site_state = mesh_site_state, .event = mesh_event};
     a->mesh = wv_mesh_new(a->loop, a->log, a->store, a->id, &m_cbs, a);
@@ -277,6 +301,10 @@ int wv_agent_start(wv_agent *a) {
             a->site_name[0] ? a->site_name : "(unconfigured)",
             (long long)wv_store_revision(a->store));
     return 0;
+}
+
+const char *wv_agent_error(const wv_agent *a) {
+    return a->error;
 }
 
 const char *wv_agent_site_name(const wv_agent *a) {

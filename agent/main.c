@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 struct run_ctx {
@@ -60,8 +61,37 @@ static wv_log *site_logger(wv_store *st) {
     return log;
 }
 
-/* Imports --config if given, then reopens the store with the site's logger. */
+/* Logs what the import of the config file changed, through the site's
+ * own logger (which the import may just have set). */
+static void log_import(wv_log *log, const char *path, json_t *plan) {
+    static const char *const lists[] = {"created", "changed", "deleted"};
+    for (size_t l = 0; l < WV_COUNTOF(lists); l++) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(plan, lists[l]), i, e) {
+            WV_INFO(log, "config", "%s: %s %s %s", path, lists[l],
+                    json_string_value(json_object_get(e, "kind")),
+                    json_string_value(json_object_get(e, "name")));
+        }
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(plan, "warnings"), i, w)
+        WV_WARN(log, "config", "%s: %s", path, json_string_value(w));
+}
+
+/* Imports --config if given, then opens the store with the site's logger.
+ * Without --config the store must exist: run never creates an empty one. */
 static int prepare(const struct wv_cli *cli, wv_log **log, wv_store **st) {
+    json_t *plan = NULL;
+    if (!cli->config && access(cli->db, F_OK) != 0) {
+        fprintf(stderr,
+                "wovenet: no site configured: %s: %s; give --config FILE or import one first\n",
+                cli->db, strerror(errno));
+        return WV_EXIT_FAIL;
+    }
+    if (cli->config && wv_cli_import_file(cli->db, cli->config, false, &plan) != WV_EXIT_OK)
+        return WV_EXIT_FAIL;
     wv_log *boot = wv_log_new(WV_LOG_INFO, WV_LOG_TEXT, NULL);
     wv_store *bst = NULL;
     int code = WV_EXIT_OK;
@@ -70,19 +100,23 @@ static int prepare(const struct wv_cli *cli, wv_log **log, wv_store **st) {
         fprintf(stderr, "wovenet: cannot open store %s: %s\n", cli->db, wv_strerror(rc));
         code = WV_EXIT_FAIL;
     }
-    if (!code && cli->config)
-        code = wv_cli_apply_file(bst, cli->config, false);
     if (!code && !(*log = site_logger(bst)))
         code = WV_EXIT_FAIL;
     wv_store_close(bst);
     wv_log_free(boot);
-    if (code)
+    if (code) {
+        json_decref(plan);
         return code;
+    }
     if ((rc = wv_store_open(cli->db, *log, st))) {
         fprintf(stderr, "wovenet: cannot open store %s: %s\n", cli->db, wv_strerror(rc));
         wv_log_free(*log);
+        json_decref(plan);
         return WV_EXIT_FAIL;
     }
+    if (plan)
+        log_import(*log, cli->config, plan);
+    json_decref(plan);
     return WV_EXIT_OK;
 }
 
@@ -114,7 +148,8 @@ static int run(const struct wv_cli *cli) {
         uv_signal_start(&ctx.sighup, on_sighup, SIGHUP);
         uv_run(&loop, UV_RUN_DEFAULT);
     } else {
-        fprintf(stderr, "wovenet: cannot start: %s\n", wv_strerror(rc));
+        const char *why = ctx.agent ? wv_agent_error(ctx.agent) : "";
+        fprintf(stderr, "wovenet: cannot start: %s\n", why[0] ? why : wv_strerror(rc));
         code = WV_EXIT_FAIL;
     }
     wv_agent_free(ctx.agent);
@@ -138,6 +173,10 @@ int main(int argc, char **argv) {
         return wv_cli_export(&cli);
     case WV_CLI_TOKEN_CREATE:
         return wv_cli_token_create(&cli);
+    case WV_CLI_TOKEN_LIST:
+        return wv_cli_token_list(&cli);
+    case WV_CLI_TOKEN_REVOKE:
+        return wv_cli_token_revoke(&cli);
     case WV_CLI_STATUS:
         return wv_cli_status(&cli);
     case WV_CLI_APPLY:

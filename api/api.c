@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,11 @@ void wv_api_store_error(wv_api *api, wv_http_req *r, int err, const wv_verr *ver
         break;
     case WV_ERR_EXISTS:
         wv_http_reply_error(r, 409, "exists", "name", "an object of that name exists");
+        break;
+    case WV_ERR_MANAGED:
+        wv_http_reply_error(r, 409, "managed_by_config", "origin", "%s",
+                            verr && verr->message[0] ? verr->message
+                                                     : "managed by the config file");
         break;
     case WV_ERR_NOTFOUND:
         wv_http_reply_error(r, 404, "not_found", NULL, "no such object");
@@ -177,6 +183,8 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     const char *listen = opts && opts->listen ? opts->listen : "127.0.0.1:18080";
     if (wv_parse_hostport(listen, &ss) != 0) {
         WV_ERROR(log, WV_API_SUB, "bad listen address %s", listen);
+        if (opts && opts->why)
+            snprintf(opts->why, 256, "bad listen address %s (ADDR:PORT or [v6]:PORT)", listen);
         return WV_ERR_INVAL;
     }
     struct wv_http_opts ho = {
@@ -188,6 +196,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
         .rate_per_s = opts ? opts->rate_per_s : 0,
         .rate_burst = opts ? opts->rate_burst : 0,
         .rate_loopback = opts ? opts->rate_loopback : false,
+        .why = opts ? opts->why : NULL,
     };
     wv_http *http;
     int err = wv_http_new(loop, log, &ho, &http);
@@ -213,6 +222,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     wv_api_routes_collections(api);
     wv_api_routes_config(api);
     wv_api_routes_misc(api);
+    wv_api_routes_tokens(api);
     wv_api_routes_static(api);
     err = wv_http_start(http);
     if (err) {

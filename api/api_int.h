@@ -8,6 +8,8 @@
 
 /* Every file under web/, sorted by path (generated, see cmake/embed.cmake). */
 extern const struct wv_embedded wv_webassets[];
+/* schema/openapi.yaml as JSON (generated at build time, api/CMakeLists.txt). */
+extern const struct wv_embedded wv_openapi[];
 
 #define WV_API_SUB "api"
 
@@ -65,6 +67,7 @@ void wv_api_routes_site(wv_api *api);
 void wv_api_routes_collections(wv_api *api);
 void wv_api_routes_config(wv_api *api);
 void wv_api_routes_misc(wv_api *api);
+void wv_api_routes_tokens(wv_api *api);
 void wv_api_routes_static(wv_api *api);
 
 #endif

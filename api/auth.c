@@ -16,6 +16,12 @@
 #define RATE_N 256
 #define WINDOW_MS 60000
 #define CHALLENGE "Basic realm=\"wovenet\", Bearer realm=\"wovenet\""
+/* Every 401 says how to pass a token: a user locked out by the first
+ * `token create` learns what to do from the answer itself. */
+#define HOW_TO                                                                              \
+    "pass a token as the header \"Authorization: Bearer TOKEN\" (curl -H), or --token "     \
+    "TOKEN / WOVENET_TOKEN=TOKEN to the wovenet CLI; create one on the agent's host with "  \
+    "`wovenet token create --name NAME` (see `wovenet token list`)"
 
 struct cache_ent {
     uint8_t key[32];
@@ -146,7 +152,19 @@ static void deny(wv_auth *a, wv_http_req *r, bool count, const char *why) {
         WV_INFO(a->log, SUB, "authentication failed from %s (%s)", wv_http_req_ip(r), why);
     }
     wv_http_add_header(r, "WWW-Authenticate", CHALLENGE);
-    wv_http_reply_error(r, 401, "unauthorized", NULL, "%s", why);
+    wv_http_reply_error(r, 401, "unauthorized", NULL, "%s: %s", why, HOW_TO);
+}
+
+/* What a token's scope lets through: "write" everything, "read" only
+ * GET/HEAD, "metrics" only GET /metrics. */
+static bool scope_allows(const char *scope, wv_http_req *r) {
+    const char *m = wv_http_req_method(r);
+    bool reads = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+    if (strcmp(scope, "write") == 0)
+        return true;
+    if (strcmp(scope, "read") == 0)
+        return reads;
+    return reads && strcmp(wv_http_req_path(r), "/metrics") == 0;
 }
 
 static void cache_key(const char *user, const char *pass, const char *encoded, uint8_t out[32]) {
@@ -314,9 +332,18 @@ bool wv_auth_gate(wv_http_req *r, void *user) {
         const char *t = h + 7;
         while (*t == ' ')
             t++;
-        if (wv_store_token_check(a->st, t) == 0)
-            return true;
-        deny(a, r, true, "wrong credentials");
+        struct wv_token_info ti;
+        if (wv_store_token_auth(a->st, t, &ti) == 0) {
+            if (scope_allows(ti.scope, r))
+                return true;
+            wv_http_reply_error(r, 403, "forbidden", NULL,
+                                "token \"%s\" has scope %s: %s", ti.name, ti.scope,
+                                strcmp(ti.scope, "read") == 0
+                                    ? "it may only read (GET); use a token of scope write"
+                                    : "it may only read /metrics");
+            return false;
+        }
+        deny(a, r, true, ti.expired ? "the token expired" : "wrong credentials");
         return false;
     }
     if (strncasecmp(h, "Basic ", 6) == 0) {

@@ -5,32 +5,77 @@
 #include "api_int.h"
 #include "wv/base.h"
 
-/* Adds the runtime status to a stored object (owned by the caller). */
-static json_t *with_status(wv_api *api, enum wv_kind kind, json_t *obj) {
+/* Adds the read-only members to a stored object (owned by the caller):
+ * its runtime status, and where it comes from (origins: {name: origin},
+ * file: the config file managing the "config" ones). */
+static json_t *with_status(wv_api *api, enum wv_kind kind, json_t *obj, json_t *origins,
+                           const char *file) {
     const char *name = json_string_value(json_object_get(obj, "name"));
+    const char *origin = json_string_value(json_object_get(origins, name ? name : ""));
     json_object_set_new(obj, "status", wv_api_status(api, kind, name ? name : ""));
+    json_object_set_new(obj, "origin", json_string(origin ? origin : "api"));
+    if (origin && strcmp(origin, "config") == 0)
+        json_object_set_new(obj, "managedBy", json_string(file));
     return obj;
 }
 
-static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, const char *name) {
+/* with_status for every object of arr. */
+static void with_status_all(wv_api *api, enum wv_kind kind, json_t *arr) {
+    json_t *origins = NULL, *obj;
+    size_t i;
+    char *file = wv_store_config_file(api->st);
+    wv_store_origins(api->st, kind, &origins);
+    json_array_foreach(arr, i, obj) with_status(api, kind, obj, origins, file);
+    json_decref(origins);
+    free(file);
+}
+
+/* Answers with the object. After a write (saved) whose runtime went wrong at
+ * once (a port in use, a site without that app), the answer says so in
+ * "warning": the write was stored, but it does not work as it is. */
+static void reply_saved(struct wv_api_coll *c, wv_http_req *r, unsigned code, const char *name,
+                        bool saved) {
     json_t *obj = NULL;
     int err = wv_store_get(c->api->st, c->kind, name, &obj);
     if (err) {
         wv_api_store_error(c->api, r, err, NULL);
         return;
     }
-    wv_http_set_etag(r, wv_store_revision(c->api->st));
-    wv_http_reply_json(r, code, with_status(c->api, c->kind, obj));
+    int64_t etag = -1;
+    wv_store_object_rev(c->api->st, c->kind, name, &etag);
+    json_t *one = json_pack("[o]", obj);
+    with_status_all(c->api, c->kind, one);
+    json_t *st = json_object_get(obj, "status");
+    const char *state = json_string_value(json_object_get(st, "state"));
+    const char *why = json_string_value(json_object_get(st, "error"));
+    if (saved && state && strcmp(state, "error") == 0) {
+        char *w = wv_asprintf("saved, but %s", why && *why ? why : "its state is error");
+        json_object_set_new(obj, "warning", json_string(w));
+        free(w);
+    }
+    /* The object's own ETag: the revision at which it last changed, so a
+     * change of another object does not make a client's copy stale. */
+    wv_http_set_etag(r, etag);
+    wv_http_reply_json(r, code, json_incref(obj));
+    json_decref(one);
+}
+
+static void reply_object(struct wv_api_coll *c, wv_http_req *r, unsigned code, const char *name) {
+    reply_saved(c, r, code, name, false);
 }
 
 /* Lists are what dashboards poll; serializing a hundred objects per request
  * dominates, so an answer is reused while nothing it shows has changed. */
 static void list(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
-    json_t *arr = NULL, *obj;
-    size_t i;
+    json_t *arr = NULL;
     int64_t rev = wv_store_revision(c->api->st);
     uint64_t now = uv_now(c->api->loop);
+    if (rev >= 0 && wv_http_if_none_match(r, rev)) {
+        wv_http_set_etag(r, rev);
+        wv_http_reply_json(r, 304, NULL);
+        return;
+    }
     if (c->cache && rev >= 0 && rev == c->cache_rev && c->cache_epoch == c->api->status_epoch &&
         now - c->cache_at < WV_API_LIST_CACHE_MS) {
         wv_http_set_etag(r, rev);
@@ -42,7 +87,7 @@ static void list(wv_http_req *r, void *user) {
         wv_api_store_error(c->api, r, err, NULL);
         return;
     }
-    json_array_foreach(arr, i, obj) with_status(c->api, c->kind, obj);
+    with_status_all(c->api, c->kind, arr);
     char *text = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     if (!text) {
@@ -62,8 +107,14 @@ static void list(wv_http_req *r, void *user) {
 static void get_one(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
     const char *name = wv_http_req_param(r, 0);
-    if (!wv_valid_name(name)) {
+    int64_t etag;
+    if (!wv_valid_name(name) || wv_store_object_rev(c->api->st, c->kind, name, &etag) != 0) {
         wv_http_reply_error(r, 404, "not_found", NULL, "no such %s", wv_kind_noun(c->kind));
+        return;
+    }
+    if (wv_http_if_none_match(r, etag)) {
+        wv_http_set_etag(r, etag);
+        wv_http_reply_json(r, 304, NULL);
         return;
     }
     reply_object(c, r, 200, name);
@@ -89,8 +140,10 @@ static void create(wv_http_req *r, void *user) {
     char *loc = wv_asprintf("%s/%s", c->path, n);
     wv_http_add_header(r, "Location", loc);
     free(loc);
-    reply_object(c, r, 201, n);
+    /* Tell the agent first: the answer then shows the new object running
+     * (or why it does not). */
     wv_api_notify(c->api, c->kind, n, "created");
+    reply_saved(c, r, 201, n, true);
     free(n);
 }
 
@@ -117,9 +170,9 @@ static void store_put(struct wv_api_coll *c, wv_http_req *r, json_t *obj, int64_
         wv_api_store_error(c->api, r, err, &verr);
         return;
     }
-    reply_object(c, r, created ? 201 : 200, name);
     if (created || changed)
         wv_api_notify(c->api, c->kind, name, created ? "created" : "changed");
+    reply_saved(c, r, created ? 201 : 200, name, created || changed);
 }
 
 static void put(wv_http_req *r, void *user) {
@@ -169,10 +222,11 @@ static void del(wv_http_req *r, void *user) {
     int64_t rev;
     if (!wv_api_if_match(r, &rev))
         return;
-    int err =
-        wv_valid_name(name) ? wv_store_delete(c->api->st, c->kind, name, rev) : WV_ERR_NOTFOUND;
+    wv_verr verr = {{0}, {0}};
+    int err = wv_valid_name(name) ? wv_store_delete_ex(c->api->st, c->kind, name, rev, &verr)
+                                  : WV_ERR_NOTFOUND;
     if (err) {
-        wv_api_store_error(c->api, r, err, NULL);
+        wv_api_store_error(c->api, r, err, &verr);
         return;
     }
     wv_http_set_etag(r, wv_store_revision(c->api->st));

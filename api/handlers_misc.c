@@ -10,17 +10,42 @@ static void healthz(wv_http_req *r, void *user) {
     wv_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* Ready when the store answers a query and the loop is not lagging (a
- * handler runs on the loop, so the lag is what the tick timer saw). */
+/* Ready when the store answers a query, the loop is not lagging (a
+ * handler runs on the loop, so the lag is what the tick timer saw), the
+ * broker is connected (when the agent runs a mesh: without it no peer can
+ * find this site) and no tunnel socket that should listen is in error. */
 static void readyz(wv_http_req *r, void *user) {
     wv_api *api = user;
     bool store_ok = wv_store_ping(api->st) == 0;
     bool loop_ok = api->lag_ms < 1000;
-    json_t *body =
-        json_pack("{s:s, s:{s:s, s:s}, s:I}", "status", store_ok && loop_ok ? "ready" : "not-ready",
-                  "checks", "store", store_ok ? "ok" : "failing", "loop",
-                  loop_ok ? "ok" : "lagging", "loopLagMs", (json_int_t)api->lag_ms);
-    wv_http_reply_json(r, store_ok && loop_ok ? 200 : 503, body);
+    bool ready = store_ok && loop_ok;
+    json_t *checks = json_pack("{s:s, s:s}", "store", store_ok ? "ok" : "failing", "loop",
+                               loop_ok ? "ok" : "lagging");
+    json_t *site = api->cb.site_status ? api->cb.site_status(api, api->user) : NULL;
+    const char *broker = json_string_value(json_object_get(json_object_get(site, "broker"), "state"));
+    if (broker) {
+        json_object_set_new(checks, "broker", json_string(broker));
+        ready = ready && strcmp(broker, "connected") == 0;
+    }
+    json_decref(site);
+    json_t *socks = NULL, *o, *states = json_object();
+    size_t i;
+    if (store_ok && wv_store_list(api->st, WV_KIND_SOCKET, &socks) == 0) {
+        json_array_foreach(socks, i, o) {
+            const char *name = json_string_value(json_object_get(o, "name"));
+            json_t *st = wv_api_status(api, WV_KIND_SOCKET, name);
+            const char *state = json_string_value(json_object_get(st, "state"));
+            json_object_set_new(states, name, json_string(state ? state : "unknown"));
+            if (state && strcmp(state, "error") == 0)
+                ready = false;
+            json_decref(st);
+        }
+    }
+    json_decref(socks);
+    json_object_set_new(checks, "sockets", states);
+    json_t *body = json_pack("{s:s, s:o, s:I}", "status", ready ? "ready" : "not-ready", "checks",
+                             checks, "loopLagMs", (json_int_t)api->lag_ms);
+    wv_http_reply_json(r, ready ? 200 : 503, body);
 }
 
 static void metrics(wv_http_req *r, void *user) {
@@ -114,6 +139,13 @@ static void peers_delete(wv_http_req *r, void *user) {
     wv_api_publish_event(api, "peers", site, "deleted", NULL);
 }
 
+/* The REST contract this server implements (schema/openapi.yaml, embedded
+ * as JSON at build time); behind the same authentication as the API. */
+static void openapi(wv_http_req *r, void *user) {
+    wv_http_add_header(r, "Cache-Control", "no-cache");
+    wv_http_reply_bytes(r, 200, "application/json", wv_openapi[0].data, wv_openapi[0].len, true);
+}
+
 static void events(wv_http_req *r, void *user) {
     wv_api *api = user;
     wv_sse_serve(api->sse, r);
@@ -127,6 +159,7 @@ void wv_api_routes_misc(wv_api *api) {
     wv_http_route(api->http, "GET", "/api/v1/peers/{siteName}", 0, peers_one, api);
     wv_http_route(api->http, "DELETE", "/api/v1/peers/{siteName}", 0, peers_delete, api);
     wv_http_route(api->http, "GET", "/api/v1/events", 0, events, api);
+    wv_http_route(api->http, "GET", "/api/v1/openapi.json", 0, openapi, api);
 }
 
 /* --- Static files ------------------------------------------------------------------ */

@@ -2,12 +2,23 @@
  * desired-state document. Bodies here may hold secrets: never log them. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "wv/config.h"
 
 #include "api_int.h"
 #include "wv/base.h"
 
 static void reply_site(wv_api *api, wv_http_req *r) {
     json_t *site = NULL;
+    int64_t etag = -1;
+    if (strcmp(wv_http_req_method(r), "GET") == 0 &&
+        wv_store_object_rev(api->st, WV_KIND_SITE, NULL, &etag) == 0 &&
+        wv_http_if_none_match(r, etag)) {
+        wv_http_set_etag(r, etag);
+        wv_http_reply_json(r, 304, NULL);
+        return;
+    }
     int err = wv_store_get_site(api->st, &site);
     if (err == WV_ERR_NOTFOUND) {
         wv_http_reply_error(r, 404, "not_found", NULL, "no site configured yet (PUT one)");
@@ -20,7 +31,18 @@ static void reply_site(wv_api *api, wv_http_req *r) {
     json_t *status = api->cb.site_status ? api->cb.site_status(api, api->user) : NULL;
     if (status)
         json_object_set_new(site, "status", status);
-    wv_http_set_etag(r, wv_store_revision(api->st));
+    json_t *origins = NULL;
+    wv_store_origins(api->st, WV_KIND_SITE, &origins);
+    const char *origin = json_string_value(json_object_get(origins, "site"));
+    json_object_set_new(site, "origin", json_string(origin ? origin : "api"));
+    if (origin && strcmp(origin, "config") == 0) {
+        char *file = wv_store_config_file(api->st);
+        json_object_set_new(site, "managedBy", json_string(file));
+        free(file);
+    }
+    json_decref(origins);
+    wv_store_object_rev(api->st, WV_KIND_SITE, NULL, &etag);
+    wv_http_set_etag(r, etag);
     wv_http_reply_json(r, 200, site);
 }
 
@@ -74,7 +96,14 @@ static void config_get(wv_http_req *r, void *user) {
         wv_api_store_error(api, r, err, NULL);
         return;
     }
-    wv_http_set_etag(r, json_integer_value(json_object_get(doc, "revision")));
+    int64_t rev = json_integer_value(json_object_get(doc, "revision"));
+    /* The whole document's ETag is the global revision. */
+    wv_http_set_etag(r, rev);
+    if (wv_http_if_none_match(r, rev)) {
+        json_decref(doc);
+        wv_http_reply_json(r, 304, NULL);
+        return;
+    }
     wv_http_reply_json(r, 200, doc);
 }
 
@@ -103,6 +132,22 @@ static void notify_plan(wv_api *api, json_t *plan) {
     }
 }
 
+static bool media_is(const char *ct, const char *type) {
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, "; ");
+    return n == strlen(type) && strncasecmp(ct, type, n) == 0;
+}
+
+static bool is_yaml_ct(const char *ct) {
+    return media_is(ct, "application/yaml") || media_is(ct, "application/x-yaml") ||
+           media_is(ct, "text/yaml") || media_is(ct, "text/x-yaml");
+}
+
+static bool is_json_type(const char *ct) {
+    return media_is(ct, "application/json");
+}
+
 static void config_put(wv_http_req *r, void *user) {
     wv_api *api = user;
     const char *dry = wv_http_req_query(r, "dryRun");
@@ -113,13 +158,53 @@ static void config_put(wv_http_req *r, void *user) {
         wv_http_reply_error(r, 400, "bad_request", "dryRun", "dryRun must be true or false");
         return;
     }
-    json_t *body = wv_api_body_object(r);
     int64_t rev;
-    if (!body || !wv_api_if_match(r, &rev))
+    if (!wv_api_if_match(r, &rev))
         return;
+    /* JSON (the canonical document) or YAML (the config file's format, as
+     * `wovenet apply` and `import` take it), by Content-Type. */
+    const char *ct = wv_http_req_header(r, "Content-Type");
+    size_t len;
+    const char *text = wv_http_req_body(r, &len);
     wv_verr verr = {{0}, {0}};
+    json_t *body = NULL;
+    bool yaml = ct && is_yaml_ct(ct);
+    if (yaml) {
+        if (wv_config_from_yaml(text, len, &body, &verr) != 0) {
+            char field[256];
+            wv_config_yaml_field(text, len, verr.field, field, sizeof field);
+            wv_http_reply_error(r, 422, "invalid", field[0] ? field : NULL, "%s",
+                                verr.message[0] ? verr.message : "invalid YAML config");
+            return;
+        }
+    } else if (ct && is_json_type(ct)) {
+        json_error_t jerr;
+        body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!body) {
+            wv_http_reply_error(r, 400, "bad_json", NULL, "malformed JSON at line %d column %d",
+                                jerr.line, jerr.column);
+            return;
+        }
+        if (!json_is_object(body)) {
+            json_decref(body);
+            wv_http_reply_error(r, 422, "invalid", NULL, "the body must be a JSON object");
+            return;
+        }
+    } else {
+        wv_http_reply_error(r, 415, "unsupported_media_type", NULL,
+                            "the body must be application/json (the document) or "
+                            "application/yaml (the config file's format)");
+        return;
+    }
     json_t *plan = NULL;
     int err = wv_store_apply(api->st, body, rev, dry_run, &plan, &verr);
+    if (err && yaml) {
+        /* Name the field as the YAML wrote it. */
+        char field[256];
+        wv_config_yaml_field(text, len, verr.field, field, sizeof field);
+        snprintf(verr.field, sizeof verr.field, "%s", field);
+    }
+    wv_config_doc_free(body);
     if (err) {
         json_decref(plan);
         wv_api_store_error(api, r, err, &verr);
@@ -144,5 +229,5 @@ void wv_api_routes_site(wv_api *api) {
 
 void wv_api_routes_config(wv_api *api) {
     wv_http_route(api->http, "GET", "/api/v1/config", 0, config_get, api);
-    wv_http_route(api->http, "PUT", "/api/v1/config", 0, config_put, api);
+    wv_http_route(api->http, "PUT", "/api/v1/config", WV_ROUTE_RAWBODY, config_put, api);
 }

@@ -3,6 +3,10 @@
 #include "ratelimit.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -357,6 +361,33 @@ int wv_http_if_match(wv_http_req *r, int64_t *rev) {
     return 0;
 }
 
+bool wv_http_if_none_match(wv_http_req *r, int64_t rev) {
+    const char *v = wv_http_req_header(r, "If-None-Match");
+    if (!v)
+        return false;
+    /* A list of entity tags, weak or strong ("W/" is the same here: the
+     * comparison for If-None-Match is weak), or "*". */
+    for (const char *p = v; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p != '"')
+            return false;
+        char *end;
+        errno = 0;
+        long long n = strtoll(p + 1, &end, 10);
+        if (errno || end == p + 1 || *end != '"')
+            return false;
+        if (n == rev)
+            return true;
+        p = end + 1;
+    }
+    return false;
+}
+
 void wv_http_set_etag(wv_http_req *r, int64_t rev) {
     char tag[32];
     snprintf(tag, sizeof tag, "\"%" PRId64 "\"", rev);
@@ -382,6 +413,10 @@ const char *wv_http_req_query(wv_http_req *r, const char *name) {
 }
 json_t *wv_http_req_json(wv_http_req *r) {
     return r->json;
+}
+const char *wv_http_req_body(wv_http_req *r, size_t *len) {
+    *len = r->body.len;
+    return r->body.p ? r->body.p : "";
 }
 const char *wv_http_req_ip(wv_http_req *r) {
     return r->ip;
@@ -553,7 +588,7 @@ static void dispatch(wv_http_req *r) {
                                 jerr.line, jerr.column);
             return;
         }
-    } else if (writes && ct && !is_json_ct(ct, true)) {
+    } else if (writes && ct && !is_json_ct(ct, true) && !(rt->flags & WV_ROUTE_RAWBODY)) {
         /* A body-less write still must not look like a form post. */
         wv_http_reply_error(r, 415, "unsupported_media_type", NULL,
                             "the body must be application/json");
@@ -657,6 +692,57 @@ int wv_http_new(uv_loop_t *loop, wv_log *log, const struct wv_http_opts *opts, w
     return 0;
 }
 
+/* Says why MHD could not start: a TLS key or certificate that does not
+ * load, else what bind(2) of the same address answers now. Only TLS
+ * errors are blamed on TLS, and only when TLS is on. */
+static int start_failure(wv_http *h, char *why, size_t n) {
+    char addr[WV_ADDR_STRLEN];
+    wv_addr_format((const struct sockaddr *)&h->addr, addr);
+    if (h->cert) {
+        gnutls_certificate_credentials_t cred;
+        gnutls_datum_t c = {(unsigned char *)h->cert, (unsigned)strlen(h->cert)};
+        gnutls_datum_t k = {(unsigned char *)h->key, (unsigned)strlen(h->key)};
+        int g = gnutls_certificate_allocate_credentials(&cred);
+        if (g >= 0) {
+            g = gnutls_certificate_set_x509_key_mem(cred, &c, &k, GNUTLS_X509_FMT_PEM);
+            gnutls_certificate_free_credentials(cred);
+        }
+        if (g < 0) {
+            snprintf(why, n, "the TLS certificate or key (restfulApi.tls) is invalid: %s",
+                     gnutls_strerror(g));
+            return WV_ERR_INVAL;
+        }
+    }
+    int fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1, err = 0;
+    if (fd < 0) {
+        err = errno;
+    } else {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (h->addr.ss_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        socklen_t len = h->addr.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                      : sizeof(struct sockaddr_in);
+        if (bind(fd, (struct sockaddr *)&h->addr, len) != 0 || listen(fd, 1) != 0)
+            err = errno;
+        close(fd);
+    }
+    if (err == EADDRINUSE)
+        snprintf(why, n, "cannot listen on %s: address already in use (another process listens "
+                         "there: stop it, or choose another restfulApi.listenAddr or --api)", addr);
+    else if (err == EADDRNOTAVAIL)
+        snprintf(why, n, "cannot listen on %s: the address is not on this host", addr);
+    else if (err == EACCES)
+        snprintf(why, n, "cannot listen on %s: permission denied (a port below 1024 needs "
+                         "CAP_NET_BIND_SERVICE)", addr);
+    else if (err)
+        snprintf(why, n, "cannot listen on %s: %s", addr, strerror(err));
+    else
+        snprintf(why, n, "cannot start the HTTP server on %s (libmicrohttpd refused; the debug "
+                         "log has its message)", addr);
+    return WV_ERR_IO;
+}
+
 int wv_http_start(wv_http *h) {
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (h->addr.ss_family == AF_INET6)
@@ -681,8 +767,12 @@ int wv_http_start(wv_http *h) {
         h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_UNESCAPE_CALLBACK,
         unescape, h, MHD_OPTION_ARRAY, h->cert ? tls : &tls[2], MHD_OPTION_END);
     if (!h->d) {
-        WV_ERROR(h->log, SUB, "cannot listen on port %u (address in use or TLS key invalid)", port);
-        return WV_ERR_IO;
+        char why[WV_HTTP_WHY_LEN];
+        int rc = start_failure(h, why, sizeof why);
+        WV_ERROR(h->log, SUB, "%s", why);
+        if (h->opts.why)
+            snprintf(h->opts.why, WV_HTTP_WHY_LEN, "%s", why);
+        return rc;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
     if (!info || uv_poll_init(h->loop, &h->poll, info->epoll_fd) != 0) {

@@ -39,7 +39,13 @@ struct wv_http_opts {
      * local user can already reach the store; benchmarks run there). */
     unsigned rate_per_s, rate_burst;
     bool rate_loopback;
+    /* Optional, at least WV_HTTP_WHY_LEN bytes: receives why wv_http_start
+     * failed, naming the cause ("127.0.0.1:18080: address already in use",
+     * "the TLS certificate or key is invalid: ..."). Not copied: must
+     * outlive wv_http_start. */
+    char *why;
 };
+#define WV_HTTP_WHY_LEN 256
 
 /* A handler answers req (or suspends it). user is the route's user. */
 typedef void (*wv_http_handler)(wv_http_req *req, void *user);
@@ -65,7 +71,9 @@ int wv_http_new(uv_loop_t *loop, wv_log *log, const struct wv_http_opts *opts, w
 int wv_http_route(wv_http *h, const char *method, const char *pattern, unsigned flags,
                   wv_http_handler fn, void *user);
 void wv_http_set_gate(wv_http *h, wv_http_gate gate, void *user);
-/* Binds and starts serving. 0, WV_ERR_IO (cannot bind: logged). */
+/* Binds and starts serving. 0, WV_ERR_INVAL (the TLS key or certificate
+ * does not load) or WV_ERR_IO (cannot bind); the cause is logged and
+ * written to opts->why. */
 int wv_http_start(wv_http *h);
 /* The bound port (after start). */
 uint16_t wv_http_port(wv_http *h);
@@ -92,6 +100,9 @@ const char *wv_http_req_header(wv_http_req *r, const char *name);
 const char *wv_http_req_query(wv_http_req *r, const char *name);
 /* The parsed JSON body (borrowed), NULL for requests without one. */
 json_t *wv_http_req_json(wv_http_req *r);
+/* The raw body (borrowed, NUL-terminated, *len bytes; "" when none), for
+ * WV_ROUTE_RAWBODY routes that read other types than JSON. */
+const char *wv_http_req_body(wv_http_req *r, size_t *len);
 /* The client's address as text ("127.0.0.1"); never NULL. */
 const char *wv_http_req_ip(wv_http_req *r);
 struct MHD_Connection *wv_http_req_conn(wv_http_req *r);
@@ -129,6 +140,8 @@ bool wv_http_replied(wv_http_req *r);
 /* If-Match: 0 with *rev = -1 (absent or "*") or the revision in "\"N\"";
  * WV_ERR_INVAL if the header cannot match any revision (answer 412). */
 int wv_http_if_match(wv_http_req *r, int64_t *rev);
+/* Does If-None-Match name this ETag (or "*")? Then answer 304. */
+bool wv_http_if_none_match(wv_http_req *r, int64_t rev);
 /* Adds ETag: "\"<rev>\"". */
 void wv_http_set_etag(wv_http_req *r, int64_t rev);
 

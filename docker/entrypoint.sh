@@ -1,7 +1,8 @@
 #!/bin/sh
 # The container's entrypoint. `run` (the default command):
 #  1. imports $WOVENET_CONFIG (default /etc/wovenet/config.yaml) when mounted
-#     (declaratively, at every start, like `wovenet run --config`); without
+#     (at every start, like `wovenet run --config`: the file's own objects are
+#     made equal to it, what the API made is kept); without
 #     one, and with no site stored yet, a minimal site is made from
 #     WOVENET_SITE_NAME, WOVENET_NETWORK_KEY (or WOVENET_NETWORK_KEY_FILE),
 #     WOVENET_BROKER and WOVENET_TOPIC, to be completed through the API;
@@ -45,7 +46,9 @@ messageChannel:
     brokerServer: "${WOVENET_BROKER:-mqtt://mosquitto:1883}"
     topic: "${WOVENET_TOPIC:-}"
 YAML
-    "$exe" import --db "$db" "$boot"
+    # API-managed: "to be completed through the API", which a file-managed
+    # site would refuse (and the temporary file is gone after this).
+    "$exe" import --db "$db" --origin api "$boot"
     rm -f "$boot"
 fi
 

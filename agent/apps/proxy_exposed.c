@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,12 +46,23 @@ void wv_apps__refuse(pconn *c, const char *code, const char *message) {
         wv_apps__send_fin(c);
 }
 
+/* A peer's connection could not reach the app: the app's status says so
+ * (the peer only sees a refusal). */
+static void target_failed(pconn *c, const char *why) {
+    if (!c->counters)
+        return;
+    c->counters->target_failures++;
+    snprintf(c->counters->target_error, sizeof(c->counters->target_error), "%s", why);
+}
+
 static void on_timeout(uv_timer_t *t) {
     pconn *c = t->data;
-    if (c->st == P_HEADER)
+    if (c->st == P_HEADER) {
         wv_apps__refuse(c, WV_ERRC_BAD_HEADER, "no header in time");
-    else if (c->st == P_CONNECTING)
+    } else if (c->st == P_CONNECTING) {
+        target_failed(c, "connection timed out");
         wv_apps__refuse(c, WV_ERRC_CONNECT_TIMEOUT, "connecting to the app timed out");
+    }
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -58,9 +70,12 @@ static void on_connect(uv_connect_t *req, int status) {
     if (status == UV_ECANCELED || c->st != P_CONNECTING)
         return;
     if (status < 0) {
+        target_failed(c, uv_strerror(status));
         wv_apps__refuse(c, WV_ERRC_CONNECT_REFUSED, uv_strerror(status));
         return;
     }
+    if (c->counters)
+        c->counters->target_error[0] = '\0';
     c->sock_connected = true;
     wv_apps__close_timer(c);
     if (!c->sock_unix)

@@ -1,11 +1,13 @@
 #include "wv/apps.h"
 #include "wv/base.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum rapp_state { RAPP_WAITING, RAPP_LISTENING, RAPP_ERROR };
-static const char *const rapp_state_names[] = {"waiting-for-site", "listening", "error"};
+enum rapp_state { RAPP_WAITING, RAPP_LISTENING, RAPP_ERROR, RAPP_DISABLED };
+static const char *const rapp_state_names[] = {"waiting-for-site", "listening", "error",
+                                               "disabled"};
 
 /* A running remote app: its listener and what it was built from. */
 struct rapp {
@@ -16,7 +18,7 @@ struct rapp {
     unsigned max_conns; /* the spec's maxConnections, or the default */
     wv_applisten *listener;
     enum rapp_state state;
-    char error[160];
+    char error[256];
     /* Shared with the proxy's connections of this app (apps.h). */
     struct wv_app_counters *counters;
     bool seen;                       /* mark for the sweep of deleted apps */
@@ -83,6 +85,23 @@ static enum rapp_state up_state(wv_reconciler *r, struct rapp *a) {
                                                                                : RAPP_WAITING;
 }
 
+/* The state of a bound listener, with the error that explains it: its site
+ * may have said it has no such app. */
+static void set_up_state(wv_reconciler *r, struct rapp *a) {
+    const char *site = json_string_value(json_object_get(a->spec, "siteName"));
+    const char *app = json_string_value(json_object_get(a->spec, "appName"));
+    if (r->cbs.site_offers && site && app && r->cbs.site_offers(r, site, app, r->user) == 0) {
+        char why[sizeof(a->error)];
+        snprintf(why, sizeof(why), "site %s does not expose \"%s\"", site, app);
+        if (a->state != RAPP_ERROR || strcmp(a->error, why) != 0)
+            WV_WARN(r->log, "reconcile", "remote app %s: %s (it announces no such app)", a->name,
+                    why);
+        set_state(a, RAPP_ERROR, why);
+        return;
+    }
+    set_state(a, up_state(r, a), NULL);
+}
+
 static void bind_app(wv_reconciler *r, struct rapp *a) {
     struct wv_app_socket sock;
     char why[160] = "";
@@ -92,15 +111,19 @@ static void bind_app(wv_reconciler *r, struct rapp *a) {
         return;
     }
     if (wv_applisten_new(r->loop, &sock, on_client, a, &a->listener, why) != 0) {
-        if (a->state != RAPP_ERROR || strcmp(a->error, why) != 0)
+        char err0[sizeof(a->error)];
+        snprintf(err0, sizeof(err0), "cannot listen on %.80s: %.120s", ls, why);
+        if (a->state != RAPP_ERROR || strcmp(a->error, err0) != 0)
             WV_WARN(r->log, "reconcile", "remote app %s: cannot listen on %s: %s", a->name, ls,
                     why);
         a->listener = NULL;
-        set_state(a, RAPP_ERROR, why);
+        char err[sizeof(a->error)];
+        snprintf(err, sizeof(err), "cannot listen on %.80s: %.120s", ls, why);
+        set_state(a, RAPP_ERROR, err);
         return;
     }
     WV_INFO(r->log, "reconcile", "remote app %s: listening on %s", a->name, ls);
-    set_state(a, up_state(r, a), NULL);
+    set_up_state(r, a);
 }
 
 /* Takes a reference to spec and the cap it sets (validated 1..65536). */
@@ -138,6 +161,20 @@ static struct rapp *find_rapp(wv_reconciler *r, const char *name) {
     return NULL;
 }
 
+static bool disabled(const json_t *spec) {
+    return json_is_false(json_object_get(spec, "enabled"));
+}
+
+/* "enabled": false: the app is kept, its listener closed. */
+static void pause_app(wv_reconciler *r, struct rapp *a) {
+    if (a->listener) {
+        wv_applisten_close(a->listener);
+        a->listener = NULL;
+        WV_INFO(r->log, "reconcile", "remote app %s: disabled, listener closed", a->name);
+    }
+    set_state(a, RAPP_DISABLED, NULL);
+}
+
 static void reconcile_remote_apps(wv_reconciler *r) {
     json_t *list = NULL;
     if (wv_store_list(r->store, WV_KIND_REMOTE_APP, &list) != 0) {
@@ -154,7 +191,23 @@ static void reconcile_remote_apps(wv_reconciler *r) {
             continue;
         json_object_del(obj, "status");
         struct rapp *a = find_rapp(r, name);
-        if (a && !json_equal(a->spec, obj) && only_cap_changed(a->spec, obj)) {
+        if (disabled(obj)) {
+            if (!a) {
+                a = wv_calloc(1, sizeof(*a));
+                a->r = r;
+                a->name = wv_strdup(name);
+                a->counters = wv_app_counters_new();
+                a->state = RAPP_DISABLED;
+                a->next = r->rapps;
+                r->rapps = a;
+            }
+            set_spec(a, obj);
+            pause_app(r, a);
+        } else if (a && a->state == RAPP_DISABLED) {
+            set_spec(a, obj);
+            a->state = RAPP_WAITING;
+            bind_app(r, a);
+        } else if (a && !json_equal(a->spec, obj) && only_cap_changed(a->spec, obj)) {
             unsigned was = a->max_conns;
             set_spec(a, obj);
             WV_INFO(r->log, "reconcile", "remote app %s: maxConnections %u (was %u)", a->name,
@@ -162,7 +215,7 @@ static void reconcile_remote_apps(wv_reconciler *r) {
             if (!a->listener)
                 bind_app(r, a);
             else
-                set_state(a, up_state(r, a), NULL);
+                set_up_state(r, a);
         } else if (a && !json_equal(a->spec, obj)) {
             /* Changed: a new listener; the counters carry on (they are
              * Prometheus counters of the app, which keeps its name). */
@@ -182,9 +235,9 @@ static void reconcile_remote_apps(wv_reconciler *r) {
             r->rapps = a;
             bind_app(r, a);
         } else if (!a->listener) {
-            bind_app(r, a); /* retry a failed bind */
+            bind_app(r, a); /* retry a failed bind (not a paused app: above) */
         } else {
-            set_state(a, up_state(r, a), NULL);
+            set_up_state(r, a);
         }
         a->seen = true;
     }
@@ -206,7 +259,7 @@ static void reconcile_remote_apps(wv_reconciler *r) {
 
 static bool any_failed(wv_reconciler *r) {
     for (struct rapp *a = r->rapps; a; a = a->next)
-        if (!a->listener)
+        if (!a->listener && a->state != RAPP_DISABLED)
             return true;
     return false;
 }
@@ -254,7 +307,7 @@ void wv_reconcile_site_changed(wv_reconciler *r, const char *site) {
     for (struct rapp *a = r->rapps; a; a = a->next) {
         const char *s = json_string_value(json_object_get(a->spec, "siteName"));
         if (a->listener && s && strcmp(s, site) == 0)
-            set_state(a, up_state(r, a), NULL);
+            set_up_state(r, a);
     }
 }
 

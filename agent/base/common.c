@@ -8,38 +8,23 @@
 
 const char *wv_strerror(int err) {
     switch (err) {
-    case WV_OK:
-        return "ok";
-    case WV_ERR_NOMEM:
-        return "out of memory";
-    case WV_ERR_INVAL:
-        return "invalid argument";
-    case WV_ERR_NOTFOUND:
-        return "not found";
-    case WV_ERR_EXISTS:
-        return "already exists";
-    case WV_ERR_IO:
-        return "I/O error";
-    case WV_ERR_DB:
-        return "database error";
-    case WV_ERR_CONFLICT:
-        return "revision conflict";
-    case WV_ERR_TOOBIG:
-        return "too big";
-    case WV_ERR_CRYPTO:
-        return "cryptographic failure";
-    case WV_ERR_PROTO:
-        return "protocol error";
-    case WV_ERR_AGAIN:
-        return "try again";
-    case WV_ERR_CLOSED:
-        return "closed";
-    case WV_ERR_LIMIT:
-        return "limit reached";
-    case WV_ERR_AUTH:
-        return "authentication failed";
-    default:
-        return "unknown error";
+    case WV_OK: return "ok";
+    case WV_ERR_NOMEM: return "out of memory";
+    case WV_ERR_INVAL: return "invalid argument";
+    case WV_ERR_NOTFOUND: return "not found";
+    case WV_ERR_EXISTS: return "already exists";
+    case WV_ERR_IO: return "I/O error";
+    case WV_ERR_DB: return "database error";
+    case WV_ERR_CONFLICT: return "revision conflict";
+    case WV_ERR_TOOBIG: return "too big";
+    case WV_ERR_CRYPTO: return "cryptographic failure";
+    case WV_ERR_PROTO: return "protocol error";
+    case WV_ERR_AGAIN: return "try again";
+    case WV_ERR_CLOSED: return "closed";
+    case WV_ERR_LIMIT: return "limit reached";
+    case WV_ERR_AUTH: return "authentication failed";
+    case WV_ERR_MANAGED: return "managed by the config file";
+    default: return "unknown error";
     }
 }
 

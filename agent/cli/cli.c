@@ -8,51 +8,76 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One table for every command, in every --help. */
+#define EXIT_TABLE                                                                           \
+    "exit status (every command):\n"                                                         \
+    "  0   success (apply, plan: nothing to change)\n"                                      \
+    "  1   error: invalid config or input, API or store failure (one line on stderr)\n"    \
+    "  2   changes present: apply changed the site, plan would (like terraform plan\n"     \
+    "      -detailed-exitcode); only apply and plan exit 2\n"                              \
+    "  64  usage error: unknown command or option, missing argument (EX_USAGE)\n"
+
 static const char usage_main[] =
     "usage: wovenet COMMAND [OPTIONS]\n"
     "\n"
     "commands:\n"
     "  run [--config FILE] [--db FILE] [--api ADDR:PORT]\n"
-    "                          import FILE (if given), then run the site from the store\n"
-    "  import [--db FILE] CONFIG.yaml\n"
-    "                          make the store equal to the YAML config\n"
+    "                          import FILE's objects (if given), then run the site\n"
+    "  import [--db FILE] [--origin config|api] CONFIG\n"
+    "                          make the store's config-managed objects equal to\n"
+    "                          CONFIG (.yaml, .yml or .json)\n"
     "  export [--db FILE] [--format json|yaml]\n"
     "                          print the stored desired state (no secrets)\n"
-    "  token create [--db FILE] --name NAME\n"
+    "  token create [--db FILE] --name NAME [--expires DURATION] [--scope SCOPE]\n"
     "                          create an API token and print it once\n"
+    "  token list [--db FILE] [--json]\n"
+    "                          the API tokens (never the tokens themselves)\n"
+    "  token revoke [--db FILE] NAME\n"
+    "                          revoke an API token at once\n"
     "  status [--api URL] [--token T] [--json]\n"
-    "                          peers, channels and apps of a running site\n"
+    "                          broker, sockets, peers, channels and apps of a running site\n"
     "  apply -f FILE [--dry-run] [--api URL] [--token T]\n"
-    "                          make a running site's config equal to FILE\n"
+    "                          make a running site's whole config equal to FILE\n"
+    "  plan -f FILE [--api URL] [--token T]\n"
+    "                          what apply would change (apply --dry-run)\n"
     "\n"
     "options:\n"
     "  -h, --help              show help (also: wovenet COMMAND --help)\n"
     "  -V, --version           show the version\n"
     "\n"
-    "--db defaults to wovenet.db in the working directory.\n"
-    "Exit status: 0 success, 1 invalid config or runtime error, 2 usage error.\n";
+    "--db defaults to wovenet.db in the working directory. The API clients\n"
+    "(status, apply, plan) take the token from --token or $WOVENET_TOKEN.\n"
+    "\n" EXIT_TABLE;
 
 static const char usage_run[] =
     "usage: wovenet run [--config FILE] [--db FILE] [--api ADDR:PORT]\n"
     "\n"
-    "Imports FILE into the store if given (declaratively: the store then equals\n"
-    "the file), then runs the site from the store until SIGINT or SIGTERM.\n"
+    "Imports FILE into the store if given, then runs the site from the store\n"
+    "until SIGINT or SIGTERM. The import creates, changes and deletes only\n"
+    "the objects that came from the config file (and logs each change);\n"
+    "objects made through the API or the dashboard are kept.\n"
     "\n"
-    "  -c, --config FILE       upstream-style YAML config to import first\n"
+    "  -c, --config FILE       upstream-style config (YAML, or JSON for *.json)\n"
     "  -d, --db FILE           the SQLite store (default wovenet.db)\n"
     "  -a, --api ADDR:PORT     API listen address, overriding restfulApi.listenAddr\n"
     "                          for this run only (not stored)\n"
-    "  -h, --help              show this help\n";
+    "  -h, --help              show this help\n"
+    "\n" EXIT_TABLE;
 
 static const char usage_import[] =
-    "usage: wovenet import [--db FILE] CONFIG.yaml\n"
+    "usage: wovenet import [--db FILE] [--origin config|api] CONFIG\n"
     "\n"
-    "Makes the store equal to the YAML config: objects missing from it are\n"
-    "deleted, identical ones left alone. Secrets missing from the file keep\n"
-    "their stored value.\n"
+    "Makes the store's config-managed objects equal to CONFIG (YAML, or JSON\n"
+    "when the name ends in .json): those missing from it are deleted,\n"
+    "identical ones left alone. Objects made through the API are kept.\n"
+    "Secrets missing from the file keep their stored value.\n"
     "\n"
     "  -d, --db FILE           the SQLite store (default wovenet.db; created 0600)\n"
-    "  -h, --help              show this help\n";
+    "  -o, --origin ORIGIN     config (default): the file manages its objects;\n"
+    "                          api: a one-time bootstrap, the whole store becomes\n"
+    "                          CONFIG and every object is API-managed\n"
+    "  -h, --help              show this help\n"
+    "\n" EXIT_TABLE;
 
 static const char usage_export[] =
     "usage: wovenet export [--db FILE] [--format json|yaml]\n"
@@ -62,39 +87,56 @@ static const char usage_export[] =
     "\n"
     "  -d, --db FILE           the SQLite store (default wovenet.db)\n"
     "  -f, --format FMT        json (default) or yaml\n"
-    "  -h, --help              show this help\n";
+    "  -h, --help              show this help\n"
+    "\n" EXIT_TABLE;
 
 static const char usage_token[] =
-    "usage: wovenet token create [--db FILE] --name NAME\n"
+    "usage: wovenet token create [--db FILE] --name NAME [--expires DURATION]\n"
+    "                            [--scope read|write|metrics]\n"
+    "       wovenet token list [--db FILE] [--json]\n"
+    "       wovenet token revoke [--db FILE] NAME\n"
     "\n"
-    "Creates an API bearer token and prints it once on stdout; the store keeps\n"
-    "only its hash.\n"
+    "create prints a new API bearer token once on stdout; the store keeps only\n"
+    "its hash. Once any token (or basic-auth user) exists, every API request\n"
+    "needs credentials, also from loopback: pass --token or $WOVENET_TOKEN to\n"
+    "the CLI, \"Authorization: Bearer TOKEN\" to curl.\n"
+    "list shows name, scope, created, expiry and last use. revoke deletes a\n"
+    "token; the API refuses it at once.\n"
     "\n"
     "  -d, --db FILE           the SQLite store (default wovenet.db)\n"
     "  -n, --name NAME         the token's name (unique)\n"
-    "  -h, --help              show this help\n";
+    "  -e, --expires DURATION  lifetime: 30d, 12h, 90m, 3600s, 2w or never (default)\n"
+    "  -s, --scope SCOPE       write (default: everything), read (GET only) or\n"
+    "                          metrics (GET /metrics only)\n"
+    "  -j, --json              list as JSON\n"
+    "  -h, --help              show this help\n"
+    "\n" EXIT_TABLE;
 
 static const char usage_status[] =
     "usage: wovenet status [--api URL] [--token T] [--json]\n"
     "\n"
-    "Shows a running site's peers, their data channels (family, state, RTT,\n"
-    "throughput over a 0.5 s sample) and the apps with their states.\n"
+    "Shows a running site's broker, tunnel sockets (state, error, address\n"
+    "detection), peers, their data channels (family, state, RTT, throughput\n"
+    "over a 0.5 s sample), the apps with their states, and what is unhealthy.\n"
     "\n"
     "  -a, --api URL           the site's API (default $WOVENET_API, else\n"
     "                          http://127.0.0.1:18080)\n"
     "  -t, --token T           bearer token (default $WOVENET_TOKEN)\n"
-    "  -j, --json              print the raw JSON (site, peers, apps) instead\n"
+    "  -j, --json              print the raw JSON (site, sockets, peers, apps)\n"
     "  -h, --help              show this help\n"
-    "\n"
-    "Exit status: 0 success, 1 the API cannot be read, 2 usage error.\n";
+    "\n" EXIT_TABLE;
 
 static const char usage_apply[] =
     "usage: wovenet apply -f FILE [--dry-run] [--api URL] [--token T]\n"
+    "       wovenet plan -f FILE [--api URL] [--token T]\n"
     "\n"
-    "Makes a running site's desired state equal to FILE (the canonical JSON of\n"
-    "`wovenet export`, or the YAML config) with PUT /api/v1/config, and prints\n"
-    "the plan. Objects absent from FILE are deleted; secrets absent from FILE\n"
-    "keep their stored value, so an exported config applies as is.\n"
+    "Makes a running site's whole desired state equal to FILE (the canonical\n"
+    "JSON of `wovenet export`, or the YAML config) with PUT /api/v1/config,\n"
+    "and prints the plan field by field. Fully declarative: objects absent\n"
+    "from FILE are deleted, whether they came from the config file or the\n"
+    "API; objects it creates or changes become API-managed. Secrets absent\n"
+    "from FILE keep their stored value, so an exported config applies as is.\n"
+    "plan (or apply --dry-run) prints the plan and changes nothing.\n"
     "\n"
     "  -f, --file FILE         the desired state (.json, or YAML otherwise)\n"
     "  -n, --dry-run           print the plan, change nothing\n"
@@ -102,9 +144,7 @@ static const char usage_apply[] =
     "                          http://127.0.0.1:18080)\n"
     "  -t, --token T           bearer token (default $WOVENET_TOKEN)\n"
     "  -h, --help              show this help\n"
-    "\n"
-    "Exit status: 0 nothing to change, 2 changes applied (or planned with\n"
-    "--dry-run), 1 error (the field and the reason on stderr).\n";
+    "\n" EXIT_TABLE;
 
 static void done(struct wv_cli *out, int code) {
     out->cmd = WV_CLI_DONE;
@@ -175,6 +215,15 @@ static void parse_cmd(int argc, char **argv, struct wv_cli *out, const char *usa
         case 'j':
             out->json = true;
             break;
+        case 'e':
+            out->expires = optarg;
+            break;
+        case 'o':
+            out->origin = optarg;
+            break;
+        case 's':
+            out->scope = optarg;
+            break;
         default:
             return bad_option(out, usage, argv, c);
         }
@@ -227,12 +276,18 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
             usage_error(out, usage_run,
                         "run: invalid --api address \"%s\" (ADDR:PORT or [v6]:PORT)", out->api);
     } else if (strcmp(cmd, "import") == 0) {
-        static const struct option o[] = {
-            {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};
+        static const struct option o[] = {{"db", required_argument, NULL, 'd'},
+                                          {"origin", required_argument, NULL, 'o'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
         out->cmd = WV_CLI_IMPORT;
-        parse_cmd(sub_argc, sub_argv, out, usage_import, ":d:h", o, 1);
+        parse_cmd(sub_argc, sub_argv, out, usage_import, ":d:o:h", o, 1);
         if (out->cmd == WV_CLI_IMPORT && !out->config)
             usage_error(out, usage_import, "%s", "import: missing CONFIG.yaml argument");
+        if (out->cmd == WV_CLI_IMPORT && out->origin && strcmp(out->origin, "config") != 0 &&
+            strcmp(out->origin, "api") != 0)
+            usage_error(out, usage_import, "import: unknown --origin \"%s\" (config, api)",
+                        out->origin);
     } else if (strcmp(cmd, "export") == 0) {
         static const struct option o[] = {{"db", required_argument, NULL, 'd'},
                                           {"format", required_argument, NULL, 'f'},
@@ -247,30 +302,68 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
     } else if (strcmp(cmd, "token") == 0) {
         static const struct option o[] = {{"db", required_argument, NULL, 'd'},
                                           {"name", required_argument, NULL, 'n'},
+                                          {"expires", required_argument, NULL, 'e'},
+                                          {"scope", required_argument, NULL, 's'},
+                                          {"json", no_argument, NULL, 'j'},
                                           {"help", no_argument, NULL, 'h'},
                                           {0}};
         if (sub_argc < 2 || sub_argv[1][0] == '-') {
             if (sub_argc >= 2 &&
                 (strcmp(sub_argv[1], "--help") == 0 || strcmp(sub_argv[1], "-h") == 0))
                 return help(out, usage_token);
-            return usage_error(out, usage_token, "%s", "token: missing subcommand (create)");
+            return usage_error(out, usage_token, "%s",
+                               "token: missing subcommand (create, list, revoke)");
         }
-        if (strcmp(sub_argv[1], "create") != 0)
-            return usage_error(out, usage_token, "token: unknown subcommand %s", sub_argv[1]);
-        out->cmd = WV_CLI_TOKEN_CREATE;
-        parse_cmd(sub_argc - 1, sub_argv + 1, out, usage_token, ":d:n:h", o, 0);
-        if (out->cmd == WV_CLI_TOKEN_CREATE && !out->name)
-            usage_error(out, usage_token, "%s", "token create: missing --name NAME");
-    } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "apply") == 0) {
+        const char *sub = sub_argv[1];
+        if (strcmp(sub, "create") == 0) {
+            out->cmd = WV_CLI_TOKEN_CREATE;
+            parse_cmd(sub_argc - 1, sub_argv + 1, out, usage_token, ":d:n:e:s:h", o, 0);
+            if (out->cmd == WV_CLI_TOKEN_CREATE && !out->name)
+                usage_error(out, usage_token, "%s", "token create: missing --name NAME");
+            if (out->cmd == WV_CLI_TOKEN_CREATE && out->expires &&
+                wv_parse_duration(out->expires) < 0)
+                usage_error(out, usage_token,
+                            "token create: invalid --expires \"%s\" (e.g. 30d, 12h, 90m, never)",
+                            out->expires);
+            if (out->cmd == WV_CLI_TOKEN_CREATE && out->scope &&
+                strcmp(out->scope, "read") != 0 && strcmp(out->scope, "write") != 0 &&
+                strcmp(out->scope, "metrics") != 0)
+                usage_error(out, usage_token,
+                            "token create: unknown --scope \"%s\" (read, write, metrics)",
+                            out->scope);
+        } else if (strcmp(sub, "list") == 0) {
+            out->cmd = WV_CLI_TOKEN_LIST;
+            parse_cmd(sub_argc - 1, sub_argv + 1, out, usage_token, ":d:jh", o, 0);
+        } else if (strcmp(sub, "revoke") == 0) {
+            out->cmd = WV_CLI_TOKEN_REVOKE;
+            parse_cmd(sub_argc - 1, sub_argv + 1, out, usage_token, ":d:n:h", o, 1);
+            if (out->cmd == WV_CLI_TOKEN_REVOKE && out->config) {
+                out->name = out->config; /* the positional NAME */
+                out->config = NULL;
+            }
+            if (out->cmd == WV_CLI_TOKEN_REVOKE && !out->name)
+                usage_error(out, usage_token, "%s", "token revoke: missing NAME");
+        } else {
+            return usage_error(out, usage_token, "token: unknown subcommand %s", sub);
+        }
+    } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "apply") == 0 ||
+               strcmp(cmd, "plan") == 0) {
         static const struct option so[] = {{"api", required_argument, NULL, 'a'},
                                            {"token", required_argument, NULL, 't'},
                                            {"json", no_argument, NULL, 'j'},
                                            {"help", no_argument, NULL, 'h'},
                                            {0}};
-        static const struct option ao[] = {
-            {"file", required_argument, NULL, 'f'}, {"dry-run", no_argument, NULL, 'n'},
-            {"api", required_argument, NULL, 'a'},  {"token", required_argument, NULL, 't'},
-            {"help", no_argument, NULL, 'h'},       {0}};
+        static const struct option ao[] = {{"file", required_argument, NULL, 'f'},
+                                           {"dry-run", no_argument, NULL, 'n'},
+                                           {"api", required_argument, NULL, 'a'},
+                                           {"token", required_argument, NULL, 't'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {0}};
+        static const struct option po[] = {{"file", required_argument, NULL, 'f'},
+                                           {"api", required_argument, NULL, 'a'},
+                                           {"token", required_argument, NULL, 't'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {0}};
         const char *env_url = getenv("WOVENET_API");
         out->url = env_url && *env_url ? env_url : "http://127.0.0.1:18080";
         out->token = getenv("WOVENET_TOKEN");
@@ -278,10 +371,15 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
             out->cmd = WV_CLI_STATUS;
             parse_cmd(sub_argc, sub_argv, out, usage_status, ":a:t:jh", so, 0);
         } else {
+            bool plan = cmd[0] == 'p';
             out->cmd = WV_CLI_APPLY;
-            parse_cmd(sub_argc, sub_argv, out, usage_apply, ":f:na:t:h", ao, 0);
+            /* plan is apply --dry-run; it takes no --dry-run of its own */
+            parse_cmd(sub_argc, sub_argv, out, usage_apply, plan ? ":f:a:t:h" : ":f:na:t:h",
+                      plan ? po : ao, 0);
+            if (out->cmd == WV_CLI_APPLY && plan)
+                out->dry_run = true;
             if (out->cmd == WV_CLI_APPLY && !out->file)
-                usage_error(out, usage_apply, "%s", "apply: missing -f FILE");
+                usage_error(out, usage_apply, "%s: missing -f FILE", cmd);
         }
     } else if (strcmp(cmd, "help") == 0) {
         help(out, usage_main);
@@ -289,3 +387,4 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
         usage_error(out, usage_main, "unknown command %s", cmd);
     }
 }
+

@@ -6,6 +6,7 @@
 #include "wv/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,6 +105,74 @@ static void print_peers(json_t *peers, json_t *before, double secs) {
         printf("(none)\n");
 }
 
+/* Tunnel sockets: where peers reach us, and why one does not listen. */
+static void print_sockets(json_t *socks) {
+    size_t i;
+    json_t *a;
+    printf("\nTUNNEL SOCKETS\n%-24s %-18s %-26s %-28s %-10s %s\n", "NAME", "MODE", "LISTEN",
+           "PUBLIC", "STATE", "DETAILS");
+    if (!json_array_size(socks))
+        printf("(none: peers cannot dial this site)\n");
+    json_array_foreach(socks, i, a) {
+        json_t *st = json_object_get(a, "status"), *det = json_object_get(st, "detection");
+        char listen[96], pub[96], details[256] = "";
+        const char *la = str_or(a, "listenAddress", "*");
+        snprintf(listen, sizeof listen, strchr(la, ':') ? "[%s]:%lld" : "%s:%lld", la,
+                 (long long)json_integer_value(json_object_get(a, "listenPort")));
+        const char *pa = str_or(st, "publicAddress", str_or(a, "publicAddress", "-"));
+        snprintf(pub, sizeof pub, strchr(pa, ':') ? "[%s]:%lld" : "%s:%lld", pa,
+                 (long long)json_integer_value(json_object_get(a, "publicPort")));
+        if (json_is_object(det))
+            snprintf(details, sizeof details, "detection %s %s%s%s", str_or(det, "method", "?"),
+                     str_or(det, "state", "?"), *str_or(det, "error", "") ? ": " : "",
+                     str_or(det, "error", ""));
+        if (*str_or(st, "error", ""))
+            snprintf(details + strlen(details), sizeof details - strlen(details), "%s%s",
+                     details[0] ? "; " : "", str_or(st, "error", ""));
+        printf("%-24s %-18s %-26s %-28s %-10s %s\n", str_or(a, "name", "?"), str_or(a, "mode", "?"),
+               listen, pub, str_or(st, "state", "?"), details[0] ? details : "-");
+    }
+}
+
+/* One line per thing that needs a look; the last section, for a glance. */
+static void print_unhealthy(json_t *site, json_t *socks, json_t *remote, json_t *exposed) {
+    size_t i, n = 0;
+    json_t *a;
+    printf("\nUNHEALTHY\n");
+    const char *broker = str_or(json_object_get(json_object_get(site, "status"), "broker"), "state",
+                                "?");
+    if (strcmp(broker, "connected") != 0) {
+        printf("broker: %s (peers cannot find this site; running tunnels are kept)\n", broker);
+        n++;
+    }
+    json_array_foreach(socks, i, a) {
+        json_t *st = json_object_get(a, "status");
+        json_t *det = json_object_get(st, "detection");
+        if (strcmp(str_or(st, "state", "?"), "error") == 0 ||
+            strcmp(str_or(det, "state", ""), "failed") == 0) {
+            printf("tunnel socket %s: %s\n", str_or(a, "name", "?"),
+                   str_or(st, "error", str_or(det, "error", "failing")));
+            n++;
+        }
+    }
+    json_array_foreach(remote, i, a) {
+        json_t *st = json_object_get(a, "status");
+        if (strcmp(str_or(st, "state", "?"), "error") == 0) {
+            printf("remote app %s: %s\n", str_or(a, "name", "?"), str_or(st, "error", "error"));
+            n++;
+        }
+    }
+    json_array_foreach(exposed, i, a) {
+        json_t *st = json_object_get(a, "status");
+        if (strcmp(str_or(st, "state", ""), "error") == 0) {
+            printf("exposed app %s: %s\n", str_or(a, "name", "?"), str_or(st, "error", "error"));
+            n++;
+        }
+    }
+    if (!n)
+        printf("(nothing)\n");
+}
+
 static void print_apps(json_t *remote, json_t *exposed) {
     size_t i;
     json_t *a;
@@ -119,19 +188,23 @@ static void print_apps(json_t *remote, json_t *exposed) {
                (long long)json_integer_value(json_object_get(s, "connections")),
                *str_or(s, "error", "") ? "  " : "", str_or(s, "error", ""));
     }
-    printf("\nEXPOSED APPS\n%-20s %-7s %-28s %s\n", "NAME", "MODE", "APP SOCKET", "CONNECTIONS");
+    printf("\nEXPOSED APPS\n%-20s %-7s %-28s %-9s %s\n", "NAME", "MODE", "APP SOCKET", "STATE",
+           "CONNECTIONS");
     if (!json_array_size(exposed))
         printf("(none)\n");
     json_array_foreach(exposed, i, a) {
         json_t *s = json_object_get(a, "status");
-        printf("%-20s %-7s %-28s %lld\n", str_or(a, "name", "?"), str_or(a, "mode", "single"),
-               str_or(a, "appSocket", "(range)"),
-               (long long)json_integer_value(json_object_get(s, "connections")));
+        printf("%-20s %-7s %-28s %-9s %lld%s%s\n", str_or(a, "name", "?"),
+               str_or(a, "mode", "single"), str_or(a, "appSocket", "(range)"),
+               str_or(s, "state", "-"),
+               (long long)json_integer_value(json_object_get(s, "connections")),
+               *str_or(s, "error", "") ? "  " : "", str_or(s, "error", ""));
     }
 }
 
 int wv_cli_status(const struct wv_cli *cli) {
-    json_t *site = NULL, *before = NULL, *peers = NULL, *remote = NULL, *exposed = NULL;
+    json_t *site = NULL, *before = NULL, *peers = NULL, *remote = NULL, *exposed = NULL,
+           *socks = NULL;
     int code = WV_EXIT_FAIL;
     struct timespec t0, t1;
     if (get(cli, "/api/v1/site", &site) < 0)
@@ -143,11 +216,13 @@ int wv_cli_status(const struct wv_cli *cli) {
         nanosleep(&(struct timespec){0, SAMPLE_NS}, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (get(cli, "/api/v1/peers", &peers) < 0 || get(cli, "/api/v1/remote-apps", &remote) < 0 ||
-        get(cli, "/api/v1/exposed-apps", &exposed) < 0)
+        get(cli, "/api/v1/exposed-apps", &exposed) < 0 ||
+        get(cli, "/api/v1/tunnel-sockets", &socks) < 0)
         goto out;
     if (cli->json) {
-        json_t *all = json_pack("{s:O, s:O, s:O, s:O}", "site", site, "peers", peers, "remoteApps",
-                                remote, "exposedApps", exposed);
+        json_t *all = json_pack("{s:O, s:O, s:O, s:O, s:O}", "site", site, "peers", peers,
+                                "remoteApps", remote, "exposedApps", exposed, "tunnelSockets",
+                                socks);
         char *s = all ? json_dumps(all, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         json_decref(all);
         if (!s) {
@@ -160,19 +235,29 @@ int wv_cli_status(const struct wv_cli *cli) {
         double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         json_t *st = json_object_get(site, "status");
         printf("SITE %s  (API %s)\n", str_or(site, "siteName", "?"), cli->url);
+        json_t *br = json_object_get(st, "broker");
+        char *brokers = json_dumps(json_object_get(json_object_get(site, "messageChannel"), "brokers"),
+                                   JSON_COMPACT);
+        printf("  broker: %s %s\n", str_or(br, "state", "?"), brokers ? brokers : "[]");
+        free(brokers);
+        if (strcmp(str_or(site, "origin", ""), "config") == 0)
+            printf("  managed by the config file %s\n", str_or(site, "managedBy", "?"));
         if (json_is_object(st)) {
             const char *k;
             json_t *v;
             json_object_foreach(st, k, v) {
-                if (json_is_string(v) || json_is_number(v) || json_is_boolean(v)) {
+                if (strcmp(k, "broker") != 0 &&
+                    (json_is_string(v) || json_is_number(v) || json_is_boolean(v))) {
                     char *s = json_dumps(v, JSON_ENCODE_ANY);
                     printf("  %s: %s\n", k, s ? s : "?");
                     free(s);
                 }
             }
         }
+        print_sockets(socks);
         print_peers(peers, before, secs);
         print_apps(remote, exposed);
+        print_unhealthy(site, socks, remote, exposed);
     }
     code = fflush(stdout) == 0 ? WV_EXIT_OK : WV_EXIT_FAIL;
 out:
@@ -181,5 +266,6 @@ out:
     json_decref(peers);
     json_decref(remote);
     json_decref(exposed);
+    json_decref(socks);
     return code;
 }

@@ -23,6 +23,7 @@
 /* A walk position: the YAML path of the map being read. */
 struct walk {
     wv_verr *err;
+    json_t *stun; /* the top-level stun: list (upstream), for autoStunDetect sockets */
 };
 
 static int fail(struct walk *w, const char *path, const char *key, const char *fmt, ...)
@@ -167,13 +168,17 @@ static json_t *child(json_t *obj, const char *key) {
 static const char *str_or(json_t *obj, const char *key, const char *dflt);
 
 #define UNKNOWN(w, path, key) fail((w), (path), (key), "unknown key")
-#define IS(k) (strcmp(key, (k)) == 0)
+/* Keys are matched case-insensitively, as upstream's viper does
+ * ("appsocket" is appSocket); ck is the canonical spelling matched. */
+#define IS(k) (strcasecmp(key, (k)) == 0 && ((ck = (k)), true))
 
 /* --- Sections --------------------------------------------------------------- */
 
 static int do_mqtt(struct walk *w, const char *path, const struct ynode *m, json_t *mc) {
     for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         const struct ynode *v = m->items[i];
         int rc;
         if (IS("brokerServer") || IS("brokerServers")) {
@@ -197,9 +202,9 @@ static int do_mqtt(struct walk *w, const char *path, const struct ynode *m, json
                 json_decref(list);
             }
         } else if (IS("topic") || IS("username") || IS("password") || IS("caFile")) {
-            rc = put(w, mc, key, rd_string, path, key, v);
+            rc = put(w, mc, ck, rd_string, path, key, v);
         } else if (IS("passwordSet")) {
-            rc = put(w, mc, key, rd_bool, path, key, v);
+            rc = put(w, mc, ck, rd_bool, path, key, v);
         } else {
             rc = UNKNOWN(w, path, key);
         }
@@ -214,11 +219,13 @@ static int do_message_channel(struct walk *w, const char *path, const struct yno
     json_t *mc = child(site, "messageChannel");
     for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         const struct ynode *v = m->items[i];
         char sub[256];
         int rc;
         if (IS("protocol")) {
-            rc = put(w, mc, key, rd_string, path, key, v);
+            rc = put(w, mc, ck, rd_string, path, key, v);
         } else if (IS("cryptoKey")) {
             rc = alias_clash(w, path, key, site, "networkKey", "crypto.key");
             if (!rc)
@@ -239,6 +246,8 @@ static int do_message_channel(struct walk *w, const char *path, const struct yno
 static int do_crypto(struct walk *w, const char *path, const struct ynode *m, json_t *site) {
     for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         int rc;
         if (IS("key")) {
             rc = alias_clash(w, path, key, site, "networkKey", "messageChannel.cryptoKey");
@@ -258,9 +267,11 @@ static int do_crypto(struct walk *w, const char *path, const struct ynode *m, js
 static int do_logger(struct walk *w, const char *path, const struct ynode *m, json_t *logger) {
     for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         int rc;
         if (IS("level") || IS("file") || IS("format"))
-            rc = put(w, logger, key, rd_string, path, key, m->items[i]);
+            rc = put(w, logger, ck, rd_string, path, key, m->items[i]);
         else
             rc = UNKNOWN(w, path, key);
         if (rc)
@@ -282,11 +293,13 @@ static int do_basic_auth(struct walk *w, const char *path, const struct ynode *s
         json_array_append_new(users, u);
         for (size_t j = 0; j < m->n; j++) {
             const char *key = m->keys[j];
+            const char *ck = key;
+            (void)ck;
             int rc;
             if (IS("user") || IS("password"))
-                rc = put(w, u, key, rd_string, ip, key, m->items[j]);
+                rc = put(w, u, ck, rd_string, ip, key, m->items[j]);
             else if (IS("passwordSet"))
-                rc = put(w, u, key, rd_bool, ip, key, m->items[j]);
+                rc = put(w, u, ck, rd_bool, ip, key, m->items[j]);
             else
                 rc = UNKNOWN(w, ip, key);
             if (rc)
@@ -299,19 +312,21 @@ static int do_basic_auth(struct walk *w, const char *path, const struct ynode *s
 static int do_restful_api(struct walk *w, const char *path, const struct ynode *m, json_t *api) {
     for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         const struct ynode *v = m->items[i];
         char sub[256];
         int rc;
         if (IS("enabled")) {
-            rc = put(w, api, key, rd_bool, path, key, v);
+            rc = put(w, api, ck, rd_bool, path, key, v);
         } else if (IS("listenAddr")) {
-            rc = put(w, api, key, rd_string, path, key, v);
+            rc = put(w, api, ck, rd_string, path, key, v);
         } else if (IS("logger")) {
             /* upstream's separate API log file: accepted, ignored (one logger here) */
             rc = rd_map(w, path, key, v, sub, sizeof(sub));
             for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
                 json_t *ignored;
-                if (strcmp(v->keys[j], "file") != 0)
+                if (strcasecmp(v->keys[j], "file") != 0)
                     rc = UNKNOWN(w, sub, v->keys[j]);
                 else if (!(rc = rd_string(w, sub, v->keys[j], v->items[j], &ignored)))
                     json_decref(ignored);
@@ -321,10 +336,11 @@ static int do_restful_api(struct walk *w, const char *path, const struct ynode *
             rc = rd_map(w, path, key, v, sub, sizeof(sub));
             for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
                 const char *k2 = v->keys[j];
-                if (strcmp(k2, "enabled") == 0)
-                    rc = put(w, tls, k2, rd_bool, sub, k2, v->items[j]);
-                else if (strcmp(k2, "key") == 0 || strcmp(k2, "cert") == 0)
-                    rc = put(w, tls, k2, rd_string, sub, k2, v->items[j]);
+                if (strcasecmp(k2, "enabled") == 0)
+                    rc = put(w, tls, "enabled", rd_bool, sub, k2, v->items[j]);
+                else if (strcasecmp(k2, "key") == 0 || strcasecmp(k2, "cert") == 0)
+                    rc = put(w, tls, strcasecmp(k2, "key") == 0 ? "key" : "cert", rd_string, sub,
+                             k2, v->items[j]);
                 else
                     rc = UNKNOWN(w, sub, k2);
             }
@@ -333,7 +349,7 @@ static int do_restful_api(struct walk *w, const char *path, const struct ynode *
             rc = rd_map(w, path, key, v, sub, sizeof(sub));
             for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
                 char sub2[256];
-                if (strcmp(v->keys[j], "basicAuth") != 0)
+                if (strcasecmp(v->keys[j], "basicAuth") != 0)
                     rc = UNKNOWN(w, sub, v->keys[j]);
                 else if (!(rc = rd_seq(w, sub, v->keys[j], v->items[j]))) {
                     snprintf(sub2, sizeof(sub2), "%s.basicAuth", sub);
@@ -352,25 +368,29 @@ static int do_restful_api(struct walk *w, const char *path, const struct ynode *
 static int do_socket(struct walk *w, const char *path, const struct ynode *m, json_t *sock) {
     for (size_t i = 0; i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         const struct ynode *v = m->items[i];
         char sub[256];
         int rc;
         if (IS("name") || IS("mode") || IS("transportProtocol") || IS("publicAddress") ||
             IS("listenAddress")) {
-            rc = put(w, sock, key, rd_string, path, key, v);
+            rc = put(w, sock, ck, rd_string, path, key, v);
         } else if (IS("publicPort") || IS("listenPort") || IS("maxUdpPayload")) {
-            rc = put(w, sock, key, rd_int, path, key, v);
+            rc = put(w, sock, ck, rd_int, path, key, v);
+        } else if (IS("enabled")) { /* ours: false pauses the socket */
+            rc = put(w, sock, ck, rd_bool, path, key, v);
         } else if (IS("stunServers")) {
-            rc = put(w, sock, key, rd_strings, path, key, v);
+            rc = put(w, sock, ck, rd_strings, path, key, v);
         } else if (IS("httpDetector")) {
             json_t *hd = child(sock, "httpDetector");
             rc = rd_map(w, path, key, v, sub, sizeof(sub));
             for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
                 const char *k2 = v->keys[j];
-                if (strcmp(k2, "url") == 0)
-                    rc = put(w, hd, k2, rd_string, sub, k2, v->items[j]);
-                else if (strcmp(k2, "interval") == 0)
-                    rc = put(w, hd, k2, rd_int, sub, k2, v->items[j]);
+                if (strcasecmp(k2, "url") == 0)
+                    rc = put(w, hd, "url", rd_string, sub, k2, v->items[j]);
+                else if (strcasecmp(k2, "interval") == 0)
+                    rc = put(w, hd, "interval", rd_int, sub, k2, v->items[j]);
                 else
                     rc = UNKNOWN(w, sub, k2);
             }
@@ -386,6 +406,8 @@ static int do_socket(struct walk *w, const char *path, const struct ynode *m, js
 static int do_exposed(struct walk *w, const char *path, const struct ynode *m, json_t *app) {
     for (size_t i = 0; i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         const struct ynode *v = m->items[i];
         int rc;
         if (IS("appName") || IS("id")) {
@@ -397,9 +419,21 @@ static int do_exposed(struct walk *w, const char *path, const struct ynode *m, j
             if (!rc)
                 rc = put(w, app, "appSocket", rd_string, path, key, v);
         } else if (IS("mode")) {
-            rc = put(w, app, key, rd_string, path, key, v);
+            rc = put(w, app, ck, rd_string, path, key, v);
         } else if (IS("portRange") || IS("addressRange")) {
-            rc = put(w, app, key, rd_strings, path, key, v);
+            rc = put(w, app, ck, rd_strings, path, key, v);
+        } else if (IS("enabled")) { /* ours: false stops offering the app */
+            rc = put(w, app, ck, rd_bool, path, key, v);
+        } else if (IS("healthCheck")) { /* ours: a periodic check of the target */
+            char sub[256];
+            json_t *hc = child(app, "healthCheck");
+            rc = rd_map(w, path, key, v, sub, sizeof(sub));
+            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
+                if (strcasecmp(v->keys[j], "interval") == 0)
+                    rc = put(w, hc, "interval", rd_int, sub, v->keys[j], v->items[j]);
+                else
+                    rc = UNKNOWN(w, sub, v->keys[j]);
+            }
         } else {
             rc = UNKNOWN(w, path, key);
         }
@@ -415,6 +449,8 @@ static int do_exposed(struct walk *w, const char *path, const struct ynode *m, j
 static int do_remote(struct walk *w, const char *path, const struct ynode *m, json_t *app) {
     for (size_t i = 0; i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         const struct ynode *v = m->items[i];
         int rc;
         if (IS("appName") || IS("remoteAppId")) {
@@ -423,9 +459,11 @@ static int do_remote(struct walk *w, const char *path, const struct ynode *m, js
             if (!rc)
                 rc = put(w, app, "appName", rd_string, path, key, v);
         } else if (IS("name") || IS("siteName") || IS("localSocket") || IS("appSocket")) {
-            rc = put(w, app, key, rd_string, path, key, v);
+            rc = put(w, app, ck, rd_string, path, key, v);
         } else if (IS("maxConnections")) { /* ours; upstream has no such key */
-            rc = put(w, app, key, rd_int, path, key, v);
+            rc = put(w, app, ck, rd_int, path, key, v);
+        } else if (IS("enabled")) { /* ours: false closes the listener */
+            rc = put(w, app, ck, rd_bool, path, key, v);
         } else {
             rc = UNKNOWN(w, path, key);
         }
@@ -457,6 +495,8 @@ static int do_list(struct walk *w, const char *path, const struct ynode *s, json
 static int do_tunnel(struct walk *w, const struct ynode *m, json_t *doc) {
     for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
         const char *key = m->keys[i];
+        const char *ck = key;
+        (void)ck;
         int rc;
         if (IS("localSockets")) {
             rc = rd_seq(w, "tunnel", key, m->items[i]);
@@ -476,11 +516,13 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
     json_t *site = json_object_get(doc, "site");
     for (size_t i = 0; i < root->n; i++) {
         const char *key = root->keys[i];
+        const char *ck = key;
+        (void)ck;
         const struct ynode *v = root->items[i];
         char sub[256];
         int rc;
         if (IS("siteName")) {
-            rc = put(w, site, key, rd_string, "", key, v);
+            rc = put(w, site, ck, rd_string, "", key, v);
         } else if (IS("crypto")) {
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
             if (!rc)
@@ -509,6 +551,11 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
             rc = rd_seq(w, "", key, v);
             if (!rc)
                 rc = do_list(w, key, v, json_object_get(doc, "remoteApps"), do_remote);
+        } else if (IS("stun")) {
+            /* Upstream's list of STUN servers for every autoStunDetect socket. */
+            json_decref(w->stun);
+            w->stun = NULL;
+            rc = rd_strings(w, "", key, v, &w->stun);
         } else {
             rc = UNKNOWN(w, "", key);
         }
@@ -603,6 +650,31 @@ static char *remote_base(json_t *app) {
     return s;
 }
 
+/* The top-level stun: list goes to every autoStunDetect socket that names
+ * no stunServers of its own ("stun:" URI prefixes dropped), and nowhere
+ * else: a socket that does not detect by STUN has no use for it. */
+static void apply_stun(json_t *stun, json_t *sockets) {
+    size_t i;
+    json_t *s;
+    if (!json_array_size(stun))
+        return;
+    json_t *list = json_array(), *v;
+    json_array_foreach(stun, i, v) {
+        const char *x = json_string_value(v);
+        if (strncasecmp(x, "stun://", 7) == 0)
+            x += 7;
+        else if (strncasecmp(x, "stun:", 5) == 0)
+            x += 5;
+        json_array_append_new(list, json_string(x));
+    }
+    json_array_foreach(sockets, i, s) {
+        const char *pa = json_string_value(json_object_get(s, "publicAddress"));
+        if (pa && strcmp(pa, "autoStunDetect") == 0 && !json_object_get(s, "stunServers"))
+            json_object_set(s, "stunServers", list);
+    }
+    json_decref(list);
+}
+
 static void derive_names(json_t *arr, char *(*base_fn)(json_t *)) {
     /* explicit names first, so derived ones never take them */
     for (size_t i = 0; i < json_array_size(arr); i++) {
@@ -635,26 +707,28 @@ char *wv_config_derive_topic(const char *network_key) {
     return out;
 }
 
-int wv_config_from_yaml(const char *text, size_t len, json_t **doc, wv_verr *err) {
-    *doc = NULL;
-    struct ynode *root;
-    int rc = wv_config__ytree_parse(text, len, &root, err);
-    if (rc)
-        return rc == WV_ERR_TOOBIG ? WV_ERR_INVAL : rc;
+/* The mapping of a parsed tree (freed here) onto the canonical document. */
+static int from_tree(struct ynode *root, json_t **doc, wv_verr *err) {
+    int rc;
     json_t *d =
         json_pack("{s:{}, s:[], s:[], s:[]}", "site", "tunnelSockets", "exposedApps", "remoteApps");
     struct walk w = {.err = err};
     rc = do_top(&w, root, d);
     wv_config__ytree_free(root);
     if (rc) {
+        json_decref(w.stun);
         wv_config_doc_free(d);
         return rc;
     }
+    apply_stun(w.stun, json_object_get(d, "tunnelSockets"));
+    json_decref(w.stun);
     derive_names(json_object_get(d, "tunnelSockets"), socket_base);
     derive_names(json_object_get(d, "remoteApps"), remote_base);
 
     json_t *site = json_object_get(d, "site");
     const char *key = json_string_value(json_object_get(site, "networkKey"));
+    const char *ck = key;
+    (void)ck;
     json_t *mc = json_object_get(site, "messageChannel");
     const char *topic = json_string_value(json_object_get(mc, "topic"));
     if (key && *key && (!topic || !*topic)) {
@@ -665,6 +739,15 @@ int wv_config_from_yaml(const char *text, size_t len, json_t **doc, wv_verr *err
     }
     *doc = d;
     return 0;
+}
+
+int wv_config_from_yaml(const char *text, size_t len, json_t **doc, wv_verr *err) {
+    *doc = NULL;
+    struct ynode *root;
+    int rc = wv_config__ytree_parse(text, len, &root, err);
+    if (rc)
+        return rc == WV_ERR_TOOBIG ? WV_ERR_INVAL : rc;
+    return from_tree(root, doc, err);
 }
 
 /* Wipes every string under a key that holds a secret, then frees. */
@@ -694,4 +777,123 @@ void wv_config_doc_free(json_t *doc) {
 
 int wv_config_read_file(const char *path, char **text, size_t *len) {
     return wv_read_file_upto(path, WV_CONFIG_MAX_BYTES + 1, text, len);
+}
+
+/* --- JSON files ------------------------------------------------------------ */
+
+/* The JSON value as a YAML tree, so that upstream-shaped JSON goes through
+ * the one mapping of keys: strings become quoted scalars (a quoted "25890"
+ * is not an integer, as in YAML), numbers, booleans and null plain ones.
+ * Bounded like the YAML parser (depth and nodes). */
+static struct ynode *jnode(const json_t *v, int depth, size_t *nodes, wv_verr *err) {
+    if (depth > WV_CONFIG_MAX_DEPTH || ++*nodes > WV_CONFIG_MAX_NODES) {
+        snprintf(err->field, sizeof(err->field), "%s", "");
+        snprintf(err->message, sizeof(err->message), "JSON nested deeper than %d levels or "
+                 "more than %d values", WV_CONFIG_MAX_DEPTH, WV_CONFIG_MAX_NODES);
+        return NULL;
+    }
+    struct ynode *n = wv_calloc(1, sizeof(*n));
+    n->line = 0;
+    if (json_is_object(v) || json_is_array(v)) {
+        n->type = json_is_object(v) ? YN_MAP : YN_SEQ;
+        n->cap = json_is_object(v) ? json_object_size(v) : json_array_size(v);
+        n->items = wv_calloc(n->cap ? n->cap : 1, sizeof(*n->items));
+        if (n->type == YN_MAP)
+            n->keys = wv_calloc(n->cap ? n->cap : 1, sizeof(*n->keys));
+        const char *k;
+        json_t *x;
+        size_t i;
+        if (n->type == YN_MAP) {
+            json_object_foreach((json_t *)v, k, x) {
+                for (size_t j = 0; j < n->n; j++) {
+                    if (strcasecmp(n->keys[j], k) == 0) {
+                        snprintf(err->field, sizeof(err->field), "%s", k);
+                        snprintf(err->message, sizeof(err->message), "duplicate key");
+                        wv_config__ytree_free(n);
+                        return NULL;
+                    }
+                }
+                struct ynode *c = jnode(x, depth + 1, nodes, err);
+                if (!c) {
+                    wv_config__ytree_free(n);
+                    return NULL;
+                }
+                n->keys[n->n] = wv_strdup(k);
+                n->items[n->n++] = c;
+            }
+        } else {
+            json_array_foreach((json_t *)v, i, x) {
+                struct ynode *c = jnode(x, depth + 1, nodes, err);
+                if (!c) {
+                    wv_config__ytree_free(n);
+                    return NULL;
+                }
+                n->items[n->n++] = c;
+            }
+        }
+        return n;
+    }
+    n->type = YN_SCALAR;
+    if (json_is_string(v)) {
+        n->s = wv_strndup(json_string_value(v), json_string_length(v));
+        n->plain = false;
+    } else {
+        n->s = json_is_null(v) ? wv_strdup("null") : json_dumps(v, JSON_ENCODE_ANY);
+        if (!n->s)
+            n->s = wv_strdup("");
+        n->plain = true;
+    }
+    n->slen = strlen(n->s);
+    return n;
+}
+
+int wv_config_from_text(const char *path, const char *text, size_t len, json_t **doc,
+                        enum wv_config_format *fmt, wv_verr *err) {
+    size_t pl = path ? strlen(path) : 0;
+    *doc = NULL;
+    memset(err, 0, sizeof(*err));
+    if (fmt)
+        *fmt = WV_CONFIG_YAML;
+    if (pl < 5 || strcasecmp(path + pl - 5, ".json") != 0)
+        return wv_config_from_yaml(text, len, doc, err);
+    if (len > WV_CONFIG_MAX_BYTES) {
+        snprintf(err->message, sizeof(err->message), "config larger than %d bytes",
+                 WV_CONFIG_MAX_BYTES);
+        return WV_ERR_INVAL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        snprintf(err->message, sizeof(err->message), "JSON syntax error at line %d, column %d: %s",
+                 je.line, je.column, je.text);
+        return WV_ERR_INVAL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        snprintf(err->message, sizeof(err->message), "the config must be a JSON object");
+        return WV_ERR_INVAL;
+    }
+    if (json_is_object(json_object_get(j, "site"))) {
+        if (fmt)
+            *fmt = WV_CONFIG_JSON_CANONICAL;
+        *doc = j;
+        return 0;
+    }
+    if (fmt)
+        *fmt = WV_CONFIG_JSON_UPSTREAM;
+    size_t nodes = 0;
+    struct ynode *root = jnode(j, 0, &nodes, err);
+    wv_config_doc_free(j);
+    if (!root)
+        return WV_ERR_INVAL;
+    int rc = from_tree(root, doc, err);
+    return rc;
+}
+
+void wv_config_field(enum wv_config_format fmt, const char *text, size_t len, const char *canon,
+                     char *out, size_t size) {
+    if (fmt == WV_CONFIG_JSON_CANONICAL)
+        snprintf(out, size, "%s", canon);
+    else
+        wv_config_yaml_field(text, len, canon, out, size);
 }

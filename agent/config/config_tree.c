@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 struct frame {
@@ -95,8 +96,10 @@ static int attach(struct builder *b, struct ynode *n) {
             wv_config__ytree_free(n);
             return WV_ERR_INVAL;
         }
+        /* Keys are case-insensitive (config.c): "appName" and "appname"
+         * in one mapping are the same key twice. */
         for (size_t i = 0; i < f->node->n; i++) {
-            if (strcmp(f->node->keys[i], n->s) == 0) {
+            if (strcasecmp(f->node->keys[i], n->s) == 0) {
                 path_of(b, path, sizeof(path));
                 size_t l = strlen(path);
                 snprintf(path + l, sizeof(path) - l, "%s%s", l ? "." : "", n->s);
@@ -252,7 +255,7 @@ const struct ynode *wv_config__ytree_get(const struct ynode *map, const char *ke
     if (!map || map->type != YN_MAP)
         return NULL;
     for (size_t i = 0; i < map->n; i++)
-        if (strcmp(map->keys[i], key) == 0)
+        if (strcasecmp(map->keys[i], key) == 0)
             return map->items[i];
     return NULL;
 }

@@ -64,7 +64,7 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         copy_keys(s, v,
                   (const char *const[]){"name", "mode", "transportProtocol", "publicAddress",
                                         "publicPort", "listenAddress", "listenPort",
-                                        "maxUdpPayload", NULL});
+                                        "maxUdpPayload", "enabled", NULL});
         json_t *hd = json_object_get(v, "httpDetector");
         if (hd) {
             json_t *h = json_object();
@@ -81,7 +81,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         json_t *a = json_object();
         copy(a, "appName", v, "name");
         copy_keys(a, v,
-                  (const char *const[]){"mode", "appSocket", "portRange", "addressRange", NULL});
+                  (const char *const[]){"mode", "appSocket", "portRange", "addressRange",
+                                        "healthCheck", "enabled", NULL});
         json_array_append_new(exposed, a);
     }
     json_object_set_new(y, "localExposedApps", exposed);
@@ -91,7 +92,7 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         json_t *a = json_object();
         copy_keys(a, v,
                   (const char *const[]){"name", "siteName", "appName", "localSocket", "appSocket",
-                                        "maxConnections", NULL});
+                                        "maxConnections", "enabled", NULL});
         json_array_append_new(remote, a);
     }
     json_object_set_new(y, "remoteApps", remote);
@@ -295,7 +296,18 @@ void wv_config_yaml_field(const char *text, size_t len, const char *canon, char 
     } else if (PREFIX("site.")) {
         snprintf(out, size, "%s", rest);
     } else if (PREFIX("tunnelSockets")) {
-        snprintf(out, size, "tunnel.localSockets%s", rest);
+        const struct ynode *list =
+            wv_config__ytree_get(wv_config__ytree_get(root, "tunnel"), "localSockets");
+        int n = 0;
+        sscanf(rest, "[%ld]%n", &idx, &n);
+        /* stunServers the socket did not name came from the top-level stun: */
+        if (n > 0 && strncmp(rest + n, ".stunServers", 12) == 0 && list && list->type == YN_SEQ &&
+            idx >= 0 && (size_t)idx < list->n &&
+            !wv_config__ytree_get(list->items[idx], "stunServers") &&
+            wv_config__ytree_get(root, "stun"))
+            snprintf(out, size, "stun%s", rest + n + 12);
+        else
+            snprintf(out, size, "tunnel.localSockets%s", rest);
     } else if (PREFIX("exposedApps")) {
         const struct ynode *list = wv_config__ytree_get(root, "localExposedApps");
         int n = 0;

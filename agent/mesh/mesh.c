@@ -120,7 +120,13 @@ static void disco_closed(wv_discovery *d, void *user) {
 
 static void stop_runtime(wv_mesh *m) {
     m->state = M_STOPPING;
-    m->parts_open = 3;
+    m->parts_open = 4;
+    wv_apphealth *h = m->health;
+    m->health = NULL;
+    if (h)
+        wv_apphealth_close(h, part_closed, m);
+    else
+        part_closed(m);
     /* First, while the tunnels can still take back its STUN hook. */
     wv_detect_free(m->detect);
     m->detect = NULL;
@@ -208,6 +214,16 @@ void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg) {
 
 bool wv_mesh_site_up(wv_mesh *m, const char *site) {
     return m->tunnels && wv_tunnels_site_up(m->tunnels, site);
+}
+
+int wv_mesh_site_offers(wv_mesh *m, const char *site, const char *app) {
+    const wv_peer *p = m->disco ? wv_discovery_peer_find(m->disco, site) : NULL;
+    if (!p)
+        return -1;
+    for (size_t i = 0; i < p->ann.napps; i++)
+        if (strcmp(p->ann.apps[i], app) == 0)
+            return 1;
+    return 0;
 }
 
 bool wv_mesh_broker_connected(wv_mesh *m) {

@@ -38,9 +38,10 @@ struct wv_mesh {
     wv_tunnels *tunnels;
     wv_proxy *proxy;
     wv_detect *detect; /* public-address detectors of auto sockets */
-    json_t *sockets;   /* the stored tunnel sockets the tunnels run with */
-    json_t *exposed;   /* the stored exposed apps, for the proxy */
-    char *announced;   /* the last announcement body, to skip no-op re-announces */
+    wv_apphealth *health; /* target checks of exposed apps with a healthCheck */
+    json_t *sockets; /* the stored tunnel sockets the tunnels run with */
+    json_t *exposed; /* the stored exposed apps, for the proxy */
+    char *announced; /* the last announcement body, to skip no-op re-announces */
     struct xcount *xcounts;
 
     bool closing;

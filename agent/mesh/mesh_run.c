@@ -27,6 +27,11 @@ static void event(wv_mesh *m, const char *kind, const char *name) {
 
 /* --- Announcement ---------------------------------------------------------------- */
 
+/* "enabled": false pauses an object: kept in the store, not run. */
+static bool paused(const json_t *o) {
+    return json_is_false(json_object_get(o, "enabled"));
+}
+
 static bool is_ip(const char *s) {
     struct sockaddr_storage ss;
     return s && wv_parse_ip(s, 1, &ss) == 0;
@@ -40,6 +45,8 @@ static int local_body(wv_discovery *d, wv_msg *body, void *user) {
     size_t i;
     json_t *s;
     json_array_foreach(m->sockets, i, s) {
+        if (paused(s))
+            continue;
         const char *addr = json_string_value(json_object_get(s, "publicAddress"));
         json_int_t port = json_integer_value(json_object_get(s, "publicPort"));
         char dip[INET6_ADDRSTRLEN];
@@ -58,7 +65,7 @@ static int local_body(wv_discovery *d, wv_msg *body, void *user) {
     }
     json_t *a;
     json_array_foreach(m->exposed, i, a) {
-        if (wv_msg_add_app(body, json_string_value(json_object_get(a, "name"))) != 0)
+        if (!paused(a) && wv_msg_add_app(body, json_string_value(json_object_get(a, "name"))) != 0)
             break;
     }
     wv_fingerprint_to_hex(wv_identity_fingerprint(m->id), body->fingerprint);
@@ -159,6 +166,8 @@ static const json_t *find_exposed(wv_proxy *p, const char *app, struct wv_app_co
     json_t *a;
     json_array_foreach(m->exposed, i, a) {
         if (strcmp(json_string_value(json_object_get(a, "name")), app) == 0) {
+            if (paused(a))
+                return NULL; /* refused as unknown: it is not offered now */
             *counters = wv_mesh__xcount(m, app)->k;
             return a;
         }
@@ -201,7 +210,7 @@ static void apply_sockets(wv_mesh *m) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *s = json_array_get(m->sockets, i);
-        if (listen_addr(s, &socks[k].listen) != 0)
+        if (paused(s) || listen_addr(s, &socks[k].listen) != 0)
             continue;
         socks[k].name = json_string_value(json_object_get(s, "name"));
         json_int_t mtu = json_integer_value(json_object_get(s, "maxUdpPayload"));
@@ -236,7 +245,13 @@ static void announce_if_changed(wv_mesh *m) {
 void wv_mesh__apply_desired(wv_mesh *m) {
     load_desired(m);
     apply_sockets(m);
+    if (m->health)
+        wv_apphealth_set(m->health, m->exposed);
     announce_if_changed(m);
+}
+
+static void on_health(wv_apphealth *h, const char *name, void *user) {
+    event(user, "exposedApps", name);
 }
 
 static int mqtt_options(wv_mesh *m, json_t *site, wv_mqtt_options *o, const char **brokers,
@@ -286,8 +301,10 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     struct wv_detect_callbacks dtc = {.changed = on_detected, .endpoint = detect_endpoint};
     if (wv_detect_new(m->loop, m->log, &dtc, m, &m->detect) != 0)
         WV_ERROR(m->log, SUB, "cannot start public-address detection");
+    m->health = wv_apphealth_new(m->loop, m->log, on_health, m);
     m->state = M_RUNNING;
     apply_sockets(m);
+    wv_apphealth_set(m->health, m->exposed);
 
     json_t *site = NULL;
     if (wv_store_get_site(m->store, &site) != 0)

@@ -87,7 +87,28 @@ json_t *wv_mesh_peer_json(wv_mesh *m, const char *site) {
 
 /* --- Status and metrics ------------------------------------------------------------ */
 
+/* Is the stored object paused ("enabled": false)? */
+static bool paused(wv_mesh *m, enum wv_kind kind, const char *name) {
+    json_t *list = kind == WV_KIND_SOCKET ? m->sockets : m->exposed, *o;
+    size_t i;
+    json_array_foreach(list, i, o) {
+        if (strcmp(json_string_value(json_object_get(o, "name")), name) == 0)
+            return json_is_false(json_object_get(o, "enabled"));
+    }
+    return false;
+}
+
 json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
+    if ((kind == WV_KIND_SOCKET || kind == WV_KIND_EXPOSED_APP) && paused(m, kind, name)) {
+        json_t *st = json_pack("{s:s}", "state", "disabled");
+        if (kind == WV_KIND_EXPOSED_APP) {
+            struct xcount *x = wv_mesh__xcount(m, name);
+            json_object_set_new(st, "connections", json_integer((json_int_t)x->k->connections));
+            json_object_set_new(st, "bytesIn", json_integer((json_int_t)x->k->bytes_in));
+            json_object_set_new(st, "bytesOut", json_integer((json_int_t)x->k->bytes_out));
+        }
+        return st;
+    }
     if (kind == WV_KIND_SOCKET) {
         json_t *st = m->tunnels ? wv_tunnels_socket_status(m->tunnels, name)
                                 : json_pack("{s:s}", "state", "stopped");
@@ -116,9 +137,28 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
     }
     if (kind == WV_KIND_EXPOSED_APP) {
         struct xcount *x = wv_mesh__xcount(m, name);
-        return json_pack("{s:I, s:I, s:I, s:I}", "connections", (json_int_t)x->k->connections,
-                         "activeConnections", (json_int_t)x->k->active, "bytesIn",
-                         (json_int_t)x->k->bytes_in, "bytesOut", (json_int_t)x->k->bytes_out);
+        json_t *st = json_pack("{s:s, s:I, s:I, s:I, s:I}", "state", "ready", "connections",
+                               (json_int_t)x->k->connections, "activeConnections",
+                               (json_int_t)x->k->active, "bytesIn", (json_int_t)x->k->bytes_in,
+                               "bytesOut", (json_int_t)x->k->bytes_out);
+        if (x->k->target_error[0]) {
+            /* What the last peer's connection met at the target. */
+            char *e = wv_asprintf("the last connection to the target failed: %s",
+                                  x->k->target_error);
+            json_object_set_new(st, "lastError", json_string(e));
+            free(e);
+        }
+        json_object_set_new(st, "targetFailures", json_integer((json_int_t)x->k->target_failures));
+        json_t *h = m->health ? wv_apphealth_status(m->health, name) : NULL;
+        if (h) {
+            /* A target that does not answer is where peers' connections fail. */
+            if (strcmp(json_string_value(json_object_get(h, "state")), "failing") == 0) {
+                json_object_set_new(st, "state", json_string("error"));
+                json_object_set(st, "error", json_object_get(h, "error"));
+            }
+            json_object_set_new(st, "health", h);
+        }
+        return st;
     }
     return json_object();
 }
@@ -234,7 +274,8 @@ static void busy_site(const char *site, void *arg) {
 
 void wv_mesh_report_activity(wv_mesh *m) {
     for (struct xcount *x = m->xcounts; x; x = x->next) {
-        uint64_t now = x->k->bytes_in + x->k->bytes_out + x->k->connections + x->k->active;
+        uint64_t now = x->k->bytes_in + x->k->bytes_out + x->k->connections + x->k->active +
+                       x->k->target_failures;
         if (now == x->reported)
             continue;
         x->reported = now;

@@ -160,11 +160,34 @@ static int refuse_if_present(json_t *o, const char *p, const char *k, const char
     return 0;
 }
 
+/* "enabled": false pauses an object without deleting it. Optional; true is
+ * the default and is dropped, so there is one canonical form (absent) and
+ * documents written before the field existed are unchanged. */
+static int enabled(json_t *o, const char *p, wv_verr *err) {
+    json_t *v = json_object_get(o, "enabled");
+    if (!v)
+        return 0;
+    if (!json_is_boolean(v))
+        return wv_model__fail(err, p, "enabled", "expected a boolean");
+    if (json_is_true(v))
+        json_object_del(o, "enabled");
+    return 0;
+}
+
 static int validate_socket(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name",          "mode",         "transportProtocol",
-                                       "publicAddress", "publicPort",   "listenAddress",
-                                       "listenPort",    "httpDetector", "stunServers",
-                                       "maxUdpPayload", "status",       NULL};
+    static const char *const keys[] = {"name",
+                                       "mode",
+                                       "transportProtocol",
+                                       "publicAddress",
+                                       "publicPort",
+                                       "listenAddress",
+                                       "listenPort",
+                                       "httpDetector",
+                                       "stunServers",
+                                       "maxUdpPayload",
+                                       "status",
+                                       "enabled",
+                                       NULL};
     static const char *const modes[] = {"dedicated-address", "port-forwarding", NULL};
     static const char *const protos[] = {"quic", NULL};
     const char *mode, *pub, *lis, *tmp;
@@ -175,7 +198,7 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
         ip_or_empty(o, p, "publicAddress", true, &pub, err) < 0 ||
         wv_model__int(o, p, "publicPort", 0, 0, 65535, &pport, err) < 0 ||
         ip_or_empty(o, p, "listenAddress", false, &lis, err) < 0 ||
-        wv_model__int(o, p, "listenPort", 0, 0, 65535, &lport, err) < 0)
+        wv_model__int(o, p, "listenPort", 0, 0, 65535, &lport, err) < 0 || enabled(o, p, err) < 0)
         return WV_ERR_INVAL;
     /* Optional, absent by default: PMTUD finds the size of each path
      * (docs/QUIC.md); this is for a known path, exact above 1452. */
@@ -283,22 +306,43 @@ static int range_list(json_t *o, const char *p, const char *k, bool ports, wv_ve
     return 0;
 }
 
+/* Optional, stored only when given: {"interval": 5..3600 seconds, default 30}. */
+static int health_check(json_t *o, const char *p, wv_verr *err) {
+    static const char *const hkeys[] = {"interval", NULL};
+    char hp[256];
+    json_t *h;
+    json_int_t iv;
+    if (!json_object_get(o, "healthCheck"))
+        return 0;
+    wv_model__join(hp, p, "healthCheck");
+    if (wv_model__obj(o, p, "healthCheck", false, &h, err) < 0 ||
+        wv_model__keys(h, hp, hkeys, err) < 0 ||
+        wv_model__int(h, hp, "interval", 30, 5, 3600, &iv, err) < 0)
+        return WV_ERR_INVAL;
+    return 0;
+}
+
 static int validate_exposed(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name",         "mode",   "appSocket", "portRange",
-                                       "addressRange", "status", NULL};
+    static const char *const keys[] = {"name",         "mode",   "appSocket",   "portRange",
+                                       "addressRange", "status", "healthCheck", "enabled",
+                                       NULL};
     static const char *const modes[] = {"single", "range", NULL};
     const char *mode;
     if (wv_model__keys(o, p, keys, err) < 0 || wv_model__name(o, p, "name", err) < 0 ||
-        wv_model__enum(o, p, "mode", "single", modes, 0, &mode, err) < 0)
+        wv_model__enum(o, p, "mode", "single", modes, 0, &mode, err) < 0 ||
+        enabled(o, p, err) < 0)
         return WV_ERR_INVAL;
     if (strcmp(mode, "single") == 0) {
         if (app_socket(o, p, "appSocket", true, false, err) < 0 ||
             refuse_if_present(o, p, "portRange", "mode is range", err) < 0 ||
-            refuse_if_present(o, p, "addressRange", "mode is range", err) < 0)
+            refuse_if_present(o, p, "addressRange", "mode is range", err) < 0 ||
+            health_check(o, p, err) < 0)
             return WV_ERR_INVAL;
         return 0;
     }
-    if (refuse_if_present(o, p, "appSocket", "mode is single", err) < 0 ||
+    if (refuse_if_present(o, p, "healthCheck", "mode is single (a range has no one target)",
+                          err) < 0 ||
+        refuse_if_present(o, p, "appSocket", "mode is single", err) < 0 ||
         range_list(o, p, "portRange", true, err) < 0 ||
         range_list(o, p, "addressRange", false, err) < 0)
         return WV_ERR_INVAL;
@@ -307,11 +351,12 @@ static int validate_exposed(json_t *o, const char *p, wv_verr *err) {
 
 static int validate_remote(json_t *o, const char *p, wv_verr *err) {
     static const char *const keys[] = {"name",      "siteName",       "appName", "localSocket",
-                                       "appSocket", "maxConnections", "status",  NULL};
+                                       "appSocket", "maxConnections", "status",  "enabled",
+                                       NULL};
     json_int_t max_conns;
     if (wv_model__keys(o, p, keys, err) < 0 || wv_model__name(o, p, "name", err) < 0 ||
         wv_model__name(o, p, "siteName", err) < 0 || wv_model__name(o, p, "appName", err) < 0 ||
-        app_socket(o, p, "localSocket", true, false, err) < 0)
+        app_socket(o, p, "localSocket", true, false, err) < 0 || enabled(o, p, err) < 0)
         return WV_ERR_INVAL;
     /* Optional, absent by default (the reconciler then allows 512): stored
      * only when set, like maxUdpPayload, so older documents stay canonical. */

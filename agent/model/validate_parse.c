@@ -246,3 +246,46 @@ bool wv_valid_name(const char *s) {
     }
     return true;
 }
+
+long long wv_parse_duration(const char *s) {
+    if (!s || !*s || strlen(s) > 24)
+        return -1;
+    if (strcmp(s, "never") == 0)
+        return 0;
+    long long n = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (n > 1000000000000LL)
+            return -1;
+        n = n * 10 + (*p - '0');
+    }
+    if (p == s || n <= 0)
+        return -1;
+    long long unit;
+    switch (*p) {
+    case '\0':
+    case 's':
+        unit = 1;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    case 'w':
+        unit = 7 * 86400;
+        break;
+    default:
+        return -1;
+    }
+    if (*p && p[1])
+        return -1;
+    const long long max = 10LL * 366 * 86400;
+    if (n > max / unit)
+        return -1;
+    return n * unit;
+}

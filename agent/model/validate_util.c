@@ -26,19 +26,56 @@ int wv_model__fail(wv_verr *err, const char *p, const char *k, const char *fmt, 
     return WV_ERR_INVAL;
 }
 
+/* The upstream YAML config's names for canonical fields, and where each
+ * belongs (docs/CONFIG.md's table): a JSON body written from a YAML file
+ * gets a hint instead of a bare "unknown field". {yaml name, field, where}:
+ * the hint applies when field is a valid key here. */
+static const char *const upstream_names[][3] = {
+    {"appName", "name", "the YAML config's localExposedApps[].appName"},
+    {"id", "name", "the seed's localExposedApps[].id"},
+    {"socket", "appSocket", "the seed's localExposedApps[].socket"},
+    {"remoteAppId", "appName", "the seed's remoteApps[].remoteAppId"},
+    {"localExposedApps", "exposedApps", "the YAML config's top-level list"},
+    {"localSockets", "tunnelSockets", "the YAML config's tunnel.localSockets"},
+    {"tunnel", "tunnelSockets", "the YAML config's tunnel.localSockets"},
+    {"siteName", "site", "in the document, siteName is site.siteName"},
+    {"messageChannel", "site", "in the document, it is site.messageChannel"},
+    {"crypto", "site", "in the document, crypto.key is site.networkKey"},
+    {"logger", "site", "in the document, it is site.logger"},
+    {"restfulApi", "site", "in the document, it is site.restfulApi"},
+    {"crypto", "networkKey", "the YAML config's crypto.key"},
+    {"cryptoKey", "networkKey", "the seed's messageChannel.cryptoKey"},
+    {"key", "networkKey", "the YAML config's crypto.key"},
+    {"mqtt", "brokers", "the YAML config's messageChannel.mqtt: its fields are here, brokerServer is brokers"},
+    {"brokerServer", "brokers", "the YAML config's messageChannel.mqtt.brokerServer"},
+    {"brokerServers", "brokers", "the YAML config's messageChannel.mqtt.brokerServers"},
+};
+
+static bool in_keys(const char *const *keys, const char *k) {
+    for (size_t i = 0; keys[i]; i++)
+        if (strcmp(keys[i], k) == 0)
+            return true;
+    return false;
+}
+
 int wv_model__keys(json_t *o, const char *p, const char *const *keys, wv_verr *err) {
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v) {
-        size_t i = 0;
-        while (keys[i] && strcmp(keys[i], key) != 0)
-            i++;
-        if (!keys[i]) {
-            /* Echo at most 64 bytes of an unknown key: it is attacker input. */
-            char k[80];
-            snprintf(k, sizeof(k), "%.64s", key);
-            return wv_model__fail(err, p, k, "unknown field");
-        }
+        if (in_keys(keys, key))
+            continue;
+        /* Echo at most 64 bytes of an unknown key: it is attacker input. */
+        char k[80];
+        snprintf(k, sizeof(k), "%.64s", key);
+        for (size_t i = 0; keys[i]; i++)
+            if (strcasecmp(keys[i], key) == 0)
+                return wv_model__fail(err, p, k, "unknown field (did you mean \"%s\"?)",
+                                      keys[i]);
+        for (size_t i = 0; i < WV_COUNTOF(upstream_names); i++)
+            if (strcmp(upstream_names[i][0], key) == 0 && in_keys(keys, upstream_names[i][1]))
+                return wv_model__fail(err, p, k, "unknown field (did you mean \"%s\"? \"%s\" is %s)",
+                                      upstream_names[i][1], k, upstream_names[i][2]);
+        return wv_model__fail(err, p, k, "unknown field");
     }
     return 0;
 }

@@ -293,7 +293,10 @@ int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr) {
     ep->bound = true;
     rv = uv_udp_bind(&ep->udp, addr, 0);
     if (rv < 0) {
-        WV_WARN(ep->log, WV_QUIC__SUB, "udp bind: %s", uv_strerror(rv));
+        /* The caller names the socket and logs once per change; a retry
+         * loop must not repeat this line. */
+        WV_DEBUG(ep->log, WV_QUIC__SUB, "udp bind: %s", uv_strerror(rv));
+        errno = -rv;
         goto fail;
     }
     int len = sizeof(ep->local);

@@ -67,6 +67,51 @@ int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev) {
     return if_match >= 0 && if_match != *rev ? WV_ERR_CONFLICT : 0;
 }
 
+int wv_store__obj_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t *rev) {
+    char sql[128];
+    sqlite3_stmt *s;
+    if (kind == WV_KIND_SITE)
+        snprintf(sql, sizeof(sql), "SELECT updated_rev FROM site WHERE id = 1");
+    else if (wv_store__table(kind))
+        snprintf(sql, sizeof(sql), "SELECT updated_rev FROM %s WHERE name = ?1",
+                 wv_store__table(kind));
+    else
+        return WV_ERR_INVAL;
+    if (wv_store__prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    if (kind != WV_KIND_SITE)
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *rev = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return WV_ERR_NOTFOUND;
+    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read object revision");
+}
+
+int wv_store__check_obj_match(wv_store *st, enum wv_kind kind, const char *name,
+                              int64_t if_match, int64_t *rev) {
+    int64_t obj;
+    if (wv_store__revision(st, rev) < 0)
+        return WV_ERR_DB;
+    if (if_match < 0)
+        return 0;
+    if (if_match > *rev)
+        return WV_ERR_CONFLICT;
+    int rc = wv_store__obj_rev(st, kind, name, &obj);
+    if (rc == WV_ERR_NOTFOUND) /* to create: nothing may have changed since */
+        return if_match == *rev ? 0 : WV_ERR_CONFLICT;
+    if (rc < 0)
+        return rc;
+    /* Unchanged since the revision the client read it at. */
+    return obj <= if_match ? 0 : WV_ERR_CONFLICT;
+}
+
+int wv_store_object_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t *rev) {
+    return wv_store__obj_rev(st, kind, name, rev);
+}
+
 int wv_store__bump(wv_store *st) {
     return wv_store__exec(st, "UPDATE meta SET revision = revision + 1 WHERE id = 1");
 }
@@ -288,36 +333,137 @@ int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const ch
     return 0;
 }
 
-int wv_store__coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec) {
-    char sql[96];
+int wv_store__coll_get(wv_store *st, enum wv_kind kind, const char *name, char **spec,
+                       char origin[8]) {
+    char sql[128];
     sqlite3_stmt *s;
     *spec = NULL;
-    snprintf(sql, sizeof(sql), "SELECT spec FROM %s WHERE name = ?1", wv_store__table(kind));
+    if (origin)
+        origin[0] = '\0';
+    snprintf(sql, sizeof(sql), "SELECT spec, coalesce(origin, '') FROM %s WHERE name = ?1",
+             wv_store__table(kind));
     if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         *spec = wv_strdup((const char *)sqlite3_column_text(s, 0));
+        if (origin)
+            snprintf(origin, 8, "%s", (const char *)sqlite3_column_text(s, 1));
+    }
     sqlite3_finalize(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : wv_store__dberr(st, "read object");
 }
 
+int wv_store__coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec) {
+    return wv_store__coll_get(st, kind, name, spec, NULL);
+}
+
 int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
-                         int64_t rev) {
-    char sql[128];
+                         int64_t rev, const char *origin) {
+    char sql[160];
     sqlite3_stmt *s;
     snprintf(sql, sizeof(sql),
-             "INSERT OR REPLACE INTO %s (name, spec, updated_rev) VALUES (?1, ?2, ?3)",
+             "INSERT OR REPLACE INTO %s (name, spec, updated_rev, origin) VALUES (?1, ?2, ?3, ?4)",
              wv_store__table(kind));
     if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, spec, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, rev);
+    sqlite3_bind_text(s, 4, origin, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "write object");
     sqlite3_finalize(s);
     return rc;
+}
+
+int wv_store__set_origin(wv_store *st, enum wv_kind kind, const char *name, const char *origin) {
+    char sql[128];
+    sqlite3_stmt *s;
+    snprintf(sql, sizeof(sql), "UPDATE %s SET origin = ?1 WHERE name = ?2", wv_store__table(kind));
+    if (wv_store__prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "set origin");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int wv_store__take_origin(json_t *obj, const char *p, bool *take_over, wv_verr *err) {
+    json_t *o = json_object_get(obj, "origin");
+    *take_over = false;
+    if (!o)
+        return 0;
+    const char *v = json_string_value(o);
+    if (!v || (strcmp(v, "api") != 0 && strcmp(v, "config") != 0)) {
+        snprintf(err->field, sizeof(err->field), "%s%sorigin", p, *p ? "." : "");
+        snprintf(err->message, sizeof(err->message),
+                 "unsupported value (\"api\" takes a config-managed object over; \"config\" "
+                 "changes nothing)");
+        return WV_ERR_INVAL;
+    }
+    *take_over = strcmp(v, "api") == 0;
+    json_object_del(obj, "origin");
+    return 0;
+}
+
+int wv_store__managed(wv_store *st, enum wv_kind kind, const char *name, wv_verr *err) {
+    char *file = wv_store_config_file(st);
+    snprintf(err->field, sizeof(err->field), "origin");
+    if (kind == WV_KIND_SITE)
+        snprintf(err->message, sizeof(err->message),
+                 "the site settings are managed by the config file %s: change them there (every "
+                 "start applies the file again), or take them over with \"origin\": \"api\" in "
+                 "the request (the file's site settings are then ignored)",
+                 file[0] ? file : "(unknown)");
+    else
+        snprintf(err->message, sizeof(err->message),
+                 "%s \"%s\" is managed by the config file %s: change it there (every start "
+                 "applies the file again), or take it over with \"origin\": \"api\" in the "
+                 "request (the file's entry is then ignored)",
+                 wv_kind_noun(kind), name, file[0] ? file : "(unknown)");
+    free(file);
+    return WV_ERR_MANAGED;
+}
+
+char *wv_store_config_file(wv_store *st) {
+    sqlite3_stmt *s;
+    char *out = NULL;
+    if (wv_store__prepare(st, "SELECT config_file FROM meta WHERE id = 1", &s) == 0) {
+        if (sqlite3_step(s) == SQLITE_ROW)
+            out = wv_strdup((const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+    }
+    return out ? out : wv_strdup("");
+}
+
+int wv_store_origins(wv_store *st, enum wv_kind kind, json_t **out) {
+    char sql[128];
+    *out = NULL;
+    if (kind == WV_KIND_SITE) {
+        char o[8];
+        int rc = wv_store__site_origin(st, o);
+        if (rc == 0)
+            *out = json_pack("{s:s}", "site", strcmp(o, "config") == 0 ? "config" : "api");
+        return rc;
+    }
+    if (!wv_store__table(kind))
+        return WV_ERR_INVAL;
+    snprintf(sql, sizeof(sql),
+             "SELECT name, CASE origin WHEN 'config' THEN 'config' ELSE 'api' END FROM %s",
+             wv_store__table(kind));
+    json_t *arr = NULL;
+    int rc = wv_store__text_pairs(st, sql, "name", "origin", &arr);
+    if (rc < 0)
+        return rc;
+    json_t *m = json_object(), *e;
+    size_t i;
+    json_array_foreach(arr, i, e) json_object_set(m, json_string_value(json_object_get(e, "name")),
+                                                  json_object_get(e, "origin"));
+    json_decref(arr);
+    *out = m;
+    return 0;
 }
 
 int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name) {
@@ -382,7 +528,9 @@ int wv_store_get(wv_store *st, enum wv_kind kind, const char *name, json_t **out
     return *out ? 0 : WV_ERR_DB;
 }
 
-/* Create (exclusive) or create-or-replace, one transaction. */
+/* Create (exclusive) or create-or-replace, one transaction. An existing
+ * config-managed object is refused unless obj takes it over ("origin":
+ * "api"); what the API writes is API-managed. */
 static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, bool exclusive,
                bool *created, bool *changed, wv_verr *err) {
     wv_verr scratch;
@@ -396,17 +544,21 @@ static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, b
         return WV_ERR_INVAL;
     /* Validate a copy: the caller's object is not ours to normalize. */
     json_t *copy = json_deep_copy(obj);
-    char *spec = NULL, *old = NULL;
+    char *spec = NULL, *old = NULL, origin[8] = "";
     int64_t rev;
-    int rc = wv_validate_object(kind, copy, err);
+    bool take_over;
+    memset(err, 0, sizeof(*err));
+    int rc = wv_store__take_origin(copy, "", &take_over, err);
+    if (rc == 0)
+        rc = wv_validate_object(kind, copy, err);
     if (rc < 0)
         goto out;
     const char *name = json_string_value(json_object_get(copy, "name"));
     spec = wv_store__canon(copy);
     if ((rc = wv_store__begin(st)) < 0)
         goto out;
-    if ((rc = wv_store__check_match(st, if_match, &rev)) < 0 ||
-        (rc = wv_store__coll_get_spec(st, kind, name, &old)) < 0)
+    if ((rc = wv_store__check_obj_match(st, kind, name, if_match, &rev)) < 0 ||
+        (rc = wv_store__coll_get(st, kind, name, &old, origin)) < 0)
         goto out;
     if (old && exclusive) {
         snprintf(err->field, sizeof(err->field), "name");
@@ -415,11 +567,16 @@ static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, b
         rc = WV_ERR_EXISTS;
         goto out;
     }
-    if (old && strcmp(old, spec) == 0) {
+    bool managed = old && strcmp(origin, "config") == 0;
+    if (managed && !take_over) {
+        rc = wv_store__managed(st, kind, name, err);
+        goto out;
+    }
+    if (old && strcmp(old, spec) == 0 && !managed) {
         rc = wv_store__commit(st); /* nothing changes, so the revision stays */
         goto out;
     }
-    if ((rc = wv_store__coll_write(st, kind, name, spec, rev + 1)) < 0 ||
+    if ((rc = wv_store__coll_write(st, kind, name, spec, rev + 1, "api")) < 0 ||
         (rc = wv_store__bump(st)) < 0 || (rc = wv_store__commit(st)) < 0)
         goto out;
     if (created)
@@ -444,15 +601,41 @@ int wv_store_put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match,
 }
 
 int wv_store_delete(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match) {
+    return wv_store_delete_ex(st, kind, name, if_match, NULL);
+}
+
+int wv_store_delete_ex(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match,
+                       wv_verr *err) {
     int64_t rev;
+    wv_verr scratch;
+    char *old = NULL, origin[8] = "";
+    if (!err)
+        err = &scratch;
+    memset(err, 0, sizeof(*err));
     if (!wv_store__table(kind) || !name)
         return WV_ERR_INVAL;
     int rc = wv_store__begin(st);
     if (rc < 0)
         return rc;
-    if ((rc = wv_store__check_match(st, if_match, &rev)) == 0 &&
-        (rc = wv_store__coll_delete(st, kind, name)) == 0 && (rc = wv_store__bump(st)) == 0)
-        rc = wv_store__commit(st);
+    if ((rc = wv_store__check_obj_match(st, kind, name, if_match, &rev)) == 0 &&
+        (rc = wv_store__coll_get(st, kind, name, &old, origin)) == 0) {
+        /* The file would bring it back at the next start: say where to
+         * delete it instead. */
+        if (old && strcmp(origin, "config") == 0) {
+            char *file = wv_store_config_file(st);
+            snprintf(err->field, sizeof(err->field), "origin");
+            snprintf(err->message, sizeof(err->message),
+                     "%s \"%s\" is managed by the config file %s: remove it there (the next "
+                     "start or `wovenet import` deletes it); deleted here it would come back",
+                     wv_kind_noun(kind), name, file[0] ? file : "(unknown)");
+            free(file);
+            rc = WV_ERR_MANAGED;
+        }
+        else if ((rc = wv_store__coll_delete(st, kind, name)) == 0 &&
+                 (rc = wv_store__bump(st)) == 0)
+            rc = wv_store__commit(st);
+    }
+    free(old);
     wv_store__rollback(st);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TOKEN_PREFIX "wvt_"
 #define TOKEN_BYTES 32
@@ -23,12 +24,19 @@ static void sha256_hex(const char *s, char hex[65]) {
 
 /* --- Tokens ---------------------------------------------------------------- */
 
-int wv_store_token_create(wv_store *st, const char *name, char **token) {
+static bool valid_scope(const char *s) {
+    return s && (strcmp(s, "write") == 0 || strcmp(s, "read") == 0 || strcmp(s, "metrics") == 0);
+}
+
+int wv_store_token_create_ex(wv_store *st, const char *name, const char *scope, int64_t expires,
+                             char **token) {
     unsigned char raw[TOKEN_BYTES];
     char hex[65];
     sqlite3_stmt *s;
     *token = NULL;
-    if (!wv_valid_name(name))
+    if (!scope)
+        scope = "write";
+    if (!wv_valid_name(name) || !valid_scope(scope) || expires < 0)
         return WV_ERR_INVAL;
     if (gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof(raw)) < 0)
         return WV_ERR_CRYPTO;
@@ -44,13 +52,15 @@ int wv_store_token_create(wv_store *st, const char *name, char **token) {
     free(enc);
     sha256_hex(tok, hex);
     int rc = wv_store__prepare(st,
-                               "INSERT INTO api_tokens (name, hash, created) "
-                               "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                               "INSERT INTO api_tokens (name, hash, created, scope, expires) "
+                               "VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?3, ?4)",
                                &s);
     if (rc < 0)
         goto fail;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, hex, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, expires);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
     if (rc == SQLITE_CONSTRAINT) {
@@ -69,31 +79,119 @@ fail:
     return rc;
 }
 
-int wv_store_token_check(wv_store *st, const char *token) {
+int wv_store_token_create(wv_store *st, const char *name, char **token) {
+    return wv_store_token_create_ex(st, name, "write", 0, token);
+}
+
+/* Records a use at most once a minute: a write per request would cost a
+ * transaction each and defeat the API's cache of "is auth configured". */
+#define LAST_USED_STEP_S 60
+
+int wv_store_token_auth(wv_store *st, const char *token, struct wv_token_info *info) {
     char hex[65];
     sqlite3_stmt *s;
+    if (info)
+        memset(info, 0, sizeof(*info));
     if (!token || strncmp(token, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) != 0 || strlen(token) > 256)
         return WV_ERR_AUTH;
     sha256_hex(token, hex);
-    if (wv_store__prepare(st, "SELECT hash FROM api_tokens", &s) < 0)
+    if (wv_store__prepare(st, "SELECT hash, name, scope, expires, last_used FROM api_tokens",
+                          &s) < 0)
         return WV_ERR_DB;
     /* Compare against every row without stopping early, in constant time. */
     bool ok = false;
+    struct wv_token_info hit = {0};
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *h = (const char *)sqlite3_column_text(s, 0);
-        if (h && strlen(h) == 64)
-            ok |= wv_ct_memcmp(h, hex, 64) == 0;
+        bool eq = h && strlen(h) == 64 && wv_ct_memcmp(h, hex, 64) == 0;
+        if (eq) {
+            ok = true;
+            snprintf(hit.name, sizeof(hit.name), "%s", (const char *)sqlite3_column_text(s, 1));
+            snprintf(hit.scope, sizeof(hit.scope), "%s", (const char *)sqlite3_column_text(s, 2));
+            hit.expires = sqlite3_column_int64(s, 3);
+            hit.last_used = sqlite3_column_int64(s, 4);
+        }
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
         return wv_store__dberr(st, "check token");
-    return ok ? 0 : WV_ERR_AUTH;
+    if (!ok)
+        return WV_ERR_AUTH;
+    int64_t now = (int64_t)time(NULL);
+    if (hit.expires && now >= hit.expires) {
+        hit.expired = true;
+        if (info)
+            *info = hit;
+        return WV_ERR_AUTH;
+    }
+    if (now - hit.last_used >= LAST_USED_STEP_S &&
+        wv_store__prepare(st, "UPDATE api_tokens SET last_used = ?1 WHERE name = ?2", &s) == 0) {
+        sqlite3_bind_int64(s, 1, now);
+        sqlite3_bind_text(s, 2, hit.name, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            wv_store__dberr(st, "record token use"); /* logged; the request goes on */
+        sqlite3_finalize(s);
+        hit.last_used = now;
+    }
+    if (info)
+        *info = hit;
+    return 0;
+}
+
+int wv_store_token_check(wv_store *st, const char *token) {
+    return wv_store_token_auth(st, token, NULL);
+}
+
+static json_t *iso_or_null(int64_t t) {
+    if (t <= 0)
+        return json_null();
+    time_t sec = (time_t)t;
+    struct tm tm;
+    char buf[32];
+    gmtime_r(&sec, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
 }
 
 int wv_store_token_list(wv_store *st, json_t **out) {
-    return wv_store__text_pairs(st, "SELECT name, created FROM api_tokens ORDER BY name", "name",
-                                "created", out);
+    sqlite3_stmt *s;
+    *out = NULL;
+    if (wv_store__prepare(st,
+                          "SELECT name, created, scope, expires, last_used FROM api_tokens "
+                          "ORDER BY name",
+                          &s) < 0)
+        return WV_ERR_DB;
+    json_t *arr = json_array();
+    int64_t now = (int64_t)time(NULL);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t exp = sqlite3_column_int64(s, 3);
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:o, s:o, s:b}", "name",
+                           (const char *)sqlite3_column_text(s, 0), "created",
+                           (const char *)sqlite3_column_text(s, 1), "scope",
+                           (const char *)sqlite3_column_text(s, 2), "expires", iso_or_null(exp),
+                           "lastUsed", iso_or_null(sqlite3_column_int64(s, 4)), "expired",
+                           exp > 0 && now >= exp));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return wv_store__dberr(st, "list tokens");
+    }
+    *out = arr;
+    return 0;
+}
+
+int wv_store_token_count(wv_store *st) {
+    sqlite3_stmt *s;
+    if (wv_store__prepare(st, "SELECT count(*) FROM api_tokens", &s) < 0)
+        return WV_ERR_DB;
+    int n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0)
+                                          : wv_store__dberr(st, "count tokens");
+    sqlite3_finalize(s);
+    return n;
 }
 
 int wv_store_token_delete(wv_store *st, const char *name) {

@@ -35,6 +35,13 @@ void wv_store__rollback(wv_store *st); /* safe to call with no open transaction 
 int wv_store__revision(wv_store *st, int64_t *rev);
 int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev);
 int wv_store__bump(wv_store *st);
+/* The revision at which an object (kind SITE: the site) last changed. */
+int wv_store__obj_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t *rev);
+/* If-Match on one object: -1 passes; a revision N passes when the object
+ * has not changed since N (its updated_rev <= N <= the revision), or, for
+ * an object still to create, when nothing changed since N. */
+int wv_store__check_obj_match(wv_store *st, enum wv_kind kind, const char *name,
+                              int64_t if_match, int64_t *rev);
 
 /* Runs sql (a SELECT of two text columns) into *out, a new array of
  * {k1: col0, k2: col1}. 0 or WV_ERR_DB (*out NULL). */
@@ -48,9 +55,24 @@ char *wv_store__canon(const json_t *v);
 
 /* Reads the spec of name in kind; *spec NULL (and 0) if absent. */
 int wv_store__coll_get_spec(wv_store *st, enum wv_kind kind, const char *name, char **spec);
-/* Inserts or replaces (name, spec) with updated_rev = rev. */
+/* The same with the row's origin: "config", "api" or "" (stored before
+ * origins were recorded; schema/004_origin.sql). origin may be NULL. */
+int wv_store__coll_get(wv_store *st, enum wv_kind kind, const char *name, char **spec,
+                       char origin[8]);
+/* Inserts or replaces (name, spec, origin) with updated_rev = rev. origin:
+ * "config" or "api". */
 int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, const char *spec,
-                         int64_t rev);
+                         int64_t rev, const char *origin);
+/* Sets the origin of a row (not a change of the desired state). */
+int wv_store__set_origin(wv_store *st, enum wv_kind kind, const char *name, const char *origin);
+
+/* Takes the read-only "origin" member out of an API object: "api" asks to
+ * take a config-managed object over (*take_over), "config" or absence do
+ * not; anything else is WV_ERR_INVAL naming the field (prefix p). */
+int wv_store__take_origin(json_t *obj, const char *p, bool *take_over, wv_verr *err);
+/* Fills err for a refused write to a config-managed object (kind
+ * WV_KIND_SITE: the site) and returns WV_ERR_MANAGED. */
+int wv_store__managed(wv_store *st, enum wv_kind kind, const char *name, wv_verr *err);
 /* Deletes name; WV_ERR_NOTFOUND if absent. */
 int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name);
 
@@ -60,7 +82,9 @@ int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name);
  * anything differs. Nothing is written when dry_run. rev is the revision the
  * write will carry. */
 int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
-                         bool *existed, bool *changed, wv_verr *err);
+                         const char *origin, bool *existed, bool *changed, wv_verr *err);
+/* The site row's origin ("config", "api", "" unknown); "" without a site. */
+int wv_store__site_origin(wv_store *st, char origin[8]);
 /* The stored site object without secrets, or WV_ERR_NOTFOUND. */
 int wv_store__site_read(wv_store *st, json_t **out);
 

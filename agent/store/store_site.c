@@ -125,14 +125,15 @@ static int resolve_users(json_t *site, const char *p, const struct site_row *old
 }
 
 static int row_write(wv_store *st, const char *name, const char *key, const char *pw,
-                     const char *spec, int64_t rev, json_t *users) {
+                     const char *spec, int64_t rev, const char *origin, json_t *users) {
     sqlite3_stmt *s;
     if (wv_store__prepare(
             st,
             "INSERT OR REPLACE INTO site (id, site_name, network_key, mqtt_password, spec, "
-            "updated_rev) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            "updated_rev, origin) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
             &s) < 0)
         return WV_ERR_DB;
+    sqlite3_bind_text(s, 6, origin, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, pw, -1, SQLITE_STATIC);
@@ -159,8 +160,22 @@ static int row_write(wv_store *st, const char *name, const char *key, const char
     return rc;
 }
 
+int wv_store__site_origin(wv_store *st, char origin[8]) {
+    sqlite3_stmt *s;
+    origin[0] = '\0';
+    if (wv_store__prepare(st, "SELECT coalesce(origin, '') FROM site WHERE id = 1", &s) < 0)
+        return WV_ERR_DB;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        snprintf(origin, 8, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return WV_ERR_NOTFOUND;
+    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read site origin");
+}
+
 int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
-                         bool *existed, bool *changed, wv_verr *err) {
+                         const char *origin, bool *existed, bool *changed, wv_verr *err) {
     struct site_row old;
     json_t *users = json_object();
     json_t *mc = json_object_get(site, "messageChannel");
@@ -193,7 +208,7 @@ int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run
     *changed = diff;
     if (diff && !dry_run)
         rc = row_write(st, json_string_value(json_object_get(site, "siteName")), key, pw, spec, rev,
-                       users);
+                       origin, users);
 out:
     row_dispose(&old);
     json_decref(users);
@@ -249,23 +264,43 @@ int wv_store_get_site(wv_store *st, json_t **out) {
 
 int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *changed, wv_verr *err) {
     wv_verr scratch;
-    bool existed, diff = false;
+    bool existed, diff = false, take_over = false;
     int64_t rev;
+    char origin[8] = "";
     if (!err)
         err = &scratch;
+    memset(err, 0, sizeof(*err));
     if (changed)
         *changed = false;
     if (!site)
         return WV_ERR_INVAL;
     json_t *copy = json_deep_copy(site);
-    int rc = wv_validate_site(copy, false, err);
+    int rc = wv_store__take_origin(copy, "", &take_over, err);
+    if (rc == 0)
+        rc = wv_validate_site(copy, false, err);
     if (rc < 0)
         goto out;
     if ((rc = wv_store__begin(st)) < 0)
         goto out;
-    if ((rc = wv_store__check_match(st, if_match, &rev)) < 0 ||
-        (rc = wv_store__site_write(st, copy, "", false, rev + 1, &existed, &diff, err)) < 0 ||
-        (diff && (rc = wv_store__bump(st)) < 0) || (rc = wv_store__commit(st)) < 0)
+    if ((rc = wv_store__check_obj_match(st, WV_KIND_SITE, NULL, if_match, &rev)) < 0)
+        goto out;
+    rc = wv_store__site_origin(st, origin);
+    if (rc < 0 && rc != WV_ERR_NOTFOUND)
+        goto out;
+    bool managed = strcmp(origin, "config") == 0;
+    if (managed && !take_over) {
+        rc = wv_store__managed(st, WV_KIND_SITE, NULL, err);
+        goto out;
+    }
+    if ((rc = wv_store__site_write(st, copy, "", false, rev + 1, "api", &existed, &diff, err)) < 0)
+        goto out;
+    /* A take-over alone is a change: the file no longer manages the site. */
+    if (!diff && managed) {
+        if ((rc = wv_store__exec(st, "UPDATE site SET origin = 'api' WHERE id = 1")) < 0)
+            goto out;
+        diff = true;
+    }
+    if ((diff && (rc = wv_store__bump(st)) < 0) || (rc = wv_store__commit(st)) < 0)
         goto out;
     if (changed)
         *changed = diff;

@@ -5,6 +5,7 @@
 #include "wv/model.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +48,14 @@ static int tep_bind(wv_tunnels *t, struct tep *ep) {
     }
     int r = wv_quic_endpoint_new(t->loop, &cfg, t->id, t->log, &wv_tunnel__quic_callbacks, ep,
                                  &ep->qep);
+    errno = 0;
     if (r == 0)
         r = wv_quic_endpoint_bind(ep->qep, (const struct sockaddr *)&ep->addr);
     if (r != 0) {
-        snprintf(ep->error, sizeof(ep->error), "cannot bind UDP socket: %s",
-                 r == WV_ERR_IO ? "address in use or unavailable" : wv_strerror(r));
+        char addr[WV_ADDR_STRLEN];
+        wv_addr_format((const struct sockaddr *)&ep->addr, addr);
+        snprintf(ep->error, sizeof(ep->error), "cannot bind UDP %s: %s", addr,
+                 r == WV_ERR_IO && errno ? strerror(errno) : wv_strerror(r));
         if (ep->qep)
             wv_quic_endpoint_close(ep->qep, NULL, NULL);
         ep->qep = NULL;
@@ -148,10 +152,16 @@ bool wv_tunnel__endpoints_retry(wv_tunnels *t) {
     for (struct tep *ep = t->eps; ep; ep = ep->next) {
         if (ep->bound || !ep->name)
             continue;
-        if (tep_bind(t, ep) == 0)
+        char before[sizeof(ep->error)];
+        snprintf(before, sizeof(before), "%s", ep->error);
+        if (tep_bind(t, ep) == 0) {
             WV_INFO(t->log, SUB, "tunnel socket %s: listening (after retry)", ep->name);
-        else
+        } else {
             failing = true;
+            /* Once per change of state, not once per retry. */
+            if (strcmp(before, ep->error) != 0)
+                WV_WARN(t->log, SUB, "tunnel socket %s: %s", ep->name, ep->error);
+        }
     }
     return failing;
 }

@@ -169,6 +169,22 @@ async function main() {
     assert(stored.body.maxConnections === 2000, 'the API has maxConnections 2000 as a number');
   });
 
+  await test('pause the remote app from the form (enabled: false), then resume it', async () => {
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
+    const form = page.locator('[data-testid=remote-app-form]');
+    await row.locator('[data-testid=edit]').click();
+    await form.locator('[data-testid=input-paused]').check();
+    await form.locator('[data-testid=remote-app-submit]').click();
+    await page.waitForFunction((n) => { const b = document.querySelector(`[data-testid=remote-app-row][data-name="${n}"] [data-testid=status-badge]`); return b && b.textContent === 'disabled'; }, appName);
+    assert((await apiGet(page, base, `/remote-apps/${appName}`)).body.enabled === false, 'the API stored enabled: false');
+    await row.locator('[data-testid=edit]').click();
+    assert(await form.locator('[data-testid=input-paused]').isChecked(), 'editing shows it paused');
+    await form.locator('[data-testid=input-paused]').uncheck();
+    await form.locator('[data-testid=remote-app-submit]').click();
+    await page.waitForFunction((n) => { const b = document.querySelector(`[data-testid=remote-app-row][data-name="${n}"] [data-testid=status-badge]`); return b && b.textContent !== 'disabled'; }, appName);
+    assert(!('enabled' in (await apiGet(page, base, `/remote-apps/${appName}`)).body), 'resumed: enabled absent again (true)');
+  });
+
   await test('an invalid port shows the API error next to the field and stores nothing', async () => {
     const before = (await apiGet(page, base, '/remote-apps')).body.length;
     await fillRemote(badName, 'tcp:127.0.0.1:70000');
@@ -184,6 +200,22 @@ async function main() {
     await shot(page, 'apps-invalid-port');
   });
 
+  await test('a remote app saved on a port in use: the toast says "saved, but ..."', async () => {
+    const busyName = `e2e-busy-${process.pid}`;
+    const apiPort = new URL(base).port;   // the agent's own API port is taken for sure
+    await open(page, base, 'apps');
+    await fillRemote(busyName, `tcp:127.0.0.1:${apiPort}`);
+    const row = page.locator(`[data-testid=remote-app-row][data-name="${busyName}"]`);
+    await row.waitFor();
+    await page.waitForSelector('[data-testid=notice].notice-warn:not([hidden])');
+    const toast = await page.textContent('[data-testid=notice]');
+    assert(toast.includes('saved, but') && toast.includes('address already in use'), `the toast says saved, but ... (${toast})`);
+    assert((await row.locator('[data-testid=status-badge]').textContent()) === 'error', 'the row shows the error state');
+    await row.locator('[data-testid=delete]').click();
+    await row.locator('[data-testid=confirm-delete]').click();
+    await row.waitFor({ state: 'detached' });
+  });
+
   await test('delete the remote app', async () => {
     await open(page, base, 'apps');
     const row = page.locator(`[data-testid=remote-app-row][data-name="${appName}"]`);
@@ -191,6 +223,54 @@ async function main() {
     await row.locator('[data-testid=confirm-delete]').click();
     await row.waitFor({ state: 'detached' });
     assert((await apiGet(page, base, `/remote-apps/${appName}`)).status === 404, 'GET after delete answers 404');
+  });
+
+  await test('a file-managed app is marked; saving it asks to take it over (409 otherwise)', async () => {
+    const list = (await apiGet(page, base, '/exposed-apps')).body || [];
+    const app = list.find((a) => a.origin === 'config' && (a.mode || 'single') === 'single');
+    if (!app) return 'skip';
+    await open(page, base, 'apps');
+    const row = page.locator(`[data-testid=exposed-app-row][data-name="${app.name}"]`);
+    await row.locator('[data-testid=origin-badge]').waitFor();
+    assert(await row.getAttribute('data-origin') === 'config', 'the row says origin config');
+    await row.locator('[data-testid=edit]').click();
+    const form = page.locator('[data-testid=exposed-app-form]');
+    const note = await form.locator('[data-testid=managed-note]').textContent();
+    assert(note.includes(app.managedBy), `the form names the file (${note})`);
+    await form.locator('[data-testid=exposed-app-submit]').click();
+    const err = form.locator('[data-testid=exposed-app-form-error]');
+    await err.waitFor({ state: 'visible' });
+    assert((await err.textContent()).includes(app.managedBy), 'without take-over the 409 names the file');
+    await form.locator('[data-testid=input-takeOver]').check();
+    await form.locator('[data-testid=exposed-app-submit]').click();
+    await page.waitForFunction((n) => { const r = document.querySelector(`[data-testid=exposed-app-row][data-name="${n}"]`); return r && r.dataset.origin === 'api'; }, app.name);
+    const after = (await apiGet(page, base, `/exposed-apps/${app.name}`)).body;
+    assert(after.origin === 'api' && after.appSocket === app.appSocket, 'taken over, unchanged otherwise');
+  });
+
+  await test('settings: create an API token (shown once), then revoke it', async () => {
+    await open(page, base, 'settings');
+    const tname = `e2e-tok-${process.pid}`;
+    const tf = page.locator('[data-testid=token-form]');
+    await tf.locator('[data-testid=input-tokenName]').fill(tname);
+    await tf.locator('[data-testid=input-tokenScope]').selectOption('write');
+    await tf.locator('[data-testid=token-submit]').click();
+    const value = await page.locator('[data-testid=token-value]').textContent();
+    assert(value.startsWith('wvt_'), 'the new token is shown once');
+    const row = page.locator(`[data-testid=token-row][data-name="${tname}"]`);
+    await row.waitFor();
+    assert((await row.textContent()).includes('write'), 'the list shows its scope');
+    // A first token turns authentication on: the tab keeps working with it.
+    await page.waitForSelector('[data-testid=view-settings]');
+    const auth = await page.evaluate(() => sessionStorage.getItem('wovenet.auth') || '');
+    const res = await page.request.get(new URL('api/v1/tokens', base).href, { headers: auth ? { Authorization: auth } : {} });
+    const listed = res.status() === 200 ? await res.json() : [];
+    assert(listed.some((x) => x.name === tname) && !JSON.stringify(listed).includes(value), 'GET /tokens lists it without the token');
+    await row.locator('[data-testid=revoke]').click();
+    await row.locator('[data-testid=confirm-revoke]').click();
+    await row.waitFor({ state: 'detached' });
+    const after = await page.request.get(new URL('api/v1/tokens', base).href, { headers: auth ? { Authorization: auth } : {} });
+    assert(after.status() === 200 && !(await after.json()).some((x) => x.name === tname), 'revoked');
   });
 
   await test('settings: API errors land next to the field; the network key is never shown', async () => {

@@ -60,6 +60,9 @@ function checkName(v, field) {
 function onlyFields(body, allowed) {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new Invalid('', 'body must be a JSON object');
   delete body.status;
+  // Read-only views; "origin" is looked at by the caller (take-over).
+  delete body.origin;
+  delete body.managedBy;
   for (const k of Object.keys(body)) if (!allowed.includes(k)) throw new Invalid(k, 'unknown field');
 }
 
@@ -67,11 +70,12 @@ const KINDS = {
   remoteApps: {
     path: 'remote-apps',
     validate(b) {
-      onlyFields(b, ['name', 'siteName', 'appName', 'localSocket', 'appSocket', 'maxConnections']);
+      onlyFields(b, ['name', 'siteName', 'appName', 'localSocket', 'appSocket', 'maxConnections', 'enabled']);
       checkName(b.name, 'name');
       checkName(b.siteName, 'siteName');
       checkName(b.appName, 'appName');
       const out = { name: b.name, siteName: b.siteName, appName: b.appName, localSocket: checkSocket(b.localSocket, 'localSocket') };
+      if (b.enabled === false) out.enabled = false;
       if (b.appSocket) out.appSocket = checkSocket(b.appSocket, 'appSocket');
       if (b.maxConnections !== undefined) {
         if (!Number.isInteger(b.maxConnections)) throw new Invalid('maxConnections', 'expected an integer');
@@ -84,10 +88,11 @@ const KINDS = {
   exposedApps: {
     path: 'exposed-apps',
     validate(b) {
-      onlyFields(b, ['name', 'mode', 'appSocket', 'portRange', 'addressRange']);
+      onlyFields(b, ['name', 'mode', 'appSocket', 'portRange', 'addressRange', 'enabled', 'healthCheck']);
       checkName(b.name, 'name');
       const mode = b.mode || 'single';
-      if (mode === 'single') return { name: b.name, mode, appSocket: checkSocket(b.appSocket, 'appSocket') };
+      const off = b.enabled === false ? { enabled: false } : {};
+      if (mode === 'single') return { name: b.name, mode, appSocket: checkSocket(b.appSocket, 'appSocket'), ...off };
       if (mode !== 'range') throw new Invalid('mode', `unsupported value "${mode}" (single, range)`);
       for (const k of ['portRange', 'addressRange']) {
         if (!Array.isArray(b[k]) || !b[k].length) throw new Invalid(k, 'needs 1..256 entries');
@@ -100,7 +105,7 @@ const KINDS = {
   tunnelSockets: {
     path: 'tunnel-sockets',
     validate(b) {
-      onlyFields(b, ['name', 'mode', 'transportProtocol', 'publicAddress', 'publicPort', 'listenAddress', 'listenPort', 'httpDetector', 'stunServers']);
+      onlyFields(b, ['name', 'mode', 'transportProtocol', 'publicAddress', 'publicPort', 'listenAddress', 'listenPort', 'httpDetector', 'stunServers', 'enabled']);
       checkName(b.name, 'name');
       const out = { name: b.name, mode: b.mode, transportProtocol: 'quic', publicAddress: b.publicAddress || '',
         publicPort: b.publicPort ?? 0, listenAddress: b.listenAddress || '', listenPort: b.listenPort ?? 0 };
@@ -199,22 +204,47 @@ function seed() {
       ],
     }],
     counters: new Map(),   // remote app name -> {connections, activeConnections, bytesIn, bytesOut}
+    fromFile: new Set(['exposedApps/web']),   // objects the config file manages
+    tokens: [],            // {name, scope, created, expires, lastUsed, expired}
   };
 }
 
 function remoteStatus(db, app) {
   const c = db.counters.get(app.name) || { connections: 0, activeConnections: 0, bytesIn: 0, bytesOut: 0 };
+  if (app.enabled === false) return { state: 'disabled', ...c };
   const clash = db.remoteApps.find((o) => o !== app && o.localSocket === app.localSocket && db.remoteApps.indexOf(o) < db.remoteApps.indexOf(app));
-  if (clash) return { state: 'error', error: `bind ${app.localSocket}: address already in use`, ...c };
+  if (clash || app.localSocket === `tcp:127.0.0.1:${db.ownPort}`) return { state: 'error', error: `cannot listen on ${app.localSocket}: address already in use`, ...c };
   const peer = db.peers.find((p) => p.siteName === app.siteName && p.online !== false);
   return { state: peer ? 'listening' : 'waiting-for-site', error: '', ...c };
 }
 
+const CONFIG_FILE = '/etc/wovenet/config.yaml';
+
+function origin(db, kind, name) {
+  return db.fromFile.has(`${kind}/${name}`) ? { origin: 'config', managedBy: CONFIG_FILE } : { origin: 'api' };
+}
+
 function view(db, kind, item) {
-  if (kind === 'remoteApps') return { ...item, status: remoteStatus(db, item) };
-  if (kind === 'exposedApps') return { ...item, status: { connections: 0, bytesIn: 0, bytesOut: 0 } };
-  if (kind === 'tunnelSockets') return { ...item, status: { state: 'listening', error: '', publicAddress: isIP(item.publicAddress) ? item.publicAddress : '203.0.113.10' } };
+  const o = origin(db, kind, item.name);
+  if (kind === 'remoteApps') return { ...item, ...o, status: remoteStatus(db, item) };
+  if (kind === 'exposedApps') return { ...item, ...o, status: { connections: 0, bytesIn: 0, bytesOut: 0 } };
+  if (kind === 'tunnelSockets') return { ...item, ...o, status: { state: 'listening', error: '', publicAddress: isIP(item.publicAddress) ? item.publicAddress : '203.0.113.10' } };
   return item;
+}
+
+/** Like the agent: a write answered with an object whose state is error says so. */
+function saved(db, kind, item) {
+  const v = view(db, kind, item);
+  if (v.status && v.status.state === 'error') v.warning = `saved, but ${v.status.error}`;
+  return v;
+}
+
+/** Like the agent: a write to a file-managed object needs "origin": "api". */
+function guard(db, kind, name, body, method) {
+  const key = `${kind}/${name}`;
+  if (!db.fromFile.has(key)) return;
+  if (method !== 'DELETE' && body && body.origin === 'api') { db.fromFile.delete(key); return; }
+  throw new Invalid('origin', `${kind} "${name}" is managed by the config file ${CONFIG_FILE}: change it there, or take it over with "origin": "api" in the request`, 409, 'managed_by_config');
 }
 
 function siteView(db) {
@@ -279,11 +309,12 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
       if (list.some((x) => x.name === item.name)) throw new Invalid('name', `"${item.name}" exists`, 409, 'conflict');
       list.push(item);
       changed(kind, item.name, 'created', view(db, kind, item).status);
-      return send(res, 201, view(db, kind, item), { Location: `/api/v1/${KINDS[kind].path}/${encodeURIComponent(item.name)}` });
+      return send(res, 201, saved(db, kind, item), { Location: `/api/v1/${KINDS[kind].path}/${encodeURIComponent(item.name)}` });
     }
     if (req.method === 'GET') return idx < 0 ? fail(res, 404, 'not-found', `no ${KINDS[kind].path} "${name}"`) : send(res, 200, view(db, kind, list[idx]));
     if (req.method === 'DELETE') {
       if (idx < 0) return fail(res, 404, 'not-found', `no ${KINDS[kind].path} "${name}"`);
+      guard(db, kind, name, null, 'DELETE');
       list.splice(idx, 1);
       db.counters.delete(name);
       changed(kind, name, 'deleted');
@@ -296,11 +327,12 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
         input = { ...list[idx], ...body };
       }
       if (input && typeof input === 'object' && input.name === undefined) input.name = name;
+      if (idx >= 0) guard(db, kind, name, body, req.method);
       const item = KINDS[kind].validate(input);
       if (item.name !== name) throw new Invalid('name', 'must match the name in the URL');
       if (idx < 0) list.push(item); else list[idx] = item;
       changed(kind, name, idx < 0 ? 'created' : 'changed', view(db, kind, item).status);
-      return send(res, idx < 0 ? 201 : 200, view(db, kind, item));
+      return send(res, idx < 0 ? 201 : 200, saved(db, kind, item));
     }
     return fail(res, 405, 'method-not-allowed', 'method not allowed', '', { Allow: 'GET, PUT, PATCH, DELETE' });
   }
@@ -344,6 +376,23 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
       return send(res, 200, { revision: db.revision, site, tunnelSockets: strip('tunnelSockets'), exposedApps: strip('exposedApps'), remoteApps: strip('remoteApps') });
     }
     if (top === 'events' && req.method === 'GET' && name === undefined) return events(req, res);
+    if (top === 'tokens') {
+      if (req.method === 'GET' && name === undefined) return send(res, 200, db.tokens);
+      if (req.method === 'POST' && name === undefined) {
+        checkName(body && body.name, 'name');
+        const scope = body.scope || 'write';
+        if (!['write', 'read', 'metrics'].includes(scope)) throw new Invalid('scope', 'unsupported value (write, read, metrics)');
+        if (db.tokens.some((x) => x.name === body.name)) throw new Invalid('name', `a token named "${body.name}" exists`, 409, 'exists');
+        const t = { name: body.name, scope, created: new Date().toISOString(), expires: null, lastUsed: null, expired: false };
+        db.tokens.push(t);
+        return send(res, 201, { ...t, token: `wvt_mock${Math.random().toString(36).slice(2)}` });
+      }
+      if (req.method === 'DELETE' && name !== undefined) {
+        const before = db.tokens.length;
+        db.tokens = db.tokens.filter((x) => x.name !== name);
+        return before === db.tokens.length ? fail(res, 404, 'not_found', `no token named "${name}"`) : send(res, 204);
+      }
+    }
     return fail(res, 404, 'not-found', 'no such resource');
   }
 
@@ -397,6 +446,7 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
   const timer = statsMs > 0 ? setInterval(tick, statsMs) : null;
 
   await new Promise((resolve) => server.listen(port, host, resolve));
+  db.ownPort = server.address().port;
   const url = `http://${host}:${server.address().port}/`;
   return {
     url, db, emit, addPeer, removePeer,

@@ -20,6 +20,11 @@ def main():
     bravo = t.Agent("bravo", config=t.site_yaml(
         "siteBravo9", broker=mq.url, topic="wvtest/e2e", sockets=[t.tunnel_socket()],
         exposed=[{"appName": "db", "appSocket": f"tcp:127.0.0.1:{echo.port}"}]), start=False)
+    # The settings test edits alpha's site settings, which its config file
+    # manages: take them over first, as an operator would (issue 21: an API
+    # write to a file-managed object is refused unless it takes it over).
+    st, _, _ = alpha.api("PATCH", "/api/v1/site", {"origin": "api"})
+    t.check_eq(st, 200, "alpha's site settings taken over from its config file")
     # The test starts the second site itself; its argv is bravo's.
     peer_cmd = (f"exec {t.BIN} run --db {bravo.db} --config {bravo.config} "
                 f"--api 127.0.0.1:{bravo.api_port} >>{bravo.log} 2>&1")

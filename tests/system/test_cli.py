@@ -174,14 +174,14 @@ def errors(d):
 
 
 def usage(d):
-    print("usage errors exit 2; help and version exit 0")
+    print("usage errors exit 64; help and version exit 0")
     for args in (["frobnicate"], [], ["import"], ["export", "--bogus"], ["run", "--db"],
                  ["export", "--format", "xml"], ["token"], ["token", "create"],
                  ["token", "delete"], ["import", "a.yaml", "b.yaml"], ["--nope"],
                  ["run", "--api", "nonsense"], ["run", "extra"]):
         rc, out, err = t.wovenet(*args)
-        t.check(rc == 2 and "usage: wovenet" in err and out == "",
-                f"wovenet {' '.join(args)} -> exit 2 with usage on stderr")
+        t.check(rc == 64 and "usage: wovenet" in err and out == "",
+                f"wovenet {' '.join(args)} -> exit 64 with usage on stderr")
     rc, out, _ = t.wovenet("--version")
     t.check(rc == 0 and out.startswith("wovenet "), "--version exits 0")
     rc, out, _ = t.wovenet("--help")

@@ -140,7 +140,7 @@ def main():
     rc, out, err = t.wovenet("status", "--api", f"http://127.0.0.1:{t.free_port()}")
     t.check(rc == 1 and "GET /api/v1/site" in err, "status without an API exits 1")
     rc, out, err = t.wovenet("apply", "--api", api)
-    t.check_eq(rc, 2, "apply without -f is a usage error (2)")
+    t.check_eq(rc, 64, "apply without -f is a usage error (64)")
 
     # With authentication configured: --token or WOVENET_TOKEN.
     rc, token, _ = t.wovenet("token", "create", "--db", local.db, "--name", "cli")

@@ -70,11 +70,13 @@ def main():
         used_udp.add(p)
         return t.tunnel_socket(p)
 
+    # alpha's config file manages its site: the site edits below take it
+    # over ("origin": "api", issue 21), as an operator would.
     for i in range(500):
         kind = rnd.choice(kinds + ["site"])
         if kind == "site":
             lvl = rnd.choice(["DEBUG", "INFO"])
-            st, _, _ = alpha.api("PATCH", "/api/v1/site", {"logger": {"level": lvl}})
+            st, _, _ = alpha.api("PATCH", "/api/v1/site", {"logger": {"level": lvl}, "origin": "api"})
         else:
             name = rnd.choice(names[kind])
             op = rnd.choice(["PUT", "PUT", "POST", "PATCH", "DELETE"])
@@ -168,14 +170,15 @@ def main():
           f"p50={statistics.median(lat_conn):.1f} max={max(lat_conn):.1f}")
 
     # Identity change: a new network key leaves the mesh cleanly; back joins.
-    st, _, _ = alpha.api("PATCH", "/api/v1/site", {"networkKey": "another-key-entirely"})
+    st, _, _ = alpha.api("PATCH", "/api/v1/site", {"networkKey": "another-key-entirely",
+                                                        "origin": "api"})
     t.check_eq(st, 200, "network key changed through the API")
     t.wait_for(lambda: not (peer_view(bravo, "alpha") or {}).get("online", False), 5,
                what="alpha offline for bravo after leaving")
     t.check(True, "the old mesh sees the site leave (offline record)")
     t.wait_for(lambda: t.up_channels(bravo, "alpha") == 0, 5, what="tunnels dropped")
     t.check(True, "its tunnels are dropped")
-    st, _, _ = alpha.api("PATCH", "/api/v1/site", {"networkKey": KEY})
+    st, _, _ = alpha.api("PATCH", "/api/v1/site", {"networkKey": KEY, "origin": "api"})
     t.wait_for(lambda: (peer_view(bravo, "alpha") or {}).get("online"), 10, what="rejoined")
     t.wait_for(lambda: t.up_channels(bravo, "alpha") == 3, 15, what="channels back")
     t.check(True, "back on the old key it rejoins with its channels")

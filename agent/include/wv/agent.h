@@ -30,6 +30,11 @@ int wv_agent_new(uv_loop_t *loop, wv_store *store, wv_log *log, const struct wv_
  * site has been imported yet (nothing is started then). */
 int wv_agent_start(wv_agent *agent);
 
+/* Why wv_agent_start() failed, naming the cause ("the API: cannot listen
+ * on 127.0.0.1:18080: address already in use ..."); "" when it did not
+ * fail or the error code says it all. */
+const char *wv_agent_error(const wv_agent *agent);
+
 /* The site name once started ("" before). */
 const char *wv_agent_site_name(const wv_agent *agent);
 /* The effective API listen address (the override or the store's). */

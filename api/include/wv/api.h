@@ -29,6 +29,10 @@ struct wv_api_opts {
     unsigned rate_per_s;       /* requests/s per client IP before 429; 0: 100 (http.h) */
     unsigned rate_burst;       /* 0: 4 x rate_per_s */
     bool rate_loopback;        /* also limit loopback clients (exempt by default) */
+    /* Optional, at least 256 bytes: receives why wv_api_new failed, naming
+     * the cause (address in use, address not on this host, invalid TLS key
+     * or certificate). */
+    char *why;
 };
 
 struct wv_api_callbacks {
@@ -54,8 +58,9 @@ struct wv_api_callbacks {
 
 /* Creates and starts the API: binds opts->listen. cbs is copied; any
  * callback may be NULL. The store and log are borrowed and must outlive
- * the API. 0, WV_ERR_INVAL (bad listen address or TLS options),
- * WV_ERR_IO (cannot bind; logged). On error nothing serves and no callback
+ * the API. 0, WV_ERR_INVAL (bad listen address or TLS options, or a TLS
+ * key or certificate that does not load), WV_ERR_IO (cannot bind); the
+ * cause is logged and written to opts->why. On error nothing serves and no callback
  * fires; a timer handle is still closing, so run the loop once before
  * uv_loop_close(). Call wv_api_check_listen_safety() first: this function
  * does not refuse an unsafe address by itself. */

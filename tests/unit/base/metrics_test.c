@@ -33,10 +33,29 @@ static void label_buffer_bounded(void **state) {
     assert_true(strlen(b) < sizeof(b));
 }
 
+/* Counters as integers, fractions without float noise, exact 64-bit counts. */
+static void values_as_people_read_them(void **state) {
+    wv_metrics *m = wv_metrics_new();
+    wv_metrics_add(m, "a_total", WV_COUNTER, "A.", NULL, 123456789012.0);
+    wv_metrics_add(m, "b", WV_GAUGE, "B.", NULL, 0.001234);
+    wv_metrics_add_u64(m, "c_total", WV_COUNTER, "C.", NULL, 18446744073709551615ull);
+    wv_metrics_process(m);
+    char *t = wv_metrics_render(m);
+    assert_non_null(strstr(t, "\na_total 123456789012\n"));
+    assert_non_null(strstr(t, "\nb 0.001234\n"));
+    assert_non_null(strstr(t, "\nc_total 18446744073709551615\n"));
+    assert_non_null(strstr(t, "\nprocess_resident_memory_bytes "));
+    assert_non_null(strstr(t, "\nprocess_open_fds "));
+    assert_non_null(strstr(t, "# TYPE process_cpu_seconds_total counter\n"));
+    free(t);
+    wv_metrics_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(families_grouped_and_labels_escaped),
         cmocka_unit_test(label_buffer_bounded),
+        cmocka_unit_test(values_as_people_read_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

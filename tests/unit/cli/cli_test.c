@@ -1,5 +1,5 @@
 /* wv_cli_parse for the API clients (status, apply): defaults from the
- * environment, flags, and the usage errors (exit 2). */
+ * environment, flags, and the usage errors (exit 64). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -58,7 +58,9 @@ static void apply_flags(void **state) {
     assert_null(c.file);
 }
 
-static void usage_errors_exit_2(void **state) {
+static void usage_errors_exit_64(void **state) {
+    assert_int_equal(WV_EXIT_USAGE, 64);
+    assert_int_equal(WV_EXIT_CHANGED, 2);
     struct wv_cli c;
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w"); /* the usage text is not under test */
@@ -82,7 +84,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_defaults_and_env),
         cmocka_unit_test(apply_flags),
-        cmocka_unit_test(usage_errors_exit_2),
+        cmocka_unit_test(usage_errors_exit_64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -417,11 +417,111 @@ static void imports_validate(void **state) {
     wv_config_doc_free(d);
 }
 
+/* Upstream's viper reads keys in any case (its own convert-unix-to-tcp
+ * example writes "appsocket:"); the same key twice in two cases is refused. */
+static void keys_are_case_insensitive(void **state) {
+    static const char y[] = "SiteName: s\ncrypto:\n  KEY: \"0123456789\"\n"
+                            "messageChannel:\n  mqtt:\n    BrokerServer: mqtt://b:1883\n"
+                            "localExposedApps:\n- appsocket: unix:/var/run/docker.sock\n"
+                            "  APPNAME: docker\n"
+                            "tunnel:\n  localsockets:\n  - mode: dedicated-address\n"
+                            "    publicaddress: 198.51.100.1\n    LISTENPORT: 25890\n";
+    json_t *d;
+    wv_verr err;
+    assert_int_equal(wv_config_from_yaml(y, strlen(y), &d, &err), 0);
+    json_t *site = json_object_get(d, "site");
+    assert_string_equal(json_string_value(json_object_get(site, "siteName")), "s");
+    assert_string_equal(json_string_value(json_object_get(site, "networkKey")), "0123456789");
+    json_t *app = json_array_get(json_object_get(d, "exposedApps"), 0);
+    assert_string_equal(json_string_value(json_object_get(app, "name")), "docker");
+    assert_string_equal(json_string_value(json_object_get(app, "appSocket")),
+                        "unix:/var/run/docker.sock");
+    json_t *sock = json_array_get(json_object_get(d, "tunnelSockets"), 0);
+    assert_int_equal(json_integer_value(json_object_get(sock, "listenPort")), 25890);
+    assert_string_equal(json_string_value(json_object_get(sock, "name")),
+                        "dedicated-address-25890");
+    wv_verr verr;
+    assert_int_equal(wv_validate_document(d, true, &verr), 0);
+    wv_config_doc_free(d);
+    static const char dup[] = "siteName: s\nlocalExposedApps:\n- appName: a\n  appname: b\n";
+    assert_int_equal(wv_config_from_yaml(dup, strlen(dup), &d, &err), WV_ERR_INVAL);
+    assert_non_null(strstr(err.message, "duplicate key"));
+}
+
+/* Upstream's top-level stun: list serves autoStunDetect sockets. */
+static void top_level_stun_list(void **state) {
+    static const char y[] = "siteName: s\n"
+                            "stun: [\"stun:198.51.100.1:3478\", \"stun.example.net:3478\"]\n"
+                            "tunnel:\n  localSockets:\n"
+                            "  - {mode: port-forwarding, publicAddress: autoStunDetect, "
+                            "publicPort: 1, listenPort: 2}\n"
+                            "  - {mode: port-forwarding, publicAddress: autoStunDetect, "
+                            "publicPort: 3, listenPort: 4, stunServers: [\"198.51.100.9:1\"]}\n"
+                            "  - {mode: dedicated-address, publicAddress: 198.51.100.3, "
+                            "listenPort: 5}\n";
+    json_t *d;
+    wv_verr err;
+    assert_int_equal(wv_config_from_yaml(y, strlen(y), &d, &err), 0);
+    json_t *socks = json_object_get(d, "tunnelSockets");
+    json_t *s0 = json_object_get(json_array_get(socks, 0), "stunServers");
+    assert_int_equal(json_array_size(s0), 2);
+    assert_string_equal(json_string_value(json_array_get(s0, 0)), "198.51.100.1:3478");
+    json_t *s1 = json_object_get(json_array_get(socks, 1), "stunServers");
+    assert_int_equal(json_array_size(s1), 1); /* its own list wins */
+    assert_null(json_object_get(json_array_get(socks, 2), "stunServers"));
+    wv_config_doc_free(d);
+    static const char bad[] = "siteName: s\nstun: 5\n";
+    assert_int_equal(wv_config_from_yaml(bad, strlen(bad), &d, &err), WV_ERR_INVAL);
+    assert_string_equal(err.field, "stun");
+}
+
+/* *.json: upstream's keys (as viper reads them) or the canonical document. */
+static void json_config_files(void **state) {
+    static const char up[] = "{\"siteName\": \"s\", \"crypto\": {\"key\": \"0123456789\"},"
+                             " \"localExposedApps\": [{\"appName\": \"w\", \"appSocket\": "
+                             "\"tcp:127.0.0.1:80\"}], \"tunnel\": {\"localSockets\": [{\"mode\": "
+                             "\"dedicated-address\", \"publicAddress\": \"198.51.100.1\", "
+                             "\"listenPort\": 25890}]}}";
+    json_t *d;
+    wv_verr err;
+    enum wv_config_format fmt;
+    assert_int_equal(wv_config_from_text("site.json", up, strlen(up), &d, &fmt, &err), 0);
+    assert_int_equal(fmt, WV_CONFIG_JSON_UPSTREAM);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(d, "exposedApps"), 0), "name")),
+                        "w");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(json_object_get(d, "tunnelSockets"), 0), "listenPort")),
+                     25890);
+    wv_config_doc_free(d);
+    /* A quoted number is a string in JSON too. */
+    static const char q[] = "{\"tunnel\": {\"localSockets\": [{\"listenPort\": \"1\"}]}}";
+    assert_int_equal(wv_config_from_text("x.JSON", q, strlen(q), &d, &fmt, &err), WV_ERR_INVAL);
+    assert_string_equal(err.field, "tunnel.localSockets[0].listenPort");
+    static const char canon[] = "{\"site\": {\"siteName\": \"s\"}, \"remoteApps\": []}";
+    assert_int_equal(wv_config_from_text("c.json", canon, strlen(canon), &d, &fmt, &err), 0);
+    assert_int_equal(fmt, WV_CONFIG_JSON_CANONICAL);
+    wv_config_doc_free(d);
+    static const char broken[] = "{\"siteName\": \n}";
+    assert_int_equal(wv_config_from_text("b.json", broken, strlen(broken), &d, &fmt, &err),
+                     WV_ERR_INVAL);
+    assert_non_null(strstr(err.message, "line 2"));
+    static const char dup[] = "{\"siteName\": \"a\", \"SITENAME\": \"b\"}";
+    assert_int_equal(wv_config_from_text("d.json", dup, strlen(dup), &d, &fmt, &err), WV_ERR_INVAL);
+    /* Not *.json: YAML, as before. */
+    assert_int_equal(wv_config_from_text("s.yaml", seed_aws, strlen(seed_aws), &d, &fmt, &err), 0);
+    assert_int_equal(fmt, WV_CONFIG_YAML);
+    wv_config_doc_free(d);
+}
+
 int main(void) {
     seed_aws = wvu_fixture("seed/aws.yaml");
     seed_local = wvu_fixture("seed/local.yaml");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(seed_aws_imports),
+        cmocka_unit_test(keys_are_case_insensitive),
+        cmocka_unit_test(top_level_stun_list),
+        cmocka_unit_test(json_config_files),
         cmocka_unit_test(seed_local_imports),
         cmocka_unit_test(newer_format_imports),
         cmocka_unit_test(unknown_keys_name_their_path),

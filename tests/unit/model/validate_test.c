@@ -592,8 +592,41 @@ static void remote_app_max_connections(void **state) {
                "remoteApps[0].maxConnections", "out of range");
 }
 
+/* The YAML config's names, and other cases, in JSON: a hint. */
+static void did_you_mean(void **state) {
+    expect_bad(WV_KIND_EXPOSED_APP, "{\"appName\":\"a\",\"appSocket\":\"tcp:127.0.0.1:1\"}",
+               "appName", "did you mean \"name\"?");
+    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"a\",\"socket\":\"tcp:127.0.0.1:1\"}", "socket",
+               "did you mean \"appSocket\"?");
+    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"a\",\"APPSOCKET\":\"tcp:127.0.0.1:1\"}",
+               "APPSOCKET", "did you mean \"appSocket\"?");
+    expect_bad(WV_KIND_REMOTE_APP,
+               "{\"name\":\"r\",\"siteName\":\"s\",\"remoteAppId\":\"a\",\"localSocket\":"
+               "\"tcp:127.0.0.1:1\"}",
+               "remoteAppId", "did you mean \"appName\"?");
+    expect_bad(-1, "{\"localExposedApps\":[]}", "localExposedApps", "did you mean \"exposedApps\"?");
+    expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"a\",\"bogus\":1}", "bogus", "unknown field");
+}
+
+static void durations(void **state) {
+    assert_int_equal(wv_parse_duration("never"), 0);
+    assert_int_equal(wv_parse_duration("90"), 90);
+    assert_int_equal(wv_parse_duration("3600s"), 3600);
+    assert_int_equal(wv_parse_duration("90m"), 5400);
+    assert_int_equal(wv_parse_duration("12h"), 43200);
+    assert_int_equal(wv_parse_duration("30d"), 30 * 86400);
+    assert_int_equal(wv_parse_duration("2w"), 14 * 86400);
+    const char *bad[] = {"", "0", "d", "-1d", "+1d", "1x", "1dd", "1 d", "soon", "99999999999d",
+                         "3661d", NULL};
+    for (int i = 0; bad[i]; i++)
+        assert_int_equal(wv_parse_duration(bad[i]), -1);
+    assert_int_equal(wv_parse_duration(NULL), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(durations),
+        cmocka_unit_test(did_you_mean),
         cmocka_unit_test(names),        cmocka_unit_test(parsers),     cmocka_unit_test(sockets),
         cmocka_unit_test(exposed_apps), cmocka_unit_test(remote_apps), cmocka_unit_test(site),
         cmocka_unit_test(documents),

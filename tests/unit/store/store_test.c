@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -496,6 +497,131 @@ static void tokens(void **state) {
     free(tok2);
 }
 
+static const char *origin_of(wv_store *st, enum wv_kind kind, const char *name) {
+    static char buf[16];
+    json_t *m = NULL;
+    buf[0] = '\0';
+    if (wv_store_origins(st, kind, &m) == 0)
+        snprintf(buf, sizeof(buf), "%s",
+                 json_string_value(json_object_get(m, kind == WV_KIND_SITE ? "site" : name))
+                     ?: "");
+    json_decref(m);
+    return buf;
+}
+
+/* Origins (schema/004_origin.sql): the config file manages its objects,
+ * the API its own; neither overwrites the other by accident. */
+static void origins_keep_api_objects(void **state) {
+    struct fx *f = *state;
+    json_t *doc = json_pack("{s:o, s:[o, o]}", "site", site_json("s", true), "remoteApps",
+                            remote("file-a", 5001), remote("file-b", 5002));
+    json_t *plan = NULL;
+    wv_verr err;
+    assert_int_equal(wv_store_import(f->st, doc, "/etc/w/config.yaml", false, &plan, &err), 0);
+    json_decref(plan);
+    assert_string_equal(origin_of(f->st, WV_KIND_REMOTE_APP, "file-a"), "config");
+    assert_string_equal(origin_of(f->st, WV_KIND_SITE, NULL), "config");
+    char *file = wv_store_config_file(f->st);
+    assert_string_equal(file, "/etc/w/config.yaml");
+    free(file);
+
+    /* An API write to a file object: refused, naming the file. */
+    json_t *ch = remote("file-a", 6001);
+    assert_int_equal(wv_store_put(f->st, WV_KIND_REMOTE_APP, ch, -1, NULL, NULL, &err),
+                     WV_ERR_MANAGED);
+    assert_string_equal(err.field, "origin");
+    assert_non_null(strstr(err.message, "/etc/w/config.yaml"));
+    assert_int_equal(wv_store_delete_ex(f->st, WV_KIND_REMOTE_APP, "file-a", -1, &err),
+                     WV_ERR_MANAGED);
+    json_t *s2 = site_json("s2", false);
+    assert_int_equal(wv_store_put_site(f->st, s2, -1, NULL, &err), WV_ERR_MANAGED);
+    json_decref(s2);
+    /* ... unless it takes it over. */
+    json_object_set_new(ch, "origin", json_string("api"));
+    bool changed;
+    assert_int_equal(wv_store_put(f->st, WV_KIND_REMOTE_APP, ch, -1, NULL, &changed, &err), 0);
+    assert_true(changed);
+    assert_string_equal(origin_of(f->st, WV_KIND_REMOTE_APP, "file-a"), "api");
+    json_object_set_new(ch, "origin", json_string("mine"));
+    assert_int_equal(wv_store_put(f->st, WV_KIND_REMOTE_APP, ch, -1, NULL, NULL, &err),
+                     WV_ERR_INVAL);
+    assert_string_equal(err.field, "origin");
+    json_decref(ch);
+    json_t *api = remote("api-c", 5003);
+    assert_int_equal(wv_store_put(f->st, WV_KIND_REMOTE_APP, api, -1, NULL, NULL, &err), 0);
+    json_decref(api);
+    assert_string_equal(origin_of(f->st, WV_KIND_REMOTE_APP, "api-c"), "api");
+
+    /* Re-import of the same file: the API's objects stay as the API left them. */
+    int64_t rev = wv_store_revision(f->st);
+    assert_int_equal(wv_store_import(f->st, doc, "/etc/w/config.yaml", false, &plan, &err), 0);
+    assert_int_equal(wv_store_revision(f->st), rev);
+    assert_int_equal(json_array_size(json_object_get(plan, "warnings")), 1); /* file-a skipped */
+    assert_int_equal(json_array_size(json_object_get(plan, "kept")), 1);     /* api-c */
+    json_decref(plan);
+    json_t *got = NULL;
+    assert_int_equal(wv_store_get(f->st, WV_KIND_REMOTE_APP, "file-a", &got), 0);
+    assert_string_equal(json_string_value(json_object_get(got, "localSocket")),
+                        "tcp:127.0.0.1:6001");
+    json_decref(got);
+    /* A file without file-b deletes it, and only it. */
+    json_array_remove(json_object_get(doc, "remoteApps"), 1);
+    assert_int_equal(wv_store_import(f->st, doc, "/etc/w/config.yaml", false, &plan, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(plan, "deleted")), 1);
+    json_decref(plan);
+    assert_int_equal(wv_store_get(f->st, WV_KIND_REMOTE_APP, "file-b", &got), WV_ERR_NOTFOUND);
+    assert_int_equal(wv_store_get(f->st, WV_KIND_REMOTE_APP, "api-c", &got), 0);
+    json_decref(got);
+
+    /* apply is declarative over everything, and what it writes is the API's. */
+    json_t *all = json_pack("{s:o, s:[o]}", "site", site_json("s", false), "remoteApps",
+                            remote("new-d", 5004));
+    assert_int_equal(wv_store_apply(f->st, all, -1, false, &plan, &err), 0);
+    assert_int_equal(json_array_size(json_object_get(plan, "deleted")), 2);
+    json_decref(plan);
+    assert_string_equal(origin_of(f->st, WV_KIND_REMOTE_APP, "new-d"), "api");
+    json_decref(all);
+    json_decref(doc);
+}
+
+/* Scope, expiry and last use (schema/003_tokens.sql). */
+static void token_lifecycle(void **state) {
+    struct fx *f = *state;
+    char *w, *r, *old, *none;
+    struct wv_token_info ti;
+    assert_int_equal(wv_store_token_create_ex(f->st, "w", NULL, 0, &w), 0);
+    assert_int_equal(wv_store_token_create_ex(f->st, "r", "read", time(NULL) + 3600, &r), 0);
+    assert_int_equal(wv_store_token_create_ex(f->st, "old", "metrics", time(NULL) - 1, &old), 0);
+    assert_int_equal(wv_store_token_create_ex(f->st, "x", "admin", 0, &none), WV_ERR_INVAL);
+    assert_null(none);
+    assert_int_equal(wv_store_token_count(f->st), 3);
+    assert_int_equal(wv_store_token_auth(f->st, w, &ti), 0);
+    assert_string_equal(ti.name, "w");
+    assert_string_equal(ti.scope, "write");
+    assert_true(ti.last_used > 0);
+    assert_int_equal(wv_store_token_auth(f->st, r, &ti), 0);
+    assert_string_equal(ti.scope, "read");
+    /* Expired: refused, but named so the API can say why. */
+    assert_int_equal(wv_store_token_auth(f->st, old, &ti), WV_ERR_AUTH);
+    assert_true(ti.expired);
+    assert_string_equal(ti.name, "old");
+    assert_int_equal(wv_store_token_check(f->st, old), WV_ERR_AUTH);
+    json_t *list;
+    assert_int_equal(wv_store_token_list(f->st, &list), 0);
+    json_t *o = json_array_get(list, 0), *rr = json_array_get(list, 1), *ww = json_array_get(list, 2);
+    assert_string_equal(json_string_value(json_object_get(o, "name")), "old");
+    assert_true(json_is_true(json_object_get(o, "expired")));
+    assert_true(json_is_null(json_object_get(o, "lastUsed")));
+    assert_true(json_is_string(json_object_get(rr, "expires")));
+    assert_true(json_is_null(json_object_get(ww, "expires")));
+    assert_true(json_is_string(json_object_get(ww, "lastUsed")));
+    json_decref(list);
+    assert_int_equal(wv_store_revision(f->st), 0);
+    free(w);
+    free(r);
+    free(old);
+}
+
 static void collect_site(const char *name, const char *announcement, void *arg) {
     json_array_append_new(arg, json_pack("[s, s]", name, announcement));
 }
@@ -557,6 +683,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(apply_plan_dry_run_and_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(apply_requires_key_when_none_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(token_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(origins_keep_api_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(known_sites_are_runtime_state, setup, teardown),
         cmocka_unit_test_setup_teardown(identity, setup, teardown),
     };

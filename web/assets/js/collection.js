@@ -2,13 +2,21 @@
 // exposed apps, remote apps). Errors from the API go next to the field they
 // name; on error nothing else on the page changes.
 
-import { h, replaceChildren, empty } from './dom.js';
+import { h, replaceChildren, empty, badge } from './dom.js';
 import { api, enc } from './api.js';
 import { state, refresh } from './store.js';
 import { createForm, fieldRow, setValue, clearErrors } from './forms.js';
 
 function cell(label, content) {
   return h('td', { 'data-label': label }, content);
+}
+
+/** The first cell: the name, marked when the config file manages it. */
+function originLabel(item, content) {
+  if (item.origin !== 'config') return content;
+  const mark = badge('from file', 'idle', 'origin-badge');
+  mark.title = `Managed by the config file ${item.managedBy || ''}`;
+  return h('span', {}, content, ' ', mark);
 }
 
 export function mountCollection(spec, ctx) {
@@ -19,7 +27,17 @@ export function mountCollection(spec, ctx) {
   const cancel = h('button', { type: 'button', class: 'secondary', 'data-testid': `${spec.testid}-cancel`, onclick: () => resetForm() }, 'Cancel');
   const form = createForm(`${spec.testid}-form`, submit);
   const rows = spec.fields.map((f) => fieldRow(form, f));
-  form.el.append(heading, ...rows, form.general,
+  // An object from the config file is the file's: saving it here takes it
+  // over (the API answers 409 otherwise), and says so before.
+  // "enabled": false pauses the object without deleting it.
+  const pausedBox = h('input', { type: 'checkbox', name: 'paused', 'data-testid': 'input-paused' });
+  const paused = h('div', { class: 'field', 'data-field': 'enabled' },
+    h('label', {}, pausedBox, ` Paused: keep the ${spec.singular} but do not run it`));
+  const takeOverBox = h('input', { type: 'checkbox', name: 'takeOver', 'data-testid': 'input-takeOver' });
+  const managedNote = h('p', { class: 'help', 'data-testid': 'managed-note' });
+  const takeOver = h('div', { class: 'field managed', 'data-field': 'takeOver', hidden: true }, managedNote,
+    h('label', {}, takeOverBox, ' Take it over: manage it here from now on (the file\'s entry is then ignored)'));
+  form.el.append(heading, ...rows, paused, takeOver, form.general,
     h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': `${spec.testid}-submit` }, 'Save'), cancel));
   form.el.addEventListener('input', () => spec.onInput && spec.onInput(form));
   form.el.addEventListener('change', () => spec.onInput && spec.onInput(form));
@@ -31,6 +49,9 @@ export function mountCollection(spec, ctx) {
 
   function resetForm(values) {
     editing = null;
+    takeOver.hidden = true;
+    takeOverBox.checked = false;
+    pausedBox.checked = false;
     clearErrors(form);
     form.el.reset();
     for (const f of form.fields) f.input.readOnly = false;
@@ -46,6 +67,11 @@ export function mountCollection(spec, ctx) {
     heading.textContent = `Edit ${spec.singular} ${item.name}`;
     cancel.hidden = false;
     spec.fromItem(form, item);
+    pausedBox.checked = item.enabled === false;
+    if (item.origin === 'config') {
+      managedNote.textContent = `Managed by the config file ${item.managedBy || ''}: each start of the agent makes it equal to the file again.`;
+      takeOver.hidden = false;
+    }
     form.fields.find((f) => f.name === 'name').input.readOnly = true;
     if (spec.onInput) spec.onInput(form);
     form.fields[1].input.focus();
@@ -53,13 +79,18 @@ export function mountCollection(spec, ctx) {
 
   async function submit() {
     const body = spec.toBody(form);
+    if (pausedBox.checked) body.enabled = false;
+    let saved;
     if (editing) {
-      await api.put(`${spec.path}/${enc(editing)}`, body);
-      ctx.notice(`Saved ${spec.singular} ${body.name}.`);
+      if (!takeOver.hidden && takeOverBox.checked) body.origin = 'api';
+      saved = await api.put(`${spec.path}/${enc(editing)}`, body);
     } else {
-      await api.post(spec.path, body);
-      ctx.notice(`Created ${spec.singular} ${body.name}.`);
+      saved = await api.post(spec.path, body);
     }
+    // Stored, but its runtime says no (a port in use, a site without that app).
+    const word = editing ? 'Saved' : 'Created';
+    if (saved && saved.warning) ctx.notice(`${word} ${spec.singular} ${body.name}: ${saved.warning}`, 'warn');
+    else ctx.notice(`${word} ${spec.singular} ${body.name}.`);
     resetForm();
     await refresh([spec.kind]);
   }
@@ -98,8 +129,8 @@ export function mountCollection(spec, ctx) {
       return;
     }
     const head = h('tr', {}, spec.columns.map((c) => h('th', { scope: 'col' }, c.label)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')));
-    const body = items.map((item) => h('tr', { 'data-testid': `${spec.testid}-row`, 'data-name': item.name },
-      spec.columns.map((c) => cell(c.label, c.value(item))),
+    const body = items.map((item) => h('tr', { 'data-testid': `${spec.testid}-row`, 'data-name': item.name, 'data-origin': item.origin || 'api' },
+      spec.columns.map((c, i) => cell(c.label, i === 0 ? originLabel(item, c.value(item)) : c.value(item))),
       cell('', h('div', { class: 'row-actions' }, actions(item)))));
     replaceChildren(list, h('table', { class: 'table' }, h('thead', {}, head), h('tbody', {}, body)));
   }

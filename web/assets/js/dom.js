@@ -84,7 +84,7 @@ export function badge(text, cls, testid = 'status-badge') {
 }
 
 const STATE_CLASS = {
-  listening: 'ok', up: 'ok', connected: 'ok', online: 'ok',
+  listening: 'ok', up: 'ok', connected: 'ok', online: 'ok', ready: 'ok', disabled: 'idle',
   'waiting-for-site': 'warn', handshaking: 'warn', proving: 'warn', connecting: 'warn',
   closing: 'idle', offline: 'idle', disconnected: 'bad', error: 'bad',
 };

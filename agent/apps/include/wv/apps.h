@@ -72,6 +72,8 @@ struct wv_app_counters {
     uint64_t bytes_in;      /* from the tunnel to the local socket */
     uint64_t bytes_out;     /* from the local socket into the tunnel */
     uint64_t refused_limit; /* remote app: refused, maxConnections open already */
+    uint64_t target_failures; /* exposed app: connects to its target that failed */
+    char target_error[96];    /* exposed app: why the last one failed; "" after a success */
     unsigned refs;
 };
 /* A zeroed set with one reference. */
@@ -176,6 +178,30 @@ void wv_applisten_close(wv_applisten *l);
  * and frees it in the close callback. */
 void wv_close_free(uv_handle_t *h);
 
+/* Health checks of exposed apps: an exposed app with "healthCheck":
+ * {"interval": N} (single mode) has its appSocket connected to at once and
+ * then every N seconds, the connection closed straight away. A refused,
+ * failing or (after 3 s) unanswered connect makes the app "failing" with
+ * the reason until a check succeeds. A change of health is logged once
+ * (WARN when it fails, naming the app and the target) and reported through
+ * changed (loop thread, never from inside a call of this module's API).
+ *
+ * All calls and callbacks on the loop thread. */
+
+typedef struct wv_apphealth wv_apphealth;
+typedef void (*wv_apphealth_cb)(wv_apphealth *h, const char *name, void *user);
+
+wv_apphealth *wv_apphealth_new(uv_loop_t *loop, wv_log *log, wv_apphealth_cb changed, void *user);
+/* Makes the checked apps those of the array of exposed apps (borrowed) that
+ * ask for a check (and are not disabled); a changed target or interval
+ * starts over. */
+void wv_apphealth_set(wv_apphealth *h, const json_t *exposed_apps);
+/* {state: "checking"|"ok"|"failing", error?, checkedAt?} (a new reference)
+ * for a checked app, NULL for one that is not. */
+json_t *wv_apphealth_status(wv_apphealth *h, const char *name);
+/* Stops checking; cb fires once every handle is closed, then h is freed. */
+void wv_apphealth_close(wv_apphealth *h, void (*cb)(void *arg), void *arg);
+
 /* The reconciler: brings running state in line with the desired state in
  * the store. Writers call wv_reconcile_kick() after each committed change;
  * passes are coalesced (many kicks, one pass on the next loop iteration).
@@ -183,7 +209,11 @@ void wv_close_free(uv_handle_t *h);
  * Remote apps: each stored remote app has a local listener. A new or changed
  * app binds at once; a deleted one closes. A bind failure leaves the app
  * stored with state "error" and the reason, and is retried every second so
- * it recovers by itself when the port frees.
+ * it recovers by itself when the port frees. An app whose site announces
+ * that it does not expose the app is in state "error" too (`site aws does
+ * not expose "nope"`; connections are refused at once) until the site
+ * announces it: call wv_reconcile_site_changed() when a peer's
+ * announcement changes.
  *
  * Each remote app may have its spec's "maxConnections" connections open at
  * once (WV_REMOTE_MAX_CONNS_DEFAULT when absent); one accepted over that is
@@ -199,6 +229,9 @@ struct wv_reconcile_callbacks {
     void (*on_status)(wv_reconciler *r, enum wv_kind kind, const char *name, void *user);
     /* Is a live tunnel to site up? NULL means never (state waiting-for-site). */
     bool (*site_up)(wv_reconciler *r, const char *site, void *user);
+    /* Does site's announcement offer app? 1 yes, 0 no (then the app's state
+     * is error: `site S does not expose "A"`), -1 unknown. NULL: unknown. */
+    int (*site_offers)(wv_reconciler *r, const char *site, const char *app, void *user);
     /* A connection accepted on remote app `name` while its site is up: the
      * callee takes client (see applisten.h for ownership) and returns 0, or
      * returns an error and the reconciler closes client at once. NULL: every

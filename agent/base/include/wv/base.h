@@ -30,6 +30,7 @@ enum {
     WV_ERR_CLOSED = -12,  /* the object is closing or closed */
     WV_ERR_LIMIT = -13,   /* a configured limit was reached */
     WV_ERR_AUTH = -14,    /* authentication failed */
+    WV_ERR_MANAGED = -15, /* the object is managed by the config file (store origins) */
 };
 
 const char *wv_strerror(int err);
@@ -108,6 +109,7 @@ void wv_log_vwrite(wv_log *log, enum wv_log_level level, const char *subsys, con
  *                  "site=\"b\",channel=\"1\"", 1234);
  *   char *text = wv_metrics_render(m); ... free(text); wv_metrics_free(m);
  *
+ * Whole values are written as integers, others with 9 significant digits.
  * Counter names must end in _total. Label values are escaped by
  * wv_metrics_label() when built from outside input. */
 
@@ -120,6 +122,14 @@ void wv_metrics_free(wv_metrics *m);
  * call for a name fixes its type and help. */
 void wv_metrics_add(wv_metrics *m, const char *name, enum wv_metric_type type, const char *help,
                     const char *labels, double value);
+/* The same for an exact 64-bit count (byte counters may pass 2^53). */
+void wv_metrics_add_u64(wv_metrics *m, const char *name, enum wv_metric_type type,
+                        const char *help, const char *labels, uint64_t value);
+/* The process_* series of Prometheus' client conventions, from /proc/self:
+ * process_cpu_seconds_total, process_resident_memory_bytes,
+ * process_virtual_memory_bytes, process_start_time_seconds,
+ * process_open_fds, process_max_fds. */
+void wv_metrics_process(wv_metrics *m);
 /* Appends `key="escaped value"` (with a leading comma when buf is not
  * empty) to buf of size n. */
 void wv_metrics_label(char *buf, size_t n, const char *key, const char *value);

@@ -25,10 +25,37 @@ int wv_config_read_file(const char *path, char **text, size_t *len);
  * nodes; aliases are refused (no billion laughs). Type errors name the path
  * ("tunnel.localSockets[0].publicPort: expected an integer, got ..."). An
  * empty topic with a key set is filled with wv_config_derive_topic().
- * Returns 0 or
+ * Keys are matched case-insensitively, as upstream's viper does
+ * ("appsocket" is appSocket); the same key twice in one mapping, in any
+ * case, is refused. A top-level "stun" list (upstream) fills the
+ * stunServers of every autoStunDetect socket that has none. Returns 0 or
  * WV_ERR_INVAL with err filled. The document holds secrets in clear
  * (networkKey, passwords): wipe and free it promptly. */
 int wv_config_from_yaml(const char *text, size_t len, json_t **doc, wv_verr *err);
+
+/* How a config file was read (wv_config_from_text). */
+enum wv_config_format {
+    WV_CONFIG_YAML = 0,        /* the upstream YAML format */
+    WV_CONFIG_JSON_UPSTREAM,   /* *.json with the upstream's keys (as viper reads it) */
+    WV_CONFIG_JSON_CANONICAL,  /* *.json holding the canonical document ("site": {...}) */
+};
+
+/* Parses a config file's text by its name, as the upstream does: a name
+ * ending in ".json" is JSON, anything else YAML. JSON with a "site" object
+ * is the canonical document of `wovenet export` (returned as is: the
+ * store validates it); other JSON has the upstream's keys and goes through
+ * the same mapping as YAML (case-insensitive keys, derived names,
+ * aliases). Syntax errors name the line and column. Same bounds, errors
+ * and ownership as wv_config_from_yaml(); *fmt (may be NULL) says which
+ * format it was. */
+int wv_config_from_text(const char *path, const char *text, size_t len, json_t **doc,
+                        enum wv_config_format *fmt, wv_verr *err);
+
+/* Maps a canonical field path to where it was written in a file of format
+ * fmt: the YAML/JSON path of the upstream keys (wv_config_yaml_field), or
+ * the canonical path itself for a canonical JSON document. */
+void wv_config_field(enum wv_config_format fmt, const char *text, size_t len, const char *canon,
+                     char *out, size_t size);
 
 /* Frees a document that may hold secrets, wiping "networkKey" and
  * "password" strings first when this is the last reference. NULL is fine. */

@@ -43,6 +43,9 @@ void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg);
 void wv_mesh_sync(wv_mesh *m);
 
 bool wv_mesh_site_up(wv_mesh *m, const char *site);
+/* Does site's last announcement offer exposed app app? 1 yes, 0 no (the
+ * site is known and does not), -1 unknown (no announcement of it yet). */
+int wv_mesh_site_offers(wv_mesh *m, const char *site, const char *app);
 bool wv_mesh_broker_connected(wv_mesh *m);
 
 /* Carries a connection accepted on remote app `name` (spec: its stored

@@ -89,4 +89,9 @@ int wv_parse_ip(const char *s, uint16_t port, struct sockaddr_storage *out);
 /* "ADDR:PORT" / "[v6]:PORT" (API listen addresses). */
 int wv_parse_hostport(const char *s, struct sockaddr_storage *out);
 
+/* A lifetime ("30d", "12h", "90m", "3600s", "2w", or a bare number of
+ * seconds) in seconds; 0 for "never". -1 when unparsable, zero-length or
+ * over ten years. Token expiries (CLI and API) use it. */
+long long wv_parse_duration(const char *s);
+
 #endif

@@ -167,7 +167,8 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
 /* Creates the UDP socket and binds it to addr (port 0 = ephemeral; use
  * 0.0.0.0:0 or [::]:0 for a dial-only endpoint of that family). Once only;
  * after a failure only wv_quic_endpoint_close is useful. Returns 0,
- * WV_ERR_IO (address in use, ...), WV_ERR_INVAL. */
+ * WV_ERR_IO (address in use, ...; errno then says which, for the caller
+ * to report: this layer only logs it at DEBUG), WV_ERR_INVAL. */
 int wv_quic_endpoint_bind(wv_quic_endpoint *ep, const struct sockaddr *addr);
 
 /* The bound address (after bind). 0 or WV_ERR_INVAL. */

@@ -31,6 +31,13 @@ void wv_store_close(wv_store *st);
 
 /* The revision: 0 for an empty store, +1 per changing write; -1 on a DB error. */
 int64_t wv_store_revision(wv_store *st);
+/* The revision at which one object (kind WV_KIND_SITE: the site, name
+ * ignored) last changed: its ETag. 0, WV_ERR_NOTFOUND or WV_ERR_DB.
+ * The if_match of the object writes below is such a revision: a write
+ * passes when the object has not changed since (so a change of another
+ * object does not make it stale), or, for an object to create, when
+ * nothing changed since; WV_ERR_CONFLICT otherwise. */
+int wv_store_object_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t *rev);
 
 /* Is there a site row yet (imported or PUT)? */
 bool wv_store_has_site(wv_store *st);
@@ -67,6 +74,28 @@ int wv_store_put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match,
                  bool *changed, wv_verr *err);
 /* WV_ERR_NOTFOUND if missing. */
 int wv_store_delete(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match);
+/* The same, saying in err why a config-managed object is not deleted
+ * (WV_ERR_MANAGED). err may be NULL. */
+int wv_store_delete_ex(wv_store *st, enum wv_kind kind, const char *name, int64_t if_match,
+                       wv_verr *err);
+
+/* --- Origins: where each object comes from ------------------------------------- */
+/* Every object is "config" (managed by the config file: `wovenet import` and
+ * `run --config` create, change and delete it) or "api" (made through the
+ * API, the dashboard or apply, or taken over: no import touches it).
+ * wv_store_create/put/put_site/delete are the API's writes: they make
+ * objects "api", and refuse (WV_ERR_MANAGED, err naming the file in
+ * field "origin") to change or delete a "config" one unless the object
+ * carries "origin": "api", which takes it over. wv_store_apply (PUT
+ * /api/v1/config) is declarative over everything: what it creates or
+ * changes becomes "api", what it deletes goes whatever its origin.
+ * wv_store_import (the config file) changes only "config" objects. */
+/* {name: "config"|"api"} of a collection; for WV_KIND_SITE {"site": ...}
+ * (WV_ERR_NOTFOUND without a site). */
+int wv_store_origins(wv_store *st, enum wv_kind kind, json_t **out);
+/* The path of the config file the "config" objects come from ("" before
+ * any import). Caller frees. */
+char *wv_store_config_file(wv_store *st);
 
 /* --- Whole document ------------------------------------------------------------ */
 /* {"revision": N, "site": {...}, "tunnelSockets": [...], "exposedApps": [...],
@@ -79,20 +108,63 @@ int wv_store_export(wv_store *st, json_t **out);
  * the one after the apply, or that it would produce for a dry run). With
  * dry_run nothing is written. One transaction: all or nothing. Secrets
  * absent from doc keep their stored values; error paths are absolute
- * ("site.networkKey", "remoteApps[2].localSocket"). doc is not modified. */
+ * ("site.networkKey", "remoteApps[2].localSocket"). doc is not modified.
+ * Fully declarative over every object, whatever its origin (see Origins
+ * below): what it creates or changes becomes "api" (plan entries of
+ * config-managed objects it changes or deletes carry "origin": "config"),
+ * "origin" members of the objects are ignored. Changed entries carry
+ * "fields": [{"field", "from", "to"}] (secrets as "(set)"). */
 int wv_store_apply(wv_store *st, json_t *doc, int64_t if_match, bool dry_run, json_t **plan,
                    wv_verr *err);
+
+/* Makes the config-managed part of the store equal to doc, the document of
+ * the config file at source (recorded, named in refusals): "config"
+ * objects missing from doc are deleted, changed ones replaced, new ones
+ * created as "config"; "api" objects are never touched, and a doc entry
+ * naming one is skipped with a warning. Objects stored before origins were
+ * recorded become "config" when doc lists them and "api" otherwise. The
+ * site is written unless it was taken over. *plan (may be NULL) as for
+ * wv_store_apply, plus "warnings": [text] and "kept": [{kind, name}]
+ * (API-managed objects doc does not list). One transaction; dry_run
+ * writes nothing. Paths in err are absolute. */
+int wv_store_import(wv_store *st, json_t *doc, const char *source, bool dry_run, json_t **plan,
+                    wv_verr *err);
 
 /* --- API tokens (stored as SHA-256 hashes) ------------------------------------ */
 /* Tokens and the identity are not part of the desired-state document: these
  * calls do not move the revision. */
+/* Creates a token named name (name rule) with full access and no expiry:
+ * wv_store_token_create_ex(st, name, "write", 0, token). */
+int wv_store_token_create(wv_store *st, const char *name, char **token);
 /* Creates a token named name (name rule); *token receives the clear token
  * "wvt_" + 43 base64url chars, shown once; caller wipes and frees.
- * WV_ERR_EXISTS if the name is taken, WV_ERR_INVAL for a bad name. */
-int wv_store_token_create(wv_store *st, const char *name, char **token);
-/* 0 if token matches a stored one (constant-time compare), else WV_ERR_AUTH. */
+ * scope: "write" (everything; NULL means this), "read" (GET/HEAD only) or
+ * "metrics" (GET /metrics only). expires: Unix seconds after which the
+ * token is refused, 0 for never. WV_ERR_EXISTS if the name is taken,
+ * WV_ERR_INVAL for a bad name, scope or expiry. */
+int wv_store_token_create_ex(wv_store *st, const char *name, const char *scope, int64_t expires,
+                             char **token);
+/* What a valid token is. */
+struct wv_token_info {
+    char name[256];
+    char scope[16];     /* "write", "read", "metrics" */
+    int64_t expires;    /* Unix seconds, 0 never */
+    int64_t last_used;  /* Unix seconds, 0 never */
+    bool expired;       /* set (with WV_ERR_AUTH) for a known but expired token */
+};
+/* 0 and *info (may be NULL) if token matches a stored, unexpired one
+ * (constant-time compare over every row); records the use (at most once a
+ * minute). WV_ERR_AUTH otherwise; for an expired token info->expired and
+ * info->name are set. */
+int wv_store_token_auth(wv_store *st, const char *token, struct wv_token_info *info);
+/* wv_store_token_auth without the details. */
 int wv_store_token_check(wv_store *st, const char *token);
-int wv_store_token_list(wv_store *st, json_t **out); /* [{name, created}] */
+/* [{name, created, scope, expires, lastUsed, expired}] sorted by name;
+ * times ISO 8601 UTC or null (never). */
+int wv_store_token_list(wv_store *st, json_t **out);
+/* How many tokens exist (expired ones included), or WV_ERR_DB. */
+int wv_store_token_count(wv_store *st);
+/* 0 or WV_ERR_NOTFOUND. */
 int wv_store_token_delete(wv_store *st, const char *name);
 
 /* --- The site's TLS identity (PEM), never exported ------------------------------- */

@@ -12,7 +12,7 @@ function traffic(status) {
   return `${fmtBytes(st.bytesIn ?? 0)} in / ${fmtBytes(st.bytesOut ?? 0)} out`;
 }
 
-function remoteStatus(app) {
+function statusCell(app) {
   const st = app.status || {};
   return h('span', {}, stateBadge(st.state), st.error ? h('span', { class: 'status-error', 'data-testid': 'status-error' }, ` ${st.error}`) : null);
 }
@@ -43,7 +43,7 @@ const remoteSpec = {
     { label: 'Name', value: (a) => a.name },
     { label: 'Peer / app', value: (a) => `${a.siteName} / ${a.appName}` },
     { label: 'Local socket', value: (a) => h('code', {}, a.localSocket) },
-    { label: 'Status', value: remoteStatus },
+    { label: 'Status', value: statusCell },
     { label: 'Connections', value: (a) => `${(a.status && a.status.activeConnections) ?? 0} open, ${(a.status && a.status.connections) ?? 0} total` },
     { label: 'Traffic', value: (a) => traffic(a.status) },
   ],
@@ -87,6 +87,7 @@ const exposedSpec = {
     { label: 'Name', value: (a) => a.name },
     { label: 'Mode', value: (a) => a.mode || 'single' },
     { label: 'Target', value: (a) => h('code', {}, a.mode === 'range' ? `${(a.addressRange || []).join(', ')} ports ${(a.portRange || []).join(', ')}` : a.appSocket) },
+    { label: 'Status', value: statusCell },
     { label: 'Connections', value: (a) => String((a.status && a.status.connections) ?? 0) },
     { label: 'Traffic', value: (a) => traffic(a.status) },
   ],

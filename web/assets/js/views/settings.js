@@ -1,8 +1,8 @@
 // Settings: the site (name, broker, topic, network key, log level) and the
 // browser session. Secrets are write-only: inputs never show stored values.
 
-import { h, badge, replaceChildren } from '../dom.js';
-import { api, getAuth, clearAuth } from '../api.js';
+import { h, badge, replaceChildren, fmtAgo } from '../dom.js';
+import { api, enc, getAuth, clearAuth, setBearer } from '../api.js';
 import { state, refresh } from '../store.js';
 import { createForm, fieldRow, getValue, setValue, splitList } from '../forms.js';
 
@@ -37,8 +37,13 @@ function body(form) {
 export function mount(ctx) {
   let dirty = false;
   const keyState = h('small', { class: 'help', 'data-testid': 'network-key-state' });
+  const takeOverBox = h('input', { type: 'checkbox', name: 'takeOver', 'data-testid': 'input-takeOver' });
+  const managedNote = h('p', { class: 'help', 'data-testid': 'managed-note' });
+  const takeOver = h('div', { class: 'field managed', 'data-field': 'takeOver', hidden: true }, managedNote,
+    h('label', {}, takeOverBox, ' Take the settings over: manage them here from now on (the file\'s site settings are then ignored)'));
   const form = createForm('settings-form', async () => {
     const data = body(form);
+    if (!takeOver.hidden && takeOverBox.checked) data.origin = 'api';
     if (state.siteMissing) {
       data.messageChannel.protocol = 'mqtt';
       await api.put('/site', data);
@@ -53,13 +58,14 @@ export function mount(ctx) {
   const rows = FIELDS.map((f) => fieldRow(form, f));
   rows.find((r) => r.dataset.field === 'networkKey').append(keyState);
   const title = h('h3', {}, 'Site');
-  form.el.append(title, ...rows, form.general,
+  form.el.append(title, ...rows, takeOver, form.general,
     h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'settings-submit' }, 'Save settings')));
   form.el.addEventListener('input', () => { dirty = true; });
 
   const session = h('div', { class: 'panel', 'data-testid': 'session' });
+  const tokens = h('div', { class: 'panel', 'data-testid': 'tokens' });
   const el = h('section', { 'data-testid': 'view-settings' }, h('h2', {}, 'Settings'),
-    h('div', { class: 'split' }, h('div', { class: 'panel' }, form.el), session));
+    h('div', { class: 'split' }, h('div', { class: 'panel' }, form.el), h('div', {}, session, tokens)));
 
   function fill() {
     const site = state.site || {};
@@ -76,6 +82,10 @@ export function mount(ctx) {
     pw.placeholder = mc.passwordSet ? 'set (type a new one to change it)' : 'not set';
     const key = form.fields.find((f) => f.name === 'networkKey').input;
     key.placeholder = site.networkKeySet ? 'type a new key to rotate' : 'type a key (8 to 255 characters)';
+    takeOver.hidden = site.origin !== 'config';
+    takeOverBox.checked = false;
+    managedNote.textContent = site.origin === 'config'
+      ? `These settings are managed by the config file ${site.managedBy || ''}: each start of the agent makes them equal to the file again.` : '';
     replaceChildren(keyState, site.networkKeySet ? badge('set', 'ok', 'key-set') : badge('not set', 'warn', 'key-set'),
       ' Every site of one network needs the same key. A saved key is never shown again.');
   }
@@ -83,12 +93,76 @@ export function mount(ctx) {
   function renderSession() {
     const auth = getAuth();
     replaceChildren(session, h('h3', {}, 'API access'),
-      h('p', {}, 'Create API tokens on the agent host with ', h('code', {}, 'wovenet token create'), ', then paste one into the sign-in form.'),
+      h('p', {}, 'Create API tokens below or on the agent host with ', h('code', {}, 'wovenet token create'), '; clients pass one as ', h('code', {}, 'Authorization: Bearer TOKEN'), '.'),
       auth ? h('p', {}, 'This tab is signed in; the credential lives only until the tab closes.') : h('p', { class: 'muted' }, 'This tab uses no credentials (the API needs none).'),
       auth ? h('button', { type: 'button', class: 'secondary', 'data-testid': 'sign-out', onclick: () => { clearAuth(); location.reload(); } }, 'Sign out') : null);
   }
 
+  // API tokens: list, create (shown once), revoke.
+  let list = [];
+  let fresh = null;      // {name, token} just created, shown once
+  let armed = null;      // name whose revoke awaits confirmation
+  const tform = createForm('token-form', async () => {
+    const name = getValue(tform, 'tokenName');
+    const req = { name, scope: getValue(tform, 'tokenScope') };
+    const exp = getValue(tform, 'tokenExpires');
+    if (exp) req.expiresIn = exp;
+    const wasOpen = list.length === 0 && !getAuth();
+    const made = await api.post('/tokens', req).catch((err) => {
+      // The API names its own fields: map them onto this form's.
+      if (err.field) err.field = { name: 'tokenName', scope: 'tokenScope', expiresIn: 'tokenExpires' }[err.field] || err.field;
+      throw err;
+    });
+    fresh = { name: made.name, token: made.token };
+    // The first token turns authentication on, for this tab too: keep
+    // using the API with it rather than locking ourselves out.
+    if (wasOpen && made.scope === 'write') setBearer(made.token);
+    tform.el.reset();
+    ctx.notice(`Created token ${made.name}${made.note ? `; ${made.note}` : ''}.`);
+    await loadTokens();
+  });
+  const trows = [
+    { name: 'tokenName', label: 'Token name', required: true, placeholder: 'prometheus' },
+    { name: 'tokenScope', label: 'Scope', type: 'select', options: ['write', 'read', 'metrics'], help: 'write: everything; read: GET only; metrics: GET /metrics only.' },
+    { name: 'tokenExpires', label: 'Expires after (optional)', placeholder: '30d', help: 'e.g. 30d, 12h, 90m; empty: never.' },
+  ].map((f) => fieldRow(tform, f));
+  tform.el.append(h('h3', {}, 'API tokens'), ...trows, tform.general,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'token-submit' }, 'Create token')));
+
+  async function revoke(name) {
+    armed = null;
+    try {
+      await api.del(`/tokens/${enc(name)}`);
+      ctx.notice(`Revoked token ${name}.`);
+    } catch (err) {
+      ctx.notice(`Could not revoke ${name}: ${err.message}`, 'bad');
+    }
+    await loadTokens();
+  }
+
+  function renderTokens() {
+    const rows = list.map((t) => h('tr', { 'data-testid': 'token-row', 'data-name': t.name },
+      h('td', { 'data-label': 'Name' }, t.name), h('td', { 'data-label': 'Scope' }, t.scope),
+      h('td', { 'data-label': 'Expires' }, t.expired ? badge('expired', 'bad', 'token-expired') : t.expires || 'never'),
+      h('td', { 'data-label': 'Last used' }, t.lastUsed ? fmtAgo(t.lastUsed) : 'never'),
+      h('td', { 'data-label': '' }, armed === t.name
+        ? [h('button', { type: 'button', class: 'danger', 'data-testid': 'confirm-revoke', onclick: () => revoke(t.name) }, `Revoke ${t.name}`),
+          h('button', { type: 'button', class: 'secondary', onclick: () => { armed = null; renderTokens(); } }, 'Keep')]
+        : h('button', { type: 'button', class: 'secondary', 'data-testid': 'revoke', onclick: () => { armed = t.name; renderTokens(); } }, 'Revoke'))));
+    replaceChildren(tokens,
+      list.length ? h('table', { class: 'table' }, h('thead', {}, h('tr', {}, ['Name', 'Scope', 'Expires', 'Last used', ''].map((x) => h('th', { scope: 'col' }, x)))), h('tbody', {}, rows))
+        : h('p', { class: 'muted', 'data-testid': 'tokens-empty' }, 'No tokens: the API answers without credentials while it listens on loopback. The first token turns authentication on for every client.'),
+      fresh ? h('div', { 'data-testid': 'token-new' }, h('p', {}, `Token ${fresh.name}, shown this once:`), h('p', { class: 'token-once', 'data-testid': 'token-value' }, fresh.token)) : null,
+      tform.el);
+  }
+
+  async function loadTokens() {
+    try { list = await api.get('/tokens') || []; } catch { list = []; }
+    renderTokens();
+  }
+
   fill();
   renderSession();
+  loadTokens();
   return { el, update(changed) { if (changed.includes('site') && !dirty) fill(); } };
 }
