@@ -184,13 +184,7 @@ static int do_connect(wv_mqtt *m) {
     co.keepAliveInterval = m->keepalive_s;
     co.cleansession = 1;
     co.MQTTVersion = MQTTVERSION_3_1_1;
-    /* Short, because paho 1.3.12 now and then never notices that its
-     * non-blocking TCP connect completed (the broker logs the connection,
-     * no CONNECT follows): the attempt then only ends at this timeout,
-     * which paho also stretches to about twice the value. A fresh attempt
-     * after 0.5 s works; 5 s still leaves a TLS broker four round trips
-     * of 600 ms. */
-    co.connectTimeout = 5;
+    co.connectTimeout = 10;
     co.automaticReconnect = 0; /* see RETRY_MIN_MS */
     co.serverURIs = m->uris;
     co.serverURIcount = (int)m->nuris;
