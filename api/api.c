@@ -15,8 +15,28 @@ json_t *wv_api_status(wv_api *api, enum wv_kind kind, const char *name) {
     return s ? s : json_object();
 }
 
+/* restfulApi.allowedHosts from the store into the server's Host check. */
+void wv_api_load_allowed_hosts(wv_api *api) {
+    json_t *site = NULL;
+    const char *names[WV_MAX_ALLOWED_HOSTS];
+    size_t n = 0;
+    if (wv_store_get_site(api->st, &site) == 0) {
+        json_t *arr = json_object_get(json_object_get(site, "restfulApi"), "allowedHosts");
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v) {
+            if (json_is_string(v) && n < WV_COUNTOF(names))
+                names[n++] = json_string_value(v);
+        }
+    }
+    wv_http_set_allowed_hosts(api->http, names, n);
+    json_decref(site);
+}
+
 void wv_api_notify(wv_api *api, enum wv_kind kind, const char *name, const char *action) {
     api->status_epoch++;
+    if (kind == WV_KIND_SITE)
+        wv_api_load_allowed_hosts(api);
     if (api->cb.changed)
         api->cb.changed(api, kind, name, api->user);
     json_t *status = (kind == WV_KIND_SITE || strcmp(action, "deleted") == 0)
@@ -214,6 +234,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     wv_api_routes_config(api);
     wv_api_routes_misc(api);
     wv_api_routes_static(api);
+    wv_api_load_allowed_hosts(api);
     err = wv_http_start(http);
     if (err) {
         /* Nothing runs yet, but the handles must still close on the loop. */

@@ -61,6 +61,9 @@ json_t *wv_api_body_object(wv_http_req *r);
  * reference. */
 json_t *wv_json_merge_patch(json_t *target, json_t *patch);
 
+/* Reads restfulApi.allowedHosts from the store into the Host check. */
+void wv_api_load_allowed_hosts(wv_api *api);
+
 void wv_api_routes_site(wv_api *api);
 void wv_api_routes_collections(wv_api *api);
 void wv_api_routes_config(wv_api *api);

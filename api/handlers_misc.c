@@ -38,6 +38,11 @@ static void metrics(wv_http_req *r, void *user) {
         "# TYPE wovenet_api_rate_limited_total counter\n"
         "wovenet_api_rate_limited_total %llu\n",
         (unsigned long long)wv_http_rate_limited(api->http));
+    wv_buf_printf(&b, "# HELP wovenet_api_host_refused_total API requests refused (403) for a Host "
+        "header that is not allowed (DNS rebinding).\n"
+        "# TYPE wovenet_api_host_refused_total counter\n"
+        "wovenet_api_host_refused_total %llu\n",
+        (unsigned long long)wv_http_host_refused(api->http));
     wv_buf_printf(&b, "# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
         "# TYPE wovenet_api_event_clients gauge\n"
         "wovenet_api_event_clients %u\n",

@@ -52,6 +52,9 @@ struct wv_http {
     uint64_t counts[600];
     wv_ratelimit *rl;
     uint64_t rate_limited;
+    char **allowed_hosts; /* extra Host names (restfulApi.allowedHosts) */
+    size_t nallowed;
+    uint64_t host_refused;
 };
 
 struct wv_http_req {
@@ -498,6 +501,62 @@ static bool rate_ok(wv_http_req *r) {
     return false;
 }
 
+/* The Host header names this server: an IP literal (a rebinding page
+ * cannot make a browser send one for its own origin), localhost, or a name
+ * the operator allowed. A DNS-rebinding page sends its own name, whatever
+ * address that name resolves to. */
+static bool host_allowed(wv_http *h, const char *host) {
+    if (!host)
+        return true; /* HTTP/1.0 without Host: not a browser */
+    char name[256];
+    size_t n;
+    if (host[0] == '[') {
+        const char *end = strchr(host, ']');
+        if (!end || (end[1] != '\0' && end[1] != ':'))
+            return false;
+        n = (size_t)(end - host - 1);
+        if (n == 0 || n >= sizeof name)
+            return false;
+        memcpy(name, host + 1, n);
+        name[n] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, name, &a6) == 1;
+    }
+    n = strcspn(host, ":");
+    if (n == 0 || n >= sizeof name)
+        return false;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (host[n] == ':') {
+        const char *port = host + n + 1;
+        if (!*port || strspn(port, "0123456789") != strlen(port))
+            return false;
+    }
+    if (n > 1 && name[n - 1] == '.')
+        name[--n] = '\0'; /* "localhost." is localhost */
+    struct in_addr a4;
+    if (inet_pton(AF_INET, name, &a4) == 1 || strcasecmp(name, "localhost") == 0)
+        return true;
+    for (size_t i = 0; i < h->nallowed; i++)
+        if (strcasecmp(name, h->allowed_hosts[i]) == 0)
+            return true;
+    return false;
+}
+
+void wv_http_set_allowed_hosts(wv_http *h, const char *const *names, size_t n) {
+    for (size_t i = 0; i < h->nallowed; i++)
+        free(h->allowed_hosts[i]);
+    free(h->allowed_hosts);
+    h->allowed_hosts = n ? wv_calloc(n, sizeof *h->allowed_hosts) : NULL;
+    for (size_t i = 0; i < n; i++)
+        h->allowed_hosts[i] = wv_strdup(names[i]);
+    h->nallowed = n;
+}
+
+uint64_t wv_http_host_refused(wv_http *h) {
+    return h->host_refused;
+}
+
 /* A browser on another origin sends an Origin header: refuse it for writes
  * unless it names this very host (the dashboard is same-origin). */
 static bool foreign_origin(wv_http_req *r) {
@@ -517,6 +576,15 @@ static void dispatch(wv_http_req *r) {
     bool public = rt && (rt->flags & WV_ROUTE_PUBLIC);
     if (h->closing) {
         wv_http_reply_error(r, 503, "unavailable", NULL, "the server is shutting down");
+        return;
+    }
+    const char *host = wv_http_req_header(r, "Host");
+    if (!host_allowed(h, host)) {
+        h->host_refused++;
+        wv_http_reply_error(r, 403, "host_not_allowed", NULL,
+                            "the Host header \"%.100s\" is not allowed: use an IP address or "
+                            "localhost, or add the name to restfulApi.allowedHosts",
+                            host);
         return;
     }
     if (!rate_ok(r))
@@ -723,6 +791,7 @@ static void on_closed(uv_handle_t *hd) {
     void (*cb)(void *) = h->close_cb;
     void *arg = h->close_arg;
     wv_ratelimit_free(h->rl);
+    wv_http_set_allowed_hosts(h, NULL, 0);
     free(h->cert);
     if (h->key)
         wv_memwipe(h->key, strlen(h->key));

@@ -77,6 +77,14 @@ bool wv_http_closing(wv_http *h);
  * Must not be called from inside an HTTP callback. */
 void wv_http_close(wv_http *h, void (*cb)(void *arg), void *arg);
 
+/* Every request's Host header must be an IP literal, "localhost", or one
+ * of these names (case-insensitive, any port), else it is answered 403
+ * host_not_allowed: a DNS-rebinding page can only send its own name.
+ * Replaces the list (copied). */
+void wv_http_set_allowed_hosts(wv_http *h, const char *const *names, size_t n);
+/* Requests refused for their Host header, total. */
+uint64_t wv_http_host_refused(wv_http *h);
+
 /* Counts of answered requests by status code, for /metrics. */
 uint64_t wv_http_count(wv_http *h, unsigned status);
 /* Requests refused by the per-client rate limit (429), total. */

@@ -306,6 +306,8 @@ static int do_restful_api(struct walk *w, const char *path, const struct ynode *
             rc = put(w, api, key, rd_bool, path, key, v);
         } else if (IS("listenAddr")) {
             rc = put(w, api, key, rd_string, path, key, v);
+        } else if (IS("allowedHosts")) {
+            rc = put(w, api, key, rd_strings, path, key, v);
         } else if (IS("logger")) {
             /* upstream's separate API log file: accepted, ignored (one logger here) */
             rc = rd_map(w, path, key, v, sub, sizeof(sub));

@@ -99,7 +99,7 @@ static json_t *shape_site(json_t *doc, json_t *site) {
     json_t *api = json_object_get(site, "restfulApi");
     if (api) {
         json_t *a = json_object();
-        copy_keys(a, api, (const char *const[]){"enabled", "listenAddr", NULL});
+        copy_keys(a, api, (const char *const[]){"enabled", "listenAddr", "allowedHosts", NULL});
         json_t *tls = json_object_get(api, "tls");
         if (tls) {
             json_t *t = json_object();

@@ -430,8 +430,46 @@ static bool valid_user(const char *s) {
     return true;
 }
 
+/* A DNS name for restfulApi.allowedHosts: labels of [A-Za-z0-9-], dots
+ * between, no port (the port is never compared). */
+static bool host_name_ok(const char *s) {
+    size_t label = 0, n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        if (s[i] == '.' || s[i] == '\0') {
+            if (label == 0 || label > 63)
+                return false;
+            label = 0;
+        } else if (isalnum((unsigned char)s[i]) || s[i] == '-') {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int validate_hosts(json_t *api, const char *p, wv_verr *err) {
+    json_t *hosts, *h;
+    size_t i;
+    if (!json_object_get(api, "allowedHosts"))
+        return 0; /* optional; absent means none */
+    if (wv_model__arr(api, p, "allowedHosts", 0, WV_MAX_ALLOWED_HOSTS, &hosts, err) < 0)
+        return WV_ERR_INVAL;
+    json_array_foreach(hosts, i, h) {
+        char k[48];
+        snprintf(k, sizeof(k), "allowedHosts[%zu]", i);
+        if (!json_is_string(h) || !host_name_ok(json_string_value(h)))
+            return wv_model__fail(err, p, k,
+                                  "expected a host name such as \"wovenet.example.org\" "
+                                  "(letters, digits, '-' and '.', no port)");
+    }
+    return 0;
+}
+
 static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *err) {
-    static const char *const keys[] = {"enabled", "listenAddr", "tls", "auth", NULL};
+    static const char *const keys[] = {"enabled", "listenAddr", "allowedHosts", "tls", "auth", NULL};
     static const char *const tkeys[] = {"enabled", "cert", "key", NULL};
     static const char *const akeys[] = {"basicAuth", NULL};
     static const char *const ukeys[] = {"user", "password", "passwordSet", NULL};
@@ -447,6 +485,8 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
     if (wv_parse_hostport(s, &ss) < 0)
         return wv_model__fail(err, p, "listenAddr", "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)",
                           s);
+    if (validate_hosts(api, p, err) < 0)
+        return WV_ERR_INVAL;
     wv_model__join(tp, p, "tls");
     if (wv_model__obj(api, p, "tls", true, &tls, err) < 0 || wv_model__keys(tls, tp, tkeys, err) < 0 ||
         wv_model__bool(tls, tp, "enabled", false, &on, err) < 0 ||

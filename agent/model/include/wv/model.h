@@ -51,6 +51,8 @@ int wv_validate_document(json_t *doc, bool want_secrets, wv_verr *err);
 
 /* A remote app's "maxConnections": connections it may have open at once.
  * Optional; absent means the default. */
+/* restfulApi.allowedHosts: extra Host names the API answers to. */
+#define WV_MAX_ALLOWED_HOSTS 32
 #define WV_REMOTE_MAX_CONNS_DEFAULT 512
 #define WV_REMOTE_MAX_CONNS_LIMIT 65536
 
