@@ -181,6 +181,28 @@ static bool is_loopback(const struct sockaddr_storage *ss) {
     return false;
 }
 
+bool wv_api_refuse_open_api(wv_api *api, wv_http_req *r, json_t *site_after) {
+    json_t *ra = json_object_get(site_after, "restfulApi");
+    if (json_array_size(json_object_get(json_object_get(ra, "auth"), "basicAuth")) > 0)
+        return false;
+    json_t *tokens = NULL;
+    bool have_tokens = wv_store_token_list(api->st, &tokens) == 0 && json_array_size(tokens) > 0;
+    json_decref(tokens);
+    if (have_tokens)
+        return false;
+    const char *next = json_string_value(json_object_get(ra, "listenAddr"));
+    struct sockaddr_storage ss;
+    bool next_off = next && wv_parse_hostport(next, &ss) == 0 && !is_loopback(&ss);
+    if (api->listen_loopback && !next_off)
+        return false;
+    wv_http_reply_error(r, 409, "would_remove_auth", "restfulApi.auth.basicAuth",
+                        "refused: the API %s a non-loopback address and this write would leave "
+                        "it without any credential; create a token (wovenet token create) or "
+                        "keep a basic-auth user",
+                        api->listen_loopback ? "would listen on" : "listens on");
+    return true;
+}
+
 const char *wv_api_check_listen_safety(const char *listen, wv_store *store) {
     struct sockaddr_storage ss;
     if (!listen || wv_parse_hostport(listen, &ss) != 0)
@@ -221,6 +243,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
         api->cb = *cbs;
     api->user = user;
     api->http = http;
+    api->listen_loopback = is_loopback(&ss);
     api->colls[0] =
         (struct wv_api_coll){.api = api, .kind = WV_KIND_SOCKET, .path = "/api/v1/tunnel-sockets"};
     api->colls[1] = (struct wv_api_coll){

@@ -174,6 +174,11 @@ static void cache_add(wv_auth *a, const uint8_t key[32]) {
     e->expires = uv_now(a->loop) + CACHE_TTL_MS;
 }
 
+bool wv_auth_ip_is_loopback(const char *ip) {
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
 bool wv_auth_configured(wv_store *st) {
     json_t *tokens = NULL, *users = NULL;
     bool yes = (wv_store_token_list(st, &tokens) == 0 && json_array_size(tokens) > 0) ||
@@ -304,8 +309,18 @@ bool wv_auth_gate(wv_http_req *r, void *user) {
                             "too many failed authentications; retry in %s s", s);
         return false;
     }
-    if (!configured(a))
-        return true;
+    if (!configured(a)) {
+        /* No credential at all: only this host may use the API, whatever
+         * address it listens on (the start-up check is not the only way
+         * to get here: a store edited behind the agent's back, a token
+         * deleted with the CLI). */
+        if (wv_auth_ip_is_loopback(wv_http_req_ip(r)))
+            return true;
+        wv_http_reply_error(r, 403, "auth_not_configured", NULL,
+                            "no API token or basic-auth user is configured, so only clients on "
+                            "this host are served: create a token (wovenet token create)");
+        return false;
+    }
     const char *h = wv_http_req_header(r, "Authorization");
     if (!h) {
         deny(a, r, false, "authentication required");

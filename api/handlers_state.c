@@ -31,6 +31,8 @@ static void site_get(wv_http_req *r, void *user) {
 static void site_write(wv_api *api, wv_http_req *r, json_t *site, int64_t rev) {
     wv_verr verr = {{0}, {0}};
     bool changed = false;
+    if (wv_api_refuse_open_api(api, r, site))
+        return;
     int err = wv_store_put_site(api->st, site, rev, &changed, &verr);
     if (err) {
         wv_api_store_error(api, r, err, &verr);
@@ -119,6 +121,9 @@ static void config_put(wv_http_req *r, void *user) {
         return;
     wv_verr verr = {{0}, {0}};
     json_t *plan = NULL;
+    if (json_is_object(json_object_get(body, "site")) &&
+        wv_api_refuse_open_api(api, r, json_object_get(body, "site")))
+        return;
     int err = wv_store_apply(api->st, body, rev, dry_run, &plan, &verr);
     if (err) {
         json_decref(plan);
