@@ -99,9 +99,14 @@ static json_t *peers(wv_api *api, void *user) {
     return wv_mesh_peers_json(a->mesh);
 }
 
-static int forget_peer(wv_api *api, const char *site, void *user) {
+static int forget_peer(wv_api *api, const char *site, bool block, void *user) {
     wv_agent *a = user;
-    return wv_mesh_forget(a->mesh, site);
+    return wv_mesh_forget(a->mesh, site, block);
+}
+
+static int approve_peer(wv_api *api, const char *site, void *user) {
+    wv_agent *a = user;
+    return wv_mesh_approve(a->mesh, site);
 }
 
 static json_t *site_status(wv_api *api, void *user) {
@@ -225,7 +230,8 @@ static int start_api(wv_agent *a, json_t *site) {
     }
     struct wv_api_callbacks cbs = {
         .status_of = status_of, .changed = changed,         .peers = peers,
-        .metrics = metrics,     .forget_peer = forget_peer, .site_status = site_status};
+        .metrics = metrics,     .forget_peer = forget_peer, .site_status = site_status,
+        .approve_peer = approve_peer};
     int rc = wv_api_new(a->loop, a->log, a->store, &o, &cbs, a, &a->api);
     if (key) {
         wv_memwipe(key, strlen(key));

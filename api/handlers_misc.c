@@ -101,13 +101,40 @@ static void peers_one(wv_http_req *r, void *user) {
 static void peers_delete(wv_http_req *r, void *user) {
     wv_api *api = user;
     const char *site = wv_http_req_param(r, 0);
-    int err = api->cb.forget_peer ? api->cb.forget_peer(api, site, api->user) : WV_ERR_NOTFOUND;
+    const char *b = wv_http_req_query(r, "block");
+    bool block = b && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
+    if (b && !block && strcmp(b, "false") != 0 && strcmp(b, "0") != 0) {
+        wv_http_reply_error(r, 400, "bad_request", "block", "block must be true or false");
+        return;
+    }
+    int err = api->cb.forget_peer ? api->cb.forget_peer(api, site, block, api->user)
+                                  : WV_ERR_NOTFOUND;
     if (err) {
         wv_http_reply_error(r, 404, "not_found", NULL, "no such peer site");
         return;
     }
     wv_http_reply_json(r, 204, NULL);
     wv_api_publish_event(api, "peers", site, "deleted", NULL);
+}
+
+static void peers_approve(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    const char *site = wv_http_req_param(r, 0);
+    int err = api->cb.approve_peer ? api->cb.approve_peer(api, site, api->user) : WV_ERR_NOTFOUND;
+    if (err) {
+        wv_http_reply_error(r, 404, "not_found", NULL,
+                            "no site %s waits for approval or offers another key", site);
+        return;
+    }
+    json_t *all = peers_of(api), *p, *found = NULL;
+    size_t i;
+    json_array_foreach(all, i, p) {
+        if (strcmp(json_string_value(json_object_get(p, "siteName")), site) == 0)
+            found = json_incref(p);
+    }
+    json_decref(all);
+    wv_http_reply_json(r, 200, found ? found : json_pack("{s:s}", "siteName", site));
+    wv_api_publish_event(api, "peers", site, "approved", NULL);
 }
 
 static void events(wv_http_req *r, void *user) {
@@ -122,6 +149,8 @@ void wv_api_routes_misc(wv_api *api) {
     wv_http_route(api->http, "GET", "/api/v1/peers", 0, peers_list, api);
     wv_http_route(api->http, "GET", "/api/v1/peers/{siteName}", 0, peers_one, api);
     wv_http_route(api->http, "DELETE", "/api/v1/peers/{siteName}", 0, peers_delete, api);
+    wv_http_route(api->http, "POST", "/api/v1/peers/{siteName}/approve", WV_ROUTE_RAWBODY,
+                  peers_approve, api);
     wv_http_route(api->http, "GET", "/api/v1/events", 0, events, api);
 }
 

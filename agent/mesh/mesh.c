@@ -22,10 +22,11 @@ static int identity_sig(wv_mesh *m, json_t *site, uint8_t sig[32]) {
         return WV_ERR_NOTFOUND;
     wv_store_get_mqtt_password(m->store, &pw);
     json_t *mc = json_object_get(site, "messageChannel");
-    json_t *v = json_pack("{s:O, s:O?, s:O?, s:O?, s:O?}", "site", json_object_get(site, "siteName"),
-                          "topic", json_object_get(mc, "topic"), "brokers",
-                          json_object_get(mc, "brokers"), "username",
-                          json_object_get(mc, "username"), "caFile", json_object_get(mc, "caFile"));
+    json_t *v = json_pack("{s:O, s:O?, s:O?, s:O?, s:O?, s:O?}", "site",
+                          json_object_get(site, "siteName"), "topic", json_object_get(mc, "topic"),
+                          "brokers", json_object_get(mc, "brokers"), "username",
+                          json_object_get(mc, "username"), "caFile", json_object_get(mc, "caFile"),
+                          "membership", json_object_get(site, "membership"));
     char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(v);
     gnutls_hash_hd_t h;

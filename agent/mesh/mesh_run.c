@@ -96,6 +96,29 @@ static void on_peer(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev, vo
     event(m, "peers", p->name);
 }
 
+/* Pins are persisted as they are made, so a restart stays strict. */
+static void on_pin(wv_discovery *d, const wv_pin *p, enum wv_pin_event ev, void *user) {
+    wv_mesh *m = user;
+    if (ev != WV_PIN_CONFLICT &&
+        wv_store_pin_put(m->store, p->site, p->key, p->state == WV_PIN_PENDING) != 0)
+        WV_WARN(m->log, SUB, "cannot save the pinned identity of %s", p->site);
+    if (ev == WV_PIN_CONFLICT)
+        m->pin_conflict_sites++;
+    event(m, "peers", p->site);
+}
+
+static void load_pin(const char *name, const char *key, bool pending, void *arg) {
+    wv_mesh *m = arg;
+    if (wv_discovery_pin_load(m->disco, name, key, pending) != 0)
+        WV_WARN(m->log, SUB, "stored pin of %s not usable", name);
+}
+
+static void load_block(const char *key, const char *site, void *arg) {
+    wv_mesh *m = arg;
+    if (wv_discovery_block_key(m->disco, key) != 0)
+        WV_WARN(m->log, SUB, "stored blocked key of %s not usable", site);
+}
+
 static void on_broker(wv_discovery *d, bool connected, void *user) {
     wv_mesh *m = user;
     event(m, "broker", connected ? "connected" : "disconnected");
@@ -294,9 +317,12 @@ void wv_mesh__start_runtime(wv_mesh *m) {
         return;
     const char *brokers[WV_MQTT_MAX_BROKERS];
     char *password = NULL;
-    wv_discovery_options dopt = {.site = m->site, .keys = &m->keys};
+    wv_discovery_options dopt = {.site = m->site, .keys = &m->keys, .id = m->id};
+    const char *membership = json_string_value(json_object_get(site, "membership"));
+    dopt.approve = membership && strcmp(membership, "approve") == 0;
     dopt.topic = json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
-    struct wv_discovery_callbacks dc = {.local = local_body, .peer = on_peer, .state = on_broker};
+    struct wv_discovery_callbacks dc = {
+        .local = local_body, .peer = on_peer, .state = on_broker, .pin = on_pin};
     if (mqtt_options(m, site, &dopt.mqtt, brokers, &password) != 0 ||
         wv_discovery_new(m->loop, m->log, &dopt, &dc, m, &m->disco) != 0) {
         WV_ERROR(m->log, SUB, "cannot set up the message channel (check the brokers and topic)");
@@ -308,6 +334,10 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     }
     json_decref(site);
     if (m->disco) {
+        /* Pins and blocked keys first: a stored announcement under a key no
+         * longer pinned is not seeded. */
+        wv_store_pins(m->store, load_pin, m);
+        wv_store_blocked_keys(m->store, load_block, m);
         wv_mesh__seed_known_sites(m);
         free(m->announced);
         m->announced = NULL;

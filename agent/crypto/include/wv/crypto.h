@@ -48,6 +48,24 @@ void wv_identity_free(wv_identity *id);
  * agent uses it for QUIC stateless-reset tokens. 0 or WV_ERR_CRYPTO. */
 int wv_identity_derive_secret(const wv_identity *id, const char *label, uint8_t out[32]);
 
+/* Signing with the identity key (Ed25519): what a site says about itself
+ * on the message channel is signed with it, and peers pin its public key
+ * (docs/message-channel.md). */
+#define WV_PUBKEY_LEN 32
+#define WV_PUBKEY_HEX_LEN 64
+#define WV_SIG_LEN 64
+#define WV_SIG_HEX_LEN 128
+/* The raw 32-byte Ed25519 public key. 0 or WV_ERR_CRYPTO. */
+int wv_identity_public_key(const wv_identity *id, uint8_t out[WV_PUBKEY_LEN]);
+/* Signs len bytes. 0 or WV_ERR_CRYPTO. */
+int wv_identity_sign(const wv_identity *id, const void *data, size_t len, uint8_t sig[WV_SIG_LEN]);
+/* Verifies an Ed25519 signature by pub over data. 0, or WV_ERR_AUTH for a
+ * wrong signature or an invalid key. */
+int wv_ed25519_verify(const uint8_t pub[WV_PUBKEY_LEN], const void *data, size_t len,
+                      const uint8_t sig[WV_SIG_LEN]);
+/* Hex (either case) of exactly n bytes into out. 0 or WV_ERR_INVAL. */
+int wv_unhex(const char *hex, uint8_t *out, size_t n);
+
 /* Lower-case hex form of a fingerprint; out gets 65 bytes including NUL. */
 void wv_fingerprint_to_hex(const uint8_t fp[WV_FINGERPRINT_LEN],
                            char out[WV_FINGERPRINT_HEX_LEN + 1]);

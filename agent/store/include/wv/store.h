@@ -114,6 +114,18 @@ int wv_store_known_sites(wv_store *st, void (*fn)(const char *name, const char *
 int wv_store_known_site_delete(wv_store *st, const char *name);
 int wv_store_known_sites_clear(wv_store *st);
 
+/* Pinned identity keys of peer sites (hex Ed25519 keys; schema/003_pins.sql)
+ * and blocked keys. Runtime state: the revision does not move. Each call
+ * is one statement; 0 or WV_ERR_DB (pins: the number listed). */
+int wv_store_pin_put(wv_store *st, const char *name, const char *key, bool pending);
+int wv_store_pins(wv_store *st,
+                  void (*fn)(const char *name, const char *key, bool pending, void *arg),
+                  void *arg);
+int wv_store_pin_delete(wv_store *st, const char *name); /* 0 or WV_ERR_NOTFOUND */
+int wv_store_key_block(wv_store *st, const char *key, const char *site);
+int wv_store_blocked_keys(wv_store *st, void (*fn)(const char *key, const char *site, void *arg),
+                          void *arg);
+
 /* --- Probes -------------------------------------------------------------------- */
 /* 0 when the database answers a query (readiness), else WV_ERR_DB. */
 int wv_store_ping(wv_store *st);
