@@ -284,6 +284,9 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        (double)ts.refused_unproven);
         wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
                        "limit=\"per-peer\"", (double)ts.refused_peer_limit);
+        wv_metrics_add(out, "wovenet_channels_quarantined_total", WV_COUNTER,
+                       "Inbound channels held until their name's signed announcement arrived.",
+                       NULL, (double)ts.quarantined);
         wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
                        "Streams a peer opened before proving membership (reset).", NULL,
                        (double)ts.streams_refused);

@@ -169,11 +169,14 @@ static void chan_up(wv_tunnels *t, struct chan *c) {
     chan_set_state(t, c, CH_UP);
 }
 
-/* The server has verified the client: attach the channel to its peer. */
+/* The server has verified the client: attach the channel to its peer.
+ * WV_ERR_AGAIN: no certificate is pinned for that name yet (quarantine). */
 static int server_accept_proof(wv_tunnels *t, struct chan *c, const char *site) {
     if (strcmp(site, t->site) == 0)
         return WV_ERR_AUTH; /* our own name: a reflected or confused peer */
-    struct tpeer *p = wv_tunnel__peer_get(t, site);
+    struct tpeer *p = wv_tunnel__peer_find(t, site);
+    if (!p || !p->has_fp)
+        return WV_ERR_AGAIN;
     const uint8_t *fp = wv_quic_conn_peer_fingerprint(c->conn);
     /* A peer we know must present the certificate it announces. */
     if (p->has_fp && (!fp || memcmp(fp, p->fp, WV_FINGERPRINT_LEN) != 0))
@@ -188,9 +191,13 @@ static int server_accept_proof(wv_tunnels *t, struct chan *c, const char *site) 
 }
 
 /* Feeds control-stream bytes through the exchange. */
+static void accept_verified(wv_tunnels *t, struct chan *c, const char *site);
+
 static void ctl_input(wv_tunnels *t, struct chan *c) {
     if (!wv_quic_conn_handshake_done(c->conn))
         return; /* verified once the handshake completes */
+    if (c->state == CH_CLOSING || c->quarantined)
+        return; /* a closing channel may have lost its peer (c->peer NULL) */
     if (!c->peer_proven) {
         uint8_t exp[32];
         char site[256];
@@ -224,25 +231,8 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
             chan_up(t, c);
             return;
         }
-        int a = server_accept_proof(t, c, site);
-        if (a == WV_ERR_LIMIT) {
-            t->stats.refused_peer_limit++;
-            WV_WARN(t->log, SUB, "channel %llu: refused: %s already has %u inbound channels",
-                    (unsigned long long)c->id, site, t->max_channels_per_peer);
-            wv_tunnel__chan_close(t, c, WV_APPERR_LIMIT, "channel limit of the peer");
-            return;
-        }
-        if (a != 0) {
-            chan_fail_proof(t, c, a == WV_ERR_CRYPTO ? "certificate differs from the announced one"
-                                                     : "peer claims our own name");
-            return;
-        }
-        c->peer_proven = true;
-        if (send_proof(t, c) != 0) {
-            chan_fail_proof(t, c, "cannot send our proof");
-            return;
-        }
-        wv_tunnel__chan_event(t, c);
+        accept_verified(t, c, site);
+        return;
     }
     if (!c->outbound && c->state == CH_PROVING && c->rxlen >= 1) {
         if (c->rx[0] != 0x01) {
@@ -251,6 +241,53 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
         }
         c->rxlen = 0;
         chan_up(t, c);
+    }
+}
+
+/* The client's proof is verified: attach, quarantine or refuse. */
+static void accept_verified(wv_tunnels *t, struct chan *c, const char *site) {
+    int a = server_accept_proof(t, c, site);
+    if (a == WV_ERR_AGAIN) {
+        if (!c->quarantined) {
+            t->stats.quarantined++;
+            WV_INFO(t->log, SUB, "channel %llu: quarantined: no verified announcement of %s yet",
+                    (unsigned long long)c->id, site);
+        }
+        c->quarantined = true;
+        snprintf(c->claimed, sizeof c->claimed, "%s", site);
+        return;
+    }
+    c->quarantined = false;
+    if (a == WV_ERR_LIMIT) {
+        t->stats.refused_peer_limit++;
+        WV_WARN(t->log, SUB, "channel %llu: refused: %s already has %u inbound channels",
+                (unsigned long long)c->id, site, t->max_channels_per_peer);
+        wv_tunnel__chan_close(t, c, WV_APPERR_LIMIT, "channel limit of the peer");
+        return;
+    }
+    if (a != 0) {
+        chan_fail_proof(t, c, a == WV_ERR_CRYPTO ? "certificate differs from the announced one"
+                                                 : "peer claims our own name");
+        return;
+    }
+    c->peer_proven = true;
+    if (send_proof(t, c) != 0) {
+        chan_fail_proof(t, c, "cannot send our proof");
+        return;
+    }
+    wv_tunnel__chan_event(t, c);
+    if (c->state == CH_PROVING && c->rxlen >= 1)
+        ctl_input(t, c); /* the acknowledgement may already be here */
+}
+
+void wv_tunnel__release_quarantined(wv_tunnels *t, struct tpeer *p) {
+    for (struct chan *c = t->chans, *next; c; c = next) {
+        next = c->next;
+        if (c->quarantined && c->state != CH_CLOSING && strcmp(c->claimed, p->name) == 0) {
+            WV_INFO(t->log, SUB, "channel %llu: %s is announced now: checking its certificate",
+                    (unsigned long long)c->id, p->name);
+            accept_verified(t, c, p->name);
+        }
     }
 }
 
@@ -464,7 +501,10 @@ static void on_tick(uv_timer_t *h) {
         next = c->next;
         if (c->state == CH_UP || c->state == CH_CLOSING)
             continue;
-        if (now >= c->deadline)
+        if (now >= c->deadline && c->quarantined)
+            wv_tunnel__chan_close(t, c, WV_APPERR_UNPROVEN,
+                                  "quarantined: no verified announcement of that name in time");
+        else if (now >= c->deadline)
             chan_fail_proof(t, c, "no valid proof in time");
         else
             pending = true;

@@ -245,8 +245,11 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
         WV_INFO(t->log, SUB, "site %s has a new certificate: re-dialing", site);
         close_peer_chans(t, p, "peer certificate changed");
     }
+    bool first = !p->has_fp;
     memcpy(p->fp, fp, WV_FINGERPRINT_LEN);
     p->has_fp = true;
+    if (first)
+        wv_tunnel__release_quarantined(t, p);
     for (size_t i = 0; i < p->nsocks; i++)
         p->socks[i]->present = false;
     for (size_t i = 0; i < n; i++) {

@@ -157,6 +157,7 @@ struct wv_tunnels_stats {
     uint64_t refused_unproven;   /* inbound connections over max_unproven */
     uint64_t refused_peer_limit; /* proven channels over max_channels_per_peer */
     uint64_t streams_refused;    /* streams a peer opened before its proof */
+    uint64_t quarantined;        /* inbound channels held for want of an announcement */
 };
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */
