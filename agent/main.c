@@ -138,6 +138,8 @@ int main(int argc, char **argv) {
         return wv_cli_export(&cli);
     case WV_CLI_TOKEN_CREATE:
         return wv_cli_token_create(&cli);
+    case WV_CLI_KEY_GENERATE:
+        return wv_cli_key_generate(&cli);
     case WV_CLI_STATUS:
         return wv_cli_status(&cli);
     case WV_CLI_APPLY:

@@ -20,6 +20,7 @@ static const char usage_main[] =
     "                          print the stored desired state (no secrets)\n"
     "  token create [--db FILE] --name NAME\n"
     "                          create an API token and print it once\n"
+    "  key generate            print a strong random network key\n"
     "  status [--api URL] [--token T] [--json]\n"
     "                          peers, channels and apps of a running site\n"
     "  apply -f FILE [--dry-run] [--api URL] [--token T]\n"
@@ -31,6 +32,14 @@ static const char usage_main[] =
     "\n"
     "--db defaults to wovenet.db in the working directory.\n"
     "Exit status: 0 success, 1 invalid config or runtime error, 2 usage error.\n";
+
+static const char usage_key[] =
+    "usage: wovenet key generate\n"
+    "\n"
+    "Prints a strong random network key (33 random bytes, base64url) to put in\n"
+    "crypto.key on every site of the network. Network keys must have at least\n"
+    "16 characters, 8 of them different, from at least 3 of: lower-case, upper-case,\n"
+    "digits, other characters (or be a passphrase of 24+ characters, 10 different).\n";
 
 static const char usage_run[] =
     "usage: wovenet run [--config FILE] [--db FILE] [--api ADDR:PORT]\n"
@@ -261,6 +270,12 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
         parse_cmd(sub_argc - 1, sub_argv + 1, out, usage_token, ":d:n:h", o, 0);
         if (out->cmd == WV_CLI_TOKEN_CREATE && !out->name)
             usage_error(out, usage_token, "%s", "token create: missing --name NAME");
+    } else if (strcmp(cmd, "key") == 0) {
+        if (sub_argc >= 2 && (strcmp(sub_argv[1], "--help") == 0 || strcmp(sub_argv[1], "-h") == 0))
+            return help(out, usage_key);
+        if (sub_argc != 2 || strcmp(sub_argv[1], "generate") != 0)
+            return usage_error(out, usage_key, "%s", "key: expected `key generate`");
+        out->cmd = WV_CLI_KEY_GENERATE;
     } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "apply") == 0) {
         static const struct option so[] = {{"api", required_argument, NULL, 'a'},
                                            {"token", required_argument, NULL, 't'},

@@ -3,6 +3,7 @@
  * key, so an unknown key is refused with its full YAML path. */
 #include "wv/config.h"
 #include "wv/base.h"
+#include "wv/crypto.h"
 #include "config_int.h"
 
 #include <errno.h>
@@ -618,22 +619,11 @@ static void derive_names(json_t *arr, char *(*base_fn)(json_t *)) {
 }
 
 char *wv_config_derive_topic(const char *network_key) {
-    static const char prefix[] = "wovenet-topic"; /* followed by its NUL */
-    size_t klen = strlen(network_key);
-    size_t n = sizeof(prefix) + klen;
-    unsigned char *buf = wv_malloc(n);
-    memcpy(buf, prefix, sizeof(prefix));
-    memcpy(buf + sizeof(prefix), network_key, klen);
-    unsigned char digest[32];
-    int rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, digest);
-    wv_memwipe(buf, n);
-    free(buf);
-    if (rc < 0)
+    char *out = wv_malloc(WV_DEFAULT_TOPIC_LEN + 1);
+    if (wv_keys_default_topic(network_key, strlen(network_key), out) != 0) {
+        free(out);
         return NULL;
-    char *out = wv_malloc(8 + 32 + 1);
-    memcpy(out, "wovenet/", 8);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 8 + 2 * i, 3, "%02x", digest[i]);
+    }
     return out;
 }
 

@@ -284,6 +284,16 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        (double)ts.refused_unproven);
         wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
                        "limit=\"per-peer\"", (double)ts.refused_peer_limit);
+        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
+                       "limit=\"unproven-per-source\"", (double)ts.refused_unproven_source);
+        wv_metrics_add(out, "wovenet_quic_retries_sent_total", WV_COUNTER,
+                       "QUIC Retry packets sent to validate a client's address (handshake flood "
+                       "defence).", NULL, (double)ts.retries_sent);
+        wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER,
+                       "QUIC Initials dropped by the handshake guard, by reason.",
+                       "reason=\"bad-token\"", (double)ts.bad_tokens);
+        wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER, NULL,
+                       "reason=\"per-source\"", (double)ts.handshakes_refused_source);
         wv_metrics_add(out, "wovenet_channels_quarantined_total", WV_COUNTER,
                        "Inbound channels held until their name's signed announcement arrived.",
                        NULL, (double)ts.quarantined);

@@ -375,6 +375,28 @@ static int secret(json_t *o, const char *p, const char *k, const char *marker, s
     return wv_model__str(o, p, k, NULL, min, 255, &s, err);
 }
 
+const char *wv_network_key_weak(const char *key) {
+    size_t n = key ? strlen(key) : 0;
+    bool seen[256] = {false};
+    unsigned distinct = 0, lower = 0, upper = 0, digit = 0, other = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)key[i];
+        distinct += !seen[c];
+        seen[c] = true;
+        lower |= islower(c) != 0;
+        upper |= isupper(c) != 0;
+        digit |= isdigit(c) != 0;
+        other |= !isalnum(c);
+    }
+    if (n > 255)
+        return "the network key must be at most 255 bytes";
+    if (n >= 16 && distinct >= 8 && lower + upper + digit + other >= 3)
+        return NULL;
+    if (n >= 24 && distinct >= 10)
+        return NULL;
+    return WV_NETWORK_KEY_RULE;
+}
+
 static int validate_channel(json_t *mc, const char *p, wv_verr *err) {
     static const char *const keys[] = {"protocol", "brokers",     "topic",  "username",
                                        "password", "passwordSet", "caFile", NULL};
@@ -553,6 +575,10 @@ static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_v
     if (wv_model__obj(site, p, "restfulApi", true, &api, err) < 0 ||
         validate_api(api, cp, want_secrets, err) < 0)
         return WV_ERR_INVAL;
+    const char *key = json_string_value(json_object_get(site, "networkKey"));
+    const char *weak = key ? wv_network_key_weak(key) : NULL;
+    if (weak)
+        return wv_model__fail(err, p, "networkKey", "%s", weak);
     json_object_del(site, "status");
     return 0;
 }

@@ -250,7 +250,7 @@ static const ngtcp2_cc_algo cc_algos[] = {NGTCP2_CC_ALGO_CUBIC, NGTCP2_CC_ALGO_R
                                           NGTCP2_CC_ALGO_BBR, NGTCP2_CC_ALGO_BBR2};
 
 int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
-              const ngtcp2_pkt_hd *hd, wv_quic_conn **out) {
+              const ngtcp2_pkt_hd *hd, const ngtcp2_cid *retry_odcid, wv_quic_conn **out) {
     const wv_quic_config *cfg = &ep->cfg;
     wv_quic_conn *c = wv_calloc(1, sizeof(*c));
     ngtcp2_callbacks cbs;
@@ -312,6 +312,13 @@ int qconn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
     if (server) {
         cbs.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
         p.original_dcid = hd->dcid;
+        if (retry_odcid) {
+            /* After our Retry: the client's first DCID is in the token, and
+             * the DCID it uses now is the SCID our Retry carried. */
+            p.original_dcid = *retry_odcid;
+            p.retry_scid = hd->dcid;
+            p.retry_scid_present = 1;
+        }
         p.stateless_reset_token_present = 1;
         if (ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token, ep->reset_secret,
                                                          sizeof(ep->reset_secret), &scid) != 0)

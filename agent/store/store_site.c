@@ -20,23 +20,16 @@ static void free_secret(char *s) {
     }
 }
 
-/* "wovenet/" + 32 hex chars of SHA-256("wovenet-topic\0" + key): the same
- * derivation as wv_config_derive_topic() (docs/CANONICAL.md), so a topic
- * left empty is the same whether import or the API filled it; store_test
- * pins the value. Kept here so the store does not depend on the importer. */
+/* wv_keys_default_topic(): the same derivation as wv_config_derive_topic()
+ * (docs/CANONICAL.md), so a topic left empty is the same whether import or
+ * the API filled it; store_test pins the value. It is slow (PBKDF2) and
+ * runs only when a write leaves the topic empty with a key set. */
 static char *derive_topic(const char *key) {
-    static const char label[] = "wovenet-topic"; /* sizeof includes the NUL */
-    size_t kl = strlen(key), n = sizeof(label) + kl;
-    unsigned char *buf = wv_malloc(n), md[32];
-    memcpy(buf, label, sizeof(label));
-    memcpy(buf + sizeof(label), key, kl);
-    gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, md);
-    wv_memwipe(buf, n);
-    free(buf);
-    char *out = wv_malloc(8 + 32 + 1);
-    memcpy(out, "wovenet/", 8);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 8 + 2 * i, 3, "%02x", md[i]);
+    char *out = wv_malloc(WV_DEFAULT_TOPIC_LEN + 1);
+    if (wv_keys_default_topic(key, strlen(key), out) != 0) {
+        free(out);
+        return NULL;
+    }
     return out;
 }
 
@@ -181,6 +174,10 @@ int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run
         pw = wv_strdup(old.mqtt_password ? old.mqtt_password : "");
     if (json_string_length(json_object_get(mc, "topic")) == 0) {
         char *topic = derive_topic(key);
+        if (!topic) {
+            rc = WV_ERR_CRYPTO;
+            goto out;
+        }
         json_object_set_new(mc, "topic", json_string(topic));
         free(topic);
     }

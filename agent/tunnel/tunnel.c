@@ -297,17 +297,43 @@ static struct chan *chan_of(wv_quic_conn *conn) {
     return wv_quic_conn_get_user(conn);
 }
 
+/* IPv4: one address; IPv6: one /64 (what one host or subscriber holds). */
+static bool same_source(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, 8) == 0;
+}
+
 static void on_accept(wv_quic_endpoint *qep, wv_quic_conn *conn, void *user) {
     struct tep *ep = user;
     wv_tunnels *t = ep->t;
-    unsigned unproven = 0;
-    for (struct chan *o = t->chans; o; o = o->next)
-        unproven += !o->outbound && !o->peer_proven && o->state != CH_CLOSING;
+    unsigned unproven = 0, from_source = 0;
+    wv_quic_conn_stats me;
+    wv_quic_conn_stats_get(conn, &me);
+    for (struct chan *o = t->chans; o; o = o->next) {
+        if (o->outbound || o->peer_proven || o->state == CH_CLOSING)
+            continue;
+        unproven++;
+        wv_quic_conn_stats st;
+        wv_quic_conn_stats_get(o->conn, &st);
+        from_source += same_source(&st.remote, &me.remote);
+    }
     struct chan *c = chan_new(t, ep, conn, false);
     WV_DEBUG(t->log, SUB, "channel %llu: inbound connection on socket %s",
              (unsigned long long)c->id, ep->name ? ep->name : "(dial)");
     wv_tunnel__chan_event(t, c);
-    if (unproven >= t->max_unproven) {
+    if (from_source >= t->max_unproven_per_source) {
+        /* One source (a host, a /64) cannot fill the unproven slots. */
+        if (t->stats.refused_unproven_source++ % 100 == 0)
+            WV_WARN(t->log, SUB, "refusing inbound connections from one source: %u not yet "
+                    "proven from it (%llu refused)", t->max_unproven_per_source,
+                    (unsigned long long)t->stats.refused_unproven_source);
+        wv_tunnel__chan_close(t, c, WV_APPERR_LIMIT, "too many unproven channels from its source");
+    } else if (unproven >= t->max_unproven) {
         /* A flood of handshakes: log the first refusal and then every 100th. */
         if (t->stats.refused_unproven++ % 100 == 0)
             WV_WARN(t->log, SUB, "refusing inbound connections: %u not yet proven (%llu refused)",
@@ -550,6 +576,7 @@ int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options
     t->id = opts->id;
     t->quic = opts->quic;
     t->max_unproven = opts->max_unproven ? opts->max_unproven : 64;
+    t->max_unproven_per_source = opts->max_unproven_per_source ? opts->max_unproven_per_source : 8;
     t->max_channels_per_peer = opts->max_channels_per_peer ? opts->max_channels_per_peer : 16;
     if (cbs)
         t->cbs = *cbs;
@@ -621,6 +648,15 @@ struct wv_stream_opener wv_tunnels_opener(wv_tunnels *t) {
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
     *out = t->stats;
     out->channels_up = 0;
+    for (struct tep *ep = t->eps; ep; ep = ep->next) {
+        if (!ep->qep || !ep->name)
+            continue;
+        wv_quic_guard_stats g;
+        wv_quic_endpoint_guard_stats(ep->qep, &g);
+        out->retries_sent += g.retries_sent;
+        out->bad_tokens += g.bad_tokens;
+        out->handshakes_refused_source += g.source_refused;
+    }
     for (struct chan *c = t->chans; c; c = c->next)
         if (c->state == CH_UP)
             out->channels_up++;

@@ -79,7 +79,7 @@ struct wv_tunnels {
     uint8_t auth_key[32];
     const wv_identity *id;
     wv_quic_config quic;
-    unsigned max_unproven, max_channels_per_peer;
+    unsigned max_unproven, max_channels_per_peer, max_unproven_per_source;
     struct wv_tunnels_callbacks cbs;
     void *user;
     uv_timer_t tick;

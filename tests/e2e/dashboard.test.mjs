@@ -347,7 +347,7 @@ async function main() {
       await form.locator('[data-testid=settings-submit]').click();
       await form.locator('[data-testid=field-error-networkKey]').waitFor({ state: 'visible' });
       assert((await apiGet(p, fresh.url, '/site')).status === 404, 'nothing stored after the error');
-      await form.locator('[data-testid=input-networkKey]').fill('a-long-enough-key');
+      await form.locator('[data-testid=input-networkKey]').fill('a-long-enough-Key-42');
       await form.locator('[data-testid=settings-submit]').click();
       await p.waitForFunction(() => document.querySelector('[data-testid=site-name]').textContent === 'first');
       assert(await form.locator('[data-testid=input-networkKey]').inputValue() === '', 'the key input is cleared after saving');

@@ -66,7 +66,7 @@ remoteApps:
 
 NEWER = """siteName: branch-7
 crypto:
-  key: "correct horse battery"
+  key: "correct horse battery staple"
 logger: {level: info, file: "", format: text}
 messageChannel:
   protocol: mqtt

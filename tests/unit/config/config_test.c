@@ -69,7 +69,7 @@ static const char seed_local[] = "siteName: local\n"
 /* The newer upstream format with its whole feature set. */
 static const char newer[] = "siteName: branch-7\n"
                             "crypto:\n"
-                            "  key: \"correct horse battery\"\n"
+                            "  key: \"correct horse battery staple\"\n"
                             "logger: {level: info, file: /tmp/wv.log, format: text}\n"
                             "messageChannel:\n"
                             "  protocol: mqtt\n"
@@ -216,13 +216,13 @@ static void seed_local_imports(void **state) {
 
 static void newer_format_imports(void **state) {
     json_t *d = parse_ok(newer);
-    assert_string_equal(sget(d, "site/networkKey"), "correct horse battery");
+    assert_string_equal(sget(d, "site/networkKey"), "correct horse battery staple");
     assert_string_equal(sget(d, "site/logger/level"), "info");
     assert_string_equal(sget(d, "site/messageChannel/brokers/0"), "mqtts://broker.example:8883");
     assert_string_equal(sget(d, "site/messageChannel/brokers/1"), "mqtt://198.51.100.7:1883");
     assert_string_equal(sget(d, "site/messageChannel/password"), "mqtt-pass-1");
     /* empty topic: derived from the key, which it does not contain */
-    char *t = wv_config_derive_topic("correct horse battery");
+    char *t = wv_config_derive_topic("correct horse battery staple");
     assert_string_equal(sget(d, "site/messageChannel/topic"), t);
     free(t);
     assert_string_equal(sget(d, "tunnelSockets/0/name"), "dedicated-address-40001");
@@ -352,7 +352,7 @@ static void derived_names_are_stable_and_unique(void **state) {
     assert_null(strstr(t1, "aA6wBHTYd"));
     /* Pinned (the store derives the same value; see store_test). */
     char *pinned = wv_config_derive_topic("aA6wBHTYd%#dOPr8-secret");
-    assert_string_equal(pinned, "wovenet/40344293cc275a83d73c02ef71b5c537");
+    assert_string_equal(pinned, "wovenet/500f805a92f041a587d72c467217794b");
     free(pinned);
     free(t1);
     free(t2);
@@ -450,7 +450,7 @@ static void imports_validate(void **state) {
             fail_msg("config %zu: %s: %s", i, err.field, err.message);
         wv_config_doc_free(d);
     }
-    json_t *d = parse_ok("siteName: x\ncrypto: {key: abcdefghij}\n"
+    json_t *d = parse_ok("siteName: x\ncrypto: {key: Abcdefghij-12345}\n"
                          "messageChannel: {mqtt: {brokerServer: mqtt://127.0.0.1:1883}}\n"
                          "tunnel:\n  localSockets:\n  - mode: bogus\n");
     wv_verr err;
@@ -461,7 +461,7 @@ static void imports_validate(void **state) {
     assert_non_null(strstr(err.message, "\"bogus\""));
     wv_config_doc_free(d);
 
-    d = parse_ok("siteName: x\ncrypto: {key: abcdefghij}\n"
+    d = parse_ok("siteName: x\ncrypto: {key: Abcdefghij-12345}\n"
                  "messageChannel: {mqtt: {brokerServer: mqtt://127.0.0.1:1883}}\n"
                  "remoteApps:\n- {siteName: s, appName: a, localSocket: tcp:127.0.0.1:99,"
                  " maxConnections: 0}\n");

@@ -19,6 +19,7 @@ enum wv_cli_cmd {
     WV_CLI_IMPORT,
     WV_CLI_EXPORT,
     WV_CLI_TOKEN_CREATE,
+    WV_CLI_KEY_GENERATE, /* key generate: a strong random network key on stdout */
     WV_CLI_STATUS, /* status [--api URL] [--token T] [--json] */
     WV_CLI_APPLY,  /* apply -f FILE [--dry-run] [--api URL] [--token T] */
 };
@@ -48,6 +49,9 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out);
 int wv_cli_import(const struct wv_cli *cli);
 int wv_cli_export(const struct wv_cli *cli);
 int wv_cli_token_create(const struct wv_cli *cli);
+/* Prints a random network key (33 random bytes, base64url: 44 characters)
+ * that passes the network-key rule. 0 or 1 (no randomness). */
+int wv_cli_key_generate(const struct wv_cli *cli);
 
 /* The API clients (cli_status.c, cli_apply.c), over HTTP with libcurl.
  * status: peers, channels and apps as a table (or the raw JSON with --json);

@@ -124,6 +124,20 @@ int wv_keys_expand(const uint8_t master[WV_KEY_LEN], wv_keys *out);
 int wv_keys_derive(const void *network_key, size_t keylen, const char *topic, unsigned iterations,
                    wv_keys *out);
 
+/* The default topic of a network key, for a site configured without one:
+ *
+ *   "wovenet/" + hex(HMAC-SHA256(PBKDF2-HMAC-SHA256(key, SHA-256("wovenet-topic-salt"),
+ *                                                   WV_KDF_ITERATIONS, 32),
+ *                                "wovenet/1 default topic"))[0..32)
+ *
+ * The topic is seen by the broker, so it comes from the slow KDF: testing a
+ * guessed key against it costs a full PBKDF2 (unlike a plain hash). Slow
+ * (about as slow as wv_keys_derive); deterministic. out gets 41 bytes.
+ * 0, WV_ERR_INVAL (empty key) or WV_ERR_CRYPTO. */
+#define WV_DEFAULT_TOPIC_LEN (8 + 32)
+int wv_keys_default_topic(const void *network_key, size_t keylen,
+                          char out[WV_DEFAULT_TOPIC_LEN + 1]);
+
 /* Zeroes all subkeys (call when done with them). */
 void wv_keys_wipe(wv_keys *k);
 

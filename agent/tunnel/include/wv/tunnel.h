@@ -111,6 +111,10 @@ struct wv_tunnels_options {
      * quic.max_streams_bidi (QUIC flow control: a peer cannot exceed it). */
     unsigned max_unproven;          /* inbound channels not yet proven, at once; 64 */
     unsigned max_channels_per_peer; /* inbound channels of one proven peer, at once; 16 */
+    /* inbound channels not yet proven from one source (IPv4 address, IPv6
+     * /64), at once; 8. With QUIC address validation (Retry, see
+     * wv_quic_config.retry_threshold) a flood cannot spoof its source. */
+    unsigned max_unproven_per_source;
 };
 
 int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options *opts,
@@ -158,6 +162,8 @@ struct wv_tunnels_stats {
     uint64_t refused_peer_limit; /* proven channels over max_channels_per_peer */
     uint64_t streams_refused;    /* streams a peer opened before its proof */
     uint64_t quarantined;        /* inbound channels held for want of an announcement */
+    uint64_t refused_unproven_source; /* inbound connections over max_unproven_per_source */
+    uint64_t retries_sent, bad_tokens, handshakes_refused_source; /* QUIC guard, all sockets */
 };
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */
