@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 struct run_ctx {
@@ -97,6 +98,13 @@ static int run(const struct wv_cli *cli) {
     /* A local client that resets its connection must cost an EPIPE on the
      * next write, not the process. */
     signal(SIGPIPE, SIG_IGN);
+    /* Use every descriptor we may (the soft limit is often 1024 while the
+     * hard one is far higher); the mesh keeps app connections below it. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     uv_loop_init(&loop);
     struct run_ctx ctx = {0};
     struct wv_agent_opts opts = {.api_listen = cli->api};

@@ -401,8 +401,10 @@ static int do_exposed(struct walk *w, const char *path, const struct ynode *m, j
                 rc = put(w, app, "appSocket", rd_string, path, key, v);
         } else if (IS("mode")) {
             rc = put(w, app, key, rd_string, path, key, v);
-        } else if (IS("portRange") || IS("addressRange")) {
+        } else if (IS("portRange") || IS("addressRange") || IS("allowedSites")) {
             rc = put(w, app, key, rd_strings, path, key, v);
+        } else if (IS("maxConnections")) { /* ours */
+            rc = put(w, app, key, rd_int, path, key, v);
         } else {
             rc = UNKNOWN(w, path, key);
         }
@@ -496,6 +498,19 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
             if (!rc)
                 rc = do_message_channel(w, sub, v, site);
+        } else if (IS("membership")) { /* ours: open | approve */
+            rc = put(w, site, key, rd_string, "", key, v);
+        } else if (IS("limits")) { /* ours */
+            json_t *lim = child(site, "limits");
+            rc = rd_map(w, "", key, v, sub, sizeof(sub));
+            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
+                const char *k2 = v->keys[j];
+                if (!strcmp(k2, "streamsPerPeer") || !strcmp(k2, "dialPeers") ||
+                    !strcmp(k2, "dialSocketsPerPeer") || !strcmp(k2, "dialsPerSecond"))
+                    rc = put(w, lim, k2, rd_int, sub, k2, v->items[j]);
+                else
+                    rc = UNKNOWN(w, sub, k2);
+            }
         } else if (IS("restfulApi")) {
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
             if (!rc)

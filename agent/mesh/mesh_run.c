@@ -5,6 +5,7 @@
 #include "wv/model.h"
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,8 +257,37 @@ static void announce_if_changed(wv_mesh *m) {
         wv_discovery_announce(m->disco);
 }
 
+/* Descriptors the app connections may use: the process limit less a reserve
+ * for the API, the store, the tunnels' sockets and the broker, so a flood
+ * of connections meets a clean refusal instead of EMFILE everywhere. */
+static uint32_t descriptor_budget(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    uint64_t n = rl.rlim_cur;
+    uint64_t reserve = n > 1024 ? 256 : n / 4;
+    return n > reserve ? (uint32_t)WV_MIN(n - reserve, (uint64_t)UINT32_MAX) : 1;
+}
+
+/* site.limits into the proxy and the tunnels (0: their defaults). */
+static void apply_limits(wv_mesh *m) {
+    json_t *site = NULL;
+    if (wv_store_get_site(m->store, &site) != 0)
+        return;
+    json_t *l = json_object_get(site, "limits");
+#define LIM(k) ((unsigned)json_integer_value(json_object_get(l, k)))
+    if (m->proxy)
+        wv_proxy_set_limits(m->proxy, LIM("streamsPerPeer"), descriptor_budget());
+    if (m->tunnels)
+        wv_tunnels_set_dial_limits(m->tunnels, LIM("dialPeers"), LIM("dialSocketsPerPeer"),
+                                   LIM("dialsPerSecond"));
+#undef LIM
+    json_decref(site);
+}
+
 void wv_mesh__apply_desired(wv_mesh *m) {
     load_desired(m);
+    apply_limits(m);
     apply_sockets(m);
     announce_if_changed(m);
 }
@@ -310,6 +340,7 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     if (wv_detect_new(m->loop, m->log, &dtc, m, &m->detect) != 0)
         WV_ERROR(m->log, SUB, "cannot start public-address detection");
     m->state = M_RUNNING;
+    apply_limits(m);
     apply_sockets(m);
 
     json_t *site = NULL;

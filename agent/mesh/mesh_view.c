@@ -294,6 +294,12 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        "reason=\"bad-token\"", (double)ts.bad_tokens);
         wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER, NULL,
                        "reason=\"per-source\"", (double)ts.handshakes_refused_source);
+        wv_metrics_add(out, "wovenet_dials_deferred_total", WV_COUNTER,
+                       "Dials postponed by limits.dialsPerSecond.", NULL,
+                       (double)ts.dials_deferred);
+        wv_metrics_add(out, "wovenet_dial_sockets_skipped_total", WV_COUNTER,
+                       "Announced sockets not dialed (limits.dialSocketsPerPeer, dialPeers).",
+                       NULL, (double)ts.dial_sockets_skipped);
         wv_metrics_add(out, "wovenet_channels_quarantined_total", WV_COUNTER,
                        "Inbound channels held until their name's signed announcement arrived.",
                        NULL, (double)ts.quarantined);
@@ -324,6 +330,23 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        "Bytes from the tunnel to the exposed app.", l, (double)x->k->bytes_in);
         wv_metrics_add(out, "wovenet_exposed_app_bytes_out_total", WV_COUNTER,
                        "Bytes from the exposed app into the tunnel.", l, (double)x->k->bytes_out);
+        wv_metrics_add(out, "wovenet_exposed_app_connections_refused_total", WV_COUNTER,
+                       "Connections refused per exposed app: maxConnections open already.", l,
+                       (double)x->k->refused_limit);
+    }
+    if (m->proxy) {
+        struct wv_proxy_stats ps;
+        wv_proxy_get_stats(m->proxy, &ps);
+        static const char *const help =
+            "App streams refused by a bound or an access rule, by reason.";
+        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, help,
+                       "reason=\"peer-limit\"", (double)ps.refused_peer_limit);
+        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
+                       "reason=\"app-limit\"", (double)ps.refused_app_limit);
+        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
+                       "reason=\"forbidden\"", (double)ps.refused_forbidden);
+        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
+                       "reason=\"descriptors\"", (double)ps.refused_open_limit);
     }
 }
 

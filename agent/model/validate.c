@@ -289,13 +289,38 @@ static int range_list(json_t *o, const char *p, const char *k, bool ports, wv_ve
     return 0;
 }
 
+/* allowedSites: optional list of site names (absent: every member). */
+static int allowed_sites(json_t *o, const char *p, wv_verr *err) {
+    json_t *arr, *v;
+    size_t i;
+    if (!json_object_get(o, "allowedSites"))
+        return 0;
+    if (wv_model__arr(o, p, "allowedSites", 0, WV_MAX_ALLOWED_SITES, &arr, err) < 0)
+        return WV_ERR_INVAL;
+    json_array_foreach(arr, i, v) {
+        char k[40];
+        snprintf(k, sizeof(k), "allowedSites[%zu]", i);
+        if (!json_is_string(v) || !wv_valid_name(json_string_value(v)))
+            return wv_model__fail(err, p, k, "expected a site name (1..255 of A-Z a-z 0-9 . _ -)");
+    }
+    return 0;
+}
+
 static int validate_exposed(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name",         "mode",   "appSocket", "portRange",
-                                       "addressRange", "status", NULL};
+    static const char *const keys[] = {"name",   "mode",           "appSocket",    "portRange",
+                                       "addressRange", "maxConnections", "allowedSites", "status",
+                                       NULL};
     static const char *const modes[] = {"single", "range", NULL};
     const char *mode;
+    json_int_t max_conns;
     if (wv_model__keys(o, p, keys, err) < 0 || wv_model__name(o, p, "name", err) < 0 ||
         wv_model__enum(o, p, "mode", "single", modes, 0, &mode, err) < 0)
+        return WV_ERR_INVAL;
+    /* Optional and stored only when set, like a remote app's. */
+    if (json_object_get(o, "maxConnections") &&
+        wv_model__int(o, p, "maxConnections", 0, 1, WV_REMOTE_MAX_CONNS_LIMIT, &max_conns, err) < 0)
+        return WV_ERR_INVAL;
+    if (allowed_sites(o, p, err) < 0)
         return WV_ERR_INVAL;
     if (strcmp(mode, "single") == 0) {
         if (app_socket(o, p, "appSocket", true, false, err) < 0 ||
@@ -554,9 +579,34 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
     return 0;
 }
 
+/* site.limits: each optional, stored only when set. */
+static int validate_limits(json_t *site, const char *p, wv_verr *err) {
+    static const char *const keys[] = {"streamsPerPeer", "dialPeers", "dialSocketsPerPeer",
+                                       "dialsPerSecond", NULL};
+    static const json_int_t hi[] = {65536, 4096, 64, 10000};
+    json_t *l = json_object_get(site, "limits");
+    char lp[256];
+    if (!l)
+        return 0;
+    wv_model__join(lp, p, "limits");
+    if (!json_is_object(l))
+        return wv_model__fail(err, p, "limits", "expected an object");
+    if (wv_model__keys(l, lp, keys, err) < 0)
+        return WV_ERR_INVAL;
+    for (size_t i = 0; keys[i]; i++) {
+        json_int_t v;
+        if (json_object_get(l, keys[i]) &&
+            wv_model__int(l, lp, keys[i], 0, 1, hi[i], &v, err) < 0)
+            return WV_ERR_INVAL;
+    }
+    return 0;
+}
+
 static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_verr *err) {
-    static const char *const keys[] = {"siteName", "networkKey", "networkKeySet", "messageChannel",
-                                       "logger",   "restfulApi", "status",        NULL};
+    static const char *const keys[] = {"siteName",   "networkKey", "networkKeySet", "messageChannel",
+                                       "logger",     "restfulApi", "membership",    "limits",
+                                       "status",     NULL};
+    static const char *const memberships[] = {"open", "approve", NULL};
     char cp[256];
     json_t *mc, *lg, *api;
     if (!json_is_object(site))
@@ -574,6 +624,12 @@ static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_v
     wv_model__join(cp, p, "restfulApi");
     if (wv_model__obj(site, p, "restfulApi", true, &api, err) < 0 ||
         validate_api(api, cp, want_secrets, err) < 0)
+        return WV_ERR_INVAL;
+    const char *ms;
+    if (json_object_get(site, "membership") &&
+        wv_model__enum(site, p, "membership", "open", memberships, -1, &ms, err) < 0)
+        return WV_ERR_INVAL;
+    if (validate_limits(site, p, err) < 0)
         return WV_ERR_INVAL;
     const char *key = json_string_value(json_object_get(site, "networkKey"));
     const char *weak = key ? wv_network_key_weak(key) : NULL;

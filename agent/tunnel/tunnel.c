@@ -478,6 +478,22 @@ const wv_quic_callbacks wv_tunnel__quic_callbacks = {
 void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
     if (t->closing || s->chan || !p->has_fp)
         return;
+    /* Dials per second: a token bucket (burst twice the rate), so a table
+     * of thousands of announced sockets is worked through, not all at once. */
+    uint64_t now = uv_now(t->loop);
+    double rate = t->dials_per_second, burst = 2 * rate;
+    t->dial_tokens += (double)(now - t->dial_refill_ms) * rate / 1000.0;
+    if (t->dial_tokens > burst)
+        t->dial_tokens = burst;
+    t->dial_refill_ms = now;
+    if (t->dial_tokens < 1.0) {
+        t->stats.dials_deferred++;
+        s->next_dial = now + 1 + (uint64_t)((1.0 - t->dial_tokens) * 1000.0 / rate) +
+                       wv_tunnel__random() % 50;
+        wv_tunnel__tick_arm(t);
+        return;
+    }
+    t->dial_tokens -= 1.0;
     struct tep *ep = wv_tunnel__endpoint_for(t, &s->addr);
     if (!ep) {
         s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tunnel__random());
@@ -577,6 +593,10 @@ int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options
     t->quic = opts->quic;
     t->max_unproven = opts->max_unproven ? opts->max_unproven : 64;
     t->max_unproven_per_source = opts->max_unproven_per_source ? opts->max_unproven_per_source : 8;
+    wv_tunnels_set_dial_limits(t, opts->max_dial_peers, opts->max_dial_sockets_per_peer,
+                               opts->dials_per_second);
+    t->dial_tokens = 2.0 * t->dials_per_second;
+    t->dial_refill_ms = uv_now(loop);
     t->max_channels_per_peer = opts->max_channels_per_peer ? opts->max_channels_per_peer : 16;
     if (cbs)
         t->cbs = *cbs;

@@ -43,6 +43,7 @@ struct tpeer {
     struct psock **socks; /* pointers: channels point at their psock */
     size_t nsocks;
     bool up;
+    bool warned_socks, warned_peers; /* logged once: sockets / peers beyond the dial limits */
 };
 
 struct chan {
@@ -80,6 +81,9 @@ struct wv_tunnels {
     const wv_identity *id;
     wv_quic_config quic;
     unsigned max_unproven, max_channels_per_peer, max_unproven_per_source;
+    unsigned max_dial_peers, max_dial_sockets_per_peer, dials_per_second;
+    double dial_tokens;      /* dial token bucket */
+    uint64_t dial_refill_ms; /* uv_now() of its last refill */
     struct wv_tunnels_callbacks cbs;
     void *user;
     uv_timer_t tick;

@@ -10,6 +10,10 @@
  *   wv_disco hash --key K --topic T --iterations N --site S
  *   wv_disco open --key K --topic T --iterations N --to FULL_TOPIC   (stdin -> stdout)
  *   wv_disco sign [--pem FILE]     (message JSON on stdin -> signed JSON on stdout)
+ *   wv_disco forge --key K --topic T --iterations N --site PREFIX --count C --sockets S
+ *       C announcements of sites PREFIX0.., each signed by its own fresh identity,
+ *       with S sockets 127.0.0.1:40000.. each; prints "FULL_TOPIC HEXPAYLOAD" lines
+ *       (--unsigned 1: no signatures, as an agent before signed announcements sends)
  *
  * Every message is signed with an Ed25519 identity: --pem FILE loads it
  * (creating the file on first use), else a fresh one per process. The
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 struct app {
@@ -40,6 +45,8 @@ struct app {
     size_t nsocks;
     wv_keys keys;
     const char *pem;
+    int count, nforge_socks;
+    bool unsigned_; /* forge: leave the messages unsigned (what older agents accept) */
     wv_identity *id;
     wv_discovery *d;
     uv_work_t work;
@@ -291,6 +298,12 @@ int main(int argc, char **argv) {
             to = v;
         else if (!strcmp(k, "--pem"))
             a.pem = v;
+        else if (!strcmp(k, "--unsigned"))
+            a.unsigned_ = atoi(v) != 0;
+        else if (!strcmp(k, "--count"))
+            a.count = atoi(v);
+        else if (!strcmp(k, "--sockets"))
+            a.nforge_socks = atoi(v);
         else {
             fprintf(stderr, "unknown option %s\n", k);
             return 2;
@@ -335,6 +348,38 @@ int main(int argc, char **argv) {
             return 1;
         fwrite(pt, 1, len, stdout);
         free(pt);
+        return 0;
+    }
+    if (!strcmp(argv[1], "forge") && a.site && a.count > 0) {
+        for (int i = 0; i < a.count; i++) {
+            wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = 1};
+            snprintf(m.site, sizeof m.site, "%s%d", a.site, i);
+            wv_msg_new_instance(m.instance);
+            m.ts = (int64_t)time(NULL) * 1000;
+            for (int k = 0; k < a.nforge_socks && k < WV_ANNOUNCE_MAX_SOCKETS; k++)
+                wv_msg_add_socket(&m, "127.0.0.1", (uint16_t)(40000 + k), false);
+            memset(m.fingerprint, 'e', WV_FINGERPRINT_HEX_LEN);
+            wv_identity *id = NULL;
+            char seg[WV_SITE_HASH_HEX_LEN + 1];
+            if (wv_identity_generate("forged", &id) != 0 || (!a.unsigned_ && wv_msg_sign(&m, id) != 0) ||
+                wv_keys_site_hash(&a.keys, m.site, seg) != 0)
+                return 1;
+            char *topic = wv_asprintf("%s/a/%s", a.topic, seg);
+            char *json = wv_msg_encode(&m);
+            uint8_t *out;
+            size_t len;
+            if (!json || wv_envelope_seal(a.keys.message, topic, json, strlen(json), &out, &len))
+                return 1;
+            char *hex = wv_malloc(2 * len + 1);
+            wv_hex(out, len, hex);
+            printf("%s %s\n", topic, hex);
+            free(hex);
+            free(out);
+            free(json);
+            free(topic);
+            wv_identity_free(id);
+            wv_msg_dispose(&m);
+        }
         return 0;
     }
     if (!strcmp(argv[1], "seal") && to) {
