@@ -136,7 +136,7 @@ static bool rate_blocked(wv_auth *a, const char *ip, uint64_t *retry_s) {
 
 static void deny(wv_auth *a, wv_http_req *r, bool count, const char *why) {
     if (count) {
-        struct rate_ent *e = rate_find(a, wv_http_req_ip(r), true);
+        struct rate_ent *e = rate_find(a, wv_http_req_client_key(r), true);
         uint64_t now = uv_now(a->loop);
         if (e->start == 0 || now - e->start >= WINDOW_MS) {
             e->start = now ? now : 1;
@@ -301,7 +301,7 @@ bool wv_auth_gate(wv_http_req *r, void *user) {
         return false;
     }
     uint64_t retry;
-    if (rate_blocked(a, wv_http_req_ip(r), &retry)) {
+    if (rate_blocked(a, wv_http_req_client_key(r), &retry)) {
         char s[24];
         snprintf(s, sizeof s, "%llu", (unsigned long long)retry);
         wv_http_add_header(r, "Retry-After", s);

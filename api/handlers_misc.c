@@ -47,6 +47,11 @@ static void metrics(wv_http_req *r, void *user) {
         "# TYPE wovenet_api_event_clients gauge\n"
         "wovenet_api_event_clients %u\n",
         wv_sse_clients(api->sse));
+    wv_buf_printf(&b, "# HELP wovenet_api_event_clients_refused_total Event streams refused (503): "
+        "the cap of %u was reached.\n"
+        "# TYPE wovenet_api_event_clients_refused_total counter\n"
+        "wovenet_api_event_clients_refused_total %llu\n",
+        WV_SSE_MAX_CLIENTS, (unsigned long long)wv_sse_refused(api->sse));
     wv_buf_printf(&b, "# HELP wovenet_store_revision Revision of the desired state.\n"
         "# TYPE wovenet_store_revision gauge\n"
         "wovenet_store_revision %lld\n",

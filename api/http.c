@@ -78,6 +78,7 @@ struct wv_http_req {
     void (*gate_free)(void *);
     struct wv_http_susp susp;
     char ip[INET6_ADDRSTRLEN];
+    char ckey[INET6_ADDRSTRLEN + 4]; /* the limits' key: the IPv4 address, or the IPv6 /64 */
 };
 
 /* --- libuv glue ------------------------------------------------------------------ */
@@ -386,6 +387,10 @@ const char *wv_http_req_query(wv_http_req *r, const char *name) {
 json_t *wv_http_req_json(wv_http_req *r) {
     return r->json;
 }
+const char *wv_http_req_client_key(wv_http_req *r) {
+    return r->ckey;
+}
+
 const char *wv_http_req_ip(wv_http_req *r) {
     return r->ip;
 }
@@ -431,6 +436,19 @@ static wv_http_req *req_new(wv_http *h, struct MHD_Connection *c, const char *ur
     if (ci && ci->client_addr && (ci->client_addr->sa_family == AF_INET ||
                                   ci->client_addr->sa_family == AF_INET6))
         wv_addr_ip(ci->client_addr, r->ip, sizeof r->ip);
+    snprintf(r->ckey, sizeof r->ckey, "%s", r->ip);
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6) {
+        /* One host or subscriber holds a whole /64: key the limits by it,
+         * or a client walks around them by changing its address. A
+         * v4-mapped address stays the IPv4 one. */
+        struct in6_addr a = ((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
+        if (!IN6_IS_ADDR_V4MAPPED(&a)) {
+            memset(a.s6_addr + 8, 0, 8);
+            char buf[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &a, buf, sizeof buf);
+            snprintf(r->ckey, sizeof r->ckey, "%s/64", buf);
+        }
+    }
     return r;
 }
 
@@ -490,7 +508,7 @@ static bool rate_ok(wv_http_req *r) {
         return true;
     r->rate_checked = true;
     if (!h->rl || (!h->opts.rate_loopback && ip_is_loopback(r->ip)) ||
-        wv_ratelimit_take(h->rl, r->ip, uv_now(h->loop), &retry_ms))
+        wv_ratelimit_take(h->rl, r->ckey, uv_now(h->loop), &retry_ms))
         return true;
     h->rate_limited++;
     char s[24];

@@ -102,6 +102,9 @@ const char *wv_http_req_query(wv_http_req *r, const char *name);
 json_t *wv_http_req_json(wv_http_req *r);
 /* The client's address as text ("127.0.0.1"); never NULL. */
 const char *wv_http_req_ip(wv_http_req *r);
+/* The key of per-client limits (request rate, failed authentications):
+ * the IPv4 address, or the IPv6 /64 ("2001:db8:1:2::/64"). */
+const char *wv_http_req_client_key(wv_http_req *r);
 struct MHD_Connection *wv_http_req_conn(wv_http_req *r);
 wv_http *wv_http_req_server(wv_http_req *r);
 
