@@ -148,6 +148,8 @@ int main(int argc, char **argv) {
         return wv_cli_token_create(&cli);
     case WV_CLI_KEY_GENERATE:
         return wv_cli_key_generate(&cli);
+    case WV_CLI_IDENTITY:
+        return wv_cli_identity(&cli);
     case WV_CLI_STATUS:
         return wv_cli_status(&cli);
     case WV_CLI_APPLY:

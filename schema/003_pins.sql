@@ -14,3 +14,13 @@ CREATE TABLE blocked_keys (
     site TEXT NOT NULL,
     blocked_at INTEGER NOT NULL
 );
+
+-- The last identity rotation of this site: its previous identity key and
+-- that key's signature over (site name, new key), sent with every
+-- announcement so peers that pinned the old key move their pin.
+CREATE TABLE identity_rotation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    prev_key TEXT NOT NULL,
+    prev_sig TEXT NOT NULL,
+    rotated_at INTEGER NOT NULL
+);

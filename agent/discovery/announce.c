@@ -469,33 +469,3 @@ int wv_msg_verify(const wv_msg *m) {
     return rc;
 }
 
-int wv_rotation_sign(const wv_identity *old, const char *site, const char *new_key_hex,
-                     char sig_hex[WV_SIG_HEX_LEN + 1]) {
-    /* The NUL between the two parts is part of the text: build it by hand. */
-    size_t a = strlen(WV_ROTATE_CONTEXT) + strlen(site), n = a + 1 + strlen(new_key_hex);
-    char *text = wv_malloc(n + 1);
-    snprintf(text, n + 1, "%s%s", WV_ROTATE_CONTEXT, site);
-    text[a] = '\0';
-    memcpy(text + a + 1, new_key_hex, strlen(new_key_hex) + 1);
-    uint8_t sig[WV_SIG_LEN];
-    int rc = wv_identity_sign(old, text, n, sig);
-    free(text);
-    if (rc == 0)
-        wv_hex(sig, sizeof sig, sig_hex);
-    return rc;
-}
-
-int wv_rotation_verify(const char *old_key_hex, const char *site, const char *new_key_hex,
-                       const char *sig_hex) {
-    uint8_t pub[WV_PUBKEY_LEN], sig[WV_SIG_LEN];
-    if (wv_unhex(old_key_hex, pub, sizeof pub) != 0 || wv_unhex(sig_hex, sig, sizeof sig) != 0)
-        return WV_ERR_AUTH;
-    size_t a = strlen(WV_ROTATE_CONTEXT) + strlen(site), n = a + 1 + strlen(new_key_hex);
-    char *text = wv_malloc(n + 1);
-    snprintf(text, n + 1, "%s%s", WV_ROTATE_CONTEXT, site);
-    text[a] = '\0';
-    memcpy(text + a + 1, new_key_hex, strlen(new_key_hex) + 1);
-    int rc = wv_ed25519_verify(pub, text, n, sig);
-    free(text);
-    return rc;
-}

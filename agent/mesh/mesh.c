@@ -207,6 +207,14 @@ void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg) {
         wv_mesh__maybe_finish(m); /* a derive in flight finishes first */
 }
 
+void wv_mesh_set_identity(wv_mesh *m, const wv_identity *id) {
+    m->id = id;
+    if (m->state == M_RUNNING && !m->closing) {
+        WV_INFO(m->log, SUB, "identity rotated: leaving the mesh to re-join with it");
+        stop_runtime(m);
+    }
+}
+
 bool wv_mesh_site_up(wv_mesh *m, const char *site) {
     return m->tunnels && wv_tunnels_site_up(m->tunnels, site);
 }

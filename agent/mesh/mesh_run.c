@@ -351,6 +351,11 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     wv_discovery_options dopt = {.site = m->site, .keys = &m->keys, .id = m->id};
     const char *membership = json_string_value(json_object_get(site, "membership"));
     dopt.approve = membership && strcmp(membership, "approve") == 0;
+    char *prev_key = NULL, *prev_sig = NULL;
+    if (wv_store_get_rotation(m->store, &prev_key, &prev_sig) == 0) {
+        dopt.prev_key = prev_key;
+        dopt.prev_sig = prev_sig;
+    }
     dopt.topic = json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
     struct wv_discovery_callbacks dc = {
         .local = local_body, .peer = on_peer, .state = on_broker, .pin = on_pin};
@@ -363,6 +368,8 @@ void wv_mesh__start_runtime(wv_mesh *m) {
         wv_memwipe(password, strlen(password));
         free(password);
     }
+    free(prev_key);
+    free(prev_sig);
     json_decref(site);
     if (m->disco) {
         /* Pins and blocked keys first: a stored announcement under a key no

@@ -49,6 +49,10 @@ struct wv_api_callbacks {
      * conflict (POST /api/v1/peers/{siteName}/approve): 0 or
      * WV_ERR_NOTFOUND. NULL: always not found. */
     int (*approve_peer)(wv_api *api, const char *site, void *user);
+    /* Rotates the site's identity key (POST /api/v1/site/identity/rotate):
+     * 0 and *out (a new reference: {identityKey, previousKey, fingerprint}),
+     * or an error. NULL: not supported (501). */
+    int (*rotate_identity)(wv_api *api, json_t **out, void *user);
     /* Runtime status of the site itself (e.g. {"broker": {"state": ...}}),
      * a new reference shown as the site's "status"; NULL: none. */
     json_t *(*site_status)(wv_api *api, void *user);

@@ -63,6 +63,16 @@ int wv_identity_sign(const wv_identity *id, const void *data, size_t len, uint8_
  * wrong signature or an invalid key. */
 int wv_ed25519_verify(const uint8_t pub[WV_PUBKEY_LEN], const void *data, size_t len,
                       const uint8_t sig[WV_SIG_LEN]);
+/* Identity rotation: the old key signs WV_ROTATE_CONTEXT | site | 0 | the
+ * new key's hex, so peers that pinned the old key may move to the new one.
+ * sig_hex gets 129 bytes. 0 or WV_ERR_CRYPTO. */
+#define WV_ROTATE_CONTEXT "wovenet/1 identity rotation\n"
+int wv_rotation_sign(const wv_identity *old, const char *site, const char *new_key_hex,
+                     char sig_hex[WV_SIG_HEX_LEN + 1]);
+/* 0 when sig_hex is old_key_hex's signature of (site, new_key_hex), else
+ * WV_ERR_AUTH. */
+int wv_rotation_verify(const char *old_key_hex, const char *site, const char *new_key_hex,
+                       const char *sig_hex);
 /* Hex (either case) of exactly n bytes into out. 0 or WV_ERR_INVAL. */
 int wv_unhex(const char *hex, uint8_t *out, size_t n);
 

@@ -48,7 +48,6 @@
 #define WV_INBOX_WINDOW_MS 60000
 #define WV_REQID_MAX (WV_INSTANCE_HEX_LEN + 1 + 20)
 #define WV_SIGN_CONTEXT "wovenet/1 signed message\n"
-#define WV_ROTATE_CONTEXT "wovenet/1 identity rotation\n"
 
 enum wv_msg_type {
     WV_MSG_ANNOUNCE = 1,
@@ -92,13 +91,7 @@ char *wv_msg_signing_text(const wv_msg *m);
 int wv_msg_sign(wv_msg *m, const wv_identity *id);
 /* Verifies m->sig under m->key: 0, WV_ERR_NOTFOUND (unsigned), WV_ERR_AUTH. */
 int wv_msg_verify(const wv_msg *m);
-/* The rotation proof: old signs (site, new key). sig_hex gets 129 bytes. */
-int wv_rotation_sign(const wv_identity *old, const char *site, const char *new_key_hex,
-                     char sig_hex[WV_SIG_HEX_LEN + 1]);
-/* 0 when sig_hex is old_key_hex's signature of (site, new_key_hex), else
- * WV_ERR_AUTH. */
-int wv_rotation_verify(const char *old_key_hex, const char *site, const char *new_key_hex,
-                       const char *sig_hex);
+
 
 /* The name rule for sites and apps: 1..255 chars of [A-Za-z0-9._-], the
  * first alphanumeric. */

@@ -42,6 +42,12 @@ void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg);
  * relevant changed. */
 void wv_mesh_sync(wv_mesh *m);
 
+/* The site's identity was rotated (id borrowed, must outlive the mesh; the
+ * previous one must stay alive until the mesh has left, i.e. keep it until
+ * the mesh is freed): leaves and joins again with it, announcing the
+ * stored rotation proof so peers move their pins. */
+void wv_mesh_set_identity(wv_mesh *m, const wv_identity *id);
+
 bool wv_mesh_site_up(wv_mesh *m, const char *site);
 bool wv_mesh_broker_connected(wv_mesh *m);
 

@@ -99,6 +99,13 @@ int wv_store_token_delete(wv_store *st, const char *name);
 /* WV_ERR_NOTFOUND before the first set; caller frees both (wipe the key). */
 int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem);
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem);
+/* Replaces the identity and records the rotation proof (the previous
+ * identity key, hex, and its signature over the new one; see
+ * wv_rotation_sign), in one transaction. 0, WV_ERR_INVAL, WV_ERR_DB. */
+int wv_store_rotate_identity(wv_store *st, const char *key_pem, const char *cert_pem,
+                             const char *prev_key, const char *prev_sig);
+/* The last rotation proof (caller frees both). 0, WV_ERR_NOTFOUND, WV_ERR_DB. */
+int wv_store_get_rotation(wv_store *st, char **prev_key, char **prev_sig);
 
 /* --- Runtime state beside the desired state: known peer sites ------------------- */
 /* Each peer's last valid announcement (the discovery codec's JSON text), so
