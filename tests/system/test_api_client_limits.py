@@ -54,8 +54,10 @@ def main():
     # Suspended streams notice a closed client at the next heartbeat (15 s).
     t.wait_for(probe, 25, interval=1, what="a stream again once they closed")
     text = a.api("GET", "/metrics")[1]
-    t.check("wovenet_api_event_clients_refused_total 6" in text,
-            "the 6 refusals are counted (wovenet_api_event_clients_refused_total)")
+    line = next(ln for ln in text.splitlines()
+                if ln.startswith("wovenet_api_event_clients_refused_total "))
+    # The 6 above, and any probe refused while the slots were not free yet.
+    t.check(int(line.split()[1]) >= 6, f"the refusals are counted ({line})")
     a.stop()
 
     print("per-/64 keys (namespaces, IPv6)")
