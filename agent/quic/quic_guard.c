@@ -44,13 +44,11 @@ static void count_handshaking(wv_quic_endpoint *ep, const struct sockaddr *from,
 }
 
 int wv_quic__guard_init(wv_quic_endpoint *ep) {
-    return gnutls_rnd(GNUTLS_RND_KEY, ep->retry_secret, sizeof ep->retry_secret) < 0
-               ? WV_ERR_CRYPTO
-               : 0;
+    return gnutls_rnd(GNUTLS_RND_KEY, ep->retry_secret, sizeof ep->retry_secret) < 0 ? WV_ERR_CRYPTO
+                                                                                     : 0;
 }
 
-static void send_retry(wv_quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
-                       const struct sockaddr *from) {
+static void send_retry(wv_quic_endpoint *ep, const ngtcp2_pkt_hd *hd, const struct sockaddr *from) {
     uint8_t token[NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN], cidbuf[QCID_LEN];
     if (gnutls_rnd(GNUTLS_RND_NONCE, cidbuf, sizeof cidbuf) < 0)
         return;
@@ -74,11 +72,10 @@ enum wv_quic__admit wv_quic__guard_admit(wv_quic_endpoint *ep, const ngtcp2_pkt_
     bool validated = false;
     if (hd->token.len > 0) {
         if (hd->token.base[0] != NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY ||
-            ngtcp2_crypto_verify_retry_token(odcid, hd->token.base, hd->token.len,
-                                             ep->retry_secret, sizeof ep->retry_secret,
-                                             hd->version, (const ngtcp2_sockaddr *)from,
-                                             qaddr_len(from), &hd->dcid, RETRY_TOKEN_TIMEOUT,
-                                             qnow()) != 0) {
+            ngtcp2_crypto_verify_retry_token(odcid, hd->token.base, hd->token.len, ep->retry_secret,
+                                             sizeof ep->retry_secret, hd->version,
+                                             (const ngtcp2_sockaddr *)from, qaddr_len(from),
+                                             &hd->dcid, RETRY_TOKEN_TIMEOUT, qnow()) != 0) {
             ep->guard.bad_tokens++;
             return WV_QUIC__DROP; /* forged, expired, or from another address */
         }

@@ -132,8 +132,8 @@ static int slot_open(struct slot *s, const char *src) {
     tp.max_idle_timeout = 30 * NGTCP2_SECONDS;
     tp.active_connection_id_limit = 2;
     ngtcp2_path p = path_of(s);
-    if (ngtcp2_conn_client_new(&s->conn, &dcid, &scid, &p, NGTCP2_PROTO_VER_V1, &cb, &st, &tp,
-                               NULL, s) != 0)
+    if (ngtcp2_conn_client_new(&s->conn, &dcid, &scid, &p, NGTCP2_PROTO_VER_V1, &cb, &st, &tp, NULL,
+                               s) != 0)
         goto fail;
     static const gnutls_datum_t alpn = {(unsigned char *)"wovenet/1", 9};
     if (gnutls_init(&s->tls, GNUTLS_CLIENT | GNUTLS_NO_TICKETS) < 0 ||
