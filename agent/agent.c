@@ -22,6 +22,8 @@ struct wv_agent {
     char *site_name;
     char *api_listen;
     wv_identity *id;
+    wv_identity *retired[8]; /* identities rotated away, kept while their mesh may run */
+    size_t nretired;
     wv_api *api;
     wv_reconciler *rec;
     wv_mesh *mesh;
@@ -101,9 +103,65 @@ static json_t *peers(wv_api *api, void *user) {
     return wv_mesh_peers_json(a->mesh);
 }
 
-static int forget_peer(wv_api *api, const char *site, void *user) {
+static int forget_peer(wv_api *api, const char *site, bool block, void *user) {
     wv_agent *a = user;
-    return wv_mesh_forget(a->mesh, site);
+    return wv_mesh_forget(a->mesh, site, block);
+}
+
+static int approve_peer(wv_api *api, const char *site, void *user) {
+    wv_agent *a = user;
+    return wv_mesh_approve(a->mesh, site);
+}
+
+/* A new identity signed over by the current one; the mesh re-joins with it. */
+static int rotate_identity(wv_api *api, json_t **out, void *user) {
+    wv_agent *a = user;
+    if (!a->mesh || !a->site_name[0])
+        return WV_ERR_NOTFOUND;
+    if (a->nretired >= WV_COUNTOF(a->retired)) {
+        /* Free the oldest: the mesh left it two rotations ago at least. */
+        wv_identity_free(a->retired[0]);
+        memmove(a->retired, a->retired + 1, (a->nretired - 1) * sizeof(a->retired[0]));
+        a->nretired--;
+    }
+    wv_identity *id = NULL;
+    uint8_t oldpub[WV_PUBKEY_LEN], newpub[WV_PUBKEY_LEN];
+    char oldhex[WV_PUBKEY_HEX_LEN + 1], newhex[WV_PUBKEY_HEX_LEN + 1], sig[WV_SIG_HEX_LEN + 1];
+    char *key = NULL, *cert = NULL;
+    int rc = wv_identity_generate("wovenet", &id);
+    if (rc == 0)
+        rc = wv_identity_public_key(a->id, oldpub) || wv_identity_public_key(id, newpub)
+                 ? WV_ERR_CRYPTO
+                 : 0;
+    if (rc == 0) {
+        wv_hex(oldpub, sizeof oldpub, oldhex);
+        wv_hex(newpub, sizeof newpub, newhex);
+        rc = wv_rotation_sign(a->id, a->site_name, newhex, sig);
+    }
+    if (rc == 0)
+        rc = wv_identity_export_pem(id, &key, &cert);
+    if (rc == 0)
+        rc = wv_store_rotate_identity(a->store, key, cert, oldhex, sig);
+    if (key) {
+        wv_memwipe(key, strlen(key));
+        free(key);
+    }
+    free(cert);
+    if (rc != 0) {
+        wv_identity_free(id);
+        WV_ERROR(a->log, SUB, "cannot rotate the identity: %s", wv_strerror(rc));
+        return rc;
+    }
+    a->retired[a->nretired++] = a->id;
+    a->id = id;
+    char fp[WV_FINGERPRINT_HEX_LEN + 1];
+    wv_fingerprint_to_hex(wv_identity_fingerprint(id), fp);
+    WV_INFO(a->log, SUB, "rotated the site's identity key %.16s... -> %.16s... (fingerprint %s)",
+            oldhex, newhex, fp);
+    wv_mesh_set_identity(a->mesh, id);
+    *out = json_pack("{s:s, s:s, s:s}", "identityKey", newhex, "previousKey", oldhex,
+                     "fingerprint", fp);
+    return 0;
 }
 
 static json_t *site_status(wv_api *api, void *user) {
@@ -111,7 +169,15 @@ static json_t *site_status(wv_api *api, void *user) {
     const char *state = !a->mesh ? "stopped"
                         : wv_mesh_broker_connected(a->mesh) ? "connected"
                                                             : "disconnected";
-    return json_pack("{s:{s:s}}", "broker", "state", state);
+    uint8_t pub[WV_PUBKEY_LEN];
+    char key[WV_PUBKEY_HEX_LEN + 1] = "", fp[WV_FINGERPRINT_HEX_LEN + 1] = "";
+    if (a->id && wv_identity_public_key(a->id, pub) == 0)
+        wv_hex(pub, sizeof pub, key);
+    if (a->id)
+        wv_fingerprint_to_hex(wv_identity_fingerprint(a->id), fp);
+    /* What peers pin: compare it with their view before approving. */
+    return json_pack("{s:{s:s}, s:{s:s, s:s}}", "broker", "state", state, "identity",
+                     "identityKey", key, "fingerprint", fp);
 }
 
 static char *metrics(wv_api *api, void *user) {
@@ -246,7 +312,8 @@ static int start_api(wv_agent *a, json_t *site) {
     }
     struct wv_api_callbacks cbs = {
         .status_of = status_of, .changed = changed,         .peers = peers,
-        .metrics = metrics,     .forget_peer = forget_peer, .site_status = site_status};
+        .metrics = metrics,     .forget_peer = forget_peer, .site_status = site_status,
+        .approve_peer = approve_peer, .rotate_identity = rotate_identity};
     int rc = wv_api_new(a->loop, a->log, a->store, &o, &cbs, a, &a->api);
     if (key) {
         wv_memwipe(key, strlen(key));
@@ -370,6 +437,8 @@ void wv_agent_free(wv_agent *a) {
     if (!a)
         return;
     wv_identity_free(a->id);
+    for (size_t i = 0; i < a->nretired; i++)
+        wv_identity_free(a->retired[i]);
     free(a->api_override);
     free(a->site_name);
     free(a->api_listen);

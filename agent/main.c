@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 struct run_ctx {
@@ -131,6 +132,13 @@ static int run(const struct wv_cli *cli) {
     /* A local client that resets its connection must cost an EPIPE on the
      * next write, not the process. */
     signal(SIGPIPE, SIG_IGN);
+    /* Use every descriptor we may (the soft limit is often 1024 while the
+     * hard one is far higher); the mesh keeps app connections below it. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     uv_loop_init(&loop);
     struct run_ctx ctx = {0};
     struct wv_agent_opts opts = {.api_listen = cli->api};
@@ -177,6 +185,10 @@ int main(int argc, char **argv) {
         return wv_cli_token_list(&cli);
     case WV_CLI_TOKEN_REVOKE:
         return wv_cli_token_revoke(&cli);
+    case WV_CLI_KEY_GENERATE:
+        return wv_cli_key_generate(&cli);
+    case WV_CLI_IDENTITY:
+        return wv_cli_identity(&cli);
     case WV_CLI_STATUS:
         return wv_cli_status(&cli);
     case WV_CLI_APPLY:

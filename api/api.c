@@ -16,8 +16,28 @@ json_t *wv_api_status(wv_api *api, enum wv_kind kind, const char *name) {
     return s ? s : json_object();
 }
 
+/* restfulApi.allowedHosts from the store into the server's Host check. */
+void wv_api_load_allowed_hosts(wv_api *api) {
+    json_t *site = NULL;
+    const char *names[WV_MAX_ALLOWED_HOSTS];
+    size_t n = 0;
+    if (wv_store_get_site(api->st, &site) == 0) {
+        json_t *arr = json_object_get(json_object_get(site, "restfulApi"), "allowedHosts");
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v) {
+            if (json_is_string(v) && n < WV_COUNTOF(names))
+                names[n++] = json_string_value(v);
+        }
+    }
+    wv_http_set_allowed_hosts(api->http, names, n);
+    json_decref(site);
+}
+
 void wv_api_notify(wv_api *api, enum wv_kind kind, const char *name, const char *action) {
     api->status_epoch++;
+    if (kind == WV_KIND_SITE)
+        wv_api_load_allowed_hosts(api);
     if (api->cb.changed)
         api->cb.changed(api, kind, name, api->user);
     json_t *status = (kind == WV_KIND_SITE || strcmp(action, "deleted") == 0)
@@ -167,6 +187,28 @@ static bool is_loopback(const struct sockaddr_storage *ss) {
     return false;
 }
 
+bool wv_api_refuse_open_api(wv_api *api, wv_http_req *r, json_t *site_after) {
+    json_t *ra = json_object_get(site_after, "restfulApi");
+    if (json_array_size(json_object_get(json_object_get(ra, "auth"), "basicAuth")) > 0)
+        return false;
+    json_t *tokens = NULL;
+    bool have_tokens = wv_store_token_list(api->st, &tokens) == 0 && json_array_size(tokens) > 0;
+    json_decref(tokens);
+    if (have_tokens)
+        return false;
+    const char *next = json_string_value(json_object_get(ra, "listenAddr"));
+    struct sockaddr_storage ss;
+    bool next_off = next && wv_parse_hostport(next, &ss) == 0 && !is_loopback(&ss);
+    if (api->listen_loopback && !next_off)
+        return false;
+    wv_http_reply_error(r, 409, "would_remove_auth", "restfulApi.auth.basicAuth",
+                        "refused: the API %s a non-loopback address and this write would leave "
+                        "it without any credential; create a token (wovenet token create) or "
+                        "keep a basic-auth user",
+                        api->listen_loopback ? "would listen on" : "listens on");
+    return true;
+}
+
 const char *wv_api_check_listen_safety(const char *listen, wv_store *store) {
     struct sockaddr_storage ss;
     if (!listen || wv_parse_hostport(listen, &ss) != 0)
@@ -210,6 +252,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
         api->cb = *cbs;
     api->user = user;
     api->http = http;
+    api->listen_loopback = is_loopback(&ss);
     api->colls[0] =
         (struct wv_api_coll){.api = api, .kind = WV_KIND_SOCKET, .path = "/api/v1/tunnel-sockets"};
     api->colls[1] = (struct wv_api_coll){
@@ -224,6 +267,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     wv_api_routes_misc(api);
     wv_api_routes_tokens(api);
     wv_api_routes_static(api);
+    wv_api_load_allowed_hosts(api);
     err = wv_http_start(http);
     if (err) {
         /* Nothing runs yet, but the handles must still close on the loop. */

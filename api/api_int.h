@@ -39,6 +39,7 @@ struct wv_api {
     wv_sse_hub *sse;
     wv_auth *auth;
     struct wv_api_coll colls[3];
+    bool listen_loopback; /* the address served is on loopback */
     uv_timer_t tick;       /* measures loop lag for /readyz */
     uint64_t tick_due;     /* uv_now() when the tick should fire */
     uint64_t lag_ms;       /* how late the last tick fired */
@@ -62,6 +63,12 @@ json_t *wv_api_body_object(wv_http_req *r);
 /* RFC 7386 JSON merge patch of patch onto target (both borrowed); a new
  * reference. */
 json_t *wv_json_merge_patch(json_t *target, json_t *patch);
+
+/* True (and answers 409) when storing site_after would leave an API that
+ * is, or on its next start would be, off loopback without any credential. */
+bool wv_api_refuse_open_api(wv_api *api, wv_http_req *r, json_t *site_after);
+/* Reads restfulApi.allowedHosts from the store into the Host check. */
+void wv_api_load_allowed_hosts(wv_api *api);
 
 void wv_api_routes_site(wv_api *api);
 void wv_api_routes_collections(wv_api *api);

@@ -142,7 +142,7 @@ static bool rate_blocked(wv_auth *a, const char *ip, uint64_t *retry_s) {
 
 static void deny(wv_auth *a, wv_http_req *r, bool count, const char *why) {
     if (count) {
-        struct rate_ent *e = rate_find(a, wv_http_req_ip(r), true);
+        struct rate_ent *e = rate_find(a, wv_http_req_client_key(r), true);
         uint64_t now = uv_now(a->loop);
         if (e->start == 0 || now - e->start >= WINDOW_MS) {
             e->start = now ? now : 1;
@@ -190,6 +190,11 @@ static void cache_add(wv_auth *a, const uint8_t key[32]) {
     struct cache_ent *e = &a->cache[a->cache_next++ % CACHE_N];
     memcpy(e->key, key, 32);
     e->expires = uv_now(a->loop) + CACHE_TTL_MS;
+}
+
+bool wv_auth_ip_is_loopback(const char *ip) {
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
 }
 
 bool wv_auth_configured(wv_store *st) {
@@ -313,7 +318,7 @@ bool wv_auth_gate(wv_http_req *r, void *user) {
         return false;
     }
     uint64_t retry;
-    if (rate_blocked(a, wv_http_req_ip(r), &retry)) {
+    if (rate_blocked(a, wv_http_req_client_key(r), &retry)) {
         char s[24];
         snprintf(s, sizeof s, "%llu", (unsigned long long)retry);
         wv_http_add_header(r, "Retry-After", s);
@@ -321,8 +326,18 @@ bool wv_auth_gate(wv_http_req *r, void *user) {
                             "too many failed authentications; retry in %s s", s);
         return false;
     }
-    if (!configured(a))
-        return true;
+    if (!configured(a)) {
+        /* No credential at all: only this host may use the API, whatever
+         * address it listens on (the start-up check is not the only way
+         * to get here: a store edited behind the agent's back, a token
+         * deleted with the CLI). */
+        if (wv_auth_ip_is_loopback(wv_http_req_ip(r)))
+            return true;
+        wv_http_reply_error(r, 403, "auth_not_configured", NULL,
+                            "no API token or basic-auth user is configured, so only clients on "
+                            "this host are served: create a token (wovenet token create)");
+        return false;
+    }
     const char *h = wv_http_req_header(r, "Authorization");
     if (!h) {
         deny(a, r, false, "authentication required");

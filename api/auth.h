@@ -23,6 +23,8 @@ wv_auth *wv_auth_new(uv_loop_t *loop, wv_log *log, wv_store *st, unsigned fail_l
 bool wv_auth_gate(wv_http_req *r, void *user);
 /* Is any token or basic-auth user configured? */
 bool wv_auth_configured(wv_store *st);
+/* A client address (wv_http_req_ip) on this host: 127/8, ::1, v4-mapped 127/8. */
+bool wv_auth_ip_is_loopback(const char *ip);
 /* Frees a once no password check is running any more (they cannot be
  * cancelled); cb fires on the loop then, possibly before this returns. */
 void wv_auth_close(wv_auth *a, void (*cb)(void *), void *arg);

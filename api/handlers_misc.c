@@ -68,19 +68,25 @@ static void metrics(wv_http_req *r, void *user) {
         "# TYPE wovenet_api_rate_limited_total counter\n"
         "wovenet_api_rate_limited_total %llu\n",
         (unsigned long long)wv_http_rate_limited(api->http));
-    wv_buf_printf(&b,
-                  "# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
-                  "# TYPE wovenet_api_event_clients gauge\n"
-                  "wovenet_api_event_clients %u\n",
-                  wv_sse_clients(api->sse));
-    wv_buf_printf(&b,
-                  "# HELP wovenet_store_revision Revision of the desired state.\n"
-                  "# TYPE wovenet_store_revision gauge\n"
-                  "wovenet_store_revision %lld\n",
-                  (long long)wv_store_revision(api->st));
-    wv_buf_printf(
-        &b,
-        "# HELP wovenet_loop_lag_seconds How late the event loop ran its last 500 ms timer.\n"
+    wv_buf_printf(&b, "# HELP wovenet_api_host_refused_total API requests refused (403) for a Host "
+        "header that is not allowed (DNS rebinding).\n"
+        "# TYPE wovenet_api_host_refused_total counter\n"
+        "wovenet_api_host_refused_total %llu\n",
+        (unsigned long long)wv_http_host_refused(api->http));
+    wv_buf_printf(&b, "# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
+        "# TYPE wovenet_api_event_clients gauge\n"
+        "wovenet_api_event_clients %u\n",
+        wv_sse_clients(api->sse));
+    wv_buf_printf(&b, "# HELP wovenet_api_event_clients_refused_total Event streams refused (503): "
+        "the cap of %u was reached.\n"
+        "# TYPE wovenet_api_event_clients_refused_total counter\n"
+        "wovenet_api_event_clients_refused_total %llu\n",
+        WV_SSE_MAX_CLIENTS, (unsigned long long)wv_sse_refused(api->sse));
+    wv_buf_printf(&b, "# HELP wovenet_store_revision Revision of the desired state.\n"
+        "# TYPE wovenet_store_revision gauge\n"
+        "wovenet_store_revision %lld\n",
+        (long long)wv_store_revision(api->st));
+    wv_buf_printf(&b, "# HELP wovenet_loop_lag_seconds How late the event loop ran its last 500 ms timer.\n"
         "# TYPE wovenet_loop_lag_seconds gauge\n"
         "wovenet_loop_lag_seconds %.3f\n",
         (double)api->lag_ms / 1000.0);
@@ -130,7 +136,14 @@ static void peers_one(wv_http_req *r, void *user) {
 static void peers_delete(wv_http_req *r, void *user) {
     wv_api *api = user;
     const char *site = wv_http_req_param(r, 0);
-    int err = api->cb.forget_peer ? api->cb.forget_peer(api, site, api->user) : WV_ERR_NOTFOUND;
+    const char *b = wv_http_req_query(r, "block");
+    bool block = b && (strcmp(b, "true") == 0 || strcmp(b, "1") == 0);
+    if (b && !block && strcmp(b, "false") != 0 && strcmp(b, "0") != 0) {
+        wv_http_reply_error(r, 400, "bad_request", "block", "block must be true or false");
+        return;
+    }
+    int err = api->cb.forget_peer ? api->cb.forget_peer(api, site, block, api->user)
+                                  : WV_ERR_NOTFOUND;
     if (err) {
         wv_http_reply_error(r, 404, "not_found", NULL, "no such peer site");
         return;
@@ -146,6 +159,26 @@ static void openapi(wv_http_req *r, void *user) {
     wv_http_reply_bytes(r, 200, "application/json", wv_openapi[0].data, wv_openapi[0].len, true);
 }
 
+static void peers_approve(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    const char *site = wv_http_req_param(r, 0);
+    int err = api->cb.approve_peer ? api->cb.approve_peer(api, site, api->user) : WV_ERR_NOTFOUND;
+    if (err) {
+        wv_http_reply_error(r, 404, "not_found", NULL,
+                            "no site %s waits for approval or offers another key", site);
+        return;
+    }
+    json_t *all = peers_of(api), *p, *found = NULL;
+    size_t i;
+    json_array_foreach(all, i, p) {
+        if (strcmp(json_string_value(json_object_get(p, "siteName")), site) == 0)
+            found = json_incref(p);
+    }
+    json_decref(all);
+    wv_http_reply_json(r, 200, found ? found : json_pack("{s:s}", "siteName", site));
+    wv_api_publish_event(api, "peers", site, "approved", NULL);
+}
+
 static void events(wv_http_req *r, void *user) {
     wv_api *api = user;
     wv_sse_serve(api->sse, r);
@@ -158,6 +191,8 @@ void wv_api_routes_misc(wv_api *api) {
     wv_http_route(api->http, "GET", "/api/v1/peers", 0, peers_list, api);
     wv_http_route(api->http, "GET", "/api/v1/peers/{siteName}", 0, peers_one, api);
     wv_http_route(api->http, "DELETE", "/api/v1/peers/{siteName}", 0, peers_delete, api);
+    wv_http_route(api->http, "POST", "/api/v1/peers/{siteName}/approve", WV_ROUTE_RAWBODY,
+                  peers_approve, api);
     wv_http_route(api->http, "GET", "/api/v1/events", 0, events, api);
     wv_http_route(api->http, "GET", "/api/v1/openapi.json", 0, openapi, api);
 }

@@ -53,6 +53,8 @@ static void site_get(wv_http_req *r, void *user) {
 static void site_write(wv_api *api, wv_http_req *r, json_t *site, int64_t rev) {
     wv_verr verr = {{0}, {0}};
     bool changed = false;
+    if (wv_api_refuse_open_api(api, r, site))
+        return;
     int err = wv_store_put_site(api->st, site, rev, &changed, &verr);
     if (err) {
         wv_api_store_error(api, r, err, &verr);
@@ -197,6 +199,9 @@ static void config_put(wv_http_req *r, void *user) {
         return;
     }
     json_t *plan = NULL;
+    if (json_is_object(json_object_get(body, "site")) &&
+        wv_api_refuse_open_api(api, r, json_object_get(body, "site")))
+        return;
     int err = wv_store_apply(api->st, body, rev, dry_run, &plan, &verr);
     if (err && yaml) {
         /* Name the field as the YAML wrote it. */
@@ -221,7 +226,25 @@ static void config_put(wv_http_req *r, void *user) {
     wv_http_reply_json(r, 200, plan);
 }
 
+static void identity_rotate(wv_http_req *r, void *user) {
+    wv_api *api = user;
+    json_t *out = NULL;
+    int err = api->cb.rotate_identity ? api->cb.rotate_identity(api, &out, api->user)
+                                      : WV_ERR_NOTFOUND;
+    if (err) {
+        wv_http_reply_error(r, err == WV_ERR_NOTFOUND ? 409 : 500, "rotation_failed", NULL,
+                            "cannot rotate the identity: %s",
+                            err == WV_ERR_NOTFOUND ? "no site is configured yet"
+                                                   : wv_strerror(err));
+        return;
+    }
+    wv_http_reply_json(r, 200, out);
+    wv_api_publish_event(api, "site", NULL, "identity-rotated", NULL);
+}
+
 void wv_api_routes_site(wv_api *api) {
+    wv_http_route(api->http, "POST", "/api/v1/site/identity/rotate", WV_ROUTE_RAWBODY,
+                  identity_rotate, api);
     wv_http_route(api->http, "GET", "/api/v1/site", 0, site_get, api);
     wv_http_route(api->http, "PUT", "/api/v1/site", 0, site_put, api);
     wv_http_route(api->http, "PATCH", "/api/v1/site", 0, site_patch, api);

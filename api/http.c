@@ -56,6 +56,9 @@ struct wv_http {
     uint64_t counts[600];
     wv_ratelimit *rl;
     uint64_t rate_limited;
+    char **allowed_hosts; /* extra Host names (restfulApi.allowedHosts) */
+    size_t nallowed;
+    uint64_t host_refused;
 };
 
 struct wv_http_req {
@@ -79,6 +82,7 @@ struct wv_http_req {
     void (*gate_free)(void *);
     struct wv_http_susp susp;
     char ip[INET6_ADDRSTRLEN];
+    char ckey[INET6_ADDRSTRLEN + 4]; /* the limits' key: the IPv4 address, or the IPv6 /64 */
 };
 
 /* --- libuv glue ------------------------------------------------------------------ */
@@ -418,6 +422,10 @@ const char *wv_http_req_body(wv_http_req *r, size_t *len) {
     *len = r->body.len;
     return r->body.p ? r->body.p : "";
 }
+const char *wv_http_req_client_key(wv_http_req *r) {
+    return r->ckey;
+}
+
 const char *wv_http_req_ip(wv_http_req *r) {
     return r->ip;
 }
@@ -463,6 +471,19 @@ static wv_http_req *req_new(wv_http *h, struct MHD_Connection *c, const char *ur
     if (ci && ci->client_addr &&
         (ci->client_addr->sa_family == AF_INET || ci->client_addr->sa_family == AF_INET6))
         wv_addr_ip(ci->client_addr, r->ip, sizeof r->ip);
+    snprintf(r->ckey, sizeof r->ckey, "%s", r->ip);
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6) {
+        /* One host or subscriber holds a whole /64: key the limits by it,
+         * or a client walks around them by changing its address. A
+         * v4-mapped address stays the IPv4 one. */
+        struct in6_addr a = ((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
+        if (!IN6_IS_ADDR_V4MAPPED(&a)) {
+            memset(a.s6_addr + 8, 0, 8);
+            char buf[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, &a, buf, sizeof buf);
+            snprintf(r->ckey, sizeof r->ckey, "%s/64", buf);
+        }
+    }
     return r;
 }
 
@@ -522,7 +543,7 @@ static bool rate_ok(wv_http_req *r) {
         return true;
     r->rate_checked = true;
     if (!h->rl || (!h->opts.rate_loopback && ip_is_loopback(r->ip)) ||
-        wv_ratelimit_take(h->rl, r->ip, uv_now(h->loop), &retry_ms))
+        wv_ratelimit_take(h->rl, r->ckey, uv_now(h->loop), &retry_ms))
         return true;
     h->rate_limited++;
     char s[24];
@@ -531,6 +552,62 @@ static bool rate_ok(wv_http_req *r) {
     wv_http_reply_error(r, 429, "too_many_requests", NULL,
                         "more than %u requests per second from this client", h->opts.rate_per_s);
     return false;
+}
+
+/* The Host header names this server: an IP literal (a rebinding page
+ * cannot make a browser send one for its own origin), localhost, or a name
+ * the operator allowed. A DNS-rebinding page sends its own name, whatever
+ * address that name resolves to. */
+static bool host_allowed(wv_http *h, const char *host) {
+    if (!host)
+        return true; /* HTTP/1.0 without Host: not a browser */
+    char name[256];
+    size_t n;
+    if (host[0] == '[') {
+        const char *end = strchr(host, ']');
+        if (!end || (end[1] != '\0' && end[1] != ':'))
+            return false;
+        n = (size_t)(end - host - 1);
+        if (n == 0 || n >= sizeof name)
+            return false;
+        memcpy(name, host + 1, n);
+        name[n] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, name, &a6) == 1;
+    }
+    n = strcspn(host, ":");
+    if (n == 0 || n >= sizeof name)
+        return false;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (host[n] == ':') {
+        const char *port = host + n + 1;
+        if (!*port || strspn(port, "0123456789") != strlen(port))
+            return false;
+    }
+    if (n > 1 && name[n - 1] == '.')
+        name[--n] = '\0'; /* "localhost." is localhost */
+    struct in_addr a4;
+    if (inet_pton(AF_INET, name, &a4) == 1 || strcasecmp(name, "localhost") == 0)
+        return true;
+    for (size_t i = 0; i < h->nallowed; i++)
+        if (strcasecmp(name, h->allowed_hosts[i]) == 0)
+            return true;
+    return false;
+}
+
+void wv_http_set_allowed_hosts(wv_http *h, const char *const *names, size_t n) {
+    for (size_t i = 0; i < h->nallowed; i++)
+        free(h->allowed_hosts[i]);
+    free(h->allowed_hosts);
+    h->allowed_hosts = n ? wv_calloc(n, sizeof *h->allowed_hosts) : NULL;
+    for (size_t i = 0; i < n; i++)
+        h->allowed_hosts[i] = wv_strdup(names[i]);
+    h->nallowed = n;
+}
+
+uint64_t wv_http_host_refused(wv_http *h) {
+    return h->host_refused;
 }
 
 /* A browser on another origin sends an Origin header: refuse it for writes
@@ -552,6 +629,15 @@ static void dispatch(wv_http_req *r) {
     bool public = rt && (rt->flags & WV_ROUTE_PUBLIC);
     if (h->closing) {
         wv_http_reply_error(r, 503, "unavailable", NULL, "the server is shutting down");
+        return;
+    }
+    const char *host = wv_http_req_header(r, "Host");
+    if (!host_allowed(h, host)) {
+        h->host_refused++;
+        wv_http_reply_error(r, 403, "host_not_allowed", NULL,
+                            "the Host header \"%.100s\" is not allowed: use an IP address or "
+                            "localhost, or add the name to restfulApi.allowedHosts",
+                            host);
         return;
     }
     if (!rate_ok(r))
@@ -814,6 +900,7 @@ static void on_closed(uv_handle_t *hd) {
     void (*cb)(void *) = h->close_cb;
     void *arg = h->close_arg;
     wv_ratelimit_free(h->rl);
+    wv_http_set_allowed_hosts(h, NULL, 0);
     free(h->cert);
     if (h->key)
         wv_memwipe(h->key, strlen(h->key));

@@ -85,6 +85,14 @@ bool wv_http_closing(wv_http *h);
  * Must not be called from inside an HTTP callback. */
 void wv_http_close(wv_http *h, void (*cb)(void *arg), void *arg);
 
+/* Every request's Host header must be an IP literal, "localhost", or one
+ * of these names (case-insensitive, any port), else it is answered 403
+ * host_not_allowed: a DNS-rebinding page can only send its own name.
+ * Replaces the list (copied). */
+void wv_http_set_allowed_hosts(wv_http *h, const char *const *names, size_t n);
+/* Requests refused for their Host header, total. */
+uint64_t wv_http_host_refused(wv_http *h);
+
 /* Counts of answered requests by status code, for /metrics. */
 uint64_t wv_http_count(wv_http *h, unsigned status);
 /* Requests refused by the per-client rate limit (429), total. */
@@ -105,6 +113,9 @@ json_t *wv_http_req_json(wv_http_req *r);
 const char *wv_http_req_body(wv_http_req *r, size_t *len);
 /* The client's address as text ("127.0.0.1"); never NULL. */
 const char *wv_http_req_ip(wv_http_req *r);
+/* The key of per-client limits (request rate, failed authentications):
+ * the IPv4 address, or the IPv6 /64 ("2001:db8:1:2::/64"). */
+const char *wv_http_req_client_key(wv_http_req *r);
 struct MHD_Connection *wv_http_req_conn(wv_http_req *r);
 wv_http *wv_http_req_server(wv_http_req *r);
 

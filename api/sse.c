@@ -21,7 +21,8 @@ struct wv_sse_hub {
     uv_timer_t timer;
     size_t max_queue;
     struct client *clients;
-    unsigned nclients;
+    unsigned nclients, max_clients;
+    uint64_t refused;
     bool closing, timer_closed;
 };
 
@@ -94,6 +95,7 @@ wv_sse_hub *wv_sse_new(uv_loop_t *loop, wv_http *http, unsigned heartbeat_ms, si
     wv_sse_hub *hub = wv_calloc(1, sizeof *hub);
     hub->http = http;
     hub->max_queue = max_queue ? max_queue : 256u << 10;
+    hub->max_clients = WV_SSE_MAX_CLIENTS;
     uv_timer_init(loop, &hub->timer);
     hub->timer.data = hub;
     heartbeat_ms = heartbeat_ms ? heartbeat_ms : 15000;
@@ -104,6 +106,15 @@ wv_sse_hub *wv_sse_new(uv_loop_t *loop, wv_http *http, unsigned heartbeat_ms, si
 void wv_sse_serve(wv_sse_hub *hub, wv_http_req *req) {
     if (hub->closing) {
         wv_http_reply_error(req, 503, "unavailable", NULL, "the server is shutting down");
+        return;
+    }
+    if (hub->nclients >= hub->max_clients) {
+        /* Event streams are long-lived: unbounded, they would take every
+         * connection slot of the server. */
+        hub->refused++;
+        wv_http_add_header(req, "Retry-After", "5");
+        wv_http_reply_error(req, 503, "too_many_event_clients", NULL,
+                            "%u event streams are open already; retry later", hub->max_clients);
         return;
     }
     struct client *c = wv_calloc(1, sizeof *c);
@@ -140,6 +151,10 @@ void wv_sse_publish(wv_sse_hub *hub, const char *event, json_t *data) {
     for (struct client *c = hub->clients; c; c = c->next)
         push(c, msg, n);
     free(msg);
+}
+
+uint64_t wv_sse_refused(wv_sse_hub *hub) {
+    return hub->refused;
 }
 
 unsigned wv_sse_clients(wv_sse_hub *hub) {

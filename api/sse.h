@@ -24,6 +24,11 @@ void wv_sse_serve(wv_sse_hub *hub, wv_http_req *req);
  * borrowed. Callable from any loop callback. */
 void wv_sse_publish(wv_sse_hub *hub, const char *event, json_t *data);
 unsigned wv_sse_clients(wv_sse_hub *hub);
+/* Event streams at once; more are answered 503 too_many_event_clients
+ * (a quarter of the server's 256 connections). */
+#define WV_SSE_MAX_CLIENTS 64
+/* Streams refused by that bound, total. */
+uint64_t wv_sse_refused(wv_sse_hub *hub);
 /* Ends every stream (call before wv_http_close); the hub is freed once its
  * timer is closed and the last client has gone (which wv_http_close
  * ensures). */

@@ -543,6 +543,18 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const c
         wv_close_free((uv_handle_t *)client);
         return bad ? WV_ERR_INVAL : WV_ERR_CLOSED;
     }
+    if (p->o.max_open) {
+        uint32_t open = 0;
+        for (pconn *o = p->conns; o; o = o->next)
+            open += o->st != P_DEAD && o->sock_open;
+        if (open >= p->o.max_open) {
+            p->stats.refused_open_limit++;
+            WV_WARN(p->log, SUB, "remote app %s: refused: %u connections open (descriptor "
+                    "budget)", remote_app ? remote_app : app, open);
+            wv_close_free((uv_handle_t *)client);
+            return WV_ERR_LIMIT;
+        }
+    }
     snprintf(h.app, sizeof(h.app), "%s", app);
     if (target)
         snprintf(h.target, sizeof(h.target), "%s", target);

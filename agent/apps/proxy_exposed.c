@@ -20,7 +20,9 @@ void wv_apps__refuse(pconn *c, const char *code, const char *message) {
         p->stats.refused_timeout++;
     else if (strcmp(code, WV_ERRC_BAD_HEADER) == 0)
         p->stats.refused_bad_header++;
-    else
+    else if (strcmp(code, WV_ERRC_FORBIDDEN) == 0)
+        p->stats.refused_forbidden++;
+    else if (strcmp(code, WV_ERRC_LIMIT) != 0)
         p->stats.refused_connect++;
     c->st = P_REFUSED;
     wv_apps__close_timer(c);
@@ -170,6 +172,34 @@ void wv_apps__on_header(pconn *c, json_t *obj) {
         wv_apps__refuse(c, WV_ERRC_UNKNOWN_APP, "no such exposed app");
         return;
     }
+    json_t *allowed = json_object_get(app, "allowedSites");
+    if (allowed) {
+        bool ok = false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(allowed, i, v) ok = ok || strcmp(json_string_value(v), c->peer) == 0;
+        if (!ok) {
+            wv_apps__refuse(c, WV_ERRC_FORBIDDEN, "this site may not use the app (allowedSites)");
+            return;
+        }
+    }
+    json_int_t max = json_integer_value(json_object_get(app, "maxConnections"));
+    if (max <= 0)
+        max = WV_EXPOSED_MAX_CONNS_DEFAULT;
+    json_int_t open = 0;
+    for (pconn *o = c->p->conns; o; o = o->next)
+        open += o != c && o->exposed && (o->st == P_CONNECTING || o->st == P_SPLICE) &&
+                strcmp(o->name, h.app) == 0;
+    if (open >= max) {
+        c->p->stats.refused_app_limit++;
+        if (counters)
+            counters->refused_limit++;
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the app has %lld connections open (maxConnections)",
+                 (long long)max);
+        wv_apps__refuse(c, WV_ERRC_LIMIT, msg);
+        return;
+    }
     struct wv_app_socket as;
     memset(&as, 0, sizeof(as));
     const char *mode = json_string_value(json_object_get(app, "mode"));
@@ -212,4 +242,30 @@ void wv_proxy_accept(wv_proxy *p, const char *site, wv_quic_conn *conn, int64_t 
     c->timer_open = true;
     c->handles++;
     uv_timer_start(&c->timer, on_timeout, p->o.connect_timeout_ms, 0);
+    /* Bounds that need no header: this peer's streams, descriptors. */
+    uint32_t per_peer = p->o.max_streams_per_peer ? p->o.max_streams_per_peer
+                                                  : WV_LIMIT_STREAMS_PER_PEER;
+    uint32_t mine = 0, open = 0;
+    for (pconn *o = p->conns; o; o = o->next) {
+        if (o == c || o->st == P_DEAD)
+            continue;
+        open += o->sock_open;
+        /* A refused stream only waits for its FIN: it holds no socket. */
+        mine += o->exposed && o->st != P_REFUSED && strcmp(o->peer, c->peer) == 0;
+    }
+    if (mine >= per_peer) {
+        p->stats.refused_peer_limit++;
+        char msg[96];
+        snprintf(msg, sizeof(msg), "this site has %u app streams open here (limits.streamsPerPeer)",
+                 per_peer);
+        wv_apps__refuse(c, WV_ERRC_LIMIT, msg);
+    } else if (p->o.max_open && open >= p->o.max_open) {
+        p->stats.refused_open_limit++;
+        wv_apps__refuse(c, WV_ERRC_LIMIT, "the site is at its connection limit (descriptors)");
+    }
+}
+
+void wv_proxy_set_limits(wv_proxy *p, uint32_t max_streams_per_peer, uint32_t max_open) {
+    p->o.max_streams_per_peer = max_streams_per_peer;
+    p->o.max_open = max_open;
 }

@@ -34,6 +34,9 @@ static const char usage_main[] =
     "                          the API tokens (never the tokens themselves)\n"
     "  token revoke [--db FILE] NAME\n"
     "                          revoke an API token at once\n"
+    "  key generate            print a strong random network key\n"
+    "  identity show|rotate [--api URL] [--token T]\n"
+    "                          a running site's identity key, or rotate it live\n"
     "  status [--api URL] [--token T] [--json]\n"
     "                          broker, sockets, peers, channels and apps of a running site\n"
     "  apply -f FILE [--dry-run] [--api URL] [--token T]\n"
@@ -48,6 +51,28 @@ static const char usage_main[] =
     "--db defaults to wovenet.db in the working directory. The API clients\n"
     "(status, apply, plan) take the token from --token or $WOVENET_TOKEN.\n"
     "\n" EXIT_TABLE;
+
+static const char usage_key[] =
+    "usage: wovenet key generate\n"
+    "\n"
+    "Prints a strong random network key (33 random bytes, base64url) to put in\n"
+    "crypto.key on every site of the network. Network keys must have at least\n"
+    "16 characters, 8 of them different, from at least 3 of: lower-case, upper-case,\n"
+    "digits, other characters (or be a passphrase of 24+ characters, 10 different).\n";
+
+static const char usage_identity[] =
+    "usage: wovenet identity show|rotate [--api URL] [--token T]\n"
+    "\n"
+    "show: prints the running site's identity key (Ed25519, hex) and its\n"
+    "certificate fingerprint: what peers pin, and compare before approving.\n"
+    "rotate: makes the site a new identity signed over by the old one; the\n"
+    "site re-joins with it at once (no restart) and peers that know the old\n"
+    "key move their pin. A peer that missed two rotations must approve anew.\n"
+    "\n"
+    "  -a, --api URL           the site's API (default $WOVENET_API, else\n"
+    "                          http://127.0.0.1:18080)\n"
+    "  -t, --token T           bearer token (default $WOVENET_TOKEN)\n"
+    "  -h, --help              show this help\n";
 
 static const char usage_run[] =
     "usage: wovenet run [--config FILE] [--db FILE] [--api ADDR:PORT]\n"
@@ -192,7 +217,8 @@ static void parse_cmd(int argc, char **argv, struct wv_cli *out, const char *usa
             out->config = optarg;
             break;
         case 'a':
-            if (out->cmd == WV_CLI_STATUS || out->cmd == WV_CLI_APPLY)
+            if (out->cmd == WV_CLI_STATUS || out->cmd == WV_CLI_APPLY ||
+                out->cmd == WV_CLI_IDENTITY)
                 out->url = optarg;
             else
                 out->api = optarg;
@@ -346,6 +372,32 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
         } else {
             return usage_error(out, usage_token, "token: unknown subcommand %s", sub);
         }
+    } else if (strcmp(cmd, "key") == 0) {
+        if (sub_argc >= 2 && (strcmp(sub_argv[1], "--help") == 0 || strcmp(sub_argv[1], "-h") == 0))
+            return help(out, usage_key);
+        if (sub_argc != 2 || strcmp(sub_argv[1], "generate") != 0)
+            return usage_error(out, usage_key, "%s", "key: expected `key generate`");
+        out->cmd = WV_CLI_KEY_GENERATE;
+    } else if (strcmp(cmd, "identity") == 0) {
+        static const struct option io[] = {{"api", required_argument, NULL, 'a'},
+                                           {"token", required_argument, NULL, 't'},
+                                           {"help", no_argument, NULL, 'h'},
+                                           {0}};
+        if (sub_argc < 2 || sub_argv[1][0] == '-') {
+            if (sub_argc >= 2 &&
+                (strcmp(sub_argv[1], "--help") == 0 || strcmp(sub_argv[1], "-h") == 0))
+                return help(out, usage_identity);
+            return usage_error(out, usage_identity, "%s", "identity: expected show or rotate");
+        }
+        if (strcmp(sub_argv[1], "show") != 0 && strcmp(sub_argv[1], "rotate") != 0)
+            return usage_error(out, usage_identity, "identity: unknown subcommand %s",
+                               sub_argv[1]);
+        const char *env_url = getenv("WOVENET_API");
+        out->url = env_url && *env_url ? env_url : "http://127.0.0.1:18080";
+        out->token = getenv("WOVENET_TOKEN");
+        out->cmd = WV_CLI_IDENTITY;
+        out->name = sub_argv[1];
+        parse_cmd(sub_argc - 1, sub_argv + 1, out, usage_identity, ":a:t:h", io, 0);
     } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "apply") == 0 ||
                strcmp(cmd, "plan") == 0) {
         static const struct option so[] = {{"api", required_argument, NULL, 'a'},

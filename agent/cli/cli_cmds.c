@@ -3,7 +3,11 @@
 #include "wv/cli.h"
 #include "wv/config.h"
 
+#include "wv/crypto.h"
+#include "wv/model.h"
+
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +192,24 @@ static bool token_name_ok(const char *name) {
             "starting with a letter or digit)\n",
             name);
     return false;
+}
+
+int wv_cli_key_generate(const struct wv_cli *cli) {
+    unsigned char raw[33];
+    if (gnutls_rnd(GNUTLS_RND_KEY, raw, sizeof raw) < 0) {
+        fprintf(stderr, "key: no randomness available\n");
+        return WV_EXIT_FAIL;
+    }
+    char *b = wv_base64(raw, sizeof raw);
+    wv_memwipe(raw, sizeof raw);
+    for (char *c = b; *c; c++)
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+    /* 44 random base64 characters fail the rule once in billions (too few
+     * classes); draw again rather than print a key import would refuse. */
+    int rc = wv_network_key_weak(b) ? wv_cli_key_generate(cli) : (printf("%s\n", b), 0);
+    wv_memwipe(b, strlen(b));
+    free(b);
+    return rc;
 }
 
 int wv_cli_token_create(const struct wv_cli *cli) {

@@ -269,3 +269,30 @@ out:
     json_decref(socks);
     return code;
 }
+
+int wv_cli_identity(const struct wv_cli *cli) {
+    if (strcmp(cli->name, "show") == 0) {
+        json_t *site;
+        if (get(cli, "/api/v1/site", &site) != 0)
+            return WV_EXIT_FAIL;
+        json_t *id = json_object_get(json_object_get(site, "status"), "identity");
+        printf("identity key  %s\nfingerprint   %s\n", str_or(id, "identityKey", "-"),
+               str_or(id, "fingerprint", "-"));
+        json_decref(site);
+        return WV_EXIT_OK;
+    }
+    struct wv_cli_resp r;
+    json_t *empty = json_object();
+    int rc = wv_cli_http(cli->url, cli->token, "POST", "/api/v1/site/identity/rotate", empty, &r);
+    json_decref(empty);
+    if (rc < 0 || r.status != 200 || !r.body) {
+        wv_cli_http_report("identity rotate", &r);
+        json_decref(r.body);
+        return WV_EXIT_FAIL;
+    }
+    printf("rotated: identity key %s\n         (was %s)\nfingerprint %s\n",
+           str_or(r.body, "identityKey", "-"), str_or(r.body, "previousKey", "-"),
+           str_or(r.body, "fingerprint", "-"));
+    json_decref(r.body);
+    return WV_EXIT_OK;
+}

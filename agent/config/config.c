@@ -2,6 +2,7 @@
  * onto the canonical document. Schema-driven: every map is walked key by
  * key, so an unknown key is refused with its full YAML path. */
 #include "wv/config.h"
+#include "wv/crypto.h"
 #include "config_int.h"
 #include "wv/base.h"
 
@@ -321,6 +322,8 @@ static int do_restful_api(struct walk *w, const char *path, const struct ynode *
             rc = put(w, api, ck, rd_bool, path, key, v);
         } else if (IS("listenAddr")) {
             rc = put(w, api, ck, rd_string, path, key, v);
+        } else if (IS("allowedHosts")) {
+            rc = put(w, api, ck, rd_strings, path, key, v);
         } else if (IS("logger")) {
             /* upstream's separate API log file: accepted, ignored (one logger here) */
             rc = rd_map(w, path, key, v, sub, sizeof(sub));
@@ -420,7 +423,7 @@ static int do_exposed(struct walk *w, const char *path, const struct ynode *m, j
                 rc = put(w, app, "appSocket", rd_string, path, key, v);
         } else if (IS("mode")) {
             rc = put(w, app, ck, rd_string, path, key, v);
-        } else if (IS("portRange") || IS("addressRange")) {
+        } else if (IS("portRange") || IS("addressRange") || IS("allowedSites")) {
             rc = put(w, app, ck, rd_strings, path, key, v);
         } else if (IS("enabled")) { /* ours: false stops offering the app */
             rc = put(w, app, ck, rd_bool, path, key, v);
@@ -434,6 +437,8 @@ static int do_exposed(struct walk *w, const char *path, const struct ynode *m, j
                 else
                     rc = UNKNOWN(w, sub, v->keys[j]);
             }
+        } else if (IS("maxConnections")) { /* ours */
+            rc = put(w, app, ck, rd_int, path, key, v);
         } else {
             rc = UNKNOWN(w, path, key);
         }
@@ -535,6 +540,19 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
             if (!rc)
                 rc = do_message_channel(w, sub, v, site);
+        } else if (IS("membership")) { /* ours: open | approve */
+            rc = put(w, site, key, rd_string, "", key, v);
+        } else if (IS("limits")) { /* ours */
+            json_t *lim = child(site, "limits");
+            rc = rd_map(w, "", key, v, sub, sizeof(sub));
+            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
+                const char *k2 = v->keys[j];
+                if (!strcmp(k2, "streamsPerPeer") || !strcmp(k2, "dialPeers") ||
+                    !strcmp(k2, "dialSocketsPerPeer") || !strcmp(k2, "dialsPerSecond"))
+                    rc = put(w, lim, k2, rd_int, sub, k2, v->items[j]);
+                else
+                    rc = UNKNOWN(w, sub, k2);
+            }
         } else if (IS("restfulApi")) {
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
             if (!rc)
@@ -688,22 +706,11 @@ static void derive_names(json_t *arr, char *(*base_fn)(json_t *)) {
 }
 
 char *wv_config_derive_topic(const char *network_key) {
-    static const char prefix[] = "wovenet-topic"; /* followed by its NUL */
-    size_t klen = strlen(network_key);
-    size_t n = sizeof(prefix) + klen;
-    unsigned char *buf = wv_malloc(n);
-    memcpy(buf, prefix, sizeof(prefix));
-    memcpy(buf + sizeof(prefix), network_key, klen);
-    unsigned char digest[32];
-    int rc = gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, digest);
-    wv_memwipe(buf, n);
-    free(buf);
-    if (rc < 0)
+    char *out = wv_malloc(WV_DEFAULT_TOPIC_LEN + 1);
+    if (wv_keys_default_topic(network_key, strlen(network_key), out) != 0) {
+        free(out);
         return NULL;
-    char *out = wv_malloc(8 + 32 + 1);
-    memcpy(out, "wovenet/", 8);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 8 + 2 * i, 3, "%02x", digest[i]);
+    }
     return out;
 }
 

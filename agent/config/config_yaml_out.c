@@ -27,6 +27,8 @@ static void copy_keys(json_t *dst, json_t *src, const char *const *keys) {
 static json_t *shape_site(json_t *doc, json_t *site) {
     json_t *y = json_object();
     copy(y, "siteName", site, "siteName");
+    copy(y, "membership", site, "membership");
+    copy(y, "limits", site, "limits");
     /* a secret given in clear is never written, only marked as set */
     if (json_is_true(json_object_get(site, "networkKeySet")) || json_object_get(site, "networkKey"))
         json_object_set_new(y, "crypto", json_pack("{s:b}", "keySet", 1));
@@ -82,7 +84,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         copy(a, "appName", v, "name");
         copy_keys(a, v,
                   (const char *const[]){"mode", "appSocket", "portRange", "addressRange",
-                                        "healthCheck", "enabled", NULL});
+                                        "maxConnections", "allowedSites", "healthCheck",
+                                        "enabled", NULL});
         json_array_append_new(exposed, a);
     }
     json_object_set_new(y, "localExposedApps", exposed);
@@ -100,7 +103,7 @@ static json_t *shape_site(json_t *doc, json_t *site) {
     json_t *api = json_object_get(site, "restfulApi");
     if (api) {
         json_t *a = json_object();
-        copy_keys(a, api, (const char *const[]){"enabled", "listenAddr", NULL});
+        copy_keys(a, api, (const char *const[]){"enabled", "listenAddr", "allowedHosts", NULL});
         json_t *tls = json_object_get(api, "tls");
         if (tls) {
             json_t *t = json_object();

@@ -7,6 +7,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -186,5 +187,98 @@ int wv_identity_derive_secret(const wv_identity *id, const char *label, uint8_t 
     gnutls_free(x.data);
     gnutls_free(y.data);
     gnutls_free(k.data);
+    return rc;
+}
+
+/* --- Signing ----------------------------------------------------------------- */
+
+int wv_identity_public_key(const wv_identity *id, uint8_t out[WV_PUBKEY_LEN]) {
+    gnutls_ecc_curve_t curve;
+    gnutls_datum_t x = {0}, y = {0}, k = {0};
+    if (gnutls_x509_privkey_export_ecc_raw(id->key, &curve, &x, &y, &k) < 0)
+        return WV_ERR_CRYPTO;
+    int rc = curve == GNUTLS_ECC_CURVE_ED25519 && x.size == WV_PUBKEY_LEN ? 0 : WV_ERR_CRYPTO;
+    if (rc == 0)
+        memcpy(out, x.data, WV_PUBKEY_LEN);
+    wv_memwipe(k.data, k.size);
+    gnutls_free(x.data);
+    gnutls_free(y.data);
+    gnutls_free(k.data);
+    return rc;
+}
+
+int wv_identity_sign(const wv_identity *id, const void *data, size_t len, uint8_t sig[WV_SIG_LEN]) {
+    gnutls_privkey_t pk;
+    if (gnutls_privkey_init(&pk) < 0)
+        return WV_ERR_CRYPTO;
+    int rc = WV_ERR_CRYPTO;
+    gnutls_datum_t d = {(unsigned char *)(uintptr_t)data, (unsigned)len}, out = {0};
+    if (gnutls_privkey_import_x509(pk, id->key, 0) >= 0 &&
+        gnutls_privkey_sign_data2(pk, GNUTLS_SIGN_EDDSA_ED25519, 0, &d, &out) >= 0 &&
+        out.size == WV_SIG_LEN) {
+        memcpy(sig, out.data, WV_SIG_LEN);
+        rc = 0;
+    }
+    gnutls_free(out.data);
+    gnutls_privkey_deinit(pk);
+    return rc;
+}
+
+int wv_ed25519_verify(const uint8_t pub[WV_PUBKEY_LEN], const void *data, size_t len,
+                      const uint8_t sig[WV_SIG_LEN]) {
+    gnutls_pubkey_t pk;
+    if (gnutls_pubkey_init(&pk) < 0)
+        return WV_ERR_AUTH;
+    gnutls_datum_t x = {(unsigned char *)(uintptr_t)pub, WV_PUBKEY_LEN};
+    gnutls_datum_t d = {(unsigned char *)(uintptr_t)data, (unsigned)len};
+    gnutls_datum_t s = {(unsigned char *)(uintptr_t)sig, WV_SIG_LEN};
+    int rc = WV_ERR_AUTH;
+    if (gnutls_pubkey_import_ecc_raw(pk, GNUTLS_ECC_CURVE_ED25519, &x, NULL) >= 0 &&
+        gnutls_pubkey_verify_data2(pk, GNUTLS_SIGN_EDDSA_ED25519, 0, &d, &s) >= 0)
+        rc = 0;
+    gnutls_pubkey_deinit(pk);
+    return rc;
+}
+
+int wv_unhex(const char *hex, uint8_t *out, size_t n) {
+    if (!hex || strlen(hex) != 2 * n)
+        return WV_ERR_INVAL;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return WV_ERR_INVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+int wv_rotation_sign(const wv_identity *old, const char *site, const char *new_key_hex,
+                     char sig_hex[WV_SIG_HEX_LEN + 1]) {
+    /* The NUL between the two parts is part of the text: build it by hand. */
+    size_t a = strlen(WV_ROTATE_CONTEXT) + strlen(site), n = a + 1 + strlen(new_key_hex);
+    char *text = wv_malloc(n + 1);
+    snprintf(text, n + 1, "%s%s", WV_ROTATE_CONTEXT, site);
+    text[a] = '\0';
+    memcpy(text + a + 1, new_key_hex, strlen(new_key_hex) + 1);
+    uint8_t sig[WV_SIG_LEN];
+    int rc = wv_identity_sign(old, text, n, sig);
+    free(text);
+    if (rc == 0)
+        wv_hex(sig, sizeof sig, sig_hex);
+    return rc;
+}
+
+int wv_rotation_verify(const char *old_key_hex, const char *site, const char *new_key_hex,
+                       const char *sig_hex) {
+    uint8_t pub[WV_PUBKEY_LEN], sig[WV_SIG_LEN];
+    if (wv_unhex(old_key_hex, pub, sizeof pub) != 0 || wv_unhex(sig_hex, sig, sizeof sig) != 0)
+        return WV_ERR_AUTH;
+    size_t a = strlen(WV_ROTATE_CONTEXT) + strlen(site), n = a + 1 + strlen(new_key_hex);
+    char *text = wv_malloc(n + 1);
+    snprintf(text, n + 1, "%s%s", WV_ROTATE_CONTEXT, site);
+    text[a] = '\0';
+    memcpy(text + a + 1, new_key_hex, strlen(new_key_hex) + 1);
+    int rc = wv_ed25519_verify(pub, text, n, sig);
+    free(text);
     return rc;
 }

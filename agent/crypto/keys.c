@@ -83,3 +83,26 @@ int wv_keys_site_hash(const wv_keys *k, const char *site, char out[WV_SITE_HASH_
     wv_hex(mac, WV_SITE_HASH_HEX_LEN / 2, out);
     return 0;
 }
+
+int wv_keys_default_topic(const void *network_key, size_t keylen,
+                          char out[WV_DEFAULT_TOPIC_LEN + 1]) {
+    static const char salt_label[] = "wovenet-topic-salt", info[] = "wovenet/1 default topic";
+    if (!network_key || keylen == 0)
+        return WV_ERR_INVAL;
+    uint8_t salt[32], master[WV_KEY_LEN], mac[32];
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, salt_label, strlen(salt_label), salt) < 0)
+        return WV_ERR_CRYPTO;
+    gnutls_datum_t key = {(unsigned char *)(uintptr_t)network_key, (unsigned)keylen};
+    gnutls_datum_t s = {salt, sizeof salt};
+    int rc = gnutls_pbkdf2(GNUTLS_MAC_SHA256, &key, &s, WV_KDF_ITERATIONS, master, WV_KEY_LEN) < 0 ||
+                     gnutls_hmac_fast(GNUTLS_MAC_SHA256, master, WV_KEY_LEN, info, strlen(info),
+                                      mac) < 0
+                 ? WV_ERR_CRYPTO
+                 : 0;
+    wv_memwipe(master, sizeof master);
+    if (rc == 0) {
+        memcpy(out, "wovenet/", 8);
+        wv_hex(mac, 16, out + 8);
+    }
+    return rc;
+}

@@ -7,6 +7,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,16 @@ static const char *const type_names[] = {
 
 /* Fields allowed per type; anything else is refused so that two versions of
  * the protocol never silently half-understand each other. */
-static const char *const announce_fields[] = {"type",    "site", "instance",    "seq", "ts",
-                                              "sockets", "apps", "fingerprint", NULL};
-static const char *const reply_fields[] = {"type", "site",    "to",   "instance",    "seq",
-                                           "ts",   "sockets", "apps", "fingerprint", NULL};
-static const char *const offline_fields[] = {"type", "site", "instance", "seq", "ts", NULL};
-static const char *const request_fields[] = {"type", "from", "to", "instance", "seq", "ts", NULL};
+static const char *const announce_fields[] = {
+    "type", "site", "instance", "seq", "ts", "sockets", "apps", "fingerprint",
+    "key", "sig", "prevKey", "prevSig", NULL};
+static const char *const reply_fields[] = {
+    "type", "site", "to", "instance", "seq", "ts", "sockets", "apps", "fingerprint",
+    "re", "key", "sig", "prevKey", "prevSig", NULL};
+static const char *const offline_fields[] = {"type", "site", "instance", "seq", "ts",
+                                             "key", "sig", NULL};
+static const char *const request_fields[] = {"type", "from", "to", "instance", "seq", "ts",
+                                             "key", "sig", NULL};
 static const char *const socket_fields[] = {"address", "port", "protocol", "detected", NULL};
 
 static bool is_alnum(char c) {
@@ -85,8 +90,44 @@ static bool has_to(enum wv_msg_type t) {
     return t == WV_MSG_SOCKINFO_REQUEST || t == WV_MSG_SOCKINFO_REPLY;
 }
 
+static bool opt_hex(const char *s, size_t len) {
+    return s[0] == '\0' || hex_valid(s, len);
+}
+
+/* "<instance>.<seq>" */
+static bool reqid_valid(const char *s) {
+    const char *dot = strchr(s, '.');
+    if (!dot || dot - s != WV_INSTANCE_HEX_LEN || !dot[1] || strlen(dot + 1) > 20)
+        return false;
+    for (const char *p = dot + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    char inst[WV_INSTANCE_HEX_LEN + 1];
+    memcpy(inst, s, WV_INSTANCE_HEX_LEN);
+    inst[WV_INSTANCE_HEX_LEN] = '\0';
+    return hex_valid(inst, WV_INSTANCE_HEX_LEN);
+}
+
+static bool sig_fields_valid(const wv_msg *m) {
+    if (!opt_hex(m->key, WV_PUBKEY_HEX_LEN) || !opt_hex(m->sig, WV_SIG_HEX_LEN) ||
+        !opt_hex(m->prev_key, WV_PUBKEY_HEX_LEN) || !opt_hex(m->prev_sig, WV_SIG_HEX_LEN))
+        return false;
+    if (m->sig[0] && !m->key[0])
+        return false; /* a signature without its key */
+    if (!m->prev_key[0] != !m->prev_sig[0])
+        return false;
+    bool body = m->type == WV_MSG_ANNOUNCE || m->type == WV_MSG_SOCKINFO_REPLY;
+    if (!body && m->prev_key[0])
+        return false;
+    if (m->type == WV_MSG_SOCKINFO_REPLY ? (m->re[0] && !reqid_valid(m->re)) : m->re[0] != '\0')
+        return false;
+    return true;
+}
+
 static bool msg_valid(const wv_msg *m) {
     if (m->type < WV_MSG_ANNOUNCE || m->type > WV_MSG_SOCKINFO_REPLY)
+        return false;
+    if (!sig_fields_valid(m))
         return false;
     if (!wv_name_valid(m->site) || !hex_valid(m->instance, WV_INSTANCE_HEX_LEN))
         return false;
@@ -204,6 +245,21 @@ static bool parse_obj(json_t *root, wv_msg *m) {
     m->ts = (int64_t)ts;
     if (has_to(m->type) && !get_str(root, "to", m->to, sizeof m->to))
         return false;
+    static const struct {
+        const char *name;
+        size_t off, cap;
+    } opt[] = {
+        {"key", offsetof(wv_msg, key), sizeof(((wv_msg *)0)->key)},
+        {"sig", offsetof(wv_msg, sig), sizeof(((wv_msg *)0)->sig)},
+        {"re", offsetof(wv_msg, re), sizeof(((wv_msg *)0)->re)},
+        {"prevKey", offsetof(wv_msg, prev_key), sizeof(((wv_msg *)0)->prev_key)},
+        {"prevSig", offsetof(wv_msg, prev_sig), sizeof(((wv_msg *)0)->prev_sig)},
+    };
+    for (size_t i = 0; i < WV_COUNTOF(opt); i++)
+        if (json_object_get(root, opt[i].name) &&
+            (!get_str(root, opt[i].name, (char *)m + opt[i].off, opt[i].cap) ||
+             !((char *)m + opt[i].off)[0]))
+            return false;
     if (has_body(m->type) && (!parse_sockets(json_object_get(root, "sockets"), m) ||
                               !parse_apps(json_object_get(root, "apps"), m) ||
                               !get_str(root, "fingerprint", m->fingerprint, sizeof m->fingerprint)))
@@ -252,6 +308,16 @@ char *wv_msg_encode(const wv_msg *m) {
         json_object_set_new(o, "apps", apps);
         json_object_set_new(o, "fingerprint", json_string(m->fingerprint));
     }
+    if (m->re[0])
+        json_object_set_new(o, "re", json_string(m->re));
+    if (m->prev_key[0]) {
+        json_object_set_new(o, "prevKey", json_string(m->prev_key));
+        json_object_set_new(o, "prevSig", json_string(m->prev_sig));
+    }
+    if (m->key[0])
+        json_object_set_new(o, "key", json_string(m->key));
+    if (m->sig[0])
+        json_object_set_new(o, "sig", json_string(m->sig));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -359,3 +425,47 @@ int wv_replay_check(wv_replay *r, const char *instance, uint64_t seq, int64_t ts
         r->len++;
     return 0;
 }
+
+/* --- Signatures ------------------------------------------------------------- */
+
+char *wv_msg_signing_text(const wv_msg *m) {
+    wv_msg c = *m; /* shallow: encode only reads */
+    c.sig[0] = '\0';
+    char *json = wv_msg_encode(&c);
+    if (!json)
+        return NULL;
+    char *out = wv_asprintf("%s%s", WV_SIGN_CONTEXT, json);
+    free(json);
+    return out;
+}
+
+int wv_msg_sign(wv_msg *m, const wv_identity *id) {
+    uint8_t pub[WV_PUBKEY_LEN], sig[WV_SIG_LEN];
+    if (wv_identity_public_key(id, pub) != 0)
+        return WV_ERR_CRYPTO;
+    wv_hex(pub, sizeof pub, m->key);
+    m->sig[0] = '\0';
+    char *text = wv_msg_signing_text(m);
+    if (!text)
+        return WV_ERR_INVAL;
+    int rc = wv_identity_sign(id, text, strlen(text), sig);
+    free(text);
+    if (rc == 0)
+        wv_hex(sig, sizeof sig, m->sig);
+    return rc;
+}
+
+int wv_msg_verify(const wv_msg *m) {
+    if (!m->key[0] || !m->sig[0])
+        return WV_ERR_NOTFOUND;
+    uint8_t pub[WV_PUBKEY_LEN], sig[WV_SIG_LEN];
+    if (wv_unhex(m->key, pub, sizeof pub) != 0 || wv_unhex(m->sig, sig, sizeof sig) != 0)
+        return WV_ERR_AUTH;
+    char *text = wv_msg_signing_text(m);
+    if (!text)
+        return WV_ERR_AUTH;
+    int rc = wv_ed25519_verify(pub, text, strlen(text), sig);
+    free(text);
+    return rc;
+}
+

@@ -14,6 +14,8 @@
 /* Longer than the MQTT layer's longest reconnect backoff (30 s), so every
  * live peer has had the chance to reconnect and re-announce. */
 #define DEFAULT_GRACE_MS 35000
+/* Our sockinfo requests still waiting for an answer (a reply must name one). */
+#define MAX_OUTSTANDING 64
 
 struct wv_discovery {
     uv_loop_t *loop;
@@ -38,8 +40,23 @@ struct wv_discovery {
     wv_peer **peers;
     size_t npeers, max_peers;
     wv_discovery_stats stats;
-    bool started, closing, warned_decrypt, warned_full, warned_twin;
+    bool started, closing, warned_decrypt, warned_full, warned_twin, warned_unsigned;
     wv_discovery_close_cb close_cb;
+    /* identity and pins */
+    const wv_identity *id;
+    bool approve;
+    char own_key[WV_PUBKEY_HEX_LEN + 1];
+    char prev_key[WV_PUBKEY_HEX_LEN + 1], prev_sig[WV_SIG_HEX_LEN + 1];
+    wv_pin **pins;
+    size_t npins;
+    char (*blocked)[WV_PUBKEY_HEX_LEN + 1];
+    size_t nblocked;
+    struct outreq {
+        char to[WV_NAME_MAX + 1];
+        char id[WV_REQID_MAX + 1];
+        int64_t expires_ms;
+    } reqs[MAX_OUTSTANDING];
+    size_t next_req;
 };
 
 static int64_t now_ms(void) {
@@ -57,8 +74,16 @@ static bool topic_valid(const char *t) {
 
 /* ---- sealing and publishing ---- */
 
-static int seal_msg(wv_discovery *d, const wv_msg *m, const char *topic, uint8_t **out,
-                    size_t *len) {
+/* Signs m (adding our rotation proof to announcements and replies), then
+ * seals it for topic. */
+static int seal_msg(wv_discovery *d, wv_msg *m, const char *topic, uint8_t **out, size_t *len) {
+    if ((m->type == WV_MSG_ANNOUNCE || m->type == WV_MSG_SOCKINFO_REPLY) && d->prev_key[0]) {
+        strcpy(m->prev_key, d->prev_key);
+        strcpy(m->prev_sig, d->prev_sig);
+    }
+    int src = wv_msg_sign(m, d->id);
+    if (src != 0)
+        return src;
     char *json = wv_msg_encode(m);
     if (!json)
         return WV_ERR_INVAL;
@@ -188,6 +213,7 @@ static void emit(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev) {
 static void apply_announcement(wv_discovery *d, wv_msg *m) {
     m->type = WV_MSG_ANNOUNCE; /* a reply is stored as the announcement it carries */
     m->to[0] = '\0';
+    m->re[0] = '\0';
     int64_t now = now_ms();
     wv_peer *p = find(d, m->site, NULL);
     if (!p) {
@@ -241,6 +267,157 @@ static void apply_offline(wv_discovery *d, const wv_msg *m) {
     }
 }
 
+/* ---- identities: pins, blocked keys, outstanding requests ---- */
+
+static wv_pin *pin_find(const wv_discovery *d, const char *site) {
+    for (size_t i = 0; i < d->npins; i++)
+        if (strcmp(d->pins[i]->site, site) == 0)
+            return d->pins[i];
+    return NULL;
+}
+
+static wv_pin *pin_add(wv_discovery *d, const char *site, const char *key,
+                       enum wv_pin_state state) {
+    if (d->npins >= d->max_peers)
+        return NULL;
+    wv_pin *p = wv_calloc(1, sizeof *p);
+    snprintf(p->site, sizeof p->site, "%s", site);
+    snprintf(p->key, sizeof p->key, "%s", key);
+    p->state = state;
+    d->pins = wv_realloc(d->pins, (d->npins + 1) * sizeof *d->pins);
+    d->pins[d->npins++] = p;
+    return p;
+}
+
+static void pin_unhold(wv_pin *p) {
+    if (p->has_held)
+        wv_msg_dispose(&p->held);
+    p->has_held = false;
+}
+
+static void pin_hold(wv_pin *p, const wv_msg *m) {
+    pin_unhold(p);
+    wv_msg_copy(&p->held, m);
+    p->has_held = true;
+}
+
+static void pin_event(wv_discovery *d, const wv_pin *p, enum wv_pin_event ev) {
+    if (d->cb.pin && !d->closing)
+        d->cb.pin(d, p, ev, d->user);
+}
+
+static bool key_blocked(const wv_discovery *d, const char *key) {
+    for (size_t i = 0; i < d->nblocked; i++)
+        if (strcmp(d->blocked[i], key) == 0)
+            return true;
+    return false;
+}
+
+static bool has_body(const wv_msg *m) {
+    return m->type == WV_MSG_ANNOUNCE || m->type == WV_MSG_SOCKINFO_REPLY;
+}
+
+/* A key for a name with no pin yet: trust on first use, or hold it for the
+ * operator (approve mode, or a known site from before signatures whose
+ * certificate differs from the one now offered). */
+static bool first_use(wv_discovery *d, const wv_msg *m) {
+    if (!has_body(m))
+        return false; /* an offline record or request of a site we never pinned */
+    const wv_peer *known = find(d, m->site, NULL);
+    bool cert_differs = known && !known->ann.key[0] &&
+                        strcmp(known->ann.fingerprint, m->fingerprint) != 0;
+    wv_pin *p = pin_add(d, m->site, m->key, d->approve || cert_differs ? WV_PIN_PENDING
+                                                                        : WV_PIN_TRUSTED);
+    if (!p)
+        return false;
+    if (p->state == WV_PIN_PENDING) {
+        pin_hold(p, m);
+        WV_WARN(d->log, SUB, "site %s (identity key %.16s...) waits for approval%s", m->site,
+                m->key, cert_differs ? ": it announces another certificate than the one known"
+                                     : " (membership: approve)");
+        pin_event(d, p, WV_PIN_HELD);
+        return false;
+    }
+    WV_INFO(d->log, SUB, "pinned the identity key of %s on first use (%.16s...)", m->site, m->key);
+    pin_event(d, p, WV_PIN_NEW);
+    return true;
+}
+
+/* Verifies m's signature and checks its key against the pin of its name.
+ * True when m may be applied. */
+static bool trusted(wv_discovery *d, const wv_msg *m) {
+    int v = wv_msg_verify(m);
+    if (v == WV_ERR_NOTFOUND) {
+        d->stats.unsigned_msgs++;
+        if (!d->warned_unsigned)
+            WV_WARN(d->log, SUB, "dropping unsigned messages of site %s: an agent older than "
+                    "signed announcements, or a forgery (upgrade every site)", m->site);
+        d->warned_unsigned = true;
+        return false;
+    }
+    if (v != 0) {
+        d->stats.bad_signatures++;
+        WV_DEBUG(d->log, SUB, "dropped a message of %s with a bad signature", m->site);
+        return false;
+    }
+    if (key_blocked(d, m->key)) {
+        d->stats.blocked++;
+        WV_DEBUG(d->log, SUB, "dropped a message of %s signed by a blocked key", m->site);
+        return false;
+    }
+    wv_pin *p = pin_find(d, m->site);
+    if (!p)
+        return first_use(d, m);
+    if (strcmp(p->key, m->key) == 0) {
+        if (p->state == WV_PIN_TRUSTED)
+            return true;
+        if (has_body(m))
+            pin_hold(p, m); /* pending: keep the freshest for the approval */
+        return false;
+    }
+    if (p->state == WV_PIN_TRUSTED && has_body(m) && strcmp(m->prev_key, p->key) == 0 &&
+        wv_rotation_verify(p->key, m->site, m->key, m->prev_sig) == 0) {
+        WV_INFO(d->log, SUB, "site %s rotated its identity key (%.16s... -> %.16s...)", m->site,
+                p->key, m->key);
+        strcpy(p->key, m->key);
+        p->offered[0] = '\0';
+        pin_unhold(p);
+        pin_event(d, p, WV_PIN_ROTATED);
+        return true;
+    }
+    d->stats.pin_conflicts++;
+    p->conflicts++;
+    if (has_body(m))
+        pin_hold(p, m);
+    if (strcmp(p->offered, m->key) != 0) {
+        strcpy(p->offered, m->key);
+        WV_WARN(d->log, SUB, "refusing messages of site %s signed by another identity key than "
+                "the pinned one (pinned %.16s..., offered %.16s...): if the site was "
+                "reinstalled, approve the new key (POST /api/v1/peers/%s/approve)", m->site,
+                p->key, m->key, m->site);
+        pin_event(d, p, WV_PIN_CONFLICT);
+    }
+    return false;
+}
+
+/* A reply must answer a request we sent to that site and not yet got an
+ * answer to. */
+static bool solicited(wv_discovery *d, const wv_msg *m) {
+    int64_t now = now_ms();
+    for (size_t i = 0; i < MAX_OUTSTANDING; i++) {
+        struct outreq *r = &d->reqs[i];
+        if (r->id[0] && r->expires_ms > now && strcmp(r->to, m->site) == 0 &&
+            strcmp(r->id, m->re) == 0) {
+            r->id[0] = '\0';
+            return true;
+        }
+    }
+    d->stats.unsolicited++;
+    WV_DEBUG(d->log, SUB, "dropped a sockinfo reply of %s that answers no request of ours",
+             m->site);
+    return false;
+}
+
 /* ---- incoming messages ---- */
 
 static void decrypt_failed(wv_discovery *d, int rc) {
@@ -290,6 +467,8 @@ static void on_announce_slot(wv_discovery *d, const char *seg, wv_msg *m) {
         parse_failed(d, "timestamp too far in the future");
     } else if (strcmp(m->site, d->site) == 0) {
         on_own_slot(d, m);
+    } else if (!trusted(d, m)) {
+        /* counted and logged by trusted() */
     } else if (m->type == WV_MSG_ANNOUNCE) {
         apply_announcement(d, m);
     } else {
@@ -307,6 +486,7 @@ static void answer_request(wv_discovery *d, const wv_msg *req) {
     uint8_t *sealed = NULL;
     size_t len;
     if (local_msg(d, &m, WV_MSG_SOCKINFO_REPLY, req->site) == 0) {
+        snprintf(m.re, sizeof m.re, "%s.%llu", req->instance, (unsigned long long)req->seq);
         if (seal_msg(d, &m, topic, &sealed, &len) == 0 &&
             wv_mqtt_publish(d->mqtt, topic, sealed, len, false) == 0)
             d->stats.requests_answered++;
@@ -327,7 +507,7 @@ static void on_inbox(wv_discovery *d, wv_msg *m) {
     } else if (m->type == WV_MSG_SOCKINFO_REQUEST) {
         WV_INFO(d->log, SUB, "peer %s asks for our socket info", m->site);
         answer_request(d, m);
-    } else {
+    } else if (solicited(d, m) && trusted(d, m)) {
         apply_announcement(d, m);
     }
     wv_msg_dispose(m);
@@ -410,7 +590,15 @@ static int make_will(wv_discovery *d, uint8_t **out, size_t *len) {
 int wv_discovery_new(uv_loop_t *loop, wv_log *log, const wv_discovery_options *o,
                      const wv_discovery_callbacks *cb, void *user, wv_discovery **out) {
     *out = NULL;
-    if (!o || !cb || !cb->local || !o->keys || !wv_name_valid(o->site) || !topic_valid(o->topic))
+    if (!o || !cb || !cb->local || !o->keys || !o->id || !wv_name_valid(o->site) ||
+        !topic_valid(o->topic))
+        return WV_ERR_INVAL;
+    uint8_t pub[WV_PUBKEY_LEN];
+    if (wv_identity_public_key(o->id, pub) != 0)
+        return WV_ERR_CRYPTO;
+    if ((o->prev_key || o->prev_sig) &&
+        (!o->prev_key || !o->prev_sig || strlen(o->prev_key) != WV_PUBKEY_HEX_LEN ||
+         strlen(o->prev_sig) != WV_SIG_HEX_LEN))
         return WV_ERR_INVAL;
     wv_discovery *d = wv_calloc(1, sizeof *d);
     d->loop = loop;
@@ -422,6 +610,13 @@ int wv_discovery_new(uv_loop_t *loop, wv_log *log, const wv_discovery_options *o
     strcpy(d->topic, o->topic);
     d->max_peers = o->max_peers ? o->max_peers : WV_DISCOVERY_DEFAULT_MAX_PEERS;
     d->grace_ms = o->reconnect_grace_ms > 0 ? o->reconnect_grace_ms : DEFAULT_GRACE_MS;
+    d->id = o->id;
+    d->approve = o->approve;
+    wv_hex(pub, sizeof pub, d->own_key);
+    if (o->prev_key) {
+        snprintf(d->prev_key, sizeof d->prev_key, "%s", o->prev_key);
+        snprintf(d->prev_sig, sizeof d->prev_sig, "%s", o->prev_sig);
+    }
     uint8_t *will = NULL;
     size_t will_len = 0;
     int rc = wv_keys_site_hash(&d->keys, d->site, d->hash);
@@ -495,6 +690,10 @@ int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
     wv_msg m;
     base_msg(d, &m, WV_MSG_SOCKINFO_REQUEST);
     snprintf(m.to, sizeof m.to, "%s", peer);
+    struct outreq *r = &d->reqs[d->next_req++ % MAX_OUTSTANDING];
+    snprintf(r->to, sizeof r->to, "%s", peer);
+    snprintf(r->id, sizeof r->id, "%s.%llu", m.instance, (unsigned long long)m.seq);
+    r->expires_ms = now_ms() + WV_INBOX_WINDOW_MS;
     uint8_t *sealed;
     size_t len;
     rc = seal_msg(d, &m, topic, &sealed, &len);
@@ -515,6 +714,8 @@ int wv_discovery_seed(wv_discovery *d, const char *json) {
         rc = WV_ERR_PROTO;
     } else if (strcmp(m.site, d->site) == 0) {
         rc = WV_ERR_INVAL;
+    } else if (m.key[0] && pin_find(d, m.site) && strcmp(pin_find(d, m.site)->key, m.key) != 0) {
+        rc = WV_ERR_AUTH; /* stored under a key that is no longer pinned */
     } else {
         wv_peer *p = find(d, m.site, NULL);
         if (!p) {
@@ -588,6 +789,12 @@ static void on_timer_closed(uv_handle_t *h) {
         free(d->peers[i]);
     }
     free(d->peers);
+    for (size_t i = 0; i < d->npins; i++) {
+        pin_unhold(d->pins[i]);
+        free(d->pins[i]);
+    }
+    free(d->pins);
+    free(d->blocked);
     wv_replay_free(d->replay);
     free(d->ann_topic);
     free(d->inbox_topic);
@@ -615,4 +822,95 @@ void wv_discovery_close(wv_discovery *d, wv_discovery_close_cb close_cb) {
         make_will(d, &off, &len); /* a fresh offline record: newer seq and ts */
     wv_mqtt_close(d->mqtt, off ? d->ann_topic : NULL, off, len, on_mqtt_closed);
     free(off);
+}
+
+/* ---- pins ---- */
+
+static bool key_hex_valid(const char *k) {
+    uint8_t raw[WV_PUBKEY_LEN];
+    return k && wv_unhex(k, raw, sizeof raw) == 0;
+}
+
+int wv_discovery_pin_load(wv_discovery *d, const char *site, const char *key_hex, bool pending) {
+    if (!wv_name_valid(site) || !key_hex_valid(key_hex))
+        return WV_ERR_INVAL;
+    wv_pin *p = pin_find(d, site);
+    if (!p)
+        p = pin_add(d, site, key_hex, pending ? WV_PIN_PENDING : WV_PIN_TRUSTED);
+    if (!p)
+        return WV_ERR_LIMIT;
+    snprintf(p->key, sizeof p->key, "%s", key_hex);
+    p->state = pending ? WV_PIN_PENDING : WV_PIN_TRUSTED;
+    return 0;
+}
+
+int wv_discovery_block_key(wv_discovery *d, const char *key_hex) {
+    if (!key_hex_valid(key_hex))
+        return WV_ERR_INVAL;
+    if (key_blocked(d, key_hex))
+        return 0;
+    if (d->nblocked >= d->max_peers)
+        return WV_ERR_LIMIT;
+    d->blocked = wv_realloc(d->blocked, (d->nblocked + 1) * sizeof *d->blocked);
+    snprintf(d->blocked[d->nblocked++], sizeof *d->blocked, "%s", key_hex);
+    for (size_t i = 0; i < d->nblocked; i++)
+        for (char *c = d->blocked[i]; *c; c++)
+            if (*c >= 'A' && *c <= 'F')
+                *c = (char)(*c - 'A' + 'a');
+    return 0;
+}
+
+int wv_discovery_approve(wv_discovery *d, const char *site) {
+    wv_pin *p = site ? pin_find(d, site) : NULL;
+    if (!p || (p->state == WV_PIN_TRUSTED && !p->offered[0]))
+        return WV_ERR_NOTFOUND;
+    if (p->offered[0]) {
+        strcpy(p->key, p->offered);
+        p->offered[0] = '\0';
+    }
+    p->state = WV_PIN_TRUSTED;
+    WV_INFO(d->log, SUB, "approved the identity key of %s (%.16s...)", p->site, p->key);
+    pin_event(d, p, WV_PIN_APPROVED);
+    if (p->has_held && strcmp(p->held.key, p->key) == 0) {
+        wv_msg m = p->held;
+        p->has_held = false;
+        memset(&p->held, 0, sizeof p->held);
+        /* The approved key's announcement supersedes whatever the other
+         * key said, whatever its ordering. */
+        wv_peer *old = find(d, m.site, NULL);
+        if (old && strcmp(old->ann.key, m.key) != 0)
+            wv_discovery_forget(d, m.site);
+        apply_announcement(d, &m);
+    }
+    pin_unhold(p);
+    return 0;
+}
+
+int wv_discovery_unpin(wv_discovery *d, const char *site) {
+    for (size_t i = 0; site && i < d->npins; i++) {
+        if (strcmp(d->pins[i]->site, site) != 0)
+            continue;
+        pin_unhold(d->pins[i]);
+        free(d->pins[i]);
+        memmove(&d->pins[i], &d->pins[i + 1], (d->npins - i - 1) * sizeof *d->pins);
+        d->npins--;
+        return 0;
+    }
+    return WV_ERR_NOTFOUND;
+}
+
+size_t wv_discovery_pin_count(const wv_discovery *d) {
+    return d->npins;
+}
+
+const wv_pin *wv_discovery_pin_at(const wv_discovery *d, size_t i) {
+    return i < d->npins ? d->pins[i] : NULL;
+}
+
+const wv_pin *wv_discovery_pin_find(const wv_discovery *d, const char *site) {
+    return site ? pin_find(d, site) : NULL;
+}
+
+const char *wv_discovery_own_key(const wv_discovery *d) {
+    return d->own_key;
 }

@@ -22,10 +22,11 @@ static int identity_sig(wv_mesh *m, json_t *site, uint8_t sig[32]) {
         return WV_ERR_NOTFOUND;
     wv_store_get_mqtt_password(m->store, &pw);
     json_t *mc = json_object_get(site, "messageChannel");
-    json_t *v = json_pack("{s:O, s:O?, s:O?, s:O?, s:O?}", "site",
+    json_t *v = json_pack("{s:O, s:O?, s:O?, s:O?, s:O?, s:O?}", "site",
                           json_object_get(site, "siteName"), "topic", json_object_get(mc, "topic"),
                           "brokers", json_object_get(mc, "brokers"), "username",
-                          json_object_get(mc, "username"), "caFile", json_object_get(mc, "caFile"));
+                          json_object_get(mc, "username"), "caFile", json_object_get(mc, "caFile"),
+                          "membership", json_object_get(site, "membership"));
     char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(v);
     gnutls_hash_hd_t h;
@@ -210,6 +211,14 @@ void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg) {
         stop_runtime(m);
     else
         wv_mesh__maybe_finish(m); /* a derive in flight finishes first */
+}
+
+void wv_mesh_set_identity(wv_mesh *m, const wv_identity *id) {
+    m->id = id;
+    if (m->state == M_RUNNING && !m->closing) {
+        WV_INFO(m->log, SUB, "identity rotated: leaving the mesh to re-join with it");
+        stop_runtime(m);
+    }
 }
 
 bool wv_mesh_site_up(wv_mesh *m, const char *site) {

@@ -43,6 +43,7 @@ struct wv_mesh {
     json_t *exposed; /* the stored exposed apps, for the proxy */
     char *announced; /* the last announcement body, to skip no-op re-announces */
     struct xcount *xcounts;
+    uint64_t pin_conflict_sites; /* conflict events (a new other key for a pinned name) */
 
     bool closing;
     void (*close_cb)(void *);

@@ -5,6 +5,7 @@
 #include "wv/model.h"
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,29 @@ static void on_peer(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev, vo
         WV_INFO(m->log, SUB, "peer %s is offline on the message channel", p->name);
     }
     event(m, "peers", p->name);
+}
+
+/* Pins are persisted as they are made, so a restart stays strict. */
+static void on_pin(wv_discovery *d, const wv_pin *p, enum wv_pin_event ev, void *user) {
+    wv_mesh *m = user;
+    if (ev != WV_PIN_CONFLICT &&
+        wv_store_pin_put(m->store, p->site, p->key, p->state == WV_PIN_PENDING) != 0)
+        WV_WARN(m->log, SUB, "cannot save the pinned identity of %s", p->site);
+    if (ev == WV_PIN_CONFLICT)
+        m->pin_conflict_sites++;
+    event(m, "peers", p->site);
+}
+
+static void load_pin(const char *name, const char *key, bool pending, void *arg) {
+    wv_mesh *m = arg;
+    if (wv_discovery_pin_load(m->disco, name, key, pending) != 0)
+        WV_WARN(m->log, SUB, "stored pin of %s not usable", name);
+}
+
+static void load_block(const char *key, const char *site, void *arg) {
+    wv_mesh *m = arg;
+    if (wv_discovery_block_key(m->disco, key) != 0)
+        WV_WARN(m->log, SUB, "stored blocked key of %s not usable", site);
 }
 
 static void on_broker(wv_discovery *d, bool connected, void *user) {
@@ -242,8 +266,37 @@ static void announce_if_changed(wv_mesh *m) {
         wv_discovery_announce(m->disco);
 }
 
+/* Descriptors the app connections may use: the process limit less a reserve
+ * for the API, the store, the tunnels' sockets and the broker, so a flood
+ * of connections meets a clean refusal instead of EMFILE everywhere. */
+static uint32_t descriptor_budget(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 0;
+    uint64_t n = rl.rlim_cur;
+    uint64_t reserve = n > 1024 ? 256 : n / 4;
+    return n > reserve ? (uint32_t)WV_MIN(n - reserve, (uint64_t)UINT32_MAX) : 1;
+}
+
+/* site.limits into the proxy and the tunnels (0: their defaults). */
+static void apply_limits(wv_mesh *m) {
+    json_t *site = NULL;
+    if (wv_store_get_site(m->store, &site) != 0)
+        return;
+    json_t *l = json_object_get(site, "limits");
+#define LIM(k) ((unsigned)json_integer_value(json_object_get(l, k)))
+    if (m->proxy)
+        wv_proxy_set_limits(m->proxy, LIM("streamsPerPeer"), descriptor_budget());
+    if (m->tunnels)
+        wv_tunnels_set_dial_limits(m->tunnels, LIM("dialPeers"), LIM("dialSocketsPerPeer"),
+                                   LIM("dialsPerSecond"));
+#undef LIM
+    json_decref(site);
+}
+
 void wv_mesh__apply_desired(wv_mesh *m) {
     load_desired(m);
+    apply_limits(m);
     apply_sockets(m);
     if (m->health)
         wv_apphealth_set(m->health, m->exposed);
@@ -303,6 +356,7 @@ void wv_mesh__start_runtime(wv_mesh *m) {
         WV_ERROR(m->log, SUB, "cannot start public-address detection");
     m->health = wv_apphealth_new(m->loop, m->log, on_health, m);
     m->state = M_RUNNING;
+    apply_limits(m);
     apply_sockets(m);
     wv_apphealth_set(m->health, m->exposed);
 
@@ -311,10 +365,17 @@ void wv_mesh__start_runtime(wv_mesh *m) {
         return;
     const char *brokers[WV_MQTT_MAX_BROKERS];
     char *password = NULL;
-    wv_discovery_options dopt = {.site = m->site, .keys = &m->keys};
-    dopt.topic =
-        json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
-    struct wv_discovery_callbacks dc = {.local = local_body, .peer = on_peer, .state = on_broker};
+    wv_discovery_options dopt = {.site = m->site, .keys = &m->keys, .id = m->id};
+    const char *membership = json_string_value(json_object_get(site, "membership"));
+    dopt.approve = membership && strcmp(membership, "approve") == 0;
+    char *prev_key = NULL, *prev_sig = NULL;
+    if (wv_store_get_rotation(m->store, &prev_key, &prev_sig) == 0) {
+        dopt.prev_key = prev_key;
+        dopt.prev_sig = prev_sig;
+    }
+    dopt.topic = json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
+    struct wv_discovery_callbacks dc = {
+        .local = local_body, .peer = on_peer, .state = on_broker, .pin = on_pin};
     if (mqtt_options(m, site, &dopt.mqtt, brokers, &password) != 0 ||
         wv_discovery_new(m->loop, m->log, &dopt, &dc, m, &m->disco) != 0) {
         WV_ERROR(m->log, SUB, "cannot set up the message channel (check the brokers and topic)");
@@ -324,8 +385,14 @@ void wv_mesh__start_runtime(wv_mesh *m) {
         wv_memwipe(password, strlen(password));
         free(password);
     }
+    free(prev_key);
+    free(prev_sig);
     json_decref(site);
     if (m->disco) {
+        /* Pins and blocked keys first: a stored announcement under a key no
+         * longer pinned is not seeded. */
+        wv_store_pins(m->store, load_pin, m);
+        wv_store_blocked_keys(m->store, load_block, m);
         wv_mesh__seed_known_sites(m);
         free(m->announced);
         m->announced = NULL;

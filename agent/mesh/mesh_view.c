@@ -33,8 +33,30 @@ void wv_mesh__save_known_site(wv_mesh *m, const wv_peer *p) {
     free(json);
 }
 
-int wv_mesh_forget(wv_mesh *m, const char *site) {
+int wv_mesh_forget(wv_mesh *m, const char *site, bool block) {
+    const wv_pin *pin = m->disco ? wv_discovery_pin_find(m->disco, site) : NULL;
+    const wv_peer *peer = m->disco ? wv_discovery_peer_find(m->disco, site) : NULL;
+    char keys[2][WV_PUBKEY_HEX_LEN + 1] = {"", ""};
+    if (pin) {
+        snprintf(keys[0], sizeof keys[0], "%s", pin->key);
+        snprintf(keys[1], sizeof keys[1], "%s", pin->offered);
+    } else if (peer) {
+        snprintf(keys[0], sizeof keys[0], "%s", peer->ann.key);
+    }
+    for (int i = 0; block && i < 2; i++) {
+        if (!keys[i][0])
+            continue;
+        if (wv_store_key_block(m->store, keys[i], site) != 0 ||
+            wv_discovery_block_key(m->disco, keys[i]) != 0)
+            WV_WARN(m->log, SUB, "cannot block the identity key of %s", site);
+        else
+            WV_INFO(m->log, SUB, "blocked identity key %.16s... of %s", keys[i], site);
+    }
     bool found = wv_store_known_site_delete(m->store, site) == 0;
+    if (wv_store_pin_delete(m->store, site) == 0)
+        found = true;
+    if (m->disco && wv_discovery_unpin(m->disco, site) == 0)
+        found = true;
     if (m->disco && wv_discovery_forget(m->disco, site) == 0)
         found = true;
     if (m->tunnels)
@@ -44,7 +66,29 @@ int wv_mesh_forget(wv_mesh *m, const char *site) {
     return found ? 0 : WV_ERR_NOTFOUND;
 }
 
+int wv_mesh_approve(wv_mesh *m, const char *site) {
+    return m->disco ? wv_discovery_approve(m->disco, site) : WV_ERR_NOTFOUND;
+}
+
 /* --- Peers ---------------------------------------------------------------------------- */
+
+/* identityKey, membership (trusted | pending | conflict) and, on a
+ * conflict, the key offered instead of the pinned one. */
+static void add_membership(wv_mesh *m, json_t *o, const char *site, const char *ann_key) {
+    const wv_pin *pin = m->disco ? wv_discovery_pin_find(m->disco, site) : NULL;
+    const char *key = pin ? pin->key : ann_key;
+    if (key && *key)
+        json_object_set_new(o, "identityKey", json_string(key));
+    const char *state = !pin ? "unpinned"
+                        : pin->offered[0]             ? "conflict"
+                        : pin->state == WV_PIN_PENDING ? "pending"
+                                                       : "trusted";
+    json_object_set_new(o, "membership", json_string(state));
+    if (pin && pin->offered[0])
+        json_object_set_new(o, "conflict",
+                            json_pack("{s:s, s:I}", "offeredKey", pin->offered, "refused",
+                                      (json_int_t)pin->conflicts));
+}
 
 static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
     json_t *socks = json_array();
@@ -65,10 +109,25 @@ static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
         size_t n = strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(seen + n, sizeof(seen) - n, ".%03dZ", (int)(p->last_seen_ms % 1000));
     }
-    return json_pack("{s:s, s:b, s:b, s:s?, s:o, s:o, s:s, s:o}", "siteName", p->name, "online",
-                     p->online, "reachable", wv_mesh_site_up(m, p->name), "lastSeen",
-                     seen[0] ? seen : NULL, "sockets", socks, "apps", apps, "fingerprint",
-                     p->ann.fingerprint, "channels", chans);
+    json_t *o = json_pack("{s:s, s:b, s:b, s:s?, s:o, s:o, s:s, s:o}", "siteName", p->name,
+                          "online", p->online, "reachable", wv_mesh_site_up(m, p->name),
+                          "lastSeen", seen[0] ? seen : NULL, "sockets", socks, "apps", apps,
+                          "fingerprint", p->ann.fingerprint, "channels", chans);
+    add_membership(m, o, p->name, p->ann.key);
+    return o;
+}
+
+/* A site waiting for approval is no peer yet: shown from the announcement
+ * held for the operator, with its identity key to compare. */
+static json_t *pending_json(const wv_pin *pin) {
+    json_t *apps = json_array();
+    const wv_msg *a = pin->has_held ? &pin->held : NULL;
+    for (size_t i = 0; a && i < a->napps; i++)
+        json_array_append_new(apps, json_string(a->apps[i]));
+    return json_pack("{s:s, s:b, s:b, s:n, s:[], s:o, s:s, s:[], s:s, s:s}", "siteName",
+                     pin->site, "online", false, "reachable", false, "lastSeen", "sockets",
+                     "apps", apps, "fingerprint", a ? a->fingerprint : "", "channels",
+                     "identityKey", pin->key, "membership", "pending");
 }
 
 json_t *wv_mesh_peers_json(wv_mesh *m) {
@@ -77,12 +136,20 @@ json_t *wv_mesh_peers_json(wv_mesh *m) {
         return arr;
     for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
         json_array_append_new(arr, peer_json(m, wv_discovery_peer_at(m->disco, i)));
+    for (size_t i = 0; i < wv_discovery_pin_count(m->disco); i++) {
+        const wv_pin *pin = wv_discovery_pin_at(m->disco, i);
+        if (!wv_discovery_peer_find(m->disco, pin->site))
+            json_array_append_new(arr, pending_json(pin));
+    }
     return arr;
 }
 
 json_t *wv_mesh_peer_json(wv_mesh *m, const char *site) {
     const wv_peer *p = m->disco ? wv_discovery_peer_find(m->disco, site) : NULL;
-    return p ? peer_json(m, p) : NULL;
+    if (p)
+        return peer_json(m, p);
+    const wv_pin *pin = m->disco ? wv_discovery_pin_find(m->disco, site) : NULL;
+    return pin ? pending_json(pin) : NULL;
 }
 
 /* --- Status and metrics ------------------------------------------------------------ */
@@ -214,8 +281,29 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        (double)ds.replays);
         wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
                        "reason=\"oversize\"", (double)ds.oversize);
-        wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER, "Announcements published.",
-                       NULL, (double)ds.announcements);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
+                       "reason=\"unsigned\"", (double)ds.unsigned_msgs);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
+                       "reason=\"signature\"", (double)ds.bad_signatures);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
+                       "reason=\"pin\"", (double)ds.pin_conflicts);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
+                       "reason=\"unsolicited\"", (double)ds.unsolicited);
+        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
+                       "reason=\"blocked\"", (double)ds.blocked);
+        size_t pending = 0, conflicts = 0;
+        for (size_t i = 0; i < wv_discovery_pin_count(m->disco); i++) {
+            const wv_pin *pin = wv_discovery_pin_at(m->disco, i);
+            pending += pin->state == WV_PIN_PENDING;
+            conflicts += pin->offered[0] != '\0';
+        }
+        wv_metrics_add(out, "wovenet_sites_pending", WV_GAUGE,
+                       "Sites waiting for the operator's approval.", NULL, (double)pending);
+        wv_metrics_add(out, "wovenet_pin_conflicts", WV_GAUGE,
+                       "Pinned sites offered under another identity key (approve or revoke).",
+                       NULL, (double)conflicts);
+        wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER,
+                       "Announcements published.", NULL, (double)ds.announcements);
     }
     if (m->tunnels) {
         struct wv_tunnels_stats ts;
@@ -236,6 +324,25 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        (double)ts.refused_unproven);
         wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
                        "limit=\"per-peer\"", (double)ts.refused_peer_limit);
+        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
+                       "limit=\"unproven-per-source\"", (double)ts.refused_unproven_source);
+        wv_metrics_add(out, "wovenet_quic_retries_sent_total", WV_COUNTER,
+                       "QUIC Retry packets sent to validate a client's address (handshake flood "
+                       "defence).", NULL, (double)ts.retries_sent);
+        wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER,
+                       "QUIC Initials dropped by the handshake guard, by reason.",
+                       "reason=\"bad-token\"", (double)ts.bad_tokens);
+        wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER, NULL,
+                       "reason=\"per-source\"", (double)ts.handshakes_refused_source);
+        wv_metrics_add(out, "wovenet_dials_deferred_total", WV_COUNTER,
+                       "Dials postponed by limits.dialsPerSecond.", NULL,
+                       (double)ts.dials_deferred);
+        wv_metrics_add(out, "wovenet_dial_sockets_skipped_total", WV_COUNTER,
+                       "Announced sockets not dialed (limits.dialSocketsPerPeer, dialPeers).",
+                       NULL, (double)ts.dial_sockets_skipped);
+        wv_metrics_add(out, "wovenet_channels_quarantined_total", WV_COUNTER,
+                       "Inbound channels held until their name's signed announcement arrived.",
+                       NULL, (double)ts.quarantined);
         wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
                        "Streams a peer opened before proving membership (reset).", NULL,
                        (double)ts.streams_refused);
@@ -263,6 +370,23 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        "Bytes from the tunnel to the exposed app.", l, (double)x->k->bytes_in);
         wv_metrics_add(out, "wovenet_exposed_app_bytes_out_total", WV_COUNTER,
                        "Bytes from the exposed app into the tunnel.", l, (double)x->k->bytes_out);
+        wv_metrics_add(out, "wovenet_exposed_app_connections_refused_total", WV_COUNTER,
+                       "Connections refused per exposed app: maxConnections open already.", l,
+                       (double)x->k->refused_limit);
+    }
+    if (m->proxy) {
+        struct wv_proxy_stats ps;
+        wv_proxy_get_stats(m->proxy, &ps);
+        static const char *const help =
+            "App streams refused by a bound or an access rule, by reason.";
+        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, help,
+                       "reason=\"peer-limit\"", (double)ps.refused_peer_limit);
+        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
+                       "reason=\"app-limit\"", (double)ps.refused_app_limit);
+        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
+                       "reason=\"forbidden\"", (double)ps.refused_forbidden);
+        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
+                       "reason=\"descriptors\"", (double)ps.refused_open_limit);
     }
 }
 

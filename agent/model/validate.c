@@ -322,15 +322,40 @@ static int health_check(json_t *o, const char *p, wv_verr *err) {
     return 0;
 }
 
+/* allowedSites: optional list of site names (absent: every member). */
+static int allowed_sites(json_t *o, const char *p, wv_verr *err) {
+    json_t *arr, *v;
+    size_t i;
+    if (!json_object_get(o, "allowedSites"))
+        return 0;
+    if (wv_model__arr(o, p, "allowedSites", 0, WV_MAX_ALLOWED_SITES, &arr, err) < 0)
+        return WV_ERR_INVAL;
+    json_array_foreach(arr, i, v) {
+        char k[40];
+        snprintf(k, sizeof(k), "allowedSites[%zu]", i);
+        if (!json_is_string(v) || !wv_valid_name(json_string_value(v)))
+            return wv_model__fail(err, p, k, "expected a site name (1..255 of A-Z a-z 0-9 . _ -)");
+    }
+    return 0;
+}
+
 static int validate_exposed(json_t *o, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"name",         "mode",   "appSocket",   "portRange",
-                                       "addressRange", "status", "healthCheck", "enabled",
-                                       NULL};
+    static const char *const keys[] = {"name",           "mode",         "appSocket",
+                                       "portRange",      "addressRange", "maxConnections",
+                                       "allowedSites",   "status",       "healthCheck",
+                                       "enabled",        NULL};
     static const char *const modes[] = {"single", "range", NULL};
     const char *mode;
+    json_int_t max_conns;
     if (wv_model__keys(o, p, keys, err) < 0 || wv_model__name(o, p, "name", err) < 0 ||
         wv_model__enum(o, p, "mode", "single", modes, 0, &mode, err) < 0 ||
         enabled(o, p, err) < 0)
+        return WV_ERR_INVAL;
+    /* Optional and stored only when set, like a remote app's. */
+    if (json_object_get(o, "maxConnections") &&
+        wv_model__int(o, p, "maxConnections", 0, 1, WV_REMOTE_MAX_CONNS_LIMIT, &max_conns, err) < 0)
+        return WV_ERR_INVAL;
+    if (allowed_sites(o, p, err) < 0)
         return WV_ERR_INVAL;
     if (strcmp(mode, "single") == 0) {
         if (app_socket(o, p, "appSocket", true, false, err) < 0 ||
@@ -414,6 +439,28 @@ static int secret(json_t *o, const char *p, const char *k, const char *marker, s
     return wv_model__str(o, p, k, NULL, min, 255, &s, err);
 }
 
+const char *wv_network_key_weak(const char *key) {
+    size_t n = key ? strlen(key) : 0;
+    bool seen[256] = {false};
+    unsigned distinct = 0, lower = 0, upper = 0, digit = 0, other = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)key[i];
+        distinct += !seen[c];
+        seen[c] = true;
+        lower |= islower(c) != 0;
+        upper |= isupper(c) != 0;
+        digit |= isdigit(c) != 0;
+        other |= !isalnum(c);
+    }
+    if (n > 255)
+        return "the network key must be at most 255 bytes";
+    if (n >= 16 && distinct >= 8 && lower + upper + digit + other >= 3)
+        return NULL;
+    if (n >= 24 && distinct >= 10)
+        return NULL;
+    return WV_NETWORK_KEY_RULE;
+}
+
 static int validate_channel(json_t *mc, const char *p, wv_verr *err) {
     static const char *const keys[] = {"protocol", "brokers",     "topic",  "username",
                                        "password", "passwordSet", "caFile", NULL};
@@ -469,8 +516,46 @@ static bool valid_user(const char *s) {
     return true;
 }
 
+/* A DNS name for restfulApi.allowedHosts: labels of [A-Za-z0-9-], dots
+ * between, no port (the port is never compared). */
+static bool host_name_ok(const char *s) {
+    size_t label = 0, n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        if (s[i] == '.' || s[i] == '\0') {
+            if (label == 0 || label > 63)
+                return false;
+            label = 0;
+        } else if (isalnum((unsigned char)s[i]) || s[i] == '-') {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int validate_hosts(json_t *api, const char *p, wv_verr *err) {
+    json_t *hosts, *h;
+    size_t i;
+    if (!json_object_get(api, "allowedHosts"))
+        return 0; /* optional; absent means none */
+    if (wv_model__arr(api, p, "allowedHosts", 0, WV_MAX_ALLOWED_HOSTS, &hosts, err) < 0)
+        return WV_ERR_INVAL;
+    json_array_foreach(hosts, i, h) {
+        char k[48];
+        snprintf(k, sizeof(k), "allowedHosts[%zu]", i);
+        if (!json_is_string(h) || !host_name_ok(json_string_value(h)))
+            return wv_model__fail(err, p, k,
+                                  "expected a host name such as \"wovenet.example.org\" "
+                                  "(letters, digits, '-' and '.', no port)");
+    }
+    return 0;
+}
+
 static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *err) {
-    static const char *const keys[] = {"enabled", "listenAddr", "tls", "auth", NULL};
+    static const char *const keys[] = {"enabled", "listenAddr", "allowedHosts", "tls", "auth", NULL};
     static const char *const tkeys[] = {"enabled", "cert", "key", NULL};
     static const char *const akeys[] = {"basicAuth", NULL};
     static const char *const ukeys[] = {"user", "password", "passwordSet", NULL};
@@ -485,8 +570,10 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
         return WV_ERR_INVAL;
     struct sockaddr_storage ss;
     if (wv_parse_hostport(s, &ss) < 0)
-        return wv_model__fail(err, p, "listenAddr",
-                              "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)", s);
+        return wv_model__fail(err, p, "listenAddr", "invalid address \"%s\" (ADDR:PORT or [v6]:PORT)",
+                          s);
+    if (validate_hosts(api, p, err) < 0)
+        return WV_ERR_INVAL;
     wv_model__join(tp, p, "tls");
     if (wv_model__obj(api, p, "tls", true, &tls, err) < 0 ||
         wv_model__keys(tls, tp, tkeys, err) < 0 ||
@@ -535,9 +622,34 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
     return 0;
 }
 
+/* site.limits: each optional, stored only when set. */
+static int validate_limits(json_t *site, const char *p, wv_verr *err) {
+    static const char *const keys[] = {"streamsPerPeer", "dialPeers", "dialSocketsPerPeer",
+                                       "dialsPerSecond", NULL};
+    static const json_int_t hi[] = {65536, 4096, 64, 10000};
+    json_t *l = json_object_get(site, "limits");
+    char lp[256];
+    if (!l)
+        return 0;
+    wv_model__join(lp, p, "limits");
+    if (!json_is_object(l))
+        return wv_model__fail(err, p, "limits", "expected an object");
+    if (wv_model__keys(l, lp, keys, err) < 0)
+        return WV_ERR_INVAL;
+    for (size_t i = 0; keys[i]; i++) {
+        json_int_t v;
+        if (json_object_get(l, keys[i]) &&
+            wv_model__int(l, lp, keys[i], 0, 1, hi[i], &v, err) < 0)
+            return WV_ERR_INVAL;
+    }
+    return 0;
+}
+
 static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_verr *err) {
-    static const char *const keys[] = {"siteName", "networkKey", "networkKeySet", "messageChannel",
-                                       "logger",   "restfulApi", "status",        NULL};
+    static const char *const keys[] = {"siteName",   "networkKey", "networkKeySet", "messageChannel",
+                                       "logger",     "restfulApi", "membership",    "limits",
+                                       "status",     NULL};
+    static const char *const memberships[] = {"open", "approve", NULL};
     char cp[256];
     json_t *mc, *lg, *api;
     if (!json_is_object(site))
@@ -556,6 +668,16 @@ static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_v
     if (wv_model__obj(site, p, "restfulApi", true, &api, err) < 0 ||
         validate_api(api, cp, want_secrets, err) < 0)
         return WV_ERR_INVAL;
+    const char *ms;
+    if (json_object_get(site, "membership") &&
+        wv_model__enum(site, p, "membership", "open", memberships, -1, &ms, err) < 0)
+        return WV_ERR_INVAL;
+    if (validate_limits(site, p, err) < 0)
+        return WV_ERR_INVAL;
+    const char *key = json_string_value(json_object_get(site, "networkKey"));
+    const char *weak = key ? wv_network_key_weak(key) : NULL;
+    if (weak)
+        return wv_model__fail(err, p, "networkKey", "%s", weak);
     json_object_del(site, "status");
     return 0;
 }

@@ -179,7 +179,8 @@ static const ngtcp2_cc_algo cc_algos[] = {NGTCP2_CC_ALGO_CUBIC, NGTCP2_CC_ALGO_R
                                           NGTCP2_CC_ALGO_BBR, NGTCP2_CC_ALGO_BBR};
 
 int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
-                      const ngtcp2_pkt_hd *hd, wv_quic_conn **out) {
+                      const ngtcp2_pkt_hd *hd, const ngtcp2_cid *retry_odcid,
+                      wv_quic_conn **out) {
     const wv_quic_config *cfg = &ep->cfg;
     wv_quic_conn *c = wv_calloc(1, sizeof(*c));
     ngtcp2_callbacks cbs;
@@ -261,6 +262,13 @@ int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *
     if (server) {
         p.original_dcid = hd->dcid;
         p.original_dcid_present = 1;
+        if (retry_odcid) {
+            /* After our Retry: the client's first DCID is in the token, and
+             * the DCID it uses now is the SCID our Retry carried. */
+            p.original_dcid = *retry_odcid;
+            p.retry_scid = hd->dcid;
+            p.retry_scid_present = 1;
+        }
         p.stateless_reset_token_present = 1;
         if (ngtcp2_crypto_generate_stateless_reset_token(p.stateless_reset_token, ep->reset_secret,
                                                          sizeof(ep->reset_secret), &scid) != 0)

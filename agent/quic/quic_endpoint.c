@@ -32,6 +32,8 @@ void wv_quic_config_default(wv_quic_config *cfg) {
     cfg->sock_buf = 8u << 20;
     cfg->accept = true;
     cfg->max_inbound = 256;
+    cfg->retry_threshold = 8;
+    cfg->max_handshakes_per_source = 4;
 }
 
 socklen_t wv_quic__addr_len(const struct sockaddr *sa) {
@@ -114,6 +116,11 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
     if (cfg->has_reset_secret) {
         memcpy(ep->reset_secret, cfg->reset_secret, sizeof(ep->reset_secret));
     } else if (gnutls_rnd(GNUTLS_RND_KEY, ep->reset_secret, sizeof(ep->reset_secret)) < 0) {
+        wv_quic__tls_endpoint_dispose(ep);
+        free(ep);
+        return WV_ERR_CRYPTO;
+    }
+    if (wv_quic__guard_init(ep) != 0) {
         wv_quic__tls_endpoint_dispose(ep);
         free(ep);
         return WV_ERR_CRYPTO;
@@ -243,7 +250,12 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
     ngtcp2_pkt_hd hd;
     if (ngtcp2_accept(&hd, pkt, len) != 0)
         return;
-    if (wv_quic__conn_new(ep, true, from, &hd, &c) < 0)
+    ngtcp2_cid odcid;
+    enum wv_quic__admit adm = wv_quic__guard_admit(ep, &hd, from, &odcid);
+    if (adm == WV_QUIC__DROP)
+        return;
+    if (wv_quic__conn_new(ep, true, from, &hd, adm == WV_QUIC__ADMIT_VALIDATED ? &odcid : NULL,
+                          &c) < 0)
         return;
     if (ep->cbs.on_accept)
         ep->cbs.on_accept(ep, c, ep->user);
@@ -471,6 +483,7 @@ static void finish_close(wv_quic_endpoint *ep) {
     wv_quic__tls_endpoint_dispose(ep);
     wv_quic__rx_dispose(ep);
     wv_memwipe(ep->reset_secret, sizeof(ep->reset_secret));
+    wv_memwipe(ep->retry_secret, sizeof(ep->retry_secret));
     free(ep->rxbuf);
     free(ep->txbuf);
     free(ep);
@@ -540,7 +553,7 @@ int wv_quic_dial(wv_quic_endpoint *ep, const struct sockaddr *remote,
     if (!ep->bound || !remote || !pin || remote->sa_family != ep->local.ss_family)
         return WV_ERR_INVAL;
     wv_quic_conn *c;
-    int rv = wv_quic__conn_new(ep, false, remote, NULL, &c);
+    int rv = wv_quic__conn_new(ep, false, remote, NULL, NULL, &c);
     if (rv < 0)
         return rv;
     c->has_pin = true;

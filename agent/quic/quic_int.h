@@ -194,7 +194,18 @@ struct wv_quic_endpoint {
      * interop tests (wv_quic__endpoint_set_interop). */
     char alpn[32];
     uint64_t max_streams_uni;
+    uint8_t retry_secret[32]; /* Retry tokens (quic_guard.c); random per endpoint */
+    wv_quic_guard_stats guard;
 };
+
+/* quic_guard.c: Retry tokens and per-source bounds on inbound handshakes. */
+enum wv_quic__admit { WV_QUIC__DROP, WV_QUIC__ADMIT, WV_QUIC__ADMIT_VALIDATED };
+int wv_quic__guard_init(wv_quic_endpoint *ep);
+/* For an Initial that would create a connection: DROP (a Retry may have
+ * been sent), ADMIT, or ADMIT_VALIDATED with *odcid the original DCID the
+ * token carried (set it as original_dcid, and hd->dcid as retry_scid). */
+enum wv_quic__admit wv_quic__guard_admit(wv_quic_endpoint *ep, const ngtcp2_pkt_hd *hd,
+                                         const struct sockaddr *from, ngtcp2_cid *odcid);
 
 /* quic_tls.c */
 int wv_quic__tls_endpoint_init(wv_quic_endpoint *ep, const wv_identity *id);
@@ -245,8 +256,10 @@ void wv_quic__rx_dispose(wv_quic_endpoint *ep);
 
 /* quic_conn.c */
 uint64_t wv_quic__now(void);
+/* retry_odcid: server only, after a validated Retry token (else NULL). */
 int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
-                      const ngtcp2_pkt_hd *hd, wv_quic_conn **out);
+                      const ngtcp2_pkt_hd *hd, const ngtcp2_cid *retry_odcid,
+                      wv_quic_conn **out);
 void wv_quic__conn_read(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt,
                         size_t len);
 void wv_quic__conn_process(wv_quic_conn *c);

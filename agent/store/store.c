@@ -195,9 +195,18 @@ static int migrate(wv_store *st) {
     if (schema_version(st, &have) < 0)
         return WV_ERR_DB;
 
+    /* Versions strictly increase: two migrations of one number (two
+     * branches each adding "003_") would otherwise apply one silently. */
     long known = 0;
-    for (const struct wv_embedded *m = wv_migrations; m->path; m++)
-        known = WV_MAX(known, migration_version(m->path));
+    for (const struct wv_embedded *m = wv_migrations; m->path; m++) {
+        long v = migration_version(m->path);
+        if (v <= known) {
+            WV_ERROR(st->log, SUB, "migration %s does not follow the previous one's number",
+                     m->path);
+            return WV_ERR_DB;
+        }
+        known = v;
+    }
     if (have > known) {
         WV_ERROR(st->log, SUB, "database schema version %lld is newer than this agent knows (%ld)",
                  (long long)have, known);

@@ -240,3 +240,47 @@ int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pe
     sqlite3_finalize(s);
     return rc;
 }
+
+int wv_store_rotate_identity(wv_store *st, const char *key_pem, const char *cert_pem,
+                             const char *prev_key, const char *prev_sig) {
+    if (!prev_key || !prev_sig || !*prev_key || !*prev_sig)
+        return WV_ERR_INVAL;
+    int rc = wv_store__begin(st);
+    if (rc < 0)
+        return rc;
+    rc = wv_store_set_identity(st, key_pem, cert_pem);
+    sqlite3_stmt *s;
+    if (rc == 0 && (rc = wv_store__prepare(st,
+                                           "INSERT OR REPLACE INTO identity_rotation (id, prev_key, "
+                                           "prev_sig, rotated_at) VALUES (1, ?1, ?2, ?3)",
+                                           &s)) == 0) {
+        sqlite3_bind_text(s, 1, prev_key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, prev_sig, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "write identity rotation");
+        sqlite3_finalize(s);
+    }
+    if (rc == 0)
+        rc = wv_store__commit(st);
+    if (rc != 0)
+        wv_store__rollback(st);
+    return rc;
+}
+
+int wv_store_get_rotation(wv_store *st, char **prev_key, char **prev_sig) {
+    sqlite3_stmt *s;
+    *prev_key = *prev_sig = NULL;
+    if (wv_store__prepare(st, "SELECT prev_key, prev_sig FROM identity_rotation WHERE id = 1",
+                          &s) < 0)
+        return WV_ERR_DB;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *prev_key = wv_strdup((const char *)sqlite3_column_text(s, 0));
+        *prev_sig = wv_strdup((const char *)sqlite3_column_text(s, 1));
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? WV_ERR_NOTFOUND : wv_store__dberr(st, "read identity rotation");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}

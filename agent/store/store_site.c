@@ -20,11 +20,22 @@ static void free_secret(char *s) {
     }
 }
 
-/* "wovenet/" + 32 hex chars of SHA-256("wovenet-topic\0" + key): the same
- * derivation as wv_config_derive_topic() (docs/CANONICAL.md), so a topic
- * left empty is the same whether import or the API filled it; store_test
- * pins the value. Kept here so the store does not depend on the importer. */
+/* wv_keys_default_topic(): the same derivation as wv_config_derive_topic()
+ * (docs/CANONICAL.md), so a topic left empty is the same whether import or
+ * the API filled it; store_test pins the value. It is slow (PBKDF2) and
+ * runs only when a write leaves the topic empty with a key set. */
 static char *derive_topic(const char *key) {
+    char *out = wv_malloc(WV_DEFAULT_TOPIC_LEN + 1);
+    if (wv_keys_default_topic(key, strlen(key), out) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The default topic before issue 17: "wovenet/" + 32 hex of
+ * SHA-256("wovenet-topic\0" + key). Only recognised, never derived anew. */
+static void legacy_topic(const char *key, char out[WV_DEFAULT_TOPIC_LEN + 1]) {
     static const char label[] = "wovenet-topic"; /* sizeof includes the NUL */
     size_t kl = strlen(key), n = sizeof(label) + kl;
     unsigned char *buf = wv_malloc(n), md[32];
@@ -33,11 +44,34 @@ static char *derive_topic(const char *key) {
     gnutls_hash_fast(GNUTLS_DIG_SHA256, buf, n, md);
     wv_memwipe(buf, n);
     free(buf);
-    char *out = wv_malloc(8 + 32 + 1);
     memcpy(out, "wovenet/", 8);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 8 + 2 * i, 3, "%02x", md[i]);
-    return out;
+    wv_hex(md, 16, out + 8);
+}
+
+/* A site upgraded from before issue 17 keeps the topic it had derived with
+ * the old rule while its key stays the same, also when its config is
+ * imported again at every start (run --config): it keeps meeting the
+ * sites still on that topic. True when *topic (empty or the new default)
+ * must stay old_spec's topic. */
+static bool keeps_legacy_topic(const char *old_spec, const char *old_key, const char *key,
+                               const char *topic, char keep[WV_DEFAULT_TOPIC_LEN + 1]) {
+    if (!old_spec || !old_key || strcmp(old_key, key) != 0)
+        return false;
+    json_t *o = json_loads(old_spec, 0, NULL);
+    const char *ot = json_string_value(json_object_get(json_object_get(o, "messageChannel"), "topic"));
+    char legacy[WV_DEFAULT_TOPIC_LEN + 1];
+    legacy_topic(key, legacy);
+    bool yes = ot && strcmp(ot, legacy) == 0;
+    json_decref(o);
+    if (!yes)
+        return false;
+    if (*topic) {
+        char fresh[WV_DEFAULT_TOPIC_LEN + 1];
+        if (wv_keys_default_topic(key, strlen(key), fresh) != 0 || strcmp(fresh, topic) != 0)
+            return false; /* an explicit topic wins */
+    }
+    snprintf(keep, WV_DEFAULT_TOPIC_LEN + 1, "%s", legacy);
+    return true;
 }
 
 struct site_row {
@@ -195,8 +229,16 @@ int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run
         key = wv_strdup(old.key);
     if (!pw)
         pw = wv_strdup(old.mqtt_password ? old.mqtt_password : "");
-    if (json_string_length(json_object_get(mc, "topic")) == 0) {
+    char keep[WV_DEFAULT_TOPIC_LEN + 1];
+    const char *given = json_string_value(json_object_get(mc, "topic"));
+    if (old.exists && keeps_legacy_topic(old.spec, old.key, key, given ? given : "", keep)) {
+        json_object_set_new(mc, "topic", json_string(keep));
+    } else if (json_string_length(json_object_get(mc, "topic")) == 0) {
         char *topic = derive_topic(key);
+        if (!topic) {
+            rc = WV_ERR_CRYPTO;
+            goto out;
+        }
         json_object_set_new(mc, "topic", json_string(topic));
         free(topic);
     }

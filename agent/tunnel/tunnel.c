@@ -169,11 +169,14 @@ static void chan_up(wv_tunnels *t, struct chan *c) {
     chan_set_state(t, c, CH_UP);
 }
 
-/* The server has verified the client: attach the channel to its peer. */
+/* The server has verified the client: attach the channel to its peer.
+ * WV_ERR_AGAIN: no certificate is pinned for that name yet (quarantine). */
 static int server_accept_proof(wv_tunnels *t, struct chan *c, const char *site) {
     if (strcmp(site, t->site) == 0)
         return WV_ERR_AUTH; /* our own name: a reflected or confused peer */
-    struct tpeer *p = wv_tunnel__peer_get(t, site);
+    struct tpeer *p = wv_tunnel__peer_find(t, site);
+    if (!p || !p->has_fp)
+        return WV_ERR_AGAIN;
     const uint8_t *fp = wv_quic_conn_peer_fingerprint(c->conn);
     /* A peer we know must present the certificate it announces. */
     if (p->has_fp && (!fp || memcmp(fp, p->fp, WV_FINGERPRINT_LEN) != 0))
@@ -188,9 +191,13 @@ static int server_accept_proof(wv_tunnels *t, struct chan *c, const char *site) 
 }
 
 /* Feeds control-stream bytes through the exchange. */
+static void accept_verified(wv_tunnels *t, struct chan *c, const char *site);
+
 static void ctl_input(wv_tunnels *t, struct chan *c) {
     if (!wv_quic_conn_handshake_done(c->conn))
         return; /* verified once the handshake completes */
+    if (c->state == CH_CLOSING || c->quarantined)
+        return; /* a closing channel may have lost its peer (c->peer NULL) */
     if (!c->peer_proven) {
         uint8_t exp[32];
         char site[256];
@@ -225,26 +232,8 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
             chan_up(t, c);
             return;
         }
-        int a = server_accept_proof(t, c, site);
-        if (a == WV_ERR_LIMIT) {
-            t->stats.refused_peer_limit++;
-            WV_WARN(t->log, SUB, "channel %llu: refused: %s already has %u inbound channels",
-                    (unsigned long long)c->id, site, t->max_channels_per_peer);
-            wv_tunnel__chan_close(t, c, WV_APPERR_LIMIT, "channel limit of the peer");
-            return;
-        }
-        if (a != 0) {
-            chan_fail_proof(t, c,
-                            a == WV_ERR_CRYPTO ? "certificate differs from the announced one"
-                                               : "peer claims our own name");
-            return;
-        }
-        c->peer_proven = true;
-        if (send_proof(t, c) != 0) {
-            chan_fail_proof(t, c, "cannot send our proof");
-            return;
-        }
-        wv_tunnel__chan_event(t, c);
+        accept_verified(t, c, site);
+        return;
     }
     if (!c->outbound && c->state == CH_PROVING && c->rxlen >= 1) {
         if (c->rx[0] != 0x01) {
@@ -256,23 +245,96 @@ static void ctl_input(wv_tunnels *t, struct chan *c) {
     }
 }
 
+/* The client's proof is verified: attach, quarantine or refuse. */
+static void accept_verified(wv_tunnels *t, struct chan *c, const char *site) {
+    int a = server_accept_proof(t, c, site);
+    if (a == WV_ERR_AGAIN) {
+        if (!c->quarantined) {
+            t->stats.quarantined++;
+            WV_INFO(t->log, SUB, "channel %llu: quarantined: no verified announcement of %s yet",
+                    (unsigned long long)c->id, site);
+        }
+        c->quarantined = true;
+        snprintf(c->claimed, sizeof c->claimed, "%s", site);
+        return;
+    }
+    c->quarantined = false;
+    if (a == WV_ERR_LIMIT) {
+        t->stats.refused_peer_limit++;
+        WV_WARN(t->log, SUB, "channel %llu: refused: %s already has %u inbound channels",
+                (unsigned long long)c->id, site, t->max_channels_per_peer);
+        wv_tunnel__chan_close(t, c, WV_APPERR_LIMIT, "channel limit of the peer");
+        return;
+    }
+    if (a != 0) {
+        chan_fail_proof(t, c, a == WV_ERR_CRYPTO ? "certificate differs from the announced one"
+                                                 : "peer claims our own name");
+        return;
+    }
+    c->peer_proven = true;
+    if (send_proof(t, c) != 0) {
+        chan_fail_proof(t, c, "cannot send our proof");
+        return;
+    }
+    wv_tunnel__chan_event(t, c);
+    if (c->state == CH_PROVING && c->rxlen >= 1)
+        ctl_input(t, c); /* the acknowledgement may already be here */
+}
+
+void wv_tunnel__release_quarantined(wv_tunnels *t, struct tpeer *p) {
+    for (struct chan *c = t->chans, *next; c; c = next) {
+        next = c->next;
+        if (c->quarantined && c->state != CH_CLOSING && strcmp(c->claimed, p->name) == 0) {
+            WV_INFO(t->log, SUB, "channel %llu: %s is announced now: checking its certificate",
+                    (unsigned long long)c->id, p->name);
+            accept_verified(t, c, p->name);
+        }
+    }
+}
+
 /* --- QUIC callbacks ------------------------------------------------------------------- */
 
 static struct chan *chan_of(wv_quic_conn *conn) {
     return wv_quic_conn_get_user(conn);
 }
 
+/* IPv4: one address; IPv6: one /64 (what one host or subscriber holds). */
+static bool same_source(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, 8) == 0;
+}
+
 static void on_accept(wv_quic_endpoint *qep, wv_quic_conn *conn, void *user) {
     struct tep *ep = user;
     wv_tunnels *t = ep->t;
-    unsigned unproven = 0;
-    for (struct chan *o = t->chans; o; o = o->next)
-        unproven += !o->outbound && !o->peer_proven && o->state != CH_CLOSING;
+    unsigned unproven = 0, from_source = 0;
+    wv_quic_conn_stats me;
+    wv_quic_conn_stats_get(conn, &me);
+    for (struct chan *o = t->chans; o; o = o->next) {
+        if (o->outbound || o->peer_proven || o->state == CH_CLOSING)
+            continue;
+        unproven++;
+        wv_quic_conn_stats st;
+        wv_quic_conn_stats_get(o->conn, &st);
+        from_source += same_source(&st.remote, &me.remote);
+    }
     struct chan *c = chan_new(t, ep, conn, false);
     WV_DEBUG(t->log, SUB, "channel %llu: inbound connection on socket %s",
              (unsigned long long)c->id, ep->name ? ep->name : "(dial)");
     wv_tunnel__chan_event(t, c);
-    if (unproven >= t->max_unproven) {
+    if (from_source >= t->max_unproven_per_source) {
+        /* One source (a host, a /64) cannot fill the unproven slots. */
+        if (t->stats.refused_unproven_source++ % 100 == 0)
+            WV_WARN(t->log, SUB, "refusing inbound connections from one source: %u not yet "
+                    "proven from it (%llu refused)", t->max_unproven_per_source,
+                    (unsigned long long)t->stats.refused_unproven_source);
+        wv_tunnel__chan_close(t, c, WV_APPERR_LIMIT, "too many unproven channels from its source");
+    } else if (unproven >= t->max_unproven) {
         /* A flood of handshakes: log the first refusal and then every 100th. */
         if (t->stats.refused_unproven++ % 100 == 0)
             WV_WARN(t->log, SUB, "refusing inbound connections: %u not yet proven (%llu refused)",
@@ -431,6 +493,22 @@ const wv_quic_callbacks wv_tunnel__quic_callbacks = {
 void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
     if (t->closing || s->chan || !p->has_fp)
         return;
+    /* Dials per second: a token bucket (burst twice the rate), so a table
+     * of thousands of announced sockets is worked through, not all at once. */
+    uint64_t now = uv_now(t->loop);
+    double rate = t->dials_per_second, burst = 2 * rate;
+    t->dial_tokens += (double)(now - t->dial_refill_ms) * rate / 1000.0;
+    if (t->dial_tokens > burst)
+        t->dial_tokens = burst;
+    t->dial_refill_ms = now;
+    if (t->dial_tokens < 1.0) {
+        t->stats.dials_deferred++;
+        s->next_dial = now + 1 + (uint64_t)((1.0 - t->dial_tokens) * 1000.0 / rate) +
+                       wv_tunnel__random() % 50;
+        wv_tunnel__tick_arm(t);
+        return;
+    }
+    t->dial_tokens -= 1.0;
     struct tep *ep = wv_tunnel__endpoint_for(t, &s->addr);
     if (!ep) {
         s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tunnel__random());
@@ -480,7 +558,10 @@ static void on_tick(uv_timer_t *h) {
         next = c->next;
         if (c->state == CH_UP || c->state == CH_CLOSING)
             continue;
-        if (now >= c->deadline)
+        if (now >= c->deadline && c->quarantined)
+            wv_tunnel__chan_close(t, c, WV_APPERR_UNPROVEN,
+                                  "quarantined: no verified announcement of that name in time");
+        else if (now >= c->deadline)
             chan_fail_proof(t, c, "no valid proof in time");
         else
             pending = true;
@@ -526,6 +607,11 @@ int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options
     t->id = opts->id;
     t->quic = opts->quic;
     t->max_unproven = opts->max_unproven ? opts->max_unproven : 64;
+    t->max_unproven_per_source = opts->max_unproven_per_source ? opts->max_unproven_per_source : 8;
+    wv_tunnels_set_dial_limits(t, opts->max_dial_peers, opts->max_dial_sockets_per_peer,
+                               opts->dials_per_second);
+    t->dial_tokens = 2.0 * t->dials_per_second;
+    t->dial_refill_ms = uv_now(loop);
     t->max_channels_per_peer = opts->max_channels_per_peer ? opts->max_channels_per_peer : 16;
     if (cbs)
         t->cbs = *cbs;
@@ -597,6 +683,15 @@ struct wv_stream_opener wv_tunnels_opener(wv_tunnels *t) {
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
     *out = t->stats;
     out->channels_up = 0;
+    for (struct tep *ep = t->eps; ep; ep = ep->next) {
+        if (!ep->qep || !ep->name)
+            continue;
+        wv_quic_guard_stats g;
+        wv_quic_endpoint_guard_stats(ep->qep, &g);
+        out->retries_sent += g.retries_sent;
+        out->bad_tokens += g.bad_tokens;
+        out->handshakes_refused_source += g.source_refused;
+    }
     for (struct chan *c = t->chans; c; c = c->next)
         if (c->state == CH_UP)
             out->channels_up++;

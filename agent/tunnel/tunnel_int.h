@@ -43,6 +43,7 @@ struct tpeer {
     struct psock **socks; /* pointers: channels point at their psock */
     size_t nsocks;
     bool up;
+    bool warned_socks, warned_peers; /* logged once: sockets / peers beyond the dial limits */
 };
 
 struct chan {
@@ -56,6 +57,12 @@ struct chan {
     bool outbound;
     enum chan_state state;
     bool peer_proven;
+    /* Inbound, proof verified, but no verified announcement of that name
+     * pins a certificate yet: held without our proof (so the peer opens
+     * nothing) until wv_tunnels_set_peer says which certificate the name
+     * has, or the deadline closes it. */
+    bool quarantined;
+    char claimed[256];
     int64_t ctl_sid;
     uint8_t rx[WV_PROOF_MAX + 8];
     size_t rxlen;
@@ -73,7 +80,10 @@ struct wv_tunnels {
     uint8_t auth_key[32];
     const wv_identity *id;
     wv_quic_config quic;
-    unsigned max_unproven, max_channels_per_peer;
+    unsigned max_unproven, max_channels_per_peer, max_unproven_per_source;
+    unsigned max_dial_peers, max_dial_sockets_per_peer, dials_per_second;
+    double dial_tokens;      /* dial token bucket */
+    uint64_t dial_refill_ms; /* uv_now() of its last refill */
     struct wv_tunnels_callbacks cbs;
     void *user;
     uv_timer_t tick;
@@ -101,6 +111,9 @@ void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s);
 void wv_tunnel__dial_failed(wv_tunnels *t, struct psock *s, bool was_up);
 void wv_tunnel__tick_arm(wv_tunnels *t);
 uint32_t wv_tunnel__random(void);
+/* A quarantined channel's name now has a pinned certificate: attach it if
+ * its certificate matches, else close it. */
+void wv_tunnel__release_quarantined(wv_tunnels *t, struct tpeer *p);
 /* The endpoint to dial addr from (created on demand); NULL if none. */
 struct tep *wv_tunnel__endpoint_for(wv_tunnels *t, const struct sockaddr_storage *addr);
 /* Retries binds that failed; true while some still fail. */

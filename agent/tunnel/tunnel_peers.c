@@ -255,10 +255,34 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
         WV_INFO(t->log, SUB, "site %s has a new certificate: re-dialing", site);
         close_peer_chans(t, p, "peer certificate changed");
     }
+    bool first = !p->has_fp;
     memcpy(p->fp, fp, WV_FINGERPRINT_LEN);
     p->has_fp = true;
+    if (first)
+        wv_tunnel__release_quarantined(t, p);
     for (size_t i = 0; i < p->nsocks; i++)
         p->socks[i]->present = false;
+    /* Dial fan-out: a member announcing 64 sockets, or thousands of sites,
+     * gets a bounded number dialed. */
+    size_t dialing = 0;
+    for (struct tpeer *o = t->peers; o; o = o->next)
+        dialing += o != p && o->nsocks > 0;
+    size_t cap = t->max_dial_sockets_per_peer;
+    if (p->nsocks == 0 && dialing >= t->max_dial_peers) {
+        if (!p->warned_peers)
+            WV_WARN(t->log, SUB, "site %s not dialed: %zu peer sites are dialed already "
+                    "(limits.dialPeers)", site, dialing);
+        p->warned_peers = true;
+        cap = 0;
+    }
+    if (n > cap) {
+        t->stats.dial_sockets_skipped += n - cap;
+        if (cap && !p->warned_socks)
+            WV_WARN(t->log, SUB, "site %s announces %zu sockets: dialing the first %zu "
+                    "(limits.dialSocketsPerPeer)", site, n, cap);
+        p->warned_socks = cap > 0;
+        n = cap;
+    }
     for (size_t i = 0; i < n; i++) {
         struct psock *s = NULL;
         for (size_t k = 0; k < p->nsocks; k++)
@@ -294,6 +318,14 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
             wv_tunnel__dial(t, p, s);
     }
     wv_tunnel__tick_arm(t);
+}
+
+void wv_tunnels_set_dial_limits(wv_tunnels *t, unsigned peers, unsigned sockets_per_peer,
+                                unsigned per_second) {
+    t->max_dial_peers = peers ? peers : WV_LIMIT_DIAL_PEERS;
+    t->max_dial_sockets_per_peer = sockets_per_peer ? sockets_per_peer
+                                                    : WV_LIMIT_DIAL_SOCKETS_PER_PEER;
+    t->dials_per_second = per_second ? per_second : WV_LIMIT_DIALS_PER_SECOND;
 }
 
 static void peer_free(wv_tunnels *t, struct tpeer *p) {

@@ -394,6 +394,11 @@ async function main() {
     await card.waitFor();
     const app = typeof peer.apps[0] === 'string' ? peer.apps[0] : peer.apps[0].name;
     await card.locator(`[data-testid=peer-app][data-app="${app}"]`).waitFor();
+    // Issue 17: the identity key peers pin, and the membership state.
+    const key = (await card.locator('[data-testid=identity-key]').innerText()).replace(/\s+/g, '');
+    assert(key === peer.identityKey && /^[0-9a-f]{64}$/.test(key), `the card shows the pinned identity key (${key})`);
+    assert(await card.locator('[data-testid=membership]').innerText() === 'trusted', 'the peer is trusted');
+    assert(await card.locator('[data-testid=revoke-peer]').count() === 1, 'a revoke button is offered');
     assert(await card.locator('[data-testid=throughput-chart]').count() >= 1, 'a throughput chart per channel');
     assert((await page.textContent('[data-testid=site-name]')) === site.siteName, 'the site is named');
     if (mock) {
@@ -427,7 +432,7 @@ async function main() {
       await form.locator('[data-testid=settings-submit]').click();
       await form.locator('[data-testid=field-error-networkKey]').waitFor({ state: 'visible' });
       assert((await apiGet(p, fresh.url, '/site')).status === 404, 'nothing stored after the error');
-      await form.locator('[data-testid=input-networkKey]').fill('a-long-enough-key');
+      await form.locator('[data-testid=input-networkKey]').fill('a-long-enough-Key-42');
       await form.locator('[data-testid=settings-submit]').click();
       await p.waitForFunction(() => document.querySelector('[data-testid=site-name]').textContent === 'first');
       assert(await form.locator('[data-testid=input-networkKey]').inputValue() === '', 'the key input is cleared after saving');

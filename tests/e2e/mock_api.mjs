@@ -196,6 +196,7 @@ function seed() {
     remoteApps: [],
     peers: [{
       siteName: 'beta', online: true, lastSeen: new Date().toISOString(),
+      identityKey: '5b2f0c7e'.repeat(8), membership: 'trusted',
       sockets: [{ address: '198.51.100.20', port: 25890, protocol: 'quic', detected: false }, { address: '2001:db8::20', port: 25890, protocol: 'quic', detected: false }],
       apps: ['iperf', 'ssh'],
       channels: [

@@ -219,7 +219,7 @@ def test_config(a):
 def sse_open(a):
     s = socket.create_connection(("127.0.0.1", a.api_port), timeout=5)
     auth = f"Authorization: Bearer {a.token}\r\n" if a.token else ""
-    s.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n{auth}\r\n".encode())
+    s.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n".encode())
     buf = b""
     while b": connected" not in buf:
         chunk = s.recv(4096)
@@ -361,7 +361,7 @@ def big_post(a, path, total, chunked):
     Content-Length (refused at once: the send may then fail half-way)."""
     s = socket.create_connection(("127.0.0.1", a.api_port), timeout=10)
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {total}"
-    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
               f"{framing}\r\n\r\n".encode())
     chunk = b"[" * 65536
     sent = 0
@@ -401,10 +401,10 @@ def test_corpus(a):
     t.check_eq(bad, [], "every hostile request answered 4xx with an error body")
     t.check_eq(big_post(a, "/api/v1/remote-apps", 2 << 20, False), 413, "2 MiB body 413")
     t.check_eq(big_post(a, "/api/v1/remote-apps", 2 << 20, True), 413, "2 MiB chunked body 413")
-    s = raw_status(a, b"POST /api/v1/remote-apps HTTP/1.1\r\nHost: x\r\nX-Big: " +
+    s = raw_status(a, b"POST /api/v1/remote-apps HTTP/1.1\r\nHost: localhost\r\nX-Big: " +
                    b"y" * 40000 + b"\r\nContent-Length: 2\r\n\r\n{}")
     t.check(400 <= s < 500, f"oversized headers refused ({s})")
-    s = raw_status(a, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 5000 + b"\r\n")
+    s = raw_status(a, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + b"X-A: b\r\n" * 5000 + b"\r\n")
     t.check(400 <= s < 500, f"too many headers refused ({s})")
     s = raw_status(a, b"\x16\x03\x01garbage\r\n\r\n")
     t.check(s in (0, 400), f"garbage request line refused or dropped ({s})")

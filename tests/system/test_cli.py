@@ -14,7 +14,7 @@ SEED_LOCAL = t.seed_yaml("local")
 
 NEWER = """siteName: branch-7
 crypto:
-  key: "correct horse battery"
+  key: "correct horse battery staple"
 logger: {level: info, file: "", format: text}
 messageChannel:
   protocol: mqtt

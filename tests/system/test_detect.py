@@ -73,7 +73,7 @@ def peer_socket(agent, site):
 
 def sse_open(a):
     s = socket.create_connection(("127.0.0.1", a.api_port), timeout=5)
-    s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
     s.settimeout(0.5)
     return s
 

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 import wvtest as t
-from wvdisco import (GRACE_MS, KEEPALIVE, KEY, TOPIC, Disco, pub, sees, seal, site_hash,
+from wvdisco import (GRACE_MS, KEEPALIVE, KEY, TOPIC, Disco, pub, sees, seal, sign, site_hash,
                      sub_once)
 
 
@@ -105,7 +105,7 @@ def main():
     # The same announcement dated now is accepted: the check above is the date.
     now = future.replace(str(int(future.split('"ts":')[1].split(",")[0])),
                          str(int(time.time() * 1000)))
-    pub(broker, fslot, seal(now.encode(), fslot))
+    pub(broker, fslot, seal(sign(now.encode()), fslot))
     t.wait_for(lambda: sees(a, "siteFuture1"), 5, what="the same announcement dated now")
 
     print("broker restart: reconnect and re-announce")

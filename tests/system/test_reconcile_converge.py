@@ -170,7 +170,7 @@ def main():
           f"p50={statistics.median(lat_conn):.1f} max={max(lat_conn):.1f}")
 
     # Identity change: a new network key leaves the mesh cleanly; back joins.
-    st, _, _ = alpha.api("PATCH", "/api/v1/site", {"networkKey": "another-key-entirely",
+    st, _, _ = alpha.api("PATCH", "/api/v1/site", {"networkKey": "another-key-entirely-99",
                                                         "origin": "api"})
     t.check_eq(st, 200, "network key changed through the API")
     t.wait_for(lambda: not (peer_view(bravo, "alpha") or {}).get("online", False), 5,

@@ -15,6 +15,17 @@ KEEPALIVE = 2
 GRACE_MS = 3000  # after a reconnect, peers not heard within this are offline
 
 
+_PEMS = {}
+
+
+def identity_file(site):
+    """One identity per site name for the whole test run: a restarted site
+    keeps its key, as an agent does (peers pin it)."""
+    if "dir" not in _PEMS:
+        _PEMS["dir"] = t.tmpdir("wvdisco-ids-")
+    return os.path.join(_PEMS["dir"], f"{site}.pem")
+
+
 class Disco:
     def __init__(self, broker, site, key=KEY, apps=(), sockets=(), brokers=None, extra=(),
                  wait_ready=True):
@@ -22,7 +33,8 @@ class Disco:
         self.dir = t.tmpdir(f"wvdisco-{site}-")
         self.log = os.path.join(self.dir, "out")
         argv = [TOOL, "run", "--site", site, "--key", key, "--topic", TOPIC, "--iterations",
-                ITER, "--keepalive", str(KEEPALIVE), "--grace-ms", str(GRACE_MS)]
+                ITER, "--keepalive", str(KEEPALIVE), "--grace-ms", str(GRACE_MS),
+                "--pem", identity_file(site)]
         for url in brokers or [broker.url]:
             argv += ["--broker", url]
         for a in apps:
@@ -87,6 +99,13 @@ def sub_once(broker, topic, timeout=5):
 def seal(plain, full_topic):
     r = subprocess.run([TOOL, "seal", "--key", KEY, "--topic", TOPIC, "--iterations", ITER,
                         "--to", full_topic], input=plain, capture_output=True, check=True)
+    return r.stdout
+
+
+def sign(plain, pem=None):
+    """plain (message JSON bytes) signed with a wv_disco identity (fresh, or pem's)."""
+    r = subprocess.run([TOOL, "sign"] + (["--pem", pem] if pem else []), input=plain,
+                       capture_output=True, check=True)
     return r.stdout
 
 

@@ -45,9 +45,18 @@ struct wv_api_callbacks {
     /* The discovered peers, a new reference to an array in the shape of
      * schema/openapi.yaml (Peer); NULL: []. */
     json_t *(*peers)(wv_api *api, void *user);
-    /* Forgets a known peer site (DELETE /api/v1/peers/{siteName}): 0 or
+    /* Forgets a known peer site (DELETE /api/v1/peers/{siteName}), its pin
+     * too; with block, its identity key is blocked for good (?block=true).
+     * 0 or WV_ERR_NOTFOUND. NULL: always not found. */
+    int (*forget_peer)(wv_api *api, const char *site, bool block, void *user);
+    /* Approves a pending site or the key a pinned site offered in a
+     * conflict (POST /api/v1/peers/{siteName}/approve): 0 or
      * WV_ERR_NOTFOUND. NULL: always not found. */
-    int (*forget_peer)(wv_api *api, const char *site, void *user);
+    int (*approve_peer)(wv_api *api, const char *site, void *user);
+    /* Rotates the site's identity key (POST /api/v1/site/identity/rotate):
+     * 0 and *out (a new reference: {identityKey, previousKey, fingerprint}),
+     * or an error. NULL: not supported (501). */
+    int (*rotate_identity)(wv_api *api, json_t **out, void *user);
     /* Runtime status of the site itself (e.g. {"broker": {"state": ...}}),
      * a new reference shown as the site's "status"; NULL: none. */
     json_t *(*site_status)(wv_api *api, void *user);

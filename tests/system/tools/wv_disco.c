@@ -8,7 +8,16 @@
  *                 [--ca FILE] [--user U --password P] [--app NAME]... [--socket
  * ADDR:PORT]... wv_disco seal --key K --topic T --iterations N --to FULL_TOPIC   (stdin -> stdout)
  *   wv_disco hash --key K --topic T --iterations N --site S
+ *   wv_disco open --key K --topic T --iterations N --to FULL_TOPIC   (stdin -> stdout)
+ *   wv_disco sign [--pem FILE]     (message JSON on stdin -> signed JSON on stdout)
+ *   wv_disco forge --key K --topic T --iterations N --site PREFIX --count C --sockets S
+ *       C announcements of sites PREFIX0.., each signed by its own fresh identity,
+ *       with S sockets 127.0.0.1:40000.. each; prints "FULL_TOPIC HEXPAYLOAD" lines
+ *       (--unsigned 1: no signatures, as an agent before signed announcements sends)
  *
+ * Every message is signed with an Ed25519 identity: --pem FILE loads it
+ * (creating the file on first use), else a fresh one per process. The
+ * forging commands reuse the project's own codec and envelope.
  * The key derivation runs in uv_queue_work, as in the agent. */
 #include "wv/discovery.h"
 #include "wv/base.h"
@@ -18,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 struct app {
@@ -34,6 +44,10 @@ struct app {
     char *socks[16];
     size_t nsocks;
     wv_keys keys;
+    const char *pem;
+    int count, nforge_socks;
+    bool unsigned_; /* forge: leave the messages unsigned (what older agents accept) */
+    wv_identity *id;
     wv_discovery *d;
     uv_work_t work;
     uv_signal_t sigterm, sigint;
@@ -169,7 +183,7 @@ static void derive(uv_work_t *w) {
 
 static void derived(uv_work_t *w, int status) {
     struct app *a = w->data;
-    wv_discovery_options o = {.site = a->site, .topic = a->topic, .keys = &a->keys};
+    wv_discovery_options o = {.site = a->site, .topic = a->topic, .keys = &a->keys, .id = a->id};
     o.mqtt.brokers = a->brokers;
     o.mqtt.nbrokers = a->nbrokers;
     o.mqtt.keepalive_s = a->keepalive;
@@ -189,6 +203,42 @@ static void derived(uv_work_t *w, int status) {
         a->stopping = false;
         stop(a);
     }
+}
+
+/* The identity of --pem FILE (key PEM then certificate PEM), created when
+ * the file does not exist yet; a fresh one without --pem. */
+static wv_identity *load_identity(const char *pem) {
+    wv_identity *id = NULL;
+    if (pem) {
+        FILE *f = fopen(pem, "r");
+        if (f) {
+            static char buf[16384];
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = 0;
+            char *cert = strstr(buf, "-----BEGIN CERTIFICATE");
+            if (!cert)
+                return NULL;
+            char *key = wv_strndup(buf, (size_t)(cert - buf));
+            wv_identity_import_pem(key, cert, &id);
+            free(key);
+            return id;
+        }
+    }
+    if (wv_identity_generate("wv_disco", &id) != 0)
+        return NULL;
+    if (pem) {
+        char *k, *c;
+        FILE *f = fopen(pem, "w");
+        if (f && wv_identity_export_pem(id, &k, &c) == 0) {
+            fprintf(f, "%s%s", k, c);
+            free(k);
+            free(c);
+        }
+        if (f)
+            fclose(f);
+    }
+    return id;
 }
 
 static int run(struct app *a) {
@@ -246,15 +296,42 @@ int main(int argc, char **argv) {
             a.socks[a.nsocks++] = (char *)v;
         else if (!strcmp(k, "--to"))
             to = v;
+        else if (!strcmp(k, "--pem"))
+            a.pem = v;
+        else if (!strcmp(k, "--unsigned"))
+            a.unsigned_ = atoi(v) != 0;
+        else if (!strcmp(k, "--count"))
+            a.count = atoi(v);
+        else if (!strcmp(k, "--sockets"))
+            a.nforge_socks = atoi(v);
         else {
             fprintf(stderr, "unknown option %s\n", k);
             return 2;
         }
     }
+    static char buf[WV_ENVELOPE_MAX_SEALED + 1];
+    if (!strcmp(argv[1], "sign")) {
+        wv_identity *id = load_identity(a.pem);
+        size_t n = fread(buf, 1, sizeof buf - 1, stdin);
+        wv_msg m;
+        if (!id || wv_msg_parse(buf, n, &m) != 0 || wv_msg_sign(&m, id) != 0)
+            return 1;
+        char *json = wv_msg_encode(&m);
+        printf("%s", json);
+        free(json);
+        wv_msg_dispose(&m);
+        wv_identity_free(id);
+        return 0;
+    }
     if (!a.key || !a.topic)
         return 2;
-    if (!strcmp(argv[1], "run"))
-        return run(&a);
+    if (!strcmp(argv[1], "run")) {
+        if (!(a.id = load_identity(a.pem)))
+            return 1;
+        int rc = run(&a);
+        wv_identity_free(a.id);
+        return rc;
+    }
     if (wv_keys_derive(a.key, strlen(a.key), a.topic, a.iterations, &a.keys) != 0)
         return 1;
     if (!strcmp(argv[1], "hash") && a.site) {
@@ -263,9 +340,50 @@ int main(int argc, char **argv) {
         printf("%s\n", h);
         return 0;
     }
-    if (!strcmp(argv[1], "seal") && to) {
-        static char buf[WV_ENVELOPE_MAX_PLAINTEXT + 1];
+    if (!strcmp(argv[1], "open") && to) {
         size_t n = fread(buf, 1, sizeof buf, stdin);
+        uint8_t *pt;
+        size_t len;
+        if (wv_envelope_open(a.keys.message, to, buf, n, &pt, &len) != 0)
+            return 1;
+        fwrite(pt, 1, len, stdout);
+        free(pt);
+        return 0;
+    }
+    if (!strcmp(argv[1], "forge") && a.site && a.count > 0) {
+        for (int i = 0; i < a.count; i++) {
+            wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = 1};
+            snprintf(m.site, sizeof m.site, "%s%d", a.site, i);
+            wv_msg_new_instance(m.instance);
+            m.ts = (int64_t)time(NULL) * 1000;
+            for (int k = 0; k < a.nforge_socks && k < WV_ANNOUNCE_MAX_SOCKETS; k++)
+                wv_msg_add_socket(&m, "127.0.0.1", (uint16_t)(40000 + k), false);
+            memset(m.fingerprint, 'e', WV_FINGERPRINT_HEX_LEN);
+            wv_identity *id = NULL;
+            char seg[WV_SITE_HASH_HEX_LEN + 1];
+            if (wv_identity_generate("forged", &id) != 0 || (!a.unsigned_ && wv_msg_sign(&m, id) != 0) ||
+                wv_keys_site_hash(&a.keys, m.site, seg) != 0)
+                return 1;
+            char *topic = wv_asprintf("%s/a/%s", a.topic, seg);
+            char *json = wv_msg_encode(&m);
+            uint8_t *out;
+            size_t len;
+            if (!json || wv_envelope_seal(a.keys.message, topic, json, strlen(json), &out, &len))
+                return 1;
+            char *hex = wv_malloc(2 * len + 1);
+            wv_hex(out, len, hex);
+            printf("%s %s\n", topic, hex);
+            free(hex);
+            free(out);
+            free(json);
+            free(topic);
+            wv_identity_free(id);
+            wv_msg_dispose(&m);
+        }
+        return 0;
+    }
+    if (!strcmp(argv[1], "seal") && to) {
+        size_t n = fread(buf, 1, WV_ENVELOPE_MAX_PLAINTEXT, stdin);
         uint8_t *out;
         size_t len;
         if (wv_envelope_seal(a.keys.message, to, buf, n, &out, &len) != 0)

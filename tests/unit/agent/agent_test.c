@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 static const char yaml[] = "siteName: unit\n"
-                           "crypto: {key: \"unit-test-key\"}\n"
+                           "crypto: {key: \"Unit-Test-Key-4a7f\"}\n"
                            "messageChannel:\n"
                            "  mqtt: {brokerServer: \"mqtt://127.0.0.1:1\"}\n"
                            "restfulApi: {listenAddr: \"127.0.0.1:0\"}\n";

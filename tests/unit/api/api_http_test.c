@@ -154,7 +154,7 @@ static void expect_answer(const struct fixture *f, unsigned i, ...) {
     va_end(ap);
 }
 
-#define REQ(line, extra) line " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" extra "\r\n"
+#define REQ(line, extra) line " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" extra "\r\n"
 
 static void routes_params_and_errors(void **state) {
     static const char *const reqs[] = {
@@ -297,7 +297,7 @@ static void *slow_client(void *arg) {
     int small = 4096;
     setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     if (connect(l->fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-        static const char req[] = "GET /events HTTP/1.1\r\nHost: t\r\n\r\n";
+        static const char req[] = "GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n";
         (void)!write(l->fd, req, sizeof req - 1);
     }
     return NULL; /* and never reads */

@@ -14,7 +14,7 @@ static char *seed_aws, *seed_local;
 /* The newer upstream format with its whole feature set. */
 static const char newer[] = "siteName: branch-7\n"
                             "crypto:\n"
-                            "  key: \"correct horse battery\"\n"
+                            "  key: \"correct horse battery staple\"\n"
                             "logger: {level: info, file: /tmp/wv.log, format: text}\n"
                             "messageChannel:\n"
                             "  protocol: mqtt\n"
@@ -161,13 +161,13 @@ static void seed_local_imports(void **state) {
 
 static void newer_format_imports(void **state) {
     json_t *d = parse_ok(newer);
-    assert_string_equal(sget(d, "site/networkKey"), "correct horse battery");
+    assert_string_equal(sget(d, "site/networkKey"), "correct horse battery staple");
     assert_string_equal(sget(d, "site/logger/level"), "info");
     assert_string_equal(sget(d, "site/messageChannel/brokers/0"), "mqtts://broker.example:8883");
     assert_string_equal(sget(d, "site/messageChannel/brokers/1"), "mqtt://198.51.100.7:1883");
     assert_string_equal(sget(d, "site/messageChannel/password"), "mqtt-pass-1");
     /* empty topic: derived from the key, which it does not contain */
-    char *t = wv_config_derive_topic("correct horse battery");
+    char *t = wv_config_derive_topic("correct horse battery staple");
     assert_string_equal(sget(d, "site/messageChannel/topic"), t);
     free(t);
     assert_string_equal(sget(d, "tunnelSockets/0/name"), "dedicated-address-40001");
@@ -297,7 +297,7 @@ static void derived_names_are_stable_and_unique(void **state) {
     assert_null(strstr(t1, "aA6wBHTYd"));
     /* Pinned (the store derives the same value; see store_test). */
     char *pinned = wv_config_derive_topic("aA6wBHTYd%#dOPr8-secret");
-    assert_string_equal(pinned, "wovenet/40344293cc275a83d73c02ef71b5c537");
+    assert_string_equal(pinned, "wovenet/500f805a92f041a587d72c467217794b");
     free(pinned);
     free(t1);
     free(t2);
@@ -395,7 +395,7 @@ static void imports_validate(void **state) {
             fail_msg("config %zu: %s: %s", i, err.field, err.message);
         wv_config_doc_free(d);
     }
-    json_t *d = parse_ok("siteName: x\ncrypto: {key: abcdefghij}\n"
+    json_t *d = parse_ok("siteName: x\ncrypto: {key: Abcdefghij-12345}\n"
                          "messageChannel: {mqtt: {brokerServer: mqtt://127.0.0.1:1883}}\n"
                          "tunnel:\n  localSockets:\n  - mode: bogus\n");
     wv_verr err;
@@ -406,7 +406,7 @@ static void imports_validate(void **state) {
     assert_non_null(strstr(err.message, "\"bogus\""));
     wv_config_doc_free(d);
 
-    d = parse_ok("siteName: x\ncrypto: {key: abcdefghij}\n"
+    d = parse_ok("siteName: x\ncrypto: {key: Abcdefghij-12345}\n"
                  "messageChannel: {mqtt: {brokerServer: mqtt://127.0.0.1:1883}}\n"
                  "remoteApps:\n- {siteName: s, appName: a, localSocket: tcp:127.0.0.1:99,"
                  " maxConnections: 0}\n");
@@ -420,7 +420,7 @@ static void imports_validate(void **state) {
 /* Upstream's viper reads keys in any case (its own convert-unix-to-tcp
  * example writes "appsocket:"); the same key twice in two cases is refused. */
 static void keys_are_case_insensitive(void **state) {
-    static const char y[] = "SiteName: s\ncrypto:\n  KEY: \"0123456789\"\n"
+    static const char y[] = "SiteName: s\ncrypto:\n  KEY: \"Case-Key-0123456789\"\n"
                             "messageChannel:\n  mqtt:\n    BrokerServer: mqtt://b:1883\n"
                             "localExposedApps:\n- appsocket: unix:/var/run/docker.sock\n"
                             "  APPNAME: docker\n"
@@ -431,7 +431,7 @@ static void keys_are_case_insensitive(void **state) {
     assert_int_equal(wv_config_from_yaml(y, strlen(y), &d, &err), 0);
     json_t *site = json_object_get(d, "site");
     assert_string_equal(json_string_value(json_object_get(site, "siteName")), "s");
-    assert_string_equal(json_string_value(json_object_get(site, "networkKey")), "0123456789");
+    assert_string_equal(json_string_value(json_object_get(site, "networkKey")), "Case-Key-0123456789");
     json_t *app = json_array_get(json_object_get(d, "exposedApps"), 0);
     assert_string_equal(json_string_value(json_object_get(app, "name")), "docker");
     assert_string_equal(json_string_value(json_object_get(app, "appSocket")),
@@ -477,7 +477,7 @@ static void top_level_stun_list(void **state) {
 
 /* *.json: upstream's keys (as viper reads them) or the canonical document. */
 static void json_config_files(void **state) {
-    static const char up[] = "{\"siteName\": \"s\", \"crypto\": {\"key\": \"0123456789\"},"
+    static const char up[] = "{\"siteName\": \"s\", \"crypto\": {\"key\": \"Case-Key-0123456789\"},"
                              " \"localExposedApps\": [{\"appName\": \"w\", \"appSocket\": "
                              "\"tcp:127.0.0.1:80\"}], \"tunnel\": {\"localSockets\": [{\"mode\": "
                              "\"dedicated-address\", \"publicAddress\": \"198.51.100.1\", "

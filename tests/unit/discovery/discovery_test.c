@@ -17,6 +17,7 @@
 #define FP "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 /* A port nothing listens on: the client is created but never connects. */
 static const char *const BROKERS[] = {"mqtt://127.0.0.1:9"};
+static wv_identity *ID, *ID2; /* made once in main */
 
 static int local(wv_discovery *d, wv_msg *body, void *user) {
     memcpy(body->fingerprint, FP, WV_FINGERPRINT_HEX_LEN);
@@ -31,7 +32,8 @@ static void closed(wv_discovery *d, void *user) {
  * max_peers 0: the default. */
 static wv_discovery *make(uv_loop_t *loop, wv_keys *k, int *closes, const char *site,
                           const char *topic, unsigned max_peers) {
-    wv_discovery_options o = {.site = site, .topic = topic, .keys = k, .max_peers = max_peers};
+    wv_discovery_options o = {.site = site, .topic = topic, .keys = k, .max_peers = max_peers,
+                              .id = ID};
     o.mqtt.brokers = BROKERS;
     o.mqtt.nbrokers = 1;
     wv_discovery_callbacks cb = {.local = local};
@@ -69,7 +71,7 @@ static void bad_options_refused(void **state) {
     assert_null(make(&loop, &k, &closes, "site1", "wv/#", 0));
     assert_null(make(&loop, &k, &closes, "site1", "wv/t/", 0));
     const char *const bad_broker[] = {"http://127.0.0.1:1"};
-    wv_discovery_options o = {.site = "site1", .topic = "wv/t", .keys = &k};
+    wv_discovery_options o = {.site = "site1", .topic = "wv/t", .keys = &k, .id = ID};
     o.mqtt.brokers = bad_broker;
     o.mqtt.nbrokers = 1;
     wv_discovery_callbacks cb = {.local = local};
@@ -163,11 +165,59 @@ static void peer_table_is_bounded(void **state) {
     free(p3);
 }
 
+/* A signed message verifies; any change to it, or a signature moved to
+ * another key, does not. The rotation proof binds site and new key. */
+static void signatures_bind_every_field(void **state) {
+    char *text = announcement("siteAlpha7", 5, "webAppQx");
+    wv_msg m, c;
+    assert_int_equal(wv_msg_parse(text, strlen(text), &m), 0);
+    assert_int_equal(wv_msg_verify(&m), WV_ERR_NOTFOUND);
+    assert_int_equal(wv_msg_sign(&m, ID), 0);
+    assert_int_equal(wv_msg_verify(&m), 0);
+    char *json = wv_msg_encode(&m);
+    assert_int_equal(wv_msg_parse(json, strlen(json), &c), 0); /* survives the wire */
+    assert_int_equal(wv_msg_verify(&c), 0);
+    c.seq++;
+    assert_int_equal(wv_msg_verify(&c), WV_ERR_AUTH);
+    c.seq--;
+    c.fingerprint[0] = c.fingerprint[0] == 'a' ? 'b' : 'a';
+    assert_int_equal(wv_msg_verify(&c), WV_ERR_AUTH);
+    wv_msg_dispose(&c);
+    wv_msg_copy(&c, &m);
+    uint8_t pub[WV_PUBKEY_LEN];
+    assert_int_equal(wv_identity_public_key(ID2, pub), 0);
+    wv_hex(pub, sizeof pub, c.key); /* another key claims the signature */
+    assert_int_equal(wv_msg_verify(&c), WV_ERR_AUTH);
+    wv_msg_dispose(&c);
+
+    char newkey[WV_PUBKEY_HEX_LEN + 1], oldkey[WV_PUBKEY_HEX_LEN + 1], sig[WV_SIG_HEX_LEN + 1];
+    wv_hex(pub, sizeof pub, newkey);
+    assert_int_equal(wv_identity_public_key(ID, pub), 0);
+    wv_hex(pub, sizeof pub, oldkey);
+    assert_int_equal(wv_rotation_sign(ID, "siteAlpha7", newkey, sig), 0);
+    assert_int_equal(wv_rotation_verify(oldkey, "siteAlpha7", newkey, sig), 0);
+    assert_int_equal(wv_rotation_verify(oldkey, "siteAlpha8", newkey, sig), WV_ERR_AUTH);
+    assert_int_equal(wv_rotation_verify(newkey, "siteAlpha7", newkey, sig), WV_ERR_AUTH);
+    /* Malformed signature fields are refused by the parser. */
+    char *bad = wv_asprintf("%.*s,\"sig\":\"xyz\"}", (int)strlen(json) - 1, json);
+    assert_int_equal(wv_msg_parse(bad, strlen(bad), &c), WV_ERR_PROTO);
+    free(bad);
+    free(json);
+    free(text);
+    wv_msg_dispose(&m);
+}
+
 int main(void) {
+    assert_int_equal(wv_identity_generate("t", &ID), 0);
+    assert_int_equal(wv_identity_generate("t2", &ID2), 0);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(signatures_bind_every_field),
         cmocka_unit_test(bad_options_refused),
         cmocka_unit_test(seed_persist_forget),
         cmocka_unit_test(peer_table_is_bounded),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    wv_identity_free(ID);
+    wv_identity_free(ID2);
+    return rc;
 }

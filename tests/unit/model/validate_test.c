@@ -400,13 +400,13 @@ static void site(void **state) {
         "\"tls\":{\"enabled\":false,\"cert\":\"\",\"key\":\"\"},\"auth\":{\"basicAuth\":[]}}}");
     expect_good(
         WV_KIND_SITE,
-        "{\"siteName\":\"s\",\"networkKeySet\":true,\"networkKey\":\"12345678\","
+        "{\"siteName\":\"s\",\"networkKeySet\":true,\"networkKey\":\"Str0ng-Network-Key\","
         "\"messageChannel\":{\"protocol\":\"MQTT\",\"brokers\":[\"mqtts://[2001:db8::1]:8883\","
         "\"ws://broker.example.org/mqtt\"],\"passwordSet\":false,\"password\":\"p\"},"
         "\"logger\":{\"level\":\"debug\",\"format\":\"JSON\"},"
         "\"restfulApi\":{\"listenAddr\":\"[::1]:0\",\"auth\":{\"basicAuth\":[{\"user\":\"admin@x\","
         "\"password\":\"12345678\"}]}}}",
-        "{\"siteName\":\"s\",\"networkKey\":\"12345678\","
+        "{\"siteName\":\"s\",\"networkKey\":\"Str0ng-Network-Key\","
         "\"messageChannel\":{\"protocol\":\"mqtt\",\"brokers\":[\"mqtts://[2001:db8::1]:8883\","
         "\"ws://broker.example.org/"
         "mqtt\"],\"password\":\"p\",\"topic\":\"\",\"username\":\"\",\"caFile\":\"\"},"

@@ -714,6 +714,43 @@ static void inbound_limit_ignores_extra_connections(void **state) {
     fx_free(f);
 }
 
+/* retry_threshold 0: every Initial without a token gets a Retry, and a
+ * real client (which follows it) still connects, with the address
+ * validated; data flows as usual (issue 17, hole 5). */
+static void retry_validated_client_connects(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.retry_threshold = 0;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    wv_quic_guard_stats g;
+    wv_quic_endpoint_guard_stats(f->q.a, &g);
+    assert_int_equal(g.retries_sent, 1);
+    assert_int_equal(g.bad_tokens, 0);
+    fx_free(f);
+}
+
+/* At most max_handshakes_per_source unfinished handshakes from one source:
+ * further Initials from it create nothing. */
+static void handshakes_per_source_are_bounded(void **state) {
+    wv_quic_config cfg;
+    wv_quic_config_default(&cfg);
+    cfg.max_handshakes_per_source = 1;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    /* A dial to a wrong pin still costs the server a handshake in progress
+     * until the client's alert; two at once from one source: one refused. */
+    uint8_t bad[WV_FINGERPRINT_LEN] = {0};
+    dial(f, bad);
+    dial(f, bad);
+    RUN_UNTIL(f, f->a.accepts >= 1, 2000);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    wv_quic_guard_stats g;
+    wv_quic_endpoint_guard_stats(f->q.a, &g);
+    assert_int_equal(f->a.accepts, 1);
+    assert_true(g.source_refused >= 1);
+    fx_free(f);
+}
+
 /* Regression: a stream reset before any of its data left used to hang. The
  * RESET_STREAM reached the peer first, the peer (not having the stream yet)
  * forgot it and ignored the STOP_SENDING, and our read side never ended. */
@@ -756,6 +793,8 @@ static void loopback_handshake_is_not_paced(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
+        cmocka_unit_test(retry_validated_client_connects),
+        cmocka_unit_test(handshakes_per_source_are_bounded),
         cmocka_unit_test(wrong_pin_fails_with_crypto_error),
         cmocka_unit_test(ipv6_loopback_works),
         cmocka_unit_test(loopback_handshake_is_not_paced),

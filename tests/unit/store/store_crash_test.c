@@ -34,7 +34,7 @@ static json_t *remote(const char *name, int64_t stamp) {
 
 static json_t *document(wv_store *st, int64_t stamp) {
     json_t *doc = json_pack("{s:{s:s,s:s,s:{s:[s]}}}", "site", "siteName", "local", "networkKey",
-                            "crash-test-key", "messageChannel", "brokers", "mqtt://127.0.0.1:1883");
+                            "Crash-Test-Key-0001", "messageChannel", "brokers", "mqtt://127.0.0.1:1883");
     json_t *arr = json_array();
     for (int i = 0; i < GROUP; i++) {
         char name[16];

@@ -64,6 +64,39 @@ static json_t *remote(const char *name, int port) {
                      "localSocket", sock);
 }
 
+/* A store whose topic was derived by the rule before issue 17 keeps it
+ * while the key stays the same, even when a config without a topic (or with
+ * the new default) is written again; a new key moves to the new rule. */
+static void legacy_default_topic_is_kept(void **state) {
+    struct fx *f = *state;
+    wv_verr err;
+    bool changed;
+    /* "wovenet/" + 32 hex of SHA-256("wovenet-topic\0" KEY) */
+    const char *legacy = "wovenet/40344293cc275a83d73c02ef71b5c537";
+    json_t *s = site_json("local", true);
+    json_object_set_new(json_object_get(s, "messageChannel"), "topic", json_string(legacy));
+    assert_int_equal(wv_store_put_site(f->st, s, -1, &changed, &err), 0);
+    json_decref(s);
+    s = site_json("local", true); /* no topic: would derive the new default */
+    assert_int_equal(wv_store_put_site(f->st, s, -1, &changed, &err), 0);
+    json_decref(s);
+    json_t *out;
+    assert_int_equal(wv_store_get_site(f->st, &out), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(out, "messageChannel"), "topic")),
+        legacy);
+    json_decref(out);
+    s = site_json("local", false);
+    json_object_set_new(s, "networkKey", json_string("Another-Key-12345"));
+    assert_int_equal(wv_store_put_site(f->st, s, -1, &changed, &err), 0);
+    json_decref(s);
+    assert_int_equal(wv_store_get_site(f->st, &out), 0);
+    const char *t = json_string_value(json_object_get(json_object_get(out, "messageChannel"), "topic"));
+    assert_string_not_equal(t, legacy);
+    assert_int_equal(strncmp(t, "wovenet/", 8), 0);
+    json_decref(out);
+}
+
 static void migrations_from_empty(void **state) {
     struct fx *f = *state;
     assert_int_equal(wv_store_revision(f->st), 0);
@@ -288,9 +321,9 @@ static void site_secrets(void **state) {
     assert_true(json_is_true(json_object_get(mc, "passwordSet")));
     /* The empty topic was derived from the key, without the key. */
     const char *topic = json_string_value(json_object_get(mc, "topic"));
-    /* Pinned: must match wv_config_derive_topic() ("wovenet/" + hex of the
-     * first 16 bytes of SHA-256("wovenet-topic\0" + key)). */
-    assert_string_equal(topic, "wovenet/40344293cc275a83d73c02ef71b5c537");
+    /* Pinned: must match wv_config_derive_topic() (PBKDF2-based since
+     * issue 17, see wv_keys_default_topic). */
+    assert_string_equal(topic, "wovenet/500f805a92f041a587d72c467217794b");
     json_t *u = json_array_get(
         json_object_get(json_object_get(json_object_get(out, "restfulApi"), "auth"), "basicAuth"),
         0);
@@ -324,7 +357,7 @@ static void site_secrets(void **state) {
     json_decref(hashes);
 
     /* A new key changes the site; the secret alone counts as a change. */
-    json_object_set_new(s, "networkKey", json_string("another-key-123"));
+    json_object_set_new(s, "networkKey", json_string("Another-Key-12345"));
     assert_int_equal(wv_store_put_site(f->st, s, 1, &changed, &err), 0);
     assert_true(changed);
     assert_int_equal(wv_store_revision(f->st), 2);
@@ -680,6 +713,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(file_mode_0600, setup, teardown),
         cmocka_unit_test_setup_teardown(crud_and_revision, setup, teardown),
         cmocka_unit_test_setup_teardown(site_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(legacy_default_topic_is_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(apply_plan_dry_run_and_noop, setup, teardown),
         cmocka_unit_test_setup_teardown(apply_requires_key_when_none_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(tokens, setup, teardown),

@@ -206,6 +206,8 @@ static void channel_redialed_after_peer_restart(void **state) {
     site_init(&s[0], "siteA", 7);
     site_init(&s[1], "siteB", 7);
     introduce(&s[0], &s[1]);
+    /* B knows A's certificate (from its announcement) but does not dial. */
+    wv_tunnels_set_peer(s[1].t, "siteA", wv_identity_fingerprint(s[0].id), NULL, 0);
     struct pair p = {&s[0], &s[1]};
     assert_true(wait_until(a_up, &p, 3000));
     /* B vanishes without a word (its endpoint closes), then comes back on
@@ -222,6 +224,7 @@ static void channel_redialed_after_peer_restart(void **state) {
     struct wv_tunnel_socket sock = {.name = "s1"};
     wv_parse_ip("127.0.0.1", port, &sock.listen);
     wv_tunnels_set_sockets(s[1].t, &sock, 1, NULL);
+    wv_tunnels_set_peer(s[1].t, "siteA", wv_identity_fingerprint(s[0].id), NULL, 0);
     /* The dead channel goes (idle timeout 2 s), then the re-dial succeeds. */
     assert_true(wait_until(a_up, &p, 12000));
     teardown(s, 2);
@@ -264,6 +267,7 @@ static void channels_per_peer_are_bounded(void **state) {
     struct wv_peer_socket ps[2] = {{.port = s[1].port}, {.port = second}};
     snprintf(ps[0].address, sizeof(ps[0].address), "127.0.0.1");
     snprintf(ps[1].address, sizeof(ps[1].address), "127.0.0.1");
+    wv_tunnels_set_peer(s[1].t, "siteA", wv_identity_fingerprint(s[0].id), NULL, 0);
     wv_tunnels_set_peer(s[0].t, "siteB", wv_identity_fingerprint(s[1].id), ps, 2);
     assert_true(wait_until(b_refused_one, &s[1], 3000));
     assert_true(wait_until(b_inbound_up, &s[1], 3000));
@@ -271,6 +275,47 @@ static void channels_per_peer_are_bounded(void **state) {
     /* B never holds more than one inbound channel from A. */
     int inbound = inbound_up(&s[1]);
     assert_int_equal(inbound, 1);
+    teardown(s, 2);
+}
+
+static bool b_quarantined(void *arg) {
+    struct site *b = arg;
+    struct wv_tunnels_stats st;
+    wv_tunnels_get_stats(b->t, &st);
+    return st.quarantined >= 1;
+}
+
+/* A dials B under its name before B has heard A's announcement: the
+ * channel is held (neither side up, no stream possible) until B learns the
+ * certificate A's name pins; a wrong certificate closes it. */
+static void unannounced_inbound_is_quarantined(void **state) {
+    struct site s[3];
+    site_init(&s[0], "siteA", 7);
+    site_init(&s[1], "siteB", 7);
+    site_init(&s[2], "siteC", 7);
+    introduce(&s[0], &s[1]);
+    assert_true(wait_until(b_quarantined, &s[1], 3000));
+    run_ms(300);
+    assert_false(wv_tunnels_site_up(s[0].t, "siteB"));
+    assert_false(wv_tunnels_site_up(s[1].t, "siteA"));
+    /* The name's announcement pins C's certificate, not A's: closed. */
+    wv_tunnels_set_peer(s[1].t, "siteA", wv_identity_fingerprint(s[2].id), NULL, 0);
+    run_ms(300);
+    assert_false(wv_tunnels_site_up(s[1].t, "siteA"));
+    struct wv_tunnels_stats st;
+    wv_tunnels_get_stats(s[1].t, &st);
+    assert_true(st.proofs_failed >= 1);
+    teardown(s, 3);
+
+    site_init(&s[0], "siteA", 7);
+    site_init(&s[1], "siteB", 7);
+    introduce(&s[0], &s[1]);
+    assert_true(wait_until(b_quarantined, &s[1], 3000));
+    /* The right certificate releases the held channel at once. */
+    wv_tunnels_set_peer(s[1].t, "siteA", wv_identity_fingerprint(s[0].id), NULL, 0);
+    struct pair p = {&s[0], &s[1]};
+    assert_true(wait_until(a_up, &p, 1000));
+    assert_true(wait_until(b_inbound_up, &s[1], 1000));
     teardown(s, 2);
 }
 
@@ -335,6 +380,7 @@ int main(void) {
         cmocka_unit_test(wrong_pin_is_refused),
         cmocka_unit_test(channel_redialed_after_peer_restart),
         cmocka_unit_test(channels_per_peer_are_bounded),
+        cmocka_unit_test(unannounced_inbound_is_quarantined),
         cmocka_unit_test(unproven_channels_are_bounded),
     };
     return cmocka_run_group_tests(tests, setup, teardown_loop);

@@ -101,7 +101,16 @@ struct wv_proxy_options {
     /* Client side: where streams to a site are opened (the tunnels,
      * wv_tunnels_opener()). Without one every connection is refused. */
     struct wv_stream_opener opener;
+    /* Exposed side: app streams one peer site may have open at once; more
+     * get the status "limit" at once. 0 = WV_LIMIT_STREAMS_PER_PEER. */
+    uint32_t max_streams_per_peer;
+    /* Connections (both sides) open at once, each one descriptor: kept
+     * under the process's descriptor limit so the API and the tunnels
+     * always find one (EMFILE). 0 = no bound. */
+    uint32_t max_open;
 };
+/* Changes the two bounds above for new connections (0 = default / none). */
+void wv_proxy_set_limits(wv_proxy *p, uint32_t max_streams_per_peer, uint32_t max_open);
 
 /* Creates a proxy. o (may be NULL) and cbs are copied; log may be NULL and
  * must outlive the proxy. Returns 0 and *out, or WV_ERR_INVAL. */
@@ -143,6 +152,10 @@ struct wv_proxy_stats {
     uint64_t total;  /* connections ever started (either side) */
     uint64_t refused_unknown_app, refused_target_denied, refused_connect, refused_timeout,
         refused_bad_header;      /* exposed side, by reason */
+    uint64_t refused_peer_limit; /* exposed: over max_streams_per_peer */
+    uint64_t refused_app_limit;  /* exposed: over the app's maxConnections */
+    uint64_t refused_forbidden;  /* exposed: the site is not in the app's allowedSites */
+    uint64_t refused_open_limit; /* either side: over max_open (descriptors) */
     uint64_t remote_errors;      /* client side: error status, no stream, bad status */
     uint64_t aborted;            /* resets either way */
     uint64_t buffered;           /* bytes held now: pending local writes + unsent remainders */

@@ -23,6 +23,8 @@ enum wv_cli_cmd {
     WV_CLI_TOKEN_CREATE, /* token create --name NAME [--expires D] [--scope S] */
     WV_CLI_TOKEN_LIST,   /* token list [--json] */
     WV_CLI_TOKEN_REVOKE, /* token revoke NAME */
+    WV_CLI_KEY_GENERATE, /* key generate: a strong random network key on stdout */
+    WV_CLI_IDENTITY,     /* identity show|rotate [--api URL] [--token T] (name: show|rotate) */
     WV_CLI_STATUS, /* status [--api URL] [--token T] [--json] */
     WV_CLI_APPLY,  /* apply -f FILE [--dry-run] [--api URL] [--token T]; plan = apply --dry-run */
 };
@@ -57,6 +59,14 @@ int wv_cli_export(const struct wv_cli *cli);
 int wv_cli_token_create(const struct wv_cli *cli);
 int wv_cli_token_list(const struct wv_cli *cli);
 int wv_cli_token_revoke(const struct wv_cli *cli);
+/* Prints a random network key (33 random bytes, base64url: 44 characters)
+ * that passes the network-key rule. 0 or 1 (no randomness). */
+int wv_cli_key_generate(const struct wv_cli *cli);
+/* `identity show` prints the running site's identity key and certificate
+ * fingerprint (what peers pin); `identity rotate` asks it for a new key,
+ * signed over by the old one, without a restart. 0, or 1 when the API
+ * cannot be reached or refuses. */
+int wv_cli_identity(const struct wv_cli *cli);
 
 /* The API clients (cli_status.c, cli_apply.c), over HTTP with libcurl.
  * status: peers, channels and apps as a table (or the raw JSON with --json);

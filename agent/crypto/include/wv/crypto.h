@@ -48,6 +48,34 @@ void wv_identity_free(wv_identity *id);
  * agent uses it for QUIC stateless-reset tokens. 0 or WV_ERR_CRYPTO. */
 int wv_identity_derive_secret(const wv_identity *id, const char *label, uint8_t out[32]);
 
+/* Signing with the identity key (Ed25519): what a site says about itself
+ * on the message channel is signed with it, and peers pin its public key
+ * (docs/message-channel.md). */
+#define WV_PUBKEY_LEN 32
+#define WV_PUBKEY_HEX_LEN 64
+#define WV_SIG_LEN 64
+#define WV_SIG_HEX_LEN 128
+/* The raw 32-byte Ed25519 public key. 0 or WV_ERR_CRYPTO. */
+int wv_identity_public_key(const wv_identity *id, uint8_t out[WV_PUBKEY_LEN]);
+/* Signs len bytes. 0 or WV_ERR_CRYPTO. */
+int wv_identity_sign(const wv_identity *id, const void *data, size_t len, uint8_t sig[WV_SIG_LEN]);
+/* Verifies an Ed25519 signature by pub over data. 0, or WV_ERR_AUTH for a
+ * wrong signature or an invalid key. */
+int wv_ed25519_verify(const uint8_t pub[WV_PUBKEY_LEN], const void *data, size_t len,
+                      const uint8_t sig[WV_SIG_LEN]);
+/* Identity rotation: the old key signs WV_ROTATE_CONTEXT | site | 0 | the
+ * new key's hex, so peers that pinned the old key may move to the new one.
+ * sig_hex gets 129 bytes. 0 or WV_ERR_CRYPTO. */
+#define WV_ROTATE_CONTEXT "wovenet/1 identity rotation\n"
+int wv_rotation_sign(const wv_identity *old, const char *site, const char *new_key_hex,
+                     char sig_hex[WV_SIG_HEX_LEN + 1]);
+/* 0 when sig_hex is old_key_hex's signature of (site, new_key_hex), else
+ * WV_ERR_AUTH. */
+int wv_rotation_verify(const char *old_key_hex, const char *site, const char *new_key_hex,
+                       const char *sig_hex);
+/* Hex (either case) of exactly n bytes into out. 0 or WV_ERR_INVAL. */
+int wv_unhex(const char *hex, uint8_t *out, size_t n);
+
 /* Lower-case hex form of a fingerprint; out gets 65 bytes including NUL. */
 void wv_fingerprint_to_hex(const uint8_t fp[WV_FINGERPRINT_LEN],
                            char out[WV_FINGERPRINT_HEX_LEN + 1]);
@@ -105,6 +133,20 @@ int wv_keys_expand(const uint8_t master[WV_KEY_LEN], wv_keys *out);
 /* Both steps; the intermediate master is wiped. On error *out is zeroed. */
 int wv_keys_derive(const void *network_key, size_t keylen, const char *topic, unsigned iterations,
                    wv_keys *out);
+
+/* The default topic of a network key, for a site configured without one:
+ *
+ *   "wovenet/" + hex(HMAC-SHA256(PBKDF2-HMAC-SHA256(key, SHA-256("wovenet-topic-salt"),
+ *                                                   WV_KDF_ITERATIONS, 32),
+ *                                "wovenet/1 default topic"))[0..32)
+ *
+ * The topic is seen by the broker, so it comes from the slow KDF: testing a
+ * guessed key against it costs a full PBKDF2 (unlike a plain hash). Slow
+ * (about as slow as wv_keys_derive); deterministic. out gets 41 bytes.
+ * 0, WV_ERR_INVAL (empty key) or WV_ERR_CRYPTO. */
+#define WV_DEFAULT_TOPIC_LEN (8 + 32)
+int wv_keys_default_topic(const void *network_key, size_t keylen,
+                          char out[WV_DEFAULT_TOPIC_LEN + 1]);
 
 /* Zeroes all subkeys (call when done with them). */
 void wv_keys_wipe(wv_keys *k);

@@ -13,7 +13,18 @@
  *                      protocol:"quic", detected}], apps:[name], fingerprint}
  *   offline           {type, site, instance, seq, ts}
  *   sockinfo-request  {type, from, to, instance, seq, ts}
- *   sockinfo-reply    the announce fields plus "to" (sent to the requester's inbox)
+ *   sockinfo-reply    the announce fields plus "to" and "re" (the request's id,
+ *                     "<instance>.<seq>" of the request it answers)
+ *
+ * Every message also carries "key" (the sender's Ed25519 identity public
+ * key, 64 hex) and "sig" (128 hex): the signature by that key over
+ * WV_SIGN_CONTEXT followed by the message encoded without "sig"
+ * (wv_msg_signing_text). An announcement or reply of a site that rotated
+ * its identity may carry "prevKey" and "prevSig": the old key and its
+ * signature over WV_ROTATE_CONTEXT | site | 0 | new key hex
+ * (wv_rotation_text), which lets peers move their pin. The fields are
+ * optional for the parser (an older agent sends none); the engine drops
+ * unsigned messages.
  *
  * instance: 32 lower-case hex chars, random per start. seq: per-instance
  * counter, never reused. ts: unix time in ms. fingerprint: SHA-256 of the
@@ -35,6 +46,8 @@
 #define WV_FINGERPRINT_HEX_LEN 64
 /* Inbox messages outside now ± this are dropped. */
 #define WV_INBOX_WINDOW_MS 60000
+#define WV_REQID_MAX (WV_INSTANCE_HEX_LEN + 1 + 20)
+#define WV_SIGN_CONTEXT "wovenet/1 signed message\n"
 
 enum wv_msg_type {
     WV_MSG_ANNOUNCE = 1,
@@ -63,7 +76,22 @@ typedef struct wv_msg {
     char **apps; /* wv_malloc'd array of wv_malloc'd names */
     size_t napps;
     char fingerprint[WV_FINGERPRINT_HEX_LEN + 1];
+    /* signature (all types; "" when absent) */
+    char key[WV_PUBKEY_HEX_LEN + 1];
+    char sig[WV_SIG_HEX_LEN + 1];
+    char re[WV_REQID_MAX + 1];                /* reply only: the request answered */
+    char prev_key[WV_PUBKEY_HEX_LEN + 1];     /* announce/reply: rotation proof */
+    char prev_sig[WV_SIG_HEX_LEN + 1];
 } wv_msg;
+
+/* The bytes a signature covers: WV_SIGN_CONTEXT then the message encoded
+ * without "sig". NULL if m is invalid; the caller free()s. */
+char *wv_msg_signing_text(const wv_msg *m);
+/* Sets m->key and m->sig (signed with id). 0, WV_ERR_INVAL, WV_ERR_CRYPTO. */
+int wv_msg_sign(wv_msg *m, const wv_identity *id);
+/* Verifies m->sig under m->key: 0, WV_ERR_NOTFOUND (unsigned), WV_ERR_AUTH. */
+int wv_msg_verify(const wv_msg *m);
+
 
 /* The name rule for sites and apps: 1..255 chars of [A-Za-z0-9._-], the
  * first alphanumeric. */
@@ -186,8 +214,38 @@ enum wv_peer_event {
     WV_PEER_OFFLINE, /* Last Will, clean-stop record, or silent after our reconnect */
 };
 
+/* Pinned identities (trust on first use, then strict). The first verified
+ * identity key of a site name is pinned (or, with approve, held pending
+ * until wv_discovery_approve). A message signed by another key for a pinned
+ * name is refused and recorded as a conflict on the pin, unless it carries
+ * a rotation proof by the pinned key, or the operator approves the offered
+ * key. Messages signed by a blocked key are dropped whatever the name. */
+enum wv_pin_state { WV_PIN_TRUSTED = 1, WV_PIN_PENDING };
+enum wv_pin_event {
+    WV_PIN_NEW,      /* first key of a name pinned (trust on first use) */
+    WV_PIN_ROTATED,  /* moved to a new key signed by the old one */
+    WV_PIN_APPROVED, /* the operator approved the pending or offered key */
+    WV_PIN_HELD,     /* approve mode: a new site waits for approval */
+    WV_PIN_CONFLICT, /* a pinned name offered with another key (first time for that key) */
+};
+typedef struct wv_pin {
+    char site[WV_NAME_MAX + 1];
+    char key[WV_PUBKEY_HEX_LEN + 1]; /* trusted key, or the pending one */
+    enum wv_pin_state state;
+    char offered[WV_PUBKEY_HEX_LEN + 1]; /* conflict: last other key offered, else "" */
+    uint64_t conflicts;                  /* messages refused for another key */
+    wv_msg held;   /* the last announcement waiting for approval (pending/conflict) */
+    bool has_held;
+} wv_pin;
+/* The bound on pins (and on blocked keys) is the peer-table bound. */
+
 typedef struct wv_discovery_stats {
     uint64_t decrypt_failures; /* bad envelope: wrong key, tampered, truncated, garbage */
+    uint64_t unsigned_msgs;    /* no signature (an older agent, or a forgery) */
+    uint64_t bad_signatures;   /* signature does not verify */
+    uint64_t pin_conflicts;    /* signed by another key than the pinned one */
+    uint64_t unsolicited;      /* replies to no request of ours */
+    uint64_t blocked;          /* signed by a blocked key */
     uint64_t parse_failures;   /* opened but not a valid message for that topic */
     uint64_t replays;          /* older than held, outside the window, or seen before */
     uint64_t oversize;         /* dropped by the MQTT layer for size */
@@ -203,6 +261,14 @@ typedef struct wv_discovery_options {
      * ignored: discovery sets the Last Will itself. */
     wv_mqtt_options mqtt;
     size_t max_peers;           /* 0 = default; announcements of further sites are dropped */
+    /* Our identity: every message we publish is signed with it. Borrowed,
+     * must outlive the discovery. Required. */
+    const wv_identity *id;
+    /* membership: approve. New sites are held pending until approved. */
+    bool approve;
+    /* Optional rotation proof sent with our announcements after an identity
+     * rotation: the previous key (hex) and its signature (wv_rotation_sign). */
+    const char *prev_key, *prev_sig;
     int64_t reconnect_grace_ms; /* 0 = default (35 s, above the reconnect backoff) */
 } wv_discovery_options;
 
@@ -217,6 +283,9 @@ typedef struct wv_discovery_callbacks {
     void (*peer)(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev, void *user);
     /* Optional. Broker connection state changed. */
     void (*state)(wv_discovery *d, bool connected, void *user);
+    /* Optional. A pin was made, moved, approved, held or refused another
+     * key (persist WV_PIN_NEW/ROTATED/APPROVED/HELD). */
+    void (*pin)(wv_discovery *d, const wv_pin *p, enum wv_pin_event ev, void *user);
 } wv_discovery_callbacks;
 
 /* Validates the options and creates the MQTT client (not yet connected).
@@ -245,6 +314,26 @@ int wv_discovery_seed(wv_discovery *d, const char *json);
 
 /* Removes a peer from the table (no callback). 0 or WV_ERR_NOTFOUND. */
 int wv_discovery_forget(wv_discovery *d, const char *name);
+
+/* Loads a persisted pin (before start; no callback). 0, WV_ERR_INVAL (bad
+ * name or key), WV_ERR_LIMIT. */
+int wv_discovery_pin_load(wv_discovery *d, const char *site, const char *key_hex, bool pending);
+/* Blocks an identity key: its messages are dropped whatever name they
+ * carry. 0, WV_ERR_INVAL, WV_ERR_LIMIT. */
+int wv_discovery_block_key(wv_discovery *d, const char *key_hex);
+/* The operator trusts site's pending key, or the key it offered in a
+ * conflict: pins it (callback WV_PIN_APPROVED) and applies the held
+ * announcement (peer callback). 0, WV_ERR_NOTFOUND (no pending key or
+ * conflict for that name). */
+int wv_discovery_approve(wv_discovery *d, const char *site);
+/* Drops the pin of site (its next announcement is a first use again,
+ * unless its key is blocked). 0 or WV_ERR_NOTFOUND. */
+int wv_discovery_unpin(wv_discovery *d, const char *site);
+size_t wv_discovery_pin_count(const wv_discovery *d);
+const wv_pin *wv_discovery_pin_at(const wv_discovery *d, size_t i);
+const wv_pin *wv_discovery_pin_find(const wv_discovery *d, const char *site);
+/* Our own identity key, hex. */
+const char *wv_discovery_own_key(const wv_discovery *d);
 
 size_t wv_discovery_peer_count(const wv_discovery *d);
 const wv_peer *wv_discovery_peer_at(const wv_discovery *d, size_t i);

@@ -42,6 +42,12 @@ void wv_mesh_close(wv_mesh *m, void (*cb)(void *arg), void *arg);
  * relevant changed. */
 void wv_mesh_sync(wv_mesh *m);
 
+/* The site's identity was rotated (id borrowed, must outlive the mesh; the
+ * previous one must stay alive until the mesh has left, i.e. keep it until
+ * the mesh is freed): leaves and joins again with it, announcing the
+ * stored rotation proof so peers move their pins. */
+void wv_mesh_set_identity(wv_mesh *m, const wv_identity *id);
+
 bool wv_mesh_site_up(wv_mesh *m, const char *site);
 /* Does site's last announcement offer exposed app app? 1 yes, 0 no (the
  * site is known and does not), -1 unknown (no announcement of it yet). */
@@ -58,8 +64,15 @@ int wv_mesh_connect(wv_mesh *m, const char *name, const json_t *spec, uv_stream_
 /* GET /api/v1/peers and /peers/{site}: new references, NULL if unknown. */
 json_t *wv_mesh_peers_json(wv_mesh *m);
 json_t *wv_mesh_peer_json(wv_mesh *m, const char *site);
-/* DELETE /api/v1/peers/{site}: forgets a known site. 0 or WV_ERR_NOTFOUND. */
-int wv_mesh_forget(wv_mesh *m, const char *site);
+/* DELETE /api/v1/peers/{site}: forgets a known site and its pinned key;
+ * with block, also blocks that key (persisted), so the site cannot come
+ * back with the same identity even though it holds the network key.
+ * 0 or WV_ERR_NOTFOUND. */
+int wv_mesh_forget(wv_mesh *m, const char *site, bool block);
+/* POST /api/v1/peers/{site}/approve: trusts the pending key of a new site
+ * (membership: approve) or the key a pinned site offered in a conflict.
+ * 0 or WV_ERR_NOTFOUND. */
+int wv_mesh_approve(wv_mesh *m, const char *site);
 
 /* Runtime status of a tunnel socket or exposed app ({} if unknown). */
 json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name);

@@ -51,6 +51,30 @@ int wv_validate_document(json_t *doc, bool want_secrets, wv_verr *err);
 
 /* A remote app's "maxConnections": connections it may have open at once.
  * Optional; absent means the default. */
+/* The network-key rule (issue 17): at least 16 characters, at least 8 of
+ * them different, from at least 3 of the classes lower-case, upper-case,
+ * digit, other; or a passphrase of at least 24 characters with at least 10
+ * different ones. At most 255 bytes. NULL when key passes, else the rule
+ * as a sentence (static). The upstream's 16-character sample keys pass. */
+const char *wv_network_key_weak(const char *key);
+#define WV_NETWORK_KEY_RULE                                                                     \
+    "the network key must have at least 16 characters, at least 8 of them different, "         \
+    "with at least 3 of: lower-case letters, upper-case letters, digits, other characters "    \
+    "(or be a passphrase of at least 24 characters, 10 of them different); "                   \
+    "`wovenet key generate` prints a strong one"
+
+/* Exposed apps: concurrent connections when maxConnections is absent, and
+ * the bound of allowedSites. */
+#define WV_EXPOSED_MAX_CONNS_DEFAULT 512
+#define WV_MAX_ALLOWED_SITES 256
+/* Site limits (site.limits, all optional; docs/CONFIG.md): defaults. */
+#define WV_LIMIT_STREAMS_PER_PEER 1024    /* app streams one peer site may have open here */
+#define WV_LIMIT_DIAL_PEERS 256           /* peer sites dialed at once */
+#define WV_LIMIT_DIAL_SOCKETS_PER_PEER 8  /* announced sockets dialed per peer */
+#define WV_LIMIT_DIALS_PER_SECOND 20      /* new outbound dials per second (burst 2x) */
+
+/* restfulApi.allowedHosts: extra Host names the API answers to. */
+#define WV_MAX_ALLOWED_HOSTS 32
 #define WV_REMOTE_MAX_CONNS_DEFAULT 512
 #define WV_REMOTE_MAX_CONNS_LIMIT 65536
 

@@ -95,9 +95,27 @@ typedef struct wv_quic_config {
      * Initials are cheap to send and each one costs a TLS handshake.
      * Default 256. */
     uint32_t max_inbound;
+    /* Handshake floods (quic_guard.c). Once this many inbound handshakes
+     * are unfinished, an Initial without a valid Retry token gets a
+     * stateless Retry and creates nothing (address validation: spoofed
+     * sources never come back). Default 8; 0: always require a token. */
+    uint32_t retry_threshold;
+    /* Unfinished inbound handshakes from one source (IPv4 address, IPv6
+     * /64) at once; more Initials from it are dropped. Default 4; 0 = no
+     * bound. */
+    uint32_t max_handshakes_per_source;
 } wv_quic_config;
 
+/* What the handshake guard did on an accepting endpoint (for /metrics). */
+typedef struct wv_quic_guard_stats {
+    uint64_t retries_sent;   /* Retry packets sent (address validation asked) */
+    uint64_t bad_tokens;     /* Initials with a forged, stale or misplaced token */
+    uint64_t source_refused; /* Initials over the per-source bound */
+} wv_quic_guard_stats;
+
 void wv_quic_config_default(wv_quic_config *cfg);
+/* The guard's counters of one endpoint. */
+void wv_quic_endpoint_guard_stats(wv_quic_endpoint *ep, wv_quic_guard_stats *out);
 
 /* Why a connection ended. err summarises for the app: 0 = clean close (by
  * either side with application code 0), WV_ERR_CRYPTO = TLS failure (wrong

@@ -171,6 +171,13 @@ int wv_store_token_delete(wv_store *st, const char *name);
 /* WV_ERR_NOTFOUND before the first set; caller frees both (wipe the key). */
 int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem);
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem);
+/* Replaces the identity and records the rotation proof (the previous
+ * identity key, hex, and its signature over the new one; see
+ * wv_rotation_sign), in one transaction. 0, WV_ERR_INVAL, WV_ERR_DB. */
+int wv_store_rotate_identity(wv_store *st, const char *key_pem, const char *cert_pem,
+                             const char *prev_key, const char *prev_sig);
+/* The last rotation proof (caller frees both). 0, WV_ERR_NOTFOUND, WV_ERR_DB. */
+int wv_store_get_rotation(wv_store *st, char **prev_key, char **prev_sig);
 
 /* --- Runtime state beside the desired state: known peer sites ------------------- */
 /* Each peer's last valid announcement (the discovery codec's JSON text), so
@@ -185,6 +192,18 @@ int wv_store_known_sites(wv_store *st,
 /* 0, WV_ERR_NOTFOUND or WV_ERR_DB. */
 int wv_store_known_site_delete(wv_store *st, const char *name);
 int wv_store_known_sites_clear(wv_store *st);
+
+/* Pinned identity keys of peer sites (hex Ed25519 keys; schema/003_pins.sql)
+ * and blocked keys. Runtime state: the revision does not move. Each call
+ * is one statement; 0 or WV_ERR_DB (pins: the number listed). */
+int wv_store_pin_put(wv_store *st, const char *name, const char *key, bool pending);
+int wv_store_pins(wv_store *st,
+                  void (*fn)(const char *name, const char *key, bool pending, void *arg),
+                  void *arg);
+int wv_store_pin_delete(wv_store *st, const char *name); /* 0 or WV_ERR_NOTFOUND */
+int wv_store_key_block(wv_store *st, const char *key, const char *site);
+int wv_store_blocked_keys(wv_store *st, void (*fn)(const char *key, const char *site, void *arg),
+                          void *arg);
 
 /* --- Probes -------------------------------------------------------------------- */
 /* 0 when the database answers a query (readiness), else WV_ERR_DB. */

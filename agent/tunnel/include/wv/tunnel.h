@@ -125,6 +125,14 @@ struct wv_tunnels_options {
      * quic.max_streams_bidi (QUIC flow control: a peer cannot exceed it). */
     unsigned max_unproven;          /* inbound channels not yet proven, at once; 64 */
     unsigned max_channels_per_peer; /* inbound channels of one proven peer, at once; 16 */
+    /* inbound channels not yet proven from one source (IPv4 address, IPv6
+     * /64), at once; 8. With QUIC address validation (Retry, see
+     * wv_quic_config.retry_threshold) a flood cannot spoof its source. */
+    unsigned max_unproven_per_source;
+    /* Dial fan-out (0 = the WV_LIMIT_* defaults of wv/model.h): peer sites
+     * dialed at once, announced sockets dialed per peer, new dials per
+     * second (burst twice that). */
+    unsigned max_dial_peers, max_dial_sockets_per_peer, dials_per_second;
 };
 
 int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options *opts,
@@ -144,6 +152,10 @@ void wv_tunnels_set_sockets(wv_tunnels *t, const struct wv_tunnel_socket *socks,
  * new fingerprint closes every channel of the peer. */
 void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FINGERPRINT_LEN],
                          const struct wv_peer_socket *socks, size_t n);
+/* Changes the dial fan-out bounds (0 = default); applies to later dials and
+ * to sockets set after the call. */
+void wv_tunnels_set_dial_limits(wv_tunnels *t, unsigned peers, unsigned sockets_per_peer,
+                                unsigned per_second);
 /* Forgets a peer: closes its channels, stops dialing it. */
 void wv_tunnels_remove_peer(wv_tunnels *t, const char *site);
 
@@ -171,6 +183,11 @@ struct wv_tunnels_stats {
     uint64_t refused_unproven;   /* inbound connections over max_unproven */
     uint64_t refused_peer_limit; /* proven channels over max_channels_per_peer */
     uint64_t streams_refused;    /* streams a peer opened before its proof */
+    uint64_t quarantined;        /* inbound channels held for want of an announcement */
+    uint64_t refused_unproven_source; /* inbound connections over max_unproven_per_source */
+    uint64_t dials_deferred;     /* dials postponed by the dials-per-second bound */
+    uint64_t dial_sockets_skipped; /* announced sockets not dialed (per-peer or peer bound) */
+    uint64_t retries_sent, bad_tokens, handshakes_refused_source; /* QUIC guard, all sockets */
 };
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */
@@ -218,6 +235,7 @@ json_t *wv_app_header_to_json(const struct wv_app_header *h);
 #define WV_ERRC_CONNECT_TIMEOUT "connect-timeout"
 #define WV_ERRC_BAD_HEADER "bad-header"
 #define WV_ERRC_LIMIT "limit"
+#define WV_ERRC_FORBIDDEN "forbidden"
 /* {"status":"ok"} or {"status":"error","code":code,"message":message}. */
 json_t *wv_status_json(const char *code, const char *message);
 /* 0 for ok; WV_ERR_PROTO if malformed; otherwise WV_ERR_INVAL with *code

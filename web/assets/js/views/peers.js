@@ -1,7 +1,58 @@
 // Peers: each discovered site with its channels, live throughput and apps.
 
-import { h, replaceChildren, stateBadge, empty, fmtBytes, fmtRate, fmtAgo } from '../dom.js';
-import { state, channelKey, channelHistory } from '../store.js';
+import { h, replaceChildren, stateBadge, badge, empty, fmtBytes, fmtRate, fmtAgo } from '../dom.js';
+import { state, channelKey, channelHistory, refresh } from '../store.js';
+import { api, enc } from '../api.js';
+
+// An identity key in groups of 8 hex digits, easier to compare by eye with
+// `wovenet identity show` on the other site (like Syncthing's device IDs).
+function keyText(key) {
+  return (key || '').match(/.{1,8}/g)?.join(' ') || '–';
+}
+
+const MEMBERSHIP_CLASS = { trusted: 'ok', pending: 'warn', conflict: 'bad', unpinned: 'idle' };
+
+let armedRevoke = null; // site whose revocation awaits confirmation
+let actionError = '';
+
+async function act(fn) {
+  actionError = '';
+  try {
+    await fn();
+  } catch (e) {
+    actionError = e.message || String(e);
+  }
+  await refresh(['peers']);
+}
+
+function membership(peer, update) {
+  const m = peer.membership || 'unpinned';
+  const rows = [h('p', {}, 'Identity key ', h('code', { class: 'idkey', 'data-testid': 'identity-key' }, keyText(peer.identityKey)),
+    ' ', badge(m, MEMBERSHIP_CLASS[m] || 'idle', 'membership'))];
+  if (m === 'conflict' && peer.conflict) {
+    rows.push(h('p', { class: 'error', 'data-testid': 'conflict' },
+      `Announced with another identity key (${peer.conflict.refused} messages refused): `,
+      h('code', { class: 'idkey' }, keyText(peer.conflict.offeredKey)),
+      '. Approve it only if that site was reinstalled; otherwise revoke it.'));
+  }
+  const buttons = [];
+  if (m === 'pending' || m === 'conflict') {
+    buttons.push(h('button', { type: 'button', 'data-testid': 'approve-peer', 'data-focus-key': `approve-${peer.siteName}`,
+      onclick: () => act(() => api.post(`/peers/${enc(peer.siteName)}/approve`)) },
+    m === 'pending' ? 'Approve this site' : 'Approve the new key'));
+  }
+  if (armedRevoke === peer.siteName) {
+    buttons.push(h('button', { type: 'button', class: 'danger', 'data-testid': 'confirm-revoke',
+      onclick: () => { armedRevoke = null; act(() => api.del(`/peers/${enc(peer.siteName)}?block=true`)); } },
+    `Revoke ${peer.siteName} and block its key`),
+    h('button', { type: 'button', class: 'secondary', onclick: () => { armedRevoke = null; update(); } }, 'Cancel'));
+  } else {
+    buttons.push(h('button', { type: 'button', class: 'secondary', 'data-testid': 'revoke-peer',
+      onclick: () => { armedRevoke = peer.siteName; update(); } }, 'Revoke'));
+  }
+  rows.push(h('p', { class: 'actions' }, buttons));
+  return rows;
+}
 import { renderThroughput } from '../chart.js';
 
 function channelRow(peer, ch) {
@@ -60,10 +111,11 @@ function sockets(peer) {
     `${sk.address}:${sk.port}${sk.detected ? ' (detected)' : ''}`).join(', '));
 }
 
-function peerCard(peer) {
+function peerCard(peer, update) {
   return h('article', { class: 'card', 'data-testid': 'peer', 'data-site': peer.siteName },
     h('header', { class: 'card-head' }, h('h3', {}, peer.siteName), stateBadge(peer.online ? 'online' : 'offline', 'peer-state'),
       h('span', { class: 'muted' }, `last seen ${fmtAgo(peer.lastSeen)}`)),
+    membership(peer, update),
     sockets(peer),
     h('h4', {}, 'Data channels'), channels(peer),
     h('h4', {}, 'Exposed apps'), apps(peer));
@@ -78,7 +130,18 @@ export function mount() {
         h('a', { href: '#/settings', class: 'button secondary' }, 'Open settings')));
       return;
     }
-    replaceChildren(list, state.peers.map(peerCard));
+    // Sites waiting for the operator first, with the key to compare.
+    const pending = state.peers.filter((p) => p.membership === 'pending' || p.membership === 'conflict');
+    const head = [];
+    if (actionError) head.push(h('p', { class: 'error', 'data-testid': 'peer-action-error' }, actionError));
+    if (pending.length) {
+      head.push(h('section', { class: 'card', 'data-testid': 'pending-sites' },
+        h('h3', {}, 'Waiting for approval'),
+        h('ul', {}, pending.map((p) => h('li', { 'data-testid': 'pending-site', 'data-site': p.siteName },
+          h('strong', {}, p.siteName), ' ', h('code', { class: 'idkey' },
+            keyText(p.membership === 'conflict' && p.conflict ? p.conflict.offeredKey : p.identityKey)))))));
+    }
+    replaceChildren(list, head, state.peers.map((p) => peerCard(p, update)));
   }
   update();
   return { el, update };
