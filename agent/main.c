@@ -41,9 +41,8 @@ static void on_signal(uv_signal_t *h, int signum) {
     wv_agent_stop(ctx->agent, on_agent_stopped, ctx);
 }
 
-/* The site's own logger, from its stored settings; format_override (run
- * --log-format, already checked) replaces the stored format. */
-static wv_log *site_logger(wv_store *st, const char *format_override) {
+/* The site's own logger, from its stored settings. */
+static wv_log *site_logger(wv_store *st) {
     json_t *site = NULL;
     if (wv_store_get_site(st, &site)) {
         fprintf(stderr, "wovenet: no site configured: give --config FILE or import one first\n");
@@ -51,8 +50,7 @@ static wv_log *site_logger(wv_store *st, const char *format_override) {
     }
     json_t *l = json_object_get(site, "logger");
     int level = wv_log_level_parse(json_string_value(json_object_get(l, "level")));
-    const char *fmt = json_string_value(json_object_get(l, "format"));
-    int format = wv_log_format_parse(format_override ? format_override : fmt);
+    int format = wv_log_format_parse(json_string_value(json_object_get(l, "format")));
     const char *file = json_string_value(json_object_get(l, "file"));
     wv_log *log =
         wv_log_new(level < 0 ? WV_LOG_INFO : level, format < 0 ? WV_LOG_TEXT : format, file);
@@ -74,7 +72,7 @@ static int prepare(const struct wv_cli *cli, wv_log **log, wv_store **st) {
     }
     if (!code && cli->config)
         code = wv_cli_apply_file(bst, cli->config, false);
-    if (!code && !(*log = site_logger(bst, cli->log_format)))
+    if (!code && !(*log = site_logger(bst)))
         code = WV_EXIT_FAIL;
     wv_store_close(bst);
     wv_log_free(boot);

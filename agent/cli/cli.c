@@ -12,7 +12,7 @@ static const char usage_main[] =
     "usage: wovenet COMMAND [OPTIONS]\n"
     "\n"
     "commands:\n"
-    "  run [--config FILE] [--db FILE] [--api ADDR:PORT] [--log-format F]\n"
+    "  run [--config FILE] [--db FILE] [--api ADDR:PORT]\n"
     "                          import FILE (if given), then run the site from the store\n"
     "  import [--db FILE] CONFIG.yaml\n"
     "                          make the store equal to the YAML config\n"
@@ -34,7 +34,6 @@ static const char usage_main[] =
 
 static const char usage_run[] =
     "usage: wovenet run [--config FILE] [--db FILE] [--api ADDR:PORT]\n"
-    "                   [--log-format text|json]\n"
     "\n"
     "Imports FILE into the store if given (declaratively: the store then equals\n"
     "the file), then runs the site from the store until SIGINT or SIGTERM.\n"
@@ -43,8 +42,6 @@ static const char usage_run[] =
     "  -d, --db FILE           the SQLite store (default wovenet.db)\n"
     "  -a, --api ADDR:PORT     API listen address, overriding restfulApi.listenAddr\n"
     "                          for this run only (not stored)\n"
-    "      --log-format F      text or json, overriding logger.format for this run\n"
-    "                          only (not stored)\n"
     "  -h, --help              show this help\n";
 
 static const char usage_import[] =
@@ -178,9 +175,6 @@ static void parse_cmd(int argc, char **argv, struct wv_cli *out, const char *usa
         case 'j':
             out->json = true;
             break;
-        case 'L':
-            out->log_format = optarg;
-            break;
         default:
             return bad_option(out, usage, argv, c);
         }
@@ -221,20 +215,17 @@ void wv_cli_parse(int argc, char **argv, struct wv_cli *out) {
     char **sub_argv = argv + optind;
 
     if (strcmp(cmd, "run") == 0) {
-        static const struct option o[] = {
-            {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
-            {"api", required_argument, NULL, 'a'},    {"log-format", required_argument, NULL, 'L'},
-            {"help", no_argument, NULL, 'h'},         {0}};
+        static const struct option o[] = {{"config", required_argument, NULL, 'c'},
+                                          {"db", required_argument, NULL, 'd'},
+                                          {"api", required_argument, NULL, 'a'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {0}};
         out->cmd = WV_CLI_RUN;
         parse_cmd(sub_argc, sub_argv, out, usage_run, ":c:d:a:h", o, 0);
         struct sockaddr_storage ss;
         if (out->cmd == WV_CLI_RUN && out->api && wv_parse_hostport(out->api, &ss) < 0)
             usage_error(out, usage_run,
                         "run: invalid --api address \"%s\" (ADDR:PORT or [v6]:PORT)", out->api);
-        else if (out->cmd == WV_CLI_RUN && out->log_format &&
-                 wv_log_format_parse(out->log_format) < 0)
-            usage_error(out, usage_run, "run: invalid --log-format \"%s\" (text or json)",
-                        out->log_format);
     } else if (strcmp(cmd, "import") == 0) {
         static const struct option o[] = {
             {"db", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};

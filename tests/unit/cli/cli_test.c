@@ -58,30 +58,6 @@ static void apply_flags(void **state) {
     assert_null(c.file);
 }
 
-/* run --log-format overrides logger.format for one run (the container's
- * JSON logs, docker/entrypoint.sh); only text and json are accepted. */
-static void run_log_format(void **state) {
-    struct wv_cli c;
-    PARSE(&c, "run", "--db", "x.db");
-    assert_int_equal(c.cmd, WV_CLI_RUN);
-    assert_null(c.log_format);
-    PARSE(&c, "run", "--log-format", "json");
-    assert_int_equal(c.cmd, WV_CLI_RUN);
-    assert_string_equal(c.log_format, "json");
-    PARSE(&c, "run", "--log-format=TEXT");
-    assert_int_equal(c.cmd, WV_CLI_RUN);
-    assert_string_equal(c.log_format, "TEXT");
-    FILE *saved = stderr;
-    stderr = fopen("/dev/null", "w");
-    PARSE(&c, "run", "--log-format", "xml");
-    assert_int_equal(c.cmd, WV_CLI_DONE);
-    assert_int_equal(c.exit_code, WV_EXIT_USAGE);
-    PARSE(&c, "run", "--log-format");
-    assert_int_equal(c.exit_code, WV_EXIT_USAGE);
-    fclose(stderr);
-    stderr = saved;
-}
-
 static void usage_errors_exit_2(void **state) {
     struct wv_cli c;
     FILE *saved = stderr;
@@ -106,7 +82,6 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(status_defaults_and_env),
         cmocka_unit_test(apply_flags),
-        cmocka_unit_test(run_log_format),
         cmocka_unit_test(usage_errors_exit_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

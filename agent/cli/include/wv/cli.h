@@ -30,8 +30,6 @@ struct wv_cli {
     const char *db;     /* --db, default "wovenet.db" */
     const char *config; /* run --config, or import's CONFIG argument */
     const char *api;    /* run --api ADDR:PORT, or NULL */
-    /* run --log-format: "text" or "json" (checked), or NULL */
-    const char *log_format;
     const char *format; /* export --format: "json" (default) or "yaml" */
     const char *name;   /* token create --name */
     const char *url;    /* status/apply --api URL (default $WOVENET_API, else
