@@ -17,9 +17,9 @@
 #     (0600; the token is never logged): the API listens on
 #     $WOVENET_API_LISTEN (0.0.0.0:18080), which the agent refuses without
 #     authentication;
-#  3. execs `wovenet run` (with --log-format $WOVENET_LOG_FORMAT when set:
-#     the image sets json), which stops cleanly on SIGTERM (docker stop):
-#     it publishes its offline record and exits 0.
+#  3. execs `wovenet run`, which logs in the format WOVENET_LOG_FORMAT says
+#     when set (the image sets json) and stops cleanly on SIGTERM (docker
+#     stop): it publishes its offline record and exits 0.
 # `healthcheck`: GET /readyz on the port of WOVENET_API_LISTEN (the image's
 # HEALTHCHECK); exit 0 when ready.
 # Any other command is passed to wovenet (e.g. `status`, `export`).
@@ -109,5 +109,4 @@ if [ ! -s "$tokfile" ]; then
     "$exe" token create --db "$db" --name "container-$(date +%s)" >"$tokfile"
     log INFO "API token written to $tokfile (docker exec ... cat $tokfile)"
 fi
-if [ -n "${WOVENET_LOG_FORMAT:-}" ]; then set -- --log-format "$WOVENET_LOG_FORMAT" "$@"; fi
 exec "$exe" run --db "$db" --api "$listen" "$@"
