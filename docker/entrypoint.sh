@@ -5,11 +5,10 @@
 #  1. imports $WOVENET_CONFIG (default /etc/wovenet/config.yaml) when it is
 #     mounted and differs from the config imported last (whose SHA-256 is
 #     kept next to the DB, in config.sha256): on the first start and after
-#     the file was edited. Importing is declarative: the store then equals
-#     the file, and that replaces what was changed through the API. An
-#     unchanged file is not imported again, so changes made through the API
-#     survive restarts and `docker-compose down` / `up` (the volume keeps
-#     the store). Without a config, and with no site stored yet, a minimal
+#     the file was edited (by the rules of `wovenet import`, docs/CONFIG.md).
+#     An unchanged file is not imported again, so changes made through the
+#     API survive restarts and `docker-compose down` / `up` (the volume
+#     keeps the store). Without a config, and with no site stored yet, a minimal
 #     site is made from WOVENET_SITE_NAME, WOVENET_NETWORK_KEY (or
 #     WOVENET_NETWORK_KEY_FILE), WOVENET_BROKER and WOVENET_TOPIC, to be
 #     completed through the API;
