@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/resource.h>
@@ -43,8 +44,15 @@ static void on_signal(uv_signal_t *h, int signum) {
     wv_agent_stop(ctx->agent, on_agent_stopped, ctx);
 }
 
-/* The site's own logger, from its stored settings. */
+/* The site's own logger, from its stored settings. WOVENET_LOG_FORMAT
+ * ("text" or "json"), when set, replaces the stored logger.format for this
+ * process only (the container image sets json); another value is refused. */
 static wv_log *site_logger(wv_store *st) {
+    const char *env_format = getenv("WOVENET_LOG_FORMAT");
+    if (env_format && *env_format && wv_log_format_parse(env_format) < 0) {
+        fprintf(stderr, "wovenet: WOVENET_LOG_FORMAT=\"%.32s\": not text or json\n", env_format);
+        return NULL;
+    }
     json_t *site = NULL;
     if (wv_store_get_site(st, &site)) {
         fprintf(stderr, "wovenet: no site configured: give --config FILE or import one first\n");
@@ -52,7 +60,8 @@ static wv_log *site_logger(wv_store *st) {
     }
     json_t *l = json_object_get(site, "logger");
     int level = wv_log_level_parse(json_string_value(json_object_get(l, "level")));
-    int format = wv_log_format_parse(json_string_value(json_object_get(l, "format")));
+    const char *stored = json_string_value(json_object_get(l, "format"));
+    int format = wv_log_format_parse(env_format && *env_format ? env_format : stored);
     const char *file = json_string_value(json_object_get(l, "file"));
     wv_log *log =
         wv_log_new(level < 0 ? WV_LOG_INFO : level, format < 0 ? WV_LOG_TEXT : format, file);

@@ -1,22 +1,34 @@
 """contract.docker: what can be checked of the Docker files without an engine.
 
 - `docker-compose -f docker/compose.yaml config` passes (Debian's
-  docker-compose) and defines mosquitto, aws, local, iperf3;
+  docker-compose) and defines mosquitto, aws, local, iperf3; its network is
+  a private one that none of the namespace tests' ranges overlaps, and its
+  builds use the host's network;
 - every package the Dockerfile installs (the runtime stage's list
   scripts/packages-runtime.txt, and the helper stages' names) is a real
   package of the Debian suite its FROM lines name (`apt-cache show`; when
   that is not this host's suite, against that suite's index, fetched with
   apt from the mirror of this host's own sources into the build tree and
-  kept for a day), and so is every name of scripts/packages.txt, which the
-  build stage installs there with scripts/setup;
-- the build stage installs with scripts/setup (which reads
-  scripts/packages.txt, the list the tests use) and copies what it needs;
+  kept for a day), and so is every name of scripts/packages-build.txt
+  (which the build stage installs there with `scripts/setup --build-only`)
+  and of scripts/packages.txt (the rest of what setup installs);
+- the build stage runs `scripts/setup --build-only` and copies what that
+  reads, and no test tool is in the build list; the runtime stage runs as
+  user wovenet, logs JSON and has a HEALTHCHECK through the entrypoint;
 - the site configs of the compose file import cleanly;
 - docker/entrypoint.sh, run here with the built binary and a loopback API:
   bootstraps a site from WOVENET_* variables, writes a 0600 API token,
-  serves /healthz (the HEALTHCHECK) and the API with that token only, and
-  stops with exit 0 on SIGTERM."""
+  answers `healthcheck` (GET /readyz) and serves the API with that token
+  only, logs JSON lines only (WOVENET_LOG_FORMAT=json), and stops with exit 0
+  on SIGTERM (the bootstrapped site has no logger.format: the JSON is
+  WOVENET_LOG_FORMAT's doing, and another value of it is refused); with a
+  mounted config it imports it on the first start only: an app made through
+  the API survives a restart; an edited file is imported again.
+The container itself is built and run by container.seed
+(container_seed.py)."""
 import glob
+import ipaddress
+import json
 import os
 import re
 import signal
@@ -24,6 +36,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
 import wvtest as t  # noqa: E402
@@ -131,23 +145,60 @@ def known_packages(names, codename):
     return set(re.findall(r"^Package: (\S+)$", r.stdout, re.M))
 
 
-def main():
+# The namespace tests' address ranges (tests/system/netns.py): the compose
+# network must not overlap them.
+NETNS_RANGES = [ipaddress.ip_network(n) for n in ("198.51.100.0/24", "203.0.113.0/24",
+                                                  "2001:db8::/32", "10.0.0.0/8",
+                                                  "192.168.0.0/16")]
+PRIVATE = [ipaddress.ip_network(n) for n in ("172.16.0.0/12", "fc00::/7")]
+
+
+def check_compose():
     r = subprocess.run(["docker-compose", "-f", os.path.join(D, "compose.yaml"), "config"],
                        capture_output=True, text=True, timeout=60)
     t.check(r.returncode == 0, f"docker-compose config passes {r.stderr.strip()[:300]}")
     for svc in ("mosquitto", "aws", "local", "iperf3", "iperf3-client"):
         t.check(re.search(rf"^  {re.escape(svc)}:$", r.stdout, re.M) is not None,
                 f"compose defines service {svc}")
+    cfg = yaml.safe_load(r.stdout)
+    subnets = [ipaddress.ip_network(c["subnet"])
+               for n in cfg["networks"].values() for c in n["ipam"]["config"]]
+    t.check(len(subnets) == 2 and {n.version for n in subnets} == {4, 6},
+            f"the compose network has an IPv4 and an IPv6 subnet ({subnets})")
+    for n in subnets:
+        t.check(any(n.subnet_of(p) for p in PRIVATE if p.version == n.version)
+                and not any(n.overlaps(x) for x in NETNS_RANGES if x.version == n.version),
+                f"compose subnet {n} is private (172.16.0.0/12, fc00::/7), apart from the "
+                f"namespace tests' ranges")
+    for name, svc in cfg["services"].items():
+        if "build" in svc:
+            t.check_eq(svc["build"].get("network"), "host",
+                       f"compose builds {name} with the host's network (apt reaches the mirror)")
+    # The sites' public addresses are theirs on that network.
+    for site in ("aws", "local"):
+        addrs = set(cfg["services"][site]["networks"]["wan"].values())
+        conf = yaml.safe_load(open(os.path.join(D, f"{site}.yaml")))
+        for sock in conf["tunnel"]["localSockets"]:
+            t.check(sock["publicAddress"] in addrs,
+                    f"docker/{site}.yaml announces {sock['publicAddress']}, its compose address")
 
+
+def check_dockerfile():
     text = open(os.path.join(D, "Dockerfile")).read()
     st = stages(text)
     t.check(list(st)[-1] == "runtime", "the last (default) stage is runtime")
+    t.check(list(st).index("build") > max(list(st).index("iperf3"), list(st).index("mosquitto")),
+            "the helper stages come before the build stage (building them compiles nothing)")
     rt = "\n".join(st.get("runtime", []))
     t.check("COPY scripts/packages-runtime.txt" in rt and "/tmp/packages-runtime.txt" in rt,
             "the runtime stage installs scripts/packages-runtime.txt")
     t.check(re.search(r"^\s*USER\s+wovenet\s*$", rt, re.M) is not None, "runtime runs as user wovenet")
     t.check('VOLUME ["/var/lib/wovenet"]' in rt, "the DB directory is a volume")
-    t.check("HEALTHCHECK" in rt and "/healthz" in rt, "HEALTHCHECK on /healthz")
+    t.check(re.search(r"WOVENET_LOG_FORMAT=json\b", rt) is not None, "the runtime logs JSON")
+    t.check(re.search(r'^\s*HEALTHCHECK\b.*CMD \["/usr/local/bin/wovenet-entrypoint", "healthcheck"\]',
+                      rt, re.M) is not None, "HEALTHCHECK through the entrypoint's healthcheck")
+    entry = open(os.path.join(D, "entrypoint.sh")).read()
+    t.check("/readyz" in entry, "the entrypoint's healthcheck asks /readyz")
     pkgs = listed(os.path.join(SRC, "scripts", "packages-runtime.txt"))
     for name, lines in st.items():
         for line in lines:
@@ -162,65 +213,155 @@ def main():
     known = known_packages(sorted(set(pkgs)), codename)
     for p in sorted(set(pkgs)):
         t.check(p in known, f"Debian {codename} package {p} exists (apt-cache show)")
-    # The build stage runs scripts/setup there: the test and build list too.
-    build_pkgs = sorted(set(listed(os.path.join(SRC, "scripts", "packages.txt"))))
-    known = known_packages(build_pkgs, codename)
-    missing = [p for p in build_pkgs if p not in known]
-    t.check(not missing, f"every name of scripts/packages.txt is a Debian {codename} package"
-            f" (missing: {missing})")
+    # The build stage installs the build list there; setup also installs the
+    # test list on Debian 12 and 13 alike.
+    build_list = listed(os.path.join(SRC, "scripts", "packages-build.txt"))
+    test_list = listed(os.path.join(SRC, "scripts", "packages.txt"))
+    for name, names in (("packages-build.txt", build_list), ("packages.txt", test_list)):
+        names = sorted(set(names))
+        known = known_packages(names, codename)
+        missing = [p for p in names if p not in known]
+        t.check(not missing, f"every name of scripts/{name} is a Debian {codename} package"
+                f" (missing: {missing})")
+    for tool in ("libcmocka-dev", "clang", "chromium", "nodejs", "npm", "prometheus", "python3"):
+        t.check(tool not in build_list, f"the build list has no test tool {tool}")
+    t.check(not set(build_list) & set(test_list), "the two lists name no package twice")
 
     build = "\n".join(st.get("build", []))
-    t.check(re.search(r"^\s*RUN\s+scripts/setup\b", build, re.M) is not None,
-            "the build stage runs scripts/setup")
-    t.check("COPY scripts/ scripts/" in build and "tests/e2e/package-lock.json" in build,
-            "the build stage copies scripts/ and the pinned Node tools' lock file for setup")
+    t.check(re.search(r"^\s*RUN\s+scripts/setup --build-only\b", build, re.M) is not None,
+            "the build stage runs scripts/setup --build-only")
     setup = open(os.path.join(SRC, "scripts", "setup")).read()
-    t.check("packages.txt" in setup, "scripts/setup reads scripts/packages.txt")
+    reads = {"setup", "packages-build.txt"} | set(re.findall(r'"\$here/([\w.-]+)"', setup))
+    reads.discard("packages.txt")  # not with --build-only
+    m = re.search(r"^\s*COPY ((?:scripts/\S+ )+)scripts/\s*$", build, re.M)
+    copied = {os.path.basename(f) for f in (m.group(1).split() if m else [])}
+    t.check(reads <= copied, f"the build stage copies what setup --build-only reads ({sorted(reads)};"
+            f" copied {sorted(copied)})")
+    t.check("packages-build.txt" in setup and "--build-only" in setup,
+            "scripts/setup --build-only reads scripts/packages-build.txt")
+    t.check(re.search(r"-DWOVENET_TESTS=OFF", build) is not None,
+            "the build stage builds the agent without the tests")
 
-    for site in ("aws", "local"):
-        db = os.path.join(t.tmpdir(), "w.db")
-        rc, out, err = t.wovenet("import", "--db", db, os.path.join(D, f"{site}.yaml"))
-        t.check_eq(rc, 0, f"docker/{site}.yaml imports ({err.strip()})")
 
-    # The entrypoint with the built binary, API on loopback.
+def check_entrypoint():
+    """docker/entrypoint.sh with the built binary, API on loopback."""
     d = t.tmpdir()
     port = t.free_port()
+    base = f"http://127.0.0.1:{port}"
+    # /readyz covers the broker: the entrypoint's healthcheck needs one.
+    broker = t.Mosquitto()
+    broker.start()
     env = dict(os.environ, WOVENET_EXE=t.BIN, WOVENET_DB=os.path.join(d, "wovenet.db"),
                WOVENET_CONFIG=os.path.join(d, "absent.yaml"), WOVENET_SITE_NAME="boot",
-               WOVENET_NETWORK_KEY="entrypoint-key-123", WOVENET_BROKER="mqtt://127.0.0.1:1",
-               WOVENET_API_LISTEN=f"127.0.0.1:{port}")
-    p = t.spawn(["sh", os.path.join(D, "entrypoint.sh")], os.path.join(d, "out.log"), env=env)
-    base = f"http://127.0.0.1:{port}"
+               WOVENET_NETWORK_KEY="entrypoint-key-123", WOVENET_BROKER=broker.url,
+               WOVENET_API_LISTEN=f"127.0.0.1:{port}", WOVENET_LOG_FORMAT="json")
+    entry = ["sh", os.path.join(D, "entrypoint.sh")]
 
-    def get(path, token=None):
-        req = urllib.request.Request(base + path)
+    def req(path, token=None, method="GET", body=None):
+        r = urllib.request.Request(base + path, method=method,
+                                   data=json.dumps(body).encode() if body is not None else None)
+        if body is not None:
+            r.add_header("Content-Type", "application/json")
         if token:
-            req.add_header("Authorization", f"Bearer {token}")
+            r.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
+            with urllib.request.urlopen(r, timeout=5) as resp:
                 return resp.status
         except urllib.error.HTTPError as e:
             return e.code
         except OSError:
             return 0
-    t.wait_for(lambda: get("/healthz") == 200, 10, what="entrypoint: /healthz answers 200")
+
+    def healthcheck():
+        return subprocess.run(entry + ["healthcheck"], env=env, capture_output=True,
+                              timeout=10).returncode
+
+    def start(log):
+        p = t.spawn(entry, os.path.join(d, log), env=env)
+        t.wait_for(lambda: healthcheck() == 0, 10, 0.1, what=f"{log}: healthcheck (/readyz) ok")
+        return p
+
+    def stop(p, log):
+        p.send_signal(signal.SIGTERM)
+        t.check_eq(p.wait(timeout=10), 0, f"{log}: SIGTERM (docker stop): exit 0")
+        lines = [ln for ln in open(os.path.join(d, log)).read().splitlines() if ln.strip()]
+        bad = [ln for ln in lines if not ln.startswith("{") or not _is_json(ln)]
+        t.check(lines and not bad, f"{log}: {len(lines)} log lines, every one JSON {bad[:2]}")
+        return "\n".join(lines)
+
+    t.check(healthcheck() != 0, "healthcheck fails while no agent runs")
+    # WOVENET_LOG_FORMAT is checked: anything but text or json stops the run.
+    bad = os.path.join(t.tmpdir(), "w.db")
+    t.check_eq(t.wovenet("import", "--db", bad, os.path.join(D, "aws.yaml"))[0], 0, "a site to run")
+    try:
+        r = subprocess.run([t.BIN, "run", "--db", bad, "--api", "127.0.0.1:0"], text=True,
+                           capture_output=True, timeout=10,
+                           env=dict(os.environ, WOVENET_LOG_FORMAT="xml"))
+        rc, err = r.returncode, r.stderr.strip()
+    except subprocess.TimeoutExpired:
+        rc, err = None, "still running after 10 s"
+    t.check(rc == 1 and 'WOVENET_LOG_FORMAT="xml": not text or json' in err,
+            f"WOVENET_LOG_FORMAT=xml: run exits 1 naming it ({rc}: {err})")
+    p = start("out.log")
     tok = os.path.join(d, "api-token")
     t.check(os.path.isfile(tok) and os.stat(tok).st_mode & 0o777 == 0o600,
             "the API token file is written with mode 0600")
     token = open(tok).read().strip()
     t.check(len(token) >= 20, "the token file holds a token")
-    t.check(token not in open(os.path.join(d, "out.log")).read(), "the token is not logged")
-    t.check_eq(get("/api/v1/site"), 401, "the API refuses a request without the token")
-    t.check_eq(get("/api/v1/site", token), 200, "the API serves the bootstrapped site with it")
-    p.send_signal(signal.SIGTERM)
-    t.check_eq(p.wait(timeout=10), 0, "SIGTERM (docker stop): exit 0")
+    t.check_eq(req("/api/v1/site"), 401, "the API refuses a request without the token")
+    t.check_eq(req("/api/v1/site", token), 200, "the API serves the bootstrapped site with it")
+    log = stop(p, "out.log")
+    t.check(token not in log, "the token is not logged")
     # A second start keeps the token and the site.
-    p = t.spawn(["sh", os.path.join(D, "entrypoint.sh")], os.path.join(d, "out2.log"), env=env)
-    t.wait_for(lambda: get("/healthz") == 200, 10, what="second start: /healthz")
+    p = start("out2.log")
     t.check_eq(open(tok).read().strip(), token, "a restart keeps the token")
-    t.check_eq(get("/api/v1/site", token), 200, "and the site")
-    p.send_signal(signal.SIGTERM)
-    p.wait(timeout=10)
+    t.check_eq(req("/api/v1/site", token), 200, "and the site")
+    log = stop(p, "out2.log")
+    t.check("API token written" not in log and token not in log, "and writes no token again")
+
+    # A mounted config: imported on the first start; an app made through
+    # the API survives a restart; an edited config is imported again.
+    d2 = t.tmpdir()
+    cfg = os.path.join(d2, "config.yaml")
+    # compose's aws.yaml, with this test's broker (/readyz covers it).
+    conf = open(os.path.join(D, "aws.yaml")).read().replace("mqtt://mosquitto:1883", broker.url)
+    open(cfg, "w").write(conf)
+    env.update(WOVENET_DB=os.path.join(d2, "wovenet.db"), WOVENET_CONFIG=cfg)
+    env.pop("WOVENET_SITE_NAME")
+    tok = os.path.join(d2, "api-token")
+    p = start("cfg1.log")
+    token = open(tok).read().strip()
+    t.check_eq(req("/api/v1/exposed-apps/api-made", token, "PUT",
+                   {"appSocket": "tcp:127.0.0.1:9"}), 201, "an exposed app made through the API")
+    log = stop(p, "cfg1.log")
+    t.check("imported " in log, "the first start imports the mounted config")
+    p = start("cfg2.log")
+    t.check_eq(req("/api/v1/exposed-apps/api-made", token), 200,
+               "after a restart with the same config the app made through the API is there")
+    log = stop(p, "cfg2.log")
+    t.check("unchanged since its last import" in log, "and the start said why")
+    open(cfg, "w").write(conf.replace("siteName: aws", "siteName: aws2"))
+    p = start("cfg3.log")
+    log = stop(p, "cfg3.log")
+    t.check("imported " in log and "unchanged since" not in log,
+            "an edited config is imported again")
+
+
+def _is_json(line):
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def main():
+    check_compose()
+    check_dockerfile()
+    for site in ("aws", "local"):
+        db = os.path.join(t.tmpdir(), "w.db")
+        rc, out, err = t.wovenet("import", "--db", db, os.path.join(D, f"{site}.yaml"))
+        t.check_eq(rc, 0, f"docker/{site}.yaml imports ({err.strip()})")
+    check_entrypoint()
 
 
 t.run(main)

@@ -89,12 +89,24 @@ class SeedNet:
         """iperf3 servers on the vps: 127.0.0.1:5201 (aws's exposed app of the
         seed) and [VPS_V6]:5202 (direct, for comparison); waits for them and
         for local's remote app on home's 127.0.0.1:5201."""
+        # No probe connections: iperf3 -s takes any connection for a test's
+        # control connection, and a probe that reached it (directly, or
+        # through the tunnel a moment later) reset the real client's. The
+        # servers say when they listen; the agent says when the remote app
+        # does.
         logdir = t.tmpdir()
-        self.vps.spawn(["iperf3", "-s", "-B", "127.0.0.1", "-p", "5201"],
-                       os.path.join(logdir, "s1"))
-        self.vps.spawn(["iperf3", "-s", "-p", "5202"], os.path.join(logdir, "s2"))
-        t.wait_for(lambda: self.vps.tcp_accepts(5201) and self.vps.tcp_accepts(5202, VPS_V6)
-                   and self.home.tcp_accepts(5201), 10, what="iperf3 servers and the remote app")
+        logs = [os.path.join(logdir, "s1"), os.path.join(logdir, "s2")]
+        self.vps.spawn(["iperf3", "-s", "--forceflush", "-B", "127.0.0.1", "-p", "5201"], logs[0])
+        self.vps.spawn(["iperf3", "-s", "--forceflush", "-p", "5202"], logs[1])
+
+        def listening():
+            for p in logs:
+                if not os.path.exists(p) or "Server listening" not in open(p).read():
+                    return False
+            st, apps, _ = self.local.api("GET", "/api/v1/remote-apps")
+            return st == 200 and apps and all(a["status"].get("state") == "listening"
+                                              for a in apps)
+        t.wait_for(listening, 10, what="iperf3 servers and the remote app")
 
     def shape_wan(self, rate="100mbit"):
         """Both WAN uplinks (the routers' wan egress) limited to rate."""
