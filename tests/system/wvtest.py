@@ -32,6 +32,24 @@ class Fail(Exception):
     pass
 
 
+# The exit code of a test that cannot run on this machine: every test of
+# tests/CMakeLists.txt that can skip declares it as its SKIP_RETURN_CODE, so
+# ctest reports it as skipped, never as passed. A test skips only when it
+# truly cannot run here (e.g. not root for namespaces); a tool that
+# scripts/setup installs (scripts/packages.txt) is never a reason: its
+# absence fails.
+SKIP = 77
+
+
+class Skip(Exception):
+    pass
+
+
+def skip(reason):
+    """Stops the test as skipped (exit SKIP after cleanup), saying why."""
+    raise Skip(reason)
+
+
 def check(cond, what):
     """Records one assertion; raises on failure so the test stops there."""
     if cond:
@@ -287,10 +305,13 @@ signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 
 
 def run(main):
-    """Runs a test's main, always cleans up, prints 'N passed, N failed'."""
-    ok = True
+    """Runs a test's main, always cleans up, prints 'N passed, N failed';
+    exits 0, 1, or SKIP when main called skip() (and nothing failed)."""
+    ok, skipped = True, None
     try:
         main()
+    except Skip as e:
+        skipped = str(e)
     except Exception:
         ok = False
         traceback.print_exc()
@@ -302,6 +323,10 @@ def run(main):
     finally:
         _cleanup()
     failed = _checks["failed"] + (0 if ok else (1 if _checks["failed"] == 0 else 0))
+    if skipped is not None and failed == 0:
+        print(f"SKIP {skipped}")
+        print(f"{_checks['passed']} passed, {failed} failed, skipped")
+        sys.exit(SKIP)
     print(f"{_checks['passed']} passed, {failed} failed")
     sys.exit(0 if ok and failed == 0 else 1)
 
