@@ -176,6 +176,64 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
 
+class BrokerCapture:
+    """Every message a broker passes on topics (MQTT filters; default all),
+    recorded by a mosquitto_sub started now. It is proven live before the
+    constructor returns: the subscriber also subscribes, last, to a probe
+    topic of its own, and a probe is published there until it comes back,
+    so a late or refused subscriber fails here instead of letting a check
+    on the capture pass on nothing. args: extra client arguments for both
+    mosquitto_sub and mosquitto_pub (e.g. ["-u", user, "-P", password]).
+
+    .messages() -> [(topic, payload bytes)] without the probes; .sync()
+    publishes one more probe and waits for it: everything the broker
+    received before is then in the capture (one subscriber's messages keep
+    their order)."""
+
+    def __init__(self, broker, topics=("#",), args=(), timeout=5):
+        self.host, self.port, self.args = "127.0.0.1", broker.port, list(args)
+        self.path = os.path.join(tmpdir("wvcap-"), "capture")
+        self.probe = f"wvtest-probe/{os.getpid()}/{time.monotonic_ns()}"
+        self.sent = 0
+        argv = ["mosquitto_sub", "-h", self.host, "-p", str(self.port), *self.args,
+                "-F", "%t %x"]
+        for tp in topics:
+            argv += ["-t", tp]
+        self.proc = spawn(argv + ["-t", self.probe], self.path)
+        self.sync(timeout)
+
+    def _records(self):
+        out = []
+        with open(self.path, errors="replace") as f:
+            for line in f:
+                topic, sep, hexed = line.rstrip("\n").rpartition(" ")
+                if sep:
+                    out.append((topic, bytes.fromhex(hexed)))
+        return out
+
+    def sync(self, timeout=5):
+        """Publishes a probe (again, every 0.2 s) until it has arrived."""
+        first = self.sent + 1
+
+        def arrived():
+            if self.proc.poll() is not None:
+                raise Fail(f"mosquitto_sub exited ({self.proc.returncode}): "
+                           + open(self.path, errors="replace").read()[-300:])
+            self.sent += 1
+            subprocess.run(["mosquitto_pub", "-h", self.host, "-p", str(self.port), *self.args,
+                            "-t", self.probe, "-m", str(self.sent)], check=True, timeout=10,
+                           capture_output=True)
+            return any(t == self.probe and int(p) >= first for t, p in self._records())
+        wait_for(arrived, timeout, interval=0.2, what="the broker capture's probe")
+
+    def messages(self, topic_prefix=""):
+        return [(t, p) for t, p in self._records()
+                if t != self.probe and t.startswith(topic_prefix)]
+
+    def stop(self):
+        stop(self.proc)
+
+
 class Agent:
     """One `wovenet run` with its own temp DB and API port."""
 
