@@ -123,6 +123,15 @@ def stop(p, sig=signal.SIGTERM, timeout=10):
     return p.returncode
 
 
+def signal_now(p, sig=signal.SIGTERM):
+    """Sends sig to p's process group and returns at once, with the
+    monotonic time it was sent: "within N s of the signal" clocks start
+    here, not after the process has exited (stop() waits for that)."""
+    t0 = time.monotonic()
+    os.killpg(p.pid, sig)
+    return t0
+
+
 def wait_for(fn, timeout=5.0, interval=0.02, what="condition"):
     """Polls fn until it returns a truthy value; returns it, or raises Fail."""
     deadline = time.monotonic() + timeout
