@@ -147,6 +147,38 @@ def wait_for(fn, timeout=5.0, interval=0.02, what="condition"):
     raise Fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+class Sampler:
+    """Calls fn() every interval seconds in a background thread until
+    stop(); .samples holds (seconds since the start, value), an exception
+    being recorded as its value (a sample that could not be taken counts
+    as a bad one, never as a gap). For checks that must hold throughout
+    an event, not only at its end."""
+
+    def __init__(self, fn, interval=0.5):
+        import threading
+        self.fn, self.interval, self.samples = fn, interval, []
+        self.t0 = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        on_cleanup(self.stop)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                v = self.fn()
+            except Exception as e:  # recorded: a failed sample is a bad sample
+                v = e
+            self.samples.append((round(time.monotonic() - self.t0, 2), v))
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        """Stops sampling (after the sample in progress); returns .samples."""
+        self._stop.set()
+        self._thread.join(30)
+        return self.samples
+
+
 def tcp_accepts(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):
