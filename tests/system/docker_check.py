@@ -14,9 +14,12 @@
 - the site configs of the compose file import cleanly;
 - docker/entrypoint.sh, run here with the built binary and a loopback API:
   bootstraps a site from WOVENET_* variables, writes a 0600 API token,
-  serves /healthz (the HEALTHCHECK) and the API with that token only, and
-  stops with exit 0 on SIGTERM."""
+  serves /healthz (the HEALTHCHECK) and the API with that token only (the
+  bodies checked: the bootstrapped site's name, broker, derived topic, key
+  set and never shown; a 401 error body without it), and stops with exit 0
+  on SIGTERM; a second start keeps the token and the site."""
 import glob
+import json
 import os
 import re
 import signal
@@ -193,32 +196,56 @@ def main():
     base = f"http://127.0.0.1:{port}"
 
     def get(path, token=None):
+        """(status, parsed JSON body or None); status 0 if nothing answers."""
         req = urllib.request.Request(base + path)
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
-                return resp.status
+                status, raw = resp.status, resp.read()
         except urllib.error.HTTPError as e:
-            return e.code
+            status, raw = e.code, e.read()
         except OSError:
-            return 0
-    t.wait_for(lambda: get("/healthz") == 200, 10, what="entrypoint: /healthz answers 200")
+            return 0, None
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, None
+
+    def site_ok(body):
+        mc = (body or {}).get("messageChannel", {})
+        return (body or {}).get("siteName") == "boot" and body.get("networkKeySet") is True \
+            and "networkKey" not in body and mc.get("brokers") == ["mqtt://127.0.0.1:1"] \
+            and mc.get("topic", "").startswith("wovenet/") \
+            and "entrypoint-key-123" not in json.dumps(body)
+    st, health = t.wait_for(lambda: (lambda r: r if r[0] == 200 else None)(get("/healthz")), 10,
+                            what="entrypoint: /healthz answers 200")
+    t.check(isinstance(health, dict) and health.get("status") == "ok",
+            f"/healthz answers 200 with status ok ({health})")
     tok = os.path.join(d, "api-token")
     t.check(os.path.isfile(tok) and os.stat(tok).st_mode & 0o777 == 0o600,
             "the API token file is written with mode 0600")
     token = open(tok).read().strip()
     t.check(len(token) >= 20, "the token file holds a token")
     t.check(token not in open(os.path.join(d, "out.log")).read(), "the token is not logged")
-    t.check_eq(get("/api/v1/site"), 401, "the API refuses a request without the token")
-    t.check_eq(get("/api/v1/site", token), 200, "the API serves the bootstrapped site with it")
+    st, body = get("/api/v1/site")
+    t.check(st == 401 and (body or {}).get("error", {}).get("code") == "unauthorized"
+            and "siteName" not in json.dumps(body),
+            f"the API refuses a request without the token: 401, an error body ({st} {body})")
+    st, body = get("/api/v1/site", token)
+    t.check(st == 200 and site_ok(body),
+            f"with it the API serves the bootstrapped site: name boot, the broker, a derived "
+            f"topic, the key set and not shown ({st} {body})")
+    t.check_eq(get("/api/v1/site", "wrong-" + token)[0], 401, "a wrong token is refused")
     p.send_signal(signal.SIGTERM)
     t.check_eq(p.wait(timeout=10), 0, "SIGTERM (docker stop): exit 0")
     # A second start keeps the token and the site.
     p = t.spawn(["sh", os.path.join(D, "entrypoint.sh")], os.path.join(d, "out2.log"), env=env)
-    t.wait_for(lambda: get("/healthz") == 200, 10, what="second start: /healthz")
+    t.wait_for(lambda: get("/healthz")[0] == 200, 10, what="second start: /healthz")
     t.check_eq(open(tok).read().strip(), token, "a restart keeps the token")
-    t.check_eq(get("/api/v1/site", token), 200, "and the site")
+    st, again = get("/api/v1/site", token)
+    t.check(st == 200 and site_ok(again) and again["messageChannel"]["topic"]
+            == body["messageChannel"]["topic"], f"and the site, unchanged ({st} {again})")
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=10)
 
