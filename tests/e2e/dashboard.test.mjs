@@ -38,7 +38,7 @@ async function test(name, fn) {
     console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
   } catch (err) {
     results.failed++;
-    console.log(`  FAIL ${name}\n       ${String(err && err.stack || err).split('\n').slice(0, 4).join('\n       ')}`);
+    console.log(`  FAIL ${name}\n       ${String(err && err.stack || err).split('\n').slice(0, 12).join('\n       ')}`);
   }
 }
 
