@@ -73,8 +73,13 @@ def main():
         peers = agent.api("GET", "/api/v1/peers")[1]
         return [c.get("maxUdpPayload") for p in peers if p["siteName"] == site
                 for c in p["channels"]]
-    t.check_eq(sizes(alpha, "siteBravo9"), [32000, 32000],
-               "alpha's channels to a peer on this host send 32000-byte datagrams")
+    # PMTUD probes its way up to 32000 (1452, 8952, 32000): a channel may
+    # be up before its last probe was answered (seen under ASan).
+    t0 = time.monotonic()
+    t.wait_for(lambda: sizes(alpha, "siteBravo9") == [32000, 32000], 10, 0.05,
+               "alpha's channels at 32000-byte datagrams")
+    t.check(True, f"alpha's channels to a peer on this host send 32000-byte datagrams "
+            f"({time.monotonic() - t0:.2f} s after both were up)")
     t.check_eq(sizes(bravo, "siteAlpha7"), [1452, 1452],
                "bravo's socket with maxUdpPayload 1452 keeps 1452 towards a local peer")
 
