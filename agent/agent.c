@@ -8,6 +8,7 @@
 #include "wv/crypto.h"
 #include "wv/mesh.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,20 @@ static json_t *status_of(wv_api *api, enum wv_kind kind, const char *name, void 
     return wv_mesh_status(a->mesh, kind, name);
 }
 
+/* The stored logger settings take effect at once, like every other edit
+ * (main.c set them up from the store at start). */
+static void apply_logger(wv_agent *a, json_t *l) {
+    const char *lv = json_string_value(json_object_get(l, "level"));
+    const char *fm = json_string_value(json_object_get(l, "format"));
+    const char *file = json_string_value(json_object_get(l, "file"));
+    int level = lv ? wv_log_level_parse(lv) : -1;
+    int format = fm ? wv_log_format_parse(fm) : -1;
+    if (wv_log_configure(a->log, level < 0 ? WV_LOG_INFO : level,
+                         format < 0 ? WV_LOG_TEXT : format, file) != 0)
+        WV_WARN(a->log, SUB, "logger.file: cannot open %s: %s (logging where it did)", file,
+                strerror(errno));
+}
+
 static void changed(wv_api *api, enum wv_kind kind, const char *name, void *user) {
     wv_agent *a = user;
     /* Run at once: the answer then shows the new listener's state, and the
@@ -93,6 +108,7 @@ static void changed(wv_api *api, enum wv_kind kind, const char *name, void *user
             const char *n = json_string_value(json_object_get(site, "siteName"));
             free(a->site_name);
             a->site_name = wv_strdup(n ? n : "");
+            apply_logger(a, json_object_get(site, "logger"));
             json_decref(site);
         }
     }

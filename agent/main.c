@@ -54,8 +54,11 @@ static wv_log *site_logger(wv_store *st) {
         return NULL;
     }
     json_t *site = NULL;
-    if (wv_store_get_site(st, &site)) {
-        fprintf(stderr, "wovenet: no site configured: give --config FILE or import one first\n");
+    int rc = wv_store_get_site(st, &site);
+    if (rc == WV_ERR_NOTFOUND) /* first run: the site comes later, through the API */
+        return wv_log_new(WV_LOG_INFO, WV_LOG_TEXT, NULL);
+    if (rc) {
+        fprintf(stderr, "wovenet: cannot read the site: %s\n", wv_strerror(rc));
         return NULL;
     }
     json_t *l = json_object_get(site, "logger");
@@ -91,15 +94,13 @@ static void log_import(wv_log *log, const char *path, json_t *plan) {
 }
 
 /* Imports --config if given, then opens the store with the site's logger.
- * Without --config the store must exist: run never creates an empty one. */
+ * Without --config and without a store, the store is made (0600) for a
+ * first run: the API and the dashboard wait for the site (PUT /site). */
 static int prepare(const struct wv_cli *cli, wv_log **log, wv_store **st) {
     json_t *plan = NULL;
-    if (!cli->config && access(cli->db, F_OK) != 0) {
-        fprintf(stderr,
-                "wovenet: no site configured: %s: %s; give --config FILE or import one first\n",
-                cli->db, strerror(errno));
-        return WV_EXIT_FAIL;
-    }
+    if (!cli->config && access(cli->db, F_OK) != 0)
+        fprintf(stderr, "wovenet: %s: a new store, with no site yet: configure it through the "
+                        "API or the dashboard, or import a config\n", cli->db);
     if (cli->config && wv_cli_import_file(cli->db, cli->config, false, &plan) != WV_EXIT_OK)
         return WV_EXIT_FAIL;
     wv_log *boot = wv_log_new(WV_LOG_INFO, WV_LOG_TEXT, NULL);

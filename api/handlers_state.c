@@ -200,8 +200,10 @@ static void config_put(wv_http_req *r, void *user) {
     }
     json_t *plan = NULL;
     if (json_is_object(json_object_get(body, "site")) &&
-        wv_api_refuse_open_api(api, r, json_object_get(body, "site")))
+        wv_api_refuse_open_api(api, r, json_object_get(body, "site"))) {
+        wv_config_doc_free(body); /* it may hold the network key: wiped too */
         return;
+    }
     int err = wv_store_apply(api->st, body, rev, dry_run, &plan, &verr);
     if (err && yaml) {
         /* Name the field as the YAML wrote it. */

@@ -62,13 +62,46 @@ int wv_log_reopen(wv_log *log) {
     return 0;
 }
 
+/* The level is read without the lock by every writer (paho's threads too),
+ * and changed by a site edit on the loop: atomic. */
 void wv_log_set_level(wv_log *log, enum wv_log_level level) {
     if (log)
-        log->level = level;
+        __atomic_store_n(&log->level, level, __ATOMIC_RELAXED);
 }
 
 bool wv_log_enabled(const wv_log *log, enum wv_log_level level) {
-    return log && level >= log->level;
+    return log && level >= __atomic_load_n(&log->level, __ATOMIC_RELAXED);
+}
+
+int wv_log_configure(wv_log *log, enum wv_log_level level, enum wv_log_format format,
+                     const char *path) {
+    if (!log)
+        return 0;
+    if (path && !*path)
+        path = NULL;
+    int rc = 0;
+    bool same = (!path && !log->path) || (path && log->path && strcmp(path, log->path) == 0);
+    FILE *fp = NULL, *old = NULL;
+    char *old_path = NULL;
+    if (!same) {
+        fp = path ? fopen(path, "a") : stdout;
+        if (!fp)
+            rc = WV_ERR_IO;
+    }
+    pthread_mutex_lock(&log->mu);
+    log->format = format;
+    if (fp) {
+        old = log->fp;
+        old_path = log->path;
+        log->fp = fp;
+        log->path = path ? wv_strdup(path) : NULL;
+    }
+    pthread_mutex_unlock(&log->mu);
+    wv_log_set_level(log, level);
+    if (old && old != stdout)
+        fclose(old);
+    free(old_path);
+    return rc;
 }
 
 int wv_log_level_parse(const char *s) {

@@ -19,7 +19,8 @@
 - docker/entrypoint.sh, run here with the built binary and a loopback API:
   bootstraps a site from WOVENET_* variables, writes a 0600 API token,
   answers `healthcheck` (GET /readyz) and serves the API with that token
-  only, logs JSON lines only (WOVENET_LOG_FORMAT=json), and stops with exit 0
+  only (the bodies checked: the bootstrapped site's name, broker, derived
+  topic, key set and never shown; a 401 error body without it), logs JSON lines only (WOVENET_LOG_FORMAT=json), and stops with exit 0
   on SIGTERM (the bootstrapped site has no logger.format: the JSON is
   WOVENET_LOG_FORMAT's doing, and another value of it is refused); with a
   mounted config it imports it on the first start only: an app made through
@@ -257,7 +258,8 @@ def check_entrypoint():
                WOVENET_API_LISTEN=f"127.0.0.1:{port}", WOVENET_LOG_FORMAT="json")
     entry = ["sh", os.path.join(D, "entrypoint.sh")]
 
-    def req(path, token=None, method="GET", body=None):
+    def call(path, token=None, method="GET", body=None):
+        """(status, parsed JSON body or None); status 0 if nothing answers."""
         r = urllib.request.Request(base + path, method=method,
                                    data=json.dumps(body).encode() if body is not None else None)
         if body is not None:
@@ -266,11 +268,25 @@ def check_entrypoint():
             r.add_header("Authorization", f"Bearer {token}")
         try:
             with urllib.request.urlopen(r, timeout=5) as resp:
-                return resp.status
+                status, raw = resp.status, resp.read()
         except urllib.error.HTTPError as e:
-            return e.code
+            status, raw = e.code, e.read()
         except OSError:
-            return 0
+            return 0, None
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, None
+
+    def req(path, token=None, method="GET", body=None):
+        return call(path, token, method, body)[0]
+
+    def site_ok(body):
+        mc = (body or {}).get("messageChannel", {})
+        return (body or {}).get("siteName") == "boot" and body.get("networkKeySet") is True \
+            and "networkKey" not in body and mc.get("brokers") == [broker.url] \
+            and mc.get("topic", "").startswith("wovenet/") \
+            and "entrypoint-key-123" not in json.dumps(body)
 
     def healthcheck():
         return subprocess.run(entry + ["healthcheck"], env=env, capture_output=True,
@@ -308,14 +324,26 @@ def check_entrypoint():
             "the API token file is written with mode 0600")
     token = open(tok).read().strip()
     t.check(len(token) >= 20, "the token file holds a token")
-    t.check_eq(req("/api/v1/site"), 401, "the API refuses a request without the token")
-    t.check_eq(req("/api/v1/site", token), 200, "the API serves the bootstrapped site with it")
+    st, health = call("/healthz")
+    t.check(st == 200 and (health or {}).get("status") == "ok",
+            f"/healthz answers 200 with status ok ({health})")
+    st, body = call("/api/v1/site")
+    t.check(st == 401 and (body or {}).get("error", {}).get("code") == "unauthorized"
+            and "siteName" not in json.dumps(body),
+            f"the API refuses a request without the token: 401, an error body ({st} {body})")
+    st, body = call("/api/v1/site", token)
+    t.check(st == 200 and site_ok(body),
+            f"with it the API serves the bootstrapped site: name boot, the broker, a derived "
+            f"topic, the key set and not shown ({st} {body})")
+    t.check_eq(req("/api/v1/site", "wrong-" + token), 401, "a wrong token is refused")
     log = stop(p, "out.log")
     t.check(token not in log, "the token is not logged")
     # A second start keeps the token and the site.
     p = start("out2.log")
     t.check_eq(open(tok).read().strip(), token, "a restart keeps the token")
-    t.check_eq(req("/api/v1/site", token), 200, "and the site")
+    st, again = call("/api/v1/site", token)
+    t.check(st == 200 and site_ok(again) and again["messageChannel"]["topic"]
+            == body["messageChannel"]["topic"], f"and the site, unchanged ({st} {again})")
     log = stop(p, "out2.log")
     t.check("API token written" not in log and token not in log, "and writes no token again")
 

@@ -227,8 +227,18 @@ def run_stops(d):
         text = open(log).read()
         t.check(KEY not in text, "key never logged")
         t.check("stopped" in text, "logs that it stopped")
-    rc, _, err = t.wovenet("run", "--db", os.path.join(d, "empty.db"))
-    t.check(rc == 1 and "no site" in err, "run with an empty store exits 1")
+    # First run: an empty store runs the API and waits for its site (the
+    # dashboard's first-run form, PUT /api/v1/site).
+    empty = t.Agent("empty", db=os.path.join(d, "empty.db"))
+    t.check_eq(empty.api("GET", "/api/v1/site")[0], 404, "run with an empty store: no site yet (404)")
+    t.check("no site configured yet" in empty.log_text(), "it logs that the site is to be configured")
+    site = {"siteName": "later", "networkKey": "first-run-key-123",
+            "messageChannel": {"brokers": [f"mqtt://127.0.0.1:{t.free_port()}"]}}
+    st, body, _ = empty.api("PUT", "/api/v1/site", site)
+    t.check(st == 200 and body["siteName"] == "later", f"the site is configured through the API ({st})")
+    t.wait_for(lambda: "site later joined the mesh" in empty.log_text(), 5, what="joined line")
+    t.check(True, "the site configured at run time joins the mesh without a restart")
+    t.check_eq(empty.stop(), 0, "and stops with exit 0")
     bad = write(d, "bad.yaml", SEED_LOCAL.replace("mode: port-forwarding", "mode: bogus"))
     rc, _, err = t.wovenet("run", "--db", db, "--config", bad)
     t.check(rc == 1 and "tunnel.localSockets[0].mode" in err, "run --config refuses a bad config")

@@ -10,17 +10,24 @@ mid sends alpha's QUIC packets for bravo's tunnel socket to mallory. bravo
 cannot dial alpha (its new flows are dropped in mid), so the only way to a channel is through
 the interception.
 
-Checks: mallory sees the intercepted handshake, alpha refuses it (the
-certificate is not the one bravo announced), no channel alpha -> bravo
-comes up and a connection to bravo's app through alpha gets no byte. Then
-the DNAT rule goes and the same dial comes up and carries the app (so the
-refusal was the pin, not the topology).
+Checks: the DNAT rule's counter shows alpha's packets for bravo taken to
+mallory, and mallory logs the intercepted handshakes as what only they
+produce: an inbound connection from alpha closed by alpha with a
+cryptographic failure (alpha's legitimate dials to mallory, as the member
+siteMallory, come up). Alpha refuses each (the certificate is not the one
+bravo announced); after three refused dials (the backoff's first steps, so
+the window has passed) no channel alpha -> bravo came up at any of the
+samples taken meanwhile, and a connection to bravo's app through alpha gets
+no byte. Then the DNAT rule goes and the same dial comes up and carries the
+app (so the refusal was the pin, not the topology).
 """
+import json
 import os
 import re
 import subprocess
 import time
 
+import netns
 import wvtest as t
 
 KEY = "mitm-test-network-key-0b7d"
@@ -74,7 +81,7 @@ def make_net():
 table ip mitm {{
     chain intercept {{
         type nat hook prerouting priority dstnat;
-        ip saddr 198.51.100.2 ip daddr 203.0.113.2 udp dport {PORT} dnat to 203.0.113.1:{MALLORY_PORT} comment "intercept"
+        ip saddr 198.51.100.2 ip daddr 203.0.113.2 udp dport {PORT} counter dnat to 203.0.113.1:{MALLORY_PORT} comment "intercept"
     }}
     chain blockback {{
         type filter hook forward priority filter;
@@ -133,8 +140,21 @@ def app_bytes(ns, port, payload=b"ping-through-mitm"):
     return r.stdout
 
 
+# What mallory's log says of an intercepted dial and only of one: alpha
+# (198.51.100.2) aborts the handshake on mallory's certificate.
+INTERCEPTED = re.compile(r"conn 198\.51\.100\.2:\d+ \(inbound\) closed: closed by peer "
+                         r"\(transport code 298, cryptographic failure\)")
+REFUSED = "to siteBravo: TLS failed"
+
+
+def intercepted_packets():
+    r = nsh("mid", "nft", "-j", "list", "chain", "ip", "mitm", "intercept")
+    rules = [x["rule"] for x in json.loads(r.stdout)["nftables"] if "rule" in x]
+    return sum(e["counter"]["packets"] for r in rules for e in r["expr"] if "counter" in e)
+
+
 def main():
-    t.check(os.geteuid() == 0, "running as root (namespaces)")
+    netns.require_root()
     make_net()
     broker_conf = os.path.join(t.tmpdir("wvmq-"), "mosquitto.conf")
     with open(broker_conf, "w") as f:
@@ -163,15 +183,24 @@ def main():
 
     t.wait_for(lambda: any(p["siteName"] == "siteBravo" for p in alpha.get("/api/v1/peers") or []),
                20, interval=0.3, what="alpha learns bravo from the broker")
-    # Mallory's endpoint sees alpha's Initial packets: the interception works.
-    t.wait_for(lambda: "inbound connection" in mallory.log_text(), 20, interval=0.3,
-               what="mallory receives alpha's intercepted handshake")
-    time.sleep(3)  # several dial attempts (backoff from 0.5 s)
-    chans = alpha.channels("siteBravo")
-    t.check(not any(c["state"] == "up" for c in chans),
-            f"no channel alpha -> bravo comes up through the MITM ({chans})")
-    text = alpha.log_text()
-    t.check(re.search(r"siteBravo.*(certificate|TLS|crypto)", text, re.I) is not None,
+    # While alpha dials bravo through the interception, its channels to
+    # bravo are sampled: none may be up at any time.
+    sampler = t.Sampler(lambda: [c["state"] for c in alpha.channels("siteBravo")], 0.25)
+    # The window: three dials refused by alpha (backoff from 0.5 s), each
+    # seen by mallory as an intercepted handshake.
+    t.wait_for(lambda: alpha.log_text().count(REFUSED) >= 3
+               and len(INTERCEPTED.findall(mallory.log_text())) >= 3, 30, interval=0.3,
+               what="three intercepted dials refused by alpha")
+    samples = sampler.stop()
+    n_refused, n_seen = alpha.log_text().count(REFUSED), len(INTERCEPTED.findall(mallory.log_text()))
+    t.check(n_seen >= 3, f"mallory received {n_seen} intercepted handshakes, each aborted by alpha")
+    flows = intercepted_packets()  # a nat chain sees the first packet of each flow
+    t.check(flows >= 1, f"the DNAT rule took {flows} flow(s) of alpha's packets for bravo to mallory")
+    up = [(at, v) for at, v in samples if not isinstance(v, list) or "up" in v]
+    t.check(len(samples) >= 3 and not up,
+            f"no channel alpha -> bravo came up through the MITM in {len(samples)} samples over "
+            f"{n_refused} refused dials ({up[:3]})")
+    t.check("certificate does not match the announced fingerprint" in alpha.log_text(),
             "alpha's log says the dial to bravo failed on the certificate")
     m = alpha.get("/metrics") or ""
     fails = re.search(r"^wovenet_dial_failures_total (\d+)", m, re.M)

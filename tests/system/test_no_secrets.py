@@ -6,14 +6,16 @@ password-protected broker, channels up, an echo app and a range app used,
 API calls with the token, with basic auth and with a wrong password, a
 site edit over the API. Then every log (both agents, mosquitto), both DB
 exports (JSON and YAML), the CLI's output and a capture of everything on
-the broker are searched for each secret. Also: the DB files and the
-directory's key material are mode 0600.
+the broker are searched for each secret; the capture is proven live by a
+probe before the sites start and must hold both sites' announcements. Also:
+while the agents run, their store (the DB and its -wal and -shm files, which
+hold the network key, the TLS private key and the token hashes) exists and
+is mode 0600, as is every other file an agent made in its directory.
 """
 import base64
 import os
 import stat
 import subprocess
-import time
 
 import wvtest as t
 
@@ -44,10 +46,7 @@ def main():
     os.chmod(pwfile, 0o644)
     mq = t.Mosquitto(extra_conf=f"allow_anonymous false\npassword_file {pwfile}\n"
                                 "log_type all\n")
-    cap_path = os.path.join(d, "capture.txt")
-    t.spawn(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mq.port), "-u", "site", "-P",
-             BROKER_PW, "-t", "#", "-v"], cap_path)
-    time.sleep(0.3)
+    cap = t.BrokerCapture(mq, args=["-u", "site", "-P", BROKER_PW])
 
     echo = t.AppServer()
     pa, pb, l_echo, l_range = (t.free_port() for _ in range(4))
@@ -105,8 +104,25 @@ def main():
     st, metrics, _ = bravo.api("GET", "/metrics")
     t.check_eq(st, 200, "metrics served")
 
+    # Key material, while the agents run: the store's three files exist,
+    # and every file an agent made is 0600 (the test wrote config.yaml and
+    # the harness opened agent.log).
+    for a in (alpha, bravo):
+        for suffix in ("", "-wal", "-shm"):
+            p = a.db + suffix
+            t.check(os.path.isfile(p), f"{a.name}: {os.path.basename(p)} exists while running")
+            t.check_eq(oct(stat.S_IMODE(os.stat(p).st_mode)), oct(0o600),
+                       f"{a.name}: {os.path.basename(p)} is 0600")
+        made = [os.path.join(r, f) for r, _, fs in os.walk(a.dir) for f in fs
+                if os.path.join(r, f) not in (a.config, a.log)]
+        loose = [f"{os.path.relpath(p, a.dir)} {oct(stat.S_IMODE(os.stat(p).st_mode))}"
+                 for p in made if stat.S_IMODE(os.stat(p).st_mode) != 0o600]
+        t.check(len(made) >= 3 and not loose,
+                f"{a.name}: every file the agent made is 0600 ({len(made)} files; not: {loose})")
+
     t.check_eq(alpha.stop(), 0, "alpha stops cleanly")
     t.check_eq(bravo.stop(), 0, "bravo stops cleanly")
+    cap.sync()  # everything the broker received before is in the capture
     mq.stop()
 
     texts = {}
@@ -120,8 +136,12 @@ def main():
     texts["metrics"] = metrics if isinstance(metrics, str) else str(metrics)
     with open(os.path.join(mq.dir, "log"), errors="replace") as f:
         texts["mosquitto log"] = f.read()
-    with open(cap_path, "rb") as f:
-        texts["broker capture"] = f.read().decode("latin-1")
+    msgs = cap.messages()
+    topics = {tp for tp, _ in msgs if tp.startswith("wvtest/secrets/")}
+    t.check(len(topics) >= 2,
+            f"the broker capture holds the sites' traffic ({len(msgs)} messages on "
+            f"{len(topics)} topics of the sites)")
+    texts["broker capture"] = "\n".join(tp + " " + pl.decode("latin-1") for tp, pl in msgs)
     t.check(len(texts["alpha log"]) > 1000 and "DEBUG" in texts["alpha log"].upper(),
             "the logs are at debug level and not empty")
     for where, text in texts.items():
@@ -129,11 +149,8 @@ def main():
             t.check(secret not in text, f"no {what} in the {where}")
 
     for a in (alpha, bravo):
-        for suffix in ("", "-wal", "-shm"):
-            p = a.db + suffix
-            if os.path.exists(p):
-                mode = stat.S_IMODE(os.stat(p).st_mode)
-                t.check_eq(oct(mode), oct(0o600), f"{a.name}: {os.path.basename(p)} is 0600")
+        t.check_eq(oct(stat.S_IMODE(os.stat(a.db).st_mode)), oct(0o600),
+                   f"{a.name}: the store is still 0600 after the stop")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,17 @@ seed's two YAML files as written; the broker is in a third namespace.
   both NATs), one over IPv6 (dialed by home);
 - iperf3 -P 10 -t 10 from home through the tunnel to the vps's iperf3 works,
   and each channel carries >= 15% of the bytes (split printed);
-- with both WAN uplinks shaped to 100 Mbit/s (tc tbf), tunnel vs direct IPv6
-  iperf3 through the same links is printed (no assertion on the ratio).
+- with both WAN uplinks shaped to 100 Mbit/s (tc tbf), iperf3 -P 10 directly
+  over IPv6 and through the tunnel, in the same run over the same links:
+  both stay under the rate (<= 105 Mbit/s: the shaping is what limits them,
+  and the tunnel's traffic really crossed the shaped links), and the tunnel
+  gets >= 95 % of the direct throughput (the issue's target; measured 98-99 %
+  on this machine under load).
 """
 import time
+
+RATE_MBIT = 100
+RATIO = 0.95
 
 import netns
 import seednet
@@ -60,15 +67,23 @@ def main():
     t.check(share["ipv4"] >= 0.15 and share["ipv6"] >= 0.15,
             "each channel carries >= 15% of the bytes")
 
-    # Both WAN uplinks shaped to 100 Mbit/s: the tunnel vs direct IPv6.
-    w.shape_wan("100mbit")
+    # Both WAN uplinks shaped: the tunnel vs direct IPv6 over the same links.
+    w.shape_wan(f"{RATE_MBIT}mbit")
     direct = netns.iperf_mbps(netns.iperf_json(
         w.home, ["-c", seednet.VPS_V6, "-p", "5202", "-P", "10", "-t", "8"]))
     tun = netns.iperf_mbps(netns.iperf_json(
         w.home, ["-c", "127.0.0.1", "-p", "5201", "-P", "10", "-t", "8"]))
-    print(f"  BENCH seed shaped 100 Mbit/s: direct IPv6 {direct:.1f} Mbit/s, tunnel {tun:.1f} "
-          f"Mbit/s, ratio {tun / direct:.1%} (issue target >= 95%)")
-    t.check(tun > 0, "the tunnel carries iperf3 through the shaped links")
+    print(f"  BENCH seed shaped {RATE_MBIT} Mbit/s: direct IPv6 {direct:.1f} Mbit/s, tunnel "
+          f"{tun:.1f} Mbit/s, ratio {tun / direct:.1%} (issue target >= {RATIO:.0%})")
+    # Upper bounds: the shaping limits both (were one above the rate, the
+    # ratio would not compare the tunnel with the shaped path).
+    t.check(0 < direct <= RATE_MBIT * 1.05,
+            f"the shaping limits direct IPv6 to {direct:.1f} <= {RATE_MBIT * 1.05:.0f} Mbit/s")
+    t.check(0 < tun <= RATE_MBIT * 1.05,
+            f"the tunnel's traffic crosses the shaped links: {tun:.1f} <= "
+            f"{RATE_MBIT * 1.05:.0f} Mbit/s")
+    t.check(tun >= RATIO * direct, f"through the shaped links the tunnel gets {tun / direct:.1%} "
+            f"of the direct throughput (>= {RATIO:.0%})")
 
 
 t.run(main)

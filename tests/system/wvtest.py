@@ -32,6 +32,24 @@ class Fail(Exception):
     pass
 
 
+# The exit code of a test that cannot run on this machine: every test of
+# tests/CMakeLists.txt that can skip declares it as its SKIP_RETURN_CODE, so
+# ctest reports it as skipped, never as passed. A test skips only when it
+# truly cannot run here (e.g. not root for namespaces); a tool that
+# scripts/setup installs (scripts/packages.txt) is never a reason: its
+# absence fails.
+SKIP = 77
+
+
+class Skip(Exception):
+    pass
+
+
+def skip(reason):
+    """Stops the test as skipped (exit SKIP after cleanup), saying why."""
+    raise Skip(reason)
+
+
 def check(cond, what):
     """Records one assertion; raises on failure so the test stops there."""
     if cond:
@@ -105,6 +123,15 @@ def stop(p, sig=signal.SIGTERM, timeout=10):
     return p.returncode
 
 
+def signal_now(p, sig=signal.SIGTERM):
+    """Sends sig to p's process group and returns at once, with the
+    monotonic time it was sent: "within N s of the signal" clocks start
+    here, not after the process has exited (stop() waits for that)."""
+    t0 = time.monotonic()
+    os.killpg(p.pid, sig)
+    return t0
+
+
 def wait_for(fn, timeout=5.0, interval=0.02, what="condition"):
     """Polls fn until it returns a truthy value; returns it, or raises Fail."""
     deadline = time.monotonic() + timeout
@@ -118,6 +145,38 @@ def wait_for(fn, timeout=5.0, interval=0.02, what="condition"):
             pass
         time.sleep(interval)
     raise Fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class Sampler:
+    """Calls fn() every interval seconds in a background thread until
+    stop(); .samples holds (seconds since the start, value), an exception
+    being recorded as its value (a sample that could not be taken counts
+    as a bad one, never as a gap). For checks that must hold throughout
+    an event, not only at its end."""
+
+    def __init__(self, fn, interval=0.5):
+        import threading
+        self.fn, self.interval, self.samples = fn, interval, []
+        self.t0 = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        on_cleanup(self.stop)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                v = self.fn()
+            except Exception as e:  # recorded: a failed sample is a bad sample
+                v = e
+            self.samples.append((round(time.monotonic() - self.t0, 2), v))
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        """Stops sampling (after the sample in progress); returns .samples."""
+        self._stop.set()
+        self._thread.join(30)
+        return self.samples
 
 
 def tcp_accepts(port, host="127.0.0.1"):
@@ -156,6 +215,64 @@ class Mosquitto:
     @property
     def url(self):
         return f"mqtt://127.0.0.1:{self.port}"
+
+
+class BrokerCapture:
+    """Every message a broker passes on topics (MQTT filters; default all),
+    recorded by a mosquitto_sub started now. It is proven live before the
+    constructor returns: the subscriber also subscribes, last, to a probe
+    topic of its own, and a probe is published there until it comes back,
+    so a late or refused subscriber fails here instead of letting a check
+    on the capture pass on nothing. args: extra client arguments for both
+    mosquitto_sub and mosquitto_pub (e.g. ["-u", user, "-P", password]).
+
+    .messages() -> [(topic, payload bytes)] without the probes; .sync()
+    publishes one more probe and waits for it: everything the broker
+    received before is then in the capture (one subscriber's messages keep
+    their order)."""
+
+    def __init__(self, broker, topics=("#",), args=(), timeout=5):
+        self.host, self.port, self.args = "127.0.0.1", broker.port, list(args)
+        self.path = os.path.join(tmpdir("wvcap-"), "capture")
+        self.probe = f"wvtest-probe/{os.getpid()}/{time.monotonic_ns()}"
+        self.sent = 0
+        argv = ["mosquitto_sub", "-h", self.host, "-p", str(self.port), *self.args,
+                "-F", "%t %x"]
+        for tp in topics:
+            argv += ["-t", tp]
+        self.proc = spawn(argv + ["-t", self.probe], self.path)
+        self.sync(timeout)
+
+    def _records(self):
+        out = []
+        with open(self.path, errors="replace") as f:
+            for line in f:
+                topic, sep, hexed = line.rstrip("\n").rpartition(" ")
+                if sep:
+                    out.append((topic, bytes.fromhex(hexed)))
+        return out
+
+    def sync(self, timeout=5):
+        """Publishes a probe (again, every 0.2 s) until it has arrived."""
+        first = self.sent + 1
+
+        def arrived():
+            if self.proc.poll() is not None:
+                raise Fail(f"mosquitto_sub exited ({self.proc.returncode}): "
+                           + open(self.path, errors="replace").read()[-300:])
+            self.sent += 1
+            subprocess.run(["mosquitto_pub", "-h", self.host, "-p", str(self.port), *self.args,
+                            "-t", self.probe, "-m", str(self.sent)], check=True, timeout=10,
+                           capture_output=True)
+            return any(t == self.probe and int(p) >= first for t, p in self._records())
+        wait_for(arrived, timeout, interval=0.2, what="the broker capture's probe")
+
+    def messages(self, topic_prefix=""):
+        return [(t, p) for t, p in self._records()
+                if t != self.probe and t.startswith(topic_prefix)]
+
+    def stop(self):
+        stop(self.proc)
 
 
 class Agent:
@@ -287,10 +404,13 @@ signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
 
 
 def run(main):
-    """Runs a test's main, always cleans up, prints 'N passed, N failed'."""
-    ok = True
+    """Runs a test's main, always cleans up, prints 'N passed, N failed';
+    exits 0, 1, or SKIP when main called skip() (and nothing failed)."""
+    ok, skipped = True, None
     try:
         main()
+    except Skip as e:
+        skipped = str(e)
     except Exception:
         ok = False
         traceback.print_exc()
@@ -302,6 +422,10 @@ def run(main):
     finally:
         _cleanup()
     failed = _checks["failed"] + (0 if ok else (1 if _checks["failed"] == 0 else 0))
+    if skipped is not None and failed == 0:
+        print(f"SKIP {skipped}")
+        print(f"{_checks['passed']} passed, {failed} failed, skipped")
+        sys.exit(SKIP)
     print(f"{_checks['passed']} passed, {failed} failed")
     sys.exit(0 if ok and failed == 0 else 1)
 

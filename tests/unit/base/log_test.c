@@ -49,6 +49,38 @@ static void unopenable_file_fails(void **state) {
     assert_null(wv_log_new(WV_LOG_INFO, WV_LOG_TEXT, "/nonexistent-dir/x.log"));
 }
 
+/* A site edit reconfigures the running logger: level and format from the
+ * next line, a new file opened before the old is left, an unopenable one
+ * refused with the old destination kept. */
+static void configure_applies_level_format_and_file_live(void **state) {
+    char a[] = "/tmp/wvlogaXXXXXX", b[] = "/tmp/wvlogbXXXXXX";
+    close(mkstemp(a));
+    close(mkstemp(b));
+    wv_log *log = wv_log_new(WV_LOG_INFO, WV_LOG_TEXT, a);
+    assert_non_null(log);
+    WV_DEBUG(log, "t", "debug-1 hidden");
+    assert_int_equal(wv_log_configure(log, WV_LOG_DEBUG, WV_LOG_TEXT, a), 0);
+    WV_DEBUG(log, "t", "debug-2 shown");
+    assert_int_equal(wv_log_configure(log, WV_LOG_WARN, WV_LOG_JSON, b), 0);
+    WV_INFO(log, "t", "info-3 hidden");
+    WV_WARN(log, "t", "warn-4 in b");
+    assert_int_equal(wv_log_configure(log, WV_LOG_INFO, WV_LOG_TEXT, "/nonexistent-dir/x.log"),
+                     WV_ERR_IO);
+    WV_INFO(log, "t", "info-5 still in b, as text");
+    wv_log_free(log);
+    char *sa = read_all(a), *sb = read_all(b);
+    assert_null(strstr(sa, "debug-1"));
+    assert_non_null(strstr(sa, "DEBUG [t] debug-2 shown"));
+    assert_null(strstr(sa, "warn-4"));
+    assert_null(strstr(sb, "info-3"));
+    assert_non_null(strstr(sb, "\"msg\":\"warn-4 in b\""));
+    assert_non_null(strstr(sb, "INFO  [t] info-5 still in b, as text"));
+    free(sa);
+    free(sb);
+    unlink(a);
+    unlink(b);
+}
+
 static void ct_memcmp_and_strerror(void **state) {
     assert_int_equal(wv_ct_memcmp("abc", "abc", 3), 0);
     assert_int_not_equal(wv_ct_memcmp("abc", "abd", 3), 0);
@@ -63,6 +95,7 @@ int main(void) {
         cmocka_unit_test(json_lines_escape_and_name_subsystem),
         cmocka_unit_test(level_and_format_parse),
         cmocka_unit_test(unopenable_file_fails),
+        cmocka_unit_test(configure_applies_level_format_and_file_live),
         cmocka_unit_test(ct_memcmp_and_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

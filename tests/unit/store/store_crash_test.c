@@ -2,7 +2,8 @@
  * applies) and is SIGKILLed at random moments; the reopened store must be
  * intact and consistent. Every write stamps the objects it touches with the
  * revision it creates ("m<rev>" as appName, matching updated_rev), so a
- * torn transaction would show as a mismatch. */
+ * torn transaction would show as a mismatch. The kill moments are random;
+ * the seed is printed and WOVENET_TEST_SEED replays one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -140,7 +141,13 @@ static void killed_writer_leaves_consistent_store(void **state) {
     wv_store *st;
     assert_int_equal(wv_store_open(path, NULL, &st), 0);
     wv_store_close(st);
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    /* The kill moments come from rand(): the seed is printed, and taken
+     * from WOVENET_TEST_SEED when set, so a failing run can be replayed. */
+    const char *env = getenv("WOVENET_TEST_SEED");
+    unsigned seed = env && *env ? (unsigned)strtoul(env, NULL, 0)
+                                : (unsigned)time(NULL) ^ (unsigned)getpid();
+    print_message("seed %u (replay: WOVENET_TEST_SEED=%u)\n", seed, seed);
+    srand(seed);
 
     int64_t committed = 0;
     for (int round = 0; round < ROUNDS; round++) {

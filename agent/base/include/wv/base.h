@@ -80,7 +80,15 @@ wv_log *wv_log_new(enum wv_log_level level, enum wv_log_format format, const cha
 void wv_log_free(wv_log *log);
 /* Reopens the file (after rotation, on SIGHUP). 0 or WV_ERR_IO. */
 int wv_log_reopen(wv_log *log);
+/* Changes the level at once; safe while other threads write. */
 void wv_log_set_level(wv_log *log, enum wv_log_level level);
+/* Applies new settings to a running logger (a site edit): level, format
+ * and destination (path NULL or "": stdout), from the next line on. A new
+ * file is opened before the old one is closed: if it cannot be, the old
+ * destination is kept (level and format still change) and WV_ERR_IO is
+ * returned with errno set; else 0. */
+int wv_log_configure(wv_log *log, enum wv_log_level level, enum wv_log_format format,
+                     const char *path);
 bool wv_log_enabled(const wv_log *log, enum wv_log_level level);
 
 /* Parses "DEBUG"/"info"/... and "json"/"text"; -1 if unknown. */
