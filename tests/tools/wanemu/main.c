@@ -259,10 +259,13 @@ static void print_stats(const char *event, struct wanemu_pump *p, struct wanemu_
         printf(",\"%s\":{\"rx_pkts\":%llu,\"rx_bytes\":%llu,\"tx_pkts\":%llu,\"tx_bytes\":%llu,"
                "\"drop_loss\":%llu,\"drop_queue\":%llu,\"drop_pool\":%llu,\"drop_oversize\":%llu,"
                "\"drop_write\":%llu,\"reordered\":%llu,\"queue_max_bytes\":%llu,"
-               "\"held_max\":%llu,\"drop_device\":%lld}",
+               "\"held_max\":%llu,\"drop_device\":%lld,\"late_us_avg\":%.1f,"
+               "\"late_us_max\":%.1f}",
                dir_names[d], F(rx_pkts), F(rx_bytes), F(tx_pkts), F(tx_bytes), F(drop_loss),
                F(drop_queue), F(drop_pool), F(drop_oversize), F(drop_write), F(reordered),
-               F(queue_max_bytes), F(held_max), dev_drops);
+               F(queue_max_bytes), F(held_max), dev_drops,
+               F(tx_pkts) ? (double)F(late_ns_sum) / (double)F(tx_pkts) / 1e3 : 0.0,
+               (double)F(late_ns_max) / 1e3);
 #undef F
     }
     printf("}\n");

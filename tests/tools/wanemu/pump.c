@@ -82,6 +82,8 @@ static int release_due(struct wanemu_pump *p, uint64_t now) {
         if (write(p->out_fd, slot_data(p, slot), len) == (ssize_t)len) {
             bump(&p->st.tx_pkts, 1);
             bump(&p->st.tx_bytes, len);
+            bump(&p->st.late_ns_sum, now - t);
+            high_water(&p->st.late_ns_max, now - t);
         } else {
             bump(&p->st.drop_write, 1);
         }

@@ -32,6 +32,8 @@ struct wanemu_stats {
     _Atomic uint64_t reordered;         /* sent without the delay (--reorder) */
     _Atomic uint64_t queue_max_bytes;   /* bottleneck queue high-water mark */
     _Atomic uint64_t held_max;          /* most slots in use at once */
+    _Atomic uint64_t late_ns_sum;       /* how late the releases were, summed */
+    _Atomic uint64_t late_ns_max;       /* ... and the latest one */
 };
 
 struct wanemu_pump {
