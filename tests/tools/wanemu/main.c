@@ -362,6 +362,8 @@ int main(int argc, char **argv) {
             next_stats += o.stats_every;
         }
     }
+    for (int d = 0; d < 2; d++)
+        atomic_store(&pump[d].stopping, 1);
     if (eventfd_write(stop, 1) < 0)
         perror("wanemu: eventfd_write");
     for (int d = 0; d < started; d++)

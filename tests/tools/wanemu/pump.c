@@ -153,7 +153,7 @@ static void *run(void *arg) {
     prctl(PR_SET_TIMERSLACK, p->slack_ns ? p->slack_ns : 1UL, 0, 0, 0);
     struct pollfd fds[2] = {{.fd = p->in_fd, .events = POLLIN},
                             {.fd = p->stop_fd, .events = POLLIN}};
-    for (;;) {
+    while (!atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
         int got = read_batch(p, now_ns());
         if (got < 0) {
             atomic_store(&p->err, errno);

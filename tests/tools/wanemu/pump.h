@@ -50,7 +50,8 @@ struct wanemu_pump {
     struct wanemu_relq rq;
     struct wanemu_stats st;
     pthread_t thread;
-    _Atomic int err; /* errno of a fatal read/poll error that ended the thread, else 0 */
+    _Atomic int err;      /* errno of a fatal read/poll error that ended the thread, else 0 */
+    _Atomic int stopping; /* set before stop_fd is signalled: seen even while busy */
 };
 
 /* Sets up p to move packets from in_fd to out_fd (both non-blocking TUN
