@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +41,8 @@ static const char usage[] =
     "  --stats-every S    print the counters every S seconds\n"
     "  --slack-us US      timer slack: how late a release may be, to merge wake-ups\n"
     "                     (default 50)\n"
+    "  --nice N           scheduling priority of the two threads (default: unchanged;\n"
+    "                     e.g. -10 on a busy machine, so the path does not stall)\n"
     "Prints one JSON line when ready, the counters on SIGUSR1 and at exit\n"
     "(SIGTERM, SIGINT).\n";
 
@@ -49,11 +52,12 @@ struct opts {
     int queue_set[2];
     unsigned mtu, txqlen, pool;
     double slack_us;
+    int nice;
     uint64_t seed;
     double stats_every;
 };
 
-enum kind { K_MS, K_FRAC, K_MBIT, K_BYTES, K_COUNT, K_STR, K_SEED, K_SECS };
+enum kind { K_MS, K_FRAC, K_MBIT, K_BYTES, K_COUNT, K_INT, K_STR, K_SEED, K_SECS };
 
 struct param {
     const char *name;
@@ -81,6 +85,7 @@ static const struct param params[] = {
     {"seed", K_SEED, 0, 0, 0},
     {"stats-every", K_SECS, 0, 0.1, 86400},
     {"slack-us", K_MS, 0, 0, 10000},
+    {"nice", K_INT, 0, -20, 19},
 };
 
 static _Noreturn void bad(const char *flag, const char *val, const char *why) {
@@ -108,7 +113,7 @@ static double number(const char *flag, const char *s, const struct param *p) {
     }
     if (*end)
         bad(flag, s, "trailing characters");
-    if ((p->kind == K_COUNT || p->kind == K_BYTES) && v != floor(v))
+    if ((p->kind == K_COUNT || p->kind == K_BYTES || p->kind == K_INT) && v != floor(v))
         bad(flag, s, "not a whole number");
     if (v < p->lo || v > p->hi) {
         char why[96];
@@ -170,6 +175,8 @@ static void set_global(struct opts *o, const struct param *p, const char *flag, 
         o->stats_every = v;
     else if (!strcmp(n, "slack-us"))
         o->slack_us = v;
+    else if (!strcmp(n, "nice"))
+        o->nice = (int)v;
 }
 
 static void parse(struct opts *o, int argc, char **argv) {
@@ -318,6 +325,9 @@ int main(int argc, char **argv) {
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* Threads inherit the creator's nice value. */
+    if (o.nice && setpriority(PRIO_PROCESS, 0, o.nice) < 0)
+        fprintf(stderr, "wanemu: --nice %d: %s (running unchanged)\n", o.nice, strerror(errno));
     int started = 0;
     for (; started < 2; started++) {
         int e = wanemu_pump_start(&pump[started]);
@@ -330,9 +340,10 @@ int main(int argc, char **argv) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (started == 2) {
         printf("{\"event\":\"ready\",\"pid\":%d,\"a\":{\"ns\":\"%s\",\"dev\":\"%s\"},"
-               "\"b\":{\"ns\":\"%s\",\"dev\":\"%s\"},\"mtu\":%u,\"pool\":%u,\"seed\":%llu,",
+               "\"b\":{\"ns\":\"%s\",\"dev\":\"%s\"},\"mtu\":%u,\"pool\":%u,\"seed\":%llu,"
+               "\"nice\":%d,",
                (int)getpid(), o.ns[0] ? o.ns[0] : "", o.dev[0], o.ns[1] ? o.ns[1] : "", o.dev[1],
-               o.mtu, o.pool, (unsigned long long)o.seed);
+               o.mtu, o.pool, (unsigned long long)o.seed, getpriority(PRIO_PROCESS, 0));
         print_conf(&o.dir[0], dir_names[0], 0);
         print_conf(&o.dir[1], dir_names[1], 1);
         printf("}\n");
