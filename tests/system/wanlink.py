@@ -21,7 +21,11 @@ Every path setting is either one value for both directions or a pair
 The emulator's threads run at nice -10 (nice=...): on this shared 2-core
 machine a path that stalls whenever someone compiles would measure the
 machine, not the path (at load 3.5: releases 0.36 ms late on average at
-nice 0, 0.05 ms at -10). It costs CPU only while packets flow.
+nice 0, 0.05 ms at -10). It costs CPU only while packets flow. Under heavier
+load (7, 1 Gbit/s) even -10 leaves the emulator waiting a third of the time
+(releases 2-6 ms late); rt=1 (SCHED_FIFO) keeps it at 0.01 ms, at the price
+of the others' CPU: the WAN bench uses it, the tests' light traffic does not
+need it.
 """
 import json
 import os
@@ -44,13 +48,15 @@ _PATH_FLAGS = {"delay_ms": "delay-ms", "jitter_ms": "jitter-ms", "loss": "loss",
 class WanLink:
     def __init__(self, net, a, b, dev="wan0", a_addrs=("198.51.100.1/24", "2001:db8:100::1/64"),
                  b_addrs=("198.51.100.2/24", "2001:db8:100::2/64"), seed=1, mtu=1500,
-                 nice=-10, extra=(), **path):
+                 nice=-10, rt=0, extra=(), **path):
         unknown = set(path) - set(_PATH_FLAGS)
         if unknown:
             raise TypeError(f"WanLink: unknown settings {sorted(unknown)}")
         self.a, self.b, self.dev = a, b, dev
         argv = [BIN, "--ns-a", a.name, "--dev-a", dev, "--ns-b", b.name, "--dev-b", dev,
                 "--seed", str(seed), "--mtu", str(mtu), "--nice", str(nice), *extra]
+        if rt:
+            argv += ["--rt", str(rt)]
         for key, value in path.items():
             if value is None:
                 continue

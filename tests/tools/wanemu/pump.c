@@ -182,6 +182,11 @@ static void *run(void *arg) {
         }
         if (fds[1].revents)
             break;
+        /* A device gone (its namespace deleted) polls as an error: never spin on it. */
+        if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+            atomic_store(&p->err, EIO);
+            break;
+        }
     }
     return NULL;
 }
