@@ -18,20 +18,21 @@ failure, before netns.Net removes the namespaces.
 Every path setting is either one value for both directions or a pair
 (a to b, b to a): delay_ms=(10, 40), loss=(0.02, 0).
 
-The emulator's threads run at nice -10 (nice=...): on this shared 2-core
-machine a path that stalls whenever someone compiles would measure the
-machine, not the path (at load 3.5: releases 0.36 ms late on average at
-nice 0, 0.05 ms at -10). It costs CPU only while packets flow. Under heavier
-load (7, 1 Gbit/s) even -10 leaves the emulator waiting a third of the time
-(releases 2-6 ms late); rt=1 (SCHED_FIFO) keeps it at 0.01 ms, at the price
-of the others' CPU: the WAN bench uses it, the tests' light traffic does not
-need it.
+The emulator's threads run SCHED_FIFO at priority 1 (rt=1; rt=0 and nice=
+for a normal priority), as a real link's work runs in softirq, ahead of any
+task: on this shared 2-core machine a path at normal priority stalls when
+others compile, and the tests would measure that, not the path. At load 7,
+1 Gbit/s: at nice -10 the pump thread waited on the run queue a third of
+the time, releases 2-6 ms late on average; at SCHED_FIFO 0.01 ms. It takes
+CPU only while packets flow (the kernel's RT throttling leaves others 5%
+even then).
 """
 import json
 import os
 import signal
 import socket
 import statistics
+import struct
 import threading
 import time
 
@@ -48,7 +49,7 @@ _PATH_FLAGS = {"delay_ms": "delay-ms", "jitter_ms": "jitter-ms", "loss": "loss",
 class WanLink:
     def __init__(self, net, a, b, dev="wan0", a_addrs=("198.51.100.1/24", "2001:db8:100::1/64"),
                  b_addrs=("198.51.100.2/24", "2001:db8:100::2/64"), seed=1, mtu=1500,
-                 nice=-10, rt=0, extra=(), **path):
+                 nice=-10, rt=1, extra=(), **path):
         unknown = set(path) - set(_PATH_FLAGS)
         if unknown:
             raise TypeError(f"WanLink: unknown settings {sorted(unknown)}")
@@ -121,13 +122,37 @@ def _host(addrs, v4):
     return None
 
 
+# Kernel receive timestamps (struct timespec, CLOCK_REALTIME): when a datagram
+# reached the socket - for a path through wanemu, when the emulator delivered
+# it - not when the reading thread got the CPU. iputils ping measures so too.
+SO_TIMESTAMPNS = 35  # asm-generic/socket.h; Python's socket module lacks it
+_TURN = struct.Struct("!q")
+
+
+def stamp_rx(sock):
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+
+def recv_stamped(sock, n=65536):
+    """(data, peer, receive time in ns, CLOCK_REALTIME) of one datagram on a stamp_rx socket."""
+    data, anc, _, peer = sock.recvmsg(n, socket.CMSG_SPACE(16))
+    for level, typ, val in anc:
+        if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(val) >= 16:
+            sec, nsec = struct.unpack("qq", val[:16])
+            return data, peer, sec * 1000000000 + nsec
+    return data, peer, time.time_ns()
+
+
 class UdpEcho:
-    """Echoes every datagram back, from inside ns (a thread)."""
+    """Echoes every datagram back from inside ns (a thread), with 8 bytes added:
+    how long it held the datagram (from its kernel receive time to the reply),
+    so that a round trip can leave this thread's scheduling out."""
 
     def __init__(self, ns, host, port=0):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = ns.call(socket.socket, fam, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
+        stamp_rx(self.sock)
         self.host, self.port = host, self.sock.getsockname()[1]
         threading.Thread(target=self._run, daemon=True).start()
         t.on_cleanup(self.sock.close)
@@ -135,33 +160,37 @@ class UdpEcho:
     def _run(self):
         while True:
             try:
-                d, peer = self.sock.recvfrom(65536)
-                self.sock.sendto(d, peer)
+                d, peer, rx = recv_stamped(self.sock)
+                self.sock.sendto(d + _TURN.pack(time.time_ns() - rx), peer)
             except OSError:
                 return
 
 
 def udp_rtts(ns, echo, count=50, timeout=2.0):
-    """Round trips (ms) of count small datagrams, one at a time, from ns to echo."""
+    """Round trips (ms) through the path of count small datagrams, one at a time,
+    from ns to echo: from just before the send to the kernel's receive time of
+    the reply, less the echo's hold time."""
     fam = socket.AF_INET6 if ":" in echo.host else socket.AF_INET
     s = ns.call(socket.socket, fam, socket.SOCK_DGRAM)
     s.settimeout(timeout)
+    stamp_rx(s)
     out = []
     try:
         for i in range(count):
             msg = b"wvping %d" % i
-            t0 = time.perf_counter_ns()
+            t0 = time.time_ns()
             s.sendto(msg, (echo.host, echo.port))
+            rtt = None
             while True:
                 try:
-                    d, _ = s.recvfrom(2048)
+                    d, _, rx = recv_stamped(s, 2048)
                 except socket.timeout:
-                    d = None
                     break
-                if d == msg:
+                if d[:-_TURN.size] == msg:
+                    rtt = (rx - t0 - _TURN.unpack(d[-_TURN.size:])[0]) / 1e6
                     break
-            if d is not None:
-                out.append((time.perf_counter_ns() - t0) / 1e6)
+            if rtt is not None:
+                out.append(rtt)
     finally:
         s.close()
     return out
