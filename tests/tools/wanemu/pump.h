@@ -40,7 +40,7 @@ struct wanemu_pump {
     const char *name; /* "a_to_b" / "b_to_a" */
     int in_fd, out_fd, stop_fd;
     uint32_t mtu, stride, pool_n;
-    unsigned long slack_ns; /* timer slack of the thread: how late a release may be */
+    unsigned long slack_ns; /* how late a release close behind others may be (pump.c) */
     uint8_t *pool;
     size_t pool_size;
     uint32_t *lens;
