@@ -173,9 +173,10 @@ static void *run(void *arg) {
             now = now_ns();
             if (next <= now)
                 continue;
-            /* A release close behind the last one (a busy path: one every
-             * 12 us at 1 Gbit/s) waits up to the slack longer, so that one
-             * wake-up writes several packets; a lone one (a ping) goes on time. */
+            /* A release due soon (a busy path: at 1 Gbit/s one every 12 us)
+             * may wait up to the slack longer, so that one wake-up writes
+             * several packets; one further off (a ping across a delay of
+             * more than 1 ms) is woken for on time. */
             uint64_t wait = next - now;
             if (wait < COALESCE_WITHIN_NS)
                 wait += p->slack_ns;
