@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +49,7 @@ static const char usage[] =
     "                     runs a real link's softirq work: ahead of every normal task\n"
     "                     (the kernel's RT throttling still leaves others 5%)\n"
     "Prints one JSON line when ready, the counters on SIGUSR1 and at exit\n"
-    "(SIGTERM, SIGINT).\n";
+    "(SIGTERM, SIGINT, or when its parent process ends).\n";
 
 struct opts {
     const char *ns[2], *dev[2];
@@ -296,6 +297,13 @@ int main(int argc, char **argv) {
     struct opts o;
     parse(&o, argc, argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* A test killed outright (SIGKILL) cannot stop us: go when it goes,
+     * rather than hold two devices in namespaces nobody will delete. The
+     * signal is blocked below and taken by sigtimedwait like any SIGTERM. */
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent)
+        return 1;
 
     struct wanemu_tun tun[2] = {{.fd = -1, .nl = -1}, {.fd = -1, .nl = -1}};
     int stop = -1, rc = 1;
