@@ -16,7 +16,9 @@ failure, before netns.Net removes the namespaces.
     link.stop()                             # the final counters
 
 Every path setting is either one value for both directions or a pair
-(a to b, b to a): delay_ms=(10, 40), loss=(0.02, 0).
+(a to b, b to a): delay_ms=(10, 40), loss=(0.02, 0). Create it from a thread
+that outlives it (the main one): wanemu ends when the thread that started
+it does (PR_SET_PDEATHSIG), so that a killed test leaves none behind.
 
 The emulator's threads run SCHED_FIFO at priority 1 (rt=1; rt=0 and nice=
 for a normal priority), as a real link's work runs in softirq, ahead of any
