@@ -548,7 +548,9 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
             for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
                 const char *k2 = v->keys[j];
                 if (!strcmp(k2, "streamsPerPeer") || !strcmp(k2, "dialPeers") ||
-                    !strcmp(k2, "dialSocketsPerPeer") || !strcmp(k2, "dialsPerSecond"))
+                    !strcmp(k2, "dialSocketsPerPeer") || !strcmp(k2, "dialsPerSecond") ||
+                    !strcmp(k2, "streamWindowMiB") || !strcmp(k2, "channelWindowMiB") ||
+                    !strcmp(k2, "bufferBudgetMiB"))
                     rc = put(w, lim, k2, rd_int, sub, k2, v->items[j]);
                 else
                     rc = UNKNOWN(w, sub, k2);
