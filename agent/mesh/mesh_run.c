@@ -12,7 +12,7 @@
 #define SUB "mesh"
 /* Receive windows (docs/PERFORMANCE.md, "WAN paths"): each app stream's
  * starts at STREAM_WINDOW and each channel's at CHANNEL_WINDOW, and they
- * grow while the local side drains them within about a round trip, up to
+ * grow while the local side drains them within four round trips, up to
  * site.limits.streamWindowMiB / channelWindowMiB; the channels' windows
  * together stay within site.limits.bufferBudgetMiB. A stream's window is
  * what the proxy may hold for its connection, so a stalled reader holds at
@@ -351,6 +351,10 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     to.quic.conn_window = CHANNEL_WINDOW;
     to.quic.conn_window_max = WV_LIMIT_CHANNEL_WINDOW_MIB * MIB;
     to.buffer_budget = WV_LIMIT_BUFFER_BUDGET_MIB * MIB;
+    /* ngtcp2's BBR, not cubic: as fast on clean paths, and on lossy ones
+     * (random loss is no congestion signal) 10-20x cubic in the WAN bench
+     * (docs/PERFORMANCE.md, "WAN paths"). */
+    to.quic.cc = WV_QUIC_CC_BBR;
     /* A peer on this host: loopback-sized datagrams (docs/PERFORMANCE.md). */
     to.quic.local_udp_payload = LOCAL_UDP_PAYLOAD;
     /* Stable across restarts: a restarted site resets the connections its

@@ -7,8 +7,11 @@
 
 /* A window doubles when the app consumed all of it within this many
  * smoothed RTTs, plus the slack (the loop pass and the local write between
- * a packet's arrival and its consumption, timer rounding). */
-#define GROW_RTTS 2
+ * a packet's arrival and its consumption, timer rounding). 4, as quic-go:
+ * a lost packet holds the in-order bytes behind it back for a round trip
+ * or more, and with 2 the windows of a lossy path stopped growing (one
+ * stream, 100 ms and 0.5% loss: 284 Mbit/s with 2, 576 with 4). */
+#define GROW_RTTS 4
 #define GROW_SLACK_NS (1000ull * 1000)
 
 struct wv_quic_budget {

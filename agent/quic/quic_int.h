@@ -92,7 +92,7 @@ typedef struct wv_quic__rxwin {
 
 /* quic_budget.c: the auto-tuning rule, without I/O. A whole window was
  * consumed `elapsed` ns after its epoch began: the window's next size,
- * doubled if that took less than 2 x srtt + 1 ms, at most cap (and never
+ * doubled if that took less than 4 x srtt + 1 ms, at most cap (and never
  * less than window). */
 uint64_t wv_quic__window_next(uint64_t window, uint64_t cap, uint64_t elapsed, uint64_t srtt);
 /* Takes up to want bytes of growth from b (NULL: all of it); returns what

@@ -492,12 +492,13 @@ static void receiver_that_does_not_consume_stalls_sender_at_window(void **state)
 }
 
 /* Receive-window auto-tuning (quic.h): the rule itself. */
-static void window_rule_doubles_only_when_drained_within_two_rtts(void **state) {
+static void window_rule_doubles_only_when_drained_within_four_rtts(void **state) {
     const uint64_t ms = 1000000, k = 1024, m = 1024 * 1024;
-    /* A whole window consumed in 30 ms on a 20 ms path: it doubles. */
+    /* A whole window consumed in 30 ms or 80 ms on a 20 ms path: it doubles. */
     assert_int_equal(wv_quic__window_next(256 * k, 16 * m, 30 * ms, 20 * ms), 512 * k);
-    /* In 45 ms (more than 2 RTT + 1 ms): the reader, not the window, limits. */
-    assert_int_equal(wv_quic__window_next(256 * k, 16 * m, 45 * ms, 20 * ms), 256 * k);
+    assert_int_equal(wv_quic__window_next(256 * k, 16 * m, 80 * ms, 20 * ms), 512 * k);
+    /* In 82 ms (more than 4 RTT + 1 ms): the reader, not the window, limits. */
+    assert_int_equal(wv_quic__window_next(256 * k, 16 * m, 82 * ms, 20 * ms), 256 * k);
     /* Never beyond the cap; no cap (0) or one below: no growth. */
     assert_int_equal(wv_quic__window_next(12 * m, 16 * m, 1 * ms, 20 * ms), 16 * m);
     assert_int_equal(wv_quic__window_next(16 * m, 16 * m, 1 * ms, 20 * ms), 16 * m);
@@ -906,7 +907,7 @@ int main(void) {
         cmocka_unit_test(local_ipv6_peer_uses_route_mtu),
         cmocka_unit_test(pmtud_probe_rule),
         cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
-        cmocka_unit_test(window_rule_doubles_only_when_drained_within_two_rtts),
+        cmocka_unit_test(window_rule_doubles_only_when_drained_within_four_rtts),
         cmocka_unit_test(stalled_reader_window_never_grows),
         cmocka_unit_test(fast_reader_windows_grow_within_budget),
         cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),

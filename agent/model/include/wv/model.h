@@ -73,10 +73,12 @@ const char *wv_network_key_weak(const char *key);
 #define WV_LIMIT_DIAL_SOCKETS_PER_PEER 8  /* announced sockets dialed per peer */
 #define WV_LIMIT_DIALS_PER_SECOND 20      /* new outbound dials per second (burst 2x) */
 /* Receive windows grow toward the path's bandwidth-delay product up to
- * these caps (MiB): ~1.3 Gbit/s x 100 ms per stream, 1 Gbit/s x 200 ms per
- * channel; every channel's window together stays within the budget. */
-#define WV_LIMIT_STREAM_WINDOW_MIB 16
-#define WV_LIMIT_CHANNEL_WINDOW_MIB 24
+ * these caps (MiB): ~1.3 Gbit/s x 200 ms per stream, twice that per
+ * channel (16 MiB held one stream to 450 Mbit/s at 200 ms, 32 to 620:
+ * docs/PERFORMANCE.md); every channel's window together stays within the
+ * budget. */
+#define WV_LIMIT_STREAM_WINDOW_MIB 32
+#define WV_LIMIT_CHANNEL_WINDOW_MIB 64
 #define WV_LIMIT_BUFFER_BUDGET_MIB 256
 
 /* restfulApi.allowedHosts: extra Host names the API answers to. */

@@ -58,9 +58,9 @@ typedef struct wv_quic_config {
      *
      * Auto-tuning: when *_max is above the initial value, a window doubles
      * (up to *_max) each time the app has consumed a whole window within
-     * about two round trips (2 x smoothed RTT + 1 ms): the local side keeps
-     * up and the window, not the reader, limits the rate (the rule of
-     * ngtcp2, quic-go and Linux TCP). The growth is granted together with
+     * four round trips (4 x smoothed RTT + 1 ms, as quic-go; loss recovery
+     * delays in-order delivery by a round trip or more): the local side
+     * keeps up and the window, not the reader, limits the rate. The growth is granted together with
      * the credit of consumed bytes, so a stream whose app stops consuming
      * never grows and never has more than its current window outstanding.
      * Windows never shrink while the stream or connection lives. A stream
