@@ -36,8 +36,7 @@ struct series {
     char *name;
     int64_t first, last; /* seconds of the oldest and newest sample */
     int64_t first_min;   /* minute of the oldest sample */
-    bool has_totals;
-    uint64_t tot_rx, tot_tx;
+    uint64_t tot_rx, tot_tx; /* the last totals (add_totals) */
     struct minute_acc acc;
     struct fine fine[WV_HIST_FINE_STEPS];     /* index: second % steps */
     struct coarse coarse[WV_HIST_COARSE_STEPS]; /* index: minute % steps */
@@ -125,8 +124,9 @@ static struct series *find(const wv_history *h, enum wv_hist_kind kind, const ch
     return NULL;
 }
 
-/* Finds or creates the series and makes it the most recently fed. */
-static struct series *get(wv_history *h, enum wv_hist_kind kind, const char *name) {
+/* Finds or creates the series and makes it the most recently fed. NULL
+ * when max_series are held and every one was fed lately. */
+static struct series *get(wv_history *h, enum wv_hist_kind kind, const char *name, int64_t sec) {
     char key[NAME_MAX_LEN + 1];
     snprintf(key, sizeof(key), "%s", name ? name : "");
     struct series *s = find(h, kind, key);
@@ -135,9 +135,19 @@ static struct series *get(wv_history *h, enum wv_hist_kind kind, const char *nam
         push_front(h, s);
         return s;
     }
-    if (h->count >= h->max)
+    if (h->count >= h->max) {
+        if (h->tail->last >= sec - WV_HIST_STALE_S)
+            return NULL;
         free_series(h, h->tail);
+    }
+    /* Every step written now, empty: the series takes its memory at once
+     * rather than creeping up to it over the day (and calloc's pages, left
+     * untouched, would not show in the RSS until then). */
     s = wv_calloc(1, sizeof(*s));
+    for (size_t i = 0; i < WV_HIST_FINE_STEPS; i++)
+        s->fine[i].rtt_us = NO_RTT;
+    for (size_t i = 0; i < WV_HIST_COARSE_STEPS; i++)
+        s->coarse[i].rtt_us = NO_RTT;
     s->kind = kind;
     s->name = wv_strdup(key);
     s->first = s->last = -1;
@@ -215,7 +225,9 @@ void wv_history_add(wv_history *h, enum wv_hist_kind kind, const char *name, int
                     const struct wv_hist_sample *smp) {
     if (kind >= WV_HIST_NKINDS || sec < 0)
         return;
-    struct series *s = get(h, kind, name);
+    struct series *s = get(h, kind, name, sec);
+    if (!s)
+        return;
     uint32_t rtt = rtt_us(smp->rtt_ms);
     if (s->last < 0) {
         s->first = s->last = sec;
@@ -259,12 +271,13 @@ struct wv_hist_sample wv_history_add_totals(wv_history *h, enum wv_hist_kind kin
     struct wv_hist_sample smp = {.rtt_ms = rtt_ms, .active = active};
     if (kind >= WV_HIST_NKINDS || sec < 0)
         return smp;
-    struct series *s = get(h, kind, name);
-    if (s->has_totals) {
-        smp.rx = rx_total >= s->tot_rx ? rx_total - s->tot_rx : rx_total;
-        smp.tx = tx_total >= s->tot_tx ? tx_total - s->tot_tx : tx_total;
-    }
-    s->has_totals = true;
+    struct series *s = get(h, kind, name, sec);
+    if (!s)
+        return smp;
+    /* The first totals are the object's whole count: its counters began
+     * at zero when it did, a sample or less ago. */
+    smp.rx = rx_total >= s->tot_rx ? rx_total - s->tot_rx : rx_total;
+    smp.tx = tx_total >= s->tot_tx ? tx_total - s->tot_tx : tx_total;
     s->tot_rx = rx_total;
     s->tot_tx = tx_total;
     wv_history_add(h, kind, name, sec, &smp);

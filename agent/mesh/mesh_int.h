@@ -43,6 +43,7 @@ struct wv_mesh {
     json_t *exposed; /* the stored exposed apps, for the proxy */
     char *announced; /* the last announcement body, to skip no-op re-announces */
     struct xcount *xcounts;
+    json_t *conns_out; /* the array wv_mesh_connections_json fills */
 
     bool closing;
     void (*close_cb)(void *);

@@ -194,11 +194,13 @@ static void since_drops_older_points(void **state) {
     wv_history_free(h);
 }
 
-static void totals_set_a_baseline_then_record_differences(void **state) {
+static void totals_count_whole_then_record_differences(void **state) {
     wv_history *h = wv_history_new(0);
     struct wv_hist_sample d =
         wv_history_add_totals(h, WV_HIST_CHANNEL, "aws/3", T0, 5000, 400, 1.5, 1);
-    assert_int_equal(d.rx, 0); /* what moved before the first look is not this second's */
+    /* A new channel moved 5000 bytes before its first sample: they count. */
+    assert_int_equal(d.rx, 5000);
+    assert_int_equal(d.tx, 400);
     d = wv_history_add_totals(h, WV_HIST_CHANNEL, "aws/3", T0 + 1, 8000, 500, 1.5, 1);
     assert_int_equal(d.rx, 3000);
     assert_int_equal(d.tx, 100);
@@ -207,7 +209,7 @@ static void totals_set_a_baseline_then_record_differences(void **state) {
     assert_int_equal(d.rx, 200);
     assert_int_equal(d.tx, 10);
     json_t *doc, *s = one(h, WV_HIST_CHANNEL, "aws/3", 1, 0, &doc);
-    assert_int_equal(sum(s, "rx"), 3200);
+    assert_int_equal(sum(s, "rx"), 8200);
     json_decref(doc);
     wv_history_free(h);
 }
@@ -218,8 +220,20 @@ static void bound_replaces_the_least_recently_fed(void **state) {
     wv_history_add(h, WV_HIST_CHANNEL, "a/1", T0, &s);
     wv_history_add(h, WV_HIST_CHANNEL, "a/2", T0, &s);
     wv_history_add(h, WV_HIST_CHANNEL, "a/3", T0, &s);
-    wv_history_add(h, WV_HIST_CHANNEL, "a/1", T0 + 1, &s); /* a/2 is now the stalest */
+    /* All fed lately: a fourth is not kept, and the three keep their steps. */
     wv_history_add(h, WV_HIST_CHANNEL, "a/4", T0 + 1, &s);
+    assert_int_equal(wv_history_count(h), 3);
+    struct wv_hist_sample d = wv_history_add_totals(h, WV_HIST_CHANNEL, "a/5", T0 + 1, 9, 9, -1, 0);
+    assert_int_equal(d.rx, 0);
+    json_t *none = wv_history_json(h, WV_HIST_CHANNEL, "a/4", 1, 0, T0);
+    assert_int_equal(json_array_size(json_object_get(none, "series")), 0);
+    json_decref(none);
+    /* a/2 goes quiet (a channel gone) while the others are fed on. */
+    for (int i = 1; i <= WV_HIST_STALE_S + 1; i++) {
+        wv_history_add(h, WV_HIST_CHANNEL, "a/1", T0 + i, &s);
+        wv_history_add(h, WV_HIST_CHANNEL, "a/3", T0 + i, &s);
+    }
+    wv_history_add(h, WV_HIST_CHANNEL, "a/4", T0 + WV_HIST_STALE_S + 1, &s);
     assert_int_equal(wv_history_count(h), 3);
     json_t *doc = wv_history_json(h, WV_HIST_CHANNEL, "a/2", 1, 0, T0);
     assert_int_equal(json_array_size(json_object_get(doc, "series")), 0);
@@ -319,7 +333,7 @@ int main(void) {
         cmocka_unit_test(coarse_ring_keeps_a_day),
         cmocka_unit_test(clock_jump_leaves_empty_steps),
         cmocka_unit_test(since_drops_older_points),
-        cmocka_unit_test(totals_set_a_baseline_then_record_differences),
+        cmocka_unit_test(totals_count_whole_then_record_differences),
         cmocka_unit_test(bound_replaces_the_least_recently_fed),
         cmocka_unit_test(expire_drops_series_unfed_for_a_day),
         cmocka_unit_test(drop_by_name_and_prefix),

@@ -16,9 +16,12 @@
  * shown as it stands.
  *
  * Memory: every series costs WV_HIST_SERIES_BYTES (about 48 KiB, both rings
- * allocated when the series is created) plus its name; at most max_series
- * are kept: a new series beyond that replaces the one fed least recently,
- * and a series not fed for 24 h is dropped by wv_history_expire().
+ * allocated and written when the series is created) plus its name; at most
+ * max_series are kept: a new series beyond that replaces the one fed least
+ * recently if that one was not fed for WV_HIST_STALE_S (a channel gone, an
+ * app deleted), else it is not kept at all (the objects beyond the bound
+ * have no history; the ones that have keep it whole). A series not fed for
+ * 24 h is dropped by wv_history_expire().
  *
  * Sans-I/O: no loop and no clock; callers pass wall-clock seconds. Samples
  * are meant to come once a second: a gap of up to WV_HIST_FINE_STEPS
@@ -34,6 +37,7 @@
 #define WV_HIST_FINE_STEPS 900
 #define WV_HIST_COARSE_STEPS 1440
 #define WV_HIST_MAX_AGE_S (24 * 3600)
+#define WV_HIST_STALE_S 10
 
 enum wv_hist_kind {
     WV_HIST_SITE,        /* name "": the site's total over all channels */
@@ -73,13 +77,14 @@ size_t wv_history_bytes(const wv_history *h);
  * series (name copied; at most 255 bytes are kept). */
 void wv_history_add(wv_history *h, enum wv_hist_kind kind, const char *name, int64_t sec,
                     const struct wv_hist_sample *s);
-/* The same from cumulative counters (bytes since the object began): the
- * series remembers the last totals and records the difference. The first
- * totals of a series only set the baseline (0 bytes recorded); totals
- * lower than the last (the object restarted its counters) count as the
- * bytes since that restart. Returns the sample recorded, so that a caller
- * can add it to a parent series (channels into their peer, peers into the
- * site). */
+/* The same from cumulative counters (bytes since the object began, its
+ * counters starting at zero with it): the series remembers the last totals
+ * and records the difference. The first totals of a series count whole
+ * (the object is new: what it moved before the first sample moved in that
+ * second); totals lower than the last (the object restarted its counters)
+ * count as the bytes since that restart. Returns the sample recorded (all
+ * zero when the series is not kept), so that a caller can add it to a
+ * parent series (channels into their peer, peers into the site). */
 struct wv_hist_sample wv_history_add_totals(wv_history *h, enum wv_hist_kind kind,
                                             const char *name, int64_t sec, uint64_t rx_total,
                                             uint64_t tx_total, double rtt_ms, uint32_t active);
