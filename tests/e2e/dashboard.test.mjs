@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startMock } from './mock_api.mjs';
+import { pickOrType } from './forms.mjs';
 
 const OUT = path.resolve(process.env.WOVENET_E2E_OUT || 'e2e-out');
 const TOKEN = process.env.WOVENET_TOKEN || '';
@@ -136,8 +137,8 @@ async function main() {
   async function fillRemote(name, localSocket) {
     const form = page.locator('[data-testid=remote-app-form]');
     await form.locator('[data-testid=input-name]').fill(name);
-    await form.locator('[data-testid=input-siteName]').fill(target.site);
-    await form.locator('[data-testid=input-appName]').fill(target.app);
+    await pickOrType(form, 'siteName', target.site);
+    await pickOrType(form, 'appName', target.app);
     await form.locator('[data-testid=input-localSocket]').fill(localSocket);
     await form.locator('[data-testid=remote-app-submit]').click();
   }
@@ -379,7 +380,7 @@ async function main() {
     console.log(`       peer ${peerSite} in the mesh after ${Date.now() - t0} ms`);
     if (mock) {
       const label = await page.textContent(`[data-testid=mesh-edge][data-site="${peerSite}"] .edge-label`);
-      assert(label === 'IPv4', `the new channel is labelled IPv4 (got ${label})`);
+      assert(label === 'IPv4 · direct', `the new channel is labelled with its family and path (got ${label})`);
     }
     assert(await page.evaluate(() => window.__e2eSamePage === true), 'the page was not reloaded');
     await shot(page, 'overview-new-peer');
@@ -394,12 +395,13 @@ async function main() {
     await card.waitFor();
     const app = typeof peer.apps[0] === 'string' ? peer.apps[0] : peer.apps[0].name;
     await card.locator(`[data-testid=peer-app][data-app="${app}"]`).waitFor();
-    assert(await card.locator('[data-testid=throughput-chart]').count() >= 1, 'a throughput chart per channel');
+    assert(await card.locator('[data-testid=peer-chart]').count() === 1, 'a throughput chart for the peer');
+    assert(await card.locator('[data-testid=peer-rtt-chart]').count() === 1, 'an RTT chart for the peer');
     assert((await page.textContent('[data-testid=site-name]')) === site.siteName, 'the site is named');
     if (mock) {
       // The mock's counters grow every second: the chart gets a line.
       await page.waitForFunction((s) => {
-        const line = document.querySelector(`[data-testid=peer][data-site="${s}"] [data-testid=chart-rx]`);
+        const line = document.querySelector(`[data-testid=peer][data-site="${s}"] [data-testid=peer-chart] [data-testid=line-rx]`);
         return line && line.getAttribute('points').split(' ').filter(Boolean).length >= 2;
       }, peer.siteName, { timeout: 6000 });
       await shot(page, 'peers-throughput');

@@ -46,9 +46,13 @@ async function readBody(res) {
   try { return JSON.parse(text); } catch { return { error: { message: text.slice(0, 200) } }; }
 }
 
-export async function request(method, path, body) {
-  const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...FETCH_OPTS };
-  if (body !== undefined) init.body = JSON.stringify(body);
+/** body: a value sent as JSON, or {raw: text, type: 'application/yaml'};
+ *  extra: more request headers (If-Match). */
+export async function request(method, path, body, extra = {}) {
+  const raw = body && typeof body === 'object' && 'raw' in body && 'type' in body;
+  const type = body === undefined ? {} : { 'Content-Type': raw ? body.type : 'application/json' };
+  const init = { method, headers: headers({ ...type, ...extra }), ...FETCH_OPTS };
+  if (body !== undefined) init.body = raw ? body.raw : JSON.stringify(body);
   const res = await fetch(BASE + path, init);
   if (res.status === 401) unauthorizedHandler();
   if (res.status === 204) return null;
@@ -60,7 +64,7 @@ export async function request(method, path, body) {
 export const api = {
   get: (path) => request('GET', path),
   post: (path, body) => request('POST', path, body),
-  put: (path, body) => request('PUT', path, body),
+  put: (path, body, extra) => request('PUT', path, body, extra),
   patch: (path, body) => request('PATCH', path, body),
   del: (path) => request('DELETE', path),
 };
