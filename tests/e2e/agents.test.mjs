@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test, assert, freePort, watch, launch, newPage, open, apiCall, shotter, run, onCleanup } from './harness.mjs';
+import { test, assert, freePort, watch, launch, newPage, open, apiCall, shotter, run, onCleanup, meshOverlaps } from './harness.mjs';
 import { pickOrType } from './forms.mjs';
 
 function need(name) {
@@ -40,40 +40,6 @@ function iperf(port, secs) {
 }
 
 const num = async (loc, attr) => Number(await loc.getAttribute(attr));
-
-/** Node and edge labels of the mesh that an edge or another label covers. */
-function meshOverlaps() {
-  const svg = document.querySelector('[data-testid=mesh]');
-  const labels = [...svg.querySelectorAll('[data-testid=node-label], [data-testid=edge-label]')]
-    .map((t) => ({ text: t.textContent, b: t.getBBox(), el: t }));
-  const paths = [...svg.querySelectorAll('[data-testid=edge-path]')];
-  const inside = (b, x, y) => x >= b.x - 1 && x <= b.x + b.width + 1 && y >= b.y - 1 && y <= b.y + b.height + 1;
-  const bad = [];
-  for (const l of labels) {
-    for (const p of paths) {
-      let hit = false;
-      if (p.tagName === 'line') {
-        const [x1, y1, x2, y2] = ['x1', 'y1', 'x2', 'y2'].map((a) => Number(p.getAttribute(a)));
-        for (let k = 0; k <= 100 && !hit; k++) hit = inside(l.b, x1 + ((x2 - x1) * k) / 100, y1 + ((y2 - y1) * k) / 100);
-      } else {
-        const len = p.getTotalLength();
-        for (let d = 0; d <= len && !hit; d += 1.5) { const pt = p.getPointAtLength(d); hit = inside(l.b, pt.x, pt.y); }
-      }
-      if (hit) bad.push(`label "${l.text}" under an edge`);
-    }
-    for (const c of svg.querySelectorAll('circle')) {
-      const cx = Number(c.getAttribute('cx')), cy = Number(c.getAttribute('cy')), r = Number(c.getAttribute('r'));
-      const nx = Math.max(l.b.x, Math.min(cx, l.b.x + l.b.width)), ny = Math.max(l.b.y, Math.min(cy, l.b.y + l.b.height));
-      if (Math.hypot(nx - cx, ny - cy) < r) bad.push(`label "${l.text}" under a node`);
-    }
-    for (const o of labels) {
-      if (o === l) continue;
-      const a = l.b, b = o.b;
-      if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) bad.push(`labels "${l.text}" and "${o.text}" overlap`);
-    }
-  }
-  return [...new Set(bad)];
-}
 
 await run(async () => {
   let base = need('WOVENET_URL');
@@ -193,18 +159,21 @@ await run(async () => {
     await page.locator('[data-testid=event-message]', { hasText: 'created exposed app liveE2e' }).waitFor({ timeout: 4000 });
     assert(await page.evaluate(() => window.__same === true), 'without a reload');
     await apiCall(page, base, 'DELETE', '/exposed-apps/liveE2e');
-    await shot(page, 'events');
+    await shot(page, 'events', { fullPage: false });
   });
 
   await test('mesh: no label under an edge, a node or another label; every edge says its path', async () => {
     await open(page, base, 'overview');
     await page.locator(`[data-testid=mesh-node][data-site="${GONE}"]`).waitFor();
+    const placed = (w) => page.waitForFunction((x) => document.querySelector('[data-testid=mesh]').dataset.placedAt === String(x), w);
+    await placed(1280);
     const bad = await page.evaluate(meshOverlaps);
     assert(bad.length === 0, `covered labels: ${bad.join('; ')}`);
     const edges = await page.locator('[data-testid=mesh-edge]').evaluateAll((es) => es.map((e) => [e.dataset.path, e.querySelector('.edge-label').textContent]));
     assert(edges.length >= 4 && edges.every(([p, l]) => p === 'direct' && / · direct$/.test(l)), `edges: ${JSON.stringify(edges)}`);
     for (const width of [390, 800]) {
       await page.setViewportSize({ width, height: 900 });
+      await placed(width);
       const again = await page.evaluate(meshOverlaps);
       assert(again.length === 0, `at ${width} px: ${again.join('; ')}`);
     }
@@ -336,7 +305,6 @@ await run(async () => {
     assert(await page.textContent('[data-testid=agent-fingerprint]') === seen, 'the fingerprint that the peer pins');
     assert(/\d/.test(await page.textContent('[data-testid=agent-uptime]')), 'the uptime');
     assert((await page.textContent('[data-testid=agent-addresses]')).includes('127.0.0.1'), 'the public address of the tunnel socket');
-    await shot(page, 'settings');
   });
 
   await test('every view at desktop and phone widths: zero console errors, nothing wider than the screen', async () => {
@@ -352,7 +320,8 @@ await run(async () => {
         if (view === 'apps') await p.locator(`[data-testid=remote-app-row][data-name="${appName}"] [data-testid=details]`).click();
         const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         assert(overflow <= 1, `${kind} ${view}: ${overflow} px wider than the screen`);
-        await shot(p, `${kind}-${view}`);
+        // The events list is long after all the cases: its first screen says it.
+        await shot(p, `${kind}-${view}`, { fullPage: view !== 'events' });
       }
       assert(problems.length === 0, `${kind}: ${problems.join('; ')}`);
       await ctx.close();

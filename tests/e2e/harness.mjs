@@ -104,3 +104,39 @@ export async function run(main) {
   console.log(`${results.passed} passed, ${results.failed} failed`);
   process.exit(results.failed || !results.passed ? 1 : 0);
 }
+
+/** Node and edge labels of the mesh that an edge or another label covers. */
+// Runs in the page (page.evaluate(meshOverlaps)): self-contained.
+export function meshOverlaps() {
+  const svg = document.querySelector('[data-testid=mesh]');
+  const labels = [...svg.querySelectorAll('[data-testid=node-label], [data-testid=edge-label]')]
+    .filter((t) => t.getAttribute('display') !== 'none')
+    .map((t) => ({ text: t.textContent, b: t.getBBox(), el: t }));
+  const paths = [...svg.querySelectorAll('[data-testid=edge-path]')];
+  const inside = (b, x, y) => x >= b.x - 1 && x <= b.x + b.width + 1 && y >= b.y - 1 && y <= b.y + b.height + 1;
+  const bad = [];
+  for (const l of labels) {
+    for (const p of paths) {
+      let hit = false;
+      if (p.tagName === 'line') {
+        const [x1, y1, x2, y2] = ['x1', 'y1', 'x2', 'y2'].map((a) => Number(p.getAttribute(a)));
+        for (let k = 0; k <= 100 && !hit; k++) hit = inside(l.b, x1 + ((x2 - x1) * k) / 100, y1 + ((y2 - y1) * k) / 100);
+      } else {
+        const len = p.getTotalLength();
+        for (let d = 0; d <= len && !hit; d += 1.5) { const pt = p.getPointAtLength(d); hit = inside(l.b, pt.x, pt.y); }
+      }
+      if (hit) bad.push(`label "${l.text}" under an edge`);
+    }
+    for (const c of svg.querySelectorAll('circle')) {
+      const cx = Number(c.getAttribute('cx')), cy = Number(c.getAttribute('cy')), r = Number(c.getAttribute('r'));
+      const nx = Math.max(l.b.x, Math.min(cx, l.b.x + l.b.width)), ny = Math.max(l.b.y, Math.min(cy, l.b.y + l.b.height));
+      if (Math.hypot(nx - cx, ny - cy) < r) bad.push(`label "${l.text}" under a node`);
+    }
+    for (const o of labels) {
+      if (o === l) continue;
+      const a = l.b, b = o.b;
+      if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) bad.push(`labels "${l.text}" and "${o.text}" overlap`);
+    }
+  }
+  return [...new Set(bad)];
+}

@@ -3,7 +3,7 @@
 
 import { h, replaceChildren, stateBadge, badge, empty, fmtRate, fmtDuration, fmtClock } from '../dom.js';
 import { state, history, series, lastRate, setRange } from '../store.js';
-import { renderMesh, meshLegend } from '../mesh.js';
+import { renderMesh, meshLegend, placeLabels } from '../mesh.js';
 import { rateChart } from '../chart.js';
 import { problems, appCounts } from '../health.js';
 
@@ -109,7 +109,12 @@ export function mount() {
     replaceChildren(stats, counts());
     replaceChildren(hintBox, hints());
     drawChart();
-    if (!changed.length || changed.some((c) => c !== 'history' && c !== 'events')) replaceChildren(mesh, renderMesh(site.siteName, state.peers));
+    if (!changed.length || changed.some((c) => c !== 'history' && c !== 'events')) {
+      const svg = renderMesh(site.siteName, state.peers);
+      replaceChildren(mesh, svg);
+      // Labels are placed where they measure free, once the picture is shown.
+      requestAnimationFrame(() => placeLabels(svg));
+    }
     replaceChildren(events, recent());
   }
   update();
