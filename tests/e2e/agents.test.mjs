@@ -98,6 +98,7 @@ await run(async () => {
     const problems = watch(page);
     await open(page, base, 'overview');
     const transfer = iperf(localPort, 10);
+    transfer.catch(() => {}); // awaited below; a failure must fail this case, not the process
     const chart = page.locator('[data-testid=site-chart]');
     // 1 MB/s = 8 Mbit/s: far below what loopback carries, far above idle.
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=site-chart]').dataset.last) > 1e6, null, { timeout: 12000 });
