@@ -338,7 +338,7 @@ json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *nam
     struct rapp *a = find_rapp(r, name);
     if (!a)
         return json_object();
-    return json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I}", "state", rapp_state_names[a->state],
+    return json_pack("{s:s, s:s*, s:I, s:I, s:I, s:I}", "state", rapp_state_names[a->state],
                      "error", a->error[0] ? a->error : NULL, "connections",
                      (json_int_t)a->counters->connections, "activeConnections",
                      (json_int_t)a->counters->active, "bytesIn", (json_int_t)a->counters->bytes_in,
@@ -382,4 +382,11 @@ size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, 
         n++;
     }
     return n;
+}
+
+void wv_reconcile_each_app(wv_reconciler *r,
+                           void (*fn)(const char *name, const struct wv_app_counters *k, void *arg),
+                           void *arg) {
+    for (struct rapp *a = r->rapps; a; a = a->next)
+        fn(a->name, a->counters, arg);
 }

@@ -90,6 +90,15 @@ static void add_membership(wv_mesh *m, json_t *o, const char *site, const char *
                                       (json_int_t)pin->conflicts));
 }
 
+/* "2024-05-01T10:00:00.123Z" of a wall-clock time in ms (out: 40 bytes). */
+static void iso_ms(int64_t ms, char *out) {
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%03dZ", (int)(ms % 1000));
+}
+
 static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
     json_t *socks = json_array();
     for (size_t i = 0; i < p->ann.nsockets; i++)
@@ -101,14 +110,17 @@ static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
     for (size_t i = 0; i < p->ann.napps; i++)
         json_array_append_new(apps, json_string(p->ann.apps[i]));
     json_t *chans = m->tunnels ? wv_tunnels_channels_json(m->tunnels, p->name) : json_array();
-    char seen[40] = "";
-    if (p->last_seen_ms > 0) {
-        time_t sec = (time_t)(p->last_seen_ms / 1000);
-        struct tm tm;
-        gmtime_r(&sec, &tm);
-        size_t n = strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(seen + n, sizeof(seen) - n, ".%03dZ", (int)(p->last_seen_ms % 1000));
+    size_t i;
+    json_t *c;
+    /* Every channel is dialed directly until NAT traversal brings the other
+     * kinds (punched, mapped, relayed via SITE); clients can show it now. */
+    json_array_foreach(chans, i, c) {
+        if (!json_object_get(c, "path"))
+            json_object_set_new(c, "path", json_string("direct"));
     }
+    char seen[40] = "";
+    if (p->last_seen_ms > 0)
+        iso_ms(p->last_seen_ms, seen);
     json_t *o = json_pack("{s:s, s:b, s:b, s:s?, s:o, s:o, s:s, s:o}", "siteName", p->name,
                           "online", p->online, "reachable", wv_mesh_site_up(m, p->name),
                           "lastSeen", seen[0] ? seen : NULL, "sockets", socks, "apps", apps,
@@ -150,6 +162,46 @@ json_t *wv_mesh_peer_json(wv_mesh *m, const char *site) {
         return peer_json(m, p);
     const wv_pin *pin = m->disco ? wv_discovery_pin_find(m->disco, site) : NULL;
     return pin ? pending_json(pin) : NULL;
+}
+
+/* --- Open connections and app counters -------------------------------------------- */
+
+static void conn_json(const struct wv_proxy_conn_info *ci, void *arg) {
+    wv_mesh *m = arg;
+    char started[40];
+    iso_ms(ci->started_ms, started);
+    int64_t chan = m->tunnels ? wv_tunnels_channel_id(m->tunnels, ci->conn) : -1;
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)ci->id,
+                          "kind", ci->exposed ? "exposedApp" : "remoteApp", "app", ci->app, "site",
+                          ci->site, "state", ci->open ? "open" : "connecting", "started", started,
+                          "bytesIn", (json_int_t)ci->bytes_in, "bytesOut",
+                          (json_int_t)ci->bytes_out);
+    json_object_set_new(o, "channel", chan >= 0 ? json_integer((json_int_t)chan) : json_null());
+    if (ci->address)
+        json_object_set_new(o, ci->exposed ? "target" : "client", json_string(ci->address));
+    json_array_append_new(m->conns_out, o);
+}
+
+json_t *wv_mesh_connections_json(wv_mesh *m) {
+    json_t *arr = json_array();
+    if (!m->proxy)
+        return arr;
+    m->conns_out = arr;
+    wv_proxy_each_conn(m->proxy, conn_json, m);
+    m->conns_out = NULL;
+    return arr;
+}
+
+void wv_mesh_each_exposed(wv_mesh *m,
+                          void (*fn)(const char *name, const struct wv_app_counters *k, void *arg),
+                          void *arg) {
+    size_t i;
+    json_t *a;
+    json_array_foreach(m->exposed, i, a) {
+        const char *name = json_string_value(json_object_get(a, "name"));
+        if (name)
+            fn(name, wv_mesh__xcount(m, name)->k, arg);
+    }
 }
 
 /* --- Status and metrics ------------------------------------------------------------ */

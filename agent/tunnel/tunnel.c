@@ -742,3 +742,10 @@ void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void 
             fn(p->name, arg);
     }
 }
+
+int64_t wv_tunnels_channel_id(const wv_tunnels *t, const wv_quic_conn *conn) {
+    for (const struct chan *c = t->chans; c; c = c->next)
+        if (c->conn == conn)
+            return (int64_t)c->id;
+    return -1;
+}

@@ -172,6 +172,9 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
 
 /* The channels of site as the API shows them (array; [] if none). */
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site);
+/* The id of the channel that is QUIC connection conn (as in the channels'
+ * JSON), or -1 when none is. */
+int64_t wv_tunnels_channel_id(const wv_tunnels *t, const wv_quic_conn *conn);
 /* Calls fn once for each site whose channels moved bytes since the
  * previous call (for live throughput events). */
 void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void *arg), void *arg);
