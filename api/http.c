@@ -133,21 +133,11 @@ void wv_http_suspend_conn(wv_http *h, struct wv_http_susp *s, struct MHD_Connect
     MHD_suspend_connection(conn);
     s->conn = conn;
     s->active = true;
-    s->prev = NULL;
-    s->next = h->suspended;
-    if (h->suspended)
-        h->suspended->prev = s;
-    h->suspended = s;
+    WV_LIST_PUSH(h->suspended, s);
 }
 
 static void unlink_susp(wv_http *h, struct wv_http_susp *s) {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->suspended = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
+    WV_LIST_UNLINK(h->suspended, s);
     s->active = false;
 }
 

@@ -71,10 +71,7 @@ pconn *wv_apps__new(wv_proxy *p, bool exposed) {
     uv_timeval64_t tv;
     uv_gettimeofday(&tv);
     c->started_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-    c->next = p->conns;
-    if (p->conns)
-        p->conns->prev = c;
-    p->conns = c;
+    WV_LIST_PUSH(p->conns, c);
     p->stats.active++;
     p->stats.total++;
     return c;
@@ -92,13 +89,7 @@ void wv_apps__flush_unlist(pconn *c) {
     if (!c->flush_listed)
         return;
     c->flush_listed = false;
-    if (c->fprev)
-        c->fprev->fnext = c->fnext;
-    else
-        c->p->flushq = c->fnext;
-    if (c->fnext)
-        c->fnext->fprev = c->fprev;
-    c->fprev = c->fnext = NULL;
+    WV_LIST_UNLINK_AS(c->p->flushq, c, fprev, fnext);
 }
 
 void wv_apps__drop_queue(pconn *c) {
@@ -123,12 +114,7 @@ static void conn_free(pconn *c) {
     wv_app_counters_unref(c->counters);
     wv_apps__drop_queue(c);
     wv_apps__adj_buffered(c, -(long)c->buffered);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    WV_LIST_UNLINK(p->conns, c);
     p->stats.active--;
     free(c->hbuf);
     free(c->rbuf);
@@ -470,11 +456,7 @@ static void deliver(pconn *c, const uint8_t *data, size_t len, bool fin) {
         if (c->st == P_SPLICE && !c->flush_listed) {
             wv_proxy *p = c->p;
             c->flush_listed = true;
-            c->fprev = NULL;
-            c->fnext = p->flushq;
-            if (p->flushq)
-                p->flushq->fprev = c;
-            p->flushq = c;
+            WV_LIST_PUSH_AS(p->flushq, c, fprev, fnext);
             uv_check_start(&p->flusher, on_flush);
         }
     }

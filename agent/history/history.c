@@ -72,23 +72,15 @@ wv_history *wv_history_new(unsigned max_series) {
     return h;
 }
 
+/* Most recently used first; the tail is the next to expire. */
 static void unlink_series(wv_history *h, struct series *s) {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->head = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    else
+    if (h->tail == s)
         h->tail = s->prev;
-    s->prev = s->next = NULL;
+    WV_LIST_UNLINK(h->head, s);
 }
 
 static void push_front(wv_history *h, struct series *s) {
-    s->next = h->head;
-    if (h->head)
-        h->head->prev = s;
-    h->head = s;
+    WV_LIST_PUSH(h->head, s);
     if (!h->tail)
         h->tail = s;
 }
