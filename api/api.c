@@ -265,14 +265,9 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     int err = wv_http_new(loop, log, &ho, &http);
     if (err)
         return err;
-    wv_api *api = wv_calloc(1, sizeof *api);
-    api->loop = loop;
-    api->log = log;
-    api->st = store;
-    if (cbs)
-        api->cb = *cbs;
-    api->user = user;
-    api->http = http;
+    wv_api *api = wv_malloc(sizeof *api);
+    *api = (wv_api){.loop = loop, .log = log, .st = store, .user = user, .http = http,
+                    .cb = cbs ? *cbs : (struct wv_api_callbacks){0}};
     api->listen_loopback = is_loopback(&ss);
     api->colls[0] =
         (struct wv_api_coll){.api = api, .kind = WV_KIND_SOCKET, .path = "/api/v1/tunnel-sockets"};

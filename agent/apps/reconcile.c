@@ -286,13 +286,9 @@ static void on_retry(uv_timer_t *t) {
 
 wv_reconciler *wv_reconcile_new(uv_loop_t *loop, wv_log *log, wv_store *store,
                                 const struct wv_reconcile_callbacks *cbs, void *user) {
-    wv_reconciler *r = wv_calloc(1, sizeof(*r));
-    r->loop = loop;
-    r->log = log;
-    r->store = store;
-    if (cbs)
-        r->cbs = *cbs;
-    r->user = user;
+    wv_reconciler *r = wv_malloc(sizeof(*r));
+    *r = (wv_reconciler){.loop = loop, .log = log, .store = store, .user = user,
+                         .cbs = cbs ? *cbs : (struct wv_reconcile_callbacks){0}};
     uv_timer_init(loop, &r->kick);
     uv_timer_init(loop, &r->retry);
     return r;
