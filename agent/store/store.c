@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SUB "store"
@@ -321,24 +323,63 @@ int64_t wv_store_revision(wv_store *st) {
 
 /* --- Collections ---------------------------------------------------------------- */
 
-int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const char *k2,
-                         json_t **out) {
+int wv_store__run(wv_store *st, const char *sql, const char *what, int flags, int n, ...) {
     sqlite3_stmt *s;
-    *out = NULL;
     if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(arr,
-                              json_pack("{s:s,s:s}", k1, (const char *)sqlite3_column_text(s, 0),
-                                        k2, (const char *)sqlite3_column_text(s, 1)));
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 1; i <= n; i++)
+        sqlite3_bind_text(s, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+    va_end(ap);
+    if (flags & WV_STORE__STAMP)
+        sqlite3_bind_int64(s, n + 1, (sqlite3_int64)time(NULL));
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, what);
+    if (rc == 0 && (flags & WV_STORE__MUST_CHANGE) && sqlite3_changes(st->db) == 0)
+        rc = WV_ERR_NOTFOUND;
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return wv_store__dberr(st, sql);
+    return rc;
+}
+
+int wv_store__rows(wv_store *st, const char *sql, const char *what, int ncols,
+                   void (*fn)(const char *const *col, void *arg), void *arg) {
+    sqlite3_stmt *s;
+    const char *col[8];
+    if (ncols < 1 || ncols > 8 || wv_store__prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        bool whole = true;
+        for (int i = 0; i < ncols; i++)
+            whole &= (col[i] = (const char *)sqlite3_column_text(s, i)) != NULL;
+        if (whole) {
+            fn(col, arg);
+            n++;
+        }
     }
-    *out = arr;
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? n : wv_store__dberr(st, what);
+}
+
+struct pairs {
+    const char *k1, *k2;
+    json_t *arr;
+};
+
+static void add_pair(const char *const *col, void *arg) {
+    struct pairs *p = arg;
+    json_array_append_new(p->arr, json_pack("{s:s,s:s}", p->k1, col[0], p->k2, col[1]));
+}
+
+int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const char *k2,
+                         json_t **out) {
+    struct pairs p = {k1, k2, json_array()};
+    if (wv_store__rows(st, sql, sql, 2, add_pair, &p) < 0) {
+        json_decref(p.arr);
+        *out = NULL;
+        return WV_ERR_DB;
+    }
+    *out = p.arr;
     return 0;
 }
 

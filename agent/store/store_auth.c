@@ -195,17 +195,10 @@ int wv_store_token_count(wv_store *st) {
 }
 
 int wv_store_token_delete(wv_store *st, const char *name) {
-    sqlite3_stmt *s;
     if (!name)
         return WV_ERR_INVAL;
-    if (wv_store__prepare(st, "DELETE FROM api_tokens WHERE name = ?1", &s) < 0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "delete token");
-    sqlite3_finalize(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = WV_ERR_NOTFOUND;
-    return rc;
+    return wv_store__run(st, "DELETE FROM api_tokens WHERE name = ?1", "delete token",
+                         WV_STORE__MUST_CHANGE, 1, name);
 }
 
 /* --- Identity --------------------------------------------------------------- */
