@@ -532,7 +532,7 @@ static struct dsock *dsock_new(wv_detect *d, const json_t *o, const char *key) {
     s->d = d;
     s->name = wv_strdup(json_string_value(json_object_get(o, "name")));
     s->key = wv_strdup(key);
-    s->method = strcmp(pa, "autoHttpDetect") == 0 ? M_HTTP : M_STUN;
+    s->method = pa && strcmp(pa, "autoHttpDetect") == 0 ? M_HTTP : M_STUN;
     /* Same rule as the tunnel's listen address: an IPv6 listen address
      * makes an IPv6 socket. */
     s->family = la && strchr(la, ':') ? AF_INET6 : AF_INET;
@@ -541,7 +541,8 @@ static struct dsock *dsock_new(wv_detect *d, const json_t *o, const char *key) {
     s->keep_port = mode && strcmp(mode, "port-forwarding") == 0;
     json_int_t pp = json_integer_value(json_object_get(o, "publicPort"));
     s->config_port = pp > 0 && pp < 65536 ? (uint16_t)pp : 0;
-    s->interval_s = WV_DETECT_STUN_INTERVAL_S;
+    s->interval_s = mode && strcmp(mode, "nat-traversal") == 0 ? WV_DETECT_NAT_INTERVAL_S
+                                                               : WV_DETECT_STUN_INTERVAL_S;
     if (s->method == M_HTTP) {
         json_t *hd = json_object_get(o, "httpDetector");
         s->url = wv_strdup(json_string_value(json_object_get(hd, "url")));
@@ -563,9 +564,11 @@ static struct dsock *dsock_new(wv_detect *d, const json_t *o, const char *key) {
 
 static bool is_auto(const json_t *o) {
     const char *pa = json_string_value(json_object_get(o, "publicAddress"));
-    return pa && (strcmp(pa, "autoHttpDetect") == 0 ||
-                  (strcmp(pa, "autoStunDetect") == 0 &&
-                   json_array_size(json_object_get(o, "stunServers"))));
+    const char *mode = json_string_value(json_object_get(o, "mode"));
+    bool stun = (pa && strcmp(pa, "autoStunDetect") == 0) ||
+                (mode && strcmp(mode, "nat-traversal") == 0);
+    return (pa && strcmp(pa, "autoHttpDetect") == 0) ||
+           (stun && json_array_size(json_object_get(o, "stunServers")));
 }
 
 void wv_detect_set_sockets(wv_detect *d, const json_t *sockets) {
@@ -621,6 +624,14 @@ static struct dsock *find(wv_detect *d, const char *name) {
         if (strcmp(s->name, name) == 0)
             return s;
     return NULL;
+}
+
+void wv_detect_refresh(wv_detect *d, const char *name) {
+    struct dsock *s = find(d, name);
+    if (s && s->method == M_STUN && !s->stun_active && !s->resolving) {
+        WV_DEBUG(d->log, SUB, "tunnel socket %s: checking its NAT mapping again", name);
+        detect_now(s);
+    }
 }
 
 int wv_detect_get(wv_detect *d, const char *name, char *addr, size_t addrlen, uint16_t *port) {

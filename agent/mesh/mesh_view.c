@@ -92,11 +92,16 @@ static void add_membership(wv_mesh *m, json_t *o, const char *site, const char *
 
 static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
     json_t *socks = json_array();
-    for (size_t i = 0; i < p->ann.nsockets; i++)
-        json_array_append_new(socks, json_pack("{s:s, s:i, s:s, s:b}", "address",
-                                               p->ann.sockets[i].address, "port",
-                                               (int)p->ann.sockets[i].port, "protocol", "quic",
-                                               "detected", p->ann.sockets[i].detected));
+    for (size_t i = 0; i < p->ann.nsockets; i++) {
+        const wv_msg_socket *ms = &p->ann.sockets[i];
+        json_t *so = json_pack("{s:s, s:i, s:s, s:b}", "address", ms->address, "port",
+                               (int)ms->port, "protocol", "quic", "detected", ms->detected);
+        if (ms->kind != WV_CAND_NONE) {
+            json_object_set_new(so, "candidate", json_string(wv_cand_kind_name(ms->kind)));
+            json_object_set_new(so, "group", json_integer(ms->group));
+        }
+        json_array_append_new(socks, so);
+    }
     json_t *apps = json_array();
     for (size_t i = 0; i < p->ann.napps; i++)
         json_array_append_new(apps, json_string(p->ann.apps[i]));
@@ -243,6 +248,7 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
         wv_metrics_label(l, sizeof(l), "family", json_string_value(json_object_get(c, "family")));
         wv_metrics_label(l, sizeof(l), "direction",
                          json_string_value(json_object_get(c, "direction")));
+        wv_metrics_label(l, sizeof(l), "path", json_string_value(json_object_get(c, "path")));
         bool up = strcmp(json_string_value(json_object_get(c, "state")), "up") == 0;
         wv_metrics_add(out, "wovenet_channel_up", WV_GAUGE, "1 while the data channel is up.", l,
                        up);

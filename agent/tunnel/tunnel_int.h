@@ -17,6 +17,9 @@ struct tep {
     char *name;                   /* store name of the tunnel socket; NULL for dial-only */
     struct sockaddr_storage addr; /* as configured (port 0 for dial-only) */
     size_t max_udp_payload;
+    bool nat;              /* a nat-traversal socket */
+    bool mapped;           /* ..whose port the router maps now (UPnP-IGD, NAT-PMP) */
+    uint32_t keepalive_ms; /* 0: the manager's */
     bool bound;
     char error[128];
     bool present; /* mark for set_sockets */
@@ -35,6 +38,9 @@ struct psock {
     uint64_t next_dial; /* uv_now() ms */
 };
 
+/* A candidate whose group already has an up outbound channel waits. */
+bool wv_tunnel__group_up(const struct psock *s);
+
 struct tpeer {
     struct tpeer *next;
     char name[256];
@@ -44,6 +50,7 @@ struct tpeer {
     size_t nsocks;
     bool up;
     bool warned_socks, warned_peers; /* logged once: sockets / peers beyond the dial limits */
+    uint64_t punch_asked_ms;         /* uv_now() of our last need_punch for it */
 };
 
 struct chan {
@@ -55,6 +62,7 @@ struct chan {
     struct tpeer *peer; /* inbound: NULL until its proof is verified */
     struct psock *dial; /* outbound: the peer socket dialed */
     bool outbound;
+    enum wv_path path; /* decided when the channel comes up */
     enum chan_state state;
     bool peer_proven;
     /* Inbound, proof verified, but no verified announcement of that name

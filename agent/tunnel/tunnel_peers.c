@@ -46,6 +46,13 @@ static int tep_bind(wv_tunnels *t, struct tep *ep) {
         cfg.max_udp_payload = ep->max_udp_payload;
         cfg.local_udp_payload = 0;
     }
+    if (ep->keepalive_ms) {
+        /* The NAT's mapping must see a packet before its UDP timeout; the
+         * idle timeout stays a few keep-alives (and PTOs) above that. */
+        cfg.keepalive_ms = ep->keepalive_ms;
+        if (cfg.idle_timeout_ms < 4 * ep->keepalive_ms)
+            cfg.idle_timeout_ms = 4 * ep->keepalive_ms;
+    }
     int r = wv_quic_endpoint_new(t->loop, &cfg, t->id, t->log, &wv_tunnel__quic_callbacks, ep,
                                  &ep->qep);
     errno = 0;
@@ -69,12 +76,16 @@ static int tep_bind(wv_tunnels *t, struct tep *ep) {
 }
 
 static struct tep *tep_new(wv_tunnels *t, const char *name, const struct sockaddr_storage *addr,
-                           size_t max_udp) {
+                           const struct wv_tunnel_socket *cfg) {
     struct tep *ep = wv_calloc(1, sizeof(*ep));
     ep->t = t;
     ep->name = name ? wv_strdup(name) : NULL;
     ep->addr = *addr;
-    ep->max_udp_payload = max_udp;
+    if (cfg) {
+        ep->max_udp_payload = cfg->max_udp_payload;
+        ep->nat = cfg->nat;
+        ep->keepalive_ms = cfg->keepalive_ms;
+    }
     ep->next = t->eps;
     t->eps = ep;
     return ep;
@@ -137,7 +148,7 @@ struct tep *wv_tunnel__endpoint_for(wv_tunnels *t, const struct sockaddr_storage
     if (dial_only)
         return dial_only;
     struct sockaddr_storage any = {.ss_family = addr->ss_family};
-    struct tep *ep = tep_new(t, NULL, &any, 0);
+    struct tep *ep = tep_new(t, NULL, &any, NULL);
     if (tep_bind(t, ep) != 0) {
         WV_WARN(t->log, SUB, "cannot open a dial socket for %s: %s",
                 addr->ss_family == AF_INET6 ? "IPv6" : "IPv4", ep->error);
@@ -176,13 +187,14 @@ void wv_tunnels_set_sockets(wv_tunnels *t, const struct wv_tunnel_socket *socks,
             if (e->name && strcmp(e->name, socks[i].name) == 0)
                 ep = e;
         if (ep && (!same_addr(&ep->addr, &socks[i].listen) ||
-                   ep->max_udp_payload != socks[i].max_udp_payload)) {
+                   ep->max_udp_payload != socks[i].max_udp_payload ||
+                   ep->nat != socks[i].nat || ep->keepalive_ms != socks[i].keepalive_ms)) {
             WV_INFO(t->log, SUB, "tunnel socket %s: changed, re-binding", ep->name);
             tep_close(t, ep);
             ep = NULL;
         }
         if (!ep) {
-            ep = tep_new(t, socks[i].name, &socks[i].listen, socks[i].max_udp_payload);
+            ep = tep_new(t, socks[i].name, &socks[i].listen, &socks[i]);
             if (tep_bind(t, ep) == 0)
                 WV_INFO(t->log, SUB, "tunnel socket %s: listening", ep->name);
             else
@@ -301,6 +313,8 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
             p->socks[p->nsocks++] = s;
         }
         s->s.detected = socks[i].detected;
+        s->s.kind = socks[i].kind;
+        s->s.group = socks[i].group;
         s->present = true;
     }
     size_t k = 0;
