@@ -78,6 +78,10 @@ def main():
     t.check('path="punched"' in (st if isinstance(st, str) else ""),
             "/metrics labels the channel path=\"punched\"")
 
+    st = ha.run([t.BIN, "status", "--api", f"http://127.0.0.1:{a.api_port}"], check=False)
+    t.check(st.returncode in (0, 1) and "punched" in st.stdout,
+            "wovenet status shows the punched path")
+
     t.wait_for(lambda: ha.tcp_accepts(IPERF_PORT), 10, what="siteA's iperf listener")
     # iperf3's server stops counting at the client's TEST_END, so what the
     # tunnel's buffers still hold then (a few MiB) is not counted as

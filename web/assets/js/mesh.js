@@ -1,5 +1,6 @@
 // The mesh picture: this site in the centre, peers on a circle around it,
-// one curved edge per data channel, labelled IPv4/IPv6 and coloured by state.
+// one curved edge per data channel, labelled IPv4/IPv6 (and its path when it
+// is not direct: punched, mapped, relayed via a site) and coloured by state.
 
 import { s } from './dom.js';
 
@@ -14,7 +15,13 @@ function peerPositions(peers) {
 }
 
 function familyLabel(ch) {
-  return ch.family === 'ipv6' ? 'IPv6' : 'IPv4';
+  const fam = ch.family === 'ipv6' ? 'IPv6' : 'IPv4';
+  return ch.path && ch.path !== 'direct' ? `${fam} ${ch.path}` : fam;
+}
+
+// "relayed via x" -> "relayed": a class name per kind of path, for styling.
+function pathKind(ch) {
+  return (ch.path || 'direct').split(' ')[0];
 }
 
 /** One channel edge: a quadratic curve bent by `bend` pixels. */
@@ -29,7 +36,7 @@ function edge(x, y, ch, bend, siteName) {
   const anchor = side < -4 ? 'end' : side > 4 ? 'start' : 'middle';
   const state = ch.state || 'unknown';
   const label = familyLabel(ch);
-  return s('g', { class: `edge edge-${state}`, 'data-testid': 'mesh-edge', 'data-site': siteName, 'data-channel': ch.id },
+  return s('g', { class: `edge edge-${state} edge-path-${pathKind(ch)}`, 'data-testid': 'mesh-edge', 'data-site': siteName, 'data-channel': ch.id, 'data-path': ch.path || 'direct' },
     s('title', {}, `${label} channel ${ch.id} to ${siteName}: ${state}, ${ch.localAddress || '?'} → ${ch.remoteAddress || '?'}`),
     s('path', { d: `M${CX},${CY} Q${mx.toFixed(1)},${my.toFixed(1)} ${x.toFixed(1)},${y.toFixed(1)}` }),
     s('text', { x: lx.toFixed(1), y: (ly - 4).toFixed(1), class: 'edge-label', 'text-anchor': anchor }, label));
