@@ -24,10 +24,10 @@ static const char *const type_names[] = {
  * the protocol never silently half-understand each other. */
 static const char *const announce_fields[] = {
     "type", "site", "instance", "seq", "ts", "sockets", "apps", "fingerprint",
-    "key", "sig", "prevKey", "prevSig", NULL};
+    "relay", "key", "sig", "prevKey", "prevSig", NULL};
 static const char *const reply_fields[] = {
     "type", "site", "to", "instance", "seq", "ts", "sockets", "apps", "fingerprint",
-    "re", "key", "sig", "prevKey", "prevSig", NULL};
+    "relay", "re", "key", "sig", "prevKey", "prevSig", NULL};
 static const char *const offline_fields[] = {"type", "site", "instance", "seq", "ts",
                                              "key", "sig", NULL};
 static const char *const request_fields[] = {"type", "from", "to", "instance", "seq", "ts",
@@ -149,7 +149,7 @@ static bool msg_valid(const wv_msg *m) {
     if (has_to(m->type) ? !wv_name_valid(m->to) : m->to[0] != '\0')
         return false;
     if (!has_body(m->type))
-        return m->nsockets == 0 && m->napps == 0;
+        return m->nsockets == 0 && m->napps == 0 && !m->relay;
     if (m->nsockets > WV_ANNOUNCE_MAX_SOCKETS || m->napps > WV_ANNOUNCE_MAX_APPS)
         return false;
     for (size_t i = 0; i < m->nsockets; i++)
@@ -295,6 +295,11 @@ static bool parse_obj(json_t *root, wv_msg *m) {
                               !parse_apps(json_object_get(root, "apps"), m) ||
                               !get_str(root, "fingerprint", m->fingerprint, sizeof m->fingerprint)))
         return false;
+    /* Optional, and only ever true: one encoding per message (signatures). */
+    json_t *relay = json_object_get(root, "relay");
+    if (relay && !json_is_true(relay))
+        return false;
+    m->relay = relay != NULL;
     return msg_valid(m);
 }
 
@@ -344,6 +349,8 @@ char *wv_msg_encode(const wv_msg *m) {
             json_array_append_new(apps, json_string(m->apps[i]));
         json_object_set_new(o, "apps", apps);
         json_object_set_new(o, "fingerprint", json_string(m->fingerprint));
+        if (m->relay)
+            json_object_set_new(o, "relay", json_true());
     }
     if (m->re[0])
         json_object_set_new(o, "re", json_string(m->re));

@@ -116,6 +116,7 @@ static int local_msg(wv_discovery *d, wv_msg *m, enum wv_msg_type type, const ch
     m->apps = body.apps;
     m->napps = body.napps;
     memcpy(m->fingerprint, body.fingerprint, sizeof m->fingerprint);
+    m->relay = body.relay;
     if (to)
         snprintf(m->to, sizeof m->to, "%s", to);
     return 0;

@@ -114,6 +114,7 @@ static int local_body(wv_discovery *d, wv_msg *body, void *user) {
             break;
     }
     wv_fingerprint_to_hex(wv_identity_fingerprint(m->id), body->fingerprint);
+    body->relay = m->relay;
     return 0;
 }
 
@@ -135,6 +136,7 @@ void wv_mesh__peer_to_tunnels(wv_mesh *m, const wv_peer *p) {
         socks[i].group = p->ann.sockets[i].group;
     }
     wv_tunnels_set_peer(m->tunnels, p->name, fp, socks, n);
+    wv_tunnels_set_relay_offer(m->tunnels, p->name, p->ann.relay);
 }
 
 static void on_peer(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev, void *user) {
@@ -326,7 +328,8 @@ static void apply_sockets(wv_mesh *m) {
 
 /* Re-announces only when the announcement's content changed. */
 static void announce_if_changed(wv_mesh *m) {
-    json_t *body = json_pack("{s:O, s:O}", "sockets", m->sockets, "apps", m->exposed);
+    json_t *body = json_pack("{s:O, s:O, s:b}", "sockets", m->sockets, "apps", m->exposed,
+                             "relay", m->relay);
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(body);
     if (m->announced && strcmp(m->announced, text) == 0) {
@@ -363,6 +366,10 @@ static void apply_limits(wv_mesh *m) {
     if (m->tunnels)
         wv_tunnels_set_dial_limits(m->tunnels, LIM("dialPeers"), LIM("dialSocketsPerPeer"),
                                    LIM("dialsPerSecond"));
+    m->relay = json_is_true(json_object_get(site, "relay"));
+    if (m->tunnels)
+        wv_tunnels_set_relay(m->tunnels, m->relay, LIM("relayPeers"),
+                             (uint64_t)json_integer_value(json_object_get(l, "relayBytesPerSecond")));
 #undef LIM
     json_decref(site);
 }
@@ -407,6 +414,8 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     to.quic.stream_window = APP_BUFFER;
     /* A peer on this host: loopback-sized datagrams (docs/PERFORMANCE.md). */
     to.quic.local_udp_payload = LOCAL_UDP_PAYLOAD;
+    /* Relayed channels ride in DATAGRAM frames of channels to the relay. */
+    to.quic.datagrams = true;
     /* Stable across restarts: a restarted site resets the connections its
      * previous run left open, so peers re-dial at once. */
     to.quic.has_reset_secret =

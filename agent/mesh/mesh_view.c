@@ -352,6 +352,39 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
                        "Streams a peer opened before proving membership (reset).", NULL,
                        (double)ts.streams_refused);
+        static const char *const paths[] = {"direct", "punched", "mapped", "relayed"};
+        for (size_t i = 0; i < WV_COUNTOF(paths); i++) {
+            char l[64];
+            snprintf(l, sizeof(l), "path=\"%s\"", paths[i]);
+            wv_metrics_add(out, "wovenet_channels_up_total", WV_COUNTER,
+                           i ? NULL : "Data channels that came up, by path.", l,
+                           (double)ts.chans_up_by_path[i]);
+        }
+        wv_metrics_add(out, "wovenet_punches_total", WV_COUNTER,
+                       "Hole punches with a peer (dials of its candidates at once).", NULL,
+                       (double)ts.punches);
+        wv_metrics_add(out, "wovenet_relay_forwarded_packets_total", WV_COUNTER,
+                       "Packets this site relayed between other sites.", NULL,
+                       (double)ts.relay_packets);
+        wv_metrics_add(out, "wovenet_relay_forwarded_bytes_total", WV_COUNTER,
+                       "Payload bytes (sealed end-to-end QUIC packets) this site relayed.", NULL,
+                       (double)ts.relay_bytes);
+        wv_metrics_add(out, "wovenet_relay_peers", WV_GAUGE,
+                       "Sites relayed for in the last 30 s (limits.relayPeers bounds it).", NULL,
+                       (double)ts.relay_peers);
+        static const char *const why[] = {"off", "no-route", "peers", "rate", "queue"};
+        const uint64_t drops[] = {ts.relay_dropped_off, ts.relay_dropped_noroute,
+                                  ts.relay_dropped_peers, ts.relay_dropped_rate,
+                                  ts.relay_dropped_queue};
+        for (size_t i = 0; i < WV_COUNTOF(why); i++) {
+            char l[64];
+            snprintf(l, sizeof(l), "reason=\"%s\"", why[i]);
+            wv_metrics_add(out, "wovenet_relay_dropped_total", WV_COUNTER,
+                           i ? NULL : "Packets this site did not relay, by reason (relay off, no "
+                                      "channel to the site, limits.relayPeers, "
+                                      "limits.relayBytesPerSecond, frame queue full).",
+                           l, (double)drops[i]);
+        }
     }
     if (m->tunnels && m->disco)
         for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)

@@ -44,6 +44,10 @@ void wv_tunnel__peer_update(wv_tunnels *t, struct tpeer *p) {
             up = true;
     if (up != p->up) {
         p->up = up;
+        if (!up) {
+            p->unreach_since_ms = uv_now(t->loop); /* the relay fallback counts from here */
+            wv_tunnel__tick_arm(t);
+        }
         WV_INFO(t->log, SUB, "site %s is %s", p->name, up ? "reachable" : "unreachable");
         if (t->cbs.site_state && !t->closing)
             t->cbs.site_state(t, p->name, up, t->user);
@@ -174,6 +178,8 @@ static bool same_ip_port(const struct sockaddr_storage *a, const struct sockaddr
  * nat-traversal socket, it came in through a hole (or the router's port
  * mapping), since nothing else gets through the NAT. */
 static enum wv_path chan_path(wv_tunnels *t, struct chan *c) {
+    if (wv_tunnel__chan_relayed(c))
+        return WV_PATH_RELAYED;
     if (c->dial)
         return c->dial->s.kind == WV_PEER_STUN     ? WV_PATH_PUNCHED
                : c->dial->s.kind == WV_PEER_MAPPED ? WV_PATH_MAPPED
@@ -567,6 +573,7 @@ const wv_quic_callbacks wv_tunnel__quic_callbacks = {
     .on_stream_close = on_stream_close,
     .on_stream_writable = wv_tunnel_forward_writable,
     .on_conn_closed = on_conn_closed,
+    .on_datagram = wv_tunnel__on_datagram,
 };
 
 /* --- Dialing ------------------------------------------------------------------------- */
@@ -590,7 +597,7 @@ void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
         return;
     }
     t->dial_tokens -= 1.0;
-    struct tep *ep = wv_tunnel__endpoint_for(t, &s->addr);
+    struct tep *ep = s->vtep ? s->vtep : wv_tunnel__endpoint_for(t, &s->addr);
     if (!ep) {
         s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tunnel__random());
         wv_tunnel__tick_arm(t);
@@ -609,6 +616,7 @@ void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
     c->peer = p;
     c->dial = s;
     s->chan = c;
+    c->path = chan_path(t, c); /* what it will be: the API shows it while it dials */
     /* Its NAT drops our packets until it has sent to us: ask it to. */
     if (s->s.kind == WV_PEER_STUN && t->cbs.need_punch &&
         (p->punch_asked_ms == 0 || now >= p->punch_asked_ms + 1000)) {
@@ -629,6 +637,11 @@ void wv_tunnel__dial_failed(wv_tunnels *t, struct psock *s, bool was_up) {
     else
         t->stats.dial_failures++;
     s->failures = was_up ? 0 : s->failures + 1;
+    /* A STUN candidate keeps being tried every few seconds: a NAT that
+     * changed, or a peer that came back, turns a relayed path into a
+     * punched one without waiting out a minute of backoff. */
+    if (s->s.kind == WV_PEER_STUN && s->attempt > 3)
+        s->attempt = 3;
     s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tunnel__random());
     if (s->s.detected && s->failures == SOCKINFO_AFTER_FAILURES && t->cbs.need_sockinfo)
         t->cbs.need_sockinfo(t, s->peer->name, t->user);
@@ -664,6 +677,8 @@ static void on_tick(uv_timer_t *h) {
         }
     }
     if (wv_tunnel__endpoints_retry(t))
+        pending = true;
+    if (wv_tunnel__relay_tick(t, now))
         pending = true;
     if (!pending)
         uv_timer_stop(&t->tick);
@@ -722,8 +737,11 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
     struct wv_chan_load load[64];
     bool quiet[64];
     size_t n = 0, nquiet = 0;
+    /* A relayed path only while there is no other: new connections take
+     * the direct one as soon as it is up. */
+    bool direct = wv_tunnel__has_direct(t, p);
     for (struct chan *c = t->chans; c && n < WV_COUNTOF(cand); c = c->next) {
-        if (c->peer != p || c->state != CH_UP)
+        if (c->peer != p || c->state != CH_UP || (direct && wv_tunnel__chan_relayed(c)))
             continue;
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(c->conn, &st);
@@ -782,6 +800,9 @@ void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
     for (struct chan *c = t->chans; c; c = c->next)
         if (c->state == CH_UP)
             out->channels_up++;
+    uint64_t now = uv_now(t->loop);
+    for (struct tpeer *p = t->peers; p; p = p->next)
+        out->relay_peers += p->relay_seen_ms && now - p->relay_seen_ms < 30000;
 }
 
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
@@ -794,14 +815,23 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
             continue;
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(c->conn, &st);
-        char la[WV_ADDR_STRLEN], ra[WV_ADDR_STRLEN];
+        char la[WV_ADDR_STRLEN], ra[WV_ADDR_STRLEN], label[300];
         wv_addr_format((const struct sockaddr *)&st.local, la);
         wv_addr_format((const struct sockaddr *)&st.remote, ra);
+        bool relayed = wv_tunnel__chan_relayed(c);
+        if (relayed) {
+            /* The relay's name, and no fake addresses: "relay <site>". */
+            snprintf(label, sizeof(label), "relayed via %s", c->ep->relay);
+            snprintf(la, sizeof(la), "relay %.56s", c->ep->relay);
+            snprintf(ra, sizeof(ra), "relay %.56s", c->ep->relay);
+        } else {
+            snprintf(label, sizeof(label), "%s", path_names[c->path]);
+        }
         json_array_append_new(
             arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I}",
-                           "id", (json_int_t)c->id, "path", path_names[c->path],
+                           "id", (json_int_t)c->id, "path", label,
                            "direction", c->outbound ? "outbound" : "inbound",
-                           "family", st.remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
+                           "family", relayed ? "relay" : st.remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
                            "localAddress", la, "remoteAddress", ra, "state", state_names[c->state],
                            "rttMs", (double)st.smoothed_rtt_ns / 1e6, "cwnd", (json_int_t)st.cwnd,
                            "bytesSent", (json_int_t)st.bytes_sent, "bytesReceived",

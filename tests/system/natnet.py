@@ -163,3 +163,59 @@ def log_time(agent, pattern, after=None):
 def announced_stun(agent):
     """When agent learned its STUN mapping (and re-announced with it)."""
     return log_time(agent, r"\[detect\] tunnel socket .*: public address .*\(stun,")
+
+
+class Capture:
+    """A packet capture on every interface of namespace ns (an AF_PACKET
+    socket made inside it, read by a thread): counts the UDP bytes it sees
+    and whether `needle` appears in any frame. Stopped at cleanup."""
+
+    def __init__(self, ns, needle):
+        import socket
+        import threading
+        self.needle, self.frames, self.udp_bytes, self.found = needle, 0, 0, 0
+        self.sock = ns.call(socket.socket, socket.AF_PACKET, socket.SOCK_RAW,
+                            socket.htons(0x0003))
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 64 << 20)  # SO_RCVBUFFORCE
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 20)
+        self.sock.settimeout(0.2)
+        self.running = True
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        t.on_cleanup(self.stop)
+
+    def _read(self):
+        import socket
+        while self.running:
+            try:
+                frame, addr = self.sock.recvfrom(70000)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue  # each packet once: as it arrives
+            self.frames += 1
+            # IPv4 (ethertype 0x0800), protocol UDP (17), after a 14-byte header.
+            if len(frame) > 34 and frame[12:14] == b"\x08\x00" and frame[23] == 17:
+                self.udp_bytes += len(frame) - 14
+            if self.needle in frame:
+                self.found += 1
+
+    def stop(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+def wait_listening(agent, app, timeout=10):
+    """Waits until agent's remote app of appName app is listening (without
+    connecting to it: a probe connection would reach the app, and iperf3's
+    server takes one that closes at once for a failed test)."""
+    def listening():
+        st, apps, _ = agent.api("GET", "/api/v1/remote-apps")
+        return st == 200 and any(x.get("appName") == app and
+                                 x.get("status", {}).get("state") == "listening" for x in apps)
+    t.wait_for(listening, timeout, what=f"{agent.name}'s remote app {app} listening")

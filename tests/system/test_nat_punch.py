@@ -82,7 +82,7 @@ def main():
     t.check(st.returncode in (0, 1) and "punched" in st.stdout,
             "wovenet status shows the punched path")
 
-    t.wait_for(lambda: ha.tcp_accepts(IPERF_PORT), 10, what="siteA's iperf listener")
+    natnet.wait_listening(a, "iperf")
     # iperf3's server stops counting at the client's TEST_END, so what the
     # tunnel's buffers still hold then (a few MiB) is not counted as
     # received; integrity is the echo's SHA-256 below.

@@ -95,6 +95,7 @@ typedef struct wv_msg {
     char **apps; /* wv_malloc'd array of wv_malloc'd names */
     size_t napps;
     char fingerprint[WV_FINGERPRINT_HEX_LEN + 1];
+    bool relay; /* announce/reply: the site relays for others ("relay": true; absent = false) */
     /* signature (all types; "" when absent) */
     char key[WV_PUBKEY_HEX_LEN + 1];
     char sig[WV_SIG_HEX_LEN + 1];

@@ -179,6 +179,18 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
  * to sockets set after the call. */
 void wv_tunnels_set_dial_limits(wv_tunnels *t, unsigned peers, unsigned sockets_per_peer,
                                 unsigned per_second);
+/* Our relay service (docs/NAT.md): forward other sites' end-to-end QUIC
+ * packets between our channels to them (DATAGRAM frames; the endpoints
+ * need quic.datagrams). max_peers: sites relayed for at once (0: 32);
+ * bytes_per_s: all of them together (0: 12500000); beyond either, packets
+ * are dropped and counted. */
+void wv_tunnels_set_relay(wv_tunnels *t, bool on, unsigned max_peers, uint64_t bytes_per_s);
+/* Whether site announces relay: true. A peer we cannot reach directly (it
+ * or we behind a NAT, nothing up 2 s after it was announced or lost its
+ * last channel) is dialed through such a site; its relayed channels
+ * ("relayed via <site>") take no new streams once a direct one is up and
+ * close when their streams have ended. */
+void wv_tunnels_set_relay_offer(wv_tunnels *t, const char *site, bool offers);
 /* Forgets a peer: closes its channels, stops dialing it. */
 void wv_tunnels_remove_peer(wv_tunnels *t, const char *site);
 /* Hole punching with site (its punch request, or its answer to ours): dials
@@ -218,6 +230,14 @@ struct wv_tunnels_stats {
     uint64_t retries_sent, bad_tokens, handshakes_refused_source; /* QUIC guard, all sockets */
     uint64_t punches;            /* wv_tunnels_punch calls that dialed something */
     uint64_t chans_up_by_path[4]; /* channels that came up, by enum wv_path */
+    /* As a relay: packets and payload bytes forwarded, and dropped: relay
+     * off, no such site or no channel to it, limits.relayPeers,
+     * limits.relayBytesPerSecond, the outgoing channel's frame queue full. */
+    uint64_t relay_packets, relay_bytes;
+    uint64_t relay_dropped_off, relay_dropped_noroute, relay_dropped_peers, relay_dropped_rate,
+        relay_dropped_queue;
+    uint64_t relay_peers;     /* sites relayed for in the last 30 s (a gauge) */
+    uint64_t relayed_dropped; /* our relayed packets no relay channel took */
 };
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */
