@@ -377,10 +377,10 @@ static int do_socket(struct walk *w, const char *path, const struct ynode *m, js
         char sub[256];
         int rc;
         if (IS("name") || IS("mode") || IS("transportProtocol") || IS("publicAddress") ||
-            IS("listenAddress")) {
+            IS("listenAddress") || IS("portMapping")) {
             rc = put(w, sock, ck, rd_string, path, key, v);
         } else if (IS("publicPort") || IS("listenPort") || IS("maxUdpPayload") ||
-                   IS("keepAlive")) {
+                   IS("keepAlive") || IS("portMappingLifetime")) {
             rc = put(w, sock, ck, rd_int, path, key, v);
         } else if (IS("enabled")) { /* ours: false pauses the socket */
             rc = put(w, sock, ck, rd_bool, path, key, v);

@@ -67,7 +67,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         copy_keys(s, v,
                   (const char *const[]){"name", "mode", "transportProtocol", "publicAddress",
                                         "publicPort", "listenAddress", "listenPort",
-                                        "maxUdpPayload", "keepAlive", "enabled", NULL});
+                                        "maxUdpPayload", "keepAlive", "portMapping",
+                                        "portMappingLifetime", "enabled", NULL});
         json_t *hd = json_object_get(v, "httpDetector");
         if (hd) {
             json_t *h = json_object();

@@ -2,6 +2,7 @@
  * tunnel socket itself). See detect.h. */
 #include "wv/detect.h"
 
+#include "detect_int.h"
 #include "stun.h"
 #include "wv/base.h"
 #include "wv/model.h"
@@ -58,14 +59,6 @@ struct dsock {
     char error[200];
 };
 
-struct wv_detect {
-    uv_loop_t *loop;
-    wv_log *log;
-    struct wv_detect_callbacks cbs;
-    void *user;
-    struct dsock *socks;
-    struct wv_detect_stats stats;
-};
 
 /* --- The body parser -------------------------------------------------------------- */
 
@@ -571,7 +564,17 @@ static bool is_auto(const json_t *o) {
            (stun && json_array_size(json_object_get(o, "stunServers")));
 }
 
+static uint16_t bound_port(wv_detect *d, const char *name) {
+    wv_quic_endpoint *ep = d->cbs.endpoint ? d->cbs.endpoint(d, name, d->user) : NULL;
+    struct sockaddr_storage ss;
+    if (!ep || wv_quic_endpoint_local_addr(ep, &ss) != 0)
+        return 0;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
 void wv_detect_set_sockets(wv_detect *d, const json_t *sockets) {
+    wv_detect__portmap_set(d, &d->maps, sockets, bound_port);
     struct dsock *keep = NULL, *fresh = NULL;
     size_t i;
     json_t *o;
@@ -645,6 +648,15 @@ int wv_detect_get(wv_detect *d, const char *name, char *addr, size_t addrlen, ui
     return 0;
 }
 
+int wv_detect_mapping(wv_detect *d, const char *name, char *addr, size_t addrlen,
+                      uint16_t *port) {
+    return wv_detect__portmap_get(d->maps, name, addr, addrlen, port);
+}
+
+json_t *wv_detect_mapping_status(wv_detect *d, const char *name) {
+    return wv_detect__portmap_status(d->maps, name);
+}
+
 json_t *wv_detect_status(wv_detect *d, const char *name) {
     struct dsock *s = find(d, name);
     if (!s)
@@ -684,6 +696,7 @@ int wv_detect_new(uv_loop_t *loop, wv_log *log, const struct wv_detect_callbacks
 void wv_detect_free(wv_detect *d) {
     if (!d)
         return;
+    wv_detect__portmap_free_all(d->maps);
     for (struct dsock *s = d->socks, *next; s; s = next) {
         next = s->next;
         dsock_free(s);

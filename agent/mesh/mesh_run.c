@@ -67,9 +67,15 @@ static int nat_candidates(wv_mesh *m, const json_t *s, unsigned group, wv_msg *b
     int rc = 0;
     for (size_t k = 0; k < n && rc == 0; k++)
         rc = wv_msg_add_candidate(body, hosts[k], port, WV_CAND_HOST, group);
-    char dip[INET6_ADDRSTRLEN];
-    uint16_t dport;
-    if (rc == 0 && m->detect && wv_detect_get(m->detect, name, dip, sizeof(dip), &dport) == 0)
+    char dip[INET6_ADDRSTRLEN], mip[INET6_ADDRSTRLEN] = "";
+    uint16_t dport, mport = 0;
+    if (rc == 0 && m->detect &&
+        wv_detect_mapping(m->detect, name, mip, sizeof(mip), &mport) == 0)
+        rc = wv_msg_add_candidate(body, mip, mport, WV_CAND_MAPPED, group);
+    /* A cone NAT that keeps the port gives STUN the mapped address itself:
+     * one candidate, the mapping (it needs no punching). */
+    if (rc == 0 && m->detect && wv_detect_get(m->detect, name, dip, sizeof(dip), &dport) == 0 &&
+        !(dport == mport && strcmp(dip, mip) == 0))
         rc = wv_msg_add_candidate(body, dip, dport, WV_CAND_STUN, group);
     return rc;
 }
@@ -201,9 +207,14 @@ static void on_app_stream(wv_tunnels *t, const char *site, wv_quic_conn *conn, i
         wv_proxy_accept(m->proxy, site, conn, sid);
 }
 
-/* A detected address changed: peers must learn it now. */
+/* A detected address or a port mapping changed: peers must learn it now. */
 static void on_detected(wv_detect *dt, const char *name, void *user) {
     wv_mesh *m = user;
+    char ip[INET6_ADDRSTRLEN];
+    uint16_t port;
+    if (m->tunnels)
+        wv_tunnels_set_mapped(m->tunnels, name,
+                              wv_detect_mapping(dt, name, ip, sizeof(ip), &port) == 0);
     if (m->disco)
         wv_discovery_announce(m->disco);
     event(m, "tunnelSockets", name);

@@ -195,7 +195,11 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
             if (!pa && derr && !json_object_get(st, "error"))
                 json_object_set(st, "error", derr);
             json_object_set_new(st, "detection", det);
-        } else {
+        }
+        json_t *pm = m->detect ? wv_detect_mapping_status(m->detect, name) : NULL;
+        if (pm)
+            json_object_set_new(st, "portMapping", pm);
+        if (!det) {
             json_t *s = NULL;
             const char *pa = NULL;
             if (wv_store_get(m->store, WV_KIND_SOCKET, name, &s) == 0)
@@ -399,6 +403,13 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_address_changes_total", WV_COUNTER,
                        "Detected public addresses that changed (re-announced).", NULL,
                        (double)st.changes);
+        wv_metrics_add(out, "wovenet_port_mappings_total", WV_COUNTER,
+                       "Port mappings the router made (UPnP-IGD, NAT-PMP).", NULL,
+                       (double)st.mappings);
+        wv_metrics_add(out, "wovenet_port_mapping_renewals_total", WV_COUNTER,
+                       "Port mappings renewed.", NULL, (double)st.mapping_renewals);
+        wv_metrics_add(out, "wovenet_port_mapping_failures_total", WV_COUNTER,
+                       "Port mapping requests that failed.", NULL, (double)st.mapping_failures);
     }
     for (struct xcount *x = m->xcounts; x; x = x->next) {
         char l[300] = "";

@@ -186,6 +186,8 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
                                        "stunServers",
                                        "maxUdpPayload",
                                        "keepAlive",
+                                       "portMapping",
+                                       "portMappingLifetime",
                                        "status",
                                        "enabled",
                                        NULL};
@@ -259,9 +261,25 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
         if (json_object_get(o, "keepAlive") &&
             wv_model__int(o, p, "keepAlive", 0, 1, WV_NAT_KEEPALIVE_MAX_S, &ka, err) < 0)
             return WV_ERR_INVAL;
+        /* Optional: ask the router for a port (UPnP-IGD, NAT-PMP). */
+        static const char *const maps[] = {"auto", "upnp", "natpmp", NULL};
+        const char *pm;
+        json_int_t life;
+        if (json_object_get(o, "portMapping") &&
+            wv_model__enum(o, p, "portMapping", NULL, maps, 0, &pm, err) < 0)
+            return WV_ERR_INVAL;
+        if (json_object_get(o, "portMappingLifetime")) {
+            if (!json_object_get(o, "portMapping"))
+                return wv_model__fail(err, p, "portMappingLifetime",
+                                      "only allowed when portMapping is set");
+            if (wv_model__int(o, p, "portMappingLifetime", 0, 30, 86400, &life, err) < 0)
+                return WV_ERR_INVAL;
+        }
         return 0;
     }
-    if (refuse_if_present(o, p, "keepAlive", "mode is nat-traversal", err) < 0)
+    if (refuse_if_present(o, p, "keepAlive", "mode is nat-traversal", err) < 0 ||
+        refuse_if_present(o, p, "portMapping", "mode is nat-traversal", err) < 0 ||
+        refuse_if_present(o, p, "portMappingLifetime", "mode is nat-traversal", err) < 0)
         return WV_ERR_INVAL;
 
     if (strcmp(mode, "dedicated-address") == 0) {

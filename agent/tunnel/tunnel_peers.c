@@ -224,6 +224,12 @@ json_t *wv_tunnels_socket_status(wv_tunnels *t, const char *name) {
     return json_object();
 }
 
+void wv_tunnels_set_mapped(wv_tunnels *t, const char *name, bool mapped) {
+    for (struct tep *ep = t->eps; ep; ep = ep->next)
+        if (ep->name && strcmp(ep->name, name) == 0)
+            ep->mapped = mapped;
+}
+
 wv_quic_endpoint *wv_tunnels_socket_endpoint(wv_tunnels *t, const char *name) {
     for (struct tep *ep = t->eps; ep; ep = ep->next)
         if (ep->name && strcmp(ep->name, name) == 0)

@@ -12,7 +12,8 @@ A router NATs everything leaving its wan: `cone` is nftables masquerade
 every destination), `symmetric` is masquerade fully-random (a new random
 port per destination, so a STUN server sees another port than a peer
 would). Like every home router it has a firewall: nothing new comes in
-from the wan, only answers to what went out. (Without it, Linux would take
+from the wan, only answers to what went out and ports it forwards (DNAT,
+e.g. made by miniupnpd). (Without it, Linux would take
 a peer's first punching packet, which arrives before the inside host has
 sent, as a connection to the router itself; the inside host's own packet
 to that peer would then clash with it and get another port. Home routers
@@ -43,6 +44,7 @@ def nat_rules(wan, kind):
             f" iifname \"{wan}\" drop; }}\n"
             f" chain fwforward {{ type filter hook forward priority 0; policy accept;"
             f" iifname \"{wan}\" ct state established,related accept;"
+            f" iifname \"{wan}\" ct status dnat accept;"
             f" iifname \"{wan}\" drop; }}\n"
             f"}}\n")
 
@@ -219,3 +221,79 @@ def wait_listening(agent, app, timeout=10):
         return st == 200 and any(x.get("appName") == app and
                                  x.get("status", {}).get("state") == "listening" for x in apps)
     t.wait_for(listening, timeout, what=f"{agent.name}'s remote app {app} listening")
+
+
+MINIUPNPD_CONF = """ext_ifname=wan
+listening_ip=lan
+http_port=0
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+system_uptime=yes
+min_lifetime=30
+ext_perform_stun=yes
+ext_stun_host={stun}
+ext_stun_port=3478
+lease_file={leases}
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
+upnp_table_name=wvupnp
+upnp_nat_table_name=wvupnp
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+allow 1024-65535 {lan}.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+"""
+
+
+class Miniupnpd:
+    """Debian's miniupnpd (nftables backend) on router r: UPnP-IGD and
+    NAT-PMP for its LAN, mappings as DNAT rules in the table wvupnp and
+    in its lease file.
+
+    miniupnpd 2.3 refuses to map ports when the WAN address is reserved,
+    as the documentation ranges the tests must use are, unless STUN says
+    the address is reachable from outside (then it takes STUN's answer as
+    the external address): so it asks the world's stund, and the router's
+    firewall lets that server's answers (from its other address too) in."""
+
+    def __init__(self, r):
+        self.r = r
+        d = t.tmpdir("wvupnp-")
+        self.leases = os.path.join(d, "leases")
+        self.conf = os.path.join(d, "miniupnpd.conf")
+        with open(self.conf, "w") as f:
+            f.write(MINIUPNPD_CONF.format(leases=self.leases, lan=r.lan_prefix, stun=STUN))
+        r.ns.run(["nft", "insert", "rule", "ip", "wvrtr", "fwin", "iifname", "wan", "ip", "saddr",
+                  f"{{ {STUN}, {STUN_ALT} }}", "accept"])
+        # The chains miniupnpd fills (its nft_init.sh makes the same).
+        r.ns.nft("table inet wvupnp {\n"
+                 " chain forward { type filter hook forward priority -5; jump miniupnpd; }\n"
+                 " chain miniupnpd { }\n"
+                 " chain prerouting { type nat hook prerouting priority -105;"
+                 " jump prerouting_miniupnpd; }\n"
+                 " chain postrouting { type nat hook postrouting priority 95;"
+                 " jump postrouting_miniupnpd; }\n"
+                 " chain prerouting_miniupnpd { }\n"
+                 " chain postrouting_miniupnpd { }\n}\n")
+        # SSDP multicast must reach the router on its LAN bridge.
+        r.ns.sh("ip link set lan type bridge mcast_snooping 0")
+        self.log = os.path.join(d, "miniupnpd.log")
+        self.proc = r.ns.spawn(["miniupnpd", "-f", self.conf, "-d", "-P",
+                                os.path.join(d, "pid")], self.log)
+        time.sleep(0.5)
+        t.check(self.proc.poll() is None, "miniupnpd runs on the router")
+
+    def lease_lines(self):
+        try:
+            with open(self.leases) as f:
+                return [l.strip() for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+
+    def rules(self):
+        return self.r.ns.run(["nft", "list", "table", "inet", "wvupnp"]).stdout
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()

@@ -211,6 +211,24 @@ static void sockets(void **state) {
                "{\"name\":\"d\",\"mode\":\"dedicated-address\",\"listenPort\":9,"
                "\"keepAlive\":5}",
                "keepAlive", "only allowed when mode is nat-traversal");
+    /* portMapping: auto, upnp or natpmp, nat-traversal only; a lifetime with it. */
+    expect_good(WV_KIND_SOCKET,
+                "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"upnp\","
+                "\"portMappingLifetime\":60}",
+                NULL);
+    expect_bad(WV_KIND_SOCKET, "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"pcp\"}",
+               "portMapping", "unsupported value \"pcp\" (auto, upnp, natpmp)");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMappingLifetime\":60}",
+               "portMappingLifetime", "only allowed when portMapping is set");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"auto\","
+               "\"portMappingLifetime\":5}",
+               "portMappingLifetime", "out of range (30..86400)");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"d\",\"mode\":\"dedicated-address\",\"listenPort\":9,"
+               "\"portMapping\":\"auto\"}",
+               "portMapping", "only allowed when mode is nat-traversal");
 
     /* maxUdpPayload: optional (absent stays absent), 1200..65527. */
     expect_good(WV_KIND_SOCKET,

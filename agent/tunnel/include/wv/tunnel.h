@@ -243,6 +243,11 @@ void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */
 json_t *wv_tunnels_socket_status(wv_tunnels *t, const char *name);
 
+/* Whether the router maps a port to local nat-traversal socket name now
+ * (its inbound channels from elsewhere than a peer's host address are then
+ * "mapped" rather than "punched"). */
+void wv_tunnels_set_mapped(wv_tunnels *t, const char *name, bool mapped);
+
 /* The QUIC endpoint of local tunnel socket name while it is bound, else
  * NULL. Valid until the next wv_tunnels_set_sockets() or close; do not
  * keep it (the public-address detector sends STUN from it). */
