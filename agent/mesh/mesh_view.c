@@ -314,6 +314,11 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        NULL, (double)conflicts);
         wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER,
                        "Announcements published.", NULL, (double)ds.announcements);
+        wv_metrics_add(out, "wovenet_punch_requests_total", WV_COUNTER,
+                       "Hole-punching requests: sent to peers, and answered (trusted ones only).",
+                       "dir=\"sent\"", (double)ds.punch_requests_sent);
+        wv_metrics_add(out, "wovenet_punch_requests_total", WV_COUNTER, NULL, "dir=\"answered\"",
+                       (double)ds.punch_requests);
     }
     if (m->tunnels) {
         struct wv_tunnels_stats ts;

@@ -15,6 +15,7 @@ function peerPositions(peers) {
 }
 
 function familyLabel(ch) {
+  if (ch.family === 'relay') return ch.path || 'relayed';
   const fam = ch.family === 'ipv6' ? 'IPv6' : 'IPv4';
   return ch.path && ch.path !== 'direct' ? `${fam} ${ch.path}` : fam;
 }
