@@ -14,10 +14,13 @@ forwarded, the broker and a STUN server on the internet (natnet.py):
 - iperf3 through it completes with every byte, and 8 MiB echoed through it
   are intact (SHA-256);
 - the first punched channel is up within 3 s of both sites announcing their
-  STUN candidates (from the agents' logs; the figure is printed).
+  STUN candidates (from the agents' logs; the figure is printed);
+- with both routers forgetting an idle UDP flow after 8 s, both still map
+  the punched flow after 12 s of quiet: keepAlive 3 s holds the mappings.
 """
 import hashlib
 import os
+import time
 
 import natnet
 import netns
@@ -34,10 +37,10 @@ def main():
     ha, hb = ra.add_host("siteA"), rb.add_host("siteB")
     echo = t.AppServer(ns=hb, port=7100)
     iperf = hb.spawn(["iperf3", "-s", "-p", str(IPERF_PORT)], os.path.join(t.tmpdir(), "iperf.log"))
-    b = natnet.site(w, hb, "siteB", [natnet.nat_socket()],
+    b = natnet.site(w, hb, "siteB", [natnet.nat_socket(keepAlive=3)],
                     exposed=[{"appName": "echo", "appSocket": "tcp:127.0.0.1:7100"},
                              {"appName": "iperf", "appSocket": f"tcp:127.0.0.1:{IPERF_PORT}"}])
-    a = natnet.site(w, ha, "siteA", [natnet.nat_socket()],
+    a = natnet.site(w, ha, "siteA", [natnet.nat_socket(keepAlive=3)],
                     remote=[{"siteName": "siteB", "appName": "echo",
                              "localSocket": f"tcp:127.0.0.1:{ECHO_PORT}"},
                             {"siteName": "siteB", "appName": "iperf",
@@ -97,6 +100,29 @@ def main():
     t.check(hashlib.sha256(back).digest() == hashlib.sha256(blob).digest(),
             "8 MiB echoed through the punched channel intact (SHA-256)")
     t.check(iperf.poll() is None, "iperf3 server still runs")
+
+    # The keep-alive holds the NATs' mappings: both routers now forget an
+    # idle UDP flow after 8 s; after 12 s of quiet (one echo refreshes the
+    # entries under the new timeout first) each still holds the flow
+    # between the two public addresses, and the channels still carry a
+    # connection. (With a keep-alive above 8 s the entries are gone.)
+    for r in (ra, rb):
+        r.ns.sysctl("net.netfilter.nf_conntrack_udp_timeout", 8)
+        r.ns.sysctl("net.netfilter.nf_conntrack_udp_timeout_stream", 8)
+    netns.roundtrip(ha, ECHO_PORT, b"refresh\n", timeout=10)
+    ids = {c["id"] for c in natnet.up_with_path(a, "siteB", "punched")}
+    time.sleep(12)
+
+    def flow(r, dst):
+        out = r.ns.run(["conntrack", "-L", "-p", "udp"], check=False).stdout
+        return [ln for ln in out.splitlines() if f"dst={dst} " in ln and "dport=26098" in ln]
+    fa, fb = flow(ra, "203.0.113.50"), flow(rb, "198.51.100.40")
+    t.check(fa and fb, f"after 12 s of quiet both NATs still map the punched flow "
+            f"(keepAlive 3 s, NAT timeout 8 s): {len(fa)} + {len(fb)} entries")
+    still = {c["id"] for c in natnet.up_with_path(a, "siteB", "punched")}
+    t.check(ids and ids <= still, f"the punched channels {sorted(ids)} are still up")
+    back = netns.roundtrip(ha, ECHO_PORT, b"still there\n", timeout=5)
+    t.check(back == b"still there\n", "and still carry a connection")
 
 
 if __name__ == "__main__":
