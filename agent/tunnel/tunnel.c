@@ -196,40 +196,69 @@ static enum wv_path chan_path(wv_tunnels *t, struct chan *c) {
     return c->ep->mapped ? WV_PATH_MAPPED : WV_PATH_PUNCHED;
 }
 
+/* Candidates in the order a path through them is preferred (as ICE does):
+ * a host address (no NAT on the way: same LAN, not a hairpin), the
+ * router's port mapping, a punched hole. */
+static int cand_rank(enum wv_peer_cand k) {
+    return k == WV_PEER_HOST ? 3 : k == WV_PEER_MAPPED ? 2 : k == WV_PEER_STUN ? 1 : 0;
+}
+
+static bool rivals(const struct psock *a, const struct psock *b) {
+    return a != b && a->s.kind != WV_PEER_PLAIN && b->s.kind != WV_PEER_PLAIN &&
+           a->s.group == b->s.group && a->addr.ss_family == b->addr.ss_family && !a->vtep &&
+           !b->vtep;
+}
+
 bool wv_tunnel__group_up(const struct psock *s) {
     if (s->s.kind == WV_PEER_PLAIN)
         return false;
     const struct tpeer *p = s->peer;
     for (size_t i = 0; i < p->nsocks; i++) {
         const struct psock *o = p->socks[i];
-        if (o != s && o->s.kind != WV_PEER_PLAIN && o->s.group == s->s.group && o->chan &&
-            o->chan->state == CH_UP && o->addr.ss_family == s->addr.ss_family)
+        if (rivals(o, s) && o->chan && o->chan->state == CH_UP &&
+            cand_rank(o->s.kind) >= cand_rank(s->s.kind))
             return true;
     }
     return false;
 }
 
 /* The first candidate of a group to come up is the channel: the other
- * dials of that group stop (and wait while it lives). */
-static void close_group_rivals(wv_tunnels *t, struct chan *c) {
+ * dials of that group stop (and wait while it lives) - except those of a
+ * preferred kind, which go on and, when they come up, replace it. */
+static bool close_group_rivals(wv_tunnels *t, struct chan *c) {
     struct psock *s = c->dial;
     if (!s || s->s.kind == WV_PEER_PLAIN)
-        return;
+        return true;
     for (size_t i = 0; i < s->peer->nsocks; i++) {
         struct psock *o = s->peer->socks[i];
-        if (o == s || o->s.kind == WV_PEER_PLAIN || o->s.group != s->s.group || !o->chan ||
-            o->addr.ss_family != s->addr.ss_family || o->chan->state == CH_CLOSING)
+        if (!rivals(o, s) || !o->chan || o->chan->state == CH_CLOSING)
             continue;
+        if (cand_rank(o->s.kind) > cand_rank(s->s.kind)) {
+            if (o->chan->state != CH_UP)
+                continue; /* still dialing a preferred path: let it finish */
+            wv_tunnel__chan_close(t, c, WV_APPERR_GONE, "a preferred candidate is up");
+            return false;
+        }
         struct chan *rival = o->chan;
+        bool was_up = rival->state == CH_UP;
         o->chan = NULL;
         rival->dial = NULL;
-        wv_tunnel__chan_close(t, rival, WV_APPERR_GONE, "another candidate of the group won");
+        wv_tunnel__chan_close(t, rival, WV_APPERR_GONE,
+                              was_up ? "replaced by a preferred candidate"
+                                     : "another candidate of the group won");
     }
+    return true;
 }
 
 static void chan_up(wv_tunnels *t, struct chan *c) {
     c->rx_change_ms = uv_now(t->loop);
     c->path = chan_path(t, c);
+    if (c->dial) {
+        c->dial->attempt = 0;
+        c->dial->failures = 0;
+        if (!close_group_rivals(t, c))
+            return;
+    }
     t->stats.chans_up_by_path[c->path]++;
     char ra[WV_ADDR_STRLEN] = "?";
     wv_quic_conn_stats st;
@@ -239,11 +268,6 @@ static void chan_up(wv_tunnels *t, struct chan *c) {
             c->peer->name, c->outbound ? "outbound" : "inbound", path_names[c->path], ra);
     if (!c->outbound)
         close_replaced(t, c);
-    if (c->dial) {
-        c->dial->attempt = 0;
-        c->dial->failures = 0;
-        close_group_rivals(t, c);
-    }
     chan_set_state(t, c, CH_UP);
 }
 
