@@ -225,17 +225,22 @@ static wv_quic_endpoint *detect_endpoint(wv_detect *dt, const char *name, void *
     return m->tunnels ? wv_tunnels_socket_endpoint(m->tunnels, name) : NULL;
 }
 
-static void on_need_punch(wv_tunnels *t, const char *site, void *user) {
-    wv_mesh *m = user;
-    int rc = m->disco ? wv_discovery_request_punch(m->disco, site) : WV_ERR_CLOSED;
-    /* Our own mapping may be what changed: check it again (a changed one is
-     * re-announced, and peers dial the new candidate). */
+/* A punch is about to happen: our own mapping may be what changed, so
+ * check it again (a changed one is re-announced, and peers dial the new
+ * candidate). */
+static void refresh_mappings(wv_mesh *m) {
     size_t i;
     json_t *s;
     json_array_foreach(m->sockets, i, s) {
         if (is_nat(s) && m->detect)
             wv_detect_refresh(m->detect, json_string_value(json_object_get(s, "name")));
     }
+}
+
+static void on_need_punch(wv_tunnels *t, const char *site, void *user) {
+    wv_mesh *m = user;
+    int rc = m->disco ? wv_discovery_request_punch(m->disco, site) : WV_ERR_CLOSED;
+    refresh_mappings(m);
     if (rc == 0)
         WV_DEBUG(m->log, SUB, "asked %s to punch", site);
     else
@@ -246,6 +251,7 @@ static void on_punch(wv_discovery *d, const char *site, void *user) {
     wv_mesh *m = user;
     if (m->tunnels)
         wv_tunnels_punch(m->tunnels, site);
+    refresh_mappings(m);
 }
 
 static void on_need_sockinfo(wv_tunnels *t, const char *site, void *user) {

@@ -16,7 +16,9 @@ changes and a punched channel replaces the relayed one.
   capture on relayR saw them go by (the UDP bytes) and never the plaintext
   marker the blob is full of; relayR's /metrics count what it relayed;
 - iperf3 through the relay against iperf3 from relayR straight to siteB
-  over the same shaped uplink (figure printed, goal >= 0.8);
+  over the same shaped uplink (figure printed, goal >= 0.8); with
+  relayBytesPerSecond set to 1000000 through the API the relayed flow stays
+  near 8 Mbit/s and the drops are counted;
 - then siteA's router becomes a cone NAT: a punched channel comes up, new
   connections take it (the relayed channel carries none of their bytes),
   the connection opened through the relay before keeps working, and once
@@ -120,6 +122,25 @@ def main():
           f"relay straight over its 40 Mbit/s uplink: {rel / direct:.2f}x (goal >= 0.8)")
     t.check(rel > 0, "iperf3 through the relay runs")
 
+    # The relay's own limit, live: 1 MB/s (8 Mbit/s) for everything it relays.
+    def relay_metric(label):
+        for ln in r.api("GET", "/metrics")[1].splitlines():
+            if ln.startswith(f"wovenet_relay_dropped_total{{{label}}} "):
+                return float(ln.split()[-1])
+        return 0.0
+    st, body, _ = r.api("PATCH", "/api/v1/site", {"origin": "api",
+                                                  "limits": {"relayBytesPerSecond": 1000000}})
+    t.check(st == 200, f"relayR's relayBytesPerSecond set to 1000000 through the API ({st})")
+    dropped = relay_metric('reason="rate"')
+    capped = netns.iperf_mbps(netns.iperf_json(ha, ["-c", "127.0.0.1", "-p", str(IPERF_PORT),
+                                                    "-t", "4"]))
+    print(f"  relayed with relayBytesPerSecond 1000000: {capped:.1f} Mbit/s")
+    t.check(capped < 10.5, f"the relay holds the relayed flow to about 8 Mbit/s ({capped:.1f})")
+    t.check(relay_metric('reason="rate"') > dropped,
+            "what it did not relay is counted (wovenet_relay_dropped_total{reason=\"rate\"})")
+    st, _, _ = r.api("PATCH", "/api/v1/site", {"limits": {"relayBytesPerSecond": 1000000000}})
+    t.check(st == 200, "the limit lifted again")
+
     # A connection through the relay stays open across the upgrade.
     t.wait_for(lambda: ha.tcp_accepts(ECHO_PORT), 10, what="siteA's echo listener")
     held = ha.connect(("127.0.0.1", ECHO_PORT))
@@ -132,6 +153,10 @@ def main():
                          40, interval=0.2, what="a punched channel after the NAT change")
     print(f"  punched {time.monotonic() - t_nat:.1f} s after the NAT became a cone: "
           f"{punched[0]['remoteAddress']}")
+    for ag in (a, b):
+        keys = ("[detect]", "punch", "punched", "candidates")
+        lines = [ln for ln in ag.log_text().splitlines() if any(k in ln for k in keys)]
+        print(f"  {ag.name}'s last punching lines:\n    " + "\n    ".join(lines[-8:]))
     before = chan_bytes(a, "siteB")
     blob = os.urandom(4 << 20)
     back = netns.roundtrip(ha, ECHO_PORT, blob, timeout=60)
