@@ -31,7 +31,7 @@ struct pm_job {
     struct wv_portmap *owner; /* NULL once the socket's mapping is gone */
     enum pm_op op;
     enum pm_method method, used;
-    uint16_t port;            /* internal = requested external */
+    uint16_t port; /* internal = requested external */
     unsigned lifetime;
     char desc[64];
     /* UPnP-IGD: where the mapping lives (kept for renew and remove) */
@@ -400,8 +400,10 @@ json_t *wv_detect__portmap_status(struct wv_portmap *list, const char *name) {
         return NULL;
     json_t *o = json_pack("{s:s, s:s, s:I}", "method",
                           method_name(pm->active ? pm->used : pm->method), "state",
-                          pm->active ? "mapped" : pm->job ? "mapping" : "failed", "renewals",
-                          (json_int_t)pm->renewals);
+                          pm->active ? "mapped"
+                          : pm->job  ? "mapping"
+                                     : "failed",
+                          "renewals", (json_int_t)pm->renewals);
     if (pm->active) {
         json_object_set_new(o, "publicAddress", json_string(pm->ext_ip));
         json_object_set_new(o, "publicPort", json_integer(pm->ext_port));

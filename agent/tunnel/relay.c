@@ -123,8 +123,10 @@ static void forward(wv_tunnels *t, struct chan *from, const uint8_t *d, size_t l
     }
     if (!admit_peer(t, src, now) || !admit_peer(t, dst, now)) {
         if (t->stats.relay_dropped_peers++ % 1000 == 0)
-            WV_WARN(t->log, SUB, "not relaying between %s and %s: relaying for %u sites already "
-                    "(limits.relayPeers)", src->name, dst->name, t->relay_max_peers);
+            WV_WARN(t->log, SUB,
+                    "not relaying between %s and %s: relaying for %u sites already "
+                    "(limits.relayPeers)",
+                    src->name, dst->name, t->relay_max_peers);
         return;
     }
     if (!take_tokens(t, len - HDR, now)) {
@@ -186,8 +188,8 @@ static const char *vpeer_of(const struct tep *ep, const struct sockaddr *sa) {
 }
 
 /* A packet of a relayed connection leaves: to the relay, in a frame. */
-static void vsend(wv_quic_endpoint *qep, const struct sockaddr *to, const uint8_t *data,
-                  size_t len, void *user) {
+static void vsend(wv_quic_endpoint *qep, const struct sockaddr *to, const uint8_t *data, size_t len,
+                  void *user) {
     struct tep *ep = user;
     wv_tunnels *t = ep->t;
     const char *site = vpeer_of(ep, to);
@@ -350,8 +352,7 @@ bool wv_tunnel__relay_tick(wv_tunnels *t, uint64_t now) {
              * have ended (new ones take the direct path). */
             if (direct && (!s->chan || s->chan->streams == 0)) {
                 if (s->chan)
-                    wv_tunnel__chan_close(t, s->chan, WV_APPERR_GONE,
-                                          "replaced by a direct path");
+                    wv_tunnel__chan_close(t, s->chan, WV_APPERR_GONE, "replaced by a direct path");
                 psock_drop(p, i);
                 continue;
             }
@@ -361,8 +362,7 @@ bool wv_tunnel__relay_tick(wv_tunnels *t, uint64_t now) {
         }
         /* Inbound relayed channels likewise. */
         for (struct chan *c = t->chans; direct && c; c = c->next)
-            if (c->peer == p && !c->outbound && wv_tunnel__chan_relayed(c) &&
-                c->state == CH_UP) {
+            if (c->peer == p && !c->outbound && wv_tunnel__chan_relayed(c) && c->state == CH_UP) {
                 if (c->streams == 0)
                     wv_tunnel__chan_close(t, c, WV_APPERR_GONE, "replaced by a direct path");
                 else

@@ -12,7 +12,7 @@ typedef struct world {
     qpair p;
     wv_quic_conn *outer_a, *outer_b; /* a's (server) and b's (client) view */
     int outer_up;
-    wv_quic_endpoint *va, *vb;       /* virtual: "behind" a and b */
+    wv_quic_endpoint *va, *vb; /* virtual: "behind" a and b */
     struct sockaddr_storage fake_a, fake_b;
     wv_quic_conn *inner_b, *inner_a; /* vb dials va */
     int inner_up, got_dgram;
@@ -79,16 +79,18 @@ static void relayed_connection_is_end_to_end(void **state) {
     wv_quic_config cfg;
     wv_quic_config_default(&cfg);
     cfg.datagrams = true;
-    wv_quic_callbacks ocb = {.on_accept = outer_accept, .on_handshake_done = outer_hs,
-                             .on_datagram = outer_dgram};
+    wv_quic_callbacks ocb = {
+        .on_accept = outer_accept, .on_handshake_done = outer_hs, .on_datagram = outer_dgram};
     qpair_init(&w.p, &w.loop, &cfg, NULL, &ocb, NULL, NULL, "127.0.0.1", "127.0.0.1");
     w.outer_b = qpair_dial(&w.p, NULL, NULL);
     RUN_UNTIL(&w, w.outer_up == 2, 5000);
     assert_int_equal(w.outer_up, 2);
     /* PMTUD may still be at 1200 bytes: wait until a 1200-byte inner
      * packet (plus our byte) fits a frame. */
-    RUN_UNTIL(&w, wv_quic_conn_datagram_max(w.outer_b) >= 1201 &&
-                      wv_quic_conn_datagram_max(w.outer_a) >= 1201, 5000);
+    RUN_UNTIL(&w,
+              wv_quic_conn_datagram_max(w.outer_b) >= 1201 &&
+                  wv_quic_conn_datagram_max(w.outer_a) >= 1201,
+              5000);
     assert_true(wv_quic_conn_datagram_max(w.outer_b) >= 1201);
 
     /* One datagram each way, one too big. */
@@ -106,8 +108,8 @@ static void relayed_connection_is_end_to_end(void **state) {
     wv_quic_config vc;
     wv_quic_config_default(&vc);
     vc.max_udp_payload = 1200;
-    wv_quic_callbacks icb = {.on_accept = inner_accept, .on_handshake_done = inner_hs,
-                             .on_stream_data = inner_data};
+    wv_quic_callbacks icb = {
+        .on_accept = inner_accept, .on_handshake_done = inner_hs, .on_stream_data = inner_data};
     fake(&w.fake_a, 1);
     fake(&w.fake_b, 2);
     vc.accept = true;
@@ -126,8 +128,8 @@ static void relayed_connection_is_end_to_end(void **state) {
     RUN_UNTIL(&w, w.inner_up == 2, 5000);
     assert_int_equal(w.inner_up, 2);
     /* The inner handshake saw the other end's own certificate. */
-    assert_memory_equal(wv_quic_conn_peer_fingerprint(w.inner_a),
-                        wv_identity_fingerprint(w.p.idb), WV_FINGERPRINT_LEN);
+    assert_memory_equal(wv_quic_conn_peer_fingerprint(w.inner_a), wv_identity_fingerprint(w.p.idb),
+                        WV_FINGERPRINT_LEN);
 
     size_t total = 1 << 20;
     uint8_t *blob = malloc(total);
