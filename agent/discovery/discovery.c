@@ -55,6 +55,7 @@ struct wv_discovery {
         char to[WV_NAME_MAX + 1];
         char id[WV_REQID_MAX + 1];
         int64_t expires_ms;
+        bool punch; /* a punch-request: its answer triggers our punch too */
     } reqs[MAX_OUTSTANDING];
     size_t next_req;
 };
@@ -115,6 +116,7 @@ static int local_msg(wv_discovery *d, wv_msg *m, enum wv_msg_type type, const ch
     m->apps = body.apps;
     m->napps = body.napps;
     memcpy(m->fingerprint, body.fingerprint, sizeof m->fingerprint);
+    m->relay = body.relay;
     if (to)
         snprintf(m->to, sizeof m->to, "%s", to);
     return 0;
@@ -401,14 +403,15 @@ static bool trusted(wv_discovery *d, const wv_msg *m) {
 }
 
 /* A reply must answer a request we sent to that site and not yet got an
- * answer to. */
-static bool solicited(wv_discovery *d, const wv_msg *m) {
+ * answer to. *punch: that request was a punch-request. */
+static bool solicited(wv_discovery *d, const wv_msg *m, bool *punch) {
     int64_t now = now_ms();
     for (size_t i = 0; i < MAX_OUTSTANDING; i++) {
         struct outreq *r = &d->reqs[i];
         if (r->id[0] && r->expires_ms > now && strcmp(r->to, m->site) == 0 &&
             strcmp(r->id, m->re) == 0) {
             r->id[0] = '\0';
+            *punch = r->punch;
             return true;
         }
     }
@@ -496,8 +499,25 @@ static void answer_request(wv_discovery *d, const wv_msg *req) {
     free(topic);
 }
 
+/* A punch-request makes us send UDP to the requester's candidates, so it
+ * must come from the pinned key of a site we know, unlike a sockinfo
+ * request (which only makes us publish what we announce anyway). */
+static void on_punch_request(wv_discovery *d, const wv_msg *m) {
+    if (!find(d, m->site, NULL) || !trusted(d, m)) {
+        WV_DEBUG(d->log, SUB, "dropped a punch request of %s: not a trusted known site", m->site);
+        return;
+    }
+    WV_INFO(d->log, SUB, "peer %s asks us to punch", m->site);
+    d->stats.punch_requests++;
+    answer_request(d, m);
+    if (d->cb.punch && !d->closing)
+        d->cb.punch(d, m->site, d->user);
+}
+
 static void on_inbox(wv_discovery *d, wv_msg *m) {
-    if (m->type != WV_MSG_SOCKINFO_REQUEST && m->type != WV_MSG_SOCKINFO_REPLY) {
+    bool punch = false;
+    if (m->type != WV_MSG_SOCKINFO_REQUEST && m->type != WV_MSG_SOCKINFO_REPLY &&
+        m->type != WV_MSG_PUNCH_REQUEST) {
         parse_failed(d, "unexpected type in the inbox");
     } else if (strcmp(m->to, d->site) != 0 || strcmp(m->site, d->site) == 0) {
         parse_failed(d, "inbox message not addressed to us");
@@ -507,8 +527,16 @@ static void on_inbox(wv_discovery *d, wv_msg *m) {
     } else if (m->type == WV_MSG_SOCKINFO_REQUEST) {
         WV_INFO(d->log, SUB, "peer %s asks for our socket info", m->site);
         answer_request(d, m);
-    } else if (solicited(d, m) && trusted(d, m)) {
+    } else if (m->type == WV_MSG_PUNCH_REQUEST) {
+        on_punch_request(d, m);
+    } else if (solicited(d, m, &punch) && trusted(d, m)) {
+        char site[WV_NAME_MAX + 1];
+        snprintf(site, sizeof site, "%s", m->site);
         apply_announcement(d, m);
+        /* The peer sends to our candidates now: so do we, with the
+         * candidates it just gave. */
+        if (punch && d->cb.punch && !d->closing)
+            d->cb.punch(d, site, d->user);
     }
     wv_msg_dispose(m);
 }
@@ -675,7 +703,7 @@ int wv_discovery_start(wv_discovery *d) {
     return rc;
 }
 
-int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
+static int send_request(wv_discovery *d, const char *peer, enum wv_msg_type type) {
     if (d->closing)
         return WV_ERR_CLOSED;
     if (!peer || !find(d, peer, NULL))
@@ -688,9 +716,10 @@ int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
         return rc;
     char *topic = wv_asprintf("%s/i/%s", d->topic, seg);
     wv_msg m;
-    base_msg(d, &m, WV_MSG_SOCKINFO_REQUEST);
+    base_msg(d, &m, type);
     snprintf(m.to, sizeof m.to, "%s", peer);
     struct outreq *r = &d->reqs[d->next_req++ % MAX_OUTSTANDING];
+    r->punch = type == WV_MSG_PUNCH_REQUEST;
     snprintf(r->to, sizeof r->to, "%s", peer);
     snprintf(r->id, sizeof r->id, "%s.%llu", m.instance, (unsigned long long)m.seq);
     r->expires_ms = now_ms() + WV_INBOX_WINDOW_MS;
@@ -702,6 +731,17 @@ int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
         free(sealed);
     }
     free(topic);
+    return rc;
+}
+
+int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
+    return send_request(d, peer, WV_MSG_SOCKINFO_REQUEST);
+}
+
+int wv_discovery_request_punch(wv_discovery *d, const char *peer) {
+    int rc = send_request(d, peer, WV_MSG_PUNCH_REQUEST);
+    if (rc == 0)
+        d->stats.punch_requests_sent++;
     return rc;
 }
 

@@ -101,11 +101,16 @@ static void iso_ms(int64_t ms, char *out) {
 
 static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
     json_t *socks = json_array();
-    for (size_t i = 0; i < p->ann.nsockets; i++)
-        json_array_append_new(socks, json_pack("{s:s, s:i, s:s, s:b}", "address",
-                                               p->ann.sockets[i].address, "port",
-                                               (int)p->ann.sockets[i].port, "protocol", "quic",
-                                               "detected", p->ann.sockets[i].detected));
+    for (size_t i = 0; i < p->ann.nsockets; i++) {
+        const wv_msg_socket *ms = &p->ann.sockets[i];
+        json_t *so = json_pack("{s:s, s:i, s:s, s:b}", "address", ms->address, "port",
+                               (int)ms->port, "protocol", "quic", "detected", ms->detected);
+        if (ms->kind != WV_CAND_NONE) {
+            json_object_set_new(so, "candidate", json_string(wv_cand_kind_name(ms->kind)));
+            json_object_set_new(so, "group", json_integer(ms->group));
+        }
+        json_array_append_new(socks, so);
+    }
     json_t *apps = json_array();
     for (size_t i = 0; i < p->ann.napps; i++)
         json_array_append_new(apps, json_string(p->ann.apps[i]));
@@ -242,7 +247,11 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
             if (!pa && derr && !json_object_get(st, "error"))
                 json_object_set(st, "error", derr);
             json_object_set_new(st, "detection", det);
-        } else {
+        }
+        json_t *pm = m->detect ? wv_detect_mapping_status(m->detect, name) : NULL;
+        if (pm)
+            json_object_set_new(st, "portMapping", pm);
+        if (!det) {
             json_t *s = NULL;
             const char *pa = NULL;
             if (wv_store_get(m->store, WV_KIND_SOCKET, name, &s) == 0)
@@ -295,6 +304,7 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
         wv_metrics_label(l, sizeof(l), "family", json_string_value(json_object_get(c, "family")));
         wv_metrics_label(l, sizeof(l), "direction",
                          json_string_value(json_object_get(c, "direction")));
+        wv_metrics_label(l, sizeof(l), "path", json_string_value(json_object_get(c, "path")));
         bool up = strcmp(json_string_value(json_object_get(c, "state")), "up") == 0;
         wv_metrics_add(out, "wovenet_channel_up", WV_GAUGE, "1 while the data channel is up.", l,
                        up);
@@ -356,6 +366,11 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        NULL, (double)conflicts);
         wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER,
                        "Announcements published.", NULL, (double)ds.announcements);
+        wv_metrics_add(out, "wovenet_punch_requests_total", WV_COUNTER,
+                       "Hole-punching requests: sent to peers, and answered (trusted ones only).",
+                       "dir=\"sent\"", (double)ds.punch_requests_sent);
+        wv_metrics_add(out, "wovenet_punch_requests_total", WV_COUNTER, NULL, "dir=\"answered\"",
+                       (double)ds.punch_requests);
     }
     if (m->tunnels) {
         struct wv_tunnels_stats ts;
@@ -398,6 +413,39 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
                        "Streams a peer opened before proving membership (reset).", NULL,
                        (double)ts.streams_refused);
+        static const char *const paths[] = {"direct", "punched", "mapped", "relayed"};
+        for (size_t i = 0; i < WV_COUNTOF(paths); i++) {
+            char l[64];
+            snprintf(l, sizeof(l), "path=\"%s\"", paths[i]);
+            wv_metrics_add(out, "wovenet_channels_up_total", WV_COUNTER,
+                           i ? NULL : "Data channels that came up, by path.", l,
+                           (double)ts.chans_up_by_path[i]);
+        }
+        wv_metrics_add(out, "wovenet_punches_total", WV_COUNTER,
+                       "Hole punches with a peer (dials of its candidates at once).", NULL,
+                       (double)ts.punches);
+        wv_metrics_add(out, "wovenet_relay_forwarded_packets_total", WV_COUNTER,
+                       "Packets this site relayed between other sites.", NULL,
+                       (double)ts.relay_packets);
+        wv_metrics_add(out, "wovenet_relay_forwarded_bytes_total", WV_COUNTER,
+                       "Payload bytes (sealed end-to-end QUIC packets) this site relayed.", NULL,
+                       (double)ts.relay_bytes);
+        wv_metrics_add(out, "wovenet_relay_peers", WV_GAUGE,
+                       "Sites relayed for in the last 30 s (limits.relayPeers bounds it).", NULL,
+                       (double)ts.relay_peers);
+        static const char *const why[] = {"off", "no-route", "peers", "rate", "queue"};
+        const uint64_t drops[] = {ts.relay_dropped_off, ts.relay_dropped_noroute,
+                                  ts.relay_dropped_peers, ts.relay_dropped_rate,
+                                  ts.relay_dropped_queue};
+        for (size_t i = 0; i < WV_COUNTOF(why); i++) {
+            char l[64];
+            snprintf(l, sizeof(l), "reason=\"%s\"", why[i]);
+            wv_metrics_add(out, "wovenet_relay_dropped_total", WV_COUNTER,
+                           i ? NULL : "Packets this site did not relay, by reason (relay off, no "
+                                      "channel to the site, limits.relayPeers, "
+                                      "limits.relayBytesPerSecond, frame queue full).",
+                           l, (double)drops[i]);
+        }
     }
     if (m->tunnels && m->disco)
         for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
@@ -412,6 +460,13 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_address_changes_total", WV_COUNTER,
                        "Detected public addresses that changed (re-announced).", NULL,
                        (double)st.changes);
+        wv_metrics_add(out, "wovenet_port_mappings_total", WV_COUNTER,
+                       "Port mappings the router made (UPnP-IGD, NAT-PMP).", NULL,
+                       (double)st.mappings);
+        wv_metrics_add(out, "wovenet_port_mapping_renewals_total", WV_COUNTER,
+                       "Port mappings renewed.", NULL, (double)st.mapping_renewals);
+        wv_metrics_add(out, "wovenet_port_mapping_failures_total", WV_COUNTER,
+                       "Port mapping requests that failed.", NULL, (double)st.mapping_failures);
     }
     for (struct xcount *x = m->xcounts; x; x = x->next) {
         char l[300] = "";

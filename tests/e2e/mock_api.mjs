@@ -109,7 +109,7 @@ const KINDS = {
       checkName(b.name, 'name');
       const out = { name: b.name, mode: b.mode, transportProtocol: 'quic', publicAddress: b.publicAddress || '',
         publicPort: b.publicPort ?? 0, listenAddress: b.listenAddress || '', listenPort: b.listenPort ?? 0 };
-      if (!['dedicated-address', 'port-forwarding'].includes(out.mode)) throw new Invalid('mode', `unsupported value "${out.mode}" (dedicated-address, port-forwarding)`);
+      if (!['dedicated-address', 'port-forwarding', 'nat-traversal'].includes(out.mode)) throw new Invalid('mode', `unsupported value "${out.mode}" (dedicated-address, port-forwarding, nat-traversal)`);
       checkPort(out.publicPort, 'publicPort', { allowZero: true });
       checkPort(out.listenPort, 'listenPort', { allowZero: true });
       const auto = ['autoHttpDetect', 'autoStunDetect'].includes(out.publicAddress);

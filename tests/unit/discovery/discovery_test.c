@@ -128,6 +128,8 @@ static void seed_persist_forget(void **state) {
 
     assert_int_equal(wv_discovery_request_sockinfo(d, "nobody"), WV_ERR_NOTFOUND);
     assert_int_equal(wv_discovery_request_sockinfo(d, "siteAlpha7"), WV_ERR_AGAIN);
+    assert_int_equal(wv_discovery_request_punch(d, "nobody"), WV_ERR_NOTFOUND);
+    assert_int_equal(wv_discovery_request_punch(d, "siteAlpha7"), WV_ERR_AGAIN);
     assert_int_equal(wv_discovery_announce(d), 0); /* not connected: on the next connect */
 
     assert_int_equal(wv_discovery_forget(d, "siteAlpha7"), 0);

@@ -19,6 +19,8 @@ export function pathKind(ch) {
 }
 
 function familyLabel(ch) {
+  // A relayed channel rides inside the channels to its relay, of either family.
+  if (ch.family === 'relay') return 'QUIC';
   return ch.family === 'ipv6' ? 'IPv6' : 'IPv4';
 }
 
