@@ -240,6 +240,69 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* --- Connections per /64 ----------------------------------------------------------- */
+
+/* The /64 of an IPv6 client that is not a v4-mapped IPv4 one; false otherwise. */
+static bool net64_of(const struct sockaddr *sa, uint8_t out[8]) {
+    if (!sa || sa->sa_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a))
+        return false;
+    memcpy(out, a->s6_addr, 8);
+    return true;
+}
+
+static struct wv_http_net64 *net64_find(wv_http *h, const uint8_t prefix[8], bool add) {
+    struct wv_http_net64 *free_slot = NULL;
+    for (unsigned i = 0; i < h->opts.max_connections; i++) {
+        struct wv_http_net64 *e = &h->net64[i];
+        if (e->n && !memcmp(e->prefix, prefix, 8))
+            return e;
+        if (!e->n && !free_slot)
+            free_slot = e;
+    }
+    if (add && free_slot)
+        memcpy(free_slot->prefix, prefix, 8);
+    return add ? free_slot : NULL;
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len) {
+    wv_http *h = cls;
+    uint8_t pfx[8];
+    if (!net64_of(sa, pfx))
+        return MHD_YES;
+    struct wv_http_net64 *e = net64_find(h, pfx, false);
+    if (e && e->n >= h->opts.per_ip_limit) {
+        h->net64_refused++;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code) {
+    wv_http *h = cls;
+    uint8_t pfx[8];
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        struct wv_http_net64 *e =
+            ci && net64_of(ci->client_addr, pfx) ? net64_find(h, pfx, true) : NULL;
+        if (e)
+            e->n++;
+        *socket_ctx = e; /* the table never moves; an entry lives while n > 0 */
+    } else if (*socket_ctx) {
+        struct wv_http_net64 *e = *socket_ctx;
+        e->n--;
+        *socket_ctx = NULL;
+    }
+}
+
+uint64_t wv_http_net64_refused(wv_http *h) {
+    return h->net64_refused;
+}
+
 /* --- Dispatch -------------------------------------------------------------------- */
 
 static bool has_body_method(const char *m) {
@@ -490,6 +553,7 @@ int wv_http_new(uv_loop_t *loop, wv_log *log, const struct wv_http_opts *opts, w
         h->opts.max_connections = 256;
     if (!h->opts.per_ip_limit)
         h->opts.per_ip_limit = 128;
+    h->net64 = wv_calloc(h->opts.max_connections, sizeof *h->net64);
     if (!h->opts.timeout_s)
         h->opts.timeout_s = 30;
     if (!h->opts.max_body)
@@ -581,12 +645,13 @@ int wv_http_start(wv_http *h) {
         {MHD_OPTION_END, 0, NULL},
     };
     h->d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+        flags, port, on_accept, h, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_CONNECTION_LIMIT, h->opts.max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->opts.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_UNESCAPE_CALLBACK,
-        unescape, h, MHD_OPTION_ARRAY, h->cert ? tls : &tls[2], MHD_OPTION_END);
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_CONNECTION_LIMIT, h->opts.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        h->opts.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, h->opts.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
+        MHD_OPTION_ARRAY, h->cert ? tls : &tls[2], MHD_OPTION_END);
     if (!h->d) {
         char why[WV_HTTP_WHY_LEN];
         int rc = start_failure(h, why, sizeof why);
@@ -635,6 +700,7 @@ static void on_closed(uv_handle_t *hd) {
     void (*cb)(void *) = h->close_cb;
     void *arg = h->close_arg;
     wv_ratelimit_free(h->rl);
+    free(h->net64);
     wv_http_set_allowed_hosts(h, NULL, 0);
     free(h->cert);
     if (h->key)

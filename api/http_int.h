@@ -52,6 +52,13 @@ struct wv_http {
     char **allowed_hosts; /* extra Host names (restfulApi.allowedHosts) */
     size_t nallowed;
     uint64_t host_refused;
+    /* Open connections per IPv6 /64 (MHD's own per-client limit counts
+     * exact addresses, and a subscriber holds a whole /64). */
+    struct wv_http_net64 {
+        uint8_t prefix[8];
+        unsigned n; /* 0: a free entry */
+    } * net64;
+    uint64_t net64_refused;
 };
 
 struct wv_http_req {
