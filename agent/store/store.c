@@ -429,15 +429,8 @@ int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, cons
 
 int wv_store__set_origin(wv_store *st, enum wv_kind kind, const char *name, const char *origin) {
     char sql[128];
-    sqlite3_stmt *s;
     snprintf(sql, sizeof(sql), "UPDATE %s SET origin = ?1 WHERE name = ?2", wv_store__table(kind));
-    if (wv_store__prepare(st, sql, &s) < 0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "set origin");
-    sqlite3_finalize(s);
-    return rc;
+    return wv_store__run(st, sql, "set origin", 0, 2, origin, name);
 }
 
 int wv_store__take_origin(json_t *obj, const char *p, bool *take_over, wv_verr *err) {
@@ -518,16 +511,8 @@ int wv_store_origins(wv_store *st, enum wv_kind kind, json_t **out) {
 
 int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name) {
     char sql[96];
-    sqlite3_stmt *s;
     snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?1", wv_store__table(kind));
-    if (wv_store__prepare(st, sql, &s) < 0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "delete object");
-    sqlite3_finalize(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = WV_ERR_NOTFOUND;
-    return rc;
+    return wv_store__run(st, sql, "delete object", WV_STORE__MUST_CHANGE, 1, name);
 }
 
 static json_t *parse_spec(wv_store *st, const char *spec) {
