@@ -354,6 +354,18 @@ class Agent:
             return f.read()
 
 
+def metric(agent, name, label=None, missing=0.0):
+    """The value of agent's sample `name{label}` in /metrics (label: what
+    stands inside the braces, e.g. 'reason="pin"'; None or "" for the
+    sample without labels), or missing when it has none."""
+    text = agent.api("GET", "/metrics")[1]
+    want = f"{name}{{{label}}} " if label else f"{name} "
+    for ln in (text if isinstance(text, str) else "").splitlines():
+        if ln.startswith(want):
+            return float(ln.split()[-1])
+    return missing
+
+
 def start_all(agents, timeout=20):
     """Starts every agent at once, then waits until each answers /healthz."""
     for a in agents:
@@ -479,6 +491,19 @@ def public_socket(address, port=25000, mode="dedicated-address", **extra):
     namespace scenarios give one (e.g. mode="port-forwarding",
     listenPort=26098)."""
     return dict({"mode": mode, "publicAddress": address, "publicPort": port}, **extra)
+
+
+def exposed_app(name, port, **extra):
+    """A localExposedApps entry of site_yaml: app name served by
+    tcp:127.0.0.1:port; extra keys (e.g. maxConnections=5) are added."""
+    return dict({"appName": name, "appSocket": f"tcp:127.0.0.1:{port}"}, **extra)
+
+
+def remote_app(site, app, port, **extra):
+    """A remoteApps entry of site_yaml: site's app carried to a local
+    listener on tcp:127.0.0.1:port; extra keys are added."""
+    return dict({"siteName": site, "appName": app, "localSocket": f"tcp:127.0.0.1:{port}"},
+                **extra)
 
 
 # The user's seed (shared/seed/release-public-ip.md): its two config.yaml
