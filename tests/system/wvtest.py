@@ -8,6 +8,7 @@ Usage in a test file:
 """
 import atexit
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -527,6 +528,26 @@ def seed_yaml(site, broker=None, public_address=None):
                 raise Fail(f"seed fixture {site}.yaml: {old} is not there exactly once")
             text = text.replace(old, new)
     return text
+
+
+class TextHandler(http.server.BaseHTTPRequestHandler):
+    """An HTTP handler that answers every GET with 200 and the text/plain
+    bytes body() returns (a subclass says what), logging nothing: e.g. an
+    address detector's "what is my IP" URL."""
+
+    def body(self):
+        return b""
+
+    def do_GET(self):
+        body = self.body()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
 
 
 class AppServer:
