@@ -326,6 +326,22 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
     json_decref(chans);
 }
 
+/* One counter family split by one label: name{key="value"} n for each of
+ * vals, the help with the first. */
+struct by_label {
+    const char *value;
+    uint64_t n;
+};
+
+static void add_by_label(wv_metrics *out, const char *name, const char *help, const char *key,
+                         const struct by_label *vals, size_t nvals) {
+    for (size_t i = 0; i < nvals; i++) {
+        char l[64];
+        snprintf(l, sizeof(l), "%s=\"%s\"", key, vals[i].value);
+        wv_metrics_add(out, name, WV_COUNTER, i ? NULL : help, l, (double)vals[i].n);
+    }
+}
+
 void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     wv_metrics_add(out, "wovenet_broker_connected", WV_GAUGE,
                    "1 while connected to an MQTT broker.", NULL, wv_mesh_broker_connected(m));
@@ -334,25 +350,16 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->disco) {
         wv_discovery_stats ds;
         wv_discovery_get_stats(m->disco, &ds);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER,
-                       "Message-channel messages dropped, by reason.", "reason=\"decrypt\"",
-                       (double)ds.decrypt_failures);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL, "reason=\"parse\"",
-                       (double)ds.parse_failures);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL, "reason=\"replay\"",
-                       (double)ds.replays);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"oversize\"", (double)ds.oversize);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"unsigned\"", (double)ds.unsigned_msgs);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"signature\"", (double)ds.bad_signatures);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"pin\"", (double)ds.pin_conflicts);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"unsolicited\"", (double)ds.unsolicited);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"blocked\"", (double)ds.blocked);
+        const struct by_label dropped[] = {
+            {"decrypt", ds.decrypt_failures}, {"parse", ds.parse_failures},
+            {"replay", ds.replays},           {"oversize", ds.oversize},
+            {"unsigned", ds.unsigned_msgs},   {"signature", ds.bad_signatures},
+            {"pin", ds.pin_conflicts},        {"unsolicited", ds.unsolicited},
+            {"blocked", ds.blocked},
+        };
+        add_by_label(out, "wovenet_messages_dropped_total",
+                     "Message-channel messages dropped, by reason.", "reason", dropped,
+                     WV_COUNTOF(dropped));
         size_t pending = 0, conflicts = 0;
         for (size_t i = 0; i < wv_discovery_pin_count(m->disco); i++) {
             const wv_pin *pin = wv_discovery_pin_at(m->disco, i);
@@ -366,11 +373,11 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        NULL, (double)conflicts);
         wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER,
                        "Announcements published.", NULL, (double)ds.announcements);
-        wv_metrics_add(out, "wovenet_punch_requests_total", WV_COUNTER,
-                       "Hole-punching requests: sent to peers, and answered (trusted ones only).",
-                       "dir=\"sent\"", (double)ds.punch_requests_sent);
-        wv_metrics_add(out, "wovenet_punch_requests_total", WV_COUNTER, NULL, "dir=\"answered\"",
-                       (double)ds.punch_requests);
+        const struct by_label punch[] = {{"sent", ds.punch_requests_sent},
+                                         {"answered", ds.punch_requests}};
+        add_by_label(out, "wovenet_punch_requests_total",
+                     "Hole-punching requests: sent to peers, and answered (trusted ones only).",
+                     "dir", punch, WV_COUNTOF(punch));
     }
     if (m->tunnels) {
         struct wv_tunnels_stats ts;
@@ -386,21 +393,20 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_proofs_failed_total", WV_COUNTER,
                        "Channels closed for a missing or wrong membership proof.", NULL,
                        (double)ts.proofs_failed);
-        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER,
-                       "Inbound channels refused by a limit, by limit.", "limit=\"unproven\"",
-                       (double)ts.refused_unproven);
-        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
-                       "limit=\"per-peer\"", (double)ts.refused_peer_limit);
-        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
-                       "limit=\"unproven-per-source\"", (double)ts.refused_unproven_source);
+        const struct by_label refused[] = {{"unproven", ts.refused_unproven},
+                                           {"per-peer", ts.refused_peer_limit},
+                                           {"unproven-per-source", ts.refused_unproven_source}};
+        add_by_label(out, "wovenet_channels_refused_total",
+                     "Inbound channels refused by a limit, by limit.", "limit", refused,
+                     WV_COUNTOF(refused));
         wv_metrics_add(out, "wovenet_quic_retries_sent_total", WV_COUNTER,
                        "QUIC Retry packets sent to validate a client's address (handshake flood "
                        "defence).", NULL, (double)ts.retries_sent);
-        wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER,
-                       "QUIC Initials dropped by the handshake guard, by reason.",
-                       "reason=\"bad-token\"", (double)ts.bad_tokens);
-        wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"per-source\"", (double)ts.handshakes_refused_source);
+        const struct by_label initials[] = {{"bad-token", ts.bad_tokens},
+                                            {"per-source", ts.handshakes_refused_source}};
+        add_by_label(out, "wovenet_quic_initials_dropped_total",
+                     "QUIC Initials dropped by the handshake guard, by reason.", "reason", initials,
+                     WV_COUNTOF(initials));
         wv_metrics_add(out, "wovenet_dials_deferred_total", WV_COUNTER,
                        "Dials postponed by limits.dialsPerSecond.", NULL,
                        (double)ts.dials_deferred);
@@ -413,14 +419,12 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
                        "Streams a peer opened before proving membership (reset).", NULL,
                        (double)ts.streams_refused);
-        static const char *const paths[] = {"direct", "punched", "mapped", "relayed"};
-        for (size_t i = 0; i < WV_COUNTOF(paths); i++) {
-            char l[64];
-            snprintf(l, sizeof(l), "path=\"%s\"", paths[i]);
-            wv_metrics_add(out, "wovenet_channels_up_total", WV_COUNTER,
-                           i ? NULL : "Data channels that came up, by path.", l,
-                           (double)ts.chans_up_by_path[i]);
-        }
+        const struct by_label paths[] = {{"direct", ts.chans_up_by_path[WV_PATH_DIRECT]},
+                                         {"punched", ts.chans_up_by_path[WV_PATH_PUNCHED]},
+                                         {"mapped", ts.chans_up_by_path[WV_PATH_MAPPED]},
+                                         {"relayed", ts.chans_up_by_path[WV_PATH_RELAYED]}};
+        add_by_label(out, "wovenet_channels_up_total", "Data channels that came up, by path.",
+                     "path", paths, WV_COUNTOF(paths));
         wv_metrics_add(out, "wovenet_punches_total", WV_COUNTER,
                        "Hole punches with a peer (dials of its candidates at once).", NULL,
                        (double)ts.punches);
@@ -433,19 +437,15 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_relay_peers", WV_GAUGE,
                        "Sites relayed for in the last 30 s (limits.relayPeers bounds it).", NULL,
                        (double)ts.relay_peers);
-        static const char *const why[] = {"off", "no-route", "peers", "rate", "queue"};
-        const uint64_t drops[] = {ts.relay_dropped_off, ts.relay_dropped_noroute,
-                                  ts.relay_dropped_peers, ts.relay_dropped_rate,
-                                  ts.relay_dropped_queue};
-        for (size_t i = 0; i < WV_COUNTOF(why); i++) {
-            char l[64];
-            snprintf(l, sizeof(l), "reason=\"%s\"", why[i]);
-            wv_metrics_add(out, "wovenet_relay_dropped_total", WV_COUNTER,
-                           i ? NULL : "Packets this site did not relay, by reason (relay off, no "
-                                      "channel to the site, limits.relayPeers, "
-                                      "limits.relayBytesPerSecond, frame queue full).",
-                           l, (double)drops[i]);
-        }
+        const struct by_label relay_drops[] = {
+            {"off", ts.relay_dropped_off},     {"no-route", ts.relay_dropped_noroute},
+            {"peers", ts.relay_dropped_peers}, {"rate", ts.relay_dropped_rate},
+            {"queue", ts.relay_dropped_queue},
+        };
+        add_by_label(out, "wovenet_relay_dropped_total",
+                     "Packets this site did not relay, by reason (relay off, no channel to the "
+                     "site, limits.relayPeers, limits.relayBytesPerSecond, frame queue full).",
+                     "reason", relay_drops, WV_COUNTOF(relay_drops));
     }
     if (m->tunnels && m->disco)
         for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
@@ -484,16 +484,13 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->proxy) {
         struct wv_proxy_stats ps;
         wv_proxy_get_stats(m->proxy, &ps);
-        static const char *const help =
-            "App streams refused by a bound or an access rule, by reason.";
-        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, help,
-                       "reason=\"peer-limit\"", (double)ps.refused_peer_limit);
-        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
-                       "reason=\"app-limit\"", (double)ps.refused_app_limit);
-        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
-                       "reason=\"forbidden\"", (double)ps.refused_forbidden);
-        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
-                       "reason=\"descriptors\"", (double)ps.refused_open_limit);
+        const struct by_label streams[] = {{"peer-limit", ps.refused_peer_limit},
+                                           {"app-limit", ps.refused_app_limit},
+                                           {"forbidden", ps.refused_forbidden},
+                                           {"descriptors", ps.refused_open_limit}};
+        add_by_label(out, "wovenet_app_streams_refused_total",
+                     "App streams refused by a bound or an access rule, by reason.", "reason",
+                     streams, WV_COUNTOF(streams));
     }
 }
 

@@ -52,15 +52,21 @@ void wv_store__rollback(wv_store *st) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int wv_store__revision(wv_store *st, int64_t *rev) {
+/* The integer a query without parameters returns in its one row; what
+ * names it in the error. */
+static int one_int64(wv_store *st, const char *sql, const char *what, int64_t *out) {
     sqlite3_stmt *s;
-    if (wv_store__prepare(st, "SELECT revision FROM meta WHERE id = 1", &s) < 0)
+    if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
-    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_store__dberr(st, "read revision");
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_store__dberr(st, what);
     if (rc == 0)
-        *rev = sqlite3_column_int64(s, 0);
+        *out = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return rc;
+}
+
+int wv_store__revision(wv_store *st, int64_t *rev) {
+    return one_int64(st, "SELECT revision FROM meta WHERE id = 1", "read revision", rev);
 }
 
 int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev) {
@@ -177,14 +183,8 @@ static long migration_version(const char *path) {
 
 /* The highest recorded migration. */
 static int schema_version(wv_store *st, int64_t *have) {
-    sqlite3_stmt *s;
-    if (wv_store__prepare(st, "SELECT coalesce(max(version), 0) FROM schema_migrations", &s) < 0)
-        return WV_ERR_DB;
-    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_store__dberr(st, "read schema version");
-    if (rc == 0)
-        *have = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return rc;
+    return one_int64(st, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                     "read schema version", have);
 }
 
 static int migrate(wv_store *st) {
@@ -429,15 +429,8 @@ int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, cons
 
 int wv_store__set_origin(wv_store *st, enum wv_kind kind, const char *name, const char *origin) {
     char sql[128];
-    sqlite3_stmt *s;
     snprintf(sql, sizeof(sql), "UPDATE %s SET origin = ?1 WHERE name = ?2", wv_store__table(kind));
-    if (wv_store__prepare(st, sql, &s) < 0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "set origin");
-    sqlite3_finalize(s);
-    return rc;
+    return wv_store__run(st, sql, "set origin", 0, 2, origin, name);
 }
 
 int wv_store__take_origin(json_t *obj, const char *p, bool *take_over, wv_verr *err) {
@@ -518,16 +511,8 @@ int wv_store_origins(wv_store *st, enum wv_kind kind, json_t **out) {
 
 int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name) {
     char sql[96];
-    sqlite3_stmt *s;
     snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?1", wv_store__table(kind));
-    if (wv_store__prepare(st, sql, &s) < 0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "delete object");
-    sqlite3_finalize(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = WV_ERR_NOTFOUND;
-    return rc;
+    return wv_store__run(st, sql, "delete object", WV_STORE__MUST_CHANGE, 1, name);
 }
 
 static json_t *parse_spec(wv_store *st, const char *spec) {

@@ -220,18 +220,11 @@ int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem) {
 }
 
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem) {
-    sqlite3_stmt *s;
     if (!key_pem || !cert_pem || !*key_pem || !*cert_pem)
         return WV_ERR_INVAL;
-    if (wv_store__prepare(
-            st, "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)", &s) <
-        0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, key_pem, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, cert_pem, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "write identity");
-    sqlite3_finalize(s);
-    return rc;
+    return wv_store__run(
+        st, "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)",
+        "write identity", 0, 2, key_pem, cert_pem);
 }
 
 int wv_store_rotate_identity(wv_store *st, const char *key_pem, const char *cert_pem,

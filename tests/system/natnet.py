@@ -167,6 +167,15 @@ def announced_stun(agent):
     return log_time(agent, r"\[detect\] tunnel socket .*: public address .*\(stun,")
 
 
+def up_after_stun(a, b, up_a, up_b):
+    """From the agents' own logs: seconds from the later of a's and b's STUN
+    announcements (each re-announces as soon as it learns its mapping) to
+    the first channel up, logged by a as the regular expression up_a or by
+    b as up_b."""
+    t_ann = max(announced_stun(a), announced_stun(b))
+    return min(x for x in (log_time(a, up_a), log_time(b, up_b)) if x) - t_ann
+
+
 class Capture:
     """A packet capture on every interface of namespace ns (an AF_PACKET
     socket made inside it, read by a thread): counts the UDP bytes it sees

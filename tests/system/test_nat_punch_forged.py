@@ -33,13 +33,6 @@ def kt(*args, data=b""):
                 data=data)
 
 
-def metric(agent, name, label):
-    for ln in agent.api("GET", "/metrics")[1].splitlines():
-        if ln.startswith(f"{name}{{{label}}} "):
-            return float(ln.split()[-1])
-    return 0.0
-
-
 def main():
     mq = t.Mosquitto()
     sock = lambda: [{"mode": "nat-traversal", "transportProtocol": "quic",
@@ -64,22 +57,22 @@ def main():
                 "instance": os.urandom(16).hex(), "seq": seq, "ts": int(time.time() * 1000)}
 
     dials = lambda: bravo.log_text().count("dialing siteAlpha")
-    base_dials, base_unsigned = dials(), metric(bravo, "wovenet_messages_dropped_total",
-                                                'reason="unsigned"')
+    base_dials, base_unsigned = dials(), t.metric(bravo, "wovenet_messages_dropped_total",
+                                                  'reason="unsigned"')
     publish(request(1))
-    t.wait_for(lambda: metric(bravo, "wovenet_messages_dropped_total", 'reason="unsigned"') >
+    t.wait_for(lambda: t.metric(bravo, "wovenet_messages_dropped_total", 'reason="unsigned"') >
                base_unsigned, 10, what="the unsigned punch request counted")
     t.check(True, "1. the unsigned forged punch request is dropped and counted (reason=unsigned)")
 
-    base_pin = metric(bravo, "wovenet_messages_dropped_total", 'reason="pin"')
+    base_pin = t.metric(bravo, "wovenet_messages_dropped_total", 'reason="pin"')
     signed = json.loads(tool("sign", data=json.dumps(request(2)).encode()))
     publish(signed)
-    t.wait_for(lambda: metric(bravo, "wovenet_messages_dropped_total", 'reason="pin"') > base_pin,
-               10, what="the forged signed punch request counted")
+    t.wait_for(lambda: t.metric(bravo, "wovenet_messages_dropped_total", 'reason="pin"') >
+               base_pin, 10, what="the forged signed punch request counted")
     t.check(True, "2. the punch request signed by another key is dropped and counted (reason=pin)")
     time.sleep(1)
     t.check("asks us to punch" not in bravo.log_text(), "bravo never acted on a punch request")
-    t.check_eq(metric(bravo, "wovenet_punch_requests_total", 'dir="answered"'), 0.0,
+    t.check_eq(t.metric(bravo, "wovenet_punch_requests_total", 'dir="answered"'), 0.0,
                "bravo answered no punch request")
     t.check_eq(dials(), base_dials, "bravo dialed siteAlpha no more than before")
 

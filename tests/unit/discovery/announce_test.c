@@ -14,15 +14,21 @@
 #define INST "0123456789abcdef0123456789abcdef"
 #define FP "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
+/* An announcement by site (instance INST, fingerprint FP), nothing in it yet. */
+static wv_msg announcement(const char *site, uint64_t seq, int64_t ts) {
+    wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = seq, .ts = ts};
+    strcpy(m.site, site);
+    strcpy(m.instance, INST);
+    strcpy(m.fingerprint, FP);
+    return m;
+}
+
 static int parse(const char *s, wv_msg *m) {
     return wv_msg_parse(s, strlen(s), m);
 }
 
 static void announce_round_trip(void **state) {
-    wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = 42, .ts = 1700000000123};
-    strcpy(m.site, "siteAlpha7");
-    strcpy(m.instance, INST);
-    strcpy(m.fingerprint, FP);
+    wv_msg m = announcement("siteAlpha7", 42, 1700000000123);
     assert_int_equal(wv_msg_add_socket(&m, "203.0.113.5", 4433, false), 0);
     assert_int_equal(wv_msg_add_socket(&m, "2001:db8::1", 443, true), 0);
     assert_int_equal(wv_msg_add_socket(&m, "vps.example.org", 1, false), 0);
@@ -84,10 +90,7 @@ static void other_types_round_trip(void **state) {
 
 /* The candidates of a nat-traversal socket: kind and group travel together. */
 static void candidates_round_trip(void **state) {
-    wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = 1, .ts = 2};
-    strcpy(m.site, "natSite");
-    strcpy(m.instance, INST);
-    strcpy(m.fingerprint, FP);
+    wv_msg m = announcement("natSite", 1, 2);
     assert_int_equal(wv_msg_add_socket(&m, "198.51.100.7", 25890, false), 0);
     assert_int_equal(wv_msg_add_candidate(&m, "10.0.0.2", 26098, WV_CAND_HOST, 0), 0);
     assert_int_equal(wv_msg_add_candidate(&m, "203.0.113.9", 40001, WV_CAND_STUN, 0), 0);
@@ -302,10 +305,7 @@ static void names(void **state) {
  * truncations and splices of a valid announcement must parse or be refused,
  * never crash or leak (this runs under ASan/UBSan in CI). */
 static void random_mutations_never_crash(void **state) {
-    wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = 7, .ts = 99};
-    strcpy(m.site, "siteAlpha7");
-    strcpy(m.instance, INST);
-    strcpy(m.fingerprint, FP);
+    wv_msg m = announcement("siteAlpha7", 7, 99);
     wv_msg_add_socket(&m, "2001:db8::7", 4433, true);
     wv_msg_add_app(&m, "webAppQx");
     char *good = wv_msg_encode(&m);

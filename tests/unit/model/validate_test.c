@@ -148,6 +148,15 @@ static void parsers(void **state) {
     assert_int_equal(wv_parse_hostport("[::1]", &ss), WV_ERR_INVAL);
     assert_int_equal(wv_parse_hostport("localhost:80", &ss), WV_ERR_INVAL);
     assert_int_equal(wv_parse_hostport("127.0.0.1", &ss), WV_ERR_INVAL);
+    /* The form names the family: brackets hold IPv6 only. */
+    assert_int_equal(wv_parse_hostport("[192.0.2.1]:80", &ss), WV_ERR_INVAL);
+    assert_int_equal(ss.ss_family, 0);
+    assert_int_equal(wv_parse_hostport("[::ffff:192.0.2.1]:80", &ss), 0);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 80);
+    assert_int_equal(wv_parse_hostport("192.0.2.1:8080", &ss), 0);
+    assert_int_equal(ss.ss_family, AF_INET);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 8080);
 }
 
 static void sockets(void **state) {
