@@ -6,6 +6,7 @@
 #include "wv/apps.h"
 #include "wv/base.h"
 #include "wv/crypto.h"
+#include "wv/history.h"
 #include "wv/mesh.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #define SUB "agent"
 
@@ -40,6 +42,12 @@ struct wv_agent {
     uv_timer_t stop_timer; /* defers the stop callback when nothing else closes */
     uv_timer_t activity;   /* publishes moving counters as events, once a second */
     uint64_t cpu_us;       /* the process's CPU time at the last tick (return_free_memory) */
+    uv_timer_t sampler;    /* feeds the history, just after each wall-clock second */
+    wv_history *hist;
+    /* What the event log last knew of each peer: site -> {"online": bool,
+     * "channels": {id: {id, family, path, remoteAddress}}} (the up ones). */
+    json_t *watch;
+    int64_t started_ms;
 };
 
 #define ACTIVITY_MS 1000
@@ -47,6 +55,14 @@ struct wv_agent {
  * quiet: less than QUIET_CPU_US of CPU in the last tick (return_free_memory). */
 #define TRIM_FREE_BYTES (16u << 20)
 #define QUIET_CPU_US 20000
+/* At most this many series (~48 KiB each, docs/OPERATIONS.md "History"). */
+#define HISTORY_SERIES 256
+
+static int64_t wall_ms(void) {
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
 
 /* --- Identity: one key pair per site, kept in the store ------------------------- */
 
@@ -130,7 +146,14 @@ static json_t *peers(wv_api *api, void *user) {
 
 static int forget_peer(wv_api *api, const char *site, bool block, void *user) {
     wv_agent *a = user;
-    return wv_mesh_forget(a->mesh, site, block);
+    int rc = wv_mesh_forget(a->mesh, site, block);
+    if (rc == 0) {
+        char prefix[300];
+        snprintf(prefix, sizeof(prefix), "%s/", site);
+        wv_history_drop(a->hist, WV_HIST_PEER, site, false);
+        wv_history_drop(a->hist, WV_HIST_CHANNEL, prefix, true);
+    }
+    return rc;
 }
 
 static int approve_peer(wv_api *api, const char *site, void *user) {
@@ -189,6 +212,18 @@ static int rotate_identity(wv_api *api, json_t **out, void *user) {
     return 0;
 }
 
+static json_t *history(wv_api *api, const char *kind, const char *name, unsigned step,
+                       int64_t since, void *user) {
+    wv_agent *a = user;
+    return wv_history_json(a->hist, kind ? wv_hist_kind_parse(kind) : -1, name, step, since,
+                           wall_ms() / 1000);
+}
+
+static json_t *connections(wv_api *api, void *user) {
+    wv_agent *a = user;
+    return a->mesh ? wv_mesh_connections_json(a->mesh) : json_array();
+}
+
 static json_t *site_status(wv_api *api, void *user) {
     wv_agent *a = user;
     const char *state = !a->mesh ? "stopped"
@@ -200,9 +235,19 @@ static json_t *site_status(wv_api *api, void *user) {
         wv_hex(pub, sizeof pub, key);
     if (a->id)
         wv_fingerprint_to_hex(wv_identity_fingerprint(a->id), fp);
-    /* What peers pin: compare it with their view before approving. */
-    return json_pack("{s:{s:s}, s:{s:s, s:s}}", "broker", "state", state, "identity",
-                     "identityKey", key, "fingerprint", fp);
+    char started[40] = "";
+    time_t sec = (time_t)(a->started_ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* identity: what peers pin (compare it with their view before
+     * approving); agent: what runs; history: what the charts cost. */
+    return json_pack("{s:{s:s}, s:{s:s, s:s}, s:{s:s, s:s, s:I, s:s}, s:{s:I, s:I}}", "broker",
+                     "state", state, "identity", "identityKey", key, "fingerprint", fp, "agent",
+                     "version", WOVENET_VERSION, "startedAt", started, "uptimeSeconds",
+                     (json_int_t)((wall_ms() - a->started_ms) / 1000), "fingerprint", fp,
+                     "history", "series", (json_int_t)wv_history_count(a->hist), "bytes",
+                     (json_int_t)wv_history_bytes(a->hist));
 }
 
 static char *metrics(wv_api *api, void *user) {
@@ -212,6 +257,12 @@ static char *metrics(wv_api *api, void *user) {
                    "Always 1; the labels say which wovenet this is.",
                    "version=\"" WOVENET_VERSION "\"", 1);
     wv_metrics_process(m);
+    wv_metrics_add(m, "wovenet_history_series", WV_GAUGE,
+                   "Time series the agent keeps in memory (site, peers, channels, apps).", NULL,
+                   (double)wv_history_count(a->hist));
+    wv_metrics_add(m, "wovenet_history_bytes", WV_GAUGE,
+                   "Memory those time series take, in bytes.", NULL,
+                   (double)wv_history_bytes(a->hist));
     wv_mesh_metrics(a->mesh, m);
     wv_reconcile_metrics(a->rec, m);
     char *text = wv_metrics_render(m);
@@ -246,6 +297,143 @@ static void mesh_site_state(wv_mesh *m, const char *site, bool up, void *user) {
     wv_reconcile_site_changed(a->rec, site);
 }
 
+/* --- Peers and channels in the event log ------------------------------------------ */
+
+/* Compares what a peer is now (its GET /peers object, or NULL once it is
+ * gone) with what the log last knew, and publishes what happened: the
+ * peer joined or left, a channel came up or went down. */
+static void watch_peer(wv_agent *a, const char *site, const json_t *peer) {
+    json_t *prev = json_object_get(a->watch, site);
+    bool was_online = json_is_true(json_object_get(prev, "online"));
+    bool online = json_is_true(json_object_get(peer, "online"));
+    json_t *was_up = json_object_get(prev, "channels");
+    json_t *up = json_object();
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(peer, "channels"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "state")), "up") != 0)
+            continue;
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(c, "id")));
+        json_object_set_new(up, id,
+                            json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(c, "id"),
+                                      "family", json_object_get(c, "family"), "path",
+                                      json_object_get(c, "path"), "remoteAddress",
+                                      json_object_get(c, "remoteAddress")));
+    }
+    if (a->api) {
+        if (online && !was_online)
+            wv_api_publish_event(a->api, "peers", site, "joined", NULL);
+        else if (peer && !online && was_online)
+            wv_api_publish_event(a->api, "peers", site, "left", NULL);
+        const char *id;
+        json_object_foreach(up, id, c) {
+            if (!json_object_get(was_up, id))
+                wv_api_publish_event(a->api, "channels", site, "up", c);
+        }
+        json_object_foreach(was_up, id, c) {
+            if (!json_object_get(up, id))
+                wv_api_publish_event(a->api, "channels", site, "down", c);
+        }
+    }
+    if (peer)
+        json_object_set_new(a->watch, site, json_pack("{s:b, s:o}", "online", online, "channels", up));
+    else {
+        json_decref(up);
+        json_object_del(a->watch, site);
+    }
+}
+
+/* --- History: one sample of everything, each second ------------------------------ */
+
+struct app_sample {
+    wv_agent *a;
+    int64_t sec;
+    enum wv_hist_kind kind;
+    uint32_t open; /* connections open over all apps */
+};
+
+static void sample_app(const char *name, const struct wv_app_counters *k, void *arg) {
+    struct app_sample *as = arg;
+    wv_history_add_totals(as->a->hist, as->kind, name, as->sec, k->bytes_in, k->bytes_out, -1,
+                          (uint32_t)k->active);
+    as->open += (uint32_t)k->active;
+}
+
+/* The peers' channels into the channel, peer and site series (rx: received
+ * from the peer), the apps into theirs (rx: from the tunnel to the local
+ * socket). A peer's RTT is its best up channel's. Also brings the event
+ * log's view of the peers up to date. */
+static void sample(wv_agent *a, int64_t sec) {
+    struct wv_hist_sample site = {.rtt_ms = -1};
+    json_t *peers = wv_mesh_peers_json(a->mesh), *p, *c;
+    size_t i, j;
+    json_array_foreach(peers, i, p) {
+        const char *name = json_string_value(json_object_get(p, "siteName"));
+        struct wv_hist_sample ps = {.rtt_ms = -1};
+        json_array_foreach(json_object_get(p, "channels"), j, c) {
+            char key[300];
+            snprintf(key, sizeof(key), "%s/%lld", name,
+                     (long long)json_integer_value(json_object_get(c, "id")));
+            bool up = strcmp(json_string_value(json_object_get(c, "state")), "up") == 0;
+            double rtt = up ? json_number_value(json_object_get(c, "rttMs")) : -1;
+            struct wv_hist_sample d = wv_history_add_totals(
+                a->hist, WV_HIST_CHANNEL, key, sec,
+                (uint64_t)json_integer_value(json_object_get(c, "bytesReceived")),
+                (uint64_t)json_integer_value(json_object_get(c, "bytesSent")), rtt,
+                (uint32_t)json_integer_value(json_object_get(c, "streams")));
+            ps.rx += d.rx;
+            ps.tx += d.tx;
+            if (up) {
+                ps.active++;
+                if (ps.rtt_ms < 0 || rtt < ps.rtt_ms)
+                    ps.rtt_ms = rtt;
+            }
+        }
+        wv_history_add(a->hist, WV_HIST_PEER, name, sec, &ps);
+        site.rx += ps.rx;
+        site.tx += ps.tx;
+        watch_peer(a, name, p);
+    }
+    /* Peers no longer listed (forgotten, or the mesh left). */
+    const char *name;
+    json_t *w, *tmp;
+    json_object_foreach_safe(a->watch, tmp, name, w) {
+        bool listed = false;
+        json_array_foreach(peers, i, p) {
+            if (strcmp(json_string_value(json_object_get(p, "siteName")), name) == 0)
+                listed = true;
+        }
+        if (!listed)
+            watch_peer(a, name, NULL);
+    }
+    json_decref(peers);
+    struct app_sample as = {.a = a, .sec = sec, .kind = WV_HIST_REMOTE_APP};
+    wv_reconcile_each_app(a->rec, sample_app, &as);
+    as.kind = WV_HIST_EXPOSED_APP;
+    wv_mesh_each_exposed(a->mesh, sample_app, &as);
+    site.active = as.open;
+    wv_history_add(a->hist, WV_HIST_SITE, "", sec, &site);
+    if (sec % 60 == 0)
+        wv_history_expire(a->hist, sec);
+}
+
+static void on_sample(uv_timer_t *t);
+
+/* Just after the next wall-clock second begins, so that each sample lands
+ * in a second of its own. */
+static void arm_sampler(wv_agent *a) {
+    int64_t ms = wall_ms();
+    uv_timer_start(&a->sampler, on_sample, (uint64_t)(1000 - ms % 1000 + 10), 0);
+}
+
+static void on_sample(uv_timer_t *t) {
+    wv_agent *a = t->data;
+    if (a->mesh && a->rec)
+        sample(a, wall_ms() / 1000);
+    arm_sampler(a);
+}
+
 static void mesh_event(wv_mesh *m, const char *kind, const char *name, void *user) {
     wv_agent *a = user;
     /* A peer's announcement may add or drop an app our remote apps use. */
@@ -259,6 +447,14 @@ static void mesh_event(wv_mesh *m, const char *kind, const char *name, void *use
         wv_api_publish(a->api, WV_KIND_EXPOSED_APP, name, "status", NULL);
     else
         wv_api_publish_event(a->api, kind, name, "status", NULL);
+    /* Channels up and down and peers joining go to the log at once, not
+     * only at the next sample. */
+    if ((strcmp(kind, "peers") == 0 || strcmp(kind, "channels") == 0) && name && name[0]) {
+        json_t *p = wv_mesh_peer_json(m, name);
+        if (p || json_object_get(a->watch, name))
+            watch_peer(a, name, p);
+        json_decref(p);
+    }
 }
 
 /* Counters grow as bytes move; the dashboard learns of it from events
@@ -314,6 +510,9 @@ int wv_agent_new(uv_loop_t *loop, wv_store *store, wv_log *log, const struct wv_
     if (opts && opts->api_listen)
         a->api_override = wv_strdup(opts->api_listen);
     a->site_name = wv_strdup("");
+    a->hist = wv_history_new(HISTORY_SERIES);
+    a->watch = json_object();
+    a->started_ms = wall_ms();
     *out = a;
     return 0;
 }
@@ -359,10 +558,16 @@ static int start_api(wv_agent *a, json_t *site) {
         o.tls_cert_pem = cert;
         o.tls_key_pem = key;
     }
-    struct wv_api_callbacks cbs = {
-        .status_of = status_of, .changed = changed,         .peers = peers,
-        .metrics = metrics,     .forget_peer = forget_peer, .site_status = site_status,
-        .approve_peer = approve_peer, .rotate_identity = rotate_identity};
+    struct wv_api_callbacks cbs = {.status_of = status_of,
+                                   .changed = changed,
+                                   .peers = peers,
+                                   .metrics = metrics,
+                                   .forget_peer = forget_peer,
+                                   .site_status = site_status,
+                                   .approve_peer = approve_peer,
+                                   .rotate_identity = rotate_identity,
+                                   .history = history,
+                                   .connections = connections};
     int rc = wv_api_new(a->loop, a->log, a->store, &o, &cbs, a, &a->api);
     if (key) {
         wv_memwipe(key, strlen(key));
@@ -412,6 +617,9 @@ int wv_agent_start(wv_agent *a) {
     uv_timer_init(a->loop, &a->activity);
     a->activity.data = a;
     uv_timer_start(&a->activity, on_activity, ACTIVITY_MS, ACTIVITY_MS);
+    uv_timer_init(a->loop, &a->sampler);
+    a->sampler.data = a;
+    arm_sampler(a);
     a->started = true;
     WV_INFO(a->log, SUB, "site %s running (config revision %lld)",
             a->site_name[0] ? a->site_name : "(unconfigured)",
@@ -464,8 +672,9 @@ void wv_agent_stop(wv_agent *a, wv_agent_stop_cb cb, void *user) {
     a->stop_timer.data = a;
     uv_close((uv_handle_t *)&a->stop_timer, timer_closed);
     if (a->started) {
-        a->closing++;
+        a->closing += 2;
         uv_close((uv_handle_t *)&a->activity, timer_closed);
+        uv_close((uv_handle_t *)&a->sampler, timer_closed);
     }
     if (a->api) {
         a->closing++;
@@ -488,6 +697,8 @@ void wv_agent_free(wv_agent *a) {
     wv_identity_free(a->id);
     for (size_t i = 0; i < a->nretired; i++)
         wv_identity_free(a->retired[i]);
+    wv_history_free(a->hist);
+    json_decref(a->watch);
     free(a->api_override);
     free(a->site_name);
     free(a->api_listen);

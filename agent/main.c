@@ -180,31 +180,22 @@ static int run(const struct wv_cli *cli) {
 }
 
 int main(int argc, char **argv) {
+    static int (*const commands[])(const struct wv_cli *) = {
+        [WV_CLI_RUN] = run,
+        [WV_CLI_IMPORT] = wv_cli_import,
+        [WV_CLI_EXPORT] = wv_cli_export,
+        [WV_CLI_TOKEN_CREATE] = wv_cli_token_create,
+        [WV_CLI_TOKEN_LIST] = wv_cli_token_list,
+        [WV_CLI_TOKEN_REVOKE] = wv_cli_token_revoke,
+        [WV_CLI_KEY_GENERATE] = wv_cli_key_generate,
+        [WV_CLI_IDENTITY] = wv_cli_identity,
+        [WV_CLI_STATUS] = wv_cli_status,
+        [WV_CLI_APPLY] = wv_cli_apply,
+    };
     struct wv_cli cli;
     wv_cli_parse(argc, argv, &cli);
-    switch (cli.cmd) {
-    case WV_CLI_RUN:
-        return run(&cli);
-    case WV_CLI_IMPORT:
-        return wv_cli_import(&cli);
-    case WV_CLI_EXPORT:
-        return wv_cli_export(&cli);
-    case WV_CLI_TOKEN_CREATE:
-        return wv_cli_token_create(&cli);
-    case WV_CLI_TOKEN_LIST:
-        return wv_cli_token_list(&cli);
-    case WV_CLI_TOKEN_REVOKE:
-        return wv_cli_token_revoke(&cli);
-    case WV_CLI_KEY_GENERATE:
-        return wv_cli_key_generate(&cli);
-    case WV_CLI_IDENTITY:
-        return wv_cli_identity(&cli);
-    case WV_CLI_STATUS:
-        return wv_cli_status(&cli);
-    case WV_CLI_APPLY:
-        return wv_cli_apply(&cli);
-    case WV_CLI_DONE:
-        break;
-    }
+    /* WV_CLI_DONE: handled while parsing (help, version, usage error). */
+    if ((size_t)cli.cmd < WV_COUNTOF(commands) && commands[cli.cmd])
+        return commands[cli.cmd](&cli);
     return cli.exit_code;
 }

@@ -34,6 +34,20 @@ void wv_api_load_allowed_hosts(wv_api *api) {
     json_decref(site);
 }
 
+/* Keeps what is notable of a published event in the recent-events log, and
+ * sends the entries made as "log" events. */
+static void log_event(wv_api *api, const char *type, const json_t *ev) {
+    uint64_t before = wv_evlog_last_id(api->evlog);
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    if (!wv_evlog_offer(api->evlog, type, ev, (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000))
+        return;
+    json_t *fresh = wv_evlog_json(api->evlog, before, 0), *e;
+    size_t i;
+    json_array_foreach(fresh, i, e) wv_sse_publish(api->sse, "log", e);
+    json_decref(fresh);
+}
+
 void wv_api_notify(wv_api *api, enum wv_kind kind, const char *name, const char *action) {
     api->status_epoch++;
     if (kind == WV_KIND_SITE)
@@ -45,8 +59,10 @@ void wv_api_notify(wv_api *api, enum wv_kind kind, const char *name, const char 
                          : wv_api_status(api, kind, name);
     json_t *ev = json_pack("{s:s, s:s?, s:s, s:o}", "kind", wv_kind_key(kind), "name", name,
                            "action", action, "status", status);
-    if (ev)
+    if (ev) {
         wv_sse_publish(api->sse, "change", ev);
+        log_event(api, "change", ev);
+    }
     json_decref(ev);
 }
 
@@ -56,8 +72,10 @@ void wv_api_publish(wv_api *api, enum wv_kind kind, const char *name, const char
     json_t *s = status ? json_incref(status) : wv_api_status(api, kind, name);
     json_t *ev = json_pack("{s:s, s:s?, s:s, s:o}", "kind", wv_kind_key(kind), "name", name,
                            "action", action ? action : "status", "status", s);
-    if (ev)
+    if (ev) {
         wv_sse_publish(api->sse, "status", ev);
+        log_event(api, "status", ev);
+    }
     json_decref(ev);
 }
 
@@ -65,8 +83,10 @@ void wv_api_publish_event(wv_api *api, const char *kind, const char *name, const
                           json_t *data) {
     json_t *ev = json_pack("{s:s, s:s?, s:s, s:O?}", "kind", kind, "name", name, "action",
                            action ? action : "status", "status", data);
-    if (ev)
+    if (ev) {
         wv_sse_publish(api->sse, "status", ev);
+        log_event(api, "status", ev);
+    }
     json_decref(ev);
 }
 
@@ -147,6 +167,7 @@ static void part_closed(void *arg) {
     void *carg = api->close_arg;
     for (unsigned i = 0; i < WV_COUNTOF(api->colls); i++)
         free(api->colls[i].cache);
+    wv_evlog_free(api->evlog);
     free(api);
     if (cb)
         cb(carg);
@@ -244,14 +265,9 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     int err = wv_http_new(loop, log, &ho, &http);
     if (err)
         return err;
-    wv_api *api = wv_calloc(1, sizeof *api);
-    api->loop = loop;
-    api->log = log;
-    api->st = store;
-    if (cbs)
-        api->cb = *cbs;
-    api->user = user;
-    api->http = http;
+    wv_api *api = wv_malloc(sizeof *api);
+    *api = (wv_api){.loop = loop, .log = log, .st = store, .user = user, .http = http,
+                    .cb = cbs ? *cbs : (struct wv_api_callbacks){0}};
     api->listen_loopback = is_loopback(&ss);
     api->colls[0] =
         (struct wv_api_coll){.api = api, .kind = WV_KIND_SOCKET, .path = "/api/v1/tunnel-sockets"};
@@ -266,6 +282,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
     wv_api_routes_config(api);
     wv_api_routes_misc(api);
     wv_api_routes_tokens(api);
+    wv_api_routes_runtime(api);
     wv_api_routes_static(api);
     wv_api_load_allowed_hosts(api);
     err = wv_http_start(http);
@@ -277,6 +294,7 @@ int wv_api_new(uv_loop_t *loop, wv_log *log, wv_store *store, const struct wv_ap
         return err;
     }
     api->sse = wv_sse_new(loop, http, opts ? opts->sse_heartbeat_ms : 0, 0);
+    api->evlog = wv_evlog_new(0);
     uv_timer_init(loop, &api->tick);
     api->tick.data = api;
     api->tick_due = uv_now(loop) + TICK_MS;

@@ -2,6 +2,7 @@
 #define WV_API_INT_H
 /* Internals shared by api.c and the handlers_*.c files. */
 #include "auth.h"
+#include "evlog.h"
 #include "http.h"
 #include "sse.h"
 #include "wv/api.h"
@@ -37,6 +38,7 @@ struct wv_api {
     void *user;
     wv_http *http;
     wv_sse_hub *sse;
+    wv_evlog *evlog; /* the recent events, fed by everything published */
     wv_auth *auth;
     struct wv_api_coll colls[3];
     bool listen_loopback; /* the address served is on loopback */
@@ -76,5 +78,6 @@ void wv_api_routes_config(wv_api *api);
 void wv_api_routes_misc(wv_api *api);
 void wv_api_routes_tokens(wv_api *api);
 void wv_api_routes_static(wv_api *api);
+void wv_api_routes_runtime(wv_api *api);
 
 #endif

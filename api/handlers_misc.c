@@ -73,6 +73,11 @@ static void metrics(wv_http_req *r, void *user) {
         "# TYPE wovenet_api_host_refused_total counter\n"
         "wovenet_api_host_refused_total %llu\n",
         (unsigned long long)wv_http_host_refused(api->http));
+    wv_buf_printf(&b, "# HELP wovenet_api_net64_refused_total API connections refused because "
+        "their IPv6 /64 already held the per-client connection limit.\n"
+        "# TYPE wovenet_api_net64_refused_total counter\n"
+        "wovenet_api_net64_refused_total %llu\n",
+        (unsigned long long)wv_http_net64_refused(api->http));
     wv_buf_printf(&b, "# HELP wovenet_api_event_clients Connected server-sent-event clients.\n"
         "# TYPE wovenet_api_event_clients gauge\n"
         "wovenet_api_event_clients %u\n",

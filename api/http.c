@@ -1,89 +1,22 @@
-/* The HTTP server core: MHD on the libuv loop, routing, bodies, answers. */
-#include "http.h"
-#include "ratelimit.h"
+/* The HTTP server core: MHD on the libuv loop, routing, bodies, dispatch (a
+ * request's accessors and answers are in http_req.c). */
+#include "http_int.h"
 
 #include <arpa/inet.h>
-#include <gnutls/gnutls.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <ctype.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "wv/base.h"
-
-#define SUB "api"
-#define MAX_ROUTES 64
-#define MAX_PARAMS 2
-#define MAX_HDRS 8
-/* A chunked body over the limit is read and dropped (MHD cannot answer
- * mid-upload); past this much we stop being polite and close. */
-#define DISCARD_LIMIT (8u << 20)
-#define RATE_SLOTS 256 /* clients tracked by the rate limit at once */
-
-struct route {
-    const char *method;
-    const char *pattern;
-    unsigned flags;
-    wv_http_handler fn;
-    void *user;
-};
-
-struct wv_http {
-    uv_loop_t *loop;
-    wv_log *log;
-    struct wv_http_opts opts;
-    struct sockaddr_storage addr;
-    char *cert, *key;
-    struct MHD_Daemon *d;
-    uv_poll_t poll;
-    uv_timer_t timer;
-    bool poll_init, kick, closing;
-    int open_handles;
-    void (*close_cb)(void *);
-    void *close_arg;
-    struct route routes[MAX_ROUTES];
-    unsigned nroutes;
-    wv_http_gate gate;
-    void *gate_user;
-    struct wv_http_susp *suspended; /* list head */
-    uint64_t counts[600];
-    wv_ratelimit *rl;
-    uint64_t rate_limited;
-    char **allowed_hosts; /* extra Host names (restfulApi.allowedHosts) */
-    size_t nallowed;
-    uint64_t host_refused;
-};
-
-struct wv_http_req {
-    wv_http *h;
-    struct MHD_Connection *conn;
-    const char *method; /* MHD's, valid for the request */
-    char *path;
-    char *params[MAX_PARAMS];
-    const struct route *route;
-    bool resolved, replied, suspended, too_big;
-    bool rate_checked; /* a resumed request is not counted twice */
-    char allow[64];
-    struct wv_buf body;
-    size_t discarded;
-    json_t *json;
-    struct {
-        char *name, *value;
-    } hdrs[MAX_HDRS];
-    unsigned nhdrs;
-    void *gate_state;
-    void (*gate_free)(void *);
-    struct wv_http_susp susp;
-    char ip[INET6_ADDRSTRLEN];
-    char ckey[INET6_ADDRSTRLEN + 4]; /* the limits' key: the IPv4 address, or the IPv6 /64 */
-};
 
 /* --- libuv glue ------------------------------------------------------------------ */
 
@@ -133,21 +66,11 @@ void wv_http_suspend_conn(wv_http *h, struct wv_http_susp *s, struct MHD_Connect
     MHD_suspend_connection(conn);
     s->conn = conn;
     s->active = true;
-    s->prev = NULL;
-    s->next = h->suspended;
-    if (h->suspended)
-        h->suspended->prev = s;
-    h->suspended = s;
+    WV_LIST_PUSH(h->suspended, s);
 }
 
 static void unlink_susp(wv_http *h, struct wv_http_susp *s) {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        h->suspended = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->prev = s->next = NULL;
+    WV_LIST_UNLINK(h->suspended, s);
     s->active = false;
 }
 
@@ -264,200 +187,6 @@ void wv_http_set_gate(wv_http *h, wv_http_gate gate, void *user) {
     h->gate_user = user;
 }
 
-/* --- Answers ------------------------------------------------------------------- */
-
-static void finish(wv_http_req *r, unsigned status, struct MHD_Response *resp, bool json) {
-    if (r->replied) {
-        MHD_destroy_response(resp);
-        return;
-    }
-    r->replied = true;
-    for (unsigned i = 0; i < r->nhdrs; i++)
-        MHD_add_response_header(resp, r->hdrs[i].name, r->hdrs[i].value);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (json)
-        MHD_add_response_header(resp, "Cache-Control", "no-store");
-    if (MHD_queue_response(r->conn, status, resp) != MHD_YES)
-        WV_WARN(r->h->log, SUB, "%s %.200s: cannot queue answer %u", r->method, r->path, status);
-    MHD_destroy_response(resp);
-    if (status < WV_COUNTOF(r->h->counts))
-        r->h->counts[status]++;
-    WV_DEBUG(r->h->log, SUB, "%s %.200s %u (%s)", r->method, r->path, status, r->ip);
-}
-
-void wv_http_reply_response(wv_http_req *r, unsigned status, struct MHD_Response *resp) {
-    finish(r, status, resp, false);
-}
-
-void wv_http_reply_bytes(wv_http_req *r, unsigned status, const char *content_type,
-                         const void *data, size_t len, bool static_data) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, (void *)data, static_data ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
-    if (content_type)
-        MHD_add_response_header(resp, "Content-Type", content_type);
-    finish(r, status, resp, false);
-}
-
-void wv_http_reply_json(wv_http_req *r, unsigned status, json_t *body) {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    json_decref(body);
-    struct MHD_Response *resp;
-    if (text) {
-        size_t len = strlen(text);
-        text[len] = '\0';
-        resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-        MHD_add_response_header(resp, "Content-Type", "application/json");
-    } else {
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    }
-    finish(r, status, resp, true);
-}
-
-void wv_http_reply_json_text(wv_http_req *r, unsigned status, const char *text, size_t len) {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    finish(r, status, resp, true);
-}
-
-void wv_http_reply_error(wv_http_req *r, unsigned status, const char *code, const char *field,
-                         const char *fmt, ...) {
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", msg);
-    if (!e) /* msg was not UTF-8 (it quotes input): say less rather than fail */
-        e = json_pack("{s:s, s:s}", "code", code, "message", "invalid input");
-    if (field && field[0]) {
-        json_t *f = json_string(field);
-        json_object_set_new(e, "field", f ? f : json_string("(invalid)"));
-    }
-    wv_http_reply_json(r, status, json_pack("{s:o}", "error", e));
-}
-
-bool wv_http_replied(wv_http_req *r) {
-    return r->replied;
-}
-
-void wv_http_add_header(wv_http_req *r, const char *name, const char *value) {
-    if (r->nhdrs >= MAX_HDRS)
-        return;
-    r->hdrs[r->nhdrs].name = wv_strdup(name);
-    r->hdrs[r->nhdrs].value = wv_strdup(value);
-    r->nhdrs++;
-}
-
-int wv_http_if_match(wv_http_req *r, int64_t *rev) {
-    const char *v = wv_http_req_header(r, "If-Match");
-    *rev = -1;
-    if (!v || strcmp(v, "*") == 0)
-        return 0;
-    char *end;
-    if (v[0] != '"' || !isdigit((unsigned char)v[1]))
-        return WV_ERR_INVAL;
-    errno = 0;
-    long long n = strtoll(v + 1, &end, 10);
-    if (errno || strcmp(end, "\"") != 0 || n < 0)
-        return WV_ERR_INVAL;
-    *rev = n;
-    return 0;
-}
-
-bool wv_http_if_none_match(wv_http_req *r, int64_t rev) {
-    const char *v = wv_http_req_header(r, "If-None-Match");
-    if (!v)
-        return false;
-    /* A list of entity tags, weak or strong ("W/" is the same here: the
-     * comparison for If-None-Match is weak), or "*". */
-    for (const char *p = v; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '*')
-            return true;
-        if (p[0] == 'W' && p[1] == '/')
-            p += 2;
-        if (*p != '"')
-            return false;
-        char *end;
-        errno = 0;
-        long long n = strtoll(p + 1, &end, 10);
-        if (errno || end == p + 1 || *end != '"')
-            return false;
-        if (n == rev)
-            return true;
-        p = end + 1;
-    }
-    return false;
-}
-
-void wv_http_set_etag(wv_http_req *r, int64_t rev) {
-    char tag[32];
-    snprintf(tag, sizeof tag, "\"%" PRId64 "\"", rev);
-    wv_http_add_header(r, "ETag", tag);
-}
-
-/* --- Requests ---------------------------------------------------------------------- */
-
-const char *wv_http_req_method(wv_http_req *r) {
-    return r->method;
-}
-const char *wv_http_req_path(wv_http_req *r) {
-    return r->path;
-}
-const char *wv_http_req_param(wv_http_req *r, unsigned i) {
-    return i < MAX_PARAMS ? r->params[i] : NULL;
-}
-const char *wv_http_req_header(wv_http_req *r, const char *name) {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-const char *wv_http_req_query(wv_http_req *r, const char *name) {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-json_t *wv_http_req_json(wv_http_req *r) {
-    return r->json;
-}
-const char *wv_http_req_body(wv_http_req *r, size_t *len) {
-    *len = r->body.len;
-    return r->body.p ? r->body.p : "";
-}
-const char *wv_http_req_client_key(wv_http_req *r) {
-    return r->ckey;
-}
-
-const char *wv_http_req_ip(wv_http_req *r) {
-    return r->ip;
-}
-struct MHD_Connection *wv_http_req_conn(wv_http_req *r) {
-    return r->conn;
-}
-wv_http *wv_http_req_server(wv_http_req *r) {
-    return r->h;
-}
-
-void wv_http_req_set_gate_state(wv_http_req *r, void *state, void (*free_fn)(void *)) {
-    if (r->gate_free && r->gate_state && r->gate_state != state)
-        r->gate_free(r->gate_state);
-    r->gate_state = state;
-    r->gate_free = free_fn;
-}
-void *wv_http_req_gate_state(wv_http_req *r) {
-    return r->gate_state;
-}
-
-void wv_http_req_suspend(wv_http_req *r) {
-    if (r->h->closing)
-        return;
-    r->suspended = true;
-    wv_http_suspend_conn(r->h, &r->susp, r->conn);
-}
-
-void wv_http_req_resume(wv_http_req *r) {
-    r->suspended = false;
-    wv_http_resume_conn(r->h, &r->susp);
-}
-
 static wv_http_req *req_new(wv_http *h, struct MHD_Connection *c, const char *url,
                             const char *method) {
     wv_http_req *r = wv_calloc(1, sizeof *r);
@@ -509,6 +238,69 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (*con_cls)
         req_free(*con_cls);
     *con_cls = NULL;
+}
+
+/* --- Connections per /64 ----------------------------------------------------------- */
+
+/* The /64 of an IPv6 client that is not a v4-mapped IPv4 one; false otherwise. */
+static bool net64_of(const struct sockaddr *sa, uint8_t out[8]) {
+    if (!sa || sa->sa_family != AF_INET6)
+        return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a))
+        return false;
+    memcpy(out, a->s6_addr, 8);
+    return true;
+}
+
+static struct wv_http_net64 *net64_find(wv_http *h, const uint8_t prefix[8], bool add) {
+    struct wv_http_net64 *free_slot = NULL;
+    for (unsigned i = 0; i < h->opts.max_connections; i++) {
+        struct wv_http_net64 *e = &h->net64[i];
+        if (e->n && !memcmp(e->prefix, prefix, 8))
+            return e;
+        if (!e->n && !free_slot)
+            free_slot = e;
+    }
+    if (add && free_slot)
+        memcpy(free_slot->prefix, prefix, 8);
+    return add ? free_slot : NULL;
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len) {
+    wv_http *h = cls;
+    uint8_t pfx[8];
+    if (!net64_of(sa, pfx))
+        return MHD_YES;
+    struct wv_http_net64 *e = net64_find(h, pfx, false);
+    if (e && e->n >= h->opts.per_ip_limit) {
+        h->net64_refused++;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code) {
+    wv_http *h = cls;
+    uint8_t pfx[8];
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        struct wv_http_net64 *e =
+            ci && net64_of(ci->client_addr, pfx) ? net64_find(h, pfx, true) : NULL;
+        if (e)
+            e->n++;
+        *socket_ctx = e; /* the table never moves; an entry lives while n > 0 */
+    } else if (*socket_ctx) {
+        struct wv_http_net64 *e = *socket_ctx;
+        e->n--;
+        *socket_ctx = NULL;
+    }
+}
+
+uint64_t wv_http_net64_refused(wv_http *h) {
+    return h->net64_refused;
 }
 
 /* --- Dispatch -------------------------------------------------------------------- */
@@ -761,6 +553,7 @@ int wv_http_new(uv_loop_t *loop, wv_log *log, const struct wv_http_opts *opts, w
         h->opts.max_connections = 256;
     if (!h->opts.per_ip_limit)
         h->opts.per_ip_limit = 128;
+    h->net64 = wv_calloc(h->opts.max_connections, sizeof *h->net64);
     if (!h->opts.timeout_s)
         h->opts.timeout_s = 30;
     if (!h->opts.max_body)
@@ -814,18 +607,24 @@ static int start_failure(wv_http *h, char *why, size_t n) {
         close(fd);
     }
     if (err == EADDRINUSE)
-        snprintf(why, n, "cannot listen on %s: address already in use (another process listens "
-                         "there: stop it, or choose another restfulApi.listenAddr or --api)", addr);
+        snprintf(why, n,
+                 "cannot listen on %s: address already in use (another process listens "
+                 "there: stop it, or choose another restfulApi.listenAddr or --api)",
+                 addr);
     else if (err == EADDRNOTAVAIL)
         snprintf(why, n, "cannot listen on %s: the address is not on this host", addr);
     else if (err == EACCES)
-        snprintf(why, n, "cannot listen on %s: permission denied (a port below 1024 needs "
-                         "CAP_NET_BIND_SERVICE)", addr);
+        snprintf(why, n,
+                 "cannot listen on %s: permission denied (a port below 1024 needs "
+                 "CAP_NET_BIND_SERVICE)",
+                 addr);
     else if (err)
         snprintf(why, n, "cannot listen on %s: %s", addr, strerror(err));
     else
-        snprintf(why, n, "cannot start the HTTP server on %s (libmicrohttpd refused; the debug "
-                         "log has its message)", addr);
+        snprintf(why, n,
+                 "cannot start the HTTP server on %s (libmicrohttpd refused; the debug "
+                 "log has its message)",
+                 addr);
     return WV_ERR_IO;
 }
 
@@ -846,12 +645,13 @@ int wv_http_start(wv_http *h) {
         {MHD_OPTION_END, 0, NULL},
     };
     h->d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+        flags, port, on_accept, h, on_access, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_CONNECTION_LIMIT, h->opts.max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->opts.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        h->opts.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_UNESCAPE_CALLBACK,
-        unescape, h, MHD_OPTION_ARRAY, h->cert ? tls : &tls[2], MHD_OPTION_END);
+        on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+        MHD_OPTION_CONNECTION_LIMIT, h->opts.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        h->opts.per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, h->opts.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_UNESCAPE_CALLBACK, unescape, h,
+        MHD_OPTION_ARRAY, h->cert ? tls : &tls[2], MHD_OPTION_END);
     if (!h->d) {
         char why[WV_HTTP_WHY_LEN];
         int rc = start_failure(h, why, sizeof why);
@@ -900,6 +700,7 @@ static void on_closed(uv_handle_t *hd) {
     void (*cb)(void *) = h->close_cb;
     void *arg = h->close_arg;
     wv_ratelimit_free(h->rl);
+    free(h->net64);
     wv_http_set_allowed_hosts(h, NULL, 0);
     free(h->cert);
     if (h->key)

@@ -29,10 +29,10 @@ struct wv_http_opts {
     const char *tls_cert_pem;      /* both NULL: plain HTTP; copied */
     const char *tls_key_pem;
     unsigned max_connections; /* 0: 256 */
-    unsigned per_ip_limit;    /* concurrent connections per client IP; 0: 128 */
-    unsigned timeout_s;       /* idle connection timeout (slowloris); 0: 30 */
-    size_t max_body;          /* 0: 1 MiB */
-    size_t max_header;        /* per-connection header memory; 0: 16 KiB */
+    unsigned per_ip_limit; /* concurrent connections per client IP (an IPv6 one: per /64); 0: 128 */
+    unsigned timeout_s;    /* idle connection timeout (slowloris); 0: 30 */
+    size_t max_body;       /* 0: 1 MiB */
+    size_t max_header;     /* per-connection header memory; 0: 16 KiB */
     /* Requests per second per client IP (token bucket of rate_burst); over
      * it a request answers 429 with Retry-After. 0: 100/s, burst 0: 4 x
      * rate. Loopback clients are exempt unless rate_loopback is set (a
@@ -92,6 +92,8 @@ void wv_http_close(wv_http *h, void (*cb)(void *arg), void *arg);
 void wv_http_set_allowed_hosts(wv_http *h, const char *const *names, size_t n);
 /* Requests refused for their Host header, total. */
 uint64_t wv_http_host_refused(wv_http *h);
+/* Connections refused: their IPv6 /64 already held per_ip_limit. */
+uint64_t wv_http_net64_refused(wv_http *h);
 
 /* Counts of answered requests by status code, for /metrics. */
 uint64_t wv_http_count(wv_http *h, unsigned status);

@@ -72,12 +72,7 @@ static void free_client(void *cls) {
     wv_sse_hub *hub = c->hub;
     if (c->susp.active)
         wv_http_resume_conn(hub->http, &c->susp);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        hub->clients = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    WV_LIST_UNLINK(hub->clients, c);
     hub->nclients--;
     wv_buf_dispose(&c->q);
     free(c);
@@ -120,10 +115,7 @@ void wv_sse_serve(wv_sse_hub *hub, wv_http_req *req) {
     struct client *c = wv_calloc(1, sizeof *c);
     c->hub = hub;
     c->conn = wv_http_req_conn(req);
-    c->next = hub->clients;
-    if (hub->clients)
-        hub->clients->prev = c;
-    hub->clients = c;
+    WV_LIST_PUSH(hub->clients, c);
     hub->nclients++;
     /* An immediate first chunk makes MHD send the headers now, so the
      * client knows it is subscribed before any event happens. */

@@ -1,6 +1,6 @@
 // Dashboard entry: hash routing, header, notices, sign-in and start-up.
 
-import { h, replaceChildren } from './assets/js/dom.js';
+import { h, replaceChildren, fmtClock } from './assets/js/dom.js';
 import { onUnauthorized, getAuth, setBearer, setBasic } from './assets/js/api.js';
 import { state, subscribe, start, stop } from './assets/js/store.js';
 import * as overview from './assets/js/views/overview.js';
@@ -8,12 +8,15 @@ import * as peers from './assets/js/views/peers.js';
 import * as apps from './assets/js/views/apps.js';
 import * as sockets from './assets/js/views/sockets.js';
 import * as settings from './assets/js/views/settings.js';
+import * as events from './assets/js/views/events.js';
+import { problems } from './assets/js/health.js';
 
 const VIEWS = {
   overview: { title: 'Overview', mod: overview },
   peers: { title: 'Peers', mod: peers },
   apps: { title: 'Apps', mod: apps },
   sockets: { title: 'Tunnel sockets', mod: sockets },
+  events: { title: 'Events', mod: events },
   settings: { title: 'Settings', mod: settings },
 };
 
@@ -24,13 +27,16 @@ let retryTimer = 0;
 let noticeTimer = 0;
 
 const ctx = {
+  /** A toast; warnings and errors stay longer and can be closed. */
   notice(text, kind = 'ok') {
     const box = $('notice');
-    box.textContent = text;
+    replaceChildren(box, h('span', { 'data-testid': 'notice-text' }, text),
+      h('button', { type: 'button', class: 'notice-close', 'aria-label': 'Close', onclick: () => { box.hidden = true; } }, '×'));
     box.className = `notice notice-${kind}`;
+    box.dataset.kind = kind;
     box.hidden = false;
     clearTimeout(noticeTimer);
-    noticeTimer = setTimeout(() => { box.hidden = true; }, 6000);
+    noticeTimer = setTimeout(() => { box.hidden = true; }, kind === 'ok' ? 6000 : 15000);
   },
 };
 
@@ -42,6 +48,8 @@ function parseHash() {
 
 function route(focus) {
   if (!state.loaded) return;
+  // A toast is news of the view it was raised in.
+  $('notice').hidden = true;
   const { name, params } = parseHash();
   current = { name, view: VIEWS[name].mod.mount(ctx, params) };
   $('main').replaceChildren(current.view.el);
@@ -59,6 +67,20 @@ function renderHeader() {
   const words = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…' };
   live.textContent = words[state.live] || state.live;
   live.className = `live live-${state.live}`;
+  // The figures on screen stop being true the moment the stream drops.
+  const stale = $('stale');
+  const lost = state.loaded && (state.live === 'reconnecting' || Boolean(state.error));
+  stale.hidden = !lost;
+  if (lost) {
+    const since = state.staleSince ? ` at ${fmtClock(state.staleSince)}` : '';
+    stale.textContent = `Lost contact with the agent${since}${state.error ? ` (${state.error})` : ''}: what you see is from then and no longer changes. Reconnecting…`;
+  }
+  $('main').classList.toggle('is-stale', lost);
+  const n = state.loaded ? problems().length : 0;
+  const badge = $('nav-problems');
+  badge.hidden = !n;
+  badge.textContent = String(n);
+  badge.title = `${n} problem${n === 1 ? '' : 's'}`;
 }
 
 subscribe((changed) => {

@@ -28,6 +28,8 @@ void wv_apps__adj_buffered(pconn *c, long delta) {
 }
 
 void wv_apps__count(pconn *c, uint64_t in, uint64_t out, int delta) {
+    c->bytes_in += in;
+    c->bytes_out += out;
     struct wv_app_counters *k = c->counters;
     if (!k)
         return;
@@ -65,10 +67,11 @@ pconn *wv_apps__new(wv_proxy *p, bool exposed) {
     c->ops = &stream_ops;
     c->p = p;
     c->exposed = exposed;
-    c->next = p->conns;
-    if (p->conns)
-        p->conns->prev = c;
-    p->conns = c;
+    c->id = ++p->next_id;
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    c->started_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    WV_LIST_PUSH(p->conns, c);
     p->stats.active++;
     p->stats.total++;
     return c;
@@ -86,13 +89,7 @@ void wv_apps__flush_unlist(pconn *c) {
     if (!c->flush_listed)
         return;
     c->flush_listed = false;
-    if (c->fprev)
-        c->fprev->fnext = c->fnext;
-    else
-        c->p->flushq = c->fnext;
-    if (c->fnext)
-        c->fnext->fprev = c->fprev;
-    c->fprev = c->fnext = NULL;
+    WV_LIST_UNLINK_AS(c->p->flushq, c, fprev, fnext);
 }
 
 void wv_apps__drop_queue(pconn *c) {
@@ -117,12 +114,7 @@ static void conn_free(pconn *c) {
     wv_app_counters_unref(c->counters);
     wv_apps__drop_queue(c);
     wv_apps__adj_buffered(c, -(long)c->buffered);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    WV_LIST_UNLINK(p->conns, c);
     p->stats.active--;
     free(c->hbuf);
     free(c->rbuf);
@@ -482,11 +474,7 @@ static void deliver(pconn *c, const uint8_t *data, size_t len, bool fin) {
         if (c->st == P_SPLICE && !c->flush_listed) {
             wv_proxy *p = c->p;
             c->flush_listed = true;
-            c->fprev = NULL;
-            c->fnext = p->flushq;
-            if (p->flushq)
-                p->flushq->fprev = c;
-            p->flushq = c;
+            WV_LIST_PUSH_AS(p->flushq, c, fprev, fnext);
             uv_check_start(&p->flusher, on_flush);
         }
     }
@@ -551,6 +539,19 @@ static void on_status(pconn *c, json_t *obj) {
     wv_apps__end(c, false);
 }
 
+/* Who connected to a remote app: "IP:PORT", or "unix" for a unix socket
+ * (whose clients rarely have a name). */
+static void client_address(uv_stream_t *client, char *out, size_t n) {
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char a[WV_ADDR_STRLEN];
+    if (client->type == UV_TCP &&
+        uv_tcp_getpeername((uv_tcp_t *)client, (struct sockaddr *)&ss, &len) == 0)
+        snprintf(out, n, "%s", wv_addr_format((struct sockaddr *)&ss, a));
+    else
+        snprintf(out, n, "%s", client->type == UV_NAMED_PIPE ? "unix" : "?");
+}
+
 int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const char *remote_app,
                      const char *app, const char *target, struct wv_app_counters *counters) {
     struct wv_app_header h;
@@ -579,6 +580,8 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const c
     pconn *c = wv_apps__new(p, false);
     snprintf(c->name, sizeof(c->name), "%s", remote_app ? remote_app : app);
     snprintf(c->peer, sizeof(c->peer), "%s", app);
+    snprintf(c->site, sizeof(c->site), "%s", site);
+    client_address(client, c->addr, sizeof(c->addr));
     c->sock = client;
     c->sock_unix = client->type == UV_NAMED_PIPE;
     client->data = c;
@@ -757,4 +760,28 @@ void wv_proxy_close(wv_proxy *p, void (*cb)(void *arg), void *arg) {
 
 void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out) {
     *out = p->stats;
+}
+
+void wv_proxy_each_conn(const wv_proxy *p, void (*fn)(const struct wv_proxy_conn_info *ci, void *arg),
+                        void *arg) {
+    for (const pconn *c = p->conns; c; c = c->next) {
+        if (c->st == P_DEAD || c->st == P_REFUSED || !c->stream_live)
+            continue;
+        /* The header names the app: before it, the stream is nobody's yet. */
+        if (c->exposed && c->st == P_HEADER)
+            continue;
+        struct wv_proxy_conn_info ci = {
+            .id = c->id,
+            .exposed = c->exposed,
+            .app = c->name,
+            .site = c->exposed ? c->peer : c->site,
+            .address = c->addr[0] ? c->addr : NULL,
+            .open = c->st == P_SPLICE,
+            .started_ms = c->started_ms,
+            .bytes_in = c->bytes_in,
+            .bytes_out = c->bytes_out,
+            .conn = c->qc,
+        };
+        fn(&ci, arg);
+    }
 }

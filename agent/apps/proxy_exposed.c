@@ -131,6 +131,10 @@ static bool target_allowed(const json_t *app, const struct sockaddr *sa) {
 
 static void start_connect(pconn *c, const struct wv_app_socket *as) {
     wv_proxy *p = c->p;
+    if (as->is_unix)
+        snprintf(c->addr, sizeof(c->addr), "unix:%s", as->path);
+    else
+        wv_addr_format((const struct sockaddr *)&as->addr, c->addr);
     union {
         uv_tcp_t tcp;
         uv_pipe_t pipe;

@@ -78,6 +78,13 @@ struct pconn {
     struct wv_app_counters *counters; /* the app's, one reference; NULL: not counted */
     bool counted;                     /* counted as active (decremented when the connection ends) */
     size_t buffered;
+
+    /* What wv_proxy_each_conn shows of it. */
+    uint64_t id;
+    int64_t started_ms;              /* wall clock */
+    uint64_t bytes_in, bytes_out;    /* this connection's share of the counters */
+    char site[256];                  /* client side: the peer site (exposed: see peer) */
+    char addr[WV_ADDR_STRLEN + 80];  /* client: the local client; exposed: the target */
 };
 
 struct wv_proxy {
@@ -88,6 +95,7 @@ struct wv_proxy {
     void *user;
     pconn *conns;
     struct wv_proxy_stats stats;
+    uint64_t next_id;
     /* Owned only so that wv_proxy_close() can finish asynchronously even
      * with no connection left. Never started. */
     uv_timer_t closer;

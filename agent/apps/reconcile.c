@@ -286,13 +286,9 @@ static void on_retry(uv_timer_t *t) {
 
 wv_reconciler *wv_reconcile_new(uv_loop_t *loop, wv_log *log, wv_store *store,
                                 const struct wv_reconcile_callbacks *cbs, void *user) {
-    wv_reconciler *r = wv_calloc(1, sizeof(*r));
-    r->loop = loop;
-    r->log = log;
-    r->store = store;
-    if (cbs)
-        r->cbs = *cbs;
-    r->user = user;
+    wv_reconciler *r = wv_malloc(sizeof(*r));
+    *r = (wv_reconciler){.loop = loop, .log = log, .store = store, .user = user,
+                         .cbs = cbs ? *cbs : (struct wv_reconcile_callbacks){0}};
     uv_timer_init(loop, &r->kick);
     uv_timer_init(loop, &r->retry);
     return r;
@@ -338,7 +334,7 @@ json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *nam
     struct rapp *a = find_rapp(r, name);
     if (!a)
         return json_object();
-    return json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I}", "state", rapp_state_names[a->state],
+    return json_pack("{s:s, s:s*, s:I, s:I, s:I, s:I}", "state", rapp_state_names[a->state],
                      "error", a->error[0] ? a->error : NULL, "connections",
                      (json_int_t)a->counters->connections, "activeConnections",
                      (json_int_t)a->counters->active, "bytesIn", (json_int_t)a->counters->bytes_in,
@@ -382,4 +378,11 @@ size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, 
         n++;
     }
     return n;
+}
+
+void wv_reconcile_each_app(wv_reconciler *r,
+                           void (*fn)(const char *name, const struct wv_app_counters *k, void *arg),
+                           void *arg) {
+    for (struct rapp *a = r->rapps; a; a = a->next)
+        fn(a->name, a->counters, arg);
 }

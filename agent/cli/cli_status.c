@@ -79,9 +79,9 @@ static void print_peers(json_t *peers, json_t *before, double secs) {
         printf("%-20s %-7s %-10s %-26s %s\n", str_or(p, "siteName", "?"), yesno(p, "online"),
                yesno(p, "reachable"), str_or(p, "lastSeen", "-"), apps[0] ? apps : "-");
     }
-    printf("\nCHANNELS\n%-20s %-4s %-8s %-6s %-11s %-24s %-24s %8s %10s %10s %7s\n", "PEER", "ID",
-           "DIR", "FAMILY", "STATE", "LOCAL", "REMOTE", "RTT ms", "TX Mbit/s", "RX Mbit/s",
-           "STREAMS");
+    printf("\nCHANNELS\n%-20s %-4s %-8s %-6s %-11s %-24s %-24s %8s %10s %10s %7s %s\n", "PEER",
+           "ID", "DIR", "FAMILY", "STATE", "LOCAL", "REMOTE", "RTT ms", "TX Mbit/s", "RX Mbit/s",
+           "STREAMS", "PATH");
     int n = 0;
     json_array_foreach(peers, i, p) {
         const char *site = str_or(p, "siteName", "?");
@@ -92,12 +92,13 @@ static void print_peers(json_t *peers, json_t *before, double secs) {
             char rtts[32] = "-";
             if (json_is_number(rtt))
                 snprintf(rtts, sizeof rtts, "%.2f", json_number_value(rtt));
-            printf("%-20s %-4lld %-8s %-6s %-11s %-24s %-24s %8s %10.2f %10.2f %7lld\n", site,
+            printf("%-20s %-4lld %-8s %-6s %-11s %-24s %-24s %8s %10.2f %10.2f %7lld %s\n", site,
                    (long long)id, str_or(c, "direction", "?"), str_or(c, "family", "?"),
                    str_or(c, "state", "?"), str_or(c, "localAddress", "-"),
                    str_or(c, "remoteAddress", "-"), rtts, mbits(c, old, "bytesSent", secs),
                    mbits(c, old, "bytesReceived", secs),
-                   (long long)json_integer_value(json_object_get(c, "streams")));
+                   (long long)json_integer_value(json_object_get(c, "streams")),
+                   str_or(c, "path", "direct"));
             n++;
         }
     }

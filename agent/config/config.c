@@ -377,9 +377,10 @@ static int do_socket(struct walk *w, const char *path, const struct ynode *m, js
         char sub[256];
         int rc;
         if (IS("name") || IS("mode") || IS("transportProtocol") || IS("publicAddress") ||
-            IS("listenAddress")) {
+            IS("listenAddress") || IS("portMapping")) {
             rc = put(w, sock, ck, rd_string, path, key, v);
-        } else if (IS("publicPort") || IS("listenPort") || IS("maxUdpPayload")) {
+        } else if (IS("publicPort") || IS("listenPort") || IS("maxUdpPayload") ||
+                   IS("keepAlive") || IS("portMappingLifetime")) {
             rc = put(w, sock, ck, rd_int, path, key, v);
         } else if (IS("enabled")) { /* ours: false pauses the socket */
             rc = put(w, sock, ck, rd_bool, path, key, v);
@@ -540,6 +541,8 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
             if (!rc)
                 rc = do_message_channel(w, sub, v, site);
+        } else if (IS("relay")) { /* ours: forward for sites that cannot meet */
+            rc = put(w, site, "relay", rd_bool, "", key, v);
         } else if (IS("membership")) { /* ours: open | approve */
             rc = put(w, site, key, rd_string, "", key, v);
         } else if (IS("limits")) { /* ours */
@@ -549,6 +552,7 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
                 const char *k2 = v->keys[j];
                 if (!strcmp(k2, "streamsPerPeer") || !strcmp(k2, "dialPeers") ||
                     !strcmp(k2, "dialSocketsPerPeer") || !strcmp(k2, "dialsPerSecond") ||
+                    !strcmp(k2, "relayPeers") || !strcmp(k2, "relayBytesPerSecond") ||
                     !strcmp(k2, "streamWindowMiB") || !strcmp(k2, "channelWindowMiB") ||
                     !strcmp(k2, "bufferBudgetMiB"))
                     rc = put(w, lim, k2, rd_int, sub, k2, v->items[j]);
@@ -670,7 +674,7 @@ static char *remote_base(json_t *app) {
     return s;
 }
 
-/* The top-level stun: list goes to every autoStunDetect socket that names
+/* The top-level stun: list goes to every autoStunDetect or nat-traversal socket that names
  * no stunServers of its own ("stun:" URI prefixes dropped), and nowhere
  * else: a socket that does not detect by STUN has no use for it. */
 static void apply_stun(json_t *stun, json_t *sockets) {
@@ -689,7 +693,10 @@ static void apply_stun(json_t *stun, json_t *sockets) {
     }
     json_array_foreach(sockets, i, s) {
         const char *pa = json_string_value(json_object_get(s, "publicAddress"));
-        if (pa && strcmp(pa, "autoStunDetect") == 0 && !json_object_get(s, "stunServers"))
+        const char *mode = json_string_value(json_object_get(s, "mode"));
+        bool by_stun = (pa && strcmp(pa, "autoStunDetect") == 0) ||
+                    (mode && strcmp(mode, "nat-traversal") == 0);
+        if (by_stun && !json_object_get(s, "stunServers"))
             json_object_set(s, "stunServers", list);
     }
     json_decref(list);

@@ -28,6 +28,7 @@ static json_t *shape_site(json_t *doc, json_t *site) {
     json_t *y = json_object();
     copy(y, "siteName", site, "siteName");
     copy(y, "membership", site, "membership");
+    copy(y, "relay", site, "relay");
     copy(y, "limits", site, "limits");
     /* a secret given in clear is never written, only marked as set */
     if (json_is_true(json_object_get(site, "networkKeySet")) || json_object_get(site, "networkKey"))
@@ -66,7 +67,8 @@ static json_t *shape_site(json_t *doc, json_t *site) {
         copy_keys(s, v,
                   (const char *const[]){"name", "mode", "transportProtocol", "publicAddress",
                                         "publicPort", "listenAddress", "listenPort",
-                                        "maxUdpPayload", "enabled", NULL});
+                                        "maxUdpPayload", "keepAlive", "portMapping",
+                                        "portMappingLifetime", "enabled", NULL});
         json_t *hd = json_object_get(v, "httpDetector");
         if (hd) {
             json_t *h = json_object();

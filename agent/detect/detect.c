@@ -2,6 +2,7 @@
  * tunnel socket itself). See detect.h. */
 #include "wv/detect.h"
 
+#include "detect_int.h"
 #include "stun.h"
 #include "wv/base.h"
 #include "wv/model.h"
@@ -58,14 +59,6 @@ struct dsock {
     char error[200];
 };
 
-struct wv_detect {
-    uv_loop_t *loop;
-    wv_log *log;
-    struct wv_detect_callbacks cbs;
-    void *user;
-    struct dsock *socks;
-    struct wv_detect_stats stats;
-};
 
 /* --- The body parser -------------------------------------------------------------- */
 
@@ -532,7 +525,7 @@ static struct dsock *dsock_new(wv_detect *d, const json_t *o, const char *key) {
     s->d = d;
     s->name = wv_strdup(json_string_value(json_object_get(o, "name")));
     s->key = wv_strdup(key);
-    s->method = strcmp(pa, "autoHttpDetect") == 0 ? M_HTTP : M_STUN;
+    s->method = pa && strcmp(pa, "autoHttpDetect") == 0 ? M_HTTP : M_STUN;
     /* Same rule as the tunnel's listen address: an IPv6 listen address
      * makes an IPv6 socket. */
     s->family = la && strchr(la, ':') ? AF_INET6 : AF_INET;
@@ -541,7 +534,8 @@ static struct dsock *dsock_new(wv_detect *d, const json_t *o, const char *key) {
     s->keep_port = mode && strcmp(mode, "port-forwarding") == 0;
     json_int_t pp = json_integer_value(json_object_get(o, "publicPort"));
     s->config_port = pp > 0 && pp < 65536 ? (uint16_t)pp : 0;
-    s->interval_s = WV_DETECT_STUN_INTERVAL_S;
+    s->interval_s = mode && strcmp(mode, "nat-traversal") == 0 ? WV_DETECT_NAT_INTERVAL_S
+                                                               : WV_DETECT_STUN_INTERVAL_S;
     if (s->method == M_HTTP) {
         json_t *hd = json_object_get(o, "httpDetector");
         s->url = wv_strdup(json_string_value(json_object_get(hd, "url")));
@@ -563,12 +557,24 @@ static struct dsock *dsock_new(wv_detect *d, const json_t *o, const char *key) {
 
 static bool is_auto(const json_t *o) {
     const char *pa = json_string_value(json_object_get(o, "publicAddress"));
-    return pa && (strcmp(pa, "autoHttpDetect") == 0 ||
-                  (strcmp(pa, "autoStunDetect") == 0 &&
-                   json_array_size(json_object_get(o, "stunServers"))));
+    const char *mode = json_string_value(json_object_get(o, "mode"));
+    bool stun = (pa && strcmp(pa, "autoStunDetect") == 0) ||
+                (mode && strcmp(mode, "nat-traversal") == 0);
+    return (pa && strcmp(pa, "autoHttpDetect") == 0) ||
+           (stun && json_array_size(json_object_get(o, "stunServers")));
+}
+
+static uint16_t bound_port(wv_detect *d, const char *name) {
+    wv_quic_endpoint *ep = d->cbs.endpoint ? d->cbs.endpoint(d, name, d->user) : NULL;
+    struct sockaddr_storage ss;
+    if (!ep || wv_quic_endpoint_local_addr(ep, &ss) != 0)
+        return 0;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
 void wv_detect_set_sockets(wv_detect *d, const json_t *sockets) {
+    wv_detect__portmap_set(d, &d->maps, sockets, bound_port);
     struct dsock *keep = NULL, *fresh = NULL;
     size_t i;
     json_t *o;
@@ -623,6 +629,14 @@ static struct dsock *find(wv_detect *d, const char *name) {
     return NULL;
 }
 
+void wv_detect_refresh(wv_detect *d, const char *name) {
+    struct dsock *s = find(d, name);
+    if (s && s->method == M_STUN && !s->stun_active && !s->resolving) {
+        WV_DEBUG(d->log, SUB, "tunnel socket %s: checking its NAT mapping again", name);
+        detect_now(s);
+    }
+}
+
 int wv_detect_get(wv_detect *d, const char *name, char *addr, size_t addrlen, uint16_t *port) {
     struct dsock *s = find(d, name);
     if (!s)
@@ -632,6 +646,15 @@ int wv_detect_get(wv_detect *d, const char *name, char *addr, size_t addrlen, ui
     snprintf(addr, addrlen, "%s", s->addr);
     *port = s->port;
     return 0;
+}
+
+int wv_detect_mapping(wv_detect *d, const char *name, char *addr, size_t addrlen,
+                      uint16_t *port) {
+    return wv_detect__portmap_get(d->maps, name, addr, addrlen, port);
+}
+
+json_t *wv_detect_mapping_status(wv_detect *d, const char *name) {
+    return wv_detect__portmap_status(d->maps, name);
 }
 
 json_t *wv_detect_status(wv_detect *d, const char *name) {
@@ -673,6 +696,7 @@ int wv_detect_new(uv_loop_t *loop, wv_log *log, const struct wv_detect_callbacks
 void wv_detect_free(wv_detect *d) {
     if (!d)
         return;
+    wv_detect__portmap_free_all(d->maps);
     for (struct dsock *s = d->socks, *next; s; s = next) {
         next = s->next;
         dsock_free(s);

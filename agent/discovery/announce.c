@@ -17,21 +17,29 @@ static const char *const type_names[] = {
     [WV_MSG_OFFLINE] = "offline",
     [WV_MSG_SOCKINFO_REQUEST] = "sockinfo-request",
     [WV_MSG_SOCKINFO_REPLY] = "sockinfo-reply",
+    [WV_MSG_PUNCH_REQUEST] = "punch-request",
 };
 
 /* Fields allowed per type; anything else is refused so that two versions of
  * the protocol never silently half-understand each other. */
 static const char *const announce_fields[] = {
     "type", "site", "instance", "seq", "ts", "sockets", "apps", "fingerprint",
-    "key", "sig", "prevKey", "prevSig", NULL};
+    "relay", "key", "sig", "prevKey", "prevSig", NULL};
 static const char *const reply_fields[] = {
     "type", "site", "to", "instance", "seq", "ts", "sockets", "apps", "fingerprint",
-    "re", "key", "sig", "prevKey", "prevSig", NULL};
+    "relay", "re", "key", "sig", "prevKey", "prevSig", NULL};
 static const char *const offline_fields[] = {"type", "site", "instance", "seq", "ts",
                                              "key", "sig", NULL};
 static const char *const request_fields[] = {"type", "from", "to", "instance", "seq", "ts",
                                              "key", "sig", NULL};
-static const char *const socket_fields[] = {"address", "port", "protocol", "detected", NULL};
+static const char *const socket_fields[] = {"address", "port", "protocol", "detected",
+                                            "kind",    "group", NULL};
+/* Candidate kinds of a nat-traversal socket (index = enum wv_cand_kind). */
+static const char *const cand_names[] = {"", "host", "stun", "mapped"};
+
+const char *wv_cand_kind_name(enum wv_cand_kind k) {
+    return k < WV_COUNTOF(cand_names) ? cand_names[k] : "";
+}
 
 static bool is_alnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -87,7 +95,12 @@ static bool has_body(enum wv_msg_type t) {
 }
 
 static bool has_to(enum wv_msg_type t) {
-    return t == WV_MSG_SOCKINFO_REQUEST || t == WV_MSG_SOCKINFO_REPLY;
+    return t == WV_MSG_SOCKINFO_REQUEST || t == WV_MSG_SOCKINFO_REPLY ||
+           t == WV_MSG_PUNCH_REQUEST;
+}
+
+static bool is_request(enum wv_msg_type t) {
+    return t == WV_MSG_SOCKINFO_REQUEST || t == WV_MSG_PUNCH_REQUEST;
 }
 
 static bool opt_hex(const char *s, size_t len) {
@@ -125,7 +138,7 @@ static bool sig_fields_valid(const wv_msg *m) {
 }
 
 static bool msg_valid(const wv_msg *m) {
-    if (m->type < WV_MSG_ANNOUNCE || m->type > WV_MSG_SOCKINFO_REPLY)
+    if (m->type < WV_MSG_ANNOUNCE || m->type > WV_MSG_PUNCH_REQUEST)
         return false;
     if (!sig_fields_valid(m))
         return false;
@@ -136,11 +149,13 @@ static bool msg_valid(const wv_msg *m) {
     if (has_to(m->type) ? !wv_name_valid(m->to) : m->to[0] != '\0')
         return false;
     if (!has_body(m->type))
-        return m->nsockets == 0 && m->napps == 0;
+        return m->nsockets == 0 && m->napps == 0 && !m->relay;
     if (m->nsockets > WV_ANNOUNCE_MAX_SOCKETS || m->napps > WV_ANNOUNCE_MAX_APPS)
         return false;
     for (size_t i = 0; i < m->nsockets; i++)
-        if (!address_valid(m->sockets[i].address) || m->sockets[i].port == 0)
+        if (!address_valid(m->sockets[i].address) || m->sockets[i].port == 0 ||
+            m->sockets[i].kind > WV_CAND_MAPPED ||
+            m->sockets[i].group >= WV_ANNOUNCE_MAX_SOCKETS)
             return false;
     for (size_t i = 0; i < m->napps; i++)
         if (!wv_name_valid(m->apps[i]))
@@ -200,6 +215,21 @@ static bool parse_sockets(json_t *arr, wv_msg *m) {
             return false;
         o->port = (uint16_t)port;
         o->detected = json_is_true(det);
+        /* A nat-traversal socket's candidates carry both or neither. */
+        json_t *kind = json_object_get(s, "kind"), *group = json_object_get(s, "group");
+        if (!kind != !group)
+            return false;
+        if (kind) {
+            if (!json_is_string(kind) || !json_is_integer(group) || json_integer_value(group) < 0 ||
+                json_integer_value(group) >= WV_ANNOUNCE_MAX_SOCKETS)
+                return false;
+            for (size_t k = 1; k < WV_COUNTOF(cand_names); k++)
+                if (strcmp(json_string_value(kind), cand_names[k]) == 0)
+                    o->kind = (enum wv_cand_kind)k;
+            if (o->kind == WV_CAND_NONE)
+                return false;
+            o->group = (uint8_t)json_integer_value(group);
+        }
         m->nsockets++;
     }
     return true;
@@ -225,7 +255,7 @@ static bool parse_obj(json_t *root, wv_msg *m) {
     if (!json_is_object(root) || !get_str(root, "type", type, sizeof type))
         return false;
     m->type = 0;
-    for (int t = WV_MSG_ANNOUNCE; t <= WV_MSG_SOCKINFO_REPLY; t++)
+    for (int t = WV_MSG_ANNOUNCE; t <= WV_MSG_PUNCH_REQUEST; t++)
         if (strcmp(type, type_names[t]) == 0)
             m->type = t;
     static const char *const *const fields[] = {
@@ -233,10 +263,11 @@ static bool parse_obj(json_t *root, wv_msg *m) {
         [WV_MSG_OFFLINE] = offline_fields,
         [WV_MSG_SOCKINFO_REQUEST] = request_fields,
         [WV_MSG_SOCKINFO_REPLY] = reply_fields,
+        [WV_MSG_PUNCH_REQUEST] = request_fields,
     };
     if (m->type == 0 || !only_fields(root, fields[m->type]))
         return false;
-    const char *sender = m->type == WV_MSG_SOCKINFO_REQUEST ? "from" : "site";
+    const char *sender = is_request(m->type) ? "from" : "site";
     uint64_t ts;
     if (!get_str(root, sender, m->site, sizeof m->site) ||
         !get_str(root, "instance", m->instance, sizeof m->instance) ||
@@ -264,6 +295,11 @@ static bool parse_obj(json_t *root, wv_msg *m) {
                               !parse_apps(json_object_get(root, "apps"), m) ||
                               !get_str(root, "fingerprint", m->fingerprint, sizeof m->fingerprint)))
         return false;
+    /* Optional, and only ever true: one encoding per message (signatures). */
+    json_t *relay = json_object_get(root, "relay");
+    if (relay && !json_is_true(relay))
+        return false;
+    m->relay = relay != NULL;
     return msg_valid(m);
 }
 
@@ -287,7 +323,7 @@ char *wv_msg_encode(const wv_msg *m) {
         return NULL;
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string(type_names[m->type]));
-    json_object_set_new(o, m->type == WV_MSG_SOCKINFO_REQUEST ? "from" : "site",
+    json_object_set_new(o, is_request(m->type) ? "from" : "site",
                         json_string(m->site));
     if (has_to(m->type))
         json_object_set_new(o, "to", json_string(m->to));
@@ -296,17 +332,25 @@ char *wv_msg_encode(const wv_msg *m) {
     json_object_set_new(o, "ts", json_integer((json_int_t)m->ts));
     if (has_body(m->type)) {
         json_t *socks = json_array();
-        for (size_t i = 0; i < m->nsockets; i++)
-            json_array_append_new(socks, json_pack("{s:s, s:i, s:s, s:b}", "address",
-                                                   m->sockets[i].address, "port",
-                                                   (int)m->sockets[i].port, "protocol", "quic",
-                                                   "detected", (int)m->sockets[i].detected));
+        for (size_t i = 0; i < m->nsockets; i++) {
+            const wv_msg_socket *ms = &m->sockets[i];
+            json_t *so = json_pack("{s:s, s:i, s:s, s:b}", "address", ms->address, "port",
+                                   (int)ms->port, "protocol", "quic", "detected",
+                                   (int)ms->detected);
+            if (ms->kind != WV_CAND_NONE) {
+                json_object_set_new(so, "kind", json_string(wv_cand_kind_name(ms->kind)));
+                json_object_set_new(so, "group", json_integer(ms->group));
+            }
+            json_array_append_new(socks, so);
+        }
         json_object_set_new(o, "sockets", socks);
         json_t *apps = json_array();
         for (size_t i = 0; i < m->napps; i++)
             json_array_append_new(apps, json_string(m->apps[i]));
         json_object_set_new(o, "apps", apps);
         json_object_set_new(o, "fingerprint", json_string(m->fingerprint));
+        if (m->relay)
+            json_object_set_new(o, "relay", json_true());
     }
     if (m->re[0])
         json_object_set_new(o, "re", json_string(m->re));
@@ -354,6 +398,18 @@ int wv_msg_add_app(wv_msg *m, const char *name) {
     m->apps = wv_realloc(m->apps, (m->napps + 1) * sizeof *m->apps);
     m->apps[m->napps++] = wv_strdup(name);
     return 0;
+}
+
+int wv_msg_add_candidate(wv_msg *m, const char *address, uint16_t port, enum wv_cand_kind kind,
+                         unsigned group) {
+    if (kind == WV_CAND_NONE || kind > WV_CAND_MAPPED || group >= WV_ANNOUNCE_MAX_SOCKETS)
+        return WV_ERR_INVAL;
+    int rc = wv_msg_add_socket(m, address, port, kind != WV_CAND_HOST);
+    if (rc == 0) {
+        m->sockets[m->nsockets - 1].kind = kind;
+        m->sockets[m->nsockets - 1].group = (uint8_t)group;
+    }
+    return rc;
 }
 
 int wv_msg_add_socket(wv_msg *m, const char *address, uint16_t port, bool detected) {

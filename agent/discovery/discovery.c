@@ -1,65 +1,10 @@
-#include "wv/discovery.h"
-
-#include "envelope.h"
-#include "mqtt.h"
-#include "wv/base.h"
+#include "discovery_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define SUB "discovery"
-#define HEAL_INTERVAL_MS 2000
-#define REPLAY_CAPACITY 4096
-/* Longer than the MQTT layer's longest reconnect backoff (30 s), so every
- * live peer has had the chance to reconnect and re-announce. */
-#define DEFAULT_GRACE_MS 35000
-/* Our sockinfo requests still waiting for an answer (a reply must name one). */
-#define MAX_OUTSTANDING 64
-
-struct wv_discovery {
-    uv_loop_t *loop;
-    wv_log *log;
-    wv_discovery_callbacks cb;
-    void *user;
-    wv_keys keys;
-    char site[WV_NAME_MAX + 1];
-    char topic[WV_TOPIC_MAX + 1];
-    char hash[WV_SITE_HASH_HEX_LEN + 1];
-    char instance[WV_INSTANCE_HEX_LEN + 1];
-    char *ann_topic;   /* <topic>/a/<h(site)> */
-    char *inbox_topic; /* <topic>/i/<h(site)> */
-    uint64_t seq;
-    wv_mqtt *mqtt;
-    wv_replay *replay;
-    uv_timer_t heal;
-    int64_t last_heal_ms;
-    uv_timer_t sweep; /* marks peers not heard since the last connect offline */
-    int64_t connected_at_ms, grace_ms;
-    int handles_open;
-    wv_peer **peers;
-    size_t npeers, max_peers;
-    wv_discovery_stats stats;
-    bool started, closing, warned_decrypt, warned_full, warned_twin, warned_unsigned;
-    wv_discovery_close_cb close_cb;
-    /* identity and pins */
-    const wv_identity *id;
-    bool approve;
-    char own_key[WV_PUBKEY_HEX_LEN + 1];
-    char prev_key[WV_PUBKEY_HEX_LEN + 1], prev_sig[WV_SIG_HEX_LEN + 1];
-    wv_pin **pins;
-    size_t npins;
-    char (*blocked)[WV_PUBKEY_HEX_LEN + 1];
-    size_t nblocked;
-    struct outreq {
-        char to[WV_NAME_MAX + 1];
-        char id[WV_REQID_MAX + 1];
-        int64_t expires_ms;
-    } reqs[MAX_OUTSTANDING];
-    size_t next_req;
-};
-
-static int64_t now_ms(void) {
+int64_t wv_discovery__now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -98,7 +43,7 @@ static void base_msg(wv_discovery *d, wv_msg *m, enum wv_msg_type type) {
     strcpy(m->site, d->site);
     strcpy(m->instance, d->instance);
     m->seq = ++d->seq;
-    m->ts = now_ms();
+    m->ts = wv_discovery__now_ms();
 }
 
 /* Builds our announcement (or sockinfo reply to `to`) from the local body. */
@@ -115,6 +60,7 @@ static int local_msg(wv_discovery *d, wv_msg *m, enum wv_msg_type type, const ch
     m->apps = body.apps;
     m->napps = body.napps;
     memcpy(m->fingerprint, body.fingerprint, sizeof m->fingerprint);
+    m->relay = body.relay;
     if (to)
         snprintf(m->to, sizeof m->to, "%s", to);
     return 0;
@@ -141,7 +87,7 @@ static int publish_announcement(wv_discovery *d) {
     free(sealed);
     if (rc == 0) {
         d->stats.announcements++;
-        d->last_heal_ms = now_ms();
+        d->last_heal_ms = wv_discovery__now_ms();
         WV_DEBUG(d->log, SUB, "announced (seq %llu)", (unsigned long long)d->seq);
     } else if (rc != WV_ERR_AGAIN) {
         WV_WARN(d->log, SUB, "cannot publish announcement (%s)", wv_strerror(rc));
@@ -164,7 +110,7 @@ static void on_heal(uv_timer_t *t) {
 /* Someone else's content sits in our retained slot: put ours back, but not
  * more often than every HEAL_INTERVAL_MS so two twins cannot ping-pong fast. */
 static void heal(wv_discovery *d) {
-    int64_t wait = d->last_heal_ms + HEAL_INTERVAL_MS - now_ms();
+    int64_t wait = d->last_heal_ms + HEAL_INTERVAL_MS - wv_discovery__now_ms();
     if (wait <= 0)
         publish_announcement(d);
     else if (!uv_is_active((uv_handle_t *)&d->heal))
@@ -173,7 +119,7 @@ static void heal(wv_discovery *d) {
 
 /* ---- the peer table ---- */
 
-static wv_peer *find(const wv_discovery *d, const char *name, size_t *index) {
+wv_peer *wv_discovery__find_peer(const wv_discovery *d, const char *name, size_t *index) {
     for (size_t i = 0; i < d->npeers; i++)
         if (strcmp(d->peers[i]->name, name) == 0) {
             if (index)
@@ -210,12 +156,12 @@ static void emit(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev) {
 }
 
 /* Applies an announcement or sockinfo reply (moved in, disposed here). */
-static void apply_announcement(wv_discovery *d, wv_msg *m) {
+void wv_discovery__apply_announcement(wv_discovery *d, wv_msg *m) {
     m->type = WV_MSG_ANNOUNCE; /* a reply is stored as the announcement it carries */
     m->to[0] = '\0';
     m->re[0] = '\0';
-    int64_t now = now_ms();
-    wv_peer *p = find(d, m->site, NULL);
+    int64_t now = wv_discovery__now_ms();
+    wv_peer *p = wv_discovery__find_peer(d, m->site, NULL);
     if (!p) {
         p = add_peer(d, m);
         if (p) {
@@ -249,7 +195,7 @@ static void apply_announcement(wv_discovery *d, wv_msg *m) {
 }
 
 static void apply_offline(wv_discovery *d, const wv_msg *m) {
-    wv_peer *p = find(d, m->site, NULL);
+    wv_peer *p = wv_discovery__find_peer(d, m->site, NULL);
     if (!p)
         return; /* a site we never knew is gone: nothing to do */
     bool same = strcmp(p->ann.instance, m->instance) == 0;
@@ -260,162 +206,11 @@ static void apply_offline(wv_discovery *d, const wv_msg *m) {
     /* Heard from, even if already offline: a seeded peer whose retained slot
      * says "offline" must not be confirmed by a stray copy of its old
      * announcement later. */
-    p->last_seen_ms = now_ms();
+    p->last_seen_ms = wv_discovery__now_ms();
     if (p->online) {
         p->online = false;
         emit(d, p, WV_PEER_OFFLINE);
     }
-}
-
-/* ---- identities: pins, blocked keys, outstanding requests ---- */
-
-static wv_pin *pin_find(const wv_discovery *d, const char *site) {
-    for (size_t i = 0; i < d->npins; i++)
-        if (strcmp(d->pins[i]->site, site) == 0)
-            return d->pins[i];
-    return NULL;
-}
-
-static wv_pin *pin_add(wv_discovery *d, const char *site, const char *key,
-                       enum wv_pin_state state) {
-    if (d->npins >= d->max_peers)
-        return NULL;
-    wv_pin *p = wv_calloc(1, sizeof *p);
-    snprintf(p->site, sizeof p->site, "%s", site);
-    snprintf(p->key, sizeof p->key, "%s", key);
-    p->state = state;
-    d->pins = wv_realloc(d->pins, (d->npins + 1) * sizeof *d->pins);
-    d->pins[d->npins++] = p;
-    return p;
-}
-
-static void pin_unhold(wv_pin *p) {
-    if (p->has_held)
-        wv_msg_dispose(&p->held);
-    p->has_held = false;
-}
-
-static void pin_hold(wv_pin *p, const wv_msg *m) {
-    pin_unhold(p);
-    wv_msg_copy(&p->held, m);
-    p->has_held = true;
-}
-
-static void pin_event(wv_discovery *d, const wv_pin *p, enum wv_pin_event ev) {
-    if (d->cb.pin && !d->closing)
-        d->cb.pin(d, p, ev, d->user);
-}
-
-static bool key_blocked(const wv_discovery *d, const char *key) {
-    for (size_t i = 0; i < d->nblocked; i++)
-        if (strcmp(d->blocked[i], key) == 0)
-            return true;
-    return false;
-}
-
-static bool has_body(const wv_msg *m) {
-    return m->type == WV_MSG_ANNOUNCE || m->type == WV_MSG_SOCKINFO_REPLY;
-}
-
-/* A key for a name with no pin yet: trust on first use, or hold it for the
- * operator (approve mode, or a known site from before signatures whose
- * certificate differs from the one now offered). */
-static bool first_use(wv_discovery *d, const wv_msg *m) {
-    if (!has_body(m))
-        return false; /* an offline record or request of a site we never pinned */
-    const wv_peer *known = find(d, m->site, NULL);
-    bool cert_differs = known && !known->ann.key[0] &&
-                        strcmp(known->ann.fingerprint, m->fingerprint) != 0;
-    wv_pin *p = pin_add(d, m->site, m->key, d->approve || cert_differs ? WV_PIN_PENDING
-                                                                        : WV_PIN_TRUSTED);
-    if (!p)
-        return false;
-    if (p->state == WV_PIN_PENDING) {
-        pin_hold(p, m);
-        WV_WARN(d->log, SUB, "site %s (identity key %.16s...) waits for approval%s", m->site,
-                m->key, cert_differs ? ": it announces another certificate than the one known"
-                                     : " (membership: approve)");
-        pin_event(d, p, WV_PIN_HELD);
-        return false;
-    }
-    WV_INFO(d->log, SUB, "pinned the identity key of %s on first use (%.16s...)", m->site, m->key);
-    pin_event(d, p, WV_PIN_NEW);
-    return true;
-}
-
-/* Verifies m's signature and checks its key against the pin of its name.
- * True when m may be applied. */
-static bool trusted(wv_discovery *d, const wv_msg *m) {
-    int v = wv_msg_verify(m);
-    if (v == WV_ERR_NOTFOUND) {
-        d->stats.unsigned_msgs++;
-        if (!d->warned_unsigned)
-            WV_WARN(d->log, SUB, "dropping unsigned messages of site %s: an agent older than "
-                    "signed announcements, or a forgery (upgrade every site)", m->site);
-        d->warned_unsigned = true;
-        return false;
-    }
-    if (v != 0) {
-        d->stats.bad_signatures++;
-        WV_DEBUG(d->log, SUB, "dropped a message of %s with a bad signature", m->site);
-        return false;
-    }
-    if (key_blocked(d, m->key)) {
-        d->stats.blocked++;
-        WV_DEBUG(d->log, SUB, "dropped a message of %s signed by a blocked key", m->site);
-        return false;
-    }
-    wv_pin *p = pin_find(d, m->site);
-    if (!p)
-        return first_use(d, m);
-    if (strcmp(p->key, m->key) == 0) {
-        if (p->state == WV_PIN_TRUSTED)
-            return true;
-        if (has_body(m))
-            pin_hold(p, m); /* pending: keep the freshest for the approval */
-        return false;
-    }
-    if (p->state == WV_PIN_TRUSTED && has_body(m) && strcmp(m->prev_key, p->key) == 0 &&
-        wv_rotation_verify(p->key, m->site, m->key, m->prev_sig) == 0) {
-        WV_INFO(d->log, SUB, "site %s rotated its identity key (%.16s... -> %.16s...)", m->site,
-                p->key, m->key);
-        strcpy(p->key, m->key);
-        p->offered[0] = '\0';
-        pin_unhold(p);
-        pin_event(d, p, WV_PIN_ROTATED);
-        return true;
-    }
-    d->stats.pin_conflicts++;
-    p->conflicts++;
-    if (has_body(m))
-        pin_hold(p, m);
-    if (strcmp(p->offered, m->key) != 0) {
-        strcpy(p->offered, m->key);
-        WV_WARN(d->log, SUB, "refusing messages of site %s signed by another identity key than "
-                "the pinned one (pinned %.16s..., offered %.16s...): if the site was "
-                "reinstalled, approve the new key (POST /api/v1/peers/%s/approve)", m->site,
-                p->key, m->key, m->site);
-        pin_event(d, p, WV_PIN_CONFLICT);
-    }
-    return false;
-}
-
-/* A reply must answer a request we sent to that site and not yet got an
- * answer to. */
-static bool solicited(wv_discovery *d, const wv_msg *m) {
-    int64_t now = now_ms();
-    for (size_t i = 0; i < MAX_OUTSTANDING; i++) {
-        struct outreq *r = &d->reqs[i];
-        if (r->id[0] && r->expires_ms > now && strcmp(r->to, m->site) == 0 &&
-            strcmp(r->id, m->re) == 0) {
-            r->id[0] = '\0';
-            return true;
-        }
-    }
-    d->stats.unsolicited++;
-    WV_DEBUG(d->log, SUB, "dropped a sockinfo reply of %s that answers no request of ours",
-             m->site);
-    return false;
 }
 
 /* ---- incoming messages ---- */
@@ -445,7 +240,7 @@ static bool hash_matches(wv_discovery *d, const char *site, const char *seg) {
 
 static void on_own_slot(wv_discovery *d, const wv_msg *m) {
     if (strcmp(m->instance, d->instance) != 0 && m->type == WV_MSG_ANNOUNCE && !d->warned_twin &&
-        m->ts > now_ms() - 60000) {
+        m->ts > wv_discovery__now_ms() - 60000) {
         d->warned_twin = true;
         WV_WARN(d->log, SUB,
                 "another agent announces our site name %s; are two sites "
@@ -461,16 +256,16 @@ static void on_announce_slot(wv_discovery *d, const char *seg, wv_msg *m) {
         parse_failed(d, "unexpected type in an announcement slot");
     } else if (!hash_matches(d, m->site, seg)) {
         parse_failed(d, "announcement in another site's slot");
-    } else if (m->ts > now_ms() + WV_MAX_CLOCK_SKEW_MS) {
+    } else if (m->ts > wv_discovery__now_ms() + WV_MAX_CLOCK_SKEW_MS) {
         /* Held, it would make every later instance of that site look older
          * (ordering across instances is by ts) until the clock caught up. */
         parse_failed(d, "timestamp too far in the future");
     } else if (strcmp(m->site, d->site) == 0) {
         on_own_slot(d, m);
-    } else if (!trusted(d, m)) {
-        /* counted and logged by trusted() */
+    } else if (!wv_discovery__trusted(d, m)) {
+        /* counted and logged by wv_discovery__trusted() */
     } else if (m->type == WV_MSG_ANNOUNCE) {
-        apply_announcement(d, m);
+        wv_discovery__apply_announcement(d, m);
     } else {
         apply_offline(d, m);
     }
@@ -496,19 +291,45 @@ static void answer_request(wv_discovery *d, const wv_msg *req) {
     free(topic);
 }
 
+/* A punch-request makes us send UDP to the requester's candidates, so it
+ * must come from the pinned key of a site we know, unlike a sockinfo
+ * request (which only makes us publish what we announce anyway). */
+static void on_punch_request(wv_discovery *d, const wv_msg *m) {
+    if (!wv_discovery__find_peer(d, m->site, NULL) || !wv_discovery__trusted(d, m)) {
+        WV_DEBUG(d->log, SUB, "dropped a punch request of %s: not a trusted known site", m->site);
+        return;
+    }
+    WV_INFO(d->log, SUB, "peer %s asks us to punch", m->site);
+    d->stats.punch_requests++;
+    answer_request(d, m);
+    if (d->cb.punch && !d->closing)
+        d->cb.punch(d, m->site, d->user);
+}
+
 static void on_inbox(wv_discovery *d, wv_msg *m) {
-    if (m->type != WV_MSG_SOCKINFO_REQUEST && m->type != WV_MSG_SOCKINFO_REPLY) {
+    bool punch = false;
+    if (m->type != WV_MSG_SOCKINFO_REQUEST && m->type != WV_MSG_SOCKINFO_REPLY &&
+        m->type != WV_MSG_PUNCH_REQUEST) {
         parse_failed(d, "unexpected type in the inbox");
     } else if (strcmp(m->to, d->site) != 0 || strcmp(m->site, d->site) == 0) {
         parse_failed(d, "inbox message not addressed to us");
-    } else if (wv_replay_check(d->replay, m->instance, m->seq, m->ts, now_ms()) != 0) {
+    } else if (wv_replay_check(d->replay, m->instance, m->seq, m->ts, wv_discovery__now_ms()) !=
+               0) {
         d->stats.replays++;
         WV_DEBUG(d->log, SUB, "dropped a stale or repeated inbox message from %s", m->site);
     } else if (m->type == WV_MSG_SOCKINFO_REQUEST) {
         WV_INFO(d->log, SUB, "peer %s asks for our socket info", m->site);
         answer_request(d, m);
-    } else if (solicited(d, m) && trusted(d, m)) {
-        apply_announcement(d, m);
+    } else if (m->type == WV_MSG_PUNCH_REQUEST) {
+        on_punch_request(d, m);
+    } else if (wv_discovery__solicited(d, m, &punch) && wv_discovery__trusted(d, m)) {
+        char site[WV_NAME_MAX + 1];
+        snprintf(site, sizeof site, "%s", m->site);
+        wv_discovery__apply_announcement(d, m);
+        /* The peer sends to our candidates now: so do we, with the
+         * candidates it just gave. */
+        if (punch && d->cb.punch && !d->closing)
+            d->cb.punch(d, site, d->user);
     }
     wv_msg_dispose(m);
 }
@@ -569,7 +390,7 @@ static void on_state(wv_mqtt *mq, bool connected, const char *broker, const char
     wv_discovery *d = user;
     if (connected) {
         WV_INFO(d->log, SUB, "message channel up; announcing");
-        d->connected_at_ms = now_ms();
+        d->connected_at_ms = wv_discovery__now_ms();
         uv_timer_start(&d->sweep, on_sweep, (uint64_t)d->grace_ms, 0);
         publish_announcement(d);
     } else {
@@ -675,10 +496,10 @@ int wv_discovery_start(wv_discovery *d) {
     return rc;
 }
 
-int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
+static int send_request(wv_discovery *d, const char *peer, enum wv_msg_type type) {
     if (d->closing)
         return WV_ERR_CLOSED;
-    if (!peer || !find(d, peer, NULL))
+    if (!peer || !wv_discovery__find_peer(d, peer, NULL))
         return WV_ERR_NOTFOUND;
     if (!wv_mqtt_is_connected(d->mqtt))
         return WV_ERR_AGAIN;
@@ -688,12 +509,13 @@ int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
         return rc;
     char *topic = wv_asprintf("%s/i/%s", d->topic, seg);
     wv_msg m;
-    base_msg(d, &m, WV_MSG_SOCKINFO_REQUEST);
+    base_msg(d, &m, type);
     snprintf(m.to, sizeof m.to, "%s", peer);
     struct outreq *r = &d->reqs[d->next_req++ % MAX_OUTSTANDING];
+    r->punch = type == WV_MSG_PUNCH_REQUEST;
     snprintf(r->to, sizeof r->to, "%s", peer);
     snprintf(r->id, sizeof r->id, "%s.%llu", m.instance, (unsigned long long)m.seq);
-    r->expires_ms = now_ms() + WV_INBOX_WINDOW_MS;
+    r->expires_ms = wv_discovery__now_ms() + WV_INBOX_WINDOW_MS;
     uint8_t *sealed;
     size_t len;
     rc = seal_msg(d, &m, topic, &sealed, &len);
@@ -702,6 +524,17 @@ int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
         free(sealed);
     }
     free(topic);
+    return rc;
+}
+
+int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer) {
+    return send_request(d, peer, WV_MSG_SOCKINFO_REQUEST);
+}
+
+int wv_discovery_request_punch(wv_discovery *d, const char *peer) {
+    int rc = send_request(d, peer, WV_MSG_PUNCH_REQUEST);
+    if (rc == 0)
+        d->stats.punch_requests_sent++;
     return rc;
 }
 
@@ -714,10 +547,11 @@ int wv_discovery_seed(wv_discovery *d, const char *json) {
         rc = WV_ERR_PROTO;
     } else if (strcmp(m.site, d->site) == 0) {
         rc = WV_ERR_INVAL;
-    } else if (m.key[0] && pin_find(d, m.site) && strcmp(pin_find(d, m.site)->key, m.key) != 0) {
+    } else if (m.key[0] && wv_discovery__pin_find(d, m.site) &&
+               strcmp(wv_discovery__pin_find(d, m.site)->key, m.key) != 0) {
         rc = WV_ERR_AUTH; /* stored under a key that is no longer pinned */
     } else {
-        wv_peer *p = find(d, m.site, NULL);
+        wv_peer *p = wv_discovery__find_peer(d, m.site, NULL);
         if (!p) {
             if (!add_peer(d, &m))
                 rc = WV_ERR_LIMIT;
@@ -733,7 +567,7 @@ int wv_discovery_seed(wv_discovery *d, const char *json) {
 
 int wv_discovery_forget(wv_discovery *d, const char *name) {
     size_t i;
-    wv_peer *p = name ? find(d, name, &i) : NULL;
+    wv_peer *p = name ? wv_discovery__find_peer(d, name, &i) : NULL;
     if (!p)
         return WV_ERR_NOTFOUND;
     wv_msg_dispose(&p->ann);
@@ -752,7 +586,7 @@ const wv_peer *wv_discovery_peer_at(const wv_discovery *d, size_t i) {
 }
 
 const wv_peer *wv_discovery_peer_find(const wv_discovery *d, const char *name) {
-    return name ? find(d, name, NULL) : NULL;
+    return name ? wv_discovery__find_peer(d, name, NULL) : NULL;
 }
 
 char *wv_discovery_peer_json(const wv_peer *p) {
@@ -790,7 +624,7 @@ static void on_timer_closed(uv_handle_t *h) {
     }
     free(d->peers);
     for (size_t i = 0; i < d->npins; i++) {
-        pin_unhold(d->pins[i]);
+        wv_discovery__pin_unhold(d->pins[i]);
         free(d->pins[i]);
     }
     free(d->pins);
@@ -822,95 +656,4 @@ void wv_discovery_close(wv_discovery *d, wv_discovery_close_cb close_cb) {
         make_will(d, &off, &len); /* a fresh offline record: newer seq and ts */
     wv_mqtt_close(d->mqtt, off ? d->ann_topic : NULL, off, len, on_mqtt_closed);
     free(off);
-}
-
-/* ---- pins ---- */
-
-static bool key_hex_valid(const char *k) {
-    uint8_t raw[WV_PUBKEY_LEN];
-    return k && wv_unhex(k, raw, sizeof raw) == 0;
-}
-
-int wv_discovery_pin_load(wv_discovery *d, const char *site, const char *key_hex, bool pending) {
-    if (!wv_name_valid(site) || !key_hex_valid(key_hex))
-        return WV_ERR_INVAL;
-    wv_pin *p = pin_find(d, site);
-    if (!p)
-        p = pin_add(d, site, key_hex, pending ? WV_PIN_PENDING : WV_PIN_TRUSTED);
-    if (!p)
-        return WV_ERR_LIMIT;
-    snprintf(p->key, sizeof p->key, "%s", key_hex);
-    p->state = pending ? WV_PIN_PENDING : WV_PIN_TRUSTED;
-    return 0;
-}
-
-int wv_discovery_block_key(wv_discovery *d, const char *key_hex) {
-    if (!key_hex_valid(key_hex))
-        return WV_ERR_INVAL;
-    if (key_blocked(d, key_hex))
-        return 0;
-    if (d->nblocked >= d->max_peers)
-        return WV_ERR_LIMIT;
-    d->blocked = wv_realloc(d->blocked, (d->nblocked + 1) * sizeof *d->blocked);
-    snprintf(d->blocked[d->nblocked++], sizeof *d->blocked, "%s", key_hex);
-    for (size_t i = 0; i < d->nblocked; i++)
-        for (char *c = d->blocked[i]; *c; c++)
-            if (*c >= 'A' && *c <= 'F')
-                *c = (char)(*c - 'A' + 'a');
-    return 0;
-}
-
-int wv_discovery_approve(wv_discovery *d, const char *site) {
-    wv_pin *p = site ? pin_find(d, site) : NULL;
-    if (!p || (p->state == WV_PIN_TRUSTED && !p->offered[0]))
-        return WV_ERR_NOTFOUND;
-    if (p->offered[0]) {
-        strcpy(p->key, p->offered);
-        p->offered[0] = '\0';
-    }
-    p->state = WV_PIN_TRUSTED;
-    WV_INFO(d->log, SUB, "approved the identity key of %s (%.16s...)", p->site, p->key);
-    pin_event(d, p, WV_PIN_APPROVED);
-    if (p->has_held && strcmp(p->held.key, p->key) == 0) {
-        wv_msg m = p->held;
-        p->has_held = false;
-        memset(&p->held, 0, sizeof p->held);
-        /* The approved key's announcement supersedes whatever the other
-         * key said, whatever its ordering. */
-        wv_peer *old = find(d, m.site, NULL);
-        if (old && strcmp(old->ann.key, m.key) != 0)
-            wv_discovery_forget(d, m.site);
-        apply_announcement(d, &m);
-    }
-    pin_unhold(p);
-    return 0;
-}
-
-int wv_discovery_unpin(wv_discovery *d, const char *site) {
-    for (size_t i = 0; site && i < d->npins; i++) {
-        if (strcmp(d->pins[i]->site, site) != 0)
-            continue;
-        pin_unhold(d->pins[i]);
-        free(d->pins[i]);
-        memmove(&d->pins[i], &d->pins[i + 1], (d->npins - i - 1) * sizeof *d->pins);
-        d->npins--;
-        return 0;
-    }
-    return WV_ERR_NOTFOUND;
-}
-
-size_t wv_discovery_pin_count(const wv_discovery *d) {
-    return d->npins;
-}
-
-const wv_pin *wv_discovery_pin_at(const wv_discovery *d, size_t i) {
-    return i < d->npins ? d->pins[i] : NULL;
-}
-
-const wv_pin *wv_discovery_pin_find(const wv_discovery *d, const char *site) {
-    return site ? pin_find(d, site) : NULL;
-}
-
-const char *wv_discovery_own_key(const wv_discovery *d) {
-    return d->own_key;
 }

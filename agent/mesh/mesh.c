@@ -180,15 +180,9 @@ void wv_mesh_sync(wv_mesh *m) {
 
 wv_mesh *wv_mesh_new(uv_loop_t *loop, wv_log *log, wv_store *store, const wv_identity *id,
                      const struct wv_mesh_callbacks *cbs, void *user) {
-    wv_mesh *m = wv_calloc(1, sizeof(*m));
-    m->loop = loop;
-    m->log = log;
-    m->store = store;
-    m->id = id;
-    if (cbs)
-        m->cbs = *cbs;
-    m->user = user;
-    m->state = M_IDLE;
+    wv_mesh *m = wv_malloc(sizeof(*m));
+    *m = (wv_mesh){.loop = loop, .log = log, .store = store, .id = id, .user = user,
+                   .cbs = cbs ? *cbs : (struct wv_mesh_callbacks){0}, .state = M_IDLE};
     return m;
 }
 

@@ -44,6 +44,8 @@ struct wv_mesh {
     char *announced; /* the last announcement body, to skip no-op re-announces */
     struct xcount *xcounts;
     uint64_t pin_conflict_sites; /* conflict events (a new other key for a pinned name) */
+    json_t *conns_out; /* the array wv_mesh_connections_json fills */
+    bool relay;                  /* site.relay: we relay for others */
 
     bool closing;
     void (*close_cb)(void *);

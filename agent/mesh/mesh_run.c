@@ -45,16 +45,66 @@ static bool is_ip(const char *s) {
     return s && wv_parse_ip(s, 1, &ss) == 0;
 }
 
+static bool is_nat(const json_t *s) {
+    const char *mode = json_string_value(json_object_get(s, "mode"));
+    return mode && strcmp(mode, "nat-traversal") == 0;
+}
+
+/* The candidates of nat-traversal socket s (number group among them): its
+ * host addresses with the bound port, then the mapping STUN learned from
+ * it. 0, or an error of wv_msg_add_candidate (the announcement is full). */
+static int nat_candidates(wv_mesh *m, const json_t *s, unsigned group, wv_msg *body) {
+    const char *name = json_string_value(json_object_get(s, "name"));
+    wv_quic_endpoint *ep = m->tunnels ? wv_tunnels_socket_endpoint(m->tunnels, name) : NULL;
+    struct sockaddr_storage bound;
+    if (!ep || wv_quic_endpoint_local_addr(ep, &bound) != 0)
+        return 0; /* not listening: nothing to offer */
+    uint16_t port = ntohs(bound.ss_family == AF_INET6
+                              ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                              : ((struct sockaddr_in *)&bound)->sin_port);
+    char hosts[8][INET6_ADDRSTRLEN];
+    size_t n = 0;
+    const char *la = json_string_value(json_object_get(s, "listenAddress"));
+    struct sockaddr_storage ss;
+    if (la && *la && wv_parse_ip(la, 0, &ss) == 0 && strcmp(la, "0.0.0.0") != 0 &&
+        strcmp(la, "::") != 0)
+        snprintf(hosts[n++], sizeof(hosts[0]), "%s", la);
+    else
+        n = wv_detect_host_addresses(bound.ss_family, hosts, WV_COUNTOF(hosts));
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++)
+        rc = wv_msg_add_candidate(body, hosts[k], port, WV_CAND_HOST, group);
+    char dip[INET6_ADDRSTRLEN], mip[INET6_ADDRSTRLEN] = "";
+    uint16_t dport, mport = 0;
+    if (rc == 0 && m->detect &&
+        wv_detect_mapping(m->detect, name, mip, sizeof(mip), &mport) == 0)
+        rc = wv_msg_add_candidate(body, mip, mport, WV_CAND_MAPPED, group);
+    /* A cone NAT that keeps the port gives STUN the mapped address itself:
+     * one candidate, the mapping (it needs no punching). */
+    if (rc == 0 && m->detect && wv_detect_get(m->detect, name, dip, sizeof(dip), &dport) == 0 &&
+        !(dport == mport && strcmp(dip, mip) == 0))
+        rc = wv_msg_add_candidate(body, dip, dport, WV_CAND_STUN, group);
+    return rc;
+}
+
 /* Our announcement: every tunnel socket with a usable public address, every
  * exposed app, our certificate. A socket whose address is detected joins
- * (marked detected) once its detector knows the address. */
+ * (marked detected) once its detector knows the address. A nat-traversal
+ * socket announces its candidates instead. */
 static int local_body(wv_discovery *d, wv_msg *body, void *user) {
     wv_mesh *m = user;
     size_t i;
     json_t *s;
+    unsigned groups = 0;
     json_array_foreach(m->sockets, i, s) {
         if (paused(s))
             continue;
+        if (is_nat(s)) {
+            if (groups >= WV_ANNOUNCE_MAX_SOCKETS ||
+                nat_candidates(m, s, groups++, body) != 0)
+                break;
+            continue;
+        }
         const char *addr = json_string_value(json_object_get(s, "publicAddress"));
         json_int_t port = json_integer_value(json_object_get(s, "publicPort"));
         char dip[INET6_ADDRSTRLEN];
@@ -77,6 +127,7 @@ static int local_body(wv_discovery *d, wv_msg *body, void *user) {
             break;
     }
     wv_fingerprint_to_hex(wv_identity_fingerprint(m->id), body->fingerprint);
+    body->relay = m->relay;
     return 0;
 }
 
@@ -93,8 +144,12 @@ void wv_mesh__peer_to_tunnels(wv_mesh *m, const wv_peer *p) {
         snprintf(socks[i].address, sizeof(socks[i].address), "%s", p->ann.sockets[i].address);
         socks[i].port = p->ann.sockets[i].port;
         socks[i].detected = p->ann.sockets[i].detected;
+        /* The same numbering on both sides (wv_cand_kind, wv_peer_cand). */
+        socks[i].kind = (enum wv_peer_cand)p->ann.sockets[i].kind;
+        socks[i].group = p->ann.sockets[i].group;
     }
     wv_tunnels_set_peer(m->tunnels, p->name, fp, socks, n);
+    wv_tunnels_set_relay_offer(m->tunnels, p->name, p->ann.relay);
 }
 
 static void on_peer(wv_discovery *d, const wv_peer *p, enum wv_peer_event ev, void *user) {
@@ -159,9 +214,14 @@ static void on_app_stream(wv_tunnels *t, const char *site, wv_quic_conn *conn, i
         wv_proxy_accept(m->proxy, site, conn, sid);
 }
 
-/* A detected address changed: peers must learn it now. */
+/* A detected address or a port mapping changed: peers must learn it now. */
 static void on_detected(wv_detect *dt, const char *name, void *user) {
     wv_mesh *m = user;
+    char ip[INET6_ADDRSTRLEN];
+    uint16_t port;
+    if (m->tunnels)
+        wv_tunnels_set_mapped(m->tunnels, name,
+                              wv_detect_mapping(dt, name, ip, sizeof(ip), &port) == 0);
     if (m->disco)
         wv_discovery_announce(m->disco);
     event(m, "tunnelSockets", name);
@@ -170,6 +230,35 @@ static void on_detected(wv_detect *dt, const char *name, void *user) {
 static wv_quic_endpoint *detect_endpoint(wv_detect *dt, const char *name, void *user) {
     wv_mesh *m = user;
     return m->tunnels ? wv_tunnels_socket_endpoint(m->tunnels, name) : NULL;
+}
+
+/* A punch is about to happen: our own mapping may be what changed, so
+ * check it again (a changed one is re-announced, and peers dial the new
+ * candidate). */
+static void refresh_mappings(wv_mesh *m) {
+    size_t i;
+    json_t *s;
+    json_array_foreach(m->sockets, i, s) {
+        if (is_nat(s) && m->detect)
+            wv_detect_refresh(m->detect, json_string_value(json_object_get(s, "name")));
+    }
+}
+
+static void on_need_punch(wv_tunnels *t, const char *site, void *user) {
+    wv_mesh *m = user;
+    int rc = m->disco ? wv_discovery_request_punch(m->disco, site) : WV_ERR_CLOSED;
+    refresh_mappings(m);
+    if (rc == 0)
+        WV_DEBUG(m->log, SUB, "asked %s to punch", site);
+    else
+        WV_DEBUG(m->log, SUB, "cannot ask %s to punch: %s", site, wv_strerror(rc));
+}
+
+static void on_punch(wv_discovery *d, const char *site, void *user) {
+    wv_mesh *m = user;
+    if (m->tunnels)
+        wv_tunnels_punch(m->tunnels, site);
+    refresh_mappings(m);
 }
 
 static void on_need_sockinfo(wv_tunnels *t, const char *site, void *user) {
@@ -246,6 +335,9 @@ static void apply_sockets(wv_mesh *m) {
         socks[k].name = json_string_value(json_object_get(s, "name"));
         json_int_t mtu = json_integer_value(json_object_get(s, "maxUdpPayload"));
         socks[k].max_udp_payload = mtu > 0 ? (size_t)mtu : 0;
+        socks[k].nat = is_nat(s);
+        json_int_t ka = json_integer_value(json_object_get(s, "keepAlive"));
+        socks[k].keepalive_ms = ka > 0 ? (uint32_t)ka * 1000 : 0;
         k++;
     }
     wv_tunnels_set_sockets(m->tunnels, socks, k, errs);
@@ -260,7 +352,8 @@ static void apply_sockets(wv_mesh *m) {
 
 /* Re-announces only when the announcement's content changed. */
 static void announce_if_changed(wv_mesh *m) {
-    json_t *body = json_pack("{s:O, s:O}", "sockets", m->sockets, "apps", m->exposed);
+    json_t *body = json_pack("{s:O, s:O, s:b}", "sockets", m->sockets, "apps", m->exposed,
+                             "relay", m->relay);
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(body);
     if (m->announced && strcmp(m->announced, text) == 0) {
@@ -304,6 +397,10 @@ static void apply_limits(wv_mesh *m) {
                                OR(LIM("bufferBudgetMiB"), WV_LIMIT_BUFFER_BUDGET_MIB) * MIB);
     }
 #undef OR
+    m->relay = json_is_true(json_object_get(site, "relay"));
+    if (m->tunnels)
+        wv_tunnels_set_relay(m->tunnels, m->relay, LIM("relayPeers"),
+                             (uint64_t)json_integer_value(json_object_get(l, "relayBytesPerSecond")));
 #undef LIM
     json_decref(site);
 }
@@ -357,6 +454,8 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     to.quic.cc = WV_QUIC_CC_BBR;
     /* A peer on this host: loopback-sized datagrams (docs/PERFORMANCE.md). */
     to.quic.local_udp_payload = LOCAL_UDP_PAYLOAD;
+    /* Relayed channels ride in DATAGRAM frames of channels to the relay. */
+    to.quic.datagrams = true;
     /* Stable across restarts: a restarted site resets the connections its
      * previous run left open, so peers re-dial at once. */
     to.quic.has_reset_secret =
@@ -364,7 +463,8 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     struct wv_tunnels_callbacks tc = {.site_state = on_site_state,
                                       .channel_event = on_channel_event,
                                       .app_stream = on_app_stream,
-                                      .need_sockinfo = on_need_sockinfo};
+                                      .need_sockinfo = on_need_sockinfo,
+                                      .need_punch = on_need_punch};
     if (wv_tunnels_new(m->loop, m->log, &to, &tc, m, &m->tunnels) != 0) {
         WV_ERROR(m->log, SUB, "cannot start the tunnel manager");
         return;
@@ -398,7 +498,8 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     }
     dopt.topic = json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
     struct wv_discovery_callbacks dc = {
-        .local = local_body, .peer = on_peer, .state = on_broker, .pin = on_pin};
+        .local = local_body, .peer = on_peer, .state = on_broker, .pin = on_pin,
+        .punch = on_punch};
     if (mqtt_options(m, site, &dopt.mqtt, brokers, &password) != 0 ||
         wv_discovery_new(m->loop, m->log, &dopt, &dc, m, &m->disco) != 0) {
         WV_ERROR(m->log, SUB, "cannot set up the message channel (check the brokers and topic)");

@@ -90,25 +90,42 @@ static void add_membership(wv_mesh *m, json_t *o, const char *site, const char *
                                       (json_int_t)pin->conflicts));
 }
 
+/* "2024-05-01T10:00:00.123Z" of a wall-clock time in ms (out: 40 bytes). */
+static void iso_ms(int64_t ms, char *out) {
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%03dZ", (int)(ms % 1000));
+}
+
 static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
     json_t *socks = json_array();
-    for (size_t i = 0; i < p->ann.nsockets; i++)
-        json_array_append_new(socks, json_pack("{s:s, s:i, s:s, s:b}", "address",
-                                               p->ann.sockets[i].address, "port",
-                                               (int)p->ann.sockets[i].port, "protocol", "quic",
-                                               "detected", p->ann.sockets[i].detected));
+    for (size_t i = 0; i < p->ann.nsockets; i++) {
+        const wv_msg_socket *ms = &p->ann.sockets[i];
+        json_t *so = json_pack("{s:s, s:i, s:s, s:b}", "address", ms->address, "port",
+                               (int)ms->port, "protocol", "quic", "detected", ms->detected);
+        if (ms->kind != WV_CAND_NONE) {
+            json_object_set_new(so, "candidate", json_string(wv_cand_kind_name(ms->kind)));
+            json_object_set_new(so, "group", json_integer(ms->group));
+        }
+        json_array_append_new(socks, so);
+    }
     json_t *apps = json_array();
     for (size_t i = 0; i < p->ann.napps; i++)
         json_array_append_new(apps, json_string(p->ann.apps[i]));
     json_t *chans = m->tunnels ? wv_tunnels_channels_json(m->tunnels, p->name) : json_array();
-    char seen[40] = "";
-    if (p->last_seen_ms > 0) {
-        time_t sec = (time_t)(p->last_seen_ms / 1000);
-        struct tm tm;
-        gmtime_r(&sec, &tm);
-        size_t n = strftime(seen, sizeof(seen), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(seen + n, sizeof(seen) - n, ".%03dZ", (int)(p->last_seen_ms % 1000));
+    size_t i;
+    json_t *c;
+    /* Every channel is dialed directly until NAT traversal brings the other
+     * kinds (punched, mapped, relayed via SITE); clients can show it now. */
+    json_array_foreach(chans, i, c) {
+        if (!json_object_get(c, "path"))
+            json_object_set_new(c, "path", json_string("direct"));
     }
+    char seen[40] = "";
+    if (p->last_seen_ms > 0)
+        iso_ms(p->last_seen_ms, seen);
     json_t *o = json_pack("{s:s, s:b, s:b, s:s?, s:o, s:o, s:s, s:o}", "siteName", p->name,
                           "online", p->online, "reachable", wv_mesh_site_up(m, p->name),
                           "lastSeen", seen[0] ? seen : NULL, "sockets", socks, "apps", apps,
@@ -152,6 +169,46 @@ json_t *wv_mesh_peer_json(wv_mesh *m, const char *site) {
     return pin ? pending_json(pin) : NULL;
 }
 
+/* --- Open connections and app counters -------------------------------------------- */
+
+static void conn_json(const struct wv_proxy_conn_info *ci, void *arg) {
+    wv_mesh *m = arg;
+    char started[40];
+    iso_ms(ci->started_ms, started);
+    int64_t chan = m->tunnels ? wv_tunnels_channel_id(m->tunnels, ci->conn) : -1;
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)ci->id,
+                          "kind", ci->exposed ? "exposedApp" : "remoteApp", "app", ci->app, "site",
+                          ci->site, "state", ci->open ? "open" : "connecting", "started", started,
+                          "bytesIn", (json_int_t)ci->bytes_in, "bytesOut",
+                          (json_int_t)ci->bytes_out);
+    json_object_set_new(o, "channel", chan >= 0 ? json_integer((json_int_t)chan) : json_null());
+    if (ci->address)
+        json_object_set_new(o, ci->exposed ? "target" : "client", json_string(ci->address));
+    json_array_append_new(m->conns_out, o);
+}
+
+json_t *wv_mesh_connections_json(wv_mesh *m) {
+    json_t *arr = json_array();
+    if (!m->proxy)
+        return arr;
+    m->conns_out = arr;
+    wv_proxy_each_conn(m->proxy, conn_json, m);
+    m->conns_out = NULL;
+    return arr;
+}
+
+void wv_mesh_each_exposed(wv_mesh *m,
+                          void (*fn)(const char *name, const struct wv_app_counters *k, void *arg),
+                          void *arg) {
+    size_t i;
+    json_t *a;
+    json_array_foreach(m->exposed, i, a) {
+        const char *name = json_string_value(json_object_get(a, "name"));
+        if (name)
+            fn(name, wv_mesh__xcount(m, name)->k, arg);
+    }
+}
+
 /* --- Status and metrics ------------------------------------------------------------ */
 
 /* Is the stored object paused ("enabled": false)? */
@@ -190,7 +247,11 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
             if (!pa && derr && !json_object_get(st, "error"))
                 json_object_set(st, "error", derr);
             json_object_set_new(st, "detection", det);
-        } else {
+        }
+        json_t *pm = m->detect ? wv_detect_mapping_status(m->detect, name) : NULL;
+        if (pm)
+            json_object_set_new(st, "portMapping", pm);
+        if (!det) {
             json_t *s = NULL;
             const char *pa = NULL;
             if (wv_store_get(m->store, WV_KIND_SOCKET, name, &s) == 0)
@@ -243,6 +304,7 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
         wv_metrics_label(l, sizeof(l), "family", json_string_value(json_object_get(c, "family")));
         wv_metrics_label(l, sizeof(l), "direction",
                          json_string_value(json_object_get(c, "direction")));
+        wv_metrics_label(l, sizeof(l), "path", json_string_value(json_object_get(c, "path")));
         bool up = strcmp(json_string_value(json_object_get(c, "state")), "up") == 0;
         wv_metrics_add(out, "wovenet_channel_up", WV_GAUGE, "1 while the data channel is up.", l,
                        up);
@@ -267,6 +329,22 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
     json_decref(chans);
 }
 
+/* One counter family split by one label: name{key="value"} n for each of
+ * vals, the help with the first. */
+struct by_label {
+    const char *value;
+    uint64_t n;
+};
+
+static void add_by_label(wv_metrics *out, const char *name, const char *help, const char *key,
+                         const struct by_label *vals, size_t nvals) {
+    for (size_t i = 0; i < nvals; i++) {
+        char l[64];
+        snprintf(l, sizeof(l), "%s=\"%s\"", key, vals[i].value);
+        wv_metrics_add(out, name, WV_COUNTER, i ? NULL : help, l, (double)vals[i].n);
+    }
+}
+
 void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     wv_metrics_add(out, "wovenet_broker_connected", WV_GAUGE,
                    "1 while connected to an MQTT broker.", NULL, wv_mesh_broker_connected(m));
@@ -275,25 +353,16 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->disco) {
         wv_discovery_stats ds;
         wv_discovery_get_stats(m->disco, &ds);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER,
-                       "Message-channel messages dropped, by reason.", "reason=\"decrypt\"",
-                       (double)ds.decrypt_failures);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL, "reason=\"parse\"",
-                       (double)ds.parse_failures);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL, "reason=\"replay\"",
-                       (double)ds.replays);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"oversize\"", (double)ds.oversize);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"unsigned\"", (double)ds.unsigned_msgs);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"signature\"", (double)ds.bad_signatures);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"pin\"", (double)ds.pin_conflicts);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"unsolicited\"", (double)ds.unsolicited);
-        wv_metrics_add(out, "wovenet_messages_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"blocked\"", (double)ds.blocked);
+        const struct by_label dropped[] = {
+            {"decrypt", ds.decrypt_failures}, {"parse", ds.parse_failures},
+            {"replay", ds.replays},           {"oversize", ds.oversize},
+            {"unsigned", ds.unsigned_msgs},   {"signature", ds.bad_signatures},
+            {"pin", ds.pin_conflicts},        {"unsolicited", ds.unsolicited},
+            {"blocked", ds.blocked},
+        };
+        add_by_label(out, "wovenet_messages_dropped_total",
+                     "Message-channel messages dropped, by reason.", "reason", dropped,
+                     WV_COUNTOF(dropped));
         size_t pending = 0, conflicts = 0;
         for (size_t i = 0; i < wv_discovery_pin_count(m->disco); i++) {
             const wv_pin *pin = wv_discovery_pin_at(m->disco, i);
@@ -307,6 +376,11 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        NULL, (double)conflicts);
         wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER,
                        "Announcements published.", NULL, (double)ds.announcements);
+        const struct by_label punch[] = {{"sent", ds.punch_requests_sent},
+                                         {"answered", ds.punch_requests}};
+        add_by_label(out, "wovenet_punch_requests_total",
+                     "Hole-punching requests: sent to peers, and answered (trusted ones only).",
+                     "dir", punch, WV_COUNTOF(punch));
     }
     if (m->tunnels) {
         struct wv_tunnels_stats ts;
@@ -322,21 +396,20 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_proofs_failed_total", WV_COUNTER,
                        "Channels closed for a missing or wrong membership proof.", NULL,
                        (double)ts.proofs_failed);
-        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER,
-                       "Inbound channels refused by a limit, by limit.", "limit=\"unproven\"",
-                       (double)ts.refused_unproven);
-        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
-                       "limit=\"per-peer\"", (double)ts.refused_peer_limit);
-        wv_metrics_add(out, "wovenet_channels_refused_total", WV_COUNTER, NULL,
-                       "limit=\"unproven-per-source\"", (double)ts.refused_unproven_source);
+        const struct by_label refused[] = {{"unproven", ts.refused_unproven},
+                                           {"per-peer", ts.refused_peer_limit},
+                                           {"unproven-per-source", ts.refused_unproven_source}};
+        add_by_label(out, "wovenet_channels_refused_total",
+                     "Inbound channels refused by a limit, by limit.", "limit", refused,
+                     WV_COUNTOF(refused));
         wv_metrics_add(out, "wovenet_quic_retries_sent_total", WV_COUNTER,
                        "QUIC Retry packets sent to validate a client's address (handshake flood "
                        "defence).", NULL, (double)ts.retries_sent);
-        wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER,
-                       "QUIC Initials dropped by the handshake guard, by reason.",
-                       "reason=\"bad-token\"", (double)ts.bad_tokens);
-        wv_metrics_add(out, "wovenet_quic_initials_dropped_total", WV_COUNTER, NULL,
-                       "reason=\"per-source\"", (double)ts.handshakes_refused_source);
+        const struct by_label initials[] = {{"bad-token", ts.bad_tokens},
+                                            {"per-source", ts.handshakes_refused_source}};
+        add_by_label(out, "wovenet_quic_initials_dropped_total",
+                     "QUIC Initials dropped by the handshake guard, by reason.", "reason", initials,
+                     WV_COUNTOF(initials));
         wv_metrics_add(out, "wovenet_dials_deferred_total", WV_COUNTER,
                        "Dials postponed by limits.dialsPerSecond.", NULL,
                        (double)ts.dials_deferred);
@@ -368,6 +441,33 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_channel_window_max_bytes", WV_GAUGE,
                        "The most a channel's receive window grows to (limits.channelWindowMiB).",
                        NULL, (double)ts.conn_window_max);
+        const struct by_label paths[] = {{"direct", ts.chans_up_by_path[WV_PATH_DIRECT]},
+                                         {"punched", ts.chans_up_by_path[WV_PATH_PUNCHED]},
+                                         {"mapped", ts.chans_up_by_path[WV_PATH_MAPPED]},
+                                         {"relayed", ts.chans_up_by_path[WV_PATH_RELAYED]}};
+        add_by_label(out, "wovenet_channels_up_total", "Data channels that came up, by path.",
+                     "path", paths, WV_COUNTOF(paths));
+        wv_metrics_add(out, "wovenet_punches_total", WV_COUNTER,
+                       "Hole punches with a peer (dials of its candidates at once).", NULL,
+                       (double)ts.punches);
+        wv_metrics_add(out, "wovenet_relay_forwarded_packets_total", WV_COUNTER,
+                       "Packets this site relayed between other sites.", NULL,
+                       (double)ts.relay_packets);
+        wv_metrics_add(out, "wovenet_relay_forwarded_bytes_total", WV_COUNTER,
+                       "Payload bytes (sealed end-to-end QUIC packets) this site relayed.", NULL,
+                       (double)ts.relay_bytes);
+        wv_metrics_add(out, "wovenet_relay_peers", WV_GAUGE,
+                       "Sites relayed for in the last 30 s (limits.relayPeers bounds it).", NULL,
+                       (double)ts.relay_peers);
+        const struct by_label relay_drops[] = {
+            {"off", ts.relay_dropped_off},     {"no-route", ts.relay_dropped_noroute},
+            {"peers", ts.relay_dropped_peers}, {"rate", ts.relay_dropped_rate},
+            {"queue", ts.relay_dropped_queue},
+        };
+        add_by_label(out, "wovenet_relay_dropped_total",
+                     "Packets this site did not relay, by reason (relay off, no channel to the "
+                     "site, limits.relayPeers, limits.relayBytesPerSecond, frame queue full).",
+                     "reason", relay_drops, WV_COUNTOF(relay_drops));
     }
     if (m->tunnels && m->disco)
         for (size_t i = 0; i < wv_discovery_peer_count(m->disco); i++)
@@ -382,6 +482,13 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_address_changes_total", WV_COUNTER,
                        "Detected public addresses that changed (re-announced).", NULL,
                        (double)st.changes);
+        wv_metrics_add(out, "wovenet_port_mappings_total", WV_COUNTER,
+                       "Port mappings the router made (UPnP-IGD, NAT-PMP).", NULL,
+                       (double)st.mappings);
+        wv_metrics_add(out, "wovenet_port_mapping_renewals_total", WV_COUNTER,
+                       "Port mappings renewed.", NULL, (double)st.mapping_renewals);
+        wv_metrics_add(out, "wovenet_port_mapping_failures_total", WV_COUNTER,
+                       "Port mapping requests that failed.", NULL, (double)st.mapping_failures);
     }
     for (struct xcount *x = m->xcounts; x; x = x->next) {
         char l[300] = "";
@@ -399,16 +506,13 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->proxy) {
         struct wv_proxy_stats ps;
         wv_proxy_get_stats(m->proxy, &ps);
-        static const char *const help =
-            "App streams refused by a bound or an access rule, by reason.";
-        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, help,
-                       "reason=\"peer-limit\"", (double)ps.refused_peer_limit);
-        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
-                       "reason=\"app-limit\"", (double)ps.refused_app_limit);
-        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
-                       "reason=\"forbidden\"", (double)ps.refused_forbidden);
-        wv_metrics_add(out, "wovenet_app_streams_refused_total", WV_COUNTER, NULL,
-                       "reason=\"descriptors\"", (double)ps.refused_open_limit);
+        const struct by_label streams[] = {{"peer-limit", ps.refused_peer_limit},
+                                           {"app-limit", ps.refused_app_limit},
+                                           {"forbidden", ps.refused_forbidden},
+                                           {"descriptors", ps.refused_open_limit}};
+        add_by_label(out, "wovenet_app_streams_refused_total",
+                     "App streams refused by a bound or an access rule, by reason.", "reason",
+                     streams, WV_COUNTOF(streams));
         wv_metrics_add(out, "wovenet_app_buffered_bytes", WV_GAUGE,
                        "Bytes the app connections hold now: received and not yet written out, "
                        "read and not yet accepted by the tunnel.", NULL, (double)ps.buffered);

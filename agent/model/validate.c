@@ -185,10 +185,14 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
                                        "httpDetector",
                                        "stunServers",
                                        "maxUdpPayload",
+                                       "keepAlive",
+                                       "portMapping",
+                                       "portMappingLifetime",
                                        "status",
                                        "enabled",
                                        NULL};
-    static const char *const modes[] = {"dedicated-address", "port-forwarding", NULL};
+    static const char *const modes[] = {"dedicated-address", "port-forwarding", "nat-traversal",
+                                        NULL};
     static const char *const protos[] = {"quic", NULL};
     const char *mode, *pub, *lis, *tmp;
     json_int_t pport, lport, tmp_payload;
@@ -224,10 +228,11 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
                0) {
         return WV_ERR_INVAL;
     }
-    if (strcmp(pub, "autoStunDetect") == 0) {
+    bool nat = strcmp(mode, "nat-traversal") == 0;
+    if (strcmp(pub, "autoStunDetect") == 0 || (nat && json_object_get(o, "stunServers"))) {
         json_t *arr, *v;
         size_t i;
-        if (wv_model__arr(o, p, "stunServers", 1, MAX_STUN, &arr, err) < 0)
+        if (wv_model__arr(o, p, "stunServers", nat ? 0 : 1, MAX_STUN, &arr, err) < 0)
             return WV_ERR_INVAL;
         json_array_foreach(arr, i, v) {
             char ip[256];
@@ -238,9 +243,44 @@ static int validate_socket(json_t *o, const char *p, wv_verr *err) {
                 return wv_model__fail(err, p, ip, "invalid server \"%.64s\" (expected HOST:PORT)",
                                       json_string_value(v));
         }
-    } else if (refuse_if_present(o, p, "stunServers", "publicAddress is autoStunDetect", err) < 0) {
+    } else if (!nat && refuse_if_present(o, p, "stunServers",
+                                         "publicAddress is autoStunDetect or the mode "
+                                         "nat-traversal", err) < 0) {
         return WV_ERR_INVAL;
     }
+    if (nat) {
+        /* No public address: the candidates are the host's addresses and
+         * what STUN learns from the socket itself (docs/NAT.md). */
+        json_int_t ka;
+        if (*pub != '\0')
+            return wv_model__fail(err, p, "publicAddress",
+                                  "not allowed for nat-traversal (the socket's addresses are "
+                                  "found by STUN: give stunServers)");
+        if (pport != 0)
+            return wv_model__fail(err, p, "publicPort", "not allowed for nat-traversal");
+        if (json_object_get(o, "keepAlive") &&
+            wv_model__int(o, p, "keepAlive", 0, 1, WV_NAT_KEEPALIVE_MAX_S, &ka, err) < 0)
+            return WV_ERR_INVAL;
+        /* Optional: ask the router for a port (UPnP-IGD, NAT-PMP). */
+        static const char *const maps[] = {"auto", "upnp", "natpmp", NULL};
+        const char *pm;
+        json_int_t life;
+        if (json_object_get(o, "portMapping") &&
+            wv_model__enum(o, p, "portMapping", NULL, maps, 0, &pm, err) < 0)
+            return WV_ERR_INVAL;
+        if (json_object_get(o, "portMappingLifetime")) {
+            if (!json_object_get(o, "portMapping"))
+                return wv_model__fail(err, p, "portMappingLifetime",
+                                      "only allowed when portMapping is set");
+            if (wv_model__int(o, p, "portMappingLifetime", 0, 30, 86400, &life, err) < 0)
+                return WV_ERR_INVAL;
+        }
+        return 0;
+    }
+    if (refuse_if_present(o, p, "keepAlive", "mode is nat-traversal", err) < 0 ||
+        refuse_if_present(o, p, "portMapping", "mode is nat-traversal", err) < 0 ||
+        refuse_if_present(o, p, "portMappingLifetime", "mode is nat-traversal", err) < 0)
+        return WV_ERR_INVAL;
 
     if (strcmp(mode, "dedicated-address") == 0) {
         if (*pub == '\0' && *lis == '\0')
@@ -624,10 +664,11 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
 
 /* site.limits: each optional, stored only when set. */
 static int validate_limits(json_t *site, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"streamsPerPeer",   "dialPeers",        "dialSocketsPerPeer",
-                                       "dialsPerSecond",   "streamWindowMiB",  "channelWindowMiB",
-                                       "bufferBudgetMiB",  NULL};
-    static const json_int_t hi[] = {65536, 4096, 64, 10000, 1024, 4096, 65536};
+    static const char *const keys[] = {"streamsPerPeer",  "dialPeers",       "dialSocketsPerPeer",
+                                       "dialsPerSecond",  "relayPeers",      "relayBytesPerSecond",
+                                       "streamWindowMiB", "channelWindowMiB", "bufferBudgetMiB",
+                                       NULL};
+    static const json_int_t hi[] = {65536, 4096, 64, 10000, 4096, 10000000000LL, 1024, 4096, 65536};
     json_t *l = json_object_get(site, "limits");
     char lp[256];
     if (!l)
@@ -649,7 +690,7 @@ static int validate_limits(json_t *site, const char *p, wv_verr *err) {
 static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_verr *err) {
     static const char *const keys[] = {"siteName",   "networkKey", "networkKeySet", "messageChannel",
                                        "logger",     "restfulApi", "membership",    "limits",
-                                       "status",     NULL};
+                                       "relay",      "status",     NULL};
     static const char *const memberships[] = {"open", "approve", NULL};
     char cp[256];
     json_t *mc, *lg, *api;
@@ -675,6 +716,14 @@ static int validate_site_at(json_t *site, const char *p, bool want_secrets, wv_v
         return WV_ERR_INVAL;
     if (validate_limits(site, p, err) < 0)
         return WV_ERR_INVAL;
+    /* relay: this site forwards other sites' end-to-end QUIC packets when
+     * they cannot reach each other (docs/NAT.md). Off by default; false is
+     * the absent, canonical form. */
+    json_t *relay = json_object_get(site, "relay");
+    if (relay && !json_is_boolean(relay))
+        return wv_model__fail(err, p, "relay", "expected a boolean");
+    if (json_is_false(relay))
+        json_object_del(site, "relay");
     const char *key = json_string_value(json_object_get(site, "networkKey"));
     const char *weak = key ? wv_network_key_weak(key) : NULL;
     if (weak)

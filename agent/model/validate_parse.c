@@ -54,6 +54,7 @@ int wv_parse_ip(const char *s, uint16_t port, struct sockaddr_storage *out) {
 static int hostport(const char *s, unsigned lo, struct sockaddr_storage *out, char *why) {
     char host[INET6_ADDRSTRLEN + 1];
     const char *port;
+    int family;
     size_t n = strlen(s);
     if (n == 0 || n > 64) {
         set_why(why, n ? "too long" : "empty address");
@@ -73,13 +74,7 @@ static int hostport(const char *s, unsigned lo, struct sockaddr_storage *out, ch
         memcpy(host, s + 1, hl);
         host[hl] = '\0';
         port = end + 2;
-        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
-        memset(out, 0, sizeof(*out));
-        if (inet_pton(AF_INET6, host, &v6->sin6_addr) != 1) {
-            set_why(why, "invalid IPv6 address");
-            return WV_ERR_INVAL;
-        }
-        v6->sin6_family = AF_INET6;
+        family = AF_INET6;
     } else {
         const char *colon = strrchr(s, ':');
         if (!colon) {
@@ -94,13 +89,13 @@ static int hostport(const char *s, unsigned lo, struct sockaddr_storage *out, ch
         memcpy(host, s, hl);
         host[hl] = '\0';
         port = colon + 1;
-        struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+        family = AF_INET;
+    }
+    /* The form says the family: "[1.2.3.4]:1" is no IPv6 address. */
+    if (wv_parse_ip(host, 0, out) < 0 || out->ss_family != family) {
+        set_why(why, family == AF_INET6 ? "invalid IPv6 address" : "invalid IPv4 address");
         memset(out, 0, sizeof(*out));
-        if (inet_pton(AF_INET, host, &v4->sin_addr) != 1) {
-            set_why(why, "invalid IPv4 address");
-            return WV_ERR_INVAL;
-        }
-        v4->sin_family = AF_INET;
+        return WV_ERR_INVAL;
     }
     uint16_t p;
     if (parse_port(port, strlen(port), lo, 65535, &p) < 0) {

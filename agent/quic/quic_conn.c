@@ -152,6 +152,7 @@ static void set_callbacks(ngtcp2_callbacks *cb, bool server) {
     cb->recv_stateless_reset = on_recv_stateless_reset;
     cb->dcid_status = on_dcid_status;
     wv_quic__stream_set_callbacks(cb);
+    wv_quic__dgram_set_callbacks(cb);
 }
 
 /* ---- creation ---- */
@@ -254,6 +255,8 @@ int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *
     p.max_idle_timeout = (uint64_t)cfg->idle_timeout_ms * NGTCP2_MILLISECONDS;
     p.max_udp_payload_size = NGTCP2_DEFAULT_MAX_RECV_UDP_PAYLOAD_SIZE;
     p.active_connection_id_limit = 4;
+    if (cfg->datagrams)
+        p.max_datagram_frame_size = 65535;
 
     set_callbacks(&cbs, server);
     ngtcp2_path path = {
@@ -414,6 +417,29 @@ static bool write_packets(wv_quic_conn *c) {
             /* Yield to the loop (and to incoming ACKs); continue later. */
             wv_quic__ep_mark_dirty(c);
             break;
+        }
+        if (c->dg_head && c->hs_done) {
+            /* DATAGRAM frames first: what they carry (relayed QUIC) has
+             * its own loss recovery, and waits behind nothing. */
+            /* The same dest and room as the stream writes below: a packet
+             * ngtcp2 left open (WRITE_MORE) may be finished by either. */
+            size_t room = WV_MIN(ep->txbuflen - b.used, c->cap);
+            ngtcp2_pkt_info pi = {0};
+            ngtcp2_ssize n = wv_quic__dgram_write(c, &ps.path, &pi, ep->txbuf + b.used, room, ts);
+            if (n == NGTCP2_ERR_WRITE_MORE)
+                continue;
+            if (n < 0) {
+                flush(ep, &b);
+                wv_quic__conn_fail(c, (int)n);
+                return false;
+            }
+            if (n == 0)
+                break; /* congestion window or pacing */
+            add(ep, &b, &ps.path, (size_t)n, pmax);
+            c->bytes_sent += (uint64_t)n;
+            c->pkts_sent++;
+            npkts++;
+            continue;
         }
         ngtcp2_vec v[MAX_VEC];
         size_t nv = 0;
@@ -636,6 +662,9 @@ void wv_quic_conn_stats_get(wv_quic_conn *c, wv_quic_conn_stats *out) {
     out->streams_open = c->nstreams;
     out->rx_window = c->rx.window;
     out->max_udp_payload = wv_quic__conn_payload(c);
+    out->dgrams_sent = c->dgrams_sent;
+    out->dgrams_recv = c->dgrams_recv;
+    out->dgrams_dropped = c->dgrams_dropped;
     out->local = c->ep->local;
     out->remote = c->remote;
 }

@@ -391,6 +391,11 @@ static bool set_gso(wv_quic_endpoint *ep, int seg) {
 
 int wv_quic__ep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *buf,
                            size_t len, size_t seglen) {
+    if (ep->virt) {
+        for (size_t off = 0; off < len && !ep->closing; off += seglen)
+            ep->virt_send(ep, to, buf + off, WV_MIN(seglen, len - off), ep->virt_user);
+        return 0;
+    }
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
         return 0;
     if (len > seglen && ep->gso && ep->sendq_bytes == 0 && set_gso(ep, (int)seglen)) {
@@ -421,6 +426,11 @@ int wv_quic__ep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, cons
 
 int wv_quic__ep_send(wv_quic_endpoint *ep, const struct sockaddr *to, const uint8_t *pkt,
                      size_t len) {
+    if (ep->virt) {
+        if (!ep->closing)
+            ep->virt_send(ep, to, pkt, len, ep->virt_user);
+        return 0;
+    }
     if (!ep->bound || uv_is_closing((uv_handle_t *)&ep->udp))
         return 0;
     if (ep->gso_cur && len > (size_t)ep->gso_cur)
@@ -459,7 +469,11 @@ void wv_quic__ep_mark_dirty(wv_quic_conn *c) {
     wv_quic_endpoint *ep = c->ep;
     if (!wv_quic__linked(&c->dirty_link))
         wv_quic__link_push(&ep->dirty, &c->dirty_link);
-    if (!ep->idle_on) {
+    wv_quic__ep_wake(ep);
+}
+
+void wv_quic__ep_wake(wv_quic_endpoint *ep) {
+    if (!ep->idle_on && !uv_is_closing((uv_handle_t *)&ep->idle)) {
         uv_idle_start(&ep->idle, idle_cb);
         ep->idle_on = true;
     }
@@ -484,6 +498,7 @@ static void finish_close(wv_quic_endpoint *ep) {
     wv_quic__map_dispose(&ep->tokens);
     wv_quic__tls_endpoint_dispose(ep);
     wv_quic__rx_dispose(ep);
+    wv_quic__virt_dispose(ep);
     wv_memwipe(ep->reset_secret, sizeof(ep->reset_secret));
     wv_memwipe(ep->retry_secret, sizeof(ep->retry_secret));
     free(ep->rxbuf);
@@ -497,6 +512,8 @@ static void finish_close(wv_quic_endpoint *ep) {
  * where packets are written and objects freed. */
 static void idle_cb(uv_idle_t *h) {
     wv_quic_endpoint *ep = h->data;
+    if (ep->vin_head)
+        wv_quic__virt_drain(ep); /* a virtual endpoint's input */
     /* Detach the list first: processing may mark connections dirty again
      * (e.g. a batch that did not finish). */
     wv_quic__link work;
@@ -520,12 +537,12 @@ static void idle_cb(uv_idle_t *h) {
         if (!uv_is_closing((uv_handle_t *)&ep->idle)) {
             uv_close((uv_handle_t *)&ep->idle, handle_close_cb);
             wv_quic__rx_close(ep, handle_close_cb);
-            if (ep->bound)
+            if (ep->bound && !ep->virt)
                 uv_close((uv_handle_t *)&ep->udp, handle_close_cb);
         }
         return;
     }
-    if (!wv_quic__linked(&ep->dirty) || wv_quic__ep_send_paused(ep)) {
+    if ((!wv_quic__linked(&ep->dirty) && !ep->vin_head) || wv_quic__ep_send_paused(ep)) {
         uv_idle_stop(&ep->idle);
         ep->idle_on = false;
     }
@@ -539,7 +556,7 @@ void wv_quic_endpoint_close(wv_quic_endpoint *ep, void (*cb)(void *arg), void *a
     ep->closing = true;
     ep->close_cb = cb;
     ep->close_arg = arg;
-    if (ep->bound)
+    if (ep->bound && !ep->virt)
         uv_udp_recv_stop(&ep->udp);
     wv_quic__rx_stop(ep);
     /* Teardown happens in idle_cb so that a close from inside a callback

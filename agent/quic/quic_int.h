@@ -179,7 +179,35 @@ struct wv_quic_conn {
     uint8_t tokens[8][NGTCP2_STATELESS_RESET_TOKENLEN];
     size_t ntokens;
     wv_quic__link ep_link, dirty_link;
+    /* DATAGRAM frames waiting for the write loop (quic_dgram.c). */
+    struct wv_quic__dgram *dg_head, *dg_tail;
+    size_t dg_n;
+    uint64_t dgrams_sent, dgrams_recv, dgrams_dropped;
 };
+
+/* quic_dgram.c: DATAGRAM frames, and the input queue of virtual endpoints. */
+typedef struct wv_quic__dgram {
+    struct wv_quic__dgram *next;
+    size_t len;
+    struct sockaddr_storage from; /* virtual input only */
+    uint8_t data[];
+} wv_quic__dgram;
+#define WV_QUIC__DGRAM_QUEUE 256
+#define WV_QUIC__VIRT_QUEUE 1024
+/* Bytes a DATAGRAM frame costs in a short-header packet besides its data:
+ * first byte, our 16-byte CID, a 4-byte packet number, the frame's type
+ * and length, the AEAD tag; and a margin for ACK frames sharing it. */
+#define WV_QUIC__DGRAM_OVERHEAD (1 + WV_QUIC__CID_LEN + 4 + 1 + 4 + 16 + 8)
+void wv_quic__dgram_set_callbacks(ngtcp2_callbacks *cb);
+/* Writes queued DATAGRAM frames into the packet at dest (room bytes) as
+ * writev_stream would: returns its result (> 0 a packet, 0 nothing, < 0 an
+ * error; NGTCP2_ERR_WRITE_MORE: room left for more frames in the packet). */
+ngtcp2_ssize wv_quic__dgram_write(wv_quic_conn *c, ngtcp2_path *path, ngtcp2_pkt_info *pi,
+                                  uint8_t *dest, size_t room, ngtcp2_tstamp ts);
+void wv_quic__dgram_free_all(wv_quic_conn *c);
+/* Virtual endpoints: the queued input, processed in the idle pass. */
+void wv_quic__virt_drain(wv_quic_endpoint *ep);
+void wv_quic__virt_dispose(wv_quic_endpoint *ep);
 
 struct wv_quic_endpoint {
     uv_loop_t *loop;
@@ -224,6 +252,12 @@ struct wv_quic_endpoint {
     uint64_t max_streams_uni;
     uint8_t retry_secret[32]; /* Retry tokens (quic_guard.c); random per endpoint */
     wv_quic_guard_stats guard;
+    /* A virtual endpoint (wv_quic_endpoint_bind_virtual): no socket. */
+    bool virt;
+    wv_quic_virt_send_cb virt_send;
+    void *virt_user;
+    struct wv_quic__dgram *vin_head, *vin_tail;
+    size_t vin_n;
 };
 
 /* quic_guard.c: Retry tokens and per-source bounds on inbound handshakes. */
@@ -259,6 +293,8 @@ int wv_quic__ep_send_batch(wv_quic_endpoint *ep, const struct sockaddr *to, cons
                            size_t len, size_t seglen);
 bool wv_quic__ep_send_paused(const wv_quic_endpoint *ep);
 void wv_quic__ep_mark_dirty(wv_quic_conn *c);
+/* Runs the idle pass soon (deferred work is waiting). */
+void wv_quic__ep_wake(wv_quic_endpoint *ep);
 void wv_quic__ep_handle_closed(wv_quic_endpoint *ep);
 void wv_quic__ep_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,
                           const struct sockaddr *from);

@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SUB "store"
@@ -50,15 +52,21 @@ void wv_store__rollback(wv_store *st) {
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int wv_store__revision(wv_store *st, int64_t *rev) {
+/* The integer a query without parameters returns in its one row; what
+ * names it in the error. */
+static int one_int64(wv_store *st, const char *sql, const char *what, int64_t *out) {
     sqlite3_stmt *s;
-    if (wv_store__prepare(st, "SELECT revision FROM meta WHERE id = 1", &s) < 0)
+    if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
-    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_store__dberr(st, "read revision");
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_store__dberr(st, what);
     if (rc == 0)
-        *rev = sqlite3_column_int64(s, 0);
+        *out = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return rc;
+}
+
+int wv_store__revision(wv_store *st, int64_t *rev) {
+    return one_int64(st, "SELECT revision FROM meta WHERE id = 1", "read revision", rev);
 }
 
 int wv_store__check_match(wv_store *st, int64_t if_match, int64_t *rev) {
@@ -175,14 +183,8 @@ static long migration_version(const char *path) {
 
 /* The highest recorded migration. */
 static int schema_version(wv_store *st, int64_t *have) {
-    sqlite3_stmt *s;
-    if (wv_store__prepare(st, "SELECT coalesce(max(version), 0) FROM schema_migrations", &s) < 0)
-        return WV_ERR_DB;
-    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : wv_store__dberr(st, "read schema version");
-    if (rc == 0)
-        *have = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return rc;
+    return one_int64(st, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                     "read schema version", have);
 }
 
 static int migrate(wv_store *st) {
@@ -321,24 +323,63 @@ int64_t wv_store_revision(wv_store *st) {
 
 /* --- Collections ---------------------------------------------------------------- */
 
-int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const char *k2,
-                         json_t **out) {
+int wv_store__run(wv_store *st, const char *sql, const char *what, int flags, int n, ...) {
     sqlite3_stmt *s;
-    *out = NULL;
     if (wv_store__prepare(st, sql, &s) < 0)
         return WV_ERR_DB;
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        json_array_append_new(arr,
-                              json_pack("{s:s,s:s}", k1, (const char *)sqlite3_column_text(s, 0),
-                                        k2, (const char *)sqlite3_column_text(s, 1)));
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 1; i <= n; i++)
+        sqlite3_bind_text(s, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+    va_end(ap);
+    if (flags & WV_STORE__STAMP)
+        sqlite3_bind_int64(s, n + 1, (sqlite3_int64)time(NULL));
+    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, what);
+    if (rc == 0 && (flags & WV_STORE__MUST_CHANGE) && sqlite3_changes(st->db) == 0)
+        rc = WV_ERR_NOTFOUND;
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return wv_store__dberr(st, sql);
+    return rc;
+}
+
+int wv_store__rows(wv_store *st, const char *sql, const char *what, int ncols,
+                   void (*fn)(const char *const *col, void *arg), void *arg) {
+    sqlite3_stmt *s;
+    const char *col[8];
+    if (ncols < 1 || ncols > 8 || wv_store__prepare(st, sql, &s) < 0)
+        return WV_ERR_DB;
+    int rc, n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        bool whole = true;
+        for (int i = 0; i < ncols; i++)
+            whole &= (col[i] = (const char *)sqlite3_column_text(s, i)) != NULL;
+        if (whole) {
+            fn(col, arg);
+            n++;
+        }
     }
-    *out = arr;
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? n : wv_store__dberr(st, what);
+}
+
+struct pairs {
+    const char *k1, *k2;
+    json_t *arr;
+};
+
+static void add_pair(const char *const *col, void *arg) {
+    struct pairs *p = arg;
+    json_array_append_new(p->arr, json_pack("{s:s,s:s}", p->k1, col[0], p->k2, col[1]));
+}
+
+int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const char *k2,
+                         json_t **out) {
+    struct pairs p = {k1, k2, json_array()};
+    if (wv_store__rows(st, sql, sql, 2, add_pair, &p) < 0) {
+        json_decref(p.arr);
+        *out = NULL;
+        return WV_ERR_DB;
+    }
+    *out = p.arr;
     return 0;
 }
 
@@ -388,15 +429,8 @@ int wv_store__coll_write(wv_store *st, enum wv_kind kind, const char *name, cons
 
 int wv_store__set_origin(wv_store *st, enum wv_kind kind, const char *name, const char *origin) {
     char sql[128];
-    sqlite3_stmt *s;
     snprintf(sql, sizeof(sql), "UPDATE %s SET origin = ?1 WHERE name = ?2", wv_store__table(kind));
-    if (wv_store__prepare(st, sql, &s) < 0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "set origin");
-    sqlite3_finalize(s);
-    return rc;
+    return wv_store__run(st, sql, "set origin", 0, 2, origin, name);
 }
 
 int wv_store__take_origin(json_t *obj, const char *p, bool *take_over, wv_verr *err) {
@@ -477,16 +511,8 @@ int wv_store_origins(wv_store *st, enum wv_kind kind, json_t **out) {
 
 int wv_store__coll_delete(wv_store *st, enum wv_kind kind, const char *name) {
     char sql[96];
-    sqlite3_stmt *s;
     snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?1", wv_store__table(kind));
-    if (wv_store__prepare(st, sql, &s) < 0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "delete object");
-    sqlite3_finalize(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = WV_ERR_NOTFOUND;
-    return rc;
+    return wv_store__run(st, sql, "delete object", WV_STORE__MUST_CHANGE, 1, name);
 }
 
 static json_t *parse_spec(wv_store *st, const char *spec) {

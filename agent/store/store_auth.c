@@ -195,17 +195,10 @@ int wv_store_token_count(wv_store *st) {
 }
 
 int wv_store_token_delete(wv_store *st, const char *name) {
-    sqlite3_stmt *s;
     if (!name)
         return WV_ERR_INVAL;
-    if (wv_store__prepare(st, "DELETE FROM api_tokens WHERE name = ?1", &s) < 0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "delete token");
-    sqlite3_finalize(s);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)
-        rc = WV_ERR_NOTFOUND;
-    return rc;
+    return wv_store__run(st, "DELETE FROM api_tokens WHERE name = ?1", "delete token",
+                         WV_STORE__MUST_CHANGE, 1, name);
 }
 
 /* --- Identity --------------------------------------------------------------- */
@@ -227,18 +220,11 @@ int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem) {
 }
 
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem) {
-    sqlite3_stmt *s;
     if (!key_pem || !cert_pem || !*key_pem || !*cert_pem)
         return WV_ERR_INVAL;
-    if (wv_store__prepare(
-            st, "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)", &s) <
-        0)
-        return WV_ERR_DB;
-    sqlite3_bind_text(s, 1, key_pem, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, cert_pem, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : wv_store__dberr(st, "write identity");
-    sqlite3_finalize(s);
-    return rc;
+    return wv_store__run(
+        st, "INSERT OR REPLACE INTO identity (id, key_pem, cert_pem) VALUES (1, ?1, ?2)",
+        "write identity", 0, 2, key_pem, cert_pem);
 }
 
 int wv_store_rotate_identity(wv_store *st, const char *key_pem, const char *cert_pem,

@@ -43,6 +43,17 @@ int wv_store__obj_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t
 int wv_store__check_obj_match(wv_store *st, enum wv_kind kind, const char *name,
                               int64_t if_match, int64_t *rev);
 
+/* Runs a write whose parameters ?1..?n are the n texts that follow and,
+ * with WV_STORE__STAMP, ?n+1 the time now (unix seconds). With
+ * WV_STORE__MUST_CHANGE a write that changes no row is WV_ERR_NOTFOUND.
+ * 0, or WV_ERR_DB logged with what. */
+enum { WV_STORE__STAMP = 1, WV_STORE__MUST_CHANGE = 2 };
+int wv_store__run(wv_store *st, const char *sql, const char *what, int flags, int n, ...);
+/* Calls fn with the ncols text columns (at most 8) of each row sql (a
+ * SELECT) returns; a row with a NULL column is skipped. The number of rows
+ * passed, or WV_ERR_DB logged with what. */
+int wv_store__rows(wv_store *st, const char *sql, const char *what, int ncols,
+                   void (*fn)(const char *const *col, void *arg), void *arg);
 /* Runs sql (a SELECT of two text columns) into *out, a new array of
  * {k1: col0, k2: col1}. 0 or WV_ERR_DB (*out NULL). */
 int wv_store__text_pairs(wv_store *st, const char *sql, const char *k1, const char *k2,

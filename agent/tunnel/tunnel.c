@@ -17,6 +17,11 @@
 #define SOCKINFO_AFTER_FAILURES 3
 
 static const char *const state_names[] = {"handshaking", "proving", "up", "closing"};
+static const char *const path_names[] = {"direct", "punched", "mapped", "relayed"};
+
+const char *wv_path_name(enum wv_path p) {
+    return (size_t)p < WV_COUNTOF(path_names) ? path_names[p] : "direct";
+}
 
 const char *wv_tunnel__state_name(enum chan_state s) {
     return state_names[s];
@@ -39,6 +44,10 @@ void wv_tunnel__peer_update(wv_tunnels *t, struct tpeer *p) {
             up = true;
     if (up != p->up) {
         p->up = up;
+        if (!up) {
+            p->unreach_since_ms = uv_now(t->loop); /* the relay fallback counts from here */
+            wv_tunnel__tick_arm(t);
+        }
         WV_INFO(t->log, SUB, "site %s is %s", p->name, up ? "reachable" : "unreachable");
         if (t->cbs.site_state && !t->closing)
             t->cbs.site_state(t, p->name, up, t->user);
@@ -151,21 +160,114 @@ static bool chan_quiet(wv_tunnels *t, struct chan *c, const wv_quic_conn_stats *
         c->rx_change_ms = now;
         return false;
     }
-    uint64_t keepalive = t->quic.keepalive_ms ? t->quic.keepalive_ms : t->quic.idle_timeout_ms / 2;
+    uint64_t keepalive = c->ep && c->ep->keepalive_ms ? c->ep->keepalive_ms : t->quic.keepalive_ms;
+    if (!keepalive)
+        keepalive = t->quic.idle_timeout_ms / 2;
     uint64_t grace = keepalive + 500 + 2 * st->smoothed_rtt_ns / 1000000;
     return now - c->rx_change_ms > grace;
 }
 
+static bool same_ip_port(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    size_t len =
+        a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    return a->ss_family == b->ss_family && memcmp(a, b, len) == 0;
+}
+
+/* How the channel was made. Outbound: what the dialed socket is. Inbound:
+ * from one of the peer's host addresses it is direct; otherwise, on a
+ * nat-traversal socket, it came in through a hole (or the router's port
+ * mapping), since nothing else gets through the NAT. */
+static enum wv_path chan_path(wv_tunnels *t, struct chan *c) {
+    if (wv_tunnel__chan_relayed(c))
+        return WV_PATH_RELAYED;
+    if (c->dial)
+        return c->dial->s.kind == WV_PEER_STUN     ? WV_PATH_PUNCHED
+               : c->dial->s.kind == WV_PEER_MAPPED ? WV_PATH_MAPPED
+                                                   : WV_PATH_DIRECT;
+    if (c->outbound || !c->ep || !c->ep->nat)
+        return WV_PATH_DIRECT;
+    wv_quic_conn_stats st;
+    wv_quic_conn_stats_get(c->conn, &st);
+    for (size_t i = 0; c->peer && i < c->peer->nsocks; i++) {
+        struct psock *s = c->peer->socks[i];
+        if (s->s.kind == WV_PEER_HOST && s->resolved && same_ip_port(&s->addr, &st.remote))
+            return WV_PATH_DIRECT;
+    }
+    return c->ep->mapped ? WV_PATH_MAPPED : WV_PATH_PUNCHED;
+}
+
+/* Candidates in the order a path through them is preferred (as ICE does):
+ * a host address (no NAT on the way: same LAN, not a hairpin), the
+ * router's port mapping, a punched hole. */
+static int cand_rank(enum wv_peer_cand k) {
+    return k == WV_PEER_HOST ? 3 : k == WV_PEER_MAPPED ? 2 : k == WV_PEER_STUN ? 1 : 0;
+}
+
+static bool rivals(const struct psock *a, const struct psock *b) {
+    return a != b && a->s.kind != WV_PEER_PLAIN && b->s.kind != WV_PEER_PLAIN &&
+           a->s.group == b->s.group && a->addr.ss_family == b->addr.ss_family && !a->vtep &&
+           !b->vtep;
+}
+
+bool wv_tunnel__group_up(const struct psock *s) {
+    if (s->s.kind == WV_PEER_PLAIN)
+        return false;
+    const struct tpeer *p = s->peer;
+    for (size_t i = 0; i < p->nsocks; i++) {
+        const struct psock *o = p->socks[i];
+        if (rivals(o, s) && o->chan && o->chan->state == CH_UP &&
+            cand_rank(o->s.kind) >= cand_rank(s->s.kind))
+            return true;
+    }
+    return false;
+}
+
+/* The first candidate of a group to come up is the channel: the other
+ * dials of that group stop (and wait while it lives) - except those of a
+ * preferred kind, which go on and, when they come up, replace it. */
+static bool close_group_rivals(wv_tunnels *t, struct chan *c) {
+    struct psock *s = c->dial;
+    if (!s || s->s.kind == WV_PEER_PLAIN)
+        return true;
+    for (size_t i = 0; i < s->peer->nsocks; i++) {
+        struct psock *o = s->peer->socks[i];
+        if (!rivals(o, s) || !o->chan || o->chan->state == CH_CLOSING)
+            continue;
+        if (cand_rank(o->s.kind) > cand_rank(s->s.kind)) {
+            if (o->chan->state != CH_UP)
+                continue; /* still dialing a preferred path: let it finish */
+            wv_tunnel__chan_close(t, c, WV_APPERR_GONE, "a preferred candidate is up");
+            return false;
+        }
+        struct chan *rival = o->chan;
+        bool was_up = rival->state == CH_UP;
+        o->chan = NULL;
+        rival->dial = NULL;
+        wv_tunnel__chan_close(t, rival, WV_APPERR_GONE,
+                              was_up ? "replaced by a preferred candidate"
+                                     : "another candidate of the group won");
+    }
+    return true;
+}
+
 static void chan_up(wv_tunnels *t, struct chan *c) {
     c->rx_change_ms = uv_now(t->loop);
-    WV_INFO(t->log, SUB, "channel %llu to %s is up (%s)", (unsigned long long)c->id, c->peer->name,
-            c->outbound ? "outbound" : "inbound");
-    if (!c->outbound)
-        close_replaced(t, c);
+    c->path = chan_path(t, c);
     if (c->dial) {
         c->dial->attempt = 0;
         c->dial->failures = 0;
+        if (!close_group_rivals(t, c))
+            return;
     }
+    t->stats.chans_up_by_path[c->path]++;
+    char ra[WV_ADDR_STRLEN] = "?";
+    wv_quic_conn_stats st;
+    wv_quic_conn_stats_get(c->conn, &st);
+    wv_addr_format((const struct sockaddr *)&st.remote, ra);
+    WV_INFO(t->log, SUB, "channel %llu to %s is up (%s, %s, %s)", (unsigned long long)c->id,
+            c->peer->name, c->outbound ? "outbound" : "inbound", path_names[c->path], ra);
+    if (!c->outbound)
+        close_replaced(t, c);
     chan_set_state(t, c, CH_UP);
 }
 
@@ -469,8 +571,17 @@ static void on_conn_closed(wv_quic_conn *conn, const wv_quic_close_info *info, v
     c->state = CH_CLOSING;
     wv_tunnel__chan_event(t, c);
     if (c->dial) {
-        c->dial->chan = NULL;
-        wv_tunnel__dial_failed(t, c->dial, was_up);
+        struct psock *s = c->dial;
+        s->chan = NULL;
+        wv_tunnel__dial_failed(t, s, was_up);
+        /* A group's channel died: its other candidates may work now. */
+        for (size_t i = 0; was_up && s->s.kind != WV_PEER_PLAIN && i < s->peer->nsocks; i++) {
+            struct psock *o = s->peer->socks[i];
+            if (o != s && o->s.kind != WV_PEER_PLAIN && o->s.group == s->s.group && !o->chan) {
+                o->attempt = 0;
+                o->next_dial = uv_now(t->loop);
+            }
+        }
     }
     if (c->peer)
         wv_tunnel__peer_update(t, c->peer);
@@ -486,12 +597,13 @@ const wv_quic_callbacks wv_tunnel__quic_callbacks = {
     .on_stream_close = on_stream_close,
     .on_stream_writable = wv_tunnel_forward_writable,
     .on_conn_closed = on_conn_closed,
+    .on_datagram = wv_tunnel__on_datagram,
 };
 
 /* --- Dialing ------------------------------------------------------------------------- */
 
 void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
-    if (t->closing || s->chan || !p->has_fp)
+    if (t->closing || s->chan || !p->has_fp || wv_tunnel__group_up(s))
         return;
     /* Dials per second: a token bucket (burst twice the rate), so a table
      * of thousands of announced sockets is worked through, not all at once. */
@@ -509,7 +621,7 @@ void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
         return;
     }
     t->dial_tokens -= 1.0;
-    struct tep *ep = wv_tunnel__endpoint_for(t, &s->addr);
+    struct tep *ep = s->vtep ? s->vtep : wv_tunnel__endpoint_for(t, &s->addr);
     if (!ep) {
         s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tunnel__random());
         wv_tunnel__tick_arm(t);
@@ -528,6 +640,13 @@ void wv_tunnel__dial(wv_tunnels *t, struct tpeer *p, struct psock *s) {
     c->peer = p;
     c->dial = s;
     s->chan = c;
+    c->path = chan_path(t, c); /* what it will be: the API shows it while it dials */
+    /* Its NAT drops our packets until it has sent to us: ask it to. */
+    if (s->s.kind == WV_PEER_STUN && t->cbs.need_punch &&
+        (p->punch_asked_ms == 0 || now >= p->punch_asked_ms + 1000)) {
+        p->punch_asked_ms = now;
+        t->cbs.need_punch(t, p->name, t->user);
+    }
     WV_DEBUG(t->log, SUB, "channel %llu: dialing %s at %s port %u", (unsigned long long)c->id,
              p->name, s->s.address, s->s.port);
     wv_tunnel__chan_event(t, c);
@@ -542,6 +661,11 @@ void wv_tunnel__dial_failed(wv_tunnels *t, struct psock *s, bool was_up) {
     else
         t->stats.dial_failures++;
     s->failures = was_up ? 0 : s->failures + 1;
+    /* A STUN candidate keeps being tried every few seconds: a NAT that
+     * changed, or a peer that came back, turns a relayed path into a
+     * punched one without waiting out a minute of backoff. */
+    if (s->s.kind == WV_PEER_STUN && s->attempt > 3)
+        s->attempt = 3;
     s->next_dial = uv_now(t->loop) + wv_backoff_ms(s->attempt++, wv_tunnel__random());
     if (s->s.detected && s->failures == SOCKINFO_AFTER_FAILURES && t->cbs.need_sockinfo)
         t->cbs.need_sockinfo(t, s->peer->name, t->user);
@@ -569,7 +693,7 @@ static void on_tick(uv_timer_t *h) {
     for (struct tpeer *p = t->peers; p; p = p->next) {
         for (size_t i = 0; i < p->nsocks; i++) {
             struct psock *s = p->socks[i];
-            if (s->chan || !s->present || !s->resolved)
+            if (s->chan || !s->present || !s->resolved || wv_tunnel__group_up(s))
                 continue;
             if (now >= s->next_dial)
                 wv_tunnel__dial(t, p, s);
@@ -577,6 +701,8 @@ static void on_tick(uv_timer_t *h) {
         }
     }
     if (wv_tunnel__endpoints_retry(t))
+        pending = true;
+    if (wv_tunnel__relay_tick(t, now))
         pending = true;
     if (!pending)
         uv_timer_stop(&t->tick);
@@ -637,8 +763,11 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
     struct wv_chan_load load[64];
     bool quiet[64];
     size_t n = 0, nquiet = 0;
+    /* A relayed path only while there is no other: new connections take
+     * the direct one as soon as it is up. */
+    bool direct = wv_tunnel__has_direct(t, p);
     for (struct chan *c = t->chans; c && n < WV_COUNTOF(cand); c = c->next) {
-        if (c->peer != p || c->state != CH_UP)
+        if (c->peer != p || c->state != CH_UP || (direct && wv_tunnel__chan_relayed(c)))
             continue;
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(c->conn, &st);
@@ -700,6 +829,9 @@ void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
     wv_quic_budget_get_stats(t->budget, &out->budget);
     out->stream_window_max = t->quic.stream_window_max;
     out->conn_window_max = t->quic.conn_window_max;
+    uint64_t now = uv_now(t->loop);
+    for (struct tpeer *p = t->peers; p; p = p->next)
+        out->relay_peers += p->relay_seen_ms && now - p->relay_seen_ms < 30000;
 }
 
 void wv_tunnels_set_windows(wv_tunnels *t, uint64_t stream_window_max, uint64_t conn_window_max,
@@ -726,13 +858,23 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
             continue;
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(c->conn, &st);
-        char la[WV_ADDR_STRLEN], ra[WV_ADDR_STRLEN];
+        char la[WV_ADDR_STRLEN], ra[WV_ADDR_STRLEN], label[300];
         wv_addr_format((const struct sockaddr *)&st.local, la);
         wv_addr_format((const struct sockaddr *)&st.remote, ra);
+        bool relayed = wv_tunnel__chan_relayed(c);
+        if (relayed) {
+            /* The relay's name, and no fake addresses: "relay <site>". */
+            snprintf(label, sizeof(label), "relayed via %s", c->ep->relay);
+            snprintf(la, sizeof(la), "relay %.56s", c->ep->relay);
+            snprintf(ra, sizeof(ra), "relay %.56s", c->ep->relay);
+        } else {
+            snprintf(label, sizeof(label), "%s", path_names[c->path]);
+        }
         json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I}", "id",
-                           (json_int_t)c->id, "direction", c->outbound ? "outbound" : "inbound",
-                           "family", st.remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
+            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
+                           "id", (json_int_t)c->id, "path", label,
+                           "direction", c->outbound ? "outbound" : "inbound",
+                           "family", relayed ? "relay" : st.remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
                            "localAddress", la, "remoteAddress", ra, "state", state_names[c->state],
                            "rttMs", (double)st.smoothed_rtt_ns / 1e6, "cwnd", (json_int_t)st.cwnd,
                            "bytesSent", (json_int_t)st.bytes_sent, "bytesReceived",
@@ -741,6 +883,38 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
                            (json_int_t)st.rx_window));
     }
     return arr;
+}
+
+void wv_tunnels_punch(wv_tunnels *t, const char *site) {
+    struct tpeer *p = wv_tunnel__peer_find(t, site);
+    if (!p || t->closing)
+        return;
+    bool any = false;
+    for (size_t i = 0; i < p->nsocks; i++) {
+        struct psock *s = p->socks[i];
+        if (s->s.kind == WV_PEER_PLAIN || !s->present || !s->resolved || wv_tunnel__group_up(s))
+            continue;
+        if (s->chan && s->chan->state != CH_HANDSHAKING)
+            continue; /* handshake done: proving, up or closing */
+        if (s->chan) {
+            /* Its Initials may be waiting out a retransmission timeout of
+             * seconds: a fresh handshake sends at once. */
+            struct chan *old = s->chan;
+            s->chan = NULL;
+            old->dial = NULL;
+            wv_tunnel__chan_close(t, old, 0, "punching again");
+        }
+        s->attempt = 0;
+        s->next_dial = 0;
+        /* This is the answer to (or the cause of) a punch request. */
+        p->punch_asked_ms = uv_now(t->loop);
+        wv_tunnel__dial(t, p, s);
+        any = true;
+    }
+    if (any) {
+        t->stats.punches++;
+        WV_INFO(t->log, SUB, "site %s: punching (dialing its candidates now)", site);
+    }
 }
 
 void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void *arg), void *arg) {
@@ -761,4 +935,11 @@ void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void 
         if (busy)
             fn(p->name, arg);
     }
+}
+
+int64_t wv_tunnels_channel_id(const wv_tunnels *t, const wv_quic_conn *conn) {
+    for (const struct chan *c = t->chans; c; c = c->next)
+        if (c->conn == conn)
+            return (int64_t)c->id;
+    return -1;
 }

@@ -17,6 +17,16 @@ struct tep {
     char *name;                   /* store name of the tunnel socket; NULL for dial-only */
     struct sockaddr_storage addr; /* as configured (port 0 for dial-only) */
     size_t max_udp_payload;
+    bool nat;              /* a nat-traversal socket */
+    bool mapped;           /* ..whose port the router maps now (UPnP-IGD, NAT-PMP) */
+    /* A virtual endpoint (relay.c): its connections' packets travel in
+     * DATAGRAM frames of our channels to the relay site named here ("" for
+     * a real socket). Peers reached through it have fake addresses,
+     * [100::(index+2)]:443, index into vpeers. */
+    char relay[256];
+    char (*vpeers)[256];
+    size_t nvpeers;
+    uint32_t keepalive_ms; /* 0: the manager's */
     bool bound;
     char error[128];
     bool present; /* mark for set_sockets */
@@ -33,7 +43,11 @@ struct psock {
     unsigned attempt;   /* backoff step */
     unsigned failures;  /* consecutive failed dials */
     uint64_t next_dial; /* uv_now() ms */
+    struct tep *vtep;   /* not announced: the peer through this relay endpoint */
 };
+
+/* A candidate whose group already has an up outbound channel waits. */
+bool wv_tunnel__group_up(const struct psock *s);
 
 struct tpeer {
     struct tpeer *next;
@@ -44,6 +58,11 @@ struct tpeer {
     size_t nsocks;
     bool up;
     bool warned_socks, warned_peers; /* logged once: sockets / peers beyond the dial limits */
+    uint64_t punch_asked_ms;         /* uv_now() of our last need_punch for it */
+    uint8_t rid[8];                  /* its id in relay datagrams (relay.c) */
+    bool relay_offer;                /* it announces relay: true */
+    uint64_t unreach_since_ms;       /* uv_now() since it has had no up channel */
+    uint64_t relay_seen_ms;          /* we relayed for it (as a relay), uv_now() */
 };
 
 struct chan {
@@ -55,6 +74,7 @@ struct chan {
     struct tpeer *peer; /* inbound: NULL until its proof is verified */
     struct psock *dial; /* outbound: the peer socket dialed */
     bool outbound;
+    enum wv_path path; /* decided when the channel comes up */
     enum chan_state state;
     bool peer_proven;
     /* Inbound, proof verified, but no verified announcement of that name
@@ -93,6 +113,12 @@ struct wv_tunnels {
     struct tpeer *peers;
     uint64_t next_chan_id;
     struct wv_tunnels_stats stats;
+    /* Our relay service (relay.c). */
+    bool relay_on;
+    unsigned relay_max_peers;
+    uint64_t relay_rate; /* bytes per second */
+    double relay_tokens;
+    uint64_t relay_refill_ms;
     bool closing;
     int inflight;     /* endpoint closes not yet finished */
     bool tick_closed; /* the tick timer's close finished (teardown only) */
@@ -119,5 +145,20 @@ void wv_tunnel__release_quarantined(wv_tunnels *t, struct tpeer *p);
 struct tep *wv_tunnel__endpoint_for(wv_tunnels *t, const struct sockaddr_storage *addr);
 /* Retries binds that failed; true while some still fail. */
 bool wv_tunnel__endpoints_retry(wv_tunnels *t);
+/* Ends every channel on ep, then the endpoint (tunnel_peers.c). */
+void wv_tunnel__tep_close(wv_tunnels *t, struct tep *ep);
+
+/* relay.c */
+void wv_tunnel__on_datagram(wv_quic_conn *conn, const uint8_t *data, size_t len, void *user);
+/* Falls back to relays for peers punching cannot reach, and retires
+ * relayed paths once a direct one is up. true while it has work pending. */
+bool wv_tunnel__relay_tick(wv_tunnels *t, uint64_t now);
+bool wv_tunnel__chan_relayed(const struct chan *c);
+void wv_tunnel__relay_id(const char *site, uint8_t out[8]);
+/* The peer's relayed channels are not used for new streams while it has
+ * an up channel that is not relayed. */
+bool wv_tunnel__has_direct(wv_tunnels *t, const struct tpeer *p);
+/* The relay endpoints of relay site name close (it is gone). */
+void wv_tunnel__relay_gone(wv_tunnels *t, const char *name);
 
 #endif

@@ -31,6 +31,7 @@ static void maybe_finish(wv_tunnels *t) {
 static void tep_closed(void *arg) {
     struct tep *ep = arg;
     wv_tunnels *t = ep->t;
+    free(ep->vpeers);
     free(ep->name);
     free(ep);
     t->inflight--;
@@ -46,6 +47,13 @@ static int tep_bind(wv_tunnels *t, struct tep *ep) {
         /* The socket's maxUdpPayload is exact: for every peer, local or not. */
         cfg.max_udp_payload = ep->max_udp_payload;
         cfg.local_udp_payload = 0;
+    }
+    if (ep->keepalive_ms) {
+        /* The NAT's mapping must see a packet before its UDP timeout; the
+         * idle timeout stays a few keep-alives (and PTOs) above that. */
+        cfg.keepalive_ms = ep->keepalive_ms;
+        if (cfg.idle_timeout_ms < 4 * ep->keepalive_ms)
+            cfg.idle_timeout_ms = 4 * ep->keepalive_ms;
     }
     int r = wv_quic_endpoint_new(t->loop, &cfg, t->id, t->log, &wv_tunnel__quic_callbacks, ep,
                                  &ep->qep);
@@ -70,19 +78,22 @@ static int tep_bind(wv_tunnels *t, struct tep *ep) {
 }
 
 static struct tep *tep_new(wv_tunnels *t, const char *name, const struct sockaddr_storage *addr,
-                           size_t max_udp) {
+                           const struct wv_tunnel_socket *cfg) {
     struct tep *ep = wv_calloc(1, sizeof(*ep));
     ep->t = t;
     ep->name = name ? wv_strdup(name) : NULL;
     ep->addr = *addr;
-    ep->max_udp_payload = max_udp;
+    if (cfg) {
+        ep->max_udp_payload = cfg->max_udp_payload;
+        ep->nat = cfg->nat;
+        ep->keepalive_ms = cfg->keepalive_ms;
+    }
     ep->next = t->eps;
     t->eps = ep;
     return ep;
 }
 
-/* Ends every channel on ep, then the endpoint itself. */
-static void tep_close(wv_tunnels *t, struct tep *ep) {
+void wv_tunnel__tep_close(wv_tunnels *t, struct tep *ep) {
     for (struct tep **pp = &t->eps; *pp; pp = &(*pp)->next) {
         if (*pp == ep) {
             *pp = ep->next;
@@ -126,7 +137,7 @@ struct tep *wv_tunnel__endpoint_for(wv_tunnels *t, const struct sockaddr_storage
     /* Prefer a served socket of the family that can reach addr: it shares
      * the NAT binding peers already know. */
     for (struct tep *ep = t->eps; ep; ep = ep->next) {
-        if (!ep->bound || ep->addr.ss_family != addr->ss_family)
+        if (!ep->bound || ep->addr.ss_family != addr->ss_family || ep->relay[0])
             continue;
         if (!ep->name) {
             dial_only = ep;
@@ -138,11 +149,11 @@ struct tep *wv_tunnel__endpoint_for(wv_tunnels *t, const struct sockaddr_storage
     if (dial_only)
         return dial_only;
     struct sockaddr_storage any = {.ss_family = addr->ss_family};
-    struct tep *ep = tep_new(t, NULL, &any, 0);
+    struct tep *ep = tep_new(t, NULL, &any, NULL);
     if (tep_bind(t, ep) != 0) {
         WV_WARN(t->log, SUB, "cannot open a dial socket for %s: %s",
                 addr->ss_family == AF_INET6 ? "IPv6" : "IPv4", ep->error);
-        tep_close(t, ep);
+        wv_tunnel__tep_close(t, ep);
         return NULL;
     }
     return ep;
@@ -170,20 +181,21 @@ bool wv_tunnel__endpoints_retry(wv_tunnels *t) {
 void wv_tunnels_set_sockets(wv_tunnels *t, const struct wv_tunnel_socket *socks, size_t n,
                             char (*errs)[128]) {
     for (struct tep *ep = t->eps; ep; ep = ep->next)
-        ep->present = ep->name == NULL;
+        ep->present = ep->name == NULL; /* dial-only and relay endpoints stay */
     for (size_t i = 0; i < n; i++) {
         struct tep *ep = NULL;
         for (struct tep *e = t->eps; e; e = e->next)
             if (e->name && strcmp(e->name, socks[i].name) == 0)
                 ep = e;
         if (ep && (!same_addr(&ep->addr, &socks[i].listen) ||
-                   ep->max_udp_payload != socks[i].max_udp_payload)) {
+                   ep->max_udp_payload != socks[i].max_udp_payload ||
+                   ep->nat != socks[i].nat || ep->keepalive_ms != socks[i].keepalive_ms)) {
             WV_INFO(t->log, SUB, "tunnel socket %s: changed, re-binding", ep->name);
-            tep_close(t, ep);
+            wv_tunnel__tep_close(t, ep);
             ep = NULL;
         }
         if (!ep) {
-            ep = tep_new(t, socks[i].name, &socks[i].listen, socks[i].max_udp_payload);
+            ep = tep_new(t, socks[i].name, &socks[i].listen, &socks[i]);
             if (tep_bind(t, ep) == 0)
                 WV_INFO(t->log, SUB, "tunnel socket %s: listening", ep->name);
             else
@@ -197,7 +209,7 @@ void wv_tunnels_set_sockets(wv_tunnels *t, const struct wv_tunnel_socket *socks,
         next = ep->next;
         if (!ep->present) {
             WV_INFO(t->log, SUB, "tunnel socket %s: removed", ep->name);
-            tep_close(t, ep);
+            wv_tunnel__tep_close(t, ep);
         }
     }
 }
@@ -211,6 +223,12 @@ json_t *wv_tunnels_socket_status(wv_tunnels *t, const char *name) {
         return json_pack("{s:s}", "state", "listening");
     }
     return json_object();
+}
+
+void wv_tunnels_set_mapped(wv_tunnels *t, const char *name, bool mapped) {
+    for (struct tep *ep = t->eps; ep; ep = ep->next)
+        if (ep->name && strcmp(ep->name, name) == 0)
+            ep->mapped = mapped;
 }
 
 wv_quic_endpoint *wv_tunnels_socket_endpoint(wv_tunnels *t, const char *name) {
@@ -241,6 +259,8 @@ struct tpeer *wv_tunnel__peer_get(wv_tunnels *t, const char *site) {
     if (!p) {
         p = wv_calloc(1, sizeof(*p));
         snprintf(p->name, sizeof(p->name), "%s", site);
+        wv_tunnel__relay_id(site, p->rid);
+        p->unreach_since_ms = uv_now(t->loop);
         p->next = t->peers;
         t->peers = p;
     }
@@ -262,7 +282,7 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
     if (first)
         wv_tunnel__release_quarantined(t, p);
     for (size_t i = 0; i < p->nsocks; i++)
-        p->socks[i]->present = false;
+        p->socks[i]->present = p->socks[i]->vtep != NULL; /* relay paths are ours */
     /* Dial fan-out: a member announcing 64 sockets, or thousands of sites,
      * gets a bounded number dialed. */
     size_t dialing = 0;
@@ -287,7 +307,7 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
     for (size_t i = 0; i < n; i++) {
         struct psock *s = NULL;
         for (size_t k = 0; k < p->nsocks; k++)
-            if (p->socks[k]->s.port == socks[i].port &&
+            if (!p->socks[k]->vtep && p->socks[k]->s.port == socks[i].port &&
                 strcmp(p->socks[k]->s.address, socks[i].address) == 0)
                 s = p->socks[k];
         if (!s) {
@@ -302,6 +322,8 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
             p->socks[p->nsocks++] = s;
         }
         s->s.detected = socks[i].detected;
+        s->s.kind = socks[i].kind;
+        s->s.group = socks[i].group;
         s->present = true;
     }
     size_t k = 0;
@@ -353,6 +375,7 @@ void wv_tunnels_remove_peer(wv_tunnels *t, const char *site) {
         *pp = p->next;
         bool was_up = p->up;
         peer_free(t, p);
+        wv_tunnel__relay_gone(t, site);
         if (was_up && t->cbs.site_state)
             t->cbs.site_state(t, site, false, t->user);
         return;
@@ -382,7 +405,7 @@ void wv_tunnels_close(wv_tunnels *t, void (*cb)(void *arg), void *arg) {
         peer_free(t, p);
     }
     while (t->eps)
-        tep_close(t, t->eps);
+        wv_tunnel__tep_close(t, t->eps);
     t->tick.data = t;
     uv_close((uv_handle_t *)&t->tick, tick_closed);
 }

@@ -5,6 +5,7 @@
 // remote: {name, siteName, appName, localSocket}; exposed: {name, appSocket}.
 // Optional env WOVENET_TOKEN. Exits 0 when every object shows in its list.
 import { chromium } from 'playwright-core';
+import { pickOrType } from './forms.mjs';
 
 const [url, spec] = process.argv.slice(2);
 const want = JSON.parse(spec);
@@ -22,7 +23,10 @@ try {
   await page.waitForSelector('html[data-ready="1"] [data-testid=view-apps]');
   if (want.remote) {
     const f = page.locator('[data-testid=remote-app-form]');
-    for (const k of ['name', 'siteName', 'appName', 'localSocket']) await f.locator(`[data-testid=input-${k}]`).fill(want.remote[k]);
+    await f.locator('[data-testid=input-name]').fill(want.remote.name);
+    await pickOrType(f, 'siteName', want.remote.siteName);
+    await pickOrType(f, 'appName', want.remote.appName);
+    await f.locator('[data-testid=input-localSocket]').fill(want.remote.localSocket);
     await f.locator('[data-testid=remote-app-submit]').click();
     await page.locator(`[data-testid=remote-app-row][data-name="${want.remote.name}"]`).waitFor();
     console.log(`created remote app ${want.remote.name} in the dashboard`);

@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { startMock } from './mock_api.mjs';
+import { pickOrType } from './forms.mjs';
 
 const OUT = path.resolve(process.env.WOVENET_E2E_OUT || 'e2e-out');
 const TOKEN = process.env.WOVENET_TOKEN || '';
@@ -143,8 +144,8 @@ async function main() {
   async function fillRemote(name, localSocket) {
     const form = page.locator('[data-testid=remote-app-form]');
     await form.locator('[data-testid=input-name]').fill(name);
-    await form.locator('[data-testid=input-siteName]').fill(target.site);
-    await form.locator('[data-testid=input-appName]').fill(target.app);
+    await pickOrType(form, 'siteName', target.site);
+    await pickOrType(form, 'appName', target.app);
     await form.locator('[data-testid=input-localSocket]').fill(localSocket);
     await form.locator('[data-testid=remote-app-submit]').click();
   }
@@ -405,7 +406,7 @@ async function main() {
     for (const c of api) {
       const d = drawn.find((x) => x.id === String(c.id));
       if (!mock) assert(c.family === 'ipv4' && /^127\.0\.0\.1:/.test(c.remoteAddress), `channel ${c.id} is IPv4 over loopback in the API (${c.family} ${c.remoteAddress})`);
-      assert(d.label === 'IPv4', `the edge of channel ${c.id} is labelled IPv4 (got ${d.label})`);
+      assert(d.label === 'IPv4 · direct', `the edge of channel ${c.id} is labelled with its family and path (got ${d.label})`);
     }
   });
 
@@ -435,7 +436,8 @@ async function main() {
     assert(key === peer.identityKey && /^[0-9a-f]{64}$/.test(key), `the card shows the pinned identity key (${key})`);
     assert(await card.locator('[data-testid=membership]').innerText() === 'trusted', 'the peer is trusted');
     assert(await card.locator('[data-testid=revoke-peer]').count() === 1, 'a revoke button is offered');
-    assert(await card.locator('[data-testid=throughput-chart]').count() >= 1, 'a throughput chart per channel');
+    assert(await card.locator('[data-testid=peer-chart]').count() === 1, 'a throughput chart for the peer');
+    assert(await card.locator('[data-testid=peer-rtt-chart]').count() === 1, 'an RTT chart for the peer');
     assert((await page.textContent('[data-testid=site-name]')) === site.siteName, 'the site is named');
     await card.locator(`[data-testid=peer-app][data-app="${app}"] [data-testid=use-app]`).click();
     await page.waitForSelector('[data-testid=view-apps]');
@@ -463,12 +465,13 @@ async function main() {
     }
     try {
       await open(page, base, 'peers');
-      // A point above the axis (y 92 in the chart's 110-high box) is a
-      // non-zero received rate; two points make a line.
-      await page.waitForFunction((s) => [...document.querySelectorAll(`[data-testid=peer][data-site="${s}"] [data-testid=chart-rx]`)]
+      // A point above the chart's axis (its zero line) is a non-zero
+      // received rate; two points make a line.
+      await page.waitForFunction((s) => [...document.querySelectorAll(`[data-testid=peer][data-site="${s}"] [data-testid=peer-chart] [data-testid=line-rx]`)]
         .some((line) => {
+          const axis = Number(line.closest('svg').querySelector('line.axis').getAttribute('y1'));
           const pts = line.getAttribute('points').split(' ').filter(Boolean).map((p) => Number(p.split(',')[1]));
-          return pts.length >= 2 && pts.some((y) => y < 91.5);
+          return pts.length >= 2 && pts.some((y) => y < axis - 0.5);
         }), peer.siteName, { timeout: 12000 });
       await shot(page, 'peers-throughput');
     } finally {

@@ -109,7 +109,7 @@ const KINDS = {
       checkName(b.name, 'name');
       const out = { name: b.name, mode: b.mode, transportProtocol: 'quic', publicAddress: b.publicAddress || '',
         publicPort: b.publicPort ?? 0, listenAddress: b.listenAddress || '', listenPort: b.listenPort ?? 0 };
-      if (!['dedicated-address', 'port-forwarding'].includes(out.mode)) throw new Invalid('mode', `unsupported value "${out.mode}" (dedicated-address, port-forwarding)`);
+      if (!['dedicated-address', 'port-forwarding', 'nat-traversal'].includes(out.mode)) throw new Invalid('mode', `unsupported value "${out.mode}" (dedicated-address, port-forwarding, nat-traversal)`);
       checkPort(out.publicPort, 'publicPort', { allowZero: true });
       checkPort(out.listenPort, 'listenPort', { allowZero: true });
       const auto = ['autoHttpDetect', 'autoStunDetect'].includes(out.publicAddress);
@@ -195,18 +195,22 @@ function seed() {
     exposedApps: [{ name: 'web', mode: 'single', appSocket: 'tcp:127.0.0.1:8080' }],
     remoteApps: [],
     peers: [{
-      siteName: 'beta', online: true, lastSeen: new Date().toISOString(),
+      siteName: 'beta', online: true, reachable: true, lastSeen: new Date().toISOString(), fingerprint: 'c0ffee'.repeat(10) + 'abcd',
       identityKey: '5b2f0c7e'.repeat(8), membership: 'trusted',
       sockets: [{ address: '198.51.100.20', port: 25890, protocol: 'quic', detected: false }, { address: '2001:db8::20', port: 25890, protocol: 'quic', detected: false }],
       apps: ['iperf', 'ssh'],
       channels: [
-        { id: 1, direction: 'outbound', localAddress: '203.0.113.10:41000', remoteAddress: '198.51.100.20:25890', family: 'ipv4', state: 'up', rttMs: 12, cwnd: 14720, bytesSent: 0, bytesReceived: 0, streams: 1 },
-        { id: 2, direction: 'inbound', localAddress: '[2001:db8::10]:25890', remoteAddress: '[2001:db8::20]:50000', family: 'ipv6', state: 'up', rttMs: 9, cwnd: 14720, bytesSent: 0, bytesReceived: 0, streams: 0 },
+        { id: 1, direction: 'outbound', localAddress: '203.0.113.10:41000', remoteAddress: '198.51.100.20:25890', family: 'ipv4', path: 'direct', state: 'up', rttMs: 12.3456, cwnd: 14720, bytesSent: 0, bytesReceived: 0, streams: 1 },
+        { id: 2, direction: 'inbound', localAddress: '[2001:db8::10]:25890', remoteAddress: '[2001:db8::20]:50000', family: 'ipv6', path: 'direct', state: 'up', rttMs: 0.260456, cwnd: 14720, bytesSent: 0, bytesReceived: 0, streams: 0 },
       ],
     }],
     counters: new Map(),   // remote app name -> {connections, activeConnections, bytesIn, bytesOut}
     fromFile: new Set(['exposedApps/web']),   // objects the config file manages
     tokens: [],            // {name, scope, created, expires, lastUsed, expired}
+    started: Date.now(),
+    series: new Map(),     // "kind/name" -> {kind, name, start, rx, tx, rttMs, active}: 1 s steps
+    log: [],               // the recent-events log
+    logId: 0,
   };
 }
 
@@ -251,7 +255,48 @@ function guard(db, kind, name, body, method) {
 function siteView(db) {
   const { networkKey, ...site } = db.site;
   const { password, ...mc } = site.messageChannel;
-  return { ...site, networkKeySet: Boolean(networkKey), messageChannel: { ...mc, passwordSet: Boolean(password) }, status: { broker: db.broker } };
+  const agent = { version: '0.1.0-mock', startedAt: new Date(db.started).toISOString().replace(/\.\d+Z$/, 'Z'), uptimeSeconds: Math.round((Date.now() - db.started) / 1000), fingerprint: 'ab12'.repeat(16) };
+  return { ...site, networkKeySet: Boolean(networkKey), messageChannel: { ...mc, passwordSet: Boolean(password) },
+    status: { broker: db.broker, agent, history: { series: db.series.size, bytes: db.series.size * 49080 } } };
+}
+
+// ---------- history, like the agent's (1 s steps, 15 min; 1 min steps computed) ----------
+
+function record(db, kind, name, t, rx, tx, rtt, active) {
+  const key = `${kind}/${name}`;
+  let s = db.series.get(key);
+  if (!s) { s = { kind, name, start: t, rx: [], tx: [], rttMs: [], active: [] }; db.series.set(key, s); }
+  const at = t - s.start;
+  if (at < s.rx.length) { s.rx[at] += rx; s.tx[at] += tx; return; }
+  while (s.rx.length < at) { s.rx.push(0); s.tx.push(0); s.rttMs.push(null); s.active.push(0); }
+  s.rx.push(rx); s.tx.push(tx); s.rttMs.push(rtt); s.active.push(active);
+  if (s.rx.length > 900) { for (const f of ['rx', 'tx', 'rttMs', 'active']) s[f].shift(); s.start++; }
+}
+
+function historyView(db, q) {
+  const step = q.get('step') === '1m' ? 60 : 1;
+  const since = Number(q.get('since') || 0);
+  const out = [];
+  for (const s of [...db.series.values()].sort((a, b) => (a.kind + a.name).localeCompare(b.kind + b.name))) {
+    if (q.get('kind') && s.kind !== q.get('kind')) continue;
+    if (q.get('name') !== null && s.name !== q.get('name')) continue;
+    let v = { kind: s.kind, name: s.name, start: s.start, rx: s.rx, tx: s.tx, rttMs: s.rttMs, active: s.active };
+    if (step === 60) {
+      const m0 = Math.floor(s.start / 60);
+      const m = { kind: s.kind, name: s.name, start: m0 * 60, rx: [], tx: [], rttMs: [], active: [] };
+      s.rx.forEach((_, i) => {
+        const k = Math.floor((s.start + i) / 60) - m0;
+        while (m.rx.length <= k) { m.rx.push(0); m.tx.push(0); m.rttMs.push(null); m.active.push(0); }
+        m.rx[k] += s.rx[i]; m.tx[k] += s.tx[i]; m.active[k] = Math.max(m.active[k], s.active[i]);
+        if (s.rttMs[i] !== null) m.rttMs[k] = s.rttMs[i];
+      });
+      v = m;
+    }
+    const skip = Math.max(0, Math.ceil((since - v.start) / step));
+    if (skip >= v.rx.length) continue;
+    out.push({ ...v, start: v.start + skip * step, rx: v.rx.slice(skip), tx: v.tx.slice(skip), rttMs: v.rttMs.slice(skip), active: v.active.slice(skip) });
+  }
+  return { step, now: Math.floor(Date.now() / 1000), series: out };
 }
 
 // ---------- HTTP ----------
@@ -298,7 +343,21 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
     const text = `event: ${kind}\ndata: ${JSON.stringify({ kind, name, action, status })}\n\n`;
     for (const res of clients) res.write(text);
   }
-  function changed(kind, name, action, status) { db.revision++; emit(kind, name, action, status); }
+  const NOUN = { remoteApps: 'remote app', exposedApps: 'exposed app', tunnelSockets: 'tunnel socket', site: 'the site settings' };
+  /** Like the agent's recent-events log: kept, and sent as a "log" event. */
+  function log(level, kind, name, action, message) {
+    const e = { id: ++db.logId, time: new Date().toISOString(), level, kind, name: name || null, action, message };
+    db.log.push(e);
+    if (db.log.length > 256) db.log.shift();
+    const text = `event: log\ndata: ${JSON.stringify(e)}\n\n`;
+    for (const res of clients) res.write(text);
+  }
+  function changed(kind, name, action, status) {
+    db.revision++;
+    emit(kind, name, action, status);
+    log('info', kind, name, action, kind === 'site' ? `${action} the site settings` : `${action} ${NOUN[kind]} ${name}`);
+    if (status && status.state === 'error') log('error', kind, name, 'state', `${NOUN[kind]} ${name}: error: ${status.error}`);
+  }
 
   function collection(req, res, kind, name, body) {
     const list = db[kind];
@@ -366,6 +425,24 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
       changed('site', db.site.siteName, 'changed');
       return send(res, 200, siteView(db));
     }
+    if (top === 'peers' && req.method === 'DELETE' && name !== undefined) {
+      if (!db.peers.some((p) => p.siteName === name)) return fail(res, 404, 'not_found', 'no such peer site');
+      removePeer(name);
+      for (const k of [...db.series.keys()]) if (k === `peer/${name}` || k.startsWith(`channel/${name}/`)) db.series.delete(k);
+      return send(res, 204);
+    }
+    if (top === 'history' && req.method === 'GET' && name === undefined) {
+      const q = new URL(req.url, 'http://x').searchParams;
+      if (q.get('kind') && !['site', 'peer', 'channel', 'remoteApp', 'exposedApp'].includes(q.get('kind'))) return fail(res, 400, 'bad_request', 'kind must be site, peer, channel, remoteApp or exposedApp', 'kind');
+      if (q.get('step') && !['1s', '1m'].includes(q.get('step'))) return fail(res, 400, 'bad_request', 'step must be 1s or 1m', 'step');
+      return send(res, 200, historyView(db, q));
+    }
+    if (top === 'connections' && req.method === 'GET' && name === undefined) return send(res, 200, { connections: [], total: 0, truncated: false });
+    if (top === 'events' && name === 'recent' && req.method === 'GET') {
+      const after = Number(new URL(req.url, 'http://x').searchParams.get('after') || 0);
+      return send(res, 200, { events: db.log.filter((e) => e.id > after), lastId: db.logId });
+    }
+    if (top === 'config' && req.method === 'PUT' && name === undefined) return putConfig(req, res, body);
     if (top === 'peers' && req.method === 'GET') {
       if (name === undefined) return send(res, 200, db.peers);
       const peer = db.peers.find((p) => p.siteName === name);
@@ -397,6 +474,38 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
     return fail(res, 404, 'not-found', 'no such resource');
   }
 
+  /** PUT /config: a plan by names (created, changed, deleted), then the apply. */
+  function putConfig(req, res, doc) {
+    const dry = new URL(req.url, 'http://x').searchParams.get('dryRun') === 'true';
+    const match = req.headers['if-match'];
+    if (match && match !== '*' && match !== `"${db.revision}"`) return fail(res, 412, 'precondition_failed', 'the revision changed (If-Match does not match the ETag)');
+    if (!doc || typeof doc !== 'object' || !doc.site) throw new Invalid('site', 'required');
+    const plan = { created: [], changed: [], deleted: [], warnings: [], dryRun: dry };
+    const next = {};
+    for (const kind of Object.keys(KINDS)) {
+      const list = (doc[kind] || []).map((o, i) => { try { return KINDS[kind].validate({ ...o }); } catch (e) { e.field = `${kind}[${i}].${e.field}`; throw e; } });
+      next[kind] = list;
+      for (const o of list) {
+        const cur = db[kind].find((x) => x.name === o.name);
+        if (!cur) plan.created.push({ kind, name: o.name });
+        else if (JSON.stringify(cur) !== JSON.stringify(o)) {
+          plan.changed.push({ kind, name: o.name, fields: Object.keys({ ...cur, ...o }).filter((k) => JSON.stringify(cur[k]) !== JSON.stringify(o[k])).map((k) => ({ field: k, from: cur[k], to: o[k] })) });
+        }
+      }
+      for (const cur of db[kind]) if (!list.some((o) => o.name === cur.name)) plan.deleted.push({ kind, name: cur.name });
+    }
+    const n = plan.created.length + plan.changed.length + plan.deleted.length;
+    plan.revision = db.revision + (n ? 1 : 0);
+    if (!dry && n) {
+      for (const kind of Object.keys(KINDS)) db[kind] = next[kind];
+      db.revision++;
+      for (const [verb, list] of [['created', plan.created], ['changed', plan.changed], ['deleted', plan.deleted]]) {
+        for (const e of list) { emit(e.kind, e.name, verb); log('info', e.kind, e.name, verb, `${verb} ${NOUN[e.kind]} ${e.name}`); }
+      }
+    }
+    return send(res, 200, plan, { ETag: `"${db.revision}"` });
+  }
+
   async function mockControl(req, res, rest) {
     // Test hooks: POST /__mock/peers {peer}, DELETE /__mock/peers/<site>.
     const [top, name] = rest.split('/').map(decodeURIComponent);
@@ -425,23 +534,36 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
     if (!full.dataChannels) { full.sockets ||= []; full.apps ||= []; full.channels ||= []; }
     if (full.online === undefined) delete full.online;
     db.peers = db.peers.filter((p) => p.siteName !== full.siteName).concat(full);
-    emit('peers', full.siteName, 'created');
+    emit('peers', full.siteName, 'joined');
+    log('info', 'peers', full.siteName, 'joined', `site ${full.siteName} joined the mesh`);
   }
   function removePeer(name) {
     db.peers = db.peers.filter((p) => p.siteName !== name);
     emit('peers', name, 'deleted');
+    log('info', 'peers', name, 'deleted', `forgot site ${name}`);
   }
 
   function tick() {
+    const t = Math.floor(Date.now() / 1000);
+    let srx = 0, stx = 0;
     for (const peer of db.peers) {
+      let prx = 0, ptx = 0, up = 0, best = null;
       for (const ch of peer.channels || peer.dataChannels || []) {
         if (ch.state !== 'up') continue;
-        ch.bytesSent += Math.round(20000 + Math.random() * 80000);
-        ch.bytesReceived += Math.round(50000 + Math.random() * 200000);
-        ch.rttMs = Math.max(1, Math.round(ch.rttMs + (Math.random() - 0.5) * 2));
+        const tx = Math.round(20000 + Math.random() * 80000), rx = Math.round(50000 + Math.random() * 200000);
+        ch.bytesSent += tx;
+        ch.bytesReceived += rx;
+        ch.rttMs = Math.max(0.05, ch.rttMs * (0.9 + Math.random() * 0.2));
+        record(db, 'channel', `${peer.siteName}/${ch.id}`, t, rx, tx, ch.rttMs, ch.streams || 0);
+        prx += rx; ptx += tx; up++;
+        best = best === null ? ch.rttMs : Math.min(best, ch.rttMs);
       }
-      if (peer.online) peer.lastSeen = new Date().toISOString();
+      record(db, 'peer', peer.siteName, t, prx, ptx, best, up);
+      srx += prx; stx += ptx;
     }
+    for (const a of db.remoteApps) record(db, 'remoteApp', a.name, t, 0, 0, null, 0);
+    for (const a of db.exposedApps) record(db, 'exposedApp', a.name, t, 0, 0, null, 0);
+    record(db, 'site', '', t, srx, stx, null, 0);
     emit('stats');
   }
   const timer = statsMs > 0 ? setInterval(tick, statsMs) : null;

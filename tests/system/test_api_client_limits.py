@@ -6,9 +6,12 @@
 - Failed authentications and the request rate are keyed per IPv6 /64, not
   per address: a client in a namespace changing its address within its /64
   after every request is blocked all the same.
+- So are concurrent connections: 130 held from 40 addresses of one /64, the
+  /64 keeps 128 (MHD's own limit counts exact addresses).
 """
 import http.client
 import json
+import select
 import socket
 import time
 
@@ -97,6 +100,49 @@ def main():
                 c.close()
         return cli.call(go)
     t.wait_for(lambda: req(0, "/healthz") == 200, 15, what="the API on [2001:db8:1::1]")
+
+    # Connections per /64: 130 held open from 40 addresses of one /64 (at
+    # most 4 per address, far below the per-client limit of 128 that MHD
+    # counts per exact address); the /64 gets 128 and the rest are closed.
+    def hold(i):
+        return socket.create_connection(("2001:db8:1::1", 18080), timeout=5,
+                                        source_address=(f"2001:db8:1::{0x100 + i % 40:x}", 0))
+    held = [cli.call(hold, i) for i in range(130)]
+    t.on_cleanup(lambda: [c.close() for c in held])
+
+    # MHD closes an idle connection after 30 s: all are looked at at once.
+    time.sleep(1.0)
+    readable, _, _ = select.select(held, [], [], 0.5)
+
+    def closed_by_server(c):
+        if c not in readable:
+            return False
+        try:
+            return c.recv(1) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+    shut = [closed_by_server(c) for c in held]
+    print(f"       130 connections from one /64: {shut.count(False)} held, "
+          f"{shut.count(True)} closed by the server")
+    t.check_eq(shut.count(False), 128, "the /64 holds 128 connections at once")
+    t.check(all(shut[128:]), "the 129th and 130th are closed at once")
+    for c in held:
+        c.close()
+
+    def metric_net64():
+        def go():
+            c = http.client.HTTPConnection("2001:db8:1::1", 18080, timeout=5,
+                                           source_address=("2001:db8:1::100", 0))
+            c.request("GET", "/metrics", headers={"Authorization": f"Bearer {token.strip()}",
+                                                  "Host": "[2001:db8:1::1]:18080"})
+            body = c.getresponse().read().decode()
+            c.close()
+            return body
+        line = next(ln for ln in cli.call(go).splitlines()
+                    if ln.startswith("wovenet_api_net64_refused_total "))
+        return int(line.split()[1])
+    n = t.wait_for(metric_net64, 10, what="a connection from the /64 once they closed")
+    t.check(n >= 2, f"the refusals are counted (wovenet_api_net64_refused_total {n})")
     codes = [req(i, "/api/v1/site") for i in range(1, 13)]
     print(f"       failed authentications from 12 addresses of one /64: {codes}")
     t.check(codes[:10] == [401] * 10, "the first 10 wrong tokens get 401")

@@ -61,17 +61,18 @@ def main():
     for x in doc["exposedApps"]:
         if x["name"] == "ssh":
             x["appSocket"] = "tcp:127.0.0.1:2222"
-    f = os.path.join(d, "plan.json")
-    with open(f, "w") as fh:
-        json.dump(doc, fh)
-    rc, out, err = t.wovenet("plan", "-f", f, "--api", api)
+    def plan(doc):
+        """`wovenet plan` of doc as a file: (rc, out, err)."""
+        f = os.path.join(d, "plan.json")
+        with open(f, "w") as fh:
+            json.dump(doc, fh)
+        return t.wovenet("plan", "-f", f, "--api", api)
+    rc, out, err = plan(doc)
     t.check(rc == 2 and "~ exposedApps ssh: appSocket tcp:127.0.0.1:22 \u2192 tcp:127.0.0.1:2222" in out,
             f"plan names the field and both values: {out.strip()}")
     t.check("taken over from the config file" in out, "... and says the file's object is taken over")
     doc["site"]["siteName"] = "otherSite"
-    with open(f, "w") as fh:
-        json.dump(doc, fh)
-    rc, out, err = t.wovenet("plan", "-f", f, "--api", api)
+    rc, out, err = plan(doc)
     t.check(rc == 2 and "renames the site \"convSite\" to \"otherSite\"" in err,
             f"a warning when the file names another site: {err.strip()}")
     t.check("~ site otherSite: siteName convSite \u2192 otherSite" in out, "the rename is in the plan")

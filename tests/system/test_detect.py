@@ -11,7 +11,6 @@ the address.
   refused with a WARN line naming the reason; the agent stays up and keeps
   the last good address; /metrics counts detections and failures.
 """
-import re
 import socket
 import threading
 import time
@@ -78,12 +77,6 @@ def sse_open(a):
     return s
 
 
-def metric(agent, name):
-    _, text, _ = agent.api("GET", "/metrics")
-    m = re.search(rf"^{name} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
-
-
 def test_http():
     mq = t.Mosquitto()
     det = Detector()
@@ -140,7 +133,7 @@ def test_http():
     t.check(True, "bravo re-dials the re-announced address and its channel is up")
 
     # Bad answers: refused with a clear line, the last good address kept.
-    fails0 = metric(alpha, "wovenet_address_detection_failures_total")
+    fails0 = t.metric(alpha, "wovenet_address_detection_failures_total", missing=None)
     for mode, needle in [("html", "not an IP address"), ("big", "over 256 bytes"),
                          ("garbage", "not an IP address"), ("500", "HTTP status 500"),
                          ("hang", "imed out")]:
@@ -154,9 +147,9 @@ def test_http():
                    what="detected again")
     t.check(alpha.proc.poll() is None, "alpha still running after every bad answer")
     t.check(peer_socket(bravo, "siteAlpha") == want, "bravo kept the last good address")
-    fails = metric(alpha, "wovenet_address_detection_failures_total")
-    dets = metric(alpha, "wovenet_address_detections_total")
-    changes = metric(alpha, "wovenet_address_changes_total")
+    fails = t.metric(alpha, "wovenet_address_detection_failures_total", missing=None)
+    dets = t.metric(alpha, "wovenet_address_detections_total", missing=None)
+    changes = t.metric(alpha, "wovenet_address_changes_total", missing=None)
     t.check(fails is not None and fails - fails0 >= 5, f"/metrics counts failures ({fails})")
     t.check(dets is not None and dets >= 3 and changes >= 3,
             f"/metrics counts detections ({dets}) and changes ({changes})")

@@ -24,15 +24,6 @@ TOPIC = "wvtest/flood"
 FLOOD_MS = 16000
 
 
-def metric(agent, name, label=None):
-    st, text, _ = agent.api("GET", "/metrics")
-    want = f"{name}{{{label}}} " if label else f"{name} "
-    for ln in (text or "").splitlines():
-        if ln.startswith(want):
-            return float(ln.split()[-1])
-    return 0.0
-
-
 def main():
     net = netns.Net()
     inet = netns.Internet(net)
@@ -83,9 +74,9 @@ def main():
     print(f"       flood: {res}")
     t.check(sent >= 3 * 20 * (FLOOD_MS // 200) * 0.8, f"the attackers sent {sent} Initials")
     t.check(sum(r["retries"] for r in res) > 0, "alpha asked the flood for address validation")
-    t.check(metric(alpha, "wovenet_quic_retries_sent_total") > 0,
+    t.check(t.metric(alpha, "wovenet_quic_retries_sent_total") > 0,
             "wovenet_quic_retries_sent_total counts the Retries")
-    dropped = metric(alpha, "wovenet_quic_initials_dropped_total", 'reason="per-source"')
+    dropped = t.metric(alpha, "wovenet_quic_initials_dropped_total", 'reason="per-source"')
     t.check(dropped > 0, f"Initials over the per-source bound were dropped ({dropped:.0f})")
     t.check("refusing inbound connections: 64 not yet proven" not in alpha.log_text(),
             "alpha never had to refuse every inbound connection")

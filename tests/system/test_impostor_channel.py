@@ -20,14 +20,6 @@ KEY = "Impostor-Test-Network-Key-3b7d"
 TOPIC = "wvtest/impostor"
 
 
-def metric(agent, name):
-    text = agent.api("GET", "/metrics")[1]
-    for ln in text.splitlines():
-        if ln.startswith(name + " "):
-            return float(ln.split()[-1])
-    return 0.0
-
-
 def try_recv(port):
     try:
         return t.recv_all(port, timeout=5)
@@ -39,12 +31,9 @@ def main():
     mq, mq2 = t.Mosquitto(), t.Mosquitto()
     real, fake = t.AppServer(blob=b"REAL-BRAVO"), t.AppServer(blob=b"FAKE-MALLORY")
     local = t.free_port()
-    sock = lambda: [{"mode": "dedicated-address", "transportProtocol": "quic",
-                     "listenAddress": "127.0.0.1", "listenPort": t.free_port()}]
     alpha = t.Agent("alpha", config=t.site_yaml(
-        "siteAlpha", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
-        remote=[{"siteName": "siteBravo", "appName": "svc",
-                 "localSocket": f"tcp:127.0.0.1:{local}"}]))
+        "siteAlpha", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        remote=[t.remote_app("siteBravo", "svc", local)]))
     t.wait_for(lambda: alpha.api("GET", "/api/v1/site")[1]["status"]["broker"]["state"]
                == "connected", 10, what="alpha on its broker")
     # Alpha's genuine retained announcement, copied byte for byte to
@@ -60,22 +49,22 @@ def main():
                     "-t", topic.decode(), "-f", path], check=True)
 
     mallory = t.Agent("mallory", config=t.site_yaml(
-        "siteBravo", key=KEY, broker=mq2.url, topic=TOPIC, sockets=sock(),
-        exposed=[{"appName": "svc", "appSocket": f"tcp:127.0.0.1:{fake.port}"}]))
+        "siteBravo", key=KEY, broker=mq2.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        exposed=[t.exposed_app("svc", fake.port)]))
     t.wait_for(lambda: t.up_channels(mallory, "siteAlpha") >= 1 or
-               metric(alpha, "wovenet_channels_quarantined_total") >= 1, 15,
+               t.metric(alpha, "wovenet_channels_quarantined_total") >= 1, 15,
                what="mallory dialed alpha as siteBravo")
     time.sleep(2)
     t.check_eq(t.up_channels(alpha, "siteBravo"), 0,
                "the impostor's channel is not up at alpha")
     got = try_recv(local)
     t.check(got != b"FAKE-MALLORY", f"the remote app does not reach the impostor ({got!r})")
-    t.check(metric(alpha, "wovenet_channels_quarantined_total") >= 1,
+    t.check(t.metric(alpha, "wovenet_channels_quarantined_total") >= 1,
             "alpha counts the quarantined channel")
 
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "siteBravo", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
-        exposed=[{"appName": "svc", "appSocket": f"tcp:127.0.0.1:{real.port}"}]))
+        "siteBravo", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        exposed=[t.exposed_app("svc", real.port)]))
     t.wait_for(lambda: t.up_channels(alpha, "siteBravo") >= 1, 15, what="the real bravo up")
     time.sleep(1)
     got = [try_recv(local) for _ in range(6)]

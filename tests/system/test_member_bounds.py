@@ -78,15 +78,6 @@ def hold(port, n):
     return socks, ok
 
 
-def metric(agent, name, label=None):
-    st, text, _ = agent.api("GET", "/metrics")
-    want = f"{name}{{{label}}} " if label else f"{name} "
-    for ln in (text or "").splitlines():
-        if ln.startswith(want):
-            return float(ln.split()[-1])
-    return -1.0
-
-
 class LimitedAgent(t.Agent):
     """An agent started under prlimit: a small descriptor limit."""
 
@@ -107,11 +98,9 @@ class LimitedAgent(t.Agent):
 def main():
     mq = t.Mosquitto()
     svc, free, big = HoldServer(), HoldServer(), HoldServer()
-    sock = lambda: [{"mode": "dedicated-address", "transportProtocol": "quic",
-                     "listenAddress": "127.0.0.1", "listenPort": t.free_port()}]
     l_svc, l_free, l_priv, l_big = (t.free_port() for _ in range(4))
     alpha = LimitedAgent("alpha", nofile=200, config=t.site_yaml(
-        "siteAlpha", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
+        "siteAlpha", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
         exposed=[{"appName": "svc", "appSocket": f"tcp:127.0.0.1:{svc.port}",
                   "maxConnections": 5},
                  {"appName": "free", "appSocket": f"tcp:127.0.0.1:{free.port}"},
@@ -123,7 +112,7 @@ def main():
     remote = lambda app, port: {"siteName": "siteAlpha", "appName": app,
                                 "localSocket": f"tcp:127.0.0.1:{port}", "maxConnections": 1000}
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "siteBravo", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
+        "siteBravo", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
         remote=[remote("svc", l_svc), remote("free", l_free), remote("private", l_priv),
                 remote("big", l_big)]))
     t.wait_for(lambda: t.up_channels(bravo, "siteAlpha") >= 1, 15, what="bravo -> alpha up")
@@ -131,14 +120,14 @@ def main():
     print("maxConnections per exposed app")
     held_svc, ok = hold(l_svc, 10)
     t.check_eq(ok, 5, "5 of 10 connections to svc (maxConnections 5) are served")
-    t.check(metric(alpha, "wovenet_exposed_app_connections_refused_total", 'app="svc"') >= 5,
+    t.check(t.metric(alpha, "wovenet_exposed_app_connections_refused_total", 'app="svc"') >= 5,
             "the refusals are counted for svc")
     t.check("limit" in bravo.log_text(), "bravo logs the status limit")
 
     print("limits.streamsPerPeer")
     held_free, ok = hold(l_free, 15)
     t.check_eq(ok, 7, "with 5 streams held, 7 of 15 more are served (streamsPerPeer 12)")
-    t.check(metric(alpha, "wovenet_app_streams_refused_total", 'reason="peer-limit"') >= 8,
+    t.check(t.metric(alpha, "wovenet_app_streams_refused_total", 'reason="peer-limit"') >= 8,
             "refusals over the per-peer bound are counted")
     for s in held_free + held_svc:
         s.close()
@@ -147,7 +136,7 @@ def main():
 
     print("allowedSites")
     # Once the held streams are gone, private is refused for what it is.
-    t.wait_for(lambda: hold(l_priv, 1)[1] == 0 and metric(
+    t.wait_for(lambda: hold(l_priv, 1)[1] == 0 and t.metric(
         alpha, "wovenet_app_streams_refused_total", 'reason="forbidden"') >= 1, 10,
         what="bravo refused from private (allowedSites: [siteCarol]) as forbidden")
     t.check(any("forbidden" in ln and "private" in ln for ln in bravo.log_text().splitlines()),
@@ -165,7 +154,7 @@ def main():
     time.sleep(2)
     t.check_eq(alpha.api("GET", "/healthz", timeout=5)[0], 200,
                f"alpha's API answers with {len(socks)} connections held at its app")
-    t.check(metric(alpha, "wovenet_app_streams_refused_total", 'reason="descriptors"') > 0,
+    t.check(t.metric(alpha, "wovenet_app_streams_refused_total", 'reason="descriptors"') > 0,
             "connections beyond the descriptor budget are refused and counted")
     for s in socks:
         s.close()
@@ -175,7 +164,7 @@ def main():
     t.check_eq(ok, 3, "after they close, new connections are served again")
 
     print("dial fan-out: 300 announced sites x 64 sockets")
-    d0 = metric(alpha, "wovenet_dials_total")
+    d0 = t.metric(alpha, "wovenet_dials_total")
     r = subprocess.run([os.path.join(t.BUILD, "tests", "wv_disco"), "forge", "--key", KEY,
                         "--topic", TOPIC, "--iterations", "200000", "--site", "forged",
                         "--count", "300", "--sockets", "64"],
@@ -188,14 +177,14 @@ def main():
             f.write(bytes.fromhex(hexp))
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mq.port), "-q", "1",
                         "-r", "-t", topic, "-f", path], check=True)
-    t.wait_for(lambda: metric(alpha, "wovenet_peers") >= 300, 20, what="alpha knows 300 sites")
+    t.wait_for(lambda: t.metric(alpha, "wovenet_peers") >= 300, 20, what="alpha knows 300 sites")
     time.sleep(3)
     elapsed = time.monotonic() - start
-    dials = metric(alpha, "wovenet_dials_total") - d0
+    dials = t.metric(alpha, "wovenet_dials_total") - d0
     bound = 20 * elapsed + 40 + 10
     print(f"       {dials:.0f} dials in {elapsed:.1f} s")
     t.check(dials <= bound, f"dials follow limits.dialsPerSecond ({dials:.0f} <= {bound:.0f})")
-    t.check(metric(alpha, "wovenet_dial_sockets_skipped_total") >= 300 * (64 - 8),
+    t.check(t.metric(alpha, "wovenet_dial_sockets_skipped_total") >= 300 * (64 - 8),
             "at most 8 sockets per peer are dialed")
     t.check_eq(alpha.api("GET", "/healthz", timeout=5)[0], 200, "alpha's API still answers")
 

@@ -23,27 +23,16 @@ def peer(agent, site):
     return next((p for p in peers or [] if p["siteName"] == site), None)
 
 
-def metric(agent, name, label):
-    text = agent.api("GET", "/metrics")[1]
-    for ln in text.splitlines():
-        if ln.startswith(f"{name}{{{label}}} "):
-            return float(ln.split()[-1])
-    return 0.0
-
-
 def main():
     mq = t.Mosquitto()
     real = t.AppServer(blob=b"REAL-ALPHA")
     local, local2 = t.free_port(), t.free_port()
-    sock = lambda: [{"mode": "dedicated-address", "transportProtocol": "quic",
-                     "listenAddress": "127.0.0.1", "listenPort": t.free_port()}]
     alpha = t.Agent("alpha", config=t.site_yaml(
-        "siteAlpha", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
-        exposed=[{"appName": "svc", "appSocket": f"tcp:127.0.0.1:{real.port}"}]))
+        "siteAlpha", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        exposed=[t.exposed_app("svc", real.port)]))
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "siteBravo", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
-        remote=[{"siteName": "siteAlpha", "appName": "svc",
-                 "localSocket": f"tcp:127.0.0.1:{local}"}]))
+        "siteBravo", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        remote=[t.remote_app("siteAlpha", "svc", local)]))
     t.wait_for(lambda: t.up_channels(bravo, "siteAlpha") >= 1, 15, what="bravo -> alpha up")
     t.check_eq(t.recv_all(local, timeout=10), b"REAL-ALPHA", "the app works")
 
@@ -72,9 +61,8 @@ def main():
 
     print("approval (membership: approve)")
     carol = t.Agent("carol", config=t.site_yaml(
-        "siteCarol", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
-        remote=[{"siteName": "siteAlpha", "appName": "svc",
-                 "localSocket": f"tcp:127.0.0.1:{local2}"}],
+        "siteCarol", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        remote=[t.remote_app("siteAlpha", "svc", local2)],
         extra="membership: approve\n"))
     p = t.wait_for(lambda: peer(carol, "siteAlpha"), 15, what="carol hears alpha")
     t.check_eq(p.get("membership"), "pending", "alpha waits for carol's approval")
@@ -96,8 +84,8 @@ def main():
     t.check_eq(st, 400, "block must be true or false")
     alpha.stop()
     alpha.start()  # re-announces at once: blocked at bravo
-    t.wait_for(lambda: metric(bravo, "wovenet_messages_dropped_total",
-                              'reason="blocked"') >= 1, 15, what="alpha's messages dropped")
+    t.wait_for(lambda: t.metric(bravo, "wovenet_messages_dropped_total",
+                                'reason="blocked"') >= 1, 15, what="alpha's messages dropped")
     time.sleep(2)
     t.check(peer(bravo, "siteAlpha") is None, "the revoked site is not listed again")
     bravo.stop()

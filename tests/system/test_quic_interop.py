@@ -68,11 +68,18 @@ def main():
         fp[name] = r.stdout.strip()
 
     # --- 1. ngtcp2 client -> our server --------------------------------------
-    port = t.free_port(kind=socket.SOCK_DGRAM)
     token = "wovenet-interop-" + os.urandom(6).hex()
-    srv = ours(["serve", "127.0.0.1", str(port), f"{d}/srv.key", f"{d}/srv.crt", token, "15000"],
-               d, "serve1")
-    t.wait_for(lambda: "UDP GSO" in open(f"{d}/serve1.log").read(), 5, what="our server is bound")
+
+    def serve(name, ms):
+        """Our server answering token on a free UDP port for ms, once bound:
+        (process, port); its log is name.log."""
+        port = t.free_port(kind=socket.SOCK_DGRAM)
+        srv = ours(["serve", "127.0.0.1", str(port), f"{d}/srv.key", f"{d}/srv.crt", token, ms],
+                   d, name)
+        t.wait_for(lambda: "UDP GSO" in open(f"{d}/{name}.log").read(), 5,
+                   what="our server is bound")
+        return srv, port
+    srv, port = serve("serve1", "15000")
     dl = os.path.join(d, "download")
     os.mkdir(dl)
     r = subprocess.run([client, "--key", f"{d}/cli.key", "--cert", f"{d}/cli.crt",
@@ -123,10 +130,7 @@ def main():
     t.stop(gs)
 
     # --- 4. our server requires a client certificate ----------------------------
-    port3 = t.free_port(kind=socket.SOCK_DGRAM)
-    srv = ours(["serve", "127.0.0.1", str(port3), f"{d}/srv.key", f"{d}/srv.crt", token, "3000"],
-               d, "serve4")
-    t.wait_for(lambda: "UDP GSO" in open(f"{d}/serve4.log").read(), 5, what="our server is bound")
+    srv, port3 = serve("serve4", "3000")
     dl4 = os.path.join(d, "download4")
     os.mkdir(dl4)
     r = subprocess.run([client, "--exit-on-all-streams-close", "--download", dl4, "--timeout", "2s",
@@ -144,10 +148,7 @@ def main():
 
 
     # --- 5. QUIC v2 ------------------------------------------------------------
-    port5 = t.free_port(kind=socket.SOCK_DGRAM)
-    srv = ours(["serve", "127.0.0.1", str(port5), f"{d}/srv.key", f"{d}/srv.crt", token, "15000"],
-               d, "serve5")
-    t.wait_for(lambda: "UDP GSO" in open(f"{d}/serve5.log").read(), 5, what="our server is bound")
+    srv, port5 = serve("serve5", "15000")
     dl5 = os.path.join(d, "download5")
     os.mkdir(dl5)
     r = subprocess.run([client, "-v", "0x6b3343cf", "--key", f"{d}/cli.key", "--cert",
@@ -166,10 +167,7 @@ def main():
             f"QUIC v2: our server completed the handshake ({res})")
 
     # --- 6. version negotiation ---------------------------------------------------
-    port6 = t.free_port(kind=socket.SOCK_DGRAM)
-    srv = ours(["serve", "127.0.0.1", str(port6), f"{d}/srv.key", f"{d}/srv.crt", token, "3000"],
-               d, "serve6")
-    t.wait_for(lambda: "UDP GSO" in open(f"{d}/serve6.log").read(), 5, what="our server is bound")
+    srv, port6 = serve("serve6", "3000")
     r = subprocess.run([client, "-v", "0x1a2a3a4a", "--exit-on-all-streams-close",
                         "--timeout", "2s", "127.0.0.1", str(port6),
                         f"https://localhost:{port6}/wovenet"],

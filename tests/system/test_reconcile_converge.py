@@ -24,6 +24,7 @@ growth instead.
 WOVENET_TEST_SEED picks another sequence (default 7; printed)."""
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -267,7 +268,15 @@ def main():
                 f"state ({len(lat)} socket checks, {peer_checks} peer checks)")
 
     # The final declarative state.
-    rport, s1, s2 = t.free_port(), t.free_port(), t.free_port()
+    # Ports no edit used: the check below counts any used one still listening.
+    def fresh(kind, used):
+        while True:
+            p = t.free_port(kind)
+            if p not in used:
+                return p
+    rport = fresh(socket.SOCK_STREAM, edits.used_tcp)
+    s1 = fresh(socket.SOCK_DGRAM, edits.used_udp)
+    s2 = fresh(socket.SOCK_DGRAM, edits.used_udp | {s1})
     st, doc, _ = alpha.api("GET", "/api/v1/config")
     doc["tunnelSockets"] = [t.tunnel_socket(s1, name="main"), t.tunnel_socket(s2, name="second")]
     doc["exposedApps"] = [{"name": "echo", "mode": "single",

@@ -19,17 +19,9 @@ NEW_V4 = "203.0.113.33"
 DETECT_URL = f"http://{seednet.BROKER}:8080/ip"
 
 
-class WhatIsMyIp(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (self.client_address[0] + "\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
+class WhatIsMyIp(t.TextHandler):
+    def body(self):
+        return (self.client_address[0] + "\n").encode()
 
 
 def aws_v4(aws):

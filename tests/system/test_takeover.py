@@ -39,30 +39,19 @@ def kt(*args, data=b""):
                 data=data)
 
 
-def metric(agent, name, label):
-    text = agent.api("GET", "/metrics")[1]
-    for ln in text.splitlines():
-        if ln.startswith(f'{name}{{{label}}} '):
-            return float(ln.split()[-1])
-    return 0.0
-
-
 def main():
     mq = t.Mosquitto()
     real, fake = t.AppServer(blob=b"REAL-BRAVO"), t.AppServer(blob=b"FAKE-MALLORY")
     local = t.free_port()
-    sock = lambda: [{"mode": "dedicated-address", "transportProtocol": "quic",
-                     "listenAddress": "127.0.0.1", "listenPort": t.free_port()}]
     alpha = t.Agent("alpha", config=t.site_yaml(
-        "siteAlpha", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
-        remote=[{"siteName": "siteBravo", "appName": "svc",
-                 "localSocket": f"tcp:127.0.0.1:{local}"}]))
+        "siteAlpha", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        remote=[t.remote_app("siteBravo", "svc", local)]))
     bravo = t.Agent("bravo", config=t.site_yaml(
-        "siteBravo", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
-        exposed=[{"appName": "svc", "appSocket": f"tcp:127.0.0.1:{real.port}"}]))
+        "siteBravo", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        exposed=[t.exposed_app("svc", real.port)]))
     mallory = t.Agent("mallory", config=t.site_yaml(
-        "siteMallory", key=KEY, broker=mq.url, topic=TOPIC, sockets=sock(),
-        exposed=[{"appName": "svc", "appSocket": f"tcp:127.0.0.1:{fake.port}"}]))
+        "siteMallory", key=KEY, broker=mq.url, topic=TOPIC, sockets=[t.tunnel_socket()],
+        exposed=[t.exposed_app("svc", fake.port)]))
 
     def peer(agent, site):
         st, peers, _ = agent.api("GET", "/api/v1/peers")
@@ -106,7 +95,7 @@ def main():
     print("1. unsigned forged announcement in bravo's slot, seq INT64_MAX")
     publish(bslot, forged, retain=True)
     still_bravo("unsigned forgery")
-    t.check(metric(alpha, "wovenet_messages_dropped_total", 'reason="unsigned"') >= 1,
+    t.check(t.metric(alpha, "wovenet_messages_dropped_total", 'reason="unsigned"') >= 1,
             "the unsigned forgery is counted (reason=unsigned)")
     t.check(real_key and peer(alpha, "siteBravo").get("membership") == "trusted",
             "bravo's identity key is pinned (trusted) at alpha")
@@ -121,9 +110,9 @@ def main():
     t.check_eq((p.get("conflict") or {}).get("offeredKey"), signed["key"],
                "the conflict names the key offered")
     t.check_eq(p.get("identityKey"), real_key, "bravo's pinned key is unchanged")
-    t.check(metric(alpha, "wovenet_messages_dropped_total", 'reason="pin"') >= 3,
+    t.check(t.metric(alpha, "wovenet_messages_dropped_total", 'reason="pin"') >= 3,
             "each refused message is counted (reason=pin)")
-    t.check(metric(alpha, "wovenet_pin_conflicts", "") >= 0, "conflict gauge present")
+    t.check(t.metric(alpha, "wovenet_pin_conflicts", missing=-1.0) >= 0, "conflict gauge present")
     lines = [ln for ln in alpha.log_text().splitlines()
              if "signed by another identity key" in ln and "siteBravo" in ln]
     t.check_eq(len(lines), 1, "the conflict is logged once for that key")
@@ -136,7 +125,7 @@ def main():
         dict(reply, seq=INT64_MAX - 2)).encode()))
     publish(ainbox, signed_reply, retain=False)
     still_bravo("unsolicited reply")
-    t.check(metric(alpha, "wovenet_messages_dropped_total", 'reason="unsolicited"') >= 2,
+    t.check(t.metric(alpha, "wovenet_messages_dropped_total", 'reason="unsolicited"') >= 2,
             "unsolicited replies are dropped and counted")
 
     print("4. restarts of bravo and alpha")

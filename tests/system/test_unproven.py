@@ -33,14 +33,6 @@ def probe(port, pin, mode, app="echoApp"):
     return out
 
 
-def metric(agent, name):
-    st, text, _ = agent.api("GET", "/metrics")
-    for line in (text if isinstance(text, str) else "").splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
 def main():
     mq = t.Mosquitto()
     echo = t.AppServer()
@@ -62,7 +54,7 @@ def main():
         return None
     pin = t.wait_for(alpha_fp, 15, what="bravo learns alpha's fingerprint")
     t.wait_for(lambda: t.up_channels(bravo, "siteAlpha") >= 1, 15, what="members are up")
-    failed_before = metric(alpha, "wovenet_proofs_failed_total") or 0
+    failed_before = t.metric(alpha, "wovenet_proofs_failed_total", missing=None) or 0
 
     for mode in ("none", "garbage"):
         r = probe(pa, pin, mode)
@@ -76,7 +68,7 @@ def main():
         t.check_eq(r["loopClose"], 0, f"{mode}: the probe's uv_loop_close() returned 0")
 
     t.check_eq(echo.connections, 0, "the exposed app saw no connection from the probes")
-    failed_after = metric(alpha, "wovenet_proofs_failed_total")
+    failed_after = t.metric(alpha, "wovenet_proofs_failed_total", missing=None)
     t.check(failed_after is not None and failed_after >= failed_before + 2,
             f"wovenet_proofs_failed_total counts both refusals ({failed_before} -> {failed_after})")
     log = alpha.log_text()

@@ -47,17 +47,9 @@ def counts(path):
             len(d.get("localexposedapps") or []), len(d.get("remoteapps") or []))
 
 
-class DetectorHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"198.51.100.7\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
+class DetectorHandler(t.TextHandler):
+    def body(self):
+        return b"198.51.100.7\n"
 
 
 # Placeholders in upstream's template, which a user must replace.

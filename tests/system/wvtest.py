@@ -8,6 +8,7 @@ Usage in a test file:
 """
 import atexit
 import http.client
+import http.server
 import json
 import os
 import shutil
@@ -354,6 +355,18 @@ class Agent:
             return f.read()
 
 
+def metric(agent, name, label=None, missing=0.0):
+    """The value of agent's sample `name{label}` in /metrics (label: what
+    stands inside the braces, e.g. 'reason="pin"'; None or "" for the
+    sample without labels), or missing when it has none."""
+    text = agent.api("GET", "/metrics")[1]
+    want = f"{name}{{{label}}} " if label else f"{name} "
+    for ln in (text if isinstance(text, str) else "").splitlines():
+        if ln.startswith(want):
+            return float(ln.split()[-1])
+    return missing
+
+
 def start_all(agents, timeout=20):
     """Starts every agent at once, then waits until each answers /healthz."""
     for a in agents:
@@ -481,6 +494,19 @@ def public_socket(address, port=25000, mode="dedicated-address", **extra):
     return dict({"mode": mode, "publicAddress": address, "publicPort": port}, **extra)
 
 
+def exposed_app(name, port, **extra):
+    """A localExposedApps entry of site_yaml: app name served by
+    tcp:127.0.0.1:port; extra keys (e.g. maxConnections=5) are added."""
+    return dict({"appName": name, "appSocket": f"tcp:127.0.0.1:{port}"}, **extra)
+
+
+def remote_app(site, app, port, **extra):
+    """A remoteApps entry of site_yaml: site's app carried to a local
+    listener on tcp:127.0.0.1:port; extra keys are added."""
+    return dict({"siteName": site, "appName": app, "localSocket": f"tcp:127.0.0.1:{port}"},
+                **extra)
+
+
 # The user's seed (shared/seed/release-public-ip.md): its two config.yaml
 # files, verbatim, and the values a test may put in place of the real ones.
 SEED_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "seed")
@@ -502,6 +528,26 @@ def seed_yaml(site, broker=None, public_address=None):
                 raise Fail(f"seed fixture {site}.yaml: {old} is not there exactly once")
             text = text.replace(old, new)
     return text
+
+
+class TextHandler(http.server.BaseHTTPRequestHandler):
+    """An HTTP handler that answers every GET with 200 and the text/plain
+    bytes body() returns (a subclass says what), logging nothing: e.g. an
+    address detector's "what is my IP" URL."""
+
+    def body(self):
+        return b""
+
+    def do_GET(self):
+        body = self.body()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
 
 
 class AppServer:

@@ -63,6 +63,16 @@ struct wv_api_callbacks {
     /* Extra Prometheus text (complete lines with # HELP/# TYPE, each
      * ending in '\n'), malloc'd, freed by the API; NULL: none. */
     char *(*metrics)(wv_api *api, void *user);
+    /* GET /api/v1/history: the kept time series of kind ("site", "peer",
+     * "channel", "remoteApp" or "exposedApp"; NULL: every kind) and name
+     * (NULL: all), at step 1 or 60 seconds, from second since on (0: all
+     * kept), in the shape of schema/openapi.yaml (History). The API has
+     * checked the arguments. New reference; NULL: nothing kept. */
+    json_t *(*history)(wv_api *api, const char *kind, const char *name, unsigned step,
+                       int64_t since, void *user);
+    /* GET /api/v1/connections: the open app connections, an array of
+     * Connection (schema/openapi.yaml) in any order. New reference; NULL: []. */
+    json_t *(*connections)(wv_api *api, void *user);
 };
 
 /* Creates and starts the API: binds opts->listen. cbs is copied; any

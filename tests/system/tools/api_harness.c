@@ -39,11 +39,11 @@ static json_t *peers(wv_api *api, void *user) {
     if (!h->fake_peers)
         return NULL;
     return json_pack("[{s:s, s:b, s:b, s:s, s:s, s:[{s:s, s:i, s:s, s:b}], s:[s], s:[{s:i, s:s, "
-                     "s:s, s:s, s:s, s:s, s:f, s:i, s:i, s:i, s:i}]}]",
+                     "s:s, s:s, s:s, s:s, s:s, s:f, s:i, s:i, s:i, s:i}]}]",
                      "siteName", "b", "online", 1, "reachable", 1, "lastSeen",
                      "2026-01-01T00:00:00.000Z", "fingerprint", "00", "sockets", "address",
                      "198.51.100.7", "port", 25890, "protocol", "quic", "detected", 0, "apps",
-                     "web", "channels", "id", 1, "direction", "outbound", "family", "ipv4",
+                     "web", "channels", "id", 1, "path", "direct", "direction", "outbound", "family", "ipv4",
                      "localAddress", "127.0.0.1:5000", "remoteAddress", "198.51.100.7:25890",
                      "state", "up", "rttMs", 1.5, "cwnd", 14720, "bytesSent", 10,
                      "bytesReceived", 20, "streams", 0);

@@ -263,6 +263,23 @@ static int run(struct app *a) {
     return rc == 0 ? 0 : 2;
 }
 
+/* open and seal: up to max bytes of stdin through fn (wv_envelope_open or
+ * wv_envelope_seal) under key and topic, the result to stdout; 1 when fn
+ * refuses them. */
+static int envelope_filter(int (*fn)(const uint8_t *, const char *, const void *, size_t,
+                                     uint8_t **, size_t *),
+                           const uint8_t *key, const char *topic, size_t max) {
+    static char buf[WV_ENVELOPE_MAX_SEALED + 1];
+    size_t n = fread(buf, 1, max < sizeof buf ? max : sizeof buf, stdin);
+    uint8_t *out;
+    size_t len;
+    if (fn(key, topic, buf, n, &out, &len) != 0)
+        return 1;
+    fwrite(out, 1, len, stdout);
+    free(out);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     struct app a = {.iterations = WV_KDF_ITERATIONS, .keepalive = 5};
     const char *to = NULL;
@@ -340,16 +357,8 @@ int main(int argc, char **argv) {
         printf("%s\n", h);
         return 0;
     }
-    if (!strcmp(argv[1], "open") && to) {
-        size_t n = fread(buf, 1, sizeof buf, stdin);
-        uint8_t *pt;
-        size_t len;
-        if (wv_envelope_open(a.keys.message, to, buf, n, &pt, &len) != 0)
-            return 1;
-        fwrite(pt, 1, len, stdout);
-        free(pt);
-        return 0;
-    }
+    if (!strcmp(argv[1], "open") && to)
+        return envelope_filter(wv_envelope_open, a.keys.message, to, WV_ENVELOPE_MAX_SEALED + 1);
     if (!strcmp(argv[1], "forge") && a.site && a.count > 0) {
         for (int i = 0; i < a.count; i++) {
             wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = 1};
@@ -382,15 +391,7 @@ int main(int argc, char **argv) {
         }
         return 0;
     }
-    if (!strcmp(argv[1], "seal") && to) {
-        size_t n = fread(buf, 1, WV_ENVELOPE_MAX_PLAINTEXT, stdin);
-        uint8_t *out;
-        size_t len;
-        if (wv_envelope_seal(a.keys.message, to, buf, n, &out, &len) != 0)
-            return 1;
-        fwrite(out, 1, len, stdout);
-        free(out);
-        return 0;
-    }
+    if (!strcmp(argv[1], "seal") && to)
+        return envelope_filter(wv_envelope_seal, a.keys.message, to, WV_ENVELOPE_MAX_PLAINTEXT);
     return 2;
 }

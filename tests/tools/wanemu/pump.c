@@ -94,8 +94,10 @@ static int release_due(struct wanemu_pump *p, uint64_t now) {
 }
 
 /* Reads up to WANEMU_BATCH packets. Returns how many, or -1 with errno on a
- * read error other than "empty". */
-static int read_batch(struct wanemu_pump *p, uint64_t now) {
+ * read error other than "empty". Each packet's clock is read after its read:
+ * a clock read once per batch would release a packet that arrived while the
+ * thread was preempted mid-batch early, by as long as the preemption. */
+static int read_batch(struct wanemu_pump *p) {
     static __thread uint8_t scratch[65536];
     int got = 0;
     while (got < WANEMU_BATCH) {
@@ -113,6 +115,7 @@ static int read_batch(struct wanemu_pump *p, uint64_t now) {
                 return got;
             return -1;
         }
+        uint64_t now = now_ns();
         got++;
         bump(&p->st.rx_pkts, 1);
         bump(&p->st.rx_bytes, (uint64_t)n);
@@ -156,7 +159,7 @@ static void *run(void *arg) {
     struct pollfd fds[2] = {{.fd = p->in_fd, .events = POLLIN},
                             {.fd = p->stop_fd, .events = POLLIN}};
     while (!atomic_load_explicit(&p->stopping, memory_order_relaxed)) {
-        int got = read_batch(p, now_ns());
+        int got = read_batch(p);
         if (got < 0) {
             atomic_store(&p->err, errno);
             break;

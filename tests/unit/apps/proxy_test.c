@@ -606,6 +606,76 @@ static void random_headers_never_crash(void **state) {
     fx_free(f, true);
 }
 
+/* What wv_proxy_each_conn saw of one side. */
+struct listing {
+    int n;
+    struct wv_proxy_conn_info ci;
+    char app[256], site[256], address[160];
+};
+
+static void list_one(const struct wv_proxy_conn_info *ci, void *arg) {
+    struct listing *l = arg;
+    l->n++;
+    l->ci = *ci;
+    snprintf(l->app, sizeof(l->app), "%s", ci->app);
+    snprintf(l->site, sizeof(l->site), "%s", ci->site);
+    snprintf(l->address, sizeof(l->address), "%s", ci->address ? ci->address : "(null)");
+}
+
+static bool listed(fx *f, struct listing *a, struct listing *b) {
+    memset(a, 0, sizeof(*a));
+    memset(b, 0, sizeof(*b));
+    wv_proxy_each_conn(f->pa, list_one, a);
+    wv_proxy_each_conn(f->pb, list_one, b);
+    return a->n == 1 && b->n == 1 && a->ci.open && b->ci.open && a->ci.bytes_in == 100000 &&
+           b->ci.bytes_out == 100000;
+}
+
+static void open_connections_are_listed_with_bytes_and_addresses(void **state) {
+    struct srv s = {0};
+    struct lsn l = {0};
+    fx *f = echo_fixture(&s, &l);
+    /* A client that sends 100000 bytes and reads nothing for 2 s: its
+     * connection stays open while we look. */
+    tconn c = {.send_len = 100000, .send_seed = 9, .recv_seed = 9, .read_delay_ms = 2000};
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    int64_t t0 = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    t_connect(f, &c, l.port, NULL);
+    struct listing a, b;
+    RUN_UNTIL(f, listed(f, &a, &b), 5000);
+    assert_true(listed(f, &a, &b));
+    /* Client side (B): the remote app, its site, the local client's address. */
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    assert_int_equal(uv_tcp_getsockname(&c.u.tcp, (struct sockaddr *)&ss, &len), 0);
+    char want[WV_ADDR_STRLEN];
+    wv_addr_format((struct sockaddr *)&ss, want);
+    assert_false(b.ci.exposed);
+    assert_string_equal(b.app, "echo");
+    assert_string_equal(b.site, "site-a");
+    assert_string_equal(b.address, want);
+    assert_ptr_equal(b.ci.conn, f->cb);
+    /* Exposed side (A): the app, the peer, the target it connected to. */
+    char target[32];
+    snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
+    assert_true(a.ci.exposed);
+    assert_string_equal(a.app, "echo");
+    assert_string_equal(a.site, "b");
+    assert_string_equal(a.address, target);
+    assert_ptr_equal(a.ci.conn, f->ca);
+    assert_true(a.ci.id > 0 && b.ci.id > 0);
+    assert_true(a.ci.started_ms >= t0 - 1000 && a.ci.started_ms <= t0 + 5000);
+    assert_true(b.ci.started_ms >= t0 - 1000 && b.ci.started_ms <= t0 + 5000);
+    RUN_UNTIL(f, c.closed, 10000);
+    assert_true(t_ok(&c, 100000));
+    settled_stats(f, NULL, NULL);
+    listed(f, &a, &b);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(b.n, 0);
+    fx_free(f, true);
+}
+
 int main(void) {
     /* As the agent does: a peer's reset must not kill the process. */
     signal(SIGPIPE, SIG_IGN);
@@ -628,6 +698,7 @@ int main(void) {
         cmocka_unit_test(never_accepting_app_gets_connect_timeout),
         cmocka_unit_test(site_down_refuses_at_once_then_works),
         cmocka_unit_test(random_headers_never_crash),
+        cmocka_unit_test(open_connections_are_listed_with_bytes_and_addresses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,15 +14,21 @@
 #define INST "0123456789abcdef0123456789abcdef"
 #define FP "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
+/* An announcement by site (instance INST, fingerprint FP), nothing in it yet. */
+static wv_msg announcement(const char *site, uint64_t seq, int64_t ts) {
+    wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = seq, .ts = ts};
+    strcpy(m.site, site);
+    strcpy(m.instance, INST);
+    strcpy(m.fingerprint, FP);
+    return m;
+}
+
 static int parse(const char *s, wv_msg *m) {
     return wv_msg_parse(s, strlen(s), m);
 }
 
 static void announce_round_trip(void **state) {
-    wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = 42, .ts = 1700000000123};
-    strcpy(m.site, "siteAlpha7");
-    strcpy(m.instance, INST);
-    strcpy(m.fingerprint, FP);
+    wv_msg m = announcement("siteAlpha7", 42, 1700000000123);
     assert_int_equal(wv_msg_add_socket(&m, "203.0.113.5", 4433, false), 0);
     assert_int_equal(wv_msg_add_socket(&m, "2001:db8::1", 443, true), 0);
     assert_int_equal(wv_msg_add_socket(&m, "vps.example.org", 1, false), 0);
@@ -61,9 +67,12 @@ static void other_types_round_trip(void **state) {
         "\",\"seq\":0,\"ts\":5}",
         "{\"type\":\"sockinfo-reply\",\"site\":\"s2\",\"to\":\"s1\",\"instance\":\"" INST
         "\",\"seq\":9,\"ts\":5,\"sockets\":[],\"apps\":[],\"fingerprint\":\"" FP "\"}",
+        "{\"type\":\"punch-request\",\"from\":\"s1\",\"to\":\"s2\",\"instance\":\"" INST
+        "\",\"seq\":4,\"ts\":5}",
     };
-    enum wv_msg_type types[] = {WV_MSG_OFFLINE, WV_MSG_SOCKINFO_REQUEST, WV_MSG_SOCKINFO_REPLY};
-    for (size_t i = 0; i < 3; i++) {
+    enum wv_msg_type types[] = {WV_MSG_OFFLINE, WV_MSG_SOCKINFO_REQUEST, WV_MSG_SOCKINFO_REPLY,
+                                WV_MSG_PUNCH_REQUEST};
+    for (size_t i = 0; i < 4; i++) {
         wv_msg m;
         assert_int_equal(parse(ok[i], &m), 0);
         assert_int_equal(m.type, types[i]);
@@ -77,6 +86,33 @@ static void other_types_round_trip(void **state) {
         wv_msg_dispose(&m);
         free(s);
     }
+}
+
+/* The candidates of a nat-traversal socket: kind and group travel together. */
+static void candidates_round_trip(void **state) {
+    wv_msg m = announcement("natSite", 1, 2);
+    assert_int_equal(wv_msg_add_socket(&m, "198.51.100.7", 25890, false), 0);
+    assert_int_equal(wv_msg_add_candidate(&m, "10.0.0.2", 26098, WV_CAND_HOST, 0), 0);
+    assert_int_equal(wv_msg_add_candidate(&m, "203.0.113.9", 40001, WV_CAND_STUN, 0), 0);
+    assert_int_equal(wv_msg_add_candidate(&m, "203.0.113.9", 26098, WV_CAND_MAPPED, 1), 0);
+    assert_int_equal(wv_msg_add_candidate(&m, "203.0.113.9", 1, WV_CAND_NONE, 0), WV_ERR_INVAL);
+    assert_int_equal(wv_msg_add_candidate(&m, "203.0.113.9", 1, WV_CAND_HOST, 64), WV_ERR_INVAL);
+    char *s = wv_msg_encode(&m);
+    assert_non_null(s);
+    assert_non_null(strstr(s, "\"kind\":\"stun\",\"group\":0"));
+    wv_msg p;
+    assert_int_equal(parse(s, &p), 0);
+    assert_int_equal(p.nsockets, 4);
+    assert_int_equal(p.sockets[0].kind, WV_CAND_NONE);
+    assert_int_equal(p.sockets[1].kind, WV_CAND_HOST);
+    assert_false(p.sockets[1].detected);
+    assert_int_equal(p.sockets[2].kind, WV_CAND_STUN);
+    assert_true(p.sockets[2].detected);
+    assert_int_equal(p.sockets[3].kind, WV_CAND_MAPPED);
+    assert_int_equal(p.sockets[3].group, 1);
+    free(s);
+    wv_msg_dispose(&p);
+    wv_msg_dispose(&m);
 }
 
 /* Every one of these must be refused, without leaking (ASan runs). */
@@ -99,6 +135,17 @@ static void malformed_refused(void **state) {
         A("\"sockets\":[],\"apps\":[]"),
         A("\"sockets\":[],\"fingerprint\":\"" FP "\""),
         A("\"apps\":[],\"fingerprint\":\"" FP "\""),
+        /* candidates: kind and group both, known kind, group 0..63 */
+        SOCK("{\"address\":\"10.0.0.1\",\"port\":1,\"protocol\":\"quic\",\"detected\":false,"
+             "\"kind\":\"host\"}"),
+        SOCK("{\"address\":\"10.0.0.1\",\"port\":1,\"protocol\":\"quic\",\"detected\":false,"
+             "\"group\":0}"),
+        SOCK("{\"address\":\"10.0.0.1\",\"port\":1,\"protocol\":\"quic\",\"detected\":false,"
+             "\"kind\":\"relay\",\"group\":0}"),
+        SOCK("{\"address\":\"10.0.0.1\",\"port\":1,\"protocol\":\"quic\",\"detected\":false,"
+             "\"kind\":\"host\",\"group\":64}"),
+        SOCK("{\"address\":\"10.0.0.1\",\"port\":1,\"protocol\":\"quic\",\"detected\":false,"
+             "\"kind\":\"host\",\"group\":\"0\"}"),
         /* unknown and duplicate fields */
         A("\"sockets\":[],\"apps\":[],\"fingerprint\":\"" FP "\",\"extra\":1"),
         A("\"sockets\":[],\"apps\":[],\"fingerprint\":\"" FP "\",\"seq\":2"),
@@ -258,10 +305,7 @@ static void names(void **state) {
  * truncations and splices of a valid announcement must parse or be refused,
  * never crash or leak (this runs under ASan/UBSan in CI). */
 static void random_mutations_never_crash(void **state) {
-    wv_msg m = {.type = WV_MSG_ANNOUNCE, .seq = 7, .ts = 99};
-    strcpy(m.site, "siteAlpha7");
-    strcpy(m.instance, INST);
-    strcpy(m.fingerprint, FP);
+    wv_msg m = announcement("siteAlpha7", 7, 99);
     wv_msg_add_socket(&m, "2001:db8::7", 4433, true);
     wv_msg_add_app(&m, "webAppQx");
     char *good = wv_msg_encode(&m);
@@ -309,6 +353,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(announce_round_trip),
         cmocka_unit_test(other_types_round_trip),
+        cmocka_unit_test(candidates_round_trip),
         cmocka_unit_test(malformed_refused),
         cmocka_unit_test(bounds_enforced),
         cmocka_unit_test(newer_rules),

@@ -28,27 +28,40 @@ static void closed(wv_discovery *d, void *user) {
     (*(int *)user)++;
 }
 
-/* A discovery on the dead broker, or NULL if the options are refused.
- * max_peers 0: the default. */
-static wv_discovery *make(uv_loop_t *loop, wv_keys *k, int *closes, const char *site,
-                          const char *topic, unsigned max_peers) {
-    wv_discovery_options o = {.site = site, .topic = topic, .keys = k, .max_peers = max_peers,
-                              .id = ID};
+/* What a test of one discovery stands on: its loop, the keys of "key" for
+ * topic, and the count of close callbacks. */
+struct fx {
+    uv_loop_t loop;
+    wv_keys k;
+    int closes;
+};
+
+static void fx_init(struct fx *f, const char *topic) {
+    memset(f, 0, sizeof(*f));
+    uv_loop_init(&f->loop);
+    assert_int_equal(wv_keys_derive("key", 3, topic, 1, &f->k), 0);
+}
+
+/* A discovery on f's loop and the dead broker, or NULL if the options are
+ * refused. max_peers 0: the default. */
+static wv_discovery *make(struct fx *f, const char *site, const char *topic, unsigned max_peers) {
+    wv_discovery_options o = {
+        .site = site, .topic = topic, .keys = &f->k, .max_peers = max_peers, .id = ID};
     o.mqtt.brokers = BROKERS;
     o.mqtt.nbrokers = 1;
     wv_discovery_callbacks cb = {.local = local};
     wv_discovery *d = NULL;
-    int rc = wv_discovery_new(loop, NULL, &o, &cb, closes, &d);
+    int rc = wv_discovery_new(&f->loop, NULL, &o, &cb, &f->closes, &d);
     return rc == 0 ? d : NULL;
 }
 
-/* Closes d, runs loop to its end and closes it: one close callback, no
+/* Closes d, runs f's loop to its end and closes it: one close callback, no
  * handle left. */
-static void close_and_drain(wv_discovery *d, uv_loop_t *loop, int *closes) {
+static void close_and_drain(wv_discovery *d, struct fx *f) {
     wv_discovery_close(d, closed);
-    uv_run(loop, UV_RUN_DEFAULT);
-    assert_int_equal(*closes, 1);
-    assert_int_equal(uv_loop_close(loop), 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->closes, 1);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
 }
 
 static char *announcement(const char *site, unsigned seq, const char *app) {
@@ -60,39 +73,33 @@ static char *announcement(const char *site, unsigned seq, const char *app) {
 }
 
 static void bad_options_refused(void **state) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    wv_keys k;
-    assert_int_equal(wv_keys_derive("key", 3, "t", 1, &k), 0);
-    int closes = 0;
-    assert_null(make(&loop, &k, &closes, "bad name!", "wv/t", 0));
-    assert_null(make(&loop, &k, &closes, "site1", "", 0));
-    assert_null(make(&loop, &k, &closes, "site1", "wv/+", 0));
-    assert_null(make(&loop, &k, &closes, "site1", "wv/#", 0));
-    assert_null(make(&loop, &k, &closes, "site1", "wv/t/", 0));
+    struct fx f;
+    fx_init(&f, "t");
+    assert_null(make(&f, "bad name!", "wv/t", 0));
+    assert_null(make(&f, "site1", "", 0));
+    assert_null(make(&f, "site1", "wv/+", 0));
+    assert_null(make(&f, "site1", "wv/#", 0));
+    assert_null(make(&f, "site1", "wv/t/", 0));
     const char *const bad_broker[] = {"http://127.0.0.1:1"};
-    wv_discovery_options o = {.site = "site1", .topic = "wv/t", .keys = &k, .id = ID};
+    wv_discovery_options o = {.site = "site1", .topic = "wv/t", .keys = &f.k, .id = ID};
     o.mqtt.brokers = bad_broker;
     o.mqtt.nbrokers = 1;
     wv_discovery_callbacks cb = {.local = local};
     wv_discovery *d;
-    assert_int_equal(wv_discovery_new(&loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
+    assert_int_equal(wv_discovery_new(&f.loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
     o.mqtt.nbrokers = 0;
-    assert_int_equal(wv_discovery_new(&loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
+    assert_int_equal(wv_discovery_new(&f.loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
     cb.local = NULL;
     o.mqtt.brokers = BROKERS;
     o.mqtt.nbrokers = 1;
-    assert_int_equal(wv_discovery_new(&loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(wv_discovery_new(&f.loop, NULL, &o, &cb, NULL, &d), WV_ERR_INVAL);
+    assert_int_equal(uv_loop_close(&f.loop), 0);
 }
 
 static void seed_persist_forget(void **state) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    wv_keys k;
-    assert_int_equal(wv_keys_derive("key", 3, "wv/t", 1, &k), 0);
-    int closes = 0;
-    wv_discovery *d = make(&loop, &k, &closes, "siteBravo9", "wv/t", 0);
+    struct fx f;
+    fx_init(&f, "wv/t");
+    wv_discovery *d = make(&f, "siteBravo9", "wv/t", 0);
     assert_non_null(d);
     assert_int_equal(strlen(wv_discovery_site_hash(d)), WV_SITE_HASH_HEX_LEN);
     assert_int_equal(strlen(wv_discovery_instance(d)), WV_INSTANCE_HEX_LEN);
@@ -128,6 +135,8 @@ static void seed_persist_forget(void **state) {
 
     assert_int_equal(wv_discovery_request_sockinfo(d, "nobody"), WV_ERR_NOTFOUND);
     assert_int_equal(wv_discovery_request_sockinfo(d, "siteAlpha7"), WV_ERR_AGAIN);
+    assert_int_equal(wv_discovery_request_punch(d, "nobody"), WV_ERR_NOTFOUND);
+    assert_int_equal(wv_discovery_request_punch(d, "siteAlpha7"), WV_ERR_AGAIN);
     assert_int_equal(wv_discovery_announce(d), 0); /* not connected: on the next connect */
 
     assert_int_equal(wv_discovery_forget(d, "siteAlpha7"), 0);
@@ -135,7 +144,7 @@ static void seed_persist_forget(void **state) {
     assert_int_equal(wv_discovery_peer_count(d), 0);
     assert_null(wv_discovery_peer_at(d, 0));
 
-    close_and_drain(d, &loop, &closes);
+    close_and_drain(d, &f);
     free(json);
     free(a5);
     free(a3);
@@ -144,12 +153,9 @@ static void seed_persist_forget(void **state) {
 }
 
 static void peer_table_is_bounded(void **state) {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    wv_keys k;
-    assert_int_equal(wv_keys_derive("key", 3, "wv/t", 1, &k), 0);
-    int closes = 0;
-    wv_discovery *d = make(&loop, &k, &closes, "me", "wv/t", 2);
+    struct fx f;
+    fx_init(&f, "wv/t");
+    wv_discovery *d = make(&f, "me", "wv/t", 2);
     assert_non_null(d);
     char *p1 = announcement("p1", 1, "a"), *p2 = announcement("p2", 1, "a"),
          *p3 = announcement("p3", 1, "a");
@@ -159,7 +165,7 @@ static void peer_table_is_bounded(void **state) {
     /* Started and closed at once: the close must not wait for the broker. */
     assert_int_equal(wv_discovery_start(d), 0);
     assert_int_equal(wv_discovery_start(d), WV_ERR_INVAL);
-    close_and_drain(d, &loop, &closes);
+    close_and_drain(d, &f);
     free(p1);
     free(p2);
     free(p3);

@@ -148,6 +148,15 @@ static void parsers(void **state) {
     assert_int_equal(wv_parse_hostport("[::1]", &ss), WV_ERR_INVAL);
     assert_int_equal(wv_parse_hostport("localhost:80", &ss), WV_ERR_INVAL);
     assert_int_equal(wv_parse_hostport("127.0.0.1", &ss), WV_ERR_INVAL);
+    /* The form names the family: brackets hold IPv6 only. */
+    assert_int_equal(wv_parse_hostport("[192.0.2.1]:80", &ss), WV_ERR_INVAL);
+    assert_int_equal(ss.ss_family, 0);
+    assert_int_equal(wv_parse_hostport("[::ffff:192.0.2.1]:80", &ss), 0);
+    assert_int_equal(ss.ss_family, AF_INET6);
+    assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 80);
+    assert_int_equal(wv_parse_hostport("192.0.2.1:8080", &ss), 0);
+    assert_int_equal(ss.ss_family, AF_INET);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 8080);
 }
 
 static void sockets(void **state) {
@@ -184,6 +193,52 @@ static void sockets(void **state) {
         "\"listenPort\":2,\"stunServers\":[\"stun.example.org:3478\",\"[2001:db8::1]:3478\"]}",
         NULL);
 
+    /* nat-traversal (issue 20): no public address; STUN servers optional,
+     * keepAlive optional (1..25 s) and only there. */
+    expect_good(WV_KIND_SOCKET,
+                "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"transportProtocol\":\"quic\","
+                "\"listenPort\":26098,\"stunServers\":[\"203.0.113.1:3478\"],\"keepAlive\":15}",
+                "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"transportProtocol\":\"quic\","
+                "\"publicAddress\":\"\",\"publicPort\":0,\"listenAddress\":\"\","
+                "\"listenPort\":26098,\"stunServers\":[\"203.0.113.1:3478\"],\"keepAlive\":15}");
+    expect_good(WV_KIND_SOCKET, "{\"name\":\"n\",\"mode\":\"nat-traversal\"}", NULL);
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"publicAddress\":\"198.51.100.1\"}",
+               "publicAddress", "not allowed for nat-traversal");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"publicAddress\":\"autoStunDetect\","
+               "\"stunServers\":[\"203.0.113.1:3478\"]}",
+               "publicAddress", "not allowed for nat-traversal");
+    expect_bad(WV_KIND_SOCKET, "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"publicPort\":5}",
+               "publicPort", "not allowed for nat-traversal");
+    expect_bad(WV_KIND_SOCKET, "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"keepAlive\":30}",
+               "keepAlive", "out of range (1..25)");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"stunServers\":[\"nope\"]}",
+               "stunServers[0]", "invalid server");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"d\",\"mode\":\"dedicated-address\",\"listenPort\":9,"
+               "\"keepAlive\":5}",
+               "keepAlive", "only allowed when mode is nat-traversal");
+    /* portMapping: auto, upnp or natpmp, nat-traversal only; a lifetime with it. */
+    expect_good(WV_KIND_SOCKET,
+                "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"upnp\","
+                "\"portMappingLifetime\":60}",
+                NULL);
+    expect_bad(WV_KIND_SOCKET, "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"pcp\"}",
+               "portMapping", "unsupported value \"pcp\" (auto, upnp, natpmp)");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMappingLifetime\":60}",
+               "portMappingLifetime", "only allowed when portMapping is set");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"auto\","
+               "\"portMappingLifetime\":5}",
+               "portMappingLifetime", "out of range (30..86400)");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"d\",\"mode\":\"dedicated-address\",\"listenPort\":9,"
+               "\"portMapping\":\"auto\"}",
+               "portMapping", "only allowed when mode is nat-traversal");
+
     /* maxUdpPayload: optional (absent stays absent), 1200..65527. */
     expect_good(WV_KIND_SOCKET,
                 "{\"name\":\"j\",\"mode\":\"dedicated-address\",\"listenAddress\":\"127.0.0.1\","
@@ -196,7 +251,7 @@ static void sockets(void **state) {
                "\"listenPort\":9,\"maxUdpPayload\":1000}",
                "maxUdpPayload", "out of range (1200..65527)");
     expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"mode\":\"bogus\",\"listenPort\":1}", "mode",
-               "unsupported value \"bogus\" (dedicated-address, port-forwarding)");
+               "unsupported value \"bogus\" (dedicated-address, port-forwarding, nat-traversal)");
     expect_bad(WV_KIND_SOCKET, "{\"name\":\"s\",\"listenPort\":1}", "mode", "required");
     expect_bad(WV_KIND_SOCKET,
                "{\"name\":\"s\",\"mode\":\"port-forwarding\",\"transportProtocol\":\"tcp\"}",
@@ -415,6 +470,22 @@ static void site(void **state) {
         "\"tls\":{\"enabled\":false,\"cert\":\"\",\"key\":\"\"},"
         "\"auth\":{\"basicAuth\":[{\"user\":\"admin@x\",\"password\":\"12345678\"}]}}}");
 
+    /* relay (issue 20): a boolean, false is the absent form; relay limits. */
+    json_t *r = J("{" SITE_OK ",\"relay\":false,\"limits\":{\"relayPeers\":4,"
+                  "\"relayBytesPerSecond\":5000000}}");
+    wv_verr rerr;
+    assert_int_equal(wv_validate_site(r, true, &rerr), 0);
+    assert_null(json_object_get(r, "relay"));
+    json_object_set_new(r, "relay", json_true());
+    assert_int_equal(wv_validate_site(r, true, &rerr), 0);
+    assert_true(json_is_true(json_object_get(r, "relay")));
+    json_object_set_new(r, "relay", json_string("yes"));
+    assert_int_equal(wv_validate_site(r, true, &rerr), WV_ERR_INVAL);
+    assert_string_equal(rerr.field, "relay");
+    json_decref(r);
+    expect_bad(WV_KIND_SITE, "{" SITE_OK ",\"limits\":{\"relayPeers\":0}}", "limits.relayPeers",
+               "out of range");
+
     /* Secrets may be absent only when the caller keeps stored ones. */
     json_t *s =
         J("{\"siteName\":\"local\",\"networkKeySet\":true,"
@@ -531,7 +602,7 @@ static void documents(void **state) {
                "\"publicAddress\":\"::1\",\"publicPort\":1,\"listenPort\":1},{\"name\":\"b\","
                "\"mode\":\"bogus\"}]}",
                "tunnelSockets[1].mode",
-               "unsupported value \"bogus\" (dedicated-address, port-forwarding)");
+               "unsupported value \"bogus\" (dedicated-address, port-forwarding, nat-traversal)");
     expect_bad(
         -1,
         "{\"site\":{" SITE_OK

@@ -654,7 +654,11 @@ static void stream_reset_reaches_peer(void **state) {
     assert_int_equal(f->b.stream_closes, 1);
     assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"x", 1, false),
                      WV_ERR_NOTFOUND);
-    assert_int_equal(wv_quic_stream_reset(f->a.conn, f->a.sid, 8), 0);
+    /* b's reset shuts both directions (RESET_STREAM and STOP_SENDING): a's
+     * ngtcp2 answers the STOP_SENDING with its own RESET_STREAM, and once b
+     * acknowledged that, a's stream is gone - possibly already here. */
+    int rc = wv_quic_stream_reset(f->a.conn, f->a.sid, 8);
+    assert_true(rc == 0 || rc == WV_ERR_NOTFOUND);
     RUN_UNTIL(f, f->a.stream_closes == 1, 2000);
     assert_int_equal(f->a.stream_closes, 1);
     /* Unknown streams and over-consumption are refused. */

@@ -93,6 +93,12 @@ static void run_ms(uint64_t ms) {
     }
 }
 
+static struct wv_tunnels_stats stats_of(const struct site *s) {
+    struct wv_tunnels_stats st;
+    wv_tunnels_get_stats(s->t, &st);
+    return st;
+}
+
 static bool wait_until(bool (*cond)(void *), void *arg, uint64_t ms) {
     uint64_t end = uv_now(&loop) + ms;
     while (uv_now(&loop) < end) {
@@ -172,9 +178,7 @@ static void wrong_key_never_comes_up(void **state) {
     run_ms(1500);
     assert_false(wv_tunnels_site_up(s[0].t, "siteB"));
     assert_false(wv_tunnels_site_up(s[1].t, "siteA"));
-    struct wv_tunnels_stats st;
-    wv_tunnels_get_stats(s[0].t, &st);
-    assert_true(st.proofs_failed > 0);
+    assert_true(stats_of(&s[0]).proofs_failed > 0);
     teardown(s, 2);
 }
 
@@ -189,8 +193,7 @@ static void wrong_pin_is_refused(void **state) {
     wv_tunnels_set_peer(s[0].t, "siteB", wv_identity_fingerprint(s[2].id), &ps, 1);
     run_ms(1500);
     assert_false(wv_tunnels_site_up(s[0].t, "siteB"));
-    struct wv_tunnels_stats st;
-    wv_tunnels_get_stats(s[0].t, &st);
+    struct wv_tunnels_stats st = stats_of(&s[0]);
     assert_true(st.dial_failures > 0);
     assert_int_equal(st.channels_up, 0);
     teardown(s, 3);
@@ -233,10 +236,7 @@ static void channel_redialed_after_peer_restart(void **state) {
 /* Limits ---------------------------------------------------------------- */
 
 static bool b_refused_one(void *arg) {
-    struct site *b = arg;
-    struct wv_tunnels_stats st;
-    wv_tunnels_get_stats(b->t, &st);
-    return st.refused_peer_limit >= 1;
+    return stats_of(arg).refused_peer_limit >= 1;
 }
 
 static int inbound_up(struct site *b) {
@@ -279,10 +279,7 @@ static void channels_per_peer_are_bounded(void **state) {
 }
 
 static bool b_quarantined(void *arg) {
-    struct site *b = arg;
-    struct wv_tunnels_stats st;
-    wv_tunnels_get_stats(b->t, &st);
-    return st.quarantined >= 1;
+    return stats_of(arg).quarantined >= 1;
 }
 
 /* A dials B under its name before B has heard A's announcement: the
@@ -302,9 +299,7 @@ static void unannounced_inbound_is_quarantined(void **state) {
     wv_tunnels_set_peer(s[1].t, "siteA", wv_identity_fingerprint(s[2].id), NULL, 0);
     run_ms(300);
     assert_false(wv_tunnels_site_up(s[1].t, "siteA"));
-    struct wv_tunnels_stats st;
-    wv_tunnels_get_stats(s[1].t, &st);
-    assert_true(st.proofs_failed >= 1);
+    assert_true(stats_of(&s[1]).proofs_failed >= 1);
     teardown(s, 3);
 
     site_init(&s[0], "siteA", 7);
@@ -362,9 +357,7 @@ static void unproven_channels_are_bounded(void **state) {
     /* One is served (and later dropped at the proof timeout), the other is
      * refused at once: well before the 5 s proof timeout. */
     assert_true(wait_until(raw_settled, &r, 3000));
-    struct wv_tunnels_stats st;
-    wv_tunnels_get_stats(b.t, &st);
-    assert_int_equal(st.refused_unproven, 1);
+    assert_int_equal(stats_of(&b).refused_unproven, 1);
     closed = 0;
     wv_quic_endpoint_close(ep, ep_closed, NULL);
     while (closed < 1)

@@ -46,11 +46,18 @@ async function readBody(res) {
   try { return JSON.parse(text); } catch { return { error: { message: text.slice(0, 200) } }; }
 }
 
-export async function request(method, path, body) {
-  const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...FETCH_OPTS };
-  if (body !== undefined) init.body = JSON.stringify(body);
+/** body: a value sent as JSON, or {raw: text, type: 'application/yaml'};
+ *  extra: more request headers (If-Match). */
+export async function request(method, path, body, extra = {}) {
+  const raw = body && typeof body === 'object' && 'raw' in body && 'type' in body;
+  const type = body === undefined ? {} : { 'Content-Type': raw ? body.type : 'application/json' };
+  const sent = getAuth();
+  const init = { method, headers: headers({ ...type, ...extra }), ...FETCH_OPTS };
+  if (body !== undefined) init.body = raw ? body.raw : JSON.stringify(body);
   const res = await fetch(BASE + path, init);
-  if (res.status === 401) unauthorizedHandler();
+  // A 401 to credentials this tab has replaced since (the first token just
+  // turned authentication on) is no reason to sign out.
+  if (res.status === 401 && getAuth() === sent) unauthorizedHandler();
   if (res.status === 204) return null;
   const data = await readBody(res);
   if (!res.ok) throw new ApiError(res.status, data);
@@ -60,7 +67,7 @@ export async function request(method, path, body) {
 export const api = {
   get: (path) => request('GET', path),
   post: (path, body) => request('POST', path, body),
-  put: (path, body) => request('PUT', path, body),
+  put: (path, body, extra) => request('PUT', path, body, extra),
   patch: (path, body) => request('PATCH', path, body),
   del: (path) => request('DELETE', path),
 };
@@ -86,10 +93,12 @@ export function parseEventBlock(block) {
 /** Reads /events until the stream ends or signal aborts; calls onOpen()
  *  once connected and onEvent({event, data}) per event. */
 export async function streamEvents({ onOpen, onEvent, signal }) {
+  const sent = getAuth();
   const res = await fetch(`${BASE}/events`, {
     headers: headers({ Accept: 'text/event-stream' }), ...FETCH_OPTS, signal,
   });
-  if (res.status === 401) { unauthorizedHandler(); throw new ApiError(401, null); }
+  if (res.status === 401 && getAuth() === sent) { unauthorizedHandler(); throw new ApiError(401, null); }
+  if (res.status === 401) throw new ApiError(503, null); // new credentials: reconnect with them
   if (!res.ok || !res.body) throw new ApiError(res.status, null);
   onOpen();
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

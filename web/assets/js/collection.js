@@ -19,9 +19,12 @@ function originLabel(item, content) {
   return h('span', {}, content, ' ', mark);
 }
 
+const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+
 export function mountCollection(spec, ctx) {
   let editing = null;     // name being edited, or null when creating
   let armed = null;       // name whose delete awaits confirmation
+  const open = new Set(); // names whose details row is shown
 
   const heading = h('h3', { 'data-testid': `${spec.testid}-form-title` });
   const cancel = h('button', { type: 'button', class: 'secondary', 'data-testid': `${spec.testid}-cancel`, onclick: () => resetForm() }, 'Cancel');
@@ -41,6 +44,7 @@ export function mountCollection(spec, ctx) {
     h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': `${spec.testid}-submit` }, 'Save'), cancel));
   form.el.addEventListener('input', () => spec.onInput && spec.onInput(form));
   form.el.addEventListener('change', () => spec.onInput && spec.onInput(form));
+  if (spec.decorate) spec.decorate(form);
 
   const list = h('div', { class: 'list', 'data-testid': `${spec.testid}-list` });
   const el = h('section', { class: 'collection', 'data-testid': `${spec.testid}-section` },
@@ -58,6 +62,7 @@ export function mountCollection(spec, ctx) {
     heading.textContent = `Add ${spec.singular}`;
     cancel.hidden = true;
     if (values) for (const [k, v] of Object.entries(values)) setValue(form, k, v);
+    if (spec.onReset) spec.onReset(form);
     if (spec.onInput) spec.onInput(form);
   }
 
@@ -67,6 +72,7 @@ export function mountCollection(spec, ctx) {
     heading.textContent = `Edit ${spec.singular} ${item.name}`;
     cancel.hidden = false;
     spec.fromItem(form, item);
+    if (spec.onReset) spec.onReset(form);
     pausedBox.checked = item.enabled === false;
     if (item.origin === 'config') {
       managedNote.textContent = `Managed by the config file ${item.managedBy || ''}: each start of the agent makes it equal to the file again.`;
@@ -74,7 +80,8 @@ export function mountCollection(spec, ctx) {
     }
     form.fields.find((f) => f.name === 'name').input.readOnly = true;
     if (spec.onInput) spec.onInput(form);
-    form.fields[1].input.focus();
+    const next = form.fields.slice(1).find((f) => !f.row.hidden && !f.input.hidden && f.input.offsetParent !== null);
+    (next ? next.input : form.el.querySelector('select:not([hidden]), input:not([hidden])')).focus();
   }
 
   async function submit() {
@@ -88,9 +95,10 @@ export function mountCollection(spec, ctx) {
       saved = await api.post(spec.path, body);
     }
     // Stored, but its runtime says no (a port in use, a site without that app).
-    const word = editing ? 'Saved' : 'Created';
-    if (saved && saved.warning) ctx.notice(`${word} ${spec.singular} ${body.name}: ${saved.warning}`, 'warn');
-    else ctx.notice(`${word} ${spec.singular} ${body.name}.`);
+    const st = (saved && saved.status) || {};
+    const but = (saved && saved.warning) || (st.state === 'error' ? `saved, but ${st.error || 'it is in error'}` : '');
+    if (but) ctx.notice(`${cap(spec.singular)} ${body.name} ${but.startsWith('saved, but') ? but : `saved, but ${but}`}`, 'warn');
+    else ctx.notice(`${editing ? 'Saved' : 'Created'} ${spec.singular} ${body.name}${st.state ? ` (${st.state})` : ''}.`);
     resetForm();
     await refresh([spec.kind]);
   }
@@ -115,7 +123,13 @@ export function mountCollection(spec, ctx) {
         h('button', { type: 'button', class: 'secondary', 'data-testid': 'cancel-delete', onclick: () => { armed = null; update(); } }, 'Keep'),
       ];
     }
+    const more = spec.details ? h('button', {
+      type: 'button', class: 'secondary', 'data-testid': 'details', 'aria-expanded': open.has(item.name) ? 'true' : 'false',
+      'data-focus-key': `${spec.testid}-details-${item.name}`,
+      onclick: () => { if (open.has(item.name)) open.delete(item.name); else open.add(item.name); update(); },
+    }, open.has(item.name) ? 'Hide' : 'Details') : null;
     return [
+      more,
       h('button', { type: 'button', class: 'secondary', 'data-testid': 'edit', 'data-focus-key': `${spec.testid}-edit-${item.name}`, onclick: () => startEdit(item) }, 'Edit'),
       h('button', { type: 'button', class: 'secondary', 'data-testid': 'delete', 'data-focus-key': `${spec.testid}-delete-${item.name}`,
         onclick: () => { armed = item.name; update(); el.querySelector('[data-testid=confirm-delete]').focus(); } }, 'Delete'),
@@ -129,9 +143,14 @@ export function mountCollection(spec, ctx) {
       return;
     }
     const head = h('tr', {}, spec.columns.map((c) => h('th', { scope: 'col' }, c.label)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')));
-    const body = items.map((item) => h('tr', { 'data-testid': `${spec.testid}-row`, 'data-name': item.name, 'data-origin': item.origin || 'api' },
+    const width = spec.columns.length + 1;
+    const body = items.flatMap((item) => [h('tr', { 'data-testid': `${spec.testid}-row`, 'data-name': item.name, 'data-origin': item.origin || 'api',
+      'data-state': (item.status && item.status.state) || '', class: item.status && item.status.state === 'error' ? 'row-error' : null },
       spec.columns.map((c, i) => cell(c.label, i === 0 ? originLabel(item, c.value(item)) : c.value(item))),
-      cell('', h('div', { class: 'row-actions' }, actions(item)))));
+      cell('', h('div', { class: 'row-actions' }, actions(item)))),
+    spec.details && open.has(item.name)
+      ? h('tr', { class: 'details-row', 'data-testid': `${spec.testid}-details`, 'data-name': item.name }, h('td', { colspan: width }, spec.details(item)))
+      : null]).filter(Boolean);
     replaceChildren(list, h('table', { class: 'table' }, h('thead', {}, head), h('tbody', {}, body)));
   }
 
@@ -143,5 +162,5 @@ export function mountCollection(spec, ctx) {
     next.input.focus();
   }
 
-  return { el, update, prefill };
+  return { el, update, prefill, form, detailsOpen: () => open.size > 0 };
 }

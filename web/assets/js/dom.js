@@ -68,6 +68,31 @@ export function fmtRate(bytesPerSec) {
   return `${i === 0 ? Math.round(v) : v.toFixed(1)}\u00a0${units[i]}`;
 }
 
+/** A round-trip time: 0.26 ms, 2.6 ms, 26 ms, 260 ms (two digits where
+ *  they mean something, never six). */
+export function fmtMs(ms) {
+  if (typeof ms !== 'number' || !isFinite(ms) || ms < 0) return '–';
+  const v = ms < 1 ? ms.toFixed(2) : ms < 10 ? ms.toFixed(1) : String(Math.round(ms));
+  return `${v}\u00a0ms`;
+}
+
+/** A duration in seconds: "45 s", "12 min", "3 h 5 min", "2 d 4 h". */
+export function fmtDuration(sec) {
+  if (typeof sec !== 'number' || !isFinite(sec)) return '–';
+  sec = Math.max(0, Math.round(sec));
+  if (sec < 60) return `${sec}\u00a0s`;
+  if (sec < 3600) return `${Math.floor(sec / 60)}\u00a0min`;
+  if (sec < 86400) return `${Math.floor(sec / 3600)}\u00a0h ${Math.floor((sec % 3600) / 60)}\u00a0min`;
+  return `${Math.floor(sec / 86400)}\u00a0d ${Math.floor((sec % 86400) / 3600)}\u00a0h`;
+}
+
+/** Local clock time of an ISO time or ms timestamp: "14:03:07". */
+export function fmtClock(t) {
+  const d = new Date(typeof t === 'number' ? t : Date.parse(t));
+  if (!isFinite(d.getTime())) return '–';
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+}
+
 export function fmtAgo(iso) {
   if (!iso) return 'never';
   const t = typeof iso === 'number' ? (iso < 1e12 ? iso * 1000 : iso) : Date.parse(iso);
@@ -84,7 +109,8 @@ export function badge(text, cls, testid = 'status-badge') {
 }
 
 const STATE_CLASS = {
-  listening: 'ok', up: 'ok', connected: 'ok', online: 'ok', ready: 'ok', disabled: 'idle',
+  listening: 'ok', up: 'ok', connected: 'ok', online: 'ok', ready: 'ok', reachable: 'ok', disabled: 'idle',
+  info: 'idle', warn: 'warn', open: 'ok',
   'waiting-for-site': 'warn', handshaking: 'warn', proving: 'warn', connecting: 'warn',
   closing: 'idle', offline: 'idle', disconnected: 'bad', error: 'bad',
 };

@@ -166,6 +166,27 @@ struct wv_proxy_stats {
 };
 void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out);
 
+/* One open connection, as wv_proxy_each_conn shows it. Strings and conn
+ * are borrowed for the call only. */
+struct wv_proxy_conn_info {
+    uint64_t id;         /* unique in this proxy, grows */
+    bool exposed;        /* a peer's connection to an exposed app; else a remote app's */
+    const char *app;     /* the exposed app, or the remote app */
+    const char *site;    /* the peer site */
+    const char *address; /* remote app: the local client ("IP:PORT", "unix"); exposed
+                            app: the target connected to; NULL while unknown */
+    bool open;           /* bytes flow; false while it connects or waits for the status */
+    int64_t started_ms;  /* wall clock, when the proxy got it */
+    uint64_t bytes_in;   /* from the tunnel to the local socket */
+    uint64_t bytes_out;  /* from the local socket into the tunnel */
+    wv_quic_conn *conn;  /* the data channel carrying it */
+};
+/* Calls fn for each connection that carries or is setting up an app
+ * stream (not those refused, ended, or whose header has not come yet).
+ * fn must not call into the proxy. */
+void wv_proxy_each_conn(const wv_proxy *p, void (*fn)(const struct wv_proxy_conn_info *ci, void *arg),
+                        void *arg);
+
 /* A local listening socket for a remote app: TCP ("tcp:IP:PORT") or unix
  * ("unix:PATH"). For unix sockets the parent directory is created and a
  * stale socket file (nobody accepting on it) is replaced; a non-socket file
@@ -275,6 +296,11 @@ json_t *wv_reconcile_status(wv_reconciler *r, enum wv_kind kind, const char *nam
  * wovenet_remote_app_connections_refused_total). */
 void wv_reconcile_metrics(wv_reconciler *r, struct wv_metrics *m);
 
+/* Calls fn for each remote app (running or not) with its counters
+ * (borrowed for the call), for the agent's history. */
+void wv_reconcile_each_app(wv_reconciler *r,
+                           void (*fn)(const char *name, const struct wv_app_counters *k, void *arg),
+                           void *arg);
 /* Calls fn for each remote app whose counters changed since the previous
  * call (for live events); returns how many. */
 size_t wv_reconcile_each_changed(wv_reconciler *r, void (*fn)(const char *name, void *arg),

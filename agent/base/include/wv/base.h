@@ -47,6 +47,29 @@ char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define WV_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
 #define WV_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define WV_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* Intrusive doubly-linked lists under a head pointer (NULL-terminated):
+ * the element's links are the members named prev and next. PUSH inserts
+ * at the front; UNLINK takes the element out and clears its links. */
+#define WV_LIST_PUSH_AS(head, e, prev, next)                                                      \
+    do {                                                                                           \
+        (e)->prev = NULL;                                                                          \
+        (e)->next = (head);                                                                        \
+        if (head)                                                                                  \
+            (head)->prev = (e);                                                                    \
+        (head) = (e);                                                                              \
+    } while (0)
+#define WV_LIST_UNLINK_AS(head, e, prev, next)                                                    \
+    do {                                                                                           \
+        if ((e)->prev)                                                                             \
+            (e)->prev->next = (e)->next;                                                           \
+        else                                                                                       \
+            (head) = (e)->next;                                                                    \
+        if ((e)->next)                                                                             \
+            (e)->next->prev = (e)->prev;                                                           \
+        (e)->prev = (e)->next = NULL;                                                              \
+    } while (0)
+#define WV_LIST_PUSH(head, e) WV_LIST_PUSH_AS(head, e, prev, next)
+#define WV_LIST_UNLINK(head, e) WV_LIST_UNLINK_AS(head, e, prev, next)
 #define WV_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Reads a whole file of at most max bytes into a NUL-terminated buffer the

@@ -1,7 +1,8 @@
 #ifndef WV_DETECT_H
 #define WV_DETECT_H
 /* Public-address detection for tunnel sockets whose publicAddress is
- * "autoHttpDetect" or "autoStunDetect" (docs/CONFIG.md).
+ * "autoHttpDetect" or "autoStunDetect", and the STUN mapping of
+ * nat-traversal sockets that name stunServers (docs/CONFIG.md, NAT.md).
  *
  * HTTP: GET httpDetector.url with libcurl on a libuv worker thread (one
  * request at a time per socket, 5 s timeout, at most 256 body bytes, HTTP
@@ -25,6 +26,7 @@
 #include "wv/base.h"
 #include "wv/quic.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +35,8 @@
 #define WV_DETECT_MAX_BODY 256
 #define WV_DETECT_HTTP_TIMEOUT_MS 5000
 #define WV_DETECT_STUN_INTERVAL_S 60
+/* nat-traversal sockets: a changed mapping must be seen before peers give up. */
+#define WV_DETECT_NAT_INTERVAL_S 20
 #define WV_DETECT_RETRY_S 15
 
 typedef struct wv_detect wv_detect;
@@ -69,8 +73,37 @@ json_t *wv_detect_status(wv_detect *d, const char *name);
 
 struct wv_detect_stats {
     uint64_t detections, failures, changes;
+    uint64_t mappings, mapping_failures, mapping_renewals; /* router port mappings */
 };
 void wv_detect_get_stats(wv_detect *d, struct wv_detect_stats *out);
+
+/* This host's addresses of family (AF_INET, AF_INET6) that a peer could
+ * reach directly: up interfaces, no loopback, link-local or multicast.
+ * Canonical literals into out[0..max); returns how many. The host
+ * candidates of a nat-traversal socket bound to the unspecified address. */
+size_t wv_detect_host_addresses(int family, char (*out)[INET6_ADDRSTRLEN], size_t max);
+
+/* Port mappings (nat-traversal sockets with "portMapping": upnp, natpmp
+ * or auto = UPnP-IGD, else NAT-PMP): a UDP port the router forwards to
+ * the socket's bound port (asked for the same external port), with
+ * libminiupnpc / libnatpmp on libuv's pool; renewed at half its lifetime
+ * (portMappingLifetime, default 3600 s), retried 30 s after a failure,
+ * removed at the router when the socket goes or wv_detect_free runs (the
+ * removal finishes on the pool while the loop runs). A mapping made,
+ * changed or lost fires `changed`. */
+#define WV_DETECT_MAPPING_LIFETIME_S 3600
+/* The router's public address and the mapped port: 0, WV_ERR_AGAIN (none
+ * yet or lost), WV_ERR_NOTFOUND (the socket asks for none). */
+int wv_detect_mapping(wv_detect *d, const char *name, char *addr, size_t addrlen,
+                      uint16_t *port);
+/* {method, state: mapping|mapped|failed, publicAddress?, publicPort?,
+ * renewals, error?} or NULL. Caller owns it. */
+json_t *wv_detect_mapping_status(wv_detect *d, const char *name);
+
+/* Runs the STUN detection of socket name again now (its NAT mapping may
+ * have changed: a punched channel died). No-op without a STUN detector or
+ * while one runs. */
+void wv_detect_refresh(wv_detect *d, const char *name);
 
 /* Pure: an HTTP detector's response body (len bytes, not NUL-terminated)
  * to a canonical IP literal in out_ip. Leading and trailing whitespace is

@@ -15,6 +15,11 @@
  *   sockinfo-request  {type, from, to, instance, seq, ts}
  *   sockinfo-reply    the announce fields plus "to" and "re" (the request's id,
  *                     "<instance>.<seq>" of the request it answers)
+ *   punch-request     the sockinfo-request fields; the receiver answers with a
+ *                     sockinfo-reply and sends to the sender's candidates now
+ *
+ * A socket of an announcement or reply may carry "kind" (host, stun or
+ * mapped) and "group" (0..63): the candidates of a nat-traversal socket.
  *
  * Every message also carries "key" (the sender's Ed25519 identity public
  * key, 64 hex) and "sig" (128 hex): the signature by that key over
@@ -54,12 +59,26 @@ enum wv_msg_type {
     WV_MSG_OFFLINE,
     WV_MSG_SOCKINFO_REQUEST,
     WV_MSG_SOCKINFO_REPLY,
+    /* "I am sending to your candidates now: send to mine" (hole punching,
+     * docs/NAT.md); answered by a sockinfo-reply. */
+    WV_MSG_PUNCH_REQUEST,
 };
+
+/* A candidate of a nat-traversal socket ("kind" in the announcement): one
+ * of the host's own addresses, the mapping STUN learned from the socket, or
+ * a port mapping the router made (UPnP-IGD, NAT-PMP). The candidates of one
+ * socket share a "group" number: a peer keeps the first of them that comes
+ * up (docs/NAT.md). WV_CAND_NONE: an ordinary socket (no kind, no group). */
+enum wv_cand_kind { WV_CAND_NONE = 0, WV_CAND_HOST, WV_CAND_STUN, WV_CAND_MAPPED };
+/* "host", "stun", "mapped" ("" for WV_CAND_NONE); static. */
+const char *wv_cand_kind_name(enum wv_cand_kind k);
 
 typedef struct wv_msg_socket {
     char address[WV_ADDRESS_MAX + 1]; /* IPv4/IPv6 literal or DNS host name */
     uint16_t port;                    /* 1..65535 */
     bool detected;                    /* address found by detection, may change */
+    enum wv_cand_kind kind;           /* nat-traversal candidates only */
+    uint8_t group;                    /* ..and the socket they belong to, 0..63 */
     /* protocol is always "quic" in version 1 */
 } wv_msg_socket;
 
@@ -76,6 +95,7 @@ typedef struct wv_msg {
     char **apps; /* wv_malloc'd array of wv_malloc'd names */
     size_t napps;
     char fingerprint[WV_FINGERPRINT_HEX_LEN + 1];
+    bool relay; /* announce/reply: the site relays for others ("relay": true; absent = false) */
     /* signature (all types; "" when absent) */
     char key[WV_PUBKEY_HEX_LEN + 1];
     char sig[WV_SIG_HEX_LEN + 1];
@@ -116,6 +136,10 @@ void wv_msg_dispose(wv_msg *m);
  * bounds. */
 int wv_msg_add_app(wv_msg *m, const char *name);
 int wv_msg_add_socket(wv_msg *m, const char *address, uint16_t port, bool detected);
+/* Adds a candidate of nat-traversal socket number group (0..63); detected
+ * is set for every kind but host. Errors as wv_msg_add_socket. */
+int wv_msg_add_candidate(wv_msg *m, const char *address, uint16_t port, enum wv_cand_kind kind,
+                         unsigned group);
 /* Random instance id into out (33 bytes). 0 or WV_ERR_CRYPTO. */
 int wv_msg_new_instance(char out[WV_INSTANCE_HEX_LEN + 1]);
 
@@ -251,6 +275,8 @@ typedef struct wv_discovery_stats {
     uint64_t oversize;         /* dropped by the MQTT layer for size */
     uint64_t announcements;    /* announcements we published */
     uint64_t requests_answered;
+    uint64_t punch_requests;      /* punch requests of trusted peers we answered */
+    uint64_t punch_requests_sent; /* punch requests we sent */
 } wv_discovery_stats;
 
 typedef struct wv_discovery_options {
@@ -286,6 +312,11 @@ typedef struct wv_discovery_callbacks {
     /* Optional. A pin was made, moved, approved, held or refused another
      * key (persist WV_PIN_NEW/ROTATED/APPROVED/HELD). */
     void (*pin)(wv_discovery *d, const wv_pin *p, enum wv_pin_event ev, void *user);
+    /* Optional. Hole punching with site: send to its candidates now. Fires
+     * for a trusted peer's punch-request (after our reply went out) and for
+     * the reply to our own punch-request (after the peer table took the
+     * candidates it carries). */
+    void (*punch)(wv_discovery *d, const char *site, void *user);
 } wv_discovery_callbacks;
 
 /* Validates the options and creates the MQTT client (not yet connected).
@@ -304,6 +335,11 @@ int wv_discovery_announce(wv_discovery *d);
 /* Asks a known peer for fresh socket info (its answer arrives as
  * WV_PEER_CHANGED). 0, WV_ERR_NOTFOUND, WV_ERR_AGAIN (not connected). */
 int wv_discovery_request_sockinfo(wv_discovery *d, const char *peer);
+/* Asks a known peer to punch: it answers with its socket info (applied as
+ * WV_PEER_CHANGED, then the punch callback fires) and starts sending to our
+ * candidates at once. Signed; the peer drops it unless our key is pinned
+ * there. 0, WV_ERR_NOTFOUND, WV_ERR_AGAIN (not connected). */
+int wv_discovery_request_punch(wv_discovery *d, const char *peer);
 
 /* Seeds the table with a persisted announcement (JSON from
  * wv_discovery_peer_json). The peer starts offline with last_seen_ms 0; an

@@ -64,6 +64,14 @@ int wv_mesh_connect(wv_mesh *m, const char *name, const json_t *spec, uv_stream_
 /* GET /api/v1/peers and /peers/{site}: new references, NULL if unknown. */
 json_t *wv_mesh_peers_json(wv_mesh *m);
 json_t *wv_mesh_peer_json(wv_mesh *m, const char *site);
+/* GET /api/v1/connections: the proxy's open connections, both sides, as
+ * an array of Connection (schema/openapi.yaml); new reference. */
+json_t *wv_mesh_connections_json(wv_mesh *m);
+/* Calls fn for each stored exposed app with its counters (borrowed for
+ * the call). */
+void wv_mesh_each_exposed(wv_mesh *m,
+                          void (*fn)(const char *name, const struct wv_app_counters *k, void *arg),
+                          void *arg);
 /* DELETE /api/v1/peers/{site}: forgets a known site and its pinned key;
  * with block, also blocks that key (persisted), so the site cannot come
  * back with the same identity even though it holds the network key.

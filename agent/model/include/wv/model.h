@@ -72,6 +72,15 @@ const char *wv_network_key_weak(const char *key);
 #define WV_LIMIT_DIAL_PEERS 256           /* peer sites dialed at once */
 #define WV_LIMIT_DIAL_SOCKETS_PER_PEER 8  /* announced sockets dialed per peer */
 #define WV_LIMIT_DIALS_PER_SECOND 20      /* new outbound dials per second (burst 2x) */
+#define WV_LIMIT_RELAY_PEERS 32           /* sites a relay forwards for at once */
+#define WV_LIMIT_RELAY_BYTES_PER_SECOND 12500000 /* bytes a relay forwards per second, all sites */
+
+/* nat-traversal sockets: "keepAlive", seconds between QUIC PINGs on a quiet
+ * channel, which keep the NAT's UDP mapping open (optional; absent: the
+ * agent's channel keep-alive, 2.5 s; always below a NAT's UDP timeout,
+ * commonly 30 s for a flow that never answered and 120 s or more after). */
+#define WV_NAT_KEEPALIVE_MAX_S 25
+
 /* Receive windows grow toward the path's bandwidth-delay product up to
  * these caps (MiB): ~1.3 Gbit/s x 200 ms per stream, twice that per
  * channel (16 MiB held one stream to 450 Mbit/s at 200 ms, 32 to 620:

@@ -124,6 +124,10 @@ typedef struct wv_quic_config {
      * /64) at once; more Initials from it are dropped. Default 4; 0 = no
      * bound. */
     uint32_t max_handshakes_per_source;
+    /* QUIC DATAGRAM frames (RFC 9221): offer to receive them (our
+     * max_datagram_frame_size is 65535) and let wv_quic_conn_send_datagram
+     * send them where the peer offers the same. Default false. */
+    bool datagrams;
 } wv_quic_config;
 
 /* What the handshake guard did on an accepting endpoint (for /metrics). */
@@ -216,6 +220,9 @@ typedef struct wv_quic_callbacks {
     /* The connection ended; see wv_quic_close_info. The handle dies when
      * this returns. */
     void (*on_conn_closed)(wv_quic_conn *conn, const wv_quic_close_info *info, void *user);
+    /* A DATAGRAM frame arrived (cfg.datagrams). data is only valid during
+     * the call. Unreliable: it may have been lost, reordered or doubled. */
+    void (*on_datagram)(wv_quic_conn *conn, const uint8_t *data, size_t len, void *user);
 } wv_quic_callbacks;
 
 /* ---- endpoint ---- */
@@ -261,6 +268,27 @@ typedef void (*wv_quic_raw_cb)(wv_quic_endpoint *ep, const uint8_t *data, size_t
 void wv_quic_endpoint_set_raw_handler(wv_quic_endpoint *ep, wv_quic_raw_cb on_raw_datagram,
                                       void *user);
 
+/* A virtual endpoint: no socket. Instead of sending, every datagram the
+ * endpoint's connections write is handed to send (data valid during the
+ * call; loop thread), and the datagrams addressed to it come in through
+ * wv_quic_endpoint_input. local is the address its connections use as
+ * theirs (an address that no packet ever goes to: e.g. from the discard
+ * prefix 100::/64). Everything else works as on a bound endpoint: CID
+ * routing, accepting, dialing (to remote addresses of local's family).
+ * Used for connections relayed inside another connection's DATAGRAM frames
+ * (docs/NAT.md). Instead of wv_quic_endpoint_bind, once. 0 or
+ * WV_ERR_INVAL. */
+typedef void (*wv_quic_virt_send_cb)(wv_quic_endpoint *ep, const struct sockaddr *to,
+                                     const uint8_t *data, size_t len, void *user);
+int wv_quic_endpoint_bind_virtual(wv_quic_endpoint *ep, const struct sockaddr *local,
+                                  wv_quic_virt_send_cb send, void *user);
+/* A datagram for a virtual endpoint, from from (copied; processed on a
+ * later loop pass, never inside the caller's stack). Bounded: beyond 1024
+ * waiting datagrams, more are dropped. 0, WV_ERR_INVAL (not virtual, len 0
+ * or > 65527), WV_ERR_AGAIN (dropped), WV_ERR_CLOSED. */
+int wv_quic_endpoint_input(wv_quic_endpoint *ep, const struct sockaddr *from, const uint8_t *data,
+                           size_t len);
+
 /* Sends one datagram (copied) from the endpoint's socket, outside QUIC.
  * 0, WV_ERR_INVAL (not bound, family mismatch, len 0 or > 65507),
  * WV_ERR_CLOSED (closing). Best effort like any UDP send. */
@@ -276,6 +304,21 @@ int wv_quic_endpoint_send_raw(wv_quic_endpoint *ep, const struct sockaddr *to, c
  * family mismatch), WV_ERR_CLOSED (endpoint closing), WV_ERR_CRYPTO. */
 int wv_quic_dial(wv_quic_endpoint *ep, const struct sockaddr *remote,
                  const uint8_t pin[WV_FINGERPRINT_LEN], wv_quic_conn **out);
+
+/* Queues one DATAGRAM frame of hdr then data (both copied; hdr may be
+ * NULL). It goes out with the next packets, congestion-controlled; a
+ * frame still queued when the queue holds 256 is dropped instead (the
+ * sender of what it carries backs off: that is how a relayed connection
+ * learns the relay path is full). 0, WV_ERR_INVAL (the peer takes no
+ * DATAGRAM frames, or not yet: before the handshake), WV_ERR_TOOBIG (over
+ * wv_quic_conn_datagram_max), WV_ERR_AGAIN (queue full, dropped),
+ * WV_ERR_CLOSED. */
+int wv_quic_conn_send_datagram(wv_quic_conn *conn, const uint8_t *hdr, size_t hdrlen,
+                               const uint8_t *data, size_t len);
+/* The largest DATAGRAM payload that fits one packet on the path now (what
+ * PMTUD has confirmed less the packet's overhead), 0 when the peer takes
+ * none. */
+size_t wv_quic_conn_datagram_max(wv_quic_conn *conn);
 
 /* Closes with an application error code (0 = normal). The CONNECTION_CLOSE
  * goes out shortly; on_stream_close/on_conn_closed follow (err 0 when
@@ -306,6 +349,7 @@ typedef struct wv_quic_conn_stats {
     uint64_t streams_open;
     uint64_t rx_window; /* the connection's receive window now (auto-tuning) */
     size_t max_udp_payload; /* the largest datagram this connection sends (PMTUD's state) */
+    uint64_t dgrams_sent, dgrams_recv, dgrams_dropped; /* DATAGRAM frames */
     struct sockaddr_storage local, remote;
 } wv_quic_conn_stats;
 

@@ -91,13 +91,32 @@ struct wv_tunnel_socket {
     const char *name;               /* the store object's name */
     struct sockaddr_storage listen; /* address (maybe :: / 0.0.0.0) and port */
     size_t max_udp_payload;         /* 0 = default */
+    /* A nat-traversal socket: behind a NAT, no public address. Its inbound
+     * channels are "punched" (or "mapped" while the router maps a port to
+     * it, see wv_tunnels_set_mapped), except from a peer's host address. */
+    bool nat;
+    uint32_t keepalive_ms; /* 0 = the manager's quic.keepalive_ms */
 };
+
+/* How a channel was made (the API's channels[].path): to or from an
+ * announced public socket or a host address (direct), through holes both
+ * sides punched into their NATs, through a port the router maps, or
+ * through a relay site (wv_tunnels_channels_json says which). */
+enum wv_path { WV_PATH_DIRECT = 0, WV_PATH_PUNCHED, WV_PATH_MAPPED, WV_PATH_RELAYED };
+/* "direct", "punched", "mapped", "relayed" (static). */
+const char *wv_path_name(enum wv_path p);
+
+/* The kind of a peer socket: an ordinary one, or a candidate of the
+ * peer's nat-traversal socket number group (discovery's wv_cand_kind). */
+enum wv_peer_cand { WV_PEER_PLAIN = 0, WV_PEER_HOST, WV_PEER_STUN, WV_PEER_MAPPED };
 
 /* A socket a peer announces. */
 struct wv_peer_socket {
     char address[254]; /* IP literal */
     uint16_t port;
     bool detected;
+    enum wv_peer_cand kind;
+    uint8_t group; /* candidates of one group: the first to come up is kept */
 };
 
 struct wv_tunnels_callbacks {
@@ -114,6 +133,10 @@ struct wv_tunnels_callbacks {
     /* Dialing a detected address of site keeps failing: ask it for fresh
      * socket info. */
     void (*need_sockinfo)(wv_tunnels *t, const char *site, void *user);
+    /* We are dialing a STUN candidate of site: its NAT only lets our
+     * packets in once it has sent to us, so ask it to punch (at most once a
+     * second per site; its answer comes back as wv_tunnels_punch). */
+    void (*need_punch)(wv_tunnels *t, const char *site, void *user);
 };
 
 struct wv_tunnels_options {
@@ -165,8 +188,25 @@ void wv_tunnels_set_dial_limits(wv_tunnels *t, unsigned peers, unsigned sockets_
  * (0 = keep), for open channels too: later growths follow them. */
 void wv_tunnels_set_windows(wv_tunnels *t, uint64_t stream_window_max, uint64_t conn_window_max,
                             uint64_t buffer_budget);
+/* Our relay service (docs/NAT.md): forward other sites' end-to-end QUIC
+ * packets between our channels to them (DATAGRAM frames; the endpoints
+ * need quic.datagrams). max_peers: sites relayed for at once (0: 32);
+ * bytes_per_s: all of them together (0: 12500000); beyond either, packets
+ * are dropped and counted. */
+void wv_tunnels_set_relay(wv_tunnels *t, bool on, unsigned max_peers, uint64_t bytes_per_s);
+/* Whether site announces relay: true. A peer we cannot reach directly (it
+ * or we behind a NAT, nothing up 2 s after it was announced or lost its
+ * last channel) is dialed through such a site; its relayed channels
+ * ("relayed via <site>") take no new streams once a direct one is up and
+ * close when their streams have ended. */
+void wv_tunnels_set_relay_offer(wv_tunnels *t, const char *site, bool offers);
 /* Forgets a peer: closes its channels, stops dialing it. */
 void wv_tunnels_remove_peer(wv_tunnels *t, const char *site);
+/* Hole punching with site (its punch request, or its answer to ours): dials
+ * every candidate of site that has no channel up in its group now, with a
+ * fresh handshake (a handshake under way may be waiting out a long
+ * retransmission timeout), whatever their backoff. */
+void wv_tunnels_punch(wv_tunnels *t, const char *site);
 
 /* Does the site have an up channel? */
 bool wv_tunnels_site_up(wv_tunnels *t, const char *site);
@@ -181,6 +221,9 @@ int wv_tunnels_open_stream(wv_tunnels *t, const char *site, void *handler, wv_qu
 
 /* The channels of site as the API shows them (array; [] if none). */
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site);
+/* The id of the channel that is QUIC connection conn (as in the channels'
+ * JSON), or -1 when none is. */
+int64_t wv_tunnels_channel_id(const wv_tunnels *t, const wv_quic_conn *conn);
 /* Calls fn once for each site whose channels moved bytes since the
  * previous call (for live throughput events). */
 void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void *arg), void *arg);
@@ -199,10 +242,25 @@ struct wv_tunnels_stats {
     uint64_t retries_sent, bad_tokens, handshakes_refused_source; /* QUIC guard, all sockets */
     wv_quic_budget_stats budget; /* receive windows of all channels against the budget */
     uint64_t stream_window_max, conn_window_max; /* the auto-tuning caps in force */
+    uint64_t punches;            /* wv_tunnels_punch calls that dialed something */
+    uint64_t chans_up_by_path[4]; /* channels that came up, by enum wv_path */
+    /* As a relay: packets and payload bytes forwarded, and dropped: relay
+     * off, no such site or no channel to it, limits.relayPeers,
+     * limits.relayBytesPerSecond, the outgoing channel's frame queue full. */
+    uint64_t relay_packets, relay_bytes;
+    uint64_t relay_dropped_off, relay_dropped_noroute, relay_dropped_peers, relay_dropped_rate,
+        relay_dropped_queue;
+    uint64_t relay_peers;     /* sites relayed for in the last 30 s (a gauge) */
+    uint64_t relayed_dropped; /* our relayed packets no relay channel took */
 };
 void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out);
 /* Status of a local socket for the API: {state, error}. */
 json_t *wv_tunnels_socket_status(wv_tunnels *t, const char *name);
+
+/* Whether the router maps a port to local nat-traversal socket name now
+ * (its inbound channels from elsewhere than a peer's host address are then
+ * "mapped" rather than "punched"). */
+void wv_tunnels_set_mapped(wv_tunnels *t, const char *name, bool mapped);
 
 /* The QUIC endpoint of local tunnel socket name while it is bound, else
  * NULL. Valid until the next wv_tunnels_set_sockets() or close; do not

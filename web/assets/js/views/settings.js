@@ -5,6 +5,7 @@ import { h, badge, replaceChildren, fmtAgo } from '../dom.js';
 import { api, enc, getAuth, clearAuth, setBearer } from '../api.js';
 import { state, refresh } from '../store.js';
 import { createForm, fieldRow, getValue, setValue, splitList } from '../forms.js';
+import { agentPanel, configPanel } from './config_panel.js';
 
 const FIELDS = [
   { name: 'siteName', label: 'Site name', required: true },
@@ -64,8 +65,11 @@ export function mount(ctx) {
 
   const session = h('div', { class: 'panel', 'data-testid': 'session' });
   const tokens = h('div', { class: 'panel', 'data-testid': 'tokens' });
+  const agent = agentPanel();
+  const config = configPanel(ctx);
   const el = h('section', { 'data-testid': 'view-settings' }, h('h2', {}, 'Settings'),
-    h('div', { class: 'split' }, h('div', { class: 'panel' }, form.el), h('div', {}, session, tokens)));
+    h('div', { class: 'split' }, h('div', { class: 'stack' }, h('div', { class: 'panel' }, form.el), config.el),
+      h('div', { class: 'stack' }, agent.el, session, tokens)));
 
   function fill() {
     const site = state.site || {};
@@ -126,7 +130,7 @@ export function mount(ctx) {
     { name: 'tokenScope', label: 'Scope', type: 'select', options: ['write', 'read', 'metrics'], help: 'write: everything; read: GET only; metrics: GET /metrics only.' },
     { name: 'tokenExpires', label: 'Expires after (optional)', placeholder: '30d', help: 'e.g. 30d, 12h, 90m; empty: never.' },
   ].map((f) => fieldRow(tform, f));
-  tform.el.append(h('h3', {}, 'API tokens'), ...trows, tform.general,
+  tform.el.append(h('h4', {}, 'New token'), ...trows, tform.general,
     h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'token-submit' }, 'Create token')));
 
   async function revoke(name) {
@@ -149,7 +153,7 @@ export function mount(ctx) {
         ? [h('button', { type: 'button', class: 'danger', 'data-testid': 'confirm-revoke', onclick: () => revoke(t.name) }, `Revoke ${t.name}`),
           h('button', { type: 'button', class: 'secondary', onclick: () => { armed = null; renderTokens(); } }, 'Keep')]
         : h('button', { type: 'button', class: 'secondary', 'data-testid': 'revoke', onclick: () => { armed = t.name; renderTokens(); } }, 'Revoke'))));
-    replaceChildren(tokens,
+    replaceChildren(tokens, h('h3', {}, 'API tokens'),
       list.length ? h('table', { class: 'table' }, h('thead', {}, h('tr', {}, ['Name', 'Scope', 'Expires', 'Last used', ''].map((x) => h('th', { scope: 'col' }, x)))), h('tbody', {}, rows))
         : h('p', { class: 'muted', 'data-testid': 'tokens-empty' }, 'No tokens: the API answers without credentials while it listens on loopback. The first token turns authentication on for every client.'),
       fresh ? h('div', { 'data-testid': 'token-new' }, h('p', {}, `Token ${fresh.name}, shown this once:`), h('p', { class: 'token-once', 'data-testid': 'token-value' }, fresh.token)) : null,
@@ -164,5 +168,11 @@ export function mount(ctx) {
   fill();
   renderSession();
   loadTokens();
-  return { el, update(changed) { if (changed.includes('site') && !dirty) fill(); } };
+  return {
+    el,
+    update(changed) {
+      if (changed.includes('site') && !dirty) fill();
+      if (changed.includes('site') || changed.includes('tunnelSockets')) agent.update();
+    },
+  };
 }

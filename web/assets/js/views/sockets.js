@@ -11,9 +11,13 @@ function port(text) {
 
 function showDetectorFields(form) {
   const addr = getValue(form, 'publicAddress');
+  const nat = getValue(form, 'mode') === 'nat-traversal';
   for (const f of form.fields) {
-    if (f.name === 'httpUrl' || f.name === 'httpInterval') f.row.hidden = addr !== 'autoHttpDetect';
-    if (f.name === 'stunServers') f.row.hidden = addr !== 'autoStunDetect';
+    if (f.name === 'httpUrl' || f.name === 'httpInterval') f.row.hidden = nat || addr !== 'autoHttpDetect';
+    if (f.name === 'stunServers') f.row.hidden = !nat && addr !== 'autoStunDetect';
+    // nat-traversal: no public address, STUN finds the mapping.
+    if (f.name === 'publicAddress' || f.name === 'publicPort') f.row.hidden = nat;
+    if (f.name === 'keepAlive') f.row.hidden = !nat;
   }
 }
 
@@ -23,7 +27,7 @@ const spec = {
   emptyText: 'No tunnel sockets. Add one (for example dedicated-address with a public IP, or port-forwarding behind NAT) so peers can connect.',
   fields: [
     { name: 'name', label: 'Name', required: true, placeholder: 'public-v6' },
-    { name: 'mode', label: 'Mode', type: 'select', options: ['dedicated-address', 'port-forwarding'] },
+    { name: 'mode', label: 'Mode', type: 'select', options: ['dedicated-address', 'port-forwarding', 'nat-traversal'] },
     { name: 'publicAddress', label: 'Public address', list: 'public-address-options', placeholder: '203.0.113.7 or autoHttpDetect' },
     { name: 'publicPort', label: 'Public port', inputmode: 'numeric', placeholder: '25890' },
     { name: 'listenAddress', label: 'Listen address (empty = any)', placeholder: '' },
@@ -31,6 +35,7 @@ const spec = {
     { name: 'httpUrl', label: 'Address detector URL', paths: ['httpDetector', 'httpDetector.url'], placeholder: 'https://example.net/ip' },
     { name: 'httpInterval', label: 'Detect every (seconds)', paths: ['httpDetector.interval'], inputmode: 'numeric', placeholder: '60' },
     { name: 'stunServers', label: 'STUN servers', type: 'textarea', rows: 2, placeholder: 'stun.example.net:3478', help: 'HOST:PORT, one per line.' },
+    { name: 'keepAlive', label: 'Keep-alive (seconds, below the NAT timeout)', inputmode: 'numeric', placeholder: '2.5 s if empty' },
   ],
   onInput: showDetectorFields,
   toBody(form) {
@@ -39,6 +44,13 @@ const spec = {
       publicAddress: getValue(form, 'publicAddress'), publicPort: port(getValue(form, 'publicPort')),
       listenAddress: getValue(form, 'listenAddress'), listenPort: port(getValue(form, 'listenPort')),
     };
+    if (body.mode === 'nat-traversal') {
+      body.publicAddress = ''; body.publicPort = 0;
+      const servers = splitList(getValue(form, 'stunServers'));
+      if (servers.length) body.stunServers = servers;
+      if (getValue(form, 'keepAlive') !== '') body.keepAlive = port(getValue(form, 'keepAlive'));
+      return body;
+    }
     if (body.publicAddress === 'autoHttpDetect') {
       body.httpDetector = { url: getValue(form, 'httpUrl'), interval: port(getValue(form, 'httpInterval') || '60') };
     }
@@ -52,11 +64,14 @@ const spec = {
     setValue(form, 'httpUrl', item.httpDetector && item.httpDetector.url);
     setValue(form, 'httpInterval', item.httpDetector && item.httpDetector.interval);
     setValue(form, 'stunServers', (item.stunServers || []).join('\n'));
+    setValue(form, 'keepAlive', item.keepAlive || '');
   },
   columns: [
     { label: 'Name', value: (t) => t.name },
     { label: 'Mode', value: (t) => t.mode },
-    { label: 'Public', value: (t) => h('code', {}, `${t.publicAddress || '–'}:${t.publicPort || '–'}`) },
+    { label: 'Public', value: (t) => t.mode === 'nat-traversal'
+      ? h('span', { class: 'muted' }, 'behind NAT (STUN, punching)')
+      : h('code', {}, `${t.publicAddress || '–'}:${t.publicPort || '–'}`) },
     { label: 'Listen', value: (t) => h('code', {}, `${t.listenAddress || '*'}:${t.listenPort || '–'}`) },
     { label: 'Status', value: (t) => {
       const st = t.status || {};
