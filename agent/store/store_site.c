@@ -309,9 +309,7 @@ int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *change
     bool existed, diff = false, take_over = false;
     int64_t rev;
     char origin[8] = "";
-    if (!err)
-        err = &scratch;
-    memset(err, 0, sizeof(*err));
+    err = wv_store__verr(err, &scratch);
     if (changed)
         *changed = false;
     if (!site)
