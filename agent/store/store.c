@@ -30,6 +30,13 @@ int wv_store__dberr(wv_store *st, const char *what) {
     return WV_ERR_DB;
 }
 
+int wv_store__one_row(wv_store *st, sqlite3_stmt *s, int rc, const char *what) {
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return WV_ERR_NOTFOUND;
+    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, what);
+}
+
 int wv_store__exec(wv_store *st, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -99,10 +106,7 @@ int wv_store__obj_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *rev = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    if (rc == SQLITE_DONE)
-        return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read object revision");
+    return wv_store__one_row(st, s, rc, "read object revision");
 }
 
 int wv_store__check_obj_match(wv_store *st, enum wv_kind kind, const char *name,
