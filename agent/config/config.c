@@ -2,9 +2,9 @@
  * onto the canonical document. Schema-driven: every map is walked key by
  * key, so an unknown key is refused with its full YAML path. */
 #include "wv/config.h"
-#include "wv/crypto.h"
 #include "config_int.h"
 #include "wv/base.h"
+#include "wv/crypto.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -487,6 +487,11 @@ static int do_tunnel(struct walk *w, const struct ynode *m, json_t *doc) {
     return walk_map(w, "tunnel", m, doc, NULL, tunnel_more, doc);
 }
 
+/* site.limits: integers, stored under these spellings whatever the case in
+ * the file (as every other key). */
+static const char *const LIMIT_KEYS[] = {"streamsPerPeer", "dialPeers",  "dialSocketsPerPeer",
+                                         "dialsPerSecond", "relayPeers", "relayBytesPerSecond"};
+
 static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
     json_t *site = json_object_get(doc, "site");
     for (size_t i = 0; i < root->n; i++) {
@@ -513,18 +518,16 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
         } else if (IS("relay")) { /* ours: forward for sites that cannot meet */
             rc = put(w, site, "relay", rd_bool, "", key, v);
         } else if (IS("membership")) { /* ours: open | approve */
-            rc = put(w, site, key, rd_string, "", key, v);
+            rc = put(w, site, ck, rd_string, "", key, v);
         } else if (IS("limits")) { /* ours */
             json_t *lim = child(site, "limits");
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
             for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
-                const char *k2 = v->keys[j];
-                if (!strcmp(k2, "streamsPerPeer") || !strcmp(k2, "dialPeers") ||
-                    !strcmp(k2, "dialSocketsPerPeer") || !strcmp(k2, "dialsPerSecond") ||
-                    !strcmp(k2, "relayPeers") || !strcmp(k2, "relayBytesPerSecond"))
-                    rc = put(w, lim, k2, rd_int, sub, k2, v->items[j]);
-                else
-                    rc = UNKNOWN(w, sub, k2);
+                const char *k2 = v->keys[j], *name = NULL;
+                for (size_t l = 0; !name && l < WV_COUNTOF(LIMIT_KEYS); l++)
+                    if (is(k2, LIMIT_KEYS[l]))
+                        name = LIMIT_KEYS[l];
+                rc = name ? put(w, lim, name, rd_int, sub, k2, v->items[j]) : UNKNOWN(w, sub, k2);
             }
         } else if (IS("restfulApi")) {
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
