@@ -136,6 +136,11 @@ json_t *wv_api_body_object(wv_http_req *r) {
     return NULL;
 }
 
+json_t *wv_api_write_body(wv_http_req *r, int64_t *rev) {
+    json_t *body = wv_api_body_object(r);
+    return body && wv_api_if_match(r, rev) ? body : NULL;
+}
+
 json_t *wv_json_merge_patch(json_t *target, json_t *patch) {
     if (!json_is_object(patch))
         return json_deep_copy(patch);

@@ -62,6 +62,9 @@ bool wv_api_if_match(wv_http_req *r, int64_t *rev);
 void wv_api_store_error(wv_api *api, wv_http_req *r, int err, const wv_verr *verr);
 /* The body as an object, or answers 422 and returns NULL. */
 json_t *wv_api_body_object(wv_http_req *r);
+/* A write's (POST, PUT, PATCH) body object and its If-Match revision; NULL
+ * when either is wrong (answered 422 or 412). The body is the request's. */
+json_t *wv_api_write_body(wv_http_req *r, int64_t *rev);
 /* RFC 7386 JSON merge patch of patch onto target (both borrowed); a new
  * reference. */
 json_t *wv_json_merge_patch(json_t *target, json_t *patch);

@@ -124,9 +124,9 @@ static void get_one(wv_http_req *r, void *user) {
 
 static void create(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
-    json_t *body = wv_api_body_object(r);
     int64_t rev;
-    if (!body || !wv_api_if_match(r, &rev))
+    json_t *body = wv_api_write_body(r, &rev);
+    if (!body)
         return;
     wv_verr verr = {{0}, {0}};
     int err = wv_store_create(c->api->st, c->kind, body, rev, &verr);
@@ -178,9 +178,9 @@ static void store_put(struct wv_api_coll *c, wv_http_req *r, json_t *obj, int64_
 static void put(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
     const char *name = wv_http_req_param(r, 0);
-    json_t *body = wv_api_body_object(r);
     int64_t rev;
-    if (!body || !wv_api_if_match(r, &rev))
+    json_t *body = wv_api_write_body(r, &rev);
+    if (!body)
         return;
     if (!wv_valid_name(name)) {
         wv_http_reply_error(r, 422, "invalid", "name",
@@ -195,9 +195,9 @@ static void put(wv_http_req *r, void *user) {
 static void patch(wv_http_req *r, void *user) {
     struct wv_api_coll *c = user;
     const char *name = wv_http_req_param(r, 0);
-    json_t *body = wv_api_body_object(r);
     int64_t rev;
-    if (!body || !wv_api_if_match(r, &rev))
+    json_t *body = wv_api_write_body(r, &rev);
+    if (!body)
         return;
     json_t *cur = NULL;
     int err = wv_valid_name(name) ? wv_store_get(c->api->st, c->kind, name, &cur) : WV_ERR_NOTFOUND;

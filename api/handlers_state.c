@@ -66,17 +66,17 @@ static void site_write(wv_api *api, wv_http_req *r, json_t *site, int64_t rev) {
 }
 
 static void site_put(wv_http_req *r, void *user) {
-    json_t *body = wv_api_body_object(r);
     int64_t rev;
-    if (body && wv_api_if_match(r, &rev))
+    json_t *body = wv_api_write_body(r, &rev);
+    if (body)
         site_write(user, r, body, rev);
 }
 
 static void site_patch(wv_http_req *r, void *user) {
     wv_api *api = user;
-    json_t *body = wv_api_body_object(r);
     int64_t rev;
-    if (!body || !wv_api_if_match(r, &rev))
+    json_t *body = wv_api_write_body(r, &rev);
+    if (!body)
         return;
     json_t *cur = NULL;
     int err = wv_store_get_site(api->st, &cur);

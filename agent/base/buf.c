@@ -75,6 +75,16 @@ char *wv_addr_ip(const struct sockaddr *sa, char *out, size_t n) {
     return out;
 }
 
+bool wv_addr_same_source(const struct sockaddr *a, const struct sockaddr *b) {
+    if (a->sa_family != b->sa_family)
+        return false;
+    if (a->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, 8) == 0;
+}
+
 char *wv_addr_format(const struct sockaddr *sa, char out[WV_ADDR_STRLEN]) {
     char ip[INET6_ADDRSTRLEN];
     wv_addr_ip(sa, ip, sizeof(ip));

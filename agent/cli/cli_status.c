@@ -135,6 +135,20 @@ static void print_sockets(json_t *socks) {
     }
 }
 
+/* A line for each app of the list whose state is "error"; how many. */
+static size_t print_failing_apps(const char *what, json_t *apps) {
+    size_t i, n = 0;
+    json_t *a;
+    json_array_foreach(apps, i, a) {
+        json_t *st = json_object_get(a, "status");
+        if (strcmp(str_or(st, "state", ""), "error") == 0) {
+            printf("%s %s: %s\n", what, str_or(a, "name", "?"), str_or(st, "error", "error"));
+            n++;
+        }
+    }
+    return n;
+}
+
 /* One line per thing that needs a look; the last section, for a glance. */
 static void print_unhealthy(json_t *site, json_t *socks, json_t *remote, json_t *exposed) {
     size_t i, n = 0;
@@ -156,20 +170,8 @@ static void print_unhealthy(json_t *site, json_t *socks, json_t *remote, json_t 
             n++;
         }
     }
-    json_array_foreach(remote, i, a) {
-        json_t *st = json_object_get(a, "status");
-        if (strcmp(str_or(st, "state", "?"), "error") == 0) {
-            printf("remote app %s: %s\n", str_or(a, "name", "?"), str_or(st, "error", "error"));
-            n++;
-        }
-    }
-    json_array_foreach(exposed, i, a) {
-        json_t *st = json_object_get(a, "status");
-        if (strcmp(str_or(st, "state", ""), "error") == 0) {
-            printf("exposed app %s: %s\n", str_or(a, "name", "?"), str_or(st, "error", "error"));
-            n++;
-        }
-    }
+    n += print_failing_apps("remote app", remote);
+    n += print_failing_apps("exposed app", exposed);
     if (!n)
         printf("(nothing)\n");
 }

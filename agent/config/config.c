@@ -2,9 +2,9 @@
  * onto the canonical document. Schema-driven: every map is walked key by
  * key, so an unknown key is refused with its full YAML path. */
 #include "wv/config.h"
-#include "wv/crypto.h"
 #include "config_int.h"
 #include "wv/base.h"
+#include "wv/crypto.h"
 
 #include <errno.h>
 #include <gnutls/crypto.h>
@@ -166,120 +166,151 @@ static json_t *child(json_t *obj, const char *key) {
     return c;
 }
 
-static const char *str_or(json_t *obj, const char *key, const char *dflt);
-
 #define UNKNOWN(w, path, key) fail((w), (path), (key), "unknown key")
 /* Keys are matched case-insensitively, as upstream's viper does
  * ("appsocket" is appSocket); ck is the canonical spelling matched. */
 #define IS(k) (strcasecmp(key, (k)) == 0 && ((ck = (k)), true))
 
+static bool is(const char *key, const char *k) {
+    return strcasecmp(key, k) == 0;
+}
+
 /* --- Sections --------------------------------------------------------------- */
 
-static int do_mqtt(struct walk *w, const char *path, const struct ynode *m, json_t *mc) {
+/* A key of a section that holds one value: its canonical spelling (matched
+ * as IS does), its reader, and where the value goes: obj[jkey], obj[key]
+ * when jkey is NULL. alias: the other spelling of the same field, named
+ * when both are given (refused). */
+struct field {
+    const char *key;
+    reader rd;
+    const char *jkey;
+    const char *alias;
+};
+
+/* The keys of a section that are more than one value (nested sections,
+ * lists, merged values); UNKNOWN for any other key. ctx: the section's. */
+typedef int (*more_fn)(struct walk *w, const char *path, const char *key, const struct ynode *v,
+                       json_t *obj, void *ctx);
+
+static const struct field *field_of(const struct field *f, const char *key) {
+    for (; f && f->key; f++)
+        if (is(key, f->key))
+            return f;
+    return NULL;
+}
+
+/* Walks the map m at path (null: no keys) into obj: the keys of fields as
+ * values, the others through more (NULL: none). */
+static int walk_map(struct walk *w, const char *path, const struct ynode *m, json_t *obj,
+                    const struct field *fields, more_fn more, void *ctx) {
     for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
         const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        const struct ynode *v = m->items[i];
+        const struct field *f = field_of(fields, key);
         int rc;
-        if (IS("brokerServer") || IS("brokerServers")) {
-            json_t *list;
-            if (IS("brokerServer"))
-                rc = rd_string(w, path, key, v, &list);
-            else
-                rc = rd_strings(w, path, key, v, &list);
-            if (rc)
-                return rc;
-            json_t *brokers = json_object_get(mc, "brokers");
-            if (!brokers) {
-                brokers = json_array();
-                json_object_set_new(mc, "brokers", brokers);
-            }
-            /* brokerServer is always first, whatever the key order */
-            if (json_is_string(list))
-                json_array_insert_new(brokers, 0, list);
-            else {
-                json_array_extend(brokers, list);
-                json_decref(list);
-            }
-        } else if (IS("topic") || IS("username") || IS("password") || IS("caFile")) {
-            rc = put(w, mc, ck, rd_string, path, key, v);
-        } else if (IS("passwordSet")) {
-            rc = put(w, mc, ck, rd_bool, path, key, v);
+        if (f) {
+            const char *jkey = f->jkey ? f->jkey : f->key;
+            rc = f->alias ? alias_clash(w, path, key, obj, jkey, f->alias) : 0;
+            if (!rc)
+                rc = put(w, obj, jkey, f->rd, path, key, m->items[i]);
         } else {
-            rc = UNKNOWN(w, path, key);
+            rc = more ? more(w, path, key, m->items[i], obj, ctx) : UNKNOWN(w, path, key);
         }
         if (rc)
             return rc;
     }
     return 0;
+}
+
+/* The mapping path.key (null: empty) walked into obj. */
+static int walk_sub(struct walk *w, const char *path, const char *key, const struct ynode *v,
+                    json_t *obj, const struct field *fields, more_fn more, void *ctx) {
+    char sub[256];
+    int rc = rd_map(w, path, key, v, sub, sizeof(sub));
+    return rc ? rc : walk_map(w, sub, v, obj, fields, more, ctx);
+}
+
+static const struct field mqtt_fields[] = {
+    {"topic", rd_string, NULL, NULL},     {"username", rd_string, NULL, NULL},
+    {"password", rd_string, NULL, NULL},  {"caFile", rd_string, NULL, NULL},
+    {"passwordSet", rd_bool, NULL, NULL}, {0},
+};
+
+/* brokerServer and brokerServers: one list, brokerServer always first,
+ * whatever the key order. */
+static int mqtt_more(struct walk *w, const char *path, const char *key, const struct ynode *v,
+                     json_t *mc, void *ctx) {
+    json_t *list;
+    int rc;
+    if (is(key, "brokerServer"))
+        rc = rd_string(w, path, key, v, &list);
+    else if (is(key, "brokerServers"))
+        rc = rd_strings(w, path, key, v, &list);
+    else
+        return UNKNOWN(w, path, key);
+    if (rc)
+        return rc;
+    json_t *brokers = json_object_get(mc, "brokers");
+    if (!brokers) {
+        brokers = json_array();
+        json_object_set_new(mc, "brokers", brokers);
+    }
+    if (json_is_string(list))
+        json_array_insert_new(brokers, 0, list);
+    else {
+        json_array_extend(brokers, list);
+        json_decref(list);
+    }
+    return 0;
+}
+
+static const struct field message_channel_fields[] = {{"protocol", rd_string, NULL, NULL}, {0}};
+
+/* cryptoKey is the site's networkKey (crypto.key upstream); ctx: the site. */
+static int message_channel_more(struct walk *w, const char *path, const char *key,
+                                const struct ynode *v, json_t *mc, void *ctx) {
+    int rc;
+    if (is(key, "cryptoKey")) {
+        rc = alias_clash(w, path, key, ctx, "networkKey", "crypto.key");
+        if (!rc)
+            rc = put(w, ctx, "networkKey", rd_string, path, key, v);
+    } else if (is(key, "mqtt")) {
+        rc = walk_sub(w, path, key, v, mc, mqtt_fields, mqtt_more, NULL);
+    } else {
+        rc = UNKNOWN(w, path, key);
+    }
+    return rc;
 }
 
 static int do_message_channel(struct walk *w, const char *path, const struct ynode *m,
                               json_t *site) {
-    json_t *mc = child(site, "messageChannel");
-    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
-        const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        const struct ynode *v = m->items[i];
-        char sub[256];
-        int rc;
-        if (IS("protocol")) {
-            rc = put(w, mc, ck, rd_string, path, key, v);
-        } else if (IS("cryptoKey")) {
-            rc = alias_clash(w, path, key, site, "networkKey", "crypto.key");
-            if (!rc)
-                rc = put(w, site, "networkKey", rd_string, path, key, v);
-        } else if (IS("mqtt")) {
-            rc = rd_map(w, path, key, v, sub, sizeof(sub));
-            if (!rc)
-                rc = do_mqtt(w, sub, v, mc);
-        } else {
-            rc = UNKNOWN(w, path, key);
-        }
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return walk_map(w, path, m, child(site, "messageChannel"), message_channel_fields,
+                    message_channel_more, site);
 }
+
+static const struct field crypto_fields[] = {
+    {"key", rd_string, "networkKey", "messageChannel.cryptoKey"},
+    {"keySet", rd_bool, "networkKeySet", NULL},
+    {0},
+};
 
 static int do_crypto(struct walk *w, const char *path, const struct ynode *m, json_t *site) {
-    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
-        const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        int rc;
-        if (IS("key")) {
-            rc = alias_clash(w, path, key, site, "networkKey", "messageChannel.cryptoKey");
-            if (!rc)
-                rc = put(w, site, "networkKey", rd_string, path, key, m->items[i]);
-        } else if (IS("keySet")) {
-            rc = put(w, site, "networkKeySet", rd_bool, path, key, m->items[i]);
-        } else {
-            rc = UNKNOWN(w, path, key);
-        }
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return walk_map(w, path, m, site, crypto_fields, NULL, NULL);
 }
 
+static const struct field logger_fields[] = {{"level", rd_string, NULL, NULL},
+                                             {"file", rd_string, NULL, NULL},
+                                             {"format", rd_string, NULL, NULL},
+                                             {0}};
+
 static int do_logger(struct walk *w, const char *path, const struct ynode *m, json_t *logger) {
-    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
-        const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        int rc;
-        if (IS("level") || IS("file") || IS("format"))
-            rc = put(w, logger, ck, rd_string, path, key, m->items[i]);
-        else
-            rc = UNKNOWN(w, path, key);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return walk_map(w, path, m, logger, logger_fields, NULL, NULL);
 }
+
+static const struct field basic_auth_fields[] = {{"user", rd_string, NULL, NULL},
+                                                 {"password", rd_string, NULL, NULL},
+                                                 {"passwordSet", rd_bool, NULL, NULL},
+                                                 {0}};
 
 static int do_basic_auth(struct walk *w, const char *path, const struct ynode *s, json_t *auth) {
     json_t *users = json_array();
@@ -292,191 +323,134 @@ static int do_basic_auth(struct walk *w, const char *path, const struct ynode *s
             return fail(w, ip, NULL, "expected a mapping, got %s", kind_name(m));
         json_t *u = json_object();
         json_array_append_new(users, u);
-        for (size_t j = 0; j < m->n; j++) {
-            const char *key = m->keys[j];
-            const char *ck = key;
-            (void)ck;
-            int rc;
-            if (IS("user") || IS("password"))
-                rc = put(w, u, ck, rd_string, ip, key, m->items[j]);
-            else if (IS("passwordSet"))
-                rc = put(w, u, ck, rd_bool, ip, key, m->items[j]);
-            else
-                rc = UNKNOWN(w, ip, key);
-            if (rc)
-                return rc;
-        }
+        int rc = walk_map(w, ip, m, u, basic_auth_fields, NULL, NULL);
+        if (rc)
+            return rc;
     }
     return 0;
+}
+
+static const struct field restful_api_fields[] = {{"enabled", rd_bool, NULL, NULL},
+                                                  {"listenAddr", rd_string, NULL, NULL},
+                                                  {"allowedHosts", rd_strings, NULL, NULL},
+                                                  {0}};
+/* upstream's separate API log file: accepted, ignored (one logger here) */
+static const struct field api_logger_fields[] = {{"file", rd_string, NULL, NULL}, {0}};
+static const struct field tls_fields[] = {{"enabled", rd_bool, NULL, NULL},
+                                          {"key", rd_string, NULL, NULL},
+                                          {"cert", rd_string, NULL, NULL},
+                                          {0}};
+
+static int auth_more(struct walk *w, const char *path, const char *key, const struct ynode *v,
+                     json_t *auth, void *ctx) {
+    char sub[256];
+    if (!is(key, "basicAuth"))
+        return UNKNOWN(w, path, key);
+    int rc = rd_seq(w, path, key, v);
+    if (rc)
+        return rc;
+    snprintf(sub, sizeof(sub), "%s.basicAuth", path);
+    return do_basic_auth(w, sub, v, auth);
+}
+
+static int restful_api_more(struct walk *w, const char *path, const char *key,
+                            const struct ynode *v, json_t *api, void *ctx) {
+    int rc;
+    if (is(key, "logger")) {
+        json_t *ignored = json_object();
+        rc = walk_sub(w, path, key, v, ignored, api_logger_fields, NULL, NULL);
+        json_decref(ignored);
+    } else if (is(key, "tls")) {
+        rc = walk_sub(w, path, key, v, child(api, "tls"), tls_fields, NULL, NULL);
+    } else if (is(key, "auth")) {
+        rc = walk_sub(w, path, key, v, child(api, "auth"), NULL, auth_more, NULL);
+    } else {
+        rc = UNKNOWN(w, path, key);
+    }
+    return rc;
 }
 
 static int do_restful_api(struct walk *w, const char *path, const struct ynode *m, json_t *api) {
-    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
-        const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        const struct ynode *v = m->items[i];
-        char sub[256];
-        int rc;
-        if (IS("enabled")) {
-            rc = put(w, api, ck, rd_bool, path, key, v);
-        } else if (IS("listenAddr")) {
-            rc = put(w, api, ck, rd_string, path, key, v);
-        } else if (IS("allowedHosts")) {
-            rc = put(w, api, ck, rd_strings, path, key, v);
-        } else if (IS("logger")) {
-            /* upstream's separate API log file: accepted, ignored (one logger here) */
-            rc = rd_map(w, path, key, v, sub, sizeof(sub));
-            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
-                json_t *ignored;
-                if (strcasecmp(v->keys[j], "file") != 0)
-                    rc = UNKNOWN(w, sub, v->keys[j]);
-                else if (!(rc = rd_string(w, sub, v->keys[j], v->items[j], &ignored)))
-                    json_decref(ignored);
-            }
-        } else if (IS("tls")) {
-            json_t *tls = child(api, "tls");
-            rc = rd_map(w, path, key, v, sub, sizeof(sub));
-            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
-                const char *k2 = v->keys[j];
-                if (strcasecmp(k2, "enabled") == 0)
-                    rc = put(w, tls, "enabled", rd_bool, sub, k2, v->items[j]);
-                else if (strcasecmp(k2, "key") == 0 || strcasecmp(k2, "cert") == 0)
-                    rc = put(w, tls, strcasecmp(k2, "key") == 0 ? "key" : "cert", rd_string, sub,
-                             k2, v->items[j]);
-                else
-                    rc = UNKNOWN(w, sub, k2);
-            }
-        } else if (IS("auth")) {
-            json_t *auth = child(api, "auth");
-            rc = rd_map(w, path, key, v, sub, sizeof(sub));
-            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
-                char sub2[256];
-                if (strcasecmp(v->keys[j], "basicAuth") != 0)
-                    rc = UNKNOWN(w, sub, v->keys[j]);
-                else if (!(rc = rd_seq(w, sub, v->keys[j], v->items[j]))) {
-                    snprintf(sub2, sizeof(sub2), "%s.basicAuth", sub);
-                    rc = do_basic_auth(w, sub2, v->items[j], auth);
-                }
-            }
-        } else {
-            rc = UNKNOWN(w, path, key);
-        }
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return walk_map(w, path, m, api, restful_api_fields, restful_api_more, NULL);
+}
+
+static const struct field socket_fields[] = {
+    {"name", rd_string, NULL, NULL},
+    {"mode", rd_string, NULL, NULL},
+    {"transportProtocol", rd_string, NULL, NULL},
+    {"publicAddress", rd_string, NULL, NULL},
+    {"listenAddress", rd_string, NULL, NULL},
+    {"portMapping", rd_string, NULL, NULL},
+    {"publicPort", rd_int, NULL, NULL},
+    {"listenPort", rd_int, NULL, NULL},
+    {"maxUdpPayload", rd_int, NULL, NULL},
+    {"keepAlive", rd_int, NULL, NULL},
+    {"portMappingLifetime", rd_int, NULL, NULL},
+    {"enabled", rd_bool, NULL, NULL}, /* ours: false pauses the socket */
+    {"stunServers", rd_strings, NULL, NULL},
+    {0},
+};
+static const struct field http_detector_fields[] = {
+    {"url", rd_string, NULL, NULL}, {"interval", rd_int, NULL, NULL}, {0}};
+
+static int socket_more(struct walk *w, const char *path, const char *key, const struct ynode *v,
+                       json_t *sock, void *ctx) {
+    if (!is(key, "httpDetector"))
+        return UNKNOWN(w, path, key);
+    return walk_sub(w, path, key, v, child(sock, "httpDetector"), http_detector_fields, NULL, NULL);
 }
 
 static int do_socket(struct walk *w, const char *path, const struct ynode *m, json_t *sock) {
-    for (size_t i = 0; i < m->n; i++) {
-        const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        const struct ynode *v = m->items[i];
-        char sub[256];
-        int rc;
-        if (IS("name") || IS("mode") || IS("transportProtocol") || IS("publicAddress") ||
-            IS("listenAddress") || IS("portMapping")) {
-            rc = put(w, sock, ck, rd_string, path, key, v);
-        } else if (IS("publicPort") || IS("listenPort") || IS("maxUdpPayload") ||
-                   IS("keepAlive") || IS("portMappingLifetime")) {
-            rc = put(w, sock, ck, rd_int, path, key, v);
-        } else if (IS("enabled")) { /* ours: false pauses the socket */
-            rc = put(w, sock, ck, rd_bool, path, key, v);
-        } else if (IS("stunServers")) {
-            rc = put(w, sock, ck, rd_strings, path, key, v);
-        } else if (IS("httpDetector")) {
-            json_t *hd = child(sock, "httpDetector");
-            rc = rd_map(w, path, key, v, sub, sizeof(sub));
-            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
-                const char *k2 = v->keys[j];
-                if (strcasecmp(k2, "url") == 0)
-                    rc = put(w, hd, "url", rd_string, sub, k2, v->items[j]);
-                else if (strcasecmp(k2, "interval") == 0)
-                    rc = put(w, hd, "interval", rd_int, sub, k2, v->items[j]);
-                else
-                    rc = UNKNOWN(w, sub, k2);
-            }
-        } else {
-            rc = UNKNOWN(w, path, key);
-        }
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return walk_map(w, path, m, sock, socket_fields, socket_more, NULL);
+}
+
+static const struct field exposed_fields[] = {
+    {"appName", rd_string, "name", "id"},
+    {"id", rd_string, "name", "appName"},
+    {"appSocket", rd_string, NULL, "socket"},
+    {"socket", rd_string, "appSocket", "appSocket"},
+    {"mode", rd_string, NULL, NULL},
+    {"portRange", rd_strings, NULL, NULL},
+    {"addressRange", rd_strings, NULL, NULL},
+    {"allowedSites", rd_strings, NULL, NULL},
+    {"enabled", rd_bool, NULL, NULL},       /* ours: false stops offering the app */
+    {"maxConnections", rd_int, NULL, NULL}, /* ours */
+    {0},
+};
+static const struct field health_check_fields[] = {{"interval", rd_int, NULL, NULL}, {0}};
+
+/* healthCheck (ours): a periodic check of the target. */
+static int exposed_more(struct walk *w, const char *path, const char *key, const struct ynode *v,
+                        json_t *app, void *ctx) {
+    if (!is(key, "healthCheck"))
+        return UNKNOWN(w, path, key);
+    return walk_sub(w, path, key, v, child(app, "healthCheck"), health_check_fields, NULL, NULL);
 }
 
 static int do_exposed(struct walk *w, const char *path, const struct ynode *m, json_t *app) {
-    for (size_t i = 0; i < m->n; i++) {
-        const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        const struct ynode *v = m->items[i];
-        int rc;
-        if (IS("appName") || IS("id")) {
-            rc = alias_clash(w, path, key, app, "name", IS("id") ? "appName" : "id");
-            if (!rc)
-                rc = put(w, app, "name", rd_string, path, key, v);
-        } else if (IS("appSocket") || IS("socket")) {
-            rc = alias_clash(w, path, key, app, "appSocket", IS("socket") ? "appSocket" : "socket");
-            if (!rc)
-                rc = put(w, app, "appSocket", rd_string, path, key, v);
-        } else if (IS("mode")) {
-            rc = put(w, app, ck, rd_string, path, key, v);
-        } else if (IS("portRange") || IS("addressRange") || IS("allowedSites")) {
-            rc = put(w, app, ck, rd_strings, path, key, v);
-        } else if (IS("enabled")) { /* ours: false stops offering the app */
-            rc = put(w, app, ck, rd_bool, path, key, v);
-        } else if (IS("healthCheck")) { /* ours: a periodic check of the target */
-            char sub[256];
-            json_t *hc = child(app, "healthCheck");
-            rc = rd_map(w, path, key, v, sub, sizeof(sub));
-            for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
-                if (strcasecmp(v->keys[j], "interval") == 0)
-                    rc = put(w, hc, "interval", rd_int, sub, v->keys[j], v->items[j]);
-                else
-                    rc = UNKNOWN(w, sub, v->keys[j]);
-            }
-        } else if (IS("maxConnections")) { /* ours */
-            rc = put(w, app, ck, rd_int, path, key, v);
-        } else {
-            rc = UNKNOWN(w, path, key);
-        }
-        if (rc)
-            return rc;
-    }
+    int rc = walk_map(w, path, m, app, exposed_fields, exposed_more, NULL);
+    if (rc)
+        return rc;
     /* Upstream ignores appSocket on a range app; so does import. */
-    if (strcmp(str_or(app, "mode", ""), "range") == 0)
+    if (strcmp(wv_config__str_or(app, "mode", ""), "range") == 0)
         json_object_del(app, "appSocket");
     return 0;
 }
 
+static const struct field remote_fields[] = {
+    {"appName", rd_string, NULL, "remoteAppId"},
+    {"remoteAppId", rd_string, "appName", "appName"},
+    {"name", rd_string, NULL, NULL},
+    {"siteName", rd_string, NULL, NULL},
+    {"localSocket", rd_string, NULL, NULL},
+    {"appSocket", rd_string, NULL, NULL},
+    {"maxConnections", rd_int, NULL, NULL}, /* ours; upstream has no such key */
+    {"enabled", rd_bool, NULL, NULL},       /* ours: false closes the listener */
+    {0},
+};
+
 static int do_remote(struct walk *w, const char *path, const struct ynode *m, json_t *app) {
-    for (size_t i = 0; i < m->n; i++) {
-        const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        const struct ynode *v = m->items[i];
-        int rc;
-        if (IS("appName") || IS("remoteAppId")) {
-            rc = alias_clash(w, path, key, app, "appName",
-                             IS("remoteAppId") ? "appName" : "remoteAppId");
-            if (!rc)
-                rc = put(w, app, "appName", rd_string, path, key, v);
-        } else if (IS("name") || IS("siteName") || IS("localSocket") || IS("appSocket")) {
-            rc = put(w, app, ck, rd_string, path, key, v);
-        } else if (IS("maxConnections")) { /* ours; upstream has no such key */
-            rc = put(w, app, ck, rd_int, path, key, v);
-        } else if (IS("enabled")) { /* ours: false closes the listener */
-            rc = put(w, app, ck, rd_bool, path, key, v);
-        } else {
-            rc = UNKNOWN(w, path, key);
-        }
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return walk_map(w, path, m, app, remote_fields, NULL, NULL);
 }
 
 typedef int (*item_fn)(struct walk *, const char *, const struct ynode *, json_t *);
@@ -498,25 +472,26 @@ static int do_list(struct walk *w, const char *path, const struct ynode *s, json
     return 0;
 }
 
-static int do_tunnel(struct walk *w, const struct ynode *m, json_t *doc) {
-    for (size_t i = 0; m->type == YN_MAP && i < m->n; i++) {
-        const char *key = m->keys[i];
-        const char *ck = key;
-        (void)ck;
-        int rc;
-        if (IS("localSockets")) {
-            rc = rd_seq(w, "tunnel", key, m->items[i]);
-            if (!rc)
-                rc = do_list(w, "tunnel.localSockets", m->items[i],
-                             json_object_get(doc, "tunnelSockets"), do_socket);
-        } else {
-            rc = UNKNOWN(w, "tunnel", key);
-        }
-        if (rc)
-            return rc;
-    }
-    return 0;
+/* The tunnel's localSockets; ctx: the document. */
+static int tunnel_more(struct walk *w, const char *path, const char *key, const struct ynode *v,
+                       json_t *obj, void *ctx) {
+    if (!is(key, "localSockets"))
+        return UNKNOWN(w, "tunnel", key);
+    int rc = rd_seq(w, "tunnel", key, v);
+    return rc ? rc
+              : do_list(w, "tunnel.localSockets", v, json_object_get(ctx, "tunnelSockets"),
+                        do_socket);
 }
+
+static int do_tunnel(struct walk *w, const struct ynode *m, json_t *doc) {
+    return walk_map(w, "tunnel", m, doc, NULL, tunnel_more, doc);
+}
+
+/* site.limits: integers, stored under these spellings whatever the case in
+ * the file (as every other key). */
+static const char *const LIMIT_KEYS[] = {
+    "streamsPerPeer", "dialPeers",       "dialSocketsPerPeer", "dialsPerSecond", "relayPeers",
+    "relayBytesPerSecond", "streamWindowMiB", "channelWindowMiB", "bufferBudgetMiB"};
 
 static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
     json_t *site = json_object_get(doc, "site");
@@ -544,20 +519,16 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
         } else if (IS("relay")) { /* ours: forward for sites that cannot meet */
             rc = put(w, site, "relay", rd_bool, "", key, v);
         } else if (IS("membership")) { /* ours: open | approve */
-            rc = put(w, site, key, rd_string, "", key, v);
+            rc = put(w, site, ck, rd_string, "", key, v);
         } else if (IS("limits")) { /* ours */
             json_t *lim = child(site, "limits");
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
             for (size_t j = 0; !rc && v->type == YN_MAP && j < v->n; j++) {
-                const char *k2 = v->keys[j];
-                if (!strcmp(k2, "streamsPerPeer") || !strcmp(k2, "dialPeers") ||
-                    !strcmp(k2, "dialSocketsPerPeer") || !strcmp(k2, "dialsPerSecond") ||
-                    !strcmp(k2, "relayPeers") || !strcmp(k2, "relayBytesPerSecond") ||
-                    !strcmp(k2, "streamWindowMiB") || !strcmp(k2, "channelWindowMiB") ||
-                    !strcmp(k2, "bufferBudgetMiB"))
-                    rc = put(w, lim, k2, rd_int, sub, k2, v->items[j]);
-                else
-                    rc = UNKNOWN(w, sub, k2);
+                const char *k2 = v->keys[j], *name = NULL;
+                for (size_t l = 0; !name && l < WV_COUNTOF(LIMIT_KEYS); l++)
+                    if (is(k2, LIMIT_KEYS[l]))
+                        name = LIMIT_KEYS[l];
+                rc = name ? put(w, lim, name, rd_int, sub, k2, v->items[j]) : UNKNOWN(w, sub, k2);
             }
         } else if (IS("restfulApi")) {
             rc = rd_map(w, "", key, v, sub, sizeof(sub));
@@ -588,143 +559,8 @@ static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
     }
     return 0;
 }
-
-/* --- Derived values ----------------------------------------------------------- */
-
-static bool name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-}
-
-/* Keeps [A-Za-z0-9._-] (others become '-'), drops a leading non-alphanumeric
- * run, and truncates to leave room for a "-NNNN" suffix within 255 bytes. */
-static char *sanitize(const char *s, const char *fallback) {
-    size_t len = strlen(s);
-    char *out = wv_malloc(len + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < len && o < 248; i++) {
-        char c = name_char(s[i]) ? s[i] : '-';
-        if (o == 0 && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-            continue;
-        out[o++] = c;
-    }
-    out[o] = '\0';
-    if (o == 0) {
-        free(out);
-        return wv_strdup(fallback);
-    }
-    return out;
-}
-
-static bool name_taken(json_t *arr, const char *name, size_t upto) {
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        if (i == upto)
-            continue;
-        const char *n = json_string_value(json_object_get(json_array_get(arr, i), "name"));
-        if (n && strcmp(n, name) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Gives item idx of arr a unique name from base: base, base-2, base-3, ... */
-static void assign_name(json_t *arr, size_t idx, const char *base) {
-    char *name = wv_strdup(base);
-    for (unsigned k = 2; name_taken(arr, name, idx); k++) {
-        free(name);
-        name = wv_asprintf("%s-%u", base, k);
-    }
-    json_object_set_new(json_array_get(arr, idx), "name", json_string(name));
-    free(name);
-}
-
-static const char *str_or(json_t *obj, const char *key, const char *dflt) {
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s && *s ? s : dflt;
-}
-
-/* "<mode>-<listenPort or publicPort>" */
-static char *socket_base(json_t *sock) {
-    json_int_t port = json_integer_value(json_object_get(sock, "listenPort"));
-    if (port <= 0)
-        port = json_integer_value(json_object_get(sock, "publicPort"));
-    char *raw = port > 0 ? wv_asprintf("%s-%lld", str_or(sock, "mode", "socket"), (long long)port)
-                         : wv_strdup(str_or(sock, "mode", "socket"));
-    char *s = sanitize(raw, "socket");
-    free(raw);
-    return s;
-}
-
-/* "<siteName>-<appName>-<local port or unix basename>" */
-static char *remote_base(json_t *app) {
-    const char *local = str_or(app, "localSocket", "");
-    const char *tail = "";
-    if (strncmp(local, "unix:", 5) == 0) {
-        const char *slash = strrchr(local, '/');
-        tail = slash ? slash + 1 : local + 5;
-    } else {
-        const char *colon = strrchr(local, ':');
-        if (colon)
-            tail = colon + 1;
-    }
-    char *raw = wv_asprintf("%s-%s%s%s", str_or(app, "siteName", "site"),
-                            str_or(app, "appName", "app"), *tail ? "-" : "", tail);
-    char *s = sanitize(raw, "remote-app");
-    free(raw);
-    return s;
-}
-
-/* The top-level stun: list goes to every autoStunDetect or nat-traversal socket that names
- * no stunServers of its own ("stun:" URI prefixes dropped), and nowhere
- * else: a socket that does not detect by STUN has no use for it. */
-static void apply_stun(json_t *stun, json_t *sockets) {
-    size_t i;
-    json_t *s;
-    if (!json_array_size(stun))
-        return;
-    json_t *list = json_array(), *v;
-    json_array_foreach(stun, i, v) {
-        const char *x = json_string_value(v);
-        if (strncasecmp(x, "stun://", 7) == 0)
-            x += 7;
-        else if (strncasecmp(x, "stun:", 5) == 0)
-            x += 5;
-        json_array_append_new(list, json_string(x));
-    }
-    json_array_foreach(sockets, i, s) {
-        const char *pa = json_string_value(json_object_get(s, "publicAddress"));
-        const char *mode = json_string_value(json_object_get(s, "mode"));
-        bool by_stun = (pa && strcmp(pa, "autoStunDetect") == 0) ||
-                    (mode && strcmp(mode, "nat-traversal") == 0);
-        if (by_stun && !json_object_get(s, "stunServers"))
-            json_object_set(s, "stunServers", list);
-    }
-    json_decref(list);
-}
-
-static void derive_names(json_t *arr, char *(*base_fn)(json_t *)) {
-    /* explicit names first, so derived ones never take them */
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        json_t *obj = json_array_get(arr, i);
-        if (json_object_get(obj, "name"))
-            continue;
-        char *base = base_fn(obj);
-        assign_name(arr, i, base);
-        free(base);
-    }
-}
-
-char *wv_config_derive_topic(const char *network_key) {
-    char *out = wv_malloc(WV_DEFAULT_TOPIC_LEN + 1);
-    if (wv_keys_default_topic(network_key, strlen(network_key), out) != 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
 /* The mapping of a parsed tree (freed here) onto the canonical document. */
-static int from_tree(struct ynode *root, json_t **doc, wv_verr *err) {
+int wv_config__from_tree(struct ynode *root, json_t **doc, wv_verr *err) {
     int rc;
     json_t *d =
         json_pack("{s:{}, s:[], s:[], s:[]}", "site", "tunnelSockets", "exposedApps", "remoteApps");
@@ -736,15 +572,11 @@ static int from_tree(struct ynode *root, json_t **doc, wv_verr *err) {
         wv_config_doc_free(d);
         return rc;
     }
-    apply_stun(w.stun, json_object_get(d, "tunnelSockets"));
+    wv_config__derive(d, w.stun);
     json_decref(w.stun);
-    derive_names(json_object_get(d, "tunnelSockets"), socket_base);
-    derive_names(json_object_get(d, "remoteApps"), remote_base);
 
     json_t *site = json_object_get(d, "site");
     const char *key = json_string_value(json_object_get(site, "networkKey"));
-    const char *ck = key;
-    (void)ck;
     json_t *mc = json_object_get(site, "messageChannel");
     const char *topic = json_string_value(json_object_get(mc, "topic"));
     if (key && *key && (!topic || !*topic)) {
@@ -763,7 +595,7 @@ int wv_config_from_yaml(const char *text, size_t len, json_t **doc, wv_verr *err
     int rc = wv_config__ytree_parse(text, len, &root, err);
     if (rc)
         return rc == WV_ERR_TOOBIG ? WV_ERR_INVAL : rc;
-    return from_tree(root, doc, err);
+    return wv_config__from_tree(root, doc, err);
 }
 
 /* Wipes every string under a key that holds a secret, then frees. */
@@ -794,118 +626,6 @@ void wv_config_doc_free(json_t *doc) {
 int wv_config_read_file(const char *path, char **text, size_t *len) {
     return wv_read_file_upto(path, WV_CONFIG_MAX_BYTES + 1, text, len);
 }
-
-/* --- JSON files ------------------------------------------------------------ */
-
-/* The JSON value as a YAML tree, so that upstream-shaped JSON goes through
- * the one mapping of keys: strings become quoted scalars (a quoted "25890"
- * is not an integer, as in YAML), numbers, booleans and null plain ones.
- * Bounded like the YAML parser (depth and nodes). */
-static struct ynode *jnode(const json_t *v, int depth, size_t *nodes, wv_verr *err) {
-    if (depth > WV_CONFIG_MAX_DEPTH || ++*nodes > WV_CONFIG_MAX_NODES) {
-        snprintf(err->field, sizeof(err->field), "%s", "");
-        snprintf(err->message, sizeof(err->message), "JSON nested deeper than %d levels or "
-                 "more than %d values", WV_CONFIG_MAX_DEPTH, WV_CONFIG_MAX_NODES);
-        return NULL;
-    }
-    struct ynode *n = wv_calloc(1, sizeof(*n));
-    n->line = 0;
-    if (json_is_object(v) || json_is_array(v)) {
-        n->type = json_is_object(v) ? YN_MAP : YN_SEQ;
-        n->cap = json_is_object(v) ? json_object_size(v) : json_array_size(v);
-        n->items = wv_calloc(n->cap ? n->cap : 1, sizeof(*n->items));
-        if (n->type == YN_MAP)
-            n->keys = wv_calloc(n->cap ? n->cap : 1, sizeof(*n->keys));
-        const char *k;
-        json_t *x;
-        size_t i;
-        if (n->type == YN_MAP) {
-            json_object_foreach((json_t *)v, k, x) {
-                for (size_t j = 0; j < n->n; j++) {
-                    if (strcasecmp(n->keys[j], k) == 0) {
-                        snprintf(err->field, sizeof(err->field), "%s", k);
-                        snprintf(err->message, sizeof(err->message), "duplicate key");
-                        wv_config__ytree_free(n);
-                        return NULL;
-                    }
-                }
-                struct ynode *c = jnode(x, depth + 1, nodes, err);
-                if (!c) {
-                    wv_config__ytree_free(n);
-                    return NULL;
-                }
-                n->keys[n->n] = wv_strdup(k);
-                n->items[n->n++] = c;
-            }
-        } else {
-            json_array_foreach((json_t *)v, i, x) {
-                struct ynode *c = jnode(x, depth + 1, nodes, err);
-                if (!c) {
-                    wv_config__ytree_free(n);
-                    return NULL;
-                }
-                n->items[n->n++] = c;
-            }
-        }
-        return n;
-    }
-    n->type = YN_SCALAR;
-    if (json_is_string(v)) {
-        n->s = wv_strndup(json_string_value(v), json_string_length(v));
-        n->plain = false;
-    } else {
-        n->s = json_is_null(v) ? wv_strdup("null") : json_dumps(v, JSON_ENCODE_ANY);
-        if (!n->s)
-            n->s = wv_strdup("");
-        n->plain = true;
-    }
-    n->slen = strlen(n->s);
-    return n;
-}
-
-int wv_config_from_text(const char *path, const char *text, size_t len, json_t **doc,
-                        enum wv_config_format *fmt, wv_verr *err) {
-    size_t pl = path ? strlen(path) : 0;
-    *doc = NULL;
-    memset(err, 0, sizeof(*err));
-    if (fmt)
-        *fmt = WV_CONFIG_YAML;
-    if (pl < 5 || strcasecmp(path + pl - 5, ".json") != 0)
-        return wv_config_from_yaml(text, len, doc, err);
-    if (len > WV_CONFIG_MAX_BYTES) {
-        snprintf(err->message, sizeof(err->message), "config larger than %d bytes",
-                 WV_CONFIG_MAX_BYTES);
-        return WV_ERR_INVAL;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!j) {
-        snprintf(err->message, sizeof(err->message), "JSON syntax error at line %d, column %d: %s",
-                 je.line, je.column, je.text);
-        return WV_ERR_INVAL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        snprintf(err->message, sizeof(err->message), "the config must be a JSON object");
-        return WV_ERR_INVAL;
-    }
-    if (json_is_object(json_object_get(j, "site"))) {
-        if (fmt)
-            *fmt = WV_CONFIG_JSON_CANONICAL;
-        *doc = j;
-        return 0;
-    }
-    if (fmt)
-        *fmt = WV_CONFIG_JSON_UPSTREAM;
-    size_t nodes = 0;
-    struct ynode *root = jnode(j, 0, &nodes, err);
-    wv_config_doc_free(j);
-    if (!root)
-        return WV_ERR_INVAL;
-    int rc = from_tree(root, doc, err);
-    return rc;
-}
-
 void wv_config_field(enum wv_config_format fmt, const char *text, size_t len, const char *canon,
                      char *out, size_t size) {
     if (fmt == WV_CONFIG_JSON_CANONICAL)

@@ -1,7 +1,8 @@
 #ifndef WV_CONFIG_INT_H
 #define WV_CONFIG_INT_H
 /* Internal to the config module: a small, bounded YAML tree built from
- * libyaml's event stream (config_tree.c), walked by config.c. */
+ * libyaml's event stream (config_tree.c) or from JSON (config_json.c),
+ * walked by config.c, which leaves derived values to config_derive.c. */
 #include "wv/config.h"
 
 #include <stdbool.h>
@@ -35,5 +36,15 @@ void wv_config__ytree_free(struct ynode *n);
 const struct ynode *wv_config__ytree_get(const struct ynode *map, const char *key);
 /* Is the scalar a YAML null ("", "~", "null" plain)? */
 bool wv_config__ytree_is_null(const struct ynode *n);
+
+/* The mapping of a parsed tree (freed here) onto the canonical document
+ * (config.c): 0, or WV_ERR_INVAL with err filled. */
+int wv_config__from_tree(struct ynode *root, json_t **doc, wv_verr *err);
+/* After the walk: stun (the top-level list, may be NULL; borrowed) into the
+ * sockets that detect by STUN and name none, names for the unnamed sockets
+ * and remote apps (config_derive.c). */
+void wv_config__derive(json_t *doc, json_t *stun);
+/* obj[key] when it is a non-empty string, else dflt. */
+const char *wv_config__str_or(json_t *obj, const char *key, const char *dflt);
 
 #endif

@@ -45,16 +45,6 @@ static bool is_alnum(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-bool wv_name_valid(const char *s) {
-    size_t n = s ? strnlen(s, WV_NAME_MAX + 1) : 0;
-    if (n == 0 || n > WV_NAME_MAX || !is_alnum(s[0]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-            return false;
-    return true;
-}
-
 static bool hostname_valid(const char *s) {
     size_t n = strlen(s), label = 0;
     if (n == 0 || n > WV_ADDRESS_MAX)
@@ -142,11 +132,11 @@ static bool msg_valid(const wv_msg *m) {
         return false;
     if (!sig_fields_valid(m))
         return false;
-    if (!wv_name_valid(m->site) || !hex_valid(m->instance, WV_INSTANCE_HEX_LEN))
+    if (!wv_valid_name(m->site) || !hex_valid(m->instance, WV_INSTANCE_HEX_LEN))
         return false;
     if (m->seq > (uint64_t)INT64_MAX || m->ts < 0)
         return false;
-    if (has_to(m->type) ? !wv_name_valid(m->to) : m->to[0] != '\0')
+    if (has_to(m->type) ? !wv_valid_name(m->to) : m->to[0] != '\0')
         return false;
     if (!has_body(m->type))
         return m->nsockets == 0 && m->napps == 0 && !m->relay;
@@ -158,7 +148,7 @@ static bool msg_valid(const wv_msg *m) {
             m->sockets[i].group >= WV_ANNOUNCE_MAX_SOCKETS)
             return false;
     for (size_t i = 0; i < m->napps; i++)
-        if (!wv_name_valid(m->apps[i]))
+        if (!wv_valid_name(m->apps[i]))
             return false;
     return hex_valid(m->fingerprint, WV_FINGERPRINT_HEX_LEN);
 }
@@ -391,7 +381,7 @@ void wv_msg_dispose(wv_msg *m) {
 }
 
 int wv_msg_add_app(wv_msg *m, const char *name) {
-    if (!wv_name_valid(name))
+    if (!wv_valid_name(name))
         return WV_ERR_INVAL;
     if (m->napps >= WV_ANNOUNCE_MAX_APPS)
         return WV_ERR_LIMIT;

@@ -411,7 +411,7 @@ static int make_will(wv_discovery *d, uint8_t **out, size_t *len) {
 int wv_discovery_new(uv_loop_t *loop, wv_log *log, const wv_discovery_options *o,
                      const wv_discovery_callbacks *cb, void *user, wv_discovery **out) {
     *out = NULL;
-    if (!o || !cb || !cb->local || !o->keys || !o->id || !wv_name_valid(o->site) ||
+    if (!o || !cb || !cb->local || !o->keys || !o->id || !wv_valid_name(o->site) ||
         !topic_valid(o->topic))
         return WV_ERR_INVAL;
     uint8_t pub[WV_PUBKEY_LEN];

@@ -169,7 +169,7 @@ static bool key_hex_valid(const char *k) {
 }
 
 int wv_discovery_pin_load(wv_discovery *d, const char *site, const char *key_hex, bool pending) {
-    if (!wv_name_valid(site) || !key_hex_valid(key_hex))
+    if (!wv_valid_name(site) || !key_hex_valid(key_hex))
         return WV_ERR_INVAL;
     wv_pin *p = wv_discovery__pin_find(d, site);
     if (!p)

@@ -19,32 +19,22 @@
 #define MAX_PATH_LEN 4096
 #define MAX_URL_LEN 2048
 
+/* Each kind's document key and its singular noun in messages. */
+static const struct {
+    const char *key, *noun;
+} kinds[] = {
+    [WV_KIND_SITE] = {"site", "site"},
+    [WV_KIND_SOCKET] = {"tunnelSockets", "tunnel socket"},
+    [WV_KIND_EXPOSED_APP] = {"exposedApps", "exposed app"},
+    [WV_KIND_REMOTE_APP] = {"remoteApps", "remote app"},
+};
+
 const char *wv_kind_key(enum wv_kind kind) {
-    switch (kind) {
-    case WV_KIND_SITE:
-        return "site";
-    case WV_KIND_SOCKET:
-        return "tunnelSockets";
-    case WV_KIND_EXPOSED_APP:
-        return "exposedApps";
-    case WV_KIND_REMOTE_APP:
-        return "remoteApps";
-    }
-    return "?";
+    return (unsigned)kind < WV_COUNTOF(kinds) ? kinds[kind].key : "?";
 }
 
 const char *wv_kind_noun(enum wv_kind kind) {
-    switch (kind) {
-    case WV_KIND_SITE:
-        return "site";
-    case WV_KIND_SOCKET:
-        return "tunnel socket";
-    case WV_KIND_EXPOSED_APP:
-        return "exposed app";
-    case WV_KIND_REMOTE_APP:
-        return "remote app";
-    }
-    return "?";
+    return (unsigned)kind < WV_COUNTOF(kinds) ? kinds[kind].noun : "?";
 }
 
 /* --- Field checks by kind ---------------------------------------------------- */

@@ -227,10 +227,8 @@ bool wv_cidr_contains(const struct wv_cidr *c, const struct sockaddr *sa) {
 }
 
 bool wv_valid_name(const char *s) {
-    if (!s)
-        return false;
-    size_t n = strlen(s);
-    if (n == 0 || n > 255)
+    size_t n = s ? strnlen(s, WV_NAME_MAX + 1) : 0;
+    if (n == 0 || n > WV_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];

@@ -17,17 +17,6 @@
 /* A Retry token is good for this long (the client answers in one RTT). */
 #define RETRY_TOKEN_TIMEOUT (10 * NGTCP2_SECONDS)
 
-/* IPv4: the same address; IPv6: the same /64 (one host's addresses). */
-static bool same_source(const struct sockaddr_storage *a, const struct sockaddr *b) {
-    if (a->ss_family != b->sa_family)
-        return false;
-    if (b->sa_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                  &((const struct sockaddr_in6 *)b)->sin6_addr, 8) == 0;
-}
-
 /* Server connections whose handshake has not completed: all of them, and
  * those from the source of `from`. */
 static void count_handshaking(wv_quic_endpoint *ep, const struct sockaddr *from, unsigned *all,
@@ -38,7 +27,7 @@ static void count_handshaking(wv_quic_endpoint *ep, const struct sockaddr *from,
         if (!c->server || c->hs_done || c->state >= WV_QUIC__CLOSING)
             continue;
         (*all)++;
-        *source += same_source(&c->remote, from);
+        *source += wv_addr_same_source((const struct sockaddr *)&c->remote, from);
     }
 }
 

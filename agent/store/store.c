@@ -18,9 +18,23 @@
 
 /* --- Helpers ------------------------------------------------------------------ */
 
+wv_verr *wv_store__verr(wv_verr *err, wv_verr *scratch) {
+    if (!err)
+        err = scratch;
+    memset(err, 0, sizeof(*err));
+    return err;
+}
+
 int wv_store__dberr(wv_store *st, const char *what) {
     WV_ERROR(st->log, SUB, "%s: %s", what, sqlite3_errmsg(st->db));
     return WV_ERR_DB;
+}
+
+int wv_store__one_row(wv_store *st, sqlite3_stmt *s, int rc, const char *what) {
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE)
+        return WV_ERR_NOTFOUND;
+    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, what);
 }
 
 int wv_store__exec(wv_store *st, const char *sql) {
@@ -92,10 +106,7 @@ int wv_store__obj_rev(wv_store *st, enum wv_kind kind, const char *name, int64_t
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *rev = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    if (rc == SQLITE_DONE)
-        return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read object revision");
+    return wv_store__one_row(st, s, rc, "read object revision");
 }
 
 int wv_store__check_obj_match(wv_store *st, enum wv_kind kind, const char *name,
@@ -569,8 +580,7 @@ int wv_store_get(wv_store *st, enum wv_kind kind, const char *name, json_t **out
 static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, bool exclusive,
                bool *created, bool *changed, wv_verr *err) {
     wv_verr scratch;
-    if (!err)
-        err = &scratch;
+    err = wv_store__verr(err, &scratch);
     if (created)
         *created = false;
     if (changed)
@@ -582,7 +592,6 @@ static int put(wv_store *st, enum wv_kind kind, json_t *obj, int64_t if_match, b
     char *spec = NULL, *old = NULL, origin[8] = "";
     int64_t rev;
     bool take_over;
-    memset(err, 0, sizeof(*err));
     int rc = wv_store__take_origin(copy, "", &take_over, err);
     if (rc == 0)
         rc = wv_validate_object(kind, copy, err);
@@ -644,9 +653,7 @@ int wv_store_delete_ex(wv_store *st, enum wv_kind kind, const char *name, int64_
     int64_t rev;
     wv_verr scratch;
     char *old = NULL, origin[8] = "";
-    if (!err)
-        err = &scratch;
-    memset(err, 0, sizeof(*err));
+    err = wv_store__verr(err, &scratch);
     if (!wv_store__table(kind) || !name)
         return WV_ERR_INVAL;
     int rc = wv_store__begin(st);

@@ -254,9 +254,7 @@ static int write_doc(wv_store *st, enum mode mode, json_t *doc, int64_t if_match
     static const enum wv_kind kinds[] = {WV_KIND_SOCKET, WV_KIND_EXPOSED_APP, WV_KIND_REMOTE_APP};
     wv_verr scratch;
     int64_t rev;
-    if (!err)
-        err = &scratch;
-    memset(err, 0, sizeof(*err));
+    err = wv_store__verr(err, &scratch);
     if (plan_out)
         *plan_out = NULL;
     if (!doc)

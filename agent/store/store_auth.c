@@ -213,10 +213,7 @@ int wv_store_get_identity(wv_store *st, char **key_pem, char **cert_pem) {
         *key_pem = wv_strdup((const char *)sqlite3_column_text(s, 0));
         *cert_pem = wv_strdup((const char *)sqlite3_column_text(s, 1));
     }
-    sqlite3_finalize(s);
-    if (rc == SQLITE_DONE)
-        return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read identity");
+    return wv_store__one_row(st, s, rc, "read identity");
 }
 
 int wv_store_set_identity(wv_store *st, const char *key_pem, const char *cert_pem) {

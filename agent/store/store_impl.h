@@ -19,6 +19,13 @@ struct wv_store {
 /* The raw handle, for the store's own tests. Only on the store's thread. */
 sqlite3 *wv_store__db(wv_store *st);
 
+/* Where a write reports why it refused: err, or scratch when the caller
+ * passed none; cleared either way. */
+wv_verr *wv_store__verr(wv_verr *err, wv_verr *scratch);
+/* The end of a read of at most one row: finalizes s after its step (rc)
+ * and returns 0 for a row, WV_ERR_NOTFOUND for none, else logs what and
+ * returns WV_ERR_DB. */
+int wv_store__one_row(wv_store *st, sqlite3_stmt *s, int rc, const char *what);
 /* Logs sqlite3_errmsg() with what, returns WV_ERR_DB. */
 int wv_store__dberr(wv_store *st, const char *what);
 int wv_store__exec(wv_store *st, const char *sql);

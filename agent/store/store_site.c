@@ -202,10 +202,7 @@ int wv_store__site_origin(wv_store *st, char origin[8]) {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         snprintf(origin, 8, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    if (rc == SQLITE_DONE)
-        return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read site origin");
+    return wv_store__one_row(st, s, rc, "read site origin");
 }
 
 int wv_store__site_write(wv_store *st, json_t *site, const char *p, bool dry_run, int64_t rev,
@@ -309,9 +306,7 @@ int wv_store_put_site(wv_store *st, json_t *site, int64_t if_match, bool *change
     bool existed, diff = false, take_over = false;
     int64_t rev;
     char origin[8] = "";
-    if (!err)
-        err = &scratch;
-    memset(err, 0, sizeof(*err));
+    err = wv_store__verr(err, &scratch);
     if (changed)
         *changed = false;
     if (!site)
@@ -360,10 +355,7 @@ static int read_secret(wv_store *st, const char *sql, char **out) {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *out = wv_strdup((const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    if (rc == SQLITE_DONE)
-        return WV_ERR_NOTFOUND;
-    return rc == SQLITE_ROW ? 0 : wv_store__dberr(st, "read secret");
+    return wv_store__one_row(st, s, rc, "read secret");
 }
 
 int wv_store_get_network_key(wv_store *st, char **key) {

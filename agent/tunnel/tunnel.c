@@ -400,17 +400,6 @@ static struct chan *chan_of(wv_quic_conn *conn) {
     return wv_quic_conn_get_user(conn);
 }
 
-/* IPv4: one address; IPv6: one /64 (what one host or subscriber holds). */
-static bool same_source(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-    if (a->ss_family != b->ss_family)
-        return false;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                  &((const struct sockaddr_in6 *)b)->sin6_addr, 8) == 0;
-}
-
 static void on_accept(wv_quic_endpoint *qep, wv_quic_conn *conn, void *user) {
     struct tep *ep = user;
     wv_tunnels *t = ep->t;
@@ -423,7 +412,8 @@ static void on_accept(wv_quic_endpoint *qep, wv_quic_conn *conn, void *user) {
         unproven++;
         wv_quic_conn_stats st;
         wv_quic_conn_stats_get(o->conn, &st);
-        from_source += same_source(&st.remote, &me.remote);
+        from_source += wv_addr_same_source((const struct sockaddr *)&st.remote,
+                                           (const struct sockaddr *)&me.remote);
     }
     struct chan *c = chan_new(t, ep, conn, false);
     WV_DEBUG(t->log, SUB, "channel %llu: inbound connection on socket %s",

@@ -13,46 +13,15 @@
 // "N passed, N failed[, N skipped]" and exits 1 on a failure, else 77 (the
 // suite's skip code) if a test skipped, else 0: a skip never passes.
 
-import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { test, assert, freePort, launch, run, onCleanup, TOKEN } from './harness.mjs';
 import { startMock } from './mock_api.mjs';
 import { pickOrType } from './forms.mjs';
 
 const OUT = path.resolve(process.env.WOVENET_E2E_OUT || 'e2e-out');
-const TOKEN = process.env.WOVENET_TOKEN || '';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-const SKIP_CODE = 77;
-const results = { passed: 0, failed: 0, skipped: 0 };
-const cleanups = [];
-
-async function test(name, fn) {
-  const t0 = Date.now();
-  try {
-    const skipped = (await fn()) === 'skip';
-    if (skipped) { results.skipped++; console.log(`  SKIP ${name}`); return; }
-    results.passed++;
-    console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (err) {
-    results.failed++;
-    console.log(`  FAIL ${name}\n       ${String(err && err.stack || err).split('\n').slice(0, 12).join('\n       ')}`);
-  }
-}
-
-function assert(cond, what) { if (!cond) throw new Error(what); }
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
-}
-
 /** Collects console errors, page errors and failed requests of a page. */
 function watch(page) {
   const problems = [];
@@ -95,14 +64,13 @@ async function main() {
   let mock = null;
   if (!base) {
     mock = await startMock({ port: 0 });
-    cleanups.push(() => mock.close());
+    onCleanup(() => mock.close());
     base = mock.url;
   }
   if (!base.endsWith('/')) base += '/';
   console.log(`dashboard e2e against ${mock ? 'mock ' : ''}${base}; screenshots in ${OUT}`);
 
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-  cleanups.push(() => browser.close());
+  const browser = await launch();
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const page = await newPage(context, base);
   const site = (await apiGet(page, base, '/site')).body;
@@ -375,7 +343,7 @@ async function main() {
         dataChannels: [{ id: 'c7', direction: 'outbound', localAddress: '203.0.113.10:41001', remoteAddress: '198.51.100.30:25890', state: 'handshaking', rttMs: 0, bytesSent: 0, bytesReceived: 0, streams: 0 }] });
     } else {
       const child = spawn('sh', ['-c', process.env.WOVENET_E2E_PEER_CMD], { stdio: 'inherit', detached: true });
-      cleanups.push(() => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } });
+      onCleanup(() => { try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ } });
     }
     await page.waitForSelector(`[data-testid=mesh] [data-testid=mesh-node][data-site="${peerSite}"]`, { timeout: 5000 });
     console.log(`       peer ${peerSite} in the mesh after ${Date.now() - t0} ms`);
@@ -461,7 +429,7 @@ async function main() {
       const chunk = Buffer.alloc(64 << 10, 0x5a);
       const timer = setInterval(() => sock.write(chunk), 100);
       stopTraffic = () => { clearInterval(timer); sock.destroy(); };
-      cleanups.push(stopTraffic);
+      onCleanup(stopTraffic);
     }
     try {
       await open(page, base, 'peers');
@@ -484,7 +452,7 @@ async function main() {
     let url, token = '';
     if (mock) {
       const fresh = await startMock({ port: 0, statsMs: 0, withSite: false });
-      cleanups.push(() => fresh.close());
+      onCleanup(() => fresh.close());
       url = fresh.url;
     } else if (process.env.WOVENET_E2E_FRESH_URL) {
       url = process.env.WOVENET_E2E_FRESH_URL;
@@ -532,7 +500,7 @@ async function main() {
     if (mock) {
       token = 'e2e-secret-token';
       const locked = await startMock({ port: 0, token, statsMs: 0 });
-      cleanups.push(() => locked.close());
+      onCleanup(() => locked.close());
       url = locked.url;
     } else if (!TOKEN) {
       return 'skip';
@@ -563,13 +531,4 @@ async function main() {
   });
 }
 
-try {
-  await main();
-} catch (err) {
-  results.failed++;
-  console.log(`  FAIL setup: ${err && err.stack || err}`);
-} finally {
-  for (const fn of cleanups.reverse()) { try { await fn(); } catch { /* best effort */ } }
-}
-console.log(`${results.passed} passed, ${results.failed} failed${results.skipped ? `, ${results.skipped} skipped` : ''}`);
-process.exit(results.failed ? 1 : results.skipped ? SKIP_CODE : 0);
+await run(main);

@@ -1,6 +1,9 @@
-// The e2e harness of agents.test.mjs: test cases that pass or fail (there
-// is no skip: a case that cannot run fails and says why), page watchers,
-// screenshots, REST helpers. Chromium is Debian's, driven by playwright-core.
+// The e2e harness of agents.test.mjs, mesh.test.mjs and dashboard.test.mjs:
+// test cases that pass or fail, page watchers, screenshots, REST helpers.
+// A case skips only by returning 'skip' (dashboard.test.mjs, for what its
+// environment does not provide); the agents' cases never do: one that
+// cannot run fails and says why. Chromium is Debian's, driven by
+// playwright-core.
 
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -11,21 +14,24 @@ export const TOKEN = process.env.WOVENET_TOKEN || '';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const results = { passed: 0, failed: 0 };
+// The suite's skip code: a run in which a case skipped and none failed.
+const SKIP_CODE = 77;
+const results = { passed: 0, failed: 0, skipped: 0 };
 const cleanups = [];
 
 export function onCleanup(fn) { cleanups.push(fn); }
 
-/** Runs one case: "ok" when fn returns, FAIL when it throws. */
+/** Runs one case: "ok" when fn returns, SKIP when it returns 'skip', FAIL
+ * when it throws. */
 export async function test(name, fn) {
   const t0 = Date.now();
   try {
-    await fn();
+    if ((await fn()) === 'skip') { results.skipped++; console.log(`  SKIP ${name}`); return; }
     results.passed++;
     console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
   } catch (err) {
     results.failed++;
-    console.log(`  FAIL ${name}\n       ${String(err && err.stack || err).split('\n').slice(0, 5).join('\n       ')}`);
+    console.log(`  FAIL ${name}\n       ${String(err && err.stack || err).split('\n').slice(0, 12).join('\n       ')}`);
   }
 }
 
@@ -91,7 +97,9 @@ export function shotter(dir) {
   };
 }
 
-/** Runs main, then every cleanup; prints the summary and exits 1 on failure. */
+/** Runs main, then every cleanup; prints the summary and exits 1 on a
+ * failure (or when no case passed or skipped), else SKIP_CODE if a case
+ * skipped, else 0: a skip never passes. */
 export async function run(main) {
   try {
     await main();
@@ -101,8 +109,8 @@ export async function run(main) {
   } finally {
     for (const fn of cleanups.reverse()) { try { await fn(); } catch { /* best effort */ } }
   }
-  console.log(`${results.passed} passed, ${results.failed} failed`);
-  process.exit(results.failed || !results.passed ? 1 : 0);
+  console.log(`${results.passed} passed, ${results.failed} failed${results.skipped ? `, ${results.skipped} skipped` : ''}`);
+  process.exit(results.failed || !(results.passed || results.skipped) ? 1 : results.skipped ? SKIP_CODE : 0);
 }
 
 /** Node and edge labels of the mesh that an edge or another label covers. */

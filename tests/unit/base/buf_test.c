@@ -57,10 +57,29 @@ static void addresses_as_text(void **state) {
     assert_string_equal(wv_addr_format(NULL, out), "?");
 }
 
+/* IPv4: one address; IPv6: one /64; the port never counts. */
+static void same_source(void **state) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(1)};
+    struct sockaddr_in a2 = {.sin_family = AF_INET, .sin_port = htons(2)};
+    inet_pton(AF_INET, "198.51.100.7", &a.sin_addr);
+    inet_pton(AF_INET, "198.51.100.7", &a2.sin_addr);
+    assert_true(wv_addr_same_source((struct sockaddr *)&a, (struct sockaddr *)&a2));
+    inet_pton(AF_INET, "198.51.100.8", &a2.sin_addr);
+    assert_false(wv_addr_same_source((struct sockaddr *)&a, (struct sockaddr *)&a2));
+    struct sockaddr_in6 b = {.sin6_family = AF_INET6}, b2 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "2001:db8:1:2::1", &b.sin6_addr);
+    inet_pton(AF_INET6, "2001:db8:1:2:ffff::9", &b2.sin6_addr);
+    assert_true(wv_addr_same_source((struct sockaddr *)&b, (struct sockaddr *)&b2));
+    inet_pton(AF_INET6, "2001:db8:1:3::1", &b2.sin6_addr);
+    assert_false(wv_addr_same_source((struct sockaddr *)&b, (struct sockaddr *)&b2));
+    assert_false(wv_addr_same_source((struct sockaddr *)&a, (struct sockaddr *)&b));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(add_printf_consume_take),
         cmocka_unit_test(addresses_as_text),
+        cmocka_unit_test(same_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

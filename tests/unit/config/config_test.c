@@ -425,13 +425,18 @@ static void keys_are_case_insensitive(void **state) {
                             "localExposedApps:\n- appsocket: unix:/var/run/docker.sock\n"
                             "  APPNAME: docker\n"
                             "tunnel:\n  localsockets:\n  - mode: dedicated-address\n"
-                            "    publicaddress: 198.51.100.1\n    LISTENPORT: 25890\n";
+                            "    publicaddress: 198.51.100.1\n    LISTENPORT: 25890\n"
+                            "Membership: approve\nLIMITS:\n  streamsperpeer: 7\n";
     json_t *d;
     wv_verr err;
     assert_int_equal(wv_config_from_yaml(y, strlen(y), &d, &err), 0);
     json_t *site = json_object_get(d, "site");
     assert_string_equal(json_string_value(json_object_get(site, "siteName")), "s");
     assert_string_equal(json_string_value(json_object_get(site, "networkKey")), "Case-Key-0123456789");
+    /* Our own keys too, stored under their one spelling. */
+    assert_string_equal(json_string_value(json_object_get(site, "membership")), "approve");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(site, "limits"), "streamsPerPeer")), 7);
     json_t *app = json_array_get(json_object_get(d, "exposedApps"), 0);
     assert_string_equal(json_string_value(json_object_get(app, "name")), "docker");
     assert_string_equal(json_string_value(json_object_get(app, "appSocket")),

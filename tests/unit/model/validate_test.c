@@ -63,9 +63,13 @@ static void names(void **state) {
     assert_true(wv_valid_name("a"));
     assert_true(wv_valid_name("aws-afe87405-5201"));
     assert_true(wv_valid_name("0a._-"));
+    assert_true(wv_valid_name("9a._-"));
     assert_false(wv_valid_name(""));
     assert_false(wv_valid_name("-a"));
+    assert_false(wv_valid_name("_a"));
     assert_false(wv_valid_name(".a"));
+    assert_false(wv_valid_name("é"));
+    assert_false(wv_valid_name(NULL));
     assert_false(wv_valid_name("a b"));
     assert_false(wv_valid_name("a/b"));
     char big[300];

@@ -641,13 +641,20 @@ static void idle_timeout_closes_conn_whose_peer_vanished(void **state) {
     fx_free(f);
 }
 
-static void stream_reset_reaches_peer(void **state) {
+/* A connected pair and one stream of b's on which a received "abc". */
+static fx *fx_with_stream(int64_t *sid) {
     fx *f = fx_new("127.0.0.1", NULL);
     connect_pair(f);
-    int64_t sid;
-    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
-    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
+    assert_int_equal(wv_quic_stream_open(f->b.conn, sid), 0);
+    assert_int_equal(wv_quic_stream_write(f->b.conn, *sid, (const uint8_t *)"abc", 3, false), 3);
     RUN_UNTIL(f, f->a.rlen == 3, 2000);
+    assert_int_equal(f->a.rlen, 3);
+    return f;
+}
+
+static void stream_reset_reaches_peer(void **state) {
+    int64_t sid;
+    fx *f = fx_with_stream(&sid);
     assert_int_equal(wv_quic_stream_reset(f->b.conn, sid, 7), 0);
     RUN_UNTIL(f, f->a.resets == 1 && f->b.stream_closes == 1, 2000);
     assert_int_equal(f->a.resets, 1);
@@ -667,12 +674,8 @@ static void stream_reset_reaches_peer(void **state) {
 }
 
 static void open_streams_end_with_conn(void **state) {
-    fx *f = fx_new("127.0.0.1", NULL);
-    connect_pair(f);
     int64_t sid;
-    assert_int_equal(wv_quic_stream_open(f->b.conn, &sid), 0);
-    assert_int_equal(wv_quic_stream_write(f->b.conn, sid, (const uint8_t *)"abc", 3, false), 3);
-    RUN_UNTIL(f, f->a.rlen == 3, 2000);
+    fx *f = fx_with_stream(&sid);
     assert_int_equal(wv_quic_stream_consumed(f->a.conn, f->a.sid, 4), WV_ERR_INVAL);
     wv_quic_conn_close(f->a.conn, 42);
     RUN_UNTIL(f, f->a.closed && f->b.closed, 2000);

@@ -200,5 +200,9 @@ struct sockaddr;
 char *wv_addr_format(const struct sockaddr *sa, char out[WV_ADDR_STRLEN]);
 /* The IP alone (n >= INET6_ADDRSTRLEN fits any); "?" as above. */
 char *wv_addr_ip(const struct sockaddr *sa, char *out, size_t n);
+/* One source, as the handshake and connection limits count them: for IPv4
+ * the same address, for IPv6 the same /64 (what one host or subscriber
+ * holds). Ports are not compared; different families never match. */
+bool wv_addr_same_source(const struct sockaddr *a, const struct sockaddr *b);
 
 #endif

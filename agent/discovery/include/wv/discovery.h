@@ -37,13 +37,13 @@
  * types or fields, wrong JSON types and out-of-bound values are refused. */
 #include "wv/base.h"
 #include "wv/crypto.h"
+#include "wv/model.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
-#define WV_NAME_MAX 255
 #define WV_ADDRESS_MAX 253
 #define WV_ANNOUNCE_MAX_SOCKETS 64
 #define WV_ANNOUNCE_MAX_APPS 4096
@@ -111,11 +111,6 @@ char *wv_msg_signing_text(const wv_msg *m);
 int wv_msg_sign(wv_msg *m, const wv_identity *id);
 /* Verifies m->sig under m->key: 0, WV_ERR_NOTFOUND (unsigned), WV_ERR_AUTH. */
 int wv_msg_verify(const wv_msg *m);
-
-
-/* The name rule for sites and apps: 1..255 chars of [A-Za-z0-9._-], the
- * first alphanumeric. */
-bool wv_name_valid(const char *s);
 
 /* Parses len bytes of JSON into *out (zeroed first). Returns 0, or
  * WV_ERR_PROTO for anything malformed (out is then empty, nothing to free).
@@ -280,7 +275,7 @@ typedef struct wv_discovery_stats {
 } wv_discovery_stats;
 
 typedef struct wv_discovery_options {
-    const char *site;    /* our site name (wv_name_valid) */
+    const char *site;    /* our site name (wv_valid_name) */
     const char *topic;   /* the network's topic prefix, e.g. "wovenet/home"; no + or # */
     const wv_keys *keys; /* copied; the copy is wiped on free */
     /* Brokers, credentials, CA file, keepalive. The will_* fields are

@@ -95,8 +95,9 @@ const char *wv_network_key_weak(const char *key);
 #define WV_REMOTE_MAX_CONNS_DEFAULT 512
 #define WV_REMOTE_MAX_CONNS_LIMIT 65536
 
-/* Names of collection objects, sites and apps: 1..255 bytes of
- * [A-Za-z0-9._-], starting with a letter or digit. */
+/* Names of collection objects, sites and apps: 1..WV_NAME_MAX bytes of
+ * [A-Za-z0-9._-], starting with a letter or digit. NULL is not a name. */
+#define WV_NAME_MAX 255
 bool wv_valid_name(const char *s);
 
 /* --- Parsers shared with the runtime -------------------------------------- */
