@@ -10,9 +10,13 @@
 #include "wv/mesh.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define SUB "agent"
@@ -37,6 +41,7 @@ struct wv_agent {
     void *stop_user;
     uv_timer_t stop_timer; /* defers the stop callback when nothing else closes */
     uv_timer_t activity;   /* publishes moving counters as events, once a second */
+    uint64_t cpu_us;       /* the process's CPU time at the last tick (return_free_memory) */
     uv_timer_t sampler;    /* feeds the history, just after each wall-clock second */
     wv_history *hist;
     /* What the event log last knew of each peer: site -> {"online": bool,
@@ -46,6 +51,10 @@ struct wv_agent {
 };
 
 #define ACTIVITY_MS 1000
+/* Free heap beyond this is given back to the kernel once the agent is
+ * quiet: less than QUIET_CPU_US of CPU in the last tick (return_free_memory). */
+#define TRIM_FREE_BYTES (16u << 20)
+#define QUIET_CPU_US 20000
 /* At most this many series (~48 KiB each, docs/OPERATIONS.md "History"). */
 #define HISTORY_SERIES 256
 
@@ -455,8 +464,32 @@ static void publish_remote(const char *name, void *arg) {
     wv_api_publish(a->api, WV_KIND_REMOTE_APP, name, "status", NULL);
 }
 
+/* What a fast transfer freed (send chunks, receive buffers of windows grown
+ * to tens of MiB) stays resident in glibc's heap, which returns only its
+ * top: after a 32 MiB-window transfer on loopback an agent kept 18 MiB it
+ * no longer used (docs/PERFORMANCE.md, "Memory"). Once a second, when the
+ * agent was quiet (trimming during a transfer costs it page faults: -8..20%
+ * on loopback) and more than TRIM_FREE_BYTES are free, malloc_trim gives
+ * the free pages back. */
+static void return_free_memory(wv_agent *a) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return;
+    uint64_t cpu = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+                   (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    bool quiet = cpu - a->cpu_us < QUIET_CPU_US;
+    a->cpu_us = cpu;
+#ifdef __GLIBC__
+    if (quiet && mallinfo2().fordblks > TRIM_FREE_BYTES)
+        malloc_trim(0);
+#else
+    (void)quiet;
+#endif
+}
+
 static void on_activity(uv_timer_t *t) {
     wv_agent *a = t->data;
+    return_free_memory(a);
     if (!a->api)
         return;
     wv_reconcile_each_changed(a->rec, publish_remote, a);

@@ -394,6 +394,12 @@ static void on_written(uv_write_t *req, int status) {
 }
 
 static void issue(pconn *c, wreq *w) {
+    /* What waits on a stalled socket is its bytes, not the chunk's room
+     * (glibc shrinks in place; the rest serves the next small chunks). */
+    if (w->cap - w->len > WCHUNK_FIRST) {
+        w = wv_realloc(w, sizeof(*w) + w->len);
+        w->cap = w->len;
+    }
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
     w->req.data = w;
     if (uv_write(&w->req, c->sock, &b, 1, on_written) != 0) {
@@ -434,10 +440,22 @@ static void deliver(pconn *c, const uint8_t *data, size_t len, bool fin) {
         return;
     }
     if (len > 0) {
-        /* Gathered: appended to the last unissued chunk while it has room. */
+        /* Gathered: appended to the last unissued chunk while it has room.
+         * A pass's first chunk starts small and doubles up to WCHUNK_SIZE:
+         * a stream that gets a packet or two per pass (many streams, a
+         * slow path) would otherwise hold a 64 KiB chunk per packet while
+         * its local reader stalls, several times the bytes the receive
+         * window and the budget count. */
         wreq *w = c->qtail;
+        if (w && w == c->qhead && w->cap - w->len < len && w->cap < WCHUNK_SIZE &&
+            w->len + len <= WCHUNK_SIZE) {
+            size_t cap = WV_MIN(WV_MAX(2 * w->cap, w->len + len), (size_t)WCHUNK_SIZE);
+            w = wv_realloc(w, sizeof(*w) + cap);
+            w->cap = cap;
+            c->qhead = c->qtail = w;
+        }
         if (!w || w->cap - w->len < len) {
-            size_t cap = WV_MAX(len, (size_t)WCHUNK_SIZE);
+            size_t cap = WV_MAX(len, w ? (size_t)WCHUNK_SIZE : (size_t)WCHUNK_FIRST);
             w = wv_malloc(sizeof(*w) + cap);
             w->c = c;
             w->next = NULL;

@@ -16,6 +16,7 @@
  * written once per loop pass: one write per received packet (~1.4 KB) made
  * tcp_sendmsg the agent's largest cost. */
 #define WCHUNK_SIZE 65536
+#define WCHUNK_FIRST 2048 /* the first chunk of a pass starts at this size */
 #define HBUF_SIZE (WV_FRAME_MAX + 2)
 
 enum pstate {

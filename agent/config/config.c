@@ -489,8 +489,9 @@ static int do_tunnel(struct walk *w, const struct ynode *m, json_t *doc) {
 
 /* site.limits: integers, stored under these spellings whatever the case in
  * the file (as every other key). */
-static const char *const LIMIT_KEYS[] = {"streamsPerPeer", "dialPeers",  "dialSocketsPerPeer",
-                                         "dialsPerSecond", "relayPeers", "relayBytesPerSecond"};
+static const char *const LIMIT_KEYS[] = {
+    "streamsPerPeer", "dialPeers",       "dialSocketsPerPeer", "dialsPerSecond", "relayPeers",
+    "relayBytesPerSecond", "streamWindowMiB", "channelWindowMiB", "bufferBudgetMiB"};
 
 static int do_top(struct walk *w, const struct ynode *root, json_t *doc) {
     json_t *site = json_object_get(doc, "site");

@@ -10,9 +10,16 @@
 #include <string.h>
 
 #define SUB "mesh"
-/* Bytes buffered per proxied connection and direction; also the QUIC
- * stream window, so a slow reader holds at most this much here. */
-#define APP_BUFFER (256u << 10)
+/* Receive windows (docs/PERFORMANCE.md, "WAN paths"): each app stream's
+ * starts at STREAM_WINDOW and each channel's at CHANNEL_WINDOW, and they
+ * grow while the local side drains them within four round trips, up to
+ * site.limits.streamWindowMiB / channelWindowMiB; the channels' windows
+ * together stay within site.limits.bufferBudgetMiB. A stream's window is
+ * what the proxy may hold for its connection, so a stalled reader holds at
+ * most STREAM_WINDOW (its window never grows). */
+#define STREAM_WINDOW (256u << 10)
+#define CHANNEL_WINDOW (1u << 20)
+#define MIB (1ull << 20)
 /* How far PMTUD may raise a channel's datagrams (a peer on this host over
  * loopback, jumbo frames) unless the socket sets maxUdpPayload. */
 #define LOCAL_UDP_PAYLOAD 32000
@@ -378,11 +385,18 @@ static void apply_limits(wv_mesh *m) {
         return;
     json_t *l = json_object_get(site, "limits");
 #define LIM(k) ((unsigned)json_integer_value(json_object_get(l, k)))
+#define OR(v, d) ((v) ? (uint64_t)(v) : (uint64_t)(d))
     if (m->proxy)
         wv_proxy_set_limits(m->proxy, LIM("streamsPerPeer"), descriptor_budget());
-    if (m->tunnels)
+    if (m->tunnels) {
         wv_tunnels_set_dial_limits(m->tunnels, LIM("dialPeers"), LIM("dialSocketsPerPeer"),
                                    LIM("dialsPerSecond"));
+        wv_tunnels_set_windows(m->tunnels,
+                               OR(LIM("streamWindowMiB"), WV_LIMIT_STREAM_WINDOW_MIB) * MIB,
+                               OR(LIM("channelWindowMiB"), WV_LIMIT_CHANNEL_WINDOW_MIB) * MIB,
+                               OR(LIM("bufferBudgetMiB"), WV_LIMIT_BUFFER_BUDGET_MIB) * MIB);
+    }
+#undef OR
     m->relay = json_is_true(json_object_get(site, "relay"));
     if (m->tunnels)
         wv_tunnels_set_relay(m->tunnels, m->relay, LIM("relayPeers"),
@@ -427,8 +441,17 @@ void wv_mesh__start_runtime(wv_mesh *m) {
     load_desired(m);
     struct wv_tunnels_options to = {.site = m->site, .auth_key = m->keys.tunnel, .id = m->id};
     wv_quic_config_default(&to.quic);
-    /* The proxy bounds what it buffers per connection by the stream window. */
-    to.quic.stream_window = APP_BUFFER;
+    /* The proxy holds at most a stream's window per connection. The caps
+     * and the budget come from site.limits (apply_limits). */
+    to.quic.stream_window = STREAM_WINDOW;
+    to.quic.stream_window_max = WV_LIMIT_STREAM_WINDOW_MIB * MIB;
+    to.quic.conn_window = CHANNEL_WINDOW;
+    to.quic.conn_window_max = WV_LIMIT_CHANNEL_WINDOW_MIB * MIB;
+    to.buffer_budget = WV_LIMIT_BUFFER_BUDGET_MIB * MIB;
+    /* ngtcp2's BBR, not cubic: as fast on clean paths, and on lossy ones
+     * (random loss is no congestion signal) 10-20x cubic in the WAN bench
+     * (docs/PERFORMANCE.md, "WAN paths"). */
+    to.quic.cc = WV_QUIC_CC_BBR;
     /* A peer on this host: loopback-sized datagrams (docs/PERFORMANCE.md). */
     to.quic.local_udp_payload = LOCAL_UDP_PAYLOAD;
     /* Relayed channels ride in DATAGRAM frames of channels to the relay. */
@@ -447,7 +470,7 @@ void wv_mesh__start_runtime(wv_mesh *m) {
         return;
     }
     struct wv_proxy_callbacks pc = {.find_exposed = find_exposed};
-    struct wv_proxy_options po = {.max_buffer = APP_BUFFER,
+    struct wv_proxy_options po = {.max_buffer = STREAM_WINDOW,
                                   .opener = wv_tunnels_opener(m->tunnels)};
     if (wv_proxy_new(m->loop, m->log, &po, &pc, m, &m->proxy) != 0)
         WV_ERROR(m->log, SUB, "cannot start the app proxy");

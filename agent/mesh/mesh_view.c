@@ -322,6 +322,9 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_channel_received_bytes_total", WV_COUNTER,
                        "UDP payload bytes received on the channel.", l,
                        (double)json_integer_value(json_object_get(c, "bytesReceived")));
+        wv_metrics_add(out, "wovenet_channel_receive_window_bytes", WV_GAUGE,
+                       "Receive window of the data channel (auto-tuned).", l,
+                       (double)json_integer_value(json_object_get(c, "receiveWindow")));
     }
     json_decref(chans);
 }
@@ -419,6 +422,25 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
                        "Streams a peer opened before proving membership (reset).", NULL,
                        (double)ts.streams_refused);
+        wv_metrics_add(out, "wovenet_buffer_budget_bytes", WV_GAUGE,
+                       "What peers may make this site buffer, all channels together "
+                       "(limits.bufferBudgetMiB).", NULL, (double)ts.budget.limit);
+        wv_metrics_add(out, "wovenet_buffer_budget_used_bytes", WV_GAUGE,
+                       "The channels' receive windows now, together: the most their streams "
+                       "can hold received and not yet written out.", NULL,
+                       (double)ts.budget.used);
+        wv_metrics_add(out, "wovenet_buffer_budget_peak_bytes", WV_GAUGE,
+                       "High-water mark of wovenet_buffer_budget_used_bytes.", NULL,
+                       (double)ts.budget.peak);
+        wv_metrics_add(out, "wovenet_buffer_budget_refused_total", WV_COUNTER,
+                       "Receive-window growths the buffer budget refused or cut short.", NULL,
+                       (double)ts.budget.refused);
+        wv_metrics_add(out, "wovenet_stream_window_max_bytes", WV_GAUGE,
+                       "The most an app stream's receive window grows to (limits.streamWindowMiB).",
+                       NULL, (double)ts.stream_window_max);
+        wv_metrics_add(out, "wovenet_channel_window_max_bytes", WV_GAUGE,
+                       "The most a channel's receive window grows to (limits.channelWindowMiB).",
+                       NULL, (double)ts.conn_window_max);
         const struct by_label paths[] = {{"direct", ts.chans_up_by_path[WV_PATH_DIRECT]},
                                          {"punched", ts.chans_up_by_path[WV_PATH_PUNCHED]},
                                          {"mapped", ts.chans_up_by_path[WV_PATH_MAPPED]},
@@ -491,6 +513,12 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         add_by_label(out, "wovenet_app_streams_refused_total",
                      "App streams refused by a bound or an access rule, by reason.", "reason",
                      streams, WV_COUNTOF(streams));
+        wv_metrics_add(out, "wovenet_app_buffered_bytes", WV_GAUGE,
+                       "Bytes the app connections hold now: received and not yet written out, "
+                       "read and not yet accepted by the tunnel.", NULL, (double)ps.buffered);
+        wv_metrics_add(out, "wovenet_app_buffered_peak_bytes", WV_GAUGE,
+                       "High-water mark of wovenet_app_buffered_bytes.", NULL,
+                       (double)ps.buffered_peak);
     }
 }
 

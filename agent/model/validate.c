@@ -654,10 +654,11 @@ static int validate_api(json_t *api, const char *p, bool want_secrets, wv_verr *
 
 /* site.limits: each optional, stored only when set. */
 static int validate_limits(json_t *site, const char *p, wv_verr *err) {
-    static const char *const keys[] = {"streamsPerPeer", "dialPeers", "dialSocketsPerPeer",
-                                       "dialsPerSecond", "relayPeers", "relayBytesPerSecond",
+    static const char *const keys[] = {"streamsPerPeer",  "dialPeers",       "dialSocketsPerPeer",
+                                       "dialsPerSecond",  "relayPeers",      "relayBytesPerSecond",
+                                       "streamWindowMiB", "channelWindowMiB", "bufferBudgetMiB",
                                        NULL};
-    static const json_int_t hi[] = {65536, 4096, 64, 10000, 4096, 10000000000LL};
+    static const json_int_t hi[] = {65536, 4096, 64, 10000, 4096, 10000000000LL, 1024, 4096, 65536};
     json_t *l = json_object_get(site, "limits");
     char lp[256];
     if (!l)

@@ -209,8 +209,10 @@ static void destroy(wv_quic_conn *c) {
     c->ntokens = 0;
     while (wv_quic__linked(&c->all_streams))
         wv_quic__stream_free(c, WV_CONTAINER_OF(c->all_streams.next, wv_quic__stream, all));
-    if (c->nc)
+    if (c->nc) {
         ngtcp2_conn_del(c->nc);
+        wv_quic__budget_release(ep->cfg.budget, c->rx.window);
+    }
     if (c->tls)
         gnutls_deinit(c->tls);
     c->nc = NULL;

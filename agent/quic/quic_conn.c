@@ -236,10 +236,11 @@ int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *
         st.no_pmtud = 1;
         st.no_tx_udp_payload_size_shaping = 1;
     }
-    /* Auto-tuning may grow windows, but only up to the configured values:
-     * the app sizes its buffers to them. */
-    st.max_window = cfg->conn_window;
-    st.max_stream_window = cfg->stream_window;
+    /* ngtcp2's window auto-tuning stays off (max_window and
+     * max_stream_window 0): it would grant growth it cannot ask the
+     * agent's budget for. Ours is in wv_quic_stream_consumed. */
+    st.max_window = 0;
+    st.max_stream_window = 0;
     st.handshake_timeout = (uint64_t)cfg->handshake_timeout_ms * NGTCP2_MILLISECONDS;
 
     /* The stream and data limits and the idle timeout default to zero
@@ -296,6 +297,9 @@ int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *
         ngtcp2_conn_set_keep_alive_timeout(c->nc,
                                            (uint64_t)cfg->keepalive_ms * NGTCP2_MILLISECONDS);
 
+    c->rx.window = cfg->conn_window;
+    c->rx.epoch_ts = wv_quic__now();
+    wv_quic__budget_add(cfg->budget, c->rx.window);
     wv_quic__map_put(&ep->cids, scid.data, scid.datalen, c);
     if (server)
         wv_quic__map_put(&ep->cids, c->odcid.data, c->odcid.datalen, c);
@@ -656,6 +660,7 @@ void wv_quic_conn_stats_get(wv_quic_conn *c, wv_quic_conn_stats *out) {
     out->pkts_sent = c->pkts_sent;
     out->pkts_recv = c->pkts_recv;
     out->streams_open = c->nstreams;
+    out->rx_window = c->rx.window;
     out->max_udp_payload = wv_quic__conn_payload(c);
     out->dgrams_sent = c->dgrams_sent;
     out->dgrams_recv = c->dgrams_recv;

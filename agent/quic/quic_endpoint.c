@@ -93,6 +93,8 @@ int wv_quic_endpoint_new(uv_loop_t *loop, const wv_quic_config *cfg, const wv_id
         (cfg->local_udp_payload &&
          (cfg->local_udp_payload < 1200 || cfg->local_udp_payload > 65527)) ||
         cfg->stream_window == 0 || cfg->conn_window == 0 || cfg->idle_timeout_ms == 0 ||
+        (cfg->stream_window_max && cfg->stream_window_max < cfg->stream_window) ||
+        (cfg->conn_window_max && cfg->conn_window_max < cfg->conn_window) ||
         cfg->cc > WV_QUIC_CC_BBR2)
         return WV_ERR_INVAL;
     for (size_t i = 0; i < WV_QUIC_PMTUD_MAX_PROBES && cfg->pmtud_probes[i]; i++)

@@ -82,6 +82,27 @@ typedef struct wv_quic__chunk {
     uint8_t data[];
 } wv_quic__chunk;
 
+/* A receive window under auto-tuning (wv_quic_config): its size and the
+ * epoch in which the app's consumption is measured. */
+typedef struct wv_quic__rxwin {
+    uint64_t window;   /* credit outstanding beyond the consumed bytes */
+    uint64_t epoch_at; /* consumed-byte count when the epoch began */
+    uint64_t epoch_ts; /* wv_quic__now() when it began */
+} wv_quic__rxwin;
+
+/* quic_budget.c: the auto-tuning rule, without I/O. A whole window was
+ * consumed `elapsed` ns after its epoch began: the window's next size,
+ * doubled if that took less than 4 x srtt + 1 ms, at most cap (and never
+ * less than window). */
+uint64_t wv_quic__window_next(uint64_t window, uint64_t cap, uint64_t elapsed, uint64_t srtt);
+/* Takes up to want bytes of growth from b (NULL: all of it); returns what
+ * it granted (counted as used; a shortfall is counted as refused). */
+uint64_t wv_quic__budget_take(wv_quic_budget *b, uint64_t want);
+/* Counts a new connection's initial window / releases a connection's
+ * whole window when it ends. NULL b: nothing. */
+void wv_quic__budget_add(wv_quic_budget *b, uint64_t window);
+void wv_quic__budget_release(wv_quic_budget *b, uint64_t window);
+
 typedef struct wv_quic__stream {
     int64_t id;
     void *user;
@@ -91,6 +112,7 @@ typedef struct wv_quic__stream {
     uint64_t sent;                /* bytes handed to ngtcp2 */
     uint64_t end;                 /* bytes queued by the app */
     uint64_t delivered, consumed; /* received bytes given to / released by the app */
+    wv_quic__rxwin rx;            /* receive window (auto-tuning) */
     uint64_t reset_code;
     bool fin_wanted, fin_sent;
     bool blocked;       /* ngtcp2 said STREAM_DATA_BLOCKED */
@@ -137,6 +159,12 @@ struct wv_quic_conn {
     wv_quic__map streams; /* stream ID -> wv_quic__stream */
     wv_quic__link all_streams, sendq, wantq;
     uint64_t unsent; /* queued but not yet handed to ngtcp2, all streams */
+    /* Connection receive window (auto-tuning): rx.window is also this
+     * connection's share of the budget. rx_consumed counts the stream bytes
+     * the app consumed, plus those credited back for it (closed streams,
+     * reset ones). */
+    wv_quic__rxwin rx;
+    uint64_t rx_consumed;
     uint8_t *close_pkt;
     size_t close_pktlen;
     uint64_t closing_rx;

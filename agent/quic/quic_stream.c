@@ -10,6 +10,8 @@ wv_quic__stream *wv_quic__stream_new(wv_quic_conn *c, int64_t id, bool remote) {
     wv_quic__stream *s = wv_calloc(1, sizeof(*s));
     s->id = id;
     s->remote = remote;
+    s->rx.window = c->ep->cfg.stream_window;
+    s->rx.epoch_ts = wv_quic__now();
     wv_quic__link_init(&s->all);
     wv_quic__link_init(&s->sendq);
     wv_quic__link_init(&s->wantq);
@@ -163,6 +165,7 @@ static int on_recv_stream_data(ngtcp2_conn *nc, uint32_t flags, int64_t sid, uin
     if (s->app_reset || c->closed_notified) {
         /* Nobody will consume it: give the credit straight back. */
         s->consumed += len;
+        c->rx_consumed += len;
         ngtcp2_conn_extend_max_stream_offset(nc, sid, len);
         ngtcp2_conn_extend_max_offset(nc, len);
         return 0;
@@ -195,8 +198,10 @@ static int on_stream_close(ngtcp2_conn *nc, uint32_t flags, int64_t sid, uint64_
      * or after a window's worth of data on abandoned streams. */
     if (s->remote)
         ngtcp2_conn_extend_max_streams_bidi(nc, 1);
-    if (s->delivered > s->consumed)
+    if (s->delivered > s->consumed) {
+        c->rx_consumed += s->delivered - s->consumed;
         ngtcp2_conn_extend_max_offset(nc, s->delivered - s->consumed);
+    }
     if (c->ep->cbs.on_stream_close && !c->closed_notified)
         c->ep->cbs.on_stream_close(c, sid, code, c->ep->user);
     wv_quic__stream_free(c, s);
@@ -315,6 +320,26 @@ int wv_quic_stream_shutdown_write(wv_quic_conn *c, int64_t sid) {
     return 0;
 }
 
+/* Auto-tuning (quic.h): once the app has consumed a whole window since
+ * the epoch began, the epoch ends; returns by how much the window may grow
+ * (0 when it took too long or the window is at cap). now and srtt are
+ * looked up once per call of the caller, and only when needed. */
+static uint64_t epoch_end(wv_quic_conn *c, wv_quic__rxwin *w, uint64_t consumed, uint64_t cap,
+                          uint64_t *now, uint64_t *srtt) {
+    if (consumed - w->epoch_at < w->window)
+        return 0;
+    if (!*now) {
+        ngtcp2_conn_info ci;
+        ngtcp2_conn_get_conn_info(c->nc, &ci);
+        *now = wv_quic__now();
+        *srtt = ci.smoothed_rtt;
+    }
+    uint64_t next = wv_quic__window_next(w->window, cap, *now - w->epoch_ts, *srtt);
+    w->epoch_at = consumed;
+    w->epoch_ts = *now;
+    return next - w->window;
+}
+
 int wv_quic_stream_consumed(wv_quic_conn *c, int64_t sid, size_t n) {
     wv_quic__stream *s = find(c, sid);
     if (!s || !c->nc)
@@ -322,10 +347,25 @@ int wv_quic_stream_consumed(wv_quic_conn *c, int64_t sid, size_t n) {
     if (n > s->delivered - s->consumed)
         return WV_ERR_INVAL;
     s->consumed += n;
+    c->rx_consumed += n;
+    /* Growth goes out with the credit of bytes the app has disposed of:
+     * a stream whose reader stalls never grows. The stream's own growth
+     * costs nothing extra (its bytes count against the connection's
+     * window); the connection's is taken from the budget. */
+    const wv_quic_config *cfg = &c->ep->cfg;
+    uint64_t now = 0, srtt = 0;
+    uint64_t sg = epoch_end(c, &s->rx, s->consumed, cfg->stream_window_max, &now, &srtt);
+    s->rx.window += sg;
+    uint64_t want =
+        c->rx.window + epoch_end(c, &c->rx, c->rx_consumed, cfg->conn_window_max, &now, &srtt);
+    if (sg)
+        want = WV_MAX(want, WV_MIN(cfg->conn_window_max, s->rx.window + s->rx.window / 2));
+    uint64_t cg = want > c->rx.window ? wv_quic__budget_take(cfg->budget, want - c->rx.window) : 0;
+    c->rx.window += cg;
     /* Both levels: stream credit alone would leave the connection window
      * exhausted after conn_window bytes in total. */
-    ngtcp2_conn_extend_max_stream_offset(c->nc, sid, n);
-    ngtcp2_conn_extend_max_offset(c->nc, n);
+    ngtcp2_conn_extend_max_stream_offset(c->nc, sid, n + sg);
+    ngtcp2_conn_extend_max_offset(c->nc, n + cg);
     if (c->state < WV_QUIC__CLOSING)
         wv_quic__ep_mark_dirty(c);
     return 0;

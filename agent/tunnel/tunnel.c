@@ -722,6 +722,8 @@ int wv_tunnels_new(uv_loop_t *loop, wv_log *log, const struct wv_tunnels_options
     memcpy(t->auth_key, opts->auth_key, sizeof(t->auth_key));
     t->id = opts->id;
     t->quic = opts->quic;
+    t->budget = wv_quic_budget_new(opts->buffer_budget);
+    t->quic.budget = t->budget;
     t->max_unproven = opts->max_unproven ? opts->max_unproven : 64;
     t->max_unproven_per_source = opts->max_unproven_per_source ? opts->max_unproven_per_source : 8;
     wv_tunnels_set_dial_limits(t, opts->max_dial_peers, opts->max_dial_sockets_per_peer,
@@ -814,9 +816,26 @@ void wv_tunnels_get_stats(wv_tunnels *t, struct wv_tunnels_stats *out) {
     for (struct chan *c = t->chans; c; c = c->next)
         if (c->state == CH_UP)
             out->channels_up++;
+    wv_quic_budget_get_stats(t->budget, &out->budget);
+    out->stream_window_max = t->quic.stream_window_max;
+    out->conn_window_max = t->quic.conn_window_max;
     uint64_t now = uv_now(t->loop);
     for (struct tpeer *p = t->peers; p; p = p->next)
         out->relay_peers += p->relay_seen_ms && now - p->relay_seen_ms < 30000;
+}
+
+void wv_tunnels_set_windows(wv_tunnels *t, uint64_t stream_window_max, uint64_t conn_window_max,
+                            uint64_t buffer_budget) {
+    if (stream_window_max)
+        t->quic.stream_window_max = WV_MAX(stream_window_max, t->quic.stream_window);
+    if (conn_window_max)
+        t->quic.conn_window_max = WV_MAX(conn_window_max, t->quic.conn_window);
+    if (buffer_budget)
+        wv_quic_budget_set_limit(t->budget, buffer_budget);
+    for (struct tep *ep = t->eps; ep; ep = ep->next)
+        if (ep->qep)
+            wv_quic_endpoint_set_window_max(ep->qep, t->quic.stream_window_max,
+                                            t->quic.conn_window_max);
 }
 
 json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
@@ -842,7 +861,7 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
             snprintf(label, sizeof(label), "%s", path_names[c->path]);
         }
         json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I}",
+            arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
                            "id", (json_int_t)c->id, "path", label,
                            "direction", c->outbound ? "outbound" : "inbound",
                            "family", relayed ? "relay" : st.remote.ss_family == AF_INET6 ? "ipv6" : "ipv4",
@@ -850,7 +869,8 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
                            "rttMs", (double)st.smoothed_rtt_ns / 1e6, "cwnd", (json_int_t)st.cwnd,
                            "bytesSent", (json_int_t)st.bytes_sent, "bytesReceived",
                            (json_int_t)st.bytes_recv, "streams", (json_int_t)c->streams,
-                           "maxUdpPayload", (json_int_t)st.max_udp_payload));
+                           "maxUdpPayload", (json_int_t)st.max_udp_payload, "receiveWindow",
+                           (json_int_t)st.rx_window));
     }
     return arr;
 }

@@ -99,7 +99,8 @@ struct wv_tunnels {
     char site[256];
     uint8_t auth_key[32];
     const wv_identity *id;
-    wv_quic_config quic;
+    wv_quic_config quic; /* quic.budget is budget */
+    wv_quic_budget *budget;
     unsigned max_unproven, max_channels_per_peer, max_unproven_per_source;
     unsigned max_dial_peers, max_dial_sockets_per_peer, dials_per_second;
     double dial_tokens;      /* dial token bucket */

@@ -22,6 +22,7 @@ static void maybe_finish(wv_tunnels *t) {
     void (*cb)(void *) = t->close_cb;
     void *arg = t->close_arg;
     wv_memwipe(t->auth_key, sizeof(t->auth_key));
+    wv_quic_budget_free(t->budget);
     free(t);
     if (cb)
         cb(arg);

@@ -491,6 +491,110 @@ static void receiver_that_does_not_consume_stalls_sender_at_window(void **state)
     fx_free(f);
 }
 
+/* Receive-window auto-tuning (quic.h): the rule itself. */
+static void window_rule_doubles_only_when_drained_within_four_rtts(void **state) {
+    const uint64_t ms = 1000000, k = 1024, m = 1024 * 1024;
+    /* A whole window consumed in 30 ms or 80 ms on a 20 ms path: it doubles. */
+    assert_int_equal(wv_quic__window_next(256 * k, 16 * m, 30 * ms, 20 * ms), 512 * k);
+    assert_int_equal(wv_quic__window_next(256 * k, 16 * m, 80 * ms, 20 * ms), 512 * k);
+    /* In 82 ms (more than 4 RTT + 1 ms): the reader, not the window, limits. */
+    assert_int_equal(wv_quic__window_next(256 * k, 16 * m, 82 * ms, 20 * ms), 256 * k);
+    /* Never beyond the cap; no cap (0) or one below: no growth. */
+    assert_int_equal(wv_quic__window_next(12 * m, 16 * m, 1 * ms, 20 * ms), 16 * m);
+    assert_int_equal(wv_quic__window_next(16 * m, 16 * m, 1 * ms, 20 * ms), 16 * m);
+    assert_int_equal(wv_quic__window_next(256 * k, 0, 0, 20 * ms), 256 * k);
+    assert_int_equal(wv_quic__window_next(256 * k, 128 * k, 0, 20 * ms), 256 * k);
+    /* Before an RTT sample is worth anything, the slack still applies. */
+    assert_int_equal(wv_quic__window_next(64 * k, m, ms / 2, 0), 128 * k);
+}
+
+static uint64_t rx_window(wv_quic_conn *c) {
+    wv_quic_conn_stats st;
+    wv_quic_conn_stats_get(c, &st);
+    return st.rx_window;
+}
+
+static void autotuned(wv_quic_config *cfg, wv_quic_budget *b) {
+    wv_quic_config_default(cfg);
+    cfg->stream_window = 64 * 1024;
+    cfg->stream_window_max = 4u << 20;
+    cfg->conn_window = 128 * 1024;
+    cfg->conn_window_max = 8u << 20;
+    cfg->budget = b;
+}
+
+/* With auto-tuning on, a stream whose reader consumes nothing gets exactly
+ * its initial window and no more: growth only goes out with the credit of
+ * consumed bytes. */
+static void stalled_reader_window_never_grows(void **state) {
+    wv_quic_budget *b = wv_quic_budget_new(0);
+    wv_quic_config cfg;
+    autotuned(&cfg, b);
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    size_t len = 4u << 20;
+    uint8_t *data = start_send(f, len);
+    RUN_UNTIL(f, f->a.rlen == cfg.stream_window, 3000);
+    RUN_UNTIL(f, false, 300);
+    assert_int_equal(f->a.rlen, cfg.stream_window);
+    assert_int_equal(f->b.soff, cfg.stream_window);
+    wv_quic_budget_stats bs;
+    wv_quic_budget_get_stats(b, &bs);
+    /* Two connections (one per side), each at its initial window. */
+    assert_int_equal(bs.conns, 2);
+    assert_int_equal(bs.used, 2 * cfg.conn_window);
+    assert_int_equal(rx_window(f->b.conn), cfg.conn_window);
+    /* Once the reader catches up the rest flows. */
+    f->a.consume = true;
+    assert_int_equal(wv_quic_stream_consumed(f->a.conn, f->a.sid, f->a.unconsumed), 0);
+    f->a.unconsumed = 0;
+    RUN_UNTIL(f, f->a.rfin, 10000);
+    assert_int_equal(f->a.rlen, len);
+    assert_memory_equal(f->a.rbuf, data, len);
+    free(data);
+    fx_free(f);
+    wv_quic_budget_get_stats(b, &bs);
+    assert_int_equal(bs.conns, 0);
+    assert_int_equal(bs.used, 0);
+    wv_quic_budget_free(b);
+}
+
+/* A reader that keeps up grows the windows, and the budget stops the
+ * connection windows where it is used; closing gives the budget back. */
+static void fast_reader_windows_grow_within_budget(void **state) {
+    wv_quic_config cfg;
+    autotuned(&cfg, NULL);
+    uint64_t limit = 2 * cfg.conn_window + (512u << 10);
+    wv_quic_budget *b = wv_quic_budget_new(limit);
+    cfg.budget = b;
+    fx *f = fx_new("127.0.0.1", &cfg);
+    connect_pair(f);
+    f->a.consume = true;
+    size_t len = 48u << 20;
+    uint8_t *data = start_send(f, len);
+    RUN_UNTIL(f, f->a.rfin, 30000);
+    assert_int_equal(f->a.rlen, len);
+    assert_memory_equal(f->a.rbuf, data, len);
+    /* a received: its connection's window grew, within the budget. */
+    uint64_t w = rx_window(f->a.conn);
+    wv_quic_budget_stats bs;
+    wv_quic_budget_get_stats(b, &bs);
+    printf("  a's receive window %llu KiB; budget used %llu of %llu KiB, %llu refused\n",
+           (unsigned long long)w >> 10, (unsigned long long)bs.used >> 10,
+           (unsigned long long)limit >> 10, (unsigned long long)bs.refused);
+    assert_true(w > cfg.conn_window);
+    assert_true(bs.used <= limit);
+    assert_int_equal(bs.used, w + rx_window(f->b.conn));
+    assert_true(bs.refused > 0);
+    free(data);
+    fx_free(f);
+    wv_quic_budget_get_stats(b, &bs);
+    assert_int_equal(bs.conns, 0);
+    assert_int_equal(bs.used, 0);
+    assert_true(bs.peak <= limit);
+    wv_quic_budget_free(b);
+}
+
 static void two_thousand_sequential_streams_reuse_slots(void **state) {
     wv_quic_config cfg;
     wv_quic_config_default(&cfg);
@@ -810,6 +914,9 @@ int main(void) {
         cmocka_unit_test(local_ipv6_peer_uses_route_mtu),
         cmocka_unit_test(pmtud_probe_rule),
         cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
+        cmocka_unit_test(window_rule_doubles_only_when_drained_within_four_rtts),
+        cmocka_unit_test(stalled_reader_window_never_grows),
+        cmocka_unit_test(fast_reader_windows_grow_within_budget),
         cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),
         cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
         cmocka_unit_test(stream_reset_reaches_peer),

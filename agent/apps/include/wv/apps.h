@@ -23,14 +23,16 @@
  *    on the stream's writable event.
  *  - tunnel -> local: received bytes are copied into a write request and
  *    credit is returned (wv_quic_stream_consumed) only when that write has
- *    completed. The peer can therefore have at most the stream receive
- *    window outstanding: the agent MUST set wv_quic_config.stream_window to
- *    max_buffer (and connection windows large enough for the expected number
- *    of connections), which bounds the buffered bytes of a connection to
- *    max_buffer + 64 KiB whatever the speeds of the two ends (the QUIC
- *    layer adds at most the peer's window, max_buffer, of sent but not yet
- *    acknowledged bytes). Likewise wv_quic_config.conn_window bounds the
- *    total held for all the streams of one channel.
+ *    completed. The peer can therefore have at most the stream's receive
+ *    window outstanding, which bounds the buffered bytes of a connection to
+ *    that window + 64 KiB whatever the speeds of the two ends (the QUIC
+ *    layer adds at most the peer's window of sent but not yet acknowledged
+ *    bytes). The window is wv_quic_config.stream_window, grown by
+ *    auto-tuning only while these writes complete within about a round
+ *    trip (so never for a stalled reader), up to stream_window_max; the
+ *    channel's window bounds the total held for all its streams, and the
+ *    budget (wv_quic_budget) the sum over all channels. max_buffer is the
+ *    initial stream window the agent configures, for reference.
  * Header and status frames are consumed immediately. The exposed side holds
  * payload pipelined behind the header (unconsumed, so under the same bound)
  * until it has connected to the app.
@@ -96,7 +98,7 @@ struct wv_proxy_callbacks {
 };
 
 struct wv_proxy_options {
-    size_t max_buffer;           /* per direction per connection; 0 = 256 KiB */
+    size_t max_buffer;           /* the initial stream window (informative); 0 = 256 KiB */
     uint32_t connect_timeout_ms; /* header wait and target connect; 0 = 10000 */
     /* Client side: where streams to a site are opened (the tunnels,
      * wv_tunnels_opener()). Without one every connection is refused. */

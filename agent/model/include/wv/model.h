@@ -81,6 +81,15 @@ const char *wv_network_key_weak(const char *key);
  * commonly 30 s for a flow that never answered and 120 s or more after). */
 #define WV_NAT_KEEPALIVE_MAX_S 25
 
+/* Receive windows grow toward the path's bandwidth-delay product up to
+ * these caps (MiB): ~1.3 Gbit/s x 200 ms per stream, twice that per
+ * channel (16 MiB held one stream to 450 Mbit/s at 200 ms, 32 to 620:
+ * docs/PERFORMANCE.md); every channel's window together stays within the
+ * budget. */
+#define WV_LIMIT_STREAM_WINDOW_MIB 32
+#define WV_LIMIT_CHANNEL_WINDOW_MIB 64
+#define WV_LIMIT_BUFFER_BUDGET_MIB 256
+
 /* restfulApi.allowedHosts: extra Host names the API answers to. */
 #define WV_MAX_ALLOWED_HOSTS 32
 #define WV_REMOTE_MAX_CONNS_DEFAULT 512

@@ -47,13 +47,33 @@ enum wv_quic_cc { WV_QUIC_CC_CUBIC = 0, WV_QUIC_CC_RENO, WV_QUIC_CC_BBR, WV_QUIC
 /* Room for PMTUD probe sizes in wv_quic_config.pmtud_probes. */
 #define WV_QUIC_PMTUD_MAX_PROBES 12
 
+/* An agent-wide bound on what peers may make us hold (wv_quic_budget_new). */
+typedef struct wv_quic_budget wv_quic_budget;
+
 typedef struct wv_quic_config {
-    /* Receive windows we grant, in bytes. The defaults cover ~1 Gbit/s over
-     * a 100 ms RTT. The stream window bounds what one stream's peer may send
-     * before the app calls wv_quic_stream_consumed(). ngtcp2's window
-     * auto-tuning is capped at these values so memory stays predictable. */
-    uint64_t stream_window;        /* default 16 MiB */
-    uint64_t conn_window;          /* default 24 MiB */
+    /* Receive windows we grant, in bytes: what the peer may send on one
+     * stream (stream_window), and on all streams of a connection together
+     * (conn_window), beyond what the app has given back with
+     * wv_quic_stream_consumed(). Each window starts at these values.
+     *
+     * Auto-tuning: when *_max is above the initial value, a window doubles
+     * (up to *_max) each time the app has consumed a whole window within
+     * four round trips (4 x smoothed RTT + 1 ms, as quic-go; loss recovery
+     * delays in-order delivery by a round trip or more): the local side
+     * keeps up and the window, not the reader, limits the rate. The growth is granted together with
+     * the credit of consumed bytes, so a stream whose app stops consuming
+     * never grows and never has more than its current window outstanding.
+     * Windows never shrink while the stream or connection lives. A stream
+     * that grows also raises its connection's window to 1.5 times its own
+     * (up to conn_window_max). ngtcp2's own auto-tuning is off (it could
+     * not ask the budget). Default 16 MiB and 24 MiB (~1 Gbit/s x 100 ms),
+     * max 0: fixed windows. */
+    uint64_t stream_window, stream_window_max;
+    uint64_t conn_window, conn_window_max;
+    /* Shared by the endpoints of one agent; connection windows grow only
+     * while it allows (see wv_quic_budget_new). NULL: no agent-wide bound.
+     * Not owned; must outlive every endpoint configured with it. */
+    wv_quic_budget *budget;
     uint64_t max_streams_bidi;     /* concurrent streams the peer may open; default 1024 */
     uint32_t idle_timeout_ms;      /* default 10000 */
     uint32_t keepalive_ms;         /* PING after this much quiet; default 2500, 0 = off */
@@ -118,6 +138,32 @@ typedef struct wv_quic_guard_stats {
 } wv_quic_guard_stats;
 
 void wv_quic_config_default(wv_quic_config *cfg);
+
+/* The budget: the sum, over every connection of the endpoints that share
+ * it, of the connection's receive window - the most its streams can hold
+ * received but not yet consumed, i.e. what peers can make the app buffer.
+ * A connection's initial window (conn_window) is always granted and
+ * counted; a window grows only while the sum stays within the limit, and a
+ * connection's share is released when it ends. Loop thread only.
+ * limit 0: none (still counted). */
+typedef struct wv_quic_budget_stats {
+    uint64_t limit;   /* bytes, 0 = none */
+    uint64_t used;    /* the sum of the connections' receive windows now */
+    uint64_t peak;    /* high-water mark of used */
+    uint64_t refused; /* window growths the limit refused or cut short */
+    uint64_t conns;   /* connections counted now */
+} wv_quic_budget_stats;
+wv_quic_budget *wv_quic_budget_new(uint64_t limit);
+/* A new limit applies to later growths (windows already granted stay). */
+void wv_quic_budget_set_limit(wv_quic_budget *b, uint64_t limit);
+void wv_quic_budget_get_stats(const wv_quic_budget *b, wv_quic_budget_stats *out);
+/* Frees b (NULL is ignored); the endpoints using it must be closed. */
+void wv_quic_budget_free(wv_quic_budget *b);
+/* Changes the auto-tuning caps (wv_quic_config.*_window_max, 0 = no
+ * growth) of ep's connections, also those already open: later growths
+ * stop at the new caps; nothing shrinks. */
+void wv_quic_endpoint_set_window_max(wv_quic_endpoint *ep, uint64_t stream_window_max,
+                                     uint64_t conn_window_max);
 /* The guard's counters of one endpoint. */
 void wv_quic_endpoint_guard_stats(wv_quic_endpoint *ep, wv_quic_guard_stats *out);
 
@@ -301,6 +347,7 @@ typedef struct wv_quic_conn_stats {
     uint64_t bytes_sent, bytes_recv; /* UDP payload bytes */
     uint64_t pkts_sent, pkts_recv;
     uint64_t streams_open;
+    uint64_t rx_window; /* the connection's receive window now (auto-tuning) */
     size_t max_udp_payload; /* the largest datagram this connection sends (PMTUD's state) */
     uint64_t dgrams_sent, dgrams_recv, dgrams_dropped; /* DATAGRAM frames */
     struct sockaddr_storage local, remote;
@@ -330,8 +377,11 @@ long wv_quic_stream_write(wv_quic_conn *conn, int64_t sid, const uint8_t *data, 
 int wv_quic_stream_shutdown_write(wv_quic_conn *conn, int64_t sid);
 
 /* The app has disposed of n more received bytes of sid (e.g. written them
- * to TCP): grants the peer n more bytes of stream and connection credit
- * (sent once enough has accumulated, as ngtcp2 decides). 0, WV_ERR_NOTFOUND
+ * to TCP): grants the peer n more bytes of stream and connection credit,
+ * plus any growth of the windows auto-tuning decides on now (see
+ * wv_quic_config; sent once enough has accumulated, as ngtcp2 decides;
+ * ngtcp2 1.11 sends MAX_STREAM_DATA / MAX_DATA once a quarter of the
+ * initial window is ungranted). 0, WV_ERR_NOTFOUND
  * (unknown or closed stream), WV_ERR_INVAL (more than was delivered and not
  * yet consumed). */
 int wv_quic_stream_consumed(wv_quic_conn *conn, int64_t sid, size_t n);

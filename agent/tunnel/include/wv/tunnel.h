@@ -143,7 +143,11 @@ struct wv_tunnels_options {
     const char *site;        /* our name (copied) */
     const uint8_t *auth_key; /* 32-byte tunnel-authentication subkey (copied, wiped on free) */
     const wv_identity *id;   /* our certificate; must outlive the manager */
-    wv_quic_config quic;     /* base transport settings ("accept" is set per endpoint) */
+    /* Base transport settings ("accept" is set per endpoint). quic.budget
+     * is ignored: the manager makes one for its endpoints, of
+     * buffer_budget bytes (0 = no limit; see wv_quic_budget_new). */
+    wv_quic_config quic;
+    uint64_t buffer_budget;
     /* Bounds against abuse (0 = default). Streams per channel are bounded by
      * quic.max_streams_bidi (QUIC flow control: a peer cannot exceed it). */
     unsigned max_unproven;          /* inbound channels not yet proven, at once; 64 */
@@ -179,6 +183,11 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
  * to sockets set after the call. */
 void wv_tunnels_set_dial_limits(wv_tunnels *t, unsigned peers, unsigned sockets_per_peer,
                                 unsigned per_second);
+/* Changes the receive-window caps of auto-tuning (wv_quic_config's
+ * stream_window_max and conn_window_max; 0 = keep) and the buffer budget
+ * (0 = keep), for open channels too: later growths follow them. */
+void wv_tunnels_set_windows(wv_tunnels *t, uint64_t stream_window_max, uint64_t conn_window_max,
+                            uint64_t buffer_budget);
 /* Our relay service (docs/NAT.md): forward other sites' end-to-end QUIC
  * packets between our channels to them (DATAGRAM frames; the endpoints
  * need quic.datagrams). max_peers: sites relayed for at once (0: 32);
@@ -231,6 +240,8 @@ struct wv_tunnels_stats {
     uint64_t dials_deferred;     /* dials postponed by the dials-per-second bound */
     uint64_t dial_sockets_skipped; /* announced sockets not dialed (per-peer or peer bound) */
     uint64_t retries_sent, bad_tokens, handshakes_refused_source; /* QUIC guard, all sockets */
+    wv_quic_budget_stats budget; /* receive windows of all channels against the budget */
+    uint64_t stream_window_max, conn_window_max; /* the auto-tuning caps in force */
     uint64_t punches;            /* wv_tunnels_punch calls that dialed something */
     uint64_t chans_up_by_path[4]; /* channels that came up, by enum wv_path */
     /* As a relay: packets and payload bytes forwarded, and dropped: relay
