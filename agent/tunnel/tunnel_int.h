@@ -17,8 +17,8 @@ struct tep {
     char *name;                   /* store name of the tunnel socket; NULL for dial-only */
     struct sockaddr_storage addr; /* as configured (port 0 for dial-only) */
     size_t max_udp_payload;
-    bool nat;              /* a nat-traversal socket */
-    bool mapped;           /* ..whose port the router maps now (UPnP-IGD, NAT-PMP) */
+    bool nat;    /* a nat-traversal socket */
+    bool mapped; /* ..whose port the router maps now (UPnP-IGD, NAT-PMP) */
     /* A virtual endpoint (relay.c): its connections' packets travel in
      * DATAGRAM frames of our channels to the relay site named here ("" for
      * a real socket). Peers reached through it have fake addresses,
@@ -160,5 +160,9 @@ void wv_tunnel__relay_id(const char *site, uint8_t out[8]);
 bool wv_tunnel__has_direct(wv_tunnels *t, const struct tpeer *p);
 /* The relay endpoints of relay site name close (it is gone). */
 void wv_tunnel__relay_gone(wv_tunnels *t, const char *name);
+
+/* A channel that has heard nothing for longer than a keep-alive (plus
+ * slack): most likely its path is gone (tunnel.c). */
+bool wv_tunnel__chan_quiet(wv_tunnels *t, struct chan *c, const wv_quic_conn_stats *st);
 
 #endif

@@ -188,8 +188,8 @@ void wv_tunnels_set_sockets(wv_tunnels *t, const struct wv_tunnel_socket *socks,
             if (e->name && strcmp(e->name, socks[i].name) == 0)
                 ep = e;
         if (ep && (!same_addr(&ep->addr, &socks[i].listen) ||
-                   ep->max_udp_payload != socks[i].max_udp_payload ||
-                   ep->nat != socks[i].nat || ep->keepalive_ms != socks[i].keepalive_ms)) {
+                   ep->max_udp_payload != socks[i].max_udp_payload || ep->nat != socks[i].nat ||
+                   ep->keepalive_ms != socks[i].keepalive_ms)) {
             WV_INFO(t->log, SUB, "tunnel socket %s: changed, re-binding", ep->name);
             wv_tunnel__tep_close(t, ep);
             ep = NULL;
@@ -291,16 +291,20 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
     size_t cap = t->max_dial_sockets_per_peer;
     if (p->nsocks == 0 && dialing >= t->max_dial_peers) {
         if (!p->warned_peers)
-            WV_WARN(t->log, SUB, "site %s not dialed: %zu peer sites are dialed already "
-                    "(limits.dialPeers)", site, dialing);
+            WV_WARN(t->log, SUB,
+                    "site %s not dialed: %zu peer sites are dialed already "
+                    "(limits.dialPeers)",
+                    site, dialing);
         p->warned_peers = true;
         cap = 0;
     }
     if (n > cap) {
         t->stats.dial_sockets_skipped += n - cap;
         if (cap && !p->warned_socks)
-            WV_WARN(t->log, SUB, "site %s announces %zu sockets: dialing the first %zu "
-                    "(limits.dialSocketsPerPeer)", site, n, cap);
+            WV_WARN(t->log, SUB,
+                    "site %s announces %zu sockets: dialing the first %zu "
+                    "(limits.dialSocketsPerPeer)",
+                    site, n, cap);
         p->warned_socks = cap > 0;
         n = cap;
     }
@@ -346,8 +350,8 @@ void wv_tunnels_set_peer(wv_tunnels *t, const char *site, const uint8_t fp[WV_FI
 void wv_tunnels_set_dial_limits(wv_tunnels *t, unsigned peers, unsigned sockets_per_peer,
                                 unsigned per_second) {
     t->max_dial_peers = peers ? peers : WV_LIMIT_DIAL_PEERS;
-    t->max_dial_sockets_per_peer = sockets_per_peer ? sockets_per_peer
-                                                    : WV_LIMIT_DIAL_SOCKETS_PER_PEER;
+    t->max_dial_sockets_per_peer =
+        sockets_per_peer ? sockets_per_peer : WV_LIMIT_DIAL_SOCKETS_PER_PEER;
     t->dials_per_second = per_second ? per_second : WV_LIMIT_DIALS_PER_SECOND;
 }
 
