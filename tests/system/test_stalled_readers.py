@@ -58,13 +58,7 @@ def main():
     net = netns.Net()
     sa, sb = net.ns("sa"), net.ns("sb")
     link = wanlink.WanLink(net, sa, sb, delay_ms=50)
-    mq_port = t.free_port()
-    mq_dir = t.tmpdir("wvmqtt-")
-    with open(os.path.join(mq_dir, "m.conf"), "w") as f:
-        f.write(f"listener {mq_port} {link.a_ip}\nallow_anonymous true\npersistence false\n")
-    sa.spawn(["mosquitto", "-c", os.path.join(mq_dir, "m.conf")], os.path.join(mq_dir, "log"))
-    t.wait_for(lambda: sa.tcp_accepts(mq_port, link.a_ip), 5, what="mosquitto")
-    broker = f"mqtt://{link.a_ip}:{mq_port}"
+    broker = netns.NsMosquitto(sa, link.a_ip, t.free_port()).url
     hose = t.AppServer(ns=sa, blob=endless)
     local = t.free_port()
     limits = f"limits:\n  bufferBudgetMiB: {BUDGET_MIB}\n  channelWindowMiB: 1024\n"

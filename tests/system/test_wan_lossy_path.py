@@ -35,13 +35,7 @@ def main():
     net = netns.Net()
     sa, sb = net.ns("la"), net.ns("lb")
     link = wanlink.WanLink(net, sa, sb, delay_ms=100, loss=0.02)
-    mq_port = t.free_port()
-    mq_dir = t.tmpdir("wvmqtt-")
-    with open(os.path.join(mq_dir, "m.conf"), "w") as f:
-        f.write(f"listener {mq_port} {link.a_ip}\nallow_anonymous true\npersistence false\n")
-    sa.spawn(["mosquitto", "-c", os.path.join(mq_dir, "m.conf")], os.path.join(mq_dir, "log"))
-    t.wait_for(lambda: sa.tcp_accepts(mq_port, link.a_ip), 5, what="mosquitto")
-    broker = f"mqtt://{link.a_ip}:{mq_port}"
+    broker = netns.NsMosquitto(sa, link.a_ip, t.free_port()).url
 
     def endless():
         while True:
