@@ -79,8 +79,8 @@ static void add_membership(wv_mesh *m, json_t *o, const char *site, const char *
     const char *key = pin ? pin->key : ann_key;
     if (key && *key)
         json_object_set_new(o, "identityKey", json_string(key));
-    const char *state = !pin ? "unpinned"
-                        : pin->offered[0]             ? "conflict"
+    const char *state = !pin                           ? "unpinned"
+                        : pin->offered[0]              ? "conflict"
                         : pin->state == WV_PIN_PENDING ? "pending"
                                                        : "trusted";
     json_object_set_new(o, "membership", json_string(state));
@@ -127,9 +127,9 @@ static json_t *peer_json(wv_mesh *m, const wv_peer *p) {
     if (p->last_seen_ms > 0)
         iso_ms(p->last_seen_ms, seen);
     json_t *o = json_pack("{s:s, s:b, s:b, s:s?, s:o, s:o, s:s, s:o}", "siteName", p->name,
-                          "online", p->online, "reachable", wv_mesh_site_up(m, p->name),
-                          "lastSeen", seen[0] ? seen : NULL, "sockets", socks, "apps", apps,
-                          "fingerprint", p->ann.fingerprint, "channels", chans);
+                          "online", p->online, "reachable", wv_mesh_site_up(m, p->name), "lastSeen",
+                          seen[0] ? seen : NULL, "sockets", socks, "apps", apps, "fingerprint",
+                          p->ann.fingerprint, "channels", chans);
     add_membership(m, o, p->name, p->ann.key);
     return o;
 }
@@ -141,10 +141,10 @@ static json_t *pending_json(const wv_pin *pin) {
     const wv_msg *a = pin->has_held ? &pin->held : NULL;
     for (size_t i = 0; a && i < a->napps; i++)
         json_array_append_new(apps, json_string(a->apps[i]));
-    return json_pack("{s:s, s:b, s:b, s:n, s:[], s:o, s:s, s:[], s:s, s:s}", "siteName",
-                     pin->site, "online", false, "reachable", false, "lastSeen", "sockets",
-                     "apps", apps, "fingerprint", a ? a->fingerprint : "", "channels",
-                     "identityKey", pin->key, "membership", "pending");
+    return json_pack("{s:s, s:b, s:b, s:n, s:[], s:o, s:s, s:[], s:s, s:s}", "siteName", pin->site,
+                     "online", false, "reachable", false, "lastSeen", "sockets", "apps", apps,
+                     "fingerprint", a ? a->fingerprint : "", "channels", "identityKey", pin->key,
+                     "membership", "pending");
 }
 
 json_t *wv_mesh_peers_json(wv_mesh *m) {
@@ -176,11 +176,11 @@ static void conn_json(const struct wv_proxy_conn_info *ci, void *arg) {
     char started[40];
     iso_ms(ci->started_ms, started);
     int64_t chan = m->tunnels ? wv_tunnels_channel_id(m->tunnels, ci->conn) : -1;
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)ci->id,
-                          "kind", ci->exposed ? "exposedApp" : "remoteApp", "app", ci->app, "site",
-                          ci->site, "state", ci->open ? "open" : "connecting", "started", started,
-                          "bytesIn", (json_int_t)ci->bytes_in, "bytesOut",
-                          (json_int_t)ci->bytes_out);
+    json_t *o =
+        json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", (json_int_t)ci->id, "kind",
+                  ci->exposed ? "exposedApp" : "remoteApp", "app", ci->app, "site", ci->site,
+                  "state", ci->open ? "open" : "connecting", "started", started, "bytesIn",
+                  (json_int_t)ci->bytes_in, "bytesOut", (json_int_t)ci->bytes_out);
     json_object_set_new(o, "channel", chan >= 0 ? json_integer((json_int_t)chan) : json_null());
     if (ci->address)
         json_object_set_new(o, ci->exposed ? "target" : "client", json_string(ci->address));
@@ -271,8 +271,8 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
                                "bytesOut", (json_int_t)x->k->bytes_out);
         if (x->k->target_error[0]) {
             /* What the last peer's connection met at the target. */
-            char *e = wv_asprintf("the last connection to the target failed: %s",
-                                  x->k->target_error);
+            char *e =
+                wv_asprintf("the last connection to the target failed: %s", x->k->target_error);
             json_object_set_new(st, "lastError", json_string(e));
             free(e);
         }
@@ -372,10 +372,10 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_sites_pending", WV_GAUGE,
                        "Sites waiting for the operator's approval.", NULL, (double)pending);
         wv_metrics_add(out, "wovenet_pin_conflicts", WV_GAUGE,
-                       "Pinned sites offered under another identity key (approve or revoke).",
-                       NULL, (double)conflicts);
-        wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER,
-                       "Announcements published.", NULL, (double)ds.announcements);
+                       "Pinned sites offered under another identity key (approve or revoke).", NULL,
+                       (double)conflicts);
+        wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER, "Announcements published.",
+                       NULL, (double)ds.announcements);
         const struct by_label punch[] = {{"sent", ds.punch_requests_sent},
                                          {"answered", ds.punch_requests}};
         add_by_label(out, "wovenet_punch_requests_total",
@@ -404,7 +404,8 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                      WV_COUNTOF(refused));
         wv_metrics_add(out, "wovenet_quic_retries_sent_total", WV_COUNTER,
                        "QUIC Retry packets sent to validate a client's address (handshake flood "
-                       "defence).", NULL, (double)ts.retries_sent);
+                       "defence).",
+                       NULL, (double)ts.retries_sent);
         const struct by_label initials[] = {{"bad-token", ts.bad_tokens},
                                             {"per-source", ts.handshakes_refused_source}};
         add_by_label(out, "wovenet_quic_initials_dropped_total",
@@ -414,8 +415,8 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        "Dials postponed by limits.dialsPerSecond.", NULL,
                        (double)ts.dials_deferred);
         wv_metrics_add(out, "wovenet_dial_sockets_skipped_total", WV_COUNTER,
-                       "Announced sockets not dialed (limits.dialSocketsPerPeer, dialPeers).",
-                       NULL, (double)ts.dial_sockets_skipped);
+                       "Announced sockets not dialed (limits.dialSocketsPerPeer, dialPeers).", NULL,
+                       (double)ts.dial_sockets_skipped);
         wv_metrics_add(out, "wovenet_channels_quarantined_total", WV_COUNTER,
                        "Inbound channels held until their name's signed announcement arrived.",
                        NULL, (double)ts.quarantined);
@@ -424,11 +425,12 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                        (double)ts.streams_refused);
         wv_metrics_add(out, "wovenet_buffer_budget_bytes", WV_GAUGE,
                        "What peers may make this site buffer, all channels together "
-                       "(limits.bufferBudgetMiB).", NULL, (double)ts.budget.limit);
+                       "(limits.bufferBudgetMiB).",
+                       NULL, (double)ts.budget.limit);
         wv_metrics_add(out, "wovenet_buffer_budget_used_bytes", WV_GAUGE,
                        "The channels' receive windows now, together: the most their streams "
-                       "can hold received and not yet written out.", NULL,
-                       (double)ts.budget.used);
+                       "can hold received and not yet written out.",
+                       NULL, (double)ts.budget.used);
         wv_metrics_add(out, "wovenet_buffer_budget_peak_bytes", WV_GAUGE,
                        "High-water mark of wovenet_buffer_budget_used_bytes.", NULL,
                        (double)ts.budget.peak);
@@ -441,10 +443,9 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         wv_metrics_add(out, "wovenet_channel_window_max_bytes", WV_GAUGE,
                        "The most a channel's receive window grows to (limits.channelWindowMiB).",
                        NULL, (double)ts.conn_window_max);
-        const struct by_label paths[] = {{"direct", ts.chans_up_by_path[WV_PATH_DIRECT]},
-                                         {"punched", ts.chans_up_by_path[WV_PATH_PUNCHED]},
-                                         {"mapped", ts.chans_up_by_path[WV_PATH_MAPPED]},
-                                         {"relayed", ts.chans_up_by_path[WV_PATH_RELAYED]}};
+        struct by_label paths[WV_COUNTOF(ts.chans_up_by_path)];
+        for (size_t p = 0; p < WV_COUNTOF(paths); p++)
+            paths[p] = (struct by_label){wv_path_name((enum wv_path)p), ts.chans_up_by_path[p]};
         add_by_label(out, "wovenet_channels_up_total", "Data channels that came up, by path.",
                      "path", paths, WV_COUNTOF(paths));
         wv_metrics_add(out, "wovenet_punches_total", WV_COUNTER,
@@ -515,7 +516,8 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
                      streams, WV_COUNTOF(streams));
         wv_metrics_add(out, "wovenet_app_buffered_bytes", WV_GAUGE,
                        "Bytes the app connections hold now: received and not yet written out, "
-                       "read and not yet accepted by the tunnel.", NULL, (double)ps.buffered);
+                       "read and not yet accepted by the tunnel.",
+                       NULL, (double)ps.buffered);
         wv_metrics_add(out, "wovenet_app_buffered_peak_bytes", WV_GAUGE,
                        "High-water mark of wovenet_app_buffered_bytes.", NULL,
                        (double)ps.buffered_peak);

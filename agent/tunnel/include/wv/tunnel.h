@@ -232,18 +232,18 @@ void wv_tunnels_each_busy_site(wv_tunnels *t, void (*fn)(const char *site, void 
 struct wv_tunnels_stats {
     uint64_t channels_up, channels_total;
     uint64_t dials, dial_failures, proofs_failed;
-    uint64_t refused_unproven;   /* inbound connections over max_unproven */
-    uint64_t refused_peer_limit; /* proven channels over max_channels_per_peer */
-    uint64_t streams_refused;    /* streams a peer opened before its proof */
-    uint64_t quarantined;        /* inbound channels held for want of an announcement */
+    uint64_t refused_unproven;        /* inbound connections over max_unproven */
+    uint64_t refused_peer_limit;      /* proven channels over max_channels_per_peer */
+    uint64_t streams_refused;         /* streams a peer opened before its proof */
+    uint64_t quarantined;             /* inbound channels held for want of an announcement */
     uint64_t refused_unproven_source; /* inbound connections over max_unproven_per_source */
-    uint64_t dials_deferred;     /* dials postponed by the dials-per-second bound */
-    uint64_t dial_sockets_skipped; /* announced sockets not dialed (per-peer or peer bound) */
+    uint64_t dials_deferred;          /* dials postponed by the dials-per-second bound */
+    uint64_t dial_sockets_skipped;    /* announced sockets not dialed (per-peer or peer bound) */
     uint64_t retries_sent, bad_tokens, handshakes_refused_source; /* QUIC guard, all sockets */
     wv_quic_budget_stats budget; /* receive windows of all channels against the budget */
     uint64_t stream_window_max, conn_window_max; /* the auto-tuning caps in force */
-    uint64_t punches;            /* wv_tunnels_punch calls that dialed something */
-    uint64_t chans_up_by_path[4]; /* channels that came up, by enum wv_path */
+    uint64_t punches;                            /* wv_tunnels_punch calls that dialed something */
+    uint64_t chans_up_by_path[WV_PATH_RELAYED + 1]; /* channels that came up, by enum wv_path */
     /* As a relay: packets and payload bytes forwarded, and dropped: relay
      * off, no such site or no channel to it, limits.relayPeers,
      * limits.relayBytesPerSecond, the outgoing channel's frame queue full. */
