@@ -22,6 +22,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* A test executable's main(): runs the array of cmocka tests given, as one
+ * group with no group setup, and exits with the number that failed. */
+#define WVU_MAIN(tests)                                                                            \
+    int main(void) {                                                                               \
+        return cmocka_run_group_tests(tests, NULL, NULL);                                          \
+    }
+
 /* A port on 127.0.0.1 free right now for type (SOCK_STREAM or SOCK_DGRAM):
  * bound by the kernel, noted and released. */
 static inline uint16_t wvu_free_port(int type) {

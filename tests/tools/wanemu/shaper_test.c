@@ -1,12 +1,9 @@
 /* wanemu's path model with exact times: what the system test can only see
  * through the noise of a shared machine. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "shaper.h"
 
@@ -194,18 +191,16 @@ static void release_queue_orders_by_time_then_arrival(void **state) {
     wanemu_relq_dispose(&q);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(delay_only_releases_after_exactly_the_delay, teardown),
-        cmocka_unit_test_teardown(loss_rate_matches_and_the_seed_repeats_it, teardown),
-        cmocka_unit_test_teardown(no_loss_never_drops, teardown),
-        cmocka_unit_test_teardown(rate_serialises_back_to_back_packets, teardown),
-        cmocka_unit_test_teardown(full_byte_queue_drops_the_tail_not_the_head, teardown),
-        cmocka_unit_test_teardown(full_packet_queue_drops_the_tail, teardown),
-        cmocka_unit_test_teardown(token_bucket_lets_a_burst_through_after_idle, teardown),
-        cmocka_unit_test_teardown(jitter_stays_within_its_bounds_and_spreads, teardown),
-        cmocka_unit_test_teardown(reorder_sends_the_chosen_share_without_delay, teardown),
-        cmocka_unit_test(release_queue_orders_by_time_then_arrival),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_teardown(delay_only_releases_after_exactly_the_delay, teardown),
+    cmocka_unit_test_teardown(loss_rate_matches_and_the_seed_repeats_it, teardown),
+    cmocka_unit_test_teardown(no_loss_never_drops, teardown),
+    cmocka_unit_test_teardown(rate_serialises_back_to_back_packets, teardown),
+    cmocka_unit_test_teardown(full_byte_queue_drops_the_tail_not_the_head, teardown),
+    cmocka_unit_test_teardown(full_packet_queue_drops_the_tail, teardown),
+    cmocka_unit_test_teardown(token_bucket_lets_a_burst_through_after_idle, teardown),
+    cmocka_unit_test_teardown(jitter_stays_within_its_bounds_and_spreads, teardown),
+    cmocka_unit_test_teardown(reorder_sends_the_chosen_share_without_delay, teardown),
+    cmocka_unit_test(release_queue_orders_by_time_then_arrival),
+};
+WVU_MAIN(tests)

@@ -1,10 +1,4 @@
-/* cmocka needs these first, in this order */
-/* clang-format off */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-/* clang-format on */
+#include "wvunit.h"
 
 #include "wv/agent.h"
 #include "wv/base.h"
@@ -101,11 +95,9 @@ static void runs_the_stored_site_and_stops_cleanly(void **state) {
     wv_agent_free(a);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(start_without_site_serves_api_and_stop_calls_back, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(runs_the_stored_site_and_stops_cleanly, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(start_without_site_serves_api_and_stop_calls_back, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(runs_the_stored_site_and_stops_cleanly, setup, teardown),
+};
+WVU_MAIN(tests)

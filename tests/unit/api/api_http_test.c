@@ -1,13 +1,7 @@
 /* The HTTP core in one process: the server runs on a libuv loop in the
  * main thread, a client thread speaks raw HTTP/1.1 to it. Also the JSON
  * merge patch. Every test ends with uv_loop_close() == 0. */
-/* cmocka needs these first, in this order. */
-// clang-format off
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-// clang-format on
+#include "wvunit.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,9 +13,9 @@
 #include <unistd.h>
 
 #include "api_int.h"
-#include "wv/base.h"
 #include "http.h"
 #include "sse.h"
+#include "wv/base.h"
 
 struct fixture {
     uv_loop_t loop;
@@ -178,8 +172,11 @@ static void routes_params_and_errors(void **state) {
 
 static void requests_over_the_client_rate_get_429(void **state) {
     static const char *const reqs[] = {
-        REQ("GET /open", ""), REQ("GET /open", ""), REQ("GET /open", ""),
-        REQ("GET /things/a/parts/b", ""), NULL,
+        REQ("GET /open", ""),
+        REQ("GET /open", ""),
+        REQ("GET /open", ""),
+        REQ("GET /things/a/parts/b", ""),
+        NULL,
     };
     struct fixture f;
     serve_rate(&f, reqs, 1, true); /* 1/s, burst 2, loopback not exempt */
@@ -193,8 +190,13 @@ static void requests_over_the_client_rate_get_429(void **state) {
 
     /* Loopback clients are exempt unless asked (the default). */
     static const char *const many[] = {
-        REQ("GET /open", ""), REQ("GET /open", ""), REQ("GET /open", ""), REQ("GET /open", ""),
-        REQ("GET /open", ""), REQ("GET /open", ""), NULL,
+        REQ("GET /open", ""),
+        REQ("GET /open", ""),
+        REQ("GET /open", ""),
+        REQ("GET /open", ""),
+        REQ("GET /open", ""),
+        REQ("GET /open", ""),
+        NULL,
     };
     serve_rate(&f, many, 1, false);
     assert_int_equal(f.n, 6);
@@ -351,14 +353,12 @@ static void merge_patch_follows_rfc7386(void **state) {
     }
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(routes_params_and_errors),
-        cmocka_unit_test(bodies_are_bounded_typed_and_parsed),
-        cmocka_unit_test(requests_over_the_client_rate_get_429),
-        cmocka_unit_test(gate_can_park_a_request),
-        cmocka_unit_test(sse_drops_a_client_that_lags),
-        cmocka_unit_test(merge_patch_follows_rfc7386),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(routes_params_and_errors),
+    cmocka_unit_test(bodies_are_bounded_typed_and_parsed),
+    cmocka_unit_test(requests_over_the_client_rate_get_429),
+    cmocka_unit_test(gate_can_park_a_request),
+    cmocka_unit_test(sse_drops_a_client_that_lags),
+    cmocka_unit_test(merge_patch_follows_rfc7386),
+};
+WVU_MAIN(tests)

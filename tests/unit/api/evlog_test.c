@@ -32,9 +32,10 @@ static const char *last(wv_evlog *l, const char *field) {
 
 static void config_changes_are_kept_in_words(void **state) {
     wv_evlog *l = wv_evlog_new(0);
-    assert_int_equal(offer(l, "change", ev("remoteApps", "web1", "created",
-                                           json_pack("{s:s}", "state", "listening"))),
-                     1);
+    assert_int_equal(
+        offer(l, "change",
+              ev("remoteApps", "web1", "created", json_pack("{s:s}", "state", "listening"))),
+        1);
     assert_string_equal(last(l, "message"), "created remote app web1");
     assert_string_equal(last(l, "level"), "info");
     assert_string_equal(last(l, "time"), "2023-11-14T22:13:20.123Z");
@@ -59,11 +60,13 @@ static void write_in_error_at_once_makes_two_entries(void **state) {
 static void counters_moving_are_not_kept(void **state) {
     wv_evlog *l = wv_evlog_new(0);
     /* The first status of an object that is fine is not news. */
-    assert_int_equal(offer(l, "status", ev("exposedApps", "web", "status",
-                                           json_pack("{s:s, s:i}", "state", "ready", "bytesIn", 5))),
+    assert_int_equal(offer(l, "status",
+                           ev("exposedApps", "web", "status",
+                              json_pack("{s:s, s:i}", "state", "ready", "bytesIn", 5))),
                      0);
-    assert_int_equal(offer(l, "status", ev("exposedApps", "web", "status",
-                                           json_pack("{s:s, s:i}", "state", "ready", "bytesIn", 9))),
+    assert_int_equal(offer(l, "status",
+                           ev("exposedApps", "web", "status",
+                              json_pack("{s:s, s:i}", "state", "ready", "bytesIn", 9))),
                      0);
     assert_int_equal(offer(l, "status", ev("channels", "aws", "status", NULL)), 0);
     assert_int_equal(offer(l, "status", ev("peers", "aws", "status", NULL)), 0);
@@ -73,16 +76,20 @@ static void counters_moving_are_not_kept(void **state) {
 
 static void state_transitions_name_both_states(void **state) {
     wv_evlog *l = wv_evlog_new(0);
-    offer(l, "status", ev("remoteApps", "iperf", "status", json_pack("{s:s}", "state", "listening")));
-    assert_int_equal(offer(l, "status", ev("remoteApps", "iperf", "status",
-                                           json_pack("{s:s}", "state", "waiting-for-site"))),
-                     1);
+    offer(l, "status",
+          ev("remoteApps", "iperf", "status", json_pack("{s:s}", "state", "listening")));
+    assert_int_equal(
+        offer(l, "status",
+              ev("remoteApps", "iperf", "status", json_pack("{s:s}", "state", "waiting-for-site"))),
+        1);
     assert_string_equal(last(l, "message"), "remote app iperf: listening → waiting-for-site");
     assert_string_equal(last(l, "level"), "warn");
     assert_string_equal(last(l, "action"), "state");
     /* The same error text again is no news; a new one is. */
-    json_t *e1 = json_pack("{s:s, s:s}", "state", "error", "error", "site aws does not expose \"x\"");
-    assert_int_equal(offer(l, "status", ev("remoteApps", "iperf", "status", json_deep_copy(e1))), 1);
+    json_t *e1 =
+        json_pack("{s:s, s:s}", "state", "error", "error", "site aws does not expose \"x\"");
+    assert_int_equal(offer(l, "status", ev("remoteApps", "iperf", "status", json_deep_copy(e1))),
+                     1);
     assert_int_equal(offer(l, "status", ev("remoteApps", "iperf", "status", e1)), 0);
     wv_evlog_free(l);
 }
@@ -90,19 +97,22 @@ static void state_transitions_name_both_states(void **state) {
 static void target_failure_and_address_change_are_kept(void **state) {
     wv_evlog *l = wv_evlog_new(0);
     offer(l, "status", ev("exposedApps", "db", "status", json_pack("{s:s}", "state", "ready")));
-    assert_int_equal(offer(l, "status", ev("exposedApps", "db", "status",
-                                           json_pack("{s:s, s:s}", "state", "ready", "lastError",
-                                                     "the last connection to the target failed: "
-                                                     "connection refused"))),
+    assert_int_equal(offer(l, "status",
+                           ev("exposedApps", "db", "status",
+                              json_pack("{s:s, s:s}", "state", "ready", "lastError",
+                                        "the last connection to the target failed: "
+                                        "connection refused"))),
                      1);
     assert_string_equal(last(l, "action"), "target-failed");
     assert_string_equal(last(l, "level"), "warn");
-    offer(l, "status", ev("tunnelSockets", "v4", "status",
-                          json_pack("{s:s, s:s}", "state", "listening", "publicAddress", "203.0.113.7")));
-    assert_int_equal(offer(l, "status", ev("tunnelSockets", "v4", "status",
-                                           json_pack("{s:s, s:s}", "state", "listening",
-                                                     "publicAddress", "203.0.113.9"))),
-                     1);
+    offer(l, "status",
+          ev("tunnelSockets", "v4", "status",
+             json_pack("{s:s, s:s}", "state", "listening", "publicAddress", "203.0.113.7")));
+    assert_int_equal(
+        offer(l, "status",
+              ev("tunnelSockets", "v4", "status",
+                 json_pack("{s:s, s:s}", "state", "listening", "publicAddress", "203.0.113.9"))),
+        1);
     assert_string_equal(last(l, "message"), "tunnel socket v4: public address now 203.0.113.9");
     wv_evlog_free(l);
 }
@@ -113,23 +123,26 @@ static void deleted_object_is_forgotten(void **state) {
     assert_int_equal(offer(l, "change", ev("remoteApps", "a", "deleted", NULL)), 1);
     assert_string_equal(last(l, "message"), "deleted remote app a");
     /* Made again, fine: a first sighting, not a transition. */
-    assert_int_equal(offer(l, "status", ev("remoteApps", "a", "status",
-                                           json_pack("{s:s}", "state", "listening"))),
-                     0);
+    assert_int_equal(
+        offer(l, "status",
+              ev("remoteApps", "a", "status", json_pack("{s:s}", "state", "listening"))),
+        0);
     wv_evlog_free(l);
 }
 
 static void channels_peers_and_broker(void **state) {
     wv_evlog *l = wv_evlog_new(0);
-    assert_int_equal(offer(l, "status", ev("channels", "aws", "up",
-                                           json_pack("{s:i, s:s, s:s, s:s}", "id", 3, "family",
-                                                     "ipv6", "path", "direct", "remoteAddress",
-                                                     "[2001:db8::1]:25890"))),
+    assert_int_equal(offer(l, "status",
+                           ev("channels", "aws", "up",
+                              json_pack("{s:i, s:s, s:s, s:s}", "id", 3, "family", "ipv6", "path",
+                                        "direct", "remoteAddress", "[2001:db8::1]:25890"))),
                      1);
-    assert_string_equal(last(l, "message"), "channel 3 to aws up (IPv6, direct, [2001:db8::1]:25890)");
-    assert_int_equal(offer(l, "status", ev("channels", "aws", "down",
-                                           json_pack("{s:i, s:s}", "id", 3, "family", "ipv4"))),
-                     1);
+    assert_string_equal(last(l, "message"),
+                        "channel 3 to aws up (IPv6, direct, [2001:db8::1]:25890)");
+    assert_int_equal(
+        offer(l, "status",
+              ev("channels", "aws", "down", json_pack("{s:i, s:s}", "id", 3, "family", "ipv4"))),
+        1);
     assert_string_equal(last(l, "level"), "warn");
     assert_int_equal(offer(l, "status", ev("peers", "aws", "joined", NULL)), 1);
     assert_string_equal(last(l, "message"), "site aws joined the mesh");
@@ -175,14 +188,15 @@ static void malformed_events_are_ignored(void **state) {
     assert_int_equal(wv_evlog_offer(l, NULL, bad, NOW), 0);
     json_decref(bad);
     /* A status without a state is not a transition. */
-    assert_int_equal(offer(l, "status", ev("remoteApps", "x", "status", json_pack("{s:i}", "bytesIn", 1))),
-                     0);
+    assert_int_equal(
+        offer(l, "status", ev("remoteApps", "x", "status", json_pack("{s:i}", "bytesIn", 1))), 0);
     /* Over-long text is cut, not refused. */
     char big[2000];
     memset(big, 'e', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    assert_int_equal(offer(l, "status", ev("remoteApps", "x", "status",
-                                           json_pack("{s:s, s:s}", "state", "error", "error", big))),
+    assert_int_equal(offer(l, "status",
+                           ev("remoteApps", "x", "status",
+                              json_pack("{s:s, s:s}", "state", "error", "error", big))),
                      1);
     assert_true(strlen(last(l, "message")) < 400);
     /* Cut inside a multi-byte character: cut before it, still UTF-8. */
@@ -193,24 +207,23 @@ static void malformed_events_are_ignored(void **state) {
         char err[1600];
         snprintf(err, sizeof(err), "%.*s%s", pad, "xx", wide);
         uint64_t before = wv_evlog_last_id(l);
-        offer(l, "status", ev("remoteApps", "x", "status",
-                              json_pack("{s:s, s:s}", "state", "error", "error", err)));
+        offer(l, "status",
+              ev("remoteApps", "x", "status",
+                 json_pack("{s:s, s:s}", "state", "error", "error", err)));
         assert_int_equal(wv_evlog_last_id(l), before + 1);
     }
     wv_evlog_free(l);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(config_changes_are_kept_in_words),
-        cmocka_unit_test(write_in_error_at_once_makes_two_entries),
-        cmocka_unit_test(counters_moving_are_not_kept),
-        cmocka_unit_test(state_transitions_name_both_states),
-        cmocka_unit_test(target_failure_and_address_change_are_kept),
-        cmocka_unit_test(deleted_object_is_forgotten),
-        cmocka_unit_test(channels_peers_and_broker),
-        cmocka_unit_test(ring_keeps_the_newest_and_after_limit_select),
-        cmocka_unit_test(malformed_events_are_ignored),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(config_changes_are_kept_in_words),
+    cmocka_unit_test(write_in_error_at_once_makes_two_entries),
+    cmocka_unit_test(counters_moving_are_not_kept),
+    cmocka_unit_test(state_transitions_name_both_states),
+    cmocka_unit_test(target_failure_and_address_change_are_kept),
+    cmocka_unit_test(deleted_object_is_forgotten),
+    cmocka_unit_test(channels_peers_and_broker),
+    cmocka_unit_test(ring_keeps_the_newest_and_after_limit_select),
+    cmocka_unit_test(malformed_events_are_ignored),
+};
+WVU_MAIN(tests)

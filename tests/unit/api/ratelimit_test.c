@@ -1,11 +1,5 @@
 /* The per-client token bucket behind the API's 429 rate limit. */
-/* cmocka needs these first, in this order. */
-// clang-format off
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-// clang-format on
+#include "wvunit.h"
 
 #include "ratelimit.h"
 
@@ -56,11 +50,9 @@ static void slow_rate_is_smooth(void **state) {
     wv_ratelimit_free(rl);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(burst_then_refused_then_refilled),
-        cmocka_unit_test(table_is_bounded),
-        cmocka_unit_test(slow_rate_is_smooth),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(burst_then_refused_then_refilled),
+    cmocka_unit_test(table_is_bounded),
+    cmocka_unit_test(slow_rate_is_smooth),
+};
+WVU_MAIN(tests)

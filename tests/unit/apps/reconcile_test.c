@@ -45,8 +45,8 @@ static int take(wv_reconciler *r, const char *name, const json_t *spec, uv_strea
 
 static int dial(uint16_t port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons(port)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(port)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     return fd;
 }
@@ -177,9 +177,7 @@ static void connections_over_the_app_limit_are_closed(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(connections_over_the_app_limit_are_closed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(connections_over_the_app_limit_are_closed),
+};
+WVU_MAIN(tests)

@@ -1,9 +1,5 @@
 /* The growable buffer and the address formatter (wv/base.h). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 
@@ -75,11 +71,9 @@ static void same_source(void **state) {
     assert_false(wv_addr_same_source((struct sockaddr *)&a, (struct sockaddr *)&b));
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(add_printf_consume_take),
-        cmocka_unit_test(addresses_as_text),
-        cmocka_unit_test(same_source),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(add_printf_consume_take),
+    cmocka_unit_test(addresses_as_text),
+    cmocka_unit_test(same_source),
+};
+WVU_MAIN(tests)

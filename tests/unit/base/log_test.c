@@ -1,7 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 
@@ -90,13 +87,11 @@ static void ct_memcmp_and_strerror(void **state) {
     free(s);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(json_lines_escape_and_name_subsystem),
-        cmocka_unit_test(level_and_format_parse),
-        cmocka_unit_test(unopenable_file_fails),
-        cmocka_unit_test(configure_applies_level_format_and_file_live),
-        cmocka_unit_test(ct_memcmp_and_strerror),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(json_lines_escape_and_name_subsystem),
+    cmocka_unit_test(level_and_format_parse),
+    cmocka_unit_test(unopenable_file_fails),
+    cmocka_unit_test(configure_applies_level_format_and_file_live),
+    cmocka_unit_test(ct_memcmp_and_strerror),
+};
+WVU_MAIN(tests)

@@ -1,7 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 
@@ -51,11 +48,9 @@ static void values_as_people_read_them(void **state) {
     wv_metrics_free(m);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(families_grouped_and_labels_escaped),
-        cmocka_unit_test(label_buffer_bounded),
-        cmocka_unit_test(values_as_people_read_them),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(families_grouped_and_labels_escaped),
+    cmocka_unit_test(label_buffer_bounded),
+    cmocka_unit_test(values_as_people_read_them),
+};
+WVU_MAIN(tests)

@@ -1,9 +1,6 @@
 /* wv_cli_parse for the API clients (status, apply): defaults from the
  * environment, flags, and the usage errors (exit 64). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/cli.h"
 
@@ -11,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PARSE(cli, ...)                                                                  \
-    do {                                                                                 \
-        char *argv_[] = {"wovenet", __VA_ARGS__, NULL};                                  \
-        wv_cli_parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (cli));         \
+#define PARSE(cli, ...)                                                                            \
+    do {                                                                                           \
+        char *argv_[] = {"wovenet", __VA_ARGS__, NULL};                                            \
+        wv_cli_parse((int)(sizeof(argv_) / sizeof(argv_[0])) - 1, argv_, (cli));                   \
     } while (0)
 
 static void status_defaults_and_env(void **state) {
@@ -80,11 +77,9 @@ static void usage_errors_exit_64(void **state) {
     stderr = saved;
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(status_defaults_and_env),
-        cmocka_unit_test(apply_flags),
-        cmocka_unit_test(usage_errors_exit_64),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(status_defaults_and_env),
+    cmocka_unit_test(apply_flags),
+    cmocka_unit_test(usage_errors_exit_64),
+};
+WVU_MAIN(tests)

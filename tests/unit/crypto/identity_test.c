@@ -1,8 +1,5 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 #include "wv/crypto.h"
@@ -110,13 +107,11 @@ static void derived_secret_is_stable_across_reload(void **state) {
     wv_identity_free(c);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(generate_export_import_keeps_fingerprint),
-        cmocka_unit_test(two_identities_differ),
-        cmocka_unit_test(derived_secret_is_stable_across_reload),
-        cmocka_unit_test(key_of_another_identity_is_refused),
-        cmocka_unit_test(fingerprint_hex_round_trip_and_malformed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(generate_export_import_keeps_fingerprint),
+    cmocka_unit_test(two_identities_differ),
+    cmocka_unit_test(derived_secret_is_stable_across_reload),
+    cmocka_unit_test(key_of_another_identity_is_refused),
+    cmocka_unit_test(fingerprint_hex_round_trip_and_malformed),
+};
+WVU_MAIN(tests)

@@ -1,8 +1,5 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 #include "wv/crypto.h"
@@ -81,13 +78,9 @@ static void bad_inputs_refused(void **state) {
     assert_int_equal(wv_keys_site_hash(&k, "", seg), WV_ERR_INVAL);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(vector_1000_iterations),
-        cmocka_unit_test(vector_one_iteration),
-        cmocka_unit_test(default_iterations_vector),
-        cmocka_unit_test(topic_and_key_change_everything),
-        cmocka_unit_test(bad_inputs_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(vector_1000_iterations),    cmocka_unit_test(vector_one_iteration),
+    cmocka_unit_test(default_iterations_vector), cmocka_unit_test(topic_and_key_change_everything),
+    cmocka_unit_test(bad_inputs_refused),
+};
+WVU_MAIN(tests)

@@ -1,9 +1,5 @@
 /* Basic-auth password hashing (wv/crypto.h). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/crypto.h"
 
@@ -33,9 +29,7 @@ static void hash_verifies_and_bad_encodings_fail(void **state) {
     free(h2);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hash_verifies_and_bad_encodings_fail),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(hash_verifies_and_bad_encodings_fail),
+};
+WVU_MAIN(tests)

@@ -1,11 +1,8 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
+#include "wvunit.h"
 
+#include "stun.h"
 #include "wv/base.h"
 #include "wv/detect.h"
-#include "stun.h"
 #include "wv/model.h"
 
 #include <arpa/inet.h>
@@ -136,7 +133,9 @@ static void on_changed(wv_detect *d, const char *name, void *user) {
     uv_stop(&f->loop);
 }
 
-static void on_stop(uv_timer_t *t) { uv_stop(t->loop); }
+static void on_stop(uv_timer_t *t) {
+    uv_stop(t->loop);
+}
 
 static void setup_fx(struct fx *f) {
     memset(f, 0, sizeof(*f));
@@ -217,14 +216,18 @@ static void run_case(int mode, const char *sockmode, uint16_t want_port, int min
 static void stun_maps_from_the_endpoint(void **state) {
     run_case(0, "dedicated-address", 40000, 1, false);
 }
-static void stun_server_by_name(void **state) { run_case(0, "dedicated-address", 40000, 1, true); }
+static void stun_server_by_name(void **state) {
+    run_case(0, "dedicated-address", 40000, 1, true);
+}
 static void stun_port_forwarding_keeps_port(void **state) {
     run_case(0, "port-forwarding", 25000, 1, false);
 }
 static void stun_garbage_then_answer(void **state) {
     run_case(2, "dedicated-address", 40000, 1, false);
 }
-static void stun_retransmits(void **state) { run_case(3, "dedicated-address", 40000, 3, false); }
+static void stun_retransmits(void **state) {
+    run_case(3, "dedicated-address", 40000, 3, false);
+}
 static void stun_silent_server_fails(void **state) {
     run_case(1, "dedicated-address", 0, 0, false);
 }
@@ -245,7 +248,9 @@ static void conn_alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {
     *b = uv_buf_init(buf, sizeof(buf));
 }
 
-static void conn_write_done(uv_write_t *w, int status) { free(w); }
+static void conn_write_done(uv_write_t *w, int status) {
+    free(w);
+}
 
 static void conn_read(uv_stream_t *c, ssize_t n, const uv_buf_t *b) {
     struct hsrv *h = c->data;
@@ -288,15 +293,16 @@ static void run_http(bool silent) {
     int len = sizeof(a);
     uv_tcp_getsockname(&h.tcp, (struct sockaddr *)&a, &len);
     char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/ip", ntohs(((struct sockaddr_in *)&a)->sin_port));
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/ip",
+             ntohs(((struct sockaddr_in *)&a)->sin_port));
     wv_log *log = wv_log_new(WV_LOG_DEBUG, WV_LOG_TEXT, NULL);
     wv_detect *d;
     struct wv_detect_callbacks cbs = {.changed = http_changed};
     assert_int_equal(wv_detect_new(&loop, log, &cbs, &h, &d), 0);
-    json_t *socks = json_pack("[{s:s, s:s, s:s, s:i, s:i, s:{s:s, s:i}}]", "name", "h1", "mode",
-                              "port-forwarding", "publicAddress", "autoHttpDetect", "publicPort",
-                              25891, "listenPort", 25000, "httpDetector", "url", url, "interval",
-                              60);
+    json_t *socks =
+        json_pack("[{s:s, s:s, s:s, s:i, s:i, s:{s:s, s:i}}]", "name", "h1", "mode",
+                  "port-forwarding", "publicAddress", "autoHttpDetect", "publicPort", 25891,
+                  "listenPort", 25000, "httpDetector", "url", url, "interval", 60);
     wv_detect_set_sockets(d, socks);
     uv_timer_t stop;
     uv_timer_init(&loop, &stop);
@@ -326,22 +332,24 @@ static void run_http(bool silent) {
     wv_log_free(log);
 }
 
-static void http_detects(void **state) { run_http(false); }
-static void http_free_while_in_flight(void **state) { run_http(true); }
-
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(body_good),
-        cmocka_unit_test(body_bad),
-        cmocka_unit_test(body_random_bytes),
-        cmocka_unit_test(http_detects),
-        cmocka_unit_test(http_free_while_in_flight),
-        cmocka_unit_test(stun_maps_from_the_endpoint),
-        cmocka_unit_test(stun_server_by_name),
-        cmocka_unit_test(stun_port_forwarding_keeps_port),
-        cmocka_unit_test(stun_garbage_then_answer),
-        cmocka_unit_test(stun_retransmits),
-        cmocka_unit_test(stun_silent_server_fails),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+static void http_detects(void **state) {
+    run_http(false);
 }
+static void http_free_while_in_flight(void **state) {
+    run_http(true);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(body_good),
+    cmocka_unit_test(body_bad),
+    cmocka_unit_test(body_random_bytes),
+    cmocka_unit_test(http_detects),
+    cmocka_unit_test(http_free_while_in_flight),
+    cmocka_unit_test(stun_maps_from_the_endpoint),
+    cmocka_unit_test(stun_server_by_name),
+    cmocka_unit_test(stun_port_forwarding_keeps_port),
+    cmocka_unit_test(stun_garbage_then_answer),
+    cmocka_unit_test(stun_retransmits),
+    cmocka_unit_test(stun_silent_server_fails),
+};
+WVU_MAIN(tests)

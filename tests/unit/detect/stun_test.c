@@ -1,10 +1,7 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
+#include "wvunit.h"
 
-#include "wv/base.h"
 #include "stun.h"
+#include "wv/base.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,11 +25,10 @@ static size_t response(uint8_t *out, uint16_t type, const uint8_t *txid, const u
 }
 
 /* XOR-MAPPED-ADDRESS 192.0.2.1:32853 (RFC 5769's sample values). */
-static const uint8_t XOR_V4[] = {0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47,
-                                 0xe1, 0x12, 0xa6, 0x43};
+static const uint8_t XOR_V4[] = {0x00, 0x20, 0x00, 0x08, 0x00, 0x01,
+                                 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43};
 /* MAPPED-ADDRESS 203.0.113.9:3478 */
-static const uint8_t PLAIN_V4[] = {0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x96,
-                                   203,  0,    113,  9};
+static const uint8_t PLAIN_V4[] = {0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x0d, 0x96, 203, 0, 113, 9};
 
 static void check_v4(const struct sockaddr_storage *ss, const char *ip, uint16_t port) {
     assert_int_equal(ss->ss_family, AF_INET);
@@ -204,23 +200,21 @@ static void mutations_never_crash(void **state) {
         for (int k = 0; k < flips; k++)
             b[rand() % n] = (uint8_t)rand();
         struct sockaddr_storage ss;
-        int rv = wv_stun_parse_response(b, rand() % 3 ? n : (size_t)(rand() % (int)n), TXID, &ss,
-                                        NULL);
+        int rv =
+            wv_stun_parse_response(b, rand() % 3 ? n : (size_t)(rand() % (int)n), TXID, &ss, NULL);
         assert_true(rv == 0 || rv == WV_ERR_PROTO || rv == WV_ERR_NOTFOUND || rv == WV_ERR_AUTH);
     }
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(request_layout),
-        cmocka_unit_test(xor_mapped_v4),
-        cmocka_unit_test(plain_mapped_and_xor_wins),
-        cmocka_unit_test(xor_mapped_v6),
-        cmocka_unit_test(other_transaction_or_type_is_notfound),
-        cmocka_unit_test(error_response),
-        cmocka_unit_test(malformed),
-        cmocka_unit_test(skips_unknown_padded_attributes),
-        cmocka_unit_test(mutations_never_crash),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(request_layout),
+    cmocka_unit_test(xor_mapped_v4),
+    cmocka_unit_test(plain_mapped_and_xor_wins),
+    cmocka_unit_test(xor_mapped_v6),
+    cmocka_unit_test(other_transaction_or_type_is_notfound),
+    cmocka_unit_test(error_response),
+    cmocka_unit_test(malformed),
+    cmocka_unit_test(skips_unknown_padded_attributes),
+    cmocka_unit_test(mutations_never_crash),
+};
+WVU_MAIN(tests)

@@ -1,11 +1,8 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 
-#include <cmocka.h>
+#include "wvunit.h"
 
-#include "wv/discovery.h"
 #include "wv/base.h"
+#include "wv/discovery.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,17 +340,15 @@ static void random_mutations_never_crash(void **state) {
     free(good);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(announce_round_trip),
-        cmocka_unit_test(other_types_round_trip),
-        cmocka_unit_test(candidates_round_trip),
-        cmocka_unit_test(malformed_refused),
-        cmocka_unit_test(bounds_enforced),
-        cmocka_unit_test(newer_rules),
-        cmocka_unit_test(replay_window),
-        cmocka_unit_test(instances),
-        cmocka_unit_test(random_mutations_never_crash),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(announce_round_trip),
+    cmocka_unit_test(other_types_round_trip),
+    cmocka_unit_test(candidates_round_trip),
+    cmocka_unit_test(malformed_refused),
+    cmocka_unit_test(bounds_enforced),
+    cmocka_unit_test(newer_rules),
+    cmocka_unit_test(replay_window),
+    cmocka_unit_test(instances),
+    cmocka_unit_test(random_mutations_never_crash),
+};
+WVU_MAIN(tests)

@@ -1,11 +1,8 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
 
-#include <cmocka.h>
+#include "wvunit.h"
 
-#include "wv/base.h"
 #include "envelope.h"
+#include "wv/base.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,15 +127,13 @@ static void oversize_refused(void **state) {
     free(buf);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(seal_then_open),
-        cmocka_unit_test(nonce_differs_per_message),
-        cmocka_unit_test(empty_plaintext_ok),
-        cmocka_unit_test(tampered_byte_fails_everywhere),
-        cmocka_unit_test(wrong_key_and_wrong_topic_fail),
-        cmocka_unit_test(truncated_fails),
-        cmocka_unit_test(oversize_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(seal_then_open),
+    cmocka_unit_test(nonce_differs_per_message),
+    cmocka_unit_test(empty_plaintext_ok),
+    cmocka_unit_test(tampered_byte_fails_everywhere),
+    cmocka_unit_test(wrong_key_and_wrong_topic_fail),
+    cmocka_unit_test(truncated_fails),
+    cmocka_unit_test(oversize_refused),
+};
+WVU_MAIN(tests)

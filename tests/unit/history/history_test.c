@@ -15,8 +15,8 @@ static struct wv_hist_sample S(uint64_t rx, uint64_t tx, double rtt, uint32_t ac
 }
 
 /* The one series (kind, name) at step, or fails. */
-static json_t *one(wv_history *h, int kind, const char *name, unsigned step, int64_t since,
-                   json_t **doc) {
+static json_t *
+one(wv_history *h, int kind, const char *name, unsigned step, int64_t since, json_t **doc) {
     *doc = wv_history_json(h, kind, name, step, since, T0 + 5000);
     assert_non_null(*doc);
     json_t *list = json_object_get(*doc, "series");
@@ -322,23 +322,21 @@ static void bad_input_is_refused(void **state) {
     wv_history_free(h);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(consecutive_seconds_are_consecutive_points),
-        cmocka_unit_test(no_rtt_is_null),
-        cmocka_unit_test(gap_spreads_bytes_evenly_and_exactly),
-        cmocka_unit_test(same_second_accumulates_and_clock_back_adds_to_newest),
-        cmocka_unit_test(fine_ring_keeps_fifteen_minutes),
-        cmocka_unit_test(minutes_sum_bytes_average_rtt_keep_peak),
-        cmocka_unit_test(coarse_ring_keeps_a_day),
-        cmocka_unit_test(clock_jump_leaves_empty_steps),
-        cmocka_unit_test(since_drops_older_points),
-        cmocka_unit_test(totals_count_whole_then_record_differences),
-        cmocka_unit_test(bound_replaces_the_least_recently_fed),
-        cmocka_unit_test(expire_drops_series_unfed_for_a_day),
-        cmocka_unit_test(drop_by_name_and_prefix),
-        cmocka_unit_test(bytes_saturate_per_second_not_wrap),
-        cmocka_unit_test(bad_input_is_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(consecutive_seconds_are_consecutive_points),
+    cmocka_unit_test(no_rtt_is_null),
+    cmocka_unit_test(gap_spreads_bytes_evenly_and_exactly),
+    cmocka_unit_test(same_second_accumulates_and_clock_back_adds_to_newest),
+    cmocka_unit_test(fine_ring_keeps_fifteen_minutes),
+    cmocka_unit_test(minutes_sum_bytes_average_rtt_keep_peak),
+    cmocka_unit_test(coarse_ring_keeps_a_day),
+    cmocka_unit_test(clock_jump_leaves_empty_steps),
+    cmocka_unit_test(since_drops_older_points),
+    cmocka_unit_test(totals_count_whole_then_record_differences),
+    cmocka_unit_test(bound_replaces_the_least_recently_fed),
+    cmocka_unit_test(expire_drops_series_unfed_for_a_day),
+    cmocka_unit_test(drop_by_name_and_prefix),
+    cmocka_unit_test(bytes_saturate_per_second_not_wrap),
+    cmocka_unit_test(bad_input_is_refused),
+};
+WVU_MAIN(tests)

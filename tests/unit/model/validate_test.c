@@ -229,8 +229,9 @@ static void sockets(void **state) {
                 "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"upnp\","
                 "\"portMappingLifetime\":60}",
                 NULL);
-    expect_bad(WV_KIND_SOCKET, "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"pcp\"}",
-               "portMapping", "unsupported value \"pcp\" (auto, upnp, natpmp)");
+    expect_bad(WV_KIND_SOCKET,
+               "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMapping\":\"pcp\"}", "portMapping",
+               "unsupported value \"pcp\" (auto, upnp, natpmp)");
     expect_bad(WV_KIND_SOCKET,
                "{\"name\":\"n\",\"mode\":\"nat-traversal\",\"portMappingLifetime\":60}",
                "portMappingLifetime", "only allowed when portMapping is set");
@@ -679,7 +680,8 @@ static void did_you_mean(void **state) {
                "{\"name\":\"r\",\"siteName\":\"s\",\"remoteAppId\":\"a\",\"localSocket\":"
                "\"tcp:127.0.0.1:1\"}",
                "remoteAppId", "did you mean \"appName\"?");
-    expect_bad(-1, "{\"localExposedApps\":[]}", "localExposedApps", "did you mean \"exposedApps\"?");
+    expect_bad(-1, "{\"localExposedApps\":[]}", "localExposedApps",
+               "did you mean \"exposedApps\"?");
     expect_bad(WV_KIND_EXPOSED_APP, "{\"name\":\"a\",\"bogus\":1}", "bogus", "unknown field");
 }
 
@@ -691,21 +693,18 @@ static void durations(void **state) {
     assert_int_equal(wv_parse_duration("12h"), 43200);
     assert_int_equal(wv_parse_duration("30d"), 30 * 86400);
     assert_int_equal(wv_parse_duration("2w"), 14 * 86400);
-    const char *bad[] = {"", "0", "d", "-1d", "+1d", "1x", "1dd", "1 d", "soon", "99999999999d",
-                         "3661d", NULL};
+    const char *bad[] = {"",    "0",   "d",    "-1d",          "+1d",   "1x",
+                         "1dd", "1 d", "soon", "99999999999d", "3661d", NULL};
     for (int i = 0; bad[i]; i++)
         assert_int_equal(wv_parse_duration(bad[i]), -1);
     assert_int_equal(wv_parse_duration(NULL), -1);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(durations),
-        cmocka_unit_test(did_you_mean),
-        cmocka_unit_test(names),        cmocka_unit_test(parsers),     cmocka_unit_test(sockets),
-        cmocka_unit_test(exposed_apps), cmocka_unit_test(remote_apps), cmocka_unit_test(site),
-        cmocka_unit_test(documents),
-        cmocka_unit_test(remote_app_max_connections),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(durations),   cmocka_unit_test(did_you_mean),
+    cmocka_unit_test(names),       cmocka_unit_test(parsers),
+    cmocka_unit_test(sockets),     cmocka_unit_test(exposed_apps),
+    cmocka_unit_test(remote_apps), cmocka_unit_test(site),
+    cmocka_unit_test(documents),   cmocka_unit_test(remote_app_max_connections),
+};
+WVU_MAIN(tests)

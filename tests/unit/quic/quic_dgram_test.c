@@ -178,10 +178,8 @@ static void no_datagrams_without_the_peer(void **state) {
     qpair_dispose(&w.p);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(relayed_connection_is_end_to_end),
-        cmocka_unit_test(no_datagrams_without_the_peer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(relayed_connection_is_end_to_end),
+    cmocka_unit_test(no_datagrams_without_the_peer),
+};
+WVU_MAIN(tests)

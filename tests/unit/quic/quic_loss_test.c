@@ -132,10 +132,8 @@ static void both_directions_intact_with_10_percent_loss_bbr(void **state) {
     transfer_survives_loss(10, WV_QUIC_CC_BBR);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(both_directions_intact_with_3_percent_loss_cubic),
-        cmocka_unit_test(both_directions_intact_with_10_percent_loss_bbr),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(both_directions_intact_with_3_percent_loss_cubic),
+    cmocka_unit_test(both_directions_intact_with_10_percent_loss_bbr),
+};
+WVU_MAIN(tests)

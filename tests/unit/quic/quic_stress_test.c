@@ -228,11 +228,9 @@ static void conn_close_midway_closes_every_stream(void **state) {
     world_free(w);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_stream_closes_once_under_resets),
-        cmocka_unit_test(every_stream_closes_once_under_resets_and_loss),
-        cmocka_unit_test(conn_close_midway_closes_every_stream),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(every_stream_closes_once_under_resets),
+    cmocka_unit_test(every_stream_closes_once_under_resets_and_loss),
+    cmocka_unit_test(conn_close_midway_closes_every_stream),
+};
+WVU_MAIN(tests)

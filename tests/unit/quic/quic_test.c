@@ -437,24 +437,22 @@ static void reset_of_unsent_stream_closes_on_both_sides(void **state) {
     fx_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
-        cmocka_unit_test(wrong_pin_fails_with_crypto_error),
-        cmocka_unit_test(ipv6_loopback_works),
-        cmocka_unit_test(echo_8mib_round_trip_intact),
-        cmocka_unit_test(local_ipv4_peer_uses_route_mtu),
-        cmocka_unit_test(local_ipv6_peer_uses_route_mtu),
-        cmocka_unit_test(pmtud_probe_rule),
-        cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
-        cmocka_unit_test(window_rule_doubles_only_when_drained_within_four_rtts),
-        cmocka_unit_test(stalled_reader_window_never_grows),
-        cmocka_unit_test(fast_reader_windows_grow_within_budget),
-        cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),
-        cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
-        cmocka_unit_test(stream_reset_reaches_peer),
-        cmocka_unit_test(reset_of_unsent_stream_closes_on_both_sides),
-        cmocka_unit_test(open_streams_end_with_conn),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(handshake_with_pin_exposes_fingerprints),
+    cmocka_unit_test(wrong_pin_fails_with_crypto_error),
+    cmocka_unit_test(ipv6_loopback_works),
+    cmocka_unit_test(echo_8mib_round_trip_intact),
+    cmocka_unit_test(local_ipv4_peer_uses_route_mtu),
+    cmocka_unit_test(local_ipv6_peer_uses_route_mtu),
+    cmocka_unit_test(pmtud_probe_rule),
+    cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
+    cmocka_unit_test(window_rule_doubles_only_when_drained_within_four_rtts),
+    cmocka_unit_test(stalled_reader_window_never_grows),
+    cmocka_unit_test(fast_reader_windows_grow_within_budget),
+    cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),
+    cmocka_unit_test(idle_timeout_closes_conn_whose_peer_vanished),
+    cmocka_unit_test(stream_reset_reaches_peer),
+    cmocka_unit_test(reset_of_unsent_stream_closes_on_both_sides),
+    cmocka_unit_test(open_streams_end_with_conn),
+};
+WVU_MAIN(tests)

@@ -82,10 +82,8 @@ static void server_refuses_client_without_certificate(void **state) {
     gnutls_certificate_free_credentials(none);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(server_refuses_other_alpn),
-        cmocka_unit_test(server_refuses_client_without_certificate),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(server_refuses_other_alpn),
+    cmocka_unit_test(server_refuses_client_without_certificate),
+};
+WVU_MAIN(tests)

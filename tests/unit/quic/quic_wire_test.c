@@ -199,16 +199,14 @@ static void loopback_handshake_is_not_paced(void **state) {
     fx_free(f);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(retry_validated_client_connects),
-        cmocka_unit_test(handshakes_per_source_are_bounded),
-        cmocka_unit_test(loopback_handshake_is_not_paced),
-        cmocka_unit_test(unknown_version_gets_version_negotiation),
-        cmocka_unit_test(unknown_short_header_gets_smaller_stateless_reset),
-        cmocka_unit_test(restarted_peer_with_same_secret_resets_old_conn),
-        cmocka_unit_test(dial_to_silent_port_times_out),
-        cmocka_unit_test(inbound_limit_ignores_extra_connections),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(retry_validated_client_connects),
+    cmocka_unit_test(handshakes_per_source_are_bounded),
+    cmocka_unit_test(loopback_handshake_is_not_paced),
+    cmocka_unit_test(unknown_version_gets_version_negotiation),
+    cmocka_unit_test(unknown_short_header_gets_smaller_stateless_reset),
+    cmocka_unit_test(restarted_peer_with_same_secret_resets_old_conn),
+    cmocka_unit_test(dial_to_silent_port_times_out),
+    cmocka_unit_test(inbound_limit_ignores_extra_connections),
+};
+WVU_MAIN(tests)

@@ -4,14 +4,10 @@
  * revision it creates ("m<rev>" as appName, matching updated_rev), so a
  * torn transaction would show as a mismatch. The kill moments are random;
  * the seed is printed and WOVENET_TEST_SEED replays one. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
+#include "wvunit.h"
 
-#include <cmocka.h>
-
-#include "wv/base.h"
 #include "store_impl.h"
+#include "wv/base.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -34,8 +30,9 @@ static json_t *remote(const char *name, int64_t stamp) {
 }
 
 static json_t *document(wv_store *st, int64_t stamp) {
-    json_t *doc = json_pack("{s:{s:s,s:s,s:{s:[s]}}}", "site", "siteName", "local", "networkKey",
-                            "Crash-Test-Key-0001", "messageChannel", "brokers", "mqtt://127.0.0.1:1883");
+    json_t *doc =
+        json_pack("{s:{s:s,s:s,s:{s:[s]}}}", "site", "siteName", "local", "networkKey",
+                  "Crash-Test-Key-0001", "messageChannel", "brokers", "mqtt://127.0.0.1:1883");
     json_t *arr = json_array();
     for (int i = 0; i < GROUP; i++) {
         char name[16];
@@ -144,8 +141,8 @@ static void killed_writer_leaves_consistent_store(void **state) {
     /* The kill moments come from rand(): the seed is printed, and taken
      * from WOVENET_TEST_SEED when set, so a failing run can be replayed. */
     const char *env = getenv("WOVENET_TEST_SEED");
-    unsigned seed = env && *env ? (unsigned)strtoul(env, NULL, 0)
-                                : (unsigned)time(NULL) ^ (unsigned)getpid();
+    unsigned seed =
+        env && *env ? (unsigned)strtoul(env, NULL, 0) : (unsigned)time(NULL) ^ (unsigned)getpid();
     print_message("seed %u (replay: WOVENET_TEST_SEED=%u)\n", seed, seed);
     srand(seed);
 
@@ -191,9 +188,7 @@ static void killed_writer_leaves_consistent_store(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(killed_writer_leaves_consistent_store),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(killed_writer_leaves_consistent_store),
+};
+WVU_MAIN(tests)

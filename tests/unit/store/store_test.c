@@ -2,16 +2,16 @@
 
 #include "wvunit.h"
 
+#include "store_impl.h"
 #include "wv/base.h"
 #include "wv/crypto.h"
-#include "store_impl.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEY "aA6wBHTYd%#dOPr8-secret"
@@ -91,7 +91,8 @@ static void legacy_default_topic_is_kept(void **state) {
     assert_int_equal(wv_store_put_site(f->st, s, -1, &changed, &err), 0);
     json_decref(s);
     assert_int_equal(wv_store_get_site(f->st, &out), 0);
-    const char *t = json_string_value(json_object_get(json_object_get(out, "messageChannel"), "topic"));
+    const char *t =
+        json_string_value(json_object_get(json_object_get(out, "messageChannel"), "topic"));
     assert_string_not_equal(t, legacy);
     assert_int_equal(strncmp(t, "wovenet/", 8), 0);
     json_decref(out);
@@ -536,8 +537,7 @@ static const char *origin_of(wv_store *st, enum wv_kind kind, const char *name) 
     buf[0] = '\0';
     if (wv_store_origins(st, kind, &m) == 0)
         snprintf(buf, sizeof(buf), "%s",
-                 json_string_value(json_object_get(m, kind == WV_KIND_SITE ? "site" : name))
-                     ?: "");
+                 json_string_value(json_object_get(m, kind == WV_KIND_SITE ? "site" : name)) ?: "");
     json_decref(m);
     return buf;
 }
@@ -641,7 +641,8 @@ static void token_lifecycle(void **state) {
     assert_int_equal(wv_store_token_check(f->st, old), WV_ERR_AUTH);
     json_t *list;
     assert_int_equal(wv_store_token_list(f->st, &list), 0);
-    json_t *o = json_array_get(list, 0), *rr = json_array_get(list, 1), *ww = json_array_get(list, 2);
+    json_t *o = json_array_get(list, 0), *rr = json_array_get(list, 1),
+           *ww = json_array_get(list, 2);
     assert_string_equal(json_string_value(json_object_get(o, "name")), "old");
     assert_true(json_is_true(json_object_get(o, "expired")));
     assert_true(json_is_null(json_object_get(o, "lastUsed")));
@@ -705,22 +706,20 @@ static void identity(void **state) {
     json_decref(out);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(migrations_from_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(two_handles_share_the_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(not_a_database_and_bad_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(file_mode_0600, setup, teardown),
-        cmocka_unit_test_setup_teardown(crud_and_revision, setup, teardown),
-        cmocka_unit_test_setup_teardown(site_secrets, setup, teardown),
-        cmocka_unit_test_setup_teardown(legacy_default_topic_is_kept, setup, teardown),
-        cmocka_unit_test_setup_teardown(apply_plan_dry_run_and_noop, setup, teardown),
-        cmocka_unit_test_setup_teardown(apply_requires_key_when_none_stored, setup, teardown),
-        cmocka_unit_test_setup_teardown(tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(token_lifecycle, setup, teardown),
-        cmocka_unit_test_setup_teardown(origins_keep_api_objects, setup, teardown),
-        cmocka_unit_test_setup_teardown(known_sites_are_runtime_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(identity, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(migrations_from_empty, setup, teardown),
+    cmocka_unit_test_setup_teardown(two_handles_share_the_file, setup, teardown),
+    cmocka_unit_test_setup_teardown(not_a_database_and_bad_path, setup, teardown),
+    cmocka_unit_test_setup_teardown(file_mode_0600, setup, teardown),
+    cmocka_unit_test_setup_teardown(crud_and_revision, setup, teardown),
+    cmocka_unit_test_setup_teardown(site_secrets, setup, teardown),
+    cmocka_unit_test_setup_teardown(legacy_default_topic_is_kept, setup, teardown),
+    cmocka_unit_test_setup_teardown(apply_plan_dry_run_and_noop, setup, teardown),
+    cmocka_unit_test_setup_teardown(apply_requires_key_when_none_stored, setup, teardown),
+    cmocka_unit_test_setup_teardown(tokens, setup, teardown),
+    cmocka_unit_test_setup_teardown(token_lifecycle, setup, teardown),
+    cmocka_unit_test_setup_teardown(origins_keep_api_objects, setup, teardown),
+    cmocka_unit_test_setup_teardown(known_sites_are_runtime_state, setup, teardown),
+    cmocka_unit_test_setup_teardown(identity, setup, teardown),
+};
+WVU_MAIN(tests)

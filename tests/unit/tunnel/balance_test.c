@@ -1,7 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "balance.h"
 #include "wv/base.h"
@@ -54,12 +51,10 @@ static void backoff_grows_caps_and_jitters(void **state) {
     assert_true(wv_backoff_ms(100, 0xffffffffu) <= 60000);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pick_least_loaded_up_channel),
-        cmocka_unit_test(idle_channels_share_by_stream_count),
-        cmocka_unit_test(zero_cwnd_and_huge_values_do_not_overflow),
-        cmocka_unit_test(backoff_grows_caps_and_jitters),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(pick_least_loaded_up_channel),
+    cmocka_unit_test(idle_channels_share_by_stream_count),
+    cmocka_unit_test(zero_cwnd_and_huge_values_do_not_overflow),
+    cmocka_unit_test(backoff_grows_caps_and_jitters),
+};
+WVU_MAIN(tests)

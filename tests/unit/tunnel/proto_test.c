@@ -1,7 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
+#include "wvunit.h"
 
 #include "wv/base.h"
 #include "wv/tunnel.h"
@@ -58,8 +55,13 @@ static void header_rejects_bad_fields(void **state) {
     struct wv_app_header h;
     const char *why;
     const char *bad[] = {
-        "{}", "{\"app\":1}", "{\"app\":\"\"}", "{\"app\":\"a/b\"}", "{\"app\":\"a\",\"x\":1}",
-        "{\"app\":\"a\",\"target\":\"nohost\"}", "{\"app\":\"a\",\"target\":\"1.2.3.4:70000\"}",
+        "{}",
+        "{\"app\":1}",
+        "{\"app\":\"\"}",
+        "{\"app\":\"a/b\"}",
+        "{\"app\":\"a\",\"x\":1}",
+        "{\"app\":\"a\",\"target\":\"nohost\"}",
+        "{\"app\":\"a\",\"target\":\"1.2.3.4:70000\"}",
         "{\"app\":\"a\",\"target\":5}",
     };
     for (size_t i = 0; i < WV_COUNTOF(bad); i++) {
@@ -128,13 +130,11 @@ static void proof_verifies_and_binds_everything(void **state) {
     assert_int_equal(wv_proof_build(key, exp, WV_ROLE_SERVER, longname, buf), WV_ERR_INVAL);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(frame_roundtrip_and_partial),
-        cmocka_unit_test(frame_rejects_bad_length_and_body),
-        cmocka_unit_test(header_rejects_bad_fields),
-        cmocka_unit_test(status_codes),
-        cmocka_unit_test(proof_verifies_and_binds_everything),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(frame_roundtrip_and_partial),
+    cmocka_unit_test(frame_rejects_bad_length_and_body),
+    cmocka_unit_test(header_rejects_bad_fields),
+    cmocka_unit_test(status_codes),
+    cmocka_unit_test(proof_verifies_and_binds_everything),
+};
+WVU_MAIN(tests)
