@@ -458,14 +458,9 @@ static void deliver(pconn *c, const uint8_t *data, size_t len, bool fin) {
             size_t cap = WV_MAX(len, w ? (size_t)WCHUNK_SIZE : (size_t)WCHUNK_FIRST);
             w = wv_malloc(sizeof(*w) + cap);
             w->c = c;
-            w->next = NULL;
             w->len = 0;
             w->cap = cap;
-            if (c->qtail)
-                c->qtail->next = w;
-            else
-                c->qhead = w;
-            c->qtail = w;
+            WV_QUEUE_APPEND(c->qhead, c->qtail, w);
         }
         memcpy(w->data + w->len, data, len);
         w->len += len;
@@ -568,8 +563,8 @@ int wv_proxy_connect(wv_proxy *p, uv_stream_t *client, const char *site, const c
             open += o->st != P_DEAD && o->sock_open;
         if (open >= p->o.max_open) {
             p->stats.refused_open_limit++;
-            WV_WARN(p->log, SUB, "remote app %s: refused: %u connections open (descriptor "
-                    "budget)", remote_app ? remote_app : app, open);
+            WV_WARN(p->log, SUB, "remote app %s: refused: %u connections open (descriptor budget)",
+                    remote_app ? remote_app : app, open);
             wv_close_free((uv_handle_t *)client);
             return WV_ERR_LIMIT;
         }
@@ -762,8 +757,8 @@ void wv_proxy_get_stats(const wv_proxy *p, struct wv_proxy_stats *out) {
     *out = p->stats;
 }
 
-void wv_proxy_each_conn(const wv_proxy *p, void (*fn)(const struct wv_proxy_conn_info *ci, void *arg),
-                        void *arg) {
+void wv_proxy_each_conn(const wv_proxy *p,
+                        void (*fn)(const struct wv_proxy_conn_info *ci, void *arg), void *arg) {
     for (const pconn *c = p->conns; c; c = c->next) {
         if (c->st == P_DEAD || c->st == P_REFUSED || !c->stream_live)
             continue;

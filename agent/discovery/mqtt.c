@@ -77,11 +77,7 @@ static void push(wv_mqtt *m, struct ev *e, bool droppable) {
         free(e);
         return;
     }
-    if (m->tail)
-        m->tail->next = e;
-    else
-        m->head = e;
-    m->tail = e;
+    WV_QUEUE_APPEND(m->head, m->tail, e);
     m->queued++;
     uv_async_send(&m->async);
     pthread_mutex_unlock(&m->lock);

@@ -52,17 +52,12 @@ int wv_quic_conn_send_datagram(wv_quic_conn *c, const uint8_t *hdr, size_t hdrle
         return WV_ERR_AGAIN;
     }
     wv_quic__dgram *d = wv_malloc(sizeof(*d) + hdrlen + len);
-    d->next = NULL;
     d->len = hdrlen + len;
     if (hdrlen)
         memcpy(d->data, hdr, hdrlen);
     if (len)
         memcpy(d->data + hdrlen, data, len);
-    if (c->dg_tail)
-        c->dg_tail->next = d;
-    else
-        c->dg_head = d;
-    c->dg_tail = d;
+    WV_QUEUE_APPEND(c->dg_head, c->dg_tail, d);
     c->dg_n++;
     wv_quic__ep_mark_dirty(c);
     return 0;
@@ -135,16 +130,11 @@ int wv_quic_endpoint_input(wv_quic_endpoint *ep, const struct sockaddr *from, co
     if (ep->vin_n >= WV_QUIC__VIRT_QUEUE)
         return WV_ERR_AGAIN;
     wv_quic__dgram *d = wv_malloc(sizeof(*d) + len);
-    d->next = NULL;
     d->len = len;
     memset(&d->from, 0, sizeof(d->from));
     memcpy(&d->from, from, wv_quic__addr_len(from));
     memcpy(d->data, data, len);
-    if (ep->vin_tail)
-        ep->vin_tail->next = d;
-    else
-        ep->vin_head = d;
-    ep->vin_tail = d;
+    WV_QUEUE_APPEND(ep->vin_head, ep->vin_tail, d);
     ep->vin_n++;
     wv_quic__ep_wake(ep);
     return 0;

@@ -276,9 +276,8 @@ int wv_quic__tls_session_new(wv_quic_conn *c);
 /* Whether the handshake settled on the endpoint's ALPN. */
 bool wv_quic__tls_alpn_ok(const wv_quic_conn *c);
 
-/* "ip:port" / "[ip6]:port" of the peer, for logs. (To be replaced by
- * wv_addr_format() of wv/base.h once that lands.) */
-/* The peer's address as text (wv_addr_format). */
+/* The peer's address as text for logs, "ip:port" / "[ip6]:port"
+ * (wv_addr_format). */
 void wv_quic__addr_str(const wv_quic_conn *c, char out[WV_ADDR_STRLEN]);
 
 /* quic_endpoint.c */

@@ -274,15 +274,10 @@ long wv_quic_stream_write(wv_quic_conn *c, int64_t sid, const uint8_t *data, siz
     size_t n = (size_t)WV_MIN((uint64_t)len, credit(c, s));
     if (n > 0) {
         wv_quic__chunk *k = wv_malloc(sizeof(*k) + n);
-        k->next = NULL;
         k->off = s->end;
         k->len = n;
         memcpy(k->data, data, n);
-        if (s->tail)
-            s->tail->next = k;
-        else
-            s->head = k;
-        s->tail = k;
+        WV_QUEUE_APPEND(s->head, s->tail, k);
         if (!s->cur)
             s->cur = k;
         s->end += n;

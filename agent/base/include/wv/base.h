@@ -50,7 +50,7 @@ char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Intrusive doubly-linked lists under a head pointer (NULL-terminated):
  * the element's links are the members named prev and next. PUSH inserts
  * at the front; UNLINK takes the element out and clears its links. */
-#define WV_LIST_PUSH_AS(head, e, prev, next)                                                      \
+#define WV_LIST_PUSH_AS(head, e, prev, next)                                                       \
     do {                                                                                           \
         (e)->prev = NULL;                                                                          \
         (e)->next = (head);                                                                        \
@@ -58,7 +58,7 @@ char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
             (head)->prev = (e);                                                                    \
         (head) = (e);                                                                              \
     } while (0)
-#define WV_LIST_UNLINK_AS(head, e, prev, next)                                                    \
+#define WV_LIST_UNLINK_AS(head, e, prev, next)                                                     \
     do {                                                                                           \
         if ((e)->prev)                                                                             \
             (e)->prev->next = (e)->next;                                                           \
@@ -70,6 +70,17 @@ char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     } while (0)
 #define WV_LIST_PUSH(head, e) WV_LIST_PUSH_AS(head, e, prev, next)
 #define WV_LIST_UNLINK(head, e) WV_LIST_UNLINK_AS(head, e, prev, next)
+/* Singly-linked FIFO queues under a head and a tail pointer: APPEND puts
+ * e (its link the member named next) last. */
+#define WV_QUEUE_APPEND(head, tail, e)                                                             \
+    do {                                                                                           \
+        (e)->next = NULL;                                                                          \
+        if (tail)                                                                                  \
+            (tail)->next = (e);                                                                    \
+        else                                                                                       \
+            (head) = (e);                                                                          \
+        (tail) = (e);                                                                              \
+    } while (0)
 #define WV_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Reads a whole file of at most max bytes into a NUL-terminated buffer the
@@ -154,8 +165,8 @@ void wv_metrics_free(wv_metrics *m);
 void wv_metrics_add(wv_metrics *m, const char *name, enum wv_metric_type type, const char *help,
                     const char *labels, double value);
 /* The same for an exact 64-bit count (byte counters may pass 2^53). */
-void wv_metrics_add_u64(wv_metrics *m, const char *name, enum wv_metric_type type,
-                        const char *help, const char *labels, uint64_t value);
+void wv_metrics_add_u64(wv_metrics *m, const char *name, enum wv_metric_type type, const char *help,
+                        const char *labels, uint64_t value);
 /* The process_* series of Prometheus' client conventions, from /proc/self:
  * process_cpu_seconds_total, process_resident_memory_bytes,
  * process_virtual_memory_bytes, process_start_time_seconds,
