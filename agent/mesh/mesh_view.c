@@ -291,6 +291,20 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
     return json_object();
 }
 
+/* One series without a label of its own (labels, when given, apply to
+ * every row of a table): what /metrics prints for it. */
+struct figure {
+    const char *name;
+    enum wv_metric_type type;
+    const char *help;
+    double value;
+};
+
+static void add_figures(wv_metrics *out, const char *labels, const struct figure *f, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        wv_metrics_add(out, f[i].name, f[i].type, f[i].help, labels, f[i].value);
+}
+
 /* Per-channel series, labelled by site, channel id and address family. */
 static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
     json_t *chans = wv_tunnels_channels_json(m->tunnels, site);
@@ -305,26 +319,25 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
         wv_metrics_label(l, sizeof(l), "direction",
                          json_string_value(json_object_get(c, "direction")));
         wv_metrics_label(l, sizeof(l), "path", json_string_value(json_object_get(c, "path")));
-        bool up = strcmp(json_string_value(json_object_get(c, "state")), "up") == 0;
-        wv_metrics_add(out, "wovenet_channel_up", WV_GAUGE, "1 while the data channel is up.", l,
-                       up);
-        wv_metrics_add(out, "wovenet_channel_rtt_seconds", WV_GAUGE,
-                       "Smoothed round-trip time of the data channel.", l,
-                       json_real_value(json_object_get(c, "rttMs")) / 1000.0);
-        wv_metrics_add(out, "wovenet_channel_cwnd_bytes", WV_GAUGE,
-                       "Congestion window of the data channel.", l,
-                       (double)json_integer_value(json_object_get(c, "cwnd")));
-        wv_metrics_add(out, "wovenet_channel_streams", WV_GAUGE, "App streams open on the channel.",
-                       l, (double)json_integer_value(json_object_get(c, "streams")));
-        wv_metrics_add(out, "wovenet_channel_sent_bytes_total", WV_COUNTER,
-                       "UDP payload bytes sent on the channel.", l,
-                       (double)json_integer_value(json_object_get(c, "bytesSent")));
-        wv_metrics_add(out, "wovenet_channel_received_bytes_total", WV_COUNTER,
-                       "UDP payload bytes received on the channel.", l,
-                       (double)json_integer_value(json_object_get(c, "bytesReceived")));
-        wv_metrics_add(out, "wovenet_channel_receive_window_bytes", WV_GAUGE,
-                       "Receive window of the data channel (auto-tuned).", l,
-                       (double)json_integer_value(json_object_get(c, "receiveWindow")));
+#define N(key) (double)json_integer_value(json_object_get(c, key))
+        const struct figure f[] = {
+            {"wovenet_channel_up", WV_GAUGE, "1 while the data channel is up.",
+             strcmp(json_string_value(json_object_get(c, "state")), "up") == 0},
+            {"wovenet_channel_rtt_seconds", WV_GAUGE,
+             "Smoothed round-trip time of the data channel.",
+             json_real_value(json_object_get(c, "rttMs")) / 1000.0},
+            {"wovenet_channel_cwnd_bytes", WV_GAUGE, "Congestion window of the data channel.",
+             N("cwnd")},
+            {"wovenet_channel_streams", WV_GAUGE, "App streams open on the channel.", N("streams")},
+            {"wovenet_channel_sent_bytes_total", WV_COUNTER,
+             "UDP payload bytes sent on the channel.", N("bytesSent")},
+            {"wovenet_channel_received_bytes_total", WV_COUNTER,
+             "UDP payload bytes received on the channel.", N("bytesReceived")},
+            {"wovenet_channel_receive_window_bytes", WV_GAUGE,
+             "Receive window of the data channel (auto-tuned).", N("receiveWindow")},
+        };
+#undef N
+        add_figures(out, l, f, WV_COUNTOF(f));
     }
     json_decref(chans);
 }
@@ -346,10 +359,13 @@ static void add_by_label(wv_metrics *out, const char *name, const char *help, co
 }
 
 void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
-    wv_metrics_add(out, "wovenet_broker_connected", WV_GAUGE,
-                   "1 while connected to an MQTT broker.", NULL, wv_mesh_broker_connected(m));
-    size_t peers = m->disco ? wv_discovery_peer_count(m->disco) : 0;
-    wv_metrics_add(out, "wovenet_peers", WV_GAUGE, "Known peer sites.", NULL, (double)peers);
+    const struct figure mesh[] = {
+        {"wovenet_broker_connected", WV_GAUGE, "1 while connected to an MQTT broker.",
+         wv_mesh_broker_connected(m)},
+        {"wovenet_peers", WV_GAUGE, "Known peer sites.",
+         m->disco ? (double)wv_discovery_peer_count(m->disco) : 0},
+    };
+    add_figures(out, NULL, mesh, WV_COUNTOF(mesh));
     if (m->disco) {
         wv_discovery_stats ds;
         wv_discovery_get_stats(m->disco, &ds);
@@ -369,13 +385,16 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
             pending += pin->state == WV_PIN_PENDING;
             conflicts += pin->offered[0] != '\0';
         }
-        wv_metrics_add(out, "wovenet_sites_pending", WV_GAUGE,
-                       "Sites waiting for the operator's approval.", NULL, (double)pending);
-        wv_metrics_add(out, "wovenet_pin_conflicts", WV_GAUGE,
-                       "Pinned sites offered under another identity key (approve or revoke).", NULL,
-                       (double)conflicts);
-        wv_metrics_add(out, "wovenet_announcements_total", WV_COUNTER, "Announcements published.",
-                       NULL, (double)ds.announcements);
+        const struct figure f[] = {
+            {"wovenet_sites_pending", WV_GAUGE, "Sites waiting for the operator's approval.",
+             (double)pending},
+            {"wovenet_pin_conflicts", WV_GAUGE,
+             "Pinned sites offered under another identity key (approve or revoke).",
+             (double)conflicts},
+            {"wovenet_announcements_total", WV_COUNTER, "Announcements published.",
+             (double)ds.announcements},
+        };
+        add_figures(out, NULL, f, WV_COUNTOF(f));
         const struct by_label punch[] = {{"sent", ds.punch_requests_sent},
                                          {"answered", ds.punch_requests}};
         add_by_label(out, "wovenet_punch_requests_total",
@@ -385,81 +404,76 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->tunnels) {
         struct wv_tunnels_stats ts;
         wv_tunnels_get_stats(m->tunnels, &ts);
-        wv_metrics_add(out, "wovenet_channels_up", WV_GAUGE, "Data channels up.", NULL,
-                       (double)ts.channels_up);
-        wv_metrics_add(out, "wovenet_channels_total", WV_COUNTER, "Data channels ever created.",
-                       NULL, (double)ts.channels_total);
-        wv_metrics_add(out, "wovenet_dials_total", WV_COUNTER, "Outbound dials.", NULL,
-                       (double)ts.dials);
-        wv_metrics_add(out, "wovenet_dial_failures_total", WV_COUNTER,
-                       "Dials or channels that failed.", NULL, (double)ts.dial_failures);
-        wv_metrics_add(out, "wovenet_proofs_failed_total", WV_COUNTER,
-                       "Channels closed for a missing or wrong membership proof.", NULL,
-                       (double)ts.proofs_failed);
+        const struct figure f[] = {
+            {"wovenet_channels_up", WV_GAUGE, "Data channels up.", (double)ts.channels_up},
+            {"wovenet_channels_total", WV_COUNTER, "Data channels ever created.",
+             (double)ts.channels_total},
+            {"wovenet_dials_total", WV_COUNTER, "Outbound dials.", (double)ts.dials},
+            {"wovenet_dial_failures_total", WV_COUNTER, "Dials or channels that failed.",
+             (double)ts.dial_failures},
+            {"wovenet_proofs_failed_total", WV_COUNTER,
+             "Channels closed for a missing or wrong membership proof.", (double)ts.proofs_failed},
+            {"wovenet_quic_retries_sent_total", WV_COUNTER,
+             "QUIC Retry packets sent to validate a client's address (handshake flood defence).",
+             (double)ts.retries_sent},
+            {"wovenet_dials_deferred_total", WV_COUNTER,
+             "Dials postponed by limits.dialsPerSecond.", (double)ts.dials_deferred},
+            {"wovenet_dial_sockets_skipped_total", WV_COUNTER,
+             "Announced sockets not dialed (limits.dialSocketsPerPeer, dialPeers).",
+             (double)ts.dial_sockets_skipped},
+            {"wovenet_channels_quarantined_total", WV_COUNTER,
+             "Inbound channels held until their name's signed announcement arrived.",
+             (double)ts.quarantined},
+            {"wovenet_streams_refused_total", WV_COUNTER,
+             "Streams a peer opened before proving membership (reset).",
+             (double)ts.streams_refused},
+            {"wovenet_buffer_budget_bytes", WV_GAUGE,
+             "What peers may make this site buffer, all channels together "
+             "(limits.bufferBudgetMiB).",
+             (double)ts.budget.limit},
+            {"wovenet_buffer_budget_used_bytes", WV_GAUGE,
+             "The channels' receive windows now, together: the most their streams can hold "
+             "received and not yet written out.",
+             (double)ts.budget.used},
+            {"wovenet_buffer_budget_peak_bytes", WV_GAUGE,
+             "High-water mark of wovenet_buffer_budget_used_bytes.", (double)ts.budget.peak},
+            {"wovenet_buffer_budget_refused_total", WV_COUNTER,
+             "Receive-window growths the buffer budget refused or cut short.",
+             (double)ts.budget.refused},
+            {"wovenet_stream_window_max_bytes", WV_GAUGE,
+             "The most an app stream's receive window grows to (limits.streamWindowMiB).",
+             (double)ts.stream_window_max},
+            {"wovenet_channel_window_max_bytes", WV_GAUGE,
+             "The most a channel's receive window grows to (limits.channelWindowMiB).",
+             (double)ts.conn_window_max},
+            {"wovenet_punches_total", WV_COUNTER,
+             "Hole punches with a peer (dials of its candidates at once).", (double)ts.punches},
+            {"wovenet_relay_forwarded_packets_total", WV_COUNTER,
+             "Packets this site relayed between other sites.", (double)ts.relay_packets},
+            {"wovenet_relay_forwarded_bytes_total", WV_COUNTER,
+             "Payload bytes (sealed end-to-end QUIC packets) this site relayed.",
+             (double)ts.relay_bytes},
+            {"wovenet_relay_peers", WV_GAUGE,
+             "Sites relayed for in the last 30 s (limits.relayPeers bounds it).",
+             (double)ts.relay_peers},
+        };
+        add_figures(out, NULL, f, WV_COUNTOF(f));
         const struct by_label refused[] = {{"unproven", ts.refused_unproven},
                                            {"per-peer", ts.refused_peer_limit},
                                            {"unproven-per-source", ts.refused_unproven_source}};
         add_by_label(out, "wovenet_channels_refused_total",
                      "Inbound channels refused by a limit, by limit.", "limit", refused,
                      WV_COUNTOF(refused));
-        wv_metrics_add(out, "wovenet_quic_retries_sent_total", WV_COUNTER,
-                       "QUIC Retry packets sent to validate a client's address (handshake flood "
-                       "defence).",
-                       NULL, (double)ts.retries_sent);
         const struct by_label initials[] = {{"bad-token", ts.bad_tokens},
                                             {"per-source", ts.handshakes_refused_source}};
         add_by_label(out, "wovenet_quic_initials_dropped_total",
                      "QUIC Initials dropped by the handshake guard, by reason.", "reason", initials,
                      WV_COUNTOF(initials));
-        wv_metrics_add(out, "wovenet_dials_deferred_total", WV_COUNTER,
-                       "Dials postponed by limits.dialsPerSecond.", NULL,
-                       (double)ts.dials_deferred);
-        wv_metrics_add(out, "wovenet_dial_sockets_skipped_total", WV_COUNTER,
-                       "Announced sockets not dialed (limits.dialSocketsPerPeer, dialPeers).", NULL,
-                       (double)ts.dial_sockets_skipped);
-        wv_metrics_add(out, "wovenet_channels_quarantined_total", WV_COUNTER,
-                       "Inbound channels held until their name's signed announcement arrived.",
-                       NULL, (double)ts.quarantined);
-        wv_metrics_add(out, "wovenet_streams_refused_total", WV_COUNTER,
-                       "Streams a peer opened before proving membership (reset).", NULL,
-                       (double)ts.streams_refused);
-        wv_metrics_add(out, "wovenet_buffer_budget_bytes", WV_GAUGE,
-                       "What peers may make this site buffer, all channels together "
-                       "(limits.bufferBudgetMiB).",
-                       NULL, (double)ts.budget.limit);
-        wv_metrics_add(out, "wovenet_buffer_budget_used_bytes", WV_GAUGE,
-                       "The channels' receive windows now, together: the most their streams "
-                       "can hold received and not yet written out.",
-                       NULL, (double)ts.budget.used);
-        wv_metrics_add(out, "wovenet_buffer_budget_peak_bytes", WV_GAUGE,
-                       "High-water mark of wovenet_buffer_budget_used_bytes.", NULL,
-                       (double)ts.budget.peak);
-        wv_metrics_add(out, "wovenet_buffer_budget_refused_total", WV_COUNTER,
-                       "Receive-window growths the buffer budget refused or cut short.", NULL,
-                       (double)ts.budget.refused);
-        wv_metrics_add(out, "wovenet_stream_window_max_bytes", WV_GAUGE,
-                       "The most an app stream's receive window grows to (limits.streamWindowMiB).",
-                       NULL, (double)ts.stream_window_max);
-        wv_metrics_add(out, "wovenet_channel_window_max_bytes", WV_GAUGE,
-                       "The most a channel's receive window grows to (limits.channelWindowMiB).",
-                       NULL, (double)ts.conn_window_max);
         struct by_label paths[WV_COUNTOF(ts.chans_up_by_path)];
         for (size_t p = 0; p < WV_COUNTOF(paths); p++)
             paths[p] = (struct by_label){wv_path_name((enum wv_path)p), ts.chans_up_by_path[p]};
         add_by_label(out, "wovenet_channels_up_total", "Data channels that came up, by path.",
                      "path", paths, WV_COUNTOF(paths));
-        wv_metrics_add(out, "wovenet_punches_total", WV_COUNTER,
-                       "Hole punches with a peer (dials of its candidates at once).", NULL,
-                       (double)ts.punches);
-        wv_metrics_add(out, "wovenet_relay_forwarded_packets_total", WV_COUNTER,
-                       "Packets this site relayed between other sites.", NULL,
-                       (double)ts.relay_packets);
-        wv_metrics_add(out, "wovenet_relay_forwarded_bytes_total", WV_COUNTER,
-                       "Payload bytes (sealed end-to-end QUIC packets) this site relayed.", NULL,
-                       (double)ts.relay_bytes);
-        wv_metrics_add(out, "wovenet_relay_peers", WV_GAUGE,
-                       "Sites relayed for in the last 30 s (limits.relayPeers bounds it).", NULL,
-                       (double)ts.relay_peers);
         const struct by_label relay_drops[] = {
             {"off", ts.relay_dropped_off},     {"no-route", ts.relay_dropped_noroute},
             {"peers", ts.relay_dropped_peers}, {"rate", ts.relay_dropped_rate},
@@ -476,33 +490,37 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->detect) {
         struct wv_detect_stats st;
         wv_detect_get_stats(m->detect, &st);
-        wv_metrics_add(out, "wovenet_address_detections_total", WV_COUNTER,
-                       "Public-address detections that succeeded.", NULL, (double)st.detections);
-        wv_metrics_add(out, "wovenet_address_detection_failures_total", WV_COUNTER,
-                       "Public-address detections that failed.", NULL, (double)st.failures);
-        wv_metrics_add(out, "wovenet_address_changes_total", WV_COUNTER,
-                       "Detected public addresses that changed (re-announced).", NULL,
-                       (double)st.changes);
-        wv_metrics_add(out, "wovenet_port_mappings_total", WV_COUNTER,
-                       "Port mappings the router made (UPnP-IGD, NAT-PMP).", NULL,
-                       (double)st.mappings);
-        wv_metrics_add(out, "wovenet_port_mapping_renewals_total", WV_COUNTER,
-                       "Port mappings renewed.", NULL, (double)st.mapping_renewals);
-        wv_metrics_add(out, "wovenet_port_mapping_failures_total", WV_COUNTER,
-                       "Port mapping requests that failed.", NULL, (double)st.mapping_failures);
+        const struct figure f[] = {
+            {"wovenet_address_detections_total", WV_COUNTER,
+             "Public-address detections that succeeded.", (double)st.detections},
+            {"wovenet_address_detection_failures_total", WV_COUNTER,
+             "Public-address detections that failed.", (double)st.failures},
+            {"wovenet_address_changes_total", WV_COUNTER,
+             "Detected public addresses that changed (re-announced).", (double)st.changes},
+            {"wovenet_port_mappings_total", WV_COUNTER,
+             "Port mappings the router made (UPnP-IGD, NAT-PMP).", (double)st.mappings},
+            {"wovenet_port_mapping_renewals_total", WV_COUNTER, "Port mappings renewed.",
+             (double)st.mapping_renewals},
+            {"wovenet_port_mapping_failures_total", WV_COUNTER,
+             "Port mapping requests that failed.", (double)st.mapping_failures},
+        };
+        add_figures(out, NULL, f, WV_COUNTOF(f));
     }
     for (struct xcount *x = m->xcounts; x; x = x->next) {
         char l[300] = "";
         wv_metrics_label(l, sizeof(l), "app", x->name);
-        wv_metrics_add(out, "wovenet_exposed_app_connections_total", WV_COUNTER,
-                       "Connections served per exposed app.", l, (double)x->k->connections);
-        wv_metrics_add(out, "wovenet_exposed_app_bytes_in_total", WV_COUNTER,
-                       "Bytes from the tunnel to the exposed app.", l, (double)x->k->bytes_in);
-        wv_metrics_add(out, "wovenet_exposed_app_bytes_out_total", WV_COUNTER,
-                       "Bytes from the exposed app into the tunnel.", l, (double)x->k->bytes_out);
-        wv_metrics_add(out, "wovenet_exposed_app_connections_refused_total", WV_COUNTER,
-                       "Connections refused per exposed app: maxConnections open already.", l,
-                       (double)x->k->refused_limit);
+        const struct figure f[] = {
+            {"wovenet_exposed_app_connections_total", WV_COUNTER,
+             "Connections served per exposed app.", (double)x->k->connections},
+            {"wovenet_exposed_app_bytes_in_total", WV_COUNTER,
+             "Bytes from the tunnel to the exposed app.", (double)x->k->bytes_in},
+            {"wovenet_exposed_app_bytes_out_total", WV_COUNTER,
+             "Bytes from the exposed app into the tunnel.", (double)x->k->bytes_out},
+            {"wovenet_exposed_app_connections_refused_total", WV_COUNTER,
+             "Connections refused per exposed app: maxConnections open already.",
+             (double)x->k->refused_limit},
+        };
+        add_figures(out, l, f, WV_COUNTOF(f));
     }
     if (m->proxy) {
         struct wv_proxy_stats ps;
@@ -514,13 +532,15 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         add_by_label(out, "wovenet_app_streams_refused_total",
                      "App streams refused by a bound or an access rule, by reason.", "reason",
                      streams, WV_COUNTOF(streams));
-        wv_metrics_add(out, "wovenet_app_buffered_bytes", WV_GAUGE,
-                       "Bytes the app connections hold now: received and not yet written out, "
-                       "read and not yet accepted by the tunnel.",
-                       NULL, (double)ps.buffered);
-        wv_metrics_add(out, "wovenet_app_buffered_peak_bytes", WV_GAUGE,
-                       "High-water mark of wovenet_app_buffered_bytes.", NULL,
-                       (double)ps.buffered_peak);
+        const struct figure f[] = {
+            {"wovenet_app_buffered_bytes", WV_GAUGE,
+             "Bytes the app connections hold now: received and not yet written out, read and "
+             "not yet accepted by the tunnel.",
+             (double)ps.buffered},
+            {"wovenet_app_buffered_peak_bytes", WV_GAUGE,
+             "High-water mark of wovenet_app_buffered_bytes.", (double)ps.buffered_peak},
+        };
+        add_figures(out, NULL, f, WV_COUNTOF(f));
     }
 }
 
