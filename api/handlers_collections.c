@@ -175,30 +175,23 @@ static void store_put(struct wv_api_coll *c, wv_http_req *r, json_t *obj, int64_
     reply_saved(c, r, created ? 201 : 200, name, created || changed);
 }
 
-static void put(wv_http_req *r, void *user) {
-    struct wv_api_coll *c = user;
+/* PUT and PATCH of one object: a PATCH is merged (RFC 7396) into what is
+ * stored and the result written as a PUT of the whole would be. */
+static void write_one(wv_http_req *r, struct wv_api_coll *c, bool merge) {
     const char *name = wv_http_req_param(r, 0);
     int64_t rev;
     json_t *body = wv_api_write_body(r, &rev);
     if (!body)
         return;
-    if (!wv_valid_name(name)) {
-        wv_http_reply_error(r, 422, "invalid", "name",
-                            "names are 1..255 of [A-Za-z0-9._-], starting with a letter or digit");
+    if (!merge) {
+        if (!wv_valid_name(name))
+            wv_http_reply_error(r, 422, "invalid", "name",
+                                "names are 1..255 of [A-Za-z0-9._-], starting with a letter or "
+                                "digit");
+        else if (name_matches(r, body, name))
+            store_put(c, r, body, rev, name);
         return;
     }
-    if (!name_matches(r, body, name))
-        return;
-    store_put(c, r, body, rev, name);
-}
-
-static void patch(wv_http_req *r, void *user) {
-    struct wv_api_coll *c = user;
-    const char *name = wv_http_req_param(r, 0);
-    int64_t rev;
-    json_t *body = wv_api_write_body(r, &rev);
-    if (!body)
-        return;
     json_t *cur = NULL;
     int err = wv_valid_name(name) ? wv_store_get(c->api->st, c->kind, name, &cur) : WV_ERR_NOTFOUND;
     if (err) {
@@ -214,6 +207,14 @@ static void patch(wv_http_req *r, void *user) {
     json_decref(cur);
     store_put(c, r, merged, rev, name);
     json_decref(merged);
+}
+
+static void put(wv_http_req *r, void *user) {
+    write_one(r, user, false);
+}
+
+static void patch(wv_http_req *r, void *user) {
+    write_one(r, user, true);
 }
 
 static void del(wv_http_req *r, void *user) {
