@@ -5,6 +5,7 @@
 #include "wv/base.h"
 #include "wv/cli.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +60,38 @@ static double mbits(json_t *now, json_t *before, const char *key, double secs) {
     return a > b && secs > 0 ? (double)(a - b) * 8 / secs / 1e6 : 0.0;
 }
 
+/* A section's title line and column heads (fmt), then the line empty
+ * when rows is an array with nothing in it. */
+__attribute__((format(printf, 3, 4))) static void heading(json_t *rows, const char *empty,
+                                                          const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (rows && !json_array_size(rows))
+        printf("%s\n", empty);
+}
+
+/* An app's last column: its open connections, and its error if it has one. */
+static const char *conns_and_error(json_t *status, char *out, size_t size) {
+    const char *err = str_or(status, "error", "");
+    snprintf(out, size, "%lld%s%s",
+             (long long)json_integer_value(json_object_get(status, "connections")),
+             *err ? "  " : "", err);
+    return out;
+}
+
+/* "host:port", the host in brackets when it is an IPv6 address. */
+static const char *host_port(const char *host, json_int_t port, char *out, size_t size) {
+    snprintf(out, size, strchr(host, ':') ? "[%s]:%lld" : "%s:%lld", host, (long long)port);
+    return out;
+}
+
 static void print_peers(json_t *peers, json_t *before, double secs) {
     size_t i, j, k;
     json_t *p, *c, *a;
-    printf("\nPEERS\n%-20s %-7s %-10s %-26s %s\n", "SITE", "ONLINE", "REACHABLE", "LAST SEEN",
-           "APPS");
-    if (!json_array_size(peers))
-        printf("(none yet)\n");
+    heading(peers, "(none yet)", "\nPEERS\n%-20s %-7s %-10s %-26s %s\n", "SITE", "ONLINE",
+            "REACHABLE", "LAST SEEN", "APPS");
     json_array_foreach(peers, i, p) {
         char apps[256] = "";
         size_t used = 0;
@@ -79,9 +105,9 @@ static void print_peers(json_t *peers, json_t *before, double secs) {
         printf("%-20s %-7s %-10s %-26s %s\n", str_or(p, "siteName", "?"), yesno(p, "online"),
                yesno(p, "reachable"), str_or(p, "lastSeen", "-"), apps[0] ? apps : "-");
     }
-    printf("\nCHANNELS\n%-20s %-4s %-8s %-6s %-11s %-24s %-24s %8s %10s %10s %7s %s\n", "PEER",
-           "ID", "DIR", "FAMILY", "STATE", "LOCAL", "REMOTE", "RTT ms", "TX Mbit/s", "RX Mbit/s",
-           "STREAMS", "PATH");
+    heading(NULL, NULL, "\nCHANNELS\n%-20s %-4s %-8s %-6s %-11s %-24s %-24s %8s %10s %10s %7s %s\n",
+            "PEER", "ID", "DIR", "FAMILY", "STATE", "LOCAL", "REMOTE", "RTT ms", "TX Mbit/s",
+            "RX Mbit/s", "STREAMS", "PATH");
     int n = 0;
     json_array_foreach(peers, i, p) {
         const char *site = str_or(p, "siteName", "?");
@@ -110,19 +136,16 @@ static void print_peers(json_t *peers, json_t *before, double secs) {
 static void print_sockets(json_t *socks) {
     size_t i;
     json_t *a;
-    printf("\nTUNNEL SOCKETS\n%-24s %-18s %-26s %-28s %-10s %s\n", "NAME", "MODE", "LISTEN",
-           "PUBLIC", "STATE", "DETAILS");
-    if (!json_array_size(socks))
-        printf("(none: peers cannot dial this site)\n");
+    heading(socks, "(none: peers cannot dial this site)",
+            "\nTUNNEL SOCKETS\n%-24s %-18s %-26s %-28s %-10s %s\n", "NAME", "MODE", "LISTEN",
+            "PUBLIC", "STATE", "DETAILS");
     json_array_foreach(socks, i, a) {
         json_t *st = json_object_get(a, "status"), *det = json_object_get(st, "detection");
         char listen[96], pub[96], details[256] = "";
-        const char *la = str_or(a, "listenAddress", "*");
-        snprintf(listen, sizeof listen, strchr(la, ':') ? "[%s]:%lld" : "%s:%lld", la,
-                 (long long)json_integer_value(json_object_get(a, "listenPort")));
-        const char *pa = str_or(st, "publicAddress", str_or(a, "publicAddress", "-"));
-        snprintf(pub, sizeof pub, strchr(pa, ':') ? "[%s]:%lld" : "%s:%lld", pa,
-                 (long long)json_integer_value(json_object_get(a, "publicPort")));
+        host_port(str_or(a, "listenAddress", "*"),
+                  json_integer_value(json_object_get(a, "listenPort")), listen, sizeof listen);
+        host_port(str_or(st, "publicAddress", str_or(a, "publicAddress", "-")),
+                  json_integer_value(json_object_get(a, "publicPort")), pub, sizeof pub);
         if (json_is_object(det))
             snprintf(details, sizeof details, "detection %s %s%s%s", str_or(det, "method", "?"),
                      str_or(det, "state", "?"), *str_or(det, "error", "") ? ": " : "",
@@ -154,8 +177,8 @@ static void print_unhealthy(json_t *site, json_t *socks, json_t *remote, json_t 
     size_t i, n = 0;
     json_t *a;
     printf("\nUNHEALTHY\n");
-    const char *broker = str_or(json_object_get(json_object_get(site, "status"), "broker"), "state",
-                                "?");
+    const char *broker =
+        str_or(json_object_get(json_object_get(site, "status"), "broker"), "state", "?");
     if (strcmp(broker, "connected") != 0) {
         printf("broker: %s (peers cannot find this site; running tunnels are kept)\n", broker);
         n++;
@@ -179,29 +202,22 @@ static void print_unhealthy(json_t *site, json_t *socks, json_t *remote, json_t 
 static void print_apps(json_t *remote, json_t *exposed) {
     size_t i;
     json_t *a;
-    printf("\nREMOTE APPS\n%-20s %-20s %-20s %-28s %-17s %s\n", "NAME", "SITE", "APP",
-           "LOCAL SOCKET", "STATE", "CONNECTIONS");
-    if (!json_array_size(remote))
-        printf("(none)\n");
+    char last[1024];
+    heading(remote, "(none)", "\nREMOTE APPS\n%-20s %-20s %-20s %-28s %-17s %s\n", "NAME", "SITE",
+            "APP", "LOCAL SOCKET", "STATE", "CONNECTIONS");
     json_array_foreach(remote, i, a) {
         json_t *s = json_object_get(a, "status");
-        printf("%-20s %-20s %-20s %-28s %-17s %lld%s%s\n", str_or(a, "name", "?"),
+        printf("%-20s %-20s %-20s %-28s %-17s %s\n", str_or(a, "name", "?"),
                str_or(a, "siteName", "?"), str_or(a, "appName", "?"), str_or(a, "localSocket", "?"),
-               str_or(s, "state", "?"),
-               (long long)json_integer_value(json_object_get(s, "connections")),
-               *str_or(s, "error", "") ? "  " : "", str_or(s, "error", ""));
+               str_or(s, "state", "?"), conns_and_error(s, last, sizeof last));
     }
-    printf("\nEXPOSED APPS\n%-20s %-7s %-28s %-9s %s\n", "NAME", "MODE", "APP SOCKET", "STATE",
-           "CONNECTIONS");
-    if (!json_array_size(exposed))
-        printf("(none)\n");
+    heading(exposed, "(none)", "\nEXPOSED APPS\n%-20s %-7s %-28s %-9s %s\n", "NAME", "MODE",
+            "APP SOCKET", "STATE", "CONNECTIONS");
     json_array_foreach(exposed, i, a) {
         json_t *s = json_object_get(a, "status");
-        printf("%-20s %-7s %-28s %-9s %lld%s%s\n", str_or(a, "name", "?"),
-               str_or(a, "mode", "single"), str_or(a, "appSocket", "(range)"),
-               str_or(s, "state", "-"),
-               (long long)json_integer_value(json_object_get(s, "connections")),
-               *str_or(s, "error", "") ? "  " : "", str_or(s, "error", ""));
+        printf("%-20s %-7s %-28s %-9s %s\n", str_or(a, "name", "?"), str_or(a, "mode", "single"),
+               str_or(a, "appSocket", "(range)"), str_or(s, "state", "-"),
+               conns_and_error(s, last, sizeof last));
     }
 }
 
@@ -223,9 +239,9 @@ int wv_cli_status(const struct wv_cli *cli) {
         get(cli, "/api/v1/tunnel-sockets", &socks) < 0)
         goto out;
     if (cli->json) {
-        json_t *all = json_pack("{s:O, s:O, s:O, s:O, s:O}", "site", site, "peers", peers,
-                                "remoteApps", remote, "exposedApps", exposed, "tunnelSockets",
-                                socks);
+        json_t *all =
+            json_pack("{s:O, s:O, s:O, s:O, s:O}", "site", site, "peers", peers, "remoteApps",
+                      remote, "exposedApps", exposed, "tunnelSockets", socks);
         char *s = all ? json_dumps(all, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         json_decref(all);
         if (!s) {
@@ -239,8 +255,8 @@ int wv_cli_status(const struct wv_cli *cli) {
         json_t *st = json_object_get(site, "status");
         printf("SITE %s  (API %s)\n", str_or(site, "siteName", "?"), cli->url);
         json_t *br = json_object_get(st, "broker");
-        char *brokers = json_dumps(json_object_get(json_object_get(site, "messageChannel"), "brokers"),
-                                   JSON_COMPACT);
+        char *brokers = json_dumps(
+            json_object_get(json_object_get(site, "messageChannel"), "brokers"), JSON_COMPACT);
         printf("  broker: %s %s\n", str_or(br, "state", "?"), brokers ? brokers : "[]");
         free(brokers);
         if (strcmp(str_or(site, "origin", ""), "config") == 0)
