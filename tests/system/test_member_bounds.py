@@ -18,7 +18,6 @@ import json
 import os
 import socket
 import subprocess
-import threading
 import time
 
 import wvtest as t
@@ -37,17 +36,12 @@ class HoldServer:
         self.sock.listen(1024)
         self.port = self.sock.getsockname()[1]
         self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        t.accept_loop(self.sock, self._accepted)
         t.on_cleanup(self.close)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-                c.sendall(b"HELLO")
-                self.conns.append(c)
-            except OSError:
-                return
+    def _accepted(self, c):
+        c.sendall(b"HELLO")
+        self.conns.append(c)
 
     def drop(self):
         """Closes the server side of every connection held so far."""

@@ -45,20 +45,15 @@ class Relay:
         self.lst = socket.create_server(("127.0.0.1", 0))
         self.port = self.lst.getsockname()[1]
         self.pairs, self.lock = [], threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        t.accept_loop(self.lst, self._accepted)
         t.on_cleanup(self.lst.close)
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lst.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.up))
-            with self.lock:
-                self.pairs.append((c, u))
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+    def _accepted(self, c):
+        u = socket.create_connection(("127.0.0.1", self.up))
+        with self.lock:
+            self.pairs.append((c, u))
+        for a, b in ((c, u), (u, c)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
     @staticmethod
     def _pump(a, b):

@@ -550,6 +550,22 @@ class TextHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def accept_loop(sock, accepted):
+    """Accepts connections on the listening socket sock in a daemon thread
+    until sock is closed, calling accepted(conn) in that thread for each
+    (an OSError there ends the loop, as the close does)."""
+    import threading
+
+    def loop():
+        while True:
+            try:
+                c, _ = sock.accept()
+                accepted(c)
+            except OSError:
+                return
+    threading.Thread(target=loop, daemon=True).start()
+
+
 class AppServer:
     """The system tests' one stand-in for an exposed app: an accept loop with
     a thread per connection. Each connection first gets `greeting` (so a
@@ -580,18 +596,13 @@ class AppServer:
             self.port = self.sock.getsockname()[1]
         self.sock.listen(512)
         self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_loop(self.sock, self._accepted)
         on_cleanup(self.sock.close)
 
-    def _accept(self):
+    def _accepted(self, c):
         import threading
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        self.connections += 1
+        threading.Thread(target=self._serve, args=(c,), daemon=True).start()
 
     def _serve(self, c):
         try:

@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,21 @@
     int main(void) {                                                                               \
         return cmocka_run_group_tests(tests, NULL, NULL);                                          \
     }
+
+/* Fail the test unless text holds (wvu_has) or lacks (wvu_lacks) every
+ * string given, naming the first one that is wrong and the text. */
+#define wvu_has(text, ...) wvu_find_((text), true, __VA_ARGS__, (const char *)NULL)
+#define wvu_lacks(text, ...) wvu_find_((text), false, __VA_ARGS__, (const char *)NULL)
+static inline void wvu_find_(const char *text, bool want, ...) {
+    va_list ap;
+    va_start(ap, want);
+    const char *n;
+    while ((n = va_arg(ap, const char *)) && (strstr(text, n) != NULL) == want)
+        ;
+    va_end(ap);
+    if (n)
+        fail_msg("%s \"%s\" in:\n%s", want ? "missing" : "unexpected", n, text);
+}
 
 /* A port on 127.0.0.1 free right now for type (SOCK_STREAM or SOCK_DGRAM):
  * bound by the kernel, noted and released. */
