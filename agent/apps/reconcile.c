@@ -287,7 +287,10 @@ static void on_retry(uv_timer_t *t) {
 wv_reconciler *wv_reconcile_new(uv_loop_t *loop, wv_log *log, wv_store *store,
                                 const struct wv_reconcile_callbacks *cbs, void *user) {
     wv_reconciler *r = wv_malloc(sizeof(*r));
-    *r = (wv_reconciler){.loop = loop, .log = log, .store = store, .user = user,
+    *r = (wv_reconciler){.loop = loop,
+                         .log = log,
+                         .store = store,
+                         .user = user,
                          .cbs = cbs ? *cbs : (struct wv_reconcile_callbacks){0}};
     uv_timer_init(loop, &r->kick);
     uv_timer_init(loop, &r->retry);
@@ -345,23 +348,24 @@ void wv_reconcile_metrics(wv_reconciler *r, wv_metrics *m) {
     for (struct rapp *a = r->rapps; a; a = a->next) {
         char l[300] = "";
         wv_metrics_label(l, sizeof(l), "app", a->name);
-        wv_metrics_add(m, "wovenet_remote_app_up", WV_GAUGE,
-                       "1 while the remote app's site is reachable and it listens.", l,
-                       a->state == RAPP_LISTENING);
-        wv_metrics_add(m, "wovenet_remote_app_connections_total", WV_COUNTER,
-                       "Connections accepted on the remote app's local socket.", l,
-                       (double)a->counters->connections);
-        wv_metrics_add(m, "wovenet_remote_app_active_connections", WV_GAUGE,
-                       "Connections open now through the remote app.", l,
-                       (double)a->counters->active);
-        wv_metrics_add(m, "wovenet_remote_app_bytes_in_total", WV_COUNTER,
-                       "Bytes from the tunnel to local clients.", l, (double)a->counters->bytes_in);
-        wv_metrics_add(m, "wovenet_remote_app_bytes_out_total", WV_COUNTER,
-                       "Bytes from local clients into the tunnel.", l,
-                       (double)a->counters->bytes_out);
-        wv_metrics_add(m, "wovenet_remote_app_connections_refused_total", WV_COUNTER,
-                       "Connections refused per remote app: max open reached.", l,
-                       (double)a->counters->refused_limit);
+        const struct wv_metric_row rows[] = {
+            {"wovenet_remote_app_up", WV_GAUGE,
+             "1 while the remote app's site is reachable and it listens.",
+             a->state == RAPP_LISTENING},
+            {"wovenet_remote_app_connections_total", WV_COUNTER,
+             "Connections accepted on the remote app's local socket.",
+             (double)a->counters->connections},
+            {"wovenet_remote_app_active_connections", WV_GAUGE,
+             "Connections open now through the remote app.", (double)a->counters->active},
+            {"wovenet_remote_app_bytes_in_total", WV_COUNTER,
+             "Bytes from the tunnel to local clients.", (double)a->counters->bytes_in},
+            {"wovenet_remote_app_bytes_out_total", WV_COUNTER,
+             "Bytes from local clients into the tunnel.", (double)a->counters->bytes_out},
+            {"wovenet_remote_app_connections_refused_total", WV_COUNTER,
+             "Connections refused per remote app: max open reached.",
+             (double)a->counters->refused_limit},
+        };
+        wv_metrics_add_rows(m, l, rows, WV_COUNTOF(rows));
     }
 }
 

@@ -82,8 +82,14 @@ void wv_metrics_add(wv_metrics *m, const char *name, enum wv_metric_type type, c
     sample(m, name, type, help, labels, v);
 }
 
-void wv_metrics_add_u64(wv_metrics *m, const char *name, enum wv_metric_type type,
-                        const char *help, const char *labels, uint64_t value) {
+void wv_metrics_add_rows(wv_metrics *m, const char *labels, const struct wv_metric_row *rows,
+                         size_t n) {
+    for (size_t i = 0; i < n; i++)
+        wv_metrics_add(m, rows[i].name, rows[i].type, rows[i].help, labels, rows[i].value);
+}
+
+void wv_metrics_add_u64(wv_metrics *m, const char *name, enum wv_metric_type type, const char *help,
+                        const char *labels, uint64_t value) {
     char v[32];
     snprintf(v, sizeof(v), "%llu", (unsigned long long)value);
     sample(m, name, type, help, labels, v);
@@ -102,10 +108,12 @@ void wv_metrics_process(wv_metrics *m) {
         char *p = strrchr(buf, ')');
         unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
         long long rss = 0;
-        if (p && sscanf(p + 2,
-                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
-                        "%*d %*d %llu %llu %lld",
-                        &utime, &stime, &start, &vsize, &rss) == 5 && tick > 0) {
+        if (p &&
+            sscanf(p + 2,
+                   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+                   "%*d %*d %llu %llu %lld",
+                   &utime, &stime, &start, &vsize, &rss) == 5 &&
+            tick > 0) {
             wv_metrics_add(m, "process_cpu_seconds_total", WV_COUNTER,
                            "Total user and system CPU time spent in seconds.", NULL,
                            (double)(utime + stime) / (double)tick);

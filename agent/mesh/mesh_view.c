@@ -291,20 +291,6 @@ json_t *wv_mesh_status(wv_mesh *m, enum wv_kind kind, const char *name) {
     return json_object();
 }
 
-/* One series without a label of its own (labels, when given, apply to
- * every row of a table): what /metrics prints for it. */
-struct figure {
-    const char *name;
-    enum wv_metric_type type;
-    const char *help;
-    double value;
-};
-
-static void add_figures(wv_metrics *out, const char *labels, const struct figure *f, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        wv_metrics_add(out, f[i].name, f[i].type, f[i].help, labels, f[i].value);
-}
-
 /* Per-channel series, labelled by site, channel id and address family. */
 static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
     json_t *chans = wv_tunnels_channels_json(m->tunnels, site);
@@ -320,7 +306,7 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
                          json_string_value(json_object_get(c, "direction")));
         wv_metrics_label(l, sizeof(l), "path", json_string_value(json_object_get(c, "path")));
 #define N(key) (double)json_integer_value(json_object_get(c, key))
-        const struct figure f[] = {
+        const struct wv_metric_row f[] = {
             {"wovenet_channel_up", WV_GAUGE, "1 while the data channel is up.",
              strcmp(json_string_value(json_object_get(c, "state")), "up") == 0},
             {"wovenet_channel_rtt_seconds", WV_GAUGE,
@@ -337,7 +323,7 @@ static void channel_metrics(wv_mesh *m, const char *site, wv_metrics *out) {
              "Receive window of the data channel (auto-tuned).", N("receiveWindow")},
         };
 #undef N
-        add_figures(out, l, f, WV_COUNTOF(f));
+        wv_metrics_add_rows(out, l, f, WV_COUNTOF(f));
     }
     json_decref(chans);
 }
@@ -359,13 +345,13 @@ static void add_by_label(wv_metrics *out, const char *name, const char *help, co
 }
 
 void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
-    const struct figure mesh[] = {
+    const struct wv_metric_row mesh[] = {
         {"wovenet_broker_connected", WV_GAUGE, "1 while connected to an MQTT broker.",
          wv_mesh_broker_connected(m)},
         {"wovenet_peers", WV_GAUGE, "Known peer sites.",
          m->disco ? (double)wv_discovery_peer_count(m->disco) : 0},
     };
-    add_figures(out, NULL, mesh, WV_COUNTOF(mesh));
+    wv_metrics_add_rows(out, NULL, mesh, WV_COUNTOF(mesh));
     if (m->disco) {
         wv_discovery_stats ds;
         wv_discovery_get_stats(m->disco, &ds);
@@ -385,7 +371,7 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
             pending += pin->state == WV_PIN_PENDING;
             conflicts += pin->offered[0] != '\0';
         }
-        const struct figure f[] = {
+        const struct wv_metric_row f[] = {
             {"wovenet_sites_pending", WV_GAUGE, "Sites waiting for the operator's approval.",
              (double)pending},
             {"wovenet_pin_conflicts", WV_GAUGE,
@@ -394,7 +380,7 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
             {"wovenet_announcements_total", WV_COUNTER, "Announcements published.",
              (double)ds.announcements},
         };
-        add_figures(out, NULL, f, WV_COUNTOF(f));
+        wv_metrics_add_rows(out, NULL, f, WV_COUNTOF(f));
         const struct by_label punch[] = {{"sent", ds.punch_requests_sent},
                                          {"answered", ds.punch_requests}};
         add_by_label(out, "wovenet_punch_requests_total",
@@ -404,7 +390,7 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->tunnels) {
         struct wv_tunnels_stats ts;
         wv_tunnels_get_stats(m->tunnels, &ts);
-        const struct figure f[] = {
+        const struct wv_metric_row f[] = {
             {"wovenet_channels_up", WV_GAUGE, "Data channels up.", (double)ts.channels_up},
             {"wovenet_channels_total", WV_COUNTER, "Data channels ever created.",
              (double)ts.channels_total},
@@ -457,7 +443,7 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
              "Sites relayed for in the last 30 s (limits.relayPeers bounds it).",
              (double)ts.relay_peers},
         };
-        add_figures(out, NULL, f, WV_COUNTOF(f));
+        wv_metrics_add_rows(out, NULL, f, WV_COUNTOF(f));
         const struct by_label refused[] = {{"unproven", ts.refused_unproven},
                                            {"per-peer", ts.refused_peer_limit},
                                            {"unproven-per-source", ts.refused_unproven_source}};
@@ -490,7 +476,7 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
     if (m->detect) {
         struct wv_detect_stats st;
         wv_detect_get_stats(m->detect, &st);
-        const struct figure f[] = {
+        const struct wv_metric_row f[] = {
             {"wovenet_address_detections_total", WV_COUNTER,
              "Public-address detections that succeeded.", (double)st.detections},
             {"wovenet_address_detection_failures_total", WV_COUNTER,
@@ -504,12 +490,12 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
             {"wovenet_port_mapping_failures_total", WV_COUNTER,
              "Port mapping requests that failed.", (double)st.mapping_failures},
         };
-        add_figures(out, NULL, f, WV_COUNTOF(f));
+        wv_metrics_add_rows(out, NULL, f, WV_COUNTOF(f));
     }
     for (struct xcount *x = m->xcounts; x; x = x->next) {
         char l[300] = "";
         wv_metrics_label(l, sizeof(l), "app", x->name);
-        const struct figure f[] = {
+        const struct wv_metric_row f[] = {
             {"wovenet_exposed_app_connections_total", WV_COUNTER,
              "Connections served per exposed app.", (double)x->k->connections},
             {"wovenet_exposed_app_bytes_in_total", WV_COUNTER,
@@ -520,7 +506,7 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
              "Connections refused per exposed app: maxConnections open already.",
              (double)x->k->refused_limit},
         };
-        add_figures(out, l, f, WV_COUNTOF(f));
+        wv_metrics_add_rows(out, l, f, WV_COUNTOF(f));
     }
     if (m->proxy) {
         struct wv_proxy_stats ps;
@@ -532,7 +518,7 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
         add_by_label(out, "wovenet_app_streams_refused_total",
                      "App streams refused by a bound or an access rule, by reason.", "reason",
                      streams, WV_COUNTOF(streams));
-        const struct figure f[] = {
+        const struct wv_metric_row f[] = {
             {"wovenet_app_buffered_bytes", WV_GAUGE,
              "Bytes the app connections hold now: received and not yet written out, read and "
              "not yet accepted by the tunnel.",
@@ -540,7 +526,7 @@ void wv_mesh_metrics(wv_mesh *m, wv_metrics *out) {
             {"wovenet_app_buffered_peak_bytes", WV_GAUGE,
              "High-water mark of wovenet_app_buffered_bytes.", (double)ps.buffered_peak},
         };
-        add_figures(out, NULL, f, WV_COUNTOF(f));
+        wv_metrics_add_rows(out, NULL, f, WV_COUNTOF(f));
     }
 }
 

@@ -165,6 +165,17 @@ void wv_metrics_free(wv_metrics *m);
 void wv_metrics_add(wv_metrics *m, const char *name, enum wv_metric_type type, const char *help,
                     const char *labels, double value);
 /* The same for an exact 64-bit count (byte counters may pass 2^53). */
+/* One series of a table written by wv_metrics_add_rows. */
+struct wv_metric_row {
+    const char *name;
+    enum wv_metric_type type;
+    const char *help;
+    double value;
+};
+/* wv_metrics_add() for each of the n rows, all with the same labels (or
+ * NULL). */
+void wv_metrics_add_rows(wv_metrics *m, const char *labels, const struct wv_metric_row *rows,
+                         size_t n);
 void wv_metrics_add_u64(wv_metrics *m, const char *name, enum wv_metric_type type, const char *help,
                         const char *labels, uint64_t value);
 /* The process_* series of Prometheus' client conventions, from /proc/self:
