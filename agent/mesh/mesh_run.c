@@ -5,9 +5,9 @@
 #include "wv/model.h"
 
 #include <arpa/inet.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define SUB "mesh"
 /* Receive windows (docs/PERFORMANCE.md, "WAN paths"): each app stream's
@@ -59,9 +59,8 @@ static int nat_candidates(wv_mesh *m, const json_t *s, unsigned group, wv_msg *b
     struct sockaddr_storage bound;
     if (!ep || wv_quic_endpoint_local_addr(ep, &bound) != 0)
         return 0; /* not listening: nothing to offer */
-    uint16_t port = ntohs(bound.ss_family == AF_INET6
-                              ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                              : ((struct sockaddr_in *)&bound)->sin_port);
+    uint16_t port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                      : ((struct sockaddr_in *)&bound)->sin_port);
     char hosts[8][INET6_ADDRSTRLEN];
     size_t n = 0;
     const char *la = json_string_value(json_object_get(s, "listenAddress"));
@@ -76,8 +75,7 @@ static int nat_candidates(wv_mesh *m, const json_t *s, unsigned group, wv_msg *b
         rc = wv_msg_add_candidate(body, hosts[k], port, WV_CAND_HOST, group);
     char dip[INET6_ADDRSTRLEN], mip[INET6_ADDRSTRLEN] = "";
     uint16_t dport, mport = 0;
-    if (rc == 0 && m->detect &&
-        wv_detect_mapping(m->detect, name, mip, sizeof(mip), &mport) == 0)
+    if (rc == 0 && m->detect && wv_detect_mapping(m->detect, name, mip, sizeof(mip), &mport) == 0)
         rc = wv_msg_add_candidate(body, mip, mport, WV_CAND_MAPPED, group);
     /* A cone NAT that keeps the port gives STUN the mapped address itself:
      * one candidate, the mapping (it needs no punching). */
@@ -100,8 +98,7 @@ static int local_body(wv_discovery *d, wv_msg *body, void *user) {
         if (paused(s))
             continue;
         if (is_nat(s)) {
-            if (groups >= WV_ANNOUNCE_MAX_SOCKETS ||
-                nat_candidates(m, s, groups++, body) != 0)
+            if (groups >= WV_ANNOUNCE_MAX_SOCKETS || nat_candidates(m, s, groups++, body) != 0)
                 break;
             continue;
         }
@@ -352,8 +349,8 @@ static void apply_sockets(wv_mesh *m) {
 
 /* Re-announces only when the announcement's content changed. */
 static void announce_if_changed(wv_mesh *m) {
-    json_t *body = json_pack("{s:O, s:O, s:b}", "sockets", m->sockets, "apps", m->exposed,
-                             "relay", m->relay);
+    json_t *body =
+        json_pack("{s:O, s:O, s:b}", "sockets", m->sockets, "apps", m->exposed, "relay", m->relay);
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(body);
     if (m->announced && strcmp(m->announced, text) == 0) {
@@ -399,8 +396,9 @@ static void apply_limits(wv_mesh *m) {
 #undef OR
     m->relay = json_is_true(json_object_get(site, "relay"));
     if (m->tunnels)
-        wv_tunnels_set_relay(m->tunnels, m->relay, LIM("relayPeers"),
-                             (uint64_t)json_integer_value(json_object_get(l, "relayBytesPerSecond")));
+        wv_tunnels_set_relay(
+            m->tunnels, m->relay, LIM("relayPeers"),
+            (uint64_t)json_integer_value(json_object_get(l, "relayBytesPerSecond")));
 #undef LIM
     json_decref(site);
 }
@@ -452,6 +450,10 @@ void wv_mesh__start_runtime(wv_mesh *m) {
      * (random loss is no congestion signal) 10-20x cubic in the WAN bench
      * (docs/PERFORMANCE.md, "WAN paths"). */
     to.quic.cc = WV_QUIC_CC_BBR;
+    /* Loss repair between proven peers (docs/QUIC.md); WOVENET_FEC=off
+     * turns it off, for a comparison on the same build. */
+    const char *fec = getenv("WOVENET_FEC");
+    to.quic.fec = !(fec && strcmp(fec, "off") == 0);
     /* A peer on this host: loopback-sized datagrams (docs/PERFORMANCE.md). */
     to.quic.local_udp_payload = LOCAL_UDP_PAYLOAD;
     /* Relayed channels ride in DATAGRAM frames of channels to the relay. */
@@ -496,10 +498,10 @@ void wv_mesh__start_runtime(wv_mesh *m) {
         dopt.prev_key = prev_key;
         dopt.prev_sig = prev_sig;
     }
-    dopt.topic = json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
+    dopt.topic =
+        json_string_value(json_object_get(json_object_get(site, "messageChannel"), "topic"));
     struct wv_discovery_callbacks dc = {
-        .local = local_body, .peer = on_peer, .state = on_broker, .pin = on_pin,
-        .punch = on_punch};
+        .local = local_body, .peer = on_peer, .state = on_broker, .pin = on_pin, .punch = on_punch};
     if (mqtt_options(m, site, &dopt.mqtt, brokers, &password) != 0 ||
         wv_discovery_new(m->loop, m->log, &dopt, &dc, m, &m->disco) != 0) {
         WV_ERROR(m->log, SUB, "cannot set up the message channel (check the brokers and topic)");

@@ -192,6 +192,7 @@ static void destroy(wv_quic_conn *c) {
     wv_quic_endpoint *ep = c->ep;
     c->state = WV_QUIC__DEAD;
     wv_quic__dgram_free_all(c);
+    wv_quic__fec_free(c);
     if (c->nc) {
         size_t n = ngtcp2_conn_get_scid(c->nc, NULL);
         ngtcp2_cid *ids = wv_calloc(n ? n : 1, sizeof(*ids));

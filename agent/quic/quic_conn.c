@@ -180,8 +180,7 @@ static const ngtcp2_cc_algo cc_algos[] = {NGTCP2_CC_ALGO_CUBIC, NGTCP2_CC_ALGO_R
                                           NGTCP2_CC_ALGO_BBR, NGTCP2_CC_ALGO_BBR};
 
 int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
-                      const ngtcp2_pkt_hd *hd, const ngtcp2_cid *retry_odcid,
-                      wv_quic_conn **out) {
+                      const ngtcp2_pkt_hd *hd, const ngtcp2_cid *retry_odcid, wv_quic_conn **out) {
     const wv_quic_config *cfg = &ep->cfg;
     wv_quic_conn *c = wv_calloc(1, sizeof(*c));
     ngtcp2_callbacks cbs;
@@ -373,7 +372,8 @@ static void shrink(wv_quic_conn *c) {
 
 /* Files the packet just written at txbuf + b->used into the batch; pmax
  * is the path's packet size. */
-static void add(wv_quic_endpoint *ep, batch *b, const ngtcp2_path *path, size_t n, size_t pmax) {
+static void add(wv_quic_conn *c, batch *b, const ngtcp2_path *path, size_t n, size_t pmax) {
+    wv_quic_endpoint *ep = c->ep;
     const struct sockaddr *to = (const struct sockaddr *)path->remote.addr;
     socklen_t tolen = wv_quic__addr_len(to);
     if (n > pmax) {
@@ -392,10 +392,14 @@ static void add(wv_quic_endpoint *ep, batch *b, const ngtcp2_path *path, size_t 
         memcpy(&b->to, to, tolen);
         b->seg = n;
     }
+    /* A group of the loss repair ends: its packets go out, then its repairs. */
+    bool repair = wv_quic__fec_sent(c, ep->txbuf + b->used, n);
     b->used += n;
     b->n++;
-    if (n < b->seg || b->n >= WV_QUIC__GSO_SEGS || ep->txbuflen - b->used < pmax)
+    if (repair || n < b->seg || b->n >= WV_QUIC__GSO_SEGS || ep->txbuflen - b->used < pmax)
         flush(ep, b);
+    if (repair)
+        wv_quic__fec_flush(c, to);
 }
 
 /* Writes packets; returns false when the connection hit a fatal error. */
@@ -435,7 +439,7 @@ static bool write_packets(wv_quic_conn *c) {
             }
             if (n == 0)
                 break; /* congestion window or pacing */
-            add(ep, &b, &ps.path, (size_t)n, pmax);
+            add(c, &b, &ps.path, (size_t)n, pmax);
             c->bytes_sent += (uint64_t)n;
             c->pkts_sent++;
             npkts++;
@@ -500,7 +504,7 @@ static bool write_packets(wv_quic_conn *c) {
             wv_quic__stream_advance(c, s, ndata, flags & NGTCP2_WRITE_STREAM_FLAG_FIN);
         if (n == 0)
             break; /* congestion window, pacing, or nothing to say */
-        add(ep, &b, &ps.path, (size_t)n, pmax);
+        add(c, &b, &ps.path, (size_t)n, pmax);
         c->bytes_sent += (uint64_t)n;
         c->pkts_sent++;
         npkts++;
@@ -545,6 +549,7 @@ void wv_quic__conn_read(wv_quic_conn *c, const struct sockaddr *from, const uint
     ngtcp2_pkt_info pi = {0};
     c->bytes_recv += len;
     c->pkts_recv++;
+    wv_quic__fec_received(c, from, pkt, len);
     int rv = ngtcp2_conn_read_pkt(c->nc, &path, &pi, pkt, len, wv_quic__now());
     if (rv == 0) {
         if (c->state < WV_QUIC__CLOSING)
@@ -665,6 +670,7 @@ void wv_quic_conn_stats_get(wv_quic_conn *c, wv_quic_conn_stats *out) {
     out->dgrams_sent = c->dgrams_sent;
     out->dgrams_recv = c->dgrams_recv;
     out->dgrams_dropped = c->dgrams_dropped;
+    wv_quic__fec_stats(c, &out->fec);
     out->local = c->ep->local;
     out->remote = c->remote;
 }

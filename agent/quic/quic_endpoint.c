@@ -28,6 +28,7 @@ void wv_quic_config_default(wv_quic_config *cfg) {
     cfg->keepalive_ms = 2500;
     cfg->handshake_timeout_ms = 10000;
     cfg->cc = WV_QUIC_CC_CUBIC;
+    cfg->fec = true;
     cfg->max_udp_payload = 1452;
     cfg->sock_buf = 8u << 20;
     cfg->accept = true;
@@ -226,7 +227,8 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
     if (rv != 0)
         return;
     if (c) {
-        wv_quic__conn_read(c, from, pkt, len);
+        if (!wv_quic__fec_input(c, from, pkt, len))
+            wv_quic__conn_read(c, from, pkt, len);
         return;
     }
     if (!(pkt[0] & 0x80)) {

@@ -183,7 +183,26 @@ struct wv_quic_conn {
     struct wv_quic__dgram *dg_head, *dg_tail;
     size_t dg_n;
     uint64_t dgrams_sent, dgrams_recv, dgrams_dropped;
+    /* Loss repair (quic_fec.c); NULL until offered or asked for. */
+    struct wv_quic__fec *fec;
 };
+
+/* quic_fec.c: repairs of lost packets between two wovenet agents. The
+ * largest packet a group covers; a path with larger ones is not repaired. */
+#define WV_QUIC__FEC_MAXPKT 1500
+typedef struct wv_quic__fec wv_quic__fec;
+/* A packet of ours went out (the bytes as sent): true when it closed a
+ * group, whose repairs wv_quic__fec_flush sends once the group is out. */
+bool wv_quic__fec_sent(wv_quic_conn *c, const uint8_t *pkt, size_t n);
+void wv_quic__fec_flush(wv_quic_conn *c, const struct sockaddr *to);
+/* A packet of the peer's came (before ngtcp2 reads it). */
+void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt,
+                           size_t n);
+/* A datagram for c that is not QUIC (fixed bit clear): a repair or a
+ * report, handled; false when it is QUIC after all. */
+bool wv_quic__fec_input(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt, size_t n);
+void wv_quic__fec_free(wv_quic_conn *c);
+void wv_quic__fec_stats(const wv_quic_conn *c, struct wv_quic_fec_stats *out);
 
 /* quic_dgram.c: DATAGRAM frames, and the input queue of virtual endpoints. */
 typedef struct wv_quic__dgram {
@@ -321,8 +340,7 @@ void wv_quic__rx_dispose(wv_quic_endpoint *ep);
 uint64_t wv_quic__now(void);
 /* retry_odcid: server only, after a validated Retry token (else NULL). */
 int wv_quic__conn_new(wv_quic_endpoint *ep, bool server, const struct sockaddr *remote,
-                      const ngtcp2_pkt_hd *hd, const ngtcp2_cid *retry_odcid,
-                      wv_quic_conn **out);
+                      const ngtcp2_pkt_hd *hd, const ngtcp2_cid *retry_odcid, wv_quic_conn **out);
 void wv_quic__conn_read(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt,
                         size_t len);
 void wv_quic__conn_process(wv_quic_conn *c);

@@ -269,6 +269,8 @@ static void chan_up(wv_tunnels *t, struct chan *c) {
             c->peer->name, c->outbound ? "outbound" : "inbound", path_names[c->path], ra);
     if (!c->outbound)
         close_replaced(t, c);
+    /* A proven wovenet peer: loss repair may flow (quic.h). */
+    wv_quic_conn_fec_offer(c->conn);
     chan_set_state(t, c, CH_UP);
 }
 

@@ -164,9 +164,14 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
         } else {
             snprintf(label, sizeof(label), "%s", wv_path_name(c->path));
         }
+        json_t *fec = json_pack(
+            "{s:I, s:I, s:f, s:I, s:I, s:I}", "group", (json_int_t)st.fec.group, "repairsSent",
+            (json_int_t)st.fec.repairs_sent, "peerLossPercent", st.fec.peer_loss * 100,
+            "packetsCovered", (json_int_t)st.fec.packets, "lost", (json_int_t)st.fec.lost,
+            "rebuilt", (json_int_t)st.fec.rebuilt);
         json_array_append_new(
             arr,
-            json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I}",
+            json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
                       "id", (json_int_t)c->id, "path", label, "direction",
                       c->outbound ? "outbound" : "inbound", "family",
                       relayed                           ? "relay"
@@ -177,7 +182,7 @@ json_t *wv_tunnels_channels_json(wv_tunnels *t, const char *site) {
                       "cwnd", (json_int_t)st.cwnd, "bytesSent", (json_int_t)st.bytes_sent,
                       "bytesReceived", (json_int_t)st.bytes_recv, "streams", (json_int_t)c->streams,
                       "maxUdpPayload", (json_int_t)st.max_udp_payload, "receiveWindow",
-                      (json_int_t)st.rx_window));
+                      (json_int_t)st.rx_window, "lossRepair", fec));
     }
     return arr;
 }

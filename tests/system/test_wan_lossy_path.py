@@ -8,6 +8,9 @@ way, 2% random loss each way, no rate limit). Through the tunnel:
   - a client reads an endless stream for 20 s: bytes keep arriving (no gap
     longer than STALL_S, i.e. loss recovery keeps up: a stall would be
     repeated timeouts), at least MIN_MBIT on average;
+  - loss repair works on that channel: the receiver measures about the
+    path's loss and reports it, the sender's groups shrink to match, and
+    at least half of the lost packets are rebuilt from the repairs;
   - after another 15 s of idle the channels are still the same and a new
     connection carries bytes at once.
 """
@@ -116,6 +119,20 @@ def main():
     t.check(gap < STALL_S,
             f"no stall: the longest gap between bytes is {gap:.2f} s (< {STALL_S} s)")
     t.check(mbit >= MIN_MBIT, f"{mbit:.1f} Mbit/s on average (>= {MIN_MBIT})")
+
+    # Loss repair (docs/QUIC.md): the channel that carried the stream.
+    tx = max(alpha.channels("bravo", "up"), key=lambda ch: ch["bytesSent"])["lossRepair"]
+    rx = max(bravo.channels("alpha", "up"), key=lambda ch: ch["bytesReceived"])["lossRepair"]
+    print(f"  loss repair: alpha sends groups of {tx['group']} ({tx['repairsSent']} repaired,"
+          f" bravo reports {tx['peerLossPercent']:.2f}% lost); bravo: {rx['packetsCovered']}"
+          f" packets covered, {rx['lost']} lost, {rx['rebuilt']} rebuilt")
+    t.check(0.5 <= tx["peerLossPercent"] <= 4,
+            f"the loss bravo measured and reported ({tx['peerLossPercent']:.2f}%) is about the"
+            " path's 2%")
+    t.check(4 <= tx["group"] <= 24,
+            f"alpha's groups shrank from 64 to {tx['group']} for that loss")
+    t.check(rx["lost"] > 100 and rx["rebuilt"] >= rx["lost"] / 2,
+            f"bravo rebuilt {rx['rebuilt']} of the {rx['lost']} lost packets (at least half)")
 
     idle(15)
     t.check_eq(channel_ids(bravo, "alpha"), ids, "after the transfer and 15 s idle, the same"

@@ -79,6 +79,10 @@ typedef struct wv_quic_config {
     uint32_t keepalive_ms;         /* PING after this much quiet; default 2500, 0 = off */
     uint32_t handshake_timeout_ms; /* default 10000 */
     enum wv_quic_cc cc;            /* default CUBIC */
+    /* Loss repair between two wovenet agents on paths of datagrams up to
+     * 1500 bytes (docs/QUIC.md): offered with wv_quic_conn_fec_offer, used
+     * once the peer offers too. Default true. */
+    bool fec;
     /* Datagram sizes. ngtcp2 starts every connection at 1200 bytes and
      * its Path MTU Discovery probes the sizes of pmtud_probes (those up
      * to the ceiling, plus the ceiling itself): a probe the path carries
@@ -347,13 +351,28 @@ typedef struct wv_quic_conn_stats {
     uint64_t bytes_sent, bytes_recv; /* UDP payload bytes */
     uint64_t pkts_sent, pkts_recv;
     uint64_t streams_open;
-    uint64_t rx_window; /* the connection's receive window now (auto-tuning) */
+    uint64_t rx_window;     /* the connection's receive window now (auto-tuning) */
     size_t max_udp_payload; /* the largest datagram this connection sends (PMTUD's state) */
     uint64_t dgrams_sent, dgrams_recv, dgrams_dropped; /* DATAGRAM frames */
     struct sockaddr_storage local, remote;
+    struct wv_quic_fec_stats {
+        bool sending;          /* repairs go to the peer */
+        unsigned group;        /* packets per repaired group now (0: none) */
+        uint64_t repairs_sent; /* groups repaired */
+        double peer_loss;      /* the loss rate the peer's reports gave */
+        /* What came from the peer: packets its repairs covered, how many
+         * of them were lost on the way, how many of those were rebuilt. */
+        uint64_t packets, lost, rebuilt;
+    } fec;
 } wv_quic_conn_stats;
 
 void wv_quic_conn_stats_get(wv_quic_conn *conn, wv_quic_conn_stats *out);
+
+/* Offers loss repair to the peer of conn: call once the peer is known to be
+ * a wovenet agent (it proved membership). Repairs flow each way once both
+ * offered. Nothing happens when the endpoint's cfg.fec is off, or on a
+ * relayed (virtual) endpoint. */
+void wv_quic_conn_fec_offer(wv_quic_conn *conn);
 
 /* ---- streams (bidirectional only) ---- */
 
