@@ -13,9 +13,12 @@
  *
  * The receiver measures the path's loss exactly (a group's size against
  * the packets that came) and reports its counters back every 16 repairs or
- * 100 ms; the sender picks k from it: 64 (1.6 % more bytes) while nothing
- * is lost, down to 4 as the loss grows, so that what remains after repair
- * stays far below 2 %.
+ * 100 ms; the sender picks k from the scattered loss (what groups that
+ * lost at most max(2, k/8) packets lost: random loss; a queue that
+ * overflows drops runs, which no single repair rebuilds and which the
+ * congestion controller must see): 32 to start, 64 (1.6 % more bytes)
+ * while nothing is lost, down to 4 as the loss grows, so that what remains
+ * after repair stays far below 2 %.
  *
  * Wire (never a QUIC v1 packet: the fixed bit 0x40 is clear, and it is not
  * STUN; the first bytes are laid out as a short header, so the endpoint
@@ -26,8 +29,9 @@
  *           xlen and xtag are the XOR of the packets' lengths and of their
  *           last two bytes (part of the AEAD tag: a check of the rebuilt
  *           packet).
- *   report: 0x22, DCID (16), packets u64, lost u64, rebuilt u64 (totals
- *           since the connection began).
+ *   report: 0x22, DCID (16), packets u64, lost u64, rebuilt u64,
+ *           scattered u64 (lost in groups that lost at most max(2, k/8);
+ *           totals since the connection began).
  * Neither is authenticated. A forged repair rebuilds garbage that ngtcp2's
  * AEAD rejects; a forged report (it needs the CID, so an on-path sender)
  * can at most make the sender spend a quarter more bytes on repairs.
@@ -42,11 +46,15 @@
 #define REPAIR 0x21
 #define REPORT 0x22
 #define REPAIR_HDR (1 + WV_QUIC__CID_LEN + 2 + 1 + 1 + 2 + 2 + 2)
-#define REPORT_LEN (1 + WV_QUIC__CID_LEN + 3 * 8)
+#define REPORT_LEN (1 + WV_QUIC__CID_LEN + 4 * 8)
 #define K_MIN 4
 #define K_MAX 64
+/* How often the offer is repeated (every 200 ms) until repairs come. */
+#define OFFERS 20
 /* A report moves k only once it covers this many packets. */
-#define SAMPLE_MIN 512
+#define SAMPLE_MIN 256
+/* The group size before the first report that counts. */
+#define K_START 32
 
 struct wv_quic__fec {
     /* Sender: the open group. */
@@ -57,8 +65,8 @@ struct wv_quic__fec {
     uint16_t xlen, xtag;
     size_t maxlen;
     uint8_t dcid[WV_QUIC__CID_LEN];
-    uint64_t rep_total, rep_lost; /* the counters k was last chosen from */
-    double loss;                  /* smoothed loss rate the reports gave */
+    uint64_t rep_total, rep_scattered; /* the counters k was last chosen from */
+    double loss;                       /* smoothed loss rate the reports gave */
     uint64_t repairs_sent;
     uint8_t acc[WV_QUIC__FEC_MAXPKT];
 
@@ -76,8 +84,8 @@ struct wv_quic__fec {
     uint8_t have; /* bit 0: first half in, bit 1: second half */
     uint16_t pgroup, plen, ptag;
     uint8_t rec[WV_QUIC__FEC_MAXPKT];
-    uint64_t total, lost, rebuilt, last_report_ms;
-    unsigned repairs_since;
+    uint64_t total, lost, rebuilt, scattered, last_report_ms;
+    unsigned repairs_since, offers;
 };
 
 static void put16(uint8_t *p, unsigned v) {
@@ -101,8 +109,18 @@ static uint64_t get64(const uint8_t *p) {
     return v;
 }
 
+/* dst ^= src, a word at a time: every packet goes through it once at each
+ * end. */
 static void xor_into(uint8_t *dst, const uint8_t *src, size_t n) {
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, dst + i, 8);
+        memcpy(&b, src + i, 8);
+        a ^= b;
+        memcpy(dst + i, &a, 8);
+    }
+    for (; i < n; i++)
         dst[i] ^= src[i];
 }
 
@@ -184,23 +202,24 @@ static void got_report(wv_quic_conn *c, const uint8_t *p) {
     if (!enabled(c))
         return;
     wv_quic__fec *f = state(c);
-    uint64_t total = get64(p), lost = get64(p + 8);
+    uint64_t total = get64(p), lost = get64(p + 24);
     if (!f->peer) {
         f->peer = true;
-        f->k = K_MAX;
+        f->k = K_START;
     }
-    if (total < f->rep_total || lost < f->rep_lost || lost - f->rep_lost > total - f->rep_total) {
+    if (total < f->rep_total || lost < f->rep_scattered ||
+        lost - f->rep_scattered > total - f->rep_total) {
         f->rep_total = total; /* not one series with the last: start again */
-        f->rep_lost = lost;
+        f->rep_scattered = lost;
         return;
     }
     uint64_t dt = total - f->rep_total;
     if (dt < SAMPLE_MIN)
         return;
-    double rate = (double)(lost - f->rep_lost) / (double)dt;
+    double rate = (double)(lost - f->rep_scattered) / (double)dt;
     f->loss = f->loss > 0 ? (f->loss + rate) / 2 : rate;
     f->rep_total = total;
-    f->rep_lost = lost;
+    f->rep_scattered = lost;
     f->k = k_for(f->loss); /* an open group already past it closes with its next packet */
 }
 
@@ -214,6 +233,7 @@ static void send_report(wv_quic_conn *c, const struct sockaddr *to, const uint8_
     put64(out + 1 + WV_QUIC__CID_LEN, f->total);
     put64(out + 9 + WV_QUIC__CID_LEN, f->lost);
     put64(out + 17 + WV_QUIC__CID_LEN, f->rebuilt);
+    put64(out + 25 + WV_QUIC__CID_LEN, f->scattered);
     wv_quic__ep_send(c->ep, to, out, sizeof(out));
     f->repairs_since = 0;
     f->last_report_ms = wv_quic__now() / 1000000;
@@ -243,8 +263,10 @@ void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const u
     wv_quic__fec *f = c->fec;
     if (!f || !f->offered || f->skipping || (pkt[0] & 0xc0) != 0x40)
         return;
-    if (!f->synced && wv_quic__now() / 1000000 >= f->last_report_ms + 200)
-        send_report(c, from, ngtcp2_conn_get_dcid(c->nc)->data); /* no repair yet: again */
+    if (!f->synced && f->offers < OFFERS && wv_quic__now() / 1000000 >= f->last_report_ms + 200) {
+        f->offers++; /* no repair yet: the offer again (it may have been lost) */
+        send_report(c, from, ngtcp2_conn_get_dcid(c->nc)->data);
+    }
     f->rn++;
     if (n > WV_QUIC__FEC_MAXPKT || n < 2) {
         f->rn += 1u << 16; /* this group cannot be rebuilt */
@@ -266,6 +288,8 @@ static void close_group(wv_quic__fec *f, unsigned group, unsigned k, unsigned le
         f->total += k;
         unsigned missing = f->rn < k ? k - f->rn : 0;
         f->lost += missing;
+        if (missing <= WV_MAX(2u, k / 8))
+            f->scattered += missing;
         unsigned plen = xlen ^ f->rxlen;
         if (missing == 1 && f->rmax <= len && plen <= len && plen > 1 + WV_QUIC__CID_LEN + 2) {
             f->pending = true;
