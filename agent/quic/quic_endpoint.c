@@ -226,6 +226,8 @@ static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len
     }
     if (rv != 0)
         return;
+    if (!c && !(pkt[0] & 0x40))
+        return; /* fixed bit clear: a loss repair (quic_fec.c) for a connection gone */
     if (c) {
         if (!wv_quic__fec_input(c, from, pkt, len))
             wv_quic__conn_read(c, from, pkt, len);

@@ -23,12 +23,17 @@
  * Wire (never a QUIC v1 packet: the fixed bit 0x40 is clear, and it is not
  * STUN; the first bytes are laid out as a short header, so the endpoint
  * finds the connection by its CID as for any packet):
- *   repair: 0x21, DCID (16), group u16, k u8, half u8, len u16, xlen u16,
+ *   repair: 0x21, DCID (16), group u16, k u8, flags u8, len u16, xlen u16,
  *           xtag u16, XOR of the group's bytes [half * h, half * h + h)
  *           where h = (len + 1) / 2 and len is the group's longest packet;
  *           xlen and xtag are the XOR of the packets' lengths and of their
  *           last two bytes (part of the AEAD tag: a check of the rebuilt
- *           packet).
+ *           packet). flags: F_SECOND (the second half), F_COUNT (a group
+ *           only counted, no XOR: its one repair has no payload),
+ *           F_NEXT_XOR (the next group carries an XOR). While the peer
+ *           reports no scattered loss (below 0.02-0.05 %) groups are only
+ *           counted: no XOR at either end, one 27-byte datagram per 64
+ *           packets, and the loss is still measured.
  *   report: 0x22, DCID (16), packets u64, lost u64, rebuilt u64,
  *           scattered u64 (lost in groups that lost at most max(2, k/8);
  *           totals since the connection began).
@@ -47,6 +52,14 @@
 #define REPORT 0x22
 #define REPAIR_HDR (1 + WV_QUIC__CID_LEN + 2 + 1 + 1 + 2 + 2 + 2)
 #define REPORT_LEN (1 + WV_QUIC__CID_LEN + 4 * 8)
+/* The flags byte of a repair. */
+#define F_SECOND 0x01   /* the second half (else the first) */
+#define F_COUNT 0x02    /* a counted group: no XOR, this is its only repair */
+#define F_NEXT_XOR 0x04 /* the next group carries an XOR */
+/* Scattered loss (smoothed) above which groups carry an XOR, and below
+ * which they go back to being counted only. */
+#define XOR_ON 0.0005
+#define XOR_OFF 0.0002
 #define K_MIN 4
 #define K_MAX 64
 /* How often the offer is repeated (every 200 ms) until repairs come. */
@@ -59,6 +72,8 @@
 struct wv_quic__fec {
     /* Sender: the open group. */
     bool peer;      /* the peer rebuilds: it sent a report */
+    bool xor_now;   /* the open group carries an XOR (else it is only counted) */
+    bool xor_next;  /* and the next one: announced in this one's repair */
     bool off;       /* a packet too large to cover went out: no more repairs */
     unsigned k, n;  /* group size now; packets in the open group */
     uint16_t group; /* its number */
@@ -74,6 +89,7 @@ struct wv_quic__fec {
     bool offered;  /* we report (and so rebuild) */
     bool synced;   /* rgroup is the last group whose first repair came */
     bool skipping; /* feeding a rebuilt packet: not part of any group */
+    bool rxor;     /* the peer's open group carries an XOR: accumulate it */
     uint16_t rgroup;
     unsigned rn; /* packets received since the last group closed */
     uint16_t rxlen, rxtag;
@@ -155,10 +171,12 @@ bool wv_quic__fec_sent(wv_quic_conn *c, const uint8_t *pkt, size_t n) {
         f->xlen = f->xtag = 0;
         memcpy(f->dcid, pkt + 1, WV_QUIC__CID_LEN);
     }
-    xor_into(f->acc, pkt, n);
-    f->maxlen = WV_MAX(f->maxlen, n);
-    f->xlen ^= (uint16_t)n;
-    f->xtag ^= (uint16_t)get16(pkt + n - 2);
+    if (f->xor_now) {
+        xor_into(f->acc, pkt, n);
+        f->maxlen = WV_MAX(f->maxlen, n);
+        f->xlen ^= (uint16_t)n;
+        f->xtag ^= (uint16_t)get16(pkt + n - 2);
+    }
     return ++f->n >= f->k;
 }
 
@@ -168,15 +186,17 @@ void wv_quic__fec_flush(wv_quic_conn *c, const struct sockaddr *to) {
         return;
     uint8_t out[REPAIR_HDR + WV_QUIC__FEC_MAXPKT / 2 + 1];
     size_t h = (f->maxlen + 1) / 2;
-    for (unsigned half = 0; half < 2; half++) {
-        size_t off = half * h, len = half ? f->maxlen - h : h;
+    unsigned pieces = f->xor_now ? 2 : 1;
+    for (unsigned half = 0; half < pieces; half++) {
+        size_t off = half * h, len = !f->xor_now ? 0 : half ? f->maxlen - h : h;
         uint8_t *p = out;
         *p++ = REPAIR;
         memcpy(p, f->dcid, WV_QUIC__CID_LEN);
         p += WV_QUIC__CID_LEN;
         put16(p, f->group);
         p[2] = (uint8_t)f->n;
-        p[3] = (uint8_t)half;
+        p[3] = (uint8_t)((half ? F_SECOND : 0) | (f->xor_now ? 0 : F_COUNT) |
+                         (f->xor_next ? F_NEXT_XOR : 0));
         put16(p + 4, (unsigned)f->maxlen);
         put16(p + 6, f->xlen);
         put16(p + 8, f->xtag);
@@ -187,6 +207,7 @@ void wv_quic__fec_flush(wv_quic_conn *c, const struct sockaddr *to) {
     f->repairs_sent++;
     f->group++;
     f->n = 0;
+    f->xor_now = f->xor_next;
 }
 
 /* k from the loss rate p: what single-parity groups leave unrepaired is
@@ -206,6 +227,7 @@ static void got_report(wv_quic_conn *c, const uint8_t *p) {
     if (!f->peer) {
         f->peer = true;
         f->k = K_START;
+        f->xor_now = f->xor_next = true; /* until a report says the path is clean */
     }
     if (total < f->rep_total || lost < f->rep_scattered ||
         lost - f->rep_scattered > total - f->rep_total) {
@@ -221,6 +243,7 @@ static void got_report(wv_quic_conn *c, const uint8_t *p) {
     f->rep_total = total;
     f->rep_scattered = lost;
     f->k = k_for(f->loss); /* an open group already past it closes with its next packet */
+    f->xor_next = f->loss >= XOR_ON || (f->xor_next && f->loss >= XOR_OFF);
 }
 
 /* ---- receiver ---- */
@@ -246,6 +269,7 @@ void wv_quic_conn_fec_offer(wv_quic_conn *c) {
     if (f->offered)
         return;
     f->offered = true;
+    f->rxor = true; /* until the peer's repairs say its groups are counted only */
     const ngtcp2_cid *dcid = ngtcp2_conn_get_dcid(c->nc);
     if (dcid->datalen != WV_QUIC__CID_LEN) {
         f->offered = false; /* not a peer of ours */
@@ -268,6 +292,8 @@ void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const u
         send_report(c, from, ngtcp2_conn_get_dcid(c->nc)->data);
     }
     f->rn++;
+    if (!f->rxor)
+        return; /* a counted group */
     if (n > WV_QUIC__FEC_MAXPKT || n < 2) {
         f->rn += 1u << 16; /* this group cannot be rebuilt */
         return;
@@ -280,8 +306,8 @@ void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const u
 
 /* The group the first repair of (group, k) closes: count it, and when one
  * packet of it is missing start rebuilding it in rec. */
-static void close_group(wv_quic__fec *f, unsigned group, unsigned k, unsigned len, unsigned xlen,
-                        unsigned xtag) {
+static void close_group(wv_quic__fec *f, unsigned group, unsigned k, unsigned flags, unsigned len,
+                        unsigned xlen, unsigned xtag) {
     bool follows = f->synced && group == (uint16_t)(f->rgroup + 1);
     f->pending = false;
     if (follows) {
@@ -291,7 +317,8 @@ static void close_group(wv_quic__fec *f, unsigned group, unsigned k, unsigned le
         if (missing <= WV_MAX(2u, k / 8))
             f->scattered += missing;
         unsigned plen = xlen ^ f->rxlen;
-        if (missing == 1 && f->rmax <= len && plen <= len && plen > 1 + WV_QUIC__CID_LEN + 2) {
+        if (missing == 1 && f->rxor && !(flags & F_COUNT) && f->rmax <= len && plen <= len &&
+            plen > 1 + WV_QUIC__CID_LEN + 2) {
             f->pending = true;
             f->have = 0;
             f->pgroup = (uint16_t)group;
@@ -302,6 +329,7 @@ static void close_group(wv_quic__fec *f, unsigned group, unsigned k, unsigned le
     }
     f->synced = true;
     f->rgroup = (uint16_t)group;
+    f->rxor = (flags & F_NEXT_XOR) != 0;
     memset(f->racc, 0, f->rmax);
     f->rmax = 0;
     f->rn = 0;
@@ -313,13 +341,14 @@ static void got_repair(wv_quic_conn *c, const struct sockaddr *from, const uint8
     if (!f || !f->offered || n < REPAIR_HDR)
         return;
     const uint8_t *p = pkt + 1 + WV_QUIC__CID_LEN;
-    unsigned group = get16(p), k = p[2], half = p[3], len = get16(p + 4), xlen = get16(p + 6),
-             xtag = get16(p + 8);
-    size_t h = (len + 1) / 2, off = half ? h : 0, plen = half ? len - h : h;
-    if (k == 0 || half > 1 || len > WV_QUIC__FEC_MAXPKT || n - REPAIR_HDR != plen)
+    unsigned group = get16(p), k = p[2], flags = p[3], len = get16(p + 4), xlen = get16(p + 6),
+             xtag = get16(p + 8), half = flags & F_SECOND;
+    size_t h = (len + 1) / 2, off = half ? h : 0, plen = flags & F_COUNT ? 0 : half ? len - h : h;
+    if (k == 0 || flags > 7 || (flags & F_COUNT && half) || len > WV_QUIC__FEC_MAXPKT ||
+        n - REPAIR_HDR != plen)
         return;
     if (!(f->pending && f->pgroup == group) && !(f->synced && f->rgroup == group))
-        close_group(f, group, k, len, xlen, xtag);
+        close_group(f, group, k, flags, len, xlen, xtag);
     if (f->pending && f->pgroup == group && !(f->have & (1u << half))) {
         xor_into(f->rec + off, pkt + REPAIR_HDR, plen);
         f->have |= (uint8_t)(1u << half);
