@@ -144,7 +144,7 @@ static bool enabled(const wv_quic_conn *c) {
     return c->ep->cfg.fec && !c->ep->virt;
 }
 
-static wv_quic__fec *state(wv_quic_conn *c) {
+static wv_quic__fec *fec_of(wv_quic_conn *c) {
     if (!c->fec)
         c->fec = wv_calloc(1, sizeof(*c->fec));
     return c->fec;
@@ -222,7 +222,7 @@ static unsigned k_for(double p) {
 static void got_report(wv_quic_conn *c, const uint8_t *p) {
     if (!enabled(c))
         return;
-    wv_quic__fec *f = state(c);
+    wv_quic__fec *f = fec_of(c);
     uint64_t total = get64(p), lost = get64(p + 24);
     if (!f->peer) {
         f->peer = true;
@@ -265,7 +265,7 @@ static void send_report(wv_quic_conn *c, const struct sockaddr *to, const uint8_
 void wv_quic_conn_fec_offer(wv_quic_conn *c) {
     if (!enabled(c) || c->state >= WV_QUIC__CLOSING)
         return;
-    wv_quic__fec *f = state(c);
+    wv_quic__fec *f = fec_of(c);
     if (f->offered)
         return;
     f->offered = true;
@@ -276,10 +276,6 @@ void wv_quic_conn_fec_offer(wv_quic_conn *c) {
         return;
     }
     send_report(c, (const struct sockaddr *)&c->remote, dcid->data);
-}
-
-bool wv_quic__fec_skip(const wv_quic_conn *c) {
-    return c->fec && c->fec->skipping;
 }
 
 void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt,
