@@ -529,6 +529,13 @@ export async function startMock({ port = 0, host = '127.0.0.1', token = '', stat
     }
   });
 
+  // Node closes an idle keep-alive connection after 5 s; a client that
+  // reuses it in that moment gets ECONNRESET (Playwright's request context
+  // does not retry: e2e.dashboard_mock failed so once). Keep them longer
+  // than any pause of the tests.
+  server.keepAliveTimeout = 120000;
+  server.headersTimeout = 121000;
+
   function addPeer(peer) {
     const full = { online: true, lastSeen: new Date().toISOString(), ...peer };
     if (!full.dataChannels) { full.sockets ||= []; full.apps ||= []; full.channels ||= []; }
