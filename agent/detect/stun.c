@@ -15,27 +15,12 @@
 #define A_XOR_MAPPED_OLD 0x8020 /* pre-RFC servers (e.g. Vovida stund) */
 #define A_ERROR_CODE 0x0009
 
-static uint16_t get16(const uint8_t *p) {
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-static uint32_t get32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static void put16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-static void put32(uint8_t *p, uint32_t v) {
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-
 int wv_stun_build_request(uint8_t *buf, size_t cap, const uint8_t txid[WV_STUN_TXID_LEN]) {
     if (!buf || !txid || cap < WV_STUN_HEADER_LEN)
         return WV_ERR_INVAL;
-    put16(buf, T_BINDING_REQUEST);
-    put16(buf + 2, 0);
-    put32(buf + 4, WV_STUN_MAGIC);
+    wv_put16(buf, T_BINDING_REQUEST);
+    wv_put16(buf + 2, 0);
+    wv_put32(buf + 4, WV_STUN_MAGIC);
     memcpy(buf + 8, txid, WV_STUN_TXID_LEN);
     return WV_STUN_HEADER_LEN;
 }
@@ -43,8 +28,8 @@ int wv_stun_build_request(uint8_t *buf, size_t cap, const uint8_t txid[WV_STUN_T
 bool wv_stun_is_message(const uint8_t *buf, size_t len) {
     if (!buf || len < WV_STUN_HEADER_LEN || len > WV_STUN_MAX_MESSAGE || (buf[0] & 0xc0) != 0)
         return false;
-    size_t mlen = get16(buf + 2);
-    return mlen % 4 == 0 && mlen + WV_STUN_HEADER_LEN == len && get32(buf + 4) == WV_STUN_MAGIC;
+    size_t mlen = wv_get16(buf + 2);
+    return mlen % 4 == 0 && mlen + WV_STUN_HEADER_LEN == len && wv_get32(buf + 4) == WV_STUN_MAGIC;
 }
 
 /* An address attribute value: 1 byte reserved, family, port, address. */
@@ -52,7 +37,7 @@ static int parse_addr(const uint8_t *v, size_t vlen, bool xor, const uint8_t *hd
                       struct sockaddr_storage *out) {
     if (vlen < 4)
         return WV_ERR_PROTO;
-    uint16_t port = get16(v + 2);
+    uint16_t port = wv_get16(v + 2);
     if (xor)
         port ^= (uint16_t)(WV_STUN_MAGIC >> 16);
     memset(out, 0, sizeof(*out));
@@ -89,12 +74,12 @@ int wv_stun_parse_response(const uint8_t *buf, size_t len, const uint8_t txid[WV
                            struct sockaddr_storage *mapped, int *err_code) {
     if (!buf || !txid || !mapped || len < WV_STUN_HEADER_LEN || len > WV_STUN_MAX_MESSAGE)
         return WV_ERR_PROTO;
-    if ((buf[0] & 0xc0) != 0 || get32(buf + 4) != WV_STUN_MAGIC)
+    if ((buf[0] & 0xc0) != 0 || wv_get32(buf + 4) != WV_STUN_MAGIC)
         return WV_ERR_PROTO;
-    size_t mlen = get16(buf + 2);
+    size_t mlen = wv_get16(buf + 2);
     if (mlen % 4 != 0 || mlen + WV_STUN_HEADER_LEN != len)
         return WV_ERR_PROTO;
-    uint16_t type = get16(buf);
+    uint16_t type = wv_get16(buf);
     if (memcmp(buf + 8, txid, WV_STUN_TXID_LEN) != 0 ||
         (type != T_BINDING_SUCCESS && type != T_BINDING_ERROR))
         return WV_ERR_NOTFOUND;
@@ -105,8 +90,8 @@ int wv_stun_parse_response(const uint8_t *buf, size_t len, const uint8_t txid[WV
     while (off < len) {
         if (len - off < 4)
             return WV_ERR_PROTO;
-        uint16_t at = get16(buf + off);
-        size_t alen = get16(buf + off + 2);
+        uint16_t at = wv_get16(buf + off);
+        size_t alen = wv_get16(buf + off + 2);
         size_t padded = (alen + 3) & ~(size_t)3;
         if (padded > len - off - 4)
             return WV_ERR_PROTO;

@@ -203,7 +203,7 @@ static void send_stateless_reset(wv_quic_endpoint *ep, const ngtcp2_version_cid 
 static bool is_stun(const uint8_t *p, size_t len) {
     if (len < 20 || len > 1500 || (p[0] & 0xc0) != 0)
         return false;
-    size_t mlen = (size_t)p[2] << 8 | p[3];
+    size_t mlen = wv_get16(p + 2);
     return mlen % 4 == 0 && mlen + 20 == len && p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 &&
            p[7] == 0x42;
 }

@@ -104,27 +104,6 @@ struct wv_quic__fec {
     unsigned repairs_since, offers;
 };
 
-static void put16(uint8_t *p, unsigned v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static unsigned get16(const uint8_t *p) {
-    return (unsigned)p[0] << 8 | p[1];
-}
-
-static void put64(uint8_t *p, uint64_t v) {
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* dst ^= src, a word at a time: every packet goes through it once at each
  * end. */
 static void xor_into(uint8_t *dst, const uint8_t *src, size_t n) {
@@ -138,6 +117,15 @@ static void xor_into(uint8_t *dst, const uint8_t *src, size_t n) {
     }
     for (; i < n; i++)
         dst[i] ^= src[i];
+}
+
+static uint64_t now_ms(void) {
+    return wv_quic__now() / 1000000;
+}
+
+/* A 1-RTT QUIC packet: short header, fixed bit set (what groups cover). */
+static bool short_header(const uint8_t *pkt) {
+    return (pkt[0] & 0xc0) == 0x40;
 }
 
 static bool enabled(const wv_quic_conn *c) {
@@ -159,7 +147,7 @@ void wv_quic__fec_free(wv_quic_conn *c) {
 
 bool wv_quic__fec_sent(wv_quic_conn *c, const uint8_t *pkt, size_t n) {
     wv_quic__fec *f = c->fec;
-    if (!f || !f->peer || f->off || (pkt[0] & 0xc0) != 0x40)
+    if (!f || !f->peer || f->off || !short_header(pkt))
         return false; /* not repairing, or a long header (handshake) */
     if (n > WV_QUIC__FEC_MAXPKT || n < 1 + WV_QUIC__CID_LEN + 2) {
         f->off = true; /* a jumbo or loopback path: nothing to repair */
@@ -175,7 +163,7 @@ bool wv_quic__fec_sent(wv_quic_conn *c, const uint8_t *pkt, size_t n) {
         xor_into(f->acc, pkt, n);
         f->maxlen = WV_MAX(f->maxlen, n);
         f->xlen ^= (uint16_t)n;
-        f->xtag ^= (uint16_t)get16(pkt + n - 2);
+        f->xtag ^= (uint16_t)wv_get16(pkt + n - 2);
     }
     return ++f->n >= f->k;
 }
@@ -193,13 +181,13 @@ void wv_quic__fec_flush(wv_quic_conn *c, const struct sockaddr *to) {
         *p++ = REPAIR;
         memcpy(p, f->dcid, WV_QUIC__CID_LEN);
         p += WV_QUIC__CID_LEN;
-        put16(p, f->group);
+        wv_put16(p, f->group);
         p[2] = (uint8_t)f->n;
         p[3] = (uint8_t)((half ? F_SECOND : 0) | (f->xor_now ? 0 : F_COUNT) |
                          (f->xor_next ? F_NEXT_XOR : 0));
-        put16(p + 4, (unsigned)f->maxlen);
-        put16(p + 6, f->xlen);
-        put16(p + 8, f->xtag);
+        wv_put16(p + 4, (unsigned)f->maxlen);
+        wv_put16(p + 6, f->xlen);
+        wv_put16(p + 8, f->xtag);
         p += 10;
         memcpy(p, f->acc + off, len);
         wv_quic__ep_send(c->ep, to, out, REPAIR_HDR + len);
@@ -223,7 +211,7 @@ static void got_report(wv_quic_conn *c, const uint8_t *p) {
     if (!enabled(c))
         return;
     wv_quic__fec *f = fec_of(c);
-    uint64_t total = get64(p), lost = get64(p + 24);
+    uint64_t total = wv_get64(p), lost = wv_get64(p + 24);
     if (!f->peer) {
         f->peer = true;
         f->k = K_START;
@@ -253,13 +241,13 @@ static void send_report(wv_quic_conn *c, const struct sockaddr *to, const uint8_
     uint8_t out[REPORT_LEN];
     out[0] = REPORT;
     memcpy(out + 1, dcid, WV_QUIC__CID_LEN);
-    put64(out + 1 + WV_QUIC__CID_LEN, f->total);
-    put64(out + 9 + WV_QUIC__CID_LEN, f->lost);
-    put64(out + 17 + WV_QUIC__CID_LEN, f->rebuilt);
-    put64(out + 25 + WV_QUIC__CID_LEN, f->scattered);
+    wv_put64(out + 1 + WV_QUIC__CID_LEN, f->total);
+    wv_put64(out + 9 + WV_QUIC__CID_LEN, f->lost);
+    wv_put64(out + 17 + WV_QUIC__CID_LEN, f->rebuilt);
+    wv_put64(out + 25 + WV_QUIC__CID_LEN, f->scattered);
     wv_quic__ep_send(c->ep, to, out, sizeof(out));
     f->repairs_since = 0;
-    f->last_report_ms = wv_quic__now() / 1000000;
+    f->last_report_ms = now_ms();
 }
 
 void wv_quic_conn_fec_offer(wv_quic_conn *c) {
@@ -281,9 +269,9 @@ void wv_quic_conn_fec_offer(wv_quic_conn *c) {
 void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt,
                            size_t n) {
     wv_quic__fec *f = c->fec;
-    if (!f || !f->offered || f->skipping || (pkt[0] & 0xc0) != 0x40)
+    if (!f || !f->offered || f->skipping || !short_header(pkt))
         return;
-    if (!f->synced && f->offers < OFFERS && wv_quic__now() / 1000000 >= f->last_report_ms + 200) {
+    if (!f->synced && f->offers < OFFERS && now_ms() >= f->last_report_ms + 200) {
         f->offers++; /* no repair yet: the offer again (it may have been lost) */
         send_report(c, from, ngtcp2_conn_get_dcid(c->nc)->data);
     }
@@ -297,7 +285,7 @@ void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const u
     xor_into(f->racc, pkt, n);
     f->rmax = WV_MAX(f->rmax, n);
     f->rxlen ^= (uint16_t)n;
-    f->rxtag ^= (uint16_t)get16(pkt + n - 2);
+    f->rxtag ^= (uint16_t)wv_get16(pkt + n - 2);
 }
 
 /* The group the first repair of (group, k) closes: count it, and when one
@@ -337,8 +325,8 @@ static void got_repair(wv_quic_conn *c, const struct sockaddr *from, const uint8
     if (!f || !f->offered || n < REPAIR_HDR)
         return;
     const uint8_t *p = pkt + 1 + WV_QUIC__CID_LEN;
-    unsigned group = get16(p), k = p[2], flags = p[3], len = get16(p + 4), xlen = get16(p + 6),
-             xtag = get16(p + 8), half = flags & F_SECOND;
+    unsigned group = wv_get16(p), k = p[2], flags = p[3], len = wv_get16(p + 4),
+             xlen = wv_get16(p + 6), xtag = wv_get16(p + 8), half = flags & F_SECOND;
     size_t h = (len + 1) / 2, off = half ? h : 0, plen = flags & F_COUNT ? 0 : half ? len - h : h;
     if (k == 0 || flags > 7 || (flags & F_COUNT && half) || len > WV_QUIC__FEC_MAXPKT ||
         n - REPAIR_HDR != plen)
@@ -350,7 +338,7 @@ static void got_repair(wv_quic_conn *c, const struct sockaddr *from, const uint8
         f->have |= (uint8_t)(1u << half);
         if (f->have == 3) {
             f->pending = false;
-            if (get16(f->rec + f->plen - 2) == f->ptag && (f->rec[0] & 0xc0) == 0x40) {
+            if (wv_get16(f->rec + f->plen - 2) == f->ptag && short_header(f->rec)) {
                 f->rebuilt++;
                 f->skipping = true;
                 wv_quic__conn_read(c, from, f->rec, f->plen);
@@ -362,8 +350,7 @@ static void got_repair(wv_quic_conn *c, const struct sockaddr *from, const uint8
     f = c->fec;
     if (!f || c->state >= WV_QUIC__CLOSING)
         return;
-    if (half == 0 &&
-        (++f->repairs_since >= 16 || wv_quic__now() / 1000000 >= f->last_report_ms + 100))
+    if (half == 0 && (++f->repairs_since >= 16 || now_ms() >= f->last_report_ms + 100))
         send_report(c, from, ngtcp2_conn_get_dcid(c->nc)->data);
 }
 

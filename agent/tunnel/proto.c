@@ -10,7 +10,7 @@
 int wv_frame_parse(const uint8_t *buf, size_t len, size_t *consumed, json_t **out) {
     if (len < 2)
         return WV_ERR_AGAIN;
-    size_t n = ((size_t)buf[0] << 8) | buf[1];
+    size_t n = wv_get16(buf);
     if (n == 0 || n > WV_FRAME_MAX)
         return WV_ERR_PROTO;
     if (len < 2 + n)
@@ -36,8 +36,7 @@ int wv_frame_encode(const json_t *obj, uint8_t **out, size_t *outlen) {
         return WV_ERR_TOOBIG;
     }
     uint8_t *b = wv_malloc(n + 2);
-    b[0] = (uint8_t)(n >> 8);
-    b[1] = (uint8_t)n;
+    wv_put16(b, (uint16_t)n);
     memcpy(b + 2, s, n);
     free(s);
     *out = b;

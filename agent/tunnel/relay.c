@@ -160,11 +160,7 @@ static void fake_addr(size_t index, struct sockaddr_storage *out) {
     a->sin6_family = AF_INET6;
     a->sin6_port = htons(443);
     a->sin6_addr.s6_addr[0] = 0x01; /* 100::/64, the discard prefix (RFC 6666) */
-    uint32_t v = (uint32_t)index + 2;
-    a->sin6_addr.s6_addr[12] = (uint8_t)(v >> 24);
-    a->sin6_addr.s6_addr[13] = (uint8_t)(v >> 16);
-    a->sin6_addr.s6_addr[14] = (uint8_t)(v >> 8);
-    a->sin6_addr.s6_addr[15] = (uint8_t)v;
+    wv_put32(a->sin6_addr.s6_addr + 12, (uint32_t)index + 2);
 }
 
 /* The index of site among ep's peers (added when new); -1 when full. */
@@ -182,8 +178,7 @@ static long vpeer(struct tep *ep, const char *site) {
 static const char *vpeer_of(const struct tep *ep, const struct sockaddr *sa) {
     if (sa->sa_family != AF_INET6)
         return NULL;
-    const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-    uint32_t v = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+    uint32_t v = wv_get32(((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr + 12);
     return v >= 2 && v - 2 < ep->nvpeers ? ep->vpeers[v - 2] : NULL;
 }
 

@@ -83,6 +83,30 @@ char *wv_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
     } while (0)
 #define WV_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
+/* Big-endian (network order) integers in byte buffers, for the wire
+ * formats: STUN, the tunnel's frames, loss repair. */
+static inline uint16_t wv_get16(const uint8_t *p) {
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t wv_get32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t wv_get64(const uint8_t *p) {
+    return (uint64_t)wv_get32(p) << 32 | wv_get32(p + 4);
+}
+static inline void wv_put16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void wv_put32(uint8_t *p, uint32_t v) {
+    wv_put16(p, (uint16_t)(v >> 16));
+    wv_put16(p + 2, (uint16_t)v);
+}
+static inline void wv_put64(uint8_t *p, uint64_t v) {
+    wv_put32(p, (uint32_t)(v >> 32));
+    wv_put32(p + 4, (uint32_t)v);
+}
+
 /* Reads a whole file of at most max bytes into a NUL-terminated buffer the
  * caller frees. 0, WV_ERR_IO or WV_ERR_TOOBIG. */
 int wv_read_file(const char *path, size_t max, char **out);
