@@ -13,6 +13,16 @@
  * stream, 100 ms and 0.5% loss: 284 Mbit/s with 2, 576 with 4). */
 #define GROW_RTTS 4
 #define GROW_SLACK_NS (1000ull * 1000)
+/* And a window is at least this many times what the app consumed in the
+ * last round trip (Linux's receive buffer auto-tuning keeps 2 times, and
+ * more while the rate grows). The doubling above needs a whole window
+ * drained within 4 RTT: behind a sender in slow start the first window
+ * took longer (the congestion window, not ours, limited it then), and
+ * then grew by half a window per RTT (a larger window's bytes arrive a
+ * round trip after it is granted). On a 200 ms path one stream spent a
+ * second more than TCP getting to the path's rate. 4: the sender may
+ * double its rate in the round trip the credit takes to reach it. */
+#define RATE_TIMES 4
 
 struct wv_quic_budget {
     wv_quic_budget_stats st;
@@ -22,6 +32,16 @@ uint64_t wv_quic__window_next(uint64_t window, uint64_t cap, uint64_t elapsed, u
     if (window >= cap || elapsed >= GROW_RTTS * srtt + GROW_SLACK_NS)
         return window;
     return cap - window > window ? 2 * window : cap;
+}
+
+uint64_t wv_quic__window_rate(uint64_t window, uint64_t cap, uint64_t bytes, uint64_t elapsed,
+                              uint64_t srtt) {
+    if (window >= cap || elapsed == 0)
+        return window;
+    double want = (double)RATE_TIMES * (double)bytes * (double)srtt / (double)elapsed;
+    if (want <= (double)window)
+        return window;
+    return want >= (double)cap ? cap : (uint64_t)want;
 }
 
 wv_quic_budget *wv_quic_budget_new(uint64_t limit) {

@@ -88,6 +88,8 @@ typedef struct wv_quic__rxwin {
     uint64_t window;   /* credit outstanding beyond the consumed bytes */
     uint64_t epoch_at; /* consumed-byte count when the epoch began */
     uint64_t epoch_ts; /* wv_quic__now() when it began */
+    uint64_t rate_at;  /* consumed-byte count when the rate interval began */
+    uint64_t rate_ts;  /* and when (0: not yet) */
 } wv_quic__rxwin;
 
 /* quic_budget.c: the auto-tuning rule, without I/O. A whole window was
@@ -95,6 +97,12 @@ typedef struct wv_quic__rxwin {
  * doubled if that took less than 4 x srtt + 1 ms, at most cap (and never
  * less than window). */
 uint64_t wv_quic__window_next(uint64_t window, uint64_t cap, uint64_t elapsed, uint64_t srtt);
+/* The other rule: the app consumed `bytes` in the `elapsed` ns (at least
+ * one srtt) since the last such interval: the window's next size, at
+ * least 4 times what that is per srtt (never less than window, at most
+ * cap). */
+uint64_t wv_quic__window_rate(uint64_t window, uint64_t cap, uint64_t bytes, uint64_t elapsed,
+                              uint64_t srtt);
 /* Takes up to want bytes of growth from b (NULL: all of it); returns what
  * it granted (counted as used; a shortfall is counted as refused). */
 uint64_t wv_quic__budget_take(wv_quic_budget *b, uint64_t want);

@@ -315,23 +315,28 @@ int wv_quic_stream_shutdown_write(wv_quic_conn *c, int64_t sid) {
     return 0;
 }
 
-/* Auto-tuning (quic.h): once the app has consumed a whole window since
- * the epoch began, the epoch ends; returns by how much the window may grow
- * (0 when it took too long or the window is at cap). now and srtt are
- * looked up once per call of the caller, and only when needed. */
-static uint64_t epoch_end(wv_quic_conn *c, wv_quic__rxwin *w, uint64_t consumed, uint64_t cap,
-                          uint64_t *now, uint64_t *srtt) {
-    if (consumed - w->epoch_at < w->window)
-        return 0;
-    if (!*now) {
-        ngtcp2_conn_info ci;
-        ngtcp2_conn_get_conn_info(c->nc, &ci);
-        *now = wv_quic__now();
-        *srtt = ci.smoothed_rtt;
+/* Auto-tuning (quic.h): by how much the window may grow now (0 when it is
+ * at cap or neither rule says so). Once the app has consumed a whole
+ * window since the epoch began, the epoch ends and the window doubles if
+ * that took less than 4 RTT; once a round trip has passed since the last
+ * rate interval began, the window is raised to 4 times what the app
+ * consumed in it. */
+static uint64_t grow(wv_quic__rxwin *w, uint64_t consumed, uint64_t cap, uint64_t now,
+                     uint64_t srtt) {
+    uint64_t next = w->window;
+    if (!w->rate_ts) {
+        w->rate_ts = now;
+        w->rate_at = consumed;
+    } else if (srtt && now - w->rate_ts >= srtt) {
+        next = wv_quic__window_rate(next, cap, consumed - w->rate_at, now - w->rate_ts, srtt);
+        w->rate_ts = now;
+        w->rate_at = consumed;
     }
-    uint64_t next = wv_quic__window_next(w->window, cap, *now - w->epoch_ts, *srtt);
-    w->epoch_at = consumed;
-    w->epoch_ts = *now;
+    if (consumed - w->epoch_at >= w->window) {
+        next = WV_MAX(next, wv_quic__window_next(w->window, cap, now - w->epoch_ts, srtt));
+        w->epoch_at = consumed;
+        w->epoch_ts = now;
+    }
     return next - w->window;
 }
 
@@ -348,11 +353,13 @@ int wv_quic_stream_consumed(wv_quic_conn *c, int64_t sid, size_t n) {
      * costs nothing extra (its bytes count against the connection's
      * window); the connection's is taken from the budget. */
     const wv_quic_config *cfg = &c->ep->cfg;
-    uint64_t now = 0, srtt = 0;
-    uint64_t sg = epoch_end(c, &s->rx, s->consumed, cfg->stream_window_max, &now, &srtt);
+    ngtcp2_conn_info ci;
+    ngtcp2_conn_get_conn_info(c->nc, &ci);
+    uint64_t now = wv_quic__now();
+    uint64_t sg = grow(&s->rx, s->consumed, cfg->stream_window_max, now, ci.smoothed_rtt);
     s->rx.window += sg;
     uint64_t want =
-        c->rx.window + epoch_end(c, &c->rx, c->rx_consumed, cfg->conn_window_max, &now, &srtt);
+        c->rx.window + grow(&c->rx, c->rx_consumed, cfg->conn_window_max, now, ci.smoothed_rtt);
     if (sg)
         want = WV_MAX(want, WV_MIN(cfg->conn_window_max, s->rx.window + s->rx.window / 2));
     uint64_t cg = want > c->rx.window ? wv_quic__budget_take(cfg->budget, want - c->rx.window) : 0;

@@ -240,6 +240,21 @@ static void window_rule_doubles_only_when_drained_within_four_rtts(void **state)
     assert_int_equal(wv_quic__window_next(64 * k, m, ms / 2, 0), 128 * k);
 }
 
+/* The rate rule: at least 4 times what the app consumed per round trip. */
+static void window_rule_grows_to_four_times_the_consumed_rate(void **state) {
+    const uint64_t ms = 1000000, k = 1024, m = 1024 * 1024;
+    /* 128 KiB consumed in one 200 ms round trip: 512 KiB. */
+    assert_int_equal(wv_quic__window_rate(256 * k, 32 * m, 128 * k, 200 * ms, 200 * ms), 512 * k);
+    /* The same bytes over two round trips: 256 KiB, no growth. */
+    assert_int_equal(wv_quic__window_rate(256 * k, 32 * m, 128 * k, 400 * ms, 200 * ms), 256 * k);
+    /* A stalled reader (nothing consumed) never grows; nor past the cap. */
+    assert_int_equal(wv_quic__window_rate(256 * k, 32 * m, 0, 200 * ms, 200 * ms), 256 * k);
+    assert_int_equal(wv_quic__window_rate(256 * k, 32 * m, 16 * m, 200 * ms, 200 * ms), 32 * m);
+    assert_int_equal(wv_quic__window_rate(32 * m, 32 * m, 16 * m, 200 * ms, 200 * ms), 32 * m);
+    assert_int_equal(wv_quic__window_rate(256 * k, 32 * m, 64 * m, 200 * ms, 200 * ms), 32 * m);
+    assert_int_equal(wv_quic__window_rate(256 * k, 32 * m, 128 * k, 0, 200 * ms), 256 * k);
+}
+
 static uint64_t rx_window(wv_quic_conn *c) {
     wv_quic_conn_stats st;
     wv_quic_conn_stats_get(c, &st);
@@ -447,6 +462,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pmtud_probe_rule),
     cmocka_unit_test(receiver_that_does_not_consume_stalls_sender_at_window),
     cmocka_unit_test(window_rule_doubles_only_when_drained_within_four_rtts),
+    cmocka_unit_test(window_rule_grows_to_four_times_the_consumed_rate),
     cmocka_unit_test(stalled_reader_window_never_grows),
     cmocka_unit_test(fast_reader_windows_grow_within_budget),
     cmocka_unit_test(two_thousand_sequential_streams_reuse_slots),

@@ -60,7 +60,10 @@ typedef struct wv_quic_config {
      * (up to *_max) each time the app has consumed a whole window within
      * four round trips (4 x smoothed RTT + 1 ms, as quic-go; loss recovery
      * delays in-order delivery by a round trip or more): the local side
-     * keeps up and the window, not the reader, limits the rate. The growth is granted together with
+     * keeps up and the window, not the reader, limits the rate. And once
+     * per round trip it is raised to 4 times what the app consumed in the
+     * last one (behind a sender in slow start the doubling alone lagged by
+     * a second on a 200 ms path). The growth is granted together with
      * the credit of consumed bytes, so a stream whose app stops consuming
      * never grows and never has more than its current window outstanding.
      * Windows never shrink while the stream or connection lives. A stream
