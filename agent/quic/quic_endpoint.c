@@ -204,8 +204,7 @@ static bool is_stun(const uint8_t *p, size_t len) {
     if (len < 20 || len > 1500 || (p[0] & 0xc0) != 0)
         return false;
     size_t mlen = wv_get16(p + 2);
-    return mlen % 4 == 0 && mlen + 20 == len && p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 &&
-           p[7] == 0x42;
+    return mlen % 4 == 0 && mlen + 20 == len && wv_get32(p + 4) == 0x2112a442; /* magic cookie */
 }
 
 static void handle_datagram(wv_quic_endpoint *ep, const uint8_t *pkt, size_t len,

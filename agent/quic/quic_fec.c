@@ -163,7 +163,7 @@ bool wv_quic__fec_sent(wv_quic_conn *c, const uint8_t *pkt, size_t n) {
         xor_into(f->acc, pkt, n);
         f->maxlen = WV_MAX(f->maxlen, n);
         f->xlen ^= (uint16_t)n;
-        f->xtag ^= (uint16_t)wv_get16(pkt + n - 2);
+        f->xtag ^= wv_get16(pkt + n - 2);
     }
     return ++f->n >= f->k;
 }
@@ -185,7 +185,7 @@ void wv_quic__fec_flush(wv_quic_conn *c, const struct sockaddr *to) {
         p[2] = (uint8_t)f->n;
         p[3] = (uint8_t)((half ? F_SECOND : 0) | (f->xor_now ? 0 : F_COUNT) |
                          (f->xor_next ? F_NEXT_XOR : 0));
-        wv_put16(p + 4, (unsigned)f->maxlen);
+        wv_put16(p + 4, (uint16_t)f->maxlen);
         wv_put16(p + 6, f->xlen);
         wv_put16(p + 8, f->xtag);
         p += 10;
@@ -285,7 +285,7 @@ void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const u
     xor_into(f->racc, pkt, n);
     f->rmax = WV_MAX(f->rmax, n);
     f->rxlen ^= (uint16_t)n;
-    f->rxtag ^= (uint16_t)wv_get16(pkt + n - 2);
+    f->rxtag ^= wv_get16(pkt + n - 2);
 }
 
 /* The group the first repair of (group, k) closes: count it, and when one
