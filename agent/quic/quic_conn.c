@@ -396,26 +396,10 @@ static void add(wv_quic_conn *c, batch *b, const ngtcp2_path *path, size_t n, si
     bool repair = wv_quic__fec_sent(c, ep->txbuf + b->used, n);
     b->used += n;
     b->n++;
-    if (repair) {
-        uint8_t rep[2][WV_QUIC__REPAIR_MAX];
-        size_t rlen[2];
-        unsigned nrep = wv_quic__fec_repairs(c, rep, rlen), i = 0;
-        /* The first repair ends the batch as its shorter last segment
-         * (GSO allows one): a send less per group. */
-        if (nrep && n == b->seg && rlen[0] <= b->seg && b->n < WV_QUIC__GSO_SEGS &&
-            ep->txbuflen - b->used >= rlen[0]) {
-            memcpy(ep->txbuf + b->used, rep[0], rlen[0]);
-            b->used += rlen[0];
-            b->n++;
-            i = 1;
-        }
+    if (repair || n < b->seg || b->n >= WV_QUIC__GSO_SEGS || ep->txbuflen - b->used < pmax)
         flush(ep, b);
-        for (; i < nrep; i++)
-            wv_quic__ep_send(ep, to, rep[i], rlen[i]);
-        return;
-    }
-    if (n < b->seg || b->n >= WV_QUIC__GSO_SEGS || ep->txbuflen - b->used < pmax)
-        flush(ep, b);
+    if (repair)
+        wv_quic__fec_flush(c, to);
 }
 
 /* Writes packets; returns false when the connection hit a fatal error. */
@@ -429,13 +413,8 @@ static bool write_packets(wv_quic_conn *c) {
     /* Pacing: one burst is the send quantum, and at most WV_QUIC__BATCH
      * packets. */
     size_t pmax = wv_quic__conn_payload(c);
-    size_t quantum = WV_MIN(ngtcp2_conn_get_send_quantum(c->nc) / pmax, (size_t)WV_QUIC__BATCH);
-    /* Whole GSO sends: a 64 KiB quantum is 45 packets of 1452 bytes, a
-     * send takes 44, and the 45th would go out alone. */
-    size_t per_send = WV_MIN((size_t)WV_QUIC__GSO_SEGS, ep->txbuflen / pmax);
-    if (per_send && quantum > per_send)
-        quantum -= quantum % per_send;
-    size_t maxpkts = WV_MAX(quantum, (size_t)2);
+    size_t quantum = ngtcp2_conn_get_send_quantum(c->nc) / pmax;
+    size_t maxpkts = WV_MAX(WV_MIN(quantum, (size_t)WV_QUIC__BATCH), (size_t)2);
 
     for (;;) {
         if (npkts >= maxpkts || wv_quic__ep_send_paused(ep) || ++spins > 16 * WV_QUIC__BATCH) {

@@ -52,7 +52,6 @@
 #define REPORT 0x22
 #define REPAIR_HDR (1 + WV_QUIC__CID_LEN + 2 + 1 + 1 + 2 + 2 + 2)
 #define REPORT_LEN (1 + WV_QUIC__CID_LEN + 4 * 8)
-_Static_assert(REPAIR_HDR + WV_QUIC__FEC_MAXPKT / 2 + 1 <= WV_QUIC__REPAIR_MAX, "repair size");
 /* The flags byte of a repair. */
 #define F_SECOND 0x01   /* the second half (else the first) */
 #define F_COUNT 0x02    /* a counted group: no XOR, this is its only repair */
@@ -169,15 +168,16 @@ bool wv_quic__fec_sent(wv_quic_conn *c, const uint8_t *pkt, size_t n) {
     return ++f->n >= f->k;
 }
 
-unsigned wv_quic__fec_repairs(wv_quic_conn *c, uint8_t out[2][WV_QUIC__REPAIR_MAX], size_t len[2]) {
+void wv_quic__fec_flush(wv_quic_conn *c, const struct sockaddr *to) {
     wv_quic__fec *f = c->fec;
     if (!f || !f->peer || f->n == 0 || f->n < f->k)
-        return 0;
+        return;
+    uint8_t out[REPAIR_HDR + WV_QUIC__FEC_MAXPKT / 2 + 1];
     size_t h = (f->maxlen + 1) / 2;
     unsigned pieces = f->xor_now ? 2 : 1;
     for (unsigned half = 0; half < pieces; half++) {
-        size_t off = half * h, n = !f->xor_now ? 0 : half ? f->maxlen - h : h;
-        uint8_t *p = out[half];
+        size_t off = half * h, len = !f->xor_now ? 0 : half ? f->maxlen - h : h;
+        uint8_t *p = out;
         *p++ = REPAIR;
         memcpy(p, f->dcid, WV_QUIC__CID_LEN);
         p += WV_QUIC__CID_LEN;
@@ -188,14 +188,14 @@ unsigned wv_quic__fec_repairs(wv_quic_conn *c, uint8_t out[2][WV_QUIC__REPAIR_MA
         wv_put16(p + 4, (uint16_t)f->maxlen);
         wv_put16(p + 6, f->xlen);
         wv_put16(p + 8, f->xtag);
-        memcpy(p + 10, f->acc + off, n);
-        len[half] = REPAIR_HDR + n;
+        p += 10;
+        memcpy(p, f->acc + off, len);
+        wv_quic__ep_send(c->ep, to, out, REPAIR_HDR + len);
     }
     f->repairs_sent++;
     f->group++;
     f->n = 0;
     f->xor_now = f->xor_next;
-    return pieces;
 }
 
 /* k from the loss rate p: what single-parity groups leave unrepaired is

@@ -199,15 +199,10 @@ struct wv_quic_conn {
  * largest packet a group covers; a path with larger ones is not repaired. */
 #define WV_QUIC__FEC_MAXPKT 1500
 typedef struct wv_quic__fec wv_quic__fec;
-/* The largest repair datagram: its header and half the largest packet. */
-#define WV_QUIC__REPAIR_MAX (1 + WV_QUIC__CID_LEN + 10 + WV_QUIC__FEC_MAXPKT / 2 + 1)
 /* A packet of ours went out (the bytes as sent): true when it closed a
- * group, whose repairs wv_quic__fec_repairs writes; they go out right
- * after the group's packets. */
+ * group, whose repairs wv_quic__fec_flush sends once the group is out. */
 bool wv_quic__fec_sent(wv_quic_conn *c, const uint8_t *pkt, size_t n);
-/* The closed group's repairs (0-2 datagrams) into out, their lengths into
- * len; returns how many. */
-unsigned wv_quic__fec_repairs(wv_quic_conn *c, uint8_t out[2][WV_QUIC__REPAIR_MAX], size_t len[2]);
+void wv_quic__fec_flush(wv_quic_conn *c, const struct sockaddr *to);
 /* A packet of the peer's came (before ngtcp2 reads it). */
 void wv_quic__fec_received(wv_quic_conn *c, const struct sockaddr *from, const uint8_t *pkt,
                            size_t n);
